@@ -1,0 +1,206 @@
+//! The character sets library systems use on the wire: UTF-8, ISO-8859-1 and CP850.
+//!
+//! Every byte below 0x80 is ASCII in all three, and no UTF-8 multi-byte sequence contains such a
+//! byte, so the frame structure (identifiers, fixed fields, field codes, delimiter) is read on bytes
+//! and only field values go through the character set.
+
+use std::fmt;
+
+/// A wire character set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Charset {
+    /// UTF-8 (Koha, Evergreen, FOLIO when configured so).
+    #[default]
+    Utf8,
+    /// ISO-8859-1 (Latin-1). The C1 control range 0x80-0x9F is refused: it is not text.
+    Latin1,
+    /// IBM code page 850 (DOS Latin-1), the default of many library systems and self-check units.
+    Cp850,
+}
+
+impl Charset {
+    /// The name used in configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Utf8 => "utf-8",
+            Self::Latin1 => "iso-8859-1",
+            Self::Cp850 => "cp850",
+        }
+    }
+
+    /// Parses a configuration name, accepting the usual aliases (case-insensitive).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "utf-8" | "utf8" => Some(Self::Utf8),
+            "iso-8859-1" | "iso8859-1" | "latin1" | "latin-1" | "l1" => Some(Self::Latin1),
+            "cp850" | "ibm850" | "ibm-850" | "850" | "dos-850" => Some(Self::Cp850),
+            _ => None,
+        }
+    }
+
+    /// Decodes a field value, or gives the offset of the first byte that is not text in this set.
+    pub(crate) fn decode(self, bytes: &[u8]) -> Result<String, usize> {
+        if bytes.is_ascii() {
+            // Fast path for the common case; ASCII is the same in every supported set.
+            return Ok(String::from_utf8_lossy(bytes).into_owned());
+        }
+        match self {
+            Self::Utf8 => match std::str::from_utf8(bytes) {
+                Ok(text) => Ok(text.to_owned()),
+                Err(e) => Err(e.valid_up_to()),
+            },
+            Self::Latin1 => {
+                let mut out = String::with_capacity(bytes.len() + 8);
+                for (i, &b) in bytes.iter().enumerate() {
+                    if (0x80..0xA0).contains(&b) {
+                        return Err(i);
+                    }
+                    out.push(char::from(b));
+                }
+                Ok(out)
+            }
+            Self::Cp850 => Ok(bytes
+                .iter()
+                .map(|&b| {
+                    if b < 0x80 {
+                        char::from(b)
+                    } else {
+                        CP850_HIGH[usize::from(b - 0x80)]
+                    }
+                })
+                .collect()),
+        }
+    }
+
+    /// Appends `text` in this set, or gives the first character it cannot represent.
+    pub(crate) fn encode_into(self, text: &str, out: &mut Vec<u8>) -> Result<(), char> {
+        if text.is_ascii() {
+            out.extend_from_slice(text.as_bytes());
+            return Ok(());
+        }
+        match self {
+            Self::Utf8 => out.extend_from_slice(text.as_bytes()),
+            Self::Latin1 => {
+                for ch in text.chars() {
+                    match u8::try_from(u32::from(ch)) {
+                        Ok(b) if !(0x80..0xA0).contains(&b) => out.push(b),
+                        _ => return Err(ch),
+                    }
+                }
+            }
+            Self::Cp850 => {
+                for ch in text.chars() {
+                    if ch.is_ascii() {
+                        out.push(ch as u8);
+                    } else {
+                        match CP850_HIGH.iter().position(|&c| c == ch) {
+                            // position < 128, so the sum fits a byte.
+                            Some(i) => out.push(0x80 | (i as u8)),
+                            None => return Err(ch),
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Charset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Bytes 0x80-0xFF of IBM code page 850 (generated from Python's cp850 codec).
+const CP850_HIGH: [char; 128] = [
+    '\u{00C7}', '\u{00FC}', '\u{00E9}', '\u{00E2}', '\u{00E4}', '\u{00E0}', '\u{00E5}', '\u{00E7}',
+    '\u{00EA}', '\u{00EB}', '\u{00E8}', '\u{00EF}', '\u{00EE}', '\u{00EC}', '\u{00C4}', '\u{00C5}',
+    '\u{00C9}', '\u{00E6}', '\u{00C6}', '\u{00F4}', '\u{00F6}', '\u{00F2}', '\u{00FB}', '\u{00F9}',
+    '\u{00FF}', '\u{00D6}', '\u{00DC}', '\u{00F8}', '\u{00A3}', '\u{00D8}', '\u{00D7}', '\u{0192}',
+    '\u{00E1}', '\u{00ED}', '\u{00F3}', '\u{00FA}', '\u{00F1}', '\u{00D1}', '\u{00AA}', '\u{00BA}',
+    '\u{00BF}', '\u{00AE}', '\u{00AC}', '\u{00BD}', '\u{00BC}', '\u{00A1}', '\u{00AB}', '\u{00BB}',
+    '\u{2591}', '\u{2592}', '\u{2593}', '\u{2502}', '\u{2524}', '\u{00C1}', '\u{00C2}', '\u{00C0}',
+    '\u{00A9}', '\u{2563}', '\u{2551}', '\u{2557}', '\u{255D}', '\u{00A2}', '\u{00A5}', '\u{2510}',
+    '\u{2514}', '\u{2534}', '\u{252C}', '\u{251C}', '\u{2500}', '\u{253C}', '\u{00E3}', '\u{00C3}',
+    '\u{255A}', '\u{2554}', '\u{2569}', '\u{2566}', '\u{2560}', '\u{2550}', '\u{256C}', '\u{00A4}',
+    '\u{00F0}', '\u{00D0}', '\u{00CA}', '\u{00CB}', '\u{00C8}', '\u{0131}', '\u{00CD}', '\u{00CE}',
+    '\u{00CF}', '\u{2518}', '\u{250C}', '\u{2588}', '\u{2584}', '\u{00A6}', '\u{00CC}', '\u{2580}',
+    '\u{00D3}', '\u{00DF}', '\u{00D4}', '\u{00D2}', '\u{00F5}', '\u{00D5}', '\u{00B5}', '\u{00FE}',
+    '\u{00DE}', '\u{00DA}', '\u{00DB}', '\u{00D9}', '\u{00FD}', '\u{00DD}', '\u{00AF}', '\u{00B4}',
+    '\u{00AD}', '\u{00B1}', '\u{2017}', '\u{00BE}', '\u{00B6}', '\u{00A7}', '\u{00F7}', '\u{00B8}',
+    '\u{00B0}', '\u{00A8}', '\u{00B7}', '\u{00B9}', '\u{00B3}', '\u{00B2}', '\u{25A0}', '\u{00A0}',
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NORDIC: &str = "äöåÄÖÅ Lappeenranta Luumäki Ruokolahti Åbo";
+
+    #[test]
+    fn finnish_and_swedish_letters_round_trip_in_every_charset() {
+        for cs in [Charset::Utf8, Charset::Latin1, Charset::Cp850] {
+            let mut out = Vec::new();
+            cs.encode_into(NORDIC, &mut out)
+                .map_err(|c| format!("{cs}: {c}"))
+                .unwrap();
+            assert_eq!(cs.decode(&out).unwrap(), NORDIC, "{cs}");
+        }
+    }
+
+    #[test]
+    fn cp850_bytes_of_nordic_letters_are_the_code_page_ones() {
+        let mut out = Vec::new();
+        Charset::Cp850.encode_into("äöåÄÖÅ", &mut out).unwrap();
+        assert_eq!(out, [0x84, 0x94, 0x86, 0x8E, 0x99, 0x8F]);
+    }
+
+    #[test]
+    fn latin1_bytes_of_nordic_letters_are_the_iso_ones() {
+        let mut out = Vec::new();
+        Charset::Latin1.encode_into("äöåÄÖÅ", &mut out).unwrap();
+        assert_eq!(out, [0xE4, 0xF6, 0xE5, 0xC4, 0xD6, 0xC5]);
+    }
+
+    #[test]
+    fn every_cp850_byte_decodes_and_encodes_back() {
+        let all: Vec<u8> = (0x20..=0xFF).filter(|&b| b != 0x7F).collect();
+        let text = Charset::Cp850.decode(&all).unwrap();
+        let mut back = Vec::new();
+        Charset::Cp850.encode_into(&text, &mut back).unwrap();
+        assert_eq!(back, all);
+    }
+
+    #[test]
+    fn invalid_utf8_is_an_error_with_its_offset() {
+        assert_eq!(Charset::Utf8.decode(b"ab\xE4cd"), Err(2));
+        // Latin-1 bytes read as UTF-8 must not be silently mangled.
+        assert_eq!(Charset::Utf8.decode("Mäki".as_bytes()).unwrap(), "Mäki");
+        assert!(Charset::Utf8.decode(b"M\xE4ki").is_err());
+    }
+
+    #[test]
+    fn latin1_refuses_c1_controls() {
+        assert_eq!(Charset::Latin1.decode(b"a\x85b"), Err(1));
+    }
+
+    #[test]
+    fn unrepresentable_characters_are_reported() {
+        let mut out = Vec::new();
+        assert_eq!(Charset::Latin1.encode_into("a€", &mut out), Err('€'));
+        assert_eq!(Charset::Cp850.encode_into("a€", &mut out), Err('€'));
+        assert_eq!(Charset::Cp850.encode_into("Š", &mut out), Err('Š'));
+    }
+
+    #[test]
+    fn names_and_aliases_parse() {
+        assert_eq!(Charset::from_name("UTF8"), Some(Charset::Utf8));
+        assert_eq!(Charset::from_name("latin1"), Some(Charset::Latin1));
+        assert_eq!(Charset::from_name("IBM850"), Some(Charset::Cp850));
+        assert_eq!(Charset::from_name("ebcdic"), None);
+        for cs in [Charset::Utf8, Charset::Latin1, Charset::Cp850] {
+            assert_eq!(Charset::from_name(cs.name()), Some(cs));
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! One SIP2 message of any kind: recognise the whole frame, then act on it.
+
+use crate::messages::circulation::*;
+use crate::messages::item::*;
+use crate::messages::patron::*;
+use crate::messages::session::*;
+use crate::wire::{Reader, Writer};
+use crate::{DecodeError, Dialect, EncodeError};
+
+macro_rules! messages {
+    ($($(#[$doc:meta])* $variant:ident($ty:ty) = $id:literal, $name:literal;)*) => {
+        /// A SIP2 message, request or response.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        #[allow(clippy::large_enum_variant)]
+        pub enum Message {
+            $($(#[$doc])* $variant($ty),)*
+        }
+
+        impl Message {
+            /// The two-digit identifier.
+            pub fn id(&self) -> [u8; 2] {
+                match self {
+                    $(Self::$variant(_) => *$id,)*
+                }
+            }
+
+            /// The specification's name of the message.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Self::$variant(_) => $name,)*
+                }
+            }
+
+            fn read_body(id: [u8; 2], frame: &[u8], dialect: &Dialect) -> Result<(Self, Option<u8>, bool), DecodeError> {
+                match &id {
+                    $($id => {
+                        let mut r = Reader::new(frame, $name, dialect);
+                        let body = <$ty>::read(&mut r)?;
+                        Ok((Self::$variant(body), r.sequence, r.checksum))
+                    })*
+                    _ => Err(DecodeError::UnknownMessage { found: String::from_utf8_lossy(&id).into_owned() }),
+                }
+            }
+
+            fn write_body(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+                match self {
+                    $(Self::$variant(m) => m.write(w),)*
+                }
+            }
+        }
+    };
+}
+
+messages! {
+    /// 01 Block Patron.
+    BlockPatron(BlockPatron) = b"01", "Block Patron";
+    /// 09 Checkin.
+    Checkin(CheckinRequest) = b"09", "Checkin";
+    /// 10 Checkin Response.
+    CheckinResponse(CheckinResponse) = b"10", "Checkin Response";
+    /// 11 Checkout.
+    Checkout(CheckoutRequest) = b"11", "Checkout";
+    /// 12 Checkout Response.
+    CheckoutResponse(LoanResponse) = b"12", "Checkout Response";
+    /// 17 Item Information.
+    ItemInformation(ItemInformationRequest) = b"17", "Item Information";
+    /// 18 Item Information Response.
+    ItemInformationResponse(ItemInformationResponse) = b"18", "Item Information Response";
+    /// 19 Item Status Update.
+    ItemStatusUpdate(ItemStatusUpdateRequest) = b"19", "Item Status Update";
+    /// 20 Item Status Update Response.
+    ItemStatusUpdateResponse(ItemStatusUpdateResponse) = b"20", "Item Status Update Response";
+    /// 23 Patron Status Request.
+    PatronStatus(PatronStatusRequest) = b"23", "Patron Status Request";
+    /// 24 Patron Status Response.
+    PatronStatusResponse(PatronStatusResponse) = b"24", "Patron Status Response";
+    /// 29 Renew.
+    Renew(RenewRequest) = b"29", "Renew";
+    /// 30 Renew Response.
+    RenewResponse(LoanResponse) = b"30", "Renew Response";
+    /// 35 End Patron Session.
+    EndPatronSession(EndPatronSessionRequest) = b"35", "End Patron Session";
+    /// 36 End Session Response.
+    EndSessionResponse(EndSessionResponse) = b"36", "End Session Response";
+    /// 37 Fee Paid.
+    FeePaid(FeePaidRequest) = b"37", "Fee Paid";
+    /// 38 Fee Paid Response.
+    FeePaidResponse(FeePaidResponse) = b"38", "Fee Paid Response";
+    /// 63 Patron Information.
+    PatronInformation(PatronInformationRequest) = b"63", "Patron Information";
+    /// 64 Patron Information Response.
+    PatronInformationResponse(PatronInformationResponse) = b"64", "Patron Information Response";
+    /// 65 Renew All.
+    RenewAll(RenewAllRequest) = b"65", "Renew All";
+    /// 66 Renew All Response.
+    RenewAllResponse(RenewAllResponse) = b"66", "Renew All Response";
+    /// 93 Login.
+    Login(LoginRequest) = b"93", "Login";
+    /// 94 Login Response.
+    LoginResponse(LoginResponse) = b"94", "Login Response";
+    /// 96 Request SC Resend (from the library system).
+    RequestScResend(Resend) = b"96", "Request SC Resend";
+    /// 97 Request ACS Resend (from the self-check unit).
+    RequestAcsResend(Resend) = b"97", "Request ACS Resend";
+    /// 98 ACS Status.
+    AcsStatus(AcsStatus) = b"98", "ACS Status";
+    /// 99 SC Status.
+    ScStatus(ScStatus) = b"99", "SC Status";
+}
+
+/// A decoded message with its error-detection trailer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    /// The message.
+    pub message: Message,
+    /// The AY sequence number, if the frame had one; a reply echoes it.
+    pub sequence: Option<u8>,
+    /// Whether the frame carried a checksum (which then verified).
+    pub checksummed: bool,
+}
+
+impl Message {
+    /// Whether this is a request a self-check unit sends (as opposed to a library system's reply).
+    pub fn is_request(&self) -> bool {
+        matches!(
+            self,
+            Self::BlockPatron(_)
+                | Self::Checkin(_)
+                | Self::Checkout(_)
+                | Self::ItemInformation(_)
+                | Self::ItemStatusUpdate(_)
+                | Self::PatronStatus(_)
+                | Self::Renew(_)
+                | Self::EndPatronSession(_)
+                | Self::FeePaid(_)
+                | Self::PatronInformation(_)
+                | Self::RenewAll(_)
+                | Self::Login(_)
+                | Self::RequestAcsResend(_)
+                | Self::ScStatus(_)
+        )
+    }
+
+    /// Decodes one frame. The terminator (CR, LF or CRLF) may be present or already removed.
+    /// Never panics; every malformed frame is a [`DecodeError`] that says where and why.
+    pub fn decode(frame: &[u8], dialect: &Dialect) -> Result<Decoded, DecodeError> {
+        let mut end = frame.len();
+        while end > 0 && matches!(frame[end - 1], b'\r' | b'\n') {
+            end -= 1;
+        }
+        let frame = &frame[..end];
+        if frame.is_empty() {
+            return Err(DecodeError::Empty);
+        }
+        if frame.len() > dialect.max_message_len {
+            return Err(DecodeError::TooLong {
+                len: frame.len(),
+                max: dialect.max_message_len,
+            });
+        }
+        if let Some(offset) = frame.iter().position(|&b| b < 0x20 || b == 0x7F) {
+            return Err(DecodeError::ControlCharacter {
+                offset,
+                byte: frame[offset],
+            });
+        }
+        let id = match frame {
+            [a, b, ..] => [*a, *b],
+            _ => {
+                return Err(DecodeError::UnknownMessage {
+                    found: String::from_utf8_lossy(frame).into_owned(),
+                });
+            }
+        };
+        let (message, sequence, checksummed) = Self::read_body(id, frame, dialect)?;
+        Ok(Decoded {
+            message,
+            sequence,
+            checksummed,
+        })
+    }
+
+    /// Encodes the message with its terminator. With error detection on (in the dialect), appends
+    /// the sequence number (if given) and the checksum. Resend requests (96/97) never carry a
+    /// sequence number.
+    pub fn encode(&self, dialect: &Dialect, sequence: Option<u8>) -> Result<Vec<u8>, EncodeError> {
+        let id = self.id();
+        let mut w = Writer::new(&id, dialect);
+        self.write_body(&mut w)?;
+        let resend = matches!(self, Self::RequestAcsResend(_) | Self::RequestScResend(_));
+        w.finish(if resend { None } else { sequence }, false)
+    }
+}
