@@ -1,1 +1,73 @@
+//! The typed configuration of our daemons and tools, read from TOML in two stages: a raw stage
+//! that serde fills with no work done, then validation into the types the code uses, with errors
+//! that name the file, the key and what was expected. It does no other I/O than reading the file.
+//!
+//! Layout:
+//! - [`load`]: reading a TOML file into any raw type, and [`ConfigError`].
+//! - [`sip2`]: the `[sip2]` table: a dialect preset with per-setting overrides.
+#![deny(missing_docs)]
 
+pub mod sip2;
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+/// A configuration problem, with where it is and what was expected.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: cannot read: {source}", file.display())]
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or a key has the wrong type or is unknown.
+    #[error("{}: {message}", file.display())]
+    Syntax {
+        /// The file.
+        file: PathBuf,
+        /// The parser's message, which names the line, column and key.
+        message: String,
+    },
+    /// A key has a value of the right type that is still not allowed.
+    #[error("{}: key `{key}`: {problem}", file.display())]
+    Invalid {
+        /// The file.
+        file: PathBuf,
+        /// The dotted key.
+        key: String,
+        /// What is wrong and what was expected.
+        problem: String,
+    },
+}
+
+impl ConfigError {
+    /// An invalid value of `key` in `file`.
+    pub fn invalid(file: &Path, key: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self::Invalid {
+            file: file.to_owned(),
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Reads `path` as TOML into the raw type `T`.
+pub fn load<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        file: path.to_owned(),
+        source,
+    })?;
+    parse(path, &text)
+}
+
+/// Parses `text` as TOML into `T`, reporting errors against `path`.
+pub fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        file: path.to_owned(),
+        message: e.to_string().trim_end().to_owned(),
+    })
+}

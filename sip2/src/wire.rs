@@ -161,8 +161,10 @@ impl<'a> Reader<'a> {
         if bytes.iter().all(|&b| b == b' ') {
             return Ok(0);
         }
+        // Some systems pad numbers with blanks (" 40" for a print width of 40).
+        let digits = bytes.trim_ascii();
         let mut v: u32 = 0;
-        for &b in bytes {
+        for &b in digits {
             if !b.is_ascii_digit() {
                 return Err(self.bad(field, at, "digits", bytes));
             }
