@@ -1,5 +1,6 @@
 //! Messages per second per core: decode and encode of the messages a door and a kiosk send most.
 //! Run with `cargo bench -p sip2`; throughput is reported in elements (messages) per second.
+#![allow(clippy::panic)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sip2::{Dialect, Message};
