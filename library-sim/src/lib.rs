@@ -1,1 +1,29 @@
+//! A library-system simulator for developing and demonstrating self-service devices: it speaks
+//! SIP2 over TLS (and plain TCP when asked), lends and takes back items by real circulation rules
+//! from a fixture catalogue, keeps its state on disk across restarts, and misbehaves on request.
+//! It is not a library system: no cataloguing, no staff client, no patron self-registration.
+//!
+//! Layout:
+//! - [`fixtures`]: the catalogue file: library, branches, device accounts, patrons, items, rules.
+//! - [`circulation`]: lending, returns, renewals, fines, holds; pure, time as an argument.
+//! - [`replies`]: SIP2 replies built from the circulation rules.
+//! - [`store`]: state on disk, replaced atomically.
+//! - [`tls`]: the simulator's own CA and server certificate.
+//! - [`faults`]: fault injection and its control commands.
+//! - [`server`]: listeners, connections, login, dispatch.
+//! - [`client`]: a scripted SIP2 client for the demo and tests.
+//! - [`demo`]: the README's demo session.
+#![deny(missing_docs)]
 
+pub mod circulation;
+pub mod client;
+pub mod demo;
+pub mod faults;
+pub mod fixtures;
+pub mod replies;
+pub mod server;
+pub mod store;
+pub mod tls;
+
+/// The demo fixture catalogue shipped with the simulator.
+pub const DEFAULT_FIXTURES: &str = include_str!("../fixtures/heili.toml");

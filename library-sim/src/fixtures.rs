@@ -1,0 +1,313 @@
+//! The fixture catalogue: the library, its branches, the devices' SIP2 accounts, patrons, items
+//! and loan rules, read from a human-editable TOML file (see `fixtures/heili.toml`).
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use config::ConfigError;
+use serde::{Deserialize, Serialize};
+
+/// The whole fixture file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fixtures {
+    /// The library (consortium) as a whole.
+    pub library: LibraryInfo,
+    /// Its branches.
+    #[serde(rename = "branch")]
+    pub branches: Vec<Branch>,
+    /// SIP2 accounts of self-check units and doors.
+    #[serde(rename = "device")]
+    pub devices: Vec<Device>,
+    /// Loan periods and renewal limits per media type.
+    #[serde(rename = "loan_rule")]
+    pub loan_rules: Vec<LoanRule>,
+    /// Patrons.
+    #[serde(rename = "patron")]
+    pub patrons: Vec<Patron>,
+    /// Items.
+    #[serde(rename = "item")]
+    pub items: Vec<Item>,
+    /// Which SIP2 extension fields carry which patron facts.
+    #[serde(default)]
+    pub extensions: Extensions,
+}
+
+/// The library as a whole.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LibraryInfo {
+    /// Name shown in the ACS status (AM).
+    pub name: String,
+    /// SIP2 institution id (AO).
+    pub institution_id: String,
+    /// Currency of fines (BH), three letters.
+    pub currency: String,
+    /// Fines at or above this block loans, in cents.
+    pub fine_limit_cents: u32,
+    /// Overdue fine per day, in cents.
+    pub overdue_fine_per_day_cents: u32,
+    /// Cap on the overdue fine of one loan, in cents.
+    pub overdue_fine_cap_cents: u32,
+    /// Most loans a patron may have at once.
+    pub max_loans: usize,
+}
+
+/// A branch library.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Branch {
+    /// Code used in locations (`LEMI`).
+    pub code: String,
+    /// Name (`Lemin kirjasto`).
+    pub name: String,
+}
+
+/// A device's SIP2 account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Device {
+    /// Login user id (CN).
+    pub login: String,
+    /// Login password (CO).
+    pub password: String,
+    /// Branch code where the device stands.
+    pub branch: String,
+}
+
+/// Loan period and renewals of a media type.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoanRule {
+    /// Media type name used by items (`book`, `dvd`, …).
+    pub media: String,
+    /// SIP2 media type code (CK), three digits.
+    pub sip_media_type: String,
+    /// Loan period in days.
+    pub loan_days: u32,
+    /// How many times a loan may be renewed.
+    pub max_renewals: u32,
+}
+
+/// A patron.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Patron {
+    /// Card number.
+    pub card: String,
+    /// PIN.
+    pub pin: String,
+    /// Name, "Surname, Given".
+    pub name: String,
+    /// Birth date.
+    pub birth_date: NaiveDate,
+    /// Category (`ADULT`, `CHILD`, `STAFF`, …).
+    pub category: String,
+    /// Home branch code.
+    pub home_branch: String,
+    /// Card expiry date.
+    pub card_expires: NaiveDate,
+    /// Self-service permission (terms accepted, not revoked).
+    #[serde(default)]
+    pub self_service: bool,
+    /// Guardian's consent to self-service, for patrons under 15.
+    #[serde(default)]
+    pub guardian_consent: bool,
+    /// Blocks (lending bans and branch-specific self-service blocks).
+    #[serde(default)]
+    pub blocks: Vec<Block>,
+    /// Fines owed at the start, in cents.
+    #[serde(default)]
+    pub fines_cents: u32,
+    /// The card has been reported lost.
+    #[serde(default)]
+    pub card_lost: bool,
+    /// Preferred language: `fi`, `sv` or `en`.
+    #[serde(default = "default_language")]
+    pub language: String,
+}
+
+fn default_language() -> String {
+    "fi".into()
+}
+
+/// A block on a patron.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Block {
+    /// What kind: `lending` (a lending ban: no loans anywhere) or `self_service` (no
+    /// self-service, at `branch` or everywhere).
+    pub kind: BlockKind,
+    /// The reason shown to the patron.
+    pub reason: String,
+    /// Only at this branch; everywhere if absent.
+    pub branch: Option<String>,
+    /// Last day the block applies; for ever if absent.
+    pub until: Option<NaiveDate>,
+}
+
+/// Kinds of block.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockKind {
+    /// No loans, renewals or holds.
+    Lending,
+    /// No self-service (door, kiosk), at one branch or everywhere.
+    SelfService,
+}
+
+/// An item.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Item {
+    /// Barcode.
+    pub barcode: String,
+    /// Title.
+    pub title: String,
+    /// Author.
+    pub author: String,
+    /// Owning branch code.
+    pub branch: String,
+    /// Media type, one of the loan rules.
+    pub media: String,
+    /// Reference copy: not for loan.
+    #[serde(default)]
+    pub non_circulating: bool,
+    /// Card numbers of patrons with a hold on this item, first in the queue first.
+    #[serde(default)]
+    pub holds: Vec<String>,
+    /// Call number.
+    #[serde(default)]
+    pub call_number: String,
+}
+
+/// Which extension fields the simulator sends with patron facts (in 24 and 64). Library systems
+/// disagree (Koha's PA is self-service blocks, Evergreen's is the expiry date), so this is data.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Extensions {
+    /// Birth date, `YYYYMMDD`.
+    pub birth_date: String,
+    /// Patron category.
+    pub category: String,
+    /// Self-service access blocks: `;`-separated `reason` or `BRANCH:reason:until`.
+    pub self_service_blocks: String,
+    /// Card expiry, `YYYYMMDD`.
+    pub card_expiry: String,
+    /// Self-service permission, `Y`/`N`.
+    pub self_service: String,
+    /// Guardian's consent, `Y`/`N`.
+    pub guardian_consent: String,
+    /// Home branch code.
+    pub home_branch: String,
+}
+
+impl Default for Extensions {
+    fn default() -> Self {
+        Self {
+            birth_date: "PB".into(),
+            category: "PC".into(),
+            self_service_blocks: "PA".into(),
+            card_expiry: "PX".into(),
+            self_service: "PS".into(),
+            guardian_consent: "PG".into(),
+            home_branch: "AQ".into(),
+        }
+    }
+}
+
+impl Fixtures {
+    /// Reads and validates a fixture file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let f: Self = config::load(path)?;
+        f.validate(path)?;
+        Ok(f)
+    }
+
+    /// Parses and validates fixture text (for tests).
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let f: Self = config::parse(path, text)?;
+        f.validate(path)?;
+        Ok(f)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let bad = |key: String, problem: String| Err(ConfigError::invalid(path, key, problem));
+        let branches: HashSet<&str> = self.branches.iter().map(|b| b.code.as_str()).collect();
+        if branches.len() != self.branches.len() {
+            return bad("branch.code".into(), "two branches share a code".into());
+        }
+        if self.library.currency.len() != 3 || !self.library.currency.is_ascii() {
+            return bad("library.currency".into(), "expected three letters such as \"EUR\"".into());
+        }
+        for (i, d) in self.devices.iter().enumerate() {
+            if !branches.contains(d.branch.as_str()) {
+                return bad(format!("device[{i}].branch"), format!("unknown branch {:?}", d.branch));
+            }
+        }
+        let media: HashSet<&str> = self.loan_rules.iter().map(|r| r.media.as_str()).collect();
+        for (i, r) in self.loan_rules.iter().enumerate() {
+            if r.sip_media_type.len() != 3 || !r.sip_media_type.bytes().all(|b| b.is_ascii_digit()) {
+                return bad(
+                    format!("loan_rule[{i}].sip_media_type"),
+                    "expected three digits such as \"001\"".into(),
+                );
+            }
+        }
+        let mut cards = HashSet::new();
+        for (i, p) in self.patrons.iter().enumerate() {
+            if p.card.trim().is_empty() || !cards.insert(p.card.as_str()) {
+                return bad(format!("patron[{i}].card"), "empty or used by another patron".into());
+            }
+            if !branches.contains(p.home_branch.as_str()) {
+                return bad(format!("patron[{i}].home_branch"), format!("unknown branch {:?}", p.home_branch));
+            }
+            if !["fi", "sv", "en"].contains(&p.language.as_str()) {
+                return bad(format!("patron[{i}].language"), "expected \"fi\", \"sv\" or \"en\"".into());
+            }
+            for (j, b) in p.blocks.iter().enumerate() {
+                if let Some(branch) = &b.branch {
+                    if !branches.contains(branch.as_str()) {
+                        return bad(format!("patron[{i}].blocks[{j}].branch"), format!("unknown branch {branch:?}"));
+                    }
+                }
+            }
+        }
+        let mut barcodes = HashSet::new();
+        for (i, it) in self.items.iter().enumerate() {
+            if it.barcode.trim().is_empty() || !barcodes.insert(it.barcode.as_str()) {
+                return bad(format!("item[{i}].barcode"), "empty or used by another item".into());
+            }
+            if !branches.contains(it.branch.as_str()) {
+                return bad(format!("item[{i}].branch"), format!("unknown branch {:?}", it.branch));
+            }
+            if !media.contains(it.media.as_str()) {
+                return bad(format!("item[{i}].media"), format!("no loan_rule for media {:?}", it.media));
+            }
+            for card in &it.holds {
+                if !cards.contains(card.as_str()) {
+                    return bad(format!("item[{i}].holds"), "a hold names a card no patron has".into());
+                }
+            }
+        }
+        // Values go into SIP2 fields verbatim: the field delimiter would corrupt a frame.
+        let texts = self
+            .patrons
+            .iter()
+            .flat_map(|p| [&p.card, &p.pin, &p.name, &p.category])
+            .chain(self.items.iter().flat_map(|i| [&i.barcode, &i.title, &i.author, &i.call_number]))
+            .chain(self.branches.iter().flat_map(|b| [&b.code, &b.name]));
+        for t in texts {
+            if t.contains('|') || t.chars().any(char::is_control) {
+                return bad("(any)".into(), "a value contains '|' or a control character".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The loan rule of a media type.
+    pub fn rule(&self, media: &str) -> Option<&LoanRule> {
+        self.loan_rules.iter().find(|r| r.media == media)
+    }
+}

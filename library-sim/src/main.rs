@@ -1,0 +1,216 @@
+//! `library-sim`: a library-system simulator speaking SIP2 over TLS.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use library_sim::faults::Faults;
+use library_sim::server::{self, Settings};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+/// A library-system simulator: SIP2 over TLS with a fixture catalogue of patrons and items.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve SIP2 to self-check units and doors until stopped (Ctrl-C or SIGTERM).
+    ///
+    /// On first start it makes its own CA and server certificate in the state directory; clients
+    /// pin DIR/ca.pem.
+    Serve {
+        /// State directory: loans, fines, CA and certificates.
+        #[arg(long, value_name = "DIR")]
+        state: PathBuf,
+        /// Fixture catalogue (TOML). Without it, the shipped Heili demo catalogue is copied to
+        /// DIR/fixtures.toml on first start and used from there.
+        #[arg(long, value_name = "FILE")]
+        fixtures: Option<PathBuf>,
+        /// Address for SIP2 over TLS.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:6443")]
+        sip2_tls: SocketAddr,
+        /// Also serve SIP2 over plain TCP here (only behind a VPN or stunnel).
+        #[arg(long, value_name = "ADDR")]
+        sip2_plain: Option<SocketAddr>,
+        /// Fault-control port (keep it on loopback): `latency MS`, `drop N`, `garbage N`,
+        /// `bad-checksum N`, `refuse-login on|off`, `clear`, `status`.
+        #[arg(long, value_name = "ADDR")]
+        control: Option<SocketAddr>,
+        /// SIP2 dialect: standard, koha, evergreen, folio, sierra, aurora.
+        #[arg(long, default_value = "standard")]
+        dialect: String,
+        /// Character set of field values: utf-8, iso-8859-1, cp850.
+        #[arg(long, default_value = "utf-8")]
+        charset: String,
+        /// Message terminator: cr or crlf.
+        #[arg(long, default_value = "cr")]
+        terminator: String,
+        /// Another host name or address for the server certificate (repeatable).
+        #[arg(long, value_name = "NAME")]
+        hostname: Vec<String>,
+        /// Fault: delay every reply by this many milliseconds.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        /// Fault: refuse every login.
+        #[arg(long)]
+        refuse_login: bool,
+        /// Close a connection idle this many seconds.
+        #[arg(long, default_value_t = 600)]
+        idle_timeout_secs: u64,
+    },
+    /// Start the simulator and run a scripted SIP2 session against it over TLS, printing what
+    /// happens: login, patron status with right and wrong PINs, checkout, renew, checkin.
+    Demo {
+        /// State directory (a fresh temporary one if not given).
+        #[arg(long, value_name = "DIR")]
+        state: Option<PathBuf>,
+        /// Fixture catalogue (the shipped Heili demo catalogue if not given).
+        #[arg(long, value_name = "FILE")]
+        fixtures: Option<PathBuf>,
+    },
+    /// Send one command to a running simulator's fault-control port and print its answer.
+    Control {
+        /// The control address.
+        addr: SocketAddr,
+        /// The command, e.g. `garbage 1`.
+        #[arg(required = true)]
+        command: Vec<String>,
+    },
+}
+
+fn fixtures_or_default(state: &Path, fixtures: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(f) = fixtures {
+        return Ok(f);
+    }
+    std::fs::create_dir_all(state).with_context(|| format!("cannot create {}", state.display()))?;
+    let path = state.join("fixtures.toml");
+    if !path.exists() {
+        std::fs::write(&path, library_sim::DEFAULT_FIXTURES).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(path)
+}
+
+fn dialect(name: &str, charset: &str, terminator: &str) -> anyhow::Result<sip2::Dialect> {
+    let raw = config::sip2::RawSip2 {
+        dialect: Some(name.into()),
+        charset: Some(charset.into()),
+        terminator: Some(terminator.into()),
+        ..Default::default()
+    };
+    Ok(raw.dialect(Path::new("(command line)"), "--")?)
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let quiet = matches!(cli.command, Command::Demo { .. } | Command::Control { .. });
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if quiet { "warn" } else { "info" })),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("library-sim: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve {
+            state,
+            fixtures,
+            sip2_tls,
+            sip2_plain,
+            control,
+            dialect: name,
+            charset,
+            terminator,
+            hostname,
+            latency_ms,
+            refuse_login,
+            idle_timeout_secs,
+        } => {
+            let settings = Settings {
+                fixtures: fixtures_or_default(&state, fixtures)?,
+                state_dir: state,
+                sip2_tls: Some(sip2_tls),
+                sip2_plain,
+                control,
+                dialect: dialect(&name, &charset, &terminator)?,
+                hostnames: hostname,
+                faults: Faults {
+                    latency: Duration::from_millis(latency_ms),
+                    refuse_login,
+                    ..Faults::default()
+                },
+                idle_timeout: Duration::from_secs(idle_timeout_secs.max(1)),
+            };
+            server::run(settings, shutdown_signal()).await
+        }
+        Command::Demo { state, fixtures } => {
+            let tmp;
+            let state = match state {
+                Some(s) => s,
+                None => {
+                    tmp = tempdir()?;
+                    tmp.clone()
+                }
+            };
+            let fixtures = fixtures_or_default(&state, fixtures)?;
+            library_sim::demo::run(&state, &fixtures).await
+        }
+        Command::Control { addr, command } => {
+            let mut tcp = tokio::net::TcpStream::connect(addr)
+                .await
+                .with_context(|| format!("cannot reach the control port {addr}"))?;
+            tcp.write_all(format!("{}\n", command.join(" ")).as_bytes()).await?;
+            let mut line = String::new();
+            BufReader::new(tcp).read_line(&mut line).await?;
+            print!("{line}");
+            if line.starts_with("error") {
+                anyhow::bail!("command refused");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn tempdir() -> anyhow::Result<PathBuf> {
+    let mut n = [0u8; 8];
+    getrandom::getrandom(&mut n).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let dir = std::env::temp_dir().join(format!("library-sim-demo-{}", u64::from_le_bytes(n)));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

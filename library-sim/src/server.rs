@@ -1,0 +1,475 @@
+//! The network side: SIP2 over TLS and (on request) plain TCP, one task per connection, login
+//! before anything else, the control interface for faults, and state saved after every change.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::NaiveDateTime;
+use redact::{CardNumber, Redactor};
+use sip2::{Decoded, DecodeError, Dialect, LoginResponse, Message, Resend};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Mutex;
+use tracing::{debug, info, warn};
+
+use crate::circulation::Library;
+use crate::faults::{FaultSwitch, Faults, ReplyFault};
+use crate::fixtures::{Device, Fixtures};
+use crate::replies;
+use crate::store::Store;
+use crate::tls::{self, TlsFiles};
+
+/// How the simulator is set up.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Fixture file.
+    pub fixtures: PathBuf,
+    /// State directory: state, CA and certificates.
+    pub state_dir: PathBuf,
+    /// Address of the SIP2-over-TLS listener.
+    pub sip2_tls: Option<SocketAddr>,
+    /// Address of the plain-TCP listener, only when asked for.
+    pub sip2_plain: Option<SocketAddr>,
+    /// Address of the fault-control listener (keep it on loopback).
+    pub control: Option<SocketAddr>,
+    /// The SIP2 dialect the simulated library system speaks.
+    pub dialect: Dialect,
+    /// Extra host names for the server certificate.
+    pub hostnames: Vec<String>,
+    /// Faults from the start.
+    pub faults: Faults,
+    /// A connection idle this long is closed.
+    pub idle_timeout: Duration,
+}
+
+/// Shared by all connections.
+#[derive(Debug)]
+pub struct Simulator {
+    library: Mutex<Library>,
+    store: Store,
+    faults: FaultSwitch,
+    dialect: Dialect,
+    redactor: Redactor,
+    idle_timeout: Duration,
+}
+
+/// A started simulator: where it listens.
+#[derive(Debug)]
+pub struct Running {
+    /// SIP2 over TLS.
+    pub sip2_tls: Option<SocketAddr>,
+    /// SIP2 over plain TCP.
+    pub sip2_plain: Option<SocketAddr>,
+    /// Fault control.
+    pub control: Option<SocketAddr>,
+    /// The CA certificate clients pin.
+    pub ca_cert: PathBuf,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting connections.
+    pub fn abort(&self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn now() -> NaiveDateTime {
+    chrono::Local::now().naive_local()
+}
+
+/// Loads fixtures and state, makes the TLS identity, binds the listeners and starts serving.
+pub async fn start(settings: Settings) -> anyhow::Result<Running> {
+    std::fs::create_dir_all(&settings.state_dir)
+        .with_context(|| format!("cannot create state directory {}", settings.state_dir.display()))?;
+    let fixtures = Fixtures::load(&settings.fixtures)?;
+    let store = Store::new(&settings.state_dir);
+    let library = match store.load()? {
+        Some(state) => {
+            info!(loans = state.loans.len(), file = %store.path().display(), "state restored");
+            Library::with_state(fixtures, state)
+        }
+        None => {
+            let lib = Library::new(fixtures);
+            store.save(&lib.state)?;
+            info!(file = %store.path().display(), "new state from fixtures");
+            lib
+        }
+    };
+    info!(
+        patrons = library.fixtures.patrons.len(),
+        items = library.fixtures.items.len(),
+        branches = library.fixtures.branches.len(),
+        "fixtures loaded"
+    );
+    let mut key = [0u8; 32];
+    getrandom::getrandom(&mut key).map_err(|e| anyhow::anyhow!("no randomness for the log pseudonym key: {e}"))?;
+    let sim = Arc::new(Simulator {
+        library: Mutex::new(library),
+        store,
+        faults: FaultSwitch::new(settings.faults.clone()),
+        dialect: settings.dialect.clone(),
+        redactor: Redactor::new(&key),
+        idle_timeout: settings.idle_timeout,
+    });
+    let files: TlsFiles = tls::ensure_identity(&settings.state_dir, &settings.hostnames)?;
+    let mut running = Running {
+        sip2_tls: None,
+        sip2_plain: None,
+        control: None,
+        ca_cert: files.ca_cert.clone(),
+        tasks: vec![],
+    };
+    if let Some(addr) = settings.sip2_tls {
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls::server_config(&files)?);
+        let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener.local_addr()?;
+        info!(%local, ca = %files.ca_cert.display(), dialect = %sim.dialect.name, charset = %sim.dialect.charset, "SIP2 over TLS");
+        running.sip2_tls = Some(local);
+        let sim = sim.clone();
+        running.tasks.push(tokio::spawn(async move {
+            loop {
+                let Ok((tcp, peer)) = accept(&listener).await else { continue };
+                let sim = sim.clone();
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                        Ok(Ok(tls)) => serve(sim, tls, peer).await,
+                        Ok(Err(e)) => warn!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => warn!(%peer, "TLS handshake timed out"),
+                    }
+                });
+            }
+        }));
+    }
+    if let Some(addr) = settings.sip2_plain {
+        let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener.local_addr()?;
+        warn!(%local, "SIP2 over plain TCP: card numbers and PINs cross the network unencrypted; use only behind a VPN or stunnel");
+        running.sip2_plain = Some(local);
+        let sim = sim.clone();
+        running.tasks.push(tokio::spawn(async move {
+            loop {
+                let Ok((tcp, peer)) = accept(&listener).await else { continue };
+                tokio::spawn(serve(sim.clone(), tcp, peer));
+            }
+        }));
+    }
+    if let Some(addr) = settings.control {
+        let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener.local_addr()?;
+        if !local.ip().is_loopback() {
+            warn!(%local, "the fault-control port is not on loopback");
+        }
+        info!(%local, "fault control");
+        running.control = Some(local);
+        let sim = sim.clone();
+        running.tasks.push(tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = accept(&listener).await else { continue };
+                tokio::spawn(control(sim.clone(), tcp));
+            }
+        }));
+    }
+    Ok(running)
+}
+
+/// Starts, then serves until `shutdown` completes.
+pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let running = start(settings).await?;
+    shutdown.await;
+    info!("shutting down");
+    running.abort();
+    Ok(())
+}
+
+async fn accept(listener: &TcpListener) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match listener.accept().await {
+        Ok((tcp, peer)) => {
+            let _ = tcp.set_nodelay(true);
+            Ok((tcp, peer))
+        }
+        Err(e) => {
+            // Out of file descriptors and the like: wait a little rather than spin.
+            warn!(error = %e, "accept failed");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Err(e)
+        }
+    }
+}
+
+async fn control(sim: Arc<Simulator>, tcp: TcpStream) {
+    let (r, mut w) = tcp.into_split();
+    let mut lines = BufReader::new(r.take(64 * 1024)).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let answer = sim.faults.command(&line);
+        info!(command = %line.trim(), %answer, "fault control");
+        if w.write_all(format!("{answer}\n").as_bytes()).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// One device's connection.
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(sim: Arc<Simulator>, mut stream: S, peer: SocketAddr) {
+    debug!(%peer, "connected");
+    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    let mut device: Option<Device> = None;
+    let mut last_reply: Option<Vec<u8>> = None;
+    // Decode leniently: a checksum is verified when present and echoed when the device sent one.
+    let decode_dialect = Dialect {
+        error_detection: false,
+        ..sim.dialect.clone()
+    };
+    loop {
+        let frame = match sip2::frame::split_frame(&buf, sim.dialect.max_message_len) {
+            Ok(Some((len, consumed))) => {
+                let frame = buf[..len].to_vec();
+                buf.drain(..consumed);
+                frame
+            }
+            Ok(None) => {
+                let mut chunk = [0u8; 4096];
+                match tokio::time::timeout(sim.idle_timeout, stream.read(&mut chunk)).await {
+                    Ok(Ok(0)) => break,
+                    Ok(Ok(n)) => {
+                        buf.extend_from_slice(&chunk[..n]);
+                        continue;
+                    }
+                    Ok(Err(e)) => {
+                        debug!(%peer, error = %e, "read failed");
+                        break;
+                    }
+                    Err(_) => {
+                        info!(%peer, "idle connection closed");
+                        break;
+                    }
+                }
+            }
+            Err(e) => {
+                warn!(%peer, error = %e, "message too long; closing the connection");
+                break;
+            }
+        };
+        if frame.is_empty() {
+            continue;
+        }
+        let decoded = match Message::decode(&frame, &decode_dialect) {
+            Ok(d) => d,
+            Err(e) => {
+                warn!(%peer, error = %e, "malformed message");
+                if e.is_transmission_error() {
+                    // 96 Request SC Resend, with a checksum as the specification says.
+                    let resend = Message::RequestScResend(Resend::default());
+                    let with_checksum = Dialect { error_detection: true, ..sim.dialect.clone() };
+                    if let Ok(bytes) = resend.encode(&with_checksum, None) {
+                        if stream.write_all(&bytes).await.is_err() {
+                            break;
+                        }
+                    }
+                } else if matches!(e, DecodeError::UnknownMessage { .. }) {
+                    debug!(%peer, "unsupported message ignored");
+                }
+                continue;
+            }
+        };
+        if let Message::RequestAcsResend(_) = decoded.message {
+            if let Some(reply) = &last_reply {
+                if stream.write_all(reply).await.is_err() {
+                    break;
+                }
+            }
+            continue;
+        }
+        let reply = match handle(&sim, &mut device, &decoded, peer).await {
+            Action::Reply(m) => m,
+            Action::Ignore => continue,
+            Action::Close => break,
+        };
+        let dialect = Dialect {
+            error_detection: decoded.checksummed,
+            ..sim.dialect.clone()
+        };
+        let mut bytes = match reply.encode(&dialect, decoded.sequence) {
+            Ok(b) => b,
+            Err(e) => {
+                warn!(%peer, error = %e, message = reply.name(), "reply cannot be encoded");
+                continue;
+            }
+        };
+        let faults = sim.faults.get();
+        if !faults.latency.is_zero() {
+            tokio::time::sleep(faults.latency).await;
+        }
+        let fault = sim.faults.next_reply();
+        match fault {
+            ReplyFault::None => {}
+            ReplyFault::DropMidReply => {
+                warn!(%peer, "fault: dropping the connection mid-reply");
+                let _ = stream.write_all(&bytes[..bytes.len() / 2]).await;
+                let _ = stream.flush().await;
+                break;
+            }
+            ReplyFault::Garbage => {
+                warn!(%peer, "fault: garbage reply");
+                bytes = b"\x00\xFFgarbage~~\x1B[2J not SIP2 at all\r".to_vec();
+            }
+            ReplyFault::BadChecksum => {
+                warn!(%peer, "fault: bad checksum");
+                if let Some(pos) = bytes.windows(2).rposition(|w| w == b"AZ") {
+                    let i = pos + 2;
+                    if i < bytes.len() {
+                        bytes[i] = if bytes[i] == b'0' { b'1' } else { b'0' };
+                    }
+                } else {
+                    let end = bytes.len() - dialect.terminator.bytes().len();
+                    bytes.splice(end..end, b"AZ0000".iter().copied());
+                }
+            }
+        }
+        if stream.write_all(&bytes).await.is_err() || stream.flush().await.is_err() {
+            break;
+        }
+        if fault == ReplyFault::None {
+            last_reply = Some(bytes);
+        }
+    }
+    let _ = stream.shutdown().await;
+    debug!(%peer, "disconnected");
+}
+
+/// What to do after a request.
+enum Action {
+    Reply(Message),
+    Ignore,
+    Close,
+}
+
+/// Answers one request.
+async fn handle(sim: &Simulator, device: &mut Option<Device>, decoded: &Decoded, peer: SocketAddr) -> Action {
+    let now = now();
+    let mut lib = sim.library.lock().await;
+    let dev_name = device.as_ref().map_or("-", |d| d.login.as_str()).to_owned();
+    let card_log = |card: &CardNumber| sim.redactor.card(card).to_string();
+    let mut changed = false;
+    let reply = match &decoded.message {
+        Message::Login(login) => {
+            let found = lib
+                .fixtures
+                .devices
+                .iter()
+                .find(|d| d.login == login.login_user_id && login.login_password.matches(&d.password))
+                .cloned();
+            let refused = sim.faults.get().refuse_login;
+            let ok = found.is_some() && !refused;
+            if ok {
+                info!(%peer, device = %login.login_user_id, "login");
+                *device = found;
+            } else {
+                warn!(%peer, device = %login.login_user_id, injected = refused, "login refused");
+            }
+            Message::LoginResponse(LoginResponse { ok, extra: vec![] })
+        }
+        Message::ScStatus(_) => Message::AcsStatus(replies::acs_status(&lib, device.is_some(), now)),
+        other if device.is_none() => {
+            warn!(%peer, message = other.name(), "request before login; closing the connection");
+            return Action::Close;
+        }
+        Message::PatronStatus(req) => {
+            let resp = replies::patron_status(&lib, &req.institution_id, &req.patron_identifier, &req.patron_password, now);
+            info!(device = %dev_name, card = %card_log(&req.patron_identifier), valid = ?resp.valid_patron, pin_ok = ?resp.valid_patron_password, "patron status");
+            Message::PatronStatusResponse(resp)
+        }
+        Message::PatronInformation(req) => {
+            let resp = replies::patron_information(&lib, req, now);
+            info!(device = %dev_name, card = %card_log(&req.patron_identifier), pin_ok = ?resp.valid_patron_password, "patron information");
+            Message::PatronInformationResponse(resp)
+        }
+        Message::Checkout(req) => {
+            let resp = replies::checkout(&mut lib, req, now);
+            changed = resp.ok;
+            info!(device = %dev_name, card = %card_log(&req.patron_identifier), item = %req.item_identifier, no_block = req.no_block, ok = resp.ok, "checkout");
+            Message::CheckoutResponse(resp)
+        }
+        Message::Checkin(req) => {
+            let Some(dev) = device.as_ref() else { return Action::Close };
+            let resp = replies::checkin(&mut lib, req, dev, now);
+            changed = resp.ok;
+            info!(device = %dev_name, item = %req.item_identifier, ok = resp.ok, "checkin");
+            Message::CheckinResponse(resp)
+        }
+        Message::Renew(req) => {
+            let resp = replies::renew(&mut lib, req, now);
+            changed = resp.ok;
+            info!(device = %dev_name, card = %card_log(&req.patron_identifier), ok = resp.ok, "renew");
+            Message::RenewResponse(resp)
+        }
+        Message::RenewAll(req) => {
+            let resp = replies::renew_all(&mut lib, req, now);
+            changed = resp.renewed_count > 0;
+            info!(device = %dev_name, card = %card_log(&req.patron_identifier), renewed = resp.renewed_count, "renew all");
+            Message::RenewAllResponse(resp)
+        }
+        Message::ItemInformation(req) => Message::ItemInformationResponse(replies::item_information(&lib, req, now)),
+        Message::ItemStatusUpdate(req) => {
+            let resp = replies::item_status_update(&mut lib, req, now);
+            changed = resp.item_properties_ok;
+            Message::ItemStatusUpdateResponse(resp)
+        }
+        Message::EndPatronSession(req) => {
+            info!(device = %dev_name, card = %card_log(&req.patron_identifier), "end session");
+            Message::EndSessionResponse(sip2::EndSessionResponse {
+                end_session: true,
+                transaction_date: replies::sip_date(now),
+                institution_id: req.institution_id.clone(),
+                patron_identifier: req.patron_identifier.clone(),
+                screen_messages: vec![],
+                print_lines: vec![],
+                extra: vec![],
+            })
+        }
+        Message::FeePaid(req) => {
+            let resp = replies::fee_paid(&mut lib, req, now);
+            changed = resp.payment_accepted;
+            info!(device = %dev_name, card = %card_log(&req.patron_identifier), accepted = resp.payment_accepted, "fee paid");
+            Message::FeePaidResponse(resp)
+        }
+        Message::BlockPatron(req) => {
+            if lib.patron(req.patron_identifier.expose()).is_some() {
+                let card = req.patron_identifier.expose().trim().to_owned();
+                let msg = if req.blocked_card_message.is_empty() { "Blocked by a self-service device".to_owned() } else { req.blocked_card_message.clone() };
+                lib.state.blocked_cards.insert(card, msg);
+                changed = true;
+            }
+            warn!(device = %dev_name, card = %card_log(&req.patron_identifier), retained = req.card_retained, "block patron");
+            Message::PatronStatusResponse(replies::patron_status(
+                &lib,
+                &req.institution_id,
+                &req.patron_identifier,
+                &redact::Pin::default(),
+                now,
+            ))
+        }
+        other => {
+            // A response or a resend request: not something a library system answers.
+            warn!(%peer, message = other.name(), "not a request; ignored");
+            return Action::Ignore;
+        }
+    };
+    if changed {
+        let state = lib.state.clone();
+        let store = sim.store.clone();
+        match tokio::task::spawn_blocking(move || store.save(&state)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => warn!(error = %e, "state not saved"),
+            Err(e) => warn!(error = %e, "state save task failed"),
+        }
+    }
+    Action::Reply(reply)
+}
