@@ -101,12 +101,14 @@ pub struct Patron {
     /// Name, "Surname, Given".
     pub name: String,
     /// Birth date.
+    #[serde(deserialize_with = "date")]
     pub birth_date: NaiveDate,
     /// Category (`ADULT`, `CHILD`, `STAFF`, …).
     pub category: String,
     /// Home branch code.
     pub home_branch: String,
     /// Card expiry date.
+    #[serde(deserialize_with = "date")]
     pub card_expires: NaiveDate,
     /// Self-service permission (terms accepted, not revoked).
     #[serde(default)]
@@ -128,6 +130,26 @@ pub struct Patron {
     pub language: String,
 }
 
+/// A date written as a TOML date (`1985-03-14`) or a string (`"1985-03-14"`).
+fn date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Toml(toml::value::Datetime),
+        Text(String),
+    }
+    let text = match Raw::deserialize(d)? {
+        Raw::Toml(dt) => dt.to_string(),
+        Raw::Text(s) => s,
+    };
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a date; expected YYYY-MM-DD")))
+}
+
+fn optional_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+    date(d).map(Some)
+}
+
 fn default_language() -> String {
     "fi".into()
 }
@@ -144,6 +166,7 @@ pub struct Block {
     /// Only at this branch; everywhere if absent.
     pub branch: Option<String>,
     /// Last day the block applies; for ever if absent.
+    #[serde(default, deserialize_with = "optional_date")]
     pub until: Option<NaiveDate>,
 }
 

@@ -22,7 +22,7 @@ pub fn sip_date(t: NaiveDateTime) -> SipDate {
         year: 0,
         month: 1,
         day: 1,
-        zone: sip2::date::LOCAL,
+        zone: date::LOCAL,
         hour: 0,
         minute: 0,
         second: 0,
@@ -82,6 +82,7 @@ fn flags(s: &Standing) -> PatronStatusFlags {
 }
 
 /// The parts of a patron reply (24, 64) common to both.
+#[derive(Debug)]
 pub struct PatronReply {
     /// Flags.
     pub flags: PatronStatusFlags,
