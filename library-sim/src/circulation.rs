@@ -109,7 +109,11 @@ impl Refusal {
                 "You already have the maximum number of loans.",
             ),
             Self::UnknownItem => ("Tuntematon nide.", "Okänt exemplar.", "Unknown item."),
-            Self::NotForLoan => ("Nide ei ole lainattavissa.", "Exemplaret lånas inte ut.", "This item is not for loan."),
+            Self::NotForLoan => (
+                "Nide ei ole lainattavissa.",
+                "Exemplaret lånas inte ut.",
+                "This item is not for loan.",
+            ),
             Self::OnHoldForAnother => (
                 "Nide on varattu toiselle asiakkaalle.",
                 "Exemplaret är reserverat för en annan kund.",
@@ -240,7 +244,10 @@ impl Library {
     }
 
     /// Loans of a card, by barcode.
-    pub fn loans_of<'a>(&'a self, card: &'a str) -> impl Iterator<Item = (&'a String, &'a Loan)> + 'a {
+    pub fn loans_of<'a>(
+        &'a self,
+        card: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a Loan)> + 'a {
         self.state.loans.iter().filter(move |(_, l)| l.card == card)
     }
 
@@ -265,7 +272,10 @@ impl Library {
             .map(|b| b.reason.clone())
             .or_else(|| self.state.blocked_cards.get(&patron.card).cloned());
         let loans = self.loans_of(&patron.card).count();
-        let overdue = self.loans_of(&patron.card).filter(|(_, l)| l.due < now).count();
+        let overdue = self
+            .loans_of(&patron.card)
+            .filter(|(_, l)| l.due < now)
+            .count();
         let too_many_loans = loans >= self.fixtures.library.max_loans;
         let refusal = if patron.card_lost {
             Some(Refusal::CardLost)
@@ -274,7 +284,9 @@ impl Library {
         } else if let Some(reason) = &ban {
             Some(Refusal::LendingBan(reason.clone()))
         } else if fines_over_limit {
-            Some(Refusal::FinesOverLimit { owed_cents: fines_cents })
+            Some(Refusal::FinesOverLimit {
+                owed_cents: fines_cents,
+            })
         } else if too_many_loans {
             Some(Refusal::TooManyLoans)
         } else {
@@ -321,7 +333,10 @@ impl Library {
             if loan.card == patron.card {
                 if no_block && loan.lent_at == lent_at {
                     // The same offline loan sent again: already recorded.
-                    return Ok(LoanMade { due: loan.due, renewed: false });
+                    return Ok(LoanMade {
+                        due: loan.due,
+                        renewed: false,
+                    });
                 }
                 if renewal_allowed {
                     return self.renew(card, barcode, now);
@@ -345,7 +360,9 @@ impl Library {
                 }
             }
         }
-        let due = nb_due.filter(|_| no_block).unwrap_or_else(|| self.due_date(&item, lent_at));
+        let due = nb_due
+            .filter(|_| no_block)
+            .unwrap_or_else(|| self.due_date(&item, lent_at));
         if let Some(queue) = self.state.holds.get_mut(&item.barcode) {
             queue.retain(|c| *c != patron.card);
             if queue.is_empty() {
@@ -361,11 +378,19 @@ impl Library {
                 renewals: 0,
             },
         );
-        Ok(LoanMade { due, renewed: false })
+        Ok(LoanMade {
+            due,
+            renewed: false,
+        })
     }
 
     /// Takes `barcode` back at `returned_at`, at the branch `at_branch`.
-    pub fn checkin(&mut self, barcode: &str, returned_at: NaiveDateTime, at_branch: &str) -> Result<Return, Refusal> {
+    pub fn checkin(
+        &mut self,
+        barcode: &str,
+        returned_at: NaiveDateTime,
+        at_branch: &str,
+    ) -> Result<Return, Refusal> {
         let item = self.item(barcode).ok_or(Refusal::UnknownItem)?.clone();
         let loan = self.state.loans.remove(&item.barcode);
         let mut fine_cents = 0;
@@ -382,8 +407,13 @@ impl Library {
                 }
             }
         }
-        let hold_waiting = self.state.holds.get(&item.barcode).is_some_and(|q| !q.is_empty());
-        let transfer_to = (!at_branch.is_empty() && at_branch != item.branch).then(|| item.branch.clone());
+        let hold_waiting = self
+            .state
+            .holds
+            .get(&item.barcode)
+            .is_some_and(|q| !q.is_empty());
+        let transfer_to =
+            (!at_branch.is_empty() && at_branch != item.branch).then(|| item.branch.clone());
         Ok(Return {
             was_on_loan: loan.is_some(),
             fine_cents,
@@ -393,7 +423,12 @@ impl Library {
     }
 
     /// Renews the loan of `barcode` by `card`.
-    pub fn renew(&mut self, card: &str, barcode: &str, now: NaiveDateTime) -> Result<LoanMade, Refusal> {
+    pub fn renew(
+        &mut self,
+        card: &str,
+        barcode: &str,
+        now: NaiveDateTime,
+    ) -> Result<LoanMade, Refusal> {
         let patron = self.patron(card).ok_or(Refusal::UnknownPatron)?.clone();
         let item = self.item(barcode).ok_or(Refusal::UnknownItem)?.clone();
         let standing = self.standing(&patron, now);
@@ -402,8 +437,15 @@ impl Library {
             Some(Refusal::TooManyLoans) | None => {}
             Some(r) => return Err(r),
         }
-        let max = self.fixtures.rule(&item.media).map_or(0, |r| r.max_renewals);
-        let on_hold = self.state.holds.get(&item.barcode).is_some_and(|q| !q.is_empty());
+        let max = self
+            .fixtures
+            .rule(&item.media)
+            .map_or(0, |r| r.max_renewals);
+        let on_hold = self
+            .state
+            .holds
+            .get(&item.barcode)
+            .is_some_and(|q| !q.is_empty());
         let due = self.due_date(&item, now);
         let loan = match self.state.loans.get_mut(&item.barcode) {
             Some(l) if l.card == patron.card => l,
@@ -417,7 +459,10 @@ impl Library {
         }
         loan.renewals += 1;
         loan.due = due.max(loan.due);
-        Ok(LoanMade { due: loan.due, renewed: true })
+        Ok(LoanMade {
+            due: loan.due,
+            renewed: true,
+        })
     }
 
     /// Pays `cents` of a patron's fines; refused when it is more than owed.
@@ -456,7 +501,10 @@ mod tests {
     }
 
     fn at(y: i32, m: u32, d: u32, h: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(y, m, d).unwrap().and_hms_opt(h, 0, 0).unwrap()
+        NaiveDate::from_ymd_opt(y, m, d)
+            .unwrap()
+            .and_hms_opt(h, 0, 0)
+            .unwrap()
     }
 
     const AINO: &str = "24680000000011";
@@ -472,8 +520,13 @@ mod tests {
     fn a_patron_in_good_standing_borrows_a_book_for_four_weeks() {
         let mut lib = library();
         let now = at(2026, 11, 24, 21);
-        let loan = lib.checkout(AINO, BOOK, now, false, None, false, now).unwrap();
-        assert_eq!(loan.due, at(2026, 12, 22, 0).date().and_hms_opt(23, 59, 59).unwrap());
+        let loan = lib
+            .checkout(AINO, BOOK, now, false, None, false, now)
+            .unwrap();
+        assert_eq!(
+            loan.due,
+            at(2026, 12, 22, 0).date().and_hms_opt(23, 59, 59).unwrap()
+        );
         assert_eq!(lib.loans_of(AINO).count(), 1);
     }
 
@@ -481,21 +534,35 @@ mod tests {
     fn due_dates_follow_the_media_type() {
         let mut lib = library();
         let now = at(2026, 11, 24, 21);
-        let loan = lib.checkout(AINO, DVD, now, false, None, false, now).unwrap();
-        assert_eq!(loan.due.date(), NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
+        let loan = lib
+            .checkout(AINO, DVD, now, false, None, false, now)
+            .unwrap();
+        assert_eq!(
+            loan.due.date(),
+            NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()
+        );
     }
 
     #[test]
     fn blocked_lost_and_fined_patrons_cannot_borrow() {
         let mut lib = library();
         let now = at(2026, 11, 24, 21);
-        assert!(matches!(lib.checkout(BLOCKED, BOOK, now, false, None, false, now), Err(Refusal::LendingBan(_))));
+        assert!(matches!(
+            lib.checkout(BLOCKED, BOOK, now, false, None, false, now),
+            Err(Refusal::LendingBan(_))
+        ));
         assert!(matches!(
             lib.checkout(FINES, BOOK, now, false, None, false, now),
             Err(Refusal::FinesOverLimit { .. })
         ));
-        assert_eq!(lib.checkout(LOST, BOOK, now, false, None, false, now), Err(Refusal::CardLost));
-        assert_eq!(lib.checkout("999", BOOK, now, false, None, false, now), Err(Refusal::UnknownPatron));
+        assert_eq!(
+            lib.checkout(LOST, BOOK, now, false, None, false, now),
+            Err(Refusal::CardLost)
+        );
+        assert_eq!(
+            lib.checkout("999", BOOK, now, false, None, false, now),
+            Err(Refusal::UnknownPatron)
+        );
         assert!(lib.state.loans.is_empty());
     }
 
@@ -503,8 +570,14 @@ mod tests {
     fn reference_copies_and_items_on_hold_for_others_stay() {
         let mut lib = library();
         let now = at(2026, 11, 24, 21);
-        assert_eq!(lib.checkout(AINO, REFERENCE, now, false, None, false, now), Err(Refusal::NotForLoan));
-        assert_eq!(lib.checkout(AINO, ON_HOLD, now, false, None, false, now), Err(Refusal::OnHoldForAnother));
+        assert_eq!(
+            lib.checkout(AINO, REFERENCE, now, false, None, false, now),
+            Err(Refusal::NotForLoan)
+        );
+        assert_eq!(
+            lib.checkout(AINO, ON_HOLD, now, false, None, false, now),
+            Err(Refusal::OnHoldForAnother)
+        );
     }
 
     #[test]
@@ -512,9 +585,16 @@ mod tests {
         let mut lib = library();
         let lent = at(2026, 11, 20, 20);
         let now = at(2026, 11, 24, 9);
-        let first = lib.checkout(BLOCKED, BOOK, lent, true, None, false, now).unwrap();
-        assert_eq!(first.due.date(), NaiveDate::from_ymd_opt(2026, 12, 18).unwrap());
-        let again = lib.checkout(BLOCKED, BOOK, lent, true, None, false, now).unwrap();
+        let first = lib
+            .checkout(BLOCKED, BOOK, lent, true, None, false, now)
+            .unwrap();
+        assert_eq!(
+            first.due.date(),
+            NaiveDate::from_ymd_opt(2026, 12, 18).unwrap()
+        );
+        let again = lib
+            .checkout(BLOCKED, BOOK, lent, true, None, false, now)
+            .unwrap();
         assert_eq!(again, first);
         assert_eq!(lib.state.loans.len(), 1);
     }
@@ -523,14 +603,16 @@ mod tests {
     fn late_return_is_fined_per_day_up_to_the_cap() {
         let mut lib = library();
         let lent = at(2026, 10, 1, 12);
-        lib.checkout(AINO, BOOK, lent, false, None, false, lent).unwrap();
+        lib.checkout(AINO, BOOK, lent, false, None, false, lent)
+            .unwrap();
         let back = lib.checkin(BOOK, at(2026, 11, 2, 12), "LPR").unwrap();
         assert!(back.was_on_loan);
         // Due 29.10., returned 2.11.: four days at 20 cents.
         assert_eq!(back.fine_cents, 80);
         assert_eq!(lib.state.fines.get(AINO), Some(&80));
         let lent = at(2026, 1, 1, 12);
-        lib.checkout(AINO, BOOK, lent, false, None, false, lent).unwrap();
+        lib.checkout(AINO, BOOK, lent, false, None, false, lent)
+            .unwrap();
         let back = lib.checkin(BOOK, at(2026, 11, 2, 12), "LPR").unwrap();
         assert_eq!(back.fine_cents, lib.fixtures.library.overdue_fine_cap_cents);
     }
@@ -539,19 +621,26 @@ mod tests {
     fn renewals_stop_at_the_limit() {
         let mut lib = library();
         let now = at(2026, 11, 24, 21);
-        lib.checkout(AINO, DVD, now, false, None, false, now).unwrap();
+        lib.checkout(AINO, DVD, now, false, None, false, now)
+            .unwrap();
         let max = lib.fixtures.rule("dvd").unwrap().max_renewals;
         for _ in 0..max {
             assert!(lib.renew(AINO, DVD, now).unwrap().renewed);
         }
         assert_eq!(lib.renew(AINO, DVD, now), Err(Refusal::RenewalLimit));
-        assert_eq!(lib.renew(FINES, DVD, now), Err(Refusal::FinesOverLimit { owed_cents: 1250 }));
+        assert_eq!(
+            lib.renew(FINES, DVD, now),
+            Err(Refusal::FinesOverLimit { owed_cents: 1250 })
+        );
     }
 
     #[test]
     fn refusals_speak_the_patrons_language() {
         assert_eq!(Refusal::WrongPin.message("fi"), "Väärä PIN-koodi.");
         assert_eq!(Refusal::WrongPin.message("sv"), "Fel PIN-kod.");
-        assert_eq!(Refusal::FinesOverLimit { owed_cents: 1250 }.message("fi"), "Maksuja 12,50 €, yli rajan.");
+        assert_eq!(
+            Refusal::FinesOverLimit { owed_cents: 1250 }.message("fi"),
+            "Maksuja 12,50 €, yli rajan."
+        );
     }
 }

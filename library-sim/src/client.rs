@@ -70,13 +70,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ScriptClient<S> {
                 }
                 Ok(d) => {
                     if self.dialect.error_detection && d.sequence != Some(seq) {
-                        return Err(ClientError::Sequence { got: d.sequence, want: seq });
+                        return Err(ClientError::Sequence {
+                            got: d.sequence,
+                            want: seq,
+                        });
                     }
                     return Ok(d.message);
                 }
                 Err(e) if e.is_transmission_error() && !resent => {
                     resent = true;
-                    let again = Message::RequestAcsResend(Resend::default()).encode(&self.dialect, None)?;
+                    let again =
+                        Message::RequestAcsResend(Resend::default()).encode(&self.dialect, None)?;
                     self.stream.write_all(&again).await?;
                 }
                 Err(e) => return Err(e.into()),
@@ -86,7 +90,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ScriptClient<S> {
 
     async fn read_frame(&mut self) -> Result<Vec<u8>, ClientError> {
         loop {
-            if let Some((len, consumed)) = sip2::frame::split_frame(&self.buf, self.dialect.max_message_len)? {
+            if let Some((len, consumed)) =
+                sip2::frame::split_frame(&self.buf, self.dialect.max_message_len)?
+            {
                 let frame = self.buf[..len].to_vec();
                 self.buf.drain(..consumed);
                 if frame.is_empty() {
@@ -99,7 +105,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ScriptClient<S> {
                 .await
                 .map_err(|_| ClientError::Timeout(self.timeout))??;
             if n == 0 {
-                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "server closed the connection").into());
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "server closed the connection",
+                )
+                .into());
             }
             self.buf.extend_from_slice(&chunk[..n]);
         }

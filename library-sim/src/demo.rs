@@ -30,15 +30,23 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
         sip2_tls: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         sip2_plain: None,
         control: None,
-        dialect: Dialect { charset: Charset::Utf8, ..Dialect::standard() },
+        dialect: Dialect {
+            charset: Charset::Utf8,
+            ..Dialect::standard()
+        },
         hostnames: vec![],
         faults: Default::default(),
         idle_timeout: Duration::from_secs(60),
     };
     let running = server::start(settings).await?;
-    let addr = running.sip2_tls.ok_or_else(|| anyhow::anyhow!("no TLS listener"))?;
+    let addr = running
+        .sip2_tls
+        .ok_or_else(|| anyhow::anyhow!("no TLS listener"))?;
     println!("Library-system simulator: SIP2 over TLS on {addr}");
-    println!("  CA certificate pinned by the client: {}", running.ca_cert.display());
+    println!(
+        "  CA certificate pinned by the client: {}",
+        running.ca_cert.display()
+    );
     println!("  state: {}\n", state_dir.display());
 
     let tls = tokio_rustls::TlsConnector::from(crate::tls::client_config(&running.ca_cert)?);
@@ -47,10 +55,15 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     let (_, conn) = stream.get_ref();
     println!(
         "Self-check unit connected: {:?}, {:?}, server certificate verified against the pinned CA\n",
-        conn.protocol_version().map_or("?".into(), |v| format!("{v:?}")),
-        conn.negotiated_cipher_suite().map_or("?".into(), |c| format!("{:?}", c.suite())),
+        conn.protocol_version()
+            .map_or("?".into(), |v| format!("{v:?}")),
+        conn.negotiated_cipher_suite()
+            .map_or("?".into(), |c| format!("{:?}", c.suite())),
     );
-    let dialect = Dialect { charset: Charset::Utf8, ..Dialect::standard() };
+    let dialect = Dialect {
+        charset: Charset::Utf8,
+        ..Dialect::standard()
+    };
     let mut c = ScriptClient::new(stream, dialect);
     let now = || sip_date(chrono::Local::now().naive_local());
     let inst = "heili".to_owned();
@@ -65,8 +78,13 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
             extra: vec![],
         }))
         .await?;
-    let Message::LoginResponse(login) = r else { anyhow::bail!("unexpected reply {}", r.name()) };
-    line("93 Login as kiosk-lpr-1", if login.ok { "accepted" } else { "REFUSED" });
+    let Message::LoginResponse(login) = r else {
+        anyhow::bail!("unexpected reply {}", r.name())
+    };
+    line(
+        "93 Login as kiosk-lpr-1",
+        if login.ok { "accepted" } else { "REFUSED" },
+    );
 
     let r = c
         .call(&Message::ScStatus(ScStatus {
@@ -109,8 +127,16 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
                 format!(
                     "valid card {}, PIN {}{}: \"{}\"",
                     yes(p.valid_patron == Some(true)),
-                    if p.valid_patron_password == Some(true) { "correct" } else { "WRONG" },
-                    if denied.is_empty() { String::new() } else { format!(", flags: {}", denied.join(", ")) },
+                    if p.valid_patron_password == Some(true) {
+                        "correct"
+                    } else {
+                        "WRONG"
+                    },
+                    if denied.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", flags: {}", denied.join(", "))
+                    },
                     p.screen_messages.join(" ")
                 ),
             );
@@ -141,13 +167,22 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
             extra: vec![],
         })
     };
-    for (item, what) in [("HE0000001", "Tuntematon sotilas"), ("HE0000004", "on hold for another patron"), ("HE0000005", "reference copy")] {
+    for (item, what) in [
+        ("HE0000001", "Tuntematon sotilas"),
+        ("HE0000004", "on hold for another patron"),
+        ("HE0000005", "reference copy"),
+    ] {
         let r = c.call(&checkout(item)).await?;
         if let Message::CheckoutResponse(l) = r {
             line(
                 &format!("11 Checkout {item} ({what})"),
                 if l.ok {
-                    format!("lent: \"{}\", due {} — {}", l.title_identifier, l.due_date, l.screen_messages.join(" "))
+                    format!(
+                        "lent: \"{}\", due {} — {}",
+                        l.title_identifier,
+                        l.due_date,
+                        l.screen_messages.join(" ")
+                    )
                 } else {
                     format!("refused: {}", l.screen_messages.join(" "))
                 },
@@ -196,11 +231,18 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     if let Message::RenewResponse(l) = r {
         line(
             "29 Renew HE0000001",
-            if l.ok { format!("renewed, due {}", l.due_date) } else { format!("refused: {}", l.screen_messages.join(" ")) },
+            if l.ok {
+                format!("renewed, due {}", l.due_date)
+            } else {
+                format!("refused: {}", l.screen_messages.join(" "))
+            },
         );
     }
 
-    for (item, what) in [("HE0000001", "returned where it belongs"), ("HE0000003", "Imatra's book, returned here")] {
+    for (item, what) in [
+        ("HE0000001", "returned where it belongs"),
+        ("HE0000003", "Imatra's book, returned here"),
+    ] {
         let r = c
             .call(&Message::Checkin(CheckinRequest {
                 no_block: false,
@@ -240,7 +282,10 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
         }))
         .await?;
     if let Message::EndSessionResponse(e) = r {
-        line("35 End Patron Session", if e.end_session { "ended" } else { "not ended" });
+        line(
+            "35 End Patron Session",
+            if e.end_session { "ended" } else { "not ended" },
+        );
     }
     println!("\nEvery reply above echoed its sequence number and carried a verified checksum.");
     running.abort();

@@ -142,8 +142,9 @@ fn date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
         Raw::Toml(dt) => dt.to_string(),
         Raw::Text(s) => s,
     };
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a date; expected YYYY-MM-DD")))
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+        serde::de::Error::custom(format!("{text:?} is not a date; expected YYYY-MM-DD"))
+    })
 }
 
 fn optional_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
@@ -262,16 +263,23 @@ impl Fixtures {
             return bad("branch.code".into(), "two branches share a code".into());
         }
         if self.library.currency.len() != 3 || !self.library.currency.is_ascii() {
-            return bad("library.currency".into(), "expected three letters such as \"EUR\"".into());
+            return bad(
+                "library.currency".into(),
+                "expected three letters such as \"EUR\"".into(),
+            );
         }
         for (i, d) in self.devices.iter().enumerate() {
             if !branches.contains(d.branch.as_str()) {
-                return bad(format!("device[{i}].branch"), format!("unknown branch {:?}", d.branch));
+                return bad(
+                    format!("device[{i}].branch"),
+                    format!("unknown branch {:?}", d.branch),
+                );
             }
         }
         let media: HashSet<&str> = self.loan_rules.iter().map(|r| r.media.as_str()).collect();
         for (i, r) in self.loan_rules.iter().enumerate() {
-            if r.sip_media_type.len() != 3 || !r.sip_media_type.bytes().all(|b| b.is_ascii_digit()) {
+            if r.sip_media_type.len() != 3 || !r.sip_media_type.bytes().all(|b| b.is_ascii_digit())
+            {
                 return bad(
                     format!("loan_rule[{i}].sip_media_type"),
                     "expected three digits such as \"001\"".into(),
@@ -281,18 +289,30 @@ impl Fixtures {
         let mut cards = HashSet::new();
         for (i, p) in self.patrons.iter().enumerate() {
             if p.card.trim().is_empty() || !cards.insert(p.card.as_str()) {
-                return bad(format!("patron[{i}].card"), "empty or used by another patron".into());
+                return bad(
+                    format!("patron[{i}].card"),
+                    "empty or used by another patron".into(),
+                );
             }
             if !branches.contains(p.home_branch.as_str()) {
-                return bad(format!("patron[{i}].home_branch"), format!("unknown branch {:?}", p.home_branch));
+                return bad(
+                    format!("patron[{i}].home_branch"),
+                    format!("unknown branch {:?}", p.home_branch),
+                );
             }
             if !["fi", "sv", "en"].contains(&p.language.as_str()) {
-                return bad(format!("patron[{i}].language"), "expected \"fi\", \"sv\" or \"en\"".into());
+                return bad(
+                    format!("patron[{i}].language"),
+                    "expected \"fi\", \"sv\" or \"en\"".into(),
+                );
             }
             for (j, b) in p.blocks.iter().enumerate() {
                 if let Some(branch) = &b.branch {
                     if !branches.contains(branch.as_str()) {
-                        return bad(format!("patron[{i}].blocks[{j}].branch"), format!("unknown branch {branch:?}"));
+                        return bad(
+                            format!("patron[{i}].blocks[{j}].branch"),
+                            format!("unknown branch {branch:?}"),
+                        );
                     }
                 }
             }
@@ -300,17 +320,29 @@ impl Fixtures {
         let mut barcodes = HashSet::new();
         for (i, it) in self.items.iter().enumerate() {
             if it.barcode.trim().is_empty() || !barcodes.insert(it.barcode.as_str()) {
-                return bad(format!("item[{i}].barcode"), "empty or used by another item".into());
+                return bad(
+                    format!("item[{i}].barcode"),
+                    "empty or used by another item".into(),
+                );
             }
             if !branches.contains(it.branch.as_str()) {
-                return bad(format!("item[{i}].branch"), format!("unknown branch {:?}", it.branch));
+                return bad(
+                    format!("item[{i}].branch"),
+                    format!("unknown branch {:?}", it.branch),
+                );
             }
             if !media.contains(it.media.as_str()) {
-                return bad(format!("item[{i}].media"), format!("no loan_rule for media {:?}", it.media));
+                return bad(
+                    format!("item[{i}].media"),
+                    format!("no loan_rule for media {:?}", it.media),
+                );
             }
             for card in &it.holds {
                 if !cards.contains(card.as_str()) {
-                    return bad(format!("item[{i}].holds"), "a hold names a card no patron has".into());
+                    return bad(
+                        format!("item[{i}].holds"),
+                        "a hold names a card no patron has".into(),
+                    );
                 }
             }
         }
@@ -319,11 +351,18 @@ impl Fixtures {
             .patrons
             .iter()
             .flat_map(|p| [&p.card, &p.pin, &p.name, &p.category])
-            .chain(self.items.iter().flat_map(|i| [&i.barcode, &i.title, &i.author, &i.call_number]))
+            .chain(
+                self.items
+                    .iter()
+                    .flat_map(|i| [&i.barcode, &i.title, &i.author, &i.call_number]),
+            )
             .chain(self.branches.iter().flat_map(|b| [&b.code, &b.name]));
         for t in texts {
             if t.contains('|') || t.chars().any(char::is_control) {
-                return bad("(any)".into(), "a value contains '|' or a control character".into());
+                return bad(
+                    "(any)".into(),
+                    "a value contains '|' or a control character".into(),
+                );
             }
         }
         Ok(())

@@ -91,7 +91,8 @@ fn fixtures_or_default(state: &Path, fixtures: Option<PathBuf>) -> anyhow::Resul
     std::fs::create_dir_all(state).with_context(|| format!("cannot create {}", state.display()))?;
     let path = state.join("fixtures.toml");
     if !path.exists() {
-        std::fs::write(&path, library_sim::DEFAULT_FIXTURES).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&path, library_sim::DEFAULT_FIXTURES)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(path)
 }
@@ -112,8 +113,9 @@ async fn main() -> std::process::ExitCode {
     let quiet = matches!(cli.command, Command::Demo { .. } | Command::Control { .. });
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if quiet { "warn" } else { "info" })),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(if quiet { "warn" } else { "info" })
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -175,7 +177,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut tcp = tokio::net::TcpStream::connect(addr)
                 .await
                 .with_context(|| format!("cannot reach the control port {addr}"))?;
-            tcp.write_all(format!("{}\n", command.join(" ")).as_bytes()).await?;
+            tcp.write_all(format!("{}\n", command.join(" ")).as_bytes())
+                .await?;
             let mut line = String::new();
             BufReader::new(tcp).read_line(&mut line).await?;
             print!("{line}");

@@ -1,12 +1,18 @@
 //! What the library system answers to each request: SIP2 messages built from the circulation
 //! rules. Pure: the time and the device come in as arguments.
 
-use chrono::{Datelike, NaiveDateTime, Timelike};
+pub use chrono::NaiveDateTime;
+use chrono::{Datelike, Timelike};
 use redact::{CardNumber, Personal, Pin};
 use sip2::*;
 
 use crate::circulation::{Library, Refusal, Standing};
 use crate::fixtures::{Device, Patron};
+
+/// The library's local time now.
+pub fn local_now() -> NaiveDateTime {
+    chrono::Local::now().naive_local()
+}
 
 /// A SIP2 date of a local time.
 pub fn sip_date(t: NaiveDateTime) -> SipDate {
@@ -31,11 +37,18 @@ pub fn sip_date(t: NaiveDateTime) -> SipDate {
 
 /// A local time of a SIP2 date (the zone is taken as local, as the library's own clock).
 pub fn naive(d: &SipDate) -> Option<NaiveDateTime> {
-    chrono::NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))?.and_hms_opt(
-        u32::from(d.hour),
-        u32::from(d.minute),
-        u32::from(d.second.min(59)),
-    )
+    chrono::NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))?
+        .and_hms_opt(
+            u32::from(d.hour),
+            u32::from(d.minute),
+            u32::from(d.second.min(59)),
+        )
+}
+
+/// A PIN the device sent: an empty AD (which dialects send when the PIN was checked before, in 23
+/// or 63) is no PIN.
+fn given(pin: &Option<Pin>) -> Option<&Pin> {
+    pin.as_ref().filter(|p| !p.is_empty())
 }
 
 fn euros(cents: u32) -> String {
@@ -70,14 +83,23 @@ fn language(patron: Option<&Patron>) -> &str {
 fn flags(s: &Standing) -> PatronStatusFlags {
     let mut f = PatronStatusFlags::default();
     let denied = s.refusal.is_some() && !matches!(s.refusal, Some(Refusal::TooManyLoans));
-    f.set(PatronStatusFlags::CHARGE_PRIVILEGES_DENIED, s.refusal.is_some());
+    f.set(
+        PatronStatusFlags::CHARGE_PRIVILEGES_DENIED,
+        s.refusal.is_some(),
+    );
     f.set(PatronStatusFlags::RENEWAL_PRIVILEGES_DENIED, denied);
     f.set(PatronStatusFlags::RECALL_PRIVILEGES_DENIED, denied);
-    f.set(PatronStatusFlags::HOLD_PRIVILEGES_DENIED, s.lending_ban || s.card_lost);
+    f.set(
+        PatronStatusFlags::HOLD_PRIVILEGES_DENIED,
+        s.lending_ban || s.card_lost,
+    );
     f.set(PatronStatusFlags::CARD_REPORTED_LOST, s.card_lost);
     f.set(PatronStatusFlags::TOO_MANY_ITEMS_CHARGED, s.too_many_loans);
     f.set(PatronStatusFlags::TOO_MANY_ITEMS_OVERDUE, s.overdue > 0);
-    f.set(PatronStatusFlags::EXCESSIVE_OUTSTANDING_FINES, s.fines_over_limit);
+    f.set(
+        PatronStatusFlags::EXCESSIVE_OUTSTANDING_FINES,
+        s.fines_over_limit,
+    );
     f
 }
 
@@ -150,9 +172,15 @@ pub fn patron_reply(lib: &Library, card: &str, pin: &Pin, now: NaiveDateTime) ->
         .join(";");
     let yn = |b: bool| if b { "Y" } else { "N" };
     let mut extra = vec![
-        Field::new(code(&ext.birth_date), patron.birth_date.format("%Y%m%d").to_string()),
+        Field::new(
+            code(&ext.birth_date),
+            patron.birth_date.format("%Y%m%d").to_string(),
+        ),
         Field::new(code(&ext.category), patron.category.clone()),
-        Field::new(code(&ext.card_expiry), patron.card_expires.format("%Y%m%d").to_string()),
+        Field::new(
+            code(&ext.card_expiry),
+            patron.card_expires.format("%Y%m%d").to_string(),
+        ),
         Field::new(code(&ext.self_service), yn(patron.self_service)),
         Field::new(code(&ext.guardian_consent), yn(patron.guardian_consent)),
         Field::new(code(&ext.home_branch), patron.home_branch.clone()),
@@ -181,7 +209,13 @@ pub fn patron_reply(lib: &Library, card: &str, pin: &Pin, now: NaiveDateTime) ->
 }
 
 /// 24 for a patron status request (or a block patron message).
-pub fn patron_status(lib: &Library, institution: &str, card: &CardNumber, pin: &Pin, now: NaiveDateTime) -> PatronStatusResponse {
+pub fn patron_status(
+    lib: &Library,
+    institution: &str,
+    card: &CardNumber,
+    pin: &Pin,
+    now: NaiveDateTime,
+) -> PatronStatusResponse {
     let r = patron_reply(lib, card.expose(), pin, now);
     PatronStatusResponse {
         patron_status: r.flags,
@@ -204,18 +238,28 @@ fn window(list: Vec<String>, start: Option<&str>, end: Option<&str>) -> Vec<Stri
     let parse = |s: Option<&str>| s.and_then(|v| v.trim().parse::<usize>().ok());
     let start = parse(start).unwrap_or(1).max(1);
     let end = parse(end).unwrap_or(list.len()).max(start);
-    list.into_iter().skip(start - 1).take(end - start + 1).collect()
+    list.into_iter()
+        .skip(start - 1)
+        .take(end - start + 1)
+        .collect()
 }
 
 /// 64 for a patron information request.
-pub fn patron_information(lib: &Library, req: &PatronInformationRequest, now: NaiveDateTime) -> PatronInformationResponse {
+pub fn patron_information(
+    lib: &Library,
+    req: &PatronInformationRequest,
+    now: NaiveDateTime,
+) -> PatronInformationResponse {
     let card = req.patron_identifier.expose();
     let pin = req.patron_password.clone().unwrap_or_default();
     let r = patron_reply(lib, card, &pin, now);
     let (loans, overdue, holds): (Vec<String>, Vec<String>, Vec<String>) = if r.valid_pin {
         (
             lib.loans_of(card).map(|(b, _)| b.clone()).collect(),
-            lib.loans_of(card).filter(|(_, l)| l.due < now).map(|(b, _)| b.clone()).collect(),
+            lib.loans_of(card)
+                .filter(|(_, l)| l.due < now)
+                .map(|(b, _)| b.clone())
+                .collect(),
             lib.holds_of(card).cloned().collect(),
         )
     } else {
@@ -225,7 +269,11 @@ pub fn patron_information(lib: &Library, req: &PatronInformationRequest, now: Na
     let asked = req.summary.requested();
     let list = |pos: usize, v: &Vec<String>| {
         if asked == Some(pos) {
-            window(v.clone(), req.start_item.as_deref(), req.end_item.as_deref())
+            window(
+                v.clone(),
+                req.start_item.as_deref(),
+                req.end_item.as_deref(),
+            )
         } else {
             vec![]
         }
@@ -266,7 +314,13 @@ pub fn patron_information(lib: &Library, req: &PatronInformationRequest, now: Na
     }
 }
 
-fn loan_response(lib: &Library, institution: &str, card: &CardNumber, barcode: &str, now: NaiveDateTime) -> LoanResponse {
+fn loan_response(
+    lib: &Library,
+    institution: &str,
+    card: &CardNumber,
+    barcode: &str,
+    now: NaiveDateTime,
+) -> LoanResponse {
     let item = lib.item(barcode);
     LoanResponse {
         ok: false,
@@ -306,17 +360,35 @@ fn due_message(lang: &str, due: NaiveDateTime) -> String {
 /// 11 → 12. Mutates the library when the loan is made.
 pub fn checkout(lib: &mut Library, req: &CheckoutRequest, now: NaiveDateTime) -> LoanResponse {
     let card = req.patron_identifier.expose();
-    let mut resp = loan_response(lib, &req.institution_id, &req.patron_identifier, &req.item_identifier, now);
+    let mut resp = loan_response(
+        lib,
+        &req.institution_id,
+        &req.patron_identifier,
+        &req.item_identifier,
+        now,
+    );
     let lang = language(lib.patron(card)).to_owned();
-    if let (Some(pin), false) = (&req.patron_password, req.no_block) {
+    if let (Some(pin), false) = (given(&req.patron_password), req.no_block) {
         if lib.pin_ok(card, pin) == Some(false) {
             resp.screen_messages.push(Refusal::WrongPin.message(&lang));
             return resp;
         }
     }
-    let lent_at = if req.no_block { naive(&req.transaction_date).unwrap_or(now) } else { now };
+    let lent_at = if req.no_block {
+        naive(&req.transaction_date).unwrap_or(now)
+    } else {
+        now
+    };
     let nb_due = req.nb_due_date.as_ref().and_then(naive);
-    match lib.checkout(card, &req.item_identifier, lent_at, req.no_block, nb_due, req.sc_renewal_policy, now) {
+    match lib.checkout(
+        card,
+        &req.item_identifier,
+        lent_at,
+        req.no_block,
+        nb_due,
+        req.sc_renewal_policy,
+        now,
+    ) {
         Ok(made) => {
             resp.ok = true;
             resp.renewal_ok = made.renewed;
@@ -333,9 +405,15 @@ pub fn checkout(lib: &mut Library, req: &CheckoutRequest, now: NaiveDateTime) ->
 pub fn renew(lib: &mut Library, req: &RenewRequest, now: NaiveDateTime) -> LoanResponse {
     let card = req.patron_identifier.expose();
     let barcode = req.item_identifier.clone().unwrap_or_default();
-    let mut resp = loan_response(lib, &req.institution_id, &req.patron_identifier, &barcode, now);
+    let mut resp = loan_response(
+        lib,
+        &req.institution_id,
+        &req.patron_identifier,
+        &barcode,
+        now,
+    );
     let lang = language(lib.patron(card)).to_owned();
-    if let Some(pin) = &req.patron_password {
+    if let Some(pin) = given(&req.patron_password) {
         if lib.pin_ok(card, pin) == Some(false) {
             resp.screen_messages.push(Refusal::WrongPin.message(&lang));
             return resp;
@@ -370,12 +448,14 @@ pub fn renew_all(lib: &mut Library, req: &RenewAllRequest, now: NaiveDateTime) -
         extra: vec![],
     };
     let lang = language(lib.patron(&card)).to_owned();
-    let pin_ok = match &req.patron_password {
+    let pin_ok = match given(&req.patron_password) {
         Some(pin) => lib.pin_ok(&card, pin),
         None => lib.patron(&card).map(|_| true),
     };
     match pin_ok {
-        None => resp.screen_messages.push(Refusal::UnknownPatron.message(&lang)),
+        None => resp
+            .screen_messages
+            .push(Refusal::UnknownPatron.message(&lang)),
         Some(false) => resp.screen_messages.push(Refusal::WrongPin.message(&lang)),
         Some(true) => {
             resp.ok = true;
@@ -394,8 +474,17 @@ pub fn renew_all(lib: &mut Library, req: &RenewAllRequest, now: NaiveDateTime) -
 }
 
 /// 09 → 10.
-pub fn checkin(lib: &mut Library, req: &CheckinRequest, device: &Device, now: NaiveDateTime) -> CheckinResponse {
-    let at = if req.current_location.trim().is_empty() { device.branch.clone() } else { req.current_location.clone() };
+pub fn checkin(
+    lib: &mut Library,
+    req: &CheckinRequest,
+    device: &Device,
+    now: NaiveDateTime,
+) -> CheckinResponse {
+    let at = if req.current_location.trim().is_empty() {
+        device.branch.clone()
+    } else {
+        req.current_location.clone()
+    };
     let returned_at = req.return_date.as_ref().and_then(naive).unwrap_or(now);
     let item = lib.item(&req.item_identifier).cloned();
     let mut resp = CheckinResponse {
@@ -416,7 +505,10 @@ pub fn checkin(lib: &mut Library, req: &CheckinRequest, device: &Device, now: Na
             .map(|r| r.sip_media_type.clone()),
         item_properties: None,
         collection_code: None,
-        call_number: item.as_ref().map(|i| i.call_number.clone()).filter(|c| !c.is_empty()),
+        call_number: item
+            .as_ref()
+            .map(|i| i.call_number.clone())
+            .filter(|c| !c.is_empty()),
         destination_location: None,
         alert_type: None,
         hold_patron_id: None,
@@ -432,9 +524,17 @@ pub fn checkin(lib: &mut Library, req: &CheckinRequest, device: &Device, now: Na
             resp.resensitize = true;
             if ret.hold_waiting {
                 resp.alert = true;
-                resp.alert_type = Some(if ret.transfer_to.is_none() { "01" } else { "02" }.into());
+                resp.alert_type = Some(
+                    if ret.transfer_to.is_none() {
+                        "01"
+                    } else {
+                        "02"
+                    }
+                    .into(),
+                );
                 resp.sort_bin = Some("HOLD".into());
-                resp.screen_messages.push("Varattu: vie nide varaushyllyyn.".into());
+                resp.screen_messages
+                    .push("Varattu: vie nide varaushyllyyn.".into());
             } else if let Some(dest) = &ret.transfer_to {
                 resp.alert = true;
                 resp.alert_type = Some("04".into());
@@ -458,10 +558,18 @@ pub fn checkin(lib: &mut Library, req: &CheckinRequest, device: &Device, now: Na
 }
 
 /// 17 → 18.
-pub fn item_information(lib: &Library, req: &ItemInformationRequest, now: NaiveDateTime) -> ItemInformationResponse {
+pub fn item_information(
+    lib: &Library,
+    req: &ItemInformationRequest,
+    now: NaiveDateTime,
+) -> ItemInformationResponse {
     let item = lib.item(&req.item_identifier);
     let loan = lib.state.loans.get(req.item_identifier.trim());
-    let queue = lib.state.holds.get(req.item_identifier.trim()).map_or(0, Vec::len);
+    let queue = lib
+        .state
+        .holds
+        .get(req.item_identifier.trim())
+        .map_or(0, Vec::len);
     let status = match (item, loan) {
         (None, _) => CirculationStatus::OTHER,
         (Some(_), Some(_)) => CirculationStatus::CHARGED,
@@ -482,27 +590,44 @@ pub fn item_information(lib: &Library, req: &ItemInformationRequest, now: NaiveD
         recall_date: None,
         hold_pickup_date: None,
         item_identifier: req.item_identifier.clone(),
-        title_identifier: item.map(|i| format!("{} / {}", i.title, i.author)).unwrap_or_default(),
+        title_identifier: item
+            .map(|i| format!("{} / {}", i.title, i.author))
+            .unwrap_or_default(),
         owner: item.map(|i| i.branch.clone()),
         currency_type: None,
         fee_amount: None,
-        media_type: item.and_then(|i| lib.fixtures.rule(&i.media)).map(|r| r.sip_media_type.clone()),
+        media_type: item
+            .and_then(|i| lib.fixtures.rule(&i.media))
+            .map(|r| r.sip_media_type.clone()),
         permanent_location: item.map(|i| i.branch.clone()),
         current_location: item.map(|i| i.branch.clone()),
-        item_properties: lib.state.item_properties.get(req.item_identifier.trim()).cloned(),
-        screen_messages: if item.is_none() { vec![Refusal::UnknownItem.message("fi")] } else { vec![] },
+        item_properties: lib
+            .state
+            .item_properties
+            .get(req.item_identifier.trim())
+            .cloned(),
+        screen_messages: if item.is_none() {
+            vec![Refusal::UnknownItem.message("fi")]
+        } else {
+            vec![]
+        },
         print_lines: vec![],
         extra,
     }
 }
 
 /// 19 → 20.
-pub fn item_status_update(lib: &mut Library, req: &ItemStatusUpdateRequest, now: NaiveDateTime) -> ItemStatusUpdateResponse {
+pub fn item_status_update(
+    lib: &mut Library,
+    req: &ItemStatusUpdateRequest,
+    now: NaiveDateTime,
+) -> ItemStatusUpdateResponse {
     let known = lib.item(&req.item_identifier).map(|i| i.title.clone());
     if known.is_some() {
-        lib.state
-            .item_properties
-            .insert(req.item_identifier.trim().to_owned(), req.item_properties.clone());
+        lib.state.item_properties.insert(
+            req.item_identifier.trim().to_owned(),
+            req.item_properties.clone(),
+        );
     }
     ItemStatusUpdateResponse {
         item_properties_ok: known.is_some(),
@@ -519,9 +644,11 @@ pub fn item_status_update(lib: &mut Library, req: &ItemStatusUpdateRequest, now:
 /// 37 → 38.
 pub fn fee_paid(lib: &mut Library, req: &FeePaidRequest, now: NaiveDateTime) -> FeePaidResponse {
     let card = req.patron_identifier.expose();
-    let pin_ok = req.patron_password.as_ref().is_none_or(|p| lib.pin_ok(card, p) == Some(true));
+    let pin_ok = given(&req.patron_password).is_none_or(|p| lib.pin_ok(card, p) == Some(true));
     let accepted = pin_ok
-        && req.currency_type.eq_ignore_ascii_case(&lib.fixtures.library.currency)
+        && req
+            .currency_type
+            .eq_ignore_ascii_case(&lib.fixtures.library.currency)
         && cents(&req.fee_amount).is_some_and(|c| lib.pay(card, c));
     FeePaidResponse {
         payment_accepted: accepted,
@@ -529,7 +656,14 @@ pub fn fee_paid(lib: &mut Library, req: &FeePaidRequest, now: NaiveDateTime) -> 
         institution_id: req.institution_id.clone(),
         patron_identifier: req.patron_identifier.clone(),
         transaction_id: req.transaction_id.clone(),
-        screen_messages: vec![if accepted { "Maksu vastaanotettu." } else { "Maksua ei voitu ottaa vastaan." }.into()],
+        screen_messages: vec![
+            if accepted {
+                "Maksu vastaanotettu."
+            } else {
+                "Maksua ei voitu ottaa vastaan."
+            }
+            .into(),
+        ],
         print_lines: vec![],
         extra: vec![],
     }
@@ -555,7 +689,11 @@ pub fn acs_status(lib: &Library, logged_in: bool, now: NaiveDateTime) -> AcsStat
         // enable or hold; renew, renew all.
         supported_messages: "YYYYYYYYYYYYNNYY".into(),
         terminal_location: None,
-        screen_messages: if logged_in { vec![] } else { vec!["Login required.".into()] },
+        screen_messages: if logged_in {
+            vec![]
+        } else {
+            vec!["Login required.".into()]
+        },
         print_lines: vec![],
         extra: vec![],
     }

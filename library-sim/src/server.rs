@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::NaiveDateTime;
 use redact::{CardNumber, Redactor};
-use sip2::{Decoded, DecodeError, Dialect, LoginResponse, Message, Resend};
+use sip2::{DecodeError, Decoded, Dialect, LoginResponse, Message, Resend};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
@@ -86,8 +86,12 @@ fn now() -> NaiveDateTime {
 
 /// Loads fixtures and state, makes the TLS identity, binds the listeners and starts serving.
 pub async fn start(settings: Settings) -> anyhow::Result<Running> {
-    std::fs::create_dir_all(&settings.state_dir)
-        .with_context(|| format!("cannot create state directory {}", settings.state_dir.display()))?;
+    std::fs::create_dir_all(&settings.state_dir).with_context(|| {
+        format!(
+            "cannot create state directory {}",
+            settings.state_dir.display()
+        )
+    })?;
     let fixtures = Fixtures::load(&settings.fixtures)?;
     let store = Store::new(&settings.state_dir);
     let library = match store.load()? {
@@ -109,7 +113,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         "fixtures loaded"
     );
     let mut key = [0u8; 32];
-    getrandom::getrandom(&mut key).map_err(|e| anyhow::anyhow!("no randomness for the log pseudonym key: {e}"))?;
+    getrandom::getrandom(&mut key)
+        .map_err(|e| anyhow::anyhow!("no randomness for the log pseudonym key: {e}"))?;
     let sim = Arc::new(Simulator {
         library: Mutex::new(library),
         store,
@@ -128,18 +133,23 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     };
     if let Some(addr) = settings.sip2_tls {
         let acceptor = tokio_rustls::TlsAcceptor::from(tls::server_config(&files)?);
-        let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
         info!(%local, ca = %files.ca_cert.display(), dialect = %sim.dialect.name, charset = %sim.dialect.charset, "SIP2 over TLS");
         running.sip2_tls = Some(local);
         let sim = sim.clone();
         running.tasks.push(tokio::spawn(async move {
             loop {
-                let Ok((tcp, peer)) = accept(&listener).await else { continue };
+                let Ok((tcp, peer)) = accept(&listener).await else {
+                    continue;
+                };
                 let sim = sim.clone();
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
-                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
+                    {
                         Ok(Ok(tls)) => serve(sim, tls, peer).await,
                         Ok(Err(e)) => warn!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => warn!(%peer, "TLS handshake timed out"),
@@ -149,20 +159,26 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         }));
     }
     if let Some(addr) = settings.sip2_plain {
-        let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
         warn!(%local, "SIP2 over plain TCP: card numbers and PINs cross the network unencrypted; use only behind a VPN or stunnel");
         running.sip2_plain = Some(local);
         let sim = sim.clone();
         running.tasks.push(tokio::spawn(async move {
             loop {
-                let Ok((tcp, peer)) = accept(&listener).await else { continue };
+                let Ok((tcp, peer)) = accept(&listener).await else {
+                    continue;
+                };
                 tokio::spawn(serve(sim.clone(), tcp, peer));
             }
         }));
     }
     if let Some(addr) = settings.control {
-        let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
         if !local.ip().is_loopback() {
             warn!(%local, "the fault-control port is not on loopback");
@@ -172,7 +188,9 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         let sim = sim.clone();
         running.tasks.push(tokio::spawn(async move {
             loop {
-                let Ok((tcp, _)) = accept(&listener).await else { continue };
+                let Ok((tcp, _)) = accept(&listener).await else {
+                    continue;
+                };
                 tokio::spawn(control(sim.clone(), tcp));
             }
         }));
@@ -217,7 +235,11 @@ async fn control(sim: Arc<Simulator>, tcp: TcpStream) {
 }
 
 /// One device's connection.
-async fn serve<S: AsyncRead + AsyncWrite + Unpin>(sim: Arc<Simulator>, mut stream: S, peer: SocketAddr) {
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    sim: Arc<Simulator>,
+    mut stream: S,
+    peer: SocketAddr,
+) {
     debug!(%peer, "connected");
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut device: Option<Device> = None;
@@ -267,7 +289,10 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(sim: Arc<Simulator>, mut strea
                 if e.is_transmission_error() {
                     // 96 Request SC Resend, with a checksum as the specification says.
                     let resend = Message::RequestScResend(Resend::default());
-                    let with_checksum = Dialect { error_detection: true, ..sim.dialect.clone() };
+                    let with_checksum = Dialect {
+                        error_detection: true,
+                        ..sim.dialect.clone()
+                    };
                     if let Ok(bytes) = resend.encode(&with_checksum, None) {
                         if stream.write_all(&bytes).await.is_err() {
                             break;
@@ -352,7 +377,12 @@ enum Action {
 }
 
 /// Answers one request.
-async fn handle(sim: &Simulator, device: &mut Option<Device>, decoded: &Decoded, peer: SocketAddr) -> Action {
+async fn handle(
+    sim: &Simulator,
+    device: &mut Option<Device>,
+    decoded: &Decoded,
+    peer: SocketAddr,
+) -> Action {
     let now = now();
     let mut lib = sim.library.lock().await;
     let dev_name = device.as_ref().map_or("-", |d| d.login.as_str()).to_owned();
@@ -364,7 +394,9 @@ async fn handle(sim: &Simulator, device: &mut Option<Device>, decoded: &Decoded,
                 .fixtures
                 .devices
                 .iter()
-                .find(|d| d.login == login.login_user_id && login.login_password.matches(&d.password))
+                .find(|d| {
+                    d.login == login.login_user_id && login.login_password.matches(&d.password)
+                })
                 .cloned();
             let refused = sim.faults.get().refuse_login;
             let ok = found.is_some() && !refused;
@@ -376,13 +408,21 @@ async fn handle(sim: &Simulator, device: &mut Option<Device>, decoded: &Decoded,
             }
             Message::LoginResponse(LoginResponse { ok, extra: vec![] })
         }
-        Message::ScStatus(_) => Message::AcsStatus(replies::acs_status(&lib, device.is_some(), now)),
+        Message::ScStatus(_) => {
+            Message::AcsStatus(replies::acs_status(&lib, device.is_some(), now))
+        }
         other if device.is_none() => {
             warn!(%peer, message = other.name(), "request before login; closing the connection");
             return Action::Close;
         }
         Message::PatronStatus(req) => {
-            let resp = replies::patron_status(&lib, &req.institution_id, &req.patron_identifier, &req.patron_password, now);
+            let resp = replies::patron_status(
+                &lib,
+                &req.institution_id,
+                &req.patron_identifier,
+                &req.patron_password,
+                now,
+            );
             info!(device = %dev_name, card = %card_log(&req.patron_identifier), valid = ?resp.valid_patron, pin_ok = ?resp.valid_patron_password, "patron status");
             Message::PatronStatusResponse(resp)
         }
@@ -398,7 +438,9 @@ async fn handle(sim: &Simulator, device: &mut Option<Device>, decoded: &Decoded,
             Message::CheckoutResponse(resp)
         }
         Message::Checkin(req) => {
-            let Some(dev) = device.as_ref() else { return Action::Close };
+            let Some(dev) = device.as_ref() else {
+                return Action::Close;
+            };
             let resp = replies::checkin(&mut lib, req, dev, now);
             changed = resp.ok;
             info!(device = %dev_name, item = %req.item_identifier, ok = resp.ok, "checkin");
@@ -416,7 +458,9 @@ async fn handle(sim: &Simulator, device: &mut Option<Device>, decoded: &Decoded,
             info!(device = %dev_name, card = %card_log(&req.patron_identifier), renewed = resp.renewed_count, "renew all");
             Message::RenewAllResponse(resp)
         }
-        Message::ItemInformation(req) => Message::ItemInformationResponse(replies::item_information(&lib, req, now)),
+        Message::ItemInformation(req) => {
+            Message::ItemInformationResponse(replies::item_information(&lib, req, now))
+        }
         Message::ItemStatusUpdate(req) => {
             let resp = replies::item_status_update(&mut lib, req, now);
             changed = resp.item_properties_ok;
@@ -443,7 +487,11 @@ async fn handle(sim: &Simulator, device: &mut Option<Device>, decoded: &Decoded,
         Message::BlockPatron(req) => {
             if lib.patron(req.patron_identifier.expose()).is_some() {
                 let card = req.patron_identifier.expose().trim().to_owned();
-                let msg = if req.blocked_card_message.is_empty() { "Blocked by a self-service device".to_owned() } else { req.blocked_card_message.clone() };
+                let msg = if req.blocked_card_message.is_empty() {
+                    "Blocked by a self-service device".to_owned()
+                } else {
+                    req.blocked_card_message.clone()
+                };
                 lib.state.blocked_cards.insert(card, msg);
                 changed = true;
             }

@@ -128,6 +128,9 @@ mod tests {
         let store = Store::new(dir.path());
         fs::write(store.path(), b"{ not json").unwrap();
         let e = store.load().unwrap_err().to_string();
-        assert!(e.contains("state.json") && e.contains("not a simulator state file"), "{e}");
+        assert!(
+            e.contains("state.json") && e.contains("not a simulator state file"),
+            "{e}"
+        );
     }
 }

@@ -6,7 +6,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose,
+};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::store::PrivateMode;
@@ -43,14 +45,21 @@ pub fn ensure_identity(dir: &Path, hostnames: &[String]) -> anyhow::Result<TlsFi
     let ca_key = KeyPair::generate()?;
     let mut ca = CertificateParams::new(Vec::<String>::new())?;
     let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, "library-sim test CA (not for production)");
+    dn.push(
+        DnType::CommonName,
+        "library-sim test CA (not for production)",
+    );
     dn.push(DnType::OrganizationName, "omatoimi library-sim");
     ca.distinguished_name = dn;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca_cert = ca.self_signed(&ca_key)?;
 
-    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     names.extend(hostnames.iter().cloned());
     let server_key = KeyPair::generate()?;
     let mut server = CertificateParams::new(names)?;
@@ -59,8 +68,16 @@ pub fn ensure_identity(dir: &Path, hostnames: &[String]) -> anyhow::Result<TlsFi
     server.distinguished_name = dn;
     let server_cert = server.signed_by(&server_key, &ca_cert, &ca_key)?;
 
-    write_file(&files.server_key, server_key.serialize_pem().as_bytes(), true)?;
-    write_file(&dir.join("ca-key.pem"), ca_key.serialize_pem().as_bytes(), true)?;
+    write_file(
+        &files.server_key,
+        server_key.serialize_pem().as_bytes(),
+        true,
+    )?;
+    write_file(
+        &dir.join("ca-key.pem"),
+        ca_key.serialize_pem().as_bytes(),
+        true,
+    )?;
     write_file(&files.server_cert, server_cert.pem().as_bytes(), false)?;
     write_file(&files.ca_cert, ca_cert.pem().as_bytes(), false)?;
     Ok(files)
@@ -95,14 +112,19 @@ pub fn read_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
 /// The server's rustls configuration.
 pub fn server_config(files: &TlsFiles) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     let certs = read_certs(&files.server_cert)?;
-    let pem = fs::read(&files.server_key).map_err(|e| anyhow::anyhow!("{}: {e}", files.server_key.display()))?;
+    let pem = fs::read(&files.server_key)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", files.server_key.display()))?;
     let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut pem.as_slice())
         .map_err(|e| anyhow::anyhow!("{}: {e}", files.server_key.display()))?
-        .ok_or_else(|| anyhow::anyhow!("{}: no private key in the file", files.server_key.display()))?;
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)?;
+        .ok_or_else(|| {
+            anyhow::anyhow!("{}: no private key in the file", files.server_key.display())
+        })?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)?;
     Ok(Arc::new(config))
 }
 
@@ -112,9 +134,11 @@ pub fn client_config(ca_pem: &Path) -> anyhow::Result<Arc<rustls::ClientConfig>>
     for cert in read_certs(ca_pem)? {
         roots.add(cert)?;
     }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     Ok(Arc::new(config))
 }
