@@ -332,6 +332,8 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         if !faults.latency.is_zero() {
             tokio::time::sleep(faults.latency).await;
         }
+        // A resend request (97) gets the reply as it should have been, not as a fault damaged it.
+        last_reply = Some(bytes.clone());
         let fault = sim.faults.next_reply();
         match fault {
             ReplyFault::None => {}
@@ -360,9 +362,6 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         }
         if stream.write_all(&bytes).await.is_err() || stream.flush().await.is_err() {
             break;
-        }
-        if fault == ReplyFault::None {
-            last_reply = Some(bytes);
         }
     }
     let _ = stream.shutdown().await;
