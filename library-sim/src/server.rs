@@ -285,7 +285,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         let decoded = match Message::decode(&frame, &decode_dialect) {
             Ok(d) => d,
             Err(e) => {
-                warn!(%peer, error = %e, "malformed message");
+                warn!(%peer, error = %e.redacted(), "malformed message");
                 if e.is_transmission_error() {
                     // 96 Request SC Resend, with a checksum as the specification says.
                     let resend = Message::RequestScResend(Resend::default());

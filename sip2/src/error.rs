@@ -123,6 +123,22 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
+    /// The same error with the bytes it quotes replaced by their length, for logs: a malformed
+    /// frame may carry a card number or a PIN where a fixed field should be.
+    pub fn redacted(&self) -> Self {
+        let hide = |found: &String| format!("<{} bytes>", found.len());
+        let mut e = self.clone();
+        match &mut e {
+            Self::UnknownMessage { found }
+            | Self::BadFixedField { found, .. }
+            | Self::BadFieldCode { found, .. }
+            | Self::BadSequence { found, .. }
+            | Self::MalformedChecksum { found, .. } => *found = hide(found),
+            _ => {}
+        }
+        e
+    }
+
     /// Whether asking the peer to resend (SIP2 message 96/97) might help: true for damage in transit.
     pub fn is_transmission_error(&self) -> bool {
         matches!(
