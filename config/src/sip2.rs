@@ -228,3 +228,28 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct File {
+        sip2: RawSip2,
+    }
+
+    #[test]
+    fn every_example_configuration_loads() {
+        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples"));
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let f: File = crate::load(&path).unwrap();
+                f.sip2.dialect(&path, "sip2").unwrap();
+                seen += 1;
+            }
+        }
+        assert!(seen >= 5);
+    }
+}

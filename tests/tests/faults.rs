@@ -11,7 +11,9 @@ use tokio::net::TcpStream;
 
 async fn control(sim: &library_sim::server::Running, command: &str) -> String {
     let mut s = TcpStream::connect(sim.control.unwrap()).await.unwrap();
-    s.write_all(format!("{command}\n").as_bytes()).await.unwrap();
+    s.write_all(format!("{command}\n").as_bytes())
+        .await
+        .unwrap();
     let mut line = String::new();
     BufReader::new(s).read_line(&mut line).await.unwrap();
     line.trim_end().to_owned()
@@ -26,7 +28,10 @@ async fn each_fault_is_switched_on_and_off_through_the_control_port() {
 
     // A damaged checksum: our client asks for a resend (97) and gets the good reply.
     assert!(control(&sim, "bad-checksum 1").await.starts_with("ok"));
-    let Message::PatronStatusResponse(p) = c.call(&patron_status(AINO, AINO_PIN)).await.unwrap() else { panic!() };
+    let Message::PatronStatusResponse(p) = c.call(&patron_status(AINO, AINO_PIN)).await.unwrap()
+    else {
+        panic!()
+    };
     assert_eq!(p.valid_patron_password, Some(true));
 
     // Garbage instead of a reply: a clear error, and the connection goes on.
@@ -47,15 +52,23 @@ async fn each_fault_is_switched_on_and_off_through_the_control_port() {
     assert!(matches!(e, ClientError::Io(_)), "{e}");
 
     // Refused login.
-    assert!(control(&sim, "refuse-login on").await.ends_with("refuse-login=on"));
+    assert!(
+        control(&sim, "refuse-login on")
+            .await
+            .ends_with("refuse-login=on")
+    );
     let mut c = tls_client(&sim).await;
-    let Message::LoginResponse(r) = c.call(&kiosk_login()).await.unwrap() else { panic!() };
+    let Message::LoginResponse(r) = c.call(&kiosk_login()).await.unwrap() else {
+        panic!()
+    };
     assert!(!r.ok);
     assert_eq!(
         control(&sim, "clear").await,
         "ok latency=0ms drop=0 garbage=0 bad-checksum=0 refuse-login=off"
     );
-    let Message::LoginResponse(r) = c.call(&kiosk_login()).await.unwrap() else { panic!() };
+    let Message::LoginResponse(r) = c.call(&kiosk_login()).await.unwrap() else {
+        panic!()
+    };
     assert!(r.ok);
     assert!(control(&sim, "fly").await.starts_with("error"));
     sim.abort();

@@ -46,7 +46,10 @@ async fn evergreen_rust_client_logs_in_checks_a_patron_and_borrows() {
 }
 
 fn python() -> PathBuf {
-    let venv = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/interop-venv/bin/python"));
+    let venv = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/interop-venv/bin/python"
+    ));
     assert!(
         venv.exists(),
         "{} is missing: run ./scripts/test, which installs the Python SIP2 client (PyPI package Sip2) there",
@@ -74,10 +77,20 @@ async fn python_sip2_client_talks_to_the_simulator_over_tls() {
     .await
     .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "python client failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    let line = stdout.lines().find(|l| l.starts_with('{')).expect("a JSON line from the client");
+    assert!(
+        output.status.success(),
+        "python client failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .expect("a JSON line from the client");
     let result: serde_json::Value = serde_json::from_str(line).unwrap();
-    assert_eq!(result["tls"], "tls", "verified TLS, not the client's plain or self-signed fallback");
+    assert_eq!(
+        result["tls"], "tls",
+        "verified TLS, not the client's plain or self-signed fallback"
+    );
     assert_eq!(result["login_ok"], "1");
     assert_eq!(result["valid_patron"], "Y");
     assert_eq!(result["valid_pin"], "Y");

@@ -38,8 +38,16 @@ async fn logs_at_trace_level_hold_no_personal_data() {
     c.call(&kiosk_login()).await.unwrap();
     c.call(&patron_status(AINO, AINO_PIN)).await.unwrap();
     c.call(&patron_status(AINO, "9876")).await.unwrap();
-    c.call(&patron_status("24680000000045", "4321")).await.unwrap();
-    c.call(&Message::Checkout(checkout(AINO, Some(AINO_PIN), "HE0000001"))).await.unwrap();
+    c.call(&patron_status("24680000000045", "4321"))
+        .await
+        .unwrap();
+    c.call(&Message::Checkout(checkout(
+        AINO,
+        Some(AINO_PIN),
+        "HE0000001",
+    )))
+    .await
+    .unwrap();
     c.call(&checkin("HE0000001")).await.unwrap();
     c.call(&Message::BlockPatron(BlockPatron {
         card_retained: true,
@@ -54,21 +62,46 @@ async fn logs_at_trace_level_hold_no_personal_data() {
     .unwrap();
 
     // Malformed frames with personal data in odd places.
-    let mut s = tokio::net::TcpStream::connect(sim.sip2_plain.unwrap()).await.unwrap();
-    s.write_all(b"9300CNkiosk-lpr-1|COkiosk-secret-1|\r").await.unwrap();
-    s.write_all(b"2300124680000000029     |AA24680000000029|AD2468|\r").await.unwrap();
+    let mut s = tokio::net::TcpStream::connect(sim.sip2_plain.unwrap())
+        .await
+        .unwrap();
+    s.write_all(b"9300CNkiosk-lpr-1|COkiosk-secret-1|\r")
+        .await
+        .unwrap();
+    s.write_all(b"2300124680000000029     |AA24680000000029|AD2468|\r")
+        .await
+        .unwrap();
     s.write_all(b"24680000000029 2468\r").await.unwrap();
-    s.write_all(b"23001\xFF20261124    210000AO|AA24680000000029|AD2468\xFF|\r").await.unwrap();
-    s.write_all(b"9300CNkiosk-lpr-1|COwrong-secret-9|\r").await.unwrap();
+    s.write_all(b"23001\xFF20261124    210000AO|AA24680000000029|AD2468\xFF|\r")
+        .await
+        .unwrap();
+    s.write_all(b"9300CNkiosk-lpr-1|COwrong-secret-9|\r")
+        .await
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     sim.abort();
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("patron status") && logs.contains("checkout") && logs.contains("card:"), "{logs}");
+    assert!(
+        logs.contains("patron status") && logs.contains("checkout") && logs.contains("card:"),
+        "{logs}"
+    );
     assert!(logs.contains("malformed message"), "{logs}");
     for secret in [
-        AINO, AINO_PIN, "9876", "24680000000045", "4321", "24680000000110", "24680000000029", "2468",
-        "Virtanen", "Äijälä", "19850314", "1985-03-14", "kiosk-secret-1", "wrong-secret-9",
+        AINO,
+        AINO_PIN,
+        "9876",
+        "24680000000045",
+        "4321",
+        "24680000000110",
+        "24680000000029",
+        "2468",
+        "Virtanen",
+        "Äijälä",
+        "19850314",
+        "1985-03-14",
+        "kiosk-secret-1",
+        "wrong-secret-9",
     ] {
         assert!(!logs.contains(secret), "{secret:?} is in the logs:\n{logs}");
     }
