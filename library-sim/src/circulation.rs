@@ -148,6 +148,45 @@ impl Refusal {
     }
 }
 
+/// A checkout as a device asks for it.
+#[derive(Debug, Clone, Copy)]
+pub struct Checkout<'a> {
+    /// The patron's card number.
+    pub card: &'a str,
+    /// The item's barcode.
+    pub barcode: &'a str,
+    /// When the loan happened (for an offline, no-block loan: its original time).
+    pub lent_at: NaiveDateTime,
+    /// Made offline: accept whatever the patron's standing.
+    pub no_block: bool,
+    /// The due date the device gave offline.
+    pub nb_due: Option<NaiveDateTime>,
+    /// The device may renew an item the patron already has.
+    pub renewal_allowed: bool,
+}
+
+impl<'a> Checkout<'a> {
+    /// An ordinary checkout at `now`.
+    pub fn now(card: &'a str, barcode: &'a str, now: NaiveDateTime) -> Self {
+        Self {
+            card,
+            barcode,
+            lent_at: now,
+            no_block: false,
+            nb_due: None,
+            renewal_allowed: false,
+        }
+    }
+
+    /// An offline (no-block) checkout made at `lent_at`.
+    pub fn offline(card: &'a str, barcode: &'a str, lent_at: NaiveDateTime) -> Self {
+        Self {
+            no_block: true,
+            ..Self::now(card, barcode, lent_at)
+        }
+    }
+}
+
 /// A checkout or renewal that went through.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoanMade {
@@ -319,14 +358,17 @@ impl Library {
     /// the same no-block checkout twice makes one loan.
     pub fn checkout(
         &mut self,
-        card: &str,
-        barcode: &str,
-        lent_at: NaiveDateTime,
-        no_block: bool,
-        nb_due: Option<NaiveDateTime>,
-        renewal_allowed: bool,
+        order: &Checkout<'_>,
         now: NaiveDateTime,
     ) -> Result<LoanMade, Refusal> {
+        let Checkout {
+            card,
+            barcode,
+            lent_at,
+            no_block,
+            nb_due,
+            renewal_allowed,
+        } = *order;
         let patron = self.patron(card).ok_or(Refusal::UnknownPatron)?.clone();
         let item = self.item(barcode).ok_or(Refusal::UnknownItem)?.clone();
         if let Some(loan) = self.state.loans.get(&item.barcode) {
@@ -520,9 +562,7 @@ mod tests {
     fn a_patron_in_good_standing_borrows_a_book_for_four_weeks() {
         let mut lib = library();
         let now = at(2026, 11, 24, 21);
-        let loan = lib
-            .checkout(AINO, BOOK, now, false, None, false, now)
-            .unwrap();
+        let loan = lib.checkout(&Checkout::now(AINO, BOOK, now), now).unwrap();
         assert_eq!(
             loan.due,
             at(2026, 12, 22, 0).date().and_hms_opt(23, 59, 59).unwrap()
@@ -534,9 +574,7 @@ mod tests {
     fn due_dates_follow_the_media_type() {
         let mut lib = library();
         let now = at(2026, 11, 24, 21);
-        let loan = lib
-            .checkout(AINO, DVD, now, false, None, false, now)
-            .unwrap();
+        let loan = lib.checkout(&Checkout::now(AINO, DVD, now), now).unwrap();
         assert_eq!(
             loan.due.date(),
             NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()
@@ -548,19 +586,19 @@ mod tests {
         let mut lib = library();
         let now = at(2026, 11, 24, 21);
         assert!(matches!(
-            lib.checkout(BLOCKED, BOOK, now, false, None, false, now),
+            lib.checkout(&Checkout::now(BLOCKED, BOOK, now), now),
             Err(Refusal::LendingBan(_))
         ));
         assert!(matches!(
-            lib.checkout(FINES, BOOK, now, false, None, false, now),
+            lib.checkout(&Checkout::now(FINES, BOOK, now), now),
             Err(Refusal::FinesOverLimit { .. })
         ));
         assert_eq!(
-            lib.checkout(LOST, BOOK, now, false, None, false, now),
+            lib.checkout(&Checkout::now(LOST, BOOK, now), now),
             Err(Refusal::CardLost)
         );
         assert_eq!(
-            lib.checkout("999", BOOK, now, false, None, false, now),
+            lib.checkout(&Checkout::now("999", BOOK, now), now),
             Err(Refusal::UnknownPatron)
         );
         assert!(lib.state.loans.is_empty());
@@ -571,11 +609,11 @@ mod tests {
         let mut lib = library();
         let now = at(2026, 11, 24, 21);
         assert_eq!(
-            lib.checkout(AINO, REFERENCE, now, false, None, false, now),
+            lib.checkout(&Checkout::now(AINO, REFERENCE, now), now),
             Err(Refusal::NotForLoan)
         );
         assert_eq!(
-            lib.checkout(AINO, ON_HOLD, now, false, None, false, now),
+            lib.checkout(&Checkout::now(AINO, ON_HOLD, now), now),
             Err(Refusal::OnHoldForAnother)
         );
     }
@@ -586,14 +624,14 @@ mod tests {
         let lent = at(2026, 11, 20, 20);
         let now = at(2026, 11, 24, 9);
         let first = lib
-            .checkout(BLOCKED, BOOK, lent, true, None, false, now)
+            .checkout(&Checkout::offline(BLOCKED, BOOK, lent), now)
             .unwrap();
         assert_eq!(
             first.due.date(),
             NaiveDate::from_ymd_opt(2026, 12, 18).unwrap()
         );
         let again = lib
-            .checkout(BLOCKED, BOOK, lent, true, None, false, now)
+            .checkout(&Checkout::offline(BLOCKED, BOOK, lent), now)
             .unwrap();
         assert_eq!(again, first);
         assert_eq!(lib.state.loans.len(), 1);
@@ -603,7 +641,7 @@ mod tests {
     fn late_return_is_fined_per_day_up_to_the_cap() {
         let mut lib = library();
         let lent = at(2026, 10, 1, 12);
-        lib.checkout(AINO, BOOK, lent, false, None, false, lent)
+        lib.checkout(&Checkout::now(AINO, BOOK, lent), lent)
             .unwrap();
         let back = lib.checkin(BOOK, at(2026, 11, 2, 12), "LPR").unwrap();
         assert!(back.was_on_loan);
@@ -611,7 +649,7 @@ mod tests {
         assert_eq!(back.fine_cents, 80);
         assert_eq!(lib.state.fines.get(AINO), Some(&80));
         let lent = at(2026, 1, 1, 12);
-        lib.checkout(AINO, BOOK, lent, false, None, false, lent)
+        lib.checkout(&Checkout::now(AINO, BOOK, lent), lent)
             .unwrap();
         let back = lib.checkin(BOOK, at(2026, 11, 2, 12), "LPR").unwrap();
         assert_eq!(back.fine_cents, lib.fixtures.library.overdue_fine_cap_cents);
@@ -621,8 +659,7 @@ mod tests {
     fn renewals_stop_at_the_limit() {
         let mut lib = library();
         let now = at(2026, 11, 24, 21);
-        lib.checkout(AINO, DVD, now, false, None, false, now)
-            .unwrap();
+        lib.checkout(&Checkout::now(AINO, DVD, now), now).unwrap();
         let max = lib.fixtures.rule("dvd").unwrap().max_renewals;
         for _ in 0..max {
             assert!(lib.renew(AINO, DVD, now).unwrap().renewed);

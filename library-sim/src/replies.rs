@@ -6,7 +6,7 @@ use chrono::{Datelike, Timelike};
 use redact::{CardNumber, Personal, Pin};
 use sip2::*;
 
-use crate::circulation::{Library, Refusal, Standing};
+use crate::circulation::{Checkout, Library, Refusal, Standing};
 use crate::fixtures::{Device, Patron};
 
 /// The library's local time now.
@@ -380,15 +380,15 @@ pub fn checkout(lib: &mut Library, req: &CheckoutRequest, now: NaiveDateTime) ->
         now
     };
     let nb_due = req.nb_due_date.as_ref().and_then(naive);
-    match lib.checkout(
+    let order = Checkout {
         card,
-        &req.item_identifier,
+        barcode: &req.item_identifier,
         lent_at,
-        req.no_block,
+        no_block: req.no_block,
         nb_due,
-        req.sc_renewal_policy,
-        now,
-    ) {
+        renewal_allowed: req.sc_renewal_policy,
+    };
+    match lib.checkout(&order, now) {
         Ok(made) => {
             resp.ok = true;
             resp.renewal_ok = made.renewed;

@@ -370,7 +370,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// What to do after a request.
 enum Action {
-    Reply(Message),
+    Reply(Box<Message>),
     Ignore,
     Close,
 }
@@ -518,5 +518,5 @@ async fn handle(
             Err(e) => warn!(error = %e, "state save task failed"),
         }
     }
-    Action::Reply(reply)
+    Action::Reply(Box::new(reply))
 }
