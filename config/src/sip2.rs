@@ -42,9 +42,16 @@ pub struct RawSip2 {
 }
 
 impl RawSip2 {
-    /// Validates into a dialect. `file` and `table` (e.g. `sip2`) name where the table came from.
+    /// Validates into a dialect. `file` and `table` (e.g. `sip2`; empty for command-line options)
+    /// name where the settings came from.
     pub fn dialect(&self, file: &Path, table: &str) -> Result<Dialect, ConfigError> {
-        let key = |k: &str| format!("{table}.{k}");
+        let key = |k: &str| {
+            if table.is_empty() {
+                k.to_owned()
+            } else {
+                format!("{table}.{k}")
+            }
+        };
         let name = self.dialect.as_deref().unwrap_or("standard");
         let mut d = Dialect::preset(name).ok_or_else(|| {
             ConfigError::invalid(

@@ -373,3 +373,59 @@ impl Fixtures {
         self.loan_rules.iter().find(|r| r.media == media)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHIPPED: &str = include_str!("../fixtures/heili.toml");
+
+    fn check(from: &str, to: &str) -> String {
+        assert!(SHIPPED.contains(from), "{from}");
+        let text = SHIPPED.replacen(from, to, 1);
+        Fixtures::parse(Path::new("fixtures.toml"), &text)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn the_shipped_catalogue_is_valid_and_has_every_heili_branch() {
+        let f = Fixtures::parse(Path::new("heili.toml"), SHIPPED).unwrap();
+        let names: Vec<&str> = f.branches.iter().map(|b| b.name.as_str()).collect();
+        for town in [
+            "Imatra",
+            "Lappeenran",
+            "Lemi",
+            "Luumä",
+            "Parikkala",
+            "Rautjärv",
+            "Ruokolahd",
+            "Savitaipale",
+            "Taipalsaar",
+        ] {
+            assert!(names.iter().any(|n| n.contains(town)), "{town}");
+        }
+    }
+
+    #[test]
+    fn mistakes_name_the_key() {
+        let e = check("home_branch = \"LPR\"", "home_branch = \"LPP\"");
+        assert_eq!(
+            e,
+            "fixtures.toml: key `patron[0].home_branch`: unknown branch \"LPP\""
+        );
+        let e = check("card = \"24680000000029\"", "card = \"24680000000011\"");
+        assert!(e.contains("patron[1].card"), "{e}");
+        let e = check(
+            "media = \"dvd\"\ncall_number",
+            "media = \"vhs\"\ncall_number",
+        );
+        assert!(e.contains("item[1].media") && e.contains("vhs"), "{e}");
+        let e = check("title = \"Kalevala\"", "title = \"Kale|vala\"");
+        assert!(e.contains("'|'"), "{e}");
+        let e = check("birth_date = 1985-03-14", "birth_date = \"14.3.1985\"");
+        assert!(e.contains("line") && e.contains("YYYY-MM-DD"), "{e}");
+        let e = check("language = \"sv\"", "language = \"de\"");
+        assert!(e.contains("patron[1].language"), "{e}");
+    }
+}

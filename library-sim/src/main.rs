@@ -106,7 +106,7 @@ fn dialect(name: &str, charset: &str, terminator: &str) -> anyhow::Result<sip2::
         terminator: Some(terminator.into()),
         ..Default::default()
     };
-    Ok(raw.dialect(Path::new("(command line)"), "--")?)
+    Ok(raw.dialect(Path::new("command line"), "")?)
 }
 
 #[tokio::main]

@@ -18,20 +18,20 @@ pub struct Store {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Reading or writing failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file is not a state this simulator wrote.
-    #[error("{}: not a simulator state file: {source}", path.display())]
+    #[error("{}: not a simulator state file: {cause}", path.display())]
     Corrupt {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
 }
 
@@ -53,26 +53,26 @@ impl Store {
         let bytes = match fs::read(&self.path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
+            Err(cause) => {
                 return Err(StoreError::Io {
                     path: self.path.clone(),
-                    source,
+                    cause,
                 });
             }
         };
         serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|source| StoreError::Corrupt {
+            .map_err(|cause| StoreError::Corrupt {
                 path: self.path.clone(),
-                source,
+                cause,
             })
     }
 
     /// Replaces the saved state.
     pub fn save(&self, state: &State) -> Result<(), StoreError> {
-        let io = |source| StoreError::Io {
+        let io = |cause| StoreError::Io {
             path: self.path.clone(),
-            source,
+            cause,
         };
         let bytes = serde_json::to_vec_pretty(state).map_err(|e| io(std::io::Error::other(e)))?;
         let tmp = self.path.with_extension("json.tmp");
