@@ -203,10 +203,14 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
         line(
             "17 Item Information HE0000001",
             format!(
-                "\"{}\", status {:?}, due {}",
+                "\"{}\", {}, due {}",
                 i.title_identifier,
-                i.circulation_status,
-                i.due_date.unwrap_or_default()
+                i.circulation_status
+                    .name()
+                    .unwrap_or("other")
+                    .to_lowercase()
+                    .replace('_', " "),
+                day(&i.due_date.unwrap_or_default())
             ),
         );
     }
@@ -232,7 +236,7 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
         line(
             "29 Renew HE0000001",
             if l.ok {
-                format!("renewed, due {}", l.due_date)
+                format!("renewed, due {}", day(&l.due_date))
             } else {
                 format!("refused: {}", l.screen_messages.join(" "))
             },
@@ -290,6 +294,14 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     println!("\nEvery reply above echoed its sequence number and carried a verified checksum.");
     running.abort();
     Ok(())
+}
+
+/// A due date as a Finnish patron reads it.
+fn day(sip: &str) -> String {
+    SipDate::parse_lenient(sip).map_or_else(
+        || sip.to_owned(),
+        |d| format!("{}.{}.{}", d.day, d.month, d.year),
+    )
 }
 
 fn yes(b: bool) -> &'static str {
