@@ -178,9 +178,9 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
                 &format!("11 Checkout {item} ({what})"),
                 if l.ok {
                     format!(
-                        "lent: \"{}\", due {} — {}",
+                        "lent \"{}\", due {} ({})",
                         l.title_identifier,
-                        l.due_date,
+                        day(&l.due_date),
                         l.screen_messages.join(" ")
                     )
                 } else {
