@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::fixtures::{BlockKind, Fixtures, Item, Patron};
 
 /// What changes as the library runs: loans, holds, fines, blocks set over SIP2.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct State {
     /// Loans by item barcode.
     pub loans: BTreeMap<String, Loan>,
@@ -24,7 +24,7 @@ pub struct State {
 }
 
 /// One loan.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Loan {
     /// Card number of the borrower.
     pub card: String,
@@ -34,6 +34,29 @@ pub struct Loan {
     pub due: NaiveDateTime,
     /// How many times it was renewed.
     pub renewals: u32,
+}
+
+// Card numbers are keys and values of the state: Debug shows sizes and dates only.
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("loans", &self.loans.len())
+            .field("holds", &self.holds.len())
+            .field("fines", &self.fines.len())
+            .field("blocked_cards", &self.blocked_cards.len())
+            .field("item_properties", &self.item_properties.len())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Loan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loan")
+            .field("lent_at", &self.lent_at)
+            .field("due", &self.due)
+            .field("renewals", &self.renewals)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why the library says no, in words a patron understands (Finnish, Swedish, English).
@@ -149,7 +172,7 @@ impl Refusal {
 }
 
 /// A checkout as a device asks for it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Checkout<'a> {
     /// The patron's card number.
     pub card: &'a str,
@@ -184,6 +207,16 @@ impl<'a> Checkout<'a> {
             no_block: true,
             ..Self::now(card, barcode, lent_at)
         }
+    }
+}
+
+impl std::fmt::Debug for Checkout<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checkout")
+            .field("barcode", &self.barcode)
+            .field("lent_at", &self.lent_at)
+            .field("no_block", &self.no_block)
+            .finish_non_exhaustive()
     }
 }
 
@@ -669,6 +702,24 @@ mod tests {
             lib.renew(FINES, DVD, now),
             Err(Refusal::FinesOverLimit { owed_cents: 1250 })
         );
+    }
+
+    #[test]
+    fn debug_of_the_library_shows_no_personal_data() {
+        let mut lib = library();
+        let now = at(2026, 11, 24, 21);
+        lib.checkout(&Checkout::now(AINO, BOOK, now), now).unwrap();
+        let shown = format!("{lib:?} {:?}", Checkout::now(AINO, BOOK, now));
+        for secret in [
+            AINO,
+            "1234",
+            "Virtanen",
+            "1985-03-14",
+            "kiosk-secret-1",
+            FINES,
+        ] {
+            assert!(!shown.contains(secret), "{secret} in Debug output");
+        }
     }
 
     #[test]

@@ -8,13 +8,22 @@ use sip2::{Dialect, Message, Resend};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// A client connection.
-#[derive(Debug)]
 pub struct ScriptClient<S> {
     stream: S,
     dialect: Dialect,
     buf: Vec<u8>,
     sequence: u8,
     timeout: Duration,
+}
+
+// The buffer holds raw frames with card numbers and PINs: Debug leaves it out.
+impl<S> std::fmt::Debug for ScriptClient<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScriptClient")
+            .field("dialect", &self.dialect.name)
+            .field("sequence", &self.sequence)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What went wrong talking to the server.

@@ -65,7 +65,7 @@ pub struct Branch {
 }
 
 /// A device's SIP2 account.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Device {
     /// Login user id (CN).
@@ -91,7 +91,7 @@ pub struct LoanRule {
 }
 
 /// A patron.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Patron {
     /// Card number.
@@ -153,6 +153,26 @@ fn optional_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<NaiveD
 
 fn default_language() -> String {
     "fi".into()
+}
+
+// Debug prints of fixtures must not carry card numbers, PINs, names, birth dates or passwords.
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device")
+            .field("login", &self.login)
+            .field("password", &redact::REDACTED)
+            .field("branch", &self.branch)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Patron {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Patron")
+            .field("category", &self.category)
+            .field("home_branch", &self.home_branch)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A block on a patron.
@@ -225,6 +245,22 @@ pub struct Extensions {
     pub guardian_consent: String,
     /// Home branch code.
     pub home_branch: String,
+}
+
+impl Extensions {
+    /// The field code of a configured name, if it is one (checked when fixtures load).
+    pub fn field_code(code: &str) -> Option<sip2::FieldCode> {
+        match code.as_bytes() {
+            [a, b]
+                if [a, b]
+                    .iter()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) =>
+            {
+                Some(sip2::FieldCode([*a, *b]))
+            }
+            _ => None,
+        }
+    }
 }
 
 impl Default for Extensions {
@@ -346,6 +382,25 @@ impl Fixtures {
                 }
             }
         }
+        let x = &self.extensions;
+        for (key, code) in [
+            ("birth_date", &x.birth_date),
+            ("category", &x.category),
+            ("self_service_blocks", &x.self_service_blocks),
+            ("card_expiry", &x.card_expiry),
+            ("self_service", &x.self_service),
+            ("guardian_consent", &x.guardian_consent),
+            ("home_branch", &x.home_branch),
+        ] {
+            if Extensions::field_code(code).is_none() {
+                return bad(
+                    format!("extensions.{key}"),
+                    format!(
+                        "{code:?} is not a SIP2 field code; expected two upper-case letters or digits such as \"PB\""
+                    ),
+                );
+            }
+        }
         // Values go into SIP2 fields verbatim: the field delimiter would corrupt a frame.
         let texts = self
             .patrons
@@ -356,7 +411,14 @@ impl Fixtures {
                     .iter()
                     .flat_map(|i| [&i.barcode, &i.title, &i.author, &i.call_number]),
             )
-            .chain(self.branches.iter().flat_map(|b| [&b.code, &b.name]));
+            .chain(self.branches.iter().flat_map(|b| [&b.code, &b.name]))
+            .chain(self.devices.iter().flat_map(|d| [&d.login, &d.password]))
+            .chain(
+                self.patrons
+                    .iter()
+                    .flat_map(|p| p.blocks.iter().map(|b| &b.reason)),
+            )
+            .chain([&self.library.name, &self.library.institution_id]);
         for t in texts {
             if t.contains('|') || t.chars().any(char::is_control) {
                 return bad(
@@ -425,6 +487,10 @@ mod tests {
         assert!(e.contains("'|'"), "{e}");
         let e = check("birth_date = 1985-03-14", "birth_date = \"14.3.1985\"");
         assert!(e.contains("line") && e.contains("YYYY-MM-DD"), "{e}");
+        let e = check("category = \"PC\"", "category = \"class\"");
+        assert!(e.contains("extensions.category"), "{e}");
+        let e = check("reason = \"Ovi jätetty auki\"", "reason = \"Ovi|auki\"");
+        assert!(e.contains("'|'"), "{e}");
         let e = check("language = \"sv\"", "language = \"de\"");
         assert!(e.contains("patron[1].language"), "{e}");
     }

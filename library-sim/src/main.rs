@@ -165,12 +165,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             server::run(settings, shutdown_signal()).await
         }
         Command::Demo { state, fixtures } => {
-            let tmp;
-            let state = match state {
-                Some(s) => s,
+            // Without --state, a temporary directory, removed when the demo ends.
+            let (state, _temporary) = match state {
+                Some(s) => (s, None),
                 None => {
-                    tmp = tempdir()?;
-                    tmp.clone()
+                    let t = tempfile::Builder::new()
+                        .prefix("library-sim-demo-")
+                        .tempdir()
+                        .context("cannot make a temporary state directory")?;
+                    (t.path().to_owned(), Some(t))
                 }
             };
             let fixtures = fixtures_or_default(&state, fixtures)?;
@@ -191,14 +194,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-fn tempdir() -> anyhow::Result<PathBuf> {
-    let mut n = [0u8; 8];
-    getrandom::getrandom(&mut n).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let dir = std::env::temp_dir().join(format!("library-sim-demo-{}", u64::from_le_bytes(n)));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }
 
 async fn shutdown_signal() {

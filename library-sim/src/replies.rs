@@ -159,7 +159,8 @@ pub fn patron_reply(lib: &Library, card: &str, pin: &Pin, now: NaiveDateTime) ->
         };
     }
     let ext = &lib.fixtures.extensions;
-    let code = |c: &str| FieldCode(c.as_bytes().try_into().unwrap_or(*b"XX"));
+    // Codes are checked when the fixtures load, so the fallback is never sent.
+    let code = |c: &str| crate::fixtures::Extensions::field_code(c).unwrap_or(FieldCode(*b"XX"));
     let blocks = standing
         .self_service_blocks
         .iter()

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::NaiveDateTime;
 use redact::{CardNumber, Redactor};
 use sip2::{DecodeError, Decoded, Dialect, LoginResponse, Message, Resend};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
@@ -78,10 +77,6 @@ impl Running {
             t.abort();
         }
     }
-}
-
-fn now() -> NaiveDateTime {
-    chrono::Local::now().naive_local()
 }
 
 /// Loads fixtures and state, makes the TLS identity, binds the listeners and starts serving.
@@ -382,7 +377,7 @@ async fn handle(
     decoded: &Decoded,
     peer: SocketAddr,
 ) -> Action {
-    let now = now();
+    let now = replies::local_now();
     let mut lib = sim.library.lock().await;
     let dev_name = device.as_ref().map_or("-", |d| d.login.as_str()).to_owned();
     let card_log = |card: &CardNumber| sim.redactor.card(card).to_string();

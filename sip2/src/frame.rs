@@ -15,12 +15,9 @@ pub fn split_frame(buf: &[u8], max_len: usize) -> Result<Option<(usize, usize)>,
             max: max_len,
         }),
         Some(i) => {
+            // A CR at the very end may still be followed by its LF; the next call then sees that
+            // LF as an empty frame, which callers skip.
             let crlf = buf[i] == b'\r' && buf.get(i + 1) == Some(&b'\n');
-            if buf[i] == b'\r' && i + 1 == buf.len() {
-                // A LF may still follow this CR; consuming just the CR is correct either way,
-                // because the next call skips a leading LF as an empty frame.
-                return Ok(Some((i, i + 1)));
-            }
             Ok(Some((i, i + 1 + usize::from(crlf))))
         }
         None if buf.len() > max_len => Err(DecodeError::TooLong {

@@ -188,6 +188,6 @@ impl Message {
         let mut w = Writer::new(&id, dialect);
         self.write_body(&mut w)?;
         let resend = matches!(self, Self::RequestAcsResend(_) | Self::RequestScResend(_));
-        w.finish(if resend { None } else { sequence }, false)
+        w.finish(if resend { None } else { sequence })
     }
 }

@@ -521,12 +521,8 @@ impl<'d> Writer<'d> {
     }
 
     /// Appends AY and AZ when the dialect does error detection, then the terminator.
-    pub(crate) fn finish(
-        mut self,
-        sequence: Option<u8>,
-        force_checksum: bool,
-    ) -> Result<Vec<u8>, EncodeError> {
-        if self.dialect.error_detection || force_checksum {
+    pub(crate) fn finish(mut self, sequence: Option<u8>) -> Result<Vec<u8>, EncodeError> {
+        if self.dialect.error_detection {
             if let Some(seq) = sequence {
                 self.buf.extend_from_slice(b"AY");
                 self.buf.push(b'0' + seq % 10);

@@ -772,13 +772,12 @@ proptest! {
                 let bytes = m.encode(&dialect, Some(seq)).unwrap();
                 let d = Message::decode(&bytes, &dialect)
                     .unwrap_or_else(|e| panic!("{} in {}: {e}\n{:?}", m.name(), dialect.name, String::from_utf8_lossy(&bytes)));
-                // Optional fields sent empty by the dialect come back as empty values.
-                let expected = if dialect.send_empty.is_empty() { m.clone() } else {
-                    Message::decode(&m.encode(&dialect, Some(seq)).unwrap(), &dialect).unwrap().message
-                };
-                prop_assert_eq!(&d.message, &expected);
                 if dialect.send_empty.is_empty() {
                     prop_assert_eq!(&d.message, m);
+                } else {
+                    // Optional fields the dialect sends empty come back as empty values, so the
+                    // message may differ; its encoding must not.
+                    prop_assert_eq!(d.message.encode(&dialect, Some(seq)).unwrap(), bytes);
                 }
                 let resend = matches!(m, Message::RequestAcsResend(_) | Message::RequestScResend(_));
                 if dialect.error_detection && !resend {
