@@ -5,12 +5,11 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use redact::{CardNumber, Pin};
 use rustls::pki_types::ServerName;
 use sip2::*;
 
 use crate::client::ScriptClient;
-use crate::replies::sip_date;
+use crate::requests as request;
 use crate::server::{self, Settings};
 
 fn shown(card: &str) -> String {
@@ -65,18 +64,15 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
         ..Dialect::standard()
     };
     let mut c = ScriptClient::new(stream, dialect);
-    let now = || sip_date(chrono::Local::now().naive_local());
-    let inst = "heili".to_owned();
+    const INST: &str = "heili";
+    const AINO: &str = "24680000000011";
 
     let r = c
-        .call(&Message::Login(LoginRequest {
-            uid_algorithm: b'0',
-            pwd_algorithm: b'0',
-            login_user_id: "kiosk-lpr-1".into(),
-            login_password: Pin::new("kiosk-secret-1"),
-            location_code: Some("LPR".into()),
-            extra: vec![],
-        }))
+        .call(&request::login(
+            "kiosk-lpr-1",
+            "kiosk-secret-1",
+            Some("LPR"),
+        ))
         .await?;
     let Message::LoginResponse(login) = r else {
         anyhow::bail!("unexpected reply {}", r.name())
@@ -86,14 +82,7 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
         if login.ok { "accepted" } else { "REFUSED" },
     );
 
-    let r = c
-        .call(&Message::ScStatus(ScStatus {
-            status: ScStatusCode::OK,
-            max_print_width: 40,
-            protocol_version: "2.00".into(),
-            extra: vec![],
-        }))
-        .await?;
+    let r = c.call(&request::sc_status()).await?;
     if let Message::AcsStatus(s) = r {
         line(
             "99 SC Status",
@@ -109,17 +98,7 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     }
 
     let mut patron = async |card: &str, pin: &str, what: &str| -> anyhow::Result<()> {
-        let r = c
-            .call(&Message::PatronStatus(PatronStatusRequest {
-                language: Language::FINNISH,
-                transaction_date: now(),
-                institution_id: inst.clone(),
-                patron_identifier: CardNumber::new(card),
-                terminal_password: Pin::default(),
-                patron_password: Pin::new(pin),
-                extra: vec![],
-            }))
-            .await?;
+        let r = c.call(&request::patron_status(INST, card, pin)).await?;
         if let Message::PatronStatusResponse(p) = r {
             let denied: Vec<&str> = p.patron_status.set_names().collect();
             line(
@@ -149,30 +128,19 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     patron("24680000000045", "4321", "(fines over limit)").await?;
     patron("24680000000052", "5555", "(card lost)").await?;
 
-    let aino = CardNumber::new("24680000000011");
-    let checkout = |item: &str| {
-        Message::Checkout(CheckoutRequest {
-            sc_renewal_policy: false,
-            no_block: false,
-            transaction_date: now(),
-            nb_due_date: None,
-            institution_id: inst.clone(),
-            patron_identifier: aino.clone(),
-            item_identifier: item.into(),
-            terminal_password: Pin::default(),
-            item_properties: None,
-            patron_password: Some(Pin::new("1234")),
-            fee_acknowledged: None,
-            cancel: None,
-            extra: vec![],
-        })
-    };
     for (item, what) in [
         ("HE0000001", "Tuntematon sotilas"),
         ("HE0000004", "on hold for another patron"),
         ("HE0000005", "reference copy"),
     ] {
-        let r = c.call(&checkout(item)).await?;
+        let r = c
+            .call(&Message::Checkout(request::checkout(
+                INST,
+                AINO,
+                Some("1234"),
+                item,
+            )))
+            .await?;
         if let Message::CheckoutResponse(l) = r {
             line(
                 &format!("11 Checkout {item} ({what})"),
@@ -191,13 +159,7 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     }
 
     let r = c
-        .call(&Message::ItemInformation(ItemInformationRequest {
-            transaction_date: now(),
-            institution_id: inst.clone(),
-            item_identifier: "HE0000001".into(),
-            terminal_password: None,
-            extra: vec![],
-        }))
+        .call(&request::item_information(INST, "HE0000001"))
         .await?;
     if let Message::ItemInformationResponse(i) = r {
         line(
@@ -216,21 +178,7 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     }
 
     let r = c
-        .call(&Message::Renew(RenewRequest {
-            third_party_allowed: false,
-            no_block: false,
-            transaction_date: now(),
-            nb_due_date: None,
-            institution_id: inst.clone(),
-            patron_identifier: aino.clone(),
-            patron_password: Some(Pin::new("1234")),
-            item_identifier: Some("HE0000001".into()),
-            title_identifier: None,
-            terminal_password: None,
-            item_properties: None,
-            fee_acknowledged: None,
-            extra: vec![],
-        }))
+        .call(&request::renew(INST, AINO, "1234", "HE0000001"))
         .await?;
     if let Message::RenewResponse(l) = r {
         line(
@@ -247,20 +195,7 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
         ("HE0000001", "returned where it belongs"),
         ("HE0000003", "Imatra's book, returned here"),
     ] {
-        let r = c
-            .call(&Message::Checkin(CheckinRequest {
-                no_block: false,
-                transaction_date: now(),
-                return_date: None,
-                current_location: "LPR".into(),
-                institution_id: inst.clone(),
-                item_identifier: item.into(),
-                terminal_password: Pin::default(),
-                item_properties: None,
-                cancel: None,
-                extra: vec![],
-            }))
-            .await?;
+        let r = c.call(&request::checkin(INST, "LPR", item)).await?;
         if let Message::CheckinResponse(ci) = r {
             line(
                 &format!("09 Checkin {item} ({what})"),
@@ -275,16 +210,7 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
         }
     }
 
-    let r = c
-        .call(&Message::EndPatronSession(EndPatronSessionRequest {
-            transaction_date: now(),
-            institution_id: inst.clone(),
-            patron_identifier: aino,
-            terminal_password: None,
-            patron_password: None,
-            extra: vec![],
-        }))
-        .await?;
+    let r = c.call(&request::end_session(INST, AINO)).await?;
     if let Message::EndSessionResponse(e) = r {
         line(
             "35 End Patron Session",

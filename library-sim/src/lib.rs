@@ -12,6 +12,7 @@
 //! - [`faults`]: fault injection and its control commands.
 //! - [`server`]: listeners, connections, login, dispatch.
 //! - [`client`]: a scripted SIP2 client for the demo and tests.
+//! - [`requests`]: the requests a self-check unit sends, filled in, for the demo and tests.
 //! - [`demo`]: the README's demo session.
 #![deny(missing_docs)]
 
@@ -21,6 +22,7 @@ pub mod demo;
 pub mod faults;
 pub mod fixtures;
 pub mod replies;
+pub mod requests;
 pub mod server;
 pub mod store;
 pub mod tls;

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use library_sim::client::ScriptClient;
+use library_sim::requests as request;
 use library_sim::server::{self, Running, Settings};
-use redact::{CardNumber, Pin};
 use sip2::*;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -66,76 +66,30 @@ pub async fn plain_client(sim: &Running) -> ScriptClient<TcpStream> {
     )
 }
 
+pub const INST: &str = "heili";
+
 pub fn now() -> SipDate {
     library_sim::replies::sip_date(library_sim::replies::local_now())
 }
 
-pub fn login(user: &str, password: &str) -> Message {
-    Message::Login(LoginRequest {
-        uid_algorithm: b'0',
-        pwd_algorithm: b'0',
-        login_user_id: user.into(),
-        login_password: Pin::new(password),
-        location_code: None,
-        extra: vec![],
-    })
-}
+pub use library_sim::requests::login;
 
 pub fn kiosk_login() -> Message {
-    login("kiosk-lpr-1", "kiosk-secret-1")
+    login("kiosk-lpr-1", "kiosk-secret-1", None)
 }
 
 pub fn patron_status(card: &str, pin: &str) -> Message {
-    Message::PatronStatus(PatronStatusRequest {
-        language: Language::FINNISH,
-        transaction_date: now(),
-        institution_id: "heili".into(),
-        patron_identifier: CardNumber::new(card),
-        terminal_password: Pin::default(),
-        patron_password: Pin::new(pin),
-        extra: vec![],
-    })
+    request::patron_status(INST, card, pin)
 }
 
 pub fn checkout(card: &str, pin: Option<&str>, item: &str) -> CheckoutRequest {
-    CheckoutRequest {
-        sc_renewal_policy: false,
-        no_block: false,
-        transaction_date: now(),
-        nb_due_date: None,
-        institution_id: "heili".into(),
-        patron_identifier: CardNumber::new(card),
-        item_identifier: item.into(),
-        terminal_password: Pin::default(),
-        item_properties: None,
-        patron_password: pin.map(Pin::new),
-        fee_acknowledged: None,
-        cancel: None,
-        extra: vec![],
-    }
+    request::checkout(INST, card, pin, item)
 }
 
 pub fn checkin(item: &str) -> Message {
-    Message::Checkin(CheckinRequest {
-        no_block: false,
-        transaction_date: now(),
-        return_date: None,
-        current_location: "LPR".into(),
-        institution_id: "heili".into(),
-        item_identifier: item.into(),
-        terminal_password: Pin::default(),
-        item_properties: None,
-        cancel: None,
-        extra: vec![],
-    })
+    request::checkin(INST, "LPR", item)
 }
 
 pub fn item_information(item: &str) -> Message {
-    Message::ItemInformation(ItemInformationRequest {
-        transaction_date: now(),
-        institution_id: "heili".into(),
-        item_identifier: item.into(),
-        terminal_password: None,
-        extra: vec![],
-    })
+    request::item_information(INST, item)
 }

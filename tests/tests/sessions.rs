@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use e2e::*;
 use library_sim::client::ClientError;
-use redact::CardNumber;
 use sip2::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -61,38 +60,14 @@ async fn a_kiosk_session_over_tls_borrows_renews_and_returns() {
     };
     assert_eq!(i.circulation_status, CirculationStatus::CHARGED);
 
-    let renew = Message::Renew(RenewRequest {
-        third_party_allowed: false,
-        no_block: false,
-        transaction_date: now(),
-        nb_due_date: None,
-        institution_id: "heili".into(),
-        patron_identifier: CardNumber::new(AINO),
-        patron_password: Some(redact::Pin::new(AINO_PIN)),
-        item_identifier: Some("HE0000001".into()),
-        title_identifier: None,
-        terminal_password: None,
-        item_properties: None,
-        fee_acknowledged: None,
-        extra: vec![],
-    });
+    let renew = library_sim::requests::renew(INST, AINO, AINO_PIN, "HE0000001");
     let Message::RenewResponse(rn) = c.call(&renew).await.unwrap() else {
         panic!()
     };
     assert!(rn.ok && rn.renewal_ok);
 
-    let info = Message::PatronInformation(PatronInformationRequest {
-        language: Language::FINNISH,
-        transaction_date: now(),
-        summary: Summary::asking_for(Summary::CHARGED_ITEMS),
-        institution_id: "heili".into(),
-        patron_identifier: CardNumber::new(AINO),
-        terminal_password: None,
-        patron_password: Some(redact::Pin::new(AINO_PIN)),
-        start_item: None,
-        end_item: None,
-        extra: vec![],
-    });
+    let info =
+        library_sim::requests::patron_information(INST, AINO, AINO_PIN, Summary::CHARGED_ITEMS);
     let Message::PatronInformationResponse(pi) = c.call(&info).await.unwrap() else {
         panic!()
     };
@@ -276,12 +251,7 @@ async fn nothing_but_status_is_answered_before_login() {
     let dir = tempfile::tempdir().unwrap();
     let sim = start(dir.path()).await;
     let mut c = tls_client(&sim).await;
-    let status = Message::ScStatus(ScStatus {
-        status: ScStatusCode::OK,
-        max_print_width: 40,
-        protocol_version: "2.00".into(),
-        extra: vec![],
-    });
+    let status = library_sim::requests::sc_status();
     let Message::AcsStatus(s) = c.call(&status).await.unwrap() else {
         panic!()
     };
@@ -290,7 +260,8 @@ async fn nothing_but_status_is_answered_before_login() {
     assert!(matches!(e, ClientError::Io(_)), "connection closed: {e}");
 
     let mut c = tls_client(&sim).await;
-    let Message::LoginResponse(r) = c.call(&login("kiosk-lpr-1", "guess")).await.unwrap() else {
+    let Message::LoginResponse(r) = c.call(&login("kiosk-lpr-1", "guess", None)).await.unwrap()
+    else {
         panic!()
     };
     assert!(!r.ok);
