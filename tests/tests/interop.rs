@@ -52,7 +52,7 @@ fn python() -> PathBuf {
     ));
     assert!(
         venv.exists(),
-        "{} is missing: run ./scripts/test, which installs the Python SIP2 client (PyPI package Sip2) there",
+        "{} is missing: run `bash scripts/test`, which installs the Python SIP2 client (PyPI package Sip2) there",
         venv.display()
     );
     venv
