@@ -4,9 +4,12 @@
 //!
 //! Layout:
 //! - [`load`]: reading a TOML file into any raw type, and [`ConfigError`].
-//! - [`sip2`]: the `[sip2]` table: a dialect preset with per-setting overrides.
+//! - [`sip2`]: a SIP2 dialect: a preset with per-setting overrides.
+//! - [`registry`]: the `[registry]` table: backend, addresses, TLS, credentials, timeouts, and
+//!   how patron replies map to facts.
 #![deny(missing_docs)]
 
+pub mod registry;
 pub mod sip2;
 
 use std::path::{Path, PathBuf};
