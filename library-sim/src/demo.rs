@@ -36,6 +36,9 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
         hostnames: vec![],
         faults: Default::default(),
         idle_timeout: Duration::from_secs(60),
+        https: None,
+        require_client_cert: false,
+        token_lifetime: Duration::from_secs(3600),
     };
     let running = server::start(settings).await?;
     let addr = running

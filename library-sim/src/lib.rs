@@ -1,5 +1,5 @@
 //! A library-system simulator for developing and demonstrating self-service devices: it speaks
-//! SIP2 over TLS (and plain TCP when asked), lends and takes back items by real circulation rules
+//! SIP2 over TLS (and plain TCP when asked) and Koha's REST API over HTTPS, lends and takes back items by real circulation rules
 //! from a fixture catalogue, keeps its state on disk across restarts, and misbehaves on request.
 //! It is not a library system: no cataloguing, no staff client, no patron self-registration.
 //!
@@ -11,6 +11,7 @@
 //! - [`tls`]: the simulator's own CA and server certificate.
 //! - [`faults`]: fault injection and its control commands.
 //! - [`server`]: listeners, connections, login, dispatch.
+//! - [`rest`]: Koha's REST API over HTTPS on the same library.
 //! - [`client`]: a scripted SIP2 client for the demo and tests.
 //! - [`requests`]: the requests a self-check unit sends, filled in, for the demo and tests.
 //! - [`demo`]: the README's demo session.
@@ -23,6 +24,7 @@ pub mod faults;
 pub mod fixtures;
 pub mod replies;
 pub mod requests;
+pub mod rest;
 pub mod server;
 pub mod store;
 pub mod tls;

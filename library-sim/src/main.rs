@@ -22,7 +22,8 @@ struct Cli {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve SIP2 to self-check units and doors until stopped (Ctrl-C or SIGTERM).
+    /// Serve SIP2 (and, with --https, Koha's REST API) to self-check units and doors until
+    /// stopped (Ctrl-C or SIGTERM).
     ///
     /// On first start it makes its own CA and server certificate in the state directory; clients
     /// pin DIR/ca.pem.
@@ -65,6 +66,16 @@ enum Command {
         /// Close a connection idle this many seconds.
         #[arg(long, default_value_t = 600)]
         idle_timeout_secs: u64,
+        /// Address for Koha's REST API over HTTPS (the device accounts are its OAuth2 clients).
+        #[arg(long, value_name = "ADDR")]
+        https: Option<SocketAddr>,
+        /// Let in only clients with a certificate signed by the simulator's CA (DIR/device.pem
+        /// is one).
+        #[arg(long)]
+        require_client_cert: bool,
+        /// Lifetime of the REST API's OAuth2 tokens, in seconds.
+        #[arg(long, default_value_t = 3600)]
+        token_lifetime_secs: u64,
     },
     /// Start the simulator and run a scripted SIP2 session against it over TLS, printing what
     /// happens: login, patron status with right and wrong PINs, checkout, renew, checkin.
@@ -146,6 +157,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             latency_ms,
             refuse_login,
             idle_timeout_secs,
+            https,
+            require_client_cert,
+            token_lifetime_secs,
         } => {
             let settings = Settings {
                 fixtures: fixtures_or_default(&state, fixtures)?,
@@ -161,6 +175,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     ..Faults::default()
                 },
                 idle_timeout: Duration::from_secs(idle_timeout_secs.max(1)),
+                https,
+                require_client_cert,
+                token_lifetime: Duration::from_secs(token_lifetime_secs.max(1)),
             };
             server::run(settings, shutdown_signal()).await
         }

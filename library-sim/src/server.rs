@@ -19,6 +19,7 @@ use crate::circulation::Library;
 use crate::faults::{FaultSwitch, Faults, ReplyFault};
 use crate::fixtures::{Device, Fixtures};
 use crate::replies;
+use crate::rest;
 use crate::store::Store;
 use crate::tls::{self, TlsFiles};
 
@@ -43,17 +44,47 @@ pub struct Settings {
     pub faults: Faults,
     /// A connection idle this long is closed.
     pub idle_timeout: Duration,
+    /// Address of Koha's REST API over HTTPS.
+    pub https: Option<SocketAddr>,
+    /// Only clients with a certificate from the simulator's CA get in (mutual TLS).
+    pub require_client_cert: bool,
+    /// Lifetime of the REST API's OAuth2 tokens.
+    pub token_lifetime: Duration,
+}
+
+impl Settings {
+    /// Settings for tests and the demo: fixtures and state in the given places, SIP2 over TLS
+    /// and HTTPS on loopback ports the system picks, control on loopback, the standard dialect.
+    pub fn loopback(fixtures: PathBuf, state_dir: PathBuf) -> Self {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self {
+            fixtures,
+            state_dir,
+            sip2_tls: Some(any),
+            sip2_plain: None,
+            control: Some(any),
+            dialect: Dialect::standard(),
+            hostnames: vec![],
+            faults: Faults::default(),
+            idle_timeout: Duration::from_secs(300),
+            https: Some(any),
+            require_client_cert: false,
+            token_lifetime: Duration::from_secs(3600),
+        }
+    }
 }
 
 /// Shared by all connections.
 #[derive(Debug)]
 pub struct Simulator {
-    library: Mutex<Library>,
-    store: Store,
-    faults: FaultSwitch,
+    pub(crate) library: Mutex<Library>,
+    pub(crate) store: Store,
+    pub(crate) faults: FaultSwitch,
     dialect: Dialect,
     redactor: Redactor,
     idle_timeout: Duration,
+    pub(crate) tokens: rest::Tokens,
+    pub(crate) token_lifetime: Duration,
 }
 
 /// A started simulator: where it listens.
@@ -65,12 +96,29 @@ pub struct Running {
     pub sip2_plain: Option<SocketAddr>,
     /// Fault control.
     pub control: Option<SocketAddr>,
+    /// Koha's REST API over HTTPS.
+    pub https: Option<SocketAddr>,
     /// The CA certificate clients pin.
     pub ca_cert: PathBuf,
+    /// A device certificate (and its key) the CA signed, for mutual TLS.
+    pub device_cert: PathBuf,
+    /// The device certificate's key.
+    pub device_key: PathBuf,
+    sim: Arc<Simulator>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
+    /// How many OAuth2 tokens the REST API issued, and how many requests it refused for a
+    /// missing or expired token.
+    pub fn token_counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.sim.tokens.issued.load(Relaxed),
+            self.sim.tokens.refused.load(Relaxed),
+        )
+    }
+
     /// Stops accepting connections.
     pub fn abort(&self) {
         for t in &self.tasks {
@@ -117,17 +165,23 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         dialect: settings.dialect.clone(),
         redactor: Redactor::new(&key),
         idle_timeout: settings.idle_timeout,
+        tokens: rest::Tokens::default(),
+        token_lifetime: settings.token_lifetime,
     });
     let files: TlsFiles = tls::ensure_identity(&settings.state_dir, &settings.hostnames)?;
     let mut running = Running {
         sip2_tls: None,
         sip2_plain: None,
         control: None,
+        https: None,
         ca_cert: files.ca_cert.clone(),
+        device_cert: files.device_cert.clone(),
+        device_key: files.device_key.clone(),
+        sim: sim.clone(),
         tasks: vec![],
     };
     if let Some(addr) = settings.sip2_tls {
-        let acceptor = tokio_rustls::TlsAcceptor::from(tls::server_config(&files)?);
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls::server_config(&files, settings.require_client_cert, &[])?);
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
@@ -148,6 +202,43 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
                         Ok(Ok(tls)) => serve(sim, tls, peer).await,
                         Ok(Err(e)) => warn!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => warn!(%peer, "TLS handshake timed out"),
+                    }
+                });
+            }
+        }));
+    }
+    if let Some(addr) = settings.https {
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls::server_config(
+            &files,
+            settings.require_client_cert,
+            &[b"http/1.1"],
+        )?);
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener.local_addr()?;
+        info!(%local, "Koha REST API over HTTPS");
+        running.https = Some(local);
+        let sim = sim.clone();
+        running.tasks.push(tokio::spawn(async move {
+            loop {
+                let Ok((tcp, peer)) = accept(&listener).await else {
+                    continue;
+                };
+                let sim = sim.clone();
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                        Ok(Ok(tls)) => tls,
+                        Ok(Err(e)) => return warn!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => return warn!(%peer, "TLS handshake timed out"),
+                    };
+                    let service = hyper::service::service_fn(move |req| rest::handle(sim.clone(), req));
+                    if let Err(e) = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                        .await
+                    {
+                        debug!(%peer, error = %e, "HTTP connection ended");
                     }
                 });
             }

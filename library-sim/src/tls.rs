@@ -22,6 +22,10 @@ pub struct TlsFiles {
     pub server_cert: PathBuf,
     /// The server's private key (mode 0600).
     pub server_key: PathBuf,
+    /// A device certificate for mutual TLS, signed by the CA.
+    pub device_cert: PathBuf,
+    /// Its private key (mode 0600).
+    pub device_key: PathBuf,
 }
 
 impl TlsFiles {
@@ -31,18 +35,13 @@ impl TlsFiles {
             ca_cert: dir.join("ca.pem"),
             server_cert: dir.join("server.pem"),
             server_key: dir.join("server-key.pem"),
+            device_cert: dir.join("device.pem"),
+            device_key: dir.join("device-key.pem"),
         }
     }
 }
 
-/// Makes the CA and server certificate if any file is missing; returns the files. The server
-/// certificate names `localhost`, 127.0.0.1, ::1 and every name in `hostnames`.
-pub fn ensure_identity(dir: &Path, hostnames: &[String]) -> anyhow::Result<TlsFiles> {
-    let files = TlsFiles::in_dir(dir);
-    if files.ca_cert.exists() && files.server_cert.exists() && files.server_key.exists() {
-        return Ok(files);
-    }
-    let ca_key = KeyPair::generate()?;
+fn ca_params() -> anyhow::Result<CertificateParams> {
     let mut ca = CertificateParams::new(Vec::<String>::new())?;
     let mut dn = DistinguishedName::new();
     dn.push(
@@ -53,6 +52,27 @@ pub fn ensure_identity(dir: &Path, hostnames: &[String]) -> anyhow::Result<TlsFi
     ca.distinguished_name = dn;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    Ok(ca)
+}
+
+/// Makes the CA and server certificate if any file is missing; returns the files. The server
+/// certificate names `localhost`, 127.0.0.1, ::1 and every name in `hostnames`.
+pub fn ensure_identity(dir: &Path, hostnames: &[String]) -> anyhow::Result<TlsFiles> {
+    let files = TlsFiles::in_dir(dir);
+    if [
+        &files.ca_cert,
+        &files.server_cert,
+        &files.server_key,
+        &files.device_cert,
+        &files.device_key,
+    ]
+    .iter()
+    .all(|f| f.exists())
+    {
+        return Ok(files);
+    }
+    let ca_key = KeyPair::generate()?;
+    let ca = ca_params()?;
     let ca_cert = ca.self_signed(&ca_key)?;
 
     let mut names = vec![
@@ -80,7 +100,44 @@ pub fn ensure_identity(dir: &Path, hostnames: &[String]) -> anyhow::Result<TlsFi
     )?;
     write_file(&files.server_cert, server_cert.pem().as_bytes(), false)?;
     write_file(&files.ca_cert, ca_cert.pem().as_bytes(), false)?;
+
+    // A device identity for mutual TLS, signed by the same CA.
+    let device_key = KeyPair::generate()?;
+    let mut device = CertificateParams::new(Vec::<String>::new())?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "library-sim device");
+    device.distinguished_name = dn;
+    device.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let device_cert = device.signed_by(&device_key, &ca_cert, &ca_key)?;
+    write_file(&files.device_key, device_key.serialize_pem().as_bytes(), true)?;
+    write_file(&files.device_cert, device_cert.pem().as_bytes(), false)?;
     Ok(files)
+}
+
+/// Replaces the server certificate with one for `names`, valid from `not_before` to `not_after`
+/// (year, month, day), signed by the CA already in `dir`: for testing how clients take an
+/// expired certificate or one for another host.
+pub fn reissue_server_cert(
+    dir: &Path,
+    names: &[String],
+    not_before: (i32, u8, u8),
+    not_after: (i32, u8, u8),
+) -> anyhow::Result<()> {
+    let files = TlsFiles::in_dir(dir);
+    let ca_key = KeyPair::from_pem(&fs::read_to_string(dir.join("ca-key.pem"))?)?;
+    // The same subject and key as the CA in ca.pem, so what it signs verifies against ca.pem.
+    let ca_cert = ca_params()?.self_signed(&ca_key)?;
+    let key = KeyPair::generate()?;
+    let mut server = CertificateParams::new(names.to_vec())?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "library-sim");
+    server.distinguished_name = dn;
+    server.not_before = rcgen::date_time_ymd(not_before.0, not_before.1, not_before.2);
+    server.not_after = rcgen::date_time_ymd(not_after.0, not_after.1, not_after.2);
+    let cert = server.signed_by(&key, &ca_cert, &ca_key)?;
+    write_file(&files.server_key, key.serialize_pem().as_bytes(), true)?;
+    write_file(&files.server_cert, cert.pem().as_bytes(), false)?;
+    Ok(())
 }
 
 fn write_file(path: &Path, bytes: &[u8], private: bool) -> anyhow::Result<()> {
@@ -109,8 +166,14 @@ pub fn read_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
     Ok(certs)
 }
 
-/// The server's rustls configuration.
-pub fn server_config(files: &TlsFiles) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+/// The server's rustls configuration; with `require_client_cert`, only clients with a
+/// certificate signed by the simulator's CA get in (mutual TLS); without it, one is accepted but
+/// not asked for. `alpn` is offered as is.
+pub fn server_config(
+    files: &TlsFiles,
+    require_client_cert: bool,
+    alpn: &[&[u8]],
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     let certs = read_certs(&files.server_cert)?;
     let pem = fs::read(&files.server_key)
         .map_err(|e| anyhow::anyhow!("{}: {e}", files.server_key.display()))?;
@@ -119,12 +182,24 @@ pub fn server_config(files: &TlsFiles) -> anyhow::Result<Arc<rustls::ServerConfi
         .ok_or_else(|| {
             anyhow::anyhow!("{}: no private key in the file", files.server_key.display())
         })?;
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_no_client_auth()
-    .with_single_cert(certs, key)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    let mut config = if require_client_cert {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in read_certs(&files.ca_cert)? {
+            roots.add(cert)?;
+        }
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()?;
+        builder
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(certs, key)?
+    } else {
+        builder.with_no_client_auth().with_single_cert(certs, key)?
+    };
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }
 

@@ -32,6 +32,9 @@ pub fn settings(state: &Path) -> Settings {
         hostnames: vec![],
         faults: Default::default(),
         idle_timeout: Duration::from_secs(30),
+        https: Some(lo),
+        require_client_cert: false,
+        token_lifetime: Duration::from_secs(3600),
     }
 }
 
