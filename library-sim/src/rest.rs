@@ -97,7 +97,8 @@ fn lang(p: &Patron) -> &'static str {
 
 fn patron_json(lib: &Library, p: &Patron, balance: bool, now: NaiveDateTime) -> Value {
     let standing = lib.standing(p, now);
-    let (first, last) = p.name.split_once(' ').unwrap_or((&p.name, ""));
+    // Fixture names are "Surname, Firstname".
+    let (last, first) = p.name.split_once(", ").unwrap_or((&p.name, ""));
     let mut v = json!({
         "patron_id": patron_id(lib, &p.card),
         "cardnumber": p.card,

@@ -85,6 +85,7 @@ pub struct Simulator {
     idle_timeout: Duration,
     pub(crate) tokens: rest::Tokens,
     pub(crate) token_lifetime: Duration,
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 /// A started simulator: where it listens.
@@ -124,6 +125,12 @@ impl Running {
         for t in &self.tasks {
             t.abort();
         }
+    }
+
+    /// Stops as a restart would: no more connections, and every open SIP2 connection closed.
+    pub fn stop(&self) {
+        self.abort();
+        let _ = self.sim.closing.send(true);
     }
 }
 
@@ -167,6 +174,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         idle_timeout: settings.idle_timeout,
         tokens: rest::Tokens::default(),
         token_lifetime: settings.token_lifetime,
+        closing: tokio::sync::watch::channel(false).0,
     });
     let files: TlsFiles = tls::ensure_identity(&settings.state_dir, &settings.hostnames)?;
     let mut running = Running {
@@ -327,6 +335,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     peer: SocketAddr,
 ) {
     debug!(%peer, "connected");
+    let mut closing = sim.closing.subscribe();
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut device: Option<Device> = None;
     let mut last_reply: Option<Vec<u8>> = None;
@@ -344,7 +353,11 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             }
             Ok(None) => {
                 let mut chunk = [0u8; 4096];
-                match tokio::time::timeout(sim.idle_timeout, stream.read(&mut chunk)).await {
+                let read = tokio::select! {
+                    r = tokio::time::timeout(sim.idle_timeout, stream.read(&mut chunk)) => r,
+                    _ = closing.wait_for(|c| *c) => break,
+                };
+                match read {
                     Ok(Ok(0)) => break,
                     Ok(Ok(n)) => {
                         buf.extend_from_slice(&chunk[..n]);

@@ -96,3 +96,83 @@ pub fn checkin(item: &str) -> Message {
 pub fn item_information(item: &str) -> Message {
     request::item_information(INST, item)
 }
+
+/// Where a device's registry configuration points, and how.
+#[derive(Debug, Clone)]
+pub struct DeviceSetup {
+    /// `sip2` or `koha-rest`.
+    pub backend: &'static str,
+    /// SIP2 (or HTTPS) address; the simulator's when `None`.
+    pub address: Option<String>,
+    /// Lines added to `[registry.sip2]` or `[registry.koha]`.
+    pub extra: String,
+    /// Request timeout.
+    pub timeout_ms: u64,
+    /// Credentials file contents.
+    pub credentials: String,
+}
+
+impl DeviceSetup {
+    /// The kiosk at Lappeenranta over SIP2/TLS.
+    pub fn sip2() -> Self {
+        Self {
+            backend: "sip2",
+            address: None,
+            extra: String::new(),
+            timeout_ms: 2000,
+            credentials: "login = \"kiosk-lpr-1\"\npassword = \"kiosk-secret-1\"\n".into(),
+        }
+    }
+
+    /// The same kiosk over Koha's REST API.
+    pub fn koha() -> Self {
+        Self {
+            backend: "koha-rest",
+            address: None,
+            extra: String::new(),
+            timeout_ms: 2000,
+            credentials: "client_id = \"kiosk-lpr-1\"\nclient_secret = \"kiosk-secret-1\"\n".into(),
+        }
+    }
+
+    /// Writes `registry.toml` and its 0600 credentials file into `dir` and loads them as a
+    /// device would.
+    pub fn settings(
+        &self,
+        dir: &Path,
+        sim: &Running,
+    ) -> Result<config::registry::RegistrySettings, config::ConfigError> {
+        use std::os::unix::fs::PermissionsExt;
+        let secret = dir.join("registry.secret");
+        std::fs::write(&secret, &self.credentials).unwrap();
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let ca = sim.ca_cert.display();
+        let table = match self.backend {
+            "sip2" => format!(
+                "[registry.sip2]\naddress = \"{}\"\nserver_name = \"localhost\"\nca = \"{ca}\"\ninstitution = \"heili\"\nlocation = \"LPR\"\n{}\n[registry.sip2.protocol]\ndialect = \"standard\"\ncharset = \"utf-8\"\n",
+                self.address.clone().unwrap_or_else(|| sim.sip2_tls.unwrap().to_string()),
+                self.extra
+            ),
+            _ => format!(
+                "[registry.koha]\nbase_url = \"https://{}\"\nca = \"{ca}\"\nlibrary_id = \"LPR\"\n{}\n",
+                self.address.clone().unwrap_or_else(|| format!("localhost:{}", sim.https.unwrap().port())),
+                self.extra
+            ),
+        };
+        let file = dir.join("registry.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[registry]\nbackend = \"{}\"\ncredentials = \"registry.secret\"\ntimeout_ms = {}\nconnect_timeout_ms = {}\n\n{table}",
+                self.backend, self.timeout_ms, self.timeout_ms
+            ),
+        )
+        .unwrap();
+        config::registry::load(&file)
+    }
+
+    /// Starts a registry client for this setup.
+    pub fn start(&self, dir: &Path, sim: &Running) -> registry::AnyRegistry {
+        registry::AnyRegistry::start(&self.settings(dir, sim).unwrap()).unwrap()
+    }
+}
