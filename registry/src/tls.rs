@@ -96,6 +96,29 @@ pub fn explain(err: &(dyn std::error::Error + 'static), server_name: &str) -> Op
                 return Some(describe(t, server_name));
             }
         }
+        // Some layers (hyper-util's connector) keep only the text of the rustls error.
+        let text = e.to_string();
+        if let Some(rest) = text.split("invalid peer certificate: ").nth(1) {
+            let r = rest.to_ascii_lowercase().replace('_', "");
+            let has = |w: &[&str]| w.iter().any(|w| r.contains(w));
+            let c = if has(&["notvalidyet", "not valid yet"]) {
+                CertificateError::NotValidYet
+            } else if has(&["expired"]) {
+                CertificateError::Expired
+            } else if has(&["notvalidforname", "not valid for name"]) {
+                CertificateError::NotValidForName
+            } else if has(&["unknownissuer", "unknown issuer", "badsignature", "bad signature"]) {
+                CertificateError::UnknownIssuer
+            } else {
+                return Some(format!("the certificate of {server_name} was refused: {rest}"));
+            };
+            return Some(describe(&rustls::Error::InvalidCertificate(c), server_name));
+        }
+        if text.contains("received fatal alert") {
+            return Some(format!(
+                "{server_name} refused the TLS connection ({text}); is this device's certificate accepted?"
+            ));
+        }
         cur = e.source();
     }
     None
@@ -113,7 +136,8 @@ fn describe(e: &rustls::Error, server_name: &str) -> String {
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
                 format!("the certificate presented is not for {server_name} (hostname mismatch)")
             }
-            CertificateError::UnknownIssuer => format!(
+            // BadSignature: a CA of the same name but another key signed it.
+            CertificateError::UnknownIssuer | CertificateError::BadSignature => format!(
                 "the certificate of {server_name} is not signed by the pinned CA (or a system root)"
             ),
             CertificateError::Revoked => format!("the certificate of {server_name} is revoked"),

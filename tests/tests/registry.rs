@@ -260,7 +260,7 @@ async fn wrong_ca_expired_certificate_and_hostname_mismatch_are_refused_clearly(
 #[tokio::test(flavor = "multi_thread")]
 async fn mutual_tls_lets_in_only_a_device_with_a_certificate() {
     let state = tempfile::tempdir().unwrap();
-    let mut settings = e2e::settings(state.path());
+    let mut settings = settings(state.path());
     settings.require_client_cert = true;
     let sim = server::start(settings).await.unwrap();
     for setup in [DeviceSetup::sip2(), DeviceSetup::koha()] {
@@ -383,7 +383,7 @@ async fn the_client_reconnects_after_the_server_restarts() {
     let e = r.verify(&aino).await.unwrap_err();
     assert!(e.is_offline(), "{e:?}");
 
-    let mut settings = e2e::settings(state.path());
+    let mut settings = settings(state.path());
     settings.sip2_tls = Some(addr);
     let _again = server::start(settings).await.unwrap();
     let started = Instant::now();
@@ -428,7 +428,7 @@ async fn refused_device_credentials_are_not_taken_for_a_patron_no() {
 #[tokio::test(flavor = "multi_thread")]
 async fn oauth2_tokens_are_refreshed_before_they_expire() {
     let state = tempfile::tempdir().unwrap();
-    let mut settings = e2e::settings(state.path());
+    let mut settings = settings(state.path());
     settings.token_lifetime = Duration::from_secs(2);
     let sim = server::start(settings).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
