@@ -219,6 +219,23 @@ pub async fn handle(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_owned);
+    // Koha takes a JSON query in the `x-koha-query` header as well as in `q`.
+    let mut query = query;
+    if let Some(q) = req
+        .headers()
+        .get("x-koha-query")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| serde_json::from_str::<serde_json::Map<String, Value>>(v).ok())
+    {
+        for (k, v) in q {
+            if let Some(s) = v.as_str() {
+                query.insert(k, s.to_owned());
+            } else {
+                query.insert(k, v.to_string());
+            }
+        }
+        query.insert("_match".into(), "exact".into());
+    }
     let embed = req
         .headers()
         .get("x-koha-embed")

@@ -122,15 +122,15 @@ impl KohaRegistry {
 }
 
 impl Inner {
-    fn transport(&self, e: &reqwest::Error) -> RegistryError {
+    fn transport(&self, e: reqwest::Error) -> RegistryError {
+        // Not the URL: a query string may hold an id.
+        let e = &e.without_url();
         if e.is_timeout() {
             return RegistryError::Timeout(self.timeout);
         }
         if let Some(t) = crate::tls::explain(e, &self.server_name) {
             return RegistryError::Tls(t);
         }
-        // reqwest's own message names the URL, which holds no personal data (cards and PINs
-        // travel in bodies or are redacted below).
         let mut text = e.to_string();
         let mut src = std::error::Error::source(e);
         while let Some(s) = src {
@@ -149,6 +149,7 @@ impl Inner {
         query: &[(&str, String)],
         embed: Option<&str>,
         body: Option<Body<'_>>,
+        koha_query: Option<&str>,
     ) -> Result<(StatusCode, bytes::Bytes), RegistryError> {
         let mut retried = false;
         loop {
@@ -157,7 +158,7 @@ impl Inner {
                 .get(&self.http)
                 .await
                 .map_err(|e| match e {
-                    token::TokenError::Transport(e) => self.transport(&e),
+                    token::TokenError::Transport(e) => self.transport(e),
                     token::TokenError::Refused(m) => RegistryError::DeviceRefused(m),
                     token::TokenError::Garbled(m) => RegistryError::Protocol(m),
                 })?;
@@ -172,14 +173,20 @@ impl Inner {
             if let Some(e) = embed {
                 req = req.header("x-koha-embed", e);
             }
+            if let Some(q) = koha_query {
+                let mut v = reqwest::header::HeaderValue::from_str(q)
+                    .map_err(|_| RegistryError::Setup("a query that is not a header value".into()))?;
+                v.set_sensitive(true);
+                req = req.header("x-koha-query", v);
+            }
             req = match &body {
                 Some(Body::Json(v)) => req.json(v),
                 Some(Body::Form(f)) => req.form(f),
                 None => req,
             };
-            let resp = req.send().await.map_err(|e| self.transport(&e))?;
+            let resp = req.send().await.map_err(|e| self.transport(e))?;
             let status = resp.status();
-            let bytes = resp.bytes().await.map_err(|e| self.transport(&e))?;
+            let bytes = resp.bytes().await.map_err(|e| self.transport(e))?;
             if status == StatusCode::UNAUTHORIZED && !retried {
                 retried = true;
                 self.tokens.invalidate().await;
@@ -207,7 +214,7 @@ impl Inner {
         query: &[(&str, String)],
         embed: Option<&str>,
     ) -> Result<(StatusCode, Option<T>), RegistryError> {
-        let (status, bytes) = self.send(Method::GET, path, query, embed, None).await?;
+        let (status, bytes) = self.send(Method::GET, path, query, embed, None, None).await?;
         if !status.is_success() {
             return Ok((status, None));
         }
@@ -228,6 +235,7 @@ impl Inner {
                 &[],
                 None,
                 Some(Body::Json(body)),
+                None,
             )
             .await?;
         match status.as_u16() {
@@ -255,19 +263,17 @@ impl Inner {
         }
     }
 
-    /// The patron with this card, by an exact match (Koha matches substrings by default).
+    /// The patron with this card, by an exact match. The card goes in Koha's `x-koha-query`
+    /// header, not the URL, so that it stays out of web-server access logs.
     async fn by_card(&self, login: &PatronLogin) -> Result<Result<Known, Verification>, RegistryError> {
-        let (status, list) = self
-            .get::<Vec<wire::Patron>>(
-                "/patrons",
-                &[
-                    ("cardnumber", login.card.expose().to_owned()),
-                    ("_match", "exact".into()),
-                ],
-                None,
-            )
+        let query = serde_json::json!({ "cardnumber": login.card.expose() }).to_string();
+        let (status, bytes) = self
+            .send(Method::GET, "/patrons", &[], None, None, Some(&query))
             .await?;
-        let list = list.ok_or_else(|| RegistryError::Server(format!("patron search: HTTP {status}")))?;
+        if !status.is_success() {
+            return Err(RegistryError::Server(format!("patron search: HTTP {status}")));
+        }
+        let list: Vec<wire::Patron> = parse("/patrons", &bytes)?;
         Ok(match list.into_iter().find(|p| p.cardnumber.as_deref() == Some(login.card.expose())) {
             Some(p) => Ok(Known { patron_id: p.patron_id }),
             None => Err(Verification::UnknownCard { message: None }),
@@ -293,7 +299,7 @@ impl Inner {
             ("branchcode", self.library_id.clone()),
         ];
         let (status, bytes) = self
-            .send(Method::GET, path, &[], None, Some(Body::Form(form)))
+            .send(Method::GET, path, &[], None, Some(Body::Form(form)), None)
             .await?;
         if !status.is_success() {
             return Err(RegistryError::Server(format!(
@@ -573,7 +579,7 @@ impl Registry for KohaRegistry {
             })
             .map_err(|e| RegistryError::Setup(e.to_string()))?;
             let (status, bytes) = i
-                .send(Method::POST, "/checkouts", &[], None, Some(Body::Json(body)))
+                .send(Method::POST, "/checkouts", &[], None, Some(Body::Json(body)), None)
                 .await?;
             if status.is_success() {
                 let c: wire::Checkout = parse("/checkouts", &bytes)?;
@@ -615,6 +621,7 @@ impl Registry for KohaRegistry {
                         Method::DELETE,
                         &path,
                         &[("library_id", i.library_id.clone())],
+                        None,
                         None,
                         None,
                     )
@@ -670,7 +677,7 @@ impl Registry for KohaRegistry {
                 return Ok(refused(barcode, title, words::reason("NOT_CHECKED_OUT", lang)));
             };
             let path = format!("/checkouts/{}/renewal", c.checkout_id);
-            let (status, bytes) = i.send(Method::POST, &path, &[], None, None).await?;
+            let (status, bytes) = i.send(Method::POST, &path, &[], None, None, None).await?;
             if status.is_success() {
                 let c: wire::Checkout = parse(&path, &bytes)?;
                 return Ok(LoanOutcome {

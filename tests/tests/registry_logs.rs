@@ -1,0 +1,101 @@
+//! Whatever the registry clients do — verify, lend, return, fail, reconnect — no card number or
+//! PIN reaches a log line, theirs or their libraries' (reqwest, hyper, rustls), at TRACE level.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use e2e::*;
+use registry::{PatronLogin, Registry};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registry_clients_log_no_card_or_pin_at_trace_level() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
+
+    let state = tempfile::tempdir().unwrap();
+    let sim = start(state.path()).await;
+    let patrons = [
+        (AINO, AINO_PIN),
+        ("24680000000029", "2468"),
+        ("24680000000037", "1111"),
+        ("24680000000094", "9494"),
+    ];
+    for setup in [DeviceSetup::sip2(), DeviceSetup::koha()] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut setup = setup;
+        if setup.backend == "koha-rest" {
+            setup.extra = "self_service_plugin = true".into();
+        }
+        let r = setup.start(dir.path(), &sim);
+        for (card, pin) in patrons {
+            let login = PatronLogin::new(card, pin);
+            r.verify(&login).await.unwrap();
+            r.verify(&PatronLogin::new(card, "7531")).await.unwrap();
+            let _ = r.checkout(&login, "HE0000005").await.unwrap();
+            let _ = r.account(&login).await.unwrap();
+            let _ = r.renew(&login, "HE0000005").await.unwrap();
+            let _ = r.checkin("HE0000005").await.unwrap();
+            r.end_session(&login).await.unwrap();
+        }
+        r.verify(&PatronLogin::new("24689999999999", "8642"))
+            .await
+            .unwrap();
+    }
+    // Faults: the client's errors and retries are logged too.
+    let dir = tempfile::tempdir().unwrap();
+    let r = DeviceSetup::sip2().start(dir.path(), &sim);
+    for fault in ["garbage 1", "bad-checksum 1", "drop 1"] {
+        let mut s = tokio::net::TcpStream::connect(sim.control.unwrap())
+            .await
+            .unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        s.write_all(format!("{fault}\n").as_bytes()).await.unwrap();
+        let mut b = [0u8; 64];
+        let _ = s.read(&mut b).await.unwrap();
+        let _ = r.verify(&PatronLogin::new(AINO, AINO_PIN)).await;
+    }
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("connected to the library system") && logs.contains("OAuth2 token"),
+        "the capture did not see the clients' logs"
+    );
+    assert!(logs.lines().count() > 100, "too few lines to be a real capture");
+    let secrets = patrons
+        .iter()
+        .flat_map(|(c, p)| [*c, *p])
+        .chain(["24689999999999", "8642", "7531", "kiosk-secret-1"]);
+    for s in secrets {
+        // A PIN is short: look for it as a value, not inside timestamps.
+        let leaked: Vec<&str> = logs
+            .lines()
+            .filter(|l| {
+                if s.len() > 6 {
+                    l.contains(s)
+                } else {
+                    l.contains(&format!("\"{s}\"")) || l.contains(&format!("={s}")) || l.contains(&format!(": {s}"))
+                }
+            })
+            .collect();
+        assert!(leaked.is_empty(), "{s} leaked: {:?}", &leaked[..leaked.len().min(3)]);
+    }
+}
