@@ -36,7 +36,7 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
         hostnames: vec![],
         faults: Default::default(),
         idle_timeout: Duration::from_secs(60),
-        https: None,
+        https: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         require_client_cert: false,
         token_lifetime: Duration::from_secs(3600),
     };
@@ -221,7 +221,105 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
         );
     }
     println!("\nEvery reply above echoed its sequence number and carried a verified checksum.");
+    registry_demo(&running, state_dir).await?;
     running.abort();
+    Ok(())
+}
+
+/// The door's and kiosk's view: the same questions through the `registry` client, once over
+/// SIP2/TLS and once over Koha's REST API on HTTPS, each set up by a configuration file as a
+/// device is.
+async fn registry_demo(running: &server::Running, state_dir: &Path) -> anyhow::Result<()> {
+    use registry::{AnyRegistry, PatronLogin, Registry, Verification};
+    use std::os::unix::fs::PermissionsExt;
+    let (Some(sip), Some(https)) = (running.sip2_tls, running.https) else {
+        anyhow::bail!("the simulator has no SIP2/TLS or HTTPS listener");
+    };
+    let ca = running.ca_cert.display();
+    let setups = [
+        (
+            "SIP2/TLS",
+            format!(
+                "backend = \"sip2\"\ncredentials = \"door.secret\"\n[registry.sip2]\naddress = \"{sip}\"\nserver_name = \"localhost\"\nca = \"{ca}\"\ninstitution = \"heili\"\nlocation = \"LEMI\"\n[registry.sip2.protocol]\ndialect = \"standard\"\ncharset = \"utf-8\"\n"
+            ),
+            "login = \"door-lemi\"\npassword = \"door-secret-2\"\n",
+        ),
+        (
+            "Koha REST/HTTPS",
+            format!(
+                "backend = \"koha-rest\"\ncredentials = \"door.secret\"\n[registry.koha]\nbase_url = \"https://localhost:{}\"\nca = \"{ca}\"\nlibrary_id = \"LEMI\"\nself_service_plugin = true\n",
+                https.port()
+            ),
+            "client_id = \"door-lemi\"\nclient_secret = \"door-secret-2\"\n",
+        ),
+    ];
+    println!(
+        "\nThe door at Lemi asks through the registry client (the interface the daemons use),\nonce over SIP2 on TLS {sip}, once over Koha's REST API on HTTPS {https}:"
+    );
+    let patrons = [
+        ("Aino, right PIN", "24680000000011", "1234"),
+        ("Aino, wrong PIN", "24680000000011", "9999"),
+        ("Kalle, lending ban", "24680000000037", "1111"),
+        ("Ville, blocked at Lemi", "24680000000102", "1020"),
+        ("Ella, 12, guardian's consent", "24680000000060", "2014"),
+    ];
+    for (name, config, secret) in setups {
+        let dir = state_dir.join(name.split('/').next().unwrap_or("device").to_lowercase().replace(' ', "-"));
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("door.secret"), secret)?;
+        std::fs::set_permissions(dir.join("door.secret"), std::fs::Permissions::from_mode(0o600))?;
+        std::fs::write(dir.join("registry.toml"), format!("[registry]\n{config}"))?;
+        let settings = config::registry::load(&dir.join("registry.toml"))?;
+        let r = AnyRegistry::start(&settings)?;
+        println!("\n  {name} ({})", dir.join("registry.toml").display());
+        for (who, card, pin) in patrons {
+            let started = std::time::Instant::now();
+            let v = r.verify(&PatronLogin::new(card, pin)).await?;
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            let outcome = match &v {
+                Verification::UnknownCard { .. } => "unknown card".to_owned(),
+                Verification::WrongPin { .. } => "wrong PIN: no".to_owned(),
+                Verification::Verified(f) => {
+                    let blocks: Vec<String> = f
+                        .blocks
+                        .iter()
+                        .map(|b| match &b.branch {
+                            Some(br) => format!("{:?} at {br}", b.kind),
+                            None => format!("{:?}", b.kind),
+                        })
+                        .collect();
+                    format!(
+                        "verified; age {}, {}; entry {}{}",
+                        f.age_on(chrono::Local::now().date_naive()).map_or("?".into(), |a| a.to_string()),
+                        f.category.as_deref().unwrap_or("?"),
+                        if f.denies_entry() { "denied" } else { "not blocked" },
+                        if blocks.is_empty() { String::new() } else { format!(" ({})", blocks.join(", ")) }
+                    )
+                }
+            };
+            line(&format!("{who} {}", shown(card)), format!("{outcome}  [{ms:.1} ms]"));
+        }
+        let aino = PatronLogin::new("24680000000011", "1234");
+        let lent = r.checkout(&aino, "HE0000006").await?;
+        line(
+            "Aino borrows HE0000006",
+            match (lent.ok, lent.due) {
+                (true, Some(d)) => format!("lent, due {}", d.format("%-d.%-m.%Y")),
+                _ => format!("not lent: {}", lent.message.unwrap_or_default()),
+            },
+        );
+        let back = r.checkin("HE0000006").await?;
+        let route = match back.route {
+            registry::ReturnRoute::Shelf => "to the shelf".to_owned(),
+            registry::ReturnRoute::Hold => "to the holds shelf".to_owned(),
+            registry::ReturnRoute::Transfer { to } => {
+                format!("to be sent home to {}", to.unwrap_or_else(|| "its branch".into()))
+            }
+            registry::ReturnRoute::Staff => "to the staff".to_owned(),
+        };
+        line("HE0000006 returned", if back.ok { route } else { "refused".into() });
+    }
+    println!("\nThe same library, the same answers, whichever way a library reaches its system.");
     Ok(())
 }
 
