@@ -382,12 +382,11 @@ fn tls_settings(
         }
     };
     let ca = ca.as_ref().map(|p| resolve(file, p));
-    for (k, p) in [("ca", ca.as_ref())]
-        .into_iter()
-        .chain(client_identity.iter().flat_map(|(c, kk)| {
-            [("client_cert", Some(c)), ("client_key", Some(kk))]
-        }))
-    {
+    for (k, p) in [("ca", ca.as_ref())].into_iter().chain(
+        client_identity
+            .iter()
+            .flat_map(|(c, kk)| [("client_cert", Some(c)), ("client_key", Some(kk))]),
+    ) {
         if let Some(p) = p {
             if !p.is_file() {
                 return Err(ConfigError::invalid(
@@ -455,8 +454,7 @@ impl RawRegistry {
                 ));
             }
         };
-        let credentials =
-            read_credentials(&resolve(file, &self.credentials), file, &backend)?;
+        let credentials = read_credentials(&resolve(file, &self.credentials), file, &backend)?;
         Ok(RegistrySettings {
             backend,
             credentials,
@@ -536,14 +534,19 @@ impl RawSip2Backend {
                 None
             } else {
                 match code.as_bytes() {
-                    [a, b] if a.is_ascii_uppercase() && (b.is_ascii_uppercase() || b.is_ascii_digit()) => {
+                    [a, b]
+                        if a.is_ascii_uppercase()
+                            && (b.is_ascii_uppercase() || b.is_ascii_digit()) =>
+                    {
                         Some(FieldCode([*a, *b]))
                     }
                     _ => {
                         return Err(ConfigError::invalid(
                             file,
                             key,
-                            format!("{code:?}; expected a two-letter field code like \"PB\", or \"\" for none"),
+                            format!(
+                                "{code:?}; expected a two-letter field code like \"PB\", or \"\" for none"
+                            ),
                         ));
                     }
                 }
@@ -687,5 +690,85 @@ fn read_credentials(
                 "the Koha API client secret",
             )?),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Copies an example into a directory with the files it names, as a technician would.
+    fn example(name: &str, secret: &str) -> Result<RegistrySettings, ConfigError> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().map_err(|cause| ConfigError::Read {
+            file: PathBuf::from("tempdir"),
+            cause,
+        })?;
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join(name);
+        let text = std::fs::read_to_string(&src).unwrap_or_default();
+        let file = dir.path().join(name);
+        std::fs::write(&file, text).unwrap_or_default();
+        for pem in ["heili-ca.pem", "koha-ca.pem"] {
+            std::fs::write(dir.path().join(pem), "-----BEGIN CERTIFICATE-----\n")
+                .unwrap_or_default();
+        }
+        let s = dir.path().join("registry.secret");
+        std::fs::write(&s, secret).unwrap_or_default();
+        std::fs::set_permissions(&s, std::fs::Permissions::from_mode(0o600)).unwrap_or_default();
+        load(&file)
+    }
+
+    #[test]
+    fn the_examples_load() {
+        let s = example(
+            "registry-sip2.toml",
+            "login = \"door-lemi\"\npassword = \"x\"\n",
+        )
+        .unwrap();
+        let Backend::Sip2(sip) = s.backend else {
+            panic!("not sip2")
+        };
+        assert_eq!(sip.dialect.name, "aurora");
+        assert_eq!(sip.server_name, "sip2.heili.example");
+        assert_eq!(sip.mapping.flags[3], FlagEffect::Ignore);
+        assert_eq!(sip.mapping.flags[6], FlagEffect::DenyLoans);
+        assert_eq!(s.timeout, Duration::from_millis(3000));
+        let k = example(
+            "registry-koha-rest.toml",
+            "client_id = \"a\"\nclient_secret = \"b\"\n",
+        )
+        .unwrap();
+        assert!(matches!(k.backend, Backend::KohaRest(ref k) if k.self_service_plugin));
+    }
+
+    #[test]
+    fn credentials_of_the_wrong_kind_name_what_is_missing() {
+        let e = example(
+            "registry-sip2.toml",
+            "client_id = \"a\"\nclient_secret = \"b\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("registry.secret") && e.contains("login"), "{e}");
+    }
+
+    #[test]
+    fn presets_document_which_flags_block() {
+        for d in Dialect::PRESETS {
+            let m = PatronMapping::preset(d);
+            assert_eq!(m.flags[0], FlagEffect::DenyAll, "{d}: a lending ban blocks");
+            assert_eq!(
+                m.flags[3],
+                FlagEffect::Ignore,
+                "{d}: hold privileges do not stop a loan"
+            );
+        }
+        assert_eq!(
+            PatronMapping::preset("evergreen").fields.card_expiry,
+            Some(FieldCode(*b"PA"))
+        );
+        assert_eq!(PatronMapping::preset("folio").fields.birth_date, None);
     }
 }

@@ -264,10 +264,19 @@ async fn registry_demo(running: &server::Running, state_dir: &Path) -> anyhow::R
         ("Ella, 12, guardian's consent", "24680000000060", "2014"),
     ];
     for (name, config, secret) in setups {
-        let dir = state_dir.join(name.split('/').next().unwrap_or("device").to_lowercase().replace(' ', "-"));
+        let dir = state_dir.join(
+            name.split('/')
+                .next()
+                .unwrap_or("device")
+                .to_lowercase()
+                .replace(' ', "-"),
+        );
         std::fs::create_dir_all(&dir)?;
         std::fs::write(dir.join("door.secret"), secret)?;
-        std::fs::set_permissions(dir.join("door.secret"), std::fs::Permissions::from_mode(0o600))?;
+        std::fs::set_permissions(
+            dir.join("door.secret"),
+            std::fs::Permissions::from_mode(0o600),
+        )?;
         std::fs::write(dir.join("registry.toml"), format!("[registry]\n{config}"))?;
         let settings = config::registry::load(&dir.join("registry.toml"))?;
         let r = AnyRegistry::start(&settings)?;
@@ -290,14 +299,26 @@ async fn registry_demo(running: &server::Running, state_dir: &Path) -> anyhow::R
                         .collect();
                     format!(
                         "verified; age {}, {}; entry {}{}",
-                        f.age_on(chrono::Local::now().date_naive()).map_or("?".into(), |a| a.to_string()),
+                        f.age_on(chrono::Local::now().date_naive())
+                            .map_or("?".into(), |a| a.to_string()),
                         f.category.as_deref().unwrap_or("?"),
-                        if f.denies_entry() { "denied" } else { "not blocked" },
-                        if blocks.is_empty() { String::new() } else { format!(" ({})", blocks.join(", ")) }
+                        if f.denies_entry() {
+                            "denied"
+                        } else {
+                            "not blocked"
+                        },
+                        if blocks.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", blocks.join(", "))
+                        }
                     )
                 }
             };
-            line(&format!("{who} {}", shown(card)), format!("{outcome}  [{ms:.1} ms]"));
+            line(
+                &format!("{who} {}", shown(card)),
+                format!("{outcome}  [{ms:.1} ms]"),
+            );
         }
         let aino = PatronLogin::new("24680000000011", "1234");
         let lent = r.checkout(&aino, "HE0000006").await?;
@@ -313,11 +334,17 @@ async fn registry_demo(running: &server::Running, state_dir: &Path) -> anyhow::R
             registry::ReturnRoute::Shelf => "to the shelf".to_owned(),
             registry::ReturnRoute::Hold => "to the holds shelf".to_owned(),
             registry::ReturnRoute::Transfer { to } => {
-                format!("to be sent home to {}", to.unwrap_or_else(|| "its branch".into()))
+                format!(
+                    "to be sent home to {}",
+                    to.unwrap_or_else(|| "its branch".into())
+                )
             }
             registry::ReturnRoute::Staff => "to the staff".to_owned(),
         };
-        line("HE0000006 returned", if back.ok { route } else { "refused".into() });
+        line(
+            "HE0000006 returned",
+            if back.ok { route } else { "refused".into() },
+        );
     }
     println!("\nThe same library, the same answers, whichever way a library reaches its system.");
     Ok(())

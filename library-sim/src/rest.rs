@@ -244,10 +244,24 @@ pub async fn handle(
         .to_owned();
     let body = match Limited::new(req.into_body(), 64 * 1024).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(_) => return Ok(error(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large")),
+        Err(_) => {
+            return Ok(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request body too large",
+            ));
+        }
     };
     let started = Instant::now();
-    let r = route(&sim, &method, &path, &query, bearer.as_deref(), &embed, &body).await;
+    let r = route(
+        &sim,
+        &method,
+        &path,
+        &query,
+        bearer.as_deref(),
+        &embed,
+        &body,
+    )
+    .await;
     debug!(%method, %path, status = r.status().as_u16(), us = started.elapsed().as_micros() as u64, "REST");
     Ok(r)
 }
@@ -272,11 +286,10 @@ async fn route(
         let lib = sim.library.lock().await;
         let client = form.get("client_id").cloned().unwrap_or_default();
         let secret = form.get("client_secret").cloned().unwrap_or_default();
-        let known = lib
-            .fixtures
-            .devices
-            .iter()
-            .any(|d| d.login == client && redact::Pin::new(secret.clone()).matches(&d.password));
+        let known =
+            lib.fixtures.devices.iter().any(|d| {
+                d.login == client && redact::Pin::new(secret.clone()).matches(&d.password)
+            });
         if !known || sim.faults.get().refuse_login {
             info!(client = %client, "OAuth2 client refused");
             return error(StatusCode::FORBIDDEN, "unauthorized_client");
@@ -390,9 +403,11 @@ async fn route(
             let (blockers, confirms) =
                 match trial.checkout(&Checkout::now(&p.card, &i.barcode, now), now) {
                     Ok(_) => (json!({}), json!({})),
-                    Err(r @ (Refusal::OnLoanToAnother | Refusal::AlreadyOnLoanToYou | Refusal::OnHoldForAnother)) => {
-                        (json!({}), json!({ code(&r): true }))
-                    }
+                    Err(
+                        r @ (Refusal::OnLoanToAnother
+                        | Refusal::AlreadyOnLoanToYou
+                        | Refusal::OnHoldForAnother),
+                    ) => (json!({}), json!({ code(&r): true })),
                     Err(r) => (json!({ code(&r): true }), json!({})),
                 };
             reply(
@@ -406,19 +421,31 @@ async fn route(
             };
             let id = |k: &str| v.get(k).and_then(Value::as_i64).map(|n| n.to_string());
             let Some(p) = id("patron_id").and_then(|i| patron_by_id(&lib, &i)) else {
-                return reply(StatusCode::CONFLICT, json!({"error": "Patron not found", "error_code": "PATRON_NOT_FOUND"}));
+                return reply(
+                    StatusCode::CONFLICT,
+                    json!({"error": "Patron not found", "error_code": "PATRON_NOT_FOUND"}),
+                );
             };
             let Some(i) = id("item_id").and_then(|i| item_by_id(&lib, &i)) else {
-                return reply(StatusCode::CONFLICT, json!({"error": "Item not found", "error_code": "ITEM_NOT_FOUND"}));
+                return reply(
+                    StatusCode::CONFLICT,
+                    json!({"error": "Item not found", "error_code": "ITEM_NOT_FOUND"}),
+                );
             };
             match lib.checkout(&Checkout::now(&p.card, &i.barcode, now), now) {
                 Ok(_) => {
                     if let Err(e) = sim.store.save(&lib.state) {
-                        return error(StatusCode::INTERNAL_SERVER_ERROR, &format!("state not saved: {e}"));
+                        return error(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            &format!("state not saved: {e}"),
+                        );
                     }
                     match checkout_json(&lib, &i.barcode) {
                         Some(c) => reply(StatusCode::CREATED, c),
-                        None => error(StatusCode::INTERNAL_SERVER_ERROR, "Unknown error during checkout"),
+                        None => error(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "Unknown error during checkout",
+                        ),
                     }
                 }
                 Err(r) => error(
@@ -437,7 +464,10 @@ async fn route(
             match lib.renew(&card, &i.barcode, now) {
                 Ok(_) => {
                     if let Err(e) = sim.store.save(&lib.state) {
-                        return error(StatusCode::INTERNAL_SERVER_ERROR, &format!("state not saved: {e}"));
+                        return error(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            &format!("state not saved: {e}"),
+                        );
                     }
                     match checkout_json(&lib, &i.barcode) {
                         Some(c) => reply(StatusCode::CREATED, c),
@@ -461,13 +491,19 @@ async fn route(
             match lib.checkin(&i.barcode, now, &branch) {
                 Ok(_) => {
                     if let Err(e) = sim.store.save(&lib.state) {
-                        return error(StatusCode::INTERNAL_SERVER_ERROR, &format!("state not saved: {e}"));
+                        return error(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            &format!("state not saved: {e}"),
+                        );
                     }
                     let mut r = Response::new(Full::new(Bytes::new()));
                     *r.status_mut() = StatusCode::NO_CONTENT;
                     r
                 }
-                Err(r) => error(StatusCode::CONFLICT, &format!("Checkin not possible ({})", code(&r))),
+                Err(r) => error(
+                    StatusCode::CONFLICT,
+                    &format!("Checkin not possible ({})", code(&r)),
+                ),
             }
         }
         (Method::GET, ["holds"]) => {
@@ -497,7 +533,10 @@ async fn route(
                 return error(StatusCode::BAD_REQUEST, "cardnumber is required");
             };
             let Some(p) = lib.patron(card).cloned() else {
-                return error(StatusCode::NOT_FOUND, "No Patron with the given cardnumber found.");
+                return error(
+                    StatusCode::NOT_FOUND,
+                    "No Patron with the given cardnumber found.",
+                );
             };
             let branch = form.get("branchcode").cloned().unwrap_or_default();
             reply(StatusCode::OK, self_service_status(&lib, &p, &branch, now))

@@ -189,7 +189,11 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         tasks: vec![],
     };
     if let Some(addr) = settings.sip2_tls {
-        let acceptor = tokio_rustls::TlsAcceptor::from(tls::server_config(&files, settings.require_client_cert, &[])?);
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls::server_config(
+            &files,
+            settings.require_client_cert,
+            &[],
+        )?);
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
@@ -236,12 +240,16 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
                 let sim = sim.clone();
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
-                    let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                        Ok(Ok(tls)) => tls,
-                        Ok(Err(e)) => return warn!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => return warn!(%peer, "TLS handshake timed out"),
-                    };
-                    let service = hyper::service::service_fn(move |req| rest::handle(sim.clone(), req));
+                    let tls =
+                        match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp))
+                            .await
+                        {
+                            Ok(Ok(tls)) => tls,
+                            Ok(Err(e)) => return warn!(%peer, error = %e, "TLS handshake failed"),
+                            Err(_) => return warn!(%peer, "TLS handshake timed out"),
+                        };
+                    let service =
+                        hyper::service::service_fn(move |req| rest::handle(sim.clone(), req));
                     if let Err(e) = hyper::server::conn::http1::Builder::new()
                         .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
                         .await

@@ -109,7 +109,11 @@ pub fn ensure_identity(dir: &Path, hostnames: &[String]) -> anyhow::Result<TlsFi
     device.distinguished_name = dn;
     device.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
     let device_cert = device.signed_by(&device_key, &ca_cert, &ca_key)?;
-    write_file(&files.device_key, device_key.serialize_pem().as_bytes(), true)?;
+    write_file(
+        &files.device_key,
+        device_key.serialize_pem().as_bytes(),
+        true,
+    )?;
     write_file(&files.device_cert, device_cert.pem().as_bytes(), false)?;
     Ok(files)
 }

@@ -49,8 +49,10 @@ pub trait Registry: Send + Sync {
     ) -> impl Future<Output = Result<LoanOutcome, RegistryError>> + Send;
 
     /// Takes `item` back at this device's branch.
-    fn checkin(&self, item: &str)
-    -> impl Future<Output = Result<ReturnOutcome, RegistryError>> + Send;
+    fn checkin(
+        &self,
+        item: &str,
+    ) -> impl Future<Output = Result<ReturnOutcome, RegistryError>> + Send;
 
     /// Renews one loan.
     fn renew(
@@ -119,7 +121,11 @@ impl Registry for AnyRegistry {
     async fn account(&self, login: &PatronLogin) -> Result<Account, RegistryError> {
         dispatch!(self, r => r.account(login))
     }
-    async fn checkout(&self, login: &PatronLogin, item: &str) -> Result<LoanOutcome, RegistryError> {
+    async fn checkout(
+        &self,
+        login: &PatronLogin,
+        item: &str,
+    ) -> Result<LoanOutcome, RegistryError> {
         dispatch!(self, r => r.checkout(login, item))
     }
     async fn checkin(&self, item: &str) -> Result<ReturnOutcome, RegistryError> {

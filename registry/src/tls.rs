@@ -16,7 +16,9 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, RegistryError
         .map_err(|e| RegistryError::Setup(format!("cannot read {}: {e}", path.display())))?;
     let certs = rustls_pemfile::certs(&mut pem.as_slice())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| RegistryError::Setup(format!("{}: not PEM certificates: {e}", path.display())))?;
+        .map_err(|e| {
+            RegistryError::Setup(format!("{}: not PEM certificates: {e}", path.display()))
+        })?;
     if certs.is_empty() {
         return Err(RegistryError::Setup(format!(
             "{}: no certificate in it (expected PEM \"BEGIN CERTIFICATE\")",
@@ -107,10 +109,17 @@ pub fn explain(err: &(dyn std::error::Error + 'static), server_name: &str) -> Op
                 CertificateError::Expired
             } else if has(&["notvalidforname", "not valid for name"]) {
                 CertificateError::NotValidForName
-            } else if has(&["unknownissuer", "unknown issuer", "badsignature", "bad signature"]) {
+            } else if has(&[
+                "unknownissuer",
+                "unknown issuer",
+                "badsignature",
+                "bad signature",
+            ]) {
                 CertificateError::UnknownIssuer
             } else {
-                return Some(format!("the certificate of {server_name} was refused: {rest}"));
+                return Some(format!(
+                    "the certificate of {server_name} was refused: {rest}"
+                ));
             };
             return Some(describe(&rustls::Error::InvalidCertificate(c), server_name));
         }
@@ -131,7 +140,9 @@ fn describe(e: &rustls::Error, server_name: &str) -> String {
                 "the certificate of {server_name} has expired; the library system must renew it"
             ),
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                format!("the certificate of {server_name} is not valid yet; check this device's clock")
+                format!(
+                    "the certificate of {server_name} is not valid yet; check this device's clock"
+                )
             }
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
                 format!("the certificate presented is not for {server_name} (hostname mismatch)")
@@ -144,7 +155,9 @@ fn describe(e: &rustls::Error, server_name: &str) -> String {
             other => format!("the certificate of {server_name} was refused: {other:?}"),
         },
         rustls::Error::AlertReceived(a) => {
-            format!("{server_name} refused the TLS connection ({a:?}); is this device's certificate accepted?")
+            format!(
+                "{server_name} refused the TLS connection ({a:?}); is this device's certificate accepted?"
+            )
         }
         other => format!("TLS with {server_name} failed: {other}"),
     }

@@ -4,7 +4,12 @@
 //!
 //! `cargo bench -p e2e --bench registry` (release build). The latencies include the simulator's
 //! own work on the same machine, so they bound our client's share from above.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 use std::time::{Duration, Instant};
 

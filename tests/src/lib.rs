@@ -150,12 +150,16 @@ impl DeviceSetup {
         let table = match self.backend {
             "sip2" => format!(
                 "[registry.sip2]\naddress = \"{}\"\nserver_name = \"localhost\"\nca = \"{ca}\"\ninstitution = \"heili\"\nlocation = \"LPR\"\n{}\n[registry.sip2.protocol]\ndialect = \"standard\"\ncharset = \"utf-8\"\n",
-                self.address.clone().unwrap_or_else(|| sim.sip2_tls.unwrap().to_string()),
+                self.address
+                    .clone()
+                    .unwrap_or_else(|| sim.sip2_tls.unwrap().to_string()),
                 self.extra
             ),
             _ => format!(
                 "[registry.koha]\nbase_url = \"https://{}\"\nca = \"{ca}\"\nlibrary_id = \"LPR\"\n{}\n",
-                self.address.clone().unwrap_or_else(|| format!("localhost:{}", sim.https.unwrap().port())),
+                self.address
+                    .clone()
+                    .unwrap_or_else(|| format!("localhost:{}", sim.https.unwrap().port())),
                 self.extra
             ),
         };

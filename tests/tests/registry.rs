@@ -24,7 +24,9 @@ async fn control(sim: &server::Running, command: &str) {
     let mut s = tokio::net::TcpStream::connect(sim.control.unwrap())
         .await
         .unwrap();
-    s.write_all(format!("{command}\n").as_bytes()).await.unwrap();
+    s.write_all(format!("{command}\n").as_bytes())
+        .await
+        .unwrap();
     let mut line = String::new();
     BufReader::new(s).read_line(&mut line).await.unwrap();
 }
@@ -58,7 +60,12 @@ async fn right_pin_verifies_and_wrong_pin_or_unknown_card_is_a_no_on_both_backen
             r.kind()
         );
         assert_eq!(f.fines, Some(Cents(0)), "{}", r.kind());
-        assert!(!f.denies_entry() && !f.denies_loans(), "{}: {:?}", r.kind(), f.blocks);
+        assert!(
+            !f.denies_entry() && !f.denies_loans(),
+            "{}: {:?}",
+            r.kind(),
+            f.blocks
+        );
         assert!(
             matches!(
                 r.verify(&login(AINO, "9999")).await.unwrap(),
@@ -97,7 +104,11 @@ async fn blocks_are_reported_with_what_they_stop_on_both_backends() {
         assert_eq!(fines.fines, Some(Cents(1250)), "{}", r.kind());
         let expired = facts("24680000000086", "8686").await;
         assert!(!expired.card_valid, "{}", r.kind());
-        assert!(kinds(&expired).contains(&BlockKind::CardExpired), "{}", r.kind());
+        assert!(
+            kinds(&expired).contains(&BlockKind::CardExpired),
+            "{}",
+            r.kind()
+        );
         let minor = facts("24680000000060", "2014").await;
         assert_eq!(minor.category.as_deref(), Some("CHILD"), "{}", r.kind());
         assert!(minor.age_on(chrono::Local::now().date_naive()).unwrap() < 15);
@@ -171,7 +182,12 @@ async fn loans_run_end_to_end_on_both_backends() {
         assert!(back.ok, "{}: {back:?}", r.kind());
         assert_eq!(back.route, ReturnRoute::Shelf, "{}", r.kind());
         assert!(
-            r.account(&aino).await.unwrap().loans.iter().all(|l| l.item != item),
+            r.account(&aino)
+                .await
+                .unwrap()
+                .loans
+                .iter()
+                .all(|l| l.item != item),
             "{}",
             r.kind()
         );
@@ -217,7 +233,6 @@ async fn wrong_ca_expired_certificate_and_hostname_mismatch_are_refused_clearly(
         let e = r.verify(&login(AINO, AINO_PIN)).await.unwrap_err();
         assert_tls_error(&e, "not signed by the pinned CA");
         assert!(!e.to_string().contains(AINO));
-
     }
 
     // A certificate from the right CA, for another host.
@@ -281,7 +296,11 @@ async fn mutual_tls_lets_in_only_a_device_with_a_certificate() {
         );
         let r = with.start(dir.path(), &sim);
         assert!(
-            r.verify(&login(AINO, AINO_PIN)).await.unwrap().facts().is_some(),
+            r.verify(&login(AINO, AINO_PIN))
+                .await
+                .unwrap()
+                .facts()
+                .is_some(),
             "{}",
             setup.backend
         );
@@ -326,7 +345,11 @@ async fn a_slow_server_times_out_and_the_next_request_succeeds() {
         let started = Instant::now();
         let e = r.verify(&login(AINO, AINO_PIN)).await.unwrap_err();
         let waited = started.elapsed();
-        assert!(matches!(e, RegistryError::Timeout(_)), "{}: {e:?}", setup.backend);
+        assert!(
+            matches!(e, RegistryError::Timeout(_)),
+            "{}: {e:?}",
+            setup.backend
+        );
         assert!(
             waited < Duration::from_millis(450),
             "{}: the caller waited {waited:?} on a 300 ms timeout",
@@ -395,7 +418,10 @@ async fn the_client_reconnects_after_the_server_restarts() {
             }
             Err(e) => {
                 assert!(e.is_offline(), "{e:?}");
-                assert!(started.elapsed() < Duration::from_secs(15), "never reconnected");
+                assert!(
+                    started.elapsed() < Duration::from_secs(15),
+                    "never reconnected"
+                );
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -435,7 +461,13 @@ async fn oauth2_tokens_are_refreshed_before_they_expire() {
     let r = DeviceSetup::koha().start(dir.path(), &sim);
     let started = Instant::now();
     while started.elapsed() < Duration::from_millis(3500) {
-        assert!(r.verify(&login(AINO, AINO_PIN)).await.unwrap().facts().is_some());
+        assert!(
+            r.verify(&login(AINO, AINO_PIN))
+                .await
+                .unwrap()
+                .facts()
+                .is_some()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let (issued, refused) = sim.token_counts();
@@ -458,12 +490,18 @@ async fn configuration_mistakes_name_the_file_and_key() {
     let e = config::registry::load(&dir.path().join("registry.toml"))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("registry.toml") && e.contains("registry.credentials") && e.contains("0644"), "{e}");
+    assert!(
+        e.contains("registry.toml") && e.contains("registry.credentials") && e.contains("0644"),
+        "{e}"
+    );
 
     let mut s = DeviceSetup::sip2();
     s.extra = "[registry.sip2.flags]\nhold_privileges_denied = \"block\"".into();
     let e = s.settings(dir.path(), &sim).unwrap_err().to_string();
-    assert!(e.contains("registry.sip2.flags.hold_privileges_denied") && e.contains("deny-loans"), "{e}");
+    assert!(
+        e.contains("registry.sip2.flags.hold_privileges_denied") && e.contains("deny-loans"),
+        "{e}"
+    );
 
     let mut s = DeviceSetup::koha();
     s.address = Some("localhost:1".into());

@@ -79,11 +79,16 @@ async fn registry_clients_log_no_card_or_pin_at_trace_level() {
         logs.contains("connected to the library system") && logs.contains("OAuth2 token"),
         "the capture did not see the clients' logs"
     );
-    assert!(logs.lines().count() > 100, "too few lines to be a real capture");
-    let secrets = patrons
-        .iter()
-        .flat_map(|(c, p)| [*c, *p])
-        .chain(["24689999999999", "8642", "7531", "kiosk-secret-1"]);
+    assert!(
+        logs.lines().count() > 100,
+        "too few lines to be a real capture"
+    );
+    let secrets = patrons.iter().flat_map(|(c, p)| [*c, *p]).chain([
+        "24689999999999",
+        "8642",
+        "7531",
+        "kiosk-secret-1",
+    ]);
     for s in secrets {
         // A PIN is short: look for it as a value, not inside timestamps.
         let leaked: Vec<&str> = logs
@@ -92,10 +97,16 @@ async fn registry_clients_log_no_card_or_pin_at_trace_level() {
                 if s.len() > 6 {
                     l.contains(s)
                 } else {
-                    l.contains(&format!("\"{s}\"")) || l.contains(&format!("={s}")) || l.contains(&format!(": {s}"))
+                    l.contains(&format!("\"{s}\""))
+                        || l.contains(&format!("={s}"))
+                        || l.contains(&format!(": {s}"))
                 }
             })
             .collect();
-        assert!(leaked.is_empty(), "{s} leaked: {:?}", &leaked[..leaked.len().min(3)]);
+        assert!(
+            leaked.is_empty(),
+            "{s} leaked: {:?}",
+            &leaked[..leaked.len().min(3)]
+        );
     }
 }

@@ -149,14 +149,38 @@ async fn run(r: &AnyRegistry, command: Command) -> Result<bool, RegistryError> {
                     let today = chrono::Local::now().date_naive();
                     println!("card and PIN verified ({ms:.1} ms over {})", r.kind());
                     let opt = |v: Option<String>| v.unwrap_or_else(|| "not sent".into());
-                    println!("  card valid:        {}", if f.card_valid { "yes" } else { "no" });
-                    println!("  card expires:      {}", opt(f.card_expires.map(|d| d.format("%d.%m.%Y").to_string())));
-                    println!("  age:               {}", opt(f.age_on(today).map(|a| a.to_string())));
+                    println!(
+                        "  card valid:        {}",
+                        if f.card_valid { "yes" } else { "no" }
+                    );
+                    println!(
+                        "  card expires:      {}",
+                        opt(f.card_expires.map(|d| d.format("%d.%m.%Y").to_string()))
+                    );
+                    println!(
+                        "  age:               {}",
+                        opt(f.age_on(today).map(|a| a.to_string()))
+                    );
                     println!("  category:          {}", opt(f.category.clone()));
                     println!("  home branch:       {}", opt(f.home_branch.clone()));
-                    println!("  self-service:      {}", opt(f.self_service.map(|b| if b { "permitted".into() } else { "not permitted".into() })));
-                    println!("  guardian consent:  {}", opt(f.guardian_consent.map(|b| if b { "yes".into() } else { "no".into() })));
-                    println!("  fines:             {}", opt(f.fines.map(|c| format!("{c} €"))));
+                    println!(
+                        "  self-service:      {}",
+                        opt(f.self_service.map(|b| if b {
+                            "permitted".into()
+                        } else {
+                            "not permitted".into()
+                        }))
+                    );
+                    println!(
+                        "  guardian consent:  {}",
+                        opt(f
+                            .guardian_consent
+                            .map(|b| if b { "yes".into() } else { "no".into() }))
+                    );
+                    println!(
+                        "  fines:             {}",
+                        opt(f.fines.map(|c| format!("{c} €")))
+                    );
                     if f.blocks.is_empty() {
                         println!("  blocks:            none");
                     }
@@ -178,7 +202,11 @@ async fn run(r: &AnyRegistry, command: Command) -> Result<bool, RegistryError> {
                     }
                     println!(
                         "  may enter:         {}   may borrow: {}",
-                        if f.denies_entry() { "no" } else { "yes (by the library system's blocks)" },
+                        if f.denies_entry() {
+                            "no"
+                        } else {
+                            "yes (by the library system's blocks)"
+                        },
                         if f.denies_loans() { "no" } else { "yes" }
                     );
                     Ok(true)
@@ -221,12 +249,20 @@ async fn run(r: &AnyRegistry, command: Command) -> Result<bool, RegistryError> {
                 ReturnRoute::Shelf => "to the shelf".to_owned(),
                 ReturnRoute::Hold => "to the holds shelf".to_owned(),
                 ReturnRoute::Transfer { to } => {
-                    format!("to be sent to {}", to.as_deref().unwrap_or("another branch"))
+                    format!(
+                        "to be sent to {}",
+                        to.as_deref().unwrap_or("another branch")
+                    )
                 }
                 ReturnRoute::Staff => "to the staff".to_owned(),
             };
             if o.ok {
-                println!("returned {} {}: {route}{}", o.item, title(&o.title), suffix(o.message));
+                println!(
+                    "returned {} {}: {route}{}",
+                    o.item,
+                    title(&o.title),
+                    suffix(o.message)
+                );
             } else {
                 println!("not returned {}{}", o.item, suffix(o.message));
             }
@@ -263,6 +299,11 @@ fn print_loan(verb: &str, o: &registry::LoanOutcome) {
     if o.ok {
         println!("{verb} {} {}, due {}", o.item, title(&o.title), date(o.due));
     } else {
-        println!("not {verb} {} {}{}", o.item, title(&o.title), suffix(o.message.clone()));
+        println!(
+            "not {verb} {} {}{}",
+            o.item,
+            title(&o.title),
+            suffix(o.message.clone())
+        );
     }
 }

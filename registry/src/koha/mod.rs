@@ -12,8 +12,8 @@
 //! checkouts RFC proposes, and reports a clear error where a Koha lacks it (use SIP2 there).
 
 mod token;
-pub mod words;
 pub(crate) mod wire;
+pub mod words;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -153,15 +153,11 @@ impl Inner {
     ) -> Result<(StatusCode, bytes::Bytes), RegistryError> {
         let mut retried = false;
         loop {
-            let token = self
-                .tokens
-                .get(&self.http)
-                .await
-                .map_err(|e| match e {
-                    token::TokenError::Transport(e) => self.transport(e),
-                    token::TokenError::Refused(m) => RegistryError::DeviceRefused(m),
-                    token::TokenError::Garbled(m) => RegistryError::Protocol(m),
-                })?;
+            let token = self.tokens.get(&self.http).await.map_err(|e| match e {
+                token::TokenError::Transport(e) => self.transport(e),
+                token::TokenError::Refused(m) => RegistryError::DeviceRefused(m),
+                token::TokenError::Garbled(m) => RegistryError::Protocol(m),
+            })?;
             let mut req = self
                 .http
                 .request(method.clone(), format!("{}{path}", self.api))
@@ -174,8 +170,9 @@ impl Inner {
                 req = req.header("x-koha-embed", e);
             }
             if let Some(q) = koha_query {
-                let mut v = reqwest::header::HeaderValue::from_str(q)
-                    .map_err(|_| RegistryError::Setup("a query that is not a header value".into()))?;
+                let mut v = reqwest::header::HeaderValue::from_str(q).map_err(|_| {
+                    RegistryError::Setup("a query that is not a header value".into())
+                })?;
                 v.set_sensitive(true);
                 req = req.header("x-koha-query", v);
             }
@@ -192,7 +189,9 @@ impl Inner {
                 self.tokens.invalidate().await;
                 continue;
             }
-            if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN && error_text(&bytes).contains("permission") {
+            if status == StatusCode::UNAUTHORIZED
+                || status == StatusCode::FORBIDDEN && error_text(&bytes).contains("permission")
+            {
                 return Err(RegistryError::DeviceRefused(format!(
                     "{path}: HTTP {status}: {}",
                     error_text(&bytes)
@@ -214,7 +213,9 @@ impl Inner {
         query: &[(&str, String)],
         embed: Option<&str>,
     ) -> Result<(StatusCode, Option<T>), RegistryError> {
-        let (status, bytes) = self.send(Method::GET, path, query, embed, None, None).await?;
+        let (status, bytes) = self
+            .send(Method::GET, path, query, embed, None, None)
+            .await?;
         if !status.is_success() {
             return Ok((status, None));
         }
@@ -222,7 +223,10 @@ impl Inner {
     }
 
     /// Checks card and PIN; `Err(verification)` is the patron's "no".
-    async fn validate(&self, login: &PatronLogin) -> Result<Result<Known, Verification>, RegistryError> {
+    async fn validate(
+        &self,
+        login: &PatronLogin,
+    ) -> Result<Result<Known, Verification>, RegistryError> {
         let body = serde_json::to_value(wire::PasswordValidation {
             identifier: login.card.expose(),
             password: login.pin.expose(),
@@ -242,7 +246,10 @@ impl Inner {
             201 | 200 => {
                 let v: wire::Validated = parse("/auth/password/validation", &bytes)?;
                 // `identifier` matches a user id before a card number: make sure it was the card.
-                if v.cardnumber.as_deref().is_some_and(|c| c != login.card.expose()) {
+                if v.cardnumber
+                    .as_deref()
+                    .is_some_and(|c| c != login.card.expose())
+                {
                     return Ok(Err(Verification::UnknownCard { message: None }));
                 }
                 match v.patron_id {
@@ -265,19 +272,31 @@ impl Inner {
 
     /// The patron with this card, by an exact match. The card goes in Koha's `x-koha-query`
     /// header, not the URL, so that it stays out of web-server access logs.
-    async fn by_card(&self, login: &PatronLogin) -> Result<Result<Known, Verification>, RegistryError> {
+    async fn by_card(
+        &self,
+        login: &PatronLogin,
+    ) -> Result<Result<Known, Verification>, RegistryError> {
         let query = serde_json::json!({ "cardnumber": login.card.expose() }).to_string();
         let (status, bytes) = self
             .send(Method::GET, "/patrons", &[], None, None, Some(&query))
             .await?;
         if !status.is_success() {
-            return Err(RegistryError::Server(format!("patron search: HTTP {status}")));
+            return Err(RegistryError::Server(format!(
+                "patron search: HTTP {status}"
+            )));
         }
         let list: Vec<wire::Patron> = parse("/patrons", &bytes)?;
-        Ok(match list.into_iter().find(|p| p.cardnumber.as_deref() == Some(login.card.expose())) {
-            Some(p) => Ok(Known { patron_id: p.patron_id }),
-            None => Err(Verification::UnknownCard { message: None }),
-        })
+        Ok(
+            match list
+                .into_iter()
+                .find(|p| p.cardnumber.as_deref() == Some(login.card.expose()))
+            {
+                Some(p) => Ok(Known {
+                    patron_id: p.patron_id,
+                }),
+                None => Err(Verification::UnknownCard { message: None }),
+            },
+        )
     }
 
     async fn patron(&self, id: i64) -> Result<wire::Patron, RegistryError> {
@@ -315,7 +334,10 @@ impl Inner {
         let (_, list) = self
             .get::<Vec<wire::Item>>(
                 "/items",
-                &[("external_id", barcode.to_owned()), ("_match", "exact".into())],
+                &[
+                    ("external_id", barcode.to_owned()),
+                    ("_match", "exact".into()),
+                ],
                 Some("biblio"),
             )
             .await?;
@@ -435,7 +457,11 @@ fn patron_facts(p: &wire::Patron, today: chrono::NaiveDate) -> PatronFacts {
         blocks.push(block(BlockKind::CardExpired, FlagEffect::DenyAll, None));
     }
     if p.incorrect_address == Some(true) {
-        blocks.push(block(BlockKind::Other, FlagEffect::Note, Some("address unknown")));
+        blocks.push(block(
+            BlockKind::Other,
+            FlagEffect::Note,
+            Some("address unknown"),
+        ));
     }
     let lang = words::language(p.lang.as_deref());
     PatronFacts {
@@ -447,9 +473,7 @@ fn patron_facts(p: &wire::Patron, today: chrono::NaiveDate) -> PatronFacts {
         self_service: None,
         guardian_consent: None,
         blocks,
-        fines: p
-            .account_balance
-            .map(|b| Cents((b * 100.0).round() as i64)),
+        fines: p.account_balance.map(|b| Cents((b * 100.0).round() as i64)),
         fine_limit: None,
         language: Some(lang.to_owned()),
         name: p.firstname.clone().map(Personal::new),
@@ -518,7 +542,11 @@ impl Registry for KohaRegistry {
                 });
             }
             let (_, holds) = i
-                .get::<Vec<wire::Hold>>("/holds", &[("patron_id", known.patron_id.to_string())], None)
+                .get::<Vec<wire::Hold>>(
+                    "/holds",
+                    &[("patron_id", known.patron_id.to_string())],
+                    None,
+                )
                 .await?;
             for h in holds.unwrap_or_default() {
                 let item = match h.item_id {
@@ -542,7 +570,11 @@ impl Registry for KohaRegistry {
         .await
     }
 
-    async fn checkout(&self, login: &PatronLogin, barcode: &str) -> Result<LoanOutcome, RegistryError> {
+    async fn checkout(
+        &self,
+        login: &PatronLogin,
+        barcode: &str,
+    ) -> Result<LoanOutcome, RegistryError> {
         self.bounded(async {
             let i = &self.inner;
             let known = match i.validate(login).await? {
@@ -550,12 +582,22 @@ impl Registry for KohaRegistry {
                 Err(Verification::WrongPin { .. }) => {
                     return Ok(refused(barcode, None, words::reason("WRONG_PIN", "fi")));
                 }
-                Err(_) => return Ok(refused(barcode, None, words::reason("PATRON_NOT_FOUND", "fi"))),
+                Err(_) => {
+                    return Ok(refused(
+                        barcode,
+                        None,
+                        words::reason("PATRON_NOT_FOUND", "fi"),
+                    ));
+                }
             };
             let p = i.patron(known.patron_id).await?;
             let lang = words::language(p.lang.as_deref());
             let Some(item) = i.item_by_barcode(barcode).await? else {
-                return Ok(refused(barcode, None, words::reason("UNKNOWN_BARCODE", lang)));
+                return Ok(refused(
+                    barcode,
+                    None,
+                    words::reason("UNKNOWN_BARCODE", lang),
+                ));
             };
             let title = item.biblio.as_ref().and_then(|b| b.title.clone());
             let (_, avail) = i
@@ -579,7 +621,14 @@ impl Registry for KohaRegistry {
             })
             .map_err(|e| RegistryError::Setup(e.to_string()))?;
             let (status, bytes) = i
-                .send(Method::POST, "/checkouts", &[], None, Some(Body::Json(body)), None)
+                .send(
+                    Method::POST,
+                    "/checkouts",
+                    &[],
+                    None,
+                    Some(Body::Json(body)),
+                    None,
+                )
                 .await?;
             if status.is_success() {
                 let c: wire::Checkout = parse("/checkouts", &bytes)?;
@@ -656,7 +705,11 @@ impl Registry for KohaRegistry {
         .await
     }
 
-    async fn renew(&self, login: &PatronLogin, barcode: &str) -> Result<LoanOutcome, RegistryError> {
+    async fn renew(
+        &self,
+        login: &PatronLogin,
+        barcode: &str,
+    ) -> Result<LoanOutcome, RegistryError> {
         self.bounded(async {
             let i = &self.inner;
             let known = match i.validate(login).await? {
@@ -665,7 +718,11 @@ impl Registry for KohaRegistry {
             };
             let lang = words::language(i.patron(known.patron_id).await?.lang.as_deref());
             let Some(item) = i.item_by_barcode(barcode).await? else {
-                return Ok(refused(barcode, None, words::reason("UNKNOWN_BARCODE", lang)));
+                return Ok(refused(
+                    barcode,
+                    None,
+                    words::reason("UNKNOWN_BARCODE", lang),
+                ));
             };
             let title = item.biblio.as_ref().and_then(|b| b.title.clone());
             let mine = i
@@ -674,7 +731,11 @@ impl Registry for KohaRegistry {
                 .into_iter()
                 .find(|c| c.item_id == Some(item.item_id));
             let Some(c) = mine else {
-                return Ok(refused(barcode, title, words::reason("NOT_CHECKED_OUT", lang)));
+                return Ok(refused(
+                    barcode,
+                    title,
+                    words::reason("NOT_CHECKED_OUT", lang),
+                ));
             };
             let path = format!("/checkouts/{}/renewal", c.checkout_id);
             let (status, bytes) = i.send(Method::POST, &path, &[], None, None, None).await?;
@@ -776,8 +837,11 @@ mod tests {
     #[test]
     fn plugin_verdicts_of_both_generations_are_read() {
         assert!(self_service_block(&status(true, "")).is_none());
-        let b = self_service_block(&status(false, "Koha::Exception::SelfService::TACNotAccepted"))
-            .unwrap();
+        let b = self_service_block(&status(
+            false,
+            "Koha::Exception::SelfService::TACNotAccepted",
+        ))
+        .unwrap();
         assert_eq!(b.kind, BlockKind::TermsNotAccepted);
         let b = self_service_block(&status(
             false,

@@ -105,8 +105,17 @@ mod tests {
 
     #[test]
     fn tokens_are_refreshed_well_before_they_expire() {
-        assert_eq!(refresh_after(Duration::from_secs(3600)), Duration::from_secs(3540));
-        assert_eq!(refresh_after(Duration::from_secs(60)), Duration::from_secs(45));
-        assert_eq!(refresh_after(Duration::from_secs(4)), Duration::from_secs(3));
+        assert_eq!(
+            refresh_after(Duration::from_secs(3600)),
+            Duration::from_secs(3540)
+        );
+        assert_eq!(
+            refresh_after(Duration::from_secs(60)),
+            Duration::from_secs(45)
+        );
+        assert_eq!(
+            refresh_after(Duration::from_secs(4)),
+            Duration::from_secs(3)
+        );
     }
 }

@@ -58,7 +58,10 @@ pub fn reason(code: &str, lang: &str) -> String {
             "Exemplaret lånas inte ut.",
             "This item is not for loan.",
         ),
-        "DEBARRED" | "USERBLOCKEDNOENDDATE" | "USERBLOCKEDWITHENDDATE" | "RESTRICTION"
+        "DEBARRED"
+        | "USERBLOCKEDNOENDDATE"
+        | "USERBLOCKEDWITHENDDATE"
+        | "RESTRICTION"
         | "RESTRICTED" => say(
             lang,
             "Sinulla on lainauskielto. Ota yhteys kirjastoon.",
@@ -77,12 +80,9 @@ pub fn reason(code: &str, lang: &str) -> String {
             "Kortet har gått ut. Förnya det vid disken.",
             "Your card has expired. Please renew it at the desk.",
         ),
-        "UNKNOWN_BARCODE" | "ITEM_NOT_FOUND" => say(
-            lang,
-            "Tuntematon nide.",
-            "Okänt exemplar.",
-            "Unknown item.",
-        ),
+        "UNKNOWN_BARCODE" | "ITEM_NOT_FOUND" => {
+            say(lang, "Tuntematon nide.", "Okänt exemplar.", "Unknown item.")
+        }
         "TOO_MANY_RENEWALS" | "NO_MORE_RENEWALS" | "TOO_MANY_UNSEEN" => say(
             lang,
             "Lainaa ei voi enää uusia.",
@@ -130,7 +130,10 @@ mod tests {
 
     #[test]
     fn codes_are_read_out_of_koha_error_strings() {
-        assert_eq!(codes("Checkout not authorized (DEBT TOO_MANY)"), ["DEBT", "TOO_MANY"]);
+        assert_eq!(
+            codes("Checkout not authorized (DEBT TOO_MANY)"),
+            ["DEBT", "TOO_MANY"]
+        );
         assert_eq!(codes("Renewal not authorized (too_many)"), ["too_many"]);
         assert!(codes("Confirmation error").is_empty());
     }

@@ -97,7 +97,7 @@ fn message(lines: &[String]) -> Option<String> {
     (!m.is_empty()).then_some(m)
 }
 
-fn field<'a>(extra: &'a [Field], code: Option<FieldCode>) -> Option<&'a str> {
+fn field(extra: &[Field], code: Option<FieldCode>) -> Option<&str> {
     let code = code?;
     extra
         .iter()
@@ -242,7 +242,10 @@ pub fn verification(r: &PatronReply<'_>, map: &PatronMapping, today: NaiveDate) 
     }
     // The library's words explain a lending ban better than the flag's name.
     if let Some(m) = &msg {
-        for b in blocks.iter_mut().filter(|b| b.kind == BlockKind::LendingBan) {
+        for b in blocks
+            .iter_mut()
+            .filter(|b| b.kind == BlockKind::LendingBan)
+        {
             b.reason = Some(m.clone());
         }
     }
@@ -301,10 +304,7 @@ pub fn return_outcome(r: &CheckinResponse) -> ReturnOutcome {
     };
     ReturnOutcome {
         item: r.item_identifier.clone(),
-        title: r
-            .title_identifier
-            .clone()
-            .filter(|t| !t.trim().is_empty()),
+        title: r.title_identifier.clone().filter(|t| !t.trim().is_empty()),
         ok: r.ok,
         route,
         resensitize: Some(r.resensitize),
@@ -544,7 +544,10 @@ mod tests {
             Field::new(FieldCode(*b"PX"), "20251231"),
             Field::new(FieldCode(*b"PS"), "Y"),
             Field::new(FieldCode(*b"PG"), "N"),
-            Field::new(FieldCode(*b"PA"), "IMA:Ilkivalta:20260301;LPR:vanha:20250101"),
+            Field::new(
+                FieldCode(*b"PA"),
+                "IMA:Ilkivalta:20260301;LPR:vanha:20250101",
+            ),
         ];
         let (r, map) = reply_with(flags, extra, Some(true));
         let today = day(2026, 1, 15);
@@ -614,8 +617,14 @@ mod tests {
     #[test]
     fn due_dates_in_the_forms_systems_send() {
         let at = |y, m, d, h, mi, s| day(y, m, d).and_hms_opt(h, mi, s).unwrap();
-        assert_eq!(parse_due("20260212    235959"), Some(at(2026, 2, 12, 23, 59, 59)));
-        assert_eq!(parse_due("2026-02-12 23:59"), Some(at(2026, 2, 12, 23, 59, 0)));
+        assert_eq!(
+            parse_due("20260212    235959"),
+            Some(at(2026, 2, 12, 23, 59, 59))
+        );
+        assert_eq!(
+            parse_due("2026-02-12 23:59"),
+            Some(at(2026, 2, 12, 23, 59, 0))
+        );
         assert_eq!(parse_due("2026-02-12"), Some(at(2026, 2, 12, 23, 59, 59)));
         assert_eq!(parse_due("12.02.2026"), Some(at(2026, 2, 12, 23, 59, 59)));
         assert_eq!(parse_due(""), None);
@@ -660,14 +669,23 @@ mod tests {
             print_lines: vec![],
             extra: vec![],
         };
-        assert_eq!(return_outcome(&r(false, None, None)).route, ReturnRoute::Shelf);
-        assert_eq!(return_outcome(&r(true, Some("01"), None)).route, ReturnRoute::Hold);
+        assert_eq!(
+            return_outcome(&r(false, None, None)).route,
+            ReturnRoute::Shelf
+        );
+        assert_eq!(
+            return_outcome(&r(true, Some("01"), None)).route,
+            ReturnRoute::Hold
+        );
         assert_eq!(
             return_outcome(&r(true, Some("04"), Some("IMA"))).route,
             ReturnRoute::Transfer {
                 to: Some("IMA".into())
             }
         );
-        assert_eq!(return_outcome(&r(true, None, None)).route, ReturnRoute::Staff);
+        assert_eq!(
+            return_outcome(&r(true, None, None)).route,
+            ReturnRoute::Staff
+        );
     }
 }

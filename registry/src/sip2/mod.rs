@@ -30,10 +30,7 @@ pub struct Sip2Registry {
 
 impl Sip2Registry {
     /// Starts the connection (in the background) from validated settings.
-    pub fn start(
-        sip: &Sip2Settings,
-        all: &RegistrySettings,
-    ) -> Result<Self, RegistryError> {
+    pub fn start(sip: &Sip2Settings, all: &RegistrySettings) -> Result<Self, RegistryError> {
         let Credentials::Sip2 { login, password } = &all.credentials else {
             return Err(RegistryError::Setup(
                 "the SIP2 backend needs login and password in the credentials file".into(),
@@ -97,7 +94,10 @@ impl Registry for Sip2Registry {
         let list = async |summary: usize| -> Result<(Vec<String>, Vec<String>), RegistryError> {
             match self
                 .session
-                .call(self.requests.patron_information(login, Some(summary), now()))
+                .call(
+                    self.requests
+                        .patron_information(login, Some(summary), now()),
+                )
                 .await?
             {
                 Message::PatronInformationResponse(r) => {
@@ -135,29 +135,49 @@ impl Registry for Sip2Registry {
         })
     }
 
-    async fn checkout(&self, login: &PatronLogin, item: &str) -> Result<LoanOutcome, RegistryError> {
-        match self.session.call(self.requests.checkout(login, item, now())).await? {
+    async fn checkout(
+        &self,
+        login: &PatronLogin,
+        item: &str,
+    ) -> Result<LoanOutcome, RegistryError> {
+        match self
+            .session
+            .call(self.requests.checkout(login, item, now()))
+            .await?
+        {
             Message::CheckoutResponse(r) => Ok(mapping::loan_outcome(&r)),
             other => Err(Self::unexpected("checkout", &other)),
         }
     }
 
     async fn checkin(&self, item: &str) -> Result<ReturnOutcome, RegistryError> {
-        match self.session.call(self.requests.checkin(item, now())).await? {
+        match self
+            .session
+            .call(self.requests.checkin(item, now()))
+            .await?
+        {
             Message::CheckinResponse(r) => Ok(mapping::return_outcome(&r)),
             other => Err(Self::unexpected("checkin", &other)),
         }
     }
 
     async fn renew(&self, login: &PatronLogin, item: &str) -> Result<LoanOutcome, RegistryError> {
-        match self.session.call(self.requests.renew(login, item, now())).await? {
+        match self
+            .session
+            .call(self.requests.renew(login, item, now()))
+            .await?
+        {
             Message::RenewResponse(r) => Ok(mapping::loan_outcome(&r)),
             other => Err(Self::unexpected("renew", &other)),
         }
     }
 
     async fn renew_all(&self, login: &PatronLogin) -> Result<RenewAllOutcome, RegistryError> {
-        match self.session.call(self.requests.renew_all(login, now())).await? {
+        match self
+            .session
+            .call(self.requests.renew_all(login, now()))
+            .await?
+        {
             Message::RenewAllResponse(r) => Ok(mapping::renew_all_outcome(&r)),
             other => Err(Self::unexpected("renew all", &other)),
         }

@@ -443,7 +443,10 @@ mod tests {
             .unwrap();
         assert_eq!(expected_reply(&r.checkin("1", now)), *b"10");
         assert_eq!(expected_reply(&r.item_information("1", now)), *b"18");
-        assert_eq!(expected_reply(&r.end_session(&redact::CardNumber::new("1"), now)), *b"36");
+        assert_eq!(
+            expected_reply(&r.end_session(&redact::CardNumber::new("1"), now)),
+            *b"36"
+        );
     }
 
     #[test]
