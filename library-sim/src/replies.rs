@@ -2,7 +2,6 @@
 //! rules. Pure: the time and the device come in as arguments.
 
 pub use chrono::NaiveDateTime;
-use chrono::{Datelike, Timelike};
 use redact::{CardNumber, Personal, Pin};
 use sip2::*;
 
@@ -14,26 +13,8 @@ pub fn local_now() -> NaiveDateTime {
     chrono::Local::now().naive_local()
 }
 
-/// A SIP2 date of a local time.
-pub fn sip_date(t: NaiveDateTime) -> SipDate {
-    SipDate::local(
-        u16::try_from(t.year()).unwrap_or(0),
-        t.month() as u8,
-        t.day() as u8,
-        t.hour() as u8,
-        t.minute() as u8,
-        t.second() as u8,
-    )
-    .unwrap_or(SipDate {
-        year: 0,
-        month: 1,
-        day: 1,
-        zone: date::LOCAL,
-        hour: 0,
-        minute: 0,
-        second: 0,
-    })
-}
+/// A SIP2 date of a local time (the registry client's, so both sides write dates alike).
+pub use registry::sip2::mapping::sip_date;
 
 /// A local time of a SIP2 date (the zone is taken as local, as the library's own clock).
 pub fn naive(d: &SipDate) -> Option<NaiveDateTime> {

@@ -61,30 +61,30 @@ fn rfc3339(t: NaiveDateTime) -> String {
     }
 }
 
+/// Ids are positions in the fixture file, from 1.
+fn id_of<T>(list: &[T], is: impl Fn(&T) -> bool) -> Option<usize> {
+    list.iter().position(is).map(|i| i + 1)
+}
+
+fn by_id<T: Clone>(list: &[T], id: &str) -> Option<T> {
+    let i: usize = id.parse().ok()?;
+    list.get(i.checked_sub(1)?).cloned()
+}
+
 fn patron_id(lib: &Library, card: &str) -> Option<usize> {
-    lib.fixtures
-        .patrons
-        .iter()
-        .position(|p| p.card == card)
-        .map(|i| i + 1)
+    id_of(&lib.fixtures.patrons, |p| p.card == card)
 }
 
 fn patron_by_id(lib: &Library, id: &str) -> Option<Patron> {
-    let i: usize = id.parse().ok()?;
-    lib.fixtures.patrons.get(i.checked_sub(1)?).cloned()
+    by_id(&lib.fixtures.patrons, id)
 }
 
 fn item_id(lib: &Library, barcode: &str) -> Option<usize> {
-    lib.fixtures
-        .items
-        .iter()
-        .position(|i| i.barcode == barcode)
-        .map(|i| i + 1)
+    id_of(&lib.fixtures.items, |i| i.barcode == barcode)
 }
 
 fn item_by_id(lib: &Library, id: &str) -> Option<Item> {
-    let i: usize = id.parse().ok()?;
-    lib.fixtures.items.get(i.checked_sub(1)?).cloned()
+    by_id(&lib.fixtures.items, id)
 }
 
 fn lang(p: &Patron) -> &'static str {

@@ -194,28 +194,17 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
             settings.require_client_cert,
             &[],
         )?);
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
+        let listener = listen(addr).await?;
         let local = listener.local_addr()?;
         info!(%local, ca = %files.ca_cert.display(), dialect = %sim.dialect.name, charset = %sim.dialect.charset, "SIP2 over TLS");
         running.sip2_tls = Some(local);
         let sim = sim.clone();
-        running.tasks.push(tokio::spawn(async move {
-            loop {
-                let Ok((tcp, peer)) = accept(&listener).await else {
-                    continue;
-                };
-                let sim = sim.clone();
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
-                    {
-                        Ok(Ok(tls)) => serve(sim, tls, peer).await,
-                        Ok(Err(e)) => warn!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => warn!(%peer, "TLS handshake timed out"),
-                    }
-                });
+        running.tasks.push(accept_loop(listener, move |tcp, peer| {
+            let (sim, acceptor) = (sim.clone(), acceptor.clone());
+            async move {
+                if let Some(tls) = handshake(&acceptor, tcp, peer).await {
+                    serve(sim, tls, peer).await;
+                }
             }
         }));
     }
@@ -225,62 +214,39 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
             settings.require_client_cert,
             &[b"http/1.1"],
         )?);
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
+        let listener = listen(addr).await?;
         let local = listener.local_addr()?;
         info!(%local, "Koha REST API over HTTPS");
         running.https = Some(local);
         let sim = sim.clone();
-        running.tasks.push(tokio::spawn(async move {
-            loop {
-                let Ok((tcp, peer)) = accept(&listener).await else {
-                    continue;
+        running.tasks.push(accept_loop(listener, move |tcp, peer| {
+            let (sim, acceptor) = (sim.clone(), acceptor.clone());
+            async move {
+                let Some(tls) = handshake(&acceptor, tcp, peer).await else {
+                    return;
                 };
-                let sim = sim.clone();
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    let tls =
-                        match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp))
-                            .await
-                        {
-                            Ok(Ok(tls)) => tls,
-                            Ok(Err(e)) => return warn!(%peer, error = %e, "TLS handshake failed"),
-                            Err(_) => return warn!(%peer, "TLS handshake timed out"),
-                        };
-                    let service =
-                        hyper::service::service_fn(move |req| rest::handle(sim.clone(), req));
-                    if let Err(e) = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-                        .await
-                    {
-                        debug!(%peer, error = %e, "HTTP connection ended");
-                    }
-                });
+                let service = hyper::service::service_fn(move |req| rest::handle(sim.clone(), req));
+                if let Err(e) = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await
+                {
+                    debug!(%peer, error = %e, "HTTP connection ended");
+                }
             }
         }));
     }
     if let Some(addr) = settings.sip2_plain {
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
+        let listener = listen(addr).await?;
         let local = listener.local_addr()?;
         warn!(%local, "SIP2 over plain TCP: card numbers and PINs cross the network unencrypted; use only behind a VPN or stunnel");
         running.sip2_plain = Some(local);
         let sim = sim.clone();
-        running.tasks.push(tokio::spawn(async move {
-            loop {
-                let Ok((tcp, peer)) = accept(&listener).await else {
-                    continue;
-                };
-                tokio::spawn(serve(sim.clone(), tcp, peer));
-            }
+        running.tasks.push(accept_loop(listener, move |tcp, peer| {
+            serve(sim.clone(), tcp, peer)
         }));
     }
     if let Some(addr) = settings.control {
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
+        let listener = listen(addr).await?;
         let local = listener.local_addr()?;
         if !local.ip().is_loopback() {
             warn!(%local, "the fault-control port is not on loopback");
@@ -288,13 +254,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         info!(%local, "fault control");
         running.control = Some(local);
         let sim = sim.clone();
-        running.tasks.push(tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = accept(&listener).await else {
-                    continue;
-                };
-                tokio::spawn(control(sim.clone(), tcp));
-            }
+        running.tasks.push(accept_loop(listener, move |tcp, _| {
+            control(sim.clone(), tcp)
         }));
     }
     Ok(running)
@@ -307,6 +268,46 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     info!("shutting down");
     running.abort();
     Ok(())
+}
+
+async fn listen(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
+}
+
+/// Accepts connections for ever, each handled in a task of its own.
+fn accept_loop<F, Fut>(listener: TcpListener, handle: F) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(TcpStream, SocketAddr) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        loop {
+            if let Ok((tcp, peer)) = accept(&listener).await {
+                tokio::spawn(handle(tcp, peer));
+            }
+        }
+    })
+}
+
+/// The TLS handshake, bounded to 10 s; failures are logged.
+async fn handshake(
+    acceptor: &tokio_rustls::TlsAcceptor,
+    tcp: TcpStream,
+    peer: SocketAddr,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => Some(tls),
+        Ok(Err(e)) => {
+            warn!(%peer, error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            warn!(%peer, "TLS handshake timed out");
+            None
+        }
+    }
 }
 
 async fn accept(listener: &TcpListener) -> std::io::Result<(TcpStream, SocketAddr)> {

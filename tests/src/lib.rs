@@ -180,3 +180,58 @@ impl DeviceSetup {
         registry::AnyRegistry::start(&self.settings(dir, sim).unwrap()).unwrap()
     }
 }
+
+/// Every log line of the process at TRACE level, ours and our libraries', kept in memory.
+#[derive(Clone, Default)]
+pub struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for LogCapture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "LogCapture({} bytes)",
+            self.0.lock().map_or(0, |b| b.len())
+        )
+    }
+}
+
+impl LogCapture {
+    /// Installs the capture as the process's subscriber (once per test binary).
+    pub fn install() -> Self {
+        let capture = Self::default();
+        let writer = capture.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .init();
+        capture
+    }
+
+    /// What was logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// Whether `secret` stands in `logs` as a logged value would. A short one (a 4-digit PIN) can
+/// turn up inside a hex dump (a TLS signature at TRACE), so it counts only on its own.
+pub fn leaks(logs: &str, secret: &str) -> bool {
+    logs.match_indices(secret).any(|(i, _)| {
+        let before = logs[..i].chars().next_back();
+        let after = logs[i + secret.len()..].chars().next();
+        secret.len() > 6
+            || (!before.is_some_and(char::is_alphanumeric)
+                && !after.is_some_and(char::is_alphanumeric))
+    })
+}

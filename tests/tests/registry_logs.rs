@@ -2,34 +2,12 @@
 //! PIN reaches a log line, theirs or their libraries' (reqwest, hyper, rustls), at TRACE level.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use e2e::*;
 use registry::{PatronLogin, Registry};
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn registry_clients_log_no_card_or_pin_at_trace_level() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .init();
+    let captured = LogCapture::install();
 
     let state = tempfile::tempdir().unwrap();
     let sim = start(state.path()).await;
@@ -74,7 +52,7 @@ async fn registry_clients_log_no_card_or_pin_at_trace_level() {
         let _ = r.verify(&PatronLogin::new(AINO, AINO_PIN)).await;
     }
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("connected to the library system") && logs.contains("OAuth2 token"),
         "the capture did not see the clients' logs"
@@ -90,19 +68,7 @@ async fn registry_clients_log_no_card_or_pin_at_trace_level() {
         "kiosk-secret-1",
     ]);
     for s in secrets {
-        // A PIN is short: look for it as a value, not inside timestamps.
-        let leaked: Vec<&str> = logs
-            .lines()
-            .filter(|l| {
-                if s.len() > 6 {
-                    l.contains(s)
-                } else {
-                    l.contains(&format!("\"{s}\""))
-                        || l.contains(&format!("={s}"))
-                        || l.contains(&format!(": {s}"))
-                }
-            })
-            .collect();
+        let leaked: Vec<&str> = logs.lines().filter(|l| leaks(l, s)).collect();
         assert!(
             leaked.is_empty(),
             "{s} leaked: {:?}",

@@ -207,6 +207,16 @@ impl Inner {
         }
     }
 
+    async fn post_json(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<(StatusCode, bytes::Bytes), RegistryError> {
+        let body = serde_json::to_value(body).map_err(|e| RegistryError::Setup(e.to_string()))?;
+        self.send(Method::POST, path, &[], None, Some(Body::Json(body)), None)
+            .await
+    }
+
     async fn get<T: DeserializeOwned>(
         &self,
         path: &str,
@@ -227,21 +237,11 @@ impl Inner {
         &self,
         login: &PatronLogin,
     ) -> Result<Result<Known, Verification>, RegistryError> {
-        let body = serde_json::to_value(wire::PasswordValidation {
+        let body = wire::PasswordValidation {
             identifier: login.card.expose(),
             password: login.pin.expose(),
-        })
-        .map_err(|e| RegistryError::Setup(e.to_string()))?;
-        let (status, bytes) = self
-            .send(
-                Method::POST,
-                "/auth/password/validation",
-                &[],
-                None,
-                Some(Body::Json(body)),
-                None,
-            )
-            .await?;
+        };
+        let (status, bytes) = self.post_json("/auth/password/validation", &body).await?;
         match status.as_u16() {
             201 | 200 => {
                 let v: wire::Validated = parse("/auth/password/validation", &bytes)?;
@@ -383,11 +383,62 @@ fn parse<T: DeserializeOwned>(path: &str, bytes: &[u8]) -> Result<T, RegistryErr
     })
 }
 
+/// Koha's error message for a log line or an error, with quoted values cut out: Koha quotes
+/// what it was given ("No Patron with the given cardnumber '2468…' found.").
 fn error_text(bytes: &[u8]) -> String {
-    serde_json::from_slice::<wire::KohaError>(bytes)
+    let text = serde_json::from_slice::<wire::KohaError>(bytes)
         .ok()
         .and_then(|e| e.error)
-        .unwrap_or_else(|| format!("{} bytes", bytes.len()))
+        .unwrap_or_else(|| format!("{} bytes", bytes.len()));
+    let mut out = String::with_capacity(text.len());
+    let mut quote: Option<char> = None;
+    for c in text.chars() {
+        match quote {
+            Some(q) if c == q => {
+                out.push('…');
+                out.push(c);
+                quote = None;
+            }
+            Some(_) => {}
+            None if c == '\'' || c == '"' => {
+                out.push(c);
+                quote = Some(c);
+            }
+            None => out.push(c),
+        }
+    }
+    if quote.is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// A checkout (201 from `POST /checkouts` or a renewal) or why not, in the patron's words.
+fn loan_reply(
+    path: &str,
+    status: StatusCode,
+    bytes: &[u8],
+    barcode: &str,
+    title: Option<String>,
+    lang: &str,
+    renewal: bool,
+) -> Result<LoanOutcome, RegistryError> {
+    if status.is_success() {
+        let c: wire::Checkout = parse(path, bytes)?;
+        return Ok(LoanOutcome {
+            item: barcode.to_owned(),
+            title,
+            ok: true,
+            renewed: renewal,
+            due: c.due_date.as_deref().and_then(wire::date_time),
+            message: None,
+            // A renewed item is already in the patron's hands.
+            desensitize: (!renewal).then_some(true),
+        });
+    }
+    let err = error_text(bytes);
+    let code = words::codes(&err).into_iter().next().unwrap_or(err);
+    Ok(refused(barcode, title, words::reason(&code, lang)))
 }
 
 /// The Koha-Suomi plugin's verdict as a block. Exception class names come in two generations
@@ -615,36 +666,12 @@ impl Registry for KohaRegistry {
             if let Some(code) = avail.blockers.keys().chain(avail.confirms.keys()).next() {
                 return Ok(refused(barcode, title, words::reason(code, lang)));
             }
-            let body = serde_json::to_value(wire::NewCheckout {
+            let body = wire::NewCheckout {
                 item_id: item.item_id,
                 patron_id: known.patron_id,
-            })
-            .map_err(|e| RegistryError::Setup(e.to_string()))?;
-            let (status, bytes) = i
-                .send(
-                    Method::POST,
-                    "/checkouts",
-                    &[],
-                    None,
-                    Some(Body::Json(body)),
-                    None,
-                )
-                .await?;
-            if status.is_success() {
-                let c: wire::Checkout = parse("/checkouts", &bytes)?;
-                return Ok(LoanOutcome {
-                    item: barcode.to_owned(),
-                    title,
-                    ok: true,
-                    renewed: false,
-                    due: c.due_date.as_deref().and_then(wire::date_time),
-                    message: None,
-                    desensitize: Some(true),
-                });
-            }
-            let err = error_text(&bytes);
-            let code = words::codes(&err).into_iter().next().unwrap_or(err);
-            Ok(refused(barcode, title, words::reason(&code, lang)))
+            };
+            let (status, bytes) = i.post_json("/checkouts", &body).await?;
+            loan_reply("/checkouts", status, &bytes, barcode, title, lang, false)
         })
         .await
     }
@@ -739,21 +766,7 @@ impl Registry for KohaRegistry {
             };
             let path = format!("/checkouts/{}/renewal", c.checkout_id);
             let (status, bytes) = i.send(Method::POST, &path, &[], None, None, None).await?;
-            if status.is_success() {
-                let c: wire::Checkout = parse(&path, &bytes)?;
-                return Ok(LoanOutcome {
-                    item: barcode.to_owned(),
-                    title,
-                    ok: true,
-                    renewed: true,
-                    due: c.due_date.as_deref().and_then(wire::date_time),
-                    message: None,
-                    desensitize: None,
-                });
-            }
-            let err = error_text(&bytes);
-            let code = words::codes(&err).into_iter().next().unwrap_or(err);
-            Ok(refused(barcode, title, words::reason(&code, lang)))
+            loan_reply(&path, status, &bytes, barcode, title, lang, true)
         })
         .await
     }
@@ -832,6 +845,19 @@ mod tests {
             end_time: Some("21:00".into()),
             expirationdate: Some("2026-03-01".into()),
         }
+    }
+
+    #[test]
+    fn quoted_values_are_cut_out_of_koha_errors() {
+        let body = br#"{"error":"No Patron with the given cardnumber '24680000000011' found."}"#;
+        assert_eq!(
+            error_text(body),
+            "No Patron with the given cardnumber '…' found."
+        );
+        assert_eq!(
+            error_text(br#"{"error":"Checkout not authorized (DEBT)"}"#),
+            "Checkout not authorized (DEBT)"
+        );
     }
 
     #[test]

@@ -155,13 +155,52 @@ impl Session {
     }
 }
 
+/// The connection, or when to try again and why the last try failed.
+struct Link {
+    conn: Option<Connection>,
+    backoff: Backoff,
+    next_attempt: Instant,
+    last_failure: Option<(Instant, RegistryError)>,
+}
+
+impl Link {
+    /// Connects by `deadline`; on failure, books the next attempt after a backoff.
+    async fn connect(
+        &mut self,
+        s: &SessionSettings,
+        deadline: Instant,
+    ) -> Result<(), RegistryError> {
+        match connect(s, deadline).await {
+            Ok(c) => {
+                self.conn = Some(c);
+                self.backoff.reset();
+                self.last_failure = None;
+                Ok(())
+            }
+            Err(e) => {
+                self.next_attempt = Instant::now() + self.backoff.wait();
+                self.last_failure = Some((Instant::now(), e.clone()));
+                Err(e)
+            }
+        }
+    }
+
+    /// The connection broke: drop it and reconnect at once, in the background.
+    fn lost(&mut self) {
+        self.conn = None;
+        self.next_attempt = Instant::now();
+    }
+}
+
 async fn run(s: SessionSettings, mut jobs: mpsc::Receiver<Job>) {
-    let mut conn: Option<Connection> = None;
-    let mut backoff = Backoff::new();
-    let mut next_attempt = Instant::now();
-    let mut last_failure: Option<(Instant, RegistryError)> = None;
+    let mut link = Link {
+        conn: None,
+        backoff: Backoff::new(),
+        next_attempt: Instant::now(),
+        last_failure: None,
+    };
     loop {
-        let heartbeat_at = match (&conn, s.heartbeat) {
+        let heartbeat_at = match (&link.conn, s.heartbeat) {
             (Some(c), Some(h)) => Some(c.last_used + h),
             _ => None,
         };
@@ -172,32 +211,23 @@ async fn run(s: SessionSettings, mut jobs: mpsc::Receiver<Job>) {
                     let _ = job.reply.send(Err(RegistryError::Timeout(s.timeout)));
                     continue;
                 }
-                if conn.is_none() {
+                if link.conn.is_none() {
                     // Right after a failed attempt, answer at once rather than make every
                     // caller wait out the same dead server; the background retry goes on.
-                    if let Some((at, e)) = &last_failure {
+                    if let Some((at, e)) = &link.last_failure {
                         if at.elapsed() < Duration::from_millis(250) {
                             let _ = job.reply.send(Err(e.clone()));
                             continue;
                         }
                     }
                     let deadline = job.deadline.min(Instant::now() + s.connect_timeout);
-                    match connect(&s, deadline).await {
-                        Ok(c) => {
-                            conn = Some(c);
-                            backoff.reset();
-                            last_failure = None;
-                        }
-                        Err(e) => {
-                            let e = if Instant::now() >= job.deadline { RegistryError::Timeout(s.timeout) } else { e };
-                            next_attempt = Instant::now() + backoff.wait();
-                            last_failure = Some((Instant::now(), e.clone()));
-                            let _ = job.reply.send(Err(e));
-                            continue;
-                        }
+                    if let Err(e) = link.connect(&s, deadline).await {
+                        let e = if Instant::now() >= job.deadline { RegistryError::Timeout(s.timeout) } else { e };
+                        let _ = job.reply.send(Err(e));
+                        continue;
                     }
                 }
-                let Some(c) = conn.as_mut() else { continue };
+                let Some(c) = link.conn.as_mut() else { continue };
                 let result = exchange(c, &s.dialect, &job.request, job.deadline).await;
                 let result = match result {
                     Err(RegistryError::Timeout(_)) => Err(RegistryError::Timeout(s.timeout)),
@@ -205,39 +235,27 @@ async fn run(s: SessionSettings, mut jobs: mpsc::Receiver<Job>) {
                 };
                 if let Err(e) = &result {
                     warn!(request = job.request.name(), error = %e, "SIP2 request failed; reconnecting");
-                    conn = None;
-                    next_attempt = Instant::now();
+                    link.lost();
                 }
                 let _ = job.reply.send(result);
             }
             () = sleep_until(heartbeat_at.unwrap_or_else(Instant::now)), if heartbeat_at.is_some() => {
-                if let Some(c) = conn.as_mut() {
+                if let Some(c) = link.conn.as_mut() {
                     let deadline = Instant::now() + s.timeout;
                     match exchange(c, &s.dialect, &Requests::sc_status(), deadline).await {
                         Ok(Message::AcsStatus(a)) => debug!(online = a.online, "heartbeat"),
                         Ok(_) => {}
                         Err(e) => {
                             warn!(error = %e, "heartbeat failed; reconnecting");
-                            conn = None;
-                            next_attempt = Instant::now();
+                            link.lost();
                         }
                     }
                 }
             }
-            () = sleep_until(next_attempt), if conn.is_none() => {
+            () = sleep_until(link.next_attempt), if link.conn.is_none() => {
                 let deadline = Instant::now() + s.connect_timeout;
-                match connect(&s, deadline).await {
-                    Ok(c) => {
-                        conn = Some(c);
-                        backoff.reset();
-                        last_failure = None;
-                    }
-                    Err(e) => {
-                        let wait = backoff.wait();
-                        debug!(error = %e, retry_in_ms = wait.as_millis() as u64, "reconnect failed");
-                        next_attempt = Instant::now() + wait;
-                        last_failure = Some((Instant::now(), e));
-                    }
+                if let Err(e) = link.connect(&s, deadline).await {
+                    debug!(error = %e, "reconnect failed");
                 }
             }
         }
@@ -322,9 +340,6 @@ async fn exchange(
     let bytes = request
         .encode(dialect, seq)
         .map_err(|e| RegistryError::Setup(format!("cannot encode {}: {e}", request.name())))?;
-    let resend_request = Message::RequestAcsResend(Resend::default())
-        .encode(dialect, None)
-        .map_err(|e| RegistryError::Setup(format!("cannot encode 97: {e}")))?;
     send(c, &bytes, deadline).await?;
     let want = expected_reply(request);
     let mut resends = 0;
@@ -373,7 +388,10 @@ async fn exchange(
         }
         debug!(error = %problem, "damaged reply; asking for it again (97)");
         resends += 1;
-        send(c, &resend_request, deadline).await?;
+        let resend = Message::RequestAcsResend(Resend::default())
+            .encode(dialect, None)
+            .map_err(|e| RegistryError::Setup(format!("cannot encode 97: {e}")))?;
+        send(c, &resend, deadline).await?;
     }
 }
 
