@@ -330,6 +330,43 @@ impl Inner {
         Ok(self_service_block(&s))
     }
 
+    /// For a loan or renewal: the patron (PIN checked again), their language, the item and its
+    /// title; or the patron's "no".
+    async fn loan_parties(
+        &self,
+        login: &PatronLogin,
+        barcode: &str,
+    ) -> Result<Result<(Known, &'static str, wire::Item, Option<String>), LoanOutcome>, RegistryError>
+    {
+        let known = match self.validate(login).await? {
+            Ok(k) => k,
+            Err(Verification::WrongPin { .. }) => {
+                return Ok(Err(refused(
+                    barcode,
+                    None,
+                    words::reason("WRONG_PIN", "fi"),
+                )));
+            }
+            Err(_) => {
+                return Ok(Err(refused(
+                    barcode,
+                    None,
+                    words::reason("PATRON_NOT_FOUND", "fi"),
+                )));
+            }
+        };
+        let lang = words::language(self.patron(known.patron_id).await?.lang.as_deref());
+        let Some(item) = self.item_by_barcode(barcode).await? else {
+            return Ok(Err(refused(
+                barcode,
+                None,
+                words::reason("UNKNOWN_BARCODE", lang),
+            )));
+        };
+        let title = item.biblio.as_ref().and_then(|b| b.title.clone());
+        Ok(Ok((known, lang, item, title)))
+    }
+
     async fn item_by_barcode(&self, barcode: &str) -> Result<Option<wire::Item>, RegistryError> {
         let (_, list) = self
             .get::<Vec<wire::Item>>(
@@ -628,29 +665,10 @@ impl Registry for KohaRegistry {
     ) -> Result<LoanOutcome, RegistryError> {
         self.bounded(async {
             let i = &self.inner;
-            let known = match i.validate(login).await? {
-                Ok(k) => k,
-                Err(Verification::WrongPin { .. }) => {
-                    return Ok(refused(barcode, None, words::reason("WRONG_PIN", "fi")));
-                }
-                Err(_) => {
-                    return Ok(refused(
-                        barcode,
-                        None,
-                        words::reason("PATRON_NOT_FOUND", "fi"),
-                    ));
-                }
+            let (known, lang, item, title) = match i.loan_parties(login, barcode).await? {
+                Ok(p) => p,
+                Err(no) => return Ok(no),
             };
-            let p = i.patron(known.patron_id).await?;
-            let lang = words::language(p.lang.as_deref());
-            let Some(item) = i.item_by_barcode(barcode).await? else {
-                return Ok(refused(
-                    barcode,
-                    None,
-                    words::reason("UNKNOWN_BARCODE", lang),
-                ));
-            };
-            let title = item.biblio.as_ref().and_then(|b| b.title.clone());
             let (_, avail) = i
                 .get::<wire::Availability>(
                     "/checkouts/availability",
@@ -739,19 +757,10 @@ impl Registry for KohaRegistry {
     ) -> Result<LoanOutcome, RegistryError> {
         self.bounded(async {
             let i = &self.inner;
-            let known = match i.validate(login).await? {
-                Ok(k) => k,
-                Err(_) => return Ok(refused(barcode, None, words::reason("WRONG_PIN", "fi"))),
+            let (known, lang, item, title) = match i.loan_parties(login, barcode).await? {
+                Ok(p) => p,
+                Err(no) => return Ok(no),
             };
-            let lang = words::language(i.patron(known.patron_id).await?.lang.as_deref());
-            let Some(item) = i.item_by_barcode(barcode).await? else {
-                return Ok(refused(
-                    barcode,
-                    None,
-                    words::reason("UNKNOWN_BARCODE", lang),
-                ));
-            };
-            let title = item.biblio.as_ref().and_then(|b| b.title.clone());
             let mine = i
                 .checkouts("patron_id", known.patron_id)
                 .await?
