@@ -214,8 +214,14 @@ async fn run(s: SessionSettings, mut jobs: mpsc::Receiver<Job>) {
                 if link.conn.is_none() {
                     // Right after a failed attempt, answer at once rather than make every
                     // caller wait out the same dead server; the background retry goes on.
+                    // Only a failure that will repeat (a refused certificate or login) is
+                    // answered from memory; after a timeout or a reset, the caller tries anew.
                     if let Some((at, e)) = &link.last_failure {
-                        if at.elapsed() < Duration::from_millis(250) {
+                        let repeats = matches!(
+                            e,
+                            RegistryError::Tls(_) | RegistryError::DeviceRefused(_) | RegistryError::Setup(_)
+                        );
+                        if repeats && at.elapsed() < Duration::from_millis(250) {
                             let _ = job.reply.send(Err(e.clone()));
                             continue;
                         }
@@ -300,8 +306,16 @@ async fn connect(s: &SessionSettings, deadline: Instant) -> Result<Connection, R
         next_seq: 0,
         last_used: Instant::now(),
     };
+    // The exchanges' own timeouts carry no bound; connecting's is connect_timeout.
+    let bounded = |e: RegistryError| match e {
+        RegistryError::Timeout(_) => timeout.clone(),
+        other => other,
+    };
     let login = s.requests.login(&s.login, &s.password);
-    match exchange(&mut conn, &s.dialect, &login, deadline).await? {
+    match exchange(&mut conn, &s.dialect, &login, deadline)
+        .await
+        .map_err(bounded)?
+    {
         Message::LoginResponse(r) if r.ok => {}
         _ => {
             return Err(RegistryError::DeviceRefused(format!(
@@ -310,7 +324,10 @@ async fn connect(s: &SessionSettings, deadline: Instant) -> Result<Connection, R
             )));
         }
     }
-    let online = match exchange(&mut conn, &s.dialect, &Requests::sc_status(), deadline).await? {
+    let online = match exchange(&mut conn, &s.dialect, &Requests::sc_status(), deadline)
+        .await
+        .map_err(bounded)?
+    {
         Message::AcsStatus(a) => a.online,
         _ => false,
     };
