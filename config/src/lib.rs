@@ -5,10 +5,13 @@
 //! Layout:
 //! - [`load`]: reading a TOML file into any raw type, and [`ConfigError`].
 //! - [`sip2`]: a SIP2 dialect: a preset with per-setting overrides.
+//! - [`allowlist`]: the `[allowlist]` table: where the signed offline list comes from, the keys
+//!   and scope a device trusts, and what a door does when the list has expired.
 //! - [`registry`]: the `[registry]` table: backend, addresses, TLS, credentials, timeouts, and
 //!   how patron replies map to facts.
 #![deny(missing_docs)]
 
+pub mod allowlist;
 pub mod registry;
 pub mod sip2;
 
@@ -73,4 +76,29 @@ pub fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, ConfigEr
         file: path.to_owned(),
         message: e.to_string().trim_end().to_owned(),
     })
+}
+
+/// Refuses a secret file (named by `key` in `config`) that others may read.
+pub fn check_private(path: &Path, config: &Path, key: &str) -> Result<(), ConfigError> {
+    let meta = std::fs::metadata(path).map_err(|cause| ConfigError::Read {
+        file: path.to_owned(),
+        cause,
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(ConfigError::invalid(
+                config,
+                key,
+                format!(
+                    "{} has mode {mode:04o}, readable by others; expected 0600 (chmod 600 it)",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    let _ = meta;
+    Ok(())
 }

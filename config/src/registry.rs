@@ -348,7 +348,7 @@ pub fn load(path: &Path) -> Result<RegistrySettings, ConfigError> {
     raw.registry.validate(path)
 }
 
-fn resolve(file: &Path, p: &Path) -> PathBuf {
+pub(crate) fn resolve(file: &Path, p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_owned()
     } else {
@@ -356,7 +356,7 @@ fn resolve(file: &Path, p: &Path) -> PathBuf {
     }
 }
 
-fn tls_settings(
+pub(crate) fn tls_settings(
     file: &Path,
     table: &str,
     ca: &Option<PathBuf>,
@@ -403,7 +403,12 @@ fn tls_settings(
     })
 }
 
-fn millis(file: &Path, key: &str, v: Option<u64>, default: u64) -> Result<Duration, ConfigError> {
+pub(crate) fn millis(
+    file: &Path,
+    key: &str,
+    v: Option<u64>,
+    default: u64,
+) -> Result<Duration, ConfigError> {
     let ms = v.unwrap_or(default);
     if !(10..=120_000).contains(&ms) {
         return Err(ConfigError::invalid(
@@ -648,26 +653,7 @@ fn read_credentials(
     config: &Path,
     backend: &Backend,
 ) -> Result<Credentials, ConfigError> {
-    let meta = std::fs::metadata(path).map_err(|cause| ConfigError::Read {
-        file: path.to_owned(),
-        cause,
-    })?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(ConfigError::invalid(
-                config,
-                "registry.credentials",
-                format!(
-                    "{} has mode {mode:04o}, readable by others; expected 0600 (chmod 600 it)",
-                    path.display()
-                ),
-            ));
-        }
-    }
-    let _ = meta;
+    crate::check_private(path, config, "registry.credentials")?;
     let raw: RawCredentials = crate::load(path)?;
     let need = |v: Option<String>, key: &str, what: &str| {
         v.filter(|s| !s.is_empty())

@@ -1,0 +1,295 @@
+//! The `[allowlist]` table: the device side of the signed offline allow-list.
+//!
+//! ```toml
+//! [allowlist]
+//! url = "https://lists.heili.example/allowlist/"   # where head.oal, full.oal and deltas are
+//! ca = "ca.pem"                                     # pinned CA; system roots if absent
+//! store = "/var/lib/omatoimi/allowlist"             # the sled database
+//! card_key = "card-key.secret"                      # 0600; the card-hashing key
+//! scopes = ["heili", "LEMI", "lemi-door-1"]         # names this device answers to
+//! keys = ["ed25519:…"]                              # pinned publisher keys (two while rotating)
+//! revoked = ["0123456789abcdef"]                    # key ids no longer trusted
+//! when_expired = "deny"                             # or "grace" with grace_hours
+//! grace_hours = 0
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use allowlist::guard::GuardPolicy;
+use allowlist::{Anchors, CardKey, KeyId, PublicKey};
+use serde::Deserialize;
+
+use crate::ConfigError;
+use crate::registry::{TlsSettings, millis, resolve, tls_settings};
+
+/// The raw `[allowlist]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAllowlist {
+    /// Base HTTPS URL of the published directory.
+    pub url: Option<String>,
+    /// Pinned CA (PEM).
+    pub ca: Option<PathBuf>,
+    /// Device certificate for mutual TLS (PEM).
+    pub client_cert: Option<PathBuf>,
+    /// Its key (PEM).
+    pub client_key: Option<PathBuf>,
+    /// The sled store directory.
+    pub store: PathBuf,
+    /// The card-hashing key file (0600).
+    pub card_key: PathBuf,
+    /// Scope names of this device.
+    pub scopes: Vec<String>,
+    /// Pinned public keys, `ed25519:<hex>`.
+    pub keys: Vec<String>,
+    /// Revoked key ids.
+    #[serde(default)]
+    pub revoked: Vec<String>,
+    /// `deny` or `grace`.
+    #[serde(default)]
+    pub when_expired: Option<String>,
+    /// Hours an expired list is still used under `grace`.
+    #[serde(default)]
+    pub grace_hours: Option<u32>,
+    /// Allowed lag of the device clock behind a list's issue time, in seconds (default 300).
+    #[serde(default)]
+    pub clock_skew_secs: Option<u32>,
+    /// Wrong PINs before a card is locked out (default 5).
+    #[serde(default)]
+    pub max_pin_failures: Option<u32>,
+    /// Lockout and failure window, minutes (default 15).
+    #[serde(default)]
+    pub lockout_minutes: Option<u32>,
+    /// Download timeout in milliseconds (default 60000).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Largest list accepted, in MB (default 512).
+    #[serde(default)]
+    pub max_list_mb: Option<u32>,
+    /// The store's cache in MB (default 16).
+    #[serde(default)]
+    pub cache_mb: Option<u32>,
+}
+
+/// What a door does when its list has expired and the network is down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenExpired {
+    /// No offline entry at all.
+    Deny,
+    /// Use the expired list for this many more seconds, logging every use.
+    Grace(i64),
+}
+
+/// The validated `[allowlist]`.
+#[derive(Debug, Clone)]
+pub struct AllowlistSettings {
+    /// Base URL (ends with `/`), if the device fetches lists itself.
+    pub url: Option<String>,
+    /// TLS for fetching.
+    pub tls: TlsSettings,
+    /// The store directory.
+    pub store: PathBuf,
+    /// The card key.
+    pub card_key: CardKey,
+    /// Keys, revocations, scopes.
+    pub anchors: Anchors,
+    /// The expired-list policy.
+    pub when_expired: WhenExpired,
+    /// PIN lockout.
+    pub guard: GuardPolicy,
+    /// Download timeout.
+    pub timeout: Duration,
+    /// Largest list in bytes.
+    pub max_list_bytes: u64,
+    /// Store cache in bytes.
+    pub cache_bytes: u64,
+}
+
+/// A file holding an `[allowlist]` table (and perhaps others).
+#[derive(Debug, Deserialize)]
+pub struct RawAllowlistFile {
+    /// The table.
+    pub allowlist: RawAllowlist,
+}
+
+/// Reads and validates the `[allowlist]` table of a file; other tables are ignored.
+pub fn load(path: &Path) -> Result<AllowlistSettings, ConfigError> {
+    #[derive(Deserialize)]
+    struct Any {
+        allowlist: Option<RawAllowlist>,
+    }
+    let raw: Any = crate::load(path)?;
+    raw.allowlist
+        .ok_or_else(|| {
+            ConfigError::invalid(path, "allowlist", "missing; expected an [allowlist] table")
+        })?
+        .validate(path)
+}
+
+impl RawAllowlist {
+    /// Validates, reading the card-key file (which must not be readable by others).
+    pub fn validate(&self, file: &Path) -> Result<AllowlistSettings, ConfigError> {
+        let url = match &self.url {
+            Some(u) if !u.starts_with("https://") => {
+                return Err(ConfigError::invalid(
+                    file,
+                    "allowlist.url",
+                    format!("{u:?}: expected an https:// URL (lists are fetched over TLS only)"),
+                ));
+            }
+            Some(u) => Some(if u.ends_with('/') {
+                u.clone()
+            } else {
+                format!("{u}/")
+            }),
+            None => None,
+        };
+        let tls = tls_settings(
+            file,
+            "allowlist",
+            &self.ca,
+            &self.client_cert,
+            &self.client_key,
+        )?;
+        let key_path = resolve(file, &self.card_key);
+        crate::check_private(&key_path, file, "allowlist.card_key")?;
+        let text = std::fs::read_to_string(&key_path).map_err(|cause| ConfigError::Read {
+            file: key_path.clone(),
+            cause,
+        })?;
+        let card_key = CardKey::from_text(&text).ok_or_else(|| {
+            ConfigError::invalid(
+                file,
+                "allowlist.card_key",
+                format!(
+                    "{} does not hold a card key (expected 64 hex digits)",
+                    key_path.display()
+                ),
+            )
+        })?;
+        if self.keys.is_empty() {
+            return Err(ConfigError::invalid(
+                file,
+                "allowlist.keys",
+                "empty; expected at least one publisher key, \"ed25519:<64 hex digits>\"",
+            ));
+        }
+        let keys = self
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                PublicKey::from_text(k).ok_or_else(|| {
+                    ConfigError::invalid(
+                        file,
+                        format!("allowlist.keys[{i}]"),
+                        format!("{k:?}: expected \"ed25519:\" and 64 hex digits"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let revoked = self
+            .revoked
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                KeyId::from_text(k).ok_or_else(|| {
+                    ConfigError::invalid(
+                        file,
+                        format!("allowlist.revoked[{i}]"),
+                        format!("{k:?}: expected a key id, 16 hex digits"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if keys.iter().all(|k| revoked.contains(&k.id())) {
+            return Err(ConfigError::invalid(
+                file,
+                "allowlist.revoked",
+                "every pinned key is revoked; pin the new key in `keys` first",
+            ));
+        }
+        if self.scopes.is_empty() || self.scopes.iter().any(|s| s.trim().is_empty()) {
+            return Err(ConfigError::invalid(
+                file,
+                "allowlist.scopes",
+                "expected the names this device answers to, e.g. [\"heili\", \"LEMI\"]",
+            ));
+        }
+        let when_expired = match (
+            self.when_expired.as_deref().unwrap_or("deny"),
+            self.grace_hours,
+        ) {
+            ("deny", None | Some(0)) => WhenExpired::Deny,
+            ("deny", Some(_)) => {
+                return Err(ConfigError::invalid(
+                    file,
+                    "allowlist.grace_hours",
+                    "set, but when_expired is \"deny\"; set when_expired = \"grace\" or remove it",
+                ));
+            }
+            ("grace", Some(h)) if (1..=168).contains(&h) => WhenExpired::Grace(i64::from(h) * 3600),
+            ("grace", _) => {
+                return Err(ConfigError::invalid(
+                    file,
+                    "allowlist.grace_hours",
+                    "with when_expired = \"grace\", expected 1 to 168 hours",
+                ));
+            }
+            (other, _) => {
+                return Err(ConfigError::invalid(
+                    file,
+                    "allowlist.when_expired",
+                    format!("{other:?}; expected \"deny\" or \"grace\""),
+                ));
+            }
+        };
+        let minutes = self.lockout_minutes.unwrap_or(15);
+        if !(1..=1440).contains(&minutes) {
+            return Err(ConfigError::invalid(
+                file,
+                "allowlist.lockout_minutes",
+                format!("{minutes}; expected 1 to 1440"),
+            ));
+        }
+        let failures = self.max_pin_failures.unwrap_or(5);
+        if !(1..=20).contains(&failures) {
+            return Err(ConfigError::invalid(
+                file,
+                "allowlist.max_pin_failures",
+                format!("{failures}; expected 1 to 20"),
+            ));
+        }
+        let skew = self.clock_skew_secs.unwrap_or(300);
+        if skew > 3600 {
+            return Err(ConfigError::invalid(
+                file,
+                "allowlist.clock_skew_secs",
+                format!("{skew}; expected at most 3600"),
+            ));
+        }
+        Ok(AllowlistSettings {
+            url,
+            tls,
+            store: resolve(file, &self.store),
+            anchors: Anchors {
+                keys,
+                revoked,
+                scopes: self.scopes.clone(),
+                card_key: card_key.id(),
+                clock_skew: i64::from(skew),
+            },
+            card_key,
+            when_expired,
+            guard: GuardPolicy {
+                max_failures: failures,
+                window: i64::from(minutes) * 60,
+                lockout: i64::from(minutes) * 60,
+            },
+            timeout: millis(file, "allowlist.timeout_ms", self.timeout_ms, 60_000)?,
+            max_list_bytes: u64::from(self.max_list_mb.unwrap_or(512)) << 20,
+            cache_bytes: u64::from(self.cache_mb.unwrap_or(16).max(1)) << 20,
+        })
+    }
+}

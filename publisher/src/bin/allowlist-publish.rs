@@ -1,0 +1,239 @@
+//! `allowlist-publish`: keys, lists and deltas for the offline allow-list.
+//!
+//! Exit codes: 0 done, 1 the publication or key operation failed, 64 bad arguments.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use allowlist::{Argon2Params, SignedHeader};
+use clap::{Parser, Subcommand};
+use publisher::secrets;
+
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about = "Builds and signs the offline allow-list for doors and kiosks"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Makes a new Ed25519 signing key: DIR/signing-<id>.key (0600) and .pub (pin it on devices).
+    Keygen {
+        /// Directory for the key files.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Makes the card-hashing key (0600); it goes to the publisher and every device, never in a list.
+    CardKey {
+        /// The key file to create (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Publishes the next version from a patron export: full list, deltas, head.
+    Build {
+        /// The patron export (JSON Lines; see the README).
+        #[arg(long)]
+        export: PathBuf,
+        /// The publisher's state directory (verifiers kept between runs).
+        #[arg(long)]
+        state: PathBuf,
+        /// The output directory served to devices.
+        #[arg(long)]
+        out: PathBuf,
+        /// A signing key file; give two while rotating keys.
+        #[arg(long = "key", required = true)]
+        keys: Vec<PathBuf>,
+        /// The card-hashing key file.
+        #[arg(long)]
+        card_key: PathBuf,
+        /// A scope name devices must share: consortium, branch or device (repeatable).
+        #[arg(long = "scope", required = true)]
+        scope: Vec<String>,
+        /// Hours the list stays valid.
+        #[arg(long, default_value_t = 72)]
+        valid_hours: i64,
+        /// Fine limit in cents (default: the export header's).
+        #[arg(long)]
+        fine_limit_cents: Option<u64>,
+        /// Earlier versions to make deltas from.
+        #[arg(long, default_value_t = 7)]
+        keep: usize,
+        /// Threads making verifiers (default: every core).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// argon2id memory in KiB.
+        #[arg(long, default_value_t = Argon2Params::OWASP_MINIMUM.memory_kib)]
+        argon2_memory_kib: u32,
+        /// argon2id passes.
+        #[arg(long, default_value_t = Argon2Params::OWASP_MINIMUM.iterations)]
+        argon2_iterations: u32,
+        /// Share of unusable export lines tolerated, in percent.
+        #[arg(long, default_value_t = 1.0)]
+        max_bad_percent: f64,
+        /// No progress lines.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Prints a list file's signed header: version, times, scope, signers, size. No patron data.
+    Inspect {
+        /// A `.oal` file.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(64)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("allowlist-publish: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), publisher::PublishError> {
+    match command {
+        Command::Keygen { dir } => {
+            let (key, private, public) = secrets::new_signing_key(&dir)?;
+            println!("new signing key {}", key.public().id());
+            println!(
+                "  private: {} (0600; keep it on the publisher only)",
+                private.display()
+            );
+            println!("  public:  {}", public.display());
+            println!(
+                "pin it on devices, in [allowlist] keys:\n  \"{}\"",
+                key.public()
+            );
+        }
+        Command::CardKey { out } => {
+            let key = secrets::new_card_key(&out)?;
+            println!("new card key {} in {} (0600)", key.id(), out.display());
+            println!("copy it to each device's card_key file (0600); it never goes into a list");
+        }
+        Command::Build {
+            export,
+            state,
+            out,
+            keys,
+            card_key,
+            scope,
+            valid_hours,
+            fine_limit_cents,
+            keep,
+            jobs,
+            argon2_memory_kib,
+            argon2_iterations,
+            max_bad_percent,
+            quiet,
+        } => {
+            let now = chrono::Utc::now().timestamp();
+            let jobs =
+                jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let p = publisher::publish(&publisher::Options {
+                export,
+                state,
+                out,
+                keys,
+                card_key,
+                scope,
+                valid_for: valid_hours.saturating_mul(3600),
+                fine_limit_cents,
+                keep,
+                jobs,
+                argon2: Argon2Params {
+                    memory_kib: argon2_memory_kib,
+                    iterations: argon2_iterations,
+                    lanes: 1,
+                },
+                now,
+                progress: !quiet,
+                max_problem_share: max_bad_percent / 100.0,
+            })?;
+            for pr in &p.problems {
+                eprintln!("  skipped line {}: {}", pr.line, pr.problem);
+            }
+            println!(
+                "published version {}: {} patrons ({} without self-service permission left out), {} verifiers kept, {} made in {:.1} s",
+                p.version,
+                p.entries,
+                p.without_permission,
+                p.reused,
+                p.made,
+                p.verifier_time.as_secs_f64()
+            );
+            println!("  {} ({} bytes)", p.full.0.display(), p.full.1);
+            for (from, path, size) in &p.deltas {
+                println!("  {} (from version {from}, {size} bytes)", path.display());
+            }
+            println!(
+                "  signed in {:.2} s, deltas in {:.2} s, all in {:.1} s",
+                p.sign_time.as_secs_f64(),
+                p.delta_time.as_secs_f64(),
+                p.total_time.as_secs_f64()
+            );
+        }
+        Command::Inspect { file } => {
+            let bytes = std::fs::read(&file).map_err(|cause| publisher::PublishError::Io {
+                path: file.clone(),
+                cause,
+            })?;
+            let s = SignedHeader::parse(&bytes).map_err(|e| publisher::PublishError::BadFile {
+                path: file.clone(),
+                problem: e.to_string(),
+            })?;
+            let h = &s.header;
+            let time = |t: i64| {
+                chrono::DateTime::from_timestamp(t, 0)
+                    .map_or_else(|| t.to_string(), |d| d.to_rfc3339())
+            };
+            println!(
+                "{}: {:?} list, version {}",
+                file.display(),
+                h.kind,
+                h.version
+            );
+            if let Some((v, _)) = h.base {
+                println!("  applies to version {v}");
+            }
+            println!(
+                "  issued {}  expires {}",
+                time(h.issued_at),
+                time(h.expires_at)
+            );
+            println!("  scope {:?}", h.scope);
+            println!(
+                "  signed by {:?}",
+                s.signatures
+                    .iter()
+                    .map(|(k, _)| k.to_string())
+                    .collect::<Vec<_>>()
+            );
+            println!(
+                "  card key {}  verifiers {}",
+                h.card_key,
+                h.argon2.phc_prefix()
+            );
+            println!(
+                "  {} entries in the list; body {} bytes",
+                h.entry_count, h.body_len
+            );
+        }
+    }
+    Ok(())
+}

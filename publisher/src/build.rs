@@ -1,0 +1,433 @@
+//! One publication: the export becomes version N of the list, written with deltas from the
+//! versions kept before it, and the head file last, so a device that sees the new head finds
+//! every file it names.
+//!
+//! The output directory, as an HTTPS server serves it:
+//! - `head.oal`: the signed header of the newest full list (a few hundred bytes);
+//! - `full.oal`: the newest full list;
+//! - `delta-from-<N>.oal`: from version N to the newest, for each kept N;
+//! - `versions/<N>.oal`: the kept full lists the deltas are made from.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use allowlist::delta::Delta;
+use allowlist::entry::Entries;
+use allowlist::{
+    Argon2Params, BlockScope, CardHash, Entry, EntryBlock, Facts, Header, Kind, SignedHeader,
+};
+use chrono::{DateTime, Months};
+use sha2::{Digest, Sha256};
+
+use crate::export::{self, ExportPatron, Problem};
+use crate::secrets::{random, read_card_key, read_signing_key, write_atomic};
+use crate::state::{Remembered, State};
+use crate::{PublishError, io};
+
+/// What to publish and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The patron export (JSON Lines).
+    pub export: PathBuf,
+    /// The publisher's state directory.
+    pub state: PathBuf,
+    /// The output directory.
+    pub out: PathBuf,
+    /// Signing key files; every one signs.
+    pub keys: Vec<PathBuf>,
+    /// The card-key file.
+    pub card_key: PathBuf,
+    /// Scope names (consortium, branches or devices).
+    pub scope: Vec<String>,
+    /// How long the list stays valid, in seconds.
+    pub valid_for: i64,
+    /// Fines at or over this many cents mark a patron; the export header's value if `None`.
+    pub fine_limit_cents: Option<u64>,
+    /// How many earlier versions to keep deltas from.
+    pub keep: usize,
+    /// Worker threads for verifiers.
+    pub jobs: usize,
+    /// argon2id parameters for new verifiers.
+    pub argon2: Argon2Params,
+    /// The time of publication (Unix seconds).
+    pub now: i64,
+    /// Print progress to stderr.
+    pub progress: bool,
+    /// Refuse to publish when more than this share of export lines are unusable (0.0 to 1.0).
+    pub max_problem_share: f64,
+}
+
+/// What a publication did.
+#[derive(Debug, Clone)]
+pub struct Publication {
+    /// The version published.
+    pub version: u64,
+    /// Entries in the list.
+    pub entries: usize,
+    /// Patrons left out for lack of self-service permission.
+    pub without_permission: usize,
+    /// Verifiers kept from the previous run.
+    pub reused: usize,
+    /// Verifiers made now.
+    pub made: usize,
+    /// Unusable export lines.
+    pub problems: Vec<Problem>,
+    /// The full list's path and size.
+    pub full: (PathBuf, u64),
+    /// The deltas written: from version, path, size.
+    pub deltas: Vec<(u64, PathBuf, u64)>,
+    /// Time spent making verifiers.
+    pub verifier_time: Duration,
+    /// Time spent encoding, hashing and signing the full list.
+    pub sign_time: Duration,
+    /// Time spent on deltas.
+    pub delta_time: Duration,
+    /// The whole run.
+    pub total_time: Duration,
+}
+
+fn facts(p: &ExportPatron, limit: Option<u64>, issued: chrono::NaiveDate) -> Facts {
+    let turns_15 = p
+        .birth_date
+        .as_ref()
+        .and_then(|b| b.expose().checked_add_months(Months::new(15 * 12)))
+        .filter(|d| *d > issued);
+    Facts {
+        card_expires: p.card_expires,
+        turns_15,
+        self_service: p.self_service,
+        guardian_consent: p.guardian_consent,
+        fines_over_limit: limit.is_some_and(|l| p.fines_cents >= l),
+        card_lost: p.card_lost,
+        category: p.category.clone(),
+        home_branch: p.home_branch.clone(),
+        blocks: p
+            .blocks
+            .iter()
+            .filter(|b| b.until.is_none_or(|u| u >= issued))
+            .map(|b| EntryBlock {
+                scope: if b.kind == "lending" {
+                    BlockScope::Lending
+                } else {
+                    BlockScope::SelfService
+                },
+                branch: b.branch.clone().filter(|x| !x.is_empty()),
+                until: b.until,
+            })
+            .collect(),
+    }
+}
+
+/// Makes the verifiers of `todo` across `jobs` threads, reporting progress.
+fn make_verifiers(
+    todo: &[(usize, &redact::Pin, [u8; 16])],
+    params: &Argon2Params,
+    jobs: usize,
+    progress: bool,
+) -> Result<Vec<[u8; 32]>, PublishError> {
+    let done = AtomicUsize::new(0);
+    let next = AtomicUsize::new(0);
+    let start = Instant::now();
+    let mut out = vec![[0u8; 32]; todo.len()];
+    let results: Vec<Result<Vec<(usize, [u8; 32])>, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..jobs.max(1))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((_, pin, salt)) = todo.get(i) else {
+                            break;
+                        };
+                        mine.push((i, params.verifier(pin, salt)?));
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(mine)
+                })
+            })
+            .collect();
+        let mut last = Instant::now();
+        while !handles.iter().all(|h| h.is_finished()) {
+            std::thread::sleep(Duration::from_millis(50));
+            if progress && last.elapsed() >= Duration::from_secs(1) {
+                last = Instant::now();
+                report(done.load(Ordering::Relaxed), todo.len(), start.elapsed());
+            }
+        }
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a verifier thread failed".into()))
+            })
+            .collect()
+    });
+    for r in results {
+        for (i, v) in r.map_err(PublishError::Options)? {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = v;
+            }
+        }
+    }
+    if progress && !todo.is_empty() {
+        report(todo.len(), todo.len(), start.elapsed());
+    }
+    Ok(out)
+}
+
+fn report(done: usize, all: usize, elapsed: Duration) {
+    let rate = done as f64 / elapsed.as_secs_f64().max(1e-9);
+    let eta = if rate > 0.0 {
+        (all - done) as f64 / rate
+    } else {
+        0.0
+    };
+    eprintln!(
+        "  verifiers {done}/{all}  {rate:.0}/s  about {}s left",
+        eta.round()
+    );
+}
+
+/// Reads a full list file's entries as (card, canonical bytes) pairs, for deltas.
+fn read_list(path: &Path) -> Result<(Header, Vec<u8>), PublishError> {
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    let s = SignedHeader::parse(&bytes).map_err(|e| PublishError::BadFile {
+        path: path.to_owned(),
+        problem: e.to_string(),
+    })?;
+    let body = bytes.get(s.body_offset..).unwrap_or_default().to_vec();
+    Ok((s.header, body))
+}
+
+fn pairs(body: &[u8], count: u64) -> Result<Vec<(CardHash, &[u8])>, String> {
+    Entries::new(body, count)
+        .map(|e| {
+            e.map(|e| (e.entry.card, e.bytes))
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+/// Publishes the next version from `o.export`. On error nothing in `o.out` has changed, except
+/// perhaps a new file under `versions/` that no head names yet.
+pub fn publish(o: &Options) -> Result<Publication, PublishError> {
+    let started = Instant::now();
+    o.argon2.check().map_err(PublishError::Options)?;
+    if o.scope.is_empty() {
+        return Err(PublishError::Options(
+            "at least one scope name is needed".into(),
+        ));
+    }
+    if o.keys.is_empty() {
+        return Err(PublishError::Options(
+            "at least one signing key is needed".into(),
+        ));
+    }
+    let keys = o
+        .keys
+        .iter()
+        .map(|k| read_signing_key(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let card_key = read_card_key(&o.card_key)?;
+    let mut state = State::open(&o.state)?;
+    let export = export::read(&o.export)?;
+    let lines = export.patrons.len() + export.problems.len();
+    if lines > 0 && export.problems.len() as f64 > o.max_problem_share * lines as f64 {
+        return Err(PublishError::Export {
+            path: o.export.clone(),
+            problem: format!(
+                "{} of {lines} lines are unusable (first: line {}: {}); refusing to publish a list missing that many patrons",
+                export.problems.len(),
+                export.problems.first().map_or(0, |p| p.line),
+                export.problems.first().map_or("", |p| p.problem.as_str()),
+            ),
+        });
+    }
+    let issued = DateTime::from_timestamp(o.now, 0)
+        .ok_or_else(|| PublishError::Options(format!("{} is not a time", o.now)))?
+        .date_naive();
+    let limit = o.fine_limit_cents.or(export.header.fine_limit_cents);
+    let mut problems = export.problems.clone();
+
+    // Patrons with self-service permission, by card hash; a card twice is a problem.
+    let mut listed: Vec<(CardHash, &ExportPatron)> = export
+        .patrons
+        .iter()
+        .filter(|p| p.self_service)
+        .map(|p| (card_key.hash(&p.card), p))
+        .collect();
+    let without_permission = export.patrons.len() - listed.len();
+    listed.sort_by(|a, b| a.0.cmp(&b.0));
+    let before = listed.len();
+    listed.dedup_by(|a, b| a.0 == b.0);
+    if listed.len() < before {
+        problems.push(Problem {
+            line: 0,
+            problem: format!(
+                "{} card numbers appear twice; the first of each was kept",
+                before - listed.len()
+            ),
+        });
+    }
+
+    // Reuse what the state remembers; salt the rest.
+    let mut remembered = Vec::with_capacity(listed.len());
+    let mut todo = Vec::new();
+    for (i, (card, p)) in listed.iter().enumerate() {
+        let fingerprint = state.fingerprint(&o.argon2, card, &p.pin);
+        match state.find(card) {
+            Some(r) if r.fingerprint == fingerprint => remembered.push(*r),
+            _ => {
+                let salt = random()?;
+                todo.push((i, &p.pin, salt));
+                remembered.push(Remembered {
+                    card: *card,
+                    fingerprint,
+                    salt,
+                    verifier: [0; 32],
+                });
+            }
+        }
+    }
+    if o.progress {
+        eprintln!(
+            "{} patrons with self-service permission: {} verifiers kept, {} to make on {} threads",
+            listed.len(),
+            listed.len() - todo.len(),
+            todo.len(),
+            o.jobs
+        );
+    }
+    let t = Instant::now();
+    let made = make_verifiers(&todo, &o.argon2, o.jobs, o.progress)?;
+    let verifier_time = t.elapsed();
+    for ((i, _, _), v) in todo.iter().zip(made) {
+        if let Some(r) = remembered.get_mut(*i) {
+            r.verifier = v;
+        }
+    }
+
+    // The body, the header, the signatures.
+    let t = Instant::now();
+    let mut body = Vec::with_capacity(listed.len() * 100);
+    for ((card, p), r) in listed.iter().zip(&remembered) {
+        Entry {
+            card: *card,
+            salt: r.salt,
+            verifier: r.verifier,
+            facts: facts(p, limit, issued),
+        }
+        .encode(&mut body);
+    }
+    let list_hash: [u8; 32] = Sha256::digest(&body).into();
+    let previous = std::fs::read(o.out.join("head.oal"))
+        .ok()
+        .and_then(|b| SignedHeader::parse(&b).ok())
+        .map_or(0, |s| s.header.version);
+    // The version only grows, even if the state directory is lost: never below the clock.
+    let version = state
+        .last_version
+        .max(previous)
+        .saturating_add(1)
+        .max(u64::try_from(o.now).unwrap_or(0));
+    let header = Header {
+        kind: Kind::Full,
+        version,
+        base: None,
+        issued_at: o.now,
+        expires_at: o.now.saturating_add(o.valid_for),
+        scope: o.scope.clone(),
+        signers: keys.iter().map(|k| k.public().id()).collect(),
+        card_key: card_key.id(),
+        argon2: o.argon2,
+        entry_count: listed.len() as u64,
+        list_hash,
+        body_len: body.len() as u64,
+        body_hash: list_hash,
+    };
+    let key_refs: Vec<_> = keys.iter().collect();
+    let prefix = header.sign(&key_refs);
+    let sign_time = t.elapsed();
+
+    let versions = o.out.join("versions");
+    std::fs::create_dir_all(&versions).map_err(io(&versions))?;
+    let mut file = prefix.clone();
+    file.extend_from_slice(&body);
+    let this = versions.join(format!("{version}.oal"));
+    write_atomic(&this, &file, 0o644)?;
+
+    // Deltas from the kept versions.
+    let t = Instant::now();
+    let mut kept: Vec<u64> = std::fs::read_dir(&versions)
+        .map_err(io(&versions))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".oal")?.parse().ok())
+        .filter(|v| *v < version)
+        .collect();
+    kept.sort_unstable();
+    let drop_count = kept.len().saturating_sub(o.keep);
+    let (dropped, kept) = kept.split_at(drop_count);
+    let new_pairs = pairs(&body, listed.len() as u64).map_err(PublishError::Options)?;
+    let mut deltas = Vec::new();
+    for old in kept {
+        let path = versions.join(format!("{old}.oal"));
+        let (oh, obody) = read_list(&path)?;
+        let old_pairs = pairs(&obody, oh.entry_count).map_err(|problem| PublishError::BadFile {
+            path: path.clone(),
+            problem,
+        })?;
+        let dbody = Delta::between(old_pairs.iter().copied(), new_pairs.iter().copied()).encode();
+        let dh = Header {
+            kind: Kind::Delta,
+            base: Some((oh.version, oh.list_hash)),
+            body_len: dbody.len() as u64,
+            body_hash: Sha256::digest(&dbody).into(),
+            ..header.clone()
+        };
+        let mut dfile = dh.sign(&key_refs);
+        dfile.extend_from_slice(&dbody);
+        let dpath = o.out.join(format!("delta-from-{old}.oal"));
+        write_atomic(&dpath, &dfile, 0o644)?;
+        deltas.push((*old, dpath, dfile.len() as u64));
+    }
+    let delta_time = t.elapsed();
+
+    let full = o.out.join("full.oal");
+    write_atomic(&full, &file, 0o644)?;
+    write_atomic(&o.out.join("head.oal"), &prefix, 0o644)?;
+    state.save(remembered, version)?;
+    for old in dropped {
+        let _ = std::fs::remove_file(versions.join(format!("{old}.oal")));
+        let _ = std::fs::remove_file(o.out.join(format!("delta-from-{old}.oal")));
+    }
+    // Deltas to an older head from versions no longer kept are stale: remove them.
+    if let Ok(dir) = std::fs::read_dir(&o.out) {
+        for e in dir.filter_map(|e| e.ok()) {
+            let name = e.file_name();
+            let from = name.to_str().and_then(|n| {
+                n.strip_prefix("delta-from-")?
+                    .strip_suffix(".oal")?
+                    .parse::<u64>()
+                    .ok()
+            });
+            if from.is_some_and(|f| !kept.contains(&f)) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    Ok(Publication {
+        version,
+        entries: listed.len(),
+        without_permission,
+        reused: listed.len() - todo.len(),
+        made: todo.len(),
+        problems,
+        full: (full, file.len() as u64),
+        deltas,
+        verifier_time,
+        sign_time,
+        delta_time,
+        total_time: started.elapsed(),
+    })
+}
