@@ -210,6 +210,14 @@ impl Entry {
         })
     }
 
+    /// Decodes the entry at the front of `bytes`, returning it and its length; a
+    /// [`FormatError::Truncated`] means more bytes are needed.
+    pub fn decode_front(bytes: &[u8]) -> Result<(Self, usize), FormatError> {
+        let mut r = Reader::new(bytes);
+        let e = Self::read(&mut r)?;
+        Ok((e, r.position()))
+    }
+
     /// Decodes exactly one entry from `bytes` (as a store holds it).
     pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
         let mut r = Reader::new(bytes);
@@ -252,7 +260,7 @@ impl<'a> Entries<'a> {
         }
     }
 
-    /// Reads `count` entries from the front of a reader's bytes, leaving the rest.
+    /// How many bytes the entries read so far took.
     pub(crate) fn consumed(&self) -> usize {
         self.r.position()
     }

@@ -1,0 +1,267 @@
+//! Verifying a list or delta file and applying it: the header is checked first (keys, scope,
+//! rollback, freeze, clock, base), then the body is streamed into a new generation of the store
+//! while its hash is taken; only a body that matches its signed hash and count becomes the list in
+//! force. Any failure leaves the old list in force.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use allowlist::delta::{Delta, MergeError};
+use allowlist::format::check_body;
+use allowlist::trust::{self, Verdict};
+use allowlist::{Anchors, Entry, FormatError, Kind, Refusal, SignedHeader};
+use sha2::{Digest, Sha256};
+
+use crate::store::{Store, StoreError, Writer};
+
+/// What applying did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// The file is the list already in force.
+    Unchanged {
+        /// Its version.
+        version: u64,
+    },
+    /// A full list is now in force.
+    Full {
+        /// Its version.
+        version: u64,
+        /// Its entries.
+        entries: u64,
+    },
+    /// A delta turned the held list into a new version.
+    Delta {
+        /// The version it applied to.
+        from: u64,
+        /// The version now in force.
+        version: u64,
+        /// Its entries.
+        entries: u64,
+    },
+}
+
+/// Why a file was not applied. The old list stays in force.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The list was refused: a security event.
+    #[error("{0}")]
+    Refused(#[from] Refusal),
+    /// The store failed (disk full, I/O).
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// The file could not be read.
+    #[error("{}: {cause}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        cause: std::io::Error,
+    },
+    /// The file is larger than the device accepts.
+    #[error("the list is {size} bytes; this device accepts at most {max}")]
+    TooLarge {
+        /// Its size.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+}
+
+const PREFIX_READ: usize = 80 * 1024;
+
+/// Verifies the list or delta in `path` and applies it to `store`, at `now` (Unix seconds).
+pub fn apply_file(
+    store: &Store,
+    anchors: &Anchors,
+    path: &Path,
+    now: i64,
+    max_bytes: u64,
+) -> Result<Applied, ApplyError> {
+    let io = |cause| ApplyError::Io {
+        path: path.to_owned(),
+        cause,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    if size > max_bytes {
+        return Err(ApplyError::TooLarge {
+            size,
+            max: max_bytes,
+        });
+    }
+    let mut head = Vec::with_capacity(PREFIX_READ);
+    (&mut file)
+        .take(PREFIX_READ as u64)
+        .read_to_end(&mut head)
+        .map_err(io)?;
+    let signed = SignedHeader::parse(&head).map_err(Refusal::from)?;
+    let held = store.held();
+    let mut ratchet = store.ratchet()?;
+    let signers = match trust::check(&signed, anchors, &ratchet, held, now)? {
+        Verdict::Unchanged => {
+            return Ok(Applied::Unchanged {
+                version: signed.header.version,
+            });
+        }
+        Verdict::Take { signers } => signers,
+    };
+    let h = &signed.header;
+    let prefix = head[..signed.body_offset].to_vec();
+    let already = head.len() - signed.body_offset;
+    if size - signed.body_offset as u64 != h.body_len {
+        return Err(Refusal::BodyLength {
+            expected: h.body_len,
+            found: size - signed.body_offset as u64,
+        }
+        .into());
+    }
+    let mut w = store.begin()?;
+    let result = match h.kind {
+        Kind::Full => write_full(
+            store,
+            &mut w,
+            &signed,
+            &head[signed.body_offset..],
+            already,
+            &mut file,
+        ),
+        Kind::Delta => {
+            let mut body = head[signed.body_offset..].to_vec();
+            file.read_to_end(&mut body).map_err(io)?;
+            write_delta(store, &mut w, &signed, &body)
+        }
+    };
+    match result {
+        Ok(()) => {
+            ratchet.raise(&signers, h.version);
+            store.commit(w, &prefix, &ratchet)?;
+            Ok(match (h.kind, held) {
+                (Kind::Delta, Some(from)) => Applied::Delta {
+                    from: from.version,
+                    version: h.version,
+                    entries: h.entry_count,
+                },
+                _ => Applied::Full {
+                    version: h.version,
+                    entries: h.entry_count,
+                },
+            })
+        }
+        Err(e) => {
+            store.abort(w);
+            Err(e)
+        }
+    }
+}
+
+fn write_full(
+    store: &Store,
+    w: &mut Writer,
+    signed: &SignedHeader,
+    start: &[u8],
+    _already: usize,
+    file: &mut std::fs::File,
+) -> Result<(), ApplyError> {
+    let h = &signed.header;
+    if h.list_hash != h.body_hash {
+        return Err(
+            Refusal::Inconsistent("a full list's list hash and body hash differ".into()).into(),
+        );
+    }
+    let mut hasher = Sha256::new();
+    let mut buf: Vec<u8> = start.to_vec();
+    let mut pos = 0;
+    let mut eof = false;
+    let mut last: Option<allowlist::CardHash> = None;
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut count = 0u64;
+    loop {
+        match Entry::decode_front(&buf[pos..]) {
+            Ok((e, n)) => {
+                if last.is_some_and(|l| l >= e.card) {
+                    return Err(Refusal::Format(FormatError::NotSorted { index: count }).into());
+                }
+                last = Some(e.card);
+                count += 1;
+                if count > h.entry_count {
+                    return Err(Refusal::EntryCount {
+                        expected: h.entry_count,
+                        found: count,
+                    }
+                    .into());
+                }
+                let bytes = &buf[pos..pos + n];
+                hasher.update(bytes);
+                store.put(w, bytes)?;
+                pos += n;
+            }
+            Err(FormatError::Truncated { .. }) if !eof => {
+                buf.drain(..pos);
+                pos = 0;
+                let n = file.read(&mut chunk).map_err(|cause| ApplyError::Io {
+                    path: PathBuf::from("list body"),
+                    cause,
+                })?;
+                if n == 0 {
+                    eof = true;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            Err(FormatError::Truncated { .. }) if buf.len() == pos => break,
+            Err(e) => return Err(Refusal::Format(e).into()),
+        }
+    }
+    let hash: [u8; 32] = hasher.finalize().into();
+    if hash != h.body_hash {
+        return Err(Refusal::BodyHash.into());
+    }
+    if count != h.entry_count {
+        return Err(Refusal::EntryCount {
+            expected: h.entry_count,
+            found: count,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn write_delta(
+    store: &Store,
+    w: &mut Writer,
+    signed: &SignedHeader,
+    body: &[u8],
+) -> Result<(), ApplyError> {
+    let h = &signed.header;
+    check_body(h, body)?;
+    let delta = Delta::parse(body).map_err(Refusal::from)?;
+    let mut hasher = Sha256::new();
+    let mut count = 0u64;
+    for e in delta.merge(store.entries()) {
+        let bytes = e.map_err(|e| match e {
+            MergeError::Base(s) => ApplyError::Store(s),
+            MergeError::BaseNotSorted => ApplyError::Store(StoreError::Damaged {
+                path: store.path().to_owned(),
+                what: "held list order",
+            }),
+            MergeError::NotInBase => ApplyError::Refused(Refusal::WrongBase {
+                base: h.base.map_or(0, |b| b.0),
+                held: store.held().map(|x| x.version),
+            }),
+        })?;
+        hasher.update(&bytes);
+        store.put(w, &bytes)?;
+        count += 1;
+    }
+    let hash: [u8; 32] = hasher.finalize().into();
+    if hash != h.list_hash {
+        return Err(Refusal::ListHash.into());
+    }
+    if count != h.entry_count {
+        return Err(Refusal::EntryCount {
+            expected: h.entry_count,
+            found: count,
+        }
+        .into());
+    }
+    Ok(())
+}

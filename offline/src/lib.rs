@@ -1,0 +1,28 @@
+//! The offline allow-list on a door or kiosk: fetched over HTTPS, checked against the device's
+//! pinned keys, applied into a sled store so that a crash or power cut leaves the old list or
+//! the new one and never a mix, and asked "is this card + PIN a patron, and what are the facts?"
+//! when the library system does not answer.
+//!
+//! It is not the access policy: it answers with the facts, and the door's policy decides.
+//!
+//! Layout:
+//! - [`store`]: the sled store behind a narrow interface: generations, the ratchet, PIN failures.
+//! - [`apply`]: verifying a list or delta file and applying it to the store.
+//! - [`lookup`]: card + PIN against the list in force, with lockout and the expired-list policy.
+//! - [`sync`]: fetching head, delta or full list over HTTPS with conditional requests.
+#![deny(missing_docs)]
+
+pub mod apply;
+pub mod lookup;
+pub mod store;
+pub mod sync;
+
+pub use apply::{Applied, ApplyError, apply_file};
+pub use lookup::{OfflineAnswer, OfflineError, OfflineList};
+pub use store::{Store, StoreError};
+pub use sync::{Fetcher, SyncError, Synced};
+
+/// Logs a refused list as a security event (target `security`).
+pub fn log_refusal(source: &str, refusal: &allowlist::Refusal) {
+    tracing::warn!(target: "security", event = "allowlist_refused", source, reason = %refusal, "allow-list refused: {refusal}");
+}

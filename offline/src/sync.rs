@@ -1,0 +1,251 @@
+//! Fetching lists over HTTPS: the head first, with `If-None-Match`, so an unchanged list costs a
+//! 304; then the delta from the held version, and the full list only when there is no delta or it
+//! does not fit. Downloads go to a file beside the store and are applied from there.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use allowlist::trust::{self, Verdict};
+use allowlist::{Refusal, SignedHeader};
+use reqwest::StatusCode;
+
+use crate::apply::{Applied, ApplyError, apply_file};
+use crate::lookup::OfflineList;
+
+/// What a sync did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Synced {
+    /// Nothing new (a 304, or the same version).
+    Unchanged {
+        /// The version in force.
+        version: Option<u64>,
+    },
+    /// A list or delta was applied.
+    Applied(Applied),
+}
+
+/// Why a sync failed; the old list stays in force.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// No answer from the server (network down, TLS, timeout).
+    #[error("cannot fetch {url}: {message}")]
+    Unreachable {
+        /// The URL.
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// The server answered with an unexpected status.
+    #[error("{url}: HTTP {status}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The status.
+        status: u16,
+    },
+    /// The device has no URL configured.
+    #[error("no allowlist.url configured")]
+    NoUrl,
+    /// The list was refused or could not be applied.
+    #[error("{0}")]
+    Apply(#[from] ApplyError),
+    /// The device could not set up its HTTP client.
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// The HTTPS side of a device's list.
+#[derive(Debug)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    base: String,
+    etag: Mutex<Option<String>>,
+}
+
+impl Fetcher {
+    /// A fetcher for the list's settings.
+    pub fn new(list: &OfflineList) -> Result<Self, SyncError> {
+        let s = list.settings();
+        let base = s.url.clone().ok_or(SyncError::NoUrl)?;
+        let tls = registry::tls::client_config(&s.tls, &[b"http/1.1"])
+            .map_err(|e| SyncError::Setup(e.to_string()))?;
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .timeout(s.timeout)
+            .user_agent(concat!("omatoimi-allowlist/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| SyncError::Setup(format!("HTTP client: {e}")))?;
+        Ok(Self {
+            client,
+            base,
+            etag: Mutex::new(None),
+        })
+    }
+
+    fn unreachable(&self, url: &str, e: reqwest::Error) -> SyncError {
+        let e = e.without_url();
+        let mut message = e.to_string();
+        let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&e);
+        while let Some(s) = src {
+            message = format!("{message}: {s}");
+            src = s.source();
+        }
+        SyncError::Unreachable {
+            url: url.to_owned(),
+            message,
+        }
+    }
+
+    /// Downloads `name` into a file beside the store; `None` on 404.
+    async fn download(&self, list: &OfflineList, name: &str) -> Result<Option<PathBuf>, SyncError> {
+        let url = format!("{}{name}", self.base);
+        let mut resp = self
+            .client
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&url, e))?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            return Err(SyncError::Status {
+                url,
+                status: resp.status().as_u16(),
+            });
+        }
+        let max = list.settings().max_list_bytes;
+        let path = list.store().path().with_extension("download");
+        let io = |cause| {
+            SyncError::Apply(ApplyError::Io {
+                path: path.clone(),
+                cause,
+            })
+        };
+        let mut file = tokio::fs::File::create(&path).await.map_err(io)?;
+        let mut size = 0u64;
+        use tokio::io::AsyncWriteExt;
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.unreachable(&url, e))? {
+            size += chunk.len() as u64;
+            if size > max {
+                return Err(ApplyError::TooLarge { size, max }.into());
+            }
+            file.write_all(&chunk).await.map_err(io)?;
+        }
+        file.sync_all().await.map_err(io)?;
+        Ok(Some(path))
+    }
+
+    async fn apply(
+        &self,
+        list: &OfflineList,
+        path: PathBuf,
+        now: i64,
+    ) -> Result<Applied, ApplyError> {
+        let l = list.clone();
+        let p = path.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let s = l.settings();
+            apply_file(l.store(), &s.anchors, &p, now, s.max_list_bytes)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(ApplyError::Io {
+                path: path.clone(),
+                cause: std::io::Error::other(e.to_string()),
+            })
+        });
+        let _ = tokio::fs::remove_file(&path).await;
+        result
+    }
+
+    /// Brings the device's list up to date at `now` (Unix seconds).
+    pub async fn sync(&self, list: &OfflineList, now: i64) -> Result<Synced, SyncError> {
+        let url = format!("{}head.oal", self.base);
+        let mut req = self.client.get(&url);
+        let etag = self.etag.lock().ok().and_then(|e| e.clone());
+        let held = list.store().held();
+        if let (Some(tag), Some(_)) = (&etag, held) {
+            req = req.header(reqwest::header::IF_NONE_MATCH, tag);
+        }
+        let resp = req.send().await.map_err(|e| self.unreachable(&url, e))?;
+        if resp.status() == StatusCode::NOT_MODIFIED {
+            return Ok(Synced::Unchanged {
+                version: held.map(|h| h.version),
+            });
+        }
+        if !resp.status().is_success() {
+            return Err(SyncError::Status {
+                url,
+                status: resp.status().as_u16(),
+            });
+        }
+        let new_tag = resp
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let head = resp.bytes().await.map_err(|e| self.unreachable(&url, e))?;
+        let signed = SignedHeader::parse(&head).map_err(|e| {
+            let r = Refusal::from(e);
+            crate::log_refusal("head.oal", &r);
+            ApplyError::Refused(r)
+        })?;
+        let anchors = &list.settings().anchors;
+        let ratchet = list.store().ratchet().map_err(ApplyError::from)?;
+        match trust::check(&signed, anchors, &ratchet, held, now) {
+            Ok(Verdict::Unchanged) => {
+                self.remember(new_tag);
+                return Ok(Synced::Unchanged {
+                    version: held.map(|h| h.version),
+                });
+            }
+            Ok(Verdict::Take { .. }) => {}
+            Err(r) => {
+                crate::log_refusal("head.oal", &r);
+                return Err(ApplyError::Refused(r).into());
+            }
+        }
+        if let Some(h) = held {
+            let name = format!("delta-from-{}.oal", h.version);
+            if let Some(path) = self.download(list, &name).await? {
+                match self.apply(list, path, now).await {
+                    Ok(a) => {
+                        self.remember(new_tag);
+                        return Ok(Synced::Applied(a));
+                    }
+                    Err(ApplyError::Refused(r)) => {
+                        crate::log_refusal(&name, &r);
+                        tracing::info!("fetching the full list instead of the delta");
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        let path = self
+            .download(list, "full.oal")
+            .await?
+            .ok_or_else(|| SyncError::Status {
+                url: format!("{}full.oal", self.base),
+                status: 404,
+            })?;
+        match self.apply(list, path, now).await {
+            Ok(a) => {
+                self.remember(new_tag);
+                Ok(Synced::Applied(a))
+            }
+            Err(e) => {
+                if let ApplyError::Refused(r) = &e {
+                    crate::log_refusal("full.oal", r);
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    fn remember(&self, tag: Option<String>) {
+        if let Ok(mut e) = self.etag.lock() {
+            *e = tag;
+        }
+    }
+}
