@@ -39,6 +39,7 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
         https: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         require_client_cert: false,
         token_lifetime: Duration::from_secs(3600),
+        allowlist: None,
     };
     let running = server::start(settings).await?;
     let addr = running

@@ -22,6 +22,7 @@ pub mod client;
 pub mod demo;
 pub mod faults;
 pub mod fixtures;
+pub mod publishing;
 pub mod replies;
 pub mod requests;
 pub mod rest;

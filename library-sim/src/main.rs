@@ -76,6 +76,42 @@ enum Command {
         /// Lifetime of the REST API's OAuth2 tokens, in seconds.
         #[arg(long, default_value_t = 3600)]
         token_lifetime_secs: u64,
+        /// Serve the offline allow-list published in DIR/allowlist/published (see `publish`) at
+        /// https://ADDR/allowlist/ (needs --https).
+        #[arg(long)]
+        allowlist: bool,
+    },
+    /// Publish the next signed offline allow-list from the fixture catalogue into
+    /// DIR/allowlist/published, making the publisher's keys on first use; prints the public key
+    /// and card-key file a device needs.
+    Publish {
+        /// State directory (as for `serve`).
+        #[arg(long, value_name = "DIR")]
+        state: PathBuf,
+        /// Fixture catalogue.
+        #[arg(long, value_name = "FILE")]
+        fixtures: Option<PathBuf>,
+        /// Hours the list stays valid.
+        #[arg(long, default_value_t = 72)]
+        valid_hours: i64,
+    },
+    /// Write a patron export (the publisher's input) from the fixtures, or a synthetic one.
+    Export {
+        /// Output file (JSON Lines).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Fixture catalogue (the shipped one if not given).
+        #[arg(long, value_name = "FILE")]
+        fixtures: Option<PathBuf>,
+        /// Instead, N synthetic patrons (for benchmarks).
+        #[arg(long, value_name = "N")]
+        synthetic: Option<u64>,
+        /// With --synthetic: this many patrons changed (evenly spread).
+        #[arg(long, default_value_t = 0)]
+        changed: u64,
+        /// With --changed: the share of changes that are new PINs (0 to 1); the rest are fines.
+        #[arg(long, default_value_t = 0.2)]
+        new_pin_share: f64,
     },
     /// Start the simulator and run a scripted SIP2 session against it over TLS, printing what
     /// happens: login, patron status with right and wrong PINs, checkout, renew, checkin.
@@ -160,7 +196,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             https,
             require_client_cert,
             token_lifetime_secs,
+            allowlist,
         } => {
+            let allowlist = allowlist.then(|| state.join("allowlist").join("published"));
             let settings = Settings {
                 fixtures: fixtures_or_default(&state, fixtures)?,
                 state_dir: state,
@@ -178,6 +216,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 https,
                 require_client_cert,
                 token_lifetime: Duration::from_secs(token_lifetime_secs.max(1)),
+                allowlist,
             };
             server::run(settings, shutdown_signal()).await
         }
@@ -195,6 +234,49 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let fixtures = fixtures_or_default(&state, fixtures)?;
             library_sim::demo::run(&state, &fixtures).await
+        }
+        Command::Publish {
+            state,
+            fixtures,
+            valid_hours,
+        } => {
+            let path = fixtures_or_default(&state, fixtures)?;
+            let f = library_sim::fixtures::Fixtures::load(&path)?;
+            let files = library_sim::publishing::ensure_publisher(&state)?;
+            let fines = |card: &str| f.patrons.iter().find(|p| p.card == card).map_or(0, |p| u64::from(p.fines_cents));
+            let p = library_sim::publishing::publish(
+                &f,
+                &fines,
+                &files,
+                chrono::Utc::now().timestamp(),
+                valid_hours,
+                allowlist::Argon2Params::OWASP_MINIMUM,
+            )?;
+            println!("published version {} with {} patrons in {}", p.version, p.entries, files.out.display());
+            println!("device config: keys = [\"{}\"]", files.public_key);
+            println!("card key: {}", files.card_key.display());
+            Ok(())
+        }
+        Command::Export {
+            out,
+            fixtures,
+            synthetic,
+            changed,
+            new_pin_share,
+        } => {
+            match synthetic {
+                Some(n) => library_sim::publishing::synthetic_export(&out, n, changed, new_pin_share)?,
+                None => {
+                    let f = match fixtures {
+                        Some(p) => library_sim::fixtures::Fixtures::load(&p)?,
+                        None => library_sim::fixtures::Fixtures::parse(Path::new("heili.toml"), library_sim::DEFAULT_FIXTURES)?,
+                    };
+                    let fines = |card: &str| f.patrons.iter().find(|p| p.card == card).map_or(0, |p| u64::from(p.fines_cents));
+                    library_sim::publishing::export(&f, &fines, &out, &chrono::Utc::now().to_rfc3339())?;
+                }
+            }
+            println!("wrote {}", out.display());
+            Ok(())
         }
         Command::Control { addr, command } => {
             let mut tcp = tokio::net::TcpStream::connect(addr)

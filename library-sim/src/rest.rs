@@ -212,6 +212,14 @@ pub async fn handle(
     }
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    if let Some(name) = path.strip_prefix("/allowlist/") {
+        let tag = req
+            .headers()
+            .get(hyper::header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        return Ok(published(&sim, name, tag.as_deref()).await);
+    }
     let query = pairs(req.uri().query().unwrap_or(""));
     let bearer = req
         .headers()
@@ -264,6 +272,37 @@ pub async fn handle(
     .await;
     debug!(%method, %path, status = r.status().as_u16(), us = started.elapsed().as_micros() as u64, "REST");
     Ok(r)
+}
+
+/// A file of the published allow-list directory, with an ETag; 304 when it matches.
+async fn published(sim: &Simulator, name: &str, if_none_match: Option<&str>) -> Reply {
+    let Some(dir) = &sim.allowlist else {
+        return error(StatusCode::NOT_FOUND, "No allow-list is published here");
+    };
+    if !crate::publishing::servable(name) {
+        return error(StatusCode::NOT_FOUND, "Not found");
+    }
+    let Ok(bytes) = tokio::fs::read(dir.join(name)).await else {
+        return error(StatusCode::NOT_FOUND, "Not found");
+    };
+    let tag = crate::publishing::etag(&bytes);
+    let mut r = if if_none_match == Some(tag.as_str()) {
+        Response::new(Full::new(Bytes::new()))
+    } else {
+        Response::new(Full::new(Bytes::from(bytes)))
+    };
+    if if_none_match == Some(tag.as_str()) {
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+    }
+    if let Ok(v) = hyper::header::HeaderValue::from_str(&tag) {
+        r.headers_mut().insert(hyper::header::ETAG, v);
+    }
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/octet-stream"),
+    );
+    debug!(file = name, status = r.status().as_u16(), "allow-list file");
+    r
 }
 
 async fn route(

@@ -50,6 +50,8 @@ pub struct Settings {
     pub require_client_cert: bool,
     /// Lifetime of the REST API's OAuth2 tokens.
     pub token_lifetime: Duration,
+    /// A published allow-list directory to serve at `/allowlist/` over HTTPS.
+    pub allowlist: Option<PathBuf>,
 }
 
 impl Settings {
@@ -70,6 +72,7 @@ impl Settings {
             https: Some(any),
             require_client_cert: false,
             token_lifetime: Duration::from_secs(3600),
+            allowlist: None,
         }
     }
 }
@@ -85,6 +88,7 @@ pub struct Simulator {
     idle_timeout: Duration,
     pub(crate) tokens: rest::Tokens,
     pub(crate) token_lifetime: Duration,
+    pub(crate) allowlist: Option<PathBuf>,
     closing: tokio::sync::watch::Sender<bool>,
 }
 
@@ -174,6 +178,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         idle_timeout: settings.idle_timeout,
         tokens: rest::Tokens::default(),
         token_lifetime: settings.token_lifetime,
+        allowlist: settings.allowlist.clone(),
         closing: tokio::sync::watch::channel(false).0,
     });
     let files: TlsFiles = tls::ensure_identity(&settings.state_dir, &settings.hostnames)?;

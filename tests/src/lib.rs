@@ -35,6 +35,7 @@ pub fn settings(state: &Path) -> Settings {
         https: Some(lo),
         require_client_cert: false,
         token_lifetime: Duration::from_secs(3600),
+        allowlist: None,
     }
 }
 
