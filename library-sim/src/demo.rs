@@ -39,8 +39,26 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
         https: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         require_client_cert: false,
         token_lifetime: Duration::from_secs(3600),
-        allowlist: None,
+        allowlist: Some(state_dir.join("allowlist").join("published")),
     };
+    // The publisher signs a list from the catalogue before the server starts serving it.
+    let catalogue = crate::fixtures::Fixtures::load(fixtures)?;
+    let publisher_files = crate::publishing::ensure_publisher(state_dir)?;
+    let fines = |card: &str| {
+        catalogue
+            .patrons
+            .iter()
+            .find(|p| p.card == card)
+            .map_or(0, |p| u64::from(p.fines_cents))
+    };
+    let publication = crate::publishing::publish(
+        &catalogue,
+        &fines,
+        &publisher_files,
+        chrono::Utc::now().timestamp(),
+        72,
+        allowlist::Argon2Params::OWASP_MINIMUM,
+    )?;
     let running = server::start(settings).await?;
     let addr = running
         .sip2_tls
@@ -223,6 +241,7 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     }
     println!("\nEvery reply above echoed its sequence number and carried a verified checksum.");
     registry_demo(&running, state_dir).await?;
+    offline_demo(&running, state_dir, &publisher_files, &publication).await?;
     running.abort();
     Ok(())
 }
@@ -348,6 +367,109 @@ async fn registry_demo(running: &server::Running, state_dir: &Path) -> anyhow::R
         );
     }
     println!("\nThe same library, the same answers, whichever way a library reaches its system.");
+    Ok(())
+}
+
+/// The door fetches the signed offline list over HTTPS, the library system goes away, and the
+/// door checks cards and PINs against the list: the call it makes when the network is down.
+async fn offline_demo(
+    running: &server::Running,
+    state_dir: &Path,
+    files: &crate::publishing::PublisherFiles,
+    publication: &publisher::Publication,
+) -> anyhow::Result<()> {
+    use offline::{Fetcher, OfflineAnswer, OfflineList};
+    use std::os::unix::fs::PermissionsExt;
+    let https = running
+        .https
+        .ok_or_else(|| anyhow::anyhow!("no HTTPS listener"))?;
+    println!(
+        "\nThe publisher signed allow-list version {} ({} patrons with self-service permission, {} bytes,\nno names, no card numbers: keyed hashes and argon2id PIN verifiers); key {}.",
+        publication.version,
+        publication.entries,
+        publication.full.1,
+        files.public_key.get(..24).unwrap_or_default()
+    );
+    let dir = state_dir.join("door-offline");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::copy(&files.card_key, dir.join("card-key.secret"))?;
+    std::fs::set_permissions(
+        dir.join("card-key.secret"),
+        std::fs::Permissions::from_mode(0o600),
+    )?;
+    std::fs::write(
+        dir.join("door.toml"),
+        format!(
+            "[allowlist]\nurl = \"https://localhost:{}/allowlist/\"\nca = \"{}\"\nstore = \"store\"\ncard_key = \"card-key.secret\"\nscopes = [\"heili\", \"LEMI\"]\nkeys = [\"{}\"]\nwhen_expired = \"deny\"\n",
+            https.port(),
+            running.ca_cert.display(),
+            files.public_key
+        ),
+    )?;
+    let settings = config::allowlist::load(&dir.join("door.toml"))?;
+    let list = OfflineList::open(settings)?;
+    let fetcher = Fetcher::new(&list)?;
+    let now = chrono::Utc::now().timestamp();
+    println!(
+        "\nThe Lemi door syncs its list over HTTPS ({}):",
+        dir.join("door.toml").display()
+    );
+    line(
+        "first sync",
+        format!("{:?}", fetcher.sync(&list, now).await?),
+    );
+    line(
+        "second sync (If-None-Match)",
+        format!("{:?}", fetcher.sync(&list, now).await?),
+    );
+    running.stop();
+    println!("\nThe library system is now stopped. The door checks against the list alone:");
+    let patrons = [
+        ("Aino, right PIN", "24680000000011", "1234"),
+        ("Aino, wrong PIN", "24680000000011", "9999"),
+        ("Kalle, lending ban", "24680000000037", "1111"),
+        ("Ville, blocked at Lemi", "24680000000102", "1020"),
+        ("Ella, 12, guardian's consent", "24680000000060", "2014"),
+        ("a card the library never issued", "11112222333344", "0000"),
+    ];
+    for (who, card, pin) in patrons {
+        let started = std::time::Instant::now();
+        let answer = list.check(&redact::CardNumber::new(card), &redact::Pin::new(pin), now)?;
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let outcome = match answer {
+            OfflineAnswer::Verified { facts, .. } => {
+                let blocks: Vec<String> = facts
+                    .blocks
+                    .iter()
+                    .map(|b| {
+                        format!(
+                            "{:?}{}",
+                            b.scope,
+                            b.branch
+                                .as_ref()
+                                .map(|x| format!(" at {x}"))
+                                .unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                format!(
+                    "verified: {}, fines over limit {}, turns 15 {}, consent {}, blocks [{}]",
+                    facts.category,
+                    yes(facts.fines_over_limit),
+                    facts.turns_15.map_or("-".into(), |d| d.to_string()),
+                    yes(facts.guardian_consent),
+                    blocks.join(", ")
+                )
+            }
+            OfflineAnswer::WrongPin { tries_left } => {
+                format!("wrong PIN ({tries_left} tries left)")
+            }
+            OfflineAnswer::LockedOut { .. } => "locked out".into(),
+            OfflineAnswer::UnknownCard => "unknown card".into(),
+        };
+        line(who, format!("{outcome}  ({ms:.0} ms)"));
+    }
+    println!("\nThe door's access policy (next) decides from these facts, online or offline.");
     Ok(())
 }
 

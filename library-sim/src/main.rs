@@ -243,7 +243,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let path = fixtures_or_default(&state, fixtures)?;
             let f = library_sim::fixtures::Fixtures::load(&path)?;
             let files = library_sim::publishing::ensure_publisher(&state)?;
-            let fines = |card: &str| f.patrons.iter().find(|p| p.card == card).map_or(0, |p| u64::from(p.fines_cents));
+            let fines = |card: &str| {
+                f.patrons
+                    .iter()
+                    .find(|p| p.card == card)
+                    .map_or(0, |p| u64::from(p.fines_cents))
+            };
             let p = library_sim::publishing::publish(
                 &f,
                 &fines,
@@ -252,7 +257,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 valid_hours,
                 allowlist::Argon2Params::OWASP_MINIMUM,
             )?;
-            println!("published version {} with {} patrons in {}", p.version, p.entries, files.out.display());
+            println!(
+                "published version {} with {} patrons in {}",
+                p.version,
+                p.entries,
+                files.out.display()
+            );
             println!("device config: keys = [\"{}\"]", files.public_key);
             println!("card key: {}", files.card_key.display());
             Ok(())
@@ -265,14 +275,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             new_pin_share,
         } => {
             match synthetic {
-                Some(n) => library_sim::publishing::synthetic_export(&out, n, changed, new_pin_share)?,
+                Some(n) => {
+                    library_sim::publishing::synthetic_export(&out, n, changed, new_pin_share)?
+                }
                 None => {
                     let f = match fixtures {
                         Some(p) => library_sim::fixtures::Fixtures::load(&p)?,
-                        None => library_sim::fixtures::Fixtures::parse(Path::new("heili.toml"), library_sim::DEFAULT_FIXTURES)?,
+                        None => library_sim::fixtures::Fixtures::parse(
+                            Path::new("heili.toml"),
+                            library_sim::DEFAULT_FIXTURES,
+                        )?,
                     };
-                    let fines = |card: &str| f.patrons.iter().find(|p| p.card == card).map_or(0, |p| u64::from(p.fines_cents));
-                    library_sim::publishing::export(&f, &fines, &out, &chrono::Utc::now().to_rfc3339())?;
+                    let fines = |card: &str| {
+                        f.patrons
+                            .iter()
+                            .find(|p| p.card == card)
+                            .map_or(0, |p| u64::from(p.fines_cents))
+                    };
+                    library_sim::publishing::export(
+                        &f,
+                        &fines,
+                        &out,
+                        &chrono::Utc::now().to_rfc3339(),
+                    )?;
                 }
             }
             println!("wrote {}", out.display());

@@ -14,7 +14,12 @@ use serde_json::json;
 use crate::fixtures::{BlockKind, Fixtures};
 
 /// Writes the catalogue's patrons as an export (see the publisher's `export` module).
-pub fn export(fixtures: &Fixtures, fines: &dyn Fn(&str) -> u64, path: &Path, now: &str) -> anyhow::Result<()> {
+pub fn export(
+    fixtures: &Fixtures,
+    fines: &dyn Fn(&str) -> u64,
+    path: &Path,
+    now: &str,
+) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(
         std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
     );
@@ -49,7 +54,12 @@ pub fn export(fixtures: &Fixtures, fines: &dyn Fn(&str) -> u64, path: &Path, now
 /// Writes a synthetic export of `n` patrons (for benchmarks): card `9000` + 10 digits, PIN from
 /// the card, a mix of categories, branches, ages and blocks. `changed` patrons (spread evenly)
 /// get a different PIN and fines, as a day's changes would.
-pub fn synthetic_export(path: &Path, n: u64, changed: u64, new_pin_share: f64) -> anyhow::Result<()> {
+pub fn synthetic_export(
+    path: &Path,
+    n: u64,
+    changed: u64,
+    new_pin_share: f64,
+) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::with_capacity(
         1 << 20,
         std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
@@ -60,8 +70,21 @@ pub fn synthetic_export(path: &Path, n: u64, changed: u64, new_pin_share: f64) -
         json!({"format": "omatoimi-patron-export", "version": 1, "library": "HEILI",
                "exported_at": "2026-11-24T18:00:00Z", "fine_limit_cents": 1000})
     )?;
-    let branches = ["LAPPEENRANTA", "LEMI", "LUUMAKI", "PARIKKALA", "RAUTJARVI", "RUOKOLAHTI", "SAVITAIPALE", "TAIPALSAARI"];
-    let step = if changed == 0 { u64::MAX } else { (n / changed).max(1) };
+    let branches = [
+        "LAPPEENRANTA",
+        "LEMI",
+        "LUUMAKI",
+        "PARIKKALA",
+        "RAUTJARVI",
+        "RUOKOLAHTI",
+        "SAVITAIPALE",
+        "TAIPALSAARI",
+    ];
+    let step = if changed == 0 {
+        u64::MAX
+    } else {
+        (n / changed).max(1)
+    };
     let pin_changes = (changed as f64 * new_pin_share).round() as u64;
     for i in 0..n {
         let is_changed = i % step == 0 && i / step < changed;
@@ -116,7 +139,9 @@ pub fn ensure_publisher(state_dir: &Path) -> anyhow::Result<PublisherFiles> {
         Some(k) => k,
         None => secrets::new_signing_key(&keys)?.1,
     };
-    let public_key = secrets::read_signing_key(&signing_key)?.public().to_string();
+    let public_key = secrets::read_signing_key(&signing_key)?
+        .public()
+        .to_string();
     let card_key = dir.join("card-key.secret");
     if !card_key.exists() {
         secrets::new_card_key(&card_key)?;
@@ -140,7 +165,8 @@ pub fn publish(
     argon2: Argon2Params,
 ) -> anyhow::Result<Publication> {
     let export_path = files.dir.join("export.jsonl");
-    let stamp = chrono::DateTime::from_timestamp(now, 0).map_or_else(String::new, |d| d.to_rfc3339());
+    let stamp =
+        chrono::DateTime::from_timestamp(now, 0).map_or_else(String::new, |d| d.to_rfc3339());
     export(fixtures, fines, &export_path, &stamp)?;
     let mut scope = vec![fixtures.library.institution_id.clone()];
     scope.extend(fixtures.branches.iter().map(|b| b.code.clone()));
@@ -175,7 +201,9 @@ pub fn etag(bytes: &[u8]) -> String {
 pub fn servable(name: &str) -> bool {
     !name.is_empty()
         && name.ends_with(".oal")
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
         && !name.starts_with('.')
 }
 

@@ -57,6 +57,16 @@ pub enum ApplyError {
         /// Why.
         cause: std::io::Error,
     },
+    /// Not enough free disk space for the new list beside the old one; nothing was written.
+    #[error("not enough disk space for the new list: {need} bytes needed, {free} free in {}", path.display())]
+    DiskFull {
+        /// The store directory.
+        path: PathBuf,
+        /// Bytes needed (an estimate).
+        need: u64,
+        /// Bytes free.
+        free: u64,
+    },
     /// The file is larger than the device accepts.
     #[error("the list is {size} bytes; this device accepts at most {max}")]
     TooLarge {
@@ -114,6 +124,23 @@ pub fn apply_file(
             found: size - signed.body_offset as u64,
         }
         .into());
+    }
+    // sled needs about three times a list's size while it writes, and a disk filled mid-write
+    // leaves a store that cannot reopen until space is freed: refuse before writing instead.
+    let need = h
+        .entry_count
+        .saturating_mul(allowlist::entry::FIXED_LEN as u64 + 24)
+        .saturating_mul(4)
+        + (4 << 20);
+    if let Ok(st) = rustix::fs::statvfs(store.path()) {
+        let free = st.f_bavail.saturating_mul(st.f_frsize);
+        if free < need {
+            return Err(ApplyError::DiskFull {
+                path: store.path().to_owned(),
+                need,
+                free,
+            });
+        }
     }
     let mut w = store.begin()?;
     let result = match h.kind {
