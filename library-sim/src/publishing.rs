@@ -80,11 +80,7 @@ pub fn synthetic_export(
         "SAVITAIPALE",
         "TAIPALSAARI",
     ];
-    let step = if changed == 0 {
-        u64::MAX
-    } else {
-        (n / changed).max(1)
-    };
+    let step = n.checked_div(changed).map_or(u64::MAX, |s| s.max(1));
     let pin_changes = (changed as f64 * new_pin_share).round() as u64;
     for i in 0..n {
         let is_changed = i % step == 0 && i / step < changed;

@@ -130,7 +130,8 @@ fn make_verifiers(
     let next = AtomicUsize::new(0);
     let start = Instant::now();
     let mut out = vec![[0u8; 32]; todo.len()];
-    let results: Vec<Result<Vec<(usize, [u8; 32])>, String>> = std::thread::scope(|s| {
+    type Made = Result<Vec<(usize, [u8; 32])>, String>;
+    let results: Vec<Made> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..jobs.max(1))
             .map(|_| {
                 s.spawn(|| {
@@ -258,7 +259,7 @@ pub fn publish(o: &Options) -> Result<Publication, PublishError> {
         .map(|p| (card_key.hash(&p.card), p))
         .collect();
     let without_permission = export.patrons.len() - listed.len();
-    listed.sort_by(|a, b| a.0.cmp(&b.0));
+    listed.sort_by_key(|a| a.0);
     let before = listed.len();
     listed.dedup_by(|a, b| a.0 == b.0);
     if listed.len() < before {

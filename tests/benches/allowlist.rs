@@ -20,7 +20,13 @@ const FAST: Argon2Params = Argon2Params {
     lanes: 1,
 };
 
-fn options(files: &publishing::PublisherFiles, export: PathBuf, state: &str, argon2: Argon2Params, now: i64) -> publisher::Options {
+fn options(
+    files: &publishing::PublisherFiles,
+    export: PathBuf,
+    state: &str,
+    argon2: Argon2Params,
+    now: i64,
+) -> publisher::Options {
     publisher::Options {
         export,
         state: files.dir.join(state),
@@ -42,8 +48,16 @@ fn options(files: &publishing::PublisherFiles, export: PathBuf, state: &str, arg
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_owned))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_owned)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<f64>().ok())
+        })
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
@@ -52,7 +66,11 @@ fn dir_size(p: &Path) -> u64 {
         d.filter_map(|e| e.ok())
             .map(|e| {
                 let m = e.metadata().unwrap();
-                if m.is_dir() { dir_size(&e.path()) } else { m.len() }
+                if m.is_dir() {
+                    dir_size(&e.path())
+                } else {
+                    m.len()
+                }
             })
             .sum()
     })
@@ -60,21 +78,38 @@ fn dir_size(p: &Path) -> u64 {
 
 /// The child: apply files in order to the device in `config`, print times and the memory peak.
 fn child(config: &str, files: &[String], now: i64) {
-    let list = offline::OfflineList::open(config::allowlist::load(Path::new(config)).unwrap()).unwrap();
+    let list =
+        offline::OfflineList::open(config::allowlist::load(Path::new(config)).unwrap()).unwrap();
     for f in files {
         let t = Instant::now();
         let s = list.settings();
-        let a = offline::apply_file(list.store(), &s.anchors, Path::new(f), now, s.max_list_bytes).unwrap();
+        let a = offline::apply_file(
+            list.store(),
+            &s.anchors,
+            Path::new(f),
+            now,
+            s.max_list_bytes,
+        )
+        .unwrap();
         println!("applied {a:?} in {:.2} s", t.elapsed().as_secs_f64());
     }
-    println!("peak RSS {:.0} MiB; store on disk {:.0} MB", peak_rss_mib(), dir_size(list.store().path()) as f64 / 1e6);
+    println!(
+        "peak RSS {:.0} MiB; store on disk {:.0} MB",
+        peak_rss_mib(),
+        dir_size(list.store().path()) as f64 / 1e6
+    );
     // Lookups without argon2: the store read and the entry decode.
     let key = list.settings().card_key.clone();
     let mut times = Vec::new();
-    let n: u64 = std::env::var("ALLOWLIST_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let n: u64 = std::env::var("ALLOWLIST_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let mut seed = 12345u64;
     for _ in 0..20_000 {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let card = CardNumber::new(format!("9000{:010}", (seed >> 33) % n));
         let t = Instant::now();
         let hash = key.hash(&card);
@@ -98,7 +133,10 @@ fn main() {
         child(&args[i + 1], &args[i + 3..], now);
         return;
     }
-    let n: u64 = std::env::var("ALLOWLIST_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let n: u64 = std::env::var("ALLOWLIST_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let tmp = tempfile::tempdir().unwrap();
     let files = publishing::ensure_publisher(tmp.path()).unwrap();
@@ -117,7 +155,10 @@ fn main() {
         .collect();
     t.sort_by(f64::total_cmp);
     let argon_ms = t[10];
-    println!("argon2id {} verify: median {argon_ms:.1} ms (20 runs)", owasp.phc_prefix());
+    println!(
+        "argon2id {} verify: median {argon_ms:.1} ms (20 runs)",
+        owasp.phc_prefix()
+    );
     println!(
         "  brute force of a 4-digit PIN for one card, one core: {:.0} s on average, {:.0} s at most",
         5_000.0 * argon_ms / 1e3,
@@ -156,9 +197,16 @@ fn main() {
     std::fs::copy(&first.full.0, &full_v1).unwrap();
     let changed = n / 100;
     publishing::synthetic_export(&export, n, changed, 0.2).unwrap();
-    let second = publisher::publish(&options(&files, export.clone(), "big", FAST, now + 1)).unwrap();
-    let (_, delta_path, delta_size) = second.deltas.iter().find(|(v, _, _)| *v == first.version).cloned().unwrap();
-    let projected = second.total_time.as_secs_f64() - second.verifier_time.as_secs_f64() + second.made as f64 / rate;
+    let second =
+        publisher::publish(&options(&files, export.clone(), "big", FAST, now + 1)).unwrap();
+    let (_, delta_path, delta_size) = second
+        .deltas
+        .iter()
+        .find(|(v, _, _)| *v == first.version)
+        .cloned()
+        .unwrap();
+    let projected = second.total_time.as_secs_f64() - second.verifier_time.as_secs_f64()
+        + second.made as f64 / rate;
     println!(
         "rebuild after a 1 % change ({changed} patrons: {} new PINs, the rest fines): {:.1} s measured with cheap verifiers; {:.1} s with OWASP verifiers ({} × {:.1} ms / {cores} cores added)",
         second.made,
@@ -171,14 +219,22 @@ fn main() {
         "  if every one of the {changed} changes were a new PIN: {:.0} s",
         projected + (changed as f64 - second.made as f64) / rate
     );
-    println!("1 % delta: {:.2} MB; deltas written in {:.1} s", delta_size as f64 / 1e6, second.delta_time.as_secs_f64());
+    println!(
+        "1 % delta: {:.2} MB; deltas written in {:.1} s",
+        delta_size as f64 / 1e6,
+        second.delta_time.as_secs_f64()
+    );
 
     // Verify + apply on a device, in a child process for an honest memory peak.
     let dev = tmp.path().join("device");
     std::fs::create_dir_all(&dev).unwrap();
     std::fs::copy(&files.card_key, dev.join("card.secret")).unwrap();
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dev.join("card.secret"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(
+        dev.join("card.secret"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
     std::fs::write(
         dev.join("door.toml"),
         format!("[allowlist]\nstore = \"store\"\ncard_key = \"card.secret\"\nscopes = [\"heili\"]\nkeys = [\"{}\"]\n", files.public_key),
@@ -193,7 +249,10 @@ fn main() {
         .env("ALLOWLIST_BENCH_N", n.to_string())
         .output()
         .unwrap();
-    print!("device: {}", String::from_utf8_lossy(&out.stdout).replace('\n', "\n  "));
+    print!(
+        "device: {}",
+        String::from_utf8_lossy(&out.stdout).replace('\n', "\n  ")
+    );
     if !out.status.success() {
         eprintln!("{}", String::from_utf8_lossy(&out.stderr));
     }

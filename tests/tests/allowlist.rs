@@ -116,7 +116,7 @@ async fn a_door_syncs_over_https_and_answers_with_the_library_system_stopped() {
         &files,
         Some(url),
         Some(&sim.ca_cert),
-        &[files.public_key.clone()],
+        std::slice::from_ref(&files.public_key),
         &[],
         "",
     );
@@ -194,7 +194,7 @@ fn wrong_pins_lock_a_card_out_and_the_lockout_survives_a_restart() {
         &files,
         None,
         None,
-        &[files.public_key.clone()],
+        std::slice::from_ref(&files.public_key),
         &[],
         "",
     );
@@ -243,7 +243,7 @@ fn damaged_files_are_refused_and_the_old_list_stays_in_force() {
         &files,
         None,
         None,
-        &[files.public_key.clone()],
+        std::slice::from_ref(&files.public_key),
         &[],
         "",
     );
@@ -309,7 +309,7 @@ fn replayed_revoked_misbased_expired_and_foreign_lists_are_refused() {
         &files,
         None,
         None,
-        &[files.public_key.clone()],
+        std::slice::from_ref(&files.public_key),
         &[],
         "",
     );
@@ -358,7 +358,7 @@ fn replayed_revoked_misbased_expired_and_foreign_lists_are_refused() {
         &files,
         None,
         None,
-        &[files.public_key.clone()],
+        std::slice::from_ref(&files.public_key),
         &[],
         "",
     );
@@ -444,7 +444,7 @@ fn an_expired_list_answers_only_under_the_grace_policy() {
         &files,
         None,
         None,
-        &[files.public_key.clone()],
+        std::slice::from_ref(&files.public_key),
         &[],
         "",
     );
@@ -453,7 +453,7 @@ fn an_expired_list_answers_only_under_the_grace_policy() {
         &files,
         None,
         None,
-        &[files.public_key.clone()],
+        std::slice::from_ref(&files.public_key),
         &[],
         "when_expired = \"grace\"\ngrace_hours = 2\n",
     );
@@ -567,7 +567,7 @@ fn a_full_disk_during_apply_is_refused_and_the_old_list_stays() {
             &files,
             None,
             None,
-            &[files.public_key.clone()],
+            std::slice::from_ref(&files.public_key),
             &[],
             "",
         );
@@ -622,7 +622,7 @@ fn sigkill_during_apply_leaves_one_whole_list() {
         &files,
         None,
         None,
-        &[files.public_key.clone()],
+        std::slice::from_ref(&files.public_key),
         &[],
         "",
     );
