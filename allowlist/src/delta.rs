@@ -6,7 +6,7 @@
 //! so a delta on the wrong base, or a merge gone wrong, never becomes the list in force.
 
 use crate::card::CardHash;
-use crate::entry::{Entries, Entry};
+use crate::entry::Entries;
 use crate::{FormatError, Reader};
 
 /// A parsed delta body.
@@ -238,16 +238,6 @@ impl<E, I: Iterator<Item = Result<Vec<u8>, E>>> Iterator for Merge<'_, E, I> {
             }
         }
     }
-}
-
-/// The card hash of an entry's canonical bytes (its first 32 bytes); `None` if too short.
-pub fn card_of(bytes: &[u8]) -> Option<CardHash> {
-    Some(CardHash(bytes.get(..32)?.try_into().ok()?))
-}
-
-/// Decodes an entry's canonical bytes, for callers that hold bytes.
-pub fn decode(bytes: &[u8]) -> Result<Entry, FormatError> {
-    Entry::decode(bytes)
 }
 
 #[cfg(test)]

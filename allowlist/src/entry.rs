@@ -270,10 +270,7 @@ impl<'a> Iterator for Entries<'a> {
     type Item = Result<RawEntry<'a>, FormatError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
-        }
-        if self.left == 0 {
+        if self.failed || self.left == 0 {
             return None;
         }
         let start = self.r.position();
@@ -289,9 +286,8 @@ impl<'a> Iterator for Entries<'a> {
         match result {
             Ok(entry) => {
                 let end = self.r.position();
-                let all = self.r_bytes();
                 Some(Ok(RawEntry {
-                    bytes: &all[start..end],
+                    bytes: &self.r.bytes()[start..end],
                     entry,
                 }))
             }
@@ -300,12 +296,6 @@ impl<'a> Iterator for Entries<'a> {
                 Some(Err(e))
             }
         }
-    }
-}
-
-impl<'a> Entries<'a> {
-    fn r_bytes(&self) -> &'a [u8] {
-        self.r.bytes()
     }
 }
 

@@ -238,6 +238,25 @@ pub fn check_signatures(s: &SignedHeader, anchors: &Anchors) -> Result<Vec<KeyId
     })
 }
 
+/// The clock against the list: not before its issue time (less the allowed skew), not after its
+/// expiry.
+fn check_times(h: &Header, anchors: &Anchors, now: i64) -> Result<(), Refusal> {
+    if now.saturating_add(anchors.clock_skew) < h.issued_at {
+        return Err(Refusal::ClockBehind {
+            issued_at: h.issued_at,
+            now,
+            behind: h.issued_at - now,
+        });
+    }
+    if now >= h.expires_at {
+        return Err(Refusal::Expired {
+            expired_at: h.expires_at,
+            now,
+        });
+    }
+    Ok(())
+}
+
 /// Whether a device with `anchors`, `ratchet` and `held` list may take the list whose signed header
 /// is `s`, at `now` (Unix seconds). The body is checked separately, while it is applied.
 pub fn check(
@@ -267,19 +286,7 @@ pub fn check(
             device: anchors.card_key,
         });
     }
-    if now.saturating_add(anchors.clock_skew) < h.issued_at {
-        return Err(Refusal::ClockBehind {
-            issued_at: h.issued_at,
-            now,
-            behind: h.issued_at - now,
-        });
-    }
-    if now >= h.expires_at {
-        return Err(Refusal::Expired {
-            expired_at: h.expires_at,
-            now,
-        });
-    }
+    check_times(h, anchors, now)?;
     let floor = ratchet.floor(anchors);
     let same = held.is_some_and(|x| x.version == h.version && x.list_hash == h.list_hash);
     if h.version <= floor {
@@ -306,21 +313,7 @@ pub fn check(
 /// been revoked since it was taken) and at `now`. Errors say why not.
 pub fn still_in_force(s: &SignedHeader, anchors: &Anchors, now: i64) -> Result<(), Refusal> {
     check_signatures(s, anchors)?;
-    let h = &s.header;
-    if now.saturating_add(anchors.clock_skew) < h.issued_at {
-        return Err(Refusal::ClockBehind {
-            issued_at: h.issued_at,
-            now,
-            behind: h.issued_at - now,
-        });
-    }
-    if now >= h.expires_at {
-        return Err(Refusal::Expired {
-            expired_at: h.expires_at,
-            now,
-        });
-    }
-    Ok(())
+    check_times(&s.header, anchors, now)
 }
 
 #[cfg(test)]

@@ -243,15 +243,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let path = fixtures_or_default(&state, fixtures)?;
             let f = library_sim::fixtures::Fixtures::load(&path)?;
             let files = library_sim::publishing::ensure_publisher(&state)?;
-            let fines = |card: &str| {
-                f.patrons
-                    .iter()
-                    .find(|p| p.card == card)
-                    .map_or(0, |p| u64::from(p.fines_cents))
-            };
             let p = library_sim::publishing::publish(
                 &f,
-                &fines,
+                None,
                 &files,
                 chrono::Utc::now().timestamp(),
                 valid_hours,
@@ -286,15 +280,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                             library_sim::DEFAULT_FIXTURES,
                         )?,
                     };
-                    let fines = |card: &str| {
-                        f.patrons
-                            .iter()
-                            .find(|p| p.card == card)
-                            .map_or(0, |p| u64::from(p.fines_cents))
-                    };
                     library_sim::publishing::export(
                         &f,
-                        &fines,
+                        None,
                         &out,
                         &chrono::Utc::now().to_rfc3339(),
                     )?;

@@ -7,19 +7,17 @@ use std::path::{Path, PathBuf};
 
 use allowlist::Argon2Params;
 use anyhow::Context;
-use chrono::NaiveDate;
 use publisher::{Options, Publication, secrets};
 use serde_json::json;
 
 use crate::fixtures::{BlockKind, Fixtures};
 
-/// Writes the catalogue's patrons as an export (see the publisher's `export` module).
-pub fn export(
-    fixtures: &Fixtures,
-    fines: &dyn Fn(&str) -> u64,
-    path: &Path,
-    now: &str,
-) -> anyhow::Result<()> {
+/// Fines per card instead of the catalogue's own (tests change them between publications).
+pub type Fines<'a> = Option<&'a dyn Fn(&str) -> u64>;
+
+/// Writes the catalogue's patrons as an export (see the publisher's `export` module), with the
+/// catalogue's fines unless `fines` says otherwise.
+pub fn export(fixtures: &Fixtures, fines: Fines<'_>, path: &Path, now: &str) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(
         std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
     );
@@ -44,7 +42,7 @@ pub fn export(
             json!({"card": p.card, "pin": p.pin, "category": p.category, "home_branch": p.home_branch,
                    "card_expires": p.card_expires, "birth_date": p.birth_date, "self_service": p.self_service,
                    "guardian_consent": p.guardian_consent, "card_lost": p.card_lost,
-                   "fines_cents": fines(&p.card), "blocks": blocks})
+                   "fines_cents": fines.map_or(u64::from(p.fines_cents), |f| f(&p.card)), "blocks": blocks})
         )?;
     }
     out.flush()?;
@@ -154,7 +152,7 @@ pub fn ensure_publisher(state_dir: &Path) -> anyhow::Result<PublisherFiles> {
 /// Publishes the next list from the catalogue at `now` (Unix seconds).
 pub fn publish(
     fixtures: &Fixtures,
-    fines: &dyn Fn(&str) -> u64,
+    fines: Fines<'_>,
     files: &PublisherFiles,
     now: i64,
     valid_hours: i64,
@@ -201,9 +199,4 @@ pub fn servable(name: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
         && !name.starts_with('.')
-}
-
-/// Today's date of a Unix time (for callers that publish "now").
-pub fn day_of(now: i64) -> Option<NaiveDate> {
-    chrono::DateTime::from_timestamp(now, 0).map(|d| d.date_naive())
 }

@@ -117,7 +117,6 @@ pub fn apply_file(
     };
     let h = &signed.header;
     let prefix = head[..signed.body_offset].to_vec();
-    let already = head.len() - signed.body_offset;
     if size - signed.body_offset as u64 != h.body_len {
         return Err(Refusal::BodyLength {
             expected: h.body_len,
@@ -149,8 +148,8 @@ pub fn apply_file(
             &mut w,
             &signed,
             &head[signed.body_offset..],
-            already,
             &mut file,
+            path,
         ),
         Kind::Delta => {
             let mut body = head[signed.body_offset..].to_vec();
@@ -186,8 +185,8 @@ fn write_full(
     w: &mut Writer,
     signed: &SignedHeader,
     start: &[u8],
-    _already: usize,
     file: &mut std::fs::File,
+    path: &Path,
 ) -> Result<(), ApplyError> {
     let h = &signed.header;
     if h.list_hash != h.body_hash {
@@ -226,7 +225,7 @@ fn write_full(
                 buf.drain(..pos);
                 pos = 0;
                 let n = file.read(&mut chunk).map_err(|cause| ApplyError::Io {
-                    path: PathBuf::from("list body"),
+                    path: path.to_owned(),
                     cause,
                 })?;
                 if n == 0 {
@@ -238,18 +237,8 @@ fn write_full(
             Err(e) => return Err(Refusal::Format(e).into()),
         }
     }
-    let hash: [u8; 32] = hasher.finalize().into();
-    if hash != h.body_hash {
-        return Err(Refusal::BodyHash.into());
-    }
-    if count != h.entry_count {
-        return Err(Refusal::EntryCount {
-            expected: h.entry_count,
-            found: count,
-        }
-        .into());
-    }
-    Ok(())
+    // A full list's body is the list: its body hash is its list hash (checked above).
+    finish(hasher, count, &signed.header)
 }
 
 fn write_delta(
@@ -279,6 +268,11 @@ fn write_delta(
         store.put(w, &bytes)?;
         count += 1;
     }
+    finish(hasher, count, h)
+}
+
+/// The list written matches the signed list hash and entry count.
+fn finish(hasher: Sha256, count: u64, h: &allowlist::Header) -> Result<(), ApplyError> {
     let hash: [u8; 32] = hasher.finalize().into();
     if hash != h.list_hash {
         return Err(Refusal::ListHash.into());

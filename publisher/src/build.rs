@@ -400,9 +400,8 @@ pub fn publish(o: &Options) -> Result<Publication, PublishError> {
     state.save(remembered, version)?;
     for old in dropped {
         let _ = std::fs::remove_file(versions.join(format!("{old}.oal")));
-        let _ = std::fs::remove_file(o.out.join(format!("delta-from-{old}.oal")));
     }
-    // Deltas to an older head from versions no longer kept are stale: remove them.
+    // Deltas from versions no longer kept are stale: remove them.
     if let Ok(dir) = std::fs::read_dir(&o.out) {
         for e in dir.filter_map(|e| e.ok()) {
             let name = e.file_name();

@@ -119,35 +119,27 @@ pub struct Export {
     pub problems: Vec<Problem>,
 }
 
-/// serde_json's messages quote the offending value for some errors; keep only where it was.
+/// What is wrong with a line, without its values: serde_json's messages quote the offending
+/// value (`invalid type: integer `1234`` for a PIN written as a number), so only the field-name
+/// messages are kept as they are.
 fn describe(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    let kind = match e.classify() {
-        serde_json::error::Category::Syntax => "not valid JSON",
-        serde_json::error::Category::Eof => "the line ends too early",
-        serde_json::error::Category::Io => "read error",
-        serde_json::error::Category::Data => "",
-    };
-    if !kind.is_empty() {
-        return format!("{kind} (column {})", e.column());
-    }
-    // Data errors name the field ("missing field `pin`", "unknown field `x`, expected …",
-    // "invalid type: …"); cut anything quoted in double quotes, which is a value.
-    let mut out = String::new();
-    let mut quoted = false;
-    for c in text.chars() {
-        if c == '"' {
-            quoted = !quoted;
-            if quoted {
-                out.push_str("\"…\"");
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax => format!("not valid JSON (column {})", e.column()),
+        Category::Eof => "the line ends too early".into(),
+        Category::Io => "read error".into(),
+        Category::Data => {
+            let text = e.to_string();
+            let field = ["missing field `", "unknown field `"]
+                .iter()
+                .find(|p| text.starts_with(**p))
+                .and_then(|p| text[p.len()..].split('`').next().map(|f| (p, f)));
+            match field {
+                Some((p, f)) => format!("{p}{f}`"),
+                None => format!("a value has the wrong type or form (column {})", e.column()),
             }
-            continue;
-        }
-        if !quoted {
-            out.push(c);
         }
     }
-    out
 }
 
 /// Reads an export file.
@@ -245,6 +237,10 @@ mod tests {
                 "\n",
                 r#"{"card":"55556666","pin":"4321","category":"ADULT","#,
                 "\n",
+                r#"{"card":"77778888","pin":2468,"category":"ADULT","home_branch":"LEMI","card_expires":"2028-01-31","self_service":true}"#,
+                "\n",
+                r#"{"card":"77778889","category":"ADULT","home_branch":"LEMI","card_expires":"2028-01-31","self_service":true}"#,
+                "\n",
                 "\n",
             ),
         )
@@ -253,10 +249,19 @@ mod tests {
         assert_eq!(e.patrons.len(), 1);
         assert_eq!(
             e.problems.iter().map(|p| p.line).collect::<Vec<_>>(),
-            vec![3, 4]
+            vec![3, 4, 5, 6]
         );
+        assert_eq!(e.problems[3].problem, "missing field `pin`");
         let text = format!("{:?}", e.problems);
-        for secret in ["33334444", "5555", "55556666", "4321", "31.1.2028"] {
+        for secret in [
+            "33334444",
+            "5555",
+            "55556666",
+            "4321",
+            "31.1.2028",
+            "77778888",
+            "2468",
+        ] {
             assert!(!text.contains(secret), "{text}");
         }
         assert!(!format!("{:?}", e.patrons).contains("11112222"));

@@ -14,6 +14,7 @@
 //! - [`AnyRegistry`]: whichever backend the configuration names.
 #![deny(missing_docs)]
 
+pub mod cli;
 pub mod koha;
 pub mod model;
 pub mod sip2;

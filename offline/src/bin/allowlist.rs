@@ -3,13 +3,12 @@
 //! Exit codes: 0 yes (verified, applied, up to date), 1 the list's "no" (unknown card, wrong PIN,
 //! lockout) or a refused list, 2 no usable list or no answer from the server, 64 bad configuration.
 
-use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use offline::{OfflineAnswer, OfflineList};
-use redact::{CardNumber, Pin};
+use redact::CardNumber;
 
 #[derive(Parser, Debug)]
 #[command(version, about = "The offline allow-list of a door or kiosk")]
@@ -42,31 +41,13 @@ enum Command {
     },
 }
 
-fn read_pin() -> std::io::Result<String> {
-    let pin = if std::io::stdin().is_terminal() {
-        rpassword::prompt_password("PIN: ")?
-    } else {
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
-        line
-    };
-    Ok(pin.trim_end_matches(['\r', '\n']).to_owned())
-}
-
 fn time(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0).map_or_else(|| t.to_string(), |d| d.to_rfc3339())
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let filter = if args.verbose { "info" } else { "warn" };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    registry::cli::init_logging(args.verbose);
     let settings = match config::allowlist::load(&args.config) {
         Ok(s) => s,
         Err(e) => {
@@ -171,8 +152,8 @@ fn main() -> ExitCode {
             }
         }
         Command::Check { card } => {
-            let pin = match read_pin() {
-                Ok(p) => Pin::new(p),
+            let pin = match registry::cli::read_pin() {
+                Ok(p) => p,
                 Err(e) => {
                     eprintln!("cannot read the PIN: {e}");
                     return ExitCode::from(64);

@@ -3,7 +3,6 @@
 //! backend the configuration names. The PIN is read from the terminal (or one line of standard
 //! input when it is not a terminal), never from the command line.
 
-use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -62,27 +61,9 @@ enum Command {
     },
 }
 
-fn read_pin() -> std::io::Result<String> {
-    let pin = if std::io::stdin().is_terminal() {
-        rpassword::prompt_password("PIN: ")?
-    } else {
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
-        line
-    };
-    Ok(pin.trim_end_matches(['\r', '\n']).to_owned())
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
-    let filter = if args.verbose { "info" } else { "warn" };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    registry::cli::init_logging(args.verbose);
     let settings = match config::registry::load(&args.config) {
         Ok(s) => s,
         Err(e) => {
@@ -120,8 +101,12 @@ fn main() -> ExitCode {
 }
 
 fn login(card: String) -> Result<PatronLogin, RegistryError> {
-    let pin = read_pin().map_err(|e| RegistryError::Setup(format!("cannot read the PIN: {e}")))?;
-    Ok(PatronLogin::new(card, pin))
+    let pin = registry::cli::read_pin()
+        .map_err(|e| RegistryError::Setup(format!("cannot read the PIN: {e}")))?;
+    Ok(PatronLogin {
+        card: redact::CardNumber::new(card),
+        pin,
+    })
 }
 
 fn date(d: Option<chrono::NaiveDateTime>) -> String {

@@ -1,0 +1,29 @@
+//! What the technicians' tools (`registry`, `allowlist`) share: reading a PIN without it ever
+//! being on the command line, and logging to stderr.
+
+use std::io::{BufRead, IsTerminal};
+
+/// Reads a PIN: a prompt without echo on a terminal, else one line of standard input.
+pub fn read_pin() -> std::io::Result<redact::Pin> {
+    let pin = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("PIN: ")?
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line
+    };
+    Ok(redact::Pin::new(pin.trim_end_matches(['\r', '\n'])))
+}
+
+/// Logs to stderr: warnings (security events among them), or progress with `verbose`;
+/// `RUST_LOG` overrides.
+pub fn init_logging(verbose: bool) {
+    let filter = if verbose { "info" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
