@@ -1,0 +1,23 @@
+//! The door's decisions, as pure functions of their inputs and an instant given by the caller: no
+//! I/O, no clock, no async. The door-agent wires them to devices and timers; tests drive them
+//! minute by minute and edge by edge.
+//!
+//! Layout:
+//! - [`zone`]: wall-clock time in a European zone, with the EU summer-time rule.
+//! - [`hours`]: a branch's week, exceptions and last-entry margin; the library's state.
+//! - [`state`]: outputs switched by the library's state, with offsets, and closing announcements.
+//! - [`policy`]: may this patron come in now? Open, or a denial with a reason code.
+//! - [`pin`]: PIN entry from a keypad: digits, `*` to clear, `#` to submit, timeouts.
+//! - [`watch`]: the door contact and exit button: relock, held-open and forced-open alarms.
+//! - [`limits`]: wrong-PIN lockouts per card and a bound on attempts overall.
+//! - [`wiegand`]: Wiegand 26/34-bit frames from timed bits, with parity.
+#![deny(missing_docs)]
+
+pub mod hours;
+pub mod limits;
+pub mod pin;
+pub mod policy;
+pub mod state;
+pub mod watch;
+pub mod wiegand;
+pub mod zone;
