@@ -500,7 +500,8 @@ mod tests {
 
     #[test]
     fn every_rule_has_its_own_reason_and_can_be_switched_off() {
-        let cases: Vec<(Patron, Reason, fn(&mut Rules))> = vec![
+        type Case = (Patron, Reason, fn(&mut Rules));
+        let cases: Vec<Case> = vec![
             (
                 Patron {
                     card_lost: true,

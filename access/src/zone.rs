@@ -168,7 +168,7 @@ mod tests {
         let z = Zone::HELSINKI;
         let mut t = utc("2026-01-01T00:00:00Z");
         while t < utc("2027-01-01T00:00:00Z") {
-            assert_eq!(z.instant(z.local(t)).timestamp() <= t.timestamp(), true);
+            assert!(z.instant(z.local(t)).timestamp() <= t.timestamp());
             let back = z.local(z.instant(z.local(t)));
             assert_eq!(back, z.local(t), "{t}");
             t += Duration::minutes(17);

@@ -1,0 +1,225 @@
+//! The door's event log in sled: every decision, exit, alarm and device fault, with reason codes
+//! and the card's keyed hash (never its number), purged after the retention. Keys are the event's
+//! time in Unix milliseconds and a sequence number, big-endian, so a time range is a key range.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// A patron was let in.
+    Entry,
+    /// A patron was refused.
+    Denied,
+    /// The exit button freed the door.
+    Exit,
+    /// An alarm was raised.
+    Alarm,
+    /// An alarm's cause went away.
+    AlarmCleared,
+    /// The library's state changed.
+    State,
+    /// A reader or the keypad went away or came back.
+    Device,
+    /// The tamper switch tripped.
+    Tamper,
+    /// The daemon started or stopped.
+    Daemon,
+}
+
+impl Kind {
+    /// Alarms and tampering: what "which alarms this week" asks for.
+    pub fn is_alarm(&self) -> bool {
+        matches!(self, Self::Alarm | Self::AlarmCleared | Self::Tamper)
+    }
+}
+
+/// One event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Unix milliseconds.
+    pub at: i64,
+    /// What.
+    pub kind: Kind,
+    /// Reason or alarm code (`wrong-pin`, `forced-open`, …).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub code: Option<String>,
+    /// The card's pseudonym: 32 hex digits of HMAC-SHA256 under the library's card key.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub card: Option<String>,
+    /// Who answered: `online`, `offline:<version>`, `offline-grace:<version>`, or none.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub source: Option<String>,
+    /// Free words for staff (never personal data).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub detail: Option<String>,
+}
+
+impl Event {
+    /// An event of `kind` at `at` with nothing else.
+    pub fn new(kind: Kind, at: i64) -> Self {
+        Self {
+            at,
+            kind,
+            code: None,
+            card: None,
+            source: None,
+            detail: None,
+        }
+    }
+}
+
+/// Why the log failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EventLogError {
+    /// The database.
+    #[error("event log {path}: {cause}")]
+    Db {
+        /// Where.
+        path: String,
+        /// Why.
+        cause: String,
+    },
+}
+
+/// The event log.
+#[derive(Debug, Clone)]
+pub struct EventLog {
+    tree: sled::Tree,
+    db: sled::Db,
+    path: String,
+    seq: std::sync::Arc<AtomicU32>,
+}
+
+impl EventLog {
+    /// Opens (or creates) the log at `path`.
+    pub fn open(path: &Path) -> Result<Self, EventLogError> {
+        let shown = path.display().to_string();
+        let err = |e: sled::Error| EventLogError::Db {
+            path: shown.clone(),
+            cause: e.to_string(),
+        };
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(8 << 20)
+            .open()
+            .map_err(err)?;
+        let tree = db.open_tree("events").map_err(err)?;
+        Ok(Self {
+            tree,
+            db,
+            path: shown.clone(),
+            seq: Default::default(),
+        })
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> EventLogError {
+        EventLogError::Db {
+            path: self.path.clone(),
+            cause: e.to_string(),
+        }
+    }
+
+    /// Records an event.
+    pub fn record(&self, event: &Event) -> Result<(), EventLogError> {
+        let mut key = [0u8; 12];
+        key[..8].copy_from_slice(&event.at.to_be_bytes());
+        key[8..].copy_from_slice(&self.seq.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+        let value = serde_json::to_vec(event).map_err(|e| self.err(e))?;
+        self.tree.insert(key, value).map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Makes what was recorded durable (the daemon calls this after each decision and alarm).
+    pub fn flush(&self) -> Result<(), EventLogError> {
+        self.db.flush().map(|_| ()).map_err(|e| self.err(e))
+    }
+
+    /// Events with `from <= at < to` (Unix ms), oldest first.
+    pub fn between(&self, from: i64, to: i64) -> Result<Vec<Event>, EventLogError> {
+        let mut out = vec![];
+        if to <= from {
+            return Ok(out);
+        }
+        let lo = key_at(from);
+        let hi = key_at(to);
+        for item in self.tree.range(lo..hi) {
+            let (_, v) = item.map_err(|e| self.err(e))?;
+            match serde_json::from_slice::<Event>(&v) {
+                Ok(e) => out.push(e),
+                Err(e) => tracing::warn!("event log: an unreadable record skipped: {e}"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes events before `cutoff` (Unix ms); returns how many.
+    pub fn purge_before(&self, cutoff: i64) -> Result<usize, EventLogError> {
+        let mut n = 0;
+        let keys: Vec<sled::IVec> = self
+            .tree
+            .range(..key_at(cutoff))
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(e))?;
+        let mut batch = sled::Batch::default();
+        for k in keys {
+            batch.remove(k);
+            n += 1;
+        }
+        self.tree.apply_batch(batch).map_err(|e| self.err(e))?;
+        Ok(n)
+    }
+
+    /// Events held.
+    pub fn len(&self) -> usize {
+        self.tree.len()
+    }
+
+    /// None held.
+    pub fn is_empty(&self) -> bool {
+        self.tree.is_empty()
+    }
+}
+
+fn key_at(ms: i64) -> [u8; 12] {
+    let mut key = [0u8; 12];
+    key[..8].copy_from_slice(&ms.to_be_bytes());
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_found_by_time_and_purged_after_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(&dir.path().join("events")).unwrap();
+        for (i, kind) in [Kind::Entry, Kind::Denied, Kind::Alarm, Kind::Entry]
+            .into_iter()
+            .enumerate()
+        {
+            let mut e = Event::new(kind, 1_000 * (i as i64 + 1));
+            e.card = Some("ab".repeat(16));
+            log.record(&e).unwrap();
+        }
+        // Two events in the same millisecond are both kept.
+        log.record(&Event::new(Kind::Exit, 2_000)).unwrap();
+        assert_eq!(log.between(2_000, 4_000).unwrap().len(), 3);
+        assert_eq!(log.between(0, i64::MAX).unwrap().len(), 5);
+        assert_eq!(log.purge_before(3_000).unwrap(), 3);
+        let left = log.between(0, i64::MAX).unwrap();
+        assert_eq!(
+            left.iter().map(|e| e.kind).collect::<Vec<_>>(),
+            vec![Kind::Alarm, Kind::Entry]
+        );
+        drop(log);
+        let log = EventLog::open(&dir.path().join("events")).unwrap();
+        assert_eq!(log.len(), 2);
+    }
+}

@@ -1,0 +1,723 @@
+//! The door's configuration file: `[door]`, `[rules]`, `[hours]`, `[gpio]`, `[[readers]]`,
+//! `[keypad]`, `[[outputs]]`, `[[announcements]]`, and the shared `[registry]` and `[allowlist]`
+//! tables. Read raw by serde (unknown keys refused), then validated with errors naming the file,
+//! the key and what was expected.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use access::hours::{DayHours, Exception, LibraryState, Schedule, Span};
+use access::pin::PinRules;
+use access::policy::Rules;
+use access::state::{Announcement, OutputRule};
+use access::watch::WatchRules;
+use access::wiegand::NumberFormat;
+use access::zone::Zone;
+use chrono::NaiveDate;
+use config::ConfigError;
+use config::allowlist::{AllowlistSettings, RawAllowlist};
+use config::registry::{RawRegistry, RegistrySettings};
+use drivers::card::UidFormat;
+use drivers::gpio::{DoorPins, PinSpec};
+use serde::Deserialize;
+
+/// The file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDoorFile {
+    door: RawDoor,
+    #[serde(default)]
+    rules: RawRules,
+    hours: RawHours,
+    gpio: RawGpio,
+    #[serde(default)]
+    readers: Vec<RawReader>,
+    keypad: Option<RawKeypad>,
+    #[serde(default)]
+    outputs: Vec<RawOutput>,
+    #[serde(default)]
+    announcements: Vec<RawAnnouncement>,
+    registry: Option<RawRegistry>,
+    allowlist: RawAllowlist,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDoor {
+    name: String,
+    branch: String,
+    state_dir: PathBuf,
+    language: Option<String>,
+    online_timeout_ms: Option<u64>,
+    pulse_ms: Option<u64>,
+    held_open_secs: Option<u64>,
+    relock_on_open: Option<bool>,
+    free_when_staffed: Option<bool>,
+    retention_days: Option<u32>,
+    max_pin_failures: Option<u32>,
+    lockout_minutes: Option<u32>,
+    max_attempts_per_minute: Option<u32>,
+    sync_minutes: Option<u32>,
+    pin_min: Option<usize>,
+    pin_max: Option<usize>,
+    pin_first_key_secs: Option<u64>,
+    pin_between_keys_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRules {
+    require_terms: Option<bool>,
+    require_permission: Option<bool>,
+    permission_must_be_stated: Option<bool>,
+    require_valid_card: Option<bool>,
+    refuse_lost_card: Option<bool>,
+    refuse_lending_ban: Option<bool>,
+    refuse_fines: Option<bool>,
+    /// 0 switches the age rule off.
+    min_age: Option<u8>,
+    consent_admits_minors: Option<bool>,
+    admit_unknown_age: Option<bool>,
+    categories: Option<Vec<String>>,
+    honour_blocks: Option<bool>,
+    enforce_hours: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWeek {
+    mon: Option<Vec<String>>,
+    tue: Option<Vec<String>>,
+    wed: Option<Vec<String>>,
+    thu: Option<Vec<String>>,
+    fri: Option<Vec<String>>,
+    sat: Option<Vec<String>>,
+    sun: Option<Vec<String>>,
+    /// Every day not named.
+    daily: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHours {
+    timezone: Option<String>,
+    last_entry_minutes: Option<u16>,
+    #[serde(default)]
+    self_service: RawWeek,
+    #[serde(default)]
+    staffed: RawWeek,
+    #[serde(default)]
+    exceptions: Vec<RawException>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawException {
+    date: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    name: String,
+    #[serde(default)]
+    self_service: Vec<String>,
+    #[serde(default)]
+    staffed: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGpio {
+    /// `rppal` (a Raspberry Pi) or `files` (pins as files under `dir`: simulation).
+    backend: String,
+    dir: Option<PathBuf>,
+    lock: u8,
+    lock_active_high: Option<bool>,
+    contact: u8,
+    contact_open_high: Option<bool>,
+    exit: Option<u8>,
+    exit_pressed_high: Option<bool>,
+    tamper: Option<u8>,
+    tamper_active_high: Option<bool>,
+    green: Option<u8>,
+    red: Option<u8>,
+    buzzer: Option<u8>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReader {
+    kind: String,
+    reader: Option<String>,
+    uid: Option<String>,
+    path: Option<String>,
+    baud: Option<u32>,
+    d0: Option<u8>,
+    d1: Option<u8>,
+    format: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKeypad {
+    kind: String,
+    path: Option<String>,
+    baud: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutput {
+    name: String,
+    pin: u8,
+    active_high: Option<bool>,
+    when: Vec<String>,
+    lead_minutes: Option<u16>,
+    lag_minutes: Option<u16>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAnnouncement {
+    file: String,
+    before_minutes: u16,
+    every_minutes: Option<u16>,
+    player: Option<Vec<String>>,
+}
+
+/// Where the pins are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GpioBackend {
+    /// A Raspberry Pi.
+    Rppal,
+    /// Files in a directory (simulation).
+    Files(PathBuf),
+}
+
+/// A configured card reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReaderSettings {
+    /// PC/SC through pcscd.
+    Pcsc {
+        /// Reader name filter.
+        reader: String,
+        /// UID format.
+        uid: UidFormat,
+    },
+    /// A barcode scanner on a serial port.
+    Serial {
+        /// Port.
+        path: String,
+        /// Speed.
+        baud: u32,
+    },
+    /// Wiegand on two GPIO pins.
+    Wiegand {
+        /// D0 pin.
+        d0: u8,
+        /// D1 pin.
+        d1: u8,
+        /// Card number format.
+        format: NumberFormat,
+    },
+}
+
+/// A configured keypad.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeypadSettings {
+    /// A USB keypad's input device.
+    Evdev(String),
+    /// A serial keypad.
+    Serial {
+        /// Port.
+        path: String,
+        /// Speed.
+        baud: u32,
+    },
+}
+
+/// A closing announcement and how to play it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnnouncementSettings {
+    /// When.
+    pub announcement: Announcement,
+    /// The player command; the file is its last argument. Empty: only logged.
+    pub player: Vec<String>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct DoorSettings {
+    /// The door's name, for staff.
+    pub name: String,
+    /// Where the event log lives.
+    pub state_dir: PathBuf,
+    /// The patron-facing language when unknown.
+    pub language: String,
+    /// Bound on the online check.
+    pub online_timeout: Duration,
+    /// The lock and alarms.
+    pub watch: WatchRules,
+    /// The door stands free in staffed hours.
+    pub free_when_staffed: bool,
+    /// Events older than this are purged.
+    pub retention: Duration,
+    /// Wrong PINs before a lockout.
+    pub max_pin_failures: u32,
+    /// Lockout length.
+    pub lockout: Duration,
+    /// Attempts per minute at this door.
+    pub max_attempts_per_minute: u32,
+    /// How often the offline list is synced.
+    pub sync_every: Duration,
+    /// PIN entry.
+    pub pin: PinRules,
+    /// The branch's rules.
+    pub rules: Rules,
+    /// The branch's hours.
+    pub schedule: Schedule,
+    /// Pin backend.
+    pub gpio: GpioBackend,
+    /// Pins.
+    pub pins: DoorPins,
+    /// Card readers.
+    pub readers: Vec<ReaderSettings>,
+    /// Keypad.
+    pub keypad: Option<KeypadSettings>,
+    /// Outputs switched by the library's state.
+    pub outputs: Vec<OutputRule>,
+    /// Closing announcements.
+    pub announcements: Vec<AnnouncementSettings>,
+    /// The library system; `None` for an offline-only door.
+    pub registry: Option<RegistrySettings>,
+    /// The offline list.
+    pub allowlist: AllowlistSettings,
+}
+
+/// Reads and validates a door's configuration.
+pub fn load(path: &Path) -> Result<DoorSettings, ConfigError> {
+    let raw: RawDoorFile = config::load(path)?;
+    raw.validate(path)
+}
+
+impl RawDoorFile {
+    /// Validates the raw file read from `file`.
+    pub fn validate(&self, file: &Path) -> Result<DoorSettings, ConfigError> {
+        let bad = |key: &str, problem: String| ConfigError::invalid(file, key, problem);
+        let base = file.parent().unwrap_or(Path::new("."));
+        let d = &self.door;
+        if d.branch.trim().is_empty() {
+            return Err(bad("door.branch", "the branch code, e.g. \"LEMI\"".into()));
+        }
+        let language = d.language.clone().unwrap_or_else(|| "fi".into());
+        if !["fi", "sv", "en"].contains(&language.as_str()) {
+            return Err(bad(
+                "door.language",
+                format!("`{language}`: expected fi, sv or en"),
+            ));
+        }
+        let ms = |key: &str, v: Option<u64>, default: u64, range: std::ops::RangeInclusive<u64>| {
+            let v = v.unwrap_or(default);
+            if range.contains(&v) {
+                Ok(v)
+            } else {
+                Err(bad(
+                    key,
+                    format!("{v}: expected {} to {}", range.start(), range.end()),
+                ))
+            }
+        };
+        let online_timeout = ms(
+            "door.online_timeout_ms",
+            d.online_timeout_ms,
+            1500,
+            100..=10_000,
+        )?;
+        let pulse = ms("door.pulse_ms", d.pulse_ms, 5000, 200..=60_000)?;
+        let held = ms("door.held_open_secs", d.held_open_secs, 30, 5..=3600)?;
+        let retention_days = d.retention_days.unwrap_or(30);
+        if !(1..=3650).contains(&retention_days) {
+            return Err(bad(
+                "door.retention_days",
+                format!("{retention_days}: expected 1 to 3650"),
+            ));
+        }
+        let pin = PinRules {
+            min_len: d.pin_min.unwrap_or(4),
+            max_len: d.pin_max.unwrap_or(8),
+            first_key: Duration::from_secs(ms(
+                "door.pin_first_key_secs",
+                d.pin_first_key_secs,
+                20,
+                3..=120,
+            )?),
+            between_keys: Duration::from_secs(ms(
+                "door.pin_between_keys_secs",
+                d.pin_between_keys_secs,
+                10,
+                2..=60,
+            )?),
+        };
+        if pin.min_len == 0 || pin.min_len > pin.max_len || pin.max_len > 16 {
+            return Err(bad(
+                "door.pin_min",
+                "expected 1 <= pin_min <= pin_max <= 16".into(),
+            ));
+        }
+        let r = &self.rules;
+        let defaults = Rules::default();
+        let rules = Rules {
+            branch: d.branch.trim().to_owned(),
+            require_terms: r.require_terms.unwrap_or(defaults.require_terms),
+            require_permission: r.require_permission.unwrap_or(defaults.require_permission),
+            permission_must_be_stated: r
+                .permission_must_be_stated
+                .unwrap_or(defaults.permission_must_be_stated),
+            require_valid_card: r.require_valid_card.unwrap_or(defaults.require_valid_card),
+            refuse_lost_card: r.refuse_lost_card.unwrap_or(defaults.refuse_lost_card),
+            refuse_lending_ban: r.refuse_lending_ban.unwrap_or(defaults.refuse_lending_ban),
+            refuse_fines: r.refuse_fines.unwrap_or(defaults.refuse_fines),
+            min_age: match r.min_age {
+                Some(0) => None,
+                Some(a) if a > 18 => {
+                    return Err(bad(
+                        "rules.min_age",
+                        format!("{a}: expected 0 (no rule) to 18"),
+                    ));
+                }
+                Some(a) => Some(a),
+                None => defaults.min_age,
+            },
+            consent_admits_minors: r
+                .consent_admits_minors
+                .unwrap_or(defaults.consent_admits_minors),
+            admit_unknown_age: r.admit_unknown_age.unwrap_or(defaults.admit_unknown_age),
+            categories: r.categories.clone().unwrap_or_default(),
+            honour_blocks: r.honour_blocks.unwrap_or(defaults.honour_blocks),
+            enforce_hours: r.enforce_hours.unwrap_or(defaults.enforce_hours),
+        };
+        let schedule = self.hours.validate(file)?;
+        let gpio = match self.gpio.backend.as_str() {
+            "rppal" => GpioBackend::Rppal,
+            "files" => GpioBackend::Files(resolve(
+                base,
+                self.gpio.dir.as_ref().ok_or_else(|| {
+                    bad("gpio.dir", "the `files` backend needs a directory".into())
+                })?,
+            )),
+            other => {
+                return Err(bad(
+                    "gpio.backend",
+                    format!("`{other}`: expected rppal or files"),
+                ));
+            }
+        };
+        let g = &self.gpio;
+        let spec = |n: u8, high: bool| PinSpec {
+            number: n,
+            active_high: high,
+        };
+        let mut pins = DoorPins {
+            lock: spec(g.lock, g.lock_active_high.unwrap_or(true)),
+            contact: spec(g.contact, g.contact_open_high.unwrap_or(true)),
+            exit: g
+                .exit
+                .map(|n| spec(n, g.exit_pressed_high.unwrap_or(false))),
+            tamper: g
+                .tamper
+                .map(|n| spec(n, g.tamper_active_high.unwrap_or(true))),
+            green: g.green.map(|n| spec(n, true)),
+            red: g.red.map(|n| spec(n, true)),
+            buzzer: g.buzzer.map(|n| spec(n, true)),
+            outputs: vec![],
+        };
+        let mut outputs = vec![];
+        for (i, o) in self.outputs.iter().enumerate() {
+            let key = format!("outputs[{i}]");
+            let when = o
+                .when
+                .iter()
+                .map(|w| {
+                    LibraryState::parse(w).ok_or_else(|| {
+                        bad(
+                            &format!("{key}.when"),
+                            format!("`{w}`: expected staffed, self-service or closed"),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let lead = o.lead_minutes.unwrap_or(0);
+            let lag = o.lag_minutes.unwrap_or(0);
+            if lead > 240 || lag > 240 {
+                return Err(bad(
+                    &key,
+                    "lead_minutes and lag_minutes: at most 240".into(),
+                ));
+            }
+            pins.outputs
+                .push((o.name.clone(), spec(o.pin, o.active_high.unwrap_or(true))));
+            outputs.push(OutputRule {
+                name: o.name.clone(),
+                when,
+                lead_minutes: lead,
+                lag_minutes: lag,
+            });
+        }
+        let mut used = std::collections::HashMap::new();
+        let all_pins = [
+            Some(("gpio.lock", pins.lock.number)),
+            Some(("gpio.contact", pins.contact.number)),
+            pins.exit.map(|p| ("gpio.exit", p.number)),
+            pins.tamper.map(|p| ("gpio.tamper", p.number)),
+            pins.green.map(|p| ("gpio.green", p.number)),
+            pins.red.map(|p| ("gpio.red", p.number)),
+            pins.buzzer.map(|p| ("gpio.buzzer", p.number)),
+        ];
+        let output_keys: Vec<(String, u8)> = self
+            .outputs
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (format!("outputs[{i}].pin"), o.pin))
+            .collect();
+        for (key, n) in all_pins
+            .into_iter()
+            .flatten()
+            .map(|(k, n)| (k.to_owned(), n))
+            .chain(output_keys)
+        {
+            if n > 27 {
+                return Err(bad(
+                    &key,
+                    format!("{n}: expected a BCM GPIO number 0 to 27"),
+                ));
+            }
+            if let Some(other) = used.insert(n, key.clone()) {
+                return Err(bad(&key, format!("GPIO {n} is already `{other}`")));
+            }
+        }
+        let mut readers = vec![];
+        for (i, r) in self.readers.iter().enumerate() {
+            let key = format!("readers[{i}]");
+            readers.push(match r.kind.as_str() {
+                "pcsc" => ReaderSettings::Pcsc {
+                    reader: r.reader.clone().unwrap_or_default(),
+                    uid: match &r.uid {
+                        None => UidFormat::Hex,
+                        Some(u) => UidFormat::parse(u).ok_or_else(|| {
+                            bad(
+                                &format!("{key}.uid"),
+                                format!(
+                                    "`{u}`: expected hex, hex-reversed, decimal or decimal-reversed"
+                                ),
+                            )
+                        })?,
+                    },
+                },
+                "serial" => ReaderSettings::Serial {
+                    path: r.path.clone().ok_or_else(|| {
+                        bad(
+                            &format!("{key}.path"),
+                            "the serial port, e.g. /dev/ttyACM0".into(),
+                        )
+                    })?,
+                    baud: r.baud.unwrap_or(9600),
+                },
+                "wiegand" => ReaderSettings::Wiegand {
+                    d0: r
+                        .d0
+                        .ok_or_else(|| bad(&format!("{key}.d0"), "the D0 GPIO pin".into()))?,
+                    d1: r
+                        .d1
+                        .ok_or_else(|| bad(&format!("{key}.d1"), "the D1 GPIO pin".into()))?,
+                    format: match r.format.as_deref().unwrap_or("payload") {
+                        "payload" => NumberFormat::Payload,
+                        "card" => NumberFormat::CardField,
+                        "facility-card" => NumberFormat::FacilityCard,
+                        other => {
+                            return Err(bad(
+                                &format!("{key}.format"),
+                                format!("`{other}`: expected payload, card or facility-card"),
+                            ));
+                        }
+                    },
+                },
+                other => {
+                    return Err(bad(
+                        &format!("{key}.kind"),
+                        format!("`{other}`: expected pcsc, serial or wiegand"),
+                    ));
+                }
+            });
+        }
+        let keypad = match &self.keypad {
+            None => None,
+            Some(k) => {
+                let path = k
+                    .path
+                    .clone()
+                    .ok_or_else(|| bad("keypad.path", "the device path".into()))?;
+                Some(match k.kind.as_str() {
+                    "evdev" => KeypadSettings::Evdev(path),
+                    "serial" => KeypadSettings::Serial {
+                        path,
+                        baud: k.baud.unwrap_or(9600),
+                    },
+                    other => {
+                        return Err(bad(
+                            "keypad.kind",
+                            format!("`{other}`: expected evdev or serial"),
+                        ));
+                    }
+                })
+            }
+        };
+        let announcements = self
+            .announcements
+            .iter()
+            .map(|a| AnnouncementSettings {
+                announcement: Announcement {
+                    file: a.file.clone(),
+                    before_minutes: a.before_minutes,
+                    every_minutes: a.every_minutes.unwrap_or(0),
+                },
+                player: a
+                    .player
+                    .clone()
+                    .unwrap_or_else(|| vec!["aplay".into(), "-q".into()]),
+            })
+            .collect();
+        Ok(DoorSettings {
+            name: d.name.clone(),
+            state_dir: resolve(base, &d.state_dir),
+            language,
+            online_timeout: Duration::from_millis(online_timeout),
+            watch: WatchRules {
+                pulse: Duration::from_millis(pulse),
+                held_open: Duration::from_secs(held),
+                relock_on_open: d.relock_on_open.unwrap_or(true),
+            },
+            free_when_staffed: d.free_when_staffed.unwrap_or(true),
+            retention: Duration::from_secs(u64::from(retention_days) * 86_400),
+            max_pin_failures: d.max_pin_failures.unwrap_or(5).clamp(1, 20),
+            lockout: Duration::from_secs(
+                u64::from(d.lockout_minutes.unwrap_or(15).clamp(1, 24 * 60)) * 60,
+            ),
+            max_attempts_per_minute: d.max_attempts_per_minute.unwrap_or(20).clamp(1, 600),
+            sync_every: Duration::from_secs(
+                u64::from(d.sync_minutes.unwrap_or(15).clamp(1, 24 * 60)) * 60,
+            ),
+            pin,
+            rules,
+            schedule,
+            gpio,
+            pins,
+            readers,
+            keypad,
+            outputs,
+            announcements,
+            registry: self
+                .registry
+                .as_ref()
+                .map(|r| r.validate(file))
+                .transpose()?,
+            allowlist: self.allowlist.validate(file)?,
+        })
+    }
+}
+
+fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_owned()
+    } else {
+        base.join(p)
+    }
+}
+
+impl RawHours {
+    fn validate(&self, file: &Path) -> Result<Schedule, ConfigError> {
+        let bad = |key: &str, problem: String| ConfigError::invalid(file, key, problem);
+        let tz = self.timezone.as_deref().unwrap_or("Europe/Helsinki");
+        let zone = Zone::named(tz).ok_or_else(|| {
+            bad(
+                "hours.timezone",
+                format!(
+                    "`{tz}`: expected one of {}",
+                    Zone::known_names().collect::<Vec<_>>().join(", ")
+                ),
+            )
+        })?;
+        let spans = |key: &str, list: &[String]| -> Result<Vec<Span>, ConfigError> {
+            list.iter()
+                .map(|s| Span::parse(s).map_err(|p| bad(key, p)))
+                .collect()
+        };
+        let mut week: [DayHours; 7] = Default::default();
+        for (table, raw) in [
+            ("self_service", &self.self_service),
+            ("staffed", &self.staffed),
+        ] {
+            let days = [
+                &raw.mon, &raw.tue, &raw.wed, &raw.thu, &raw.fri, &raw.sat, &raw.sun,
+            ];
+            for (i, (name, day)) in ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+                .iter()
+                .zip(days)
+                .enumerate()
+            {
+                let key = format!("hours.{table}.{name}");
+                let list = match (day, &raw.daily) {
+                    (Some(l), _) => spans(&key, l)?,
+                    (None, Some(l)) => spans(&format!("hours.{table}.daily"), l)?,
+                    (None, None) => vec![],
+                };
+                if table == "staffed" {
+                    week[i].staffed = list
+                } else {
+                    week[i].self_service = list
+                }
+            }
+        }
+        let date = |key: &str, s: &str| {
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| bad(key, format!("`{s}`: expected YYYY-MM-DD")))
+        };
+        let mut exceptions = vec![];
+        for (i, e) in self.exceptions.iter().enumerate() {
+            let key = format!("hours.exceptions[{i}]");
+            let (first, last) = match (&e.date, &e.from, &e.to) {
+                (Some(d), None, None) => {
+                    let d = date(&format!("{key}.date"), d)?;
+                    (d, d)
+                }
+                (None, Some(f), Some(t)) => (
+                    date(&format!("{key}.from"), f)?,
+                    date(&format!("{key}.to"), t)?,
+                ),
+                _ => return Err(bad(&key, "either `date`, or `from` and `to`".into())),
+            };
+            if last < first {
+                return Err(bad(&format!("{key}.to"), "before `from`".into()));
+            }
+            exceptions.push(Exception {
+                first,
+                last,
+                name: e.name.clone(),
+                hours: DayHours {
+                    self_service: spans(&format!("{key}.self_service"), &e.self_service)?,
+                    staffed: spans(&format!("{key}.staffed"), &e.staffed)?,
+                },
+            });
+        }
+        let last_entry_minutes = self.last_entry_minutes.unwrap_or(15);
+        if last_entry_minutes > 120 {
+            return Err(bad(
+                "hours.last_entry_minutes",
+                format!("{last_entry_minutes}: expected 0 to 120"),
+            ));
+        }
+        Ok(Schedule {
+            zone,
+            week,
+            exceptions,
+            last_entry_minutes,
+        })
+    }
+}
