@@ -411,11 +411,12 @@ fn check(
             return Err(Reason::Underage);
         }
     }
-    if rules.refuse_lending_ban && patron.lending_ban {
-        return Err(Reason::LendingBan);
-    }
+    // Fines usually come with a lending ban; the fines are what the patron can act on.
     if rules.refuse_fines && patron.fines_over_limit {
         return Err(Reason::Fines);
+    }
+    if rules.refuse_lending_ban && patron.lending_ban {
+        return Err(Reason::LendingBan);
     }
     if rules.honour_blocks {
         let blocked = patron.blocks.iter().any(|b| {

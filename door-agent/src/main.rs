@@ -1,1 +1,133 @@
-fn main() {}
+//! `door-agent`: the door daemon and its staff commands. Parses arguments, sets up logging, and
+//! hands over to the library.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use chrono::{NaiveDateTime, TimeZone, Utc};
+use clap::{Parser, Subcommand};
+use door_agent::control::{self, Query};
+use door_agent::events::EventLog;
+use door_agent::{Devices, devices, settings, system_clock};
+use registry::AnyRegistry;
+
+#[derive(Parser)]
+#[command(version, about = "The door daemon of a staffless library")]
+struct Args {
+    /// The door's configuration file.
+    #[arg(short, long, env = "DOOR_AGENT_CONFIG", default_value = "/etc/omatoimi/door.toml")]
+    config: PathBuf,
+    /// More log detail.
+    #[arg(short, long)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the door (the default).
+    Run,
+    /// Read and validate the configuration, then exit.
+    CheckConfig,
+    /// Events between two local times ("2026-03-03 21:00"), oldest first, pseudonymised.
+    Events {
+        /// From (local time of the branch), inclusive.
+        #[arg(long)]
+        from: String,
+        /// To, exclusive.
+        #[arg(long)]
+        to: String,
+        /// Only alarms and tampering.
+        #[arg(long)]
+        alarms: bool,
+        /// JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    registry::cli::init_logging(args.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("door-agent: cannot start: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(real_main(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("door-agent: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn real_main(args: Args) -> anyhow::Result<()> {
+    let s = settings::load(&args.config)?;
+    match args.command.unwrap_or(Command::Run) {
+        Command::CheckConfig => {
+            println!("{}: valid ({}, branch {}, {} reader(s))", args.config.display(), s.name, s.rules.branch, s.readers.len());
+            Ok(())
+        }
+        Command::Events { from, to, alarms, json } => {
+            let zone = s.schedule.zone;
+            let at = |text: &str| -> anyhow::Result<i64> {
+                let local = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M")
+                    .with_context(|| format!("`{text}`: expected YYYY-MM-DD HH:MM"))?;
+                Ok(zone.instant(local).timestamp_millis())
+            };
+            let q = Query { from: at(&from)?, to: at(&to)?, alarms };
+            let sock = s.state_dir.join("control.sock");
+            let events = match control::ask(&sock, &q).await {
+                Ok(e) => e,
+                // No daemon running: read the log directly.
+                Err(_) => control::answer(&EventLog::open(&s.state_dir.join("events"))?, &q)?,
+            };
+            for e in &events {
+                if json {
+                    println!("{}", serde_json::to_string(e)?);
+                } else {
+                    let local = Utc.timestamp_millis_opt(e.at).single().map(|t| zone.local(t).format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default();
+                    println!(
+                        "{local}  {:<13} {:<18} {:<32} {}",
+                        serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                        e.code.as_deref().unwrap_or("-"),
+                        e.card.as_deref().unwrap_or("-"),
+                        e.source.as_deref().or(e.detail.as_deref()).unwrap_or("")
+                    );
+                }
+            }
+            if !json {
+                println!("{} event(s)", events.len());
+            }
+            Ok(())
+        }
+        Command::Run => {
+            let registry = s.registry.as_ref().map(AnyRegistry::start).transpose()?;
+            let door = devices::open_door(&s)?;
+            let (cards, keys) = devices::open_inputs(&s)?;
+            let devs = Devices { cards, keys, door, feedback: None, clock: system_clock() };
+            door_agent::run(s, registry, devs, shutdown()).await
+        }
+    }
+}
+
+/// SIGTERM (systemd) or SIGINT (a terminal).
+async fn shutdown() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

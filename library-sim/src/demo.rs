@@ -236,6 +236,7 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     registry_demo(&running, state_dir).await?;
     offline_demo(&running, state_dir, &publisher_files, &publication).await?;
     running.abort();
+    crate::door::demo(&state_dir.join("door-demo"), fixtures).await?;
     Ok(())
 }
 

@@ -20,6 +20,7 @@
 pub mod circulation;
 pub mod client;
 pub mod demo;
+pub mod door;
 pub mod faults;
 pub mod fixtures;
 pub mod publishing;

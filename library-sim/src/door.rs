@@ -1,0 +1,380 @@
+//! A door at Lemi on simulated hardware against this simulator: the rig the README's demo, the
+//! interactive `door` command and the end-to-end tests share. The simulator signs and serves an
+//! offline list; the door is configured as a technician would (a TOML file), with its pins as
+//! files, a simulated reader and keypad, and a clock the caller chooses.
+
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use door_agent::settings::DoorSettings;
+use door_agent::{Clock, Devices, Feedback};
+use drivers::gpio::FileBackend;
+use drivers::sim::{SimCards, SimKeys};
+use sip2::{Charset, Dialect};
+use tokio::sync::mpsc;
+
+use crate::server::{self, Settings};
+
+/// Lock relay, door contact, exit button, LEDs, buzzer, lights.
+pub const LOCK: u8 = 17;
+/// Door contact (high = open).
+pub const CONTACT: u8 = 27;
+/// Exit button (low = pressed).
+pub const EXIT: u8 = 22;
+/// Lights output.
+pub const LIGHTS: u8 = 24;
+
+/// The simulator, the door's files and its configuration.
+#[derive(Debug)]
+pub struct Rig {
+    /// The running simulator.
+    pub running: server::Running,
+    /// The door's directory (config, secrets, pins, state).
+    pub dir: PathBuf,
+    /// The door's configuration file.
+    pub config: PathBuf,
+    /// The pins' directory.
+    pub gpio: PathBuf,
+    /// The list version published.
+    pub list_version: u64,
+}
+
+/// A clock that starts at a chosen instant and runs, or is set.
+#[derive(Debug, Clone)]
+pub struct TestClock(Arc<Mutex<(DateTime<Utc>, std::time::Instant)>>);
+
+impl TestClock {
+    /// Runs from `at`.
+    pub fn starting(at: DateTime<Utc>) -> Self {
+        Self(Arc::new(Mutex::new((at, std::time::Instant::now()))))
+    }
+    /// Jumps to `at` (and runs on from there).
+    pub fn set(&self, at: DateTime<Utc>) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = (at, std::time::Instant::now());
+        }
+    }
+    /// Now.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.0.lock().map_or_else(|_| Utc::now(), |g| g.0 + chrono::Duration::from_std(g.1.elapsed()).unwrap_or_default())
+    }
+    /// As the daemon's clock.
+    pub fn clock(&self) -> Clock {
+        let me = self.clone();
+        Arc::new(move || me.now())
+    }
+}
+
+/// Starts the simulator (SIP2/TLS and HTTPS with the list) and writes the Lemi door's files
+/// under `state_dir/door`. `door_extra` is appended to the `[door]` table.
+pub async fn rig(state_dir: &Path, fixtures: &Path, door_extra: &str, list_valid_hours: i64) -> anyhow::Result<Rig> {
+    let catalogue = crate::fixtures::Fixtures::load(fixtures)?;
+    let files = crate::publishing::ensure_publisher(state_dir)?;
+    let publication = crate::publishing::publish(
+        &catalogue,
+        None,
+        &files,
+        Utc::now().timestamp(),
+        list_valid_hours,
+        allowlist::Argon2Params::OWASP_MINIMUM,
+    )?;
+    let running = server::start(Settings {
+        fixtures: fixtures.to_owned(),
+        state_dir: state_dir.to_owned(),
+        sip2_tls: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        sip2_plain: None,
+        control: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        dialect: Dialect { charset: Charset::Utf8, ..Dialect::standard() },
+        hostnames: vec![],
+        faults: Default::default(),
+        idle_timeout: Duration::from_secs(600),
+        https: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        require_client_cert: false,
+        token_lifetime: Duration::from_secs(3600),
+        allowlist: Some(state_dir.join("allowlist").join("published")),
+    })
+    .await?;
+    let (Some(sip), Some(https)) = (running.sip2_tls, running.https) else {
+        anyhow::bail!("the simulator has no SIP2/TLS or HTTPS listener");
+    };
+    let dir = state_dir.join("door");
+    std::fs::create_dir_all(&dir)?;
+    let secret = |name: &str, text: &str| -> anyhow::Result<()> {
+        std::fs::write(dir.join(name), text)?;
+        std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(0o600))?;
+        Ok(())
+    };
+    secret("registry.secret", "login = \"door-lemi\"\npassword = \"door-secret-2\"\n")?;
+    std::fs::copy(&files.card_key, dir.join("card-key.secret"))?;
+    std::fs::set_permissions(dir.join("card-key.secret"), std::fs::Permissions::from_mode(0o600))?;
+    let ca = running.ca_cert.display();
+    let config = dir.join("door.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"# The Lemi library's main door, on simulated hardware.
+[door]
+name = "Lemi main door"
+branch = "LEMI"
+state_dir = "state"
+language = "en"
+online_timeout_ms = 1500
+pulse_ms = 3000
+held_open_secs = 20
+{door_extra}
+
+[rules]
+min_age = 15
+
+[hours]
+timezone = "Europe/Helsinki"
+last_entry_minutes = 15
+[hours.self_service]
+daily = ["07:00-22:00"]
+[hours.staffed]
+tue = ["12:00-19:00"]
+thu = ["12:00-19:00"]
+[[hours.exceptions]]
+date = "2026-12-06"
+name = "Itsenäisyyspäivä"
+
+[gpio]
+backend = "files"
+dir = "gpio"
+lock = {LOCK}
+contact = {CONTACT}
+exit = {EXIT}
+green = 5
+red = 6
+buzzer = 13
+
+[[outputs]]
+name = "lights"
+pin = {LIGHTS}
+when = ["staffed", "self-service"]
+lead_minutes = 15
+lag_minutes = 10
+
+[[announcements]]
+file = "closing-en.wav"
+before_minutes = 15
+every_minutes = 5
+player = []
+
+[registry]
+backend = "sip2"
+credentials = "registry.secret"
+timeout_ms = 1500
+[registry.sip2]
+address = "{sip}"
+server_name = "localhost"
+ca = "{ca}"
+institution = "heili"
+location = "LEMI"
+[registry.sip2.protocol]
+dialect = "standard"
+charset = "utf-8"
+
+[allowlist]
+url = "https://localhost:{port}/allowlist/"
+ca = "{ca}"
+store = "state/allowlist"
+card_key = "card-key.secret"
+scopes = ["heili", "LEMI"]
+keys = ["{key}"]
+when_expired = "deny"
+"#,
+            port = https.port(),
+            key = files.public_key,
+        ),
+    )?;
+    Ok(Rig { running, gpio: dir.join("gpio"), dir, config, list_version: publication.version })
+}
+
+/// The door running on simulated reader and keypad, with handles to drive it.
+#[derive(Debug)]
+pub struct SimDoor {
+    /// Present cards.
+    pub cards: SimCards,
+    /// Type keys.
+    pub keys: SimKeys,
+    /// What the door shows.
+    pub feedback: mpsc::Receiver<Feedback>,
+    /// Stops the daemon.
+    pub stop: tokio::sync::oneshot::Sender<()>,
+    /// The daemon.
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// The pins.
+    pub gpio: PathBuf,
+}
+
+impl SimDoor {
+    /// Is the lock released?
+    pub fn unlocked(&self) -> bool {
+        FileBackend::level(&self.gpio, LOCK) == Some(true)
+    }
+    /// Opens (`true`) or closes the door.
+    pub fn set_open(&self, open: bool) {
+        let _ = FileBackend::set_level(&self.gpio, CONTACT, open);
+    }
+    /// Presses (`true`) or releases the exit button.
+    pub fn set_exit(&self, pressed: bool) {
+        let _ = FileBackend::set_level(&self.gpio, EXIT, !pressed);
+    }
+    /// The next feedback that is not a state change or digit count, within `wait`.
+    pub async fn outcome(&mut self, wait: Duration) -> Option<Feedback> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.feedback.recv()).await {
+                Ok(Some(Feedback::Digits(_) | Feedback::EnterPin | Feedback::Checking | Feedback::State(_))) => continue,
+                Ok(f) => return f,
+                Err(_) => return None,
+            }
+        }
+    }
+    /// A card and a PIN, and the outcome.
+    pub async fn try_card(&mut self, card: &str, pin: &str) -> Option<Feedback> {
+        self.cards.present(card).await;
+        self.keys.type_text(pin).await;
+        self.outcome(Duration::from_secs(10)).await
+    }
+    /// Stops the daemon and waits for it.
+    pub async fn shut_down(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await?
+    }
+}
+
+/// Starts the door-agent from `settings` on a simulated reader and keypad and the file pins.
+pub fn start_door(settings: DoorSettings, clock: Clock) -> anyhow::Result<SimDoor> {
+    let registry = settings.registry.as_ref().map(registry::AnyRegistry::start).transpose()?;
+    let door = door_agent::devices::open_door(&settings)?;
+    let (card_tx, card_rx) = mpsc::channel(16);
+    let (key_tx, key_rx) = mpsc::channel(64);
+    let (reader, cards) = drivers::sim::card_reader("sim-reader");
+    let (pad, keys) = drivers::sim::keypad();
+    door_agent::devices::forward_cards(reader, card_tx);
+    door_agent::devices::forward_keys(pad, key_tx);
+    let (fb_tx, feedback) = mpsc::channel(256);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let gpio = match &settings.gpio {
+        door_agent::settings::GpioBackend::Files(d) => d.clone(),
+        door_agent::settings::GpioBackend::Rppal => PathBuf::new(),
+    };
+    let devices = Devices { cards: card_rx, keys: key_rx, door, feedback: Some(fb_tx), clock };
+    let task = tokio::spawn(door_agent::run(settings, registry, devices, async move {
+        let _ = stopped.await;
+    }));
+    Ok(SimDoor { cards, keys, feedback, stop, task, gpio })
+}
+
+/// 21:00 today in Helsinki: the hour the demo's patron stands at the door.
+pub fn nine_pm_today() -> DateTime<Utc> {
+    let zone = access::zone::Zone::HELSINKI;
+    let today = zone.local(Utc::now()).date();
+    zone.instant(today.and_hms_opt(21, 0, 0).unwrap_or_default())
+}
+
+fn shown(f: &Option<Feedback>) -> String {
+    match f {
+        Some(Feedback::Welcome { source }) => format!("DOOR OPENS (answered by {source})"),
+        Some(Feedback::Denied { reason, message }) => format!("stays shut: \"{message}\" [{}, {} beeps]", reason.code(), reason.number()),
+        Some(Feedback::Alarm(a)) => format!("ALARM {}", a.code()),
+        Some(Feedback::AlarmCleared(a)) => format!("alarm {} cleared", a.code()),
+        Some(other) => format!("{other:?}"),
+        None => "no answer".into(),
+    }
+}
+
+/// The README's door demo: a patron at the Lemi door at 21:00, online and then with the library
+/// system stopped; alarms; and the staff's question "who came in, which alarms".
+pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
+    let rig = rig(state_dir, fixtures, "pin_first_key_secs = 3", 72).await?;
+    println!("\nThe Lemi door: door-agent on simulated hardware ({}),\npins as files in {}, the simulator as library system.", rig.config.display(), rig.gpio.display());
+    let settings = door_agent::settings::load(&rig.config)?;
+    let clock = TestClock::starting(nine_pm_today());
+    let mut door = start_door(settings, clock.clock())?;
+    // Let the first list sync finish.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    println!("  lock relay at start: {}", if door.unlocked() { "RELEASED" } else { "engaged (locked)" });
+    let line = |who: &str, what: String| println!("  {who:<46} {what}");
+    let patrons = [
+        ("Aino, right PIN", "24680000000011", "1234#"),
+        ("Aino, wrong PIN", "24680000000011", "9999#"),
+        ("Kalle, lending ban", "24680000000037", "1111#"),
+        ("Fines over the limit", "24680000000045", "4321#"),
+        ("A card reported lost", "24680000000052", "5555#"),
+        ("Ella, 12, guardian's consent", "24680000000060", "2014#"),
+        ("A 13-year-old without consent", "24680000000078", "2013#"),
+        ("An expired card", "24680000000086", "8686#"),
+        ("Self-service revoked", "24680000000094", "9494#"),
+        ("Ville, blocked at Lemi", "24680000000102", "1020#"),
+        ("A card the library never issued", "11112222333344", "0000#"),
+    ];
+    println!("\nAt 21:00, the library system answering:");
+    for (who, card, pin) in patrons {
+        let started = std::time::Instant::now();
+        let f = door.try_card(card, pin).await;
+        line(who, format!("{}  [{} ms]", shown(&f), started.elapsed().as_millis()));
+        if matches!(f, Some(Feedback::Welcome { .. })) {
+            line("", format!("relay {}", if door.unlocked() { "released" } else { "engaged" }));
+            door.set_open(true);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            door.set_open(false);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            line("", format!("door opened and closed; relay {}", if door.unlocked() { "released" } else { "engaged again" }));
+        }
+    }
+    door.cards.send(drivers::card::CardEvent::Unreadable { reader: "scanner".into(), why: "a scan of 9 characters is not a card number".into() }).await;
+    line("A garbage scan", shown(&door.outcome(Duration::from_secs(5)).await));
+    door.cards.present("24680000000029").await;
+    line("Card shown, no PIN typed (3 s)", shown(&door.outcome(Duration::from_secs(10)).await));
+
+    rig.running.stop();
+    println!("\nThe library system is stopped. The door asks its signed offline list (version {}):", rig.list_version);
+    for (who, card, pin) in [patrons[0], patrons[1], patrons[2], patrons[5], patrons[9], patrons[10]] {
+        let started = std::time::Instant::now();
+        let f = door.try_card(card, pin).await;
+        line(who, format!("{}  [{} ms]", shown(&f), started.elapsed().as_millis()));
+    }
+
+    println!("\nThe door is forced open, then an exit through the exit button:");
+    // The last entry's pulse ends first.
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    door.set_open(true);
+    line("door opened with no entry", shown(&door.outcome(Duration::from_secs(2)).await));
+    door.set_open(false);
+    line("door closed", shown(&door.outcome(Duration::from_secs(2)).await));
+    door.set_exit(true);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    door.set_exit(false);
+    door.set_open(true);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    door.set_open(false);
+    line("exit button, door opened and closed", format!("no alarm: {}", door.outcome(Duration::from_millis(500)).await.is_none()));
+
+    println!("\nClosing time: at 21:45 the last entry has passed.");
+    clock.set(nine_pm_today() + chrono::Duration::minutes(45));
+    line("Aino, right PIN, 21:45", shown(&door.try_card("24680000000011", "1234#").await));
+    clock.set(nine_pm_today() + chrono::Duration::minutes(65));
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    line("22:05: closed; the lights output (lag 10 min)", format!("{}", if FileBackend::level(&rig.gpio, LIGHTS) == Some(true) { "on" } else { "off" }));
+    let gpio = door.gpio.clone();
+    door.shut_down().await?;
+    println!("\nThe door-agent stopped; the lock relay is {}.", if FileBackend::level(&gpio, LOCK) == Some(false) { "engaged" } else { "RELEASED" });
+
+    let log = door_agent::events::EventLog::open(&rig.dir.join("state").join("events"))?;
+    let q = door_agent::control::Query { from: 0, to: i64::MAX, alarms: false };
+    let events = door_agent::control::answer(&log, &q)?;
+    println!("\nStaff ask the event log (door-agent -c {} events --from … --to …):", rig.config.display());
+    for e in events.iter().filter(|e| matches!(e.kind, door_agent::events::Kind::Entry | door_agent::events::Kind::Alarm)) {
+        let t = chrono::TimeZone::timestamp_millis_opt(&Utc, e.at).single().map(|t| access::zone::Zone::HELSINKI.local(t).format("%H:%M:%S").to_string()).unwrap_or_default();
+        println!("  {t}  {:<6} {:<12} {:<34} {}", format!("{:?}", e.kind).to_lowercase(), e.code.as_deref().unwrap_or("-"), e.card.as_deref().unwrap_or("-"), e.source.as_deref().unwrap_or(""));
+    }
+    println!("  ({} events in all; cards appear only as keyed hashes the library can resolve with its card key)", events.len());
+    Ok(())
+}
