@@ -15,7 +15,12 @@ use registry::AnyRegistry;
 #[command(version, about = "The door daemon of a staffless library")]
 struct Args {
     /// The door's configuration file.
-    #[arg(short, long, env = "DOOR_AGENT_CONFIG", default_value = "/etc/omatoimi/door.toml")]
+    #[arg(
+        short,
+        long,
+        env = "DOOR_AGENT_CONFIG",
+        default_value = "/etc/omatoimi/door.toml"
+    )]
     config: PathBuf,
     /// More log detail.
     #[arg(short, long)]
@@ -50,7 +55,11 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
     registry::cli::init_logging(args.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("door-agent: cannot start: {e}");
@@ -70,17 +79,32 @@ async fn real_main(args: Args) -> anyhow::Result<()> {
     let s = settings::load(&args.config)?;
     match args.command.unwrap_or(Command::Run) {
         Command::CheckConfig => {
-            println!("{}: valid ({}, branch {}, {} reader(s))", args.config.display(), s.name, s.rules.branch, s.readers.len());
+            println!(
+                "{}: valid ({}, branch {}, {} reader(s))",
+                args.config.display(),
+                s.name,
+                s.rules.branch,
+                s.readers.len()
+            );
             Ok(())
         }
-        Command::Events { from, to, alarms, json } => {
+        Command::Events {
+            from,
+            to,
+            alarms,
+            json,
+        } => {
             let zone = s.schedule.zone;
             let at = |text: &str| -> anyhow::Result<i64> {
                 let local = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M")
                     .with_context(|| format!("`{text}`: expected YYYY-MM-DD HH:MM"))?;
                 Ok(zone.instant(local).timestamp_millis())
             };
-            let q = Query { from: at(&from)?, to: at(&to)?, alarms };
+            let q = Query {
+                from: at(&from)?,
+                to: at(&to)?,
+                alarms,
+            };
             let sock = s.state_dir.join("control.sock");
             let events = match control::ask(&sock, &q).await {
                 Ok(e) => e,
@@ -91,10 +115,17 @@ async fn real_main(args: Args) -> anyhow::Result<()> {
                 if json {
                     println!("{}", serde_json::to_string(e)?);
                 } else {
-                    let local = Utc.timestamp_millis_opt(e.at).single().map(|t| zone.local(t).format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default();
+                    let local = Utc
+                        .timestamp_millis_opt(e.at)
+                        .single()
+                        .map(|t| zone.local(t).format("%Y-%m-%d %H:%M:%S").to_string())
+                        .unwrap_or_default();
                     println!(
                         "{local}  {:<13} {:<18} {:<32} {}",
-                        serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                        serde_json::to_value(e.kind)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default(),
                         e.code.as_deref().unwrap_or("-"),
                         e.card.as_deref().unwrap_or("-"),
                         e.source.as_deref().or(e.detail.as_deref()).unwrap_or("")
@@ -110,7 +141,13 @@ async fn real_main(args: Args) -> anyhow::Result<()> {
             let registry = s.registry.as_ref().map(AnyRegistry::start).transpose()?;
             let door = devices::open_door(&s)?;
             let (cards, keys) = devices::open_inputs(&s)?;
-            let devs = Devices { cards, keys, door, feedback: None, clock: system_clock() };
+            let devs = Devices {
+                cards,
+                keys,
+                door,
+                feedback: None,
+                clock: system_clock(),
+            };
             door_agent::run(s, registry, devs, shutdown()).await
         }
     }
@@ -119,7 +156,10 @@ async fn real_main(args: Args) -> anyhow::Result<()> {
 /// SIGTERM (systemd) or SIGINT (a terminal).
 async fn shutdown() {
     use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {}

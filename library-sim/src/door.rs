@@ -60,7 +60,10 @@ impl TestClock {
     }
     /// Now.
     pub fn now(&self) -> DateTime<Utc> {
-        self.0.lock().map_or_else(|_| Utc::now(), |g| g.0 + chrono::Duration::from_std(g.1.elapsed()).unwrap_or_default())
+        self.0.lock().map_or_else(
+            |_| Utc::now(),
+            |g| g.0 + chrono::Duration::from_std(g.1.elapsed()).unwrap_or_default(),
+        )
     }
     /// As the daemon's clock.
     pub fn clock(&self) -> Clock {
@@ -71,7 +74,12 @@ impl TestClock {
 
 /// Starts the simulator (SIP2/TLS and HTTPS with the list) and writes the Lemi door's files
 /// under `state_dir/door`. `door_extra` is appended to the `[door]` table.
-pub async fn rig(state_dir: &Path, fixtures: &Path, door_extra: &str, list_valid_hours: i64) -> anyhow::Result<Rig> {
+pub async fn rig(
+    state_dir: &Path,
+    fixtures: &Path,
+    door_extra: &str,
+    list_valid_hours: i64,
+) -> anyhow::Result<Rig> {
     let catalogue = crate::fixtures::Fixtures::load(fixtures)?;
     let files = crate::publishing::ensure_publisher(state_dir)?;
     let publication = crate::publishing::publish(
@@ -88,7 +96,10 @@ pub async fn rig(state_dir: &Path, fixtures: &Path, door_extra: &str, list_valid
         sip2_tls: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         sip2_plain: None,
         control: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
-        dialect: Dialect { charset: Charset::Utf8, ..Dialect::standard() },
+        dialect: Dialect {
+            charset: Charset::Utf8,
+            ..Dialect::standard()
+        },
         hostnames: vec![],
         faults: Default::default(),
         idle_timeout: Duration::from_secs(600),
@@ -108,9 +119,15 @@ pub async fn rig(state_dir: &Path, fixtures: &Path, door_extra: &str, list_valid
         std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(0o600))?;
         Ok(())
     };
-    secret("registry.secret", "login = \"door-lemi\"\npassword = \"door-secret-2\"\n")?;
+    secret(
+        "registry.secret",
+        "login = \"door-lemi\"\npassword = \"door-secret-2\"\n",
+    )?;
     std::fs::copy(&files.card_key, dir.join("card-key.secret"))?;
-    std::fs::set_permissions(dir.join("card-key.secret"), std::fs::Permissions::from_mode(0o600))?;
+    std::fs::set_permissions(
+        dir.join("card-key.secret"),
+        std::fs::Permissions::from_mode(0o600),
+    )?;
     let ca = running.ca_cert.display();
     let config = dir.join("door.toml");
     std::fs::write(
@@ -192,7 +209,13 @@ when_expired = "deny"
             key = files.public_key,
         ),
     )?;
-    Ok(Rig { running, gpio: dir.join("gpio"), dir, config, list_version: publication.version })
+    Ok(Rig {
+        running,
+        gpio: dir.join("gpio"),
+        dir,
+        config,
+        list_version: publication.version,
+    })
 }
 
 /// The door running on simulated reader and keypad, with handles to drive it.
@@ -230,7 +253,12 @@ impl SimDoor {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             match tokio::time::timeout_at(deadline, self.feedback.recv()).await {
-                Ok(Some(Feedback::Digits(_) | Feedback::EnterPin | Feedback::Checking | Feedback::State(_))) => continue,
+                Ok(Some(
+                    Feedback::Digits(_)
+                    | Feedback::EnterPin
+                    | Feedback::Checking
+                    | Feedback::State(_),
+                )) => continue,
                 Ok(f) => return f,
                 Err(_) => return None,
             }
@@ -239,6 +267,18 @@ impl SimDoor {
     /// A card and a PIN, and the outcome.
     pub async fn try_card(&mut self, card: &str, pin: &str) -> Option<Feedback> {
         self.cards.present(card).await;
+        // A patron types after the door asks for the PIN (or has already said no).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match tokio::time::timeout_at(deadline, self.feedback.recv()).await {
+                Ok(Some(Feedback::EnterPin)) => break,
+                Ok(Some(f @ (Feedback::Denied { .. } | Feedback::Welcome { .. }))) => {
+                    return Some(f);
+                }
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => return None,
+            }
+        }
         self.keys.type_text(pin).await;
         self.outcome(Duration::from_secs(10)).await
     }
@@ -251,7 +291,11 @@ impl SimDoor {
 
 /// Starts the door-agent from `settings` on a simulated reader and keypad and the file pins.
 pub fn start_door(settings: DoorSettings, clock: Clock) -> anyhow::Result<SimDoor> {
-    let registry = settings.registry.as_ref().map(registry::AnyRegistry::start).transpose()?;
+    let registry = settings
+        .registry
+        .as_ref()
+        .map(registry::AnyRegistry::start)
+        .transpose()?;
     let door = door_agent::devices::open_door(&settings)?;
     let (card_tx, card_rx) = mpsc::channel(16);
     let (key_tx, key_rx) = mpsc::channel(64);
@@ -265,11 +309,24 @@ pub fn start_door(settings: DoorSettings, clock: Clock) -> anyhow::Result<SimDoo
         door_agent::settings::GpioBackend::Files(d) => d.clone(),
         door_agent::settings::GpioBackend::Rppal => PathBuf::new(),
     };
-    let devices = Devices { cards: card_rx, keys: key_rx, door, feedback: Some(fb_tx), clock };
+    let devices = Devices {
+        cards: card_rx,
+        keys: key_rx,
+        door,
+        feedback: Some(fb_tx),
+        clock,
+    };
     let task = tokio::spawn(door_agent::run(settings, registry, devices, async move {
         let _ = stopped.await;
     }));
-    Ok(SimDoor { cards, keys, feedback, stop, task, gpio })
+    Ok(SimDoor {
+        cards,
+        keys,
+        feedback,
+        stop,
+        task,
+        gpio,
+    })
 }
 
 /// 21:00 today in Helsinki: the hour the demo's patron stands at the door.
@@ -282,7 +339,11 @@ pub fn nine_pm_today() -> DateTime<Utc> {
 fn shown(f: &Option<Feedback>) -> String {
     match f {
         Some(Feedback::Welcome { source }) => format!("DOOR OPENS (answered by {source})"),
-        Some(Feedback::Denied { reason, message }) => format!("stays shut: \"{message}\" [{}, {} beeps]", reason.code(), reason.number()),
+        Some(Feedback::Denied { reason, message }) => format!(
+            "stays shut: \"{message}\" [{}, {} beeps]",
+            reason.code(),
+            reason.number()
+        ),
         Some(Feedback::Alarm(a)) => format!("ALARM {}", a.code()),
         Some(Feedback::AlarmCleared(a)) => format!("alarm {} cleared", a.code()),
         Some(other) => format!("{other:?}"),
@@ -294,13 +355,24 @@ fn shown(f: &Option<Feedback>) -> String {
 /// system stopped; alarms; and the staff's question "who came in, which alarms".
 pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     let rig = rig(state_dir, fixtures, "pin_first_key_secs = 3", 72).await?;
-    println!("\nThe Lemi door: door-agent on simulated hardware ({}),\npins as files in {}, the simulator as library system.", rig.config.display(), rig.gpio.display());
+    println!(
+        "\nThe Lemi door: door-agent on simulated hardware ({}),\npins as files in {}, the simulator as library system.",
+        rig.config.display(),
+        rig.gpio.display()
+    );
     let settings = door_agent::settings::load(&rig.config)?;
     let clock = TestClock::starting(nine_pm_today());
     let mut door = start_door(settings, clock.clock())?;
     // Let the first list sync finish.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    println!("  lock relay at start: {}", if door.unlocked() { "RELEASED" } else { "engaged (locked)" });
+    println!(
+        "  lock relay at start: {}",
+        if door.unlocked() {
+            "RELEASED"
+        } else {
+            "engaged (locked)"
+        }
+    );
     let line = |who: &str, what: String| println!("  {who:<46} {what}");
     let patrons = [
         ("Aino, right PIN", "24680000000011", "1234#"),
@@ -319,62 +391,170 @@ pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     for (who, card, pin) in patrons {
         let started = std::time::Instant::now();
         let f = door.try_card(card, pin).await;
-        line(who, format!("{}  [{} ms]", shown(&f), started.elapsed().as_millis()));
+        line(
+            who,
+            format!("{}  [{} ms]", shown(&f), started.elapsed().as_millis()),
+        );
         if matches!(f, Some(Feedback::Welcome { .. })) {
-            line("", format!("relay {}", if door.unlocked() { "released" } else { "engaged" }));
+            line(
+                "",
+                format!(
+                    "relay {}",
+                    if door.unlocked() {
+                        "released"
+                    } else {
+                        "engaged"
+                    }
+                ),
+            );
             door.set_open(true);
             tokio::time::sleep(Duration::from_millis(200)).await;
             door.set_open(false);
             tokio::time::sleep(Duration::from_millis(100)).await;
-            line("", format!("door opened and closed; relay {}", if door.unlocked() { "released" } else { "engaged again" }));
+            line(
+                "",
+                format!(
+                    "door opened and closed; relay {}",
+                    if door.unlocked() {
+                        "released"
+                    } else {
+                        "engaged again"
+                    }
+                ),
+            );
         }
     }
-    door.cards.send(drivers::card::CardEvent::Unreadable { reader: "scanner".into(), why: "a scan of 9 characters is not a card number".into() }).await;
-    line("A garbage scan", shown(&door.outcome(Duration::from_secs(5)).await));
+    door.cards
+        .send(drivers::card::CardEvent::Unreadable {
+            reader: "scanner".into(),
+            why: "a scan of 9 characters is not a card number".into(),
+        })
+        .await;
+    line(
+        "A garbage scan",
+        shown(&door.outcome(Duration::from_secs(5)).await),
+    );
     door.cards.present("24680000000029").await;
-    line("Card shown, no PIN typed (3 s)", shown(&door.outcome(Duration::from_secs(10)).await));
+    line(
+        "Card shown, no PIN typed (3 s)",
+        shown(&door.outcome(Duration::from_secs(10)).await),
+    );
 
     rig.running.stop();
-    println!("\nThe library system is stopped. The door asks its signed offline list (version {}):", rig.list_version);
-    for (who, card, pin) in [patrons[0], patrons[1], patrons[2], patrons[5], patrons[9], patrons[10]] {
+    println!(
+        "\nThe library system is stopped. The door asks its signed offline list (version {}):",
+        rig.list_version
+    );
+    for (who, card, pin) in [
+        patrons[0],
+        patrons[1],
+        patrons[2],
+        patrons[5],
+        patrons[9],
+        patrons[10],
+    ] {
         let started = std::time::Instant::now();
         let f = door.try_card(card, pin).await;
-        line(who, format!("{}  [{} ms]", shown(&f), started.elapsed().as_millis()));
+        line(
+            who,
+            format!("{}  [{} ms]", shown(&f), started.elapsed().as_millis()),
+        );
     }
 
     println!("\nThe door is forced open, then an exit through the exit button:");
     // The last entry's pulse ends first.
     tokio::time::sleep(Duration::from_millis(3200)).await;
     door.set_open(true);
-    line("door opened with no entry", shown(&door.outcome(Duration::from_secs(2)).await));
+    line(
+        "door opened with no entry",
+        shown(&door.outcome(Duration::from_secs(2)).await),
+    );
     door.set_open(false);
-    line("door closed", shown(&door.outcome(Duration::from_secs(2)).await));
+    line(
+        "door closed",
+        shown(&door.outcome(Duration::from_secs(2)).await),
+    );
     door.set_exit(true);
     tokio::time::sleep(Duration::from_millis(100)).await;
     door.set_exit(false);
     door.set_open(true);
     tokio::time::sleep(Duration::from_millis(200)).await;
     door.set_open(false);
-    line("exit button, door opened and closed", format!("no alarm: {}", door.outcome(Duration::from_millis(500)).await.is_none()));
+    line(
+        "exit button, door opened and closed",
+        format!(
+            "no alarm: {}",
+            door.outcome(Duration::from_millis(500)).await.is_none()
+        ),
+    );
 
     println!("\nClosing time: at 21:45 the last entry has passed.");
     clock.set(nine_pm_today() + chrono::Duration::minutes(45));
-    line("Aino, right PIN, 21:45", shown(&door.try_card("24680000000011", "1234#").await));
+    line(
+        "Aino, right PIN, 21:45",
+        shown(&door.try_card("24680000000011", "1234#").await),
+    );
     clock.set(nine_pm_today() + chrono::Duration::minutes(65));
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    line("22:05: closed; the lights output (lag 10 min)", format!("{}", if FileBackend::level(&rig.gpio, LIGHTS) == Some(true) { "on" } else { "off" }));
+    line(
+        "22:05: closed; the lights output (lag 10 min)",
+        format!(
+            "{}",
+            if FileBackend::level(&rig.gpio, LIGHTS) == Some(true) {
+                "on"
+            } else {
+                "off"
+            }
+        ),
+    );
     let gpio = door.gpio.clone();
     door.shut_down().await?;
-    println!("\nThe door-agent stopped; the lock relay is {}.", if FileBackend::level(&gpio, LOCK) == Some(false) { "engaged" } else { "RELEASED" });
+    println!(
+        "\nThe door-agent stopped; the lock relay is {}.",
+        if FileBackend::level(&gpio, LOCK) == Some(false) {
+            "engaged"
+        } else {
+            "RELEASED"
+        }
+    );
 
     let log = door_agent::events::EventLog::open(&rig.dir.join("state").join("events"))?;
-    let q = door_agent::control::Query { from: 0, to: i64::MAX, alarms: false };
+    let q = door_agent::control::Query {
+        from: 0,
+        to: i64::MAX,
+        alarms: false,
+    };
     let events = door_agent::control::answer(&log, &q)?;
-    println!("\nStaff ask the event log (door-agent -c {} events --from … --to …):", rig.config.display());
-    for e in events.iter().filter(|e| matches!(e.kind, door_agent::events::Kind::Entry | door_agent::events::Kind::Alarm)) {
-        let t = chrono::TimeZone::timestamp_millis_opt(&Utc, e.at).single().map(|t| access::zone::Zone::HELSINKI.local(t).format("%H:%M:%S").to_string()).unwrap_or_default();
-        println!("  {t}  {:<6} {:<12} {:<34} {}", format!("{:?}", e.kind).to_lowercase(), e.code.as_deref().unwrap_or("-"), e.card.as_deref().unwrap_or("-"), e.source.as_deref().unwrap_or(""));
+    println!(
+        "\nStaff ask the event log (door-agent -c {} events --from … --to …):",
+        rig.config.display()
+    );
+    for e in events.iter().filter(|e| {
+        matches!(
+            e.kind,
+            door_agent::events::Kind::Entry | door_agent::events::Kind::Alarm
+        )
+    }) {
+        let t = chrono::TimeZone::timestamp_millis_opt(&Utc, e.at)
+            .single()
+            .map(|t| {
+                access::zone::Zone::HELSINKI
+                    .local(t)
+                    .format("%H:%M:%S")
+                    .to_string()
+            })
+            .unwrap_or_default();
+        println!(
+            "  {t}  {:<6} {:<12} {:<34} {}",
+            format!("{:?}", e.kind).to_lowercase(),
+            e.code.as_deref().unwrap_or("-"),
+            e.card.as_deref().unwrap_or("-"),
+            e.source.as_deref().unwrap_or("")
+        );
     }
-    println!("  ({} events in all; cards appear only as keyed hashes the library can resolve with its card key)", events.len());
+    println!(
+        "  ({} events in all; cards appear only as keyed hashes the library can resolve with its card key)",
+        events.len()
+    );
     Ok(())
 }
