@@ -498,14 +498,11 @@ pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(1200)).await;
     line(
         "22:05: closed; the lights output (lag 10 min)",
-        format!(
-            "{}",
-            if FileBackend::level(&rig.gpio, LIGHTS) == Some(true) {
-                "on"
-            } else {
-                "off"
-            }
-        ),
+        if FileBackend::level(&rig.gpio, LIGHTS) == Some(true) {
+            "on".to_owned()
+        } else {
+            "off".to_owned()
+        },
     );
     let gpio = door.gpio.clone();
     door.shut_down().await?;
