@@ -21,11 +21,18 @@ impl Drop for Pcscd {
 }
 
 fn start_pcscd() -> Option<Pcscd> {
-    let bin = ["/usr/sbin/pcscd", "/usr/bin/pcscd"].into_iter().find(|p| std::path::Path::new(p).exists())?;
+    let bin = ["/usr/sbin/pcscd", "/usr/bin/pcscd"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())?;
     // Only one pcscd: an old one (ours from an earlier run, or the system's) is stopped.
     let _ = Command::new("pkill").args(["-x", "pcscd"]).status();
     std::thread::sleep(Duration::from_millis(300));
-    let child = Command::new(bin).arg("-f").stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
+    let child = Command::new(bin)
+        .arg("-f")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
     Some(Pcscd(child))
 }
 
@@ -36,7 +43,11 @@ async fn next(reader: &mut PcscReader, what: &str) -> CardEvent {
         .expect("reader stopped")
 }
 
-async fn until(reader: &mut PcscReader, what: &str, want: impl Fn(&CardEvent) -> bool) -> CardEvent {
+async fn until(
+    reader: &mut PcscReader,
+    what: &str,
+    want: impl Fn(&CardEvent) -> bool,
+) -> CardEvent {
     loop {
         let ev = next(reader, what).await;
         if want(&ev) {
@@ -70,17 +81,34 @@ async fn a_card_on_the_real_pcsc_stack_survives_the_service_restarting() {
         println!("SKIPPED: pcscd is not installed");
         return;
     };
-    let mut reader = PcscReader::start(PcscSettings { uid: UidFormat::Hex, retry: Duration::from_millis(300), ..PcscSettings::default() });
-    until(&mut reader, "the reader", |e| matches!(e, CardEvent::ReaderFound { .. })).await;
+    let mut reader = PcscReader::start(PcscSettings {
+        uid: UidFormat::Hex,
+        retry: Duration::from_millis(300),
+        ..PcscSettings::default()
+    });
+    until(&mut reader, "the reader", |e| {
+        matches!(e, CardEvent::ReaderFound { .. })
+    })
+    .await;
 
     // Aino's card: its UID is her card number in hex digits.
-    let card = present(Behaviour::Uid(vec![0x24, 0x68, 0x00, 0x00, 0x00, 0x00, 0x11])).await;
-    match until(&mut reader, "a card", |e| !matches!(e, CardEvent::ReaderFound { .. })).await {
+    let card = present(Behaviour::Uid(vec![
+        0x24, 0x68, 0x00, 0x00, 0x00, 0x00, 0x11,
+    ]))
+    .await;
+    match until(&mut reader, "a card", |e| {
+        !matches!(e, CardEvent::ReaderFound { .. })
+    })
+    .await
+    {
         CardEvent::Card { number, .. } => assert_eq!(number.expose(), "24680000000011"),
         other => panic!("{other:?}"),
     }
     card.remove();
-    assert!(matches!(next(&mut reader, "removal").await, CardEvent::Removed { .. }));
+    assert!(matches!(
+        next(&mut reader, "removal").await,
+        CardEvent::Removed { .. }
+    ));
 
     // A card that cannot tell its UID is unreadable, not a crash.
     let card = present(Behaviour::NoUid).await;
@@ -89,15 +117,28 @@ async fn a_card_on_the_real_pcsc_stack_survives_the_service_restarting() {
         other => panic!("{other:?}"),
     }
     card.remove();
-    assert!(matches!(next(&mut reader, "removal").await, CardEvent::Removed { .. }));
+    assert!(matches!(
+        next(&mut reader, "removal").await,
+        CardEvent::Removed { .. }
+    ));
 
     // The service goes away (the reader is "unplugged") and comes back: no restart needed.
     drop(daemon);
-    until(&mut reader, "the reader lost", |e| matches!(e, CardEvent::ReaderLost { .. })).await;
+    until(&mut reader, "the reader lost", |e| {
+        matches!(e, CardEvent::ReaderLost { .. })
+    })
+    .await;
     let _daemon = start_pcscd().unwrap();
-    until(&mut reader, "the reader back", |e| matches!(e, CardEvent::ReaderFound { .. })).await;
+    until(&mut reader, "the reader back", |e| {
+        matches!(e, CardEvent::ReaderFound { .. })
+    })
+    .await;
     let card = present(Behaviour::Uid(vec![0x04, 0xA2, 0x3B, 0x1C])).await;
-    match until(&mut reader, "a card after the restart", |e| matches!(e, CardEvent::Card { .. } | CardEvent::Unreadable { .. })).await {
+    match until(&mut reader, "a card after the restart", |e| {
+        matches!(e, CardEvent::Card { .. } | CardEvent::Unreadable { .. })
+    })
+    .await
+    {
         CardEvent::Card { number, .. } => assert_eq!(number.expose(), "04A23B1C"),
         other => panic!("{other:?}"),
     }
@@ -105,5 +146,8 @@ async fn a_card_on_the_real_pcsc_stack_survives_the_service_restarting() {
 }
 
 fn rustix_is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
