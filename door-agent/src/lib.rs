@@ -189,6 +189,7 @@ pub async fn run<R: Registry + 'static>(
         CardFailures::new(settings.max_pin_failures, settings.lockout);
     let mut flood = Flood::new(settings.max_attempts_per_minute, Duration::from_secs(60));
     let mut session: Option<Session> = None;
+    let (mut cards_open, mut keys_open) = (true, true);
     let watchdog = notify::watchdog_interval();
     let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
     let mut housekeeping = tokio::time::interval(Duration::from_secs(3600));
@@ -216,10 +217,10 @@ pub async fn run<R: Registry + 'static>(
         let pin_deadline = session.as_ref().map(|s| start + s.entry.deadline());
         tokio::select! {
             () = &mut shutdown => break,
-            ev = cards.recv() => {
+            ev = cards.recv(), if cards_open => {
                 let Some(ev) = ev else {
                     tracing::error!("every card reader has stopped");
-                    cards = mpsc::channel(1).1;
+                    cards_open = false;
                     continue;
                 };
                 match ev {
@@ -262,10 +263,10 @@ pub async fn run<R: Registry + 'static>(
                     }
                 }
             }
-            key = keys.recv() => {
+            key = keys.recv(), if keys_open => {
                 let Some(key) = key else {
                     tracing::error!("the keypad has stopped");
-                    keys = mpsc::channel(1).1;
+                    keys_open = false;
                     continue;
                 };
                 let Some(s) = session.as_mut() else { continue };
