@@ -555,3 +555,53 @@ pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// The door for a person at a terminal: type `card 24680000000011`, then the PIN and `#`
+/// (`1234#`); `open` and `close` the door, `exit` presses the exit button, `stop` stops the
+/// library system (the door then uses its offline list), `quit` ends.
+pub async fn interactive(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
+    use tokio::io::AsyncBufReadExt;
+    let rig = rig(state_dir, fixtures, "", 72).await?;
+    let settings = door_agent::settings::load(&rig.config)?;
+    let mut door = start_door(settings, TestClock::starting(nine_pm_today()).clock())?;
+    println!(
+        "The Lemi door at 21:00 ({}). Commands: card NUMBER | 1234# | open | close | exit | stop | quit",
+        rig.config.display()
+    );
+    println!(
+        "Cards: 24680000000011 (PIN 1234), 24680000000037 (1111, lending ban), 24680000000060 (2014, 12 with consent), 24680000000078 (2013, 13 without)"
+    );
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    loop {
+        tokio::select! {
+            f = door.feedback.recv() => match f {
+                Some(Feedback::Digits(n)) => println!("  [{}]", "*".repeat(n)),
+                Some(Feedback::EnterPin) => println!("  Enter PIN, then #"),
+                Some(Feedback::Checking) | Some(Feedback::State(_)) => {}
+                f => println!("  {}  (relay {})", shown(&f), if door.unlocked() { "released" } else { "engaged" }),
+            },
+            line = lines.next_line() => {
+                let Some(line) = line? else { break };
+                let line = line.trim();
+                match line.split_whitespace().collect::<Vec<_>>().as_slice() {
+                    ["card", number] => door.cards.present(number).await,
+                    ["open"] => door.set_open(true),
+                    ["close"] => door.set_open(false),
+                    ["exit"] => {
+                        door.set_exit(true);
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        door.set_exit(false);
+                    }
+                    ["stop"] => {
+                        rig.running.stop();
+                        println!("  the library system is stopped");
+                    }
+                    ["quit"] => break,
+                    _ if line.chars().all(|c| c.is_ascii_digit() || c == '#' || c == '*') => door.keys.type_text(line).await,
+                    _ => println!("  ? card NUMBER | 1234# | open | close | exit | stop | quit"),
+                }
+            }
+        }
+    }
+    door.shut_down().await
+}

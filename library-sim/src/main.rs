@@ -123,6 +123,12 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         fixtures: Option<PathBuf>,
     },
+    /// The Lemi door on simulated hardware against the simulator, driven from the terminal.
+    Door {
+        /// State directory (a fresh temporary one if not given).
+        #[arg(long, value_name = "DIR")]
+        state: Option<PathBuf>,
+    },
     /// Send one command to a running simulator's fault-control port and print its answer.
     Control {
         /// The control address.
@@ -159,7 +165,10 @@ fn dialect(name: &str, charset: &str, terminator: &str) -> anyhow::Result<sip2::
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let quiet = matches!(cli.command, Command::Demo { .. } | Command::Control { .. });
+    let quiet = matches!(
+        cli.command,
+        Command::Demo { .. } | Command::Door { .. } | Command::Control { .. }
+    );
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
@@ -219,6 +228,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 allowlist,
             };
             server::run(settings, shutdown_signal()).await
+        }
+        Command::Door { state } => {
+            let t = tempfile::Builder::new()
+                .prefix("library-sim-door-")
+                .tempdir()
+                .context("cannot make a temporary state directory")?;
+            let state = state.unwrap_or_else(|| t.path().to_owned());
+            let fixtures = fixtures_or_default(&state, None)?;
+            library_sim::door::interactive(&state, &fixtures).await
         }
         Command::Demo { state, fixtures } => {
             // Without --state, a temporary directory, removed when the demo ends.
