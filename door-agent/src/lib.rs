@@ -336,10 +336,13 @@ pub async fn run<R: Registry + 'static>(
     notify::notify("STOPPING=1");
     let _ = door_tx.send(DoorCommand::Shutdown).await;
     let _ = door_task.await;
+    // Aborted tasks are awaited so the event log's last handle is gone when `run` returns.
     if let Some(s) = sync {
         s.abort();
+        let _ = s.await;
     }
     control.abort();
+    let _ = control.await;
     let mut e = Event::new(Kind::Daemon, clock().timestamp_millis());
     e.code = Some("stopped".into());
     record(e);
