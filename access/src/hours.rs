@@ -230,12 +230,20 @@ impl Schedule {
         if !keep(self.state_local(local)) {
             return None;
         }
-        // Walk minute boundaries of spans: find the first minute after `local` whose state is
-        // not kept. Only span edges can change the state, so step from edge to edge.
-        let mut t = local;
+        self.first_edge_where(local, |s| !keep(s))
+    }
+
+    /// The first span edge (or midnight) after `t` where the state satisfies `found`. Only edges
+    /// can change the state, so this steps from edge to edge.
+    fn first_edge_where(
+        &self,
+        t: NaiveDateTime,
+        found: impl Fn(LibraryState) -> bool,
+    ) -> Option<NaiveDateTime> {
+        let mut t = t;
         for _ in 0..EDGES_LOOKED_AT {
             let next = self.next_edge(t)?;
-            if !keep(self.state_local(next)) {
+            if found(self.state_local(next)) {
                 return Some(next);
             }
             t = next;
@@ -288,15 +296,7 @@ impl Schedule {
 
     /// The next wall-clock time the library opens (staffed or self-service), within two weeks.
     pub fn opens_after(&self, local: NaiveDateTime) -> Option<NaiveDateTime> {
-        let mut t = local;
-        for _ in 0..EDGES_LOOKED_AT {
-            let next = self.next_edge(t)?;
-            if self.state_local(next).is_open() {
-                return Some(next);
-            }
-            t = next;
-        }
-        None
+        self.first_edge_where(local, |s| s.is_open())
     }
 }
 

@@ -138,45 +138,37 @@ impl<R: Registry> Checker<R> {
                 tracing::warn!("offline list cannot answer: {e}");
                 (Decision::Deny(reason), Source::Nobody)
             }
-            Ok(Ok(a)) => match a {
-                OfflineAnswer::UnknownCard => (Decision::Deny(Reason::UnknownCard), Source::Nobody),
-                OfflineAnswer::WrongPin { .. } => {
-                    (Decision::Deny(Reason::WrongPin), Source::Nobody)
-                }
-                OfflineAnswer::LockedOut { .. } => {
-                    (Decision::Deny(Reason::PinLockedOut), Source::Nobody)
-                }
-                OfflineAnswer::Verified {
-                    facts,
-                    version,
-                    past_expiry,
-                } => {
-                    let today = self.schedule.zone.local(now).date();
-                    let patron = facts::from_list(&facts, &self.rules.branch, today);
-                    (
-                        decide(&patron, &self.rules, &self.schedule, now),
-                        Source::Offline {
-                            version,
-                            past_expiry,
-                        },
-                    )
-                }
-            },
-        };
-        // A list that answered (even "unknown card") is the source.
-        let source = match (&source, self.list.store().held().map(|h| h.version)) {
-            (Source::Nobody, Some(v))
-                if !matches!(
-                    decision,
-                    Decision::Deny(Reason::Unreachable | Reason::ListExpired)
-                ) =>
-            {
-                Source::Offline {
-                    version: v,
-                    past_expiry: false,
-                }
+            Ok(Ok(OfflineAnswer::Verified {
+                facts,
+                version,
+                past_expiry,
+            })) => {
+                let today = self.schedule.zone.local(now).date();
+                let patron = facts::from_list(&facts, &self.rules.branch, today);
+                (
+                    decide(&patron, &self.rules, &self.schedule, now),
+                    Source::Offline {
+                        version,
+                        past_expiry,
+                    },
+                )
             }
-            _ => source,
+            // The list answered "no": it is the source, in the version it holds.
+            Ok(Ok(no)) => {
+                let reason = match no {
+                    OfflineAnswer::WrongPin { .. } => Reason::WrongPin,
+                    OfflineAnswer::LockedOut { .. } => Reason::PinLockedOut,
+                    _ => Reason::UnknownCard,
+                };
+                let version = self.list.store().held().map_or(0, |h| h.version);
+                (
+                    Decision::Deny(reason),
+                    Source::Offline {
+                        version,
+                        past_expiry: false,
+                    },
+                )
+            }
         };
         Verdict {
             decision,

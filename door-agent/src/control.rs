@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
 use crate::events::{Event, EventLog};
@@ -98,5 +98,3 @@ pub async fn ask(path: &Path, q: &Query) -> std::io::Result<Vec<Event>> {
     }
     Ok(out)
 }
-
-use tokio::io::AsyncReadExt as _;

@@ -50,12 +50,7 @@ pub async fn run(
 ) {
     let start = Instant::now();
     let mono = |t: Instant| t.duration_since(start);
-    let record = |e: Event| {
-        if let Err(err) = events.record(&e) {
-            tracing::error!("{err}");
-        }
-        let _ = events.flush();
-    };
+    let record = |e: Event| events.keep(e);
     let say = |f: Feedback| {
         if let Some(tx) = &feedback {
             let _ = tx.try_send(f);
@@ -91,10 +86,7 @@ pub async fn run(
     let mut ticker = tokio::time::interval(POLL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
-    let apply = |door: &mut Box<dyn DoorIo>,
-                 cmds: Vec<Command>,
-                 blinks: &mut Vec<Blink>,
-                 watch: &DoorWatch| {
+    let apply = |door: &mut Box<dyn DoorIo>, cmds: Vec<Command>, watch: &DoorWatch| {
         for c in cmds {
             match c {
                 Command::Unlock => {
@@ -129,7 +121,6 @@ pub async fn run(
                 }
             }
         }
-        let _ = blinks;
     };
 
     loop {
@@ -140,7 +131,7 @@ pub async fn run(
                 match cmd {
                     Some(DoorCommand::Grant) => {
                         let cmds = watch.grant(mono(now));
-                        apply(&mut door, cmds, &mut blinks, &watch);
+                        apply(&mut door, cmds, &watch);
                         let _ = door.signal(Signal::Green, true);
                         blinks.push(Blink { at: now + settings.watch.pulse, signal: Signal::Green, on: false });
                         let _ = door.signal(Signal::Buzzer, true);
@@ -178,7 +169,6 @@ pub async fn run(
                     mono(now),
                     &mut door,
                     &apply,
-                    &mut blinks,
                     &settings,
                     &clock,
                     &record,
@@ -187,7 +177,7 @@ pub async fn run(
             candidate = raw;
         }
         let cmds = watch.tick(mono(now));
-        apply(&mut door, cmds, &mut blinks, &watch);
+        apply(&mut door, cmds, &watch);
         // LEDs and buzzer patterns; an alarm keeps the buzzer and red LED on.
         blinks.retain(|b| {
             if now >= b.at {
@@ -219,7 +209,7 @@ pub async fn run(
                     settings.free_when_staffed && s == LibraryState::Staffed,
                     mono(now),
                 );
-                apply(&mut door, cmds, &mut blinks, &watch);
+                apply(&mut door, cmds, &watch);
             }
             for (i, rule) in settings.outputs.iter().enumerate() {
                 let on = rule.is_on(&settings.schedule, wall);
@@ -261,21 +251,20 @@ fn on_inputs(
     watch: &mut DoorWatch,
     t: Duration,
     door: &mut Box<dyn DoorIo>,
-    apply: &impl Fn(&mut Box<dyn DoorIo>, Vec<Command>, &mut Vec<Blink>, &DoorWatch),
-    blinks: &mut Vec<Blink>,
+    apply: &impl Fn(&mut Box<dyn DoorIo>, Vec<Command>, &DoorWatch),
     settings: &DoorSettings,
     clock: &Clock,
     record: &impl Fn(Event),
 ) {
     if now_in.exit && !before.exit {
         let cmds = watch.exit_pressed(t);
-        apply(door, cmds, blinks, watch);
+        apply(door, cmds, watch);
         record(Event::new(Kind::Exit, clock().timestamp_millis()));
         tracing::info!(door = %settings.name, "exit button");
     }
     if now_in.open != before.open {
         let cmds = watch.contact(now_in.open, t);
-        apply(door, cmds, blinks, watch);
+        apply(door, cmds, watch);
     }
     if now_in.tamper && !before.tamper {
         tracing::warn!(target: "security", door = %settings.name, "tamper switch tripped");

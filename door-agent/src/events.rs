@@ -139,6 +139,14 @@ impl EventLog {
         self.db.flush().map(|_| ()).map_err(|e| self.err(e))
     }
 
+    /// Records an event and makes it durable, logging (not returning) a failure: the daemon's
+    /// way, since a door must go on deciding when its log cannot be written.
+    pub fn keep(&self, event: Event) {
+        if let Err(e) = self.record(&event).and_then(|()| self.flush()) {
+            tracing::error!("{e}");
+        }
+    }
+
     /// Events with `from <= at < to` (Unix ms), oldest first.
     pub fn between(&self, from: i64, to: i64) -> Result<Vec<Event>, EventLogError> {
         let mut out = vec![];

@@ -146,14 +146,7 @@ pub async fn run<R: Registry + 'static>(
         Arc::new(settings.rules.clone()),
         Arc::new(settings.schedule.clone()),
     );
-    let record = |e: Event| {
-        if let Err(err) = events.record(&e) {
-            tracing::error!("{err}");
-        }
-        if let Err(err) = events.flush() {
-            tracing::error!("{err}");
-        }
-    };
+    let record = |e: Event| events.keep(e);
     let say = |f: Feedback| {
         if let Some(tx) = &feedback {
             let _ = tx.try_send(f);
@@ -216,6 +209,9 @@ pub async fn run<R: Registry + 'static>(
     loop {
         let pin_deadline = session.as_ref().map(|s| start + s.entry.deadline());
         tokio::select! {
+            // In this order when several are ready: a card read just before a fast patron's
+            // first digit opens the session that digit belongs to.
+            biased;
             () = &mut shutdown => break,
             ev = cards.recv(), if cards_open => {
                 let Some(ev) = ev else {

@@ -27,8 +27,11 @@ const SCAN_IDLE: Duration = Duration::from_millis(300);
 /// Longest line kept; longer input is noise.
 const MAX_LINE: usize = 256;
 
-/// Reads a port forever, reopening it when it fails, and hands bytes (or a silence marker) on.
-fn spawn_port(settings: PortSettings, tx: mpsc::Sender<PortEvent>) {
+/// Reads a port forever, reopening it when it fails, and hands bytes (or a silence marker) on;
+/// gives the port's name and the receiving end. Stops when the receiver is dropped.
+fn spawn_port(settings: PortSettings) -> (String, mpsc::Receiver<PortEvent>) {
+    let (tx, rx) = mpsc::channel(64);
+    let name = settings.path.clone();
     tokio::spawn(async move {
         let mut reported = false;
         loop {
@@ -78,6 +81,7 @@ fn spawn_port(settings: PortSettings, tx: mpsc::Sender<PortEvent>) {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     });
+    (name, rx)
 }
 
 #[derive(Debug)]
@@ -101,9 +105,7 @@ pub struct SerialScanner {
 impl SerialScanner {
     /// Opens (and keeps reopening) the port. Must be called inside a tokio runtime.
     pub fn open(settings: PortSettings) -> Self {
-        let (tx, rx) = mpsc::channel(64);
-        let name = settings.path.clone();
-        spawn_port(settings, tx);
+        let (name, rx) = spawn_port(settings);
         Self {
             name,
             rx,
@@ -193,9 +195,7 @@ pub struct SerialKeypad {
 impl SerialKeypad {
     /// Opens (and keeps reopening) the port. Must be called inside a tokio runtime.
     pub fn open(settings: PortSettings) -> Self {
-        let (tx, rx) = mpsc::channel(64);
-        let name = settings.path.clone();
-        spawn_port(settings, tx);
+        let (name, rx) = spawn_port(settings);
         Self {
             name,
             rx,

@@ -9,7 +9,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use access::policy::Reason;
-use chrono::Utc;
 use door_agent::Feedback;
 use drivers::gpio::FileBackend;
 use library_sim::door::{self, LOCK, TestClock};
@@ -400,5 +399,4 @@ async fn power_loss_mid_pulse_leaves_the_door_locked_on_restart() {
     assert!(text.contains("entry"), "{text}");
     assert!(text.contains("unreadable-card"), "{text}");
     assert!(!text.contains("24680000000011"), "{text}");
-    let _ = Utc::now();
 }

@@ -73,7 +73,7 @@ async fn a_card_on_the_real_pcsc_stack_survives_the_service_restarting() {
         println!("SKIPPED: vsmartcard-vpcd is not installed");
         return;
     }
-    if !rustix_is_root() {
+    if !is_root() {
         println!("SKIPPED: pcscd needs root to make its socket");
         return;
     }
@@ -145,7 +145,7 @@ async fn a_card_on_the_real_pcsc_stack_survives_the_service_restarting() {
     card.remove();
 }
 
-fn rustix_is_root() -> bool {
+fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
