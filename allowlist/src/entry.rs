@@ -22,7 +22,7 @@ const KNOWN_FLAGS: u8 = SELF_SERVICE | GUARDIAN_CONSENT | FINES_OVER_LIMIT | CAR
 pub const FIXED_LEN: usize = 32 + 16 + 32 + 4 + 4 + 1;
 
 /// The facts the access policy needs about one patron.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Facts {
     /// Last day the card is valid.
     pub card_expires: NaiveDate,
@@ -43,6 +43,23 @@ pub struct Facts {
     pub home_branch: String,
     /// Lending bans and self-service blocks, each everywhere or at one branch, with a last day.
     pub blocks: Vec<EntryBlock>,
+}
+
+impl std::fmt::Debug for Facts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The day a child turns 15 is their birth date: never in clear in a log line.
+        f.debug_struct("Facts")
+            .field("card_expires", &self.card_expires)
+            .field("turns_15", &self.turns_15.map(redact::Personal::new))
+            .field("self_service", &self.self_service)
+            .field("guardian_consent", &self.guardian_consent)
+            .field("fines_over_limit", &self.fines_over_limit)
+            .field("card_lost", &self.card_lost)
+            .field("category", &self.category)
+            .field("home_branch", &self.home_branch)
+            .field("blocks", &self.blocks)
+            .finish()
+    }
 }
 
 /// What a block stops.
@@ -328,6 +345,14 @@ pub(crate) mod tests {
                 },
             },
         }
+    }
+
+    #[test]
+    fn debug_output_hides_the_day_a_child_turns_15() {
+        let e = sample(2);
+        let shown = format!("{:?} {:?}", e.facts, e);
+        assert!(!shown.contains("2029"), "{shown}");
+        assert!(shown.contains("2028-01-31"), "{shown}");
     }
 
     #[test]

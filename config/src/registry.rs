@@ -654,7 +654,24 @@ fn read_credentials(
     backend: &Backend,
 ) -> Result<Credentials, ConfigError> {
     crate::check_private(path, config, "registry.credentials")?;
-    let raw: RawCredentials = crate::load(path)?;
+    let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
+        file: path.to_owned(),
+        cause,
+    })?;
+    // The parser's own message quotes the offending line, which may hold the secret: only the
+    // line number is given.
+    let raw: RawCredentials = toml::from_str(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text.get(..s.start).unwrap_or("").matches('\n').count() + 1);
+        ConfigError::Syntax {
+            file: path.to_owned(),
+            message: format!(
+                "{}not valid: expected only `login` and `password` (SIP2) or `client_id` and `client_secret` (Koha), each a quoted string (the line is not shown: it may hold the secret)",
+                line.map(|l| format!("line {l}: ")).unwrap_or_default()
+            ),
+        }
+    })?;
     let need = |v: Option<String>, key: &str, what: &str| {
         v.filter(|s| !s.is_empty())
             .ok_or_else(|| ConfigError::invalid(path, key, format!("missing; expected {what}")))
@@ -738,6 +755,19 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("registry.secret") && e.contains("login"), "{e}");
+    }
+
+    #[test]
+    fn a_mistyped_credentials_file_never_quotes_the_secret() {
+        for bad in [
+            "login = \"door-lemi\"\npasword = \"s3cret-pw\"\n",
+            "login = \"door-lemi\"\npassword = s3cret-pw\n",
+            "login = \"door-lemi\"\npassword = 31337\n",
+        ] {
+            let e = example("registry-sip2.toml", bad).unwrap_err().to_string();
+            assert!(e.contains("registry.secret") && e.contains("line 2"), "{e}");
+            assert!(!e.contains("s3cret") && !e.contains("31337"), "{e}");
+        }
     }
 
     #[test]

@@ -117,10 +117,12 @@ pub fn apply_file(
     };
     let h = &signed.header;
     let prefix = head[..signed.body_offset].to_vec();
-    if size - signed.body_offset as u64 != h.body_len {
+    // A file that shrank or grew since it was measured gives a body length that does not match.
+    let body_len = size.saturating_sub(signed.body_offset as u64);
+    if body_len != h.body_len {
         return Err(Refusal::BodyLength {
             expected: h.body_len,
-            found: size - signed.body_offset as u64,
+            found: body_len,
         }
         .into());
     }
@@ -130,7 +132,7 @@ pub fn apply_file(
         .entry_count
         .saturating_mul(allowlist::entry::FIXED_LEN as u64 + 24)
         .saturating_mul(4)
-        + (4 << 20);
+        .saturating_add(4 << 20);
     if let Ok(st) = rustix::fs::statvfs(store.path()) {
         let free = st.f_bavail.saturating_mul(st.f_frsize);
         if free < need {

@@ -12,6 +12,9 @@ use reqwest::StatusCode;
 use crate::apply::{Applied, ApplyError, apply_file};
 use crate::lookup::OfflineList;
 
+/// The most a `head.oal` may be (headers with many signers are a few kilobytes).
+const HEAD_MAX: u64 = 1 << 20;
+
 /// What a sync did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Synced {
@@ -185,7 +188,20 @@ impl Fetcher {
             .get(reqwest::header::ETAG)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let head = resp.bytes().await.map_err(|e| self.unreachable(&url, e))?;
+        // A head is a signed header of a few kilobytes: a server sending more is refused, not
+        // read into memory.
+        let mut resp = resp;
+        let mut head = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.unreachable(&url, e))? {
+            head.extend_from_slice(&chunk);
+            if head.len() as u64 > HEAD_MAX {
+                return Err(ApplyError::TooLarge {
+                    size: head.len() as u64,
+                    max: HEAD_MAX,
+                }
+                .into());
+            }
+        }
         let signed = SignedHeader::parse(&head).map_err(|e| {
             let r = Refusal::from(e);
             crate::log_refusal("head.oal", &r);

@@ -33,7 +33,6 @@ pub struct Remembered {
 }
 
 /// The publisher's state directory.
-#[derive(Debug)]
 pub struct State {
     dir: PathBuf,
     secret: [u8; 32],
@@ -41,6 +40,17 @@ pub struct State {
     pub remembered: Vec<Remembered>,
     /// The last version published.
     pub last_version: u64,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret and the fingerprints together give back every PIN: neither is shown.
+        f.debug_struct("State")
+            .field("dir", &self.dir)
+            .field("remembered", &self.remembered.len())
+            .field("last_version", &self.last_version)
+            .finish_non_exhaustive()
+    }
 }
 
 impl State {

@@ -152,7 +152,8 @@ impl DecodeError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EncodeError {
     /// A character cannot be written in the configured character set.
-    #[error("field {field}: character {ch:?} cannot be written in {charset}")]
+    // The character is not shown: it may be one of a PIN or a card number.
+    #[error("field {field}: a character cannot be written in {charset}")]
     Unrepresentable {
         /// The field.
         field: FieldCode,

@@ -16,6 +16,23 @@ fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// What a decode error shows of the bytes it found. A malformed frame may carry a card number or
+/// a PIN where a fixed field should be, so only up to three characters are quoted; longer runs
+/// are described by length and kind. Errors are safe to log as they are made.
+fn shown(bytes: &[u8]) -> String {
+    if bytes.len() <= 3 {
+        return lossy(bytes);
+    }
+    let kind = if bytes.iter().all(u8::is_ascii_digit) {
+        "digits"
+    } else if bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+        "text"
+    } else {
+        "bytes, some not printable ASCII"
+    };
+    format!("<{} {kind}>", bytes.len())
+}
+
 /// Reads one message: its fixed-length fields in order, then its variable-length fields.
 pub(crate) struct Reader<'a> {
     buf: &'a [u8],
@@ -94,7 +111,7 @@ impl<'a> Reader<'a> {
             field,
             offset: at,
             expected,
-            found: lossy(found),
+            found: shown(found),
         }
     }
 
@@ -315,7 +332,7 @@ pub(crate) fn read_fields(
             other => {
                 return Err(DecodeError::BadFieldCode {
                     offset: pos,
-                    found: lossy(other.unwrap_or(&frame[pos..])),
+                    found: shown(other.unwrap_or(&frame[pos..])),
                 });
             }
         };
@@ -340,7 +357,7 @@ pub(crate) fn read_fields(
             if value.len() != 4 || !value.iter().all(u8::is_ascii_hexdigit) {
                 return Err(DecodeError::MalformedChecksum {
                     offset: value_at,
-                    found: lossy(value),
+                    found: shown(value),
                 });
             }
             let expected = checksum(&frame[..value_at]);

@@ -813,3 +813,14 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn decode_errors_never_quote_a_card_number_found_in_a_fixed_field() {
+    let d = Dialect::standard();
+    // A Patron Status request whose transaction date slot holds a card number and PIN.
+    let e = Message::decode(b"2300124680000000011  1234AOheili|AA2|AC|AD|", &d).unwrap_err();
+    let shown = format!("{e} {e:?}");
+    assert!(!shown.contains("2468"), "{shown}");
+    assert!(!shown.contains("1234"), "{shown}");
+    assert!(shown.contains("byte"), "{shown}");
+}

@@ -83,7 +83,8 @@ impl TokenCache {
         }
         let reply: TokenReply = serde_json::from_slice(&bytes)
             .map_err(|_| TokenError::Garbled("the OAuth2 token reply is not a token".into()))?;
-        let lifetime = Duration::from_secs(reply.expires_in.unwrap_or(3600).max(1));
+        // A day at most: a server's huge `expires_in` must not overflow the refresh instant.
+        let lifetime = Duration::from_secs(reply.expires_in.unwrap_or(3600).clamp(1, 86_400));
         debug!(lifetime_s = lifetime.as_secs(), "new OAuth2 token");
         let value = Pin::new(reply.access_token);
         *current = Some(Token {
