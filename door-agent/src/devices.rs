@@ -7,7 +7,6 @@ use access::pin::Key;
 use drivers::card::{CardEvent, CardReader};
 use drivers::gpio::{DoorIo, FileBackend, GpioDoor};
 use drivers::keypad::{EvdevKeypad, PinPad};
-use drivers::pcsc::{PcscReader, PcscSettings};
 use drivers::serial::{PortSettings, SerialKeypad, SerialScanner};
 use tokio::sync::mpsc;
 
@@ -75,14 +74,19 @@ pub fn open_inputs(
     let (key_tx, keys) = mpsc::channel(64);
     for r in &settings.readers {
         match r {
+            #[cfg(feature = "pcsc")]
             ReaderSettings::Pcsc { reader, uid } => forward_cards(
-                PcscReader::start(PcscSettings {
+                drivers::pcsc::PcscReader::start(drivers::pcsc::PcscSettings {
                     reader: reader.clone(),
                     uid: *uid,
-                    ..PcscSettings::default()
+                    ..drivers::pcsc::PcscSettings::default()
                 }),
                 card_tx.clone(),
             ),
+            #[cfg(not(feature = "pcsc"))]
+            ReaderSettings::Pcsc { .. } => {
+                anyhow::bail!("this build has no PC/SC readers (feature `pcsc`)")
+            }
             ReaderSettings::Serial { path, baud } => forward_cards(
                 SerialScanner::open(PortSettings {
                     path: path.clone(),

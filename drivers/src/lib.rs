@@ -4,7 +4,7 @@
 //!
 //! Layout:
 //! - [`card`]: the [`CardReader`](card::CardReader) trait, card events, UID formats, scan checks.
-//! - [`pcsc`]: a PC/SC contactless reader through pcscd: present/removed, UID by GET DATA,
+//! - `pcsc` (feature `pcsc`): a PC/SC contactless reader through pcscd: present/removed, UID by GET DATA,
 //!   readers unplugged and plugged back without a restart.
 //! - [`vpcd`]: a virtual card for vsmartcard's vpcd reader, answering GET DATA with its UID.
 //! - [`serial`]: a barcode card scanner and a numeric keypad on serial ports (tokio-serial).
@@ -19,6 +19,7 @@
 pub mod card;
 pub mod gpio;
 pub mod keypad;
+#[cfg(feature = "pcsc")]
 pub mod pcsc;
 #[cfg(feature = "rppal")]
 pub mod rppal_pins;

@@ -73,11 +73,13 @@ impl TestClock {
 }
 
 /// Starts the simulator (SIP2/TLS and HTTPS with the list) and writes the Lemi door's files
-/// under `state_dir/door`. `door_extra` is appended to the `[door]` table.
+/// under `state_dir/door`. `door_extra` is appended to the `[door]` table. The list is issued at
+/// `issued_at`: the door's own clock, which a device checks the list against.
 pub async fn rig(
     state_dir: &Path,
     fixtures: &Path,
     door_extra: &str,
+    issued_at: DateTime<Utc>,
     list_valid_hours: i64,
 ) -> anyhow::Result<Rig> {
     let catalogue = crate::fixtures::Fixtures::load(fixtures)?;
@@ -86,7 +88,7 @@ pub async fn rig(
         &catalogue,
         None,
         &files,
-        Utc::now().timestamp(),
+        issued_at.timestamp(),
         list_valid_hours,
         allowlist::Argon2Params::OWASP_MINIMUM,
     )?;
@@ -354,7 +356,14 @@ fn shown(f: &Option<Feedback>) -> String {
 /// The README's door demo: a patron at the Lemi door at 21:00, online and then with the library
 /// system stopped; alarms; and the staff's question "who came in, which alarms".
 pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
-    let rig = rig(state_dir, fixtures, "pin_first_key_secs = 3", 72).await?;
+    let rig = rig(
+        state_dir,
+        fixtures,
+        "pin_first_key_secs = 3",
+        nine_pm_today(),
+        72,
+    )
+    .await?;
     println!(
         "\nThe Lemi door: door-agent on simulated hardware ({}),\npins as files in {}, the simulator as library system.",
         rig.config.display(),
@@ -561,7 +570,7 @@ pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
 /// library system (the door then uses its offline list), `quit` ends.
 pub async fn interactive(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     use tokio::io::AsyncBufReadExt;
-    let rig = rig(state_dir, fixtures, "", 72).await?;
+    let rig = rig(state_dir, fixtures, "", nine_pm_today(), 72).await?;
     let settings = door_agent::settings::load(&rig.config)?;
     let mut door = start_door(settings, TestClock::starting(nine_pm_today()).clock())?;
     println!(
@@ -578,6 +587,8 @@ pub async fn interactive(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()
                 Some(Feedback::Digits(n)) => println!("  [{}]", "*".repeat(n)),
                 Some(Feedback::EnterPin) => println!("  Enter PIN, then #"),
                 Some(Feedback::Checking) | Some(Feedback::State(_)) => {}
+                // The daemon stopped (its error is returned below).
+                None => break,
                 f => println!("  {}  (relay {})", shown(&f), if door.unlocked() { "released" } else { "engaged" }),
             },
             line = lines.next_line() => {

@@ -50,9 +50,15 @@ async fn main() {
         .unwrap_or(100);
     let tmp = tempfile::tempdir().unwrap();
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
-    let rig = door::rig(tmp.path(), &fixtures, "max_attempts_per_minute = 600", 72)
-        .await
-        .unwrap();
+    let rig = door::rig(
+        tmp.path(),
+        &fixtures,
+        "max_attempts_per_minute = 600",
+        door::nine_pm_today(),
+        72,
+    )
+    .await
+    .unwrap();
     let mut settings = door_agent::settings::load(&rig.config).unwrap();
     settings.watch.pulse = Duration::from_millis(100);
     let registry = settings
