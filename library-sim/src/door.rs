@@ -242,6 +242,17 @@ impl SimDoor {
     pub fn unlocked(&self) -> bool {
         FileBackend::level(&self.gpio, LOCK) == Some(true)
     }
+    /// Waits up to half a second for the relay to be released (the door task applies a grant just
+    /// after the verdict is shown); whether it was.
+    pub async fn released_soon(&self) -> bool {
+        for _ in 0..50 {
+            if self.unlocked() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
     /// Opens (`true`) or closes the door.
     pub fn set_open(&self, open: bool) {
         let _ = FileBackend::set_level(&self.gpio, CONTACT, open);
@@ -409,7 +420,7 @@ pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
                 "",
                 format!(
                     "relay {}",
-                    if door.unlocked() {
+                    if door.released_soon().await {
                         "released"
                     } else {
                         "engaged"
@@ -589,7 +600,10 @@ pub async fn interactive(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()
                 Some(Feedback::Checking) | Some(Feedback::State(_)) => {}
                 // The daemon stopped (its error is returned below).
                 None => break,
-                f => println!("  {}  (relay {})", shown(&f), if door.unlocked() { "released" } else { "engaged" }),
+                f => {
+                    let released = matches!(f, Some(Feedback::Welcome { .. })) && door.released_soon().await;
+                    println!("  {}  (relay {})", shown(&f), if released || door.unlocked() { "released" } else { "engaged" });
+                }
             },
             line = lines.next_line() => {
                 let Some(line) = line? else { break };
