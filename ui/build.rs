@@ -1,0 +1,11 @@
+//! Compiles the screens with the translations bundled from `lang/<language>/LC_MESSAGES/ui.po`.
+
+fn main() {
+    let config = slint_build::CompilerConfiguration::new()
+        .with_bundled_translations(concat!(env!("CARGO_MANIFEST_DIR"), "/lang"))
+        .embed_resources(slint_build::EmbedResourcesKind::EmbedFiles);
+    if let Err(e) = slint_build::compile_with_config("screens/kiosk.slint", config) {
+        eprintln!("the kiosk screens did not compile: {e}");
+        std::process::exit(1);
+    }
+}
