@@ -3,7 +3,9 @@
 fn main() {
     let config = slint_build::CompilerConfiguration::new()
         .with_bundled_translations(concat!(env!("CARGO_MANIFEST_DIR"), "/lang"))
-        .embed_resources(slint_build::EmbedResourcesKind::EmbedFiles);
+        .embed_resources(slint_build::EmbedResourcesKind::EmbedFiles)
+        // Our .po files carry no msgctxt: one string, one translation, wherever it appears.
+        .with_default_translation_context(slint_build::DefaultTranslationContext::None);
     if let Err(e) = slint_build::compile_with_config("screens/kiosk.slint", config) {
         eprintln!("the kiosk screens did not compile: {e}");
         std::process::exit(1);

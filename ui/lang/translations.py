@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Writes lang/{fi,sv}/LC_MESSAGES/ui.po from the table below. Edit the table, run this, commit
+both. The ui tests check that every @tr() string in screens/*.slint has both translations."""
+import pathlib
+
+T = {
+    "Back": ("Takaisin", "Tillbaka"),
+    "Borrow and renew": ("Lainaa ja uusi", "Låna och förnya"),
+    "Borrowed, due {}. The library system is offline: the loan is saved and sent later.":
+        ("Lainattu, eräpäivä {}. Kirjastojärjestelmään ei ole yhteyttä: laina on tallessa ja kirjataan myöhemmin.",
+         "Utlånad, förfallodag {}. Biblioteksystemet kan inte nås: lånet är sparat och skickas senare."),
+    "Borrowed. Due {}": ("Lainattu. Eräpäivä {}", "Utlånad. Förfallodag {}"),
+    "Borrowing is not possible while the library system is offline.":
+        ("Lainaaminen ei ole mahdollista, kun kirjastojärjestelmään ei ole yhteyttä.",
+         "Det går inte att låna medan biblioteksystemet inte kan nås."),
+    "Borrowing": ("Lainaus", "Lån"),
+    "Cancel": ("Peruuta", "Avbryt"),
+    "Checking…": ("Tarkistetaan…", "Kontrollerar…"),
+    "Due {}": ("Eräpäivä {}", "Förfallodag {}"),
+    "Finish": ("Lopeta", "Avsluta"),
+    "My loans": ("Omat lainat", "Mina lån"),
+    "No items yet.": ("Ei vielä niteitä.", "Inga exemplar ännu."),
+    "No more loans while the library system is offline.":
+        ("Enempää ei voi lainata, ennen kuin yhteys kirjastojärjestelmään palaa.",
+         "Inga fler lån innan förbindelsen till biblioteksystemet fungerar igen."),
+    "No receipt": ("Ei kuittia", "Inget kvitto"),
+    "Not recognised. Please ask the staff.": ("Nidettä ei tunnistettu. Kysy henkilökunnalta.", "Exemplaret känns inte igen. Fråga personalen."),
+    "Not renewed: {}": ("Ei uusittu: {}", "Inte förnyad: {}"),
+    "Not returned: {}": ("Ei palautettu: {}", "Inte återlämnad: {}"),
+    "OK": ("OK", "OK"),
+    "Offline mode": ("Ei yhteyttä kirjastoon", "Ingen förbindelse"),
+    "On loan to someone else. Please ask the staff.": ("Lainassa toisella. Kysy henkilökunnalta.", "Utlånad till någon annan. Fråga personalen."),
+    "Overdue {}": ("Myöhässä, eräpäivä {}", "Försenad, förfallodag {}"),
+    "Parts missing ({}): place every part on the pad.": ("Osia puuttuu ({}): aseta kaikki osat alustalle.", "Delar saknas ({}): lägg alla delar på plattan."),
+    "Place the items on the pad one stack at a time, or scan their barcodes.":
+        ("Aseta niteet alustalle pino kerrallaan tai lue niiden viivakoodit.",
+         "Lägg exemplaren på plattan en trave i taget, eller läs in streckkoderna."),
+    "Place the items on the pad, or scan their barcodes.":
+        ("Aseta niteet alustalle tai lue niiden viivakoodit.",
+         "Lägg exemplaren på plattan, eller läs in streckkoderna."),
+    "Print a receipt": ("Tulosta kuitti", "Skriv ut kvitto"),
+    "Remember to take your card.": ("Muista ottaa korttisi.", "Kom ihåg att ta ditt kort."),
+    "Renew all": ("Uusi kaikki", "Förnya alla"),
+    "Renewed. Due {}": ("Uusittu. Eräpäivä {}", "Förnyad. Förfallodag {}"),
+    "Reservations: {} ready to pick up, {} waiting": ("Varaukset: {} noudettavissa, {} jonossa", "Reservationer: {} att hämta, {} i kö"),
+    "Reserved for another patron.": ("Varattu toiselle asiakkaalle.", "Reserverad för en annan låntagare."),
+    "Return items": ("Palauta", "Återlämna"),
+    "Returned. It goes to another library: please leave it on the returns shelf.":
+        ("Palautettu. Nide menee toiseen kirjastoon: jätä se palautushyllyyn.",
+         "Återlämnad. Exemplaret ska till ett annat bibliotek: lämna det på återlämningshyllan."),
+    "Returned. Someone has reserved it: please leave it on the returns shelf.":
+        ("Palautettu. Niteestä on varaus: jätä se palautushyllyyn.",
+         "Återlämnad. Exemplaret är reserverat: lämna det på återlämningshyllan."),
+    "Returned. Thank you!": ("Palautettu. Kiitos!", "Återlämnad. Tack!"),
+    "Returned. The library system is offline: the return is saved and sent later.":
+        ("Palautettu. Kirjastojärjestelmään ei ole yhteyttä: palautus on tallessa ja kirjataan myöhemmin.",
+         "Återlämnad. Biblioteksystemet kan inte nås: återlämningen är sparad och skickas senare."),
+    "Returning": ("Palautus", "Återlämning"),
+    "Something went wrong. Please try again.": ("Jokin meni vikaan. Yritä uudelleen.", "Något gick fel. Försök igen."),
+    "Thank you!": ("Kiitos!", "Tack!"),
+    "The card could not be read. Please show it again.": ("Korttia ei voitu lukea. Näytä se uudelleen.", "Kortet kunde inte läsas. Visa det igen."),
+    "The library system did not answer. Please try again.": ("Kirjastojärjestelmä ei vastannut. Yritä uudelleen.", "Biblioteksystemet svarade inte. Försök igen."),
+    "The library system is offline and your card is not on the offline list. Returns still work.":
+        ("Kirjastojärjestelmään ei ole yhteyttä, eikä korttisi ole varalistalla. Palauttaa voi silti.",
+         "Biblioteksystemet kan inte nås och ditt kort finns inte på reservlistan. Återlämning fungerar ändå."),
+    "The printer is not working right now. Your loans are saved; you can see them under My loans.":
+        ("Tulostin ei nyt toimi. Lainasi ovat tallessa; näet ne kohdasta Omat lainat.",
+         "Skrivaren fungerar inte just nu. Dina lån är sparade; du ser dem under Mina lån."),
+    "The receipt could not be printed. Your loans are saved.": ("Kuittia ei voitu tulostaa. Lainasi ovat tallessa.", "Kvittot kunde inte skrivas ut. Dina lån är sparade."),
+    "The security tag could not be set. Please ask the staff.": ("Hälytystarran tilaa ei voitu asettaa. Kysy henkilökunnalta.", "Larmetiketten kunde inte ställas in. Fråga personalen."),
+    "The tag could not be read. Move the item on the pad.": ("Tarraa ei voitu lukea. Siirrä nidettä alustalla.", "Etiketten kunde inte läsas. Flytta exemplaret på plattan."),
+    "Then tap OK. Your PIN is never shown.": ("Paina sitten OK. Tunnuslukua ei näytetä.", "Tryck sedan OK. PIN-koden visas aldrig."),
+    "This card is not known to the library. Please ask the staff.": ("Korttia ei tunneta. Kysy henkilökunnalta.", "Kortet är okänt. Fråga personalen."),
+    "This item cannot be borrowed.": ("Tätä nidettä ei voi lainata.", "Det här exemplaret kan inte lånas."),
+    "To borrow, show your library card to the reader or tap Borrow and renew.":
+        ("Näytä kirjastokorttisi lukijalle tai paina Lainaa ja uusi.",
+         "Visa ditt bibliotekskort för läsaren eller tryck Låna och förnya."),
+    "Too many wrong PINs. Please try again later.": ("Liian monta väärää tunnuslukua. Yritä myöhemmin uudelleen.", "För många fel PIN-koder. Försök igen senare."),
+    "Type your PIN": ("Näppäile tunnuslukusi", "Ange din PIN-kod"),
+    "Welcome to the library": ("Tervetuloa kirjastoon", "Välkommen till biblioteket"),
+    "Working…": ("Käsitellään…", "Behandlas…"),
+    "Would you like a receipt?": ("Haluatko kuitin?", "Vill du ha ett kvitto?"),
+    "Wrong PIN. Please try again.": ("Väärä tunnusluku. Yritä uudelleen.", "Fel PIN-kod. Försök igen."),
+    "You already have this item.": ("Nide on jo lainassasi.", "Du har redan lånat det här exemplaret."),
+    "You have no loans.": ("Sinulla ei ole lainoja.", "Du har inga lån."),
+    "You were logged out because nothing happened for a while.": ("Sinut kirjattiin ulos, koska mitään ei tapahtunut hetkeen.", "Du loggades ut eftersom ingenting hände på en stund."),
+    "Your account does not allow borrowing now.": ("Tililläsi ei voi nyt lainata.", "Ditt konto tillåter inte lån just nu."),
+    "Your account does not allow self-service loans now. Please ask the staff.":
+        ("Tililläsi ei voi nyt lainata omatoimisesti. Kysy henkilökunnalta.",
+         "Ditt konto tillåter inte självbetjäningslån just nu. Fråga personalen."),
+    "Your loans ({})": ("Lainasi ({})", "Dina lån ({})"),
+}
+
+def esc(s):
+    return s.replace("\\", "\\\\").replace('"', '\\"')
+
+here = pathlib.Path(__file__).parent
+for i, lang in enumerate(["fi", "sv"]):
+    out = ['msgid ""', 'msgstr ""', '"Content-Type: text/plain; charset=UTF-8\\n"', f'"Language: {lang}\\n"', ""]
+    for k in sorted(T):
+        if not T[k][i]:
+            continue
+        out += [f'msgid "{esc(k)}"', f'msgstr "{esc(T[k][i])}"', ""]
+    d = here / lang / "LC_MESSAGES"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "ui.po").write_text("\n".join(out), encoding="utf-8")

@@ -1,0 +1,232 @@
+//! The screen as plain data, and the patron's touches.
+
+/// Which screen is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Screen {
+    /// Waiting for a patron: borrow or return.
+    #[default]
+    Welcome,
+    /// The PIN pad.
+    Pin,
+    /// Items placed or scanned, each with its result.
+    Items,
+    /// "Would you like a receipt?"
+    Receipt,
+    /// The patron's loans and reservations.
+    Loans,
+    /// A message and an OK button.
+    Message,
+    /// Thank you; back to welcome shortly.
+    Goodbye,
+}
+
+/// What the patron is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Borrowing (and renewing from the loans screen).
+    #[default]
+    Borrow,
+    /// Returning: no login needed.
+    Checkin,
+    /// Renewing.
+    Renew,
+}
+
+/// How an item row looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RowState {
+    /// Still being handled.
+    #[default]
+    Working,
+    /// Done.
+    Ok,
+    /// Not done.
+    Failed,
+    /// Done, with something the patron should know (offline, a reservation waiting).
+    Notice,
+}
+
+/// The result of one item, as a code the screen words in the chosen language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Outcome {
+    /// Still being handled.
+    #[default]
+    Working,
+    /// Borrowed; due on the row's date.
+    Lent,
+    /// Borrowed offline; saved and sent later.
+    LentOffline,
+    /// Renewed.
+    Renewed,
+    /// Returned to the shelf.
+    Returned,
+    /// Returned; someone has reserved it.
+    ReturnedForHold,
+    /// Returned; it goes to another branch.
+    ReturnedForTransfer,
+    /// Not for loan.
+    NotForLoan,
+    /// Reserved for another patron.
+    ReservedForAnother,
+    /// Not an item the library knows.
+    UnknownItem,
+    /// Parts of a multi-part item are missing (the note says which, e.g. `2/3`).
+    PartsMissing,
+    /// The security bit could not be set or checked.
+    SecurityFailed,
+    /// The patron's account does not allow borrowing.
+    PatronBlocked,
+    /// The offline loan limit is reached.
+    OfflineLimit,
+    /// Offline, and this patron may not borrow offline.
+    OfflineNotAllowed,
+    /// The patron already has this item.
+    AlreadyYours,
+    /// The library system's own words (in the note).
+    LibrarySaid,
+    /// Not renewed (the note says why).
+    NotRenewed,
+    /// On loan to someone else.
+    OnLoanToAnother,
+    /// Returned offline; saved and sent later.
+    ReturnedOffline,
+    /// The tag could not be read.
+    UnreadableTag,
+    /// Not returned (the note says why).
+    NotReturned,
+    /// The library system did not answer (for what cannot be done offline).
+    NoAnswer,
+}
+
+impl Outcome {
+    /// The code the screen words (`Words.outcome-text` in the `.slint` file).
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+/// A message screen's content, as a code the screen words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Message {
+    /// The card is not a patron's.
+    UnknownCard = 1,
+    /// Wrong PIN.
+    WrongPin = 2,
+    /// The patron may not use self-service loans now.
+    PatronBlocked = 3,
+    /// Offline, and the card is not on the offline list.
+    OfflineUnknown = 4,
+    /// The receipt could not be printed.
+    PrinterFailed = 5,
+    /// Too many wrong PINs.
+    LockedOut = 6,
+    /// Something else went wrong.
+    Failed = 7,
+    /// Logged out after a while of nothing.
+    IdleLogout = 8,
+    /// The card could not be read.
+    UnreadableCard = 9,
+}
+
+/// One item handled in this session.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Row {
+    /// Title, when known.
+    pub title: String,
+    /// The item's barcode.
+    pub item: String,
+    /// How the row looks.
+    pub state: RowState,
+    /// What happened.
+    pub outcome: Outcome,
+    /// The due date, formatted.
+    pub due: String,
+    /// The library system's words, or a part count.
+    pub note: String,
+}
+
+/// One loan on the loans screen.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Loan {
+    /// Title, when known.
+    pub title: String,
+    /// The item's barcode.
+    pub item: String,
+    /// Due date, formatted.
+    pub due: String,
+    /// Past due.
+    pub overdue: bool,
+}
+
+/// One reservation.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Hold {
+    /// Title, when known.
+    pub title: String,
+    /// Waiting on the holds shelf.
+    pub ready: bool,
+}
+
+/// Everything the screen shows.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct View {
+    /// Which screen.
+    pub screen: Screen,
+    /// Borrowing or returning.
+    pub mode: Mode,
+    /// `fi`, `sv` or `en`.
+    pub language: String,
+    /// The library's name in the header.
+    pub library: String,
+    /// The library system is not answering.
+    pub offline: bool,
+    /// How many PIN digits are typed (never the digits).
+    pub pin_length: usize,
+    /// Items of this session, newest last.
+    pub items: Vec<Row>,
+    /// The patron's loans.
+    pub loans: Vec<Loan>,
+    /// The patron's reservations.
+    pub holds: Vec<Hold>,
+    /// The message screen's content.
+    pub message: Option<Message>,
+    /// Words to show with [`Message`] or instead of it.
+    pub message_note: String,
+    /// Waiting for the library system.
+    pub busy: bool,
+    /// The receipt printer can print.
+    pub printer_ready: bool,
+    /// The time in the header, `HH:MM`.
+    pub clock: String,
+}
+
+/// What the patron touched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// A language button: `fi`, `sv`, `en`.
+    Language(String),
+    /// Borrow or return, from the welcome screen.
+    Start(Mode),
+    /// A PIN digit.
+    Digit(u8),
+    /// The PIN pad's erase key.
+    EraseDigit,
+    /// The PIN pad's OK.
+    SubmitPin,
+    /// Cancel the PIN.
+    Cancel,
+    /// Done with the items.
+    Finish,
+    /// The loans screen.
+    ShowLoans,
+    /// Back from the loans screen.
+    BackToItems,
+    /// Renew every loan.
+    RenewAll,
+    /// Receipt or not.
+    Receipt(bool),
+    /// OK on a message.
+    Dismiss,
+    /// Any touch (restarts the idle timer).
+    Touched,
+}
