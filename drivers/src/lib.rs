@@ -13,14 +13,25 @@
 //!   buzzer, switched outputs, over any embedded-hal pins from a [`PinBackend`](gpio::PinBackend);
 //!   a file-backed backend for simulation.
 //! - `rppal_pins` (feature `rppal`): the Raspberry Pi backend and Wiegand edge input.
+//! - [`feig`]: the FEIG ISC host protocol's frames (pure), for the RFID pad and its twin.
+//! - [`rfid`]: the [`RfidPad`](rfid::RfidPad) trait for ISO 15693 tags and its FEIG reader
+//!   driver over any byte stream (a serial port in the kiosk).
+//! - [`feig_twin`]: a FEIG reader in software holding a stack of tags, at the other end of a pty
+//!   or an in-process pipe.
+//! - [`printer`]: the [`ReceiptPrinter`](printer::ReceiptPrinter) trait and ESC/POS printers on
+//!   TCP port 9100, a serial port, or a USB printer device; a TCP printer twin.
 //! - [`sim`]: twins driven from channels: cards presented on cue, keys typed, Wiegand frames.
 #![deny(missing_docs)]
 
 pub mod card;
+pub mod feig;
+pub mod feig_twin;
 pub mod gpio;
 pub mod keypad;
 #[cfg(feature = "pcsc")]
 pub mod pcsc;
+pub mod printer;
+pub mod rfid;
 #[cfg(feature = "rppal")]
 pub mod rppal_pins;
 pub mod serial;
@@ -44,6 +55,15 @@ pub enum DeviceError {
         /// Which device.
         device: String,
         /// Why.
+        cause: String,
+    },
+    /// The device answered, but the thing it talks to did not (an RFID tag moved off the pad,
+    /// a tag that refused a write).
+    #[error("{device}: {cause}")]
+    Refused {
+        /// Which device.
+        device: String,
+        /// What was refused, and why.
         cause: String,
     },
     /// A configured GPIO pin could not be used.

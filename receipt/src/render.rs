@@ -137,6 +137,11 @@ impl Renderer {
         &self.paper
     }
 
+    /// The paper so far, to take receipts off it.
+    pub fn paper_mut(&mut self) -> &mut Paper {
+        &mut self.paper
+    }
+
     /// Everything printed, consuming the renderer.
     pub fn into_paper(self) -> Paper {
         self.paper
