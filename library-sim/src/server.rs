@@ -90,6 +90,22 @@ pub struct Simulator {
     pub(crate) token_lifetime: Duration,
     pub(crate) allowlist: Option<PathBuf>,
     closing: tokio::sync::watch::Sender<bool>,
+    journal: std::sync::Mutex<Vec<Received>>,
+}
+
+/// A circulation request as the simulator received it (for tests that count deliveries).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// `checkout` or `checkin`.
+    pub kind: &'static str,
+    /// The item's barcode.
+    pub item: String,
+    /// Sent with SIP2's no-block flag (an offline transaction).
+    pub no_block: bool,
+    /// The transaction date the device gave (`YYYYMMDDZZZZHHMMSS`).
+    pub transaction_date: String,
+    /// The simulator lent or took it back.
+    pub ok: bool,
 }
 
 /// A started simulator: where it listens.
@@ -122,6 +138,15 @@ impl Running {
             self.sim.tokens.issued.load(Relaxed),
             self.sim.tokens.refused.load(Relaxed),
         )
+    }
+
+    /// Every checkout and checkin received since the start, in order.
+    pub fn received(&self) -> Vec<Received> {
+        self.sim
+            .journal
+            .lock()
+            .map(|j| j.clone())
+            .unwrap_or_default()
     }
 
     /// Stops accepting connections.
@@ -180,6 +205,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         token_lifetime: settings.token_lifetime,
         allowlist: settings.allowlist.clone(),
         closing: tokio::sync::watch::channel(false).0,
+        journal: std::sync::Mutex::default(),
     });
     let files: TlsFiles = tls::ensure_identity(&settings.state_dir, &settings.hostnames)?;
     let mut running = Running {
@@ -489,6 +515,14 @@ enum Action {
 }
 
 /// Answers one request.
+impl Simulator {
+    fn record(&self, r: Received) {
+        if let Ok(mut j) = self.journal.lock() {
+            j.push(r);
+        }
+    }
+}
+
 async fn handle(
     sim: &Simulator,
     device: &mut Option<Device>,
@@ -547,6 +581,13 @@ async fn handle(
             let resp = replies::checkout(&mut lib, req, now);
             changed = resp.ok;
             info!(device = %dev_name, card = %card_log(&req.patron_identifier), item = %req.item_identifier, no_block = req.no_block, ok = resp.ok, "checkout");
+            sim.record(Received {
+                kind: "checkout",
+                item: req.item_identifier.clone(),
+                no_block: req.no_block,
+                transaction_date: req.transaction_date.to_string(),
+                ok: resp.ok,
+            });
             Message::CheckoutResponse(resp)
         }
         Message::Checkin(req) => {
@@ -556,6 +597,13 @@ async fn handle(
             let resp = replies::checkin(&mut lib, req, dev, now);
             changed = resp.ok;
             info!(device = %dev_name, item = %req.item_identifier, ok = resp.ok, "checkin");
+            sim.record(Received {
+                kind: "checkin",
+                item: req.item_identifier.clone(),
+                no_block: req.no_block,
+                transaction_date: req.transaction_date.to_string(),
+                ok: resp.ok,
+            });
             Message::CheckinResponse(resp)
         }
         Message::Renew(req) => {

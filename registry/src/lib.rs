@@ -22,7 +22,9 @@ pub mod tls;
 
 use std::future::Future;
 
+use chrono::NaiveDateTime;
 use config::registry::{Backend, RegistrySettings};
+use redact::CardNumber;
 
 pub use model::*;
 
@@ -70,6 +72,24 @@ pub trait Registry: Send + Sync {
 
     /// What the system knows of `item`.
     fn item(&self, item: &str) -> impl Future<Output = Result<ItemFacts, RegistryError>> + Send;
+
+    /// Delivers a loan made while the system was offline: lent at `at` (the kiosk's local time),
+    /// due `due` as the kiosk told the patron, accepted whatever the patron's standing now (SIP2's
+    /// no-block flag). The PIN is not sent: it was checked at the time, and is not kept.
+    fn checkout_deferred(
+        &self,
+        card: &CardNumber,
+        item: &str,
+        at: NaiveDateTime,
+        due: Option<NaiveDateTime>,
+    ) -> impl Future<Output = Result<LoanOutcome, RegistryError>> + Send;
+
+    /// Delivers a return made while the system was offline, at `at`.
+    fn checkin_deferred(
+        &self,
+        item: &str,
+        at: NaiveDateTime,
+    ) -> impl Future<Output = Result<ReturnOutcome, RegistryError>> + Send;
 
     /// The patron is done (logged out at the kiosk).
     fn end_session(
@@ -131,6 +151,22 @@ impl Registry for AnyRegistry {
     }
     async fn checkin(&self, item: &str) -> Result<ReturnOutcome, RegistryError> {
         dispatch!(self, r => r.checkin(item))
+    }
+    async fn checkout_deferred(
+        &self,
+        card: &CardNumber,
+        item: &str,
+        at: NaiveDateTime,
+        due: Option<NaiveDateTime>,
+    ) -> Result<LoanOutcome, RegistryError> {
+        dispatch!(self, r => r.checkout_deferred(card, item, at, due))
+    }
+    async fn checkin_deferred(
+        &self,
+        item: &str,
+        at: NaiveDateTime,
+    ) -> Result<ReturnOutcome, RegistryError> {
+        dispatch!(self, r => r.checkin_deferred(item, at))
     }
     async fn renew(&self, login: &PatronLogin, item: &str) -> Result<LoanOutcome, RegistryError> {
         dispatch!(self, r => r.renew(login, item))

@@ -694,6 +694,30 @@ impl Registry for KohaRegistry {
         .await
     }
 
+    async fn checkout_deferred(
+        &self,
+        _card: &redact::CardNumber,
+        _item: &str,
+        _at: NaiveDateTime,
+        _due: Option<NaiveDateTime>,
+    ) -> Result<LoanOutcome, RegistryError> {
+        // Koha's REST API has no no-block checkout with an original date; its offline
+        // circulation goes through the staff interface. The queue keeps the loan for staff.
+        Err(RegistryError::Setup(
+            "Koha's REST API cannot take an offline loan with its original time; deliver the kiosk's queue over SIP2".into(),
+        ))
+    }
+
+    async fn checkin_deferred(
+        &self,
+        _item: &str,
+        _at: NaiveDateTime,
+    ) -> Result<ReturnOutcome, RegistryError> {
+        Err(RegistryError::Setup(
+            "Koha's REST API cannot take an offline return with its original time; deliver the kiosk's queue over SIP2".into(),
+        ))
+    }
+
     async fn checkin(&self, barcode: &str) -> Result<ReturnOutcome, RegistryError> {
         self.bounded(async {
             let i = &self.inner;

@@ -428,6 +428,47 @@ impl Requests {
         })
     }
 
+    /// 11 with the no-block flag: a loan made offline at `at`, due `due`, sent without the PIN.
+    pub fn checkout_deferred(
+        &self,
+        card: &CardNumber,
+        item: &str,
+        at: NaiveDateTime,
+        due: Option<NaiveDateTime>,
+    ) -> Message {
+        Message::Checkout(CheckoutRequest {
+            sc_renewal_policy: false,
+            no_block: true,
+            transaction_date: sip_date(at),
+            nb_due_date: due.map(sip_date),
+            institution_id: self.institution.clone(),
+            patron_identifier: card.clone(),
+            item_identifier: item.into(),
+            terminal_password: Pin::default(),
+            item_properties: None,
+            patron_password: None,
+            fee_acknowledged: None,
+            cancel: None,
+            extra: vec![],
+        })
+    }
+
+    /// 09 with the no-block flag: a return made offline at `at`.
+    pub fn checkin_deferred(&self, item: &str, at: NaiveDateTime) -> Message {
+        Message::Checkin(CheckinRequest {
+            no_block: true,
+            transaction_date: sip_date(at),
+            return_date: Some(sip_date(at)),
+            current_location: self.location.clone().unwrap_or_default(),
+            institution_id: self.institution.clone(),
+            item_identifier: item.into(),
+            terminal_password: Pin::default(),
+            item_properties: None,
+            cancel: None,
+            extra: vec![],
+        })
+    }
+
     /// 09, at this device's location.
     pub fn checkin(&self, item: &str, now: NaiveDateTime) -> Message {
         Message::Checkin(CheckinRequest {

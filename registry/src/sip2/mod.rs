@@ -161,6 +161,38 @@ impl Registry for Sip2Registry {
         }
     }
 
+    async fn checkout_deferred(
+        &self,
+        card: &redact::CardNumber,
+        item: &str,
+        at: NaiveDateTime,
+        due: Option<NaiveDateTime>,
+    ) -> Result<LoanOutcome, RegistryError> {
+        match self
+            .session
+            .call(self.requests.checkout_deferred(card, item, at, due))
+            .await?
+        {
+            Message::CheckoutResponse(r) => Ok(mapping::loan_outcome(&r)),
+            other => Err(Self::unexpected("checkout", &other)),
+        }
+    }
+
+    async fn checkin_deferred(
+        &self,
+        item: &str,
+        at: NaiveDateTime,
+    ) -> Result<ReturnOutcome, RegistryError> {
+        match self
+            .session
+            .call(self.requests.checkin_deferred(item, at))
+            .await?
+        {
+            Message::CheckinResponse(r) => Ok(mapping::return_outcome(&r)),
+            other => Err(Self::unexpected("checkin", &other)),
+        }
+    }
+
     async fn renew(&self, login: &PatronLogin, item: &str) -> Result<LoanOutcome, RegistryError> {
         match self
             .session
