@@ -251,10 +251,10 @@ impl SimPad {
     }
 
     /// Runs a twin reader on one end of an in-process pipe; returns the driver on the other.
-    pub fn connect(&self) -> crate::rfid::FeigPad<tokio::io::DuplexStream> {
+    pub fn connect(&self) -> crate::rfid::AnyFeigPad {
         let (ours, theirs) = tokio::io::duplex(4096);
         tokio::spawn(self.clone().serve(theirs));
-        crate::rfid::FeigPad::new(ours, "simulated RFID pad")
+        crate::rfid::FeigPad::new(Box::new(ours), "simulated RFID pad")
     }
 }
 

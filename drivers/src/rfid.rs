@@ -66,22 +66,31 @@ pub trait RfidPad: Send {
     ) -> impl Future<Output = Result<(), DeviceError>> + Send;
 }
 
+/// Any byte stream a reader can be on (a serial port, a pipe to the twin).
+pub trait ByteLine: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> ByteLine for T {}
+
+/// A FEIG reader on whatever line it is on.
+pub type AnyFeigPad = FeigPad<Box<dyn ByteLine>>;
+
 /// How long the reader may take to answer one command.
 pub const REPLY_TIMEOUT: Duration = Duration::from_millis(800);
 
 /// A FEIG ISC reader on a byte stream.
-#[derive(Debug)]
 pub struct FeigPad<S> {
     io: S,
     name: String,
     buf: Vec<u8>,
 }
 
+impl<S> std::fmt::Debug for FeigPad<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FeigPad({})", self.name)
+    }
+}
+
 /// Opens a FEIG reader on a serial port at its default 38400 baud, 8E1.
-pub fn open_serial(
-    path: &str,
-    baud: u32,
-) -> Result<FeigPad<tokio_serial::SerialStream>, DeviceError> {
+pub fn open_serial(path: &str, baud: u32) -> Result<AnyFeigPad, DeviceError> {
     use tokio_serial::SerialPortBuilderExt;
     let port = tokio_serial::new(path, baud)
         .parity(tokio_serial::Parity::Even)
@@ -92,7 +101,7 @@ pub fn open_serial(
             device: path.into(),
             cause: e.to_string(),
         })?;
-    Ok(FeigPad::new(port, path))
+    Ok(FeigPad::new(Box::new(port), path))
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> FeigPad<S> {

@@ -64,6 +64,8 @@ pub fn apply(window: &g::KioskWindow, view: &View) {
     window.set_library_name(view.library.as_str().into());
     window.set_offline(view.offline);
     window.set_pin_length(i32::try_from(view.pin_length).unwrap_or(i32::MAX));
+    window.set_entering_card(view.card_entry.is_some());
+    window.set_card_digits(view.card_entry.as_deref().unwrap_or("").into());
     window.set_items(model(
         view.items
             .iter()

@@ -182,6 +182,8 @@ pub struct View {
     pub offline: bool,
     /// How many PIN digits are typed (never the digits).
     pub pin_length: usize,
+    /// The card number being typed on the pad, when the patron has no card reader at hand.
+    pub card_entry: Option<String>,
     /// Items of this session, newest last.
     pub items: Vec<Row>,
     /// The patron's loans.

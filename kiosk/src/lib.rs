@@ -1,0 +1,125 @@
+//! The self-checkout kiosk: a patron logs in with card and PIN, borrows, returns and renews by
+//! RFID pad or barcode, takes a receipt or not. The library system answers online; when it does
+//! not, the signed offline list lets known patrons go on borrowing, and each loan and return
+//! waits in a durable queue until the library system takes it, exactly once.
+//!
+//! This crate wires the pure parts (`iso28560`, `receipt`, `ui`'s view) to the devices
+//! (`drivers`) and the library system (`registry`, `offline`). It draws nothing itself: the
+//! `ui` crate does, from the [`ui::View`] the kiosk publishes.
+//!
+//! Layout:
+//! - [`settings`]: `kiosk.toml`, validated.
+//! - [`session`]: the flows, one task owning the state: [`Kiosk`], [`Input`].
+//! - [`stack`]: the pad's tags grouped into items; multi-part items only when complete (pure).
+//! - [`queue`]: the offline queue in sled, delivered with the no-block flag, exactly once.
+
+#![deny(missing_docs)]
+
+pub mod queue;
+pub mod session;
+pub mod settings;
+pub mod stack;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use drivers::printer::EscPosPrinter;
+use drivers::rfid::AnyFeigPad;
+use offline::OfflineList;
+use registry::{AnyRegistry, Registry};
+use tokio::sync::mpsc;
+
+pub use session::{Clock, Input, Kiosk, Publish};
+pub use settings::KioskSettings;
+
+/// How often the offline queue is offered to the library system.
+pub const DELIVER_EVERY: Duration = Duration::from_secs(30);
+
+/// The kiosk's devices.
+#[derive(Debug, Default)]
+pub struct Devices {
+    /// The RFID pad.
+    pub pad: Option<AnyFeigPad>,
+    /// The receipt printer.
+    pub printer: Option<EscPosPrinter>,
+}
+
+/// The kiosk's local clock.
+pub fn system_clock() -> Clock {
+    Arc::new(chrono::Local::now)
+}
+
+/// Runs the kiosk until `shutdown`: the flows on `inputs`, views to `publish`, the offline list
+/// synced and the offline queue delivered in the background.
+pub async fn run(
+    settings: KioskSettings,
+    registry: Option<AnyRegistry>,
+    devices: Devices,
+    inputs: mpsc::Receiver<Input>,
+    publish: Publish,
+    clock: Clock,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let settings = Arc::new(settings);
+    let queue = queue::Queue::open(&settings.state_dir.join("queue"))?;
+    let list = match &settings.allowlist {
+        Some(a) => Some(OfflineList::open(a.clone())?),
+        None => None,
+    };
+    let mut background = Vec::new();
+    if let (Some(list), Some(a)) = (&list, &settings.allowlist) {
+        if a.url.is_some() {
+            let fetcher = offline::Fetcher::new(list)?;
+            let list = list.clone();
+            let every = settings.sync_every;
+            let clock = clock.clone();
+            background.push(tokio::spawn(async move {
+                loop {
+                    match fetcher.sync(&list, clock().timestamp()).await {
+                        Ok(s) => tracing::info!("offline list: {s:?}"),
+                        Err(e) => tracing::warn!("offline list sync: {e}"),
+                    }
+                    tokio::time::sleep(every).await;
+                }
+            }));
+        }
+    }
+    if let Some(r) = &registry {
+        background.push(tokio::spawn(deliver_forever(queue.clone(), r.clone())));
+    }
+    let kiosk = Kiosk::new(
+        settings,
+        registry,
+        list,
+        queue,
+        devices.pad,
+        devices.printer,
+        clock,
+        publish,
+    );
+    kiosk.run(inputs, shutdown).await;
+    for b in background {
+        b.abort();
+        let _ = b.await;
+    }
+    Ok(())
+}
+
+/// Offers the queue to the library system now and every [`DELIVER_EVERY`].
+pub async fn deliver_forever<R: Registry>(queue: queue::Queue, registry: R) {
+    loop {
+        if queue.waiting() > 0 {
+            match queue.deliver(&registry).await {
+                Ok(d) => tracing::info!(
+                    delivered = d.delivered,
+                    confirmed = d.confirmed_in_doubt,
+                    conflicts = d.conflicts,
+                    waiting = d.waiting,
+                    "offline queue delivery"
+                ),
+                Err(e) => tracing::error!("offline queue: {e}"),
+            }
+        }
+        tokio::time::sleep(DELIVER_EVERY).await;
+    }
+}

@@ -1,0 +1,1026 @@
+//! The kiosk's flows: login with card and PIN (the library system, else the offline list),
+//! borrow and return by RFID pad or barcode with the security bit switched and read back,
+//! renew, loans and reservations, the receipt, idle logout. One task owns the state; touches,
+//! scans and the pad's tags come in as [`Input`]s and every change goes out as a [`View`].
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{Datelike, NaiveDateTime};
+use drivers::printer::ReceiptPrinter;
+use drivers::rfid::RfidPad;
+use iso28560::ItemTag;
+use offline::{OfflineAnswer, OfflineList};
+use receipt::{Receipt, ReceiptKind, ReceiptLine};
+use redact::{CardNumber, Pin};
+use registry::{PatronFacts, PatronLogin, Registry, ReturnRoute, Verification};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use ui::{Action, Hold, Loan, Message, Mode, Outcome, Row, RowState, Screen, View};
+
+use crate::queue::Queue;
+use crate::settings::{KioskSettings, Security};
+use crate::stack::{PadItem, TagRead, group};
+
+/// The kiosk's local time now.
+pub type Clock = Arc<dyn Fn() -> chrono::DateTime<chrono::Local> + Send + Sync>;
+
+/// Where views go (the window, a test).
+pub type Publish = Box<dyn Fn(View) + Send + Sync>;
+
+/// Something that happened at the kiosk.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A touch on the screen.
+    Ui(Action),
+    /// A card read by a card reader.
+    Card(CardNumber),
+    /// A barcode scanned: a card at the welcome screen, an item after.
+    Scan(String),
+}
+
+/// Tries before a tag that cannot be read is shown as unreadable.
+const READ_TRIES: u32 = 3;
+/// How long the thank-you screen stays.
+const GOODBYE: Duration = Duration::from_secs(4);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Card,
+    Pin,
+}
+
+#[derive(Debug)]
+struct Session {
+    mode: Mode,
+    stage: Stage,
+    card: Option<CardNumber>,
+    entry: String,
+    login: Option<PatronLogin>,
+    online: bool,
+    lines: Vec<ReceiptLine>,
+    any_offline: bool,
+}
+
+/// The kiosk.
+pub struct Kiosk<R, P, Pr> {
+    settings: Arc<KioskSettings>,
+    registry: Option<R>,
+    list: Option<OfflineList>,
+    queue: Queue,
+    pad: Option<P>,
+    printer: Option<Pr>,
+    clock: Clock,
+    publish: Publish,
+    view: View,
+    session: Option<Session>,
+    tags: HashMap<[u8; 8], (Result<ItemTag, String>, u32)>,
+    handled: HashSet<String>,
+    last_activity: Instant,
+    goodbye_at: Option<Instant>,
+    after_message: Screen,
+    pad_error: Option<String>,
+}
+
+impl<R, P, Pr> std::fmt::Debug for Kiosk<R, P, Pr> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kiosk")
+            .field("screen", &self.view.screen)
+            .finish_non_exhaustive()
+    }
+}
+
+fn date(t: NaiveDateTime) -> String {
+    t.format("%-d.%-m.%Y").to_string()
+}
+
+fn hex(uid: &[u8; 8]) -> String {
+    uid.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+/// Why the offline list says this patron may not borrow, if it does.
+fn offline_refusal(facts: &allowlist::Facts, today: chrono::NaiveDate, branch: &str) -> Option<&'static str> {
+    if facts.card_lost {
+        Some("card lost")
+    } else if facts.card_expires < today {
+        Some("card expired")
+    } else if !facts.self_service {
+        Some("no self-service permission")
+    } else if facts.fines_over_limit {
+        Some("fines over the limit")
+    } else if facts.blocks.iter().any(|b| b.applies(today, branch)) {
+        Some("a block")
+    } else {
+        None
+    }
+}
+
+fn online_refusal(f: &PatronFacts) -> bool {
+    !f.card_valid || f.denies_loans() || f.self_service == Some(false)
+}
+
+impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
+    /// A kiosk at its welcome screen.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        settings: Arc<KioskSettings>,
+        registry: Option<R>,
+        list: Option<OfflineList>,
+        queue: Queue,
+        pad: Option<P>,
+        printer: Option<Pr>,
+        clock: Clock,
+        publish: Publish,
+    ) -> Self {
+        let view = View {
+            language: settings.language.clone(),
+            library: match &settings.branch {
+                Some(b) => format!("{} – {b}", settings.library),
+                None => settings.library.clone(),
+            },
+            printer_ready: printer.is_some(),
+            ..View::default()
+        };
+        Self {
+            settings,
+            registry,
+            list,
+            queue,
+            pad,
+            printer,
+            clock,
+            publish,
+            view,
+            session: None,
+            tags: HashMap::new(),
+            handled: HashSet::new(),
+            last_activity: Instant::now(),
+            goodbye_at: None,
+            after_message: Screen::Welcome,
+            pad_error: None,
+        }
+    }
+
+    /// The view shown now.
+    pub fn view(&self) -> &View {
+        &self.view
+    }
+
+    fn show(&mut self) {
+        self.view.clock = (self.clock)().format("%H:%M").to_string();
+        (self.publish)(self.view.clone());
+    }
+
+    /// Runs until `inputs` closes or `shutdown` resolves.
+    pub async fn run(mut self, mut inputs: mpsc::Receiver<Input>, shutdown: impl Future<Output = ()>) {
+        self.show();
+        let poll = self.settings.poll;
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            tokio::select! {
+                input = inputs.recv() => match input {
+                    Some(i) => {
+                        self.last_activity = Instant::now();
+                        self.handle(i).await;
+                    }
+                    None => break,
+                },
+                () = tokio::time::sleep(poll) => self.tick().await,
+                () = &mut shutdown => break,
+            }
+        }
+        self.end_session().await;
+    }
+
+    async fn tick(&mut self) {
+        let now = Instant::now();
+        if let Some(at) = self.goodbye_at {
+            if now >= at {
+                self.goodbye_at = None;
+                self.view.screen = Screen::Welcome;
+                self.show();
+            }
+            return;
+        }
+        if self.view.screen != Screen::Welcome
+            && now.duration_since(self.last_activity) >= self.settings.idle_logout
+        {
+            tracing::info!("idle logout after {} s", self.settings.idle_logout.as_secs());
+            self.end_session().await;
+            self.view.screen = Screen::Welcome;
+            self.show();
+            return;
+        }
+        if self.view.screen == Screen::Items && self.pad.is_some() {
+            self.poll_pad().await;
+        }
+        let clock = (self.clock)().format("%H:%M").to_string();
+        if clock != self.view.clock {
+            self.show();
+        }
+    }
+
+    /// Handles one input (also used directly by tests and benchmarks).
+    pub async fn handle(&mut self, input: Input) {
+        match input {
+            Input::Ui(a) => self.action(a).await,
+            Input::Card(card) => self.card(card).await,
+            Input::Scan(text) => {
+                let text = text.trim().to_owned();
+                if text.is_empty() {
+                    return;
+                }
+                match self.view.screen {
+                    Screen::Welcome | Screen::Pin | Screen::Goodbye => {
+                        self.card(CardNumber::new(text)).await
+                    }
+                    Screen::Items => self.item(text, vec![]).await,
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    async fn card(&mut self, card: CardNumber) {
+        if !matches!(self.view.screen, Screen::Welcome | Screen::Pin | Screen::Goodbye) {
+            return;
+        }
+        self.goodbye_at = None;
+        self.end_session().await;
+        self.session = Some(Session {
+            mode: Mode::Borrow,
+            stage: Stage::Pin,
+            card: Some(card.clone()),
+            entry: String::new(),
+            login: None,
+            online: false,
+            lines: vec![],
+            any_offline: false,
+        });
+        if self.settings.pin_required {
+            self.view.screen = Screen::Pin;
+            self.view.card_entry = None;
+            self.view.pin_length = 0;
+            self.show();
+        } else {
+            self.login(card, Pin::new("")).await;
+        }
+    }
+
+    async fn action(&mut self, a: Action) {
+        match a {
+            Action::Touched => {}
+            Action::Language(l) => {
+                if ["fi", "sv", "en"].contains(&l.as_str()) {
+                    self.view.language = l;
+                    self.show();
+                }
+            }
+            Action::Start(Mode::Checkin) => {
+                self.end_session().await;
+                self.session = Some(Session {
+                    mode: Mode::Checkin,
+                    stage: Stage::Card,
+                    card: None,
+                    entry: String::new(),
+                    login: None,
+                    online: true,
+                    lines: vec![],
+                    any_offline: false,
+                });
+                self.view.mode = Mode::Checkin;
+                self.view.screen = Screen::Items;
+                self.show();
+            }
+            Action::Start(_) => {
+                self.end_session().await;
+                self.session = Some(Session {
+                    mode: Mode::Borrow,
+                    stage: Stage::Card,
+                    card: None,
+                    entry: String::new(),
+                    login: None,
+                    online: false,
+                    lines: vec![],
+                    any_offline: false,
+                });
+                self.view.screen = Screen::Pin;
+                self.view.card_entry = Some(String::new());
+                self.view.pin_length = 0;
+                self.show();
+            }
+            Action::Digit(d) => {
+                let Some(s) = self.session.as_mut() else { return };
+                let max = if s.stage == Stage::Card { 20 } else { 12 };
+                if self.view.screen == Screen::Pin && s.entry.len() < max && d <= 9 {
+                    s.entry.push(char::from(b'0' + d));
+                    self.sync_entry();
+                }
+            }
+            Action::EraseDigit => {
+                if let Some(s) = self.session.as_mut() {
+                    s.entry.pop();
+                    self.sync_entry();
+                }
+            }
+            Action::SubmitPin => self.submit().await,
+            Action::Cancel => {
+                self.end_session().await;
+                self.view.screen = Screen::Welcome;
+                self.show();
+            }
+            Action::Finish => self.finish().await,
+            Action::ShowLoans => self.loans().await,
+            Action::BackToItems => {
+                self.view.screen = Screen::Items;
+                self.show();
+            }
+            Action::RenewAll => self.renew_all().await,
+            Action::Receipt(yes) => {
+                if yes {
+                    self.print().await;
+                } else {
+                    self.goodbye().await;
+                }
+            }
+            Action::Dismiss => {
+                if self.after_message == Screen::Goodbye {
+                    self.goodbye().await;
+                } else {
+                    if self.after_message == Screen::Welcome {
+                        self.end_session().await;
+                    }
+                    self.view.screen = self.after_message;
+                    self.view.message = None;
+                    self.show();
+                }
+            }
+        }
+    }
+
+    fn sync_entry(&mut self) {
+        if let Some(s) = &self.session {
+            match s.stage {
+                Stage::Card => self.view.card_entry = Some(s.entry.clone()),
+                Stage::Pin => {
+                    self.view.card_entry = None;
+                    self.view.pin_length = s.entry.len();
+                }
+            }
+            self.show();
+        }
+    }
+
+    async fn submit(&mut self) {
+        let Some(s) = self.session.as_mut() else { return };
+        match s.stage {
+            Stage::Card => {
+                let card = CardNumber::new(std::mem::take(&mut s.entry));
+                if self.settings.pin_required {
+                    s.card = Some(card);
+                    s.stage = Stage::Pin;
+                    self.sync_entry();
+                } else {
+                    self.login(card, Pin::new("")).await;
+                }
+            }
+            Stage::Pin => {
+                let Some(card) = s.card.clone() else { return };
+                let pin = Pin::new(std::mem::take(&mut s.entry));
+                self.login(card, pin).await;
+            }
+        }
+    }
+
+    fn message(&mut self, m: Message, then: Screen) {
+        self.view.message = Some(m);
+        self.view.message_note.clear();
+        self.view.screen = Screen::Message;
+        self.view.busy = false;
+        self.after_message = then;
+        self.show();
+    }
+
+    fn today_time(&self) -> NaiveDateTime {
+        (self.clock)().naive_local()
+    }
+
+    async fn login(&mut self, card: CardNumber, pin: Pin) {
+        self.view.busy = true;
+        self.show();
+        let login = PatronLogin {
+            card: card.clone(),
+            pin: pin.clone(),
+        };
+        let mut online_failure = None;
+        if let Some(registry) = &self.registry {
+            match tokio::time::timeout(self.settings.online_timeout, registry.verify(&login)).await {
+                Ok(Ok(Verification::Verified(facts))) => {
+                    self.view.offline = false;
+                    if online_refusal(&facts) {
+                        tracing::info!(card = ?card, "login refused: the account does not allow loans");
+                        self.message(Message::PatronBlocked, Screen::Welcome);
+                        return;
+                    }
+                    if let Some(l) = facts.language.as_deref().filter(|l| ["fi", "sv", "en"].contains(l)) {
+                        self.view.language = l.to_owned();
+                    }
+                    self.logged_in(login, true);
+                    return;
+                }
+                Ok(Ok(Verification::UnknownCard { .. })) => {
+                    self.view.offline = false;
+                    self.message(Message::UnknownCard, Screen::Welcome);
+                    return;
+                }
+                Ok(Ok(Verification::WrongPin { .. })) => {
+                    self.view.offline = false;
+                    self.wrong_pin();
+                    return;
+                }
+                Ok(Err(e)) => online_failure = Some(e.to_string()),
+                Err(_) => {
+                    online_failure = Some(format!(
+                        "no answer within {} ms",
+                        self.settings.online_timeout.as_millis()
+                    ))
+                }
+            }
+        }
+        if let Some(why) = &online_failure {
+            tracing::warn!("library system not answering at login: {why}; trying the offline list");
+            self.view.offline = true;
+        }
+        let Some(list) = self.list.clone() else {
+            self.message(Message::OfflineUnknown, Screen::Welcome);
+            return;
+        };
+        if !self.settings.offline.lending {
+            self.message(Message::OfflineUnknown, Screen::Welcome);
+            return;
+        }
+        let now = self.today_time();
+        let ts = (self.clock)().timestamp();
+        let c = card.clone();
+        let answer = tokio::task::spawn_blocking(move || list.check(&c, &pin, ts)).await;
+        let branch = self.settings.branch.clone().unwrap_or_default();
+        match answer {
+            Ok(Ok(OfflineAnswer::Verified { facts, .. })) => {
+                if let Some(why) = offline_refusal(&facts, now.date(), &branch) {
+                    tracing::info!(card = ?card, "offline login refused: {why}");
+                    self.message(Message::PatronBlocked, Screen::Welcome);
+                } else {
+                    self.logged_in(login, false);
+                }
+            }
+            Ok(Ok(OfflineAnswer::WrongPin { .. })) => self.wrong_pin(),
+            Ok(Ok(OfflineAnswer::LockedOut { .. })) => self.message(Message::LockedOut, Screen::Welcome),
+            Ok(Ok(OfflineAnswer::UnknownCard)) => self.message(Message::OfflineUnknown, Screen::Welcome),
+            Ok(Err(e)) => {
+                tracing::warn!("offline list cannot answer: {e}");
+                self.message(Message::OfflineUnknown, Screen::Welcome);
+            }
+            Err(e) => {
+                tracing::error!("offline check failed: {e}");
+                self.message(Message::Failed, Screen::Welcome);
+            }
+        }
+    }
+
+    fn wrong_pin(&mut self) {
+        if let Some(s) = self.session.as_mut() {
+            s.stage = Stage::Pin;
+            s.entry.clear();
+        }
+        self.view.pin_length = 0;
+        self.message(Message::WrongPin, Screen::Pin);
+    }
+
+    fn logged_in(&mut self, login: PatronLogin, online: bool) {
+        tracing::info!(card = ?login.card, online, "patron logged in");
+        if let Some(s) = self.session.as_mut() {
+            s.login = Some(login);
+            s.online = online;
+        }
+        self.view.busy = false;
+        self.view.mode = Mode::Borrow;
+        self.view.screen = Screen::Items;
+        self.view.items.clear();
+        self.show();
+    }
+
+    fn upsert(&mut self, row: Row) {
+        match self.view.items.iter_mut().find(|r| r.item == row.item) {
+            Some(r) => *r = row,
+            None => self.view.items.push(row),
+        }
+        self.show();
+    }
+
+    async fn poll_pad(&mut self) {
+        let Some(pad) = self.pad.as_mut() else { return };
+        let tags = match pad.inventory().await {
+            Ok(t) => {
+                if self.pad_error.take().is_some() {
+                    tracing::info!("RFID pad answering again");
+                }
+                t
+            }
+            Err(e) => {
+                if self.pad_error.is_none() {
+                    tracing::error!("RFID pad: {e}");
+                    self.pad_error = Some(e.to_string());
+                }
+                return;
+            }
+        };
+        let present: HashSet<[u8; 8]> = tags.iter().map(|t| t.uid).collect();
+        self.tags.retain(|uid, _| present.contains(uid));
+        for t in &tags {
+            let known = self.tags.get(&t.uid).is_some_and(|(r, _)| r.is_ok());
+            if known {
+                continue;
+            }
+            let read = read_tag(pad, t.uid).await;
+            let tries = self.tags.get(&t.uid).map_or(0, |(_, n)| *n) + 1;
+            if let Err(e) = &read {
+                tracing::debug!(uid = %hex(&t.uid), "tag not read ({tries}): {e}");
+            }
+            self.tags.insert(t.uid, (read, tries));
+        }
+        let reads: Vec<TagRead> = tags
+            .iter()
+            .filter_map(|t| {
+                let (r, tries) = self.tags.get(&t.uid)?;
+                (r.is_ok() || *tries >= READ_TRIES).then(|| TagRead {
+                    uid: t.uid,
+                    data: r.clone(),
+                })
+            })
+            .collect();
+        // Rows of sets whose parts left the pad go; results stay.
+        let waiting: HashSet<String> = group(&reads)
+            .iter()
+            .filter_map(|g| match g {
+                PadItem::Incomplete { item, .. } => Some(item.clone()),
+                _ => None,
+            })
+            .collect();
+        self.view.items.retain(|r| {
+            !(r.outcome == Outcome::PartsMissing && !waiting.contains(&r.item))
+                && !(r.outcome == Outcome::UnreadableTag && !present.iter().any(|u| hex(u) == r.item))
+        });
+        for g in group(&reads) {
+            match g {
+                PadItem::Complete { item, uids } => {
+                    if self.handled.insert(item.clone()) {
+                        self.item(item, uids).await;
+                    }
+                }
+                PadItem::Incomplete { item, seen, parts } => {
+                    if !self.handled.contains(&item) {
+                        self.upsert(Row {
+                            item,
+                            state: RowState::Failed,
+                            outcome: Outcome::PartsMissing,
+                            note: format!("{seen}/{parts}"),
+                            ..Row::default()
+                        });
+                    }
+                }
+                PadItem::Unreadable { uid, why } => {
+                    let key = hex(&uid);
+                    if !self.view.items.iter().any(|r| r.item == key) {
+                        tracing::info!(uid = %key, "unreadable tag on the pad: {why}");
+                        self.upsert(Row {
+                            item: key,
+                            state: RowState::Failed,
+                            outcome: Outcome::UnreadableTag,
+                            ..Row::default()
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles one item (from the pad with its tags, or scanned with none).
+    async fn item(&mut self, item: String, uids: Vec<[u8; 8]>) {
+        let mode = self.session.as_ref().map_or(Mode::Borrow, |s| s.mode);
+        if uids.is_empty() && !self.handled.insert(item.clone()) {
+            return;
+        }
+        self.upsert(Row {
+            item: item.clone(),
+            state: RowState::Working,
+            outcome: Outcome::Working,
+            ..Row::default()
+        });
+        let row = match mode {
+            Mode::Checkin => self.give_back(&item, &uids).await,
+            _ => self.borrow(&item, &uids).await,
+        };
+        self.upsert(row);
+    }
+
+    async fn secure(&mut self, uids: &[[u8; 8]], on_loan: bool) -> Result<(), String> {
+        let Some(pad) = self.pad.as_mut() else {
+            return Ok(());
+        };
+        let security = self.settings.security;
+        let afi = iso28560::afi::for_loan(on_loan);
+        for &uid in uids {
+            let mut last = String::new();
+            let mut done = false;
+            for _ in 0..2 {
+                let attempt = async {
+                    if matches!(security, Security::Afi | Security::Both) {
+                        pad.write_afi(uid, afi).await.map_err(|e| e.to_string())?;
+                        let back = pad.system_info(uid).await.map_err(|e| e.to_string())?;
+                        if back.afi != afi {
+                            return Err(format!(
+                                "the tag kept AFI {:#04X} after {afi:#04X} was written",
+                                back.afi
+                            ));
+                        }
+                    }
+                    if matches!(security, Security::Eas | Security::Both) {
+                        pad.set_eas(uid, !on_loan).await.map_err(|e| e.to_string())?;
+                    }
+                    Ok::<(), String>(())
+                };
+                match attempt.await {
+                    Ok(()) => {
+                        done = true;
+                        break;
+                    }
+                    Err(e) => last = e,
+                }
+            }
+            if !done {
+                tracing::warn!(uid = %hex(&uid), "security bit not set: {last}");
+                return Err(last);
+            }
+        }
+        Ok(())
+    }
+
+    fn offline_due(&self) -> NaiveDateTime {
+        let today = self.today_time().date();
+        let due = today + chrono::Days::new(u64::from(self.settings.offline.loan_days));
+        due.and_hms_opt(23, 59, 59).unwrap_or_else(|| {
+            chrono::NaiveDate::from_ymd_opt(due.year(), 12, 31)
+                .unwrap_or(due)
+                .and_time(chrono::NaiveTime::MIN)
+        })
+    }
+
+    async fn borrow(&mut self, item: &str, uids: &[[u8; 8]]) -> Row {
+        let row = |state, outcome, due: String, note: String, title: Option<String>| Row {
+            title: title.unwrap_or_default(),
+            item: item.to_owned(),
+            state,
+            outcome,
+            due,
+            note,
+        };
+        let Some(login) = self.session.as_ref().and_then(|s| s.login.clone()) else {
+            return row(RowState::Failed, Outcome::PatronBlocked, String::new(), String::new(), None);
+        };
+        if let Some(registry) = &self.registry {
+            match tokio::time::timeout(self.settings.online_timeout, registry.checkout(&login, item)).await {
+                Ok(Ok(o)) if o.ok => {
+                    self.view.offline = false;
+                    if let Err(e) = self.secure(uids, true).await {
+                        // The item cannot leave unnoticed by the gate, so it is not lent.
+                        tracing::warn!(item, "loan undone: {e}");
+                        if let Some(r) = &self.registry {
+                            if let Err(e) = r.checkin(item).await {
+                                tracing::error!(item, "undoing the loan failed; staff must check the item in: {e}");
+                            }
+                        }
+                        return row(RowState::Failed, Outcome::SecurityFailed, String::new(), String::new(), o.title);
+                    }
+                    let due = o.due.map(date).unwrap_or_default();
+                    if let Some(s) = self.session.as_mut() {
+                        s.lines.push(ReceiptLine {
+                            title: o.title.clone(),
+                            item: item.to_owned(),
+                            due: o.due,
+                            failed: false,
+                        });
+                    }
+                    let outcome = if o.renewed { Outcome::Renewed } else { Outcome::Lent };
+                    return row(RowState::Ok, outcome, due, String::new(), o.title);
+                }
+                Ok(Ok(o)) => {
+                    self.view.offline = false;
+                    return row(
+                        RowState::Failed,
+                        Outcome::LibrarySaid,
+                        String::new(),
+                        o.message.unwrap_or_default(),
+                        o.title,
+                    );
+                }
+                Ok(Err(e)) if !e.is_offline() => {
+                    tracing::error!(item, "checkout: {e}");
+                    return row(RowState::Failed, Outcome::NoAnswer, String::new(), String::new(), None);
+                }
+                Ok(Err(e)) => tracing::warn!(item, "library system offline at checkout: {e}"),
+                Err(_) => tracing::warn!(item, "library system did not answer the checkout in time"),
+            }
+        }
+        self.view.offline = true;
+        if !self.settings.offline.lending {
+            return row(RowState::Failed, Outcome::OfflineNotAllowed, String::new(), String::new(), None);
+        }
+        if self.queue.loans_of(&login.card) >= self.settings.offline.max_loans {
+            return row(RowState::Failed, Outcome::OfflineLimit, String::new(), String::new(), None);
+        }
+        let due = self.offline_due();
+        let id = match self.queue.checkout(&login.card, item, self.today_time(), due) {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!(item, "offline loan not recorded, so not made: {e}");
+                return row(RowState::Failed, Outcome::NoAnswer, String::new(), String::new(), None);
+            }
+        };
+        if self.secure(uids, true).await.is_err() {
+            if let Err(e) = self.queue.cancel(id) {
+                tracing::error!("offline queue: cannot take back record {id}: {e}");
+            }
+            return row(RowState::Failed, Outcome::SecurityFailed, String::new(), String::new(), None);
+        }
+        tracing::info!(item, id, "lent offline; queued for the library system");
+        if let Some(s) = self.session.as_mut() {
+            s.any_offline = true;
+            s.lines.push(ReceiptLine {
+                title: None,
+                item: item.to_owned(),
+                due: Some(due),
+                failed: false,
+            });
+        }
+        row(RowState::Notice, Outcome::LentOffline, date(due), String::new(), None)
+    }
+
+    async fn give_back(&mut self, item: &str, uids: &[[u8; 8]]) -> Row {
+        let row = |state, outcome, note: String, title: Option<String>| Row {
+            title: title.unwrap_or_default(),
+            item: item.to_owned(),
+            state,
+            outcome,
+            due: String::new(),
+            note,
+        };
+        if let Some(registry) = &self.registry {
+            match tokio::time::timeout(self.settings.online_timeout, registry.checkin(item)).await {
+                Ok(Ok(o)) if o.ok => {
+                    self.view.offline = false;
+                    let secured = self.secure(uids, false).await;
+                    if let Some(s) = self.session.as_mut() {
+                        s.lines.push(ReceiptLine {
+                            title: o.title.clone(),
+                            item: item.to_owned(),
+                            due: None,
+                            failed: false,
+                        });
+                    }
+                    if secured.is_err() {
+                        return row(RowState::Notice, Outcome::SecurityFailed, String::new(), o.title);
+                    }
+                    let (state, outcome) = match o.route {
+                        ReturnRoute::Shelf => (RowState::Ok, Outcome::Returned),
+                        ReturnRoute::Hold => (RowState::Notice, Outcome::ReturnedForHold),
+                        ReturnRoute::Transfer { .. } | ReturnRoute::Staff => {
+                            (RowState::Notice, Outcome::ReturnedForTransfer)
+                        }
+                    };
+                    return row(state, outcome, String::new(), o.title);
+                }
+                Ok(Ok(o)) => {
+                    self.view.offline = false;
+                    let words = o.message.unwrap_or_default();
+                    return row(RowState::Failed, Outcome::NotReturned, words, o.title);
+                }
+                Ok(Err(e)) if !e.is_offline() => {
+                    tracing::error!(item, "checkin: {e}");
+                    return row(RowState::Failed, Outcome::NoAnswer, String::new(), None);
+                }
+                Ok(Err(e)) => tracing::warn!(item, "library system offline at checkin: {e}"),
+                Err(_) => tracing::warn!(item, "library system did not answer the checkin in time"),
+            }
+        }
+        self.view.offline = true;
+        if !self.settings.offline.returns {
+            return row(RowState::Failed, Outcome::NoAnswer, String::new(), None);
+        }
+        if let Err(e) = self.queue.checkin(item, self.today_time()) {
+            tracing::error!(item, "offline return not recorded: {e}");
+            return row(RowState::Failed, Outcome::NoAnswer, String::new(), None);
+        }
+        let _ = self.secure(uids, false).await;
+        if let Some(s) = self.session.as_mut() {
+            s.any_offline = true;
+            s.lines.push(ReceiptLine {
+                title: None,
+                item: item.to_owned(),
+                due: None,
+                failed: false,
+            });
+        }
+        row(RowState::Notice, Outcome::ReturnedOffline, String::new(), None)
+    }
+
+    async fn loans(&mut self) {
+        let Some(login) = self.session.as_ref().and_then(|s| s.login.clone()) else { return };
+        if self.registry.is_none() {
+            return;
+        }
+        self.view.busy = true;
+        self.show();
+        let Some(registry) = &self.registry else { return };
+        match tokio::time::timeout(self.settings.online_timeout * 3, registry.account(&login)).await {
+            Ok(Ok(acc)) => {
+                let now = self.today_time();
+                self.view.loans = acc
+                    .loans
+                    .iter()
+                    .map(|l| Loan {
+                        title: l.title.clone().unwrap_or_default(),
+                        item: l.item.clone(),
+                        due: l.due.map(date).unwrap_or_default(),
+                        overdue: l.overdue || l.due.is_some_and(|d| d < now),
+                    })
+                    .collect();
+                self.view.holds = acc
+                    .holds
+                    .iter()
+                    .map(|h| Hold {
+                        title: h.title.clone().unwrap_or_else(|| h.item.clone()),
+                        ready: false,
+                    })
+                    .collect();
+                self.view.busy = false;
+                self.view.screen = Screen::Loans;
+                self.show();
+            }
+            _ => {
+                self.view.busy = false;
+                self.message(Message::Failed, Screen::Items);
+            }
+        }
+    }
+
+    async fn renew_all(&mut self) {
+        let Some(login) = self.session.as_ref().and_then(|s| s.login.clone()) else { return };
+        if self.registry.is_none() {
+            return;
+        }
+        self.view.busy = true;
+        self.show();
+        let Some(registry) = &self.registry else { return };
+        let result = tokio::time::timeout(self.settings.online_timeout * 3, registry.renew_all(&login)).await;
+        self.view.busy = false;
+        match result {
+            Ok(Ok(o)) => {
+                tracing::info!(renewed = o.renewed.len(), refused = o.not_renewed.len(), "renew all");
+                let loans = self.view.loans.clone();
+                for item in &o.renewed {
+                    let title = loans.iter().find(|l| &l.item == item).map(|l| l.title.clone());
+                    self.view.items.push(Row {
+                        title: title.unwrap_or_default(),
+                        item: item.clone(),
+                        state: RowState::Ok,
+                        outcome: Outcome::Renewed,
+                        ..Row::default()
+                    });
+                }
+                for item in &o.not_renewed {
+                    let title = loans.iter().find(|l| &l.item == item).map(|l| l.title.clone());
+                    self.view.items.push(Row {
+                        title: title.unwrap_or_default(),
+                        item: item.clone(),
+                        state: RowState::Failed,
+                        outcome: Outcome::NotRenewed,
+                        note: o.message.clone().unwrap_or_default(),
+                        ..Row::default()
+                    });
+                }
+                // Fresh due dates for the renewed rows and the loans list.
+                self.loans().await;
+                let loans = self.view.loans.clone();
+                for r in self.view.items.iter_mut().filter(|r| r.outcome == Outcome::Renewed) {
+                    if let Some(l) = loans.iter().find(|l| l.item == r.item) {
+                        r.due = l.due.clone();
+                    }
+                }
+                self.view.screen = Screen::Items;
+                self.show();
+            }
+            _ => self.message(Message::Failed, Screen::Items),
+        }
+    }
+
+    async fn finish(&mut self) {
+        let any = self.session.as_ref().is_some_and(|s| !s.lines.is_empty());
+        if !any || self.printer.is_none() {
+            self.goodbye().await;
+            return;
+        }
+        self.view.printer_ready = match &self.printer {
+            Some(p) => match tokio::time::timeout(Duration::from_secs(3), p.status()).await {
+                Ok(Ok(s)) => s.can_print(),
+                Ok(Err(e)) => {
+                    tracing::warn!("receipt printer: {e}");
+                    false
+                }
+                Err(_) => false,
+            },
+            None => false,
+        };
+        self.view.screen = Screen::Receipt;
+        self.show();
+    }
+
+    async fn print(&mut self) {
+        let (Some(printer), Some(s), Some(p)) =
+            (&self.printer, self.session.as_ref(), self.settings.printer.as_ref())
+        else {
+            self.goodbye().await;
+            return;
+        };
+        let receipt = Receipt {
+            library: self.settings.library.clone(),
+            branch: self.settings.branch.clone(),
+            printed_at: self.today_time(),
+            kind: if s.mode == Mode::Checkin {
+                ReceiptKind::Returns
+            } else {
+                ReceiptKind::Loans
+            },
+            lines: s.lines.clone(),
+            offline: s.any_offline,
+            footer: p.footer.clone(),
+            language: self.view.language.clone(),
+        };
+        let bytes = receipt.encode(p.code_page, p.columns);
+        match tokio::time::timeout(p.timeout * 3, printer.print(&bytes)).await {
+            Ok(Ok(after)) => {
+                if after.paper_near_end {
+                    tracing::warn!("receipt printer: paper near its end");
+                }
+                self.goodbye().await;
+            }
+            Ok(Err(e)) => {
+                tracing::error!("receipt not printed: {e}");
+                self.message(Message::PrinterFailed, Screen::Goodbye);
+            }
+            Err(_) => {
+                tracing::error!("receipt not printed: the printer did not finish in time");
+                self.message(Message::PrinterFailed, Screen::Goodbye);
+            }
+        }
+    }
+
+    async fn goodbye(&mut self) {
+        self.end_session().await;
+        self.view.screen = Screen::Goodbye;
+        self.goodbye_at = Some(Instant::now() + GOODBYE);
+        self.show();
+    }
+
+    async fn end_session(&mut self) {
+        if let Some(s) = self.session.take() {
+            if let (Some(login), true, Some(r)) = (s.login, s.online, &self.registry) {
+                if let Ok(Err(e)) = tokio::time::timeout(Duration::from_secs(2), r.end_session(&login)).await {
+                    tracing::debug!("end session: {e}");
+                }
+            }
+        }
+        self.handled.clear();
+        self.view.items.clear();
+        self.view.loans.clear();
+        self.view.holds.clear();
+        self.view.pin_length = 0;
+        self.view.card_entry = None;
+        self.view.message = None;
+        self.view.busy = false;
+        self.view.mode = Mode::Borrow;
+        self.view.language = self.settings.language.clone();
+    }
+}
+
+/// Reads one tag's data: its system information, then its user memory (up to 64 bytes).
+pub async fn read_tag<P: RfidPad>(pad: &mut P, uid: [u8; 8]) -> Result<ItemTag, String> {
+    let info = pad.system_info(uid).await.map_err(|e| e.to_string())?;
+    let bytes_per = usize::from(info.block_size.max(1));
+    let blocks = u8::try_from((64 / bytes_per).min(usize::from(info.blocks))).unwrap_or(8);
+    let memory = pad.read_blocks(uid, 0, blocks).await.map_err(|e| e.to_string())?;
+    iso28560::decode(&memory, Some(info.dsfid))
+        .map(|(tag, _)| tag)
+        .map_err(|e| e.to_string())
+}
+

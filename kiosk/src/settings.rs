@@ -1,0 +1,328 @@
+//! `kiosk.toml`: the `[kiosk]`, `[offline]`, `[rfid]`, `[scanner]` and `[printer]` tables and the
+//! shared `[registry]` and `[allowlist]`, read raw and then validated; every error names the
+//! file and the key.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use config::ConfigError;
+use config::allowlist::{AllowlistSettings, RawAllowlist};
+use config::registry::{RawRegistry, RegistrySettings};
+use drivers::printer::PrinterLink;
+use receipt::CodePage;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    kiosk: RawKiosk,
+    #[serde(default)]
+    offline: RawOffline,
+    rfid: Option<RawRfid>,
+    scanner: Option<RawScanner>,
+    printer: Option<RawPrinter>,
+    registry: Option<RawRegistry>,
+    allowlist: Option<RawAllowlist>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKiosk {
+    name: String,
+    library: String,
+    branch: Option<String>,
+    state_dir: PathBuf,
+    language: Option<String>,
+    idle_logout_secs: Option<u64>,
+    pin_required: Option<bool>,
+    online_timeout_ms: Option<u64>,
+    sync_minutes: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOffline {
+    lending: Option<bool>,
+    max_loans: Option<u32>,
+    loan_days: Option<u32>,
+    returns: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRfid {
+    driver: String,
+    path: Option<String>,
+    baud: Option<u32>,
+    security: Option<String>,
+    poll_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScanner {
+    path: String,
+    baud: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrinter {
+    link: String,
+    code_page: Option<String>,
+    columns: Option<usize>,
+    timeout_ms: Option<u64>,
+    footer: Option<String>,
+}
+
+/// How the gate's security is switched on a tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// The AFI byte (checked by reading it back).
+    Afi,
+    /// NXP's EAS bit.
+    Eas,
+    /// Both.
+    Both,
+}
+
+/// The RFID pad.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PadSettings {
+    /// A FEIG ISC reader on a serial port.
+    Feig {
+        /// Device path.
+        path: String,
+        /// Baud rate (38400 by default).
+        baud: u32,
+    },
+    /// The twin reader in this process (demo and tests).
+    Simulated,
+}
+
+/// Offline lending policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfflinePolicy {
+    /// Patrons on the offline list may borrow while the library system is down.
+    pub lending: bool,
+    /// At most this many undelivered offline loans per patron.
+    pub max_loans: usize,
+    /// Offline loans are due this many days later (end of that day).
+    pub loan_days: u32,
+    /// Returns are taken while offline.
+    pub returns: bool,
+}
+
+/// The printer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrinterSettings {
+    /// Where.
+    pub link: PrinterLink,
+    /// Code page.
+    pub code_page: CodePage,
+    /// Characters per line.
+    pub columns: usize,
+    /// Bound on each exchange.
+    pub timeout: Duration,
+    /// A closing line.
+    pub footer: Option<String>,
+}
+
+/// A validated kiosk configuration.
+#[derive(Debug, Clone)]
+pub struct KioskSettings {
+    /// The kiosk's name in logs.
+    pub name: String,
+    /// The library's name on screen and receipt.
+    pub library: String,
+    /// The branch on the receipt.
+    pub branch: Option<String>,
+    /// State directory (queue, list store).
+    pub state_dir: PathBuf,
+    /// Screen language at start and after each patron.
+    pub language: String,
+    /// A patron who does nothing this long is logged out.
+    pub idle_logout: Duration,
+    /// A PIN is asked after the card.
+    pub pin_required: bool,
+    /// Bound on waiting for the library system before going offline.
+    pub online_timeout: Duration,
+    /// How often the offline list is synced and the queue delivered.
+    pub sync_every: Duration,
+    /// Offline policy.
+    pub offline: OfflinePolicy,
+    /// RFID pad, if any.
+    pub pad: Option<PadSettings>,
+    /// Tag security.
+    pub security: Security,
+    /// How often the pad is asked for tags.
+    pub poll: Duration,
+    /// Barcode scanner (items, and cards at the welcome screen).
+    pub scanner: Option<drivers::serial::PortSettings>,
+    /// Receipt printer, if any.
+    pub printer: Option<PrinterSettings>,
+    /// The library system.
+    pub registry: Option<RegistrySettings>,
+    /// The offline list.
+    pub allowlist: Option<AllowlistSettings>,
+}
+
+/// Reads and validates `path`.
+pub fn load(path: &Path) -> Result<KioskSettings, ConfigError> {
+    let raw: RawFile = config::load(path)?;
+    validate(&raw, path)
+}
+
+fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
+    let k = &raw.kiosk;
+    let base = file.parent().unwrap_or(Path::new("."));
+    let resolve = |p: &Path| if p.is_absolute() { p.to_owned() } else { base.join(p) };
+    let language = k.language.clone().unwrap_or_else(|| "fi".into());
+    if !["fi", "sv", "en"].contains(&language.as_str()) {
+        return Err(ConfigError::invalid(file, "kiosk.language", "expected \"fi\", \"sv\" or \"en\""));
+    }
+    if k.library.trim().is_empty() {
+        return Err(ConfigError::invalid(file, "kiosk.library", "the library's name is printed on every receipt; it cannot be empty"));
+    }
+    let idle = k.idle_logout_secs.unwrap_or(60);
+    if !(10..=3600).contains(&idle) {
+        return Err(ConfigError::invalid(file, "kiosk.idle_logout_secs", "expected 10 to 3600 seconds"));
+    }
+    let online_ms = k.online_timeout_ms.unwrap_or(3000);
+    if !(100..=30_000).contains(&online_ms) {
+        return Err(ConfigError::invalid(file, "kiosk.online_timeout_ms", "expected 100 to 30000 ms"));
+    }
+    let o = &raw.offline;
+    let offline = OfflinePolicy {
+        lending: o.lending.unwrap_or(true),
+        max_loans: usize::try_from(o.max_loans.unwrap_or(5)).unwrap_or(5),
+        loan_days: o.loan_days.unwrap_or(14),
+        returns: o.returns.unwrap_or(true),
+    };
+    if !(1..=120).contains(&offline.loan_days) {
+        return Err(ConfigError::invalid(file, "offline.loan_days", "expected 1 to 120 days"));
+    }
+    let (pad, security, poll) = match &raw.rfid {
+        None => (None, Security::Afi, Duration::from_millis(250)),
+        Some(r) => {
+            let pad = match r.driver.as_str() {
+                "feig" => PadSettings::Feig {
+                    path: r.path.clone().ok_or_else(|| {
+                        ConfigError::invalid(file, "rfid.path", "the FEIG driver needs the reader's serial device")
+                    })?,
+                    baud: r.baud.unwrap_or(38400),
+                },
+                "simulated" => PadSettings::Simulated,
+                _ => return Err(ConfigError::invalid(file, "rfid.driver", "expected \"feig\" or \"simulated\"")),
+            };
+            let security = match r.security.as_deref().unwrap_or("afi") {
+                "afi" => Security::Afi,
+                "eas" => Security::Eas,
+                "both" => Security::Both,
+                _ => return Err(ConfigError::invalid(file, "rfid.security", "expected \"afi\", \"eas\" or \"both\"")),
+            };
+            let poll = r.poll_ms.unwrap_or(250);
+            if !(50..=5000).contains(&poll) {
+                return Err(ConfigError::invalid(file, "rfid.poll_ms", "expected 50 to 5000 ms"));
+            }
+            (Some(pad), security, Duration::from_millis(poll))
+        }
+    };
+    let printer = match &raw.printer {
+        None => None,
+        Some(p) => {
+            let link = if let Some(a) = p.link.strip_prefix("tcp:") {
+                PrinterLink::Tcp(a.to_owned())
+            } else if let Some(rest) = p.link.strip_prefix("serial:") {
+                let (path, baud) = match rest.rsplit_once(':') {
+                    Some((path, b)) => (path, b.parse().map_err(|_| ConfigError::invalid(file, "printer.link", "serial:PATH:BAUD needs a number for BAUD"))?),
+                    None => (rest, 19200),
+                };
+                PrinterLink::Serial { path: path.into(), baud }
+            } else if let Some(path) = p.link.strip_prefix("device:") {
+                PrinterLink::Device(path.into())
+            } else {
+                return Err(ConfigError::invalid(file, "printer.link", "expected tcp:HOST:PORT, serial:PATH[:BAUD] or device:PATH"));
+            };
+            let code_page = match &p.code_page {
+                None => CodePage::Pc858,
+                Some(c) => CodePage::parse(c).ok_or_else(|| {
+                    ConfigError::invalid(file, "printer.code_page", "expected pc437, pc850, pc858 or pc865")
+                })?,
+            };
+            let columns = p.columns.unwrap_or(42);
+            if !(24..=64).contains(&columns) {
+                return Err(ConfigError::invalid(file, "printer.columns", "expected 24 to 64 characters"));
+            }
+            Some(PrinterSettings {
+                link,
+                code_page,
+                columns,
+                timeout: Duration::from_millis(p.timeout_ms.unwrap_or(2000).clamp(100, 30_000)),
+                footer: p.footer.clone(),
+            })
+        }
+    };
+    Ok(KioskSettings {
+        name: k.name.clone(),
+        library: k.library.clone(),
+        branch: k.branch.clone(),
+        state_dir: resolve(&k.state_dir),
+        language,
+        idle_logout: Duration::from_secs(idle),
+        pin_required: k.pin_required.unwrap_or(true),
+        online_timeout: Duration::from_millis(online_ms),
+        sync_every: Duration::from_secs(k.sync_minutes.unwrap_or(5).clamp(1, 24 * 60) * 60),
+        offline,
+        pad,
+        security,
+        poll,
+        scanner: raw.scanner.as_ref().map(|s| drivers::serial::PortSettings {
+            path: s.path.clone(),
+            baud: s.baud.unwrap_or(9600),
+        }),
+        printer,
+        registry: raw.registry.as_ref().map(|r| r.validate(file)).transpose()?,
+        allowlist: raw.allowlist.as_ref().map(|a| a.validate(file)).transpose()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn check(text: &str) -> Result<KioskSettings, ConfigError> {
+        let raw: RawFile = config::parse(Path::new("/etc/kiosk.toml"), text)?;
+        validate(&raw, Path::new("/etc/kiosk.toml"))
+    }
+
+    const MINIMAL: &str = "[kiosk]\nname = \"k\"\nlibrary = \"Lemi\"\nstate_dir = \"state\"\n";
+
+    #[test]
+    fn a_minimal_file_gets_the_defaults() {
+        let s = check(MINIMAL).unwrap();
+        assert_eq!(s.language, "fi");
+        assert_eq!(s.idle_logout, Duration::from_secs(60));
+        assert!(s.pin_required && s.offline.lending && s.offline.max_loans == 5);
+        assert_eq!(s.state_dir, PathBuf::from("/etc/state"));
+    }
+
+    #[test]
+    fn mistakes_name_their_key() {
+        for (extra, key) in [
+            ("[printer]\nlink = \"lpt1\"\n", "printer.link"),
+            ("[printer]\nlink = \"tcp:p:9100\"\ncode_page = \"utf8\"\n", "printer.code_page"),
+            ("[rfid]\ndriver = \"feig\"\n", "rfid.path"),
+            ("[rfid]\ndriver = \"acme\"\n", "rfid.driver"),
+            ("[offline]\nloan_days = 0\n", "offline.loan_days"),
+        ] {
+            let e = check(&format!("{MINIMAL}{extra}")).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains("/etc/kiosk.toml"), "{e}");
+        }
+        let e = check(&MINIMAL.replace("\"k\"", "\"k\"\nlanguage = \"de\"")).unwrap_err().to_string();
+        assert!(e.contains("kiosk.language"), "{e}");
+        let e = check(&format!("{MINIMAL}colour = 1\n")).unwrap_err().to_string();
+        assert!(e.contains("colour"), "{e}");
+    }
+}
