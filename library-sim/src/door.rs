@@ -72,16 +72,18 @@ impl TestClock {
     }
 }
 
-/// Starts the simulator (SIP2/TLS and HTTPS with the list) and writes the Lemi door's files
-/// under `state_dir/door`. `door_extra` is appended to the `[door]` table. The list is issued at
-/// `issued_at`: the door's own clock, which a device checks the list against.
-pub async fn rig(
+/// Publishes the offline list at `issued_at` and starts the simulator (SIP2/TLS, HTTPS with the
+/// list, fault control) on loopback: what a door's or kiosk's rig stands on.
+pub async fn start_library(
     state_dir: &Path,
     fixtures: &Path,
-    door_extra: &str,
     issued_at: DateTime<Utc>,
     list_valid_hours: i64,
-) -> anyhow::Result<Rig> {
+) -> anyhow::Result<(
+    server::Running,
+    crate::publishing::PublisherFiles,
+    publisher::Publication,
+)> {
     let catalogue = crate::fixtures::Fixtures::load(fixtures)?;
     let files = crate::publishing::ensure_publisher(state_dir)?;
     let publication = crate::publishing::publish(
@@ -111,6 +113,21 @@ pub async fn rig(
         allowlist: Some(state_dir.join("allowlist").join("published")),
     })
     .await?;
+    Ok((running, files, publication))
+}
+
+/// Starts the simulator (SIP2/TLS and HTTPS with the list) and writes the Lemi door's files
+/// under `state_dir/door`. `door_extra` is appended to the `[door]` table. The list is issued at
+/// `issued_at`: the door's own clock, which a device checks the list against.
+pub async fn rig(
+    state_dir: &Path,
+    fixtures: &Path,
+    door_extra: &str,
+    issued_at: DateTime<Utc>,
+    list_valid_hours: i64,
+) -> anyhow::Result<Rig> {
+    let (running, files, publication) =
+        start_library(state_dir, fixtures, issued_at, list_valid_hours).await?;
     let (Some(sip), Some(https)) = (running.sip2_tls, running.https) else {
         anyhow::bail!("the simulator has no SIP2/TLS or HTTPS listener");
     };

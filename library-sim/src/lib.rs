@@ -23,6 +23,7 @@ pub mod demo;
 pub mod door;
 pub mod faults;
 pub mod fixtures;
+pub mod kiosk;
 pub mod publishing;
 pub mod replies;
 pub mod requests;

@@ -1,0 +1,275 @@
+//! The kiosk end to end: the simulator as library system over SIP2/TLS, the signed offline list
+//! over HTTPS, the FEIG reader twin holding ISO 28560 tags (driven through the real driver),
+//! the ESC/POS printer twin on a TCP port; a patron's whole visit, the faults a stack of books
+//! and a network bring, and the offline queue delivered exactly once.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use drivers::feig_twin::{AirTime, SimTag};
+use kiosk::Input;
+use kiosk::queue::{Queue, State};
+use library_sim::kiosk::{self as sim, SimKiosk};
+use receipt::render::Paper;
+use registry::Registry;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use ui::{Action, Message, Mode, Outcome, RowState, Screen, View};
+
+const AINO: &str = "24680000000011";
+const AINO_PIN: &str = "1234";
+const WAIT: Duration = Duration::from_secs(10);
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml")
+}
+
+async fn control(sim: &library_sim::server::Running, command: &str) -> String {
+    let mut s = tokio::net::TcpStream::connect(sim.control.unwrap()).await.unwrap();
+    s.write_all(format!("{command}\n").as_bytes()).await.unwrap();
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).await.unwrap();
+    line
+}
+
+async fn started(extra: &str) -> (tempfile::TempDir, sim::Rig, SimKiosk) {
+    let tmp = tempfile::tempdir().unwrap();
+    let rig = sim::rig(tmp.path(), &fixtures(), chrono::Utc::now(), extra).await.unwrap();
+    let settings = kiosk::settings::load(&rig.config).unwrap();
+    let k = sim::start_kiosk(settings, AirTime::default(), kiosk::system_clock()).unwrap();
+    // The kiosk syncs its offline list at start.
+    let store = rig.dir.join("state/allowlist");
+    for _ in 0..100 {
+        if store.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    (tmp, rig, k)
+}
+
+async fn log_in(k: &mut SimKiosk, card: &str, pin: &str) -> View {
+    k.send(Input::Scan(card.into())).await;
+    k.wait_for(WAIT, |v| v.screen == Screen::Pin).await.expect("the PIN screen");
+    k.type_digits(pin).await;
+    k.wait_for(WAIT, |v| v.screen != Screen::Pin && !v.busy).await.expect("past the PIN")
+}
+
+fn row<'a>(v: &'a View, item: &str) -> Option<&'a ui::Row> {
+    v.items.iter().find(|r| r.item == item)
+}
+
+async fn settled(k: &mut SimKiosk, item: &str) -> ui::Row {
+    let v = k
+        .wait_for(WAIT, |v| row(v, item).is_some_and(|r| r.state != RowState::Working && r.outcome != Outcome::PartsMissing))
+        .await
+        .unwrap_or_else(|| panic!("{item} never settled: {:?}", k.view().items));
+    row(&v, item).unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patron_borrows_a_stack_returns_one_and_takes_a_receipt() {
+    let (_tmp, rig, mut k) = started("").await;
+    let v = log_in(&mut k, AINO, AINO_PIN).await;
+    assert_eq!((v.screen, v.mode, v.offline), (Screen::Items, Mode::Borrow, false));
+
+    // A stack: two books, two of a three-disc audiobook, a reference book, a book reserved for
+    // someone else, a blank tag and a tag that needs a few tries to read.
+    for t in [
+        sim::tag("HE0000001", 1, 1),
+        sim::tag("HE0000003", 1, 1),
+        sim::tag("HE0000008", 1, 3),
+        sim::tag("HE0000008", 2, 3),
+        sim::tag("HE0000005", 1, 1),
+        sim::tag("HE0000004", 1, 1),
+        SimTag::new(SimTag::uid_from(0xBAD), 0x00, vec![0; 32]),
+    ] {
+        k.pad.place(t);
+    }
+    let mut flaky = sim::tag("HE0000010", 1, 1);
+    flaky.failing_reads = 2;
+    let flaky_uid = flaky.uid;
+    k.pad.place(flaky);
+
+    let lent = settled(&mut k, "HE0000001").await;
+    assert_eq!((lent.state, lent.outcome, lent.title.as_str()), (RowState::Ok, Outcome::Lent, "Tuntematon sotilas"));
+    assert!(!lent.due.is_empty());
+    assert_eq!(settled(&mut k, "HE0000003").await.outcome, Outcome::Lent);
+    assert_eq!(settled(&mut k, "HE0000010").await.outcome, Outcome::Lent, "read on a later try");
+    let refused = settled(&mut k, "HE0000005").await;
+    assert_eq!((refused.state, refused.outcome), (RowState::Failed, Outcome::LibrarySaid));
+    assert!(!refused.note.is_empty(), "the library's words are shown");
+    assert_eq!(settled(&mut k, "HE0000004").await.state, RowState::Failed);
+    let v = k
+        .wait_for(WAIT, |v| v.items.iter().any(|r| r.outcome == Outcome::UnreadableTag))
+        .await
+        .expect("the blank tag is reported");
+    let parts = row(&v, "HE0000008").unwrap();
+    assert_eq!((parts.outcome, parts.note.as_str()), (Outcome::PartsMissing, "2/3"));
+
+    // Security: lent items unsecured, refused ones still secured.
+    let pad = k.pad.clone();
+    let afi = move |item: &str, part: u8, parts: u8| pad.tag(sim::tag(item, part, parts).uid).unwrap().afi;
+    assert_eq!(afi("HE0000001", 1, 1), 0xC2);
+    assert_eq!(k.pad.tag(flaky_uid).unwrap().afi, 0xC2);
+    assert_eq!(afi("HE0000005", 1, 1), 0x07);
+    assert_eq!(afi("HE0000008", 1, 3), 0x07, "not lent while a part is missing");
+
+    // The third disc arrives: the set is lent, every part unsecured.
+    k.pad.place(sim::tag("HE0000008", 3, 3));
+    assert_eq!(settled(&mut k, "HE0000008").await.outcome, Outcome::Lent);
+    for p in 1..=3 {
+        assert_eq!(afi("HE0000008", p, 3), 0xC2);
+    }
+
+    // A barcode that is no item, scanned.
+    k.send(Input::Scan("XYZ-NOT-AN-ITEM".into())).await;
+    assert_eq!(settled(&mut k, "XYZ-NOT-AN-ITEM").await.state, RowState::Failed);
+
+    // The language switches mid-session; the rows stay.
+    k.tap(Action::Language("sv".into())).await;
+    let v = k.wait_for(WAIT, |v| v.language == "sv").await.unwrap();
+    assert!(v.items.len() >= 8);
+
+    // Receipt.
+    k.tap(Action::Finish).await;
+    let v = k.wait_for(WAIT, |v| v.screen == Screen::Receipt).await.unwrap();
+    assert!(v.printer_ready);
+    k.tap(Action::Receipt(true)).await;
+    k.wait_for(WAIT, |v| v.screen == Screen::Goodbye).await.expect("goodbye");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let receipts = rig.printer.receipts();
+    assert_eq!(receipts.len(), 1, "errors: {:?}", rig.printer.errors());
+    let text = Paper::text(&receipts[0]);
+    for want in ["Lappeenrannan kaupunginkirjasto", "Pääkirjasto", "Lån", "Tuntematon sotilas", "HE0000001", "Förfallodag", "Kalevala", "Exemplar: 4", "heili.finna.fi"] {
+        assert!(text.contains(want), "receipt lacks {want:?}:\n{text}");
+    }
+    for secret in [AINO, "Aino", "Virtanen", AINO_PIN] {
+        assert!(!text.contains(secret), "the receipt names the patron ({secret}):\n{text}");
+    }
+    assert!(rig.printer.errors().is_empty());
+
+    // Returning one book (no login): it is secured again.
+    k.pad.clear();
+    k.wait_for(WAIT, |v| v.screen == Screen::Welcome).await.expect("back to welcome");
+    k.tap(Action::Start(Mode::Checkin)).await;
+    k.wait_for(WAIT, |v| v.screen == Screen::Items && v.mode == Mode::Checkin).await.unwrap();
+    let mut back = sim::tag("HE0000001", 1, 1);
+    back.afi = 0xC2;
+    k.pad.place(back);
+    let r = settled(&mut k, "HE0000001").await;
+    assert_eq!((r.state, r.outcome), (RowState::Ok, Outcome::Returned));
+    assert_eq!(afi("HE0000001", 1, 1), 0x07);
+    k.shut_down().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_pins_strangers_bans_a_stubborn_tag_and_an_empty_printer() {
+    let (_tmp, rig, mut k) = started("").await;
+    let v = log_in(&mut k, AINO, "9999").await;
+    assert_eq!((v.screen, v.message), (Screen::Message, Some(Message::WrongPin)));
+    k.tap(Action::Dismiss).await;
+    let v = k.wait_for(WAIT, |v| v.screen == Screen::Pin).await.unwrap();
+    assert_eq!(v.pin_length, 0);
+    k.tap(Action::Cancel).await;
+
+    let v = log_in(&mut k, "99999999999999", "1234").await;
+    assert_eq!(v.message, Some(Message::UnknownCard));
+    k.tap(Action::Dismiss).await;
+    let v = log_in(&mut k, "24680000000037", "1111").await;
+    assert_eq!(v.message, Some(Message::PatronBlocked), "a lending ban");
+    k.tap(Action::Dismiss).await;
+
+    // Typed on the screen's pad instead of scanned.
+    k.wait_for(WAIT, |v| v.screen == Screen::Welcome).await.unwrap();
+    k.tap(Action::Start(Mode::Borrow)).await;
+    let v = k.wait_for(WAIT, |v| v.card_entry.is_some()).await.unwrap();
+    assert_eq!(v.screen, Screen::Pin);
+    k.type_digits(AINO).await;
+    k.wait_for(WAIT, |v| v.card_entry.is_none() && v.screen == Screen::Pin).await.unwrap();
+    k.type_digits(AINO_PIN).await;
+    k.wait_for(WAIT, |v| v.screen == Screen::Items).await.expect("logged in by touch");
+
+    // A tag whose AFI write is acknowledged but does not stick: read back, the loan is undone.
+    let mut stubborn = sim::tag("HE0000002", 1, 1);
+    stubborn.ignores_afi = true;
+    k.pad.place(stubborn);
+    let r = settled(&mut k, "HE0000002").await;
+    assert_eq!((r.state, r.outcome), (RowState::Failed, Outcome::SecurityFailed));
+    let facts = registry::AnyRegistry::start(kiosk::settings::load(&rig.config).unwrap().registry.as_ref().unwrap())
+        .unwrap()
+        .item("HE0000002")
+        .await
+        .unwrap();
+    assert_eq!(facts.status, registry::ItemStatus::Available, "the loan was undone");
+
+    // Out of paper: offered no receipt, the session still ends.
+    k.pad.place(sim::tag("HE0000006", 1, 1));
+    assert_eq!(settled(&mut k, "HE0000006").await.outcome, Outcome::Lent);
+    rig.printer.set_status(receipt::PrinterStatus { paper_out: true, ..Default::default() });
+    k.tap(Action::Finish).await;
+    let v = k.wait_for(WAIT, |v| v.screen == Screen::Receipt).await.unwrap();
+    assert!(!v.printer_ready);
+    k.tap(Action::Receipt(false)).await;
+    k.wait_for(WAIT, |v| v.screen == Screen::Goodbye).await.unwrap();
+    assert!(rig.printer.receipts().is_empty());
+    k.shut_down().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_loans_are_queued_survive_a_crash_and_reach_the_library_once() {
+    let (tmp, rig, mut k) = started("").await;
+    log_in(&mut k, AINO, AINO_PIN).await;
+    k.pad.place(sim::tag("HE0000001", 1, 1));
+    assert_eq!(settled(&mut k, "HE0000001").await.outcome, Outcome::Lent);
+
+    // The library system stops answering mid-session.
+    control(&rig.running, "latency 4000").await;
+    for n in ["HE0000003", "HE0000006", "HE0000007"] {
+        k.pad.place(sim::tag(n, 1, 1));
+        let r = settled(&mut k, n).await;
+        assert_eq!((r.state, r.outcome), (RowState::Notice, Outcome::LentOffline), "{n}");
+        assert_eq!(k.pad.tag(sim::tag(n, 1, 1).uid).unwrap().afi, 0xC2);
+    }
+    assert!(k.view().offline);
+    k.pad.place(sim::tag("HE0000009", 1, 1));
+    assert_eq!(settled(&mut k, "HE0000009").await.outcome, Outcome::OfflineLimit, "3 offline loans at most");
+
+    // The kiosk dies without a goodbye; its queue is on disk.
+    let queue_dir = rig.dir.join("state/queue");
+    drop(k);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let q = Queue::open(&queue_dir).unwrap();
+    let queued: Vec<String> = q.list().into_iter().map(|d| d.item).collect();
+    assert_eq!(queued, ["HE0000003", "HE0000006", "HE0000007"]);
+
+    // The network flaps back, dropping the first reply after the library system has acted on
+    // it: that record is in doubt, and must not be sent twice.
+    control(&rig.running, "clear").await;
+    control(&rig.running, "drop 1").await;
+    let settings = kiosk::settings::load(&rig.config).unwrap();
+    let registry = registry::AnyRegistry::start(settings.registry.as_ref().unwrap()).unwrap();
+    let first = q.deliver(&registry).await.unwrap();
+    assert_eq!(first.delivered, 0, "{first:?}");
+    assert_eq!(q.list()[0].state, State::InFlight);
+    let second = q.deliver(&registry).await.unwrap();
+    assert_eq!((second.delivered, second.confirmed_in_doubt, second.waiting), (3, 1, 0), "{second:?}");
+    let third = q.deliver(&registry).await.unwrap();
+    assert_eq!(third.delivered, 0);
+    let sent: Vec<_> = rig
+        .running
+        .received()
+        .into_iter()
+        .filter(|r| r.kind == "checkout" && r.no_block)
+        .collect();
+    for n in ["HE0000003", "HE0000006", "HE0000007"] {
+        assert_eq!(sent.iter().filter(|r| r.item == n).count(), 1, "{n} sent once: {sent:?}");
+    }
+    for n in ["HE0000003", "HE0000006", "HE0000007"] {
+        let f = registry.item(n).await.unwrap();
+        assert_eq!(f.status, registry::ItemStatus::OnLoan, "{n}");
+    }
+    assert!(q.list().is_empty());
+    drop(tmp);
+}
