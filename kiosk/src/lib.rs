@@ -66,14 +66,14 @@ pub async fn run(
         Some(a) => Some(OfflineList::open(a.clone())?),
         None => None,
     };
-    let mut background = Vec::new();
+    let mut background = Background(Vec::new());
     if let (Some(list), Some(a)) = (&list, &settings.allowlist) {
         if a.url.is_some() {
             let fetcher = offline::Fetcher::new(list)?;
             let list = list.clone();
             let every = settings.sync_every;
             let clock = clock.clone();
-            background.push(tokio::spawn(async move {
+            background.0.push(tokio::spawn(async move {
                 loop {
                     match fetcher.sync(&list, clock().timestamp()).await {
                         Ok(s) => tracing::info!("offline list: {s:?}"),
@@ -85,7 +85,7 @@ pub async fn run(
         }
     }
     if let Some(r) = &registry {
-        background.push(tokio::spawn(deliver_forever(queue.clone(), r.clone())));
+        background.0.push(tokio::spawn(deliver_forever(queue.clone(), r.clone())));
     }
     let kiosk = Kiosk::new(
         settings,
@@ -98,11 +98,22 @@ pub async fn run(
         publish,
     );
     kiosk.run(inputs, shutdown).await;
-    for b in background {
+    for b in std::mem::take(&mut background.0) {
         b.abort();
         let _ = b.await;
     }
     Ok(())
+}
+
+/// Background tasks that end with the kiosk, also when it is cancelled mid-way.
+struct Background(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        for b in &self.0 {
+            b.abort();
+        }
+    }
 }
 
 /// Offers the queue to the library system now and every [`DELIVER_EVERY`].

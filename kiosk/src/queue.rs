@@ -133,7 +133,14 @@ impl Queue {
         Ok(())
     }
 
-    fn add(&self, kind: Kind, item: &str, at: NaiveDateTime, due: Option<NaiveDateTime>) -> Result<u64, QueueError> {
+    fn add(
+        &self,
+        kind: Kind,
+        item: &str,
+        at: NaiveDateTime,
+        due: Option<NaiveDateTime>,
+        in_doubt: bool,
+    ) -> Result<u64, QueueError> {
         let id = self.db.generate_id().map_err(|e| self.fail(e))?;
         self.put(&Deferred {
             id,
@@ -141,19 +148,22 @@ impl Queue {
             item: item.into(),
             at,
             due,
-            state: State::Pending,
+            state: if in_doubt { State::InFlight } else { State::Pending },
             attempts: 0,
         })?;
         Ok(id)
     }
 
-    /// Records a loan made offline; durable when this returns.
+    /// Records a loan made offline; durable when this returns. `in_doubt` when the online
+    /// request may have reached the library system (it timed out or was cut off mid-answer,
+    /// rather than refused at the door): such a record is checked before it is ever sent.
     pub fn checkout(
         &self,
         card: &CardNumber,
         item: &str,
         at: NaiveDateTime,
         due: NaiveDateTime,
+        in_doubt: bool,
     ) -> Result<u64, QueueError> {
         self.add(
             Kind::Checkout {
@@ -162,12 +172,14 @@ impl Queue {
             item,
             at,
             Some(due),
+            in_doubt,
         )
     }
 
-    /// Records a return made offline; durable when this returns.
-    pub fn checkin(&self, item: &str, at: NaiveDateTime) -> Result<u64, QueueError> {
-        self.add(Kind::Checkin, item, at, None)
+    /// Records a return made offline; durable when this returns. `in_doubt` as for
+    /// [`Queue::checkout`].
+    pub fn checkin(&self, item: &str, at: NaiveDateTime, in_doubt: bool) -> Result<u64, QueueError> {
+        self.add(Kind::Checkin, item, at, None, in_doubt)
     }
 
     /// Takes back a record not yet sent (the tag could not be unsecured after all).
@@ -326,14 +338,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let q = Queue::open(dir.path()).unwrap();
-            q.checkout(&CardNumber::new("24680000000011"), "HE0000001", at(20), at(23)).unwrap();
-            q.checkin("HE0000002", at(21)).unwrap();
+            q.checkout(&CardNumber::new("24680000000011"), "HE0000001", at(20), at(23), false)
+                .unwrap();
+            q.checkin("HE0000002", at(21), true).unwrap();
         }
         let q = Queue::open(dir.path()).unwrap();
         let all = q.list();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].item, "HE0000001");
         assert_eq!(all[1].kind, Kind::Checkin);
+        assert_eq!((&all[0].state, &all[1].state), (&State::Pending, &State::InFlight));
         assert_eq!(q.loans_of(&CardNumber::new("24680000000011")), 1);
         assert!(!format!("{all:?}").contains("24680000000011"));
         q.cancel(all[1].id).unwrap();

@@ -14,7 +14,7 @@ use iso28560::ItemTag;
 use offline::{OfflineAnswer, OfflineList};
 use receipt::{Receipt, ReceiptKind, ReceiptLine};
 use redact::{CardNumber, Pin};
-use registry::{PatronFacts, PatronLogin, Registry, ReturnRoute, Verification};
+use registry::{PatronFacts, PatronLogin, Registry, RegistryError, ReturnRoute, Verification};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use ui::{Action, Hold, Loan, Message, Mode, Outcome, Row, RowState, Screen, View};
@@ -688,6 +688,8 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         let Some(login) = self.session.as_ref().and_then(|s| s.login.clone()) else {
             return row(RowState::Failed, Outcome::PatronBlocked, String::new(), String::new(), None);
         };
+        // Whether the library system may have made the loan even though we got no answer.
+        let mut in_doubt = false;
         if let Some(registry) = &self.registry {
             match tokio::time::timeout(self.settings.online_timeout, registry.checkout(&login, item)).await {
                 Ok(Ok(o)) if o.ok => {
@@ -728,8 +730,14 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                     tracing::error!(item, "checkout: {e}");
                     return row(RowState::Failed, Outcome::NoAnswer, String::new(), String::new(), None);
                 }
-                Ok(Err(e)) => tracing::warn!(item, "library system offline at checkout: {e}"),
-                Err(_) => tracing::warn!(item, "library system did not answer the checkout in time"),
+                Ok(Err(e)) => {
+                    in_doubt = !matches!(e, RegistryError::Unreachable(_));
+                    tracing::warn!(item, "library system offline at checkout: {e}");
+                }
+                Err(_) => {
+                    in_doubt = true;
+                    tracing::warn!(item, "library system did not answer the checkout in time");
+                }
             }
         }
         self.view.offline = true;
@@ -740,7 +748,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             return row(RowState::Failed, Outcome::OfflineLimit, String::new(), String::new(), None);
         }
         let due = self.offline_due();
-        let id = match self.queue.checkout(&login.card, item, self.today_time(), due) {
+        let id = match self.queue.checkout(&login.card, item, self.today_time(), due, in_doubt) {
             Ok(id) => id,
             Err(e) => {
                 tracing::error!(item, "offline loan not recorded, so not made: {e}");
@@ -775,6 +783,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             due: String::new(),
             note,
         };
+        let mut in_doubt = false;
         if let Some(registry) = &self.registry {
             match tokio::time::timeout(self.settings.online_timeout, registry.checkin(item)).await {
                 Ok(Ok(o)) if o.ok => {
@@ -809,15 +818,21 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                     tracing::error!(item, "checkin: {e}");
                     return row(RowState::Failed, Outcome::NoAnswer, String::new(), None);
                 }
-                Ok(Err(e)) => tracing::warn!(item, "library system offline at checkin: {e}"),
-                Err(_) => tracing::warn!(item, "library system did not answer the checkin in time"),
+                Ok(Err(e)) => {
+                    in_doubt = !matches!(e, RegistryError::Unreachable(_));
+                    tracing::warn!(item, "library system offline at checkin: {e}");
+                }
+                Err(_) => {
+                    in_doubt = true;
+                    tracing::warn!(item, "library system did not answer the checkin in time");
+                }
             }
         }
         self.view.offline = true;
         if !self.settings.offline.returns {
             return row(RowState::Failed, Outcome::NoAnswer, String::new(), None);
         }
-        if let Err(e) = self.queue.checkin(item, self.today_time()) {
+        if let Err(e) = self.queue.checkin(item, self.today_time(), in_doubt) {
             tracing::error!(item, "offline return not recorded: {e}");
             return row(RowState::Failed, Outcome::NoAnswer, String::new(), None);
         }

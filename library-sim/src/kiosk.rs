@@ -256,6 +256,12 @@ impl SimKiosk {
         self.views.borrow().clone()
     }
 
+    /// Kills the kiosk where it stands, as a crash would: no goodbye, no end of session.
+    pub async fn crash(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+
     /// Stops the kiosk and waits for it.
     pub async fn shut_down(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
