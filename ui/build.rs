@@ -1,6 +1,12 @@
 //! Compiles the screens with the translations bundled from `lang/<language>/LC_MESSAGES/ui.po`.
 
 fn main() {
+    #[cfg(feature = "screens")]
+    screens();
+}
+
+#[cfg(feature = "screens")]
+fn screens() {
     let config = slint_build::CompilerConfiguration::new()
         .with_bundled_translations(concat!(env!("CARGO_MANIFEST_DIR"), "/lang"))
         .embed_resources(slint_build::EmbedResourcesKind::EmbedFiles)

@@ -12,6 +12,7 @@
 //! - [`session`]: the flows, one task owning the state: [`Kiosk`], [`Input`].
 //! - [`stack`]: the pad's tags grouped into items; multi-part items only when complete (pure).
 //! - [`queue`]: the offline queue in sled, delivered with the no-block flag, exactly once.
+//! - `window` (feature `window`): the slint touch screen on the main thread.
 
 #![deny(missing_docs)]
 
@@ -19,6 +20,8 @@ pub mod queue;
 pub mod session;
 pub mod settings;
 pub mod stack;
+#[cfg(feature = "window")]
+pub mod window;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -237,6 +237,7 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     offline_demo(&running, state_dir, &publisher_files, &publication).await?;
     running.abort();
     crate::door::demo(&state_dir.join("door-demo"), fixtures).await?;
+    crate::kiosk::demo(&state_dir.join("kiosk-demo"), fixtures).await?;
     Ok(())
 }
 

@@ -176,6 +176,16 @@ pub fn clock_from(at: DateTime<Utc>) -> Clock {
 /// Starts the kiosk on the twins: a FEIG twin pad taking `air` per operation, and the rig's
 /// printer at the configured address.
 pub fn start_kiosk(settings: KioskSettings, air: AirTime, clock: Clock) -> anyhow::Result<SimKiosk> {
+    start_kiosk_showing(settings, air, clock, None)
+}
+
+/// [`start_kiosk`], also sending every view to `also` (a window).
+pub fn start_kiosk_showing(
+    settings: KioskSettings,
+    air: AirTime,
+    clock: Clock,
+    also: Option<kiosk::Publish>,
+) -> anyhow::Result<SimKiosk> {
     let registry = settings
         .registry
         .as_ref()
@@ -199,6 +209,9 @@ pub fn start_kiosk(settings: KioskSettings, air: AirTime, clock: Clock) -> anyho
         devices,
         rx,
         Box::new(move |v| {
+            if let Some(a) = &also {
+                a(v.clone());
+            }
             let _ = view_tx.send(v);
         }),
         clock,
@@ -267,4 +280,254 @@ impl SimKiosk {
         let _ = self.stop.send(());
         self.task.await?
     }
+}
+
+fn words(v: &View) -> String {
+    match v.screen {
+        ui::Screen::Message => format!("message {:?}", v.message),
+        s => format!("{s:?}"),
+    }
+}
+
+fn print_rows(v: &View) {
+    for r in &v.items {
+        let what = match (r.due.is_empty(), r.note.is_empty()) {
+            (false, _) => format!("{:?}, due {}", r.outcome, r.due),
+            (true, false) => format!("{:?}: \"{}\"", r.outcome, r.note),
+            _ => format!("{:?}", r.outcome),
+        };
+        let title = if r.title.is_empty() { "" } else { r.title.as_str() };
+        println!("    {:<16} {:<28} {what}", r.item, title);
+    }
+}
+
+/// The README's kiosk demo: Aino borrows a stack by RFID (one disc of a set missing at first,
+/// a reference book, a blank tag), the security bits, a receipt read back from the printer;
+/// then the library system goes away and loans go on into the offline queue, delivered once it
+/// is back.
+pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
+    let rig = rig(state_dir, fixtures, Utc::now(), "").await?;
+    println!(
+        "\nThe self-checkout kiosk ({}): the FEIG reader twin with ISO 28560 tags, the ESC/POS\nprinter twin on {}, the simulator as library system.",
+        rig.config.display(),
+        rig.printer.addr()
+    );
+    let settings = kiosk::settings::load(&rig.config)?;
+    let mut k = start_kiosk(settings, AirTime::TYPICAL, kiosk::system_clock())?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let wait = Duration::from_secs(10);
+    k.send(Input::Scan("24680000000011".into())).await;
+    k.wait_for(wait, |v| v.screen == ui::Screen::Pin).await;
+    println!("  Aino's card scanned: {}", words(&k.view()));
+    k.type_digits("1234").await;
+    let v = k.wait_for(wait, |v| v.screen == ui::Screen::Items).await;
+    println!("  PIN typed on the screen: {}", v.as_ref().map_or("?".into(), words));
+    println!("  A stack on the pad: two books, discs 1 and 2 of a 3-disc audiobook, a reference book, a blank tag:");
+    for t in [
+        tag("HE0000001", 1, 1),
+        tag("HE0000003", 1, 1),
+        tag("HE0000008", 1, 3),
+        tag("HE0000008", 2, 3),
+        tag("HE0000005", 1, 1),
+        SimTag::new(SimTag::uid_from(0xBAD), 0, vec![0; 32]),
+    ] {
+        k.pad.place(t);
+    }
+    let settled = |v: &View| {
+        v.items.len() >= 5 && v.items.iter().all(|r| r.state != ui::RowState::Working)
+    };
+    let started = std::time::Instant::now();
+    let v = k.wait_for(wait, settled).await.unwrap_or_else(|| k.view());
+    println!("  ... settled in {} ms:", started.elapsed().as_millis());
+    print_rows(&v);
+    println!("  The third disc is added:");
+    k.pad.place(tag("HE0000008", 3, 3));
+    let v = k
+        .wait_for(wait, |v| v.items.iter().any(|r| r.item == "HE0000008" && r.outcome == ui::Outcome::Lent))
+        .await
+        .unwrap_or_else(|| k.view());
+    print_rows(&v);
+    let afi = |item: &str, part: u8, parts: u8| {
+        k.pad.tag(tag(item, part, parts).uid).map_or(0, |t| t.afi)
+    };
+    println!(
+        "  Security (AFI read back from the tags): HE0000001 {:#04X} (on loan), HE0000008 discs {:#04X} {:#04X} {:#04X}, HE0000005 {:#04X} (still secured)",
+        afi("HE0000001", 1, 1),
+        afi("HE0000008", 1, 3),
+        afi("HE0000008", 2, 3),
+        afi("HE0000008", 3, 3),
+        afi("HE0000005", 1, 1)
+    );
+    k.tap(Action::Finish).await;
+    k.wait_for(wait, |v| v.screen == ui::Screen::Receipt).await;
+    k.tap(Action::Receipt(true)).await;
+    k.wait_for(wait, |v| v.screen == ui::Screen::Goodbye).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    println!("  Receipt, as the printer read it back:");
+    for r in rig.printer.receipts() {
+        for l in &r {
+            println!("    | {}", l.text);
+        }
+    }
+    k.pad.clear();
+    k.wait_for(Duration::from_secs(6), |v| v.screen == ui::Screen::Welcome).await;
+
+    println!("  The library system stops. Aino comes back for two more books:");
+    let sip = rig.running.sip2_tls;
+    rig.running.stop();
+    k.send(Input::Scan("24680000000011".into())).await;
+    k.wait_for(wait, |v| v.screen == ui::Screen::Pin).await;
+    k.type_digits("1234").await;
+    let v = k.wait_for(wait, |v| v.screen != ui::Screen::Pin && !v.busy).await;
+    println!("  login: {} (offline: {})", v.as_ref().map_or("?".into(), words), v.as_ref().is_some_and(|v| v.offline));
+    k.pad.place(tag("HE0000006", 1, 1));
+    k.pad.place(tag("HE0000010", 1, 1));
+    let v = k
+        .wait_for(wait, |v| v.items.len() >= 2 && v.items.iter().all(|r| r.state != ui::RowState::Working))
+        .await
+        .unwrap_or_else(|| k.view());
+    print_rows(&v);
+    k.tap(Action::Finish).await;
+    k.wait_for(wait, |v| v.screen == ui::Screen::Receipt).await;
+    k.tap(Action::Receipt(false)).await;
+    let queue_dir = rig.dir.join("state/queue");
+    k.shut_down().await?;
+    let q = kiosk::queue::Queue::open(&queue_dir)?;
+    println!("  The offline queue on disk:");
+    for d in q.list() {
+        println!("    #{} {} at {} ({:?})", d.id, d.item, d.at.format("%H:%M:%S"), d.state);
+    }
+    let running = server::start(server::Settings {
+        sip2_tls: sip,
+        https: None,
+        dialect: sip2::Dialect {
+            charset: sip2::Charset::Utf8,
+            ..sip2::Dialect::standard()
+        },
+        ..server::Settings::loopback(fixtures.to_owned(), state_dir.to_owned())
+    })
+    .await?;
+    let settings = kiosk::settings::load(&rig.config)?;
+    if let Some(r) = &settings.registry {
+        let registry = registry::AnyRegistry::start(r)?;
+        let d = q.deliver(&registry).await?;
+        let again = q.deliver(&registry).await?;
+        let sent = running.received().iter().filter(|r| r.no_block).count();
+        println!(
+            "  The library system is back: delivered {}, conflicts {}, waiting {}; a second round delivers {}; no-block checkouts received: {sent}.",
+            d.delivered, d.conflicts, d.waiting, again.delivered
+        );
+    }
+    running.stop();
+    Ok(())
+}
+
+/// `library-sim kiosk`: the kiosk's window on the twins for a person to click, with the pad,
+/// scanner, printer and library system driven from the terminal.
+#[cfg(feature = "window")]
+pub fn interactive(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let rig = runtime.block_on(rig(state_dir, fixtures, Utc::now(), ""))?;
+    let settings = kiosk::settings::load(&rig.config)?;
+    let (touch_tx, mut touch_rx) = mpsc::channel(64);
+    let window = kiosk::window::Window::new(
+        &View {
+            language: settings.language.clone(),
+            ..View::default()
+        },
+        touch_tx,
+    )?;
+    let publish = window.publisher();
+    let k = {
+        let _guard = runtime.enter();
+        start_kiosk_showing(settings, AirTime::TYPICAL, kiosk::system_clock(), Some(publish))?
+    };
+    let inputs = k.inputs.clone();
+    runtime.spawn(async move {
+        while let Some(i) = touch_rx.recv().await {
+            if inputs.send(i).await.is_err() {
+                return;
+            }
+        }
+    });
+    println!(
+        "The kiosk's window is open. Tap it; type here to move things on the pad:\n\
+         \x20 place N [PART PARTS]   put item HE000000N (or one part of a set) on the pad\n\
+         \x20 remove N | clear       take it (or everything) off\n\
+         \x20 scan TEXT              a barcode: a card at the welcome screen, an item after\n\
+         \x20 down | up              the library system stops answering / answers again\n\
+         \x20 paper out | paper in   the receipt printer\n\
+         \x20 receipts               what the printer printed\n\
+         \x20 quit\n\
+         Cards: 24680000000011 PIN 1234 (Aino), 24680000000029 PIN 2468 (svenska), 24680000000110 PIN 0000 (English)."
+    );
+    let pad = k.pad.clone();
+    let inputs = k.inputs.clone();
+    let printer = rig.printer.clone();
+    let control = rig.running.control;
+    let handle = runtime.handle().clone();
+    std::thread::spawn(move || {
+        let item = |n: &str| format!("HE{:0>7}", n);
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            let w: Vec<&str> = line.split_whitespace().collect();
+            match w.as_slice() {
+                ["place", n] => pad.place(tag(&item(n), 1, 1)),
+                ["place", n, p, ps] => match (p.parse(), ps.parse()) {
+                    (Ok(p), Ok(ps)) => pad.place(tag(&item(n), p, ps)),
+                    _ => println!("place N PART PARTS, e.g. place 8 1 3"),
+                },
+                ["remove", n] => {
+                    for p in 1..=3 {
+                        for ps in 1..=3 {
+                            pad.remove(tag(&item(n), p, ps).uid);
+                        }
+                    }
+                }
+                ["clear"] => {
+                    pad.clear();
+                }
+                ["scan", text] => {
+                    let _ = inputs.blocking_send(Input::Scan((*text).to_owned()));
+                }
+                ["down" | "up"] => {
+                    let cmd = if w[0] == "down" { "latency 10000" } else { "clear" };
+                    if let Some(addr) = control {
+                        let answer = handle.block_on(async move {
+                            use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+                            let mut s = tokio::net::TcpStream::connect(addr).await?;
+                            s.write_all(format!("{cmd}\n").as_bytes()).await?;
+                            let mut line = String::new();
+                            tokio::io::BufReader::new(s).read_line(&mut line).await?;
+                            Ok::<String, std::io::Error>(line)
+                        });
+                        println!("library system: {}", answer.map_or_else(|e| e.to_string(), |a| a.trim().to_owned()));
+                    }
+                }
+                ["paper", state] => printer.set_status(receipt::PrinterStatus {
+                    paper_out: *state == "out",
+                    ..Default::default()
+                }),
+                ["receipts"] => {
+                    for r in printer.receipts() {
+                        println!("{}\n--- cut ---", receipt::render::Paper::text(&r));
+                    }
+                }
+                ["quit"] => {
+                    kiosk::window::quit();
+                    break;
+                }
+                [] => {}
+                _ => println!("unknown command; see the list above"),
+            }
+        }
+    });
+    window.run()?;
+    runtime.block_on(k.shut_down())?;
+    rig.running.stop();
+    Ok(())
 }

@@ -129,6 +129,13 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         state: Option<PathBuf>,
     },
+    /// The self-checkout kiosk's window on simulated devices against the simulator, for a person
+    /// to click (build with `--features window`; needs a display).
+    Kiosk {
+        /// State directory (a fresh temporary one if not given).
+        #[arg(long)]
+        state: Option<PathBuf>,
+    },
     /// Send one command to a running simulator's fault-control port and print its answer.
     Control {
         /// The control address.
@@ -137,6 +144,24 @@ enum Command {
         #[arg(required = true)]
         command: Vec<String>,
     },
+}
+
+#[cfg(feature = "window")]
+fn kiosk_window(state: Option<PathBuf>) -> anyhow::Result<()> {
+    let t = tempfile::Builder::new()
+        .prefix("library-sim-kiosk-")
+        .tempdir()
+        .context("cannot make a temporary state directory")?;
+    let state = state.unwrap_or_else(|| t.path().to_owned());
+    let fixtures = fixtures_or_default(&state, None)?;
+    library_sim::kiosk::interactive(&state, &fixtures)
+}
+
+#[cfg(not(feature = "window"))]
+fn kiosk_window(_state: Option<PathBuf>) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "this build has no window; run `cargo run -p library-sim --features window -- kiosk` (slint, needs libfontconfig1-dev and a display)"
+    )
 }
 
 fn fixtures_or_default(state: &Path, fixtures: Option<PathBuf>) -> anyhow::Result<PathBuf> {
@@ -162,12 +187,11 @@ fn dialect(name: &str, charset: &str, terminator: &str) -> anyhow::Result<sip2::
     Ok(raw.dialect(Path::new("command line"), "")?)
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let quiet = matches!(
         cli.command,
-        Command::Demo { .. } | Command::Door { .. } | Command::Control { .. }
+        Command::Demo { .. } | Command::Door { .. } | Command::Control { .. } | Command::Kiosk { .. }
     );
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -178,7 +202,16 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match run(cli).await {
+    // The kiosk's window needs the main thread; everything else runs on tokio.
+    let result = match cli.command {
+        Command::Kiosk { state } => kiosk_window(state),
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(run(cli))),
+    };
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("library-sim: {e:#}");
@@ -309,6 +342,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("wrote {}", out.display());
             Ok(())
         }
+        Command::Kiosk { state } => kiosk_window(state),
         Command::Control { addr, command } => {
             let mut tcp = tokio::net::TcpStream::connect(addr)
                 .await

@@ -6,6 +6,8 @@
 //! `lang/{fi,sv}/LC_MESSAGES/ui.po` and bundled into the binary at build time, so the language
 //! switches at any moment and every word on the screen follows.
 //!
+//! Without the `screens` feature only [`view`] is built: the kiosk's logic needs no slint.
+//!
 //! Layout:
 //! - [`view`]: the screen as data ([`View`]) and the patron's touches ([`Action`]).
 //! - [`bind`]: a [`View`] onto the slint window, and the window's callbacks into [`Action`]s.
@@ -14,6 +16,7 @@
 
 #![deny(missing_docs)]
 
+#[cfg(feature = "screens")]
 #[allow(
     unsafe_code,
     unused_qualifications,
@@ -28,10 +31,13 @@ mod generated {
     slint::include_modules!();
 }
 
+#[cfg(feature = "screens")]
 pub mod bind;
+#[cfg(feature = "screens")]
 pub mod headless;
 pub mod view;
 
+#[cfg(feature = "screens")]
 pub use generated::KioskWindow;
 pub use view::{Action, Hold, Loan, Message, Mode, Outcome, Row, RowState, Screen, View};
 
