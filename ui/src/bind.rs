@@ -151,6 +151,10 @@ pub fn window(
 ) -> Result<g::KioskWindow, crate::UiError> {
     let w = g::KioskWindow::new().map_err(|e| crate::UiError::Platform(e.to_string()))?;
     connect(&w, sink);
+    // The window's own default language is not a selected translation: select it now.
+    if let Err(e) = select_language(&view.language) {
+        tracing::warn!("{e}");
+    }
     apply(&w, view);
     Ok(w)
 }

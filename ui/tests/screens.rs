@@ -230,9 +230,7 @@ fn every_screen_in_every_language_and_driven_by_touch() {
     let window = bind::window(&base("fi"), sink).unwrap();
     slint::ComponentHandle::show(&window).unwrap();
     let dir = shots();
-    for language in ["sv", "en", "fi"] {
-        bind::select_language(language).unwrap();
-    }
+    // Nothing selects the first language here: the window must do it itself.
 
     let mut first = Vec::new();
     for language in ["fi", "sv", "en"] {
@@ -271,7 +269,7 @@ fn every_screen_in_every_language_and_driven_by_touch() {
         actions.borrow_mut().drain(..).collect::<Vec<_>>(),
         [Action::Start(Mode::Borrow)]
     );
-    screen.tap(1016.0, 58.0);
+    screen.tap(1056.0, 58.0);
     assert_eq!(
         actions.borrow_mut().drain(..).collect::<Vec<_>>(),
         [Action::Language("sv".into())]
