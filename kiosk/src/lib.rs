@@ -70,25 +70,27 @@ pub async fn run(
         None => None,
     };
     let mut background = Background(Vec::new());
-    if let (Some(list), Some(a)) = (&list, &settings.allowlist) {
-        if a.url.is_some() {
-            let fetcher = offline::Fetcher::new(list)?;
-            let list = list.clone();
-            let every = settings.sync_every;
-            let clock = clock.clone();
-            background.0.push(tokio::spawn(async move {
-                loop {
-                    match fetcher.sync(&list, clock().timestamp()).await {
-                        Ok(s) => tracing::info!("offline list: {s:?}"),
-                        Err(e) => tracing::warn!("offline list sync: {e}"),
-                    }
-                    tokio::time::sleep(every).await;
+    if let (Some(list), Some(a)) = (&list, &settings.allowlist)
+        && a.url.is_some()
+    {
+        let fetcher = offline::Fetcher::new(list)?;
+        let list = list.clone();
+        let every = settings.sync_every;
+        let clock = clock.clone();
+        background.0.push(tokio::spawn(async move {
+            loop {
+                match fetcher.sync(&list, clock().timestamp()).await {
+                    Ok(s) => tracing::info!("offline list: {s:?}"),
+                    Err(e) => tracing::warn!("offline list sync: {e}"),
                 }
-            }));
-        }
+                tokio::time::sleep(every).await;
+            }
+        }));
     }
     if let Some(r) = &registry {
-        background.0.push(tokio::spawn(deliver_forever(queue.clone(), r.clone())));
+        background
+            .0
+            .push(tokio::spawn(deliver_forever(queue.clone(), r.clone())));
     }
     let kiosk = Kiosk::new(
         settings,

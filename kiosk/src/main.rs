@@ -13,7 +13,12 @@ use tokio::sync::mpsc;
 #[command(version, about = "The self-checkout kiosk of a staffless library")]
 struct Cli {
     /// The configuration file.
-    #[arg(short, long, value_name = "FILE", default_value = "/etc/omatoimi/kiosk.toml")]
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        default_value = "/etc/omatoimi/kiosk.toml"
+    )]
     config: PathBuf,
     #[command(subcommand)]
     command: Option<Command>,
@@ -57,6 +62,7 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -92,7 +98,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                             State::InFlight => "in doubt (checked before sending)".to_owned(),
                             State::Conflict(w) => format!("CONFLICT: {w}"),
                         };
-                        println!("{:>6}  {kind:<6}  {:<16}  {}  {state}", d.id, d.item, d.at.format("%Y-%m-%d %H:%M"));
+                        println!(
+                            "{:>6}  {kind:<6}  {:<16}  {}  {state}",
+                            d.id,
+                            d.item,
+                            d.at.format("%Y-%m-%d %H:%M")
+                        );
                     }
                     Ok(())
                 }
@@ -122,7 +133,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn serve(settings: settings::KioskSettings, runtime: tokio::runtime::Runtime, headless: bool) -> anyhow::Result<()> {
+fn serve(
+    settings: settings::KioskSettings,
+    runtime: tokio::runtime::Runtime,
+    headless: bool,
+) -> anyhow::Result<()> {
     let (tx, rx) = mpsc::channel(64);
     let registry = {
         let _guard = runtime.enter();
@@ -135,7 +150,8 @@ fn serve(settings: settings::KioskSettings, runtime: tokio::runtime::Runtime, he
     let devices = {
         let _guard = runtime.enter();
         let pad = match &settings.pad {
-            Some(PadSettings::Feig { path, baud }) => match drivers::rfid::open_serial(path, *baud) {
+            Some(PadSettings::Feig { path, baud }) => match drivers::rfid::open_serial(path, *baud)
+            {
                 Ok(p) => Some(p),
                 Err(e) => {
                     tracing::error!("RFID pad: {e}; running with barcodes only");
@@ -152,7 +168,11 @@ fn serve(settings: settings::KioskSettings, runtime: tokio::runtime::Runtime, he
                 while let Some(ev) = scanner.next().await {
                     match ev {
                         CardEvent::Card { number, .. } => {
-                            if tx.send(Input::Scan(number.expose().to_owned())).await.is_err() {
+                            if tx
+                                .send(Input::Scan(number.expose().to_owned()))
+                                .await
+                                .is_err()
+                            {
                                 return;
                             }
                         }
@@ -173,10 +193,11 @@ fn serve(settings: settings::KioskSettings, runtime: tokio::runtime::Runtime, he
         }
     };
     let shutdown = async {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return std::future::pending().await,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
         tokio::select! {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}

@@ -148,7 +148,11 @@ impl Queue {
             item: item.into(),
             at,
             due,
-            state: if in_doubt { State::InFlight } else { State::Pending },
+            state: if in_doubt {
+                State::InFlight
+            } else {
+                State::Pending
+            },
             attempts: 0,
         })?;
         Ok(id)
@@ -178,13 +182,20 @@ impl Queue {
 
     /// Records a return made offline; durable when this returns. `in_doubt` as for
     /// [`Queue::checkout`].
-    pub fn checkin(&self, item: &str, at: NaiveDateTime, in_doubt: bool) -> Result<u64, QueueError> {
+    pub fn checkin(
+        &self,
+        item: &str,
+        at: NaiveDateTime,
+        in_doubt: bool,
+    ) -> Result<u64, QueueError> {
         self.add(Kind::Checkin, item, at, None, in_doubt)
     }
 
     /// Takes back a record not yet sent (the tag could not be unsecured after all).
     pub fn cancel(&self, id: u64) -> Result<(), QueueError> {
-        self.tree.remove(id.to_be_bytes()).map_err(|e| self.fail(e))?;
+        self.tree
+            .remove(id.to_be_bytes())
+            .map_err(|e| self.fail(e))?;
         self.tree.flush().map_err(|e| self.fail(e))?;
         Ok(())
     }
@@ -241,10 +252,7 @@ impl Queue {
     }
 
     /// Was an in-doubt record already taken in by the library system?
-    async fn already_there<R: Registry>(
-        registry: &R,
-        d: &Deferred,
-    ) -> Result<bool, RegistryError> {
+    async fn already_there<R: Registry>(registry: &R, d: &Deferred) -> Result<bool, RegistryError> {
         let facts = registry.item(&d.item).await?;
         Ok(match d.kind {
             Kind::Checkout { .. } => facts.status == ItemStatus::OnLoan,
@@ -330,7 +338,10 @@ mod tests {
     use chrono::NaiveDate;
 
     fn at(h: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(2026, 11, 24).unwrap().and_hms_opt(h, 0, 0).unwrap()
+        NaiveDate::from_ymd_opt(2026, 11, 24)
+            .unwrap()
+            .and_hms_opt(h, 0, 0)
+            .unwrap()
     }
 
     #[test]
@@ -338,8 +349,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let q = Queue::open(dir.path()).unwrap();
-            q.checkout(&CardNumber::new("24680000000011"), "HE0000001", at(20), at(23), false)
-                .unwrap();
+            q.checkout(
+                &CardNumber::new("24680000000011"),
+                "HE0000001",
+                at(20),
+                at(23),
+                false,
+            )
+            .unwrap();
             q.checkin("HE0000002", at(21), true).unwrap();
         }
         let q = Queue::open(dir.path()).unwrap();
@@ -347,7 +364,10 @@ mod tests {
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].item, "HE0000001");
         assert_eq!(all[1].kind, Kind::Checkin);
-        assert_eq!((&all[0].state, &all[1].state), (&State::Pending, &State::InFlight));
+        assert_eq!(
+            (&all[0].state, &all[1].state),
+            (&State::Pending, &State::InFlight)
+        );
         assert_eq!(q.loans_of(&CardNumber::new("24680000000011")), 1);
         assert!(!format!("{all:?}").contains("24680000000011"));
         q.cancel(all[1].id).unwrap();

@@ -100,7 +100,11 @@ fn hex(uid: &[u8; 8]) -> String {
 }
 
 /// Why the offline list says this patron may not borrow, if it does.
-fn offline_refusal(facts: &allowlist::Facts, today: chrono::NaiveDate, branch: &str) -> Option<&'static str> {
+fn offline_refusal(
+    facts: &allowlist::Facts,
+    today: chrono::NaiveDate,
+    branch: &str,
+) -> Option<&'static str> {
     if facts.card_lost {
         Some("card lost")
     } else if facts.card_expires < today {
@@ -173,7 +177,11 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
     }
 
     /// Runs until `inputs` closes or `shutdown` resolves.
-    pub async fn run(mut self, mut inputs: mpsc::Receiver<Input>, shutdown: impl Future<Output = ()>) {
+    pub async fn run(
+        mut self,
+        mut inputs: mpsc::Receiver<Input>,
+        shutdown: impl Future<Output = ()>,
+    ) {
         self.show();
         let poll = self.settings.poll;
         let mut shutdown = std::pin::pin!(shutdown);
@@ -206,7 +214,10 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         if self.view.screen != Screen::Welcome
             && now.duration_since(self.last_activity) >= self.settings.idle_logout
         {
-            tracing::info!("idle logout after {} s", self.settings.idle_logout.as_secs());
+            tracing::info!(
+                "idle logout after {} s",
+                self.settings.idle_logout.as_secs()
+            );
             self.end_session().await;
             self.view.screen = Screen::Welcome;
             self.show();
@@ -243,7 +254,10 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
     }
 
     async fn card(&mut self, card: CardNumber) {
-        if !matches!(self.view.screen, Screen::Welcome | Screen::Pin | Screen::Goodbye) {
+        if !matches!(
+            self.view.screen,
+            Screen::Welcome | Screen::Pin | Screen::Goodbye
+        ) {
             return;
         }
         self.goodbye_at = None;
@@ -311,7 +325,9 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 self.show();
             }
             Action::Digit(d) => {
-                let Some(s) = self.session.as_mut() else { return };
+                let Some(s) = self.session.as_mut() else {
+                    return;
+                };
                 let max = if s.stage == Stage::Card { 20 } else { 12 };
                 if self.view.screen == Screen::Pin && s.entry.len() < max && d <= 9 {
                     s.entry.push(char::from(b'0' + d));
@@ -373,7 +389,9 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
     }
 
     async fn submit(&mut self) {
-        let Some(s) = self.session.as_mut() else { return };
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
         match s.stage {
             Stage::Card => {
                 let card = CardNumber::new(std::mem::take(&mut s.entry));
@@ -415,7 +433,8 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         };
         let mut online_failure = None;
         if let Some(registry) = &self.registry {
-            match tokio::time::timeout(self.settings.online_timeout, registry.verify(&login)).await {
+            match tokio::time::timeout(self.settings.online_timeout, registry.verify(&login)).await
+            {
                 Ok(Ok(Verification::Verified(facts))) => {
                     self.view.offline = false;
                     if online_refusal(&facts) {
@@ -423,7 +442,11 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                         self.message(Message::PatronBlocked, Screen::Welcome);
                         return;
                     }
-                    if let Some(l) = facts.language.as_deref().filter(|l| ["fi", "sv", "en"].contains(l)) {
+                    if let Some(l) = facts
+                        .language
+                        .as_deref()
+                        .filter(|l| ["fi", "sv", "en"].contains(l))
+                    {
                         self.view.language = l.to_owned();
                     }
                     self.logged_in(login, true);
@@ -475,8 +498,12 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 }
             }
             Ok(Ok(OfflineAnswer::WrongPin { .. })) => self.wrong_pin(),
-            Ok(Ok(OfflineAnswer::LockedOut { .. })) => self.message(Message::LockedOut, Screen::Welcome),
-            Ok(Ok(OfflineAnswer::UnknownCard)) => self.message(Message::OfflineUnknown, Screen::Welcome),
+            Ok(Ok(OfflineAnswer::LockedOut { .. })) => {
+                self.message(Message::LockedOut, Screen::Welcome)
+            }
+            Ok(Ok(OfflineAnswer::UnknownCard)) => {
+                self.message(Message::OfflineUnknown, Screen::Welcome)
+            }
             Ok(Err(e)) => {
                 tracing::warn!("offline list cannot answer: {e}");
                 self.message(Message::OfflineUnknown, Screen::Welcome);
@@ -568,8 +595,8 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             })
             .collect();
         self.view.items.retain(|r| {
-            !(r.outcome == Outcome::PartsMissing && !waiting.contains(&r.item))
-                && !(r.outcome == Outcome::UnreadableTag && !present.iter().any(|u| hex(u) == r.item))
+            (r.outcome != Outcome::PartsMissing || waiting.contains(&r.item))
+                && (r.outcome != Outcome::UnreadableTag || present.iter().any(|u| hex(u) == r.item))
         });
         for g in group(&reads) {
             match g {
@@ -646,7 +673,9 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                         }
                     }
                     if matches!(security, Security::Eas | Security::Both) {
-                        pad.set_eas(uid, !on_loan).await.map_err(|e| e.to_string())?;
+                        pad.set_eas(uid, !on_loan)
+                            .await
+                            .map_err(|e| e.to_string())?;
                     }
                     Ok::<(), String>(())
                 };
@@ -686,23 +715,43 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             note,
         };
         let Some(login) = self.session.as_ref().and_then(|s| s.login.clone()) else {
-            return row(RowState::Failed, Outcome::PatronBlocked, String::new(), String::new(), None);
+            return row(
+                RowState::Failed,
+                Outcome::PatronBlocked,
+                String::new(),
+                String::new(),
+                None,
+            );
         };
         // Whether the library system may have made the loan even though we got no answer.
         let mut in_doubt = false;
         if let Some(registry) = &self.registry {
-            match tokio::time::timeout(self.settings.online_timeout, registry.checkout(&login, item)).await {
+            match tokio::time::timeout(
+                self.settings.online_timeout,
+                registry.checkout(&login, item),
+            )
+            .await
+            {
                 Ok(Ok(o)) if o.ok => {
                     self.view.offline = false;
                     if let Err(e) = self.secure(uids, true).await {
                         // The item cannot leave unnoticed by the gate, so it is not lent.
                         tracing::warn!(item, "loan undone: {e}");
-                        if let Some(r) = &self.registry {
-                            if let Err(e) = r.checkin(item).await {
-                                tracing::error!(item, "undoing the loan failed; staff must check the item in: {e}");
-                            }
+                        if let Some(r) = &self.registry
+                            && let Err(e) = r.checkin(item).await
+                        {
+                            tracing::error!(
+                                item,
+                                "undoing the loan failed; staff must check the item in: {e}"
+                            );
                         }
-                        return row(RowState::Failed, Outcome::SecurityFailed, String::new(), String::new(), o.title);
+                        return row(
+                            RowState::Failed,
+                            Outcome::SecurityFailed,
+                            String::new(),
+                            String::new(),
+                            o.title,
+                        );
                     }
                     let due = o.due.map(date).unwrap_or_default();
                     if let Some(s) = self.session.as_mut() {
@@ -713,7 +762,11 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                             failed: false,
                         });
                     }
-                    let outcome = if o.renewed { Outcome::Renewed } else { Outcome::Lent };
+                    let outcome = if o.renewed {
+                        Outcome::Renewed
+                    } else {
+                        Outcome::Lent
+                    };
                     return row(RowState::Ok, outcome, due, String::new(), o.title);
                 }
                 Ok(Ok(o)) => {
@@ -728,7 +781,13 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 }
                 Ok(Err(e)) if !e.is_offline() => {
                     tracing::error!(item, "checkout: {e}");
-                    return row(RowState::Failed, Outcome::NoAnswer, String::new(), String::new(), None);
+                    return row(
+                        RowState::Failed,
+                        Outcome::NoAnswer,
+                        String::new(),
+                        String::new(),
+                        None,
+                    );
                 }
                 Ok(Err(e)) => {
                     in_doubt = !matches!(e, RegistryError::Unreachable(_));
@@ -742,24 +801,51 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         }
         self.view.offline = true;
         if !self.settings.offline.lending {
-            return row(RowState::Failed, Outcome::OfflineNotAllowed, String::new(), String::new(), None);
+            return row(
+                RowState::Failed,
+                Outcome::OfflineNotAllowed,
+                String::new(),
+                String::new(),
+                None,
+            );
         }
         if self.queue.loans_of(&login.card) >= self.settings.offline.max_loans {
-            return row(RowState::Failed, Outcome::OfflineLimit, String::new(), String::new(), None);
+            return row(
+                RowState::Failed,
+                Outcome::OfflineLimit,
+                String::new(),
+                String::new(),
+                None,
+            );
         }
         let due = self.offline_due();
-        let id = match self.queue.checkout(&login.card, item, self.today_time(), due, in_doubt) {
+        let id = match self
+            .queue
+            .checkout(&login.card, item, self.today_time(), due, in_doubt)
+        {
             Ok(id) => id,
             Err(e) => {
                 tracing::error!(item, "offline loan not recorded, so not made: {e}");
-                return row(RowState::Failed, Outcome::NoAnswer, String::new(), String::new(), None);
+                return row(
+                    RowState::Failed,
+                    Outcome::NoAnswer,
+                    String::new(),
+                    String::new(),
+                    None,
+                );
             }
         };
         if self.secure(uids, true).await.is_err() {
             if let Err(e) = self.queue.cancel(id) {
                 tracing::error!("offline queue: cannot take back record {id}: {e}");
             }
-            return row(RowState::Failed, Outcome::SecurityFailed, String::new(), String::new(), None);
+            return row(
+                RowState::Failed,
+                Outcome::SecurityFailed,
+                String::new(),
+                String::new(),
+                None,
+            );
         }
         tracing::info!(item, id, "lent offline; queued for the library system");
         if let Some(s) = self.session.as_mut() {
@@ -771,7 +857,13 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 failed: false,
             });
         }
-        row(RowState::Notice, Outcome::LentOffline, date(due), String::new(), None)
+        row(
+            RowState::Notice,
+            Outcome::LentOffline,
+            date(due),
+            String::new(),
+            None,
+        )
     }
 
     async fn give_back(&mut self, item: &str, uids: &[[u8; 8]]) -> Row {
@@ -798,7 +890,12 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                         });
                     }
                     if secured.is_err() {
-                        return row(RowState::Notice, Outcome::SecurityFailed, String::new(), o.title);
+                        return row(
+                            RowState::Notice,
+                            Outcome::SecurityFailed,
+                            String::new(),
+                            o.title,
+                        );
                     }
                     let (state, outcome) = match o.route {
                         ReturnRoute::Shelf => (RowState::Ok, Outcome::Returned),
@@ -846,18 +943,28 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 failed: false,
             });
         }
-        row(RowState::Notice, Outcome::ReturnedOffline, String::new(), None)
+        row(
+            RowState::Notice,
+            Outcome::ReturnedOffline,
+            String::new(),
+            None,
+        )
     }
 
     async fn loans(&mut self) {
-        let Some(login) = self.session.as_ref().and_then(|s| s.login.clone()) else { return };
+        let Some(login) = self.session.as_ref().and_then(|s| s.login.clone()) else {
+            return;
+        };
         if self.registry.is_none() {
             return;
         }
         self.view.busy = true;
         self.show();
-        let Some(registry) = &self.registry else { return };
-        match tokio::time::timeout(self.settings.online_timeout * 3, registry.account(&login)).await {
+        let Some(registry) = &self.registry else {
+            return;
+        };
+        match tokio::time::timeout(self.settings.online_timeout * 3, registry.account(&login)).await
+        {
             Ok(Ok(acc)) => {
                 let now = self.today_time();
                 self.view.loans = acc
@@ -890,21 +997,34 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
     }
 
     async fn renew_all(&mut self) {
-        let Some(login) = self.session.as_ref().and_then(|s| s.login.clone()) else { return };
+        let Some(login) = self.session.as_ref().and_then(|s| s.login.clone()) else {
+            return;
+        };
         if self.registry.is_none() {
             return;
         }
         self.view.busy = true;
         self.show();
-        let Some(registry) = &self.registry else { return };
-        let result = tokio::time::timeout(self.settings.online_timeout * 3, registry.renew_all(&login)).await;
+        let Some(registry) = &self.registry else {
+            return;
+        };
+        let result =
+            tokio::time::timeout(self.settings.online_timeout * 3, registry.renew_all(&login))
+                .await;
         self.view.busy = false;
         match result {
             Ok(Ok(o)) => {
-                tracing::info!(renewed = o.renewed.len(), refused = o.not_renewed.len(), "renew all");
+                tracing::info!(
+                    renewed = o.renewed.len(),
+                    refused = o.not_renewed.len(),
+                    "renew all"
+                );
                 let loans = self.view.loans.clone();
                 for item in &o.renewed {
-                    let title = loans.iter().find(|l| &l.item == item).map(|l| l.title.clone());
+                    let title = loans
+                        .iter()
+                        .find(|l| &l.item == item)
+                        .map(|l| l.title.clone());
                     self.view.items.push(Row {
                         title: title.unwrap_or_default(),
                         item: item.clone(),
@@ -914,7 +1034,10 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                     });
                 }
                 for item in &o.not_renewed {
-                    let title = loans.iter().find(|l| &l.item == item).map(|l| l.title.clone());
+                    let title = loans
+                        .iter()
+                        .find(|l| &l.item == item)
+                        .map(|l| l.title.clone());
                     self.view.items.push(Row {
                         title: title.unwrap_or_default(),
                         item: item.clone(),
@@ -927,7 +1050,12 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 // Fresh due dates for the renewed rows and the loans list.
                 self.loans().await;
                 let loans = self.view.loans.clone();
-                for r in self.view.items.iter_mut().filter(|r| r.outcome == Outcome::Renewed) {
+                for r in self
+                    .view
+                    .items
+                    .iter_mut()
+                    .filter(|r| r.outcome == Outcome::Renewed)
+                {
                     if let Some(l) = loans.iter().find(|l| l.item == r.item) {
                         r.due = l.due.clone();
                     }
@@ -961,9 +1089,11 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
     }
 
     async fn print(&mut self) {
-        let (Some(printer), Some(s), Some(p)) =
-            (&self.printer, self.session.as_ref(), self.settings.printer.as_ref())
-        else {
+        let (Some(printer), Some(s), Some(p)) = (
+            &self.printer,
+            self.session.as_ref(),
+            self.settings.printer.as_ref(),
+        ) else {
             self.goodbye().await;
             return;
         };
@@ -1008,12 +1138,12 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
     }
 
     async fn end_session(&mut self) {
-        if let Some(s) = self.session.take() {
-            if let (Some(login), true, Some(r)) = (s.login, s.online, &self.registry) {
-                if let Ok(Err(e)) = tokio::time::timeout(Duration::from_secs(2), r.end_session(&login)).await {
-                    tracing::debug!("end session: {e}");
-                }
-            }
+        if let Some(s) = self.session.take()
+            && let (Some(login), true, Some(r)) = (s.login, s.online, &self.registry)
+            && let Ok(Err(e)) =
+                tokio::time::timeout(Duration::from_secs(2), r.end_session(&login)).await
+        {
+            tracing::debug!("end session: {e}");
         }
         self.handled.clear();
         self.view.items.clear();
@@ -1033,9 +1163,11 @@ pub async fn read_tag<P: RfidPad>(pad: &mut P, uid: [u8; 8]) -> Result<ItemTag, 
     let info = pad.system_info(uid).await.map_err(|e| e.to_string())?;
     let bytes_per = usize::from(info.block_size.max(1));
     let blocks = u8::try_from((64 / bytes_per).min(usize::from(info.blocks))).unwrap_or(8);
-    let memory = pad.read_blocks(uid, 0, blocks).await.map_err(|e| e.to_string())?;
+    let memory = pad
+        .read_blocks(uid, 0, blocks)
+        .await
+        .map_err(|e| e.to_string())?;
     iso28560::decode(&memory, Some(info.dsfid))
         .map(|(tag, _)| tag)
         .map_err(|e| e.to_string())
 }
-

@@ -176,21 +176,43 @@ pub fn load(path: &Path) -> Result<KioskSettings, ConfigError> {
 fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
     let k = &raw.kiosk;
     let base = file.parent().unwrap_or(Path::new("."));
-    let resolve = |p: &Path| if p.is_absolute() { p.to_owned() } else { base.join(p) };
+    let resolve = |p: &Path| {
+        if p.is_absolute() {
+            p.to_owned()
+        } else {
+            base.join(p)
+        }
+    };
     let language = k.language.clone().unwrap_or_else(|| "fi".into());
     if !["fi", "sv", "en"].contains(&language.as_str()) {
-        return Err(ConfigError::invalid(file, "kiosk.language", "expected \"fi\", \"sv\" or \"en\""));
+        return Err(ConfigError::invalid(
+            file,
+            "kiosk.language",
+            "expected \"fi\", \"sv\" or \"en\"",
+        ));
     }
     if k.library.trim().is_empty() {
-        return Err(ConfigError::invalid(file, "kiosk.library", "the library's name is printed on every receipt; it cannot be empty"));
+        return Err(ConfigError::invalid(
+            file,
+            "kiosk.library",
+            "the library's name is printed on every receipt; it cannot be empty",
+        ));
     }
     let idle = k.idle_logout_secs.unwrap_or(60);
     if !(10..=3600).contains(&idle) {
-        return Err(ConfigError::invalid(file, "kiosk.idle_logout_secs", "expected 10 to 3600 seconds"));
+        return Err(ConfigError::invalid(
+            file,
+            "kiosk.idle_logout_secs",
+            "expected 10 to 3600 seconds",
+        ));
     }
     let online_ms = k.online_timeout_ms.unwrap_or(3000);
     if !(100..=30_000).contains(&online_ms) {
-        return Err(ConfigError::invalid(file, "kiosk.online_timeout_ms", "expected 100 to 30000 ms"));
+        return Err(ConfigError::invalid(
+            file,
+            "kiosk.online_timeout_ms",
+            "expected 100 to 30000 ms",
+        ));
     }
     let o = &raw.offline;
     let offline = OfflinePolicy {
@@ -200,7 +222,11 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
         returns: o.returns.unwrap_or(true),
     };
     if !(1..=120).contains(&offline.loan_days) {
-        return Err(ConfigError::invalid(file, "offline.loan_days", "expected 1 to 120 days"));
+        return Err(ConfigError::invalid(
+            file,
+            "offline.loan_days",
+            "expected 1 to 120 days",
+        ));
     }
     let (pad, security, poll) = match &raw.rfid {
         None => (None, Security::Afi, Duration::from_millis(250)),
@@ -208,22 +234,42 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
             let pad = match r.driver.as_str() {
                 "feig" => PadSettings::Feig {
                     path: r.path.clone().ok_or_else(|| {
-                        ConfigError::invalid(file, "rfid.path", "the FEIG driver needs the reader's serial device")
+                        ConfigError::invalid(
+                            file,
+                            "rfid.path",
+                            "the FEIG driver needs the reader's serial device",
+                        )
                     })?,
                     baud: r.baud.unwrap_or(38400),
                 },
                 "simulated" => PadSettings::Simulated,
-                _ => return Err(ConfigError::invalid(file, "rfid.driver", "expected \"feig\" or \"simulated\"")),
+                _ => {
+                    return Err(ConfigError::invalid(
+                        file,
+                        "rfid.driver",
+                        "expected \"feig\" or \"simulated\"",
+                    ));
+                }
             };
             let security = match r.security.as_deref().unwrap_or("afi") {
                 "afi" => Security::Afi,
                 "eas" => Security::Eas,
                 "both" => Security::Both,
-                _ => return Err(ConfigError::invalid(file, "rfid.security", "expected \"afi\", \"eas\" or \"both\"")),
+                _ => {
+                    return Err(ConfigError::invalid(
+                        file,
+                        "rfid.security",
+                        "expected \"afi\", \"eas\" or \"both\"",
+                    ));
+                }
             };
             let poll = r.poll_ms.unwrap_or(250);
             if !(50..=5000).contains(&poll) {
-                return Err(ConfigError::invalid(file, "rfid.poll_ms", "expected 50 to 5000 ms"));
+                return Err(ConfigError::invalid(
+                    file,
+                    "rfid.poll_ms",
+                    "expected 50 to 5000 ms",
+                ));
             }
             (Some(pad), security, Duration::from_millis(poll))
         }
@@ -235,24 +281,48 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
                 PrinterLink::Tcp(a.to_owned())
             } else if let Some(rest) = p.link.strip_prefix("serial:") {
                 let (path, baud) = match rest.rsplit_once(':') {
-                    Some((path, b)) => (path, b.parse().map_err(|_| ConfigError::invalid(file, "printer.link", "serial:PATH:BAUD needs a number for BAUD"))?),
+                    Some((path, b)) => (
+                        path,
+                        b.parse().map_err(|_| {
+                            ConfigError::invalid(
+                                file,
+                                "printer.link",
+                                "serial:PATH:BAUD needs a number for BAUD",
+                            )
+                        })?,
+                    ),
                     None => (rest, 19200),
                 };
-                PrinterLink::Serial { path: path.into(), baud }
+                PrinterLink::Serial {
+                    path: path.into(),
+                    baud,
+                }
             } else if let Some(path) = p.link.strip_prefix("device:") {
                 PrinterLink::Device(path.into())
             } else {
-                return Err(ConfigError::invalid(file, "printer.link", "expected tcp:HOST:PORT, serial:PATH[:BAUD] or device:PATH"));
+                return Err(ConfigError::invalid(
+                    file,
+                    "printer.link",
+                    "expected tcp:HOST:PORT, serial:PATH[:BAUD] or device:PATH",
+                ));
             };
             let code_page = match &p.code_page {
                 None => CodePage::Pc858,
                 Some(c) => CodePage::parse(c).ok_or_else(|| {
-                    ConfigError::invalid(file, "printer.code_page", "expected pc437, pc850, pc858 or pc865")
+                    ConfigError::invalid(
+                        file,
+                        "printer.code_page",
+                        "expected pc437, pc850, pc858 or pc865",
+                    )
                 })?,
             };
             let columns = p.columns.unwrap_or(42);
             if !(24..=64).contains(&columns) {
-                return Err(ConfigError::invalid(file, "printer.columns", "expected 24 to 64 characters"));
+                return Err(ConfigError::invalid(
+                    file,
+                    "printer.columns",
+                    "expected 24 to 64 characters",
+                ));
             }
             Some(PrinterSettings {
                 link,
@@ -282,8 +352,16 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
             baud: s.baud.unwrap_or(9600),
         }),
         printer,
-        registry: raw.registry.as_ref().map(|r| r.validate(file)).transpose()?,
-        allowlist: raw.allowlist.as_ref().map(|a| a.validate(file)).transpose()?,
+        registry: raw
+            .registry
+            .as_ref()
+            .map(|r| r.validate(file))
+            .transpose()?,
+        allowlist: raw
+            .allowlist
+            .as_ref()
+            .map(|a| a.validate(file))
+            .transpose()?,
     })
 }
 
@@ -312,7 +390,10 @@ mod tests {
     fn mistakes_name_their_key() {
         for (extra, key) in [
             ("[printer]\nlink = \"lpt1\"\n", "printer.link"),
-            ("[printer]\nlink = \"tcp:p:9100\"\ncode_page = \"utf8\"\n", "printer.code_page"),
+            (
+                "[printer]\nlink = \"tcp:p:9100\"\ncode_page = \"utf8\"\n",
+                "printer.code_page",
+            ),
             ("[rfid]\ndriver = \"feig\"\n", "rfid.path"),
             ("[rfid]\ndriver = \"acme\"\n", "rfid.driver"),
             ("[offline]\nloan_days = 0\n", "offline.loan_days"),
@@ -320,9 +401,13 @@ mod tests {
             let e = check(&format!("{MINIMAL}{extra}")).unwrap_err().to_string();
             assert!(e.contains(key) && e.contains("/etc/kiosk.toml"), "{e}");
         }
-        let e = check(&MINIMAL.replace("\"k\"", "\"k\"\nlanguage = \"de\"")).unwrap_err().to_string();
+        let e = check(&MINIMAL.replace("\"k\"", "\"k\"\nlanguage = \"de\""))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("kiosk.language"), "{e}");
-        let e = check(&format!("{MINIMAL}colour = 1\n")).unwrap_err().to_string();
+        let e = check(&format!("{MINIMAL}colour = 1\n"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("colour"), "{e}");
     }
 }

@@ -106,19 +106,52 @@ mod tests {
             read(2, "KIT", 1, 3),
             read(3, "KIT", 3, 3),
             read(4, "B", 1, 1),
-            TagRead { uid: [9; 8], data: Err("blank".into()) },
+            TagRead {
+                uid: [9; 8],
+                data: Err("blank".into()),
+            },
         ]);
-        assert_eq!(g[0], PadItem::Complete { item: "A".into(), uids: vec![[1; 8]] });
-        assert_eq!(g[1], PadItem::Incomplete { item: "KIT".into(), seen: 2, parts: 3 });
+        assert_eq!(
+            g[0],
+            PadItem::Complete {
+                item: "A".into(),
+                uids: vec![[1; 8]]
+            }
+        );
+        assert_eq!(
+            g[1],
+            PadItem::Incomplete {
+                item: "KIT".into(),
+                seen: 2,
+                parts: 3
+            }
+        );
         assert!(matches!(g[2], PadItem::Complete { .. }));
         assert!(matches!(g[3], PadItem::Unreadable { .. }));
-        let g = group(&[read(2, "KIT", 1, 3), read(5, "KIT", 2, 3), read(3, "KIT", 3, 3)]);
-        assert_eq!(g, vec![PadItem::Complete { item: "KIT".into(), uids: vec![[2; 8], [5; 8], [3; 8]] }]);
+        let g = group(&[
+            read(2, "KIT", 1, 3),
+            read(5, "KIT", 2, 3),
+            read(3, "KIT", 3, 3),
+        ]);
+        assert_eq!(
+            g,
+            vec![PadItem::Complete {
+                item: "KIT".into(),
+                uids: vec![[2; 8], [5; 8], [3; 8]]
+            }]
+        );
     }
 
     #[test]
     fn the_same_part_twice_does_not_complete_a_set() {
         let g = group(&[read(1, "KIT", 1, 2), read(2, "KIT", 1, 2)]);
-        assert_eq!(g, vec![PadItem::Incomplete { item: "KIT".into(), seen: 1, parts: 2 }]);
+        assert_eq!(
+            g,
+            vec![PadItem::Incomplete {
+                item: "KIT".into(),
+                seen: 1,
+                parts: 2
+            }]
+        );
     }
 }

@@ -41,7 +41,8 @@ pub async fn rig(
     issued_at: DateTime<Utc>,
     kiosk_extra: &str,
 ) -> anyhow::Result<Rig> {
-    let (running, files, _) = crate::door::start_library(state_dir, fixtures, issued_at, 24).await?;
+    let (running, files, _) =
+        crate::door::start_library(state_dir, fixtures, issued_at, 24).await?;
     let (Some(sip), Some(https)) = (running.sip2_tls, running.https) else {
         anyhow::bail!("the simulator has no SIP2/TLS or HTTPS listener");
     };
@@ -175,7 +176,11 @@ pub fn clock_from(at: DateTime<Utc>) -> Clock {
 
 /// Starts the kiosk on the twins: a FEIG twin pad taking `air` per operation, and the rig's
 /// printer at the configured address.
-pub fn start_kiosk(settings: KioskSettings, air: AirTime, clock: Clock) -> anyhow::Result<SimKiosk> {
+pub fn start_kiosk(
+    settings: KioskSettings,
+    air: AirTime,
+    clock: Clock,
+) -> anyhow::Result<SimKiosk> {
     start_kiosk_showing(settings, air, clock, None)
 }
 
@@ -296,7 +301,11 @@ fn print_rows(v: &View) {
             (true, false) => format!("{:?}: \"{}\"", r.outcome, r.note),
             _ => format!("{:?}", r.outcome),
         };
-        let title = if r.title.is_empty() { "" } else { r.title.as_str() };
+        let title = if r.title.is_empty() {
+            ""
+        } else {
+            r.title.as_str()
+        };
         println!("    {:<16} {:<28} {what}", r.item, title);
     }
 }
@@ -321,8 +330,13 @@ pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     println!("  Aino's card scanned: {}", words(&k.view()));
     k.type_digits("1234").await;
     let v = k.wait_for(wait, |v| v.screen == ui::Screen::Items).await;
-    println!("  PIN typed on the screen: {}", v.as_ref().map_or("?".into(), words));
-    println!("  A stack on the pad: two books, discs 1 and 2 of a 3-disc audiobook, a reference book, a blank tag:");
+    println!(
+        "  PIN typed on the screen: {}",
+        v.as_ref().map_or("?".into(), words)
+    );
+    println!(
+        "  A stack on the pad: two books, discs 1 and 2 of a 3-disc audiobook, a reference book, a blank tag:"
+    );
     for t in [
         tag("HE0000001", 1, 1),
         tag("HE0000003", 1, 1),
@@ -333,9 +347,8 @@ pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     ] {
         k.pad.place(t);
     }
-    let settled = |v: &View| {
-        v.items.len() >= 5 && v.items.iter().all(|r| r.state != ui::RowState::Working)
-    };
+    let settled =
+        |v: &View| v.items.len() >= 5 && v.items.iter().all(|r| r.state != ui::RowState::Working);
     let started = std::time::Instant::now();
     let v = k.wait_for(wait, settled).await.unwrap_or_else(|| k.view());
     println!("  ... settled in {} ms:", started.elapsed().as_millis());
@@ -343,7 +356,11 @@ pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     println!("  The third disc is added:");
     k.pad.place(tag("HE0000008", 3, 3));
     let v = k
-        .wait_for(wait, |v| v.items.iter().any(|r| r.item == "HE0000008" && r.outcome == ui::Outcome::Lent))
+        .wait_for(wait, |v| {
+            v.items
+                .iter()
+                .any(|r| r.item == "HE0000008" && r.outcome == ui::Outcome::Lent)
+        })
         .await
         .unwrap_or_else(|| k.view());
     print_rows(&v);
@@ -370,7 +387,8 @@ pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
         }
     }
     k.pad.clear();
-    k.wait_for(Duration::from_secs(6), |v| v.screen == ui::Screen::Welcome).await;
+    k.wait_for(Duration::from_secs(6), |v| v.screen == ui::Screen::Welcome)
+        .await;
 
     println!("  The library system stops. Aino comes back for two more books:");
     let sip = rig.running.sip2_tls;
@@ -378,12 +396,20 @@ pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     k.send(Input::Scan("24680000000011".into())).await;
     k.wait_for(wait, |v| v.screen == ui::Screen::Pin).await;
     k.type_digits("1234").await;
-    let v = k.wait_for(wait, |v| v.screen != ui::Screen::Pin && !v.busy).await;
-    println!("  login: {} (offline: {})", v.as_ref().map_or("?".into(), words), v.as_ref().is_some_and(|v| v.offline));
+    let v = k
+        .wait_for(wait, |v| v.screen != ui::Screen::Pin && !v.busy)
+        .await;
+    println!(
+        "  login: {} (offline: {})",
+        v.as_ref().map_or("?".into(), words),
+        v.as_ref().is_some_and(|v| v.offline)
+    );
     k.pad.place(tag("HE0000006", 1, 1));
     k.pad.place(tag("HE0000010", 1, 1));
     let v = k
-        .wait_for(wait, |v| v.items.len() >= 2 && v.items.iter().all(|r| r.state != ui::RowState::Working))
+        .wait_for(wait, |v| {
+            v.items.len() >= 2 && v.items.iter().all(|r| r.state != ui::RowState::Working)
+        })
         .await
         .unwrap_or_else(|| k.view());
     print_rows(&v);
@@ -395,7 +421,13 @@ pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     let q = kiosk::queue::Queue::open(&queue_dir)?;
     println!("  The offline queue on disk:");
     for d in q.list() {
-        println!("    #{} {} at {} ({:?})", d.id, d.item, d.at.format("%H:%M:%S"), d.state);
+        println!(
+            "    #{} {} at {} ({:?})",
+            d.id,
+            d.item,
+            d.at.format("%H:%M:%S"),
+            d.state
+        );
     }
     let running = server::start(server::Settings {
         sip2_tls: sip,
@@ -444,7 +476,12 @@ pub fn interactive(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     let publish = window.publisher();
     let k = {
         let _guard = runtime.enter();
-        start_kiosk_showing(settings, AirTime::TYPICAL, kiosk::system_clock(), Some(publish))?
+        start_kiosk_showing(
+            settings,
+            AirTime::TYPICAL,
+            kiosk::system_clock(),
+            Some(publish),
+        )?
     };
     let inputs = k.inputs.clone();
     runtime.spawn(async move {
@@ -495,7 +532,11 @@ pub fn interactive(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
                     let _ = inputs.blocking_send(Input::Scan((*text).to_owned()));
                 }
                 ["down" | "up"] => {
-                    let cmd = if w[0] == "down" { "latency 10000" } else { "clear" };
+                    let cmd = if w[0] == "down" {
+                        "latency 10000"
+                    } else {
+                        "clear"
+                    };
                     if let Some(addr) = control {
                         let answer = handle.block_on(async move {
                             use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
@@ -505,7 +546,10 @@ pub fn interactive(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
                             tokio::io::BufReader::new(s).read_line(&mut line).await?;
                             Ok::<String, std::io::Error>(line)
                         });
-                        println!("library system: {}", answer.map_or_else(|e| e.to_string(), |a| a.trim().to_owned()));
+                        println!(
+                            "library system: {}",
+                            answer.map_or_else(|e| e.to_string(), |a| a.trim().to_owned())
+                        );
                     }
                 }
                 ["paper", state] => printer.set_status(receipt::PrinterStatus {

@@ -191,7 +191,10 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let quiet = matches!(
         cli.command,
-        Command::Demo { .. } | Command::Door { .. } | Command::Control { .. } | Command::Kiosk { .. }
+        Command::Demo { .. }
+            | Command::Door { .. }
+            | Command::Control { .. }
+            | Command::Kiosk { .. }
     );
     tracing_subscriber::fmt()
         .with_env_filter(

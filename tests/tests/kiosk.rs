@@ -25,8 +25,12 @@ fn fixtures() -> PathBuf {
 }
 
 async fn control(sim: &library_sim::server::Running, command: &str) -> String {
-    let mut s = tokio::net::TcpStream::connect(sim.control.unwrap()).await.unwrap();
-    s.write_all(format!("{command}\n").as_bytes()).await.unwrap();
+    let mut s = tokio::net::TcpStream::connect(sim.control.unwrap())
+        .await
+        .unwrap();
+    s.write_all(format!("{command}\n").as_bytes())
+        .await
+        .unwrap();
     let mut line = String::new();
     BufReader::new(s).read_line(&mut line).await.unwrap();
     line
@@ -34,7 +38,9 @@ async fn control(sim: &library_sim::server::Running, command: &str) -> String {
 
 async fn started(extra: &str) -> (tempfile::TempDir, sim::Rig, SimKiosk) {
     let tmp = tempfile::tempdir().unwrap();
-    let rig = sim::rig(tmp.path(), &fixtures(), chrono::Utc::now(), extra).await.unwrap();
+    let rig = sim::rig(tmp.path(), &fixtures(), chrono::Utc::now(), extra)
+        .await
+        .unwrap();
     let settings = kiosk::settings::load(&rig.config).unwrap();
     let k = sim::start_kiosk(settings, AirTime::default(), kiosk::system_clock()).unwrap();
     // The kiosk syncs its offline list at start.
@@ -50,11 +56,17 @@ async fn started(extra: &str) -> (tempfile::TempDir, sim::Rig, SimKiosk) {
 }
 
 async fn log_in(k: &mut SimKiosk, card: &str, pin: &str) -> View {
-    k.wait_for(WAIT, |v| v.screen == Screen::Welcome).await.expect("the welcome screen");
+    k.wait_for(WAIT, |v| v.screen == Screen::Welcome)
+        .await
+        .expect("the welcome screen");
     k.send(Input::Scan(card.into())).await;
-    k.wait_for(WAIT, |v| v.screen == Screen::Pin).await.expect("the PIN screen");
+    k.wait_for(WAIT, |v| v.screen == Screen::Pin)
+        .await
+        .expect("the PIN screen");
     k.type_digits(pin).await;
-    k.wait_for(WAIT, |v| v.screen != Screen::Pin && !v.busy).await.expect("past the PIN")
+    k.wait_for(WAIT, |v| v.screen != Screen::Pin && !v.busy)
+        .await
+        .expect("past the PIN")
 }
 
 fn row<'a>(v: &'a View, item: &str) -> Option<&'a ui::Row> {
@@ -63,7 +75,10 @@ fn row<'a>(v: &'a View, item: &str) -> Option<&'a ui::Row> {
 
 async fn settled(k: &mut SimKiosk, item: &str) -> ui::Row {
     let v = k
-        .wait_for(WAIT, |v| row(v, item).is_some_and(|r| r.state != RowState::Working && r.outcome != Outcome::PartsMissing))
+        .wait_for(WAIT, |v| {
+            row(v, item)
+                .is_some_and(|r| r.state != RowState::Working && r.outcome != Outcome::PartsMissing)
+        })
         .await
         .unwrap_or_else(|| panic!("{item} never settled: {:?}", k.view().items));
     row(&v, item).unwrap().clone()
@@ -73,7 +88,10 @@ async fn settled(k: &mut SimKiosk, item: &str) -> ui::Row {
 async fn a_patron_borrows_a_stack_returns_one_and_takes_a_receipt() {
     let (_tmp, rig, mut k) = started("").await;
     let v = log_in(&mut k, AINO, AINO_PIN).await;
-    assert_eq!((v.screen, v.mode, v.offline), (Screen::Items, Mode::Borrow, false));
+    assert_eq!(
+        (v.screen, v.mode, v.offline),
+        (Screen::Items, Mode::Borrow, false)
+    );
 
     // A stack: two books, two of a three-disc audiobook, a reference book, a book reserved for
     // someone else, a blank tag and a tag that needs a few tries to read.
@@ -94,28 +112,49 @@ async fn a_patron_borrows_a_stack_returns_one_and_takes_a_receipt() {
     k.pad.place(flaky);
 
     let lent = settled(&mut k, "HE0000001").await;
-    assert_eq!((lent.state, lent.outcome, lent.title.as_str()), (RowState::Ok, Outcome::Lent, "Tuntematon sotilas"));
+    assert_eq!(
+        (lent.state, lent.outcome, lent.title.as_str()),
+        (RowState::Ok, Outcome::Lent, "Tuntematon sotilas")
+    );
     assert!(!lent.due.is_empty());
     assert_eq!(settled(&mut k, "HE0000003").await.outcome, Outcome::Lent);
-    assert_eq!(settled(&mut k, "HE0000010").await.outcome, Outcome::Lent, "read on a later try");
+    assert_eq!(
+        settled(&mut k, "HE0000010").await.outcome,
+        Outcome::Lent,
+        "read on a later try"
+    );
     let refused = settled(&mut k, "HE0000005").await;
-    assert_eq!((refused.state, refused.outcome), (RowState::Failed, Outcome::LibrarySaid));
+    assert_eq!(
+        (refused.state, refused.outcome),
+        (RowState::Failed, Outcome::LibrarySaid)
+    );
     assert!(!refused.note.is_empty(), "the library's words are shown");
     assert_eq!(settled(&mut k, "HE0000004").await.state, RowState::Failed);
     let v = k
-        .wait_for(WAIT, |v| v.items.iter().any(|r| r.outcome == Outcome::UnreadableTag))
+        .wait_for(WAIT, |v| {
+            v.items.iter().any(|r| r.outcome == Outcome::UnreadableTag)
+        })
         .await
         .expect("the blank tag is reported");
     let parts = row(&v, "HE0000008").unwrap();
-    assert_eq!((parts.outcome, parts.note.as_str()), (Outcome::PartsMissing, "2/3"));
+    assert_eq!(
+        (parts.outcome, parts.note.as_str()),
+        (Outcome::PartsMissing, "2/3")
+    );
 
     // Security: lent items unsecured, refused ones still secured.
     let pad = k.pad.clone();
-    let afi = move |item: &str, part: u8, parts: u8| pad.tag(sim::tag(item, part, parts).uid).unwrap().afi;
+    let afi = move |item: &str, part: u8, parts: u8| {
+        pad.tag(sim::tag(item, part, parts).uid).unwrap().afi
+    };
     assert_eq!(afi("HE0000001", 1, 1), 0xC2);
     assert_eq!(k.pad.tag(flaky_uid).unwrap().afi, 0xC2);
     assert_eq!(afi("HE0000005", 1, 1), 0x07);
-    assert_eq!(afi("HE0000008", 1, 3), 0x07, "not lent while a part is missing");
+    assert_eq!(
+        afi("HE0000008", 1, 3),
+        0x07,
+        "not lent while a part is missing"
+    );
 
     // The third disc arrives: the set is lent, every part unsecured.
     k.pad.place(sim::tag("HE0000008", 3, 3));
@@ -126,7 +165,10 @@ async fn a_patron_borrows_a_stack_returns_one_and_takes_a_receipt() {
 
     // A barcode that is no item, scanned.
     k.send(Input::Scan("XYZ-NOT-AN-ITEM".into())).await;
-    assert_eq!(settled(&mut k, "XYZ-NOT-AN-ITEM").await.state, RowState::Failed);
+    assert_eq!(
+        settled(&mut k, "XYZ-NOT-AN-ITEM").await.state,
+        RowState::Failed
+    );
 
     // The language switches mid-session; the rows stay.
     k.tap(Action::Language("sv".into())).await;
@@ -135,27 +177,51 @@ async fn a_patron_borrows_a_stack_returns_one_and_takes_a_receipt() {
 
     // Receipt.
     k.tap(Action::Finish).await;
-    let v = k.wait_for(WAIT, |v| v.screen == Screen::Receipt).await.unwrap();
+    let v = k
+        .wait_for(WAIT, |v| v.screen == Screen::Receipt)
+        .await
+        .unwrap();
     assert!(v.printer_ready);
     k.tap(Action::Receipt(true)).await;
-    k.wait_for(WAIT, |v| v.screen == Screen::Goodbye).await.expect("goodbye");
+    k.wait_for(WAIT, |v| v.screen == Screen::Goodbye)
+        .await
+        .expect("goodbye");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let receipts = rig.printer.receipts();
     assert_eq!(receipts.len(), 1, "errors: {:?}", rig.printer.errors());
     let text = Paper::text(&receipts[0]);
-    for want in ["Lappeenrannan kaupunginkirjasto", "Pääkirjasto", "Lån", "Tuntematon sotilas", "HE0000001", "Förfallodag", "Kalevala", "Exemplar: 4", "heili.finna.fi"] {
+    for want in [
+        "Lappeenrannan kaupunginkirjasto",
+        "Pääkirjasto",
+        "Lån",
+        "Tuntematon sotilas",
+        "HE0000001",
+        "Förfallodag",
+        "Kalevala",
+        "Exemplar: 4",
+        "heili.finna.fi",
+    ] {
         assert!(text.contains(want), "receipt lacks {want:?}:\n{text}");
     }
     for secret in [AINO, "Aino", "Virtanen", AINO_PIN] {
-        assert!(!text.contains(secret), "the receipt names the patron ({secret}):\n{text}");
+        assert!(
+            !text.contains(secret),
+            "the receipt names the patron ({secret}):\n{text}"
+        );
     }
     assert!(rig.printer.errors().is_empty());
 
     // Returning one book (no login): it is secured again.
     k.pad.clear();
-    k.wait_for(WAIT, |v| v.screen == Screen::Welcome).await.expect("back to welcome");
+    k.wait_for(WAIT, |v| v.screen == Screen::Welcome)
+        .await
+        .expect("back to welcome");
     k.tap(Action::Start(Mode::Checkin)).await;
-    k.wait_for(WAIT, |v| v.screen == Screen::Items && v.mode == Mode::Checkin).await.unwrap();
+    k.wait_for(WAIT, |v| {
+        v.screen == Screen::Items && v.mode == Mode::Checkin
+    })
+    .await
+    .unwrap();
     let mut back = sim::tag("HE0000001", 1, 1);
     back.afi = 0xC2;
     k.pad.place(back);
@@ -169,7 +235,10 @@ async fn a_patron_borrows_a_stack_returns_one_and_takes_a_receipt() {
 async fn wrong_pins_strangers_bans_a_stubborn_tag_and_an_empty_printer() {
     let (_tmp, rig, mut k) = started("").await;
     let v = log_in(&mut k, AINO, "9999").await;
-    assert_eq!((v.screen, v.message), (Screen::Message, Some(Message::WrongPin)));
+    assert_eq!(
+        (v.screen, v.message),
+        (Screen::Message, Some(Message::WrongPin))
+    );
     k.tap(Action::Dismiss).await;
     let v = k.wait_for(WAIT, |v| v.screen == Screen::Pin).await.unwrap();
     assert_eq!(v.pin_length, 0);
@@ -183,37 +252,64 @@ async fn wrong_pins_strangers_bans_a_stubborn_tag_and_an_empty_printer() {
     k.tap(Action::Dismiss).await;
 
     // Typed on the screen's pad instead of scanned.
-    k.wait_for(WAIT, |v| v.screen == Screen::Welcome).await.unwrap();
+    k.wait_for(WAIT, |v| v.screen == Screen::Welcome)
+        .await
+        .unwrap();
     k.tap(Action::Start(Mode::Borrow)).await;
     let v = k.wait_for(WAIT, |v| v.card_entry.is_some()).await.unwrap();
     assert_eq!(v.screen, Screen::Pin);
     k.type_digits(AINO).await;
-    k.wait_for(WAIT, |v| v.card_entry.is_none() && v.screen == Screen::Pin).await.unwrap();
+    k.wait_for(WAIT, |v| v.card_entry.is_none() && v.screen == Screen::Pin)
+        .await
+        .unwrap();
     k.type_digits(AINO_PIN).await;
-    k.wait_for(WAIT, |v| v.screen == Screen::Items).await.expect("logged in by touch");
+    k.wait_for(WAIT, |v| v.screen == Screen::Items)
+        .await
+        .expect("logged in by touch");
 
     // A tag whose AFI write is acknowledged but does not stick: read back, the loan is undone.
     let mut stubborn = sim::tag("HE0000002", 1, 1);
     stubborn.ignores_afi = true;
     k.pad.place(stubborn);
     let r = settled(&mut k, "HE0000002").await;
-    assert_eq!((r.state, r.outcome), (RowState::Failed, Outcome::SecurityFailed));
-    let facts = registry::AnyRegistry::start(kiosk::settings::load(&rig.config).unwrap().registry.as_ref().unwrap())
-        .unwrap()
-        .item("HE0000002")
-        .await
-        .unwrap();
-    assert_eq!(facts.status, registry::ItemStatus::Available, "the loan was undone");
+    assert_eq!(
+        (r.state, r.outcome),
+        (RowState::Failed, Outcome::SecurityFailed)
+    );
+    let facts = registry::AnyRegistry::start(
+        kiosk::settings::load(&rig.config)
+            .unwrap()
+            .registry
+            .as_ref()
+            .unwrap(),
+    )
+    .unwrap()
+    .item("HE0000002")
+    .await
+    .unwrap();
+    assert_eq!(
+        facts.status,
+        registry::ItemStatus::Available,
+        "the loan was undone"
+    );
 
     // Out of paper: offered no receipt, the session still ends.
     k.pad.place(sim::tag("HE0000006", 1, 1));
     assert_eq!(settled(&mut k, "HE0000006").await.outcome, Outcome::Lent);
-    rig.printer.set_status(receipt::PrinterStatus { paper_out: true, ..Default::default() });
+    rig.printer.set_status(receipt::PrinterStatus {
+        paper_out: true,
+        ..Default::default()
+    });
     k.tap(Action::Finish).await;
-    let v = k.wait_for(WAIT, |v| v.screen == Screen::Receipt).await.unwrap();
+    let v = k
+        .wait_for(WAIT, |v| v.screen == Screen::Receipt)
+        .await
+        .unwrap();
     assert!(!v.printer_ready);
     k.tap(Action::Receipt(false)).await;
-    k.wait_for(WAIT, |v| v.screen == Screen::Goodbye).await.unwrap();
+    k.wait_for(WAIT, |v| v.screen == Screen::Goodbye)
+        .await
+        .unwrap();
     assert!(rig.printer.receipts().is_empty());
     k.shut_down().await.unwrap();
 }
@@ -230,7 +326,10 @@ async fn offline_loans_are_queued_survive_a_crash_and_reach_the_library_once() {
     control(&rig.running, "latency 3000").await;
     k.pad.place(sim::tag("HE0000003", 1, 1));
     let r = settled(&mut k, "HE0000003").await;
-    assert_eq!((r.state, r.outcome), (RowState::Notice, Outcome::LentOffline));
+    assert_eq!(
+        (r.state, r.outcome),
+        (RowState::Notice, Outcome::LentOffline)
+    );
     // Then it is gone altogether (refused connections: nothing reached it).
     tokio::time::sleep(Duration::from_secs(3)).await;
     let sip_addr = rig.running.sip2_tls.unwrap();
@@ -239,12 +338,20 @@ async fn offline_loans_are_queued_survive_a_crash_and_reach_the_library_once() {
     for n in ["HE0000006", "HE0000007"] {
         k.pad.place(sim::tag(n, 1, 1));
         let r = settled(&mut k, n).await;
-        assert_eq!((r.state, r.outcome), (RowState::Notice, Outcome::LentOffline), "{n}");
+        assert_eq!(
+            (r.state, r.outcome),
+            (RowState::Notice, Outcome::LentOffline),
+            "{n}"
+        );
         assert_eq!(k.pad.tag(sim::tag(n, 1, 1).uid).unwrap().afi, 0xC2);
     }
     assert!(k.view().offline);
     k.pad.place(sim::tag("HE0000009", 1, 1));
-    assert_eq!(settled(&mut k, "HE0000009").await.outcome, Outcome::OfflineLimit, "3 offline loans at most");
+    assert_eq!(
+        settled(&mut k, "HE0000009").await.outcome,
+        Outcome::OfflineLimit,
+        "3 offline loans at most"
+    );
 
     // The kiosk dies without a goodbye; its queue is on disk.
     let queue_dir = rig.dir.join("state/queue");
@@ -279,7 +386,11 @@ async fn offline_loans_are_queued_survive_a_crash_and_reach_the_library_once() {
     let settings = kiosk::settings::load(&rig.config).unwrap();
     let registry = registry::AnyRegistry::start(settings.registry.as_ref().unwrap()).unwrap();
     let first = q.deliver(&registry).await.unwrap();
-    assert_eq!((first.delivered, first.conflicts, first.waiting), (3, 0, 0), "{first:?}");
+    assert_eq!(
+        (first.delivered, first.conflicts, first.waiting),
+        (3, 0, 0),
+        "{first:?}"
+    );
     let again = q.deliver(&registry).await.unwrap();
     assert_eq!(again.delivered, 0);
     assert!(q.list().is_empty());
@@ -288,15 +399,36 @@ async fn offline_loans_are_queued_survive_a_crash_and_reach_the_library_once() {
     let mut all = before;
     all.extend(rig.running.received());
     for n in ["HE0000003", "HE0000006", "HE0000007"] {
-        let lent: Vec<_> = all.iter().filter(|r| r.kind == "checkout" && r.item == n && r.ok).collect();
+        let lent: Vec<_> = all
+            .iter()
+            .filter(|r| r.kind == "checkout" && r.item == n && r.ok)
+            .collect();
         assert_eq!(lent.len(), 1, "{n}: {lent:?}");
         let f = registry.item(n).await.unwrap();
         assert_eq!(f.status, registry::ItemStatus::OnLoan, "{n}");
     }
-    let resent: Vec<_> = rig.running.received().into_iter().filter(|r| r.item == "HE0000003" && r.kind == "checkout").collect();
+    let resent: Vec<_> = rig
+        .running
+        .received()
+        .into_iter()
+        .filter(|r| r.item == "HE0000003" && r.kind == "checkout")
+        .collect();
     if first.confirmed_in_doubt == 1 {
-        assert!(resent.is_empty(), "an in-doubt loan the library already had was sent again");
+        assert!(
+            resent.is_empty(),
+            "an in-doubt loan the library already had was sent again"
+        );
     }
-    let no_block: Vec<_> = rig.running.received().into_iter().filter(|r| r.no_block).collect();
-    assert!(no_block.iter().all(|r| r.transaction_date.starts_with(&chrono::Local::now().format("%Y%m%d").to_string())), "original dates: {no_block:?}");
+    let no_block: Vec<_> = rig
+        .running
+        .received()
+        .into_iter()
+        .filter(|r| r.no_block)
+        .collect();
+    assert!(
+        no_block.iter().all(|r| r
+            .transaction_date
+            .starts_with(&chrono::Local::now().format("%Y%m%d").to_string())),
+        "original dates: {no_block:?}"
+    );
 }
