@@ -453,11 +453,13 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                     return;
                 }
                 Ok(Ok(Verification::UnknownCard { .. })) => {
+                    tracing::info!("login refused: unknown card");
                     self.view.offline = false;
                     self.message(Message::UnknownCard, Screen::Welcome);
                     return;
                 }
                 Ok(Ok(Verification::WrongPin { .. })) => {
+                    tracing::info!(card = ?card, "login refused: wrong PIN");
                     self.view.offline = false;
                     self.wrong_pin();
                     return;

@@ -196,12 +196,28 @@ impl<'a> PatronReply<'a> {
 /// Reads a patron reply into a verification. A missing BL counts as valid (it is optional and
 /// some systems leave it out); a missing CQ counts as a wrong PIN: we sent one, and a system
 /// that does not confirm it has not checked it.
-pub fn verification(r: &PatronReply<'_>, map: &PatronMapping, today: NaiveDate) -> Verification {
+/// The PIN to send: none at all for a card-only login (a kiosk configured without PINs), so the
+/// library system checks no password instead of refusing an empty one.
+pub fn pin_of(login: &PatronLogin) -> Option<Pin> {
+    (!login.pin.is_empty()).then(|| login.pin.clone())
+}
+
+/// The answer to a patron information request. `pin_given`: the request carried a PIN, which
+/// must then be confirmed; a card-only login needs only a valid patron.
+pub fn verification(
+    r: &PatronReply<'_>,
+    map: &PatronMapping,
+    today: NaiveDate,
+    pin_given: bool,
+) -> Verification {
     let msg = message(r.screen_messages);
     if r.valid_patron == Some(false) {
         return Verification::UnknownCard { message: msg };
     }
-    if r.valid_pin != Some(true) {
+    if !pin_given && r.valid_patron != Some(true) {
+        return Verification::UnknownCard { message: msg };
+    }
+    if pin_given && r.valid_pin != Some(true) {
         return Verification::WrongPin { message: msg };
     }
     let f = &map.fields;
@@ -402,7 +418,7 @@ impl Requests {
             institution_id: self.institution.clone(),
             patron_identifier: login.card.clone(),
             terminal_password: None,
-            patron_password: Some(login.pin.clone()),
+            patron_password: pin_of(login),
             start_item: None,
             end_item: None,
             extra: vec![],
@@ -421,7 +437,7 @@ impl Requests {
             item_identifier: item.into(),
             terminal_password: Pin::default(),
             item_properties: None,
-            patron_password: Some(login.pin.clone()),
+            patron_password: pin_of(login),
             fee_acknowledged: None,
             cancel: None,
             extra: vec![],
@@ -494,7 +510,7 @@ impl Requests {
             nb_due_date: None,
             institution_id: self.institution.clone(),
             patron_identifier: login.card.clone(),
-            patron_password: Some(login.pin.clone()),
+            patron_password: pin_of(login),
             item_identifier: Some(item.into()),
             title_identifier: None,
             terminal_password: None,
@@ -510,7 +526,7 @@ impl Requests {
             transaction_date: sip_date(now),
             institution_id: self.institution.clone(),
             patron_identifier: login.card.clone(),
-            patron_password: Some(login.pin.clone()),
+            patron_password: pin_of(login),
             terminal_password: None,
             fee_acknowledged: None,
             extra: vec![],
@@ -592,7 +608,7 @@ mod tests {
         ];
         let (r, map) = reply_with(flags, extra, Some(true));
         let today = day(2026, 1, 15);
-        let v = verification(&PatronReply::of_status(&r), &map, today);
+        let v = verification(&PatronReply::of_status(&r), &map, today, true);
         let f = v.facts().unwrap();
         assert_eq!(f.age_on(today), Some(15));
         assert_eq!(f.category.as_deref(), Some("LAPSI"));
@@ -629,7 +645,7 @@ mod tests {
         flags.set(PatronStatusFlags::HOLD_PRIVILEGES_DENIED, true);
         let (r, mut map) = reply_with(flags, vec![], Some(true));
         map.flags[PatronStatusFlags::HOLD_PRIVILEGES_DENIED] = FlagEffect::DenyLoans;
-        let v = verification(&PatronReply::of_status(&r), &map, day(2026, 1, 1));
+        let v = verification(&PatronReply::of_status(&r), &map, day(2026, 1, 1), true);
         let f = v.facts().unwrap();
         assert!(f.denies_loans());
         assert!(!f.denies_entry());
@@ -639,18 +655,31 @@ mod tests {
     fn wrong_or_unconfirmed_pin_is_a_no() {
         let (r, map) = reply_with(PatronStatusFlags::default(), vec![], Some(false));
         assert!(matches!(
-            verification(&PatronReply::of_status(&r), &map, day(2026, 1, 1)),
+            verification(&PatronReply::of_status(&r), &map, day(2026, 1, 1), true),
             Verification::WrongPin { .. }
         ));
         let (r, map) = reply_with(PatronStatusFlags::default(), vec![], None);
         assert!(matches!(
-            verification(&PatronReply::of_status(&r), &map, day(2026, 1, 1)),
+            verification(&PatronReply::of_status(&r), &map, day(2026, 1, 1), true),
             Verification::WrongPin { .. }
         ));
         let (mut r, map) = reply_with(PatronStatusFlags::default(), vec![], Some(true));
         r.valid_patron = Some(false);
         assert!(matches!(
-            verification(&PatronReply::of_status(&r), &map, day(2026, 1, 1)),
+            verification(&PatronReply::of_status(&r), &map, day(2026, 1, 1), true),
+            Verification::UnknownCard { .. }
+        ));
+    }
+
+    #[test]
+    fn a_card_only_login_needs_a_valid_patron_not_a_pin() {
+        let (mut r, map) = reply_with(PatronStatusFlags::default(), vec![], None);
+        r.valid_patron = Some(true);
+        let v = verification(&PatronReply::of_status(&r), &map, day(2026, 1, 1), false);
+        assert!(v.facts().is_some());
+        r.valid_patron = None;
+        assert!(matches!(
+            verification(&PatronReply::of_status(&r), &map, day(2026, 1, 1), false),
             Verification::UnknownCard { .. }
         ));
     }

@@ -85,6 +85,7 @@ impl Registry for Sip2Registry {
                 &PatronReply::of_information(r),
                 &self.mapping,
                 t.date(),
+                !login.pin.is_empty(),
             )),
             other => Err(Self::unexpected("patron information", other)),
         }

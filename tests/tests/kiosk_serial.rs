@@ -1,0 +1,170 @@
+//! The real `kiosk` binary, headless, on real serial ports (socat pseudo-terminals): the FEIG
+//! reader twin at the far end of one, a barcode scanner's line at the other; the simulator as
+//! library system. A card scanned logs the patron in (this kiosk asks no PIN), a tag placed is
+//! lent and unsecured, a barcode scanned is lent, and SIGTERM stops the kiosk cleanly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use drivers::feig_twin::SimPad;
+use e2e::leaks;
+use library_sim::kiosk as sim;
+use tokio_serial::SerialPortBuilderExt;
+
+struct Kill(Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn socat_pair(dir: &Path, name: &str) -> Option<(Kill, PathBuf, PathBuf)> {
+    let a = dir.join(format!("{name}-device"));
+    let b = dir.join(format!("{name}-test"));
+    let child = Command::new("socat")
+        .arg(format!("pty,raw,echo=0,link={}", a.display()))
+        .arg(format!("pty,raw,echo=0,link={}", b.display()))
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let k = Kill(child);
+    for _ in 0..100 {
+        if a.exists() && b.exists() {
+            return Some((k, a, b));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+fn kiosk_binary() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let p = exe.parent()?.parent()?.join("kiosk");
+    p.exists().then_some(p)
+}
+
+async fn until(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kiosk_binary_lends_over_real_serial_lines_and_stops_on_sigterm() {
+    let Some(bin) = kiosk_binary() else {
+        println!("SKIPPED: the kiosk binary is not built (run through `cargo test --workspace`)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let Some((_pad_line, pad_dev, pad_test)) = socat_pair(tmp.path(), "pad") else {
+        println!("SKIPPED: socat is not installed");
+        return;
+    };
+    let (_scan_line, scan_dev, scan_test) = socat_pair(tmp.path(), "scanner").unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
+    let rig = sim::rig(
+        tmp.path(),
+        &fixtures,
+        chrono::Utc::now(),
+        "pin_required = false",
+    )
+    .await
+    .unwrap();
+    let text = std::fs::read_to_string(&rig.config).unwrap().replace(
+        "[rfid]\ndriver = \"simulated\"",
+        &format!(
+            "[scanner]\npath = \"{}\"\nbaud = 9600\n\n[rfid]\ndriver = \"feig\"\npath = \"{}\"",
+            scan_dev.display(),
+            pad_dev.display()
+        ),
+    );
+    assert!(text.contains("driver = \"feig\""));
+    std::fs::write(&rig.config, text).unwrap();
+
+    // The reader twin on the far end of the pad's line.
+    let pad = SimPad::new();
+    let port = tokio_serial::new(pad_test.to_string_lossy(), 38400)
+        .open_native_async()
+        .unwrap();
+    tokio::spawn(pad.clone().serve(port));
+
+    let log = tmp.path().join("kiosk.log");
+    let child = Command::new(&bin)
+        .args(["-c", &rig.config.to_string_lossy(), "run", "--headless"])
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut kiosk = Kill(child);
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    until("the offline list", || read_log().contains("offline list")).await;
+
+    let mut scanner = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&scan_test)
+        .unwrap();
+    scanner.write_all(b"24680000000011\r\n").unwrap();
+    for _ in 0..500 {
+        if read_log().contains("patron logged in") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        read_log().contains("patron logged in"),
+        "no login:\n{}",
+        read_log()
+    );
+
+    pad.place(sim::tag("HE0000001", 1, 1));
+    let uid = sim::tag("HE0000001", 1, 1).uid;
+    until("the tag lent and unsecured", || {
+        pad.tag(uid).is_some_and(|t| t.afi == 0xC2)
+    })
+    .await;
+    scanner.write_all(b"HE0000003\r\n").unwrap();
+    let running = &rig.running;
+    until("the scanned loan", || {
+        running
+            .received()
+            .iter()
+            .any(|r| r.item == "HE0000003" && r.ok)
+    })
+    .await;
+    assert!(
+        running
+            .received()
+            .iter()
+            .any(|r| r.item == "HE0000001" && r.ok && !r.no_block)
+    );
+
+    let pid = kiosk.0.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let mut status = None;
+    for _ in 0..250 {
+        if let Some(s) = kiosk.0.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = status.expect("the kiosk did not stop on SIGTERM");
+    assert!(status.success(), "exit {status:?}\n{}", read_log());
+    let logs = read_log();
+    assert!(logs.contains("stopping"), "{logs}");
+    for secret in ["24680000000011", "Virtanen"] {
+        assert!(
+            !leaks(&logs, secret),
+            "{secret} in the kiosk's log:\n{logs}"
+        );
+    }
+}
