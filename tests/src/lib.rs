@@ -236,3 +236,42 @@ pub fn leaks(logs: &str, secret: &str) -> bool {
                 && !after.is_some_and(char::is_alphanumeric))
     })
 }
+
+/// A child process killed (and reaped) when dropped.
+#[derive(Debug)]
+pub struct Kill(pub std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A pair of linked pseudo-terminals from socat under `dir`: (socat, the device's end, the
+/// test's end), or `None` when socat is not installed.
+pub fn socat_pair(dir: &Path, name: &str) -> Option<(Kill, PathBuf, PathBuf)> {
+    let a = dir.join(format!("{name}-device"));
+    let b = dir.join(format!("{name}-test"));
+    let child = std::process::Command::new("socat")
+        .arg(format!("pty,raw,echo=0,link={}", a.display()))
+        .arg(format!("pty,raw,echo=0,link={}", b.display()))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let k = Kill(child);
+    for _ in 0..100 {
+        if a.exists() && b.exists() {
+            return Some((k, a, b));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// A binary of the workspace built beside this test (by `cargo test --workspace`), if it is.
+pub fn workspace_binary(name: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let p = exe.parent()?.parent()?.join(name);
+    p.exists().then_some(p)
+}

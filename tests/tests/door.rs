@@ -5,7 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use e2e::Kill;
 use std::time::Duration;
 
 use access::policy::Reason;
@@ -246,39 +248,6 @@ async fn no_library_system_and_no_list_says_unreachable() {
     d.shut_down().await.unwrap();
 }
 
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn socat_pair(dir: &Path, name: &str) -> Option<(Kill, PathBuf, PathBuf)> {
-    let a = dir.join(format!("{name}-device"));
-    let b = dir.join(format!("{name}-test"));
-    let child = Command::new("socat")
-        .arg(format!("pty,raw,echo=0,link={}", a.display()))
-        .arg(format!("pty,raw,echo=0,link={}", b.display()))
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let k = Kill(child);
-    for _ in 0..100 {
-        if a.exists() && b.exists() {
-            return Some((k, a, b));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
-}
-
-fn door_agent_binary() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let p = exe.parent()?.parent()?.join("door-agent");
-    p.exists().then_some(p)
-}
-
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     for _ in 0..300 {
         if f() {
@@ -291,18 +260,18 @@ fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn power_loss_mid_pulse_leaves_the_door_locked_on_restart() {
-    let Some(bin) = door_agent_binary() else {
+    let Some(bin) = e2e::workspace_binary("door-agent") else {
         println!(
             "SKIPPED: the door-agent binary is not built (run through `cargo test --workspace`)"
         );
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let Some((_scan, scanner, scan_in)) = socat_pair(tmp.path(), "scanner") else {
+    let Some((_scan, scanner, scan_in)) = e2e::socat_pair(tmp.path(), "scanner") else {
         println!("SKIPPED: socat is not installed");
         return;
     };
-    let (_keys, keypad, key_in) = socat_pair(tmp.path(), "keypad").unwrap();
+    let (_keys, keypad, key_in) = e2e::socat_pair(tmp.path(), "keypad").unwrap();
     let rig = door::rig(
         tmp.path(),
         &fixtures(),

@@ -5,47 +5,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use e2e::Kill;
 use std::time::Duration;
 
 use drivers::feig_twin::SimPad;
 use e2e::leaks;
 use library_sim::kiosk as sim;
 use tokio_serial::SerialPortBuilderExt;
-
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn socat_pair(dir: &Path, name: &str) -> Option<(Kill, PathBuf, PathBuf)> {
-    let a = dir.join(format!("{name}-device"));
-    let b = dir.join(format!("{name}-test"));
-    let child = Command::new("socat")
-        .arg(format!("pty,raw,echo=0,link={}", a.display()))
-        .arg(format!("pty,raw,echo=0,link={}", b.display()))
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let k = Kill(child);
-    for _ in 0..100 {
-        if a.exists() && b.exists() {
-            return Some((k, a, b));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
-}
-
-fn kiosk_binary() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let p = exe.parent()?.parent()?.join("kiosk");
-    p.exists().then_some(p)
-}
 
 async fn until(what: &str, mut f: impl FnMut() -> bool) {
     for _ in 0..500 {
@@ -59,16 +28,16 @@ async fn until(what: &str, mut f: impl FnMut() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kiosk_binary_lends_over_real_serial_lines_and_stops_on_sigterm() {
-    let Some(bin) = kiosk_binary() else {
+    let Some(bin) = e2e::workspace_binary("kiosk") else {
         println!("SKIPPED: the kiosk binary is not built (run through `cargo test --workspace`)");
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let Some((_pad_line, pad_dev, pad_test)) = socat_pair(tmp.path(), "pad") else {
+    let Some((_pad_line, pad_dev, pad_test)) = e2e::socat_pair(tmp.path(), "pad") else {
         println!("SKIPPED: socat is not installed");
         return;
     };
-    let (_scan_line, scan_dev, scan_test) = socat_pair(tmp.path(), "scanner").unwrap();
+    let (_scan_line, scan_dev, scan_test) = e2e::socat_pair(tmp.path(), "scanner").unwrap();
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
     let rig = sim::rig(
         tmp.path(),
