@@ -157,10 +157,12 @@ pub fn decode(memory: &[u8]) -> Result<(Part3, Quirks), Part3Error> {
     }
     let isil_end = m.len().min(34);
     let stored_isil = text(&m[21..isil_end]).unwrap_or_default();
-    let isil = if stored_isil.len() > 2 && stored_isil.as_bytes()[2] != b'-' {
-        format!("{}-{}", &stored_isil[..2], &stored_isil[2..])
-    } else {
-        stored_isil
+    // The hyphen after a two-letter country prefix is not stored; put it back.
+    let isil = match stored_isil.char_indices().nth(2) {
+        Some((i, c)) if c != '-' && stored_isil[..i].chars().all(|c| c.is_ascii_alphabetic()) => {
+            format!("{}-{}", &stored_isil[..i], &stored_isil[i..])
+        }
+        _ => stored_isil,
     };
     let mut extensions = Vec::new();
     let mut at = 34;
@@ -349,6 +351,12 @@ mod tests {
         assert!(matches!(decode(&bad), Err(Part3Error::Crc { .. })));
         assert_eq!(decode(&[0u8; 12]), Err(Part3Error::TooShort(12)));
         assert!(!looks_like(&[0u8; 32]));
+        // An ISIL field starting with a multi-byte character (found by review: it panicked).
+        let mut odd = hex(DANISH);
+        odd[21..24].copy_from_slice("ä".as_bytes().iter().chain(b"X").copied().collect::<Vec<_>>().as_slice());
+        let crc = computed_crc(&odd);
+        odd[19..21].copy_from_slice(&crc.to_le_bytes());
+        assert!(decode(&odd).is_ok());
         let mut ext = hex(ANNEX_B2);
         ext[40] ^= 0xFF; // inside the acquisition block: its XOR check fails
         let (t, q) = decode(&ext).unwrap();

@@ -177,7 +177,7 @@ fn part2_tag(elements: &[Element]) -> Result<ItemTag, TagError> {
             oid::SET_INFORMATION => {
                 let digits = part2::text(e);
                 let half = digits.len() / 2;
-                if digits.len() % 2 == 0 && half > 0 {
+                if digits.len() % 2 == 0 && half > 0 && digits.bytes().all(|b| b.is_ascii_digit()) {
                     tag.parts = digits[..half].parse().unwrap_or(0);
                     tag.part = digits[half..].parse().unwrap_or(0);
                 } else {
@@ -275,11 +275,14 @@ impl ItemTag {
                     compaction: c,
                     data,
                 }];
-                if let Some(max) = rest.iter().map(|e| e.oid).max() {
+                // The content parameter lists OIDs 3 and up (an odd OID 0–2 kept from a tag is
+                // written but not listed).
+                if let Some(max) = rest.iter().map(|e| e.oid).filter(|o| *o >= 3).max() {
                     let mut bitmap = vec![0u8; usize::from(max - 2).div_ceil(8)];
                     for e in &rest {
-                        let bit = usize::from(e.oid - 3);
-                        bitmap[bit / 8] |= 0x80 >> (bit % 8);
+                        if let Some(bit) = usize::from(e.oid).checked_sub(3) {
+                            bitmap[bit / 8] |= 0x80 >> (bit % 8);
+                        }
                     }
                     all.push(Element {
                         oid: oid::CONTENT_PARAMETER,
@@ -381,6 +384,17 @@ mod tests {
             let bytes = tag.encode(if part2 { 64 } else { 32 }).unwrap();
             let (back, _) = decode(&bytes, None).unwrap();
             prop_assert_eq!(back, tag);
+        }
+
+        #[test]
+        fn any_element_data_decodes_without_panicking(oid in 1u16..30, comp in 0u8..8, data in proptest::collection::vec(any::<u8>(), 0..20)) {
+            let mut es = vec![part2::Element { oid: 1, compaction: 6, data: b"X1".to_vec() }];
+            es.push(part2::Element { oid, compaction: comp, data });
+            if let Ok(m) = part2::write(&es, 64) {
+                if let Ok((t, _)) = decode(&m, None) {
+                    let _ = t.encode(64);
+                }
+            }
         }
 
         #[test]
