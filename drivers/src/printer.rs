@@ -16,6 +16,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::DeviceError;
 
+/// GS.
+const GS: u8 = 0x1D;
+
 /// Where the printer is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrinterLink {
@@ -116,6 +119,14 @@ impl EscPosPrinter {
         if matches!(self.link, PrinterLink::Device(_)) {
             return Ok(state);
         }
+        // Automatic status back (GS a) off: its unasked 4-byte messages would be read as replies.
+        tokio::time::timeout(self.timeout, async {
+            line.write_all(&[GS, b'a', 0]).await?;
+            line.flush().await
+        })
+        .await
+        .map_err(|_| self.err("the printer does not take commands (switched off?)"))?
+        .map_err(|e| self.err(e))?;
         for n in [status::PRINTER, status::OFFLINE_CAUSE, status::PAPER] {
             let exchange = async {
                 line.write_all(&status::request(n)).await?;
@@ -171,7 +182,14 @@ impl ReceiptPrinter for EscPosPrinter {
         .await
         .map_err(|_| self.err("the receipt was not taken in time"))?
         .map_err(|e| self.err(e))?;
-        self.ask(&mut line).await
+        // The receipt is out; a status that does not come back after it does not undo that.
+        match self.ask(&mut line).await {
+            Ok(after) => Ok(after),
+            Err(e) => {
+                tracing::warn!("after the receipt: {e}");
+                Ok(PrinterStatus::default())
+            }
+        }
     }
 }
 

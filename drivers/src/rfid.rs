@@ -81,6 +81,9 @@ pub struct FeigPad<S> {
     io: S,
     name: String,
     buf: Vec<u8>,
+    /// A request went unanswered: its late reply may still arrive and must not be taken for
+    /// the next one's.
+    stale: bool,
 }
 
 impl<S> std::fmt::Debug for FeigPad<S> {
@@ -111,6 +114,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> FeigPad<S> {
             io,
             name: name.into(),
             buf: Vec::new(),
+            stale: false,
         }
     }
 
@@ -141,6 +145,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> FeigPad<S> {
     /// Sends one request and reads its reply: (status, data).
     async fn call(&mut self, command: u8, data: &[u8]) -> Result<(u8, Vec<u8>), DeviceError> {
         let request = feig::request(BROADCAST, command, data);
+        if self.stale {
+            // Drain whatever a late reply left on the line before asking again.
+            let mut junk = [0u8; 256];
+            while let Ok(Ok(n)) =
+                tokio::time::timeout(Duration::from_millis(30), self.io.read(&mut junk)).await
+            {
+                if n == 0 {
+                    break;
+                }
+            }
+            self.stale = false;
+        }
         self.buf.clear();
         self.io
             .write_all(&request)
@@ -168,8 +184,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> FeigPad<S> {
                     Parsed::Incomplete => break,
                 }
             }
-            let n = tokio::time::timeout_at(deadline, self.io.read(&mut chunk))
-                .await
+            let read = tokio::time::timeout_at(deadline, self.io.read(&mut chunk)).await;
+            if read.is_err() {
+                self.stale = true;
+            }
+            let n = read
                 .map_err(|_| {
                     self.io_error(format!(
                         "no answer within {} ms (reader unplugged or switched off?)",
@@ -209,7 +228,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> RfidPad for FeigPad<S> {
     async fn inventory(&mut self) -> Result<Vec<TagInfo>, DeviceError> {
         let mut tags = Vec::new();
         let mut mode = 0x00;
-        loop {
+        // A reader that keeps saying "more data" is not believed past 64 rounds.
+        for _ in 0..64 {
             let (st, body) = self.call(cmd::ISO_HOST, &[cmd::INVENTORY, mode]).await?;
             match st {
                 status::NO_TAG => return Ok(tags),
@@ -235,6 +255,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> RfidPad for FeigPad<S> {
             }
             mode = 0x80;
         }
+        Err(self.io_error("the inventory never ended (\"more data\" 64 times)"))
     }
 
     async fn system_info(&mut self, uid: [u8; 8]) -> Result<SystemInfo, DeviceError> {

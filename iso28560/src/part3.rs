@@ -353,7 +353,14 @@ mod tests {
         assert!(!looks_like(&[0u8; 32]));
         // An ISIL field starting with a multi-byte character (found by review: it panicked).
         let mut odd = hex(DANISH);
-        odd[21..24].copy_from_slice("ä".as_bytes().iter().chain(b"X").copied().collect::<Vec<_>>().as_slice());
+        odd[21..24].copy_from_slice(
+            "ä".as_bytes()
+                .iter()
+                .chain(b"X")
+                .copied()
+                .collect::<Vec<_>>()
+                .as_slice(),
+        );
         let crc = computed_crc(&odd);
         odd[19..21].copy_from_slice(&crc.to_le_bytes());
         assert!(decode(&odd).is_ok());

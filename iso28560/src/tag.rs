@@ -388,8 +388,8 @@ mod tests {
 
         #[test]
         fn any_element_data_decodes_without_panicking(oid in 1u16..30, comp in 0u8..8, data in proptest::collection::vec(any::<u8>(), 0..20)) {
-            let mut es = vec![part2::Element { oid: 1, compaction: 6, data: b"X1".to_vec() }];
-            es.push(part2::Element { oid, compaction: comp, data });
+            let mut es = vec![Element { oid: 1, compaction: 6, data: b"X1".to_vec() }];
+            es.push(Element { oid, compaction: comp, data });
             if let Ok(m) = part2::write(&es, 64) {
                 if let Ok((t, _)) = decode(&m, None) {
                     let _ = t.encode(64);

@@ -94,6 +94,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                             kiosk::queue::Kind::Checkin => "return",
                         };
                         let state = match &d.state {
+                            State::Staged { .. } => "being recorded".to_owned(),
                             State::Pending => "waiting".to_owned(),
                             State::InFlight => "in doubt (checked before sending)".to_owned(),
                             State::Conflict(w) => format!("CONFLICT: {w}"),
@@ -192,7 +193,9 @@ fn serve(
                 .map(|p| drivers::printer::EscPosPrinter::new(p.link.clone(), p.timeout)),
         }
     };
-    let shutdown = async {
+    // Closing the window stops the kiosk too (the scanner's task would keep it waiting).
+    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
         let mut term =
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
                 Ok(s) => s,
@@ -201,6 +204,7 @@ fn serve(
         tokio::select! {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}
+            _ = closed_rx => {}
         }
         tracing::info!("stopping");
     };
@@ -226,12 +230,15 @@ fn serve(
             r
         });
         window.run()?;
+        let _ = closed_tx.send(());
         drop(tx);
         return engine
             .join()
             .map_err(|_| anyhow::anyhow!("the kiosk's task panicked"))?;
     }
     let _ = headless;
+    // Held to the end: with no window, only a signal stops the kiosk.
+    let _no_window = closed_tx;
     runtime.block_on(kiosk::run(
         settings,
         registry,

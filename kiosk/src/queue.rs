@@ -1,7 +1,8 @@
 //! The offline queue: loans and returns made while the library system did not answer, kept in
 //! sled with their original time until the library system has them, each exactly once.
 //!
-//! A transaction is written and flushed before the patron is told it went through. Delivery
+//! A transaction is written and flushed (staged) before the tag's security bit is switched, and
+//! committed before the patron is told it went through. Delivery
 //! marks a record *in flight* (flushed) before sending it; an answer removes it (or keeps it as a
 //! conflict for staff when the library system refuses). A record found in flight — after a
 //! crash, a restart or a dropped connection mid-send — is in doubt: the library system may have
@@ -39,6 +40,12 @@ impl std::fmt::Debug for Kind {
 /// Where a record is.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub enum State {
+    /// Written, while the kiosk switches the tag's security bit: delivery leaves it alone until
+    /// [`Queue::commit`] (or [`Queue::cancel`]). `in_doubt` as for [`Queue::checkout`].
+    Staged {
+        /// The online request may have reached the library system.
+        in_doubt: bool,
+    },
     /// Waiting to be sent.
     Pending,
     /// Being sent, or sent without an answer: in doubt.
@@ -101,9 +108,18 @@ pub struct Queue {
 }
 
 impl Queue {
-    /// Opens (or creates) the queue in `dir`.
+    /// Opens (or creates, readable by this user only: it holds card numbers until delivery) the
+    /// queue in `dir`. Records left staged by a crash are committed as in doubt: the patron may
+    /// have left with the item, so the loan is kept and checked before it is sent.
     pub fn open(dir: &Path) -> Result<Self, QueueError> {
         let path = dir.display().to_string();
+        let io = |e: std::io::Error| QueueError::Store {
+            path: path.clone(),
+            cause: e.to_string(),
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .map_err(io)?;
         let fail = |e: sled::Error| QueueError::Store {
             path: path.clone(),
             cause: e.to_string(),
@@ -114,7 +130,15 @@ impl Queue {
             .open()
             .map_err(fail)?;
         let tree = db.open_tree("deferred").map_err(fail)?;
-        Ok(Self { db, tree, path })
+        let q = Self { db, tree, path };
+        for mut d in q.list() {
+            if matches!(d.state, State::Staged { .. }) {
+                tracing::warn!(id = d.id, item = %d.item, "offline queue: a record staged before a crash is kept, in doubt");
+                d.state = State::InFlight;
+                q.put(&d)?;
+            }
+        }
+        Ok(q)
     }
 
     fn fail(&self, cause: impl ToString) -> QueueError {
@@ -189,6 +213,28 @@ impl Queue {
         in_doubt: bool,
     ) -> Result<u64, QueueError> {
         self.add(Kind::Checkin, item, at, None, in_doubt)
+    }
+
+    /// Commits a staged record: it is delivered from now on.
+    pub fn commit(&self, id: u64) -> Result<(), QueueError> {
+        if let Some(mut d) = self.list().into_iter().find(|d| d.id == id)
+            && let State::Staged { in_doubt } = d.state
+        {
+            d.state = if in_doubt {
+                State::InFlight
+            } else {
+                State::Pending
+            };
+            self.put(&d)?;
+        }
+        Ok(())
+    }
+
+    /// Records for `item` still to deliver: a new transaction on it must queue behind them.
+    pub fn has_waiting(&self, item: &str) -> bool {
+        self.list()
+            .iter()
+            .any(|d| d.item == item && !matches!(d.state, State::Conflict(_)))
     }
 
     /// Takes back a record not yet sent (the tag could not be unsecured after all).
@@ -269,7 +315,7 @@ impl Queue {
         let all = self.list();
         let mut stopped = false;
         for mut d in all {
-            if matches!(d.state, State::Conflict(_)) {
+            if matches!(d.state, State::Conflict(_) | State::Staged { .. }) {
                 continue;
             }
             if stopped {
@@ -315,6 +361,13 @@ impl Queue {
                 Ok((false, message)) => {
                     let words = message.unwrap_or_else(|| "refused without a reason".into());
                     tracing::warn!(id = d.id, item = %d.item, "offline queue: the library system refused a deferred transaction: {words}");
+                    d.state = State::Conflict(words);
+                    self.put(&d)?;
+                    report.conflicts += 1;
+                }
+                Err(RegistryError::Setup(words)) => {
+                    // This backend cannot take it at all (Koha's REST API): staff must.
+                    tracing::error!(id = d.id, item = %d.item, "offline queue: cannot be delivered by this backend: {words}");
                     d.state = State::Conflict(words);
                     self.put(&d)?;
                     report.conflicts += 1;

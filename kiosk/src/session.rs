@@ -14,7 +14,7 @@ use iso28560::ItemTag;
 use offline::{OfflineAnswer, OfflineList};
 use receipt::{Receipt, ReceiptKind, ReceiptLine};
 use redact::{CardNumber, Pin};
-use registry::{PatronFacts, PatronLogin, Registry, RegistryError, ReturnRoute, Verification};
+use registry::{PatronFacts, PatronLogin, Registry, ReturnRoute, Verification};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use ui::{Action, Hold, Loan, Message, Mode, Outcome, Row, RowState, Screen, View};
@@ -40,6 +40,8 @@ pub enum Input {
     Scan(String),
 }
 
+/// Fewest digits of a card number or PIN the kiosk submits.
+const MIN_ENTRY: usize = 4;
 /// Tries before a tag that cannot be read is shown as unreadable.
 const READ_TRIES: u32 = 3;
 /// How long the thank-you screen stays.
@@ -76,11 +78,15 @@ pub struct Kiosk<R, P, Pr> {
     view: View,
     session: Option<Session>,
     tags: HashMap<[u8; 8], (Result<ItemTag, String>, u32)>,
-    handled: HashSet<String>,
+    /// Items handled this session, with their tags (none when scanned).
+    handled: HashMap<String, Vec<[u8; 8]>>,
     last_activity: Instant,
     goodbye_at: Option<Instant>,
     after_message: Screen,
     pad_error: Option<String>,
+    /// The patron picked a language at this visit: the library system's idea of it does not
+    /// override theirs.
+    language_chosen: bool,
 }
 
 impl<R, P, Pr> std::fmt::Debug for Kiosk<R, P, Pr> {
@@ -158,11 +164,12 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             view,
             session: None,
             tags: HashMap::new(),
-            handled: HashSet::new(),
+            handled: HashMap::new(),
             last_activity: Instant::now(),
             goodbye_at: None,
             after_message: Screen::Welcome,
             pad_error: None,
+            language_chosen: false,
         }
     }
 
@@ -206,8 +213,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         if let Some(at) = self.goodbye_at {
             if now >= at {
                 self.goodbye_at = None;
-                self.view.screen = Screen::Welcome;
-                self.show();
+                self.welcome();
             }
             return;
         }
@@ -219,8 +225,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 self.settings.idle_logout.as_secs()
             );
             self.end_session().await;
-            self.view.screen = Screen::Welcome;
-            self.show();
+            self.welcome();
             return;
         }
         if self.view.screen == Screen::Items && self.pad.is_some() {
@@ -288,6 +293,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             Action::Language(l) => {
                 if ["fi", "sv", "en"].contains(&l.as_str()) {
                     self.view.language = l;
+                    self.language_chosen = true;
                     self.show();
                 }
             }
@@ -364,6 +370,9 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 if self.after_message == Screen::Goodbye {
                     self.goodbye().await;
                 } else {
+                    if self.session.is_none() && self.after_message != Screen::Welcome {
+                        self.after_message = Screen::Welcome;
+                    }
                     if self.after_message == Screen::Welcome {
                         self.end_session().await;
                     }
@@ -392,6 +401,11 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         let Some(s) = self.session.as_mut() else {
             return;
         };
+        // The OK key is disabled below this length; a fast second tap must not get past it
+        // (an empty PIN would be a card-only login).
+        if s.entry.len() < MIN_ENTRY {
+            return;
+        }
         match s.stage {
             Stage::Card => {
                 let card = CardNumber::new(std::mem::take(&mut s.entry));
@@ -445,7 +459,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                     if let Some(l) = facts
                         .language
                         .as_deref()
-                        .filter(|l| ["fi", "sv", "en"].contains(l))
+                        .filter(|l| ["fi", "sv", "en"].contains(l) && !self.language_chosen)
                     {
                         self.view.language = l.to_owned();
                     }
@@ -565,7 +579,24 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             }
         };
         let present: HashSet<[u8; 8]> = tags.iter().map(|t| t.uid).collect();
+        if tags.iter().any(|t| !self.tags.contains_key(&t.uid)) {
+            // Things moving on the pad are a patron at work.
+            self.last_activity = Instant::now();
+        }
         self.tags.retain(|uid, _| present.contains(uid));
+        // An item that failed can be tried again by lifting it off the pad and back.
+        let failed: HashSet<String> = self
+            .view
+            .items
+            .iter()
+            .filter(|r| r.state == RowState::Failed)
+            .map(|r| r.item.clone())
+            .collect();
+        self.handled.retain(|item, uids| {
+            !(failed.contains(item)
+                && !uids.is_empty()
+                && uids.iter().all(|u| !present.contains(u)))
+        });
         for t in &tags {
             let known = self.tags.get(&t.uid).is_some_and(|(r, _)| r.is_ok());
             if known {
@@ -582,6 +613,12 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             .iter()
             .filter_map(|t| {
                 let (r, tries) = self.tags.get(&t.uid)?;
+                // A patron's RFID library card on the pad is not an item: never sent, never shown.
+                if r.as_ref()
+                    .is_ok_and(|tag| tag.usage.is_some_and(|u| u.class() == 8))
+                {
+                    return None;
+                }
                 (r.is_ok() || *tries >= READ_TRIES).then(|| TagRead {
                     uid: t.uid,
                     data: r.clone(),
@@ -603,12 +640,13 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         for g in group(&reads) {
             match g {
                 PadItem::Complete { item, uids } => {
-                    if self.handled.insert(item.clone()) {
+                    if !self.handled.contains_key(&item) {
+                        self.handled.insert(item.clone(), uids.clone());
                         self.item(item, uids).await;
                     }
                 }
                 PadItem::Incomplete { item, seen, parts } => {
-                    if !self.handled.contains(&item) {
+                    if !self.handled.contains_key(&item) {
                         self.upsert(Row {
                             item,
                             state: RowState::Failed,
@@ -637,8 +675,25 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
     /// Handles one item (from the pad with its tags, or scanned with none).
     async fn item(&mut self, item: String, uids: Vec<[u8; 8]>) {
         let mode = self.session.as_ref().map_or(Mode::Borrow, |s| s.mode);
-        if uids.is_empty() && !self.handled.insert(item.clone()) {
-            return;
+        let mut uids = uids;
+        if uids.is_empty() {
+            // Scanned: done once, unless it failed; its tags, if it has any on the pad, are
+            // switched too (or the gate would alarm).
+            let failed = self
+                .view
+                .items
+                .iter()
+                .any(|r| r.item == item && r.state == RowState::Failed);
+            if self.handled.contains_key(&item) && !failed {
+                return;
+            }
+            uids = self
+                .tags
+                .iter()
+                .filter(|(_, (r, _))| r.as_ref().is_ok_and(|t| t.item == item))
+                .map(|(u, _)| *u)
+                .collect();
+            self.handled.insert(item.clone(), uids.clone());
         }
         self.upsert(Row {
             item: item.clone(),
@@ -691,6 +746,16 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             }
             if !done {
                 tracing::warn!(uid = %hex(&uid), "security bit not set: {last}");
+                // Parts already switched go back, so a set is never half lent.
+                let undo = iso28560::afi::for_loan(!on_loan);
+                for &done_uid in uids.iter().take_while(|u| **u != uid) {
+                    if matches!(security, Security::Afi | Security::Both) {
+                        let _ = pad.write_afi(done_uid, undo).await;
+                    }
+                    if matches!(security, Security::Eas | Security::Both) {
+                        let _ = pad.set_eas(done_uid, on_loan).await;
+                    }
+                }
                 return Err(last);
             }
         }
@@ -727,7 +792,9 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         };
         // Whether the library system may have made the loan even though we got no answer.
         let mut in_doubt = false;
-        if let Some(registry) = &self.registry {
+        // A loan of an item with transactions still queued queues behind them, in order.
+        let queued_before = self.queue.has_waiting(item);
+        if let (Some(registry), false) = (&self.registry, queued_before) {
             match tokio::time::timeout(
                 self.settings.online_timeout,
                 registry.checkout(&login, item),
@@ -792,7 +859,8 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                     );
                 }
                 Ok(Err(e)) => {
-                    in_doubt = !matches!(e, RegistryError::Unreachable(_));
+                    // Refused or cut off, the request may still have been taken in.
+                    in_doubt = true;
                     tracing::warn!(item, "library system offline at checkout: {e}");
                 }
                 Err(_) => {
@@ -801,7 +869,9 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 }
             }
         }
-        self.view.offline = true;
+        if !queued_before {
+            self.view.offline = true;
+        }
         if !self.settings.offline.lending {
             return row(
                 RowState::Failed,
@@ -838,7 +908,16 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             }
         };
         if self.secure(uids, true).await.is_err() {
-            if let Err(e) = self.queue.cancel(id) {
+            let undone = if in_doubt {
+                // The library system may have the loan: keep it, and queue the return after it.
+                self.queue.commit(id).and_then(|()| {
+                    let back = self.queue.checkin(item, self.today_time(), false)?;
+                    self.queue.commit(back)
+                })
+            } else {
+                self.queue.cancel(id)
+            };
+            if let Err(e) = undone {
                 tracing::error!("offline queue: cannot take back record {id}: {e}");
             }
             return row(
@@ -848,6 +927,9 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 String::new(),
                 None,
             );
+        }
+        if let Err(e) = self.queue.commit(id) {
+            tracing::error!(item, "offline queue: record {id} not committed: {e}");
         }
         tracing::info!(item, id, "lent offline; queued for the library system");
         if let Some(s) = self.session.as_mut() {
@@ -878,7 +960,8 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             note,
         };
         let mut in_doubt = false;
-        if let Some(registry) = &self.registry {
+        let queued_before = self.queue.has_waiting(item);
+        if let (Some(registry), false) = (&self.registry, queued_before) {
             match tokio::time::timeout(self.settings.online_timeout, registry.checkin(item)).await {
                 Ok(Ok(o)) if o.ok => {
                     self.view.offline = false;
@@ -918,7 +1001,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                     return row(RowState::Failed, Outcome::NoAnswer, String::new(), None);
                 }
                 Ok(Err(e)) => {
-                    in_doubt = !matches!(e, RegistryError::Unreachable(_));
+                    in_doubt = true;
                     tracing::warn!(item, "library system offline at checkin: {e}");
                 }
                 Err(_) => {
@@ -927,15 +1010,32 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 }
             }
         }
-        self.view.offline = true;
+        if !queued_before {
+            self.view.offline = true;
+        }
         if !self.settings.offline.returns {
             return row(RowState::Failed, Outcome::NoAnswer, String::new(), None);
         }
-        if let Err(e) = self.queue.checkin(item, self.today_time(), in_doubt) {
-            tracing::error!(item, "offline return not recorded: {e}");
-            return row(RowState::Failed, Outcome::NoAnswer, String::new(), None);
+        let id = match self.queue.checkin(item, self.today_time(), in_doubt) {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!(item, "offline return not recorded: {e}");
+                return row(RowState::Failed, Outcome::NoAnswer, String::new(), None);
+            }
+        };
+        // A return stands whether or not the tag could be secured again.
+        let secured = self.secure(uids, false).await;
+        if let Err(e) = self.queue.commit(id) {
+            tracing::error!(item, "offline queue: record {id} not committed: {e}");
         }
-        let _ = self.secure(uids, false).await;
+        if secured.is_err() {
+            return row(
+                RowState::Notice,
+                Outcome::SecurityFailed,
+                String::new(),
+                None,
+            );
+        }
         if let Some(s) = self.session.as_mut() {
             s.any_offline = true;
             s.lines.push(ReceiptLine {
@@ -953,48 +1053,61 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         )
     }
 
-    async fn loans(&mut self) {
-        let Some(login) = self.session.as_ref().and_then(|s| s.login.clone()) else {
-            return;
+    /// Fetches the patron's loans and reservations into the view; false when the library
+    /// system does not answer.
+    async fn fetch_loans(&mut self) -> bool {
+        let (Some(login), Some(registry)) = (
+            self.session.as_ref().and_then(|s| s.login.clone()),
+            self.registry.as_ref(),
+        ) else {
+            return false;
         };
-        if self.registry.is_none() {
+        let Ok(Ok(acc)) =
+            tokio::time::timeout(self.settings.online_timeout * 3, registry.account(&login)).await
+        else {
+            return false;
+        };
+        let now = self.today_time();
+        self.view.loans = acc
+            .loans
+            .iter()
+            .map(|l| Loan {
+                title: l.title.clone().unwrap_or_default(),
+                item: l.item.clone(),
+                due: l.due.map(date).unwrap_or_default(),
+                overdue: l.overdue || l.due.is_some_and(|d| d < now),
+            })
+            .collect();
+        self.view.holds = acc
+            .holds
+            .iter()
+            .map(|h| Hold {
+                title: h.title.clone().unwrap_or_else(|| h.item.clone()),
+                ready: false,
+            })
+            .collect();
+        true
+    }
+
+    async fn loans(&mut self) {
+        if self
+            .session
+            .as_ref()
+            .and_then(|s| s.login.as_ref())
+            .is_none()
+            || self.registry.is_none()
+        {
             return;
         }
         self.view.busy = true;
         self.show();
-        let Some(registry) = &self.registry else {
-            return;
-        };
-        match tokio::time::timeout(self.settings.online_timeout * 3, registry.account(&login)).await
-        {
-            Ok(Ok(acc)) => {
-                let now = self.today_time();
-                self.view.loans = acc
-                    .loans
-                    .iter()
-                    .map(|l| Loan {
-                        title: l.title.clone().unwrap_or_default(),
-                        item: l.item.clone(),
-                        due: l.due.map(date).unwrap_or_default(),
-                        overdue: l.overdue || l.due.is_some_and(|d| d < now),
-                    })
-                    .collect();
-                self.view.holds = acc
-                    .holds
-                    .iter()
-                    .map(|h| Hold {
-                        title: h.title.clone().unwrap_or_else(|| h.item.clone()),
-                        ready: false,
-                    })
-                    .collect();
-                self.view.busy = false;
-                self.view.screen = Screen::Loans;
-                self.show();
-            }
-            _ => {
-                self.view.busy = false;
-                self.message(Message::Failed, Screen::Items);
-            }
+        let ok = self.fetch_loans().await;
+        self.view.busy = false;
+        if ok {
+            self.view.screen = Screen::Loans;
+            self.show();
+        } else {
+            self.message(Message::Failed, Screen::Items);
         }
     }
 
@@ -1013,60 +1126,63 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         let result =
             tokio::time::timeout(self.settings.online_timeout * 3, registry.renew_all(&login))
                 .await;
-        self.view.busy = false;
-        match result {
-            Ok(Ok(o)) => {
-                tracing::info!(
-                    renewed = o.renewed.len(),
-                    refused = o.not_renewed.len(),
-                    "renew all"
-                );
-                let loans = self.view.loans.clone();
-                for item in &o.renewed {
-                    let title = loans
-                        .iter()
-                        .find(|l| &l.item == item)
-                        .map(|l| l.title.clone());
-                    self.view.items.push(Row {
-                        title: title.unwrap_or_default(),
-                        item: item.clone(),
-                        state: RowState::Ok,
-                        outcome: Outcome::Renewed,
-                        ..Row::default()
-                    });
-                }
-                for item in &o.not_renewed {
-                    let title = loans
-                        .iter()
-                        .find(|l| &l.item == item)
-                        .map(|l| l.title.clone());
-                    self.view.items.push(Row {
-                        title: title.unwrap_or_default(),
-                        item: item.clone(),
-                        state: RowState::Failed,
-                        outcome: Outcome::NotRenewed,
-                        note: o.message.clone().unwrap_or_default(),
-                        ..Row::default()
-                    });
-                }
-                // Fresh due dates for the renewed rows and the loans list.
-                self.loans().await;
-                let loans = self.view.loans.clone();
-                for r in self
-                    .view
-                    .items
-                    .iter_mut()
-                    .filter(|r| r.outcome == Outcome::Renewed)
-                {
-                    if let Some(l) = loans.iter().find(|l| l.item == r.item) {
-                        r.due = l.due.clone();
-                    }
-                }
-                self.view.screen = Screen::Items;
-                self.show();
+        let Ok(Ok(o)) = result else {
+            self.view.busy = false;
+            self.message(Message::Failed, Screen::Loans);
+            return;
+        };
+        tracing::info!(
+            renewed = o.renewed.len(),
+            refused = o.not_renewed.len(),
+            "renew all"
+        );
+        // Fresh due dates (the renewal answer has none per item); without them the rows say
+        // "renewed" and the loans list keeps its old dates.
+        self.fetch_loans().await;
+        let loans = self.view.loans.clone();
+        let title = |item: &str| {
+            loans
+                .iter()
+                .find(|l| l.item == item)
+                .map(|l| l.title.clone())
+                .unwrap_or_default()
+        };
+        let due = |item: &str| {
+            loans
+                .iter()
+                .find(|l| l.item == item)
+                .map(|l| l.due.clone())
+                .unwrap_or_default()
+        };
+        let mut rows: Vec<Row> = o
+            .renewed
+            .iter()
+            .map(|item| Row {
+                title: title(item),
+                item: item.clone(),
+                state: RowState::Ok,
+                outcome: Outcome::Renewed,
+                due: due(item),
+                ..Row::default()
+            })
+            .collect();
+        rows.extend(o.not_renewed.iter().map(|item| Row {
+            title: title(item),
+            item: item.clone(),
+            state: RowState::Failed,
+            outcome: Outcome::NotRenewed,
+            note: o.message.clone().unwrap_or_default(),
+            ..Row::default()
+        }));
+        for r in rows {
+            match self.view.items.iter_mut().find(|x| x.item == r.item) {
+                Some(x) => *x = r,
+                None => self.view.items.push(r),
             }
-            _ => self.message(Message::Failed, Screen::Items),
         }
+        self.view.busy = false;
+        self.view.screen = Screen::Items;
+        self.show();
     }
 
     async fn finish(&mut self) {
@@ -1156,15 +1272,23 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         self.view.message = None;
         self.view.busy = false;
         self.view.mode = Mode::Borrow;
+    }
+
+    /// Back to the welcome screen for the next patron, in the kiosk's own language.
+    fn welcome(&mut self) {
+        self.view.screen = Screen::Welcome;
         self.view.language = self.settings.language.clone();
+        self.language_chosen = false;
+        self.show();
     }
 }
 
-/// Reads one tag's data: its system information, then its user memory (up to 64 bytes).
+/// Reads one tag's data: its system information, then its user memory (up to 128 bytes).
 pub async fn read_tag<P: RfidPad>(pad: &mut P, uid: [u8; 8]) -> Result<ItemTag, String> {
     let info = pad.system_info(uid).await.map_err(|e| e.to_string())?;
     let bytes_per = usize::from(info.block_size.max(1));
-    let blocks = u8::try_from((64 / bytes_per).min(usize::from(info.blocks))).unwrap_or(8);
+    // 128 bytes at most: every ISO 28560 layout in use fits, and one reply frame holds it.
+    let blocks = u8::try_from((128 / bytes_per).min(usize::from(info.blocks))).unwrap_or(8);
     let memory = pad
         .read_blocks(uid, 0, blocks)
         .await

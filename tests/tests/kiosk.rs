@@ -171,9 +171,15 @@ async fn a_patron_borrows_a_stack_returns_one_and_takes_a_receipt() {
     );
 
     // The language switches mid-session; the rows stay.
+    k.tap(Action::Language("en".into())).await;
+    k.wait_for(WAIT, |v| v.language == "en").await.unwrap();
     k.tap(Action::Language("sv".into())).await;
     let v = k.wait_for(WAIT, |v| v.language == "sv").await.unwrap();
     assert!(v.items.len() >= 8);
+    assert!(
+        rig.running.received().iter().all(|r| r.item != AINO),
+        "the card was sent as an item"
+    );
 
     // Receipt.
     k.tap(Action::Finish).await;
@@ -359,12 +365,13 @@ async fn offline_loans_are_queued_survive_a_crash_and_reach_the_library_once() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let q = Queue::open(&queue_dir).unwrap();
     let queued: Vec<(String, State)> = q.list().into_iter().map(|d| (d.item, d.state)).collect();
+    // Every online failure after the request left is in doubt: checked before it is sent.
     assert_eq!(
         queued,
         [
             ("HE0000003".to_owned(), State::InFlight),
-            ("HE0000006".to_owned(), State::Pending),
-            ("HE0000007".to_owned(), State::Pending)
+            ("HE0000006".to_owned(), State::InFlight),
+            ("HE0000007".to_owned(), State::InFlight)
         ]
     );
     assert_eq!(q.loans_of(&redact::CardNumber::new(AINO)), 3);

@@ -30,7 +30,7 @@ async fn kiosk_logs_at_trace_level_hold_no_personal_data() {
         ("99999999999999", "4444"),
         ("24680000000011", "1234"),
     ] {
-        k.wait_for(wait, |v| matches!(v.screen, Screen::Welcome | Screen::Pin))
+        k.wait_for(wait, |v| v.screen == Screen::Welcome)
             .await
             .unwrap();
         k.send(Input::Scan(card.into())).await;
@@ -42,7 +42,13 @@ async fn kiosk_logs_at_trace_level_hold_no_personal_data() {
             .unwrap();
         if v.screen == Screen::Message {
             k.tap(Action::Dismiss).await;
+            k.wait_for(wait, |v| v.screen != Screen::Message)
+                .await
+                .unwrap();
             k.tap(Action::Cancel).await;
+            k.wait_for(wait, |v| v.screen == Screen::Welcome)
+                .await
+                .unwrap();
         }
     }
     k.wait_for(wait, |v| v.screen == Screen::Items)
