@@ -76,7 +76,7 @@ T = {
         ("Näytä kirjastokorttisi lukijalle tai paina Lainaa ja uusi.",
          "Visa ditt bibliotekskort för läsaren eller tryck Låna och förnya."),
     "Too many wrong PINs. Please try again later.": ("Liian monta väärää tunnuslukua. Yritä myöhemmin uudelleen.", "För många fel PIN-koder. Försök igen senare."),
-    "Type your library card number": ("Näppäile kirjastokorttisi numero", "Ange ditt bibliotekskortsnummer"),
+    "Type your library card number": ("Näppäile kirjastokorttisi numero", "Ange numret på ditt bibliotekskort"),
     "Or show your card to the reader.": ("Tai näytä korttisi lukijalle.", "Eller visa ditt kort för läsaren."),
     "Type your PIN": ("Näppäile tunnuslukusi", "Ange din PIN-kod"),
     "Welcome to the library": ("Tervetuloa kirjastoon", "Välkommen till biblioteket"),

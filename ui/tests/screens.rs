@@ -117,6 +117,14 @@ fn screens(language: &str) -> Vec<(&'static str, View)> {
     vec![
         ("welcome", base(language)),
         (
+            "card-number",
+            View {
+                screen: Screen::Pin,
+                card_entry: Some("2468000".into()),
+                ..base(language)
+            },
+        ),
+        (
             "pin",
             View {
                 screen: Screen::Pin,
