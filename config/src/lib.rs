@@ -9,11 +9,13 @@
 //!   and scope a device trusts, and what a door does when the list has expired.
 //! - [`registry`]: the `[registry]` table: backend, addresses, TLS, credentials, timeouts, and
 //!   how patron replies map to facts.
+//! - [`warnings`]: valid but risky settings, for `check-config`.
 #![deny(missing_docs)]
 
 pub mod allowlist;
 pub mod registry;
 pub mod sip2;
+pub mod warnings;
 
 use std::path::{Path, PathBuf};
 

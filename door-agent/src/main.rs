@@ -86,6 +86,9 @@ async fn real_main(args: Args) -> anyhow::Result<()> {
                 s.rules.branch,
                 s.readers.len()
             );
+            for w in s.warnings() {
+                println!("warning: {w}");
+            }
             Ok(())
         }
         Command::Events {

@@ -292,6 +292,28 @@ pub struct DoorSettings {
     pub allowlist: AllowlistSettings,
 }
 
+impl DoorSettings {
+    /// Valid but risky settings, for `check-config`.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = match &self.registry {
+            Some(r) => config::warnings::registry(r),
+            None => vec![
+                "registry: not set: every patron is checked against the offline list alone".into(),
+            ],
+        };
+        w.extend(config::warnings::allowlist(&self.allowlist));
+        w.extend(config::warnings::retention(
+            "door.retention_days",
+            self.retention,
+            90,
+        ));
+        if self.free_when_staffed {
+            w.push("door.free_when_staffed: the door stands unlocked through staffed hours".into());
+        }
+        w
+    }
+}
+
 /// Reads and validates a door's configuration.
 pub fn load(path: &Path) -> Result<DoorSettings, ConfigError> {
     let raw: RawDoorFile = config::load(path)?;

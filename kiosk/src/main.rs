@@ -81,7 +81,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .build()?;
     match cli.command.unwrap_or(Command::Run { headless: false }) {
         Command::CheckConfig => {
-            println!("{}: ok", cli.config.display());
+            println!("{}: valid ({})", cli.config.display(), settings.name);
+            for w in settings.warnings() {
+                println!("warning: {w}");
+            }
             Ok(())
         }
         Command::Queue { what } => {

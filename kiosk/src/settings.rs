@@ -167,6 +167,41 @@ pub struct KioskSettings {
     pub allowlist: Option<AllowlistSettings>,
 }
 
+impl KioskSettings {
+    /// Valid but risky settings, for `check-config`.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        match &self.registry {
+            Some(r) => {
+                w.extend(config::warnings::registry(r));
+                if matches!(r.backend, config::registry::Backend::KohaRest(_))
+                    && self.offline.lending
+                {
+                    w.push("offline.lending: Koha's REST API cannot take offline loans; they would wait as conflicts for staff (set lending = false, or use SIP2)".into());
+                }
+            }
+            None => w.push(
+                "registry: not set: every loan goes into the offline queue with nowhere to go"
+                    .into(),
+            ),
+        }
+        match &self.allowlist {
+            Some(a) => w.extend(config::warnings::allowlist(a)),
+            None if self.offline.lending => w.push(
+                "allowlist: not set: nobody can borrow while the library system is down".into(),
+            ),
+            None => {}
+        }
+        if !self.pin_required {
+            w.push("kiosk.pin_required = false: anyone holding a card can borrow on it".into());
+        }
+        if self.printer.is_none() {
+            w.push("printer: not set: patrons get no receipts".into());
+        }
+        w
+    }
+}
+
 /// Reads and validates `path`.
 pub fn load(path: &Path) -> Result<KioskSettings, ConfigError> {
     let raw: RawFile = config::load(path)?;
@@ -384,6 +419,18 @@ mod tests {
         assert_eq!(s.idle_logout, Duration::from_secs(60));
         assert!(s.pin_required && s.offline.lending && s.offline.max_loans == 5);
         assert_eq!(s.state_dir, PathBuf::from("/etc/state"));
+    }
+
+    #[test]
+    fn risky_settings_are_warned_about() {
+        let s = check(&MINIMAL.replace("\"k\"", "\"k\"\npin_required = false")).unwrap();
+        let w = s.warnings().join("\n");
+        assert!(
+            w.contains("pin_required")
+                && w.contains("registry: not set")
+                && w.contains("no receipts"),
+            "{w}"
+        );
     }
 
     #[test]
