@@ -14,7 +14,6 @@
 //! - [`events`]: the pseudonymised event log in sled.
 //! - [`control`]: the staff's questions over a local socket ("who came in", "which alarms").
 //! - [`devices`]: opening the configured devices and wiring them to channels.
-//! - [`notify`]: systemd readiness and watchdog.
 #![deny(missing_docs)]
 
 pub mod check;
@@ -23,7 +22,6 @@ pub mod devices;
 pub mod door;
 pub mod events;
 pub mod facts;
-pub mod notify;
 pub mod settings;
 
 use std::future::Future;
@@ -174,7 +172,7 @@ pub async fn run<R: Registry + 'static>(
     e.detail = Some(format!("{} at {}", settings.name, settings.rules.branch));
     record(e);
     tracing::info!(door = %settings.name, branch = %settings.rules.branch, list = ?list.store().held().map(|h| h.version), "door-agent ready");
-    notify::notify("READY=1");
+    daemon::notify("READY=1");
 
     let start = Instant::now();
     let mono = |t: Instant| t.duration_since(start);
@@ -183,7 +181,7 @@ pub async fn run<R: Registry + 'static>(
     let mut flood = Flood::new(settings.max_attempts_per_minute, Duration::from_secs(60));
     let mut session: Option<Session> = None;
     let (mut cards_open, mut keys_open) = (true, true);
-    let watchdog = notify::watchdog_interval();
+    let watchdog = daemon::watchdog_interval();
     let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
     let mut housekeeping = tokio::time::interval(Duration::from_secs(3600));
     housekeeping.tick().await;
@@ -320,7 +318,7 @@ pub async fn run<R: Registry + 'static>(
             _ = watchdog_tick.tick(), if watchdog.is_some() => {
                 // Only a door task that polled recently keeps the watchdog fed.
                 if alive_rx.borrow().elapsed() < Duration::from_secs(2) {
-                    notify::notify("WATCHDOG=1");
+                    daemon::notify("WATCHDOG=1");
                 }
             }
             _ = housekeeping.tick() => {
@@ -329,7 +327,7 @@ pub async fn run<R: Registry + 'static>(
             }
         }
     }
-    notify::notify("STOPPING=1");
+    daemon::notify("STOPPING=1");
     let _ = door_tx.send(DoorCommand::Shutdown).await;
     let _ = door_task.await;
     // Aborted tasks are awaited so the event log's last handle is gone when `run` returns.

@@ -192,7 +192,17 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         self.show();
         let poll = self.settings.poll;
         let mut shutdown = std::pin::pin!(shutdown);
+        daemon::notify("READY=1");
+        // Pinged only from this loop: a kiosk stuck anywhere stops pinging and is restarted.
+        let watchdog = daemon::watchdog_interval();
+        let mut next_ping = Instant::now();
         loop {
+            if let Some(every) = watchdog
+                && Instant::now() >= next_ping
+            {
+                daemon::notify("WATCHDOG=1");
+                next_ping = Instant::now() + every;
+            }
             tokio::select! {
                 input = inputs.recv() => match input {
                     Some(i) => {
@@ -205,6 +215,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 () = &mut shutdown => break,
             }
         }
+        daemon::notify("STOPPING=1");
         self.end_session().await;
     }
 

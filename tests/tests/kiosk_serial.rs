@@ -65,10 +65,16 @@ async fn the_kiosk_binary_lends_over_real_serial_lines_and_stops_on_sigterm() {
         .unwrap();
     tokio::spawn(pad.clone().serve(port));
 
+    // systemd's notification socket, as the unit would give it.
+    let notify_path = tmp.path().join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    notify.set_nonblocking(true).unwrap();
     let log = tmp.path().join("kiosk.log");
     let child = Command::new(&bin)
         .args(["-c", &rig.config.to_string_lossy(), "run", "--headless"])
         .env("RUST_LOG", "debug")
+        .env("NOTIFY_SOCKET", &notify_path)
+        .env("WATCHDOG_USEC", "1000000")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -130,6 +136,22 @@ async fn the_kiosk_binary_lends_over_real_serial_lines_and_stops_on_sigterm() {
     assert!(status.success(), "exit {status:?}\n{}", read_log());
     let logs = read_log();
     assert!(logs.contains("stopping"), "{logs}");
+    let mut said = Vec::new();
+    let mut buf = [0u8; 256];
+    while let Ok(n) = notify.recv(&mut buf) {
+        said.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert_eq!(
+        said.first().map(String::as_str),
+        Some("READY=1"),
+        "{said:?}"
+    );
+    assert!(said.iter().any(|m| m == "WATCHDOG=1"), "{said:?}");
+    assert_eq!(
+        said.last().map(String::as_str),
+        Some("STOPPING=1"),
+        "{said:?}"
+    );
     for secret in ["24680000000011", "Virtanen"] {
         assert!(
             !leaks(&logs, secret),

@@ -1,6 +1,7 @@
 //! systemd's notification protocol (`sd_notify`): one datagram to `$NOTIFY_SOCKET` per state
 //! (`READY=1`, `WATCHDOG=1`, `STOPPING=1`, `STATUS=…`). Without the variable it does nothing, so
 //! the daemon runs the same outside systemd.
+#![deny(missing_docs)]
 
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
