@@ -165,6 +165,40 @@ impl EventLog {
         Ok(out)
     }
 
+    /// Every event about the card with this pseudonym, oldest first (for a patron's right of
+    /// access).
+    pub fn for_card(&self, pseudonym: &str) -> Result<Vec<Event>, EventLogError> {
+        let mut out = vec![];
+        for item in self.tree.iter() {
+            let (_, v) = item.map_err(|e| self.err(e))?;
+            if let Ok(e) = serde_json::from_slice::<Event>(&v)
+                && e.card.as_deref() == Some(pseudonym)
+            {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes every event about the card with this pseudonym, durably; returns how many (for a
+    /// patron's right to erasure).
+    pub fn erase_card(&self, pseudonym: &str) -> Result<usize, EventLogError> {
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for item in self.tree.iter() {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            if let Ok(e) = serde_json::from_slice::<Event>(&v)
+                && e.card.as_deref() == Some(pseudonym)
+            {
+                batch.remove(k);
+                n += 1;
+            }
+        }
+        self.tree.apply_batch(batch).map_err(|e| self.err(e))?;
+        self.flush()?;
+        Ok(n)
+    }
+
     /// Removes events before `cutoff` (Unix ms); returns how many.
     pub fn purge_before(&self, cutoff: i64) -> Result<usize, EventLogError> {
         let mut n = 0;
@@ -203,6 +237,23 @@ fn key_at(ms: i64) -> [u8; 12] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_cards_events_are_exported_and_erased_and_no_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(&dir.path().join("events")).unwrap();
+        for (i, card) in ["aa", "bb", "aa"].iter().enumerate() {
+            let mut e = Event::new(Kind::Entry, 1000 + i as i64);
+            e.card = Some(card.repeat(16));
+            log.record(&e).unwrap();
+        }
+        log.record(&Event::new(Kind::Alarm, 2000)).unwrap();
+        assert_eq!(log.for_card(&"aa".repeat(16)).unwrap().len(), 2);
+        assert_eq!(log.erase_card(&"aa".repeat(16)).unwrap(), 2);
+        assert!(log.for_card(&"aa".repeat(16)).unwrap().is_empty());
+        assert_eq!(log.len(), 2, "the other card's event and the alarm stay");
+        assert_eq!(log.erase_card(&"cc".repeat(16)).unwrap(), 0);
+    }
 
     #[test]
     fn events_are_found_by_time_and_purged_after_retention() {

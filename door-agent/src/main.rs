@@ -50,6 +50,47 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A patron's right of access: every event this door holds about one card, as JSON. The
+    /// card number is read from standard input (never an argument: `ps` would show it). The
+    /// daemon must be stopped.
+    Export {
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// A patron's right to erasure: remove every event about one card (read from standard
+    /// input). The daemon must be stopped.
+    Erase,
+}
+
+/// The card number typed or piped on standard input.
+fn card_from_stdin() -> anyhow::Result<redact::CardNumber> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let card = line.trim();
+    anyhow::ensure!(!card.is_empty(), "no card number on standard input");
+    Ok(redact::CardNumber::new(card))
+}
+
+fn open_log_stopped(s: &settings::DoorSettings) -> anyhow::Result<EventLog> {
+    EventLog::open(&s.state_dir.join("events")).with_context(|| {
+        "the event log is in use: stop the door first (systemctl stop door-agent)".to_owned()
+    })
+}
+
+/// Writes `bytes` to a new file readable by this user only.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("{}: cannot create (it must not exist yet)", path.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
 }
 
 fn main() -> std::process::ExitCode {
@@ -89,6 +130,31 @@ async fn real_main(args: Args) -> anyhow::Result<()> {
             for w in s.warnings() {
                 println!("warning: {w}");
             }
+            Ok(())
+        }
+        Command::Export { out } => {
+            let card = card_from_stdin()?;
+            let p = door_agent::pseudonym(&s.allowlist.card_key, &card);
+            let events = open_log_stopped(&s)?.for_card(&p)?;
+            let doc = serde_json::json!({
+                "device": s.name,
+                "what": "events of the door-agent's log about one library card; the card appears only as its keyed hash",
+                "card_pseudonym": p,
+                "exported_at": Utc::now().to_rfc3339(),
+                "events": events,
+            });
+            write_private(&out, &serde_json::to_vec_pretty(&doc)?)?;
+            println!("{} event(s) written to {}", events.len(), out.display());
+            Ok(())
+        }
+        Command::Erase => {
+            let card = card_from_stdin()?;
+            let p = door_agent::pseudonym(&s.allowlist.card_key, &card);
+            let n = open_log_stopped(&s)?.erase_card(&p)?;
+            println!("{n} event(s) about this card removed from the event log");
+            println!(
+                "The offline list on this device comes from the library system: erase the patron there, and the next list leaves them out."
+            );
             Ok(())
         }
         Command::Events {

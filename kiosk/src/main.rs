@@ -39,6 +39,33 @@ enum Command {
         #[command(subcommand)]
         what: QueueCommand,
     },
+    /// A patron's right of access: what this kiosk holds about one card (its offline loans
+    /// waiting for the library system), as JSON. The card number is read from standard input.
+    /// The kiosk must be stopped.
+    Export {
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// A patron's right to erasure: the card's offline loans are delivered to the library system
+    /// first, then nothing of it is left here. Nothing is removed while a loan cannot be
+    /// delivered. The card number is read from standard input; the kiosk must be stopped.
+    Erase,
+}
+
+/// The card number typed or piped on standard input (never an argument: `ps` would show it).
+fn card_from_stdin() -> anyhow::Result<redact::CardNumber> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let card = line.trim();
+    anyhow::ensure!(!card.is_empty(), "no card number on standard input");
+    Ok(redact::CardNumber::new(card))
+}
+
+fn open_queue_stopped(settings: &settings::KioskSettings) -> anyhow::Result<Queue> {
+    Queue::open(&settings.state_dir.join("queue")).map_err(|e| {
+        anyhow::anyhow!("{e}\nIs the kiosk running? Stop it first (systemctl stop kiosk).")
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,6 +112,91 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             for w in settings.warnings() {
                 println!("warning: {w}");
             }
+            Ok(())
+        }
+        Command::Export { out } => {
+            let card = card_from_stdin()?;
+            let q = open_queue_stopped(&settings)?;
+            let records: Vec<serde_json::Value> = q
+                .of_card(&card)
+                .into_iter()
+                .map(|d| {
+                    serde_json::json!({
+                        "loan_of_item": d.item,
+                        "at": d.at.to_string(),
+                        "due": d.due.map(|t| t.to_string()),
+                        "state": match &d.state {
+                            State::Conflict(w) => format!("refused by the library system: {w}"),
+                            _ => "waiting for the library system".to_owned(),
+                        },
+                    })
+                })
+                .collect();
+            let doc = serde_json::json!({
+                "device": settings.name,
+                "what": "offline loans this kiosk holds for one library card until the library system has them; nothing else about patrons is kept here",
+                "exported_at": chrono::Local::now().to_rfc3339(),
+                "records": records,
+            });
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&out)
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "{}: cannot create (it must not exist yet): {e}",
+                        out.display()
+                    )
+                })?;
+            f.write_all(&serde_json::to_vec_pretty(&doc)?)?;
+            f.sync_all()?;
+            println!("{} record(s) written to {}", records.len(), out.display());
+            Ok(())
+        }
+        Command::Erase => {
+            let card = card_from_stdin()?;
+            let q = open_queue_stopped(&settings)?;
+            let held = q.of_card(&card);
+            if held.iter().any(|d| !matches!(d.state, State::Conflict(_))) {
+                let Some(r) = &settings.registry else {
+                    anyhow::bail!(
+                        "no [registry] configured: the card's offline loans cannot be delivered, so nothing was erased"
+                    );
+                };
+                let registry = runtime.block_on(async { registry::AnyRegistry::start(r) })?;
+                let d = runtime.block_on(q.deliver(&registry))?;
+                println!("delivered {} queued record(s) first", d.delivered);
+            }
+            let left = q.of_card(&card);
+            let waiting = left
+                .iter()
+                .filter(|d| !matches!(d.state, State::Conflict(_)))
+                .count();
+            let conflicts: Vec<u64> = left
+                .iter()
+                .filter(|d| matches!(d.state, State::Conflict(_)))
+                .map(|d| d.id)
+                .collect();
+            if waiting > 0 {
+                anyhow::bail!(
+                    "{waiting} offline loan(s) of this card could not be delivered (is the library system reachable?): nothing was erased; try again when it answers"
+                );
+            }
+            if !conflicts.is_empty() {
+                anyhow::bail!(
+                    "the library system refused offline loan(s) {conflicts:?} of this card: staff must settle them (kiosk queue list, then queue dismiss ID) before erasure; nothing was erased"
+                );
+            }
+            println!(
+                "nothing about this card is held on this kiosk any more ({} record(s) were delivered and removed)",
+                held.len()
+            );
+            println!(
+                "The offline list comes from the library system: erase the patron there, and the next list leaves them out."
+            );
             Ok(())
         }
         Command::Queue { what } => {

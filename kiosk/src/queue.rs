@@ -285,6 +285,14 @@ impl Queue {
             .count()
     }
 
+    /// Every record of loans to `card` (for a patron's right of access).
+    pub fn of_card(&self, card: &CardNumber) -> Vec<Deferred> {
+        self.list()
+            .into_iter()
+            .filter(|d| matches!(&d.kind, Kind::Checkout { card: c } if c == card.expose()))
+            .collect()
+    }
+
     /// Removes a conflict once staff have dealt with it.
     pub fn dismiss(&self, id: u64) -> Result<bool, QueueError> {
         let found = self

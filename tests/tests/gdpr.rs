@@ -1,0 +1,231 @@
+//! A patron's rights on a device: export (what it holds about one card) and erase (remove it),
+//! the card read from standard input, on the real binaries. The door's event log; the kiosk's
+//! offline queue, whose loans are delivered before anything is erased — and nothing is erased
+//! while the library system cannot take them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use drivers::feig_twin::AirTime;
+use kiosk::Input;
+use library_sim::door::{self, TestClock};
+use library_sim::kiosk as sim;
+use ui::{Outcome, Screen};
+
+const AINO: &str = "24680000000011";
+
+fn fixtures() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml")
+}
+
+fn with_card(bin: &Path, config: &Path, args: &[&str], card: &str) -> Output {
+    let mut child = Command::new(bin)
+        .args(["-c", &config.to_string_lossy()])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{card}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_doors_events_about_one_card_are_exported_and_erased() {
+    let Some(bin) = e2e::workspace_binary("door-agent") else {
+        println!(
+            "SKIPPED: the door-agent binary is not built (run through `cargo test --workspace`)"
+        );
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let rig = door::rig(tmp.path(), &fixtures(), "", door::nine_pm_today(), 72)
+        .await
+        .unwrap();
+    let settings = door_agent::settings::load(&rig.config).unwrap();
+    let mut d =
+        door::start_door(settings, TestClock::starting(door::nine_pm_today()).clock()).unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    d.try_card(AINO, "1234#").await.unwrap();
+    d.try_card(AINO, "9999#").await.unwrap();
+    d.try_card("24680000000029", "2468#").await.unwrap();
+
+    // While the door runs, its log is its own.
+    let busy = with_card(&bin, &rig.config, &["erase"], AINO);
+    assert!(
+        !busy.status.success() && text(&busy).contains("stop the door first"),
+        "{}",
+        text(&busy)
+    );
+    d.shut_down().await.unwrap();
+
+    let out = tmp.path().join("aino.json");
+    let o = with_card(
+        &bin,
+        &rig.config,
+        &["export", "--out", &out.to_string_lossy()],
+        AINO,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let events = doc["events"].as_array().unwrap();
+    assert!(events.len() >= 2, "{doc}");
+    let p = doc["card_pseudonym"].as_str().unwrap();
+    assert!(events.iter().all(|e| e["card"] == p));
+    let raw = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        !raw.contains(AINO),
+        "the export holds the card number in clear"
+    );
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&out).unwrap().permissions())
+            & 0o777,
+        0o600
+    );
+
+    let o = with_card(&bin, &rig.config, &["erase"], AINO);
+    assert!(
+        o.status.success() && text(&o).contains(&format!("{} event(s)", events.len())),
+        "{}",
+        text(&o)
+    );
+    let again = tmp.path().join("again.json");
+    with_card(
+        &bin,
+        &rig.config,
+        &["export", "--out", &again.to_string_lossy()],
+        AINO,
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&again).unwrap()).unwrap();
+    assert!(doc["events"].as_array().unwrap().is_empty());
+    // Erik's event is still there; an unknown card has nothing, and says so.
+    let erik = tmp.path().join("erik.json");
+    with_card(
+        &bin,
+        &rig.config,
+        &["export", "--out", &erik.to_string_lossy()],
+        "24680000000029",
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&erik).unwrap()).unwrap();
+    assert_eq!(doc["events"].as_array().unwrap().len(), 1);
+    let o = with_card(&bin, &rig.config, &["erase"], "11111111111111");
+    assert!(
+        o.status.success() && text(&o).contains("0 event(s)"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kiosk_delivers_a_cards_offline_loans_before_erasing_and_refuses_while_offline() {
+    let Some(bin) = e2e::workspace_binary("kiosk") else {
+        println!("SKIPPED: the kiosk binary is not built (run through `cargo test --workspace`)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rig = sim::rig(tmp.path(), &fixtures(), chrono::Utc::now(), "")
+        .await
+        .unwrap();
+    let settings = kiosk::settings::load(&rig.config).unwrap();
+    let mut k = sim::start_kiosk(settings, AirTime::default(), kiosk::system_clock()).unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let wait = Duration::from_secs(10);
+    k.send(Input::Scan(AINO.into())).await;
+    k.wait_for(wait, |v| v.screen == Screen::Pin).await.unwrap();
+    k.type_digits("1234").await;
+    k.wait_for(wait, |v| v.screen == Screen::Items)
+        .await
+        .unwrap();
+    let sip = rig.running.sip2_tls.unwrap();
+    rig.running.stop();
+    k.pad.place(sim::tag("HE0000003", 1, 1));
+    k.wait_for(wait, |v| {
+        v.items.iter().any(|r| r.outcome == Outcome::LentOffline)
+    })
+    .await
+    .unwrap();
+    k.shut_down().await.unwrap();
+
+    let out = tmp.path().join("aino.json");
+    let o = with_card(
+        &bin,
+        &rig.config,
+        &["export", "--out", &out.to_string_lossy()],
+        AINO,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(doc["records"][0]["loan_of_item"], "HE0000003", "{doc}");
+
+    // The library system is down: nothing is erased, and the loan is not lost.
+    let o = with_card(&bin, &rig.config, &["erase"], AINO);
+    assert!(
+        !o.status.success() && text(&o).contains("nothing was erased"),
+        "{}",
+        text(&o)
+    );
+    let o = with_card(
+        &bin,
+        &rig.config,
+        &[
+            "export",
+            "--out",
+            &tmp.path().join("still.json").to_string_lossy(),
+        ],
+        AINO,
+    );
+    assert!(text(&o).contains("1 record(s)"), "{}", text(&o));
+
+    // Back: delivered, then nothing left.
+    rig.running = library_sim::server::start(library_sim::server::Settings {
+        sip2_tls: Some(sip),
+        https: None,
+        dialect: sip2::Dialect {
+            charset: sip2::Charset::Utf8,
+            ..sip2::Dialect::standard()
+        },
+        ..library_sim::server::Settings::loopback(fixtures(), tmp.path().to_owned())
+    })
+    .await
+    .unwrap();
+    let o = with_card(&bin, &rig.config, &["erase"], AINO);
+    assert!(
+        o.status.success() && text(&o).contains("delivered 1"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        rig.running
+            .received()
+            .iter()
+            .any(|r| r.item == "HE0000003" && r.no_block && r.ok)
+    );
+    let o = with_card(
+        &bin,
+        &rig.config,
+        &[
+            "export",
+            "--out",
+            &tmp.path().join("after.json").to_string_lossy(),
+        ],
+        AINO,
+    );
+    assert!(text(&o).contains("0 record(s)"), "{}", text(&o));
+}
