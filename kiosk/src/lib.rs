@@ -65,6 +65,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let settings = Arc::new(settings);
     let queue = queue::Queue::open(&settings.state_dir.join("queue"))?;
+    let metrics = daemon::Metrics::new();
     let list = match &settings.allowlist {
         Some(a) => Some(OfflineList::open(a.clone())?),
         None => None,
@@ -92,6 +93,14 @@ pub async fn run(
             .0
             .push(tokio::spawn(deliver_forever(queue.clone(), r.clone())));
     }
+    if let Some(addr) = settings.metrics {
+        let m = metrics.clone();
+        background.0.push(tokio::spawn(async move {
+            if let Err(e) = m.serve(addr).await {
+                tracing::error!("health endpoint {addr}: {e}");
+            }
+        }));
+    }
     let kiosk = Kiosk::new(
         settings,
         registry,
@@ -101,7 +110,8 @@ pub async fn run(
         devices.printer,
         clock,
         publish,
-    );
+    )
+    .with_metrics(metrics);
     kiosk.run(inputs, shutdown).await;
     for b in std::mem::take(&mut background.0) {
         b.abort();

@@ -34,6 +34,8 @@ enum Command {
     },
     /// Check the configuration file and exit.
     CheckConfig,
+    /// The running kiosk's health (from its loopback endpoint, `[kiosk] metrics`).
+    Status,
     /// The offline queue: loans and returns waiting for the library system.
     Queue {
         #[command(subcommand)]
@@ -111,6 +113,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}: valid ({})", cli.config.display(), settings.name);
             for w in settings.warnings() {
                 println!("warning: {w}");
+            }
+            Ok(())
+        }
+        Command::Status => {
+            let Some(addr) = settings.metrics else {
+                anyhow::bail!(
+                    "no health endpoint configured: set [kiosk] metrics = \"127.0.0.1:9464\""
+                );
+            };
+            let body = runtime.block_on(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut s = tokio::net::TcpStream::connect(addr)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{addr}: {e}: is the kiosk running?"))?;
+                s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").await?;
+                let mut text = String::new();
+                s.read_to_string(&mut text).await?;
+                Ok::<String, anyhow::Error>(text)
+            })?;
+            let body = body.split("\r\n\r\n").nth(1).unwrap_or("");
+            for line in body.lines().filter(|l| !l.starts_with('#')) {
+                if let Some((name, value)) = line.split_once(' ') {
+                    println!("{:<48} {value}", name.trim_start_matches("omatoimi_"));
+                }
             }
             Ok(())
         }

@@ -87,6 +87,9 @@ pub struct Kiosk<R, P, Pr> {
     /// The patron picked a language at this visit: the library system's idea of it does not
     /// override theirs.
     language_chosen: bool,
+    metrics: daemon::Metrics,
+    started: Instant,
+    next_metrics: Instant,
 }
 
 impl<R, P, Pr> std::fmt::Debug for Kiosk<R, P, Pr> {
@@ -170,7 +173,79 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             after_message: Screen::Welcome,
             pad_error: None,
             language_chosen: false,
+            metrics: daemon::Metrics::new(),
+            started: Instant::now(),
+            next_metrics: Instant::now(),
         }
+    }
+
+    /// Publishes health gauges into `metrics` (served by the daemon on loopback).
+    pub fn with_metrics(mut self, metrics: daemon::Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Health as numbers: no personal data, no labels.
+    fn update_metrics(&mut self) {
+        let now = Instant::now();
+        if now < self.next_metrics {
+            return;
+        }
+        self.next_metrics = now + Duration::from_secs(2);
+        let m = &self.metrics;
+        m.set("omatoimi_up", "1 while the kiosk's flows run", 1.0);
+        m.set(
+            "omatoimi_uptime_seconds",
+            "seconds since the kiosk started",
+            now.duration_since(self.started).as_secs_f64().round(),
+        );
+        m.set(
+            "omatoimi_online",
+            "1 when the library system answered the last request, 0 when offline",
+            if self.view.offline { 0.0 } else { 1.0 },
+        );
+        let all = self.queue.list();
+        let conflicts = all
+            .iter()
+            .filter(|d| matches!(d.state, crate::queue::State::Conflict(_)))
+            .count();
+        m.set(
+            "omatoimi_queue_waiting",
+            "offline transactions waiting for the library system",
+            (all.len() - conflicts) as f64,
+        );
+        m.set(
+            "omatoimi_queue_conflicts",
+            "offline transactions the library system refused, kept for staff",
+            conflicts as f64,
+        );
+        if let Some(c) = self.list.as_ref().and_then(|l| l.store().current()) {
+            let h = &c.header.header;
+            m.set(
+                "omatoimi_allowlist_version",
+                "version of the offline list applied",
+                h.version as f64,
+            );
+            m.set(
+                "omatoimi_allowlist_expires_timestamp_seconds",
+                "when the applied offline list expires (Unix time)",
+                h.expires_at as f64,
+            );
+        }
+        m.set(
+            "omatoimi_rfid_pad_ok",
+            "1 when the RFID pad answers (or none is configured)",
+            if self.pad_error.is_some() { 0.0 } else { 1.0 },
+        );
+        m.set(
+            "omatoimi_in_session",
+            "1 while a patron is using the kiosk",
+            if self.view.screen == Screen::Welcome {
+                0.0
+            } else {
+                1.0
+            },
+        );
     }
 
     /// The view shown now.
@@ -220,6 +295,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
     }
 
     async fn tick(&mut self) {
+        self.update_metrics();
         let now = Instant::now();
         if let Some(at) = self.goodbye_at {
             if now >= at {

@@ -37,6 +37,7 @@ struct RawKiosk {
     pin_required: Option<bool>,
     online_timeout_ms: Option<u64>,
     sync_minutes: Option<u64>,
+    metrics: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -149,6 +150,8 @@ pub struct KioskSettings {
     pub online_timeout: Duration,
     /// How often the offline list is synced and the queue delivered.
     pub sync_every: Duration,
+    /// The loopback address of the health endpoint (`/metrics`), if any.
+    pub metrics: Option<std::net::SocketAddr>,
     /// Offline policy.
     pub offline: OfflinePolicy,
     /// RFID pad, if any.
@@ -249,6 +252,26 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
             "expected 100 to 30000 ms",
         ));
     }
+    let metrics = match &k.metrics {
+        None => None,
+        Some(a) => {
+            let addr: std::net::SocketAddr = a.parse().map_err(|_| {
+                ConfigError::invalid(
+                    file,
+                    "kiosk.metrics",
+                    "expected a loopback address and port, e.g. \"127.0.0.1:9464\"",
+                )
+            })?;
+            if !addr.ip().is_loopback() {
+                return Err(ConfigError::invalid(
+                    file,
+                    "kiosk.metrics",
+                    "the health endpoint listens on loopback only (127.0.0.1 or ::1)",
+                ));
+            }
+            Some(addr)
+        }
+    };
     let o = &raw.offline;
     let offline = OfflinePolicy {
         lending: o.lending.unwrap_or(true),
@@ -378,6 +401,7 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
         pin_required: k.pin_required.unwrap_or(true),
         online_timeout: Duration::from_millis(online_ms),
         sync_every: Duration::from_secs(k.sync_minutes.unwrap_or(5).clamp(1, 24 * 60) * 60),
+        metrics,
         offline,
         pad,
         security,

@@ -39,11 +39,16 @@ async fn the_kiosk_binary_lends_over_real_serial_lines_and_stops_on_sigterm() {
     };
     let (_scan_line, scan_dev, scan_test) = e2e::socat_pair(tmp.path(), "scanner").unwrap();
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let rig = sim::rig(
         tmp.path(),
         &fixtures,
         chrono::Utc::now(),
-        "pin_required = false",
+        &format!("pin_required = false\nmetrics = \"127.0.0.1:{metrics_port}\""),
     )
     .await
     .unwrap();
@@ -121,6 +126,30 @@ async fn the_kiosk_binary_lends_over_real_serial_lines_and_stops_on_sigterm() {
             .iter()
             .any(|r| r.item == "HE0000001" && r.ok && !r.no_block)
     );
+
+    // Health, as a technician's `kiosk status` and a monitoring agent see it.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let status = Command::new(&bin)
+        .args(["-c", &rig.config.to_string_lossy(), "status"])
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&status.stdout).into_owned();
+    for want in [
+        "up ",
+        "online ",
+        "queue_waiting ",
+        "allowlist_version ",
+        "rfid_pad_ok ",
+    ] {
+        assert!(status.contains(want), "status lacks {want:?}:\n{status}");
+    }
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("online") && l.ends_with(" 1")),
+        "{status}"
+    );
+    assert!(!status.contains("24680000000011"));
 
     let pid = kiosk.0.id().to_string();
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();

@@ -1,0 +1,112 @@
+//! Health as numbers: gauges set by the daemon, served over HTTP on a loopback address in the
+//! Prometheus text exposition format (`# HELP`, `# TYPE`, `name value`).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The daemon's gauges; cheap to clone and share.
+#[derive(Debug, Clone, Default)]
+pub struct Metrics(Arc<Mutex<BTreeMap<&'static str, (&'static str, f64)>>>);
+
+impl Metrics {
+    /// No gauges yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets gauge `name` (with its help text) to `value`.
+    pub fn set(&self, name: &'static str, help: &'static str, value: f64) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name, (help, value));
+    }
+
+    /// A gauge's value.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .map(|(_, v)| *v)
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for (name, (help, value)) in self.0.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
+            ));
+        }
+        out
+    }
+
+    /// Serves `GET /metrics` on `addr` until the task is dropped. Only loopback addresses are
+    /// accepted: the numbers are for the box's own monitoring agent.
+    pub async fn serve(self, addr: SocketAddr) -> std::io::Result<()> {
+        if !addr.ip().is_loopback() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{addr}: the metrics endpoint listens on loopback only"),
+            ));
+        }
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        loop {
+            let (mut sock, _) = listener.accept().await?;
+            let me = self.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let n = match tokio::time::timeout(
+                    std::time::Duration::from_secs(2),
+                    sock.read(&mut buf),
+                )
+                .await
+                {
+                    Ok(Ok(n)) => n,
+                    _ => return,
+                };
+                let request = String::from_utf8_lossy(&buf[..n]);
+                let reply = if request.starts_with("GET /metrics ") {
+                    let body = me.render();
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                } else {
+                    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_owned()
+                };
+                let _ = sock.write_all(reply.as_bytes()).await;
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn gauges_render_in_the_text_format() {
+        let m = Metrics::new();
+        m.set("omatoimi_online", "1 when the library system answers", 1.0);
+        m.set("omatoimi_queue_waiting", "records waiting", 3.0);
+        assert_eq!(
+            m.render(),
+            "# HELP omatoimi_online 1 when the library system answers\n# TYPE omatoimi_online gauge\nomatoimi_online 1\n\
+             # HELP omatoimi_queue_waiting records waiting\n# TYPE omatoimi_queue_waiting gauge\nomatoimi_queue_waiting 3\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn only_loopback_is_served() {
+        let m = Metrics::new();
+        let e = m.serve("0.0.0.0:0".parse().unwrap()).await.unwrap_err();
+        assert!(e.to_string().contains("loopback"));
+    }
+}
