@@ -86,6 +86,27 @@ impl Metrics {
     }
 }
 
+/// Asks a running daemon's endpoint at `addr` for its gauges: (name without the `omatoimi_`
+/// prefix, value), for `status` commands.
+pub async fn read(addr: SocketAddr) -> std::io::Result<Vec<(String, String)>> {
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").await?;
+    let mut text = String::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        s.read_to_string(&mut text),
+    )
+    .await
+    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer"))??;
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
+    Ok(body
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once(' '))
+        .map(|(n, v)| (n.trim_start_matches("omatoimi_").to_owned(), v.to_owned()))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -101,6 +122,29 @@ mod tests {
             "# HELP omatoimi_online 1 when the library system answers\n# TYPE omatoimi_online gauge\nomatoimi_online 1\n\
              # HELP omatoimi_queue_waiting records waiting\n# TYPE omatoimi_queue_waiting gauge\nomatoimi_queue_waiting 3\n"
         );
+    }
+
+    #[tokio::test]
+    async fn a_served_gauge_reads_back() {
+        let m = Metrics::new();
+        m.set("omatoimi_online", "h", 0.0);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let task = tokio::spawn(m.clone().serve(addr));
+        let mut got = vec![];
+        for _ in 0..50 {
+            if let Ok(g) = read(addr).await {
+                got = g;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(got, vec![("online".to_owned(), "0".to_owned())]);
+        task.abort();
     }
 
     #[tokio::test]

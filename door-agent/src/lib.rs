@@ -165,6 +165,61 @@ pub async fn run<R: Registry + 'static>(
         alive_tx,
     ));
     let control = control::serve(&settings.state_dir.join("control.sock"), events.clone());
+    let metrics = daemon::Metrics::new();
+    let metrics_task = settings.metrics.map(|addr| {
+        let m = metrics.clone();
+        tokio::spawn(async move {
+            if let Err(e) = m.serve(addr).await {
+                tracing::error!("health endpoint {addr}: {e}");
+            }
+        })
+    });
+    let gauges = |online: Option<bool>| {
+        metrics.set("omatoimi_up", "1 while the door-agent runs", 1.0);
+        metrics.set(
+            "omatoimi_door_task_alive",
+            "1 when the door task (relay, contact, alarms) polled in the last 2 s",
+            if alive_rx.borrow().elapsed() < Duration::from_secs(2) {
+                1.0
+            } else {
+                0.0
+            },
+        );
+        if let Some(online) = online {
+            metrics.set(
+                "omatoimi_online",
+                "1 when the library system answered the last check, 0 when the offline list did",
+                if online { 1.0 } else { 0.0 },
+            );
+        }
+        if let Some(c) = list.store().current() {
+            let h = &c.header.header;
+            metrics.set(
+                "omatoimi_allowlist_version",
+                "version of the offline list applied",
+                h.version as f64,
+            );
+            metrics.set(
+                "omatoimi_allowlist_expires_timestamp_seconds",
+                "when the applied offline list expires (Unix time)",
+                h.expires_at as f64,
+            );
+        }
+        let now = clock().timestamp_millis();
+        if let Ok(recent) = events.between(now - 86_400_000, now + 1) {
+            metrics.set(
+                "omatoimi_alarms_24h",
+                "alarms and tamper events in the last 24 hours",
+                recent.iter().filter(|e| e.kind.is_alarm()).count() as f64,
+            );
+        }
+        metrics.set(
+            "omatoimi_events",
+            "events held in the log",
+            events.len() as f64,
+        );
+    };
+    gauges(None);
     let sync = spawn_sync(&list, &settings, clock.clone());
 
     let mut e = Event::new(Kind::Daemon, clock().timestamp_millis());
@@ -184,6 +239,7 @@ pub async fn run<R: Registry + 'static>(
     let watchdog = daemon::watchdog_interval();
     let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
     let mut housekeeping = tokio::time::interval(Duration::from_secs(3600));
+    let mut gauge_tick = tokio::time::interval(Duration::from_secs(15));
     housekeeping.tick().await;
     tokio::pin!(shutdown);
 
@@ -279,6 +335,7 @@ pub async fn run<R: Registry + 'static>(
                             tracing::warn!(door = %settings.name, "library system: {why}; asked the offline list");
                         }
                         let source = Some(verdict.source.label());
+                        gauges(Some(verdict.source == Source::Online));
                         match verdict.decision {
                             Decision::Open => {
                                 failures.succeeded(&s.pseudonym);
@@ -321,6 +378,7 @@ pub async fn run<R: Registry + 'static>(
                     daemon::notify("WATCHDOG=1");
                 }
             }
+            _ = gauge_tick.tick() => gauges(None),
             _ = housekeeping.tick() => {
                 purge(&events, &settings, &clock);
                 failures.forget_old(mono(Instant::now()));
@@ -337,6 +395,10 @@ pub async fn run<R: Registry + 'static>(
     }
     control.abort();
     let _ = control.await;
+    if let Some(m) = metrics_task {
+        m.abort();
+        let _ = m.await;
+    }
     let mut e = Event::new(Kind::Daemon, clock().timestamp_millis());
     e.code = Some("stopped".into());
     record(e);

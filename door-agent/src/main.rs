@@ -35,6 +35,8 @@ enum Command {
     Run,
     /// Read and validate the configuration, then exit.
     CheckConfig,
+    /// The running door's health (from its loopback endpoint, `[door] metrics`).
+    Status,
     /// Events between two local times ("2026-03-03 21:00"), oldest first, pseudonymised.
     Events {
         /// From (local time of the branch), inclusive.
@@ -129,6 +131,20 @@ async fn real_main(args: Args) -> anyhow::Result<()> {
             );
             for w in s.warnings() {
                 println!("warning: {w}");
+            }
+            Ok(())
+        }
+        Command::Status => {
+            let Some(addr) = s.metrics else {
+                anyhow::bail!(
+                    "no health endpoint configured: set [door] metrics = \"127.0.0.1:9465\""
+                );
+            };
+            let gauges = daemon::metrics::read(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("{addr}: {e}: is the door-agent running?"))?;
+            for (name, value) in gauges {
+                println!("{name:<48} {value}");
             }
             Ok(())
         }

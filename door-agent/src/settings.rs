@@ -58,6 +58,7 @@ struct RawDoor {
     lockout_minutes: Option<u32>,
     max_attempts_per_minute: Option<u32>,
     sync_minutes: Option<u32>,
+    metrics: Option<String>,
     pin_min: Option<usize>,
     pin_max: Option<usize>,
     pin_first_key_secs: Option<u64>,
@@ -288,6 +289,8 @@ pub struct DoorSettings {
     pub announcements: Vec<AnnouncementSettings>,
     /// The library system; `None` for an offline-only door.
     pub registry: Option<RegistrySettings>,
+    /// The loopback address of the health endpoint (`/metrics`), if any.
+    pub metrics: Option<std::net::SocketAddr>,
     /// The offline list.
     pub allowlist: AllowlistSettings,
 }
@@ -635,6 +638,26 @@ impl RawDoorFile {
             keypad,
             outputs,
             announcements,
+            metrics: match &d.metrics {
+                None => None,
+                Some(a) => {
+                    let addr: std::net::SocketAddr = a.parse().map_err(|_| {
+                        ConfigError::invalid(
+                            file,
+                            "door.metrics",
+                            "expected a loopback address and port, e.g. \"127.0.0.1:9465\"",
+                        )
+                    })?;
+                    if !addr.ip().is_loopback() {
+                        return Err(ConfigError::invalid(
+                            file,
+                            "door.metrics",
+                            "the health endpoint listens on loopback only (127.0.0.1 or ::1)",
+                        ));
+                    }
+                    Some(addr)
+                }
+            },
             registry: self
                 .registry
                 .as_ref()

@@ -122,21 +122,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     "no health endpoint configured: set [kiosk] metrics = \"127.0.0.1:9464\""
                 );
             };
-            let body = runtime.block_on(async move {
-                use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                let mut s = tokio::net::TcpStream::connect(addr)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{addr}: {e}: is the kiosk running?"))?;
-                s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").await?;
-                let mut text = String::new();
-                s.read_to_string(&mut text).await?;
-                Ok::<String, anyhow::Error>(text)
-            })?;
-            let body = body.split("\r\n\r\n").nth(1).unwrap_or("");
-            for line in body.lines().filter(|l| !l.starts_with('#')) {
-                if let Some((name, value)) = line.split_once(' ') {
-                    println!("{:<48} {value}", name.trim_start_matches("omatoimi_"));
-                }
+            let gauges = runtime
+                .block_on(daemon::metrics::read(addr))
+                .map_err(|e| anyhow::anyhow!("{addr}: {e}: is the kiosk running?"))?;
+            for (name, value) in gauges {
+                println!("{name:<48} {value}");
             }
             Ok(())
         }

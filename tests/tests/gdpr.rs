@@ -56,9 +56,20 @@ async fn the_doors_events_about_one_card_are_exported_and_erased() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let rig = door::rig(tmp.path(), &fixtures(), "", door::nine_pm_today(), 72)
-        .await
-        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let rig = door::rig(
+        tmp.path(),
+        &fixtures(),
+        &format!("metrics = \"127.0.0.1:{port}\""),
+        door::nine_pm_today(),
+        72,
+    )
+    .await
+    .unwrap();
     let settings = door_agent::settings::load(&rig.config).unwrap();
     let mut d =
         door::start_door(settings, TestClock::starting(door::nine_pm_today()).clock()).unwrap();
@@ -66,6 +77,30 @@ async fn the_doors_events_about_one_card_are_exported_and_erased() {
     d.try_card(AINO, "1234#").await.unwrap();
     d.try_card(AINO, "9999#").await.unwrap();
     d.try_card("24680000000029", "2468#").await.unwrap();
+
+    // The running door's health, as `door-agent status` shows it.
+    let o = Command::new(&bin)
+        .args(["-c", &rig.config.to_string_lossy(), "status"])
+        .output()
+        .unwrap();
+    let status = text(&o);
+    assert!(o.status.success(), "{status}");
+    for want in [
+        "up ",
+        "door_task_alive ",
+        "allowlist_version ",
+        "alarms_24h ",
+        "events ",
+    ] {
+        assert!(status.contains(want), "status lacks {want:?}:\n{status}");
+    }
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("online") && l.ends_with(" 1")),
+        "{status}"
+    );
+    assert!(!status.contains(AINO));
 
     // While the door runs, its log is its own.
     let busy = with_card(&bin, &rig.config, &["erase"], AINO);
