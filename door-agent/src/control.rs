@@ -20,10 +20,16 @@ pub struct Query {
     /// Only alarms and tampering.
     #[serde(default)]
     pub alarms: bool,
+    /// The security log instead (kept apart, longer).
+    #[serde(default)]
+    pub security: bool,
 }
 
 /// Answers a query from the log.
 pub fn answer(log: &EventLog, q: &Query) -> Result<Vec<Event>, crate::events::EventLogError> {
+    if q.security {
+        return log.security_between(q.from, q.to);
+    }
     Ok(log
         .between(q.from, q.to)?
         .into_iter()

@@ -29,6 +29,25 @@ pub enum Kind {
     Tamper,
     /// The daemon started or stopped.
     Daemon,
+    /// A security event with no door movement: the clock jumped, an offline list was refused.
+    Security,
+}
+
+/// Denial codes that are security events (PIN guessing, flooding).
+const SECURITY_DENIALS: [&str; 2] = ["pin-locked-out", "too-many-attempts"];
+
+impl Event {
+    /// Kept apart in the security log too, with its own (longer) retention, so a breach can be
+    /// noticed and reported within 72 hours: forced or held doors, tampering, PIN guessing,
+    /// refused lists, clock jumps.
+    pub fn is_security(&self) -> bool {
+        matches!(self.kind, Kind::Alarm | Kind::Tamper | Kind::Security)
+            || (self.kind == Kind::Denied
+                && self
+                    .code
+                    .as_deref()
+                    .is_some_and(|c| SECURITY_DENIALS.contains(&c)))
+    }
 }
 
 impl Kind {
@@ -90,6 +109,7 @@ pub enum EventLogError {
 #[derive(Debug, Clone)]
 pub struct EventLog {
     tree: sled::Tree,
+    security: sled::Tree,
     db: sled::Db,
     path: String,
     seq: std::sync::Arc<AtomicU32>,
@@ -109,8 +129,10 @@ impl EventLog {
             .open()
             .map_err(err)?;
         let tree = db.open_tree("events").map_err(err)?;
+        let security = db.open_tree("security").map_err(err)?;
         Ok(Self {
             tree,
+            security,
             db,
             path: shown.clone(),
             seq: Default::default(),
@@ -130,8 +152,44 @@ impl EventLog {
         key[..8].copy_from_slice(&event.at.to_be_bytes());
         key[8..].copy_from_slice(&self.seq.fetch_add(1, Ordering::Relaxed).to_be_bytes());
         let value = serde_json::to_vec(event).map_err(|e| self.err(e))?;
+        if event.is_security() {
+            self.security
+                .insert(key, value.clone())
+                .map_err(|e| self.err(e))?;
+        }
         self.tree.insert(key, value).map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    /// Security events with `from <= at < to` (Unix ms), oldest first.
+    pub fn security_between(&self, from: i64, to: i64) -> Result<Vec<Event>, EventLogError> {
+        let mut out = vec![];
+        if to <= from {
+            return Ok(out);
+        }
+        for item in self.security.range(key_at(from)..key_at(to)) {
+            let (_, v) = item.map_err(|e| self.err(e))?;
+            if let Ok(e) = serde_json::from_slice::<Event>(&v) {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes security events before `cutoff` (Unix ms); returns how many.
+    pub fn purge_security_before(&self, cutoff: i64) -> Result<usize, EventLogError> {
+        let keys: Vec<sled::IVec> = self
+            .security
+            .range(..key_at(cutoff))
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(e))?;
+        let mut batch = sled::Batch::default();
+        for k in &keys {
+            batch.remove(k.clone());
+        }
+        self.security.apply_batch(batch).map_err(|e| self.err(e))?;
+        Ok(keys.len())
     }
 
     /// Makes what was recorded durable (the daemon calls this after each decision and alarm).
@@ -195,6 +253,16 @@ impl EventLog {
             }
         }
         self.tree.apply_batch(batch).map_err(|e| self.err(e))?;
+        let mut batch = sled::Batch::default();
+        for item in self.security.iter() {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            if let Ok(e) = serde_json::from_slice::<Event>(&v)
+                && e.card.as_deref() == Some(pseudonym)
+            {
+                batch.remove(k);
+            }
+        }
+        self.security.apply_batch(batch).map_err(|e| self.err(e))?;
         self.flush()?;
         Ok(n)
     }
@@ -237,6 +305,36 @@ fn key_at(ms: i64) -> [u8; 12] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn security_events_are_kept_apart_and_outlive_the_ordinary_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(&dir.path().join("events")).unwrap();
+        log.record(&Event::new(Kind::Entry, 1000)).unwrap();
+        let mut alarm = Event::new(Kind::Alarm, 1001);
+        alarm.code = Some("forced-open".into());
+        log.record(&alarm).unwrap();
+        let mut locked = Event::new(Kind::Denied, 1002);
+        locked.code = Some("pin-locked-out".into());
+        log.record(&locked).unwrap();
+        let mut wrong = Event::new(Kind::Denied, 1003);
+        wrong.code = Some("wrong-pin".into());
+        log.record(&wrong).unwrap();
+        let mut jump = Event::new(Kind::Security, 1004);
+        jump.code = Some("clock-jump".into());
+        log.record(&jump).unwrap();
+        let sec = log.security_between(0, 2000).unwrap();
+        let codes: Vec<_> = sec
+            .iter()
+            .map(|e| e.code.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(codes, ["forced-open", "pin-locked-out", "clock-jump"]);
+        // The ordinary retention purges the log; the security log keeps its copy.
+        log.purge_before(5000).unwrap();
+        assert!(log.is_empty());
+        assert_eq!(log.security_between(0, 2000).unwrap().len(), 3);
+        assert_eq!(log.purge_security_before(5000).unwrap(), 3);
+    }
 
     #[test]
     fn one_cards_events_are_exported_and_erased_and_no_others() {

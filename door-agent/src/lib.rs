@@ -220,7 +220,7 @@ pub async fn run<R: Registry + 'static>(
         );
     };
     gauges(None);
-    let sync = spawn_sync(&list, &settings, clock.clone());
+    let sync = spawn_sync(&list, &settings, clock.clone(), events.clone());
 
     let mut e = Event::new(Kind::Daemon, clock().timestamp_millis());
     e.code = Some("started".into());
@@ -240,6 +240,7 @@ pub async fn run<R: Registry + 'static>(
     let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
     let mut housekeeping = tokio::time::interval(Duration::from_secs(3600));
     let mut gauge_tick = tokio::time::interval(Duration::from_secs(15));
+    let (mut last_wall, mut last_mono) = (clock().timestamp_millis(), Instant::now());
     housekeeping.tick().await;
     tokio::pin!(shutdown);
 
@@ -378,7 +379,19 @@ pub async fn run<R: Registry + 'static>(
                     daemon::notify("WATCHDOG=1");
                 }
             }
-            _ = gauge_tick.tick() => gauges(None),
+            _ = gauge_tick.tick() => {
+                gauges(None);
+                // The wall clock against the monotonic one: a jump changes which list is in
+                // force and which hours apply, and is how a tampered box would hide.
+                let wall = clock().timestamp_millis();
+                let mono_now = Instant::now();
+                let expected = last_wall + i64::try_from(mono_now.duration_since(last_mono).as_millis()).unwrap_or(i64::MAX);
+                let jump = wall - expected;
+                if jump.abs() > 60_000 {
+                    security_event(&events, &clock, "clock-jump", format!("the clock jumped by {:+} s", jump / 1000));
+                }
+                (last_wall, last_mono) = (wall, mono_now);
+            }
             _ = housekeeping.tick() => {
                 purge(&events, &settings, &clock);
                 failures.forget_old(mono(Instant::now()));
@@ -421,6 +434,22 @@ fn purge(events: &EventLog, settings: &DoorSettings, clock: &Clock) {
         Ok(n) => tracing::info!("event log: {n} events past the retention purged"),
         Err(e) => tracing::error!("event log purge: {e}"),
     }
+    let cutoff = clock().timestamp_millis()
+        - i64::try_from(settings.security_retention.as_millis()).unwrap_or(i64::MAX);
+    match events.purge_security_before(cutoff) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("security log: {n} events past its retention purged"),
+        Err(e) => tracing::error!("security log purge: {e}"),
+    }
+}
+
+/// A security event with no door movement, in both logs and on the `security` log target.
+fn security_event(events: &EventLog, clock: &Clock, code: &str, detail: String) {
+    tracing::warn!(target: "security", code, "{detail}");
+    let mut e = Event::new(Kind::Security, clock().timestamp_millis());
+    e.code = Some(code.into());
+    e.detail = Some(detail);
+    events.keep(e);
 }
 
 /// Syncs the offline list now and every `sync_every`, when it has a URL.
@@ -428,6 +457,7 @@ fn spawn_sync(
     list: &OfflineList,
     settings: &DoorSettings,
     clock: Clock,
+    events: EventLog,
 ) -> Option<tokio::task::JoinHandle<()>> {
     settings.allowlist.url.as_ref()?;
     let fetcher = match offline::Fetcher::new(list) {
@@ -443,6 +473,15 @@ fn spawn_sync(
         loop {
             match fetcher.sync(&list, clock().timestamp()).await {
                 Ok(s) => tracing::info!("offline list: {s:?}"),
+                // A list that fails its signatures, scope or rollback checks may be an attack.
+                Err(offline::SyncError::Apply(offline::ApplyError::Refused(r))) => {
+                    security_event(
+                        &events,
+                        &clock,
+                        "list-refused",
+                        format!("an offline list was refused: {r}"),
+                    );
+                }
                 Err(e) => tracing::warn!("offline list sync: {e}"),
             }
             tokio::time::sleep(every).await;

@@ -48,6 +48,11 @@ enum Command {
         /// Only alarms and tampering.
         #[arg(long)]
         alarms: bool,
+        /// The security log: forced or held doors, tampering, PIN guessing, refused offline
+        /// lists, clock jumps; kept apart and longer (`security_retention_days`, 365), for
+        /// noticing a breach and reporting it within 72 hours.
+        #[arg(long)]
+        security: bool,
         /// JSON lines instead of a table.
         #[arg(long)]
         json: bool,
@@ -177,6 +182,7 @@ async fn real_main(args: Args) -> anyhow::Result<()> {
             from,
             to,
             alarms,
+            security,
             json,
         } => {
             let zone = s.schedule.zone;
@@ -189,6 +195,7 @@ async fn real_main(args: Args) -> anyhow::Result<()> {
                 from: at(&from)?,
                 to: at(&to)?,
                 alarms,
+                security,
             };
             let sock = s.state_dir.join("control.sock");
             let events = match control::ask(&sock, &q).await {

@@ -54,6 +54,7 @@ struct RawDoor {
     relock_on_open: Option<bool>,
     free_when_staffed: Option<bool>,
     retention_days: Option<u32>,
+    security_retention_days: Option<u32>,
     max_pin_failures: Option<u32>,
     lockout_minutes: Option<u32>,
     max_attempts_per_minute: Option<u32>,
@@ -261,6 +262,9 @@ pub struct DoorSettings {
     pub free_when_staffed: bool,
     /// Events older than this are purged.
     pub retention: Duration,
+    /// How long the security log (alarms, tampering, PIN guessing, refused lists, clock jumps)
+    /// is kept: long enough to notice a breach and report it.
+    pub security_retention: Duration,
     /// Wrong PINs before a lockout.
     pub max_pin_failures: u32,
     /// Lockout length.
@@ -621,6 +625,9 @@ impl RawDoorFile {
             },
             free_when_staffed: d.free_when_staffed.unwrap_or(true),
             retention: Duration::from_secs(u64::from(retention_days) * 86_400),
+            security_retention: Duration::from_secs(
+                u64::from(d.security_retention_days.unwrap_or(365).clamp(7, 3650)) * 86_400,
+            ),
             max_pin_failures: d.max_pin_failures.unwrap_or(5).clamp(1, 20),
             lockout: Duration::from_secs(
                 u64::from(d.lockout_minutes.unwrap_or(15).clamp(1, 24 * 60)) * 60,

@@ -557,6 +557,7 @@ pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
         from: 0,
         to: i64::MAX,
         alarms: false,
+        security: false,
     };
     let events = door_agent::control::answer(&log, &q)?;
     println!(

@@ -195,6 +195,7 @@ async fn every_deny_reason_online_then_offline_and_the_door_relocks() {
             from: 0,
             to: i64::MAX,
             alarms: false,
+            security: false,
         },
     )
     .unwrap();
@@ -216,6 +217,7 @@ async fn every_deny_reason_online_then_offline_and_the_door_relocks() {
             from: 0,
             to: i64::MAX,
             alarms: true,
+            security: false,
         },
     )
     .unwrap();

@@ -102,6 +102,12 @@ async fn the_doors_events_about_one_card_are_exported_and_erased() {
     );
     assert!(!status.contains(AINO));
 
+    // Forced open: a security event, kept apart.
+    d.set_open(true);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    d.set_open(false);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
     // While the door runs, its log is its own.
     let busy = with_card(&bin, &rig.config, &["erase"], AINO);
     assert!(
