@@ -70,34 +70,10 @@ enum Command {
     Erase,
 }
 
-/// The card number typed or piped on standard input.
-fn card_from_stdin() -> anyhow::Result<redact::CardNumber> {
-    let mut line = String::new();
-    std::io::stdin().read_line(&mut line)?;
-    let card = line.trim();
-    anyhow::ensure!(!card.is_empty(), "no card number on standard input");
-    Ok(redact::CardNumber::new(card))
-}
-
 fn open_log_stopped(s: &settings::DoorSettings) -> anyhow::Result<EventLog> {
     EventLog::open(&s.state_dir.join("events")).with_context(|| {
         "the event log is in use: stop the door first (systemctl stop door-agent)".to_owned()
     })
-}
-
-/// Writes `bytes` to a new file readable by this user only.
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("{}: cannot create (it must not exist yet)", path.display()))?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    Ok(())
 }
 
 fn main() -> std::process::ExitCode {
@@ -154,7 +130,7 @@ async fn real_main(args: Args) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Export { out } => {
-            let card = card_from_stdin()?;
+            let card = daemon::gdpr::card_from_stdin()?;
             let p = door_agent::pseudonym(&s.allowlist.card_key, &card);
             let events = open_log_stopped(&s)?.for_card(&p)?;
             let doc = serde_json::json!({
@@ -164,12 +140,12 @@ async fn real_main(args: Args) -> anyhow::Result<()> {
                 "exported_at": Utc::now().to_rfc3339(),
                 "events": events,
             });
-            write_private(&out, &serde_json::to_vec_pretty(&doc)?)?;
+            daemon::gdpr::write_private(&out, &serde_json::to_vec_pretty(&doc)?)?;
             println!("{} event(s) written to {}", events.len(), out.display());
             Ok(())
         }
         Command::Erase => {
-            let card = card_from_stdin()?;
+            let card = daemon::gdpr::card_from_stdin()?;
             let p = door_agent::pseudonym(&s.allowlist.card_key, &card);
             let n = open_log_stopped(&s)?.erase_card(&p)?;
             println!("{n} event(s) about this card removed from the event log");

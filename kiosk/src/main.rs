@@ -55,15 +55,6 @@ enum Command {
     Erase,
 }
 
-/// The card number typed or piped on standard input (never an argument: `ps` would show it).
-fn card_from_stdin() -> anyhow::Result<redact::CardNumber> {
-    let mut line = String::new();
-    std::io::stdin().read_line(&mut line)?;
-    let card = line.trim();
-    anyhow::ensure!(!card.is_empty(), "no card number on standard input");
-    Ok(redact::CardNumber::new(card))
-}
-
 fn open_queue_stopped(settings: &settings::KioskSettings) -> anyhow::Result<Queue> {
     Queue::open(&settings.state_dir.join("queue")).map_err(|e| {
         anyhow::anyhow!("{e}\nIs the kiosk running? Stop it first (systemctl stop kiosk).")
@@ -131,7 +122,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Export { out } => {
-            let card = card_from_stdin()?;
+            let card = daemon::gdpr::card_from_stdin()?;
             let q = open_queue_stopped(&settings)?;
             let records: Vec<serde_json::Value> = q
                 .of_card(&card)
@@ -154,26 +145,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 "exported_at": chrono::Local::now().to_rfc3339(),
                 "records": records,
             });
-            use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&out)
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "{}: cannot create (it must not exist yet): {e}",
-                        out.display()
-                    )
-                })?;
-            f.write_all(&serde_json::to_vec_pretty(&doc)?)?;
-            f.sync_all()?;
+            daemon::gdpr::write_private(&out, &serde_json::to_vec_pretty(&doc)?)?;
             println!("{} record(s) written to {}", records.len(), out.display());
             Ok(())
         }
         Command::Erase => {
-            let card = card_from_stdin()?;
+            let card = daemon::gdpr::card_from_stdin()?;
             let q = open_queue_stopped(&settings)?;
             let held = q.of_card(&card);
             if held.iter().any(|d| !matches!(d.state, State::Conflict(_))) {
