@@ -11,12 +11,14 @@
 //! - [`settings`]: `kiosk.toml`, validated.
 //! - [`session`]: the flows, one task owning the state: [`Kiosk`], [`Input`].
 //! - [`stack`]: the pad's tags grouped into items; multi-part items only when complete (pure).
+//! - [`selftest`]: every configured device and the network path, tried once, as a table.
 //! - [`queue`]: the offline queue in sled, delivered with the no-block flag, exactly once.
 //! - `window` (feature `window`): the slint touch screen on the main thread.
 
 #![deny(missing_docs)]
 
 pub mod queue;
+pub mod selftest;
 pub mod session;
 pub mod settings;
 pub mod stack;

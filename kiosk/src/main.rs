@@ -36,6 +36,9 @@ enum Command {
     CheckConfig,
     /// The running kiosk's health (from its loopback endpoint, `[kiosk] metrics`).
     Status,
+    /// Try every configured device and the network path once, and print a pass/fail table
+    /// (the kiosk must be stopped). Exits non-zero when something fails.
+    Selftest,
     /// The offline queue: loans and returns waiting for the library system.
     Queue {
         #[command(subcommand)]
@@ -105,6 +108,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             for w in settings.warnings() {
                 println!("warning: {w}");
             }
+            Ok(())
+        }
+        Command::Selftest => {
+            let checks = runtime.block_on(kiosk::selftest::run(
+                &settings,
+                chrono::Utc::now().timestamp(),
+            ));
+            print!("{}", kiosk::selftest::table(&checks));
+            let failed = checks.iter().filter(|c| !c.ok).count();
+            anyhow::ensure!(failed == 0, "{failed} check(s) failed");
             Ok(())
         }
         Command::Status => {

@@ -76,3 +76,62 @@ async fn check_config_validates_and_warns_about_risky_settings() {
     assert!(out.contains("warning: registry.sip2: plain TCP"), "{out}");
     assert!(out.contains("warning: kiosk.pin_required = false"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn selftest_passes_on_a_good_kiosk_and_names_what_is_missing() {
+    let Some(kiosk_bin) = e2e::workspace_binary("kiosk") else {
+        println!("SKIPPED: the kiosk binary is not built (run through `cargo test --workspace`)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
+    let rig = library_sim::kiosk::rig(tmp.path(), &fixtures, chrono::Utc::now(), "")
+        .await
+        .unwrap();
+    let selftest = || {
+        let out = Command::new(&kiosk_bin)
+            .args(["-c", &rig.config.to_string_lossy(), "selftest"])
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    // A new box: no offline list yet.
+    let (ok, table) = selftest();
+    assert!(!ok && table.contains("FAIL  offline list"), "{table}");
+    // After a first run with the network up, everything passes.
+    let settings = kiosk::settings::load(&rig.config).unwrap();
+    let k = library_sim::kiosk::start_kiosk(
+        settings,
+        drivers::feig_twin::AirTime::default(),
+        kiosk::system_clock(),
+    )
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    k.shut_down().await.unwrap();
+    let (ok, table) = selftest();
+    assert!(ok, "{table}");
+    for row in [
+        "ok    RFID pad",
+        "ok    receipt printer",
+        "ok    library system",
+        "ok    offline list",
+    ] {
+        assert!(table.contains(row), "{row:?} missing:\n{table}");
+    }
+    // The printer switched off and out of paper: named, and the exit code says so.
+    rig.printer.set_status(receipt::PrinterStatus {
+        paper_out: true,
+        ..Default::default()
+    });
+    let (ok, table) = selftest();
+    assert!(
+        !ok && table.contains("FAIL  receipt printer") && table.contains("out of paper"),
+        "{table}"
+    );
+    rig.running.stop();
+    let (ok, table) = selftest();
+    assert!(!ok && table.contains("FAIL  library system"), "{table}");
+}
