@@ -104,3 +104,26 @@ pub fn check_private(path: &Path, config: &Path, key: &str) -> Result<(), Config
     let _ = meta;
     Ok(())
 }
+
+/// A loopback `address:port` at `key` (a daemon's health endpoint listens on nothing else).
+pub fn loopback_address(
+    file: &Path,
+    key: &str,
+    text: &str,
+) -> Result<std::net::SocketAddr, ConfigError> {
+    let addr: std::net::SocketAddr = text.parse().map_err(|_| {
+        ConfigError::invalid(
+            file,
+            key,
+            "expected a loopback address and port, e.g. \"127.0.0.1:9464\"",
+        )
+    })?;
+    if !addr.ip().is_loopback() {
+        return Err(ConfigError::invalid(
+            file,
+            key,
+            "the health endpoint listens on loopback only (127.0.0.1 or ::1)",
+        ));
+    }
+    Ok(addr)
+}

@@ -460,6 +460,7 @@ fn spawn_sync(
     events: EventLog,
 ) -> Option<tokio::task::JoinHandle<()>> {
     settings.allowlist.url.as_ref()?;
+    let clock2 = clock.clone();
     let fetcher = match offline::Fetcher::new(list) {
         Ok(f) => f,
         Err(e) => {
@@ -467,24 +468,18 @@ fn spawn_sync(
             return None;
         }
     };
-    let list = list.clone();
-    let every = settings.sync_every;
-    Some(tokio::spawn(async move {
-        loop {
-            match fetcher.sync(&list, clock().timestamp()).await {
-                Ok(s) => tracing::info!("offline list: {s:?}"),
-                // A list that fails its signatures, scope or rollback checks may be an attack.
-                Err(offline::SyncError::Apply(offline::ApplyError::Refused(r))) => {
-                    security_event(
-                        &events,
-                        &clock,
-                        "list-refused",
-                        format!("an offline list was refused: {r}"),
-                    );
-                }
-                Err(e) => tracing::warn!("offline list sync: {e}"),
-            }
-            tokio::time::sleep(every).await;
-        }
-    }))
+    Some(tokio::spawn(offline::sync_forever(
+        fetcher,
+        list.clone(),
+        settings.sync_every,
+        move || clock().timestamp(),
+        move |r| {
+            security_event(
+                &events,
+                &clock2,
+                "list-refused",
+                format!("an offline list was refused: {r}"),
+            )
+        },
+    )))
 }

@@ -645,26 +645,11 @@ impl RawDoorFile {
             keypad,
             outputs,
             announcements,
-            metrics: match &d.metrics {
-                None => None,
-                Some(a) => {
-                    let addr: std::net::SocketAddr = a.parse().map_err(|_| {
-                        ConfigError::invalid(
-                            file,
-                            "door.metrics",
-                            "expected a loopback address and port, e.g. \"127.0.0.1:9465\"",
-                        )
-                    })?;
-                    if !addr.ip().is_loopback() {
-                        return Err(ConfigError::invalid(
-                            file,
-                            "door.metrics",
-                            "the health endpoint listens on loopback only (127.0.0.1 or ::1)",
-                        ));
-                    }
-                    Some(addr)
-                }
-            },
+            metrics: d
+                .metrics
+                .as_deref()
+                .map(|a| config::loopback_address(file, "door.metrics", a))
+                .transpose()?,
             registry: self
                 .registry
                 .as_ref()

@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use receipt::render::{PrintedLine, Renderer};
 use receipt::status::{self, PrinterStatus};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use receipt::escpos::GS;
 
 use crate::DeviceError;
-
-/// GS.
-const GS: u8 = 0x1D;
+use crate::rfid::ByteLine;
 
 /// Where the printer is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,9 +53,6 @@ pub struct EscPosPrinter {
     timeout: Duration,
 }
 
-trait Line: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Line for T {}
-
 impl EscPosPrinter {
     /// A printer at `link`; each exchange must finish within `timeout`.
     pub fn new(link: PrinterLink, timeout: Duration) -> Self {
@@ -78,18 +75,18 @@ impl EscPosPrinter {
         }
     }
 
-    async fn open(&self) -> Result<Box<dyn Line>, DeviceError> {
+    async fn open(&self) -> Result<Box<dyn ByteLine>, DeviceError> {
         let open = async {
             match &self.link {
                 PrinterLink::Tcp(addr) => tokio::net::TcpStream::connect(addr)
                     .await
-                    .map(|s| Box::new(s) as Box<dyn Line>)
+                    .map(|s| Box::new(s) as Box<dyn ByteLine>)
                     .map_err(|e| e.to_string()),
                 PrinterLink::Serial { path, baud } => {
                     use tokio_serial::SerialPortBuilderExt;
                     tokio_serial::new(path, *baud)
                         .open_native_async()
-                        .map(|s| Box::new(s) as Box<dyn Line>)
+                        .map(|s| Box::new(s) as Box<dyn ByteLine>)
                         .map_err(|e| e.to_string())
                 }
                 PrinterLink::Device(path) => tokio::fs::OpenOptions::new()
@@ -97,7 +94,7 @@ impl EscPosPrinter {
                     .write(true)
                     .open(path)
                     .await
-                    .map(|f| Box::new(DeviceFile(f)) as Box<dyn Line>)
+                    .map(|f| Box::new(f) as Box<dyn ByteLine>)
                     .map_err(|e| e.to_string()),
             }
         };
@@ -114,7 +111,7 @@ impl EscPosPrinter {
         }
     }
 
-    async fn ask(&self, line: &mut Box<dyn Line>) -> Result<PrinterStatus, DeviceError> {
+    async fn ask(&self, line: &mut Box<dyn ByteLine>) -> Result<PrinterStatus, DeviceError> {
         let mut state = PrinterStatus::default();
         if matches!(self.link, PrinterLink::Device(_)) {
             return Ok(state);
@@ -190,41 +187,6 @@ impl ReceiptPrinter for EscPosPrinter {
                 Ok(PrinterStatus::default())
             }
         }
-    }
-}
-
-/// A printer device file (reads return nothing useful; only writes matter).
-struct DeviceFile(tokio::fs::File);
-
-impl AsyncRead for DeviceFile {
-    fn poll_read(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for DeviceFile {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
-    }
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.get_mut().0).poll_flush(cx)
-    }
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
     }
 }
 

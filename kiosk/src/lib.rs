@@ -77,18 +77,14 @@ pub async fn run(
         && a.url.is_some()
     {
         let fetcher = offline::Fetcher::new(list)?;
-        let list = list.clone();
-        let every = settings.sync_every;
         let clock = clock.clone();
-        background.0.push(tokio::spawn(async move {
-            loop {
-                match fetcher.sync(&list, clock().timestamp()).await {
-                    Ok(s) => tracing::info!("offline list: {s:?}"),
-                    Err(e) => tracing::warn!("offline list sync: {e}"),
-                }
-                tokio::time::sleep(every).await;
-            }
-        }));
+        background.0.push(tokio::spawn(offline::sync_forever(
+            fetcher,
+            list.clone(),
+            settings.sync_every,
+            move || clock().timestamp(),
+            |r| tracing::warn!(target: "security", "an offline list was refused: {r}"),
+        )));
     }
     if let Some(r) = &registry {
         background

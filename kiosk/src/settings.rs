@@ -252,26 +252,11 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
             "expected 100 to 30000 ms",
         ));
     }
-    let metrics = match &k.metrics {
-        None => None,
-        Some(a) => {
-            let addr: std::net::SocketAddr = a.parse().map_err(|_| {
-                ConfigError::invalid(
-                    file,
-                    "kiosk.metrics",
-                    "expected a loopback address and port, e.g. \"127.0.0.1:9464\"",
-                )
-            })?;
-            if !addr.ip().is_loopback() {
-                return Err(ConfigError::invalid(
-                    file,
-                    "kiosk.metrics",
-                    "the health endpoint listens on loopback only (127.0.0.1 or ::1)",
-                ));
-            }
-            Some(addr)
-        }
-    };
+    let metrics = k
+        .metrics
+        .as_deref()
+        .map(|a| config::loopback_address(file, "kiosk.metrics", a))
+        .transpose()?;
     let o = &raw.offline;
     let offline = OfflinePolicy {
         lending: o.lending.unwrap_or(true),

@@ -141,15 +141,19 @@ pub fn tag(barcode: &str, part: u8, parts: u8) -> SimTag {
     } else {
         DataModel::Part3
     };
-    let t = ItemTag::new(model, barcode, Some(ISIL)).part_of(part, parts);
-    let (dsfid, memory) = match model {
-        DataModel::Part2 => (iso28560::tag::DSFID_PART2, t.encode(32)),
-        DataModel::Part3 => (iso28560::tag::DSFID_PART3, t.encode(32)),
+    let dsfid = match model {
+        DataModel::Part2 => iso28560::tag::DSFID_PART2,
+        DataModel::Part3 => iso28560::tag::DSFID_PART3,
     };
+    let memory = ItemTag::new(model, barcode, Some(ISIL))
+        .part_of(part, parts)
+        .encode(32)
+        .unwrap_or_default();
+    // Any number typed at the terminal makes a UID (wrapping, not overflowing).
     SimTag::new(
-        SimTag::uid_from(n * 16 + u32::from(part)),
+        SimTag::uid_from(n.wrapping_mul(16).wrapping_add(u32::from(part))),
         dsfid,
-        memory.unwrap_or_default(),
+        memory,
     )
 }
 

@@ -20,7 +20,7 @@ pub mod sync;
 pub use apply::{Applied, ApplyError, apply_file};
 pub use lookup::{OfflineAnswer, OfflineError, OfflineList};
 pub use store::{Store, StoreError};
-pub use sync::{Fetcher, SyncError, Synced};
+pub use sync::{Fetcher, SyncError, Synced, sync_forever};
 
 /// Logs a refused list as a security event (target `security`).
 pub fn log_refusal(source: &str, refusal: &allowlist::Refusal) {

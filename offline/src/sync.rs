@@ -265,3 +265,22 @@ impl Fetcher {
         }
     }
 }
+/// Syncs `list` now and every `every`, forever: what a door and a kiosk run in the background.
+/// `now` gives Unix seconds; `refused` is told of a list that failed its trust checks
+/// (signatures, scope, rollback, clock): a security event, not just a network hiccup.
+pub async fn sync_forever(
+    fetcher: Fetcher,
+    list: OfflineList,
+    every: std::time::Duration,
+    now: impl Fn() -> i64,
+    refused: impl Fn(&Refusal),
+) {
+    loop {
+        match fetcher.sync(&list, now()).await {
+            Ok(s) => tracing::info!("offline list: {s:?}"),
+            Err(SyncError::Apply(ApplyError::Refused(r))) => refused(&r),
+            Err(e) => tracing::warn!("offline list sync: {e}"),
+        }
+        tokio::time::sleep(every).await;
+    }
+}

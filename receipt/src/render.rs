@@ -73,11 +73,11 @@ pub enum RenderError {
 pub struct StatusRequest(pub u8);
 
 /// Reads printer bytes as they arrive, in pieces of any size.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Renderer {
     pending: Vec<u8>,
     consumed: usize,
-    page: CodePage437,
+    page: CodePage,
     align: Align,
     bold: bool,
     large: bool,
@@ -85,13 +85,9 @@ pub struct Renderer {
     paper: Paper,
 }
 
-/// The code page in force; PC437 after power-on and `ESC @`.
-#[derive(Debug, Clone, Copy)]
-struct CodePage437(CodePage);
-
-impl Default for CodePage437 {
+impl Default for Renderer {
     fn default() -> Self {
-        Self(CodePage::Pc437)
+        Self::new()
     }
 }
 
@@ -103,9 +99,18 @@ enum Step {
 }
 
 impl Renderer {
-    /// A renderer in the printer's power-on state.
+    /// A renderer in the printer's power-on state (code page PC437).
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            pending: Vec::new(),
+            consumed: 0,
+            page: CodePage::Pc437,
+            align: Align::Left,
+            bold: false,
+            large: false,
+            line: Vec::new(),
+            paper: Paper::default(),
+        }
     }
 
     /// Reads `bytes`; returns the status requests among them, in order. After an error the
@@ -176,7 +181,7 @@ impl Renderer {
                 }
                 match b[1] {
                     b'@' => {
-                        self.page = CodePage437::default();
+                        self.page = CodePage::Pc437;
                         self.align = Align::Left;
                         self.bold = false;
                         self.large = false;
@@ -192,9 +197,7 @@ impl Renderer {
                         let n = b[2];
                         match b[1] {
                             b't' => {
-                                self.page = CodePage437(
-                                    CodePage::from_escpos_number(n).ok_or_else(|| bad(3))?,
-                                )
+                                self.page = CodePage::from_escpos_number(n).ok_or_else(|| bad(3))?
                             }
                             b'a' => self.align = Align::from_n(n).ok_or_else(|| bad(3))?,
                             b'E' => self.bold = n & 1 == 1,
@@ -303,7 +306,7 @@ impl Renderer {
     }
 
     fn end_line(&mut self) {
-        let text = self.page.0.decode(&std::mem::take(&mut self.line));
+        let text = self.page.decode(&std::mem::take(&mut self.line));
         self.paper.uncut.push(PrintedLine {
             text,
             align: self.align,

@@ -23,7 +23,6 @@ fn mode(m: Mode) -> g::Mode {
     match m {
         Mode::Borrow => g::Mode::Borrow,
         Mode::Checkin => g::Mode::Checkin,
-        Mode::Renew => g::Mode::Renew,
     }
 }
 
@@ -117,7 +116,6 @@ pub fn connect(window: &g::KioskWindow, sink: impl Fn(Action) + Clone + 'static)
     window.on_start(move |m| {
         s(Action::Start(match m {
             g::Mode::Checkin => Mode::Checkin,
-            g::Mode::Renew => Mode::Renew,
             _ => Mode::Borrow,
         }))
     });

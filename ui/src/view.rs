@@ -28,8 +28,6 @@ pub enum Mode {
     Borrow,
     /// Returning: no login needed.
     Checkin,
-    /// Renewing.
-    Renew,
 }
 
 /// How an item row looks.
