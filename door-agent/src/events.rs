@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use access::policy::Reason;
 use serde::{Deserialize, Serialize};
 
 /// What happened.
@@ -33,9 +34,6 @@ pub enum Kind {
     Security,
 }
 
-/// Denial codes that are security events (PIN guessing, flooding).
-const SECURITY_DENIALS: [&str; 2] = ["pin-locked-out", "too-many-attempts"];
-
 impl Event {
     /// Kept apart in the security log too, with its own (longer) retention, so a breach can be
     /// noticed and reported within 72 hours: forced or held doors, tampering, PIN guessing,
@@ -43,10 +41,10 @@ impl Event {
     pub fn is_security(&self) -> bool {
         matches!(self.kind, Kind::Alarm | Kind::Tamper | Kind::Security)
             || (self.kind == Kind::Denied
-                && self
-                    .code
-                    .as_deref()
-                    .is_some_and(|c| SECURITY_DENIALS.contains(&c)))
+                && self.code.as_deref().is_some_and(|c| {
+                    // PIN guessing and flooding.
+                    c == Reason::PinLockedOut.code() || c == Reason::TooManyAttempts.code()
+                }))
     }
 }
 
@@ -161,37 +159,6 @@ impl EventLog {
         Ok(())
     }
 
-    /// Security events with `from <= at < to` (Unix ms), oldest first.
-    pub fn security_between(&self, from: i64, to: i64) -> Result<Vec<Event>, EventLogError> {
-        let mut out = vec![];
-        if to <= from {
-            return Ok(out);
-        }
-        for item in self.security.range(key_at(from)..key_at(to)) {
-            let (_, v) = item.map_err(|e| self.err(e))?;
-            if let Ok(e) = serde_json::from_slice::<Event>(&v) {
-                out.push(e);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Removes security events before `cutoff` (Unix ms); returns how many.
-    pub fn purge_security_before(&self, cutoff: i64) -> Result<usize, EventLogError> {
-        let keys: Vec<sled::IVec> = self
-            .security
-            .range(..key_at(cutoff))
-            .keys()
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.err(e))?;
-        let mut batch = sled::Batch::default();
-        for k in &keys {
-            batch.remove(k.clone());
-        }
-        self.security.apply_batch(batch).map_err(|e| self.err(e))?;
-        Ok(keys.len())
-    }
-
     /// Makes what was recorded durable (the daemon calls this after each decision and alarm).
     pub fn flush(&self) -> Result<(), EventLogError> {
         self.db.flush().map(|_| ()).map_err(|e| self.err(e))
@@ -205,15 +172,13 @@ impl EventLog {
         }
     }
 
-    /// Events with `from <= at < to` (Unix ms), oldest first.
-    pub fn between(&self, from: i64, to: i64) -> Result<Vec<Event>, EventLogError> {
+    /// Records in `tree` with `from <= at < to` (Unix ms), oldest first.
+    fn range_in(&self, tree: &sled::Tree, from: i64, to: i64) -> Result<Vec<Event>, EventLogError> {
         let mut out = vec![];
         if to <= from {
             return Ok(out);
         }
-        let lo = key_at(from);
-        let hi = key_at(to);
-        for item in self.tree.range(lo..hi) {
+        for item in tree.range(key_at(from)..key_at(to)) {
             let (_, v) = item.map_err(|e| self.err(e))?;
             match serde_json::from_slice::<Event>(&v) {
                 Ok(e) => out.push(e),
@@ -223,65 +188,84 @@ impl EventLog {
         Ok(out)
     }
 
-    /// Every event about the card with this pseudonym, oldest first (for a patron's right of
-    /// access).
-    pub fn for_card(&self, pseudonym: &str) -> Result<Vec<Event>, EventLogError> {
-        let mut out = vec![];
-        for item in self.tree.iter() {
-            let (_, v) = item.map_err(|e| self.err(e))?;
-            if let Ok(e) = serde_json::from_slice::<Event>(&v)
-                && e.card.as_deref() == Some(pseudonym)
-            {
-                out.push(e);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Removes every event about the card with this pseudonym, durably; returns how many (for a
-    /// patron's right to erasure).
-    pub fn erase_card(&self, pseudonym: &str) -> Result<usize, EventLogError> {
-        let mut batch = sled::Batch::default();
-        let mut n = 0;
-        for item in self.tree.iter() {
-            let (k, v) = item.map_err(|e| self.err(e))?;
-            if let Ok(e) = serde_json::from_slice::<Event>(&v)
-                && e.card.as_deref() == Some(pseudonym)
-            {
-                batch.remove(k);
-                n += 1;
-            }
-        }
-        self.tree.apply_batch(batch).map_err(|e| self.err(e))?;
-        let mut batch = sled::Batch::default();
-        for item in self.security.iter() {
-            let (k, v) = item.map_err(|e| self.err(e))?;
-            if let Ok(e) = serde_json::from_slice::<Event>(&v)
-                && e.card.as_deref() == Some(pseudonym)
-            {
-                batch.remove(k);
-            }
-        }
-        self.security.apply_batch(batch).map_err(|e| self.err(e))?;
-        self.flush()?;
-        Ok(n)
-    }
-
-    /// Removes events before `cutoff` (Unix ms); returns how many.
-    pub fn purge_before(&self, cutoff: i64) -> Result<usize, EventLogError> {
-        let mut n = 0;
-        let keys: Vec<sled::IVec> = self
-            .tree
+    /// Removes records in `tree` before `cutoff` (Unix ms); returns how many.
+    fn purge_in(&self, tree: &sled::Tree, cutoff: i64) -> Result<usize, EventLogError> {
+        let keys: Vec<sled::IVec> = tree
             .range(..key_at(cutoff))
             .keys()
             .collect::<Result<_, _>>()
             .map_err(|e| self.err(e))?;
         let mut batch = sled::Batch::default();
-        for k in keys {
-            batch.remove(k);
-            n += 1;
+        for k in &keys {
+            batch.remove(k.clone());
         }
-        self.tree.apply_batch(batch).map_err(|e| self.err(e))?;
+        tree.apply_batch(batch).map_err(|e| self.err(e))?;
+        Ok(keys.len())
+    }
+
+    /// Records in `tree` about the card with this pseudonym, with their keys, oldest first.
+    fn of_card_in(
+        &self,
+        tree: &sled::Tree,
+        pseudonym: &str,
+    ) -> Result<Vec<(sled::IVec, Event)>, EventLogError> {
+        let mut out = vec![];
+        for item in tree.iter() {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            if let Ok(e) = serde_json::from_slice::<Event>(&v)
+                && e.card.as_deref() == Some(pseudonym)
+            {
+                out.push((k, e));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Events with `from <= at < to` (Unix ms), oldest first.
+    pub fn between(&self, from: i64, to: i64) -> Result<Vec<Event>, EventLogError> {
+        self.range_in(&self.tree, from, to)
+    }
+
+    /// Security events with `from <= at < to` (Unix ms), oldest first.
+    pub fn security_between(&self, from: i64, to: i64) -> Result<Vec<Event>, EventLogError> {
+        self.range_in(&self.security, from, to)
+    }
+
+    /// Removes events before `cutoff` (Unix ms); returns how many.
+    pub fn purge_before(&self, cutoff: i64) -> Result<usize, EventLogError> {
+        self.purge_in(&self.tree, cutoff)
+    }
+
+    /// Removes security events before `cutoff` (Unix ms); returns how many.
+    pub fn purge_security_before(&self, cutoff: i64) -> Result<usize, EventLogError> {
+        self.purge_in(&self.security, cutoff)
+    }
+
+    /// Every event about the card with this pseudonym, oldest first (for a patron's right of
+    /// access): the log's, and the security log's that the ordinary retention already purged.
+    pub fn for_card(&self, pseudonym: &str) -> Result<Vec<Event>, EventLogError> {
+        let mut all = self.of_card_in(&self.tree, pseudonym)?;
+        for (k, e) in self.of_card_in(&self.security, pseudonym)? {
+            if !all.iter().any(|(key, _)| *key == k) {
+                all.push((k, e));
+            }
+        }
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(all.into_iter().map(|(_, e)| e).collect())
+    }
+
+    /// Removes every event about the card with this pseudonym from both logs, durably; returns
+    /// how many distinct events (for a patron's right to erasure).
+    pub fn erase_card(&self, pseudonym: &str) -> Result<usize, EventLogError> {
+        let n = self.for_card(pseudonym)?.len();
+        for tree in [&self.tree, &self.security] {
+            let mut batch = sled::Batch::default();
+            for (k, _) in self.of_card_in(tree, pseudonym)? {
+                batch.remove(k);
+            }
+            tree.apply_batch(batch).map_err(|e| self.err(e))?;
+        }
+        self.flush()?;
         Ok(n)
     }
 

@@ -174,7 +174,11 @@ pub async fn run<R: Registry + 'static>(
             }
         })
     });
-    let gauges = |online: Option<bool>| {
+    // The whole set, every 15 s and only when someone can read it (the log scans cost).
+    let gauges = || {
+        if settings.metrics.is_none() {
+            return;
+        }
         metrics.set("omatoimi_up", "1 while the door-agent runs", 1.0);
         metrics.set(
             "omatoimi_door_task_alive",
@@ -185,13 +189,6 @@ pub async fn run<R: Registry + 'static>(
                 0.0
             },
         );
-        if let Some(online) = online {
-            metrics.set(
-                "omatoimi_online",
-                "1 when the library system answered the last check, 0 when the offline list did",
-                if online { 1.0 } else { 0.0 },
-            );
-        }
         if let Some(c) = list.store().current() {
             let h = &c.header.header;
             metrics.set(
@@ -219,7 +216,6 @@ pub async fn run<R: Registry + 'static>(
             events.len() as f64,
         );
     };
-    gauges(None);
     let sync = spawn_sync(&list, &settings, clock.clone(), events.clone());
 
     let mut e = Event::new(Kind::Daemon, clock().timestamp_millis());
@@ -336,7 +332,11 @@ pub async fn run<R: Registry + 'static>(
                             tracing::warn!(door = %settings.name, "library system: {why}; asked the offline list");
                         }
                         let source = Some(verdict.source.label());
-                        gauges(Some(verdict.source == Source::Online));
+                        metrics.set(
+                            "omatoimi_online",
+                            "1 when the library system answered the last check, 0 when the offline list did",
+                            if verdict.source == Source::Online { 1.0 } else { 0.0 },
+                        );
                         match verdict.decision {
                             Decision::Open => {
                                 failures.succeeded(&s.pseudonym);
@@ -380,13 +380,13 @@ pub async fn run<R: Registry + 'static>(
                 }
             }
             _ = gauge_tick.tick() => {
-                gauges(None);
+                gauges();
                 // The wall clock against the monotonic one: a jump changes which list is in
                 // force and which hours apply, and is how a tampered box would hide.
                 let wall = clock().timestamp_millis();
                 let mono_now = Instant::now();
-                let expected = last_wall + i64::try_from(mono_now.duration_since(last_mono).as_millis()).unwrap_or(i64::MAX);
-                let jump = wall - expected;
+                let expected = last_wall.saturating_add(i64::try_from(mono_now.duration_since(last_mono).as_millis()).unwrap_or(i64::MAX));
+                let jump = wall.saturating_sub(expected);
                 if jump.abs() > 60_000 {
                     security_event(&events, &clock, "clock-jump", format!("the clock jumped by {:+} s", jump / 1000));
                 }
@@ -473,13 +473,12 @@ fn spawn_sync(
         list.clone(),
         settings.sync_every,
         move || clock().timestamp(),
+        // `offline` has logged the refusal on the security target; it is recorded here.
         move |r| {
-            security_event(
-                &events,
-                &clock2,
-                "list-refused",
-                format!("an offline list was refused: {r}"),
-            )
+            let mut e = Event::new(Kind::Security, clock2().timestamp_millis());
+            e.code = Some("list-refused".into());
+            e.detail = Some(format!("an offline list was refused: {r}"));
+            events.keep(e);
         },
     )))
 }

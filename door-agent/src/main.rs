@@ -71,8 +71,21 @@ enum Command {
 }
 
 fn open_log_stopped(s: &settings::DoorSettings) -> anyhow::Result<EventLog> {
-    EventLog::open(&s.state_dir.join("events")).with_context(|| {
-        "the event log is in use: stop the door first (systemctl stop door-agent)".to_owned()
+    let path = s.state_dir.join("events");
+    // Opening would create an empty log: a wrong state_dir must not "export" nothing.
+    anyhow::ensure!(
+        path.exists(),
+        "{}: no event log here (is state_dir right?)",
+        path.display()
+    );
+    EventLog::open(&path).map_err(|e| {
+        if e.to_string().contains("lock") {
+            anyhow::anyhow!(
+                "the event log is in use: stop the door first (systemctl stop door-agent)"
+            )
+        } else {
+            anyhow::anyhow!(e)
+        }
     })
 }
 

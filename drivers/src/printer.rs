@@ -142,21 +142,6 @@ impl EscPosPrinter {
     }
 }
 
-/// Why a printer that answered will not print.
-pub fn refusal(s: &PrinterStatus) -> Option<&'static str> {
-    if s.paper_out {
-        Some("out of paper")
-    } else if s.cover_open {
-        Some("cover open")
-    } else if s.error {
-        Some("printer error (cutter or head)")
-    } else if s.offline {
-        Some("offline")
-    } else {
-        None
-    }
-}
-
 impl ReceiptPrinter for EscPosPrinter {
     async fn status(&self) -> Result<PrinterStatus, DeviceError> {
         let mut line = self.open().await?;
@@ -166,7 +151,7 @@ impl ReceiptPrinter for EscPosPrinter {
     async fn print(&self, bytes: &[u8]) -> Result<PrinterStatus, DeviceError> {
         let mut line = self.open().await?;
         let before = self.ask(&mut line).await?;
-        if let Some(why) = refusal(&before) {
+        if let Some(why) = before.refusal() {
             return Err(DeviceError::Refused {
                 device: self.name(),
                 cause: why.into(),

@@ -144,6 +144,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> FeigPad<S> {
 
     /// Sends one request and reads its reply: (status, data).
     async fn call(&mut self, command: u8, data: &[u8]) -> Result<(u8, Vec<u8>), DeviceError> {
+        // A standard frame's length is one byte: LEN, address, command, data, two CRC bytes.
+        if data.len() > 250 {
+            return Err(self.io_error("a request too long for one reader frame"));
+        }
         let request = feig::request(BROADCAST, command, data);
         if self.stale {
             // Drain whatever a late reply left on the line before asking again.

@@ -243,7 +243,7 @@ pub fn isil_decode(bytes: &[u8]) -> String {
         let m = shift.unwrap_or(mode);
         let width = if m == IsilMode::Numeric { 4 } else { 5 };
         let Some(v) = bits.take(width) else { break };
-        let was_shift = shift.take().is_some();
+        shift = None;
         let mut set = |to: IsilMode, latch: bool| {
             if latch {
                 mode = to;
@@ -271,7 +271,6 @@ pub fn isil_decode(bytes: &[u8]) -> String {
             (_, 30) => set(IsilMode::Numeric, true),
             (_, _) => set(IsilMode::Numeric, false),
         }
-        let _ = was_shift;
     }
     s
 }

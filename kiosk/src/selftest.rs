@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use drivers::printer::{EscPosPrinter, ReceiptPrinter, refusal};
+use drivers::printer::{EscPosPrinter, ReceiptPrinter};
 use drivers::rfid::RfidPad;
 use registry::{AnyRegistry, Registry};
 
@@ -76,7 +76,7 @@ pub async fn run(settings: &KioskSettings, now: i64) -> Vec<Check> {
         Some(p) => {
             let printer = EscPosPrinter::new(p.link.clone(), p.timeout);
             out.push(match printer.status().await {
-                Ok(s) => match refusal(&s) {
+                Ok(s) => match s.refusal() {
                     None if s.paper_near_end => {
                         check("receipt printer", true, "ready; paper near its end")
                     }

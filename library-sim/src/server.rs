@@ -514,15 +514,20 @@ enum Action {
     Close,
 }
 
-/// Answers one request.
 impl Simulator {
     fn record(&self, r: Received) {
+        // For tests and the demo; a long-running simulator keeps only the latest.
+        const KEPT: usize = 10_000;
         if let Ok(mut j) = self.journal.lock() {
+            if j.len() >= KEPT {
+                j.drain(..KEPT / 2);
+            }
             j.push(r);
         }
     }
 }
 
+/// Answers one request.
 async fn handle(
     sim: &Simulator,
     device: &mut Option<Device>,

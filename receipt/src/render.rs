@@ -187,10 +187,9 @@ impl Renderer {
                         self.large = false;
                         Ok(Step::Took(2))
                     }
-                    b't' | b'a' | b'E' | b'd' | b'!' | b'J' | b'M' | b'-' | b'2' | b'3' => {
-                        if b[1] == b'2' {
-                            return Ok(Step::Took(2));
-                        }
+                    // ESC 2: default line spacing, no parameter.
+                    b'2' => Ok(Step::Took(2)),
+                    b't' | b'a' | b'E' | b'd' | b'!' | b'J' | b'M' | b'-' | b'3' => {
                         if need(3) {
                             return Ok(Step::More);
                         }

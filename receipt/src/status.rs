@@ -102,9 +102,24 @@ impl PrinterStatus {
         b
     }
 
+    /// Why nothing can be printed now, in words for a log line; `None` when it can.
+    pub fn refusal(&self) -> Option<&'static str> {
+        if self.paper_out {
+            Some("out of paper")
+        } else if self.cover_open {
+            Some("cover open")
+        } else if self.error {
+            Some("printer error (cutter or head)")
+        } else if self.offline {
+            Some("offline")
+        } else {
+            None
+        }
+    }
+
     /// A receipt can be printed now.
     pub fn can_print(&self) -> bool {
-        !(self.offline || self.cover_open || self.paper_out || self.error)
+        self.refusal().is_none()
     }
 }
 

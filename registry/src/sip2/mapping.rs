@@ -193,16 +193,15 @@ impl<'a> PatronReply<'a> {
     }
 }
 
-/// Reads a patron reply into a verification. A missing BL counts as valid (it is optional and
-/// some systems leave it out); a missing CQ counts as a wrong PIN: we sent one, and a system
-/// that does not confirm it has not checked it.
 /// The PIN to send: none at all for a card-only login (a kiosk configured without PINs), so the
 /// library system checks no password instead of refusing an empty one.
 pub fn pin_of(login: &PatronLogin) -> Option<Pin> {
     (!login.pin.is_empty()).then(|| login.pin.clone())
 }
 
-/// The answer to a patron information request. `pin_given`: the request carried a PIN, which
+/// Reads a patron reply into a verification. With a PIN sent, a missing BL counts as valid (it
+/// is optional and some systems leave it out) and a missing CQ as a wrong PIN: a system that
+/// does not confirm the PIN has not checked it. `pin_given`: the request carried a PIN, which
 /// must then be confirmed; a card-only login needs only a valid patron.
 pub fn verification(
     r: &PatronReply<'_>,

@@ -85,7 +85,7 @@ impl Registry for Sip2Registry {
                 &PatronReply::of_information(r),
                 &self.mapping,
                 t.date(),
-                !login.pin.is_empty(),
+                mapping::pin_of(login).is_some(),
             )),
             other => Err(Self::unexpected("patron information", other)),
         }
@@ -102,7 +102,8 @@ impl Registry for Sip2Registry {
                 .await?
             {
                 Message::PatronInformationResponse(r) => {
-                    if r.valid_patron_password != Some(true) {
+                    // A card-only login (no PIN sent) has no PIN to confirm.
+                    if mapping::pin_of(login).is_some() && r.valid_patron_password != Some(true) {
                         return Err(RegistryError::Server(
                             "the library system did not accept the PIN for the account".into(),
                         ));
