@@ -174,8 +174,8 @@ pub async fn run<R: Registry + 'static>(
             }
         })
     });
-    // The whole set, every 15 s and only when someone can read it (the log scans cost).
-    let gauges = || {
+    // Only when someone can read them; the log scans (`full`) only on the 15 s tick.
+    let gauges = |full: bool| {
         if settings.metrics.is_none() {
             return;
         }
@@ -201,6 +201,9 @@ pub async fn run<R: Registry + 'static>(
                 "when the applied offline list expires (Unix time)",
                 h.expires_at as f64,
             );
+        }
+        if !full {
+            return;
         }
         let now = clock().timestamp_millis();
         if let Ok(recent) = events.between(now - 86_400_000, now + 1) {
@@ -332,6 +335,7 @@ pub async fn run<R: Registry + 'static>(
                             tracing::warn!(door = %settings.name, "library system: {why}; asked the offline list");
                         }
                         let source = Some(verdict.source.label());
+                        gauges(false);
                         metrics.set(
                             "omatoimi_online",
                             "1 when the library system answered the last check, 0 when the offline list did",
@@ -380,7 +384,7 @@ pub async fn run<R: Registry + 'static>(
                 }
             }
             _ = gauge_tick.tick() => {
-                gauges();
+                gauges(true);
                 // The wall clock against the monotonic one: a jump changes which list is in
                 // force and which hours apply, and is how a tampered box would hide.
                 let wall = clock().timestamp_millis();
