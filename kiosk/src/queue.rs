@@ -172,11 +172,7 @@ impl Queue {
             item: item.into(),
             at,
             due,
-            state: if in_doubt {
-                State::InFlight
-            } else {
-                State::Pending
-            },
+            state: State::Staged { in_doubt },
             attempts: 0,
         })?;
         Ok(id)
@@ -217,7 +213,7 @@ impl Queue {
 
     /// Commits a staged record: it is delivered from now on.
     pub fn commit(&self, id: u64) -> Result<(), QueueError> {
-        if let Some(mut d) = self.list().into_iter().find(|d| d.id == id)
+        if let Some(mut d) = self.get(id)?
             && let State::Staged { in_doubt } = d.state
         {
             d.state = if in_doubt {
@@ -228,6 +224,16 @@ impl Queue {
             self.put(&d)?;
         }
         Ok(())
+    }
+
+    /// One record, by its number.
+    fn get(&self, id: u64) -> Result<Option<Deferred>, QueueError> {
+        let Some(bytes) = self.tree.get(id.to_be_bytes()).map_err(|e| self.fail(e))? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| self.fail(e))
     }
 
     /// Records for `item` still to deliver: a new transaction on it must queue behind them.
@@ -410,15 +416,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let q = Queue::open(dir.path()).unwrap();
-            q.checkout(
-                &CardNumber::new("24680000000011"),
-                "HE0000001",
-                at(20),
-                at(23),
-                false,
-            )
-            .unwrap();
-            q.checkin("HE0000002", at(21), true).unwrap();
+            let a = q
+                .checkout(
+                    &CardNumber::new("24680000000011"),
+                    "HE0000001",
+                    at(20),
+                    at(23),
+                    false,
+                )
+                .unwrap();
+            assert_eq!(q.list()[0].state, State::Staged { in_doubt: false });
+            q.commit(a).unwrap();
+            // Staged when the kiosk died: kept, in doubt.
+            q.checkin("HE0000002", at(21), false).unwrap();
         }
         let q = Queue::open(dir.path()).unwrap();
         let all = q.list();

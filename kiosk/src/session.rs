@@ -30,7 +30,7 @@ pub type Clock = Arc<dyn Fn() -> chrono::DateTime<chrono::Local> + Send + Sync>;
 pub type Publish = Box<dyn Fn(View) + Send + Sync>;
 
 /// Something that happened at the kiosk.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Input {
     /// A touch on the screen.
     Ui(Action),
@@ -38,6 +38,17 @@ pub enum Input {
     Card(CardNumber),
     /// A barcode scanned: a card at the welcome screen, an item after.
     Scan(String),
+}
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ui(a) => write!(f, "Ui({a:?})"),
+            Self::Card(c) => write!(f, "Card({c:?})"),
+            // A scan may be a card number.
+            Self::Scan(t) => write!(f, "Scan({} characters)", t.chars().count()),
+        }
+    }
 }
 
 /// Fewest digits of a card number or PIN the kiosk submits.
@@ -53,7 +64,7 @@ enum Stage {
     Pin,
 }
 
-#[derive(Debug)]
+/// Not `Debug`: `entry` holds the digits being typed, a PIN among them.
 struct Session {
     mode: Mode,
     stage: Stage,
@@ -146,6 +157,9 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         clock: Clock,
         publish: Publish,
     ) -> Self {
+        // A configured pad that did not open is a fault the health endpoint reports.
+        let pad_error = (settings.pad.is_some() && pad.is_none())
+            .then(|| "the RFID pad did not open".to_owned());
         let view = View {
             language: settings.language.clone(),
             library: match &settings.branch {
@@ -171,7 +185,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             last_activity: Instant::now(),
             goodbye_at: None,
             after_message: Screen::Welcome,
-            pad_error: None,
+            pad_error,
             language_chosen: false,
             metrics: daemon::Metrics::new(),
             started: Instant::now(),
@@ -338,11 +352,21 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                     Screen::Welcome | Screen::Pin | Screen::Goodbye => {
                         self.card(CardNumber::new(text)).await
                     }
+                    // The patron's own card scanned again is not an item (it would go to the
+                    // library system, the log and the receipt as one).
+                    Screen::Items if self.is_patrons_card(&text) => {}
                     Screen::Items => self.item(text, vec![]).await,
                     _ => {}
                 }
             }
         }
+    }
+
+    fn is_patrons_card(&self, text: &str) -> bool {
+        self.session.as_ref().is_some_and(|s| {
+            s.card.as_ref().is_some_and(|c| c.expose() == text)
+                || s.login.as_ref().is_some_and(|l| l.card.expose() == text)
+        })
     }
 
     async fn card(&mut self, card: CardNumber) {
@@ -685,14 +709,19 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 && uids.iter().all(|u| !present.contains(u)))
         });
         for t in &tags {
-            let known = self.tags.get(&t.uid).is_some_and(|(r, _)| r.is_ok());
+            // Read, or given up on: an unreadable tag is not read again on every poll.
+            let known = self
+                .tags
+                .get(&t.uid)
+                .is_some_and(|(r, tries)| r.is_ok() || *tries >= READ_TRIES);
             if known {
                 continue;
             }
             let read = read_tag(pad, t.uid).await;
             let tries = self.tags.get(&t.uid).map_or(0, |(_, n)| *n) + 1;
             if let Err(e) = &read {
-                tracing::debug!(uid = %hex(&t.uid), "tag not read ({tries}): {e}");
+                // No UID in the log: a patron card's UID can be its number.
+                tracing::debug!("a tag not read ({tries}): {e}");
             }
             self.tags.insert(t.uid, (read, tries));
         }
@@ -746,7 +775,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 PadItem::Unreadable { uid, why } => {
                     let key = hex(&uid);
                     if !self.view.items.iter().any(|r| r.item == key) {
-                        tracing::info!(uid = %key, "unreadable tag on the pad: {why}");
+                        tracing::info!("an unreadable tag on the pad: {why}");
                         self.upsert(Row {
                             item: key,
                             state: RowState::Failed,
@@ -832,7 +861,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 }
             }
             if !done {
-                tracing::warn!(uid = %hex(&uid), "security bit not set: {last}");
+                tracing::warn!("security bit not set: {last}");
                 // Parts already switched go back, so a set is never half lent.
                 let undo = iso28560::afi::for_loan(!on_loan);
                 for &done_uid in uids.iter().take_while(|u| **u != uid) {

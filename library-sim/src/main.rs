@@ -345,7 +345,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("wrote {}", out.display());
             Ok(())
         }
-        Command::Kiosk { state } => kiosk_window(state),
+        // Handled in `main`: the window needs the main thread, outside this runtime.
+        Command::Kiosk { .. } => anyhow::bail!("the kiosk's window is started from main"),
         Command::Control { addr, command } => {
             let mut tcp = tokio::net::TcpStream::connect(addr)
                 .await
