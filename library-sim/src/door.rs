@@ -73,12 +73,15 @@ impl TestClock {
 }
 
 /// Publishes the offline list at `issued_at` and starts the simulator (SIP2/TLS, HTTPS with the
-/// list, fault control) on loopback: what a door's or kiosk's rig stands on.
+/// list, fault control) on loopback: what a door's or kiosk's rig stands on. With
+/// `require_client_cert`, SIP2 and HTTPS let in only devices with a certificate from the
+/// simulator's CA (`ca.pem`, `ca-key.pem` in `state_dir`).
 pub async fn start_library(
     state_dir: &Path,
     fixtures: &Path,
     issued_at: DateTime<Utc>,
     list_valid_hours: i64,
+    require_client_cert: bool,
 ) -> anyhow::Result<(
     server::Running,
     crate::publishing::PublisherFiles,
@@ -108,7 +111,7 @@ pub async fn start_library(
         faults: Default::default(),
         idle_timeout: Duration::from_secs(600),
         https: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
-        require_client_cert: false,
+        require_client_cert,
         token_lifetime: Duration::from_secs(3600),
         allowlist: Some(state_dir.join("allowlist").join("published")),
     })
@@ -127,7 +130,7 @@ pub async fn rig(
     list_valid_hours: i64,
 ) -> anyhow::Result<Rig> {
     let (running, files, publication) =
-        start_library(state_dir, fixtures, issued_at, list_valid_hours).await?;
+        start_library(state_dir, fixtures, issued_at, list_valid_hours, false).await?;
     let (Some(sip), Some(https)) = (running.sip2_tls, running.https) else {
         anyhow::bail!("the simulator has no SIP2/TLS or HTTPS listener");
     };

@@ -42,7 +42,7 @@ pub async fn rig(
     kiosk_extra: &str,
 ) -> anyhow::Result<Rig> {
     let (running, files, _) =
-        crate::door::start_library(state_dir, fixtures, issued_at, 24).await?;
+        crate::door::start_library(state_dir, fixtures, issued_at, 24, false).await?;
     let (Some(sip), Some(https)) = (running.sip2_tls, running.https) else {
         anyhow::bail!("the simulator has no SIP2/TLS or HTTPS listener");
     };

@@ -1,0 +1,556 @@
+//! Provisioning: turning a new box into a trusted door or kiosk of one library.
+//!
+//! One run, from flags or a technician's answers:
+//! 1. checks every input first (the CA, the allow-list keys, the card-hashing secret, the
+//!    addresses, the hardware specs), reporting all problems at once and writing nothing;
+//! 2. makes the device's key pair (once: a re-run keeps it) and its enrolment request;
+//! 3. installs the pinned CA, the card-hashing secret and the SIP2 account (0600, the service
+//!    user's), and the device certificate when the CA has returned one;
+//! 4. writes the config beside its place, validates it with the daemon's own loader, and only
+//!    then moves it into place.
+//!
+//! Every file goes in by an atomic rename, so a run stopped anywhere leaves each file old or new,
+//! and running the same command again finishes the job.
+#![deny(missing_docs)]
+
+pub mod identity;
+pub mod install;
+pub mod render;
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use install::{Access, Installer, Outcome};
+pub use render::{Keypad, Reader};
+
+/// What the box becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A door-agent.
+    Door,
+    /// A self-checkout kiosk.
+    Kiosk,
+}
+
+impl Role {
+    /// `door` or `kiosk`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Door => "door",
+            Role::Kiosk => "kiosk",
+        }
+    }
+    /// The daemon's binary and unit name.
+    pub fn daemon(self) -> &'static str {
+        match self {
+            Role::Door => "door-agent",
+            Role::Kiosk => "kiosk",
+        }
+    }
+}
+
+/// A door's hardware and hours.
+#[derive(Debug, Clone)]
+pub struct DoorAnswers {
+    /// `rppal` or `files:DIR` (simulated pins).
+    pub gpio: String,
+    /// Lock relay pin (BCM).
+    pub lock: u8,
+    /// Door contact pin.
+    pub contact: u8,
+    /// Exit button pin.
+    pub exit: Option<u8>,
+    /// Green LED.
+    pub green: Option<u8>,
+    /// Red LED.
+    pub red: Option<u8>,
+    /// Buzzer.
+    pub buzzer: Option<u8>,
+    /// Tamper switch.
+    pub tamper: Option<u8>,
+    /// Card readers.
+    pub readers: Vec<Reader>,
+    /// PIN keypad.
+    pub keypad: Option<Keypad>,
+    /// Daily self-service hours, e.g. `07:00-22:00`.
+    pub self_service: Vec<String>,
+    /// IANA time zone.
+    pub timezone: String,
+    /// Health endpoint.
+    pub metrics: String,
+}
+
+/// A kiosk's devices.
+#[derive(Debug, Clone)]
+pub struct KioskAnswers {
+    /// The library's name on receipts.
+    pub library: String,
+    /// `feig:/dev/ttyUSB0` or `simulated`.
+    pub pad: Option<String>,
+    /// A serial barcode scanner.
+    pub scanner: Option<String>,
+    /// A receipt printer link (`tcp:HOST:9100`, `device:/dev/usb/lp0`, `serial:PATH`).
+    pub printer: Option<String>,
+    /// Health endpoint.
+    pub metrics: String,
+}
+
+/// Everything provisioning needs, gathered from flags and questions.
+#[derive(Debug, Clone)]
+pub struct Answers {
+    /// Door or kiosk.
+    pub role: Role,
+    /// The config directory (`/etc/omatoimi`).
+    pub etc: PathBuf,
+    /// The daemon's state directory (`/var/lib/omatoimi/door`).
+    pub state: PathBuf,
+    /// This box's id: the certificate's name and one of its list scopes (`lemi-door-1`).
+    pub device_id: String,
+    /// A name for people (`Lemi main door`).
+    pub name: String,
+    /// The SIP2 institution id (`heili`).
+    pub institution: String,
+    /// The branch code (`LEMI`).
+    pub branch: String,
+    /// fi, sv or en.
+    pub language: String,
+    /// The SIP2 server, `host:port`.
+    pub sip2: String,
+    /// The name on the server's certificate, if not the address's host.
+    pub server_name: Option<String>,
+    /// The SIP2 dialect preset.
+    pub dialect: String,
+    /// The CA to pin (a file to copy); `None` keeps the one installed.
+    pub ca: Option<PathBuf>,
+    /// The device's SIP2 login.
+    pub sip2_login: String,
+    /// Its password; `None` keeps the installed account file.
+    pub sip2_password: Option<String>,
+    /// Where the offline list is published (HTTPS).
+    pub list_url: String,
+    /// Pinned publisher keys, `ed25519:<hex>`.
+    pub list_keys: Vec<String>,
+    /// The list server's CA, if not the library system's.
+    pub list_ca: Option<PathBuf>,
+    /// A list CA is installed from an earlier run (kept when `list_ca` is `None`).
+    pub list_ca_installed: bool,
+    /// The card-hashing secret (a file from the library's publisher); `None` keeps the one
+    /// installed.
+    pub card_key: Option<PathBuf>,
+    /// The device certificate the CA returned, to install.
+    pub device_cert: Option<PathBuf>,
+    /// Door settings.
+    pub door: DoorAnswers,
+    /// Kiosk settings.
+    pub kiosk: KioskAnswers,
+}
+
+/// The files a provisioned box has, under the config directory.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The config file.
+    pub config: PathBuf,
+    /// The device's private key.
+    pub key: PathBuf,
+    /// Its enrolment request.
+    pub csr: PathBuf,
+    /// Its certificate, once signed.
+    pub cert: PathBuf,
+    /// The pinned CA.
+    pub ca: PathBuf,
+    /// The list server's CA.
+    pub list_ca: PathBuf,
+    /// The card-hashing secret.
+    pub card_key: PathBuf,
+    /// The SIP2 account.
+    pub secret: PathBuf,
+}
+
+impl Layout {
+    /// The files for `role` in `etc`.
+    pub fn new(etc: &Path, role: Role) -> Self {
+        Self {
+            config: etc.join(format!("{}.toml", role.name())),
+            key: etc.join("device-key.pem"),
+            csr: etc.join("device.csr"),
+            cert: etc.join("device.pem"),
+            ca: etc.join("ca.pem"),
+            list_ca: etc.join("list-ca.pem"),
+            card_key: etc.join("card-key.secret"),
+            secret: etc.join(render::secret_name(role)),
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Each file or directory and what happened to it.
+    pub steps: Vec<(PathBuf, Outcome)>,
+    /// The device certificate in place, if any.
+    pub cert: Option<identity::CertInfo>,
+    /// The config's warnings (valid but risky settings).
+    pub warnings: Vec<String>,
+}
+
+fn read_text(path: &Path, what: &str, problems: &mut Vec<String>) -> Option<String> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            problems.push(format!("{what}: {}: {e}", path.display()));
+            None
+        }
+    }
+}
+
+fn pem_certs(text: &str) -> usize {
+    rustls_pemfile::certs(&mut text.as_bytes())
+        .filter(Result::is_ok)
+        .count()
+}
+
+/// The inputs read and checked, ready to install.
+struct Inputs {
+    ca: Option<String>,
+    list_ca: Option<String>,
+    card_key: Option<String>,
+    cert: Option<String>,
+}
+
+fn check_inputs(a: &Answers, layout: &Layout) -> Result<Inputs, Vec<String>> {
+    let mut p = Vec::new();
+    let id_ok = !a.device_id.is_empty()
+        && a.device_id.len() <= 63
+        && a.device_id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !a.device_id.starts_with('-');
+    if !id_ok {
+        p.push(format!(
+            "--device-id `{}`: expected lower-case letters, digits and '-', at most 63 (e.g. lemi-door-1)",
+            a.device_id
+        ));
+    }
+    for (flag, v) in [
+        ("--branch", &a.branch),
+        ("--institution", &a.institution),
+        ("--name", &a.name),
+    ] {
+        if v.trim().is_empty() {
+            p.push(format!("{flag}: must not be empty"));
+        }
+    }
+    match a.sip2.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|n| n > 0) => {}
+        _ => p.push(format!(
+            "--sip2 `{}`: expected HOST:PORT, e.g. sip2.heili.fi:6443",
+            a.sip2
+        )),
+    }
+    if !a.list_url.starts_with("https://") {
+        p.push(format!(
+            "--list-url `{}`: expected an https:// address (the list is fetched over TLS)",
+            a.list_url
+        ));
+    }
+    if a.list_keys.is_empty() {
+        p.push("--list-key: at least one publisher key (ed25519:…) is needed".into());
+    }
+    for k in &a.list_keys {
+        if allowlist::PublicKey::from_text(k).is_none() {
+            p.push(format!(
+                "--list-key `{k}`: expected ed25519: and 64 hex digits, as `allowlist-publish` prints it"
+            ));
+        }
+    }
+    let mut cert_file =
+        |path: &Option<PathBuf>, installed: &Path, what: &str, flag: &str| match path {
+            Some(f) => {
+                let text = read_text(f, flag, &mut p)?;
+                if pem_certs(&text) == 0 {
+                    p.push(format!(
+                        "{flag}: {}: no PEM certificate in it ({what})",
+                        f.display()
+                    ));
+                    None
+                } else {
+                    Some(text)
+                }
+            }
+            None => None.filter(|_: &String| installed.exists()),
+        };
+    let ca = cert_file(&a.ca, &layout.ca, "the library system's CA", "--ca");
+    let list_ca = cert_file(
+        &a.list_ca,
+        &layout.list_ca,
+        "the list server's CA",
+        "--list-ca",
+    );
+    let cert = cert_file(
+        &a.device_cert,
+        &layout.cert,
+        "the device's certificate",
+        "--device-cert",
+    );
+    if a.ca.is_none() && !layout.ca.exists() {
+        p.push("--ca: the library system's CA certificate (PEM) to pin".into());
+    }
+    let card_key = match &a.card_key {
+        Some(f) => read_text(f, "--card-key", &mut p).and_then(|t| {
+            if allowlist::CardKey::from_text(t.trim()).is_some() {
+                Some(t)
+            } else {
+                p.push(format!(
+                    "--card-key: {}: not a card-hashing key (the `card-key.secret` the library's list publisher made)",
+                    f.display()
+                ));
+                None
+            }
+        }),
+        None => {
+            if !layout.card_key.exists() {
+                p.push("--card-key: the library's card-hashing secret (card-key.secret from the list publisher)".into());
+            }
+            None
+        }
+    };
+    if a.sip2_password.is_none() && !layout.secret.exists() {
+        p.push(
+            "the SIP2 password: give --sip2-password-stdin, or run on a terminal to be asked"
+                .into(),
+        );
+    }
+    if a.sip2_password.as_deref().is_some_and(str::is_empty) {
+        p.push("the SIP2 password is empty".into());
+    }
+    if a.sip2_password.is_some() && a.sip2_login.trim().is_empty() {
+        p.push("--sip2-login: must not be empty".into());
+    }
+    if a.role == Role::Door {
+        let d = &a.door;
+        let mut pins = vec![d.lock, d.contact];
+        pins.extend(
+            [d.exit, d.green, d.red, d.buzzer, d.tamper]
+                .into_iter()
+                .flatten(),
+        );
+        for r in &d.readers {
+            if let Reader::Wiegand(d0, d1) = r {
+                pins.extend([*d0, *d1]);
+            }
+        }
+        let mut sorted = pins.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() != pins.len() {
+            p.push(format!("the door's pins are not all different: {pins:?}"));
+        }
+        if d.readers.is_empty() {
+            p.push("--reader: a door needs at least one card reader".into());
+        }
+        if !(d.gpio == "rppal" || d.gpio.starts_with("files:")) {
+            p.push(format!(
+                "--gpio `{}`: expected rppal (a Raspberry Pi) or files:DIR (simulated pins)",
+                d.gpio
+            ));
+        }
+    }
+    if p.is_empty() {
+        Ok(Inputs {
+            ca,
+            list_ca,
+            card_key,
+            cert,
+        })
+    } else {
+        Err(p)
+    }
+}
+
+/// Why a run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    /// The inputs have problems; nothing was written.
+    #[error("nothing was written:\n  - {}", .0.join("\n  - "))]
+    Inputs(Vec<String>),
+    /// A file could not be put in place; what is done stays done, run again when mended.
+    #[error(transparent)]
+    Install(#[from] install::InstallError),
+    /// The device identity could not be made or checked.
+    #[error("{}: {cause}", path.display())]
+    Identity {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        cause: identity::IdentityError,
+    },
+    /// The written config did not pass the daemon's own check (it was not put in place).
+    #[error("the config was not put in place: {0}")]
+    Config(String),
+}
+
+/// Provisions the box as `a` says, installing through `installer`; `now` checks the device
+/// certificate's dates.
+pub fn provision(
+    a: &Answers,
+    installer: &Installer,
+    now: SystemTime,
+) -> Result<Report, ProvisionError> {
+    let layout = Layout::new(&a.etc, a.role);
+    let inputs = check_inputs(a, &layout).map_err(ProvisionError::Inputs)?;
+    let mut report = Report::default();
+    let mut step = |path: &Path, o: Outcome| report.steps.push((path.to_owned(), o));
+
+    step(&a.etc, installer.dir(&a.etc, 0o750, false)?);
+    step(&a.state, installer.dir(&a.state, 0o700, true)?);
+
+    // The device key: made once; a re-run, or a later role on the same box, keeps it.
+    let id_err = |path: &Path| {
+        let path = path.to_owned();
+        move |cause| ProvisionError::Identity { path, cause }
+    };
+    let key = match std::fs::read_to_string(&layout.key) {
+        Ok(pem) => {
+            let key = identity::key_from_pem(&pem).map_err(|e| ProvisionError::Identity {
+                path: layout.key.clone(),
+                cause: identity::IdentityError::Pem(format!(
+                    "{e}; a damaged device key is not replaced silently: move it away and run again (the CA then signs a new request)"
+                )),
+            })?;
+            // Mode and owner are mended; the key stays.
+            installer.file(&layout.key, pem.as_bytes(), Access::Secret)?;
+            step(&layout.key, Outcome::Kept);
+            key
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = identity::new_key().map_err(id_err(&layout.key))?;
+            step(
+                &layout.key,
+                installer.file(&layout.key, key.serialize_pem().as_bytes(), Access::Secret)?,
+            );
+            key
+        }
+        Err(e) => {
+            return Err(install::InstallError {
+                path: layout.key.clone(),
+                cause: e,
+            }
+            .into());
+        }
+    };
+    let csr_fits = std::fs::read_to_string(&layout.csr)
+        .ok()
+        .is_some_and(|pem| identity::request_fits(&pem, &key, &a.device_id));
+    if csr_fits {
+        step(&layout.csr, Outcome::Unchanged);
+    } else {
+        let csr = identity::request(&key, &a.device_id, &a.institution, &a.branch)
+            .map_err(id_err(&layout.csr))?;
+        step(
+            &layout.csr,
+            installer.file(&layout.csr, csr.as_bytes(), Access::Public)?,
+        );
+    }
+
+    if let Some(ca) = &inputs.ca {
+        step(
+            &layout.ca,
+            installer.file(&layout.ca, ca.as_bytes(), Access::Public)?,
+        );
+    }
+    if let Some(ca) = &inputs.list_ca {
+        step(
+            &layout.list_ca,
+            installer.file(&layout.list_ca, ca.as_bytes(), Access::Public)?,
+        );
+    }
+    if let Some(k) = &inputs.card_key {
+        step(
+            &layout.card_key,
+            installer.file(&layout.card_key, k.as_bytes(), Access::Secret)?,
+        );
+    } else {
+        let text = std::fs::read(&layout.card_key).map_err(|cause| install::InstallError {
+            path: layout.card_key.clone(),
+            cause,
+        })?;
+        step(
+            &layout.card_key,
+            installer.file(&layout.card_key, &text, Access::Secret)?,
+        );
+    }
+    match &a.sip2_password {
+        Some(pw) => {
+            let text = format!(
+                "# The device's SIP2 account (mode 0600, the service user's).\nlogin = {}\npassword = {}\n",
+                render::q(&a.sip2_login),
+                render::q(pw)
+            );
+            step(
+                &layout.secret,
+                installer.file(&layout.secret, text.as_bytes(), Access::Secret)?,
+            );
+        }
+        None => {
+            let text = std::fs::read(&layout.secret).map_err(|cause| install::InstallError {
+                path: layout.secret.clone(),
+                cause,
+            })?;
+            step(
+                &layout.secret,
+                installer.file(&layout.secret, &text, Access::Secret)?,
+            );
+        }
+    }
+    if let Some(cert) = &inputs.cert {
+        report.cert = Some(identity::check_cert(cert, &key, now).map_err(|cause| {
+            ProvisionError::Identity {
+                path: a.device_cert.clone().unwrap_or_else(|| layout.cert.clone()),
+                cause,
+            }
+        })?);
+        report.steps.push((
+            layout.cert.clone(),
+            installer.file(&layout.cert, cert.as_bytes(), Access::Public)?,
+        ));
+    }
+
+    // The config last: written beside its place, checked by the daemon's own loader, then moved.
+    let text = render::config(a, report.cert.is_some());
+    let staged = installer.stage(&layout.config, text.as_bytes(), Access::Group)?;
+    let checked = match a.role {
+        Role::Door => door_agent::settings::load(&staged).map(|s| s.warnings()),
+        Role::Kiosk => kiosk::settings::load(&staged).map(|s| s.warnings()),
+    };
+    match checked {
+        Ok(w) => report.warnings = w,
+        Err(e) => {
+            let _ = std::fs::remove_file(&staged);
+            return Err(ProvisionError::Config(e.to_string()));
+        }
+    }
+    let o = installer.commit(&staged, &layout.config)?;
+    report.steps.push((layout.config.clone(), o));
+    Ok(report)
+}
+
+/// What the technician does next, as numbered lines.
+pub fn next_steps(a: &Answers, report: &Report, user: &str) -> Vec<String> {
+    let layout = Layout::new(&a.etc, a.role);
+    let config = layout.config.display();
+    let daemon = a.role.daemon();
+    let mut out = Vec::new();
+    if report.cert.is_none() {
+        out.push(format!(
+            "Send {} to the library system's CA (or sign it with your own: omatoimi-provision sign --ca-cert CA.pem --ca-key CA-KEY.pem --csr device.csr --out device.pem), then run this same command again with --device-cert device.pem. Until then the device logs in with its SIP2 account alone.",
+            layout.csr.display()
+        ));
+    }
+    out.push(format!("{daemon} -c {config} check-config"));
+    out.push(format!(
+        "sudo -u {user} {daemon} -c {config} selftest    (as the service user, so the files it makes stay the service's)"
+    ));
+    out.push(format!("systemctl enable --now {daemon}"));
+    out.push(format!("{daemon} -c {config} status"));
+    out
+}

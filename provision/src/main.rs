@@ -1,0 +1,595 @@
+//! `omatoimi-provision`: turns a new box into a door or a kiosk of one library, from flags or, on
+//! a terminal, from a few questions. Run it again at any time: the device key stays, files that
+//! are already right stay, and what the last run did not finish gets done.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use clap::{Parser, Subcommand};
+use provision::install::{Installer, Owner};
+use provision::{Answers, DoorAnswers, Keypad, KioskAnswers, Layout, Reader, Role};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Turns a new box into a trusted door or kiosk of one library",
+    long_about = "Turns a new box into a trusted door or kiosk of one library: makes the device's key pair and enrolment request, installs the pinned CA, the offline list's keys, the card-hashing secret and the SIP2 account (0600, the service user's), writes a config the daemon's own check has passed, and prints what to do next. Missing answers are asked on a terminal. Running it again is safe: the device key is kept, and answers missing from the command line are taken from the config already written."
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Provision this box as a door (door-agent).
+    Door {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        door: DoorArgs,
+    },
+    /// Provision this box as a self-checkout kiosk.
+    Kiosk {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        kiosk: KioskArgs,
+    },
+    /// Sign a device's enrolment request with a library's own CA (on the CA's machine, not the
+    /// box): a client certificate to give back to the box with --device-cert.
+    Sign {
+        /// The CA's certificate (PEM).
+        #[arg(long)]
+        ca_cert: PathBuf,
+        /// The CA's private key (PEM).
+        #[arg(long)]
+        ca_key: PathBuf,
+        /// The box's device.csr.
+        #[arg(long)]
+        csr: PathBuf,
+        /// Where to write the certificate.
+        #[arg(long)]
+        out: PathBuf,
+        /// Days the certificate is valid.
+        #[arg(long, default_value_t = 825)]
+        days: u32,
+    },
+}
+
+#[derive(clap::Args)]
+struct Common {
+    /// The config directory.
+    #[arg(long, default_value = "/etc/omatoimi")]
+    etc: PathBuf,
+    /// The daemon's state directory [default: /var/lib/omatoimi/door or …/kiosk].
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// The service user that reads the secrets (made by the package's sysusers file).
+    #[arg(long, default_value = "omatoimi")]
+    user: String,
+    /// This box's id: its certificate's name and one of its offline-list scopes (lemi-door-1).
+    #[arg(long)]
+    device_id: Option<String>,
+    /// A name for people (Lemi main door).
+    #[arg(long)]
+    name: Option<String>,
+    /// The library's SIP2 institution id (heili).
+    #[arg(long)]
+    institution: Option<String>,
+    /// The branch code (LEMI).
+    #[arg(long)]
+    branch: Option<String>,
+    /// fi, sv or en.
+    #[arg(long)]
+    language: Option<String>,
+    /// The SIP2 server, HOST:PORT (TLS).
+    #[arg(long)]
+    sip2: Option<String>,
+    /// The name on the SIP2 server's certificate, if not the address's host.
+    #[arg(long)]
+    server_name: Option<String>,
+    /// The SIP2 dialect: standard, koha, evergreen, folio, sierra, aurora.
+    #[arg(long)]
+    dialect: Option<String>,
+    /// The library system's CA certificate (PEM) to pin.
+    #[arg(long)]
+    ca: Option<PathBuf>,
+    /// The device's SIP2 login.
+    #[arg(long)]
+    sip2_login: Option<String>,
+    /// Read the SIP2 password from standard input (never give it as an argument: `ps` shows
+    /// arguments).
+    #[arg(long)]
+    sip2_password_stdin: bool,
+    /// Where the signed offline list is published (https://…/allowlist/).
+    #[arg(long)]
+    list_url: Option<String>,
+    /// A pinned publisher key, ed25519:<hex> (twice while keys are rotated).
+    #[arg(long = "list-key")]
+    list_keys: Vec<String>,
+    /// The list server's CA, if it is not the library system's.
+    #[arg(long)]
+    list_ca: Option<PathBuf>,
+    /// The card-hashing secret from the library's list publisher (card-key.secret).
+    #[arg(long)]
+    card_key: Option<PathBuf>,
+    /// The device certificate the CA made from device.csr.
+    #[arg(long)]
+    device_cert: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct DoorArgs {
+    /// The pins: rppal (a Raspberry Pi) or files:DIR (simulated).
+    #[arg(long)]
+    gpio: Option<String>,
+    /// The lock relay's BCM pin.
+    #[arg(long)]
+    lock_pin: Option<u8>,
+    /// The door contact's pin.
+    #[arg(long)]
+    contact_pin: Option<u8>,
+    /// The exit button's pin.
+    #[arg(long)]
+    exit_pin: Option<u8>,
+    /// The green LED's pin.
+    #[arg(long)]
+    green_pin: Option<u8>,
+    /// The red LED's pin.
+    #[arg(long)]
+    red_pin: Option<u8>,
+    /// The buzzer's pin.
+    #[arg(long)]
+    buzzer_pin: Option<u8>,
+    /// The reader's tamper switch pin.
+    #[arg(long)]
+    tamper_pin: Option<u8>,
+    /// A card reader: pcsc, pcsc:NAME, serial:/dev/ttyACM0 or wiegand:D0,D1 (repeatable).
+    #[arg(long = "reader")]
+    readers: Vec<String>,
+    /// The PIN keypad: evdev:/dev/input/by-id/…-event-kbd or serial:/dev/ttyUSB0.
+    #[arg(long)]
+    keypad: Option<String>,
+    /// Daily self-service hours, e.g. 07:00-22:00 (repeatable).
+    #[arg(long = "self-service")]
+    self_service: Vec<String>,
+    /// The branch's time zone.
+    #[arg(long)]
+    timezone: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct KioskArgs {
+    /// The library's name on receipts.
+    #[arg(long)]
+    library: Option<String>,
+    /// The RFID pad: feig:/dev/ttyUSB0.
+    #[arg(long)]
+    pad: Option<String>,
+    /// A serial barcode scanner's device.
+    #[arg(long)]
+    scanner: Option<String>,
+    /// The receipt printer: tcp:HOST:9100, device:/dev/usb/lp0 or serial:PATH.
+    #[arg(long)]
+    printer: Option<String>,
+}
+
+/// What the config already written says, for answers a re-run leaves out.
+struct Previous(toml::Value);
+
+impl Previous {
+    fn read(path: &Path) -> Self {
+        Self(
+            std::fs::read_to_string(path)
+                .ok()
+                .and_then(|t| t.parse::<toml::Table>().ok())
+                .map_or(toml::Value::Table(Default::default()), toml::Value::Table),
+        )
+    }
+    fn get(&self, dotted: &str) -> Option<&toml::Value> {
+        dotted.split('.').try_fold(&self.0, |v, k| v.get(k))
+    }
+    fn str(&self, dotted: &str) -> Option<String> {
+        self.get(dotted)?.as_str().map(str::to_owned)
+    }
+    fn pin(&self, dotted: &str) -> Option<u8> {
+        u8::try_from(self.get(dotted)?.as_integer()?).ok()
+    }
+    fn strings(&self, dotted: &str) -> Vec<String> {
+        self.get(dotted)
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Asks on the terminal, or notes what is missing.
+struct Asker {
+    terminal: bool,
+    missing: Vec<String>,
+}
+
+impl Asker {
+    fn answer(&mut self, flag: &str, question: &str, given: Option<String>) -> String {
+        if let Some(v) = given {
+            return v;
+        }
+        if self.terminal {
+            eprint!("{question}: ");
+            let _ = std::io::stderr().flush();
+            let mut line = String::new();
+            if std::io::stdin().lock().read_line(&mut line).is_ok() {
+                let line = line.trim();
+                if !line.is_empty() {
+                    return line.to_owned();
+                }
+            }
+        }
+        self.missing.push(format!("{flag} ({question})"));
+        String::new()
+    }
+}
+
+fn euid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+fn gather(
+    role: Role,
+    c: Common,
+    door: Option<DoorArgs>,
+    kiosk: Option<KioskArgs>,
+) -> anyhow::Result<Answers> {
+    let layout = Layout::new(&c.etc, role);
+    let prev = Previous::read(&layout.config);
+    let section = role.name();
+    let terminal = std::io::stdin().is_terminal();
+    let mut ask = Asker {
+        terminal,
+        missing: Vec::new(),
+    };
+    let device_id = ask.answer(
+        "--device-id",
+        "This box's id (e.g. lemi-door-1)",
+        c.device_id
+            .or_else(|| prev.strings("allowlist.scopes").get(2).cloned()),
+    );
+    let institution = ask.answer(
+        "--institution",
+        "The library's SIP2 institution id (e.g. heili)",
+        c.institution
+            .or_else(|| prev.str("registry.sip2.institution")),
+    );
+    let branch = ask.answer(
+        "--branch",
+        "The branch code (e.g. LEMI)",
+        c.branch.or_else(|| prev.str(&format!("{section}.branch"))),
+    );
+    let sip2 = ask.answer(
+        "--sip2",
+        "The SIP2 server, HOST:PORT",
+        c.sip2.or_else(|| prev.str("registry.sip2.address")),
+    );
+    let ca = match c.ca {
+        Some(p) => Some(p),
+        None if layout.ca.exists() => None,
+        None => Some(PathBuf::from(ask.answer(
+            "--ca",
+            "The library system's CA certificate file (PEM)",
+            None,
+        )))
+        .filter(|p| !p.as_os_str().is_empty()),
+    };
+    let list_url = ask.answer(
+        "--list-url",
+        "Where the offline list is published (https://…/allowlist/)",
+        c.list_url.or_else(|| prev.str("allowlist.url")),
+    );
+    let mut list_keys = c.list_keys;
+    if list_keys.is_empty() {
+        list_keys = prev.strings("allowlist.keys");
+    }
+    if list_keys.is_empty() {
+        let k = ask.answer(
+            "--list-key",
+            "The list publisher's public key (ed25519:…)",
+            None,
+        );
+        if !k.is_empty() {
+            list_keys.push(k);
+        }
+    }
+    let card_key = match c.card_key {
+        Some(p) => Some(p),
+        None if layout.card_key.exists() => None,
+        None => Some(PathBuf::from(ask.answer(
+            "--card-key",
+            "The card-hashing secret file from the list publisher",
+            None,
+        )))
+        .filter(|p| !p.as_os_str().is_empty()),
+    };
+    let (sip2_login, sip2_password) = if c.sip2_password_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        let login = ask.answer("--sip2-login", "The device's SIP2 login", c.sip2_login);
+        (login, Some(line.trim_end_matches(['\r', '\n']).to_owned()))
+    } else if layout.secret.exists() && c.sip2_login.is_none() {
+        (String::new(), None)
+    } else if terminal {
+        let login = ask.answer("--sip2-login", "The device's SIP2 login", c.sip2_login);
+        let pw = rpassword::prompt_password("Its SIP2 password: ")?;
+        (login, Some(pw))
+    } else {
+        let login = ask.answer("--sip2-login", "The device's SIP2 login", c.sip2_login);
+        (login, None)
+    };
+
+    let default_name = format!("{branch} {section}");
+    let name = c
+        .name
+        .or_else(|| prev.str(&format!("{section}.name")))
+        .unwrap_or(default_name);
+    let language = c
+        .language
+        .or_else(|| prev.str(&format!("{section}.language")))
+        .unwrap_or_else(|| "fi".into());
+    let dialect = c
+        .dialect
+        .or_else(|| prev.str("registry.sip2.protocol.dialect"))
+        .unwrap_or_else(|| "standard".into());
+
+    let mut problems = Vec::new();
+    let door = {
+        let d = door.unwrap_or(DoorArgs {
+            gpio: None,
+            lock_pin: None,
+            contact_pin: None,
+            exit_pin: None,
+            green_pin: None,
+            red_pin: None,
+            buzzer_pin: None,
+            tamper_pin: None,
+            readers: vec![],
+            keypad: None,
+            self_service: vec![],
+            timezone: None,
+        });
+        let prev_gpio = match (prev.str("gpio.backend"), prev.str("gpio.dir")) {
+            (Some(b), Some(dir)) if b == "files" => Some(format!("files:{dir}")),
+            (Some(b), _) => Some(b),
+            _ => None,
+        };
+        let mut readers = Vec::new();
+        for r in &d.readers {
+            match Reader::parse(r) {
+                Ok(r) => readers.push(r),
+                Err(e) => problems.push(format!("--reader {e}")),
+            }
+        }
+        if readers.is_empty()
+            && let Some(arr) = prev.get("readers").and_then(|v| v.as_array())
+        {
+            for r in arr {
+                let kind = r.get("kind").and_then(|v| v.as_str()).unwrap_or("");
+                let s = |k: &str| r.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+                let n = |k: &str| {
+                    r.get(k)
+                        .and_then(|v| v.as_integer())
+                        .and_then(|i| u8::try_from(i).ok())
+                };
+                match (kind, s("reader"), s("path"), n("d0"), n("d1")) {
+                    ("pcsc", name, _, _, _) => readers.push(Reader::Pcsc(name)),
+                    ("serial", _, Some(p), _, _) => readers.push(Reader::Serial(p)),
+                    ("wiegand", _, _, Some(a), Some(b)) => readers.push(Reader::Wiegand(a, b)),
+                    _ => {}
+                }
+            }
+        }
+        if readers.is_empty() && role == Role::Door {
+            readers.push(Reader::Pcsc(None));
+        }
+        let keypad_text = match d.keypad {
+            Some(k) => Some(k),
+            None => match (prev.str("keypad.kind"), prev.str("keypad.path")) {
+                (Some(k), Some(p)) => Some(format!("{k}:{p}")),
+                _ if role == Role::Door => Some(ask.answer(
+                    "--keypad",
+                    "The PIN keypad (evdev:/dev/input/by-id/…-event-kbd or serial:/dev/ttyUSB0)",
+                    None,
+                ))
+                .filter(|k| !k.is_empty()),
+                _ => None,
+            },
+        };
+        let keypad = match keypad_text.as_deref().map(Keypad::parse) {
+            Some(Ok(k)) => Some(k),
+            Some(Err(e)) => {
+                problems.push(format!("--keypad {e}"));
+                None
+            }
+            None => None,
+        };
+        let self_service = if d.self_service.is_empty() {
+            let p = prev.strings("hours.self_service.daily");
+            if p.is_empty() {
+                vec!["07:00-22:00".to_owned()]
+            } else {
+                p
+            }
+        } else {
+            d.self_service
+        };
+        DoorAnswers {
+            gpio: d.gpio.or(prev_gpio).unwrap_or_else(|| "rppal".into()),
+            lock: d.lock_pin.or(prev.pin("gpio.lock")).unwrap_or(17),
+            contact: d.contact_pin.or(prev.pin("gpio.contact")).unwrap_or(27),
+            exit: d.exit_pin.or(prev.pin("gpio.exit")).or(Some(22)),
+            green: d.green_pin.or(prev.pin("gpio.green")).or(Some(5)),
+            red: d.red_pin.or(prev.pin("gpio.red")).or(Some(6)),
+            buzzer: d.buzzer_pin.or(prev.pin("gpio.buzzer")).or(Some(13)),
+            tamper: d.tamper_pin.or(prev.pin("gpio.tamper")),
+            readers,
+            keypad,
+            self_service,
+            timezone: d
+                .timezone
+                .or_else(|| prev.str("hours.timezone"))
+                .unwrap_or_else(|| "Europe/Helsinki".into()),
+            metrics: prev
+                .str("door.metrics")
+                .unwrap_or_else(|| "127.0.0.1:9465".into()),
+        }
+    };
+    let kiosk = {
+        let k = kiosk.unwrap_or(KioskArgs {
+            library: None,
+            pad: None,
+            scanner: None,
+            printer: None,
+        });
+        let prev_pad = match (prev.str("rfid.driver"), prev.str("rfid.path")) {
+            (Some(d), Some(p)) if d == "feig" => Some(format!("feig:{p}")),
+            (Some(d), _) if d == "simulated" => Some(d),
+            _ => None,
+        };
+        KioskAnswers {
+            library: k
+                .library
+                .or_else(|| prev.str("kiosk.library"))
+                .unwrap_or_else(|| name.clone()),
+            pad: k.pad.or(prev_pad),
+            scanner: k.scanner.or_else(|| prev.str("scanner.path")),
+            printer: k.printer.or_else(|| prev.str("printer.link")),
+            metrics: prev
+                .str("kiosk.metrics")
+                .unwrap_or_else(|| "127.0.0.1:9464".into()),
+        }
+    };
+    if !ask.missing.is_empty() {
+        anyhow::bail!(
+            "nothing was written; missing (give the flags, or run on a terminal to be asked):\n  - {}",
+            ask.missing.join("\n  - ")
+        );
+    }
+    if !problems.is_empty() {
+        anyhow::bail!("nothing was written:\n  - {}", problems.join("\n  - "));
+    }
+    Ok(Answers {
+        role,
+        state: c
+            .state
+            .unwrap_or_else(|| PathBuf::from("/var/lib/omatoimi").join(section)),
+        list_ca_installed: layout.list_ca.exists(),
+        etc: c.etc,
+        device_id,
+        name,
+        institution,
+        branch,
+        language,
+        server_name: c
+            .server_name
+            .or_else(|| prev.str("registry.sip2.server_name")),
+        sip2,
+        dialect,
+        ca,
+        sip2_login,
+        sip2_password,
+        list_url,
+        list_keys,
+        list_ca: c.list_ca,
+        card_key,
+        device_cert: c.device_cert,
+        door,
+        kiosk,
+    })
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let (role, common, door, kiosk) = match args.command {
+        Command::Sign {
+            ca_cert,
+            ca_key,
+            csr,
+            out,
+            days,
+        } => {
+            let read = |p: &Path| {
+                std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+            };
+            let pem = provision::identity::sign(
+                &read(&csr)?,
+                &read(&ca_cert)?,
+                &read(&ca_key)?,
+                days,
+                SystemTime::now(),
+            )
+            .map_err(|e| anyhow::anyhow!("{}: {e}", csr.display()))?;
+            std::fs::write(&out, pem).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+            println!(
+                "{} signed for {days} days: give {} to the box (omatoimi-provision … --device-cert {})",
+                csr.display(),
+                out.display(),
+                out.display()
+            );
+            return Ok(());
+        }
+        Command::Door { common, door } => (Role::Door, common, Some(door), None),
+        Command::Kiosk { common, kiosk } => (Role::Kiosk, common, None, Some(kiosk)),
+    };
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let owner = Owner::lookup(&common.user, &passwd).ok_or_else(|| {
+        anyhow::anyhow!(
+            "no user `{}` on this box: install the omatoimi package (its sysusers file makes the user), or run `systemd-sysusers /usr/lib/sysusers.d/omatoimi.conf`",
+            common.user
+        )
+    })?;
+    let installer = Installer::new(owner, euid()).map_err(anyhow::Error::msg)?;
+    let answers = gather(role, common, door, kiosk)?;
+    println!(
+        "Provisioning {} as {} ({}) of {}/{}:",
+        answers.device_id,
+        role.name(),
+        answers.name,
+        answers.institution,
+        answers.branch
+    );
+    let report = provision::provision(&answers, &installer, SystemTime::now())?;
+    for (path, outcome) in &report.steps {
+        println!("  {:<9} {}", outcome.word(), path.display());
+    }
+    if let Some(c) = &report.cert {
+        println!(
+            "  device certificate: {} (issued by {})",
+            c.subject, c.issuer
+        );
+    }
+    for w in &report.warnings {
+        println!("warning: {w}");
+    }
+    println!("Next:");
+    for (i, s) in provision::next_steps(&answers, &report, &installer.owner().user)
+        .iter()
+        .enumerate()
+    {
+        println!("  {}. {s}", i + 1);
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("omatoimi-provision: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

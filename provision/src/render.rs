@@ -1,0 +1,327 @@
+//! The config file a provisioned box starts with, written from the answers. Paths of the files
+//! provisioning installs are relative to the config file, so `/etc/omatoimi` holds one
+//! self-contained set.
+
+use std::fmt::Write;
+
+use crate::{Answers, Role};
+
+/// A TOML basic string.
+pub fn q(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| q(s)).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// The name of the registry credentials file for `role`.
+pub fn secret_name(role: Role) -> &'static str {
+    match role {
+        Role::Door => "door-sip2.secret",
+        Role::Kiosk => "kiosk-sip2.secret",
+    }
+}
+
+/// The shared `[registry]` and `[allowlist]` tables.
+fn library_system(a: &Answers, with_cert: bool) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "[registry]");
+    let _ = writeln!(s, "backend = \"sip2\"");
+    let _ = writeln!(s, "credentials = {}", q(secret_name(a.role)));
+    let _ = writeln!(s, "timeout_ms = 3000");
+    let _ = writeln!(s, "[registry.sip2]");
+    let _ = writeln!(s, "address = {}", q(&a.sip2));
+    if let Some(n) = &a.server_name {
+        let _ = writeln!(s, "server_name = {}", q(n));
+    }
+    let _ = writeln!(s, "ca = \"ca.pem\"");
+    if with_cert {
+        let _ = writeln!(s, "client_cert = \"device.pem\"");
+        let _ = writeln!(s, "client_key = \"device-key.pem\"");
+    }
+    let _ = writeln!(s, "institution = {}", q(&a.institution));
+    let _ = writeln!(s, "location = {}", q(&a.branch));
+    let _ = writeln!(s, "[registry.sip2.protocol]");
+    let _ = writeln!(s, "dialect = {}", q(&a.dialect));
+    let _ = writeln!(s);
+    let _ = writeln!(s, "[allowlist]");
+    let _ = writeln!(s, "url = {}", q(&a.list_url));
+    let _ = writeln!(
+        s,
+        "ca = {}",
+        q(if a.list_ca.is_some() || a.list_ca_installed {
+            "list-ca.pem"
+        } else {
+            "ca.pem"
+        })
+    );
+    if with_cert {
+        let _ = writeln!(s, "client_cert = \"device.pem\"");
+        let _ = writeln!(s, "client_key = \"device-key.pem\"");
+    }
+    let _ = writeln!(
+        s,
+        "store = {}",
+        q(&a.state.join("allowlist").to_string_lossy())
+    );
+    let _ = writeln!(s, "card_key = \"card-key.secret\"");
+    let scopes = vec![a.institution.clone(), a.branch.clone(), a.device_id.clone()];
+    let _ = writeln!(s, "scopes = {}", list(&scopes));
+    let _ = writeln!(s, "keys = {}", list(&a.list_keys));
+    let _ = writeln!(s, "when_expired = \"deny\"");
+    s
+}
+
+/// The whole file for `a.role`.
+pub fn config(a: &Answers, with_cert: bool) -> String {
+    match a.role {
+        Role::Door => door(a, with_cert),
+        Role::Kiosk => kiosk(a, with_cert),
+    }
+}
+
+fn door(a: &Answers, with_cert: bool) -> String {
+    let d = &a.door;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# {} ({}), written by omatoimi-provision. Check it with\n# `door-agent -c THIS_FILE check-config`; the README's \"door-agent\" section names every key.",
+        a.name, a.device_id
+    );
+    let _ = writeln!(s, "[door]");
+    let _ = writeln!(s, "name = {}", q(&a.name));
+    let _ = writeln!(s, "branch = {}", q(&a.branch));
+    let _ = writeln!(s, "state_dir = {}", q(&a.state.to_string_lossy()));
+    let _ = writeln!(s, "language = {}", q(&a.language));
+    let _ = writeln!(s, "metrics = {}", q(&d.metrics));
+    let _ = writeln!(s);
+    let _ = writeln!(s, "[rules]");
+    let _ = writeln!(s, "min_age = 15");
+    let _ = writeln!(s);
+    let _ = writeln!(s, "[hours]");
+    let _ = writeln!(s, "timezone = {}", q(&d.timezone));
+    let _ = writeln!(s, "last_entry_minutes = 15");
+    let _ = writeln!(s, "[hours.self_service]");
+    let _ = writeln!(s, "daily = {}", list(&d.self_service));
+    let _ = writeln!(
+        s,
+        "# Staffed hours, holidays and exceptions: [hours.staffed] mon = [\"10:00-18:00\"], [[hours.exceptions]]."
+    );
+    let _ = writeln!(s);
+    let _ = writeln!(s, "[gpio]");
+    match d.gpio.strip_prefix("files:") {
+        Some(dir) => {
+            let _ = writeln!(s, "backend = \"files\"");
+            let _ = writeln!(s, "dir = {}", q(dir));
+        }
+        None => {
+            let _ = writeln!(s, "backend = \"rppal\"");
+        }
+    }
+    let _ = writeln!(s, "lock = {}", d.lock);
+    let _ = writeln!(s, "contact = {}", d.contact);
+    for (key, pin) in [
+        ("exit", d.exit),
+        ("green", d.green),
+        ("red", d.red),
+        ("buzzer", d.buzzer),
+        ("tamper", d.tamper),
+    ] {
+        if let Some(p) = pin {
+            let _ = writeln!(s, "{key} = {p}");
+        }
+    }
+    for r in &d.readers {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "[[readers]]");
+        match r {
+            Reader::Pcsc(name) => {
+                let _ = writeln!(s, "kind = \"pcsc\"");
+                if let Some(n) = name {
+                    let _ = writeln!(s, "reader = {}", q(n));
+                }
+            }
+            Reader::Serial(path) => {
+                let _ = writeln!(s, "kind = \"serial\"");
+                let _ = writeln!(s, "path = {}", q(path));
+            }
+            Reader::Wiegand(d0, d1) => {
+                let _ = writeln!(s, "kind = \"wiegand\"");
+                let _ = writeln!(s, "d0 = {d0}");
+                let _ = writeln!(s, "d1 = {d1}");
+            }
+        }
+    }
+    if let Some(k) = &d.keypad {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "[keypad]");
+        match k {
+            Keypad::Evdev(path) => {
+                let _ = writeln!(s, "kind = \"evdev\"");
+                let _ = writeln!(s, "path = {}", q(path));
+            }
+            Keypad::Serial(path) => {
+                let _ = writeln!(s, "kind = \"serial\"");
+                let _ = writeln!(s, "path = {}", q(path));
+            }
+        }
+    }
+    let _ = writeln!(s);
+    s.push_str(&library_system(a, with_cert));
+    s
+}
+
+fn kiosk(a: &Answers, with_cert: bool) -> String {
+    let k = &a.kiosk;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# {} ({}), written by omatoimi-provision. Check it with\n# `kiosk -c THIS_FILE check-config`; the README's \"kiosk\" section names every key.",
+        a.name, a.device_id
+    );
+    let _ = writeln!(s, "[kiosk]");
+    let _ = writeln!(s, "name = {}", q(&a.name));
+    let _ = writeln!(s, "library = {}", q(&k.library));
+    let _ = writeln!(s, "branch = {}", q(&a.branch));
+    let _ = writeln!(s, "state_dir = {}", q(&a.state.to_string_lossy()));
+    let _ = writeln!(s, "language = {}", q(&a.language));
+    let _ = writeln!(s, "metrics = {}", q(&k.metrics));
+    let _ = writeln!(s);
+    let _ = writeln!(s, "[offline]");
+    let _ = writeln!(s, "lending = true");
+    let _ = writeln!(s, "max_loans = 5");
+    let _ = writeln!(s, "loan_days = 28");
+    if let Some(p) = &k.pad {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "[rfid]");
+        if p == "simulated" {
+            let _ = writeln!(s, "driver = \"simulated\"");
+        } else {
+            let _ = writeln!(s, "driver = \"feig\"");
+            let _ = writeln!(s, "path = {}", q(p.strip_prefix("feig:").unwrap_or(p)));
+        }
+    }
+    if let Some(p) = &k.scanner {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "[scanner]");
+        let _ = writeln!(s, "path = {}", q(p));
+    }
+    if let Some(p) = &k.printer {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "[printer]");
+        let _ = writeln!(s, "link = {}", q(p));
+    }
+    let _ = writeln!(s);
+    s.push_str(&library_system(a, with_cert));
+    s
+}
+
+/// A door's card reader, from `pcsc`, `pcsc:NAME`, `serial:PATH` or `wiegand:D0,D1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reader {
+    /// PC/SC, optionally one reader by name.
+    Pcsc(Option<String>),
+    /// A serial barcode or RFID reader.
+    Serial(String),
+    /// Wiegand on two pins.
+    Wiegand(u8, u8),
+}
+
+impl Reader {
+    /// Parses a `--reader` value.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let expected = "expected pcsc, pcsc:READER-NAME, serial:/dev/ttyACM0 or wiegand:D0,D1";
+        if text == "pcsc" {
+            return Ok(Self::Pcsc(None));
+        }
+        if let Some(name) = text.strip_prefix("pcsc:") {
+            return Ok(Self::Pcsc(Some(name.to_owned())));
+        }
+        if let Some(path) = text.strip_prefix("serial:")
+            && path.starts_with('/')
+        {
+            return Ok(Self::Serial(path.to_owned()));
+        }
+        if let Some(pins) = text.strip_prefix("wiegand:")
+            && let Some((a, b)) = pins.split_once(',')
+            && let (Ok(a), Ok(b)) = (a.trim().parse(), b.trim().parse())
+        {
+            return Ok(Self::Wiegand(a, b));
+        }
+        Err(format!("`{text}`: {expected}"))
+    }
+}
+
+/// A door's PIN keypad, from `evdev:PATH` or `serial:PATH`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Keypad {
+    /// A USB keypad (Linux input events).
+    Evdev(String),
+    /// A serial keypad.
+    Serial(String),
+}
+
+impl Keypad {
+    /// Parses a `--keypad` value.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.split_once(':') {
+            Some(("evdev", p)) if p.starts_with('/') => Ok(Self::Evdev(p.to_owned())),
+            Some(("serial", p)) if p.starts_with('/') => Ok(Self::Serial(p.to_owned())),
+            _ => Err(format!(
+                "`{text}`: expected evdev:/dev/input/by-id/…-event-kbd or serial:/dev/ttyUSB0"
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_quoted_for_toml() {
+        assert_eq!(q("Lemi"), "\"Lemi\"");
+        assert_eq!(q("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000A\"");
+        assert_eq!(
+            q("Lappeenrannan pääkirjasto"),
+            "\"Lappeenrannan pääkirjasto\""
+        );
+    }
+
+    #[test]
+    fn reader_and_keypad_specs() {
+        assert_eq!(Reader::parse("pcsc"), Ok(Reader::Pcsc(None)));
+        assert_eq!(
+            Reader::parse("pcsc:ACS ACR122U"),
+            Ok(Reader::Pcsc(Some("ACS ACR122U".into())))
+        );
+        assert_eq!(
+            Reader::parse("serial:/dev/ttyACM0"),
+            Ok(Reader::Serial("/dev/ttyACM0".into()))
+        );
+        assert_eq!(Reader::parse("wiegand:20,21"), Ok(Reader::Wiegand(20, 21)));
+        for bad in ["", "usb", "serial:ttyACM0", "wiegand:20", "wiegand:a,b"] {
+            assert!(Reader::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            Keypad::parse("serial:/dev/ttyUSB0"),
+            Ok(Keypad::Serial("/dev/ttyUSB0".into()))
+        );
+        assert!(Keypad::parse("evdev:event3").is_err());
+    }
+}
