@@ -22,6 +22,7 @@ pub mod devices;
 pub mod door;
 pub mod events;
 pub mod facts;
+pub mod selftest;
 pub mod settings;
 
 use std::future::Future;

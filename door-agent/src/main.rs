@@ -35,6 +35,17 @@ enum Command {
     Run,
     /// Read and validate the configuration, then exit.
     CheckConfig,
+    /// Try every configured device and the network path with the technician at the door: the
+    /// contact, exit and tamper inputs at rest, the LEDs and buzzer, the lock relay through the
+    /// door contact, the readers and a card read, the keypad, the library system and the
+    /// offline list. Prints a pass/fail table; exits non-zero when something fails. The door
+    /// must be stopped (systemctl stop door-agent).
+    Selftest {
+        /// Seconds to wait for each thing the technician does (open the door, present a card,
+        /// press a key).
+        #[arg(long, default_value_t = 20)]
+        wait: u64,
+    },
     /// The running door's health (from its loopback endpoint, `[door] metrics`).
     Status,
     /// Events between two local times ("2026-03-03 21:00"), oldest first, pseudonymised.
@@ -216,6 +227,19 @@ async fn real_main(args: Args) -> anyhow::Result<()> {
             if !json {
                 println!("{} event(s)", events.len());
             }
+            Ok(())
+        }
+        Command::Selftest { wait } => {
+            let say = |text: &str| eprintln!(">> {text}");
+            let tech = door_agent::selftest::Technician {
+                wait: std::time::Duration::from_secs(wait),
+                show: std::time::Duration::from_secs(1),
+                say: &say,
+            };
+            let checks = door_agent::selftest::run(&s, &tech, Utc::now().timestamp()).await;
+            print!("{}", offline::selftest::table(&checks));
+            let failed = checks.iter().filter(|c| !c.ok).count();
+            anyhow::ensure!(failed == 0, "{failed} check(s) failed");
             Ok(())
         }
         Command::Run => {

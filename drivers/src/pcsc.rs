@@ -38,6 +38,21 @@ impl Default for PcscSettings {
     }
 }
 
+/// The readers pcscd has now whose name contains `filter` (every reader when empty): for a
+/// technician's selftest. Blocking; an error says the service is not there.
+pub fn readers(filter: &str) -> Result<Vec<String>, String> {
+    let ctx = Context::establish(Scope::User).map_err(|e| format!("PC/SC service: {e}"))?;
+    match ctx.list_readers_owned() {
+        Ok(names) => Ok(names
+            .iter()
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| n.contains(filter))
+            .collect()),
+        Err(pcsc::Error::NoReadersAvailable) => Ok(Vec::new()),
+        Err(e) => Err(format!("PC/SC service: {e}")),
+    }
+}
+
 /// A PC/SC reader (or all of them).
 #[derive(Debug)]
 pub struct PcscReader {

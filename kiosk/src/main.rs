@@ -38,7 +38,11 @@ enum Command {
     Status,
     /// Try every configured device and the network path once, and print a pass/fail table
     /// (the kiosk must be stopped). Exits non-zero when something fails.
-    Selftest,
+    Selftest {
+        /// Print a test page on a ready printer (its code page's letters and a ruler).
+        #[arg(long)]
+        test_page: bool,
+    },
     /// The offline queue: loans and returns waiting for the library system.
     Queue {
         #[command(subcommand)]
@@ -110,10 +114,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Selftest => {
+        Command::Selftest { test_page } => {
             let checks = runtime.block_on(kiosk::selftest::run(
                 &settings,
                 chrono::Utc::now().timestamp(),
+                test_page,
             ));
             print!("{}", kiosk::selftest::table(&checks));
             let failed = checks.iter().filter(|c| !c.ok).count();

@@ -5,31 +5,15 @@ use std::time::Duration;
 
 use drivers::printer::{EscPosPrinter, ReceiptPrinter};
 use drivers::rfid::RfidPad;
-use registry::{AnyRegistry, Registry};
 
 use crate::settings::{KioskSettings, PadSettings};
 
-/// One line of the table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Check {
-    /// What was tried.
-    pub what: String,
-    /// It worked.
-    pub ok: bool,
-    /// What was seen, or what to do.
-    pub detail: String,
-}
-
-fn check(what: &str, ok: bool, detail: impl Into<String>) -> Check {
-    Check {
-        what: what.into(),
-        ok,
-        detail: detail.into(),
-    }
-}
+use offline::selftest::check;
+pub use offline::selftest::{Check, table};
 
 /// Runs every check `settings` calls for; `now` is Unix seconds (for the list's freshness).
-pub async fn run(settings: &KioskSettings, now: i64) -> Vec<Check> {
+/// With `test_page`, a ready printer prints a test page (the code page's letters and a ruler).
+pub async fn run(settings: &KioskSettings, now: i64, test_page: bool) -> Vec<Check> {
     let mut out = Vec::new();
     let bound = Duration::from_secs(5);
 
@@ -80,6 +64,25 @@ pub async fn run(settings: &KioskSettings, now: i64) -> Vec<Check> {
                     None if s.paper_near_end => {
                         check("receipt printer", true, "ready; paper near its end")
                     }
+                    None if test_page => {
+                        let at = chrono::DateTime::from_timestamp(now, 0)
+                            .unwrap_or_default()
+                            .naive_utc();
+                        let page = receipt::test_page(
+                            &settings.name,
+                            at,
+                            p.code_page,
+                            p.columns,
+                        );
+                        match printer.print(&page).await {
+                            Ok(_) => check(
+                                "receipt printer",
+                                true,
+                                "ready; test page printed (are the letters ÅÄÖ right, the ruler one line?)",
+                            ),
+                            Err(e) => check("receipt printer", false, format!("test page: {e}")),
+                        }
+                    }
                     None => check("receipt printer", true, "ready"),
                     Some(why) => check("receipt printer", false, why),
                 },
@@ -88,29 +91,7 @@ pub async fn run(settings: &KioskSettings, now: i64) -> Vec<Check> {
         }
     }
 
-    match &settings.registry {
-        None => out.push(check("library system", false, "no [registry] configured")),
-        Some(r) => out.push(match AnyRegistry::start(r) {
-            Err(e) => check("library system", false, e.to_string()),
-            Ok(reg) => {
-                let started = std::time::Instant::now();
-                // Any answer about an item proves TLS, the device's login and a round trip.
-                match tokio::time::timeout(bound, reg.item("SELFTEST-0")).await {
-                    Ok(Ok(_)) => check(
-                        "library system",
-                        true,
-                        format!(
-                            "{} answers in {} ms",
-                            reg.kind(),
-                            started.elapsed().as_millis()
-                        ),
-                    ),
-                    Ok(Err(e)) => check("library system", false, e.to_string()),
-                    Err(_) => check("library system", false, "no answer in 5 s"),
-                }
-            }
-        }),
-    }
+    out.push(offline::selftest::library_system(settings.registry.as_ref(), bound).await);
 
     match &settings.allowlist {
         None => out.push(check(
@@ -118,51 +99,7 @@ pub async fn run(settings: &KioskSettings, now: i64) -> Vec<Check> {
             true,
             "none configured (no offline lending)",
         )),
-        Some(a) => out.push(match offline::OfflineList::open(a.clone()) {
-            Err(e) => check(
-                "offline list",
-                false,
-                format!("{e} (is the kiosk running?)"),
-            ),
-            Ok(list) => match list.store().current() {
-                None => check(
-                    "offline list",
-                    false,
-                    "none applied yet (run the kiosk with the network up)",
-                ),
-                Some(c) => {
-                    let h = &c.header.header;
-                    let hours = (h.expires_at - now) / 3600;
-                    if h.expires_at <= now {
-                        check(
-                            "offline list",
-                            false,
-                            format!("version {} expired", h.version),
-                        )
-                    } else {
-                        check(
-                            "offline list",
-                            true,
-                            format!("version {}, expires in {hours} h", h.version),
-                        )
-                    }
-                }
-            },
-        }),
+        Some(a) => out.push(offline::selftest::offline_list(a, now, "kiosk")),
     }
     out
-}
-
-/// The table.
-pub fn table(checks: &[Check]) -> String {
-    let mut s = String::new();
-    for c in checks {
-        s.push_str(&format!(
-            "{:<4}  {:<16}  {}\n",
-            if c.ok { "ok" } else { "FAIL" },
-            c.what,
-            c.detail
-        ));
-    }
-    s
 }

@@ -10,10 +10,12 @@
 //! - [`apply`]: verifying a list or delta file and applying it to the store.
 //! - [`lookup`]: card + PIN against the list in force, with lockout and the expired-list policy.
 //! - [`sync`]: fetching head, delta or full list over HTTPS with conditional requests.
+//! - [`selftest`]: the pass/fail table of both daemons' `selftest`, and its network half.
 #![deny(missing_docs)]
 
 pub mod apply;
 pub mod lookup;
+pub mod selftest;
 pub mod store;
 pub mod sync;
 

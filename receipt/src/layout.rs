@@ -317,3 +317,49 @@ mod tests {
         }
     }
 }
+
+/// A technician's test page: the device's name, the time, the code page with the Nordic letters
+/// it prints, and a ruler as wide as `columns`, so a wrong code page or width shows at a glance.
+pub fn test_page(device: &str, at: NaiveDateTime, page: CodePage, columns: usize) -> Vec<u8> {
+    let ruler: String = (1..=columns)
+        .map(|i| char::from(b'0' + (i % 10) as u8))
+        .collect();
+    let ops = vec![
+        Op::Initialize,
+        Op::CodePage(page),
+        Op::Align(Align::Center),
+        Op::Bold(true),
+        Op::Line("omatoimi test page".into()),
+        Op::Bold(false),
+        Op::Line(device.into()),
+        Op::Line(at.format("%Y-%m-%d %H:%M").to_string()),
+        Op::Align(Align::Left),
+        Op::Line(format!("{} ({columns} columns):", page.name())),
+        Op::Line("ÅÄÖ åäö ÆØ æø É é Ü ü".into()),
+        Op::Line(ruler),
+        Op::Feed(3),
+        Op::Cut,
+    ];
+    crate::escpos::encode(&ops)
+}
+
+#[cfg(test)]
+mod test_page_tests {
+    use super::*;
+
+    #[test]
+    fn the_test_page_reads_back_with_its_letters_and_ruler() {
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 11, 24)
+            .and_then(|d| d.and_hms_opt(10, 0, 0))
+            .expect("date");
+        let bytes = test_page("Lemi kiosk", at, CodePage::Pc865, 32);
+        let mut r = crate::render::Renderer::new();
+        r.feed(&bytes).expect("renders");
+        let paper = r.into_paper();
+        assert_eq!(paper.receipts.len(), 1, "cut once");
+        let text = crate::render::Paper::text(&paper.receipts[0]);
+        assert!(text.contains("omatoimi test page"), "{text}");
+        assert!(text.contains("ÅÄÖ åäö ÆØ æø É é Ü ü"), "{text}");
+        assert!(text.contains("12345678901234567890123456789012"), "{text}");
+    }
+}

@@ -25,6 +25,6 @@ mod tables;
 
 pub use codepage::CodePage;
 pub use escpos::{Align, Op};
-pub use layout::{Receipt, ReceiptKind, ReceiptLine};
+pub use layout::{Receipt, ReceiptKind, ReceiptLine, test_page};
 pub use render::{Paper, RenderError};
 pub use status::PrinterStatus;

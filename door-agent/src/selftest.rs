@@ -1,0 +1,346 @@
+//! `door-agent selftest`: every configured device and the network path, tried once with the
+//! technician at the door, as a table read at a glance. The door must be stopped (the pins and
+//! readers are its own).
+//!
+//! The lock relay is checked through the door contact: the lock is released, the technician opens
+//! the door and lets it close, and the contact must follow. The LEDs and the buzzer are switched
+//! on one at a time for the technician to see and hear. A card must be read and a key pressed.
+//! No card number or key is ever printed.
+
+use std::time::{Duration, Instant};
+
+use drivers::card::CardEvent;
+use drivers::gpio::{DoorIo, Signal};
+use offline::selftest::{Check, check};
+
+use crate::devices;
+use crate::settings::{DoorSettings, ReaderSettings};
+
+/// How long the selftest waits for the technician, and what it says to them.
+pub struct Technician<'a> {
+    /// Bound on each thing the technician does (open the door, present a card, press a key).
+    pub wait: Duration,
+    /// How long each LED or the buzzer stays on.
+    pub show: Duration,
+    /// Tells the technician what to do now.
+    pub say: &'a (dyn Fn(&str) + Sync),
+}
+
+impl std::fmt::Debug for Technician<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Technician")
+            .field("wait", &self.wait)
+            .field("show", &self.show)
+            .finish_non_exhaustive()
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+async fn poll_until(
+    door: &mut dyn DoorIo,
+    open: bool,
+    within: Duration,
+) -> Result<Option<Duration>, String> {
+    let start = Instant::now();
+    loop {
+        match door.inputs() {
+            Ok(i) if i.open == open => return Ok(Some(start.elapsed())),
+            Ok(_) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        if start.elapsed() >= within {
+            return Ok(None);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The door's pins: contact, exit, tamper at rest; LEDs and buzzer; the relay through the
+/// contact.
+async fn door_checks(s: &DoorSettings, tech: &Technician<'_>, out: &mut Vec<Check>) {
+    let mut door = match devices::open_door(s) {
+        Ok(d) => {
+            out.push(check(
+                "door pins",
+                true,
+                format!(
+                    "lock {} and contact {} claimed; lock engaged",
+                    s.pins.lock.number, s.pins.contact.number
+                ),
+            ));
+            d
+        }
+        Err(e) => {
+            out.push(check("door pins", false, format!("{e:#}")));
+            return;
+        }
+    };
+    let rest = match door.inputs() {
+        Ok(i) => i,
+        Err(e) => {
+            out.push(check("door contact", false, e.to_string()));
+            return;
+        }
+    };
+    out.push(if rest.open {
+        check(
+            "door contact",
+            false,
+            format!(
+                "reads OPEN with the lock engaged: close the door; if it is closed, check the wiring to pin {} and `contact_open_high`",
+                s.pins.contact.number
+            ),
+        )
+    } else {
+        check("door contact", true, "reads closed")
+    });
+    if let Some(p) = s.pins.exit {
+        out.push(if rest.exit {
+            check(
+                "exit button",
+                false,
+                format!(
+                    "reads PRESSED while nobody presses it: check the wiring to pin {} and `exit_pressed_high`",
+                    p.number
+                ),
+            )
+        } else {
+            check("exit button", true, "reads released")
+        });
+    }
+    if let Some(p) = s.pins.tamper {
+        out.push(if rest.tamper {
+            check(
+                "tamper switch",
+                false,
+                format!(
+                    "reads TRIPPED: is the reader's cover on? Else check pin {} and `tamper_active_high`",
+                    p.number
+                ),
+            )
+        } else {
+            check("tamper switch", true, "reads closed")
+        });
+    }
+
+    let signals = [
+        (Signal::Green, "green LED", s.pins.green),
+        (Signal::Red, "red LED", s.pins.red),
+        (Signal::Buzzer, "buzzer", s.pins.buzzer),
+    ];
+    let mut shown = Vec::new();
+    let mut failed = Vec::new();
+    for (signal, name, pin) in signals {
+        let Some(pin) = pin else { continue };
+        (tech.say)(&format!(
+            "The {name} (pin {}) is on for {}.",
+            pin.number,
+            secs(tech.show)
+        ));
+        match door.signal(signal, true) {
+            Ok(()) => {
+                tokio::time::sleep(tech.show).await;
+                match door.signal(signal, false) {
+                    Ok(()) => shown.push(name),
+                    Err(e) => failed.push(format!("{name}: {e}")),
+                }
+            }
+            Err(e) => failed.push(format!("{name}: {e}")),
+        }
+    }
+    if !(shown.is_empty() && failed.is_empty()) {
+        out.push(if failed.is_empty() {
+            check(
+                "LEDs and buzzer",
+                true,
+                format!(
+                    "{} switched on and off: did you see and hear each?",
+                    shown.join(", ")
+                ),
+            )
+        } else {
+            check("LEDs and buzzer", false, failed.join("; "))
+        });
+    }
+
+    if rest.open {
+        out.push(check(
+            "lock relay",
+            false,
+            "not tried: the contact already reads open",
+        ));
+        return;
+    }
+    (tech.say)(&format!(
+        "The lock is released now: open the door within {}, then let it close.",
+        secs(tech.wait)
+    ));
+    if let Err(e) = door.set_locked(false) {
+        out.push(check("lock relay", false, format!("releasing: {e}")));
+        let _ = door.set_locked(true);
+        return;
+    }
+    let opened = poll_until(door.as_mut(), true, tech.wait).await;
+    // Engaged again as soon as the door opens (it is open: the lock need not hold it) or when
+    // the wait is over.
+    let engaged = door.set_locked(true);
+    let line = match (opened, engaged) {
+        (_, Err(e)) => check("lock relay", false, format!("engaging again: {e}")),
+        (Err(e), _) => check("lock relay", false, e),
+        (Ok(None), _) => check(
+            "lock relay",
+            false,
+            format!(
+                "released for {} but the contact never read open: is the relay wired to the lock (pin {}), and the contact to pin {}? (or nobody opened the door)",
+                secs(tech.wait),
+                s.pins.lock.number,
+                s.pins.contact.number
+            ),
+        ),
+        (Ok(Some(after)), Ok(())) => {
+            (tech.say)("The lock is engaged again: let the door close.");
+            match poll_until(door.as_mut(), false, tech.wait).await {
+                Ok(Some(closed)) => check(
+                    "lock relay",
+                    true,
+                    format!(
+                        "released; the contact read open after {} and closed {} later; engaged",
+                        secs(after),
+                        secs(closed)
+                    ),
+                ),
+                Ok(None) => check(
+                    "lock relay",
+                    false,
+                    format!(
+                        "the door opened but the contact did not read closed again within {}: does the door close by itself?",
+                        secs(tech.wait)
+                    ),
+                ),
+                Err(e) => check("lock relay", false, e),
+            }
+        }
+    };
+    out.push(line);
+}
+
+/// The readers are there, a card is read from one of them, and the keypad gives a key.
+async fn input_checks(s: &DoorSettings, tech: &Technician<'_>, out: &mut Vec<Check>) {
+    for r in &s.readers {
+        out.push(match r {
+            #[cfg(feature = "pcsc")]
+            ReaderSettings::Pcsc { reader, .. } => {
+                let filter = reader.clone();
+                match tokio::task::spawn_blocking(move || drivers::pcsc::readers(&filter)).await {
+                    Ok(Ok(names)) if names.is_empty() => check(
+                        "PC/SC reader",
+                        false,
+                        if reader.is_empty() {
+                            "pcscd has no reader: is it plugged in?".to_owned()
+                        } else {
+                            format!("pcscd has no reader named like `{reader}`: is it plugged in?")
+                        },
+                    ),
+                    Ok(Ok(names)) => check("PC/SC reader", true, names.join(", ")),
+                    Ok(Err(e)) => check("PC/SC reader", false, format!("{e} (is pcscd running?)")),
+                    Err(e) => check("PC/SC reader", false, e.to_string()),
+                }
+            }
+            #[cfg(not(feature = "pcsc"))]
+            ReaderSettings::Pcsc { .. } => check(
+                "PC/SC reader",
+                false,
+                "this build has no PC/SC (feature `pcsc`)",
+            ),
+            ReaderSettings::Serial { path, .. } => match std::fs::metadata(path) {
+                Ok(_) => check("serial reader", true, format!("{path} present")),
+                Err(e) => check("serial reader", false, format!("{path}: {e} (plugged in?)")),
+            },
+            ReaderSettings::Wiegand { d0, d1, .. } => check(
+                "Wiegand reader",
+                true,
+                format!("data pins {d0} and {d1} (proved by the card read)"),
+            ),
+        });
+    }
+    let (mut cards, mut keys) = match devices::open_inputs(s) {
+        Ok(x) => x,
+        Err(e) => {
+            out.push(check("card read", false, format!("{e:#}")));
+            return;
+        }
+    };
+    if !s.readers.is_empty() {
+        (tech.say)(&format!(
+            "Present a library card to the reader within {}.",
+            secs(tech.wait)
+        ));
+        let deadline = tokio::time::Instant::now() + tech.wait;
+        let mut trouble = None;
+        let line = loop {
+            match tokio::time::timeout_at(deadline, cards.recv()).await {
+                Ok(Some(CardEvent::Card { reader, .. })) => {
+                    break check("card read", true, format!("a card was read by {reader}"));
+                }
+                Ok(Some(CardEvent::Unreadable { reader, why })) => {
+                    trouble = Some(format!("{reader}: unreadable: {why}"));
+                }
+                Ok(Some(CardEvent::ReaderLost { reader, why })) => {
+                    trouble = Some(format!("{reader}: {why}"));
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => break check("card read", false, "every reader stopped"),
+                Err(_) => {
+                    break check(
+                        "card read",
+                        false,
+                        format!(
+                            "no card read in {}{}",
+                            secs(tech.wait),
+                            trouble.map(|t| format!(" (last: {t})")).unwrap_or_default()
+                        ),
+                    );
+                }
+            }
+        };
+        out.push(line);
+    }
+    if s.keypad.is_some() {
+        (tech.say)(&format!(
+            "Press any key on the keypad within {}.",
+            secs(tech.wait)
+        ));
+        out.push(match tokio::time::timeout(tech.wait, keys.recv()).await {
+            Ok(Some(_)) => check("keypad", true, "a key press arrived"),
+            Ok(None) => check("keypad", false, "the keypad stopped (see the log)"),
+            Err(_) => check(
+                "keypad",
+                false,
+                format!(
+                    "no key in {} (plugged in? the right device?)",
+                    secs(tech.wait)
+                ),
+            ),
+        });
+    } else {
+        out.push(check("keypad", true, "none configured (card-only door)"));
+    }
+}
+
+/// Runs every check `s` calls for, in the order a technician at the door does them; `now` is
+/// Unix seconds (the list's freshness).
+pub async fn run(s: &DoorSettings, tech: &Technician<'_>, now: i64) -> Vec<Check> {
+    let mut out = Vec::new();
+    door_checks(s, tech, &mut out).await;
+    input_checks(s, tech, &mut out).await;
+    out.push(offline::selftest::library_system(s.registry.as_ref(), Duration::from_secs(5)).await);
+    out.push(offline::selftest::offline_list(
+        &s.allowlist,
+        now,
+        "door-agent",
+    ));
+    out
+}
