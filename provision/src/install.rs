@@ -294,8 +294,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let me = Owner {
             user: "me".into(),
-            uid: std::fs::metadata(dir.path()).expect("meta").uid(),
-            gid: std::fs::metadata(dir.path()).expect("meta").gid(),
+            uid: fs::metadata(dir.path()).expect("meta").uid(),
+            gid: fs::metadata(dir.path()).expect("meta").gid(),
         };
         let inst = Installer {
             owner: me,
@@ -303,13 +303,13 @@ mod tests {
         };
         let p = dir.path().join("card-key.secret");
         // A stray temporary file from a stopped run does not get in the way.
-        std::fs::write(temp_beside(&p), "half").expect("stray");
+        fs::write(temp_beside(&p), "half").expect("stray");
         assert_eq!(
             inst.file(&p, b"k1", Access::Secret).expect("w"),
             Outcome::Created
         );
         assert_eq!(
-            std::fs::metadata(&p).expect("m").mode() & 0o777,
+            fs::metadata(&p).expect("m").mode() & 0o777,
             0o600,
             "secret mode"
         );
@@ -321,7 +321,7 @@ mod tests {
             inst.file(&p, b"k1", Access::Group).expect("w"),
             Outcome::Replaced
         );
-        assert_eq!(std::fs::metadata(&p).expect("m").mode() & 0o777, 0o640);
+        assert_eq!(fs::metadata(&p).expect("m").mode() & 0o777, 0o640);
         assert!(!temp_beside(&p).exists());
     }
 

@@ -119,6 +119,10 @@ struct Common {
     /// The device certificate the CA made from device.csr.
     #[arg(long)]
     device_cert: Option<PathBuf>,
+    /// The health endpoint, on loopback [default: 127.0.0.1:9465 for a door, 127.0.0.1:9464
+    /// for a kiosk].
+    #[arg(long)]
+    metrics: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -443,8 +447,10 @@ fn gather(
                 .timezone
                 .or_else(|| prev.str("hours.timezone"))
                 .unwrap_or_else(|| "Europe/Helsinki".into()),
-            metrics: prev
-                .str("door.metrics")
+            metrics: c
+                .metrics
+                .clone()
+                .or_else(|| prev.str("door.metrics"))
                 .unwrap_or_else(|| "127.0.0.1:9465".into()),
         }
     };
@@ -468,8 +474,10 @@ fn gather(
             pad: k.pad.or(prev_pad),
             scanner: k.scanner.or_else(|| prev.str("scanner.path")),
             printer: k.printer.or_else(|| prev.str("printer.link")),
-            metrics: prev
-                .str("kiosk.metrics")
+            metrics: c
+                .metrics
+                .clone()
+                .or_else(|| prev.str("kiosk.metrics"))
                 .unwrap_or_else(|| "127.0.0.1:9464".into()),
         }
     };
