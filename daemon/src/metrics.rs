@@ -7,6 +7,21 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// A gauge both daemons set: its name and help text.
+pub type Gauge = (&'static str, &'static str);
+
+/// Whether the library system answers.
+pub const ONLINE: Gauge = (
+    "omatoimi_online",
+    "1 when the library system answered last (a request, or a door's minute probe), 0 when it did not",
+);
+
+/// The offline list's last successful check with its server.
+pub const LIST_LAST_SYNC: Gauge = (
+    "omatoimi_allowlist_last_sync_timestamp_seconds",
+    "when the offline list was last checked with its server (Unix time)",
+);
+
 /// The daemon's gauges; cheap to clone and share.
 #[derive(Debug, Clone, Default)]
 pub struct Metrics(Arc<Mutex<BTreeMap<&'static str, (&'static str, f64)>>>);

@@ -119,7 +119,7 @@ pub fn pseudonym(key: &CardKey, card: &CardNumber) -> String {
 }
 
 /// Runs the door until `shutdown` completes; then the lock is engaged and the log flushed.
-pub async fn run<R: Registry + 'static>(
+pub async fn run<R: Registry + Clone + 'static>(
     settings: DoorSettings,
     registry: Option<R>,
     devices: Devices,
@@ -138,6 +138,7 @@ pub async fn run<R: Registry + 'static>(
     let events = EventLog::open(&settings.state_dir.join("events"))?;
     let list = OfflineList::open(settings.allowlist.clone())?;
     let card_key = settings.allowlist.card_key.clone();
+    let probe = registry.clone();
     let checker = Checker::new(
         registry,
         list.clone(),
@@ -220,7 +221,13 @@ pub async fn run<R: Registry + 'static>(
             events.len() as f64,
         );
     };
-    let sync = spawn_sync(&list, &settings, clock.clone(), events.clone());
+    let sync = spawn_sync(
+        &list,
+        &settings,
+        clock.clone(),
+        events.clone(),
+        metrics.clone(),
+    );
 
     let mut e = Event::new(Kind::Daemon, clock().timestamp_millis());
     e.code = Some("started".into());
@@ -240,6 +247,9 @@ pub async fn run<R: Registry + 'static>(
     let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
     let mut housekeeping = tokio::time::interval(Duration::from_secs(3600));
     let mut gauge_tick = tokio::time::interval(Duration::from_secs(15));
+    // With a health endpoint, the library system is asked about a dummy item once a minute, so
+    // `online` is known before the first patron (as SIP2's status heartbeat would tell).
+    let mut probe_tick = tokio::time::interval(Duration::from_secs(60));
     let (mut last_wall, mut last_mono) = (clock().timestamp_millis(), Instant::now());
     housekeeping.tick().await;
     tokio::pin!(shutdown);
@@ -338,8 +348,8 @@ pub async fn run<R: Registry + 'static>(
                         let source = Some(verdict.source.label());
                         gauges(false);
                         metrics.set(
-                            "omatoimi_online",
-                            "1 when the library system answered the last check, 0 when the offline list did",
+                            daemon::metrics::ONLINE.0,
+                            daemon::metrics::ONLINE.1,
                             if verdict.source == Source::Online { 1.0 } else { 0.0 },
                         );
                         match verdict.decision {
@@ -382,6 +392,19 @@ pub async fn run<R: Registry + 'static>(
                 // Only a door task that polled recently keeps the watchdog fed.
                 if alive_rx.borrow().elapsed() < Duration::from_secs(2) {
                     daemon::notify("WATCHDOG=1");
+                }
+            }
+            _ = probe_tick.tick(), if probe.is_some() && settings.metrics.is_some() => {
+                if let Some(r) = probe.clone() {
+                    let (m, bound) = (metrics.clone(), settings.online_timeout);
+                    tokio::spawn(async move {
+                        let answered = matches!(
+                            tokio::time::timeout(bound, r.item("PROBE-0")).await,
+                            Ok(Ok(_))
+                        );
+                        let (name, help) = daemon::metrics::ONLINE;
+                        m.set(name, help, if answered { 1.0 } else { 0.0 });
+                    });
                 }
             }
             _ = gauge_tick.tick() => {
@@ -463,6 +486,7 @@ fn spawn_sync(
     settings: &DoorSettings,
     clock: Clock,
     events: EventLog,
+    metrics: daemon::Metrics,
 ) -> Option<tokio::task::JoinHandle<()>> {
     settings.allowlist.url.as_ref()?;
     let clock2 = clock.clone();
@@ -484,6 +508,10 @@ fn spawn_sync(
             e.code = Some("list-refused".into());
             e.detail = Some(format!("an offline list was refused: {r}"));
             events.keep(e);
+        },
+        move |at| {
+            let (name, help) = daemon::metrics::LIST_LAST_SYNC;
+            metrics.set(name, help, at as f64)
         },
     )))
 }

@@ -85,6 +85,13 @@ pub async fn run(
             move || clock().timestamp(),
             // `offline` logs a refused list on the security target itself.
             |_| {},
+            {
+                let m = metrics.clone();
+                move |at| {
+                    let (name, help) = daemon::metrics::LIST_LAST_SYNC;
+                    m.set(name, help, at as f64)
+                }
+            },
         )));
     }
     if let Some(r) = &registry {

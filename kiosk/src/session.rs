@@ -213,11 +213,8 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             "seconds since the kiosk started",
             now.duration_since(self.started).as_secs_f64().round(),
         );
-        m.set(
-            "omatoimi_online",
-            "1 when the library system answered the last request, 0 when offline",
-            if self.view.offline { 0.0 } else { 1.0 },
-        );
+        let (name, help) = daemon::metrics::ONLINE;
+        m.set(name, help, if self.view.offline { 0.0 } else { 1.0 });
         let all = self.queue.list();
         let conflicts = all
             .iter()

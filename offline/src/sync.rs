@@ -274,10 +274,15 @@ pub async fn sync_forever(
     every: std::time::Duration,
     now: impl Fn() -> i64,
     refused: impl Fn(&Refusal),
+    synced: impl Fn(i64),
 ) {
     loop {
-        match fetcher.sync(&list, now()).await {
-            Ok(s) => tracing::info!("offline list: {s:?}"),
+        let at = now();
+        match fetcher.sync(&list, at).await {
+            Ok(s) => {
+                tracing::info!("offline list: {s:?}");
+                synced(at);
+            }
             Err(SyncError::Apply(ApplyError::Refused(r))) => refused(&r),
             Err(e) => tracing::warn!("offline list sync: {e}"),
         }
