@@ -16,3 +16,51 @@ pub mod notify;
 
 pub use metrics::Metrics;
 pub use notify::{notify, watchdog_interval};
+
+/// Refuses to work in a state directory that belongs to another user: root running a daemon's
+/// command on a provisioned box would leave files in it (sled's, the event log's) that the
+/// service user then cannot open. A directory not made yet is fine.
+pub fn check_state_owner(dir: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(dir) else {
+        return Ok(());
+    };
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() == me {
+        return Ok(());
+    }
+    let name = std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2] == meta.uid().to_string()).then(|| f[0].to_owned())
+            })
+        })
+        .unwrap_or_else(|| meta.uid().to_string());
+    Err(format!(
+        "{} belongs to the user `{name}`: run this as that user (sudo -u {name} …), or the files it makes there would lock the service out",
+        dir.display()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_state_directory_of_another_user_is_refused_by_name() {
+        let dir = tempfile::tempdir().expect("tmp");
+        assert_eq!(super::check_state_owner(dir.path()), Ok(()));
+        assert_eq!(
+            super::check_state_owner(&dir.path().join("not-yet")),
+            Ok(())
+        );
+        let theirs = if rustix::process::geteuid().is_root() {
+            std::os::unix::fs::chown(dir.path(), Some(65534), None).expect("chown");
+            dir.path().to_owned()
+        } else {
+            std::path::PathBuf::from("/")
+        };
+        let e = super::check_state_owner(&theirs).expect_err("refused");
+        assert!(e.contains("sudo -u"), "{e}");
+    }
+}

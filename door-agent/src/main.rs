@@ -125,7 +125,11 @@ fn main() -> std::process::ExitCode {
 
 async fn real_main(args: Args) -> anyhow::Result<()> {
     let s = settings::load(&args.config)?;
-    match args.command.unwrap_or(Command::Run) {
+    let command = args.command.unwrap_or(Command::Run);
+    if !matches!(command, Command::CheckConfig | Command::Status) {
+        daemon::check_state_owner(&s.state_dir).map_err(anyhow::Error::msg)?;
+    }
+    match command {
         Command::CheckConfig => {
             println!(
                 "{}: valid ({}, branch {}, {} reader(s))",

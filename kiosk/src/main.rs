@@ -106,7 +106,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    match cli.command.unwrap_or(Command::Run { headless: false }) {
+    let command = cli.command.unwrap_or(Command::Run { headless: false });
+    if !matches!(command, Command::CheckConfig | Command::Status) {
+        daemon::check_state_owner(&settings.state_dir).map_err(anyhow::Error::msg)?;
+    }
+    match command {
         Command::CheckConfig => {
             println!("{}: valid ({})", cli.config.display(), settings.name);
             for w in settings.warnings() {

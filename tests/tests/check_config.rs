@@ -121,6 +121,25 @@ async fn selftest_passes_on_a_good_kiosk_and_names_what_is_missing() {
     ] {
         assert!(table.contains(row), "{row:?} missing:\n{table}");
     }
+    // A test page, read back from the printer twin: the code page's letters and a ruler.
+    let out = Command::new(&kiosk_bin)
+        .args(["-c", &rig.config.to_string_lossy(), "selftest", "--test-page"])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && table.contains("test page printed"), "{table}");
+    let printed: Vec<String> = rig
+        .printer
+        .receipts()
+        .concat()
+        .into_iter()
+        .map(|l| l.text)
+        .collect();
+    assert!(
+        printed.iter().any(|l| l.contains("omatoimi test page"))
+            && printed.iter().any(|l| l.contains("ÅÄÖ åäö")),
+        "{printed:?}"
+    );
     // The printer switched off and out of paper: named, and the exit code says so.
     rig.printer.set_status(receipt::PrinterStatus {
         paper_out: true,
