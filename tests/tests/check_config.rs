@@ -123,11 +123,19 @@ async fn selftest_passes_on_a_good_kiosk_and_names_what_is_missing() {
     }
     // A test page, read back from the printer twin: the code page's letters and a ruler.
     let out = Command::new(&kiosk_bin)
-        .args(["-c", &rig.config.to_string_lossy(), "selftest", "--test-page"])
+        .args([
+            "-c",
+            &rig.config.to_string_lossy(),
+            "selftest",
+            "--test-page",
+        ])
         .output()
         .unwrap();
     let table = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && table.contains("test page printed"), "{table}");
+    assert!(
+        out.status.success() && table.contains("test page printed"),
+        "{table}"
+    );
     let printed: Vec<String> = rig
         .printer
         .receipts()

@@ -91,3 +91,52 @@ fn systemd_accepts_the_units() {
         );
     }
 }
+
+/// The Debian package's metadata (in `provision/Cargo.toml`, built by `scripts/package`): every
+/// file it ships exists, the units it ships are these, the binaries are the workspace's, and the
+/// maintainer scripts are valid shell that enable nothing.
+#[test]
+fn the_package_ships_the_units_the_user_and_the_three_binaries() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let manifest: toml::Table = std::fs::read_to_string(root.join("provision/Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let deb = &manifest["package"]["metadata"]["deb"];
+    assert_eq!(deb["name"].as_str(), Some("omatoimi"));
+    let assets = deb["assets"].as_array().unwrap();
+    let mut binaries = Vec::new();
+    let mut shipped = Vec::new();
+    for a in assets {
+        let a = a.as_array().unwrap();
+        let (from, to) = (a[0].as_str().unwrap(), a[1].as_str().unwrap());
+        shipped.push(to.to_owned());
+        if let Some(bin) = from.strip_prefix("target/release/") {
+            binaries.push(bin.to_owned());
+        } else {
+            assert!(
+                root.join("provision").join(from).exists(),
+                "{from} is missing"
+            );
+        }
+    }
+    binaries.sort();
+    assert_eq!(binaries, ["door-agent", "kiosk", "omatoimi-provision"]);
+    for to in [
+        "usr/lib/systemd/system/",
+        "usr/lib/sysusers.d/omatoimi.conf",
+        "usr/lib/tmpfiles.d/omatoimi.conf",
+    ] {
+        assert!(shipped.iter().any(|s| s == to), "{to} not shipped");
+    }
+    for script in ["postinst", "prerm", "postrm"] {
+        let path = root.join("debian").join(script);
+        let ok = Command::new("sh").arg("-n").arg(&path).status().unwrap();
+        assert!(ok.success(), "{script} is not valid shell");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("systemctl enable"),
+            "{script} enables a unit before provisioning"
+        );
+    }
+}

@@ -203,7 +203,6 @@ async fn a_technician_provisions_checks_and_starts_a_door() {
         ]
         .map(str::to_owned),
     );
-    drop(metrics);
     let provision_with = |args: &[String], stdin: &str| {
         let mut child = Command::new(&provision)
             .args(args)
