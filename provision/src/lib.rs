@@ -277,7 +277,8 @@ fn check_inputs(a: &Answers, layout: &Layout) -> Result<Inputs, Vec<String>> {
                     Some(text)
                 }
             }
-            None => None.filter(|_: &String| installed.exists()),
+            // Installed by an earlier run: kept (and checked again, with its mode mended).
+            None => std::fs::read_to_string(installed).ok(),
         };
     let ca = cert_file(&a.ca, &layout.ca, "the library system's CA", "--ca");
     let list_ca = cert_file(

@@ -295,6 +295,10 @@ async fn a_technician_provisions_checks_and_starts_a_door() {
         written.contains("client_cert = \"device.pem\""),
         "{written}"
     );
+    // A bare re-run keeps the certificate in the config.
+    let o = provision_with(&places, "");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), written);
 
     // 5. The door starts (as systemd would), fetches its list over mutual TLS, and reports.
     let mut daemon = Kill(
