@@ -297,3 +297,45 @@ fn a_run_killed_at_any_moment_is_finished_by_the_next() {
         assert!(config.contains("[allowlist]"), "after {delay_ms} ms");
     }
 }
+
+#[test]
+fn a_kiosk_is_provisioned_with_its_pad_scanner_and_printer() {
+    let b = new_box();
+    let d = b.dir.path();
+    let mut args: Vec<String> = b.args().into_iter().take_while(|a| a != "--gpio").collect();
+    args[0] = "kiosk".into();
+    let i = args.iter().position(|a| a == "--device-id").unwrap() + 1;
+    args[i] = "lpr-kiosk-1".into();
+    args.extend(
+        [
+            "--library",
+            "Lappeenrannan kaupunginkirjasto",
+            "--pad",
+            "feig:/dev/ttyUSB0",
+            "--scanner",
+            "/dev/ttyACM0",
+            "--printer",
+            "tcp:10.0.0.20:9100",
+        ]
+        .map(str::to_owned),
+    );
+    let o = b.run(&args, "kiosk-secret-1\n");
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("kiosk -c") && t.contains("systemctl enable --now kiosk"),
+        "{t}"
+    );
+    let config = std::fs::read_to_string(b.etc().join("kiosk.toml")).unwrap();
+    for line in [
+        "library = \"Lappeenrannan kaupunginkirjasto\"",
+        "driver = \"feig\"",
+        "path = \"/dev/ttyUSB0\"",
+        "link = \"tcp:10.0.0.20:9100\"",
+        "credentials = \"kiosk-sip2.secret\"",
+    ] {
+        assert!(config.contains(line), "{line:?} missing:\n{config}");
+    }
+    assert_eq!(mode(&b.etc().join("kiosk-sip2.secret")), 0o600);
+    assert!(d.join("state").is_dir());
+}
