@@ -126,7 +126,12 @@ fn main() -> std::process::ExitCode {
 async fn real_main(args: Args) -> anyhow::Result<()> {
     let s = settings::load(&args.config)?;
     let command = args.command.unwrap_or(Command::Run);
-    if !matches!(command, Command::CheckConfig | Command::Status) {
+    // `events` asks a running door over its socket and writes nothing; it checks when it reads
+    // the log itself.
+    if !matches!(
+        command,
+        Command::CheckConfig | Command::Status | Command::Events { .. }
+    ) {
         daemon::check_state_owner(&s.state_dir).map_err(anyhow::Error::msg)?;
     }
     match command {
@@ -205,7 +210,10 @@ async fn real_main(args: Args) -> anyhow::Result<()> {
             let events = match control::ask(&sock, &q).await {
                 Ok(e) => e,
                 // No daemon running: read the log directly.
-                Err(_) => control::answer(&EventLog::open(&s.state_dir.join("events"))?, &q)?,
+                Err(_) => {
+                    daemon::check_state_owner(&s.state_dir).map_err(anyhow::Error::msg)?;
+                    control::answer(&EventLog::open(&s.state_dir.join("events"))?, &q)?
+                }
             };
             for e in &events {
                 if json {
@@ -240,7 +248,18 @@ async fn real_main(args: Args) -> anyhow::Result<()> {
                 show: std::time::Duration::from_secs(1),
                 say: &say,
             };
-            let checks = door_agent::selftest::run(&s, &tech, Utc::now().timestamp()).await;
+            let checks = tokio::select! {
+                checks = door_agent::selftest::run(&s, &tech, Utc::now().timestamp()) => checks,
+                () = shutdown() => {
+                    // Stopped mid-test (Ctrl-C): the pins keep their level after exit, so the
+                    // lock is claimed again, which engages it, and the signals are off.
+                    let engaged = devices::open_door(&s).is_ok();
+                    anyhow::bail!(
+                        "selftest interrupted; {}",
+                        if engaged { "the lock is engaged" } else { "the lock could not be engaged again: check the door" }
+                    );
+                }
+            };
             print!("{}", offline::selftest::table(&checks));
             let failed = checks.iter().filter(|c| !c.ok).count();
             anyhow::ensure!(failed == 0, "{failed} check(s) failed");

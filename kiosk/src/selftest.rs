@@ -61,13 +61,12 @@ pub async fn run(settings: &KioskSettings, now: i64, test_page: bool) -> Vec<Che
             let printer = EscPosPrinter::new(p.link.clone(), p.timeout);
             out.push(match printer.status().await {
                 Ok(s) => match s.refusal() {
-                    None if s.paper_near_end => {
-                        check("receipt printer", true, "ready; paper near its end")
-                    }
                     None if test_page => {
+                        // The kiosk's own time, as on its receipts.
                         let at = chrono::DateTime::from_timestamp(now, 0)
                             .unwrap_or_default()
-                            .naive_utc();
+                            .with_timezone(&chrono::Local)
+                            .naive_local();
                         let page = receipt::test_page(
                             &settings.name,
                             at,
@@ -82,6 +81,9 @@ pub async fn run(settings: &KioskSettings, now: i64, test_page: bool) -> Vec<Che
                             ),
                             Err(e) => check("receipt printer", false, format!("test page: {e}")),
                         }
+                    }
+                    None if s.paper_near_end => {
+                        check("receipt printer", true, "ready; paper near its end")
                     }
                     None => check("receipt printer", true, "ready"),
                     Some(why) => check("receipt printer", false, why),

@@ -265,9 +265,11 @@ impl Fetcher {
         }
     }
 }
+
 /// Syncs `list` now and every `every`, forever: what a door and a kiosk run in the background.
 /// `now` gives Unix seconds; `refused` is told of a list that failed its trust checks
-/// (signatures, scope, rollback, clock): a security event, not just a network hiccup.
+/// (signatures, scope, rollback, clock): a security event, not just a network hiccup; `synced`
+/// is told the time of each successful check with the server.
 pub async fn sync_forever(
     fetcher: Fetcher,
     list: OfflineList,

@@ -125,7 +125,7 @@ struct Common {
     metrics: Option<String>,
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Default)]
 struct DoorArgs {
     /// The pins: rppal (a Raspberry Pi) or files:DIR (simulated).
     #[arg(long)]
@@ -165,7 +165,7 @@ struct DoorArgs {
     timezone: Option<String>,
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Default)]
 struct KioskArgs {
     /// The library's name on receipts.
     #[arg(long)]
@@ -352,20 +352,7 @@ fn gather(
 
     let mut problems = Vec::new();
     let door = {
-        let d = door.unwrap_or(DoorArgs {
-            gpio: None,
-            lock_pin: None,
-            contact_pin: None,
-            exit_pin: None,
-            green_pin: None,
-            red_pin: None,
-            buzzer_pin: None,
-            tamper_pin: None,
-            readers: vec![],
-            keypad: None,
-            self_service: vec![],
-            timezone: None,
-        });
+        let d = door.unwrap_or_default();
         let prev_gpio = match (prev.str("gpio.backend"), prev.str("gpio.dir")) {
             (Some(b), Some(dir)) if b == "files" => Some(format!("files:{dir}")),
             (Some(b), _) => Some(b),
@@ -455,12 +442,7 @@ fn gather(
         }
     };
     let kiosk = {
-        let k = kiosk.unwrap_or(KioskArgs {
-            library: None,
-            pad: None,
-            scanner: None,
-            printer: None,
-        });
+        let k = kiosk.unwrap_or_default();
         let prev_pad = match (prev.str("rfid.driver"), prev.str("rfid.path")) {
             (Some(d), Some(p)) if d == "feig" => Some(format!("feig:{p}")),
             (Some(d), _) if d == "simulated" => Some(d),
