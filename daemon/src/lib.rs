@@ -17,6 +17,16 @@ pub mod notify;
 pub use metrics::Metrics;
 pub use notify::{notify, watchdog_interval};
 
+/// The users in `passwd` (the text of `/etc/passwd`): name, uid and primary gid.
+pub fn users(passwd: &str) -> impl Iterator<Item = (&str, u32, u32)> {
+    passwd.lines().filter_map(|line| {
+        let mut f = line.split(':');
+        let name = f.next()?;
+        let _password = f.next()?;
+        Some((name, f.next()?.parse().ok()?, f.next()?.parse().ok()?))
+    })
+}
+
 /// Refuses to work in a state directory that belongs to another user: root running a daemon's
 /// command on a provisioned box would leave files in it (sled's, the event log's) that the
 /// service user then cannot open. A directory not made yet is fine.
@@ -29,15 +39,10 @@ pub fn check_state_owner(dir: &std::path::Path) -> Result<(), String> {
     if meta.uid() == me {
         return Ok(());
     }
-    let name = std::fs::read_to_string("/etc/passwd")
-        .ok()
-        .and_then(|p| {
-            p.lines().find_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                (f.len() > 2 && f[2] == meta.uid().to_string()).then(|| f[0].to_owned())
-            })
-        })
-        .unwrap_or_else(|| meta.uid().to_string());
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let name = users(&passwd)
+        .find(|u| u.1 == meta.uid())
+        .map_or_else(|| meta.uid().to_string(), |u| u.0.to_owned());
     Err(format!(
         "{} belongs to the user `{name}`: run this as that user (sudo -u {name} …), or the files it makes there would lock the service out",
         dir.display()

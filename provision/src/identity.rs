@@ -91,8 +91,14 @@ fn first_cert_der(pem: &str) -> Result<Vec<u8>, IdentityError> {
     }
 }
 
-/// Checks that the first certificate in `pem` is for `key` and valid at `now`.
-pub fn check_cert(pem: &str, key: &KeyPair, now: SystemTime) -> Result<CertInfo, IdentityError> {
+/// Checks that the first certificate in `pem` is for `key`, names `device_id`, and is valid at
+/// `now`.
+pub fn check_cert(
+    pem: &str,
+    key: &KeyPair,
+    device_id: &str,
+    now: SystemTime,
+) -> Result<CertInfo, IdentityError> {
     let der = first_cert_der(pem)?;
     let (_, cert) = X509Certificate::from_der(&der)
         .map_err(|e| IdentityError::Pem(format!("not an X.509 certificate: {e}")))?;
@@ -100,6 +106,16 @@ pub fn check_cert(pem: &str, key: &KeyPair, now: SystemTime) -> Result<CertInfo,
         return Err(IdentityError::Mismatch(
             "the certificate is for another key than this device's (was it made from this box's device.csr?)".into(),
         ));
+    }
+    if !cert
+        .subject()
+        .iter_common_name()
+        .any(|cn| cn.as_str() == Ok(device_id))
+    {
+        return Err(IdentityError::Mismatch(format!(
+            "the certificate is not for {device_id} (its subject is {})",
+            cert.subject()
+        )));
     }
     let secs = now
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -185,35 +201,40 @@ mod tests {
         let (ca_pem, ca_key) = ca();
         let now = SystemTime::now();
         let cert = sign(&csr, &ca_pem, &ca_key, 825, now).expect("sign");
-        let info = check_cert(&cert, &key, now).expect("fits");
+        let info = check_cert(&cert, &key, "lemi-door-1", now).expect("fits");
+        assert!(matches!(
+            check_cert(&cert, &key, "lemi-door-2", now),
+            Err(IdentityError::Mismatch(_))
+        ));
         assert!(info.subject.contains("CN=lemi-door-1"), "{info:?}");
         assert!(info.issuer.contains("Heili devices CA"), "{info:?}");
         let other = new_key().expect("key");
         assert!(matches!(
-            check_cert(&cert, &other, now),
+            check_cert(&cert, &other, "lemi-door-1", now),
             Err(IdentityError::Mismatch(_))
         ));
         // Expired, and not yet valid.
         let later = now + Duration::from_secs(826 * 86_400);
         assert!(
-            check_cert(&cert, &key, later)
+            check_cert(&cert, &key, "lemi-door-1", later)
                 .expect_err("expired")
                 .to_string()
                 .contains("expired")
         );
         let earlier = now - Duration::from_secs(86_400);
-        assert!(check_cert(&cert, &key, earlier).is_err());
+        assert!(check_cert(&cert, &key, "lemi-door-1", earlier).is_err());
     }
 
     #[test]
     fn garbage_is_refused_with_a_reason() {
         let key = new_key().expect("key");
         assert!(key_from_pem("not a key").is_err());
-        assert!(check_cert("", &key, SystemTime::now()).is_err());
+        assert!(check_cert("", &key, "x", SystemTime::now()).is_err());
         assert!(
             check_cert(
                 "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
                 &key,
+                "x",
                 SystemTime::now()
             )
             .is_err()

@@ -21,21 +21,13 @@ pub struct Owner {
 impl Owner {
     /// Looks `user` up in `passwd` (the text of `/etc/passwd`, where `systemd-sysusers` puts it).
     pub fn lookup(user: &str, passwd: &str) -> Option<Self> {
-        passwd.lines().find_map(|line| {
-            let mut f = line.split(':');
-            let name = f.next()?;
-            if name != user {
-                return None;
-            }
-            let _password = f.next()?;
-            let uid = f.next()?.parse().ok()?;
-            let gid = f.next()?.parse().ok()?;
-            Some(Self {
+        daemon::users(passwd)
+            .find(|u| u.0 == user)
+            .map(|(_, uid, gid)| Self {
                 user: user.to_owned(),
                 uid,
                 gid,
             })
-        })
     }
 }
 
@@ -139,30 +131,20 @@ impl Installer {
     }
 
     /// A directory with `mode`, the service user's when `service` (state), root's otherwise with
-    /// the service's group (config). Made with its parents if missing; mode and owner mended.
+    /// the service's group (config). Made with its parents if missing. A directory that was
+    /// already there is left as it is (the package's tmpfiles and the unit's `StateDirectory`
+    /// make them right; a wrong `--etc /etc` must not change `/etc`).
     pub fn dir(&self, path: &Path, mode: u32, service: bool) -> Result<Outcome, InstallError> {
-        let existed = path.is_dir();
+        if path.is_dir() {
+            return Ok(Outcome::Unchanged);
+        }
         fs::create_dir_all(path).map_err(at(path))?;
-        let meta = fs::metadata(path).map_err(at(path))?;
-        let (uid, gid) = match (self.as_root, service) {
-            (false, _) => (self.owner.uid, self.owner.gid),
-            (true, true) => (self.owner.uid, self.owner.gid),
-            (true, false) => (0, self.owner.gid),
-        };
-        let mut changed = false;
-        if meta.mode() & 0o7777 != mode {
-            fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(at(path))?;
-            changed = true;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(at(path))?;
+        if self.as_root {
+            let uid = if service { self.owner.uid } else { 0 };
+            std::os::unix::fs::chown(path, Some(uid), Some(self.owner.gid)).map_err(at(path))?;
         }
-        if self.as_root && (meta.uid() != uid || meta.gid() != gid) {
-            std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(at(path))?;
-            changed = true;
-        }
-        Ok(match (existed, changed) {
-            (false, _) => Outcome::Created,
-            (true, true) => Outcome::Replaced,
-            (true, false) => Outcome::Unchanged,
-        })
+        Ok(Outcome::Created)
     }
 
     /// Puts `bytes` at `path` with `access`, atomically; unchanged if already so.

@@ -125,15 +125,13 @@ pub struct Answers {
     /// The device's SIP2 login.
     pub sip2_login: String,
     /// Its password; `None` keeps the installed account file.
-    pub sip2_password: Option<String>,
+    pub sip2_password: Option<redact::Pin>,
     /// Where the offline list is published (HTTPS).
     pub list_url: String,
     /// Pinned publisher keys, `ed25519:<hex>`.
     pub list_keys: Vec<String>,
     /// The list server's CA, if not the library system's.
     pub list_ca: Option<PathBuf>,
-    /// A list CA is installed from an earlier run (kept when `list_ca` is `None`).
-    pub list_ca_installed: bool,
     /// The card-hashing secret (a file from the library's publisher); `None` keeps the one
     /// installed.
     pub card_key: Option<PathBuf>,
@@ -209,15 +207,36 @@ fn pem_certs(text: &str) -> usize {
         .count()
 }
 
-/// The inputs read and checked, ready to install.
+/// Every file the run installs, read and checked before anything is written: from its flag, or
+/// the copy an earlier run installed.
 struct Inputs {
-    ca: Option<String>,
+    ca: String,
     list_ca: Option<String>,
-    card_key: Option<String>,
-    cert: Option<String>,
+    card_key: String,
+    secret: Vec<u8>,
+    /// The device key an earlier run made.
+    key: Option<rcgen::KeyPair>,
+    /// The device certificate, fitting that key.
+    cert: Option<(String, identity::CertInfo)>,
 }
 
-fn check_inputs(a: &Answers, layout: &Layout) -> Result<Inputs, Vec<String>> {
+/// The file named by `flag`, else the one installed at `installed`, with where it came from.
+fn source(
+    flag_value: &Option<PathBuf>,
+    installed: &Path,
+    flag: &str,
+    p: &mut Vec<String>,
+) -> Option<(String, PathBuf)> {
+    match flag_value {
+        Some(f) => read_text(f, flag, p).map(|t| (t, f.clone())),
+        None if installed.exists() => {
+            read_text(installed, "installed", p).map(|t| (t, installed.to_owned()))
+        }
+        None => None,
+    }
+}
+
+fn check_inputs(a: &Answers, layout: &Layout, now: SystemTime) -> Result<Inputs, Vec<String>> {
     let mut p = Vec::new();
     let id_ok = !a.device_id.is_empty()
         && a.device_id.len() <= 63
@@ -263,70 +282,113 @@ fn check_inputs(a: &Answers, layout: &Layout) -> Result<Inputs, Vec<String>> {
             ));
         }
     }
-    let mut cert_file =
-        |path: &Option<PathBuf>, installed: &Path, what: &str, flag: &str| match path {
-            Some(f) => {
-                let text = read_text(f, flag, &mut p)?;
-                if pem_certs(&text) == 0 {
-                    p.push(format!(
-                        "{flag}: {}: no PEM certificate in it ({what})",
-                        f.display()
-                    ));
-                    None
-                } else {
-                    Some(text)
-                }
-            }
-            // Installed by an earlier run: kept (and checked again, with its mode mended).
-            None => std::fs::read_to_string(installed).ok(),
-        };
-    let ca = cert_file(&a.ca, &layout.ca, "the library system's CA", "--ca");
-    let list_ca = cert_file(
-        &a.list_ca,
-        &layout.list_ca,
-        "the list server's CA",
-        "--list-ca",
-    );
-    let cert = cert_file(
-        &a.device_cert,
-        &layout.cert,
-        "the device's certificate",
-        "--device-cert",
-    );
-    if a.ca.is_none() && !layout.ca.exists() {
+    let pem = |found: Option<(String, PathBuf)>, what: &str, p: &mut Vec<String>| {
+        let (text, from) = found?;
+        if pem_certs(&text) == 0 {
+            p.push(format!(
+                "{}: no PEM certificate in it ({what})",
+                from.display()
+            ));
+            return None;
+        }
+        Some(text)
+    };
+    let ca = source(&a.ca, &layout.ca, "--ca", &mut p);
+    if ca.is_none() && a.ca.is_none() {
         p.push("--ca: the library system's CA certificate (PEM) to pin".into());
     }
-    let card_key = match &a.card_key {
-        Some(f) => read_text(f, "--card-key", &mut p).and_then(|t| {
+    let ca = pem(ca, "the library system's CA", &mut p);
+    let list_ca = source(&a.list_ca, &layout.list_ca, "--list-ca", &mut p);
+    let list_ca = pem(list_ca, "the list server's CA", &mut p);
+    let card_key = match source(&a.card_key, &layout.card_key, "--card-key", &mut p) {
+        Some((t, from)) => {
             if allowlist::CardKey::from_text(t.trim()).is_some() {
                 Some(t)
             } else {
                 p.push(format!(
                     "--card-key: {}: not a card-hashing key (the `card-key.secret` the library's list publisher made)",
-                    f.display()
+                    from.display()
                 ));
                 None
             }
-        }),
+        }
         None => {
-            if !layout.card_key.exists() {
+            if a.card_key.is_none() {
                 p.push("--card-key: the library's card-hashing secret (card-key.secret from the list publisher)".into());
             }
             None
         }
     };
-    if a.sip2_password.is_none() && !layout.secret.exists() {
-        p.push(
-            "the SIP2 password: give --sip2-password-stdin, or run on a terminal to be asked"
-                .into(),
-        );
-    }
-    if a.sip2_password.as_deref().is_some_and(str::is_empty) {
-        p.push("the SIP2 password is empty".into());
-    }
-    if a.sip2_password.is_some() && a.sip2_login.trim().is_empty() {
-        p.push("--sip2-login: must not be empty".into());
-    }
+    let secret = match &a.sip2_password {
+        Some(pw) if pw.is_empty() => {
+            p.push("the SIP2 password is empty".into());
+            None
+        }
+        Some(_) if a.sip2_login.trim().is_empty() => {
+            p.push("--sip2-login: must not be empty".into());
+            None
+        }
+        Some(pw) => Some(
+            format!(
+                "# The device's SIP2 account (mode 0600, the service user's).\nlogin = {}\npassword = {}\n",
+                render::q(&a.sip2_login),
+                render::q(pw.expose())
+            )
+            .into_bytes(),
+        ),
+        None if !a.sip2_login.is_empty() => {
+            p.push("--sip2-login: a new login needs its password too (--sip2-password-stdin)".into());
+            None
+        }
+        None => match std::fs::read(&layout.secret) {
+            Ok(b) => Some(b),
+            Err(_) => {
+                p.push(
+                    "the SIP2 password: give --sip2-password-stdin, or run on a terminal to be asked"
+                        .into(),
+                );
+                None
+            }
+        },
+    };
+    let key = match std::fs::read_to_string(&layout.key) {
+        Ok(pem) => match identity::key_from_pem(&pem) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                p.push(format!(
+                    "{}: {e}; a damaged device key is not replaced silently: move it away and run again (the CA then signs a new request)",
+                    layout.key.display()
+                ));
+                None
+            }
+        },
+        Err(_) => None,
+    };
+    let cert = match (
+        source(&a.device_cert, &layout.cert, "--device-cert", &mut p),
+        &key,
+    ) {
+        (None, _) => None,
+        (Some((_, from)), None) => {
+            p.push(format!(
+                "{}: this box has no device key yet: provision it first and have its device.csr signed",
+                from.display()
+            ));
+            None
+        }
+        (Some((text, from)), Some(k)) => match identity::check_cert(&text, k, &a.device_id, now) {
+            Ok(info) => Some((text, info)),
+            Err(e) => {
+                let hint = if a.device_cert.is_none() {
+                    " (installed by an earlier run: remove it to go on without it, or give a new one with --device-cert)".to_owned()
+                } else {
+                    String::new()
+                };
+                p.push(format!("{}: {e}{hint}", from.display()));
+                None
+            }
+        },
+    };
     if a.role == Role::Door {
         let d = &a.door;
         let mut pins = vec![d.lock, d.contact];
@@ -356,15 +418,16 @@ fn check_inputs(a: &Answers, layout: &Layout) -> Result<Inputs, Vec<String>> {
             ));
         }
     }
-    if p.is_empty() {
-        Ok(Inputs {
+    match (ca, card_key, secret) {
+        (Some(ca), Some(card_key), Some(secret)) if p.is_empty() => Ok(Inputs {
             ca,
             list_ca,
             card_key,
+            secret,
+            key,
             cert,
-        })
-    } else {
-        Err(p)
+        }),
+        _ => Err(p),
     }
 }
 
@@ -398,45 +461,31 @@ pub fn provision(
     now: SystemTime,
 ) -> Result<Report, ProvisionError> {
     let layout = Layout::new(&a.etc, a.role);
-    let inputs = check_inputs(a, &layout).map_err(ProvisionError::Inputs)?;
+    let inputs = check_inputs(a, &layout, now).map_err(ProvisionError::Inputs)?;
     let mut report = Report::default();
     let mut step = |path: &Path, o: Outcome| report.steps.push((path.to_owned(), o));
 
     step(&a.etc, installer.dir(&a.etc, 0o750, false)?);
     step(&a.state, installer.dir(&a.state, 0o700, true)?);
 
-    // The device key: made once; a re-run, or a later role on the same box, keeps it.
-    let id_err = |path: &Path| {
-        let path = path.to_owned();
-        move |cause| ProvisionError::Identity { path, cause }
-    };
-    let key = match std::fs::read_to_string(&layout.key) {
-        Ok(pem) => {
-            let key = identity::key_from_pem(&pem).map_err(|e| ProvisionError::Identity {
-                path: layout.key.clone(),
-                cause: identity::IdentityError::Pem(format!(
-                    "{e}; a damaged device key is not replaced silently: move it away and run again (the CA then signs a new request)"
-                )),
-            })?;
-            // Mode and owner are mended; the key stays.
-            installer.file(&layout.key, pem.as_bytes(), Access::Secret)?;
+    // The device key: made once; a re-run, or a later role on the same box, keeps it (its mode
+    // and owner mended).
+    let key = match inputs.key {
+        Some(key) => {
+            installer.file(&layout.key, key.serialize_pem().as_bytes(), Access::Secret)?;
             step(&layout.key, Outcome::Kept);
             key
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = identity::new_key().map_err(id_err(&layout.key))?;
+        None => {
+            let key = identity::new_key().map_err(|cause| ProvisionError::Identity {
+                path: layout.key.clone(),
+                cause,
+            })?;
             step(
                 &layout.key,
                 installer.file(&layout.key, key.serialize_pem().as_bytes(), Access::Secret)?,
             );
             key
-        }
-        Err(e) => {
-            return Err(install::InstallError {
-                path: layout.key.clone(),
-                cause: e,
-            }
-            .into());
         }
     };
     let csr_fits = std::fs::read_to_string(&layout.csr)
@@ -445,79 +494,44 @@ pub fn provision(
     if csr_fits {
         step(&layout.csr, Outcome::Unchanged);
     } else {
-        let csr = identity::request(&key, &a.device_id, &a.institution, &a.branch)
-            .map_err(id_err(&layout.csr))?;
+        let csr =
+            identity::request(&key, &a.device_id, &a.institution, &a.branch).map_err(|cause| {
+                ProvisionError::Identity {
+                    path: layout.csr.clone(),
+                    cause,
+                }
+            })?;
         step(
             &layout.csr,
             installer.file(&layout.csr, csr.as_bytes(), Access::Public)?,
         );
     }
 
-    if let Some(ca) = &inputs.ca {
-        step(
-            &layout.ca,
-            installer.file(&layout.ca, ca.as_bytes(), Access::Public)?,
-        );
-    }
+    let mut files: Vec<(&Path, &[u8], Access)> = vec![
+        (&layout.ca, inputs.ca.as_bytes(), Access::Public),
+        (&layout.card_key, inputs.card_key.as_bytes(), Access::Secret),
+        (&layout.secret, &inputs.secret, Access::Secret),
+    ];
     if let Some(ca) = &inputs.list_ca {
-        step(
-            &layout.list_ca,
-            installer.file(&layout.list_ca, ca.as_bytes(), Access::Public)?,
-        );
+        files.push((&layout.list_ca, ca.as_bytes(), Access::Public));
     }
-    if let Some(k) = &inputs.card_key {
-        step(
-            &layout.card_key,
-            installer.file(&layout.card_key, k.as_bytes(), Access::Secret)?,
-        );
-    } else {
-        let text = std::fs::read(&layout.card_key).map_err(|cause| install::InstallError {
-            path: layout.card_key.clone(),
-            cause,
-        })?;
-        step(
-            &layout.card_key,
-            installer.file(&layout.card_key, &text, Access::Secret)?,
-        );
+    if let Some((cert, _)) = &inputs.cert {
+        files.push((&layout.cert, cert.as_bytes(), Access::Public));
     }
-    match &a.sip2_password {
-        Some(pw) => {
-            let text = format!(
-                "# The device's SIP2 account (mode 0600, the service user's).\nlogin = {}\npassword = {}\n",
-                render::q(&a.sip2_login),
-                render::q(pw)
-            );
-            step(
-                &layout.secret,
-                installer.file(&layout.secret, text.as_bytes(), Access::Secret)?,
-            );
-        }
-        None => {
-            let text = std::fs::read(&layout.secret).map_err(|cause| install::InstallError {
-                path: layout.secret.clone(),
-                cause,
-            })?;
-            step(
-                &layout.secret,
-                installer.file(&layout.secret, &text, Access::Secret)?,
-            );
-        }
+    for (path, bytes, access) in files {
+        step(path, installer.file(path, bytes, access)?);
     }
-    if let Some(cert) = &inputs.cert {
-        report.cert = Some(identity::check_cert(cert, &key, now).map_err(|cause| {
-            ProvisionError::Identity {
-                path: a.device_cert.clone().unwrap_or_else(|| layout.cert.clone()),
-                cause,
-            }
-        })?);
-        report.steps.push((
-            layout.cert.clone(),
-            installer.file(&layout.cert, cert.as_bytes(), Access::Public)?,
-        ));
-    }
+    report.cert = inputs.cert.map(|(_, info)| info);
 
     // The config last: written beside its place, checked by the daemon's own loader, then moved.
-    let text = render::config(a, report.cert.is_some());
+    // An existing one keeps everything provisioning does not own (hardware, hours, rules, and
+    // whatever was edited by hand).
+    let with_list_ca = inputs.list_ca.is_some();
+    let text = match std::fs::read_to_string(&layout.config) {
+        Ok(existing) => render::update(&existing, a, report.cert.is_some(), with_list_ca)
+            .map_err(|e| ProvisionError::Config(format!("{}: {e}", layout.config.display())))?,
+        Err(_) => render::config(a, report.cert.is_some(), with_list_ca),
+    };
     let staged = installer.stage(&layout.config, text.as_bytes(), Access::Group)?;
     let checked = match a.role {
         Role::Door => door_agent::settings::load(&staged).map(|s| s.warnings()),

@@ -53,8 +53,8 @@ enum Command {
         /// Where to write the certificate.
         #[arg(long)]
         out: PathBuf,
-        /// Days the certificate is valid.
-        #[arg(long, default_value_t = 825)]
+        /// Days the certificate is valid (1 to 3650).
+        #[arg(long, default_value_t = 825, value_parser = clap::value_parser!(u32).range(1..=3650))]
         days: u32,
     },
 }
@@ -155,8 +155,11 @@ struct DoorArgs {
     #[arg(long = "reader")]
     readers: Vec<String>,
     /// The PIN keypad: evdev:/dev/input/by-id/…-event-kbd or serial:/dev/ttyUSB0.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_keypad")]
     keypad: Option<String>,
+    /// A card-only door, with no PIN keypad.
+    #[arg(long)]
+    no_keypad: bool,
     /// Daily self-service hours, e.g. 07:00-22:00 (repeatable).
     #[arg(long = "self-service")]
     self_service: Vec<String>,
@@ -321,16 +324,21 @@ fn gather(
         .filter(|p| !p.as_os_str().is_empty()),
     };
     let (sip2_login, sip2_password) = if c.sip2_password_stdin {
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
         let login = ask.answer("--sip2-login", "The device's SIP2 login", c.sip2_login);
-        (login, Some(line.trim_end_matches(['\r', '\n']).to_owned()))
+        let pw = if terminal {
+            rpassword::prompt_password("Its SIP2 password: ")?
+        } else {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        };
+        (login, Some(redact::Pin::new(pw)))
     } else if layout.secret.exists() && c.sip2_login.is_none() {
         (String::new(), None)
     } else if terminal {
         let login = ask.answer("--sip2-login", "The device's SIP2 login", c.sip2_login);
         let pw = rpassword::prompt_password("Its SIP2 password: ")?;
-        (login, Some(pw))
+        (login, Some(redact::Pin::new(pw)))
     } else {
         let login = ask.answer("--sip2-login", "The device's SIP2 login", c.sip2_login);
         (login, None)
@@ -389,11 +397,12 @@ fn gather(
         }
         let keypad_text = match d.keypad {
             Some(k) => Some(k),
+            None if d.no_keypad => None,
             None => match (prev.str("keypad.kind"), prev.str("keypad.path")) {
                 (Some(k), Some(p)) => Some(format!("{k}:{p}")),
                 _ if role == Role::Door => Some(ask.answer(
                     "--keypad",
-                    "The PIN keypad (evdev:/dev/input/by-id/…-event-kbd or serial:/dev/ttyUSB0)",
+                    "The PIN keypad (evdev:/dev/input/by-id/…-event-kbd or serial:/dev/ttyUSB0; --no-keypad for a card-only door)",
                     None,
                 ))
                 .filter(|k| !k.is_empty()),
@@ -477,7 +486,6 @@ fn gather(
         state: c
             .state
             .unwrap_or_else(|| PathBuf::from("/var/lib/omatoimi").join(section)),
-        list_ca_installed: layout.list_ca.exists(),
         etc: c.etc,
         device_id,
         name,

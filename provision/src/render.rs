@@ -38,7 +38,7 @@ pub fn secret_name(role: Role) -> &'static str {
 }
 
 /// The shared `[registry]` and `[allowlist]` tables.
-fn library_system(a: &Answers, with_cert: bool) -> String {
+fn library_system(a: &Answers, with_cert: bool, with_list_ca: bool) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "[registry]");
     let _ = writeln!(s, "backend = \"sip2\"");
@@ -64,7 +64,7 @@ fn library_system(a: &Answers, with_cert: bool) -> String {
     let _ = writeln!(
         s,
         "ca = {}",
-        q(if a.list_ca.is_some() || a.list_ca_installed {
+        q(if with_list_ca {
             "list-ca.pem"
         } else {
             "ca.pem"
@@ -88,20 +88,139 @@ fn library_system(a: &Answers, with_cert: bool) -> String {
 }
 
 /// The whole file for `a.role`.
-pub fn config(a: &Answers, with_cert: bool) -> String {
-    match a.role {
-        Role::Door => door(a, with_cert),
-        Role::Kiosk => kiosk(a, with_cert),
-    }
+pub fn config(a: &Answers, with_cert: bool, with_list_ca: bool) -> String {
+    let mut s = match a.role {
+        Role::Door => door(a),
+        Role::Kiosk => kiosk(a),
+    };
+    s.push_str(&library_system(a, with_cert, with_list_ca));
+    s
 }
 
-fn door(a: &Answers, with_cert: bool) -> String {
+/// A name in a comment line: no line breaks or other control characters.
+fn comment(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).collect()
+}
+
+/// Sets `path` in `doc` to `value` (or removes it), making tables on the way; an error when a
+/// step of the path is not a table.
+fn set(
+    doc: &mut toml_edit::DocumentMut,
+    path: &[&str],
+    value: Option<toml_edit::Item>,
+) -> Result<(), String> {
+    let Some((last, tables)) = path.split_last() else {
+        return Ok(());
+    };
+    let mut table: &mut dyn toml_edit::TableLike = doc.as_table_mut();
+    for (i, name) in tables.iter().enumerate() {
+        if table.get(name).is_none() {
+            if value.is_none() {
+                return Ok(());
+            }
+            table.insert(name, toml_edit::Item::Table(toml_edit::Table::new()));
+        }
+        table = table
+            .get_mut(name)
+            .and_then(toml_edit::Item::as_table_like_mut)
+            .ok_or_else(|| format!("`{}` is not a table", tables[..=i].join(".")))?;
+    }
+    match value {
+        Some(v) => {
+            table.insert(last, v);
+        }
+        None => {
+            table.remove(last);
+        }
+    }
+    Ok(())
+}
+
+/// The config already in place with the keys provisioning owns set from `a`: the device's name,
+/// branch, state, language and health endpoint, and how it reaches the library system and the
+/// list. Everything else (hardware, hours, rules, comments, hand edits) is kept as it is.
+pub fn update(
+    existing: &str,
+    a: &Answers,
+    with_cert: bool,
+    with_list_ca: bool,
+) -> Result<String, String> {
+    use toml_edit::value;
+    let mut doc: toml_edit::DocumentMut = existing
+        .parse()
+        .map_err(|e| format!("not TOML, so it cannot be updated (fix or move it away): {e}"))?;
+    let section = a.role.name();
+    let metrics = match a.role {
+        Role::Door => &a.door.metrics,
+        Role::Kiosk => &a.kiosk.metrics,
+    };
+    let state = a.state.to_string_lossy().into_owned();
+    let store = a.state.join("allowlist").to_string_lossy().into_owned();
+    let cert = |p: &str| with_cert.then(|| value(p));
+    let keys: toml_edit::Array = a.list_keys.iter().collect();
+    let changes: Vec<(Vec<&str>, Option<toml_edit::Item>)> = vec![
+        (vec![section, "name"], Some(value(&a.name))),
+        (vec![section, "branch"], Some(value(&a.branch))),
+        (vec![section, "state_dir"], Some(value(&state))),
+        (vec![section, "language"], Some(value(&a.language))),
+        (vec![section, "metrics"], Some(value(metrics))),
+        (vec!["registry", "backend"], Some(value("sip2"))),
+        (
+            vec!["registry", "credentials"],
+            Some(value(secret_name(a.role))),
+        ),
+        (vec!["registry", "sip2", "address"], Some(value(&a.sip2))),
+        (
+            vec!["registry", "sip2", "server_name"],
+            a.server_name.as_deref().map(value),
+        ),
+        (vec!["registry", "sip2", "ca"], Some(value("ca.pem"))),
+        (vec!["registry", "sip2", "client_cert"], cert("device.pem")),
+        (
+            vec!["registry", "sip2", "client_key"],
+            cert("device-key.pem"),
+        ),
+        (
+            vec!["registry", "sip2", "institution"],
+            Some(value(&a.institution)),
+        ),
+        (vec!["registry", "sip2", "location"], Some(value(&a.branch))),
+        (
+            vec!["registry", "sip2", "protocol", "dialect"],
+            Some(value(&a.dialect)),
+        ),
+        (vec!["allowlist", "url"], Some(value(&a.list_url))),
+        (
+            vec!["allowlist", "ca"],
+            Some(value(if with_list_ca {
+                "list-ca.pem"
+            } else {
+                "ca.pem"
+            })),
+        ),
+        (vec!["allowlist", "client_cert"], cert("device.pem")),
+        (vec!["allowlist", "client_key"], cert("device-key.pem")),
+        (vec!["allowlist", "store"], Some(value(&store))),
+        (
+            vec!["allowlist", "card_key"],
+            Some(value("card-key.secret")),
+        ),
+        (vec!["allowlist", "keys"], Some(value(keys))),
+    ];
+    for (path, v) in changes {
+        set(&mut doc, &path, v)?;
+    }
+    Ok(doc.to_string())
+}
+
+fn door(a: &Answers) -> String {
     let d = &a.door;
     let mut s = String::new();
     let _ = writeln!(
         s,
         "# {} ({}), written by omatoimi-provision. Check it with\n# `door-agent -c THIS_FILE check-config`; the README's \"door-agent\" section names every key.",
-        a.name, a.device_id
+        comment(&a.name),
+        a.device_id
     );
     let _ = writeln!(s, "[door]");
     let _ = writeln!(s, "name = {}", q(&a.name));
@@ -182,17 +301,17 @@ fn door(a: &Answers, with_cert: bool) -> String {
         }
     }
     let _ = writeln!(s);
-    s.push_str(&library_system(a, with_cert));
     s
 }
 
-fn kiosk(a: &Answers, with_cert: bool) -> String {
+fn kiosk(a: &Answers) -> String {
     let k = &a.kiosk;
     let mut s = String::new();
     let _ = writeln!(
         s,
         "# {} ({}), written by omatoimi-provision. Check it with\n# `kiosk -c THIS_FILE check-config`; the README's \"kiosk\" section names every key.",
-        a.name, a.device_id
+        comment(&a.name),
+        a.device_id
     );
     let _ = writeln!(s, "[kiosk]");
     let _ = writeln!(s, "name = {}", q(&a.name));
@@ -227,7 +346,6 @@ fn kiosk(a: &Answers, with_cert: bool) -> String {
         let _ = writeln!(s, "link = {}", q(p));
     }
     let _ = writeln!(s);
-    s.push_str(&library_system(a, with_cert));
     s
 }
 

@@ -184,8 +184,15 @@ fn bad_inputs_are_all_refused_before_anything_is_written() {
     }
     assert!(!b.etc().exists(), "nothing may be written:\n{t}");
     // An empty password is no password.
+    std::fs::write(&b.card_key, allowlist::CardKey::new([7; 32]).to_text()).unwrap();
     let o = b.run(&b.args(), "\n");
     assert!(!o.status.success());
+    assert!(
+        text(&o).contains("the SIP2 password is empty"),
+        "{}",
+        text(&o)
+    );
+    assert!(!b.etc().exists());
 }
 
 #[test]
@@ -222,7 +229,8 @@ fn a_run_stopped_half_way_is_finished_by_running_it_again() {
     ] {
         assert_eq!(mode(&b.etc().join(f)), m, "{f}");
     }
-    assert_eq!(mode(&b.etc()), 0o750);
+    // The config directory was there before the run (made for the stray `door.toml`): it is
+    // left as it was; the state directory is the run's own.
     assert_eq!(mode(&b.dir.path().join("state")), 0o700);
     let config = std::fs::read_to_string(b.etc().join("door.toml")).unwrap();
     assert!(config.contains("branch = \"LEMI\""), "{config}");
@@ -261,6 +269,46 @@ fn a_run_stopped_half_way_is_finished_by_running_it_again() {
         config,
         "answers left out are taken from the config written before"
     );
+
+    // Hand edits (hours, rules) survive a re-run that changes what provisioning owns.
+    let edited = config.replace("min_age = 15", "min_age = 13")
+        + "\n[hours.staffed]\nmon = [\"10:00-18:00\"]\n";
+    std::fs::write(b.etc().join("door.toml"), &edited).unwrap();
+    let mut args = vec![
+        "door".to_owned(),
+        "--etc".into(),
+        b.etc().to_string_lossy().into(),
+        "--state".into(),
+        b.dir.path().join("state").to_string_lossy().into(),
+        "--user".into(),
+        b.user.clone(),
+        "--name".into(),
+        "Lemi side door".into(),
+    ];
+    let o = b.run(&args, "");
+    assert!(o.status.success(), "{}", text(&o));
+    let after = std::fs::read_to_string(b.etc().join("door.toml")).unwrap();
+    assert!(after.contains("min_age = 13"), "{after}");
+    assert!(after.contains("mon = [\"10:00-18:00\"]"), "{after}");
+    assert!(after.contains("name = \"Lemi side door\""), "{after}");
+    // A new login without its password is refused, not ignored.
+    args.extend(["--sip2-login".into(), "door-lemi-2".into()]);
+    let o = b.run(&args, "");
+    assert!(!o.status.success());
+    assert!(text(&o).contains("needs its password"), "{}", text(&o));
+}
+
+#[test]
+fn a_card_only_door_needs_no_keypad() {
+    let b = new_box();
+    let mut args = b.args();
+    let i = args.iter().position(|a| a == "--keypad").unwrap();
+    args.drain(i..=i + 1);
+    args.push("--no-keypad".into());
+    let o = b.run(&args, "door-secret-2\n");
+    assert!(o.status.success(), "{}", text(&o));
+    let config = std::fs::read_to_string(b.etc().join("door.toml")).unwrap();
+    assert!(!config.contains("[keypad]"), "{config}");
 }
 
 #[test]

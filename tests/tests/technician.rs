@@ -78,16 +78,21 @@ fn selftest(bin: &Path, config: &Path, wait: u64, tech: AtTheDoor) -> (bool, Str
                 std::thread::spawn(move || {
                     let until = |want: bool| {
                         let t = Instant::now();
-                        while FileBackend::level(&gpio, LOCK) != Some(want)
-                            && t.elapsed() < Duration::from_secs(5)
-                        {
+                        while FileBackend::level(&gpio, LOCK) != Some(want) {
+                            if t.elapsed() > Duration::from_secs(5) {
+                                return false;
+                            }
                             std::thread::sleep(Duration::from_millis(10));
                         }
+                        true
                     };
-                    until(true);
+                    // A lock that stays engaged keeps the door shut, and the selftest fails.
+                    if !until(true) {
+                        return;
+                    }
                     std::thread::sleep(Duration::from_millis(300));
                     FileBackend::set_level(&gpio, CONTACT, true).unwrap();
-                    until(false);
+                    let _ = until(false);
                     std::thread::sleep(Duration::from_millis(500));
                     FileBackend::set_level(&gpio, CONTACT, false).unwrap();
                 });
