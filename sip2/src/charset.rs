@@ -1,5 +1,10 @@
 //! The character sets library systems use on the wire: UTF-8, ISO-8859-1 and CP850.
 //!
+//! Text a set lacks a character for is transliterated here, in one table ([`transliteration`]):
+//! `€` becomes `EUR`, typographic quotes and dashes their ASCII forms, `Š` an `S`. Identifiers and
+//! secrets are never transliterated (an altered card number names someone else); the writer
+//! refuses those instead.
+//!
 //! Every byte below 0x80 is ASCII in all three, and no UTF-8 multi-byte sequence contains such a
 //! byte, so the frame structure (identifiers, fixed fields, field codes, delimiter) is read on bytes
 //! and only field values go through the character set.
@@ -106,6 +111,99 @@ impl Charset {
     }
 }
 
+impl Charset {
+    /// Appends `text` in this set, writing a character the set lacks as its [`transliteration`],
+    /// or `?` when there is none (visible, where dropping it would change the text unseen).
+    /// Never fails: every transliteration is ASCII.
+    pub(crate) fn encode_transliterated(self, text: &str, out: &mut Vec<u8>) {
+        let start = out.len();
+        if self.encode_into(text, out).is_ok() {
+            return;
+        }
+        // encode_into stops at the first character it lacks, having written those before it.
+        out.truncate(start);
+        let mut one = [0u8; 4];
+        for ch in text.chars() {
+            let mark = out.len();
+            if self.encode_into(ch.encode_utf8(&mut one), out).is_err() {
+                out.truncate(mark);
+                out.extend_from_slice(transliteration(ch).unwrap_or("?").as_bytes());
+            }
+        }
+    }
+
+    /// Whether every character of `text` can be written in this set as it is.
+    pub fn can_write(self, text: &str) -> bool {
+        self.encode_into(text, &mut Vec::new()).is_ok()
+    }
+}
+
+/// The ASCII stand-in for a character that ISO-8859-1 or CP850 lacks: the euro sign, the
+/// common typographic characters (quotes, dashes, ellipsis, bullets, special spaces) and the
+/// letters of Latin Extended-A that Nordic and European names use (Finnish writes š and ž).
+/// `None` for a character without one.
+pub fn transliteration(ch: char) -> Option<&'static str> {
+    Some(match ch {
+        '€' => "EUR",
+        '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}' | '\u{2032}' => "'",
+        '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{201F}' | '\u{2033}' => "\"",
+        '\u{2039}' => "<",
+        '\u{203A}' => ">",
+        '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2014}' | '\u{2015}'
+        | '\u{2212}' => "-",
+        '\u{2026}' => "...",
+        '\u{2022}' | '\u{2023}' | '\u{2043}' => "*",
+        '\u{2002}'..='\u{200A}' | '\u{202F}' | '\u{205F}' => " ",
+        '\u{2122}' => "(TM)",
+        '\u{2116}' => "No",
+        'Œ' => "OE",
+        'œ' => "oe",
+        'ƒ' => "f",
+        'Ÿ' => "Y",
+        'ı' => "i",
+        'İ' => "I",
+        'Ā' | 'Ă' | 'Ą' => "A",
+        'ā' | 'ă' | 'ą' => "a",
+        'Ć' | 'Ĉ' | 'Ċ' | 'Č' => "C",
+        'ć' | 'ĉ' | 'ċ' | 'č' => "c",
+        'Ď' | 'Đ' => "D",
+        'ď' | 'đ' => "d",
+        'Ē' | 'Ĕ' | 'Ė' | 'Ę' | 'Ě' => "E",
+        'ē' | 'ĕ' | 'ė' | 'ę' | 'ě' => "e",
+        'Ĝ' | 'Ğ' | 'Ġ' | 'Ģ' => "G",
+        'ĝ' | 'ğ' | 'ġ' | 'ģ' => "g",
+        'Ĥ' | 'Ħ' => "H",
+        'ĥ' | 'ħ' => "h",
+        'Ĩ' | 'Ī' | 'Ĭ' | 'Į' => "I",
+        'ĩ' | 'ī' | 'ĭ' | 'į' => "i",
+        'Ĵ' => "J",
+        'ĵ' => "j",
+        'Ķ' => "K",
+        'ķ' => "k",
+        'Ĺ' | 'Ļ' | 'Ľ' | 'Ŀ' | 'Ł' => "L",
+        'ĺ' | 'ļ' | 'ľ' | 'ŀ' | 'ł' => "l",
+        'Ń' | 'Ņ' | 'Ň' => "N",
+        'ń' | 'ņ' | 'ň' => "n",
+        'Ō' | 'Ŏ' | 'Ő' => "O",
+        'ō' | 'ŏ' | 'ő' => "o",
+        'Ŕ' | 'Ŗ' | 'Ř' => "R",
+        'ŕ' | 'ŗ' | 'ř' => "r",
+        'Ś' | 'Ŝ' | 'Ş' | 'Š' | 'Ș' => "S",
+        'ś' | 'ŝ' | 'ş' | 'š' | 'ș' => "s",
+        'Ţ' | 'Ť' | 'Ŧ' | 'Ț' => "T",
+        'ţ' | 'ť' | 'ŧ' | 'ț' => "t",
+        'Ũ' | 'Ū' | 'Ŭ' | 'Ů' | 'Ű' | 'Ų' => "U",
+        'ũ' | 'ū' | 'ŭ' | 'ů' | 'ű' | 'ų' => "u",
+        'Ŵ' => "W",
+        'ŵ' => "w",
+        'Ŷ' => "Y",
+        'ŷ' => "y",
+        'Ź' | 'Ż' | 'Ž' => "Z",
+        'ź' | 'ż' | 'ž' => "z",
+        _ => return None,
+    })
+}
+
 impl fmt::Display for Charset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -191,6 +289,45 @@ mod tests {
         assert_eq!(Charset::Latin1.encode_into("a€", &mut out), Err('€'));
         assert_eq!(Charset::Cp850.encode_into("a€", &mut out), Err('€'));
         assert_eq!(Charset::Cp850.encode_into("Š", &mut out), Err('Š'));
+    }
+
+    #[test]
+    fn characters_a_charset_lacks_are_transliterated_never_dropped() {
+        let text =
+            "Maksu 2,50 € \u{2013} \u{201C}Šibeniku\u{201D} \u{2018}ok\u{2019}\u{2026} Žižek";
+        for cs in [Charset::Latin1, Charset::Cp850] {
+            let mut out = Vec::new();
+            cs.encode_transliterated(text, &mut out);
+            assert_eq!(
+                cs.decode(&out).unwrap(),
+                "Maksu 2,50 EUR - \"Sibeniku\" 'ok'... Zizek",
+                "{cs}"
+            );
+        }
+        // UTF-8 writes everything as it is; letters the set has are kept, not transliterated.
+        let mut out = Vec::new();
+        Charset::Utf8.encode_transliterated(text, &mut out);
+        assert_eq!(out, text.as_bytes());
+        let mut out = Vec::new();
+        Charset::Cp850.encode_transliterated("Äänekoski ½", &mut out);
+        assert_eq!(Charset::Cp850.decode(&out).unwrap(), "Äänekoski ½");
+        // A character without a stand-in shows as '?', so the gap stays visible.
+        let mut out = Vec::new();
+        Charset::Latin1.encode_transliterated("a\u{4E2D}b", &mut out);
+        assert_eq!(out, b"a?b");
+    }
+
+    #[test]
+    fn every_transliteration_is_ascii_and_written_by_every_charset() {
+        let every: String = ('\u{A0}'..='\u{2200}')
+            .filter(|c| transliteration(*c).is_some())
+            .collect();
+        assert!(every.chars().count() > 100);
+        for ch in every.chars() {
+            let t = transliteration(ch).unwrap();
+            assert!(t.is_ascii() && !t.is_empty(), "{ch:?}");
+        }
+        assert!(!Charset::Latin1.can_write("€") && Charset::Utf8.can_write("€"));
     }
 
     #[test]

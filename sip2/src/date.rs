@@ -53,7 +53,9 @@ impl SipDate {
         self.zone == LOCAL
     }
 
-    fn is_valid(&self) -> bool {
+    /// Whether this is a real calendar date and time with a printable zone: what strict peers
+    /// check, and what the encoder insists on.
+    pub fn is_valid(&self) -> bool {
         self.year <= 9999
             && (1..=12).contains(&self.month)
             && (1..=days_in_month(self.year, self.month)).contains(&self.day)

@@ -99,7 +99,7 @@ pub enum DecodeError {
         /// What was found, shown lossily.
         found: String,
     },
-    /// The AZ field is not four hexadecimal digits at the very end of the message.
+    /// The AZ field is not one to four hexadecimal digits at the very end of the message.
     #[error(
         "checksum field at byte {offset} is {found:?}, expected four hex digits ending the message"
     )]
@@ -177,6 +177,15 @@ pub enum EncodeError {
         value: String,
         /// The width.
         width: usize,
+    },
+    /// A date field holds an impossible date (month 13, 30 February, hour 24, …). Strict peers
+    /// close the connection on one, so it is refused before it is sent.
+    #[error("fixed field '{field}': {value:?} is not a valid date YYYYMMDDZZZZHHMMSS")]
+    InvalidDate {
+        /// The date field.
+        field: &'static str,
+        /// The date as it would have been written.
+        value: String,
     },
     /// The encoded message is longer than the configured bound.
     #[error("encoded message of {len} bytes is longer than the limit of {max} bytes")]

@@ -178,6 +178,23 @@ impl FieldCode {
         )
     }
 
+    /// Whether a value must reach the peer exactly as given: identifiers and secrets, which the
+    /// peer matches (an altered card number or PIN names someone else). Other text a character
+    /// set lacks a character for is transliterated; these are refused instead.
+    pub fn must_be_exact(self) -> bool {
+        matches!(
+            self,
+            Self::PATRON_IDENTIFIER
+                | Self::ITEM_IDENTIFIER
+                | Self::TERMINAL_PASSWORD
+                | Self::PATRON_PASSWORD
+                | Self::INSTITUTION_ID
+                | Self::LOGIN_USER_ID
+                | Self::LOGIN_PASSWORD
+                | Self::HOLD_PATRON_ID
+        )
+    }
+
     /// The identifier as text.
     pub fn as_str(&self) -> &str {
         // Only built from ASCII upper-case letters and digits.

@@ -309,6 +309,57 @@ pub(crate) struct Trailer {
     pub(crate) checksum: bool,
 }
 
+/// The error-detection trailer found at the end of a frame.
+struct TrailerAt {
+    /// Where the trailer (AY, or AZ when there is no AY) starts: the fields end there.
+    start: usize,
+    /// The AY digit.
+    sequence: Option<u8>,
+}
+
+/// Finds `[AYn]AZxxxx` at the end of the frame by position, as Koha does (`C4/SIP/Sip/MsgType.pm`,
+/// `handle`: error detection is on when `substr($msg, -9, 2) eq "AY"`, and the message is cut
+/// there), so a trailer is found whether or not a delimiter precedes it. Read tolerantly:
+/// - the checksum may have one to three hex digits (a server that prints it with `%X`, not
+///   `%04X`) or lower-case ones, and is compared by value. Koha's `verify_cksum`
+///   (`C4/SIP/Sip/Checksum.pm`) needs exactly four (`/AZ(....)$/`) and otherwise treats the
+///   message as one without error detection; we keep the detection and check the sum;
+/// - delimiters after the checksum are ignored (Koha's `read_SIP_packet` strips them).
+///
+/// A trailer not set off by the delimiter is taken only when its checksum verifies, so a field
+/// value that merely ends in `AZ` and hex digits stays a value. `Ok(None)`: no trailer here.
+fn find_trailer(frame: &[u8], start: usize, delim: u8) -> Result<Option<TrailerAt>, DecodeError> {
+    let mut end = frame.len();
+    while end > start && frame[end - 1] == delim {
+        end -= 1;
+    }
+    let Some((az, digits)) = (1..=4).rev().find_map(|n| {
+        let az = end.checked_sub(n + 2).filter(|&az| az >= start)?;
+        let hex = &frame[az + 2..end];
+        (&frame[az..az + 2] == b"AZ" && hex.iter().all(u8::is_ascii_hexdigit)).then_some((az, hex))
+    }) else {
+        return Ok(None);
+    };
+    let (trailer, sequence) = match az.checked_sub(3).filter(|&ay| ay >= start) {
+        Some(ay) if &frame[ay..ay + 2] == b"AY" && frame[ay + 2].is_ascii_digit() => {
+            (ay, Some(frame[ay + 2] - b'0'))
+        }
+        _ => (az, None),
+    };
+    let delimited = trailer == start || frame[trailer - 1] == delim;
+    let expected = checksum(&frame[..az + 2]);
+    let found = lossy(digits);
+    let verifies = u16::from_str_radix(&found, 16).ok() == Some(expected);
+    match (verifies, delimited) {
+        (true, _) => Ok(Some(TrailerAt {
+            start: trailer,
+            sequence,
+        })),
+        (false, true) => Err(DecodeError::ChecksumMismatch { expected, found }),
+        (false, false) => Ok(None),
+    }
+}
+
 /// Splits the variable-length part of `frame` from `start` into fields, verifying AY and AZ.
 pub(crate) fn read_fields(
     frame: &[u8],
@@ -318,33 +369,35 @@ pub(crate) fn read_fields(
 ) -> Result<Trailer, DecodeError> {
     let delim = dialect.delimiter;
     let mut fields = Vec::new();
-    let mut sequence = None;
-    let mut checksum_seen = false;
+    let trailer = find_trailer(frame, start, delim)?;
+    let checksum_seen = trailer.is_some();
+    let mut sequence = trailer.as_ref().and_then(|t| t.sequence);
+    let body = &frame[..trailer.as_ref().map_or(frame.len(), |t| t.start)];
     let mut pos = start;
-    while pos < frame.len() {
-        if frame[pos] == delim {
+    while pos < body.len() {
+        if body[pos] == delim {
             // Tolerate an empty field slot ("||").
             pos += 1;
             continue;
         }
-        let code = match frame.get(pos..pos + 2) {
+        let code = match body.get(pos..pos + 2) {
             Some(&[a, b]) if FieldCode::is_valid([a, b]) => FieldCode([a, b]),
             other => {
                 return Err(DecodeError::BadFieldCode {
                     offset: pos,
-                    found: shown(other.unwrap_or(&frame[pos..])),
+                    found: shown(other.unwrap_or(&body[pos..])),
                 });
             }
         };
         let value_at = pos + 2;
         if code == FieldCode::SEQUENCE_NUMBER {
-            match frame.get(value_at) {
+            match body.get(value_at) {
                 Some(d) if d.is_ascii_digit() => sequence = Some(d - b'0'),
                 _ => {
                     return Err(DecodeError::BadSequence {
                         offset: value_at,
                         found: lossy(
-                            &frame[value_at.min(frame.len())..(value_at + 1).min(frame.len())],
+                            &body[value_at.min(body.len())..(value_at + 1).min(body.len())],
                         ),
                     });
                 }
@@ -353,29 +406,20 @@ pub(crate) fn read_fields(
             continue;
         }
         if code == FieldCode::CHECKSUM {
-            let value = &frame[value_at.min(frame.len())..];
-            if value.len() != 4 || !value.iter().all(u8::is_ascii_hexdigit) {
-                return Err(DecodeError::MalformedChecksum {
-                    offset: value_at,
-                    found: shown(value),
-                });
-            }
-            let expected = checksum(&frame[..value_at]);
-            let found = lossy(value);
-            if u16::from_str_radix(&found, 16).ok() != Some(expected) {
-                return Err(DecodeError::ChecksumMismatch { expected, found });
-            }
-            checksum_seen = true;
-            break;
+            // A checksum that does not end the message, or is not hex digits.
+            return Err(DecodeError::MalformedChecksum {
+                offset: value_at,
+                found: shown(&frame[value_at.min(frame.len())..]),
+            });
         }
-        let end = frame[value_at..]
+        let end = body[value_at..]
             .iter()
             .position(|&b| b == delim)
-            .map_or(frame.len(), |i| value_at + i);
+            .map_or(body.len(), |i| value_at + i);
         let value =
             dialect
                 .charset
-                .decode(&frame[value_at..end])
+                .decode(&body[value_at..end])
                 .map_err(|i| DecodeError::Encoding {
                     field: code,
                     offset: value_at + i,
@@ -467,15 +511,31 @@ impl<'d> Writer<'d> {
         self.buf.extend_from_slice(&l.0);
     }
 
-    pub(crate) fn date(&mut self, d: &SipDate) {
+    /// An 18-character date; an impossible one is refused, not sent.
+    pub(crate) fn date(&mut self, d: &SipDate, field: &'static str) -> Result<(), EncodeError> {
+        if !d.is_valid() {
+            return Err(EncodeError::InvalidDate {
+                field,
+                value: d.to_string(),
+            });
+        }
         d.write(&mut self.buf);
+        Ok(())
     }
 
-    pub(crate) fn optional_date(&mut self, d: Option<&SipDate>) {
-        match d {
-            Some(d) => d.write(&mut self.buf),
-            None => self.buf.extend_from_slice(&[b' '; 18]),
-        }
+    /// A request's optional date (nb due date, return date). Without one, the transaction date
+    /// is written, never 18 blanks: servers that validate the date format close the connection
+    /// on blanks, and deployed clients send the transaction date there (Koha's
+    /// `misc/sip_cli_emulator.pl`: `$nb_due_date ||= $transaction_date`, `$return_date ||=
+    /// $transaction_date`; pysip2's `checkout_request` and `checkin_request` default both to
+    /// the current date).
+    pub(crate) fn date_or_transaction(
+        &mut self,
+        d: Option<&SipDate>,
+        transaction: &SipDate,
+        field: &'static str,
+    ) -> Result<(), EncodeError> {
+        self.date(d.unwrap_or(transaction), field)
     }
 
     pub(crate) fn flags(&mut self, flags: &[bool]) {
@@ -493,13 +553,17 @@ impl<'d> Writer<'d> {
             return Err(EncodeError::ForbiddenCharacter { field: code });
         }
         self.buf.extend_from_slice(&code.0);
-        charset
-            .encode_into(value, &mut self.buf)
-            .map_err(|ch| EncodeError::Unrepresentable {
-                field: code,
-                ch,
-                charset,
+        if code.must_be_exact() {
+            charset.encode_into(value, &mut self.buf).map_err(|ch| {
+                EncodeError::Unrepresentable {
+                    field: code,
+                    ch,
+                    charset,
+                }
             })?;
+        } else {
+            charset.encode_transliterated(value, &mut self.buf);
+        }
         self.buf.push(self.dialect.delimiter);
         Ok(())
     }

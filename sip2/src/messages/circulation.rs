@@ -18,7 +18,9 @@ pub struct CheckoutRequest {
     pub no_block: bool,
     /// Transaction date: for a no-block checkout, when the loan really happened.
     pub transaction_date: SipDate,
-    /// Due date the unit gave offline, for a no-block checkout.
+    /// Due date the unit gave offline, for a no-block checkout. `None` reads 18 blanks and
+    /// writes the transaction date, as deployed clients do; a receiver takes a date not after
+    /// the transaction date as no due date given.
     pub nb_due_date: Option<SipDate>,
     /// AO institution id.
     pub institution_id: String,
@@ -67,8 +69,12 @@ impl CheckoutRequest {
     pub(crate) fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.yes_no(self.sc_renewal_policy);
         w.yes_no(self.no_block);
-        w.date(&self.transaction_date);
-        w.optional_date(self.nb_due_date.as_ref());
+        w.date(&self.transaction_date, "transaction date")?;
+        w.date_or_transaction(
+            self.nb_due_date.as_ref(),
+            &self.transaction_date,
+            "nb due date",
+        )?;
         w.field(C::INSTITUTION_ID, &self.institution_id)?;
         w.field(C::PATRON_IDENTIFIER, self.patron_identifier.expose())?;
         w.field(C::ITEM_IDENTIFIER, &self.item_identifier)?;
@@ -163,7 +169,7 @@ impl LoanResponse {
         w.yes_no(self.renewal_ok);
         w.yes_no_unknown(self.magnetic_media);
         w.yes_no_unknown(self.desensitize);
-        w.date(&self.transaction_date);
+        w.date(&self.transaction_date, "transaction date")?;
         w.field(C::INSTITUTION_ID, &self.institution_id)?;
         w.field(C::PATRON_IDENTIFIER, self.patron_identifier.expose())?;
         w.field(C::ITEM_IDENTIFIER, &self.item_identifier)?;
@@ -189,7 +195,8 @@ pub struct CheckinRequest {
     pub no_block: bool,
     /// Transaction date.
     pub transaction_date: SipDate,
-    /// Return date: when the item was really returned (18 blanks if not given).
+    /// Return date: when the item was really returned. `None` reads 18 blanks and writes the
+    /// transaction date (a return is made when it is sent).
     pub return_date: Option<SipDate>,
     /// AP current location (required, may be empty).
     pub current_location: String,
@@ -229,8 +236,12 @@ impl CheckinRequest {
 
     pub(crate) fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.yes_no(self.no_block);
-        w.date(&self.transaction_date);
-        w.optional_date(self.return_date.as_ref());
+        w.date(&self.transaction_date, "transaction date")?;
+        w.date_or_transaction(
+            self.return_date.as_ref(),
+            &self.transaction_date,
+            "return date",
+        )?;
         w.field(C::CURRENT_LOCATION, &self.current_location)?;
         w.field(C::INSTITUTION_ID, &self.institution_id)?;
         w.field(C::ITEM_IDENTIFIER, &self.item_identifier)?;
@@ -329,7 +340,7 @@ impl CheckinResponse {
         w.yes_no(self.resensitize);
         w.yes_no_unknown(self.magnetic_media);
         w.yes_no(self.alert);
-        w.date(&self.transaction_date);
+        w.date(&self.transaction_date, "transaction date")?;
         w.field(C::INSTITUTION_ID, &self.institution_id)?;
         w.field(C::ITEM_IDENTIFIER, &self.item_identifier)?;
         w.field(C::PERMANENT_LOCATION, &self.permanent_location)?;
@@ -371,7 +382,8 @@ pub struct RenewRequest {
     pub no_block: bool,
     /// Transaction date.
     pub transaction_date: SipDate,
-    /// Due date given offline, for a no-block renewal.
+    /// Due date given offline, for a no-block renewal; `None` is written as the transaction
+    /// date, as for a checkout.
     pub nb_due_date: Option<SipDate>,
     /// AO institution id.
     pub institution_id: String,
@@ -420,8 +432,12 @@ impl RenewRequest {
     pub(crate) fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.yes_no(self.third_party_allowed);
         w.yes_no(self.no_block);
-        w.date(&self.transaction_date);
-        w.optional_date(self.nb_due_date.as_ref());
+        w.date(&self.transaction_date, "transaction date")?;
+        w.date_or_transaction(
+            self.nb_due_date.as_ref(),
+            &self.transaction_date,
+            "nb due date",
+        )?;
         w.field(C::INSTITUTION_ID, &self.institution_id)?;
         w.field(C::PATRON_IDENTIFIER, self.patron_identifier.expose())?;
         w.optional(C::PATRON_PASSWORD, pin_str(&self.patron_password))?;
@@ -469,7 +485,7 @@ impl RenewAllRequest {
     }
 
     pub(crate) fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.date(&self.transaction_date);
+        w.date(&self.transaction_date, "transaction date")?;
         w.field(C::INSTITUTION_ID, &self.institution_id)?;
         w.field(C::PATRON_IDENTIFIER, self.patron_identifier.expose())?;
         w.optional(C::PATRON_PASSWORD, pin_str(&self.patron_password))?;
@@ -529,7 +545,7 @@ impl RenewAllResponse {
         w.one_zero(self.ok);
         w.number(self.renewed_count, 4, "renewed count")?;
         w.number(self.unrenewed_count, 4, "unrenewed count")?;
-        w.date(&self.transaction_date);
+        w.date(&self.transaction_date, "transaction date")?;
         w.field(C::INSTITUTION_ID, &self.institution_id)?;
         w.repeated(C::RENEWED_ITEMS, &self.renewed_items)?;
         w.repeated(C::UNRENEWED_ITEMS, &self.unrenewed_items)?;

@@ -35,7 +35,7 @@ impl ItemInformationRequest {
     }
 
     pub(crate) fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.date(&self.transaction_date);
+        w.date(&self.transaction_date, "transaction date")?;
         w.field(C::INSTITUTION_ID, &self.institution_id)?;
         w.field(C::ITEM_IDENTIFIER, &self.item_identifier)?;
         w.optional(
@@ -130,7 +130,7 @@ impl ItemInformationResponse {
         )?;
         w.number(u16::from(self.security_marker.0), 2, "security marker")?;
         w.number(u16::from(self.fee_type.0), 2, "fee type")?;
-        w.date(&self.transaction_date);
+        w.date(&self.transaction_date, "transaction date")?;
         w.optional(C::HOLD_QUEUE_LENGTH, self.hold_queue_length.as_deref())?;
         w.optional(C::DUE_DATE, self.due_date.as_deref())?;
         w.optional(C::RECALL_DATE, self.recall_date.as_deref())?;
@@ -182,7 +182,7 @@ impl ItemStatusUpdateRequest {
     }
 
     pub(crate) fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.date(&self.transaction_date);
+        w.date(&self.transaction_date, "transaction date")?;
         w.field(C::INSTITUTION_ID, &self.institution_id)?;
         w.field(C::ITEM_IDENTIFIER, &self.item_identifier)?;
         w.optional(
@@ -234,7 +234,7 @@ impl ItemStatusUpdateResponse {
 
     pub(crate) fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.one_zero(self.item_properties_ok);
-        w.date(&self.transaction_date);
+        w.date(&self.transaction_date, "transaction date")?;
         w.field(C::ITEM_IDENTIFIER, &self.item_identifier)?;
         w.optional(C::TITLE_IDENTIFIER, self.title_identifier.as_deref())?;
         w.optional(C::ITEM_PROPERTIES, self.item_properties.as_deref())?;

@@ -48,7 +48,7 @@ impl PatronStatusRequest {
 
     pub(crate) fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.language(self.language);
-        w.date(&self.transaction_date);
+        w.date(&self.transaction_date, "transaction date")?;
         w.field(C::INSTITUTION_ID, &self.institution_id)?;
         w.field(C::PATRON_IDENTIFIER, self.patron_identifier.expose())?;
         w.field(C::TERMINAL_PASSWORD, self.terminal_password.expose())?;
@@ -114,7 +114,7 @@ impl PatronStatusResponse {
     pub(crate) fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.flags(&self.patron_status.0);
         w.language(self.language);
-        w.date(&self.transaction_date);
+        w.date(&self.transaction_date, "transaction date")?;
         w.field(C::INSTITUTION_ID, &self.institution_id)?;
         w.field(C::PATRON_IDENTIFIER, self.patron_identifier.expose())?;
         w.field(C::PERSONAL_NAME, self.personal_name.expose())?;
@@ -175,7 +175,7 @@ impl PatronInformationRequest {
 
     pub(crate) fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.language(self.language);
-        w.date(&self.transaction_date);
+        w.date(&self.transaction_date, "transaction date")?;
         w.flags(&self.summary.0);
         w.field(C::INSTITUTION_ID, &self.institution_id)?;
         w.field(C::PATRON_IDENTIFIER, self.patron_identifier.expose())?;
@@ -307,7 +307,7 @@ impl PatronInformationResponse {
     pub(crate) fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.flags(&self.patron_status.0);
         w.language(self.language);
-        w.date(&self.transaction_date);
+        w.date(&self.transaction_date, "transaction date")?;
         w.number(self.hold_items_count, 4, "hold items count")?;
         w.number(self.overdue_items_count, 4, "overdue items count")?;
         w.number(self.charged_items_count, 4, "charged items count")?;
@@ -387,7 +387,7 @@ impl BlockPatron {
 
     pub(crate) fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.yes_no(self.card_retained);
-        w.date(&self.transaction_date);
+        w.date(&self.transaction_date, "transaction date")?;
         w.field(C::INSTITUTION_ID, &self.institution_id)?;
         w.field(C::BLOCKED_CARD_MESSAGE, &self.blocked_card_message)?;
         w.field(C::PATRON_IDENTIFIER, self.patron_identifier.expose())?;
@@ -428,7 +428,7 @@ impl EndPatronSessionRequest {
     }
 
     pub(crate) fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.date(&self.transaction_date);
+        w.date(&self.transaction_date, "transaction date")?;
         w.field(C::INSTITUTION_ID, &self.institution_id)?;
         w.field(C::PATRON_IDENTIFIER, self.patron_identifier.expose())?;
         w.optional(C::TERMINAL_PASSWORD, pin_str(&self.terminal_password))?;
@@ -474,7 +474,7 @@ impl EndSessionResponse {
 
     pub(crate) fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.yes_no(self.end_session);
-        w.date(&self.transaction_date);
+        w.date(&self.transaction_date, "transaction date")?;
         w.field(C::INSTITUTION_ID, &self.institution_id)?;
         w.field(C::PATRON_IDENTIFIER, self.patron_identifier.expose())?;
         w.repeated(C::SCREEN_MESSAGE, &self.screen_messages)?;
@@ -536,7 +536,7 @@ impl FeePaidRequest {
     }
 
     pub(crate) fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.date(&self.transaction_date);
+        w.date(&self.transaction_date, "transaction date")?;
         w.number(u16::from(self.fee_type.0), 2, "fee type")?;
         w.number(u16::from(self.payment_type.0), 2, "payment type")?;
         w.text(&self.currency_type, 3, "currency type")?;
@@ -591,7 +591,7 @@ impl FeePaidResponse {
 
     pub(crate) fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.yes_no(self.payment_accepted);
-        w.date(&self.transaction_date);
+        w.date(&self.transaction_date, "transaction date")?;
         w.field(C::INSTITUTION_ID, &self.institution_id)?;
         w.field(C::PATRON_IDENTIFIER, self.patron_identifier.expose())?;
         w.optional(C::TRANSACTION_ID, self.transaction_id.as_deref())?;

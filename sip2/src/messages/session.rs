@@ -190,7 +190,7 @@ impl AcsStatus {
         w.yes_no(self.offline_ok);
         w.number(self.timeout_period, 3, "timeout period")?;
         w.number(self.retries_allowed, 3, "retries allowed")?;
-        w.date(&self.date_time_sync);
+        w.date(&self.date_time_sync, "date / time sync")?;
         w.text(&self.protocol_version, 4, "protocol version")?;
         w.field(C::INSTITUTION_ID, &self.institution_id)?;
         w.optional(C::LIBRARY_NAME, self.library_name.as_deref())?;
