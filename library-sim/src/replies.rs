@@ -361,7 +361,13 @@ pub fn checkout(lib: &mut Library, req: &CheckoutRequest, now: NaiveDateTime) ->
     } else {
         now
     };
-    let nb_due = req.nb_due_date.as_ref().and_then(naive);
+    // A due date not after the loan is what deployed clients send when they have none to give
+    // (the transaction date, never 18 blanks): the loan rule decides then.
+    let nb_due = req
+        .nb_due_date
+        .as_ref()
+        .and_then(naive)
+        .filter(|due| *due > lent_at);
     let order = Checkout {
         card,
         barcode: &req.item_identifier,

@@ -137,3 +137,38 @@ pub fn end_session(institution: &str, card: &str) -> Message {
         extra: vec![],
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the demo and the tests send is held to what a strict server checks: every
+    /// 18-character date a real date (read by chrono, not by our codec), never blanks.
+    #[test]
+    fn every_request_carries_valid_dates() {
+        let checkout = Message::Checkout(checkout("heili", "24680000000011", Some("1234"), "HE1"));
+        let requests = [
+            login("kiosk1", "secret", Some("LPR")),
+            sc_status(),
+            patron_status("heili", "24680000000011", "1234"),
+            patron_information("heili", "24680000000011", "1234", Summary::CHARGED_ITEMS),
+            checkout,
+            renew("heili", "24680000000011", "1234", "HE1"),
+            checkin("heili", "LPR", "HE1"),
+            item_information("heili", "HE1"),
+            end_session("heili", "24680000000011"),
+        ];
+        for m in &requests {
+            let bytes = m.encode(&Dialect::standard(), Some(1)).unwrap();
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            for &at in fixed_date_offsets(&m.id()) {
+                let slot = &text[at..at + 18];
+                let read = chrono::NaiveDateTime::parse_from_str(
+                    &format!("{}{}", &slot[..8], &slot[12..]),
+                    "%Y%m%d%H%M%S",
+                );
+                assert!(read.is_ok(), "{}: {slot:?}", m.name());
+            }
+        }
+    }
+}

@@ -39,7 +39,7 @@ pub use date::SipDate;
 pub use dialect::{Dialect, Terminator};
 pub use error::{DecodeError, EncodeError};
 pub use field::{Field, FieldCode};
-pub use message::{Decoded, Message};
+pub use message::{Decoded, Message, fixed_date_offsets};
 pub use messages::circulation::*;
 pub use messages::item::*;
 pub use messages::patron::*;

@@ -108,6 +108,25 @@ messages! {
     ScStatus(ScStatus) = b"99", "SC Status";
 }
 
+/// Where each 18-character date of a message's fixed part starts, counted from the first digit
+/// of the identifier (3M SIP2 2.00: fixed fields in order). For checks that every date sent is a
+/// valid one; empty for messages without dates.
+pub fn fixed_date_offsets(id: &[u8; 2]) -> &'static [usize] {
+    match id {
+        b"11" | b"29" => &[4, 22],
+        b"09" => &[3, 21],
+        b"17" | b"19" | b"35" | b"37" | b"65" => &[2],
+        b"23" | b"63" => &[5],
+        b"01" | b"20" | b"36" | b"38" => &[3],
+        b"10" | b"12" | b"30" => &[6],
+        b"18" => &[8],
+        b"24" | b"64" => &[19],
+        b"66" => &[11],
+        b"98" => &[14],
+        _ => &[],
+    }
+}
+
 /// A decoded message with its error-detection trailer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decoded {

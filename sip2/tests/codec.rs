@@ -841,6 +841,7 @@ proptest! {
             for m in all_messages(&p) {
                 let bytes = m.encode(&dialect, Some(seq)).unwrap();
                 let frame = &bytes[..bytes.len() - dialect.terminator.bytes().len()];
+                prop_assert_eq!(fixed_date_offsets(&m.id()), date_slots(&m.id()));
                 for &at in date_slots(&m.id()) {
                     let slot = &frame[at..at + 18];
                     prop_assert!(

@@ -489,7 +489,8 @@ impl Requests {
         Message::Checkin(CheckinRequest {
             no_block: false,
             transaction_date: sip_date(now),
-            return_date: None,
+            // Returned when sent: strict servers refuse the 18 blanks a "no return date" was.
+            return_date: Some(sip_date(now)),
             current_location: self.location.clone().unwrap_or_default(),
             institution_id: self.institution.clone(),
             item_identifier: item.into(),
@@ -698,6 +699,77 @@ mod tests {
         assert_eq!(parse_due("12.02.2026"), Some(at(2026, 2, 12, 23, 59, 59)));
         assert_eq!(parse_due(""), None);
         assert_eq!(parse_due("soon"), None);
+    }
+
+    /// Every request the client sends, in every dialect, checked as a server that validates the
+    /// date format reads it (chrono, not our parser): each 18-character date a real date, zone
+    /// blank, and the checksum four upper-case hex digits.
+    #[test]
+    fn every_request_the_client_sends_carries_valid_dates_and_checksums() {
+        let r = Requests {
+            institution: "heili".into(),
+            location: Some("LPR".into()),
+        };
+        let login = PatronLogin {
+            card: CardNumber::new("24680000000011"),
+            pin: Pin::new("1234"),
+        };
+        let card_only = PatronLogin {
+            card: CardNumber::new("24680000000011"),
+            pin: Pin::default(),
+        };
+        // Leap day, last second of the day: the edges a formatter gets wrong.
+        let now = day(2028, 2, 29).and_hms_opt(23, 59, 59).unwrap();
+        let requests = vec![
+            r.login("kiosk1", &Pin::new("secret")),
+            Requests::sc_status(),
+            r.patron_information(&login, None, now),
+            r.patron_information(&card_only, Some(Summary::CHARGED_ITEMS), now),
+            r.checkout(&login, "HE0000001", now),
+            r.checkout_deferred(&login.card, "HE0000001", now, None),
+            r.checkout_deferred(&login.card, "HE0000001", now, Some(now)),
+            r.checkin("HE0000001", now),
+            r.checkin_deferred("HE0000001", now),
+            r.renew(&login, "HE0000001", now),
+            r.renew_all(&login, now),
+            r.item_information("HE0000001", now),
+            r.end_session(&login.card, now),
+            Message::RequestAcsResend(Resend::default()),
+        ];
+        let ids: Vec<_> = requests.iter().map(Message::id).collect();
+        for id in [b"11", b"09", b"29", b"63", b"65", b"17", b"35"] {
+            assert!(ids.contains(id), "{}", String::from_utf8_lossy(id));
+        }
+        for preset in Dialect::PRESETS {
+            let mut dialect = Dialect::preset(preset).unwrap();
+            dialect.error_detection = true;
+            for (i, m) in requests.iter().enumerate() {
+                let bytes = m.encode(&dialect, Some(7)).unwrap();
+                let frame = String::from_utf8_lossy(&bytes).trim_end().to_owned();
+                for &at in fixed_date_offsets(&m.id()) {
+                    let slot = &frame[at..at + 18];
+                    assert_eq!(&slot[8..12], "    ", "{preset} {}: {slot:?}", m.name());
+                    let read = NaiveDateTime::parse_from_str(
+                        &format!("{}{}", &slot[..8], &slot[12..]),
+                        "%Y%m%d%H%M%S",
+                    );
+                    assert_eq!(read, Ok(now), "{preset} {}: {slot:?}", m.name());
+                }
+                let sum = &frame[frame.len() - 4..];
+                assert_eq!(&frame[frame.len() - 6..frame.len() - 4], "AZ", "{i}");
+                assert!(
+                    sum.bytes()
+                        .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)),
+                    "{preset} {}: {sum:?}",
+                    m.name()
+                );
+            }
+        }
+        // The checkin's return date is the transaction time.
+        let Message::Checkin(c) = r.checkin("HE0000001", now) else {
+            panic!()
+        };
+        assert_eq!(c.return_date, Some(c.transaction_date));
     }
 
     #[test]
