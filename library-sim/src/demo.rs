@@ -23,6 +23,7 @@ fn line(step: &str, outcome: impl AsRef<str>) {
 
 /// Runs the demo with state in `state_dir` and the fixtures in `fixtures`.
 pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
+    let clock = crate::clock::Clock::system();
     let settings = Settings {
         fixtures: fixtures.to_owned(),
         state_dir: state_dir.to_owned(),
@@ -40,15 +41,16 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
         require_client_cert: false,
         token_lifetime: Duration::from_secs(3600),
         allowlist: Some(state_dir.join("allowlist").join("published")),
+        clock: clock.clone(),
     };
     // The publisher signs a list from the catalogue before the server starts serving it.
-    let catalogue = crate::fixtures::Fixtures::load(fixtures)?;
+    let catalogue = crate::fixtures::Fixtures::load(fixtures, clock.today())?;
     let publisher_files = crate::publishing::ensure_publisher(state_dir)?;
     let publication = crate::publishing::publish(
         &catalogue,
         None,
         &publisher_files,
-        chrono::Utc::now().timestamp(),
+        clock.now().timestamp(),
         72,
         allowlist::Argon2Params::OWASP_MINIMUM,
     )?;
@@ -314,7 +316,7 @@ async fn registry_demo(running: &server::Running, state_dir: &Path) -> anyhow::R
                         .collect();
                     format!(
                         "verified; age {}, {}; entry {}{}",
-                        f.age_on(chrono::Local::now().date_naive())
+                        f.age_on(running.clock().today())
                             .map_or("?".into(), |a| a.to_string()),
                         f.category.as_deref().unwrap_or("?"),
                         if f.denies_entry() {
@@ -404,7 +406,7 @@ async fn offline_demo(
     let settings = config::allowlist::load(&dir.join("door.toml"))?;
     let list = OfflineList::open(settings)?;
     let fetcher = Fetcher::new(&list)?;
-    let now = chrono::Utc::now().timestamp();
+    let now = running.clock().now().timestamp();
     println!(
         "\nThe Lemi door syncs its list over HTTPS ({}):",
         dir.join("door.toml").display()

@@ -6,10 +6,9 @@
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use door_agent::settings::DoorSettings;
 use door_agent::{Clock, Devices, Feedback};
 use drivers::gpio::FileBackend;
@@ -41,39 +40,18 @@ pub struct Rig {
     pub gpio: PathBuf,
     /// The list version published.
     pub list_version: u64,
+    /// The simulator's clock, running from the list's issue time (a test may give it to the
+    /// door too, or set it).
+    pub clock: TestClock,
+    /// The one day the door stays closed (an exception in its hours).
+    pub closed_day: NaiveDate,
 }
 
-/// A clock that starts at a chosen instant and runs, or is set.
-#[derive(Debug, Clone)]
-pub struct TestClock(Arc<Mutex<(DateTime<Utc>, std::time::Instant)>>);
-
-impl TestClock {
-    /// Runs from `at`.
-    pub fn starting(at: DateTime<Utc>) -> Self {
-        Self(Arc::new(Mutex::new((at, std::time::Instant::now()))))
-    }
-    /// Jumps to `at` (and runs on from there).
-    pub fn set(&self, at: DateTime<Utc>) {
-        if let Ok(mut g) = self.0.lock() {
-            *g = (at, std::time::Instant::now());
-        }
-    }
-    /// Now.
-    pub fn now(&self) -> DateTime<Utc> {
-        self.0.lock().map_or_else(
-            |_| Utc::now(),
-            |g| g.0 + chrono::Duration::from_std(g.1.elapsed()).unwrap_or_default(),
-        )
-    }
-    /// As the daemon's clock.
-    pub fn clock(&self) -> Clock {
-        let me = self.clone();
-        Arc::new(move || me.now())
-    }
-}
+pub use crate::clock::TestClock;
 
 /// Publishes the offline list at `issued_at` and starts the simulator (SIP2/TLS, HTTPS with the
-/// list, fault control) on loopback: what a door's or kiosk's rig stands on. With
+/// list, fault control) on loopback: what a door's or kiosk's rig stands on. The simulator's
+/// clock runs from `issued_at`, and the catalogue's dates are resolved against it. With
 /// `require_client_cert`, SIP2 and HTTPS let in only devices with a certificate from the
 /// simulator's CA (`ca.pem`, `ca-key.pem` in `state_dir`).
 pub async fn start_library(
@@ -87,7 +65,32 @@ pub async fn start_library(
     crate::publishing::PublisherFiles,
     publisher::Publication,
 )> {
-    let catalogue = crate::fixtures::Fixtures::load(fixtures)?;
+    start_library_on(
+        state_dir,
+        fixtures,
+        &TestClock::starting(issued_at),
+        list_valid_hours,
+        require_client_cert,
+    )
+    .await
+}
+
+/// [`start_library`] with the simulator on `clock` (a test can set it), the list issued now by
+/// that clock.
+pub async fn start_library_on(
+    state_dir: &Path,
+    fixtures: &Path,
+    clock: &TestClock,
+    list_valid_hours: i64,
+    require_client_cert: bool,
+) -> anyhow::Result<(
+    server::Running,
+    crate::publishing::PublisherFiles,
+    publisher::Publication,
+)> {
+    let issued_at = clock.now();
+    let sim_clock = clock.sim();
+    let catalogue = crate::fixtures::Fixtures::load(fixtures, sim_clock.today())?;
     let files = crate::publishing::ensure_publisher(state_dir)?;
     let publication = crate::publishing::publish(
         &catalogue,
@@ -114,14 +117,25 @@ pub async fn start_library(
         require_client_cert,
         token_lifetime: Duration::from_secs(3600),
         allowlist: Some(state_dir.join("allowlist").join("published")),
+        clock: sim_clock,
     })
     .await?;
     Ok((running, files, publication))
 }
 
+/// The day the rig's door is closed all day (an exception in its hours): two days after the local
+/// (Helsinki) date of `at`, so neither the day a test starts nor the days it moves to for other
+/// reasons is a closed day by accident, whatever the date.
+pub fn closed_day(at: DateTime<Utc>) -> NaiveDate {
+    let today = access::zone::Zone::HELSINKI.local(at).date();
+    today + chrono::Duration::days(2)
+}
+
 /// Starts the simulator (SIP2/TLS and HTTPS with the list) and writes the Lemi door's files
 /// under `state_dir/door`. `door_extra` is appended to the `[door]` table. The list is issued at
-/// `issued_at`: the door's own clock, which a device checks the list against.
+/// `issued_at`: the door's own clock, which a device checks the list against; the simulator's
+/// clock ([`Rig::clock`]) runs from there. The door is open for self-service 07:00-22:00 every day
+/// but one, [`Rig::closed_day`]; no date is fixed, so the rig behaves alike on every day.
 pub async fn rig(
     state_dir: &Path,
     fixtures: &Path,
@@ -129,11 +143,13 @@ pub async fn rig(
     issued_at: DateTime<Utc>,
     list_valid_hours: i64,
 ) -> anyhow::Result<Rig> {
+    let clock = TestClock::starting(issued_at);
     let (running, files, publication) =
-        start_library(state_dir, fixtures, issued_at, list_valid_hours, false).await?;
+        start_library_on(state_dir, fixtures, &clock, list_valid_hours, false).await?;
     let (Some(sip), Some(https)) = (running.sip2_tls, running.https) else {
         anyhow::bail!("the simulator has no SIP2/TLS or HTTPS listener");
     };
+    let closed_day = closed_day(issued_at);
     let dir = state_dir.join("door");
     std::fs::create_dir_all(&dir)?;
     let secret = |name: &str, text: &str| -> anyhow::Result<()> {
@@ -178,8 +194,8 @@ daily = ["07:00-22:00"]
 tue = ["12:00-19:00"]
 thu = ["12:00-19:00"]
 [[hours.exceptions]]
-date = "2026-12-06"
-name = "Itsenäisyyspäivä"
+date = "{closed_day}"
+name = "Inventaario"
 
 [gpio]
 backend = "files"
@@ -237,6 +253,8 @@ when_expired = "deny"
         dir,
         config,
         list_version: publication.version,
+        clock,
+        closed_day,
     })
 }
 
@@ -401,7 +419,9 @@ pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
         rig.gpio.display()
     );
     let settings = door_agent::settings::load(&rig.config)?;
-    let clock = TestClock::starting(nine_pm_today());
+    // The door and the library system on one clock, set forward below.
+    let clock = rig.clock.clone();
+    let at = clock.now();
     let mut door = start_door(settings, clock.clock())?;
     // Let the first list sync finish.
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -529,12 +549,12 @@ pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     );
 
     println!("\nClosing time: at 21:45 the last entry has passed.");
-    clock.set(nine_pm_today() + chrono::Duration::minutes(45));
+    clock.set(at + chrono::Duration::minutes(45));
     line(
         "Aino, right PIN, 21:45",
         shown(&door.try_card("24680000000011", "1234#").await),
     );
-    clock.set(nine_pm_today() + chrono::Duration::minutes(65));
+    clock.set(at + chrono::Duration::minutes(65));
     tokio::time::sleep(Duration::from_millis(1200)).await;
     line(
         "22:05: closed; the lights output (lag 10 min)",
@@ -604,7 +624,7 @@ pub async fn interactive(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()
     use tokio::io::AsyncBufReadExt;
     let rig = rig(state_dir, fixtures, "", nine_pm_today(), 72).await?;
     let settings = door_agent::settings::load(&rig.config)?;
-    let mut door = start_door(settings, TestClock::starting(nine_pm_today()).clock())?;
+    let mut door = start_door(settings, rig.clock.clock())?;
     println!(
         "The Lemi door at 21:00 ({}). Commands: card NUMBER | 1234# | open | close | exit | stop | quit",
         rig.config.display()

@@ -1,5 +1,10 @@
 //! The fixture catalogue: the library, its branches, the devices' SIP2 accounts, patrons, items
 //! and loan rules, read from a human-editable TOML file (see `fixtures/heili.toml`).
+//!
+//! The file's dates are written as of one day (`as_of`) and resolved against the simulator's
+//! clock when it loads them, so each patron's story holds on any day: a valid card stays valid
+//! as long ahead, a block ends as many days ahead, a child stays the same age. See
+//! [`Fixtures::resolve`].
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -12,6 +17,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fixtures {
+    /// The day the file's dates are written as of; without it, dates are taken as written.
+    #[serde(default, deserialize_with = "optional_date")]
+    pub as_of: Option<NaiveDate>,
     /// The library (consortium) as a whole.
     pub library: LibraryInfo,
     /// Its branches.
@@ -278,18 +286,52 @@ impl Default for Extensions {
 }
 
 impl Fixtures {
-    /// Reads and validates a fixture file.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let f: Self = config::load(path)?;
+    /// Reads and validates a fixture file, its dates resolved for `today` (the library's local
+    /// date by the simulator's clock).
+    pub fn load(path: &Path, today: NaiveDate) -> Result<Self, ConfigError> {
+        let mut f: Self = config::load(path)?;
         f.validate(path)?;
+        f.resolve(today);
         Ok(f)
     }
 
-    /// Parses and validates fixture text (for tests).
-    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
-        let f: Self = config::parse(path, text)?;
+    /// Parses and validates fixture text (for tests), its dates resolved for `today`.
+    pub fn parse(path: &Path, text: &str, today: NaiveDate) -> Result<Self, ConfigError> {
+        let mut f: Self = config::parse(path, text)?;
         f.validate(path)?;
+        f.resolve(today);
         Ok(f)
+    }
+
+    /// Moves the dates written as of `as_of` to `today`, so that what each says about a patron
+    /// holds: a date on or after `as_of` (a card's expiry, a block's end) moves by as many days
+    /// as `today` is from `as_of`, staying as far ahead; a date before it (an expired card) stays
+    /// in the past, moving only back when `today` is earlier than `as_of`; a minor's birth date
+    /// (under 18 on `as_of`) moves with the days, so a child stays the same age; an adult's stays
+    /// as written (an adult stays one, and a 29 February birthday stays one). Without `as_of`,
+    /// nothing moves.
+    pub fn resolve(&mut self, today: NaiveDate) {
+        let Some(as_of) = self.as_of else { return };
+        let shift = today.signed_duration_since(as_of);
+        let by =
+            |date: NaiveDate, days: chrono::Duration| date.checked_add_signed(days).unwrap_or(date);
+        let moved = |date: NaiveDate| {
+            if date >= as_of {
+                by(date, shift)
+            } else {
+                by(date, shift.min(chrono::Duration::zero()))
+            }
+        };
+        for p in &mut self.patrons {
+            p.card_expires = moved(p.card_expires);
+            for b in &mut p.blocks {
+                b.until = b.until.map(moved);
+            }
+            if crate::circulation::Library::age(p, as_of) < 18 {
+                p.birth_date = by(p.birth_date, shift);
+            }
+        }
+        self.as_of = Some(today);
     }
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
@@ -442,17 +484,99 @@ mod tests {
 
     const SHIPPED: &str = include_str!("../fixtures/heili.toml");
 
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    /// The day the shipped file is written as of.
+    fn as_of() -> NaiveDate {
+        day(2026, 11, 24)
+    }
+
     fn check(from: &str, to: &str) -> String {
         assert!(SHIPPED.contains(from), "{from}");
         let text = SHIPPED.replacen(from, to, 1);
-        Fixtures::parse(Path::new("fixtures.toml"), &text)
+        Fixtures::parse(Path::new("fixtures.toml"), &text, as_of())
             .unwrap_err()
             .to_string()
     }
 
+    fn patron<'a>(f: &'a Fixtures, card: &str) -> &'a Patron {
+        f.patrons.iter().find(|p| p.card == card).unwrap()
+    }
+
+    #[test]
+    fn on_the_day_they_are_written_as_of_the_dates_are_as_written() {
+        let f = Fixtures::parse(Path::new("heili.toml"), SHIPPED, as_of()).unwrap();
+        assert_eq!(f.as_of, Some(as_of()));
+        let ville = patron(&f, "24680000000102");
+        assert_eq!(ville.blocks[0].until, Some(day(2026, 12, 31)));
+        assert_eq!(patron(&f, "24680000000011").card_expires, day(2029, 12, 31));
+        assert_eq!(patron(&f, "24680000000060").birth_date, day(2014, 5, 10));
+    }
+
+    #[test]
+    fn every_patron_s_story_holds_on_any_day() {
+        let written = Fixtures::parse(Path::new("heili.toml"), SHIPPED, as_of()).unwrap();
+        // New Year, a leap day, Independence Day, the DST nights, decades ahead, and a day
+        // before the file's own.
+        for today in [
+            day(2027, 1, 1),
+            day(2027, 3, 28),
+            day(2027, 10, 31),
+            day(2027, 12, 6),
+            day(2028, 2, 29),
+            day(2030, 6, 30),
+            day(2049, 12, 31),
+            day(2026, 1, 1),
+        ] {
+            let f = Fixtures::parse(Path::new("heili.toml"), SHIPPED, today).unwrap();
+            let age = |card| crate::circulation::Library::age(patron(&f, card), today);
+            let aino = patron(&f, "24680000000011");
+            assert!(
+                aino.card_expires > today + chrono::Duration::days(365 * 3 - 30),
+                "{today}"
+            );
+            assert_eq!(
+                aino.birth_date,
+                day(1985, 3, 14),
+                "an adult's birth date as written"
+            );
+            let john = patron(&f, "24680000000110");
+            assert_eq!(
+                john.birth_date,
+                day(2000, 2, 29),
+                "still a leap-day birthday"
+            );
+            assert!(john.card_expires > today, "{today}");
+            assert!(
+                patron(&f, "24680000000086").card_expires < today,
+                "Matti's has expired"
+            );
+            assert_eq!(age("24680000000060"), 12, "Ella on {today}");
+            assert_eq!(age("24680000000078"), 13, "Onni on {today}");
+            assert!(age("24680000000011") >= 18, "{today}");
+            let until = patron(&f, "24680000000102").blocks[0].until.unwrap();
+            assert_eq!((until - today).num_days(), 37, "Ville's block on {today}");
+            // Nothing but dates moves.
+            assert_eq!(f.patrons.len(), written.patrons.len());
+            for (a, b) in f.patrons.iter().zip(&written.patrons) {
+                assert_eq!((&a.card, &a.pin, &a.name), (&b.card, &b.pin, &b.name));
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_without_as_of_keeps_its_dates() {
+        let text = SHIPPED.replacen("as_of = 2026-11-24", "", 1);
+        let f = Fixtures::parse(Path::new("f.toml"), &text, day(2040, 1, 1)).unwrap();
+        assert_eq!(f.as_of, None);
+        assert_eq!(patron(&f, "24680000000011").card_expires, day(2029, 12, 31));
+    }
+
     #[test]
     fn the_shipped_catalogue_is_valid_and_has_every_heili_branch() {
-        let f = Fixtures::parse(Path::new("heili.toml"), SHIPPED).unwrap();
+        let f = Fixtures::parse(Path::new("heili.toml"), SHIPPED, as_of()).unwrap();
         let names: Vec<&str> = f.branches.iter().map(|b| b.name.as_str()).collect();
         for town in [
             "Imatra",
@@ -493,5 +617,7 @@ mod tests {
         assert!(e.contains("'|'"), "{e}");
         let e = check("language = \"sv\"", "language = \"de\"");
         assert!(e.contains("patron[1].language"), "{e}");
+        let e = check("as_of = 2026-11-24", "as_of = \"yesterday\"");
+        assert!(e.contains("as_of") && e.contains("YYYY-MM-DD"), "{e}");
     }
 }

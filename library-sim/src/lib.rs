@@ -4,7 +4,9 @@
 //! It is not a library system: no cataloguing, no staff client, no patron self-registration.
 //!
 //! Layout:
-//! - [`fixtures`]: the catalogue file: library, branches, device accounts, patrons, items, rules.
+//! - [`clock`]: the simulator's clock, the system's or one its caller sets.
+//! - [`fixtures`]: the catalogue file: library, branches, device accounts, patrons, items, rules;
+//!   its dates resolved against the clock.
 //! - [`circulation`]: lending, returns, renewals, fines, holds; pure, time as an argument.
 //! - [`replies`]: SIP2 replies built from the circulation rules.
 //! - [`store`]: state on disk, replaced atomically.
@@ -19,6 +21,7 @@
 
 pub mod circulation;
 pub mod client;
+pub mod clock;
 pub mod demo;
 pub mod door;
 pub mod faults;

@@ -262,6 +262,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 require_client_cert,
                 token_lifetime: Duration::from_secs(token_lifetime_secs.max(1)),
                 allowlist,
+                clock: library_sim::clock::Clock::system(),
             };
             server::run(settings, shutdown_signal()).await
         }
@@ -295,13 +296,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             valid_hours,
         } => {
             let path = fixtures_or_default(&state, fixtures)?;
-            let f = library_sim::fixtures::Fixtures::load(&path)?;
+            let clock = library_sim::clock::Clock::system();
+            let f = library_sim::fixtures::Fixtures::load(&path, clock.today())?;
             let files = library_sim::publishing::ensure_publisher(&state)?;
             let p = library_sim::publishing::publish(
                 &f,
                 None,
                 &files,
-                chrono::Utc::now().timestamp(),
+                clock.now().timestamp(),
                 valid_hours,
                 allowlist::Argon2Params::OWASP_MINIMUM,
             )?;
@@ -327,19 +329,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     library_sim::publishing::synthetic_export(&out, n, changed, new_pin_share)?
                 }
                 None => {
+                    let clock = library_sim::clock::Clock::system();
                     let f = match fixtures {
-                        Some(p) => library_sim::fixtures::Fixtures::load(&p)?,
+                        Some(p) => library_sim::fixtures::Fixtures::load(&p, clock.today())?,
                         None => library_sim::fixtures::Fixtures::parse(
                             Path::new("heili.toml"),
                             library_sim::DEFAULT_FIXTURES,
+                            clock.today(),
                         )?,
                     };
-                    library_sim::publishing::export(
-                        &f,
-                        None,
-                        &out,
-                        &chrono::Utc::now().to_rfc3339(),
-                    )?;
+                    library_sim::publishing::export(&f, None, &out, &clock.now().to_rfc3339())?;
                 }
             }
             println!("wrote {}", out.display());

@@ -18,7 +18,6 @@ use tracing::{debug, info};
 
 use crate::circulation::{Checkout, Library, Refusal};
 use crate::fixtures::{Item, Patron};
-use crate::replies::local_now;
 use crate::server::Simulator;
 
 /// Issued OAuth2 tokens.
@@ -343,7 +342,7 @@ async fn route(
     if !bearer.is_some_and(|t| sim.tokens.valid(t)) {
         return error(StatusCode::UNAUTHORIZED, "Authentication failure.");
     }
-    let now = local_now();
+    let now = sim.clock.local_now();
     let mut lib = sim.library.lock().await;
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let exact = query.get("_match").map(String::as_str) == Some("exact");

@@ -16,6 +16,7 @@ use tokio::sync::Mutex;
 use tracing::{debug, info, warn};
 
 use crate::circulation::Library;
+use crate::clock::Clock;
 use crate::faults::{FaultSwitch, Faults, ReplyFault};
 use crate::fixtures::{Device, Fixtures};
 use crate::replies;
@@ -52,6 +53,9 @@ pub struct Settings {
     pub token_lifetime: Duration,
     /// A published allow-list directory to serve at `/allowlist/` over HTTPS.
     pub allowlist: Option<PathBuf>,
+    /// The simulator's clock: the fixtures' dates are resolved against it at start, and every
+    /// patron is judged by it.
+    pub clock: Clock,
 }
 
 impl Settings {
@@ -73,6 +77,7 @@ impl Settings {
             require_client_cert: false,
             token_lifetime: Duration::from_secs(3600),
             allowlist: None,
+            clock: Clock::system(),
         }
     }
 }
@@ -91,6 +96,7 @@ pub struct Simulator {
     pub(crate) allowlist: Option<PathBuf>,
     closing: tokio::sync::watch::Sender<bool>,
     journal: std::sync::Mutex<Vec<Received>>,
+    pub(crate) clock: Clock,
 }
 
 /// A circulation request as the simulator received it (for tests that count deliveries).
@@ -130,6 +136,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// The simulator's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.sim.clock
+    }
+
     /// How many OAuth2 tokens the REST API issued, and how many requests it refused for a
     /// missing or expired token.
     pub fn token_counts(&self) -> (u64, u64) {
@@ -171,7 +182,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
             settings.state_dir.display()
         )
     })?;
-    let fixtures = Fixtures::load(&settings.fixtures)?;
+    let fixtures = Fixtures::load(&settings.fixtures, settings.clock.today())?;
     let store = Store::new(&settings.state_dir);
     let library = match store.load()? {
         Some(state) => {
@@ -206,6 +217,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         allowlist: settings.allowlist.clone(),
         closing: tokio::sync::watch::channel(false).0,
         journal: std::sync::Mutex::default(),
+        clock: settings.clock.clone(),
     });
     let files: TlsFiles = tls::ensure_identity(&settings.state_dir, &settings.hostnames)?;
     let mut running = Running {
@@ -534,7 +546,7 @@ async fn handle(
     decoded: &Decoded,
     peer: SocketAddr,
 ) -> Action {
-    let now = replies::local_now();
+    let now = sim.clock.local_now();
     let mut lib = sim.library.lock().await;
     let dev_name = device.as_ref().map_or("-", |d| d.login.as_str()).to_owned();
     let card_log = |card: &CardNumber| sim.redactor.card(card).to_string();

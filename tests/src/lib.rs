@@ -36,6 +36,7 @@ pub fn settings(state: &Path) -> Settings {
         require_client_cert: false,
         token_lifetime: Duration::from_secs(3600),
         allowlist: None,
+        clock: library_sim::clock::Clock::system(),
     }
 }
 

@@ -24,7 +24,13 @@ const CHEAP: Argon2Params = Argon2Params {
 const AINO: &str = "24680000000011";
 
 fn fixtures() -> Fixtures {
-    Fixtures::parse(Path::new("heili.toml"), library_sim::DEFAULT_FIXTURES).unwrap()
+    // Resolved for today by the system clock, as the simulator these tests start resolves them.
+    Fixtures::parse(
+        Path::new("heili.toml"),
+        library_sim::DEFAULT_FIXTURES,
+        library_sim::clock::Clock::system().today(),
+    )
+    .unwrap()
 }
 
 fn now() -> i64 {

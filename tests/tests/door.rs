@@ -13,7 +13,7 @@ use std::time::Duration;
 use access::policy::Reason;
 use door_agent::Feedback;
 use drivers::gpio::FileBackend;
-use library_sim::door::{self, LOCK, TestClock};
+use library_sim::door::{self, LOCK};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml")
@@ -49,17 +49,21 @@ async fn synced(door: &door::Rig) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_deny_reason_online_then_offline_and_the_door_relocks() {
     let tmp = tempfile::tempdir().unwrap();
+    // 21:00 in Helsinki on the day the test runs, whichever it is: the rig's door is open for
+    // self-service until 22:00 (last entry 21:45) every day but its closed day, two days ahead.
+    let nine_pm = door::nine_pm_today();
     let rig = door::rig(
         tmp.path(),
         &fixtures(),
         "pin_first_key_secs = 3\nmax_attempts_per_minute = 100",
-        door::nine_pm_today(),
+        nine_pm,
         72,
     )
     .await
     .unwrap();
     let settings = door_agent::settings::load(&rig.config).unwrap();
-    let clock = TestClock::starting(door::nine_pm_today());
+    // The door and the library system on one clock.
+    let clock = rig.clock.clone();
     let mut d = door::start_door(settings, clock.clock()).unwrap();
     synced(&rig).await;
     assert!(!d.unlocked(), "locked at start");
@@ -144,18 +148,35 @@ async fn every_deny_reason_online_then_offline_and_the_door_relocks() {
         Reason::PinLockedOut
     );
 
-    // Past the last entry, and a list past its expiry (72 h), each deny with their own reason.
-    clock.set(door::nine_pm_today() + chrono::Duration::minutes(50));
+    // Past the last entry, on the closed day (the list still valid), and on an open day with
+    // the list past its expiry (72 h): each denies with its own reason.
+    clock.set(nine_pm + chrono::Duration::minutes(50));
     assert_eq!(
         denied(d.try_card("24680000000011", "1234#").await),
-        Reason::Closed
+        Reason::Closed,
+        "21:50, past the last entry"
     );
-    clock.set(
-        door::nine_pm_today() + chrono::Duration::hours(24 * 4) - chrono::Duration::minutes(60),
-    );
+    let helsinki = access::zone::Zone::HELSINKI;
+    let closed_evening = helsinki.instant(rig.closed_day.and_hms_opt(20, 0, 0).unwrap());
+    assert!(closed_evening < nine_pm + chrono::Duration::hours(72));
+    clock.set(closed_evening);
     assert_eq!(
         denied(d.try_card("24680000000011", "1234#").await),
-        Reason::ListExpired
+        Reason::Closed,
+        "20:00 on the closed day {}",
+        rig.closed_day
+    );
+    let later = nine_pm + chrono::Duration::hours(24 * 4) - chrono::Duration::minutes(60);
+    let local = helsinki.local(later);
+    assert!(
+        local.date() != rig.closed_day && (19..=21).contains(&chrono::Timelike::hour(&local)),
+        "{local}: an open evening"
+    );
+    clock.set(later);
+    assert_eq!(
+        denied(d.try_card("24680000000011", "1234#").await),
+        Reason::ListExpired,
+        "{local}, four days on"
     );
 
     // Forced open after the pulses have ended, then cleared when closed.
@@ -239,8 +260,7 @@ async fn no_library_system_and_no_list_says_unreachable() {
     rig.running.stop();
     let mut settings = door_agent::settings::load(&rig.config).unwrap();
     settings.online_timeout = Duration::from_millis(300);
-    let mut d =
-        door::start_door(settings, TestClock::starting(door::nine_pm_today()).clock()).unwrap();
+    let mut d = door::start_door(settings, rig.clock.clock()).unwrap();
     let f = d.try_card("24680000000011", "1234#").await;
     if f.is_none() {
         d.task.abort();

@@ -111,7 +111,7 @@ async fn blocks_are_reported_with_what_they_stop_on_both_backends() {
         );
         let minor = facts("24680000000060", "2014").await;
         assert_eq!(minor.category.as_deref(), Some("CHILD"), "{}", r.kind());
-        assert!(minor.age_on(chrono::Local::now().date_naive()).unwrap() < 15);
+        assert!(minor.age_on(sim.clock().today()).unwrap() < 15);
     }
     // Self-service facts come as SIP2 extension fields here.
     let dir = tempfile::tempdir().unwrap();
