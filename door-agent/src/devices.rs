@@ -1,16 +1,106 @@
 //! Opens the configured devices and wires each to the daemon's channels: every card reader's
 //! events into one channel, the keypad's keys into another, the door's pins into a [`DoorIo`].
+//! The lock relay is claimed first and on its own ([`engage_lock`]), and engaged again on every
+//! way out, a panic included ([`engage_on_panic`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use access::pin::Key;
 use drivers::card::{CardEvent, CardReader};
-use drivers::gpio::{DoorIo, FileBackend, GpioDoor};
+use drivers::gpio::{DoorIo, Engage, FileBackend, FilePin, GpioDoor, LockRelay};
 use drivers::keypad::{EvdevKeypad, PinPad};
 use drivers::serial::{PortSettings, SerialKeypad, SerialScanner};
 use tokio::sync::mpsc;
 
-use crate::settings::{DoorSettings, GpioBackend, KeypadSettings, ReaderSettings};
+use crate::settings::{DoorSettings, GpioBackend, KeypadSettings, LockSettings, ReaderSettings};
+
+/// How long a way out waits for a lock pin another thread is driving.
+pub const ENGAGE_WAIT: Duration = Duration::from_millis(500);
+
+/// The exit status after a panic (Rust's own for a panicked program); the unit restarts on it.
+pub const PANIC_EXIT: i32 = 101;
+
+/// The lock relay, claimed and engaged before the rest of the door is opened.
+#[allow(missing_debug_implementations)]
+pub struct ClaimedLock {
+    settings: LockSettings,
+    relay: Relay,
+}
+
+enum Relay {
+    Files(FileBackend, LockRelay<FilePin>),
+    #[cfg(feature = "rppal")]
+    Rppal(
+        drivers::rppal_pins::RppalBackend,
+        LockRelay<<drivers::rppal_pins::RppalBackend as drivers::gpio::PinBackend>::Output>,
+    ),
+}
+
+impl ClaimedLock {
+    /// What engages this lock from anywhere, for good (see [`Engage`]).
+    pub fn engager(&self) -> Arc<dyn Engage> {
+        match &self.relay {
+            Relay::Files(_, r) => Arc::new(r.clone()),
+            #[cfg(feature = "rppal")]
+            Relay::Rppal(_, r) => Arc::new(r.clone()),
+        }
+    }
+
+    /// The lock's settings.
+    pub fn settings(&self) -> &LockSettings {
+        &self.settings
+    }
+}
+
+/// Claims the lock pin alone and engages it: the first thing `run` does, and all `lock` does.
+pub fn engage_lock(lock: &LockSettings) -> anyhow::Result<ClaimedLock> {
+    let relay = match &lock.gpio {
+        GpioBackend::Files(dir) => {
+            let mut b = FileBackend::new(dir)?;
+            let r = LockRelay::claim(&mut b, lock.lock)?;
+            Relay::Files(b, r)
+        }
+        #[cfg(feature = "rppal")]
+        GpioBackend::Rppal => {
+            let mut b = drivers::rppal_pins::RppalBackend::new()?;
+            let r = LockRelay::claim(&mut b, lock.lock)?;
+            Relay::Rppal(b, r)
+        }
+        #[cfg(not(feature = "rppal"))]
+        GpioBackend::Rppal => {
+            anyhow::bail!("this build has no Raspberry Pi GPIO (feature `rppal`)")
+        }
+    };
+    Ok(ClaimedLock {
+        settings: lock.clone(),
+        relay,
+    })
+}
+
+/// From now on a panic anywhere in the process (a tokio task's too, which tokio would otherwise
+/// catch and the daemon run on without it) engages the lock for good and ends the process with
+/// [`PANIC_EXIT`], for systemd to restart it. Only the panic's location and a literal message are
+/// written: a formatted one could carry a card number.
+pub fn engage_on_panic(lock: Arc<dyn Engage>) {
+    std::panic::set_hook(Box::new(move |info| {
+        let engaged = lock.engage_for_good(ENGAGE_WAIT);
+        let message = info.payload().downcast_ref::<&str>().copied();
+        let place = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "door-agent: panicked at {place}: {}",
+            message.unwrap_or("(message withheld)")
+        );
+        match engaged {
+            Ok(()) => eprintln!("door-agent: the lock is engaged; exiting"),
+            Err(e) => eprintln!("door-agent: the lock could not be engaged ({e}); exiting"),
+        }
+        std::process::exit(PANIC_EXIT);
+    }));
+}
 
 /// Forwards a reader's events until it or the daemon stops.
 pub fn forward_cards(mut reader: impl CardReader + 'static, tx: mpsc::Sender<CardEvent>) {
@@ -50,19 +140,24 @@ pub fn forward_keys(mut pad: impl PinPad + 'static, tx: mpsc::Sender<Key>) {
 
 /// The door's pins as configured. The lock is engaged as the pins are claimed.
 pub fn open_door(settings: &DoorSettings) -> anyhow::Result<Box<dyn DoorIo>> {
-    Ok(match &settings.gpio {
-        GpioBackend::Files(dir) => {
-            Box::new(GpioDoor::new(&mut FileBackend::new(dir)?, &settings.pins)?)
-        }
+    open_door_with(settings, engage_lock(&settings.lock())?)
+}
+
+/// The door's pins around a lock claimed earlier ([`engage_lock`]).
+pub fn open_door_with(
+    settings: &DoorSettings,
+    lock: ClaimedLock,
+) -> anyhow::Result<Box<dyn DoorIo>> {
+    anyhow::ensure!(
+        lock.settings == settings.lock(),
+        "the lock was claimed as {:?} and is now configured as {:?}: was the configuration changed while the door started?",
+        lock.settings,
+        settings.lock()
+    );
+    Ok(match lock.relay {
+        Relay::Files(mut b, r) => Box::new(GpioDoor::with_lock(&mut b, r, &settings.pins)?),
         #[cfg(feature = "rppal")]
-        GpioBackend::Rppal => Box::new(GpioDoor::new(
-            &mut drivers::rppal_pins::RppalBackend::new()?,
-            &settings.pins,
-        )?),
-        #[cfg(not(feature = "rppal"))]
-        GpioBackend::Rppal => {
-            anyhow::bail!("this build has no Raspberry Pi GPIO (feature `rppal`)")
-        }
+        Relay::Rppal(mut b, r) => Box::new(GpioDoor::with_lock(&mut b, r, &settings.pins)?),
     })
 }
 

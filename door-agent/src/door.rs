@@ -93,6 +93,7 @@ pub async fn run(
                     if let Err(e) = door.set_locked(false) {
                         tracing::error!("cannot release the lock: {e}");
                     }
+                    panic_for_tests();
                 }
                 Command::Lock => {
                     if let Err(e) = door.set_locked(true) {
@@ -273,6 +274,19 @@ fn on_inputs(
         record(e);
     }
 }
+
+/// For the fail-locked tests, in debug builds only: with `DOOR_AGENT_TEST_PANIC=released` the door
+/// task panics right after releasing the lock. Release builds have no such trigger.
+#[cfg(debug_assertions)]
+#[allow(clippy::panic)]
+fn panic_for_tests() {
+    if std::env::var_os("DOOR_AGENT_TEST_PANIC").is_some_and(|v| v == "released") {
+        panic!("DOOR_AGENT_TEST_PANIC: the door task panics with the lock released");
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn panic_for_tests() {}
 
 /// Plays an announcement with the configured player, without waiting for it.
 fn play(a: &crate::settings::AnnouncementSettings, door: &str) {

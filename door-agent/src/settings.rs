@@ -185,6 +185,109 @@ struct RawAnnouncement {
     player: Option<Vec<String>>,
 }
 
+/// The `[gpio]` keys the lock needs, read on their own: unknown keys, and other tables, are
+/// ignored, so that a door whose configuration is otherwise broken can still be locked.
+#[derive(Debug, Deserialize)]
+struct RawLockFile {
+    gpio: RawLockGpio,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawLockGpio {
+    backend: String,
+    dir: Option<PathBuf>,
+    lock: u8,
+    lock_active_high: Option<bool>,
+}
+
+/// The lock relay as configured: all `door-agent lock` needs, and what `run` reads, and engages,
+/// before anything else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockSettings {
+    /// Pin backend.
+    pub gpio: GpioBackend,
+    /// The lock relay's pin; active = released.
+    pub lock: PinSpec,
+}
+
+/// Reads only the lock's pin, its sense and the GPIO backend from a door's configuration. A
+/// syntax error in another table does not stop it: then the `[gpio]` table is read alone.
+pub fn load_lock(path: &Path) -> Result<LockSettings, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
+        file: path.to_owned(),
+        cause,
+    })?;
+    let raw: RawLockFile = match config::parse(path, &text) {
+        Ok(raw) => raw,
+        Err(whole) => match gpio_table(&text) {
+            Some(table) => config::parse(path, &table)?,
+            None => return Err(whole),
+        },
+    };
+    let g = &raw.gpio;
+    lock_settings(
+        path,
+        &g.backend,
+        g.dir.as_deref(),
+        g.lock,
+        g.lock_active_high,
+    )
+}
+
+/// The `[gpio]` table's lines, up to the next table's header.
+fn gpio_table(text: &str) -> Option<String> {
+    let gpio = |l: &str| {
+        l.trim().strip_prefix("[gpio]").is_some_and(|rest| {
+            let rest = rest.trim_start();
+            rest.is_empty() || rest.starts_with('#')
+        })
+    };
+    let mut lines = text.lines().skip_while(|l| !gpio(l));
+    lines.next()?;
+    let body: Vec<&str> = lines
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .collect();
+    Some(format!("[gpio]\n{}\n", body.join("\n")))
+}
+
+/// The backend and the lock's pin, validated: shared by the whole file's validation and
+/// [`load_lock`].
+fn lock_settings(
+    file: &Path,
+    backend: &str,
+    dir: Option<&Path>,
+    lock: u8,
+    lock_active_high: Option<bool>,
+) -> Result<LockSettings, ConfigError> {
+    let bad = |key: &str, problem: String| ConfigError::invalid(file, key, problem);
+    let gpio = match backend {
+        "rppal" => GpioBackend::Rppal,
+        "files" => GpioBackend::Files(resolve(
+            file.parent().unwrap_or(Path::new(".")),
+            dir.ok_or_else(|| bad("gpio.dir", "the `files` backend needs a directory".into()))?,
+        )),
+        other => {
+            return Err(bad(
+                "gpio.backend",
+                format!("`{other}`: expected rppal or files"),
+            ));
+        }
+    };
+    if lock > 27 {
+        return Err(bad(
+            "gpio.lock",
+            format!("{lock}: expected a BCM GPIO number 0 to 27"),
+        ));
+    }
+    Ok(LockSettings {
+        gpio,
+        lock: PinSpec {
+            number: lock,
+            active_high: lock_active_high.unwrap_or(true),
+        },
+    })
+}
+
 /// Where the pins are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GpioBackend {
@@ -300,6 +403,14 @@ pub struct DoorSettings {
 }
 
 impl DoorSettings {
+    /// The lock relay's part of the settings.
+    pub fn lock(&self) -> LockSettings {
+        LockSettings {
+            gpio: self.gpio.clone(),
+            lock: self.pins.lock,
+        }
+    }
+
     /// Valid but risky settings, for `check-config`.
     pub fn warnings(&self) -> Vec<String> {
         let mut w = match &self.registry {
@@ -424,28 +535,20 @@ impl RawDoorFile {
             enforce_hours: r.enforce_hours.unwrap_or(defaults.enforce_hours),
         };
         let schedule = self.hours.validate(file)?;
-        let gpio = match self.gpio.backend.as_str() {
-            "rppal" => GpioBackend::Rppal,
-            "files" => GpioBackend::Files(resolve(
-                base,
-                self.gpio.dir.as_ref().ok_or_else(|| {
-                    bad("gpio.dir", "the `files` backend needs a directory".into())
-                })?,
-            )),
-            other => {
-                return Err(bad(
-                    "gpio.backend",
-                    format!("`{other}`: expected rppal or files"),
-                ));
-            }
-        };
         let g = &self.gpio;
+        let LockSettings { gpio, lock } = lock_settings(
+            file,
+            &g.backend,
+            g.dir.as_deref(),
+            g.lock,
+            g.lock_active_high,
+        )?;
         let spec = |n: u8, high: bool| PinSpec {
             number: n,
             active_high: high,
         };
         let mut pins = DoorPins {
-            lock: spec(g.lock, g.lock_active_high.unwrap_or(true)),
+            lock,
             contact: spec(g.contact, g.contact_open_high.unwrap_or(true)),
             exit: g
                 .exit
@@ -756,5 +859,67 @@ impl RawHours {
             exceptions,
             last_entry_minutes,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GPIO: &str = "[gpio]\nbackend = \"files\"  # the twin\ndir = \"pins\"\nlock = 17\nlock_active_high = false\nbuzer = 13\n";
+
+    fn lock_of(text: &str) -> Result<LockSettings, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("door.toml");
+        std::fs::write(&file, text).unwrap();
+        load_lock(&file).map(|mut l| {
+            // Relative to the file, which is gone with the directory.
+            if let GpioBackend::Files(d) = &mut l.gpio {
+                *d = d.strip_prefix(dir.path()).unwrap().to_owned();
+            }
+            l
+        })
+    }
+
+    #[test]
+    fn the_lock_is_read_from_a_configuration_that_does_not_validate() {
+        let want = LockSettings {
+            gpio: GpioBackend::Files("pins".into()),
+            lock: PinSpec {
+                number: 17,
+                active_high: false,
+            },
+        };
+        // Only the [gpio] table, with a misspelt key the full validation refuses.
+        assert_eq!(lock_of(GPIO).unwrap(), want);
+        // A syntax error in another table, before and after it.
+        let broken =
+            format!("[door]\nname = \"Lemi\nbranch = LEMI\n\n{GPIO}\n[hours]\ndaily = [\n");
+        assert_eq!(lock_of(&broken).unwrap(), want);
+    }
+
+    #[test]
+    fn a_configuration_without_a_usable_lock_pin_says_which_key() {
+        let err = lock_of("[door]\nname = \"x\"\n").unwrap_err().to_string();
+        assert!(err.contains("gpio"), "{err}");
+        let err = lock_of(&GPIO.replace("lock = 17", "lock = 40"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("gpio.lock") && err.contains("0 to 27"),
+            "{err}"
+        );
+        let err = lock_of(&GPIO.replace("\"files\"", "\"sysfs\""))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("gpio.backend"), "{err}");
+        let err = lock_of("[gpio]\nbackend = \"rppal\"\nlock = \"seventeen\"\n[door\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lock"), "{err}");
+        let err = load_lock(Path::new("/nonexistent/door.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot read"), "{err}");
     }
 }

@@ -5,6 +5,8 @@
 //! survives a killed process just as a real pin's level does.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, TryLockError};
+use std::time::{Duration, Instant};
 
 use embedded_hal::digital::{ErrorKind, ErrorType, InputPin, OutputPin};
 
@@ -86,10 +88,102 @@ pub trait PinBackend {
     fn input(&mut self, number: u8, pull_up: bool) -> Result<Self::Input, DeviceError>;
 }
 
+/// The lock relay, claimed on its own so that it can be engaged before anything else is read, and
+/// shared: the door drives it, and whatever must engage it on the way out (a panic hook, the
+/// exit path) holds a clone. Once engaged for good, nothing in this process releases it again.
+#[derive(Debug)]
+pub struct LockRelay<O> {
+    state: Arc<Mutex<Relay<O>>>,
+    spec: PinSpec,
+}
+
+#[derive(Debug)]
+struct Relay<O> {
+    pin: O,
+    for_good: bool,
+}
+
+impl<O> Clone for LockRelay<O> {
+    fn clone(&self) -> Self {
+        Self {
+            state: self.state.clone(),
+            spec: self.spec,
+        }
+    }
+}
+
+impl<O: OutputPin> LockRelay<O> {
+    /// Claims the lock pin and engages it, whatever it held before (a killed process, a crash).
+    pub fn claim<B: PinBackend<Output = O>>(
+        backend: &mut B,
+        spec: PinSpec,
+    ) -> Result<Self, DeviceError> {
+        let relay = Self {
+            state: Arc::new(Mutex::new(Relay {
+                pin: backend.output(spec.number, !spec.active_high)?,
+                for_good: false,
+            })),
+            spec,
+        };
+        relay.set_locked(true)?;
+        Ok(relay)
+    }
+
+    /// The pin and its sense.
+    pub fn spec(&self) -> PinSpec {
+        self.spec
+    }
+
+    /// Engages (`true`) or releases the lock; a release after [`Engage::engage_for_good`] is
+    /// refused.
+    pub fn set_locked(&self, locked: bool) -> Result<(), DeviceError> {
+        // A panic elsewhere while the pin was held leaves it as usable as before.
+        let mut relay = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if !locked && relay.for_good {
+            return Err(DeviceError::Gpio {
+                pin: self.spec.number,
+                cause: "the lock stays engaged: the daemon is stopping".into(),
+            });
+        }
+        drive(&mut relay.pin, self.spec, !locked)
+    }
+}
+
+/// Engages a lock for good, from anywhere: the one thing a daemon does on every way out.
+pub trait Engage: Send + Sync {
+    /// Engages the lock and refuses any later release in this process. Waits at most `wait`
+    /// for a pin another thread is driving (a panicking thread may never let go of it).
+    fn engage_for_good(&self, wait: Duration) -> Result<(), DeviceError>;
+}
+
+impl<O: OutputPin + Send> Engage for LockRelay<O> {
+    fn engage_for_good(&self, wait: Duration) -> Result<(), DeviceError> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let mut relay = match self.state.try_lock() {
+                Ok(r) => r,
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(1));
+                    continue;
+                }
+                Err(TryLockError::WouldBlock) => {
+                    return Err(DeviceError::Gpio {
+                        pin: self.spec.number,
+                        cause: format!("the lock pin was still busy after {wait:?}"),
+                    });
+                }
+            };
+            relay.for_good = true;
+            return drive(&mut relay.pin, self.spec, false);
+        }
+    }
+}
+
 /// The door on GPIO pins.
 #[derive(Debug)]
 pub struct GpioDoor<B: PinBackend> {
-    lock: (B::Output, PinSpec),
+    lock: LockRelay<B::Output>,
     contact: (B::Input, PinSpec),
     exit: Option<(B::Input, PinSpec)>,
     tamper: Option<(B::Input, PinSpec)>,
@@ -124,13 +218,33 @@ impl<B: PinBackend> GpioDoor<B> {
     /// Claims the pins. The lock pin starts engaged (locked), every other output off: the lock
     /// state is set here, explicitly, whatever the pin held before (a killed process, a power cut).
     pub fn new(backend: &mut B, pins: &DoorPins) -> Result<Self, DeviceError> {
+        let lock = LockRelay::claim(backend, pins.lock)?;
+        Self::with_lock(backend, lock, pins)
+    }
+
+    /// Claims the other pins around a lock relay claimed (and engaged) earlier.
+    pub fn with_lock(
+        backend: &mut B,
+        lock: LockRelay<B::Output>,
+        pins: &DoorPins,
+    ) -> Result<Self, DeviceError> {
+        if lock.spec() != pins.lock {
+            return Err(DeviceError::Gpio {
+                pin: pins.lock.number,
+                cause: format!(
+                    "the lock was claimed as GPIO {} and now configured as GPIO {}: was the configuration changed under the daemon?",
+                    lock.spec().number,
+                    pins.lock.number
+                ),
+            });
+        }
         let out =
             |b: &mut B, spec: PinSpec| b.output(spec.number, !spec.active_high).map(|p| (p, spec));
         // An input idles at its inactive level: pull towards it.
         let inp =
             |b: &mut B, spec: PinSpec| b.input(spec.number, !spec.active_high).map(|p| (p, spec));
         let mut door = Self {
-            lock: out(backend, pins.lock)?,
+            lock,
             contact: inp(backend, pins.contact)?,
             exit: pins.exit.map(|s| inp(backend, s)).transpose()?,
             tamper: pins.tamper.map(|s| inp(backend, s)).transpose()?,
@@ -154,8 +268,7 @@ where
     B::Input: Send,
 {
     fn set_locked(&mut self, locked: bool) -> Result<(), DeviceError> {
-        let (pin, spec) = &mut self.lock;
-        drive(pin, *spec, !locked)
+        self.lock.set_locked(locked)
     }
 
     fn inputs(&mut self) -> Result<DoorInputs, DeviceError> {
@@ -376,5 +489,60 @@ mod tests {
         door.signal(Signal::Green, true).unwrap();
         door.signal(Signal::Buzzer, true).unwrap();
         assert_eq!(FileBackend::level(dir.path(), 5), Some(true));
+    }
+
+    #[test]
+    fn a_lock_engaged_for_good_is_not_released_again() {
+        let dir = tempfile::tempdir().unwrap();
+        FileBackend::set_level(dir.path(), 17, true).unwrap();
+        let mut b = FileBackend::new(dir.path()).unwrap();
+        let relay = LockRelay::claim(&mut b, pins().lock).unwrap();
+        assert_eq!(FileBackend::level(dir.path(), 17), Some(false));
+        let mut door = GpioDoor::with_lock(&mut b, relay.clone(), &pins()).unwrap();
+        door.set_locked(false).unwrap();
+        assert_eq!(FileBackend::level(dir.path(), 17), Some(true));
+        relay.engage_for_good(Duration::from_millis(10)).unwrap();
+        assert_eq!(FileBackend::level(dir.path(), 17), Some(false));
+        assert!(door.set_locked(false).is_err());
+        assert_eq!(FileBackend::level(dir.path(), 17), Some(false));
+        door.set_locked(true).unwrap();
+    }
+
+    #[test]
+    fn a_door_refuses_a_lock_claimed_on_another_pin() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = FileBackend::new(dir.path()).unwrap();
+        let other = PinSpec {
+            number: 18,
+            active_high: true,
+        };
+        let relay = LockRelay::claim(&mut b, other).unwrap();
+        let err = GpioDoor::with_lock(&mut b, relay, &pins()).unwrap_err();
+        assert!(err.to_string().contains("GPIO 18"), "{err}");
+    }
+
+    #[test]
+    fn engaging_for_good_waits_a_bounded_time_and_survives_a_poisoned_pin() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = FileBackend::new(dir.path()).unwrap();
+        let relay = LockRelay::claim(&mut b, pins().lock).unwrap();
+        relay.set_locked(false).unwrap();
+        {
+            // A thread stuck while driving the pin: the caller is not held up for ever.
+            let _busy = relay.state.lock().unwrap();
+            let started = Instant::now();
+            assert!(relay.engage_for_good(Duration::from_millis(30)).is_err());
+            assert!(started.elapsed() < Duration::from_secs(5));
+        }
+        // A thread that panicked while driving the pin.
+        let held = relay.clone();
+        let _ = std::thread::spawn(move || {
+            let _guard = held.state.lock().unwrap();
+            panic!("mid-write");
+        })
+        .join();
+        assert!(relay.state.is_poisoned());
+        relay.engage_for_good(Duration::from_millis(30)).unwrap();
+        assert_eq!(FileBackend::level(dir.path(), 17), Some(false));
     }
 }
