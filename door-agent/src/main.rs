@@ -31,8 +31,13 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the door (the default).
+    /// Run the door (the default). The lock is engaged first, from the `[gpio]` table alone,
+    /// before the rest of the configuration is read, and again on every way out.
     Run,
+    /// Engage the lock and exit. Reads only the `[gpio]` table's backend, `dir`, `lock` and
+    /// `lock_active_high`, so it works when the rest of the configuration does not validate; the
+    /// unit runs it after every stop of the daemon (ExecStopPost).
+    Lock,
     /// Read and validate the configuration, then exit.
     CheckConfig,
     /// Try every configured device and the network path with the technician at the door: the
@@ -101,21 +106,44 @@ fn open_log_stopped(s: &settings::DoorSettings) -> anyhow::Result<EventLog> {
 }
 
 fn main() -> std::process::ExitCode {
-    let args = Args::parse();
+    let mut args = Args::parse();
     registry::cli::init_logging(args.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let command = args.command.take().unwrap_or(Command::Run);
+    // The door fails locked: the lock first, before anything else can fail.
+    let lock = match command {
+        Command::Run | Command::Lock => match engage(&args.config) {
+            Ok(lock) => Some(lock),
+            Err(e) => {
+                eprintln!("door-agent: cannot engage the lock: {e:#}; check the door by hand");
+                return std::process::ExitCode::FAILURE;
+            }
+        },
+        _ => None,
+    };
+    if let (Command::Lock, Some(lock)) = (&command, &lock) {
+        println!("GPIO {}: the lock is engaged", lock.settings().lock.number);
+        return std::process::ExitCode::SUCCESS;
+    }
+    let engager = lock.as_ref().map(devices::ClaimedLock::engager);
+    if let Some(e) = &engager {
+        devices::engage_on_panic(e.clone());
+    }
+    let result = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
     {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("door-agent: cannot start: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
+        Ok(runtime) => runtime.block_on(real_main(args, command, lock)),
+        Err(e) => Err(anyhow::anyhow!("cannot start: {e}")),
     };
-    match runtime.block_on(real_main(args)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    // Every way out of `run` engages the lock again, and for good.
+    let unlocked = engager.and_then(|e| e.engage_for_good(devices::ENGAGE_WAIT).err());
+    if let Some(e) = &unlocked {
+        eprintln!("door-agent: cannot engage the lock: {e}; check the door by hand");
+    }
+    match result {
+        Ok(()) if unlocked.is_none() => std::process::ExitCode::SUCCESS,
+        Ok(()) => std::process::ExitCode::FAILURE,
         Err(e) => {
             eprintln!("door-agent: {e:#}");
             std::process::ExitCode::FAILURE
@@ -123,9 +151,17 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn real_main(args: Args) -> anyhow::Result<()> {
+/// The lock's pin from the configuration (only that), claimed and engaged.
+fn engage(config: &std::path::Path) -> anyhow::Result<devices::ClaimedLock> {
+    devices::engage_lock(&settings::load_lock(config)?)
+}
+
+async fn real_main(
+    args: Args,
+    command: Command,
+    lock: Option<devices::ClaimedLock>,
+) -> anyhow::Result<()> {
     let s = settings::load(&args.config)?;
-    let command = args.command.unwrap_or(Command::Run);
     // `events` asks a running door over its socket and writes nothing; it checks when it reads
     // the log itself.
     if !matches!(
@@ -265,9 +301,15 @@ async fn real_main(args: Args) -> anyhow::Result<()> {
             anyhow::ensure!(failed == 0, "{failed} check(s) failed");
             Ok(())
         }
+        // Handled before the runtime starts.
+        Command::Lock => Ok(()),
         Command::Run => {
+            let stop = shutdown();
             let registry = s.registry.as_ref().map(AnyRegistry::start).transpose()?;
-            let door = devices::open_door(&s)?;
+            let door = match lock {
+                Some(lock) => devices::open_door_with(&s, lock)?,
+                None => devices::open_door(&s)?,
+            };
             let (cards, keys) = devices::open_inputs(&s)?;
             let devs = Devices {
                 cards,
@@ -276,26 +318,30 @@ async fn real_main(args: Args) -> anyhow::Result<()> {
                 feedback: None,
                 clock: system_clock(),
             };
-            door_agent::run(s, registry, devs, shutdown()).await
+            door_agent::run(s, registry, devs, stop).await
         }
     }
 }
 
-/// SIGTERM (systemd) or SIGINT (a terminal).
-async fn shutdown() {
+/// SIGTERM (systemd) or SIGINT (a terminal). The handlers are in place when this returns, not
+/// when it is first polled: a SIGTERM while the door starts is a clean stop too.
+fn shutdown() -> impl Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    match (
+    let signals = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
+    );
+    async move {
+        match signals {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
             }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }
