@@ -71,6 +71,8 @@ fn systemd_accepts_the_units() {
             .map(|l| {
                 if l.starts_with("ExecStart=") {
                     "ExecStart=/bin/true"
+                } else if l.starts_with("ExecStopPost=") {
+                    "ExecStopPost=/bin/true"
                 } else {
                     l
                 }
@@ -90,6 +92,77 @@ fn systemd_accepts_the_units() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// `key`'s values in `[section]` of a unit file, in order.
+fn values(unit: &str, section: &str, key: &str) -> Vec<String> {
+    let mut current = "";
+    let mut found = vec![];
+    for line in unit.lines().map(str::trim) {
+        if line.starts_with('[') {
+            current = line;
+        } else if current == format!("[{section}]") {
+            if let Some((k, v)) = line.split_once('=') {
+                if k.trim() == key {
+                    found.push(v.trim().to_owned());
+                }
+            }
+        }
+    }
+    found
+}
+
+/// systemd's time span ("2s", "500ms", "1min", "3") in seconds.
+fn seconds(span: &str) -> f64 {
+    let digits = span.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let n: f64 = digits.trim().parse().unwrap();
+    match &span[digits.len()..] {
+        "" | "s" | "sec" => n,
+        "ms" | "msec" => n / 1000.0,
+        "m" | "min" => n * 60.0,
+        other => panic!("unexpected unit {other:?} in {span:?}"),
+    }
+}
+
+#[test]
+fn the_units_restart_for_ever_and_the_door_is_locked_after_every_stop() {
+    for unit in units() {
+        let text = std::fs::read_to_string(&unit).unwrap();
+        let name = unit.file_name().unwrap().to_string_lossy().into_owned();
+        // systemd gives up on a unit that fails 5 times in 10 s unless the limit is off; the
+        // key belongs to [Unit] (in [Service] it is ignored with a warning).
+        assert_eq!(
+            values(&text, "Unit", "StartLimitIntervalSec"),
+            ["0"],
+            "{name}: start rate limit"
+        );
+        assert!(
+            values(&text, "Service", "StartLimitIntervalSec").is_empty()
+                && values(&text, "Service", "StartLimitBurst").is_empty(),
+            "{name}"
+        );
+        assert_eq!(values(&text, "Service", "Restart"), ["always"], "{name}");
+        let delay = values(&text, "Service", "RestartSec");
+        assert_eq!(delay.len(), 1, "{name}: RestartSec");
+        let delay = seconds(&delay[0]);
+        assert!(
+            (0.5..=10.0).contains(&delay),
+            "{name}: RestartSec {delay} s"
+        );
+    }
+    let door = std::fs::read_to_string(&units()[0]).unwrap();
+    let start = values(&door, "Service", "ExecStart");
+    let stop_post = values(&door, "Service", "ExecStopPost");
+    assert_eq!(
+        start,
+        ["/usr/bin/door-agent -c /etc/omatoimi/door.toml run"]
+    );
+    // The same binary and configuration as ExecStart, and nothing that would let a failure of
+    // the command be ignored ("-") or run it outside the sandbox ("+", "!").
+    assert_eq!(
+        stop_post,
+        ["/usr/bin/door-agent -c /etc/omatoimi/door.toml lock"]
+    );
 }
 
 /// The Debian package's metadata (in `provision/Cargo.toml`, built by `scripts/package`): every
