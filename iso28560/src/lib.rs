@@ -26,3 +26,11 @@ pub mod part3;
 pub mod tag;
 
 pub use tag::{DataModel, ItemTag, TagError, Usage, decode};
+
+/// The one form text fields have in both data models: `s` without surrounding white space,
+/// or `None` when it holds a control character. Decoders read fields through this and
+/// encoders refuse a field it would change, so that what is written reads back the same.
+pub(crate) fn printable(s: &str) -> Option<&str> {
+    let s = s.trim();
+    (!s.chars().any(char::is_control)).then_some(s)
+}

@@ -69,6 +69,12 @@ pub enum Part2Error {
     /// No data at all.
     #[error("the tag memory holds no data elements")]
     Empty,
+    /// The primary item identifier is empty.
+    #[error("the primary item identifier is empty")]
+    NoItem,
+    /// The primary item identifier holds control characters or surrounding white space.
+    #[error("the primary item identifier is not printable text")]
+    ItemNotText,
     /// A value that cannot be encoded in its element.
     #[error("{0} cannot be encoded")]
     Unencodable(&'static str),
@@ -335,7 +341,8 @@ pub fn isil_encode(isil: &str) -> Result<Vec<u8>, Part2Error> {
     Ok(w.pad(1))
 }
 
-/// Compacts a primary item identifier (or any text) the shortest way that keeps it exact.
+/// Compacts a primary item identifier (or any text) the shortest way that keeps it exact:
+/// [`text`] reads it back as `s`.
 pub fn compact_text(s: &str) -> (u8, Vec<u8>) {
     let digits = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     if digits && !s.starts_with('0') && s.len() <= 19 {
@@ -352,7 +359,8 @@ pub fn compact_text(s: &str) -> (u8, Vec<u8>) {
         }
         return (compaction::NUMERIC, w.pad(1));
     }
-    if s.bytes().all(|b| (0x20..=0x5F).contains(&b)) {
+    // Six-bit padding reads as a trailing space, so text that ends in one is not six-bit.
+    if s.bytes().all(|b| (0x20..=0x5F).contains(&b)) && !s.ends_with(' ') {
         let mut w = BitWriter::default();
         for b in s.bytes() {
             w.put(b & 0x3F, 6);
@@ -374,8 +382,14 @@ pub fn compact_text(s: &str) -> (u8, Vec<u8>) {
 }
 
 /// Writes elements into `memory_len` bytes: the first (the primary item identifier) padded
-/// with 0x80 to whole 4-byte blocks, then the rest, then 0x00 to the end.
-pub fn write(elements: &[Element], memory_len: usize) -> Result<Vec<u8>, Part2Error> {
+/// with 0x80 to whole 4-byte blocks and `extra_blocks` more, then the rest, then 0x00 to the
+/// end. An element that would read back otherwise (one whose precursor is 0x00, the end
+/// mark) is refused.
+pub fn write(
+    elements: &[Element],
+    memory_len: usize,
+    extra_blocks: usize,
+) -> Result<Vec<u8>, Part2Error> {
     let mut m = Vec::with_capacity(memory_len);
     for (i, e) in elements.iter().enumerate() {
         let len = u8::try_from(e.data.len())
@@ -384,7 +398,15 @@ pub fn write(elements: &[Element], memory_len: usize) -> Result<Vec<u8>, Part2Er
             .ok_or(Part2Error::Unencodable("a data element over 127 bytes"))?;
         let oid_nibble = if e.oid >= 15 { 0x0F } else { e.oid as u8 };
         let first = i == 0;
-        let mut header = vec![(e.compaction & 7) << 4 | oid_nibble];
+        if e.compaction > 7 {
+            return Err(Part2Error::Unencodable("a compaction scheme over 7"));
+        }
+        let mut header = vec![e.compaction << 4 | oid_nibble];
+        if header[0] == 0 {
+            return Err(Part2Error::Unencodable(
+                "an element of OID 0 in compaction 0 (it reads as the end of the data)",
+            ));
+        }
         if e.oid >= 15 {
             header.push(
                 u8::try_from(e.oid - 15).map_err(|_| Part2Error::Unencodable("an OID over 270"))?,
@@ -392,12 +414,14 @@ pub fn write(elements: &[Element], memory_len: usize) -> Result<Vec<u8>, Part2Er
         }
         let pad = if first {
             header[0] |= 0x80;
-            (4 - (header.len() + 2 + e.data.len()) % 4) % 4
+            (4 - (header.len() + 2 + e.data.len()) % 4) % 4 + 4 * extra_blocks
         } else {
             0
         };
         if first {
-            header.push(pad as u8);
+            header.push(
+                u8::try_from(pad).map_err(|_| Part2Error::Unencodable("padding over 255 bytes"))?,
+            );
         }
         header.push(len);
         m.extend(header);
@@ -469,6 +493,8 @@ mod tests {
         assert_eq!(compact_text("AB12XY"), (4, hex("04 2C 72 61 98")));
         assert_eq!(compact_text("HE0000001a").0, compaction::OCTETS);
         assert_eq!(compact_text("Ω1").0, compaction::UTF8);
+        // Six-bit padding reads as a space: a trailing one needs whole bytes.
+        assert_eq!(compact_text("A "), (compaction::OCTETS, b"A ".to_vec()));
     }
 
     #[test]
@@ -486,7 +512,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn any_text_compacts_and_reads_back(s in "[ -~]{0,19}[!-~]|[0-9]{1,19}|[A-Z0-9\\-]{1,16}|[a-zåäöÅÄÖ]{1,10}") {
+        fn any_text_compacts_and_reads_back(s in "[ -~]{0,20}|[0-9]{1,19}|[A-Z0-9\\-]{1,16}|[a-zåäöÅÄÖ]{1,10}") {
             let (c, data) = compact_text(&s);
             let e = Element { oid: 1, compaction: c, data };
             prop_assert_eq!(text(&e), s);

@@ -81,6 +81,10 @@ pub enum Part3Error {
         /// The room.
         max: usize,
     },
+    /// An owner ISIL the block cannot hold as it is: it would read back otherwise (a two-letter
+    /// country prefix is stored without its hyphen and read with one; text is trimmed).
+    #[error("the ISIL {0:?} would not read back as it was written")]
+    Isil(String),
     /// A tag memory size the block cannot be written to.
     #[error("a {0}-byte memory cannot hold the block (32, or 34 and more)")]
     MemorySize(usize),
@@ -114,9 +118,35 @@ pub fn reverse_blocks(m: &[u8]) -> Vec<u8> {
 fn text(bytes: &[u8]) -> Option<String> {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
     let s = std::str::from_utf8(&bytes[..end]).ok()?;
-    s.chars()
-        .all(|c| !c.is_control())
-        .then(|| s.trim().to_owned())
+    crate::printable(s).map(str::to_owned)
+}
+
+/// The owner ISIL as read from its field (without the hyphen after a two-letter country
+/// prefix, which is put back); empty when there is none or it is not text.
+fn isil_read(field: &[u8]) -> String {
+    let stored = text(field).unwrap_or_default();
+    match stored.char_indices().nth(2) {
+        Some((i, c)) if c != '-' && stored[..i].chars().all(|c| c.is_ascii_alphabetic()) => {
+            format!("{}-{}", &stored[..i], &stored[i..])
+        }
+        _ => stored,
+    }
+}
+
+/// The owner ISIL as stored: the hyphen after a two-letter country prefix left out, when
+/// [`isil_read`] puts it back.
+fn isil_stored(isil: &str) -> String {
+    match isil.split_once('-') {
+        Some((country, rest))
+            if country.len() == 2
+                && country.chars().all(|c| c.is_ascii_alphabetic())
+                && !rest.is_empty()
+                && !rest.starts_with('-') =>
+        {
+            format!("{country}{rest}")
+        }
+        _ => isil.to_owned(),
+    }
 }
 
 /// Tells whether `memory` carries a valid ISO 28560-3 block (in either block order).
@@ -155,15 +185,7 @@ pub fn decode(memory: &[u8]) -> Result<(Part3, Quirks), Part3Error> {
     if item.is_empty() {
         return Err(Part3Error::NoItem);
     }
-    let isil_end = m.len().min(34);
-    let stored_isil = text(&m[21..isil_end]).unwrap_or_default();
-    // The hyphen after a two-letter country prefix is not stored; put it back.
-    let isil = match stored_isil.char_indices().nth(2) {
-        Some((i, c)) if c != '-' && stored_isil[..i].chars().all(|c| c.is_ascii_alphabetic()) => {
-            format!("{}-{}", &stored_isil[..i], &stored_isil[i..])
-        }
-        _ => stored_isil,
-    };
+    let isil = isil_read(&m[21..m.len().min(34)]);
     let mut extensions = Vec::new();
     let mut at = 34;
     while at < m.len() {
@@ -205,7 +227,9 @@ pub fn decode(memory: &[u8]) -> Result<(Part3, Quirks), Part3Error> {
 }
 
 /// Encodes `tag` into `memory_len` bytes (32 for an 8-block tag, or 34 and more for
-/// extension blocks), in the standard block order.
+/// extension blocks), in the standard block order. A tag that would not [`decode`] to
+/// itself is refused: an item identifier or ISIL with surrounding white space or control
+/// characters, or an ISIL that reads back otherwise.
 pub fn encode(tag: &Part3, memory_len: usize) -> Result<Vec<u8>, Part3Error> {
     if memory_len < 32 || memory_len == 33 {
         return Err(Part3Error::MemorySize(memory_len));
@@ -218,6 +242,9 @@ pub fn encode(tag: &Part3, memory_len: usize) -> Result<Vec<u8>, Part3Error> {
     if item.is_empty() {
         return Err(Part3Error::NoItem);
     }
+    if crate::printable(&tag.item) != Some(tag.item.as_str()) {
+        return Err(Part3Error::ItemNotText);
+    }
     if item.len() > 16 {
         return Err(Part3Error::TooLong {
             field: "the item identifier",
@@ -226,10 +253,10 @@ pub fn encode(tag: &Part3, memory_len: usize) -> Result<Vec<u8>, Part3Error> {
         });
     }
     m[3..3 + item.len()].copy_from_slice(item);
-    let isil = match tag.isil.split_once('-') {
-        Some((country, rest)) if country.len() == 2 => format!("{country}{rest}"),
-        _ => tag.isil.clone(),
-    };
+    let isil = isil_stored(&tag.isil);
+    if isil_read(isil.as_bytes()) != tag.isil {
+        return Err(Part3Error::Isil(tag.isil.clone()));
+    }
     let room = memory_len.min(34) - 21;
     if isil.len() > room {
         return Err(Part3Error::TooLong {
@@ -369,6 +396,38 @@ mod tests {
         let (t, q) = decode(&ext).unwrap();
         assert!(q.damaged_extensions);
         assert_eq!(t.extensions.len(), 1, "the good block before it is kept");
+    }
+
+    #[test]
+    fn what_would_read_back_otherwise_is_not_written() {
+        let tag = |item: &str, isil: &str| Part3 {
+            version: 1,
+            usage: 1,
+            parts: 1,
+            part: 1,
+            item: item.into(),
+            isil: isil.into(),
+            extensions: vec![],
+        };
+        for item in [" 1", "1 ", "1\u{7}2", "1\u{0}"] {
+            assert_eq!(
+                encode(&tag(item, ""), 32),
+                Err(Part3Error::ItemNotText),
+                "{item:?}"
+            );
+        }
+        for isil in ["ABC", " FI-X", "FI-\u{1}"] {
+            assert_eq!(
+                encode(&tag("1", isil), 32),
+                Err(Part3Error::Isil(isil.into())),
+                "{isil:?}"
+            );
+        }
+        // Written with its hyphen, as decoding reads it back.
+        for isil in ["A1-B", "FI--X", "FI-", "DE-705"] {
+            let bytes = encode(&tag("1", isil), 32).unwrap();
+            assert_eq!(decode(&bytes).unwrap().0.isil, isil);
+        }
     }
 
     proptest! {

@@ -170,7 +170,11 @@ fn part2_tag(elements: &[Element]) -> Result<ItemTag, TagError> {
     let mut kept = Vec::new();
     for e in elements {
         match e.oid {
-            oid::PRIMARY_ITEM => tag.item = part2::text(e),
+            oid::PRIMARY_ITEM => {
+                tag.item = crate::printable(&part2::text(e))
+                    .ok_or(Part2Error::ItemNotText)?
+                    .to_owned();
+            }
             oid::OWNER if e.compaction == compaction::APPLICATION => {
                 tag.owner = Some(part2::text(e))
             }
@@ -191,7 +195,7 @@ fn part2_tag(elements: &[Element]) -> Result<ItemTag, TagError> {
         }
     }
     if tag.item.is_empty() {
-        return Err(TagError::Part2(Part2Error::Empty));
+        return Err(TagError::Part2(Part2Error::NoItem));
     }
     tag.kept = Kept::Part2(kept);
     Ok(tag)
@@ -224,9 +228,17 @@ impl ItemTag {
         self
     }
 
-    /// The tag's memory image in `memory_len` bytes, in its data model.
+    /// The tag's memory image in `memory_len` bytes, in its data model, which [`decode`] reads
+    /// back as this tag with or without the DSFID. What would read back otherwise is refused:
+    /// an item identifier that is empty or not printable text (control characters,
+    /// surrounding white space), an owner the model cannot hold as it is, or a part 2 image
+    /// that passes for a part 3 block (its CRC matching by chance) with no room to move it.
     pub fn encode(&self, memory_len: usize) -> Result<Vec<u8>, TagError> {
         match &self.kept {
+            Kept::Part3 { .. } if self.owner.as_deref() == Some("") => {
+                // An empty ISIL field reads as no owner.
+                Err(Part3Error::Isil(String::new()).into())
+            }
             Kept::Part3 {
                 version,
                 extensions,
@@ -243,6 +255,12 @@ impl ItemTag {
                 memory_len,
             )?),
             Kept::Part2(kept) => {
+                if self.item.is_empty() {
+                    return Err(Part2Error::NoItem.into());
+                }
+                if crate::printable(&self.item) != Some(self.item.as_str()) {
+                    return Err(Part2Error::ItemNotText.into());
+                }
                 let (c, data) = part2::compact_text(&self.item);
                 let mut rest = Vec::new();
                 if let Some(owner) = &self.owner {
@@ -291,7 +309,17 @@ impl ItemTag {
                     });
                 }
                 all.extend(rest);
-                Ok(part2::write(&all, memory_len)?)
+                // Any bytes can carry a valid part 3 CRC, and decoding without a DSFID takes
+                // those as part 3: moving the elements by a block of padding changes them.
+                for extra_blocks in 0..4 {
+                    match part2::write(&all, memory_len, extra_blocks) {
+                        Ok(m) if !part3::looks_like(&m) => return Ok(m),
+                        Ok(_) => {}
+                        Err(e) if extra_blocks == 0 => return Err(e.into()),
+                        Err(_) => break,
+                    }
+                }
+                Err(Part2Error::Unencodable("the data (it reads as an ISO 28560-3 block)").into())
             }
         }
     }
@@ -390,7 +418,7 @@ mod tests {
         fn any_element_data_decodes_without_panicking(oid in 1u16..30, comp in 0u8..8, data in proptest::collection::vec(any::<u8>(), 0..20)) {
             let mut es = vec![Element { oid: 1, compaction: 6, data: b"X1".to_vec() }];
             es.push(Element { oid, compaction: comp, data });
-            if let Ok(m) = part2::write(&es, 64) {
+            if let Ok(m) = part2::write(&es, 64, 0) {
                 if let Ok((t, _)) = decode(&m, None) {
                     let _ = t.encode(64);
                 }
