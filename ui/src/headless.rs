@@ -112,6 +112,30 @@ impl Headless {
         self.window.dispatch_event(WindowEvent::PointerExited);
     }
 
+    /// A finger pressed at (`x`, `from_y`), moved to (`x`, `to_y`) in `steps`, and lifted: a
+    /// list scrolled by hand.
+    pub fn drag(&self, x: f32, from_y: f32, to_y: f32, steps: u16) {
+        let at = |y: f32| LogicalPosition::new(x, y);
+        self.window.dispatch_event(WindowEvent::PointerMoved {
+            position: at(from_y),
+        });
+        self.window.dispatch_event(WindowEvent::PointerPressed {
+            position: at(from_y),
+            button: PointerEventButton::Left,
+        });
+        let steps = steps.max(1);
+        for step in 1..=steps {
+            let y = from_y + (to_y - from_y) * f32::from(step) / f32::from(steps);
+            self.window
+                .dispatch_event(WindowEvent::PointerMoved { position: at(y) });
+        }
+        self.window.dispatch_event(WindowEvent::PointerReleased {
+            position: at(to_y),
+            button: PointerEventButton::Left,
+        });
+        self.window.dispatch_event(WindowEvent::PointerExited);
+    }
+
     /// The screen's size in pixels.
     pub fn size(&self) -> (u32, u32) {
         (self.width, self.height)

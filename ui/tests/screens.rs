@@ -141,6 +141,22 @@ fn screens(language: &str) -> Vec<(&'static str, View)> {
             },
         ),
         (
+            // A stack of thirty: the list scrolled to the newest row, the buttons in view.
+            "items-30",
+            View {
+                screen: Screen::Items,
+                items: (1..=30)
+                    .map(|n| {
+                        let mut r = items[(n - 1) % 2].clone();
+                        r.item = format!("HE{n:07}");
+                        r.title = format!("{} ({n})", r.title);
+                        r
+                    })
+                    .collect(),
+                ..base(language)
+            },
+        ),
+        (
             "items-offline",
             View {
                 screen: Screen::Items,
