@@ -436,36 +436,42 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         let decoded = match Message::decode(&frame, &decode_dialect) {
             Ok(d) => d,
             Err(e) => {
-                warn!(%peer, error = %e.redacted(), "malformed message");
-                if e.is_transmission_error() {
-                    // 96 Request SC Resend, with a checksum as the specification says.
-                    let resend = Message::RequestScResend(Resend::default());
-                    let with_checksum = Dialect {
-                        error_detection: true,
-                        ..sim.dialect.clone()
-                    };
-                    if let Ok(bytes) = resend.encode(&with_checksum, None) {
-                        if stream.write_all(&bytes).await.is_err() {
-                            break;
-                        }
-                    }
-                } else if matches!(e, DecodeError::UnknownMessage { .. }) {
-                    debug!(%peer, "unsupported message ignored");
+                // Damaged or garbled in any way (checksum, truncated fixed part, impossible
+                // date, bytes not in the charset, a message we do not know): 96, never silence,
+                // which would leave a kiosk frozen in front of a patron.
+                if matches!(e, DecodeError::UnknownMessage { .. }) {
+                    warn!(%peer, error = %e.redacted(), "unsupported message; answered 96");
+                } else {
+                    warn!(%peer, error = %e.redacted(), "malformed message; answered 96");
                 }
+                let bytes = sc_resend(&sim.dialect);
+                if stream.write_all(&bytes).await.is_err() {
+                    break;
+                }
+                last_reply = Some(bytes);
                 continue;
             }
         };
         if let Message::RequestAcsResend(_) = decoded.message {
-            if let Some(reply) = &last_reply {
-                if stream.write_all(reply).await.is_err() {
-                    break;
-                }
+            // Before any reply there is nothing to send again: 96 (specification, p. 16; Koha's
+            // C4/SIP/Sip.pm keeps `$last_response` for this and answers REQUEST_SC_RESEND).
+            let reply = last_reply.get_or_insert_with(|| sc_resend(&sim.dialect));
+            if stream.write_all(reply).await.is_err() {
+                break;
             }
             continue;
         }
         let reply = match handle(&sim, &mut device, &decoded, peer).await {
             Action::Reply(m) => m,
             Action::Ignore => continue,
+            Action::Resend => {
+                let bytes = sc_resend(&sim.dialect);
+                if stream.write_all(&bytes).await.is_err() {
+                    break;
+                }
+                last_reply = Some(bytes);
+                continue;
+            }
             Action::Close => break,
         };
         let dialect = Dialect {
@@ -475,8 +481,11 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         let mut bytes = match reply.encode(&dialect, decoded.sequence) {
             Ok(b) => b,
             Err(e) => {
-                warn!(%peer, error = %e, message = reply.name(), "reply cannot be encoded");
-                continue;
+                // Text the charset lacks is transliterated by the codec; what is left (an
+                // identifier it cannot write, a delimiter in a fixture's text) still gets an
+                // answer.
+                warn!(%peer, error = %e, message = reply.name(), "reply cannot be encoded; answered 96");
+                sc_resend(&sim.dialect)
             }
         };
         let faults = sim.faults.get();
@@ -522,8 +531,23 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
 /// What to do after a request.
 enum Action {
     Reply(Box<Message>),
+    /// A 96 from the device: answering it with 96 would start a ping-pong.
     Ignore,
+    /// Not a request a library system answers (a response sent our way): 96, as Koha answers a
+    /// message it has no handler for (`C4/SIP/Sip/MsgType.pm`, `handle`).
+    Resend,
     Close,
+}
+
+/// 96 Request SC Resend, with a checksum (the specification's example, `96AZFEF6`).
+fn sc_resend(dialect: &Dialect) -> Vec<u8> {
+    let with_checksum = Dialect {
+        error_detection: true,
+        ..dialect.clone()
+    };
+    Message::RequestScResend(Resend::default())
+        .encode(&with_checksum, None)
+        .unwrap_or_else(|_| [b"96AZFEF6".as_slice(), dialect.terminator.bytes()].concat())
 }
 
 impl Simulator {
@@ -681,10 +705,13 @@ async fn handle(
                 now,
             ))
         }
-        other => {
-            // A response or a resend request: not something a library system answers.
-            warn!(%peer, message = other.name(), "not a request; ignored");
+        Message::RequestScResend(_) => {
+            warn!(%peer, "96 from a device; ignored");
             return Action::Ignore;
+        }
+        other => {
+            warn!(%peer, message = other.name(), "not a request; answered 96");
+            return Action::Resend;
         }
     };
     if changed {
