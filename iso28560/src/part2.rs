@@ -18,6 +18,8 @@ pub mod oid {
     pub const SET_INFORMATION: u16 = 4;
     /// Type of usage.
     pub const TYPE_OF_USAGE: u16 = 5;
+    /// ONIX media format: an ONIX product form code (`BA` book, `VI` DVD video, `AC` audio CD).
+    pub const ONIX_MEDIA_FORMAT: u16 = 7;
     /// ILL borrowing institution (ISIL).
     pub const ILL_BORROWING: u16 = 11;
     /// Alternative owner institution (ISIL).

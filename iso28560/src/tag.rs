@@ -202,6 +202,18 @@ fn part2_tag(elements: &[Element]) -> Result<ItemTag, TagError> {
 }
 
 impl ItemTag {
+    /// The ONIX media format on the tag (ISO 28560-2 data element 7), trimmed, when there is
+    /// one; ISO 28560-3's basic block has none.
+    pub fn media_format(&self) -> Option<String> {
+        let Kept::Part2(kept) = &self.kept else {
+            return None;
+        };
+        kept.iter()
+            .find(|e| e.oid == oid::ONIX_MEDIA_FORMAT)
+            .map(|e| part2::text(e).trim().to_owned())
+            .filter(|t| !t.is_empty())
+    }
+
     /// A new single-part circulating item in `model`.
     pub fn new(model: DataModel, item: &str, owner: Option<&str>) -> Self {
         Self {
@@ -353,6 +365,7 @@ mod tests {
             matches!(&t.kept, Kept::Part2(k) if k.len() == 1 && k[0].oid == 7),
             "media format kept"
         );
+        assert_eq!(t.media_format().as_deref(), Some("BA"), "ONIX: a book");
 
         let danish = hex(
             "11 01 01 31 31 32 32 33 33 34 34 00 00 00 00 00 00 00 00 51 3E 44 45 37 30 35 00 00 00 00 00 00",
