@@ -288,6 +288,15 @@ async fn power_loss_mid_pulse_leaves_the_door_locked_on_restart() {
         );
         return;
     };
+    // The binary runs on the system clock (under libfaketime, the faked one): the day its
+    // events are dated by, in the door's zone, seen from here at the start and at the end.
+    let door_day = || {
+        access::zone::Zone::HELSINKI
+            .local(chrono::Utc::now())
+            .format("%Y-%m-%d ")
+            .to_string()
+    };
+    let first_day = door_day();
     let tmp = tempfile::tempdir().unwrap();
     let Some((_scan, scanner, scan_in)) = e2e::socat_pair(tmp.path(), "scanner") else {
         println!("SKIPPED: socat is not installed");
@@ -395,6 +404,12 @@ async fn power_loss_mid_pulse_leaves_the_door_locked_on_restart() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("entry"), "{text}");
+    let last_day = door_day();
+    assert!(
+        text.lines()
+            .any(|l| (l.starts_with(&first_day) || l.starts_with(&last_day)) && l.contains("entry")),
+        "entries dated {first_day}or {last_day}by the daemon's clock: {text}"
+    );
     assert!(text.contains("unreadable-card"), "{text}");
     assert!(!text.contains("24680000000011"), "{text}");
 }
