@@ -6,10 +6,13 @@
 //!   interval systemd asked for.
 //! - [`gdpr`]: the card number from standard input and private export files, for `export` and
 //!   `erase`.
+//! - [`fs`]: a private umask, private directories, and the lock and crash-safe swap of a store
+//!   rewritten so that what it removed is gone from its files.
 //! - [`metrics`]: gauges a daemon sets as it runs, served at `/metrics` (no personal data:
 //!   numbers only, no labels that could carry a card).
 #![deny(missing_docs)]
 
+pub mod fs;
 pub mod gdpr;
 pub mod metrics;
 pub mod notify;

@@ -101,39 +101,88 @@ pub enum EventLogError {
         /// Why.
         cause: String,
     },
+    /// Another process (the running door, or a staff command) has the log open.
+    #[error("event log {path}: in use by another process (the door-agent running?)")]
+    InUse {
+        /// Where.
+        path: String,
+    },
 }
 
-/// The event log.
-#[derive(Debug, Clone)]
-pub struct EventLog {
+/// The open database and its two trees; `None` only for the moment of a swap.
+#[derive(Debug)]
+struct Trees {
+    db: sled::Db,
     tree: sled::Tree,
     security: sled::Tree,
-    db: sled::Db,
+}
+
+/// Events recorded while a rewrite copies the log: (security, key, value), replayed into the
+/// new log before it is swapped in.
+type Journal = Vec<(bool, [u8; 12], Vec<u8>)>;
+
+/// The event log.
+///
+/// Removal (retention, erasure) rewrites the database without the removed events and swaps it
+/// in (see [`daemon::fs`]): sled keeps removed values in its file until a segment is reused,
+/// and a purged event must leave no bytes behind. The door goes on recording while the copy
+/// runs; its events are journalled and replayed into the new log.
+#[derive(Debug, Clone)]
+pub struct EventLog {
+    trees: std::sync::Arc<std::sync::RwLock<Option<Trees>>>,
+    journal: std::sync::Arc<std::sync::Mutex<Option<Journal>>>,
+    /// One rewrite at a time.
+    rewriting: std::sync::Arc<std::sync::Mutex<()>>,
+    dir: std::path::PathBuf,
     path: String,
     seq: std::sync::Arc<AtomicU32>,
+    _lock: std::sync::Arc<daemon::fs::DirLock>,
+}
+
+const CACHE: u64 = 8 << 20;
+
+fn open_trees(dir: &Path) -> Result<Trees, sled::Error> {
+    let db = sled::Config::new().path(dir).cache_capacity(CACHE).open()?;
+    let tree = db.open_tree("events")?;
+    let security = db.open_tree("security")?;
+    Ok(Trees { db, tree, security })
 }
 
 impl EventLog {
-    /// Opens (or creates) the log at `path`.
+    /// Opens (or creates, private to this user) the log at `path`, holding it against other
+    /// processes until the last clone is dropped, and finishing a rewrite a crash interrupted.
     pub fn open(path: &Path) -> Result<Self, EventLogError> {
         let shown = path.display().to_string();
-        let err = |e: sled::Error| EventLogError::Db {
+        let io = |e: std::io::Error| EventLogError::Db {
             path: shown.clone(),
             cause: e.to_string(),
         };
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(8 << 20)
-            .open()
-            .map_err(err)?;
-        let tree = db.open_tree("events").map_err(err)?;
-        let security = db.open_tree("security").map_err(err)?;
-        Ok(Self {
-            tree,
-            security,
-            db,
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        let lock = daemon::fs::lock(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::WouldBlock {
+                EventLogError::InUse {
+                    path: shown.clone(),
+                }
+            } else {
+                io(e)
+            }
+        })?;
+        daemon::fs::recover(path).map_err(io)?;
+        daemon::fs::create_private_dir(path).map_err(io)?;
+        let trees = open_trees(path).map_err(|e| EventLogError::Db {
             path: shown.clone(),
+            cause: e.to_string(),
+        })?;
+        Ok(Self {
+            trees: std::sync::Arc::new(std::sync::RwLock::new(Some(trees))),
+            journal: Default::default(),
+            rewriting: Default::default(),
+            dir: path.to_owned(),
+            path: shown,
             seq: Default::default(),
+            _lock: std::sync::Arc::new(lock),
         })
     }
 
@@ -144,24 +193,48 @@ impl EventLog {
         }
     }
 
+    /// Runs `f` on the open trees (a rewrite waits for it, and it for a swap).
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&Trees) -> Result<T, EventLogError>,
+    ) -> Result<T, EventLogError> {
+        let guard = self.trees.read().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some(t) => f(t),
+            None => Err(self.err("closed: it could not be opened again after a rewrite")),
+        }
+    }
+
     /// Records an event.
     pub fn record(&self, event: &Event) -> Result<(), EventLogError> {
         let mut key = [0u8; 12];
         key[..8].copy_from_slice(&event.at.to_be_bytes());
         key[8..].copy_from_slice(&self.seq.fetch_add(1, Ordering::Relaxed).to_be_bytes());
         let value = serde_json::to_vec(event).map_err(|e| self.err(e))?;
-        if event.is_security() {
-            self.security
-                .insert(key, value.clone())
-                .map_err(|e| self.err(e))?;
-        }
-        self.tree.insert(key, value).map_err(|e| self.err(e))?;
-        Ok(())
+        let security = event.is_security();
+        self.with(|t| {
+            if security {
+                t.security
+                    .insert(key, value.clone())
+                    .map_err(|e| self.err(e))?;
+            }
+            t.tree.insert(key, value.clone()).map_err(|e| self.err(e))?;
+            // Under the read guard: a rewrite takes the journal back only under the write one.
+            if let Some(j) = self
+                .journal
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_mut()
+            {
+                j.push((security, key, value));
+            }
+            Ok(())
+        })
     }
 
     /// Makes what was recorded durable (the daemon calls this after each decision and alarm).
     pub fn flush(&self) -> Result<(), EventLogError> {
-        self.db.flush().map(|_| ()).map_err(|e| self.err(e))
+        self.with(|t| t.db.flush().map(|_| ()).map_err(|e| self.err(e)))
     }
 
     /// Records an event and makes it durable, logging (not returning) a failure: the daemon's
@@ -172,111 +245,199 @@ impl EventLog {
         }
     }
 
-    /// Records in `tree` with `from <= at < to` (Unix ms), oldest first.
-    fn range_in(&self, tree: &sled::Tree, from: i64, to: i64) -> Result<Vec<Event>, EventLogError> {
+    /// Records in the security tree (or the log) with `from <= at < to` (Unix ms), oldest
+    /// first.
+    fn range_in(&self, security: bool, from: i64, to: i64) -> Result<Vec<Event>, EventLogError> {
         let mut out = vec![];
         if to <= from {
             return Ok(out);
         }
-        for item in tree.range(key_at(from)..key_at(to)) {
-            let (_, v) = item.map_err(|e| self.err(e))?;
-            match serde_json::from_slice::<Event>(&v) {
-                Ok(e) => out.push(e),
-                Err(e) => tracing::warn!("event log: an unreadable record skipped: {e}"),
+        self.with(|t| {
+            let tree = if security { &t.security } else { &t.tree };
+            for item in tree.range(key_at(from)..key_at(to)) {
+                let (_, v) = item.map_err(|e| self.err(e))?;
+                match serde_json::from_slice::<Event>(&v) {
+                    Ok(e) => out.push(e),
+                    Err(e) => tracing::warn!("event log: an unreadable record skipped: {e}"),
+                }
             }
-        }
+            Ok(())
+        })?;
         Ok(out)
     }
 
-    /// Removes records in `tree` before `cutoff` (Unix ms); returns how many.
-    fn purge_in(&self, tree: &sled::Tree, cutoff: i64) -> Result<usize, EventLogError> {
-        let keys: Vec<sled::IVec> = tree
-            .range(..key_at(cutoff))
-            .keys()
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.err(e))?;
-        let mut batch = sled::Batch::default();
-        for k in &keys {
-            batch.remove(k.clone());
-        }
-        tree.apply_batch(batch).map_err(|e| self.err(e))?;
-        Ok(keys.len())
+    /// Records (log and security log) about the card with this pseudonym, with their keys,
+    /// oldest first, each once.
+    fn of_card(&self, pseudonym: &str) -> Result<Vec<(sled::IVec, Event)>, EventLogError> {
+        let mut out: Vec<(sled::IVec, Event)> = vec![];
+        self.with(|t| {
+            for tree in [&t.tree, &t.security] {
+                for item in tree.iter() {
+                    let (k, v) = item.map_err(|e| self.err(e))?;
+                    if let Ok(e) = serde_json::from_slice::<Event>(&v)
+                        && e.card.as_deref() == Some(pseudonym)
+                        && !out.iter().any(|(key, _)| *key == k)
+                    {
+                        out.push((k, e));
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
     }
 
-    /// Records in `tree` about the card with this pseudonym, with their keys, oldest first.
-    fn of_card_in(
+    /// Rewrites the log with only the records `keep` accepts (given the record and whether it
+    /// is the security log's), swaps the new one in and deletes the old, so that nothing of the
+    /// others is left in any file. Unreadable records are kept. Returns how many distinct
+    /// events were left out; with none to leave out (`count` says how many there are), nothing
+    /// is rewritten.
+    fn rewrite(
         &self,
-        tree: &sled::Tree,
-        pseudonym: &str,
-    ) -> Result<Vec<(sled::IVec, Event)>, EventLogError> {
-        let mut out = vec![];
-        for item in tree.iter() {
-            let (k, v) = item.map_err(|e| self.err(e))?;
-            if let Ok(e) = serde_json::from_slice::<Event>(&v)
-                && e.card.as_deref() == Some(pseudonym)
-            {
-                out.push((k, e));
+        count: usize,
+        keep: impl Fn(&Event, bool) -> bool,
+    ) -> Result<usize, EventLogError> {
+        if count == 0 {
+            return Ok(0);
+        }
+        let kept = |v: &[u8], security: bool| {
+            serde_json::from_slice::<Event>(v).map_or(true, |e| keep(&e, security))
+        };
+        let _one = self.rewriting.lock().unwrap_or_else(|p| p.into_inner());
+        let staging = daemon::fs::staging(&self.dir).map_err(|e| self.err(e))?;
+        let fresh = open_trees(&staging).map_err(|e| self.err(e))?;
+        {
+            // Under the write guard, so no event is between its tree and the journal.
+            let _w = self.trees.write().unwrap_or_else(|p| p.into_inner());
+            *self.journal.lock().unwrap_or_else(|p| p.into_inner()) = Some(vec![]);
+        }
+        let copied = self.with(|old| {
+            let mut removed = std::collections::BTreeSet::new();
+            for (security, from, to) in [
+                (false, &old.tree, &fresh.tree),
+                (true, &old.security, &fresh.security),
+            ] {
+                let mut batch = sled::Batch::default();
+                for item in from.iter() {
+                    let (k, v) = item.map_err(|e| self.err(e))?;
+                    if kept(&v, security) {
+                        batch.insert(k, v);
+                    } else {
+                        removed.insert(k);
+                    }
+                }
+                to.apply_batch(batch).map_err(|e| self.err(e))?;
+            }
+            Ok(removed.len())
+        });
+        let mut guard = self.trees.write().unwrap_or_else(|p| p.into_inner());
+        let journal = self
+            .journal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .unwrap_or_default();
+        let removed = match copied {
+            Ok(n) => n,
+            Err(e) => {
+                drop(fresh);
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(e);
+            }
+        };
+        let replayed = journal.iter().try_for_each(|(security, k, v)| {
+            if kept(v, *security) {
+                if *security {
+                    fresh.security.insert(k, v.clone())?;
+                }
+                fresh.tree.insert(k, v.clone())?;
+            }
+            Ok::<_, sled::Error>(())
+        });
+        if let Err(e) = replayed.and_then(|()| fresh.db.flush().map(|_| ())) {
+            drop(fresh);
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(self.err(e));
+        }
+        // Both closed before the directories move: sled finds its files by path.
+        drop(fresh);
+        *guard = None;
+        let swapped = daemon::fs::swap_in(&self.dir);
+        // After a failed swap, whichever store is whole is opened again.
+        let reopened = daemon::fs::recover(&self.dir)
+            .map_err(|e| self.err(e))
+            .and_then(|()| open_trees(&self.dir).map_err(|e| self.err(e)));
+        match reopened {
+            Ok(t) => *guard = Some(t),
+            Err(e) => {
+                tracing::error!("{e}");
+                return Err(e);
             }
         }
-        Ok(out)
+        swapped.map_err(|e| self.err(e))?;
+        Ok(removed)
     }
 
     /// Events with `from <= at < to` (Unix ms), oldest first.
     pub fn between(&self, from: i64, to: i64) -> Result<Vec<Event>, EventLogError> {
-        self.range_in(&self.tree, from, to)
+        self.range_in(false, from, to)
     }
 
     /// Security events with `from <= at < to` (Unix ms), oldest first.
     pub fn security_between(&self, from: i64, to: i64) -> Result<Vec<Event>, EventLogError> {
-        self.range_in(&self.security, from, to)
+        self.range_in(true, from, to)
     }
 
-    /// Removes events before `cutoff` (Unix ms); returns how many.
+    /// Events held before `cutoff` (Unix ms), in the security log or the ordinary one.
+    fn count_before(&self, security: bool, cutoff: i64) -> Result<usize, EventLogError> {
+        self.with(|t| {
+            let tree = if security { &t.security } else { &t.tree };
+            Ok(tree.range(..key_at(cutoff)).count())
+        })
+    }
+
+    /// Removes events before `cutoff` (Unix ms), leaving no bytes of them; returns how many.
     pub fn purge_before(&self, cutoff: i64) -> Result<usize, EventLogError> {
-        self.purge_in(&self.tree, cutoff)
+        let n = self.count_before(false, cutoff)?;
+        self.rewrite(n, |e, security| security || e.at >= cutoff)
+            .map(|_| n)
     }
 
-    /// Removes security events before `cutoff` (Unix ms); returns how many.
+    /// Removes security events before `cutoff` (Unix ms), leaving no bytes of them; returns
+    /// how many.
     pub fn purge_security_before(&self, cutoff: i64) -> Result<usize, EventLogError> {
-        self.purge_in(&self.security, cutoff)
+        let n = self.count_before(true, cutoff)?;
+        self.rewrite(n, |e, security| !security || e.at >= cutoff)
+            .map(|_| n)
     }
 
     /// Every event about the card with this pseudonym, oldest first (for a patron's right of
     /// access): the log's, and the security log's that the ordinary retention already purged.
     pub fn for_card(&self, pseudonym: &str) -> Result<Vec<Event>, EventLogError> {
-        let mut all = self.of_card_in(&self.tree, pseudonym)?;
-        for (k, e) in self.of_card_in(&self.security, pseudonym)? {
-            if !all.iter().any(|(key, _)| *key == k) {
-                all.push((k, e));
-            }
-        }
-        all.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(all.into_iter().map(|(_, e)| e).collect())
+        Ok(self
+            .of_card(pseudonym)?
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect())
     }
 
-    /// Removes every event about the card with this pseudonym from both logs, durably; returns
-    /// how many distinct events (for a patron's right to erasure).
+    /// Removes every event about the card with this pseudonym from both logs, durably and
+    /// leaving no bytes of them in the log's files; returns how many distinct events (for a
+    /// patron's right to erasure).
     pub fn erase_card(&self, pseudonym: &str) -> Result<usize, EventLogError> {
-        let n = self.for_card(pseudonym)?.len();
-        for tree in [&self.tree, &self.security] {
-            let mut batch = sled::Batch::default();
-            for (k, _) in self.of_card_in(tree, pseudonym)? {
-                batch.remove(k);
-            }
-            tree.apply_batch(batch).map_err(|e| self.err(e))?;
-        }
-        self.flush()?;
-        Ok(n)
+        let n = self.of_card(pseudonym)?.len();
+        self.rewrite(n, |e, _| e.card.as_deref() != Some(pseudonym))
     }
 
     /// Events held.
     pub fn len(&self) -> usize {
-        self.tree.len()
+        self.with(|t| Ok(t.tree.len())).unwrap_or(0)
     }
 
     /// None held.
     pub fn is_empty(&self) -> bool {
-        self.tree.is_empty()
+        self.len() == 0
     }
 }
 
@@ -335,6 +496,92 @@ mod tests {
         assert!(log.for_card(&"aa".repeat(16)).unwrap().is_empty());
         assert_eq!(log.len(), 2, "the other card's event and the alarm stay");
         assert_eq!(log.erase_card(&"cc".repeat(16)).unwrap(), 0);
+    }
+
+    /// Whether `needle` is in any file under `dir`, as bytes.
+    fn in_files(dir: &Path, needle: &[u8]) -> bool {
+        std::fs::read_dir(dir).unwrap().any(|e| {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                in_files(&p, needle)
+            } else {
+                let bytes = std::fs::read(&p).unwrap();
+                bytes.windows(needle.len()).any(|w| w == needle)
+            }
+        })
+    }
+
+    #[test]
+    fn erased_and_purged_events_leave_no_bytes_in_the_logs_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events");
+        let (erased, purged, kept) = ("a1".repeat(16), "b2".repeat(16), "c3".repeat(16));
+        let log = EventLog::open(&path).unwrap();
+        for (i, card) in [&erased, &purged, &erased, &kept].into_iter().enumerate() {
+            let mut e = Event::new(
+                Kind::Denied,
+                if *card == purged {
+                    10
+                } else {
+                    5_000 + i as i64
+                },
+            );
+            e.code = Some("pin-locked-out".into());
+            e.card = Some(card.clone());
+            log.record(&e).unwrap();
+        }
+        log.flush().unwrap();
+        assert!(in_files(dir.path(), erased.as_bytes()));
+        assert_eq!(log.erase_card(&erased).unwrap(), 2);
+        assert_eq!(log.purge_before(1_000).unwrap(), 1);
+        assert_eq!(log.purge_security_before(1_000).unwrap(), 1);
+        // Recorded after the rewrites, into the new files.
+        let mut later = Event::new(Kind::Entry, 6_000);
+        later.card = Some(kept.clone());
+        log.record(&later).unwrap();
+        log.flush().unwrap();
+        for gone in [&erased, &purged] {
+            assert!(!in_files(dir.path(), gone.as_bytes()), "{gone} left behind");
+        }
+        assert!(in_files(dir.path(), kept.as_bytes()));
+        assert_eq!(log.for_card(&kept).unwrap().len(), 2);
+        drop(log);
+        let log = EventLog::open(&path).unwrap();
+        assert_eq!(log.for_card(&kept).unwrap().len(), 2);
+        assert_eq!(log.security_between(0, i64::MAX).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_log_is_refused_to_a_second_opener_while_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(&dir.path().join("events")).unwrap();
+        assert!(matches!(
+            EventLog::open(&dir.path().join("events")),
+            Err(EventLogError::InUse { .. })
+        ));
+        drop(log);
+        EventLog::open(&dir.path().join("events")).unwrap();
+    }
+
+    #[test]
+    fn events_recorded_while_the_log_is_rewritten_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(&dir.path().join("events")).unwrap();
+        for i in 0..2_000 {
+            log.record(&Event::new(Kind::Exit, i)).unwrap();
+        }
+        let writer = {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for i in 0..500 {
+                    log.record(&Event::new(Kind::Entry, 10_000 + i)).unwrap();
+                }
+            })
+        };
+        assert_eq!(log.purge_before(1_000).unwrap(), 1_000);
+        writer.join().unwrap();
+        assert_eq!(log.len(), 1_500);
+        assert_eq!(log.between(10_000, 20_000).unwrap().len(), 500);
     }
 
     #[test]

@@ -1,0 +1,246 @@
+//! The daemons' files: private whatever the umask they were started with, and stores whose
+//! removals take the bytes with them.
+//!
+//! sled 0.34 is log-structured: a removed key's value stays readable in the database file until
+//! its segment happens to be reused, so "removed" is not "gone". A store that must forget
+//! (erasure, retention, a delivered loan) is therefore rewritten: the survivors are copied into
+//! a fresh database beside it (`<dir>.new`), made durable, and swapped in by two renames
+//! (`<dir>` to `<dir>.old`, `<dir>.new` to `<dir>`), after which the old one is deleted. A crash
+//! at any step leaves the old store or the new one whole, and [`recover`] finishes or rolls back
+//! what it finds at the next open. [`lock`] keeps a second process (the daemon and a staff
+//! command) out of a store for as long as one has it open, so no one opens a half-swapped store.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Files and directories this process creates from now on are its user's only (umask 077), as
+/// the systemd units' `UMask=0077` does; for a technician running a command by hand. Returns
+/// the mask it replaced.
+pub fn private_umask() -> u32 {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077)).as_raw_mode()
+}
+
+/// Creates `dir` and any missing parents with mode 0700, and makes `dir` itself 0700 if it
+/// existed with a wider mode.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| named(dir, "cannot create", e))?;
+    let mode = std::fs::metadata(dir)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| named(dir, "cannot make private", e))?;
+    }
+    Ok(())
+}
+
+fn named(path: &Path, what: &str, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {what}: {e}", path.display()))
+}
+
+/// `<dir><suffix>`, beside `dir`.
+fn sibling(dir: &Path, suffix: &str) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    dir.with_file_name(name)
+}
+
+/// An exclusive hold on a store (`<dir>.lock`, 0600) for as long as it lives.
+#[derive(Debug)]
+pub struct DirLock {
+    _file: File,
+}
+
+/// Takes the store at `dir` for this process, or fails at once with [`io::ErrorKind::WouldBlock`]
+/// when another process has it.
+pub fn lock(dir: &Path) -> io::Result<DirLock> {
+    let path = sibling(dir, ".lock");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| named(&path, "cannot open", e))?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(DirLock { _file: file }),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            format!("{} is in use by another process", dir.display()),
+        )),
+        Err(e) => Err(named(&path, "cannot lock", e.into())),
+    }
+}
+
+/// Finishes or rolls back a swap a crash interrupted (call it holding [`lock`], before opening
+/// `dir`). `<dir>` is the store when it exists: a `<dir>.new` beside it was not swapped in yet,
+/// and a `<dir>.old` was already swapped out. Without `<dir>`, the crash came between the two
+/// renames, when `<dir>.new` was already durable: it is the store.
+pub fn recover(dir: &Path) -> io::Result<()> {
+    let (new, old) = (sibling(dir, ".new"), sibling(dir, ".old"));
+    if !dir.exists() {
+        if new.exists() {
+            std::fs::rename(&new, dir).map_err(|e| named(&new, "cannot swap in", e))?;
+        } else if old.exists() {
+            std::fs::rename(&old, dir).map_err(|e| named(&old, "cannot restore", e))?;
+        }
+        sync_parent(dir)?;
+    }
+    for leftover in [new, old] {
+        if leftover.exists() {
+            std::fs::remove_dir_all(&leftover).map_err(|e| named(&leftover, "cannot remove", e))?;
+        }
+    }
+    Ok(())
+}
+
+/// A fresh, empty, private directory beside `dir` to build its replacement in.
+pub fn staging(dir: &Path) -> io::Result<PathBuf> {
+    let new = sibling(dir, ".new");
+    if new.exists() {
+        std::fs::remove_dir_all(&new).map_err(|e| named(&new, "cannot remove", e))?;
+    }
+    create_private_dir(&new)?;
+    Ok(new)
+}
+
+/// Makes the replacement built in [`staging`] durable and private (0600 files, 0700
+/// directories), puts it in the place of `dir`, and deletes the old store. The store using
+/// either must be closed.
+pub fn swap_in(dir: &Path) -> io::Result<()> {
+    let (new, old) = (sibling(dir, ".new"), sibling(dir, ".old"));
+    sync_tree(&new)?;
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(|e| named(&old, "cannot remove", e))?;
+    }
+    std::fs::rename(dir, &old).map_err(|e| named(dir, "cannot swap out", e))?;
+    sync_parent(dir)?;
+    std::fs::rename(&new, dir).map_err(|e| named(&new, "cannot swap in", e))?;
+    sync_parent(dir)?;
+    std::fs::remove_dir_all(&old).map_err(|e| named(&old, "cannot remove", e))?;
+    sync_parent(dir)
+}
+
+fn sync_parent(dir: &Path) -> io::Result<()> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    File::open(parent)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| named(parent, "cannot sync", e))
+}
+
+/// Every file under `dir` made 0600 and synced, every directory 0700 and synced.
+fn sync_tree(dir: &Path) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(|e| named(dir, "cannot read", e))? {
+        let path = entry?.path();
+        let meta = std::fs::symlink_metadata(&path)?;
+        if meta.is_dir() {
+            sync_tree(&path)?;
+        } else if meta.is_file() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+            File::open(&path)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| named(&path, "cannot sync", e))?;
+        }
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| named(dir, "cannot sync", e))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn put(dir: &Path, text: &str) {
+        create_private_dir(dir).unwrap();
+        std::fs::write(dir.join("data"), text).unwrap();
+    }
+
+    fn read(dir: &Path) -> String {
+        std::fs::read_to_string(dir.join("data")).unwrap()
+    }
+
+    #[test]
+    fn a_swap_replaces_the_store_and_leaves_nothing_beside_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("store");
+        put(&dir, "old");
+        let new = staging(&dir).unwrap();
+        put(&new, "new");
+        swap_in(&dir).unwrap();
+        assert_eq!(read(&dir), "new");
+        let names: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["store"]);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(&dir), mode(&dir.join("data"))), (0o700, 0o600));
+    }
+
+    #[test]
+    fn a_crash_at_each_step_of_a_swap_leaves_the_old_store_or_the_new_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("store");
+        let (new, old) = (sibling(&dir, ".new"), sibling(&dir, ".old"));
+        // While the replacement is being built: the old one.
+        put(&dir, "old");
+        put(&new, "half");
+        recover(&dir).unwrap();
+        assert_eq!(read(&dir), "old");
+        assert!(!new.exists());
+        // Between the renames: the new one, which was durable before the first.
+        std::fs::rename(&dir, &old).unwrap();
+        put(&new, "new");
+        recover(&dir).unwrap();
+        assert_eq!(read(&dir), "new");
+        assert!(!old.exists() && !new.exists());
+        // Before the old one was deleted (or halfway through): the new one.
+        put(&old, "old");
+        recover(&dir).unwrap();
+        assert_eq!(read(&dir), "new");
+        assert!(!old.exists());
+    }
+
+    #[test]
+    fn a_locked_store_is_refused_to_a_second_holder_until_released() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("store");
+        let held = lock(&dir).unwrap();
+        // flock locks belong to the open file, so a second open in this process conflicts as
+        // another process's would.
+        let e = lock(&dir).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+        assert!(e.to_string().contains("in use"), "{e}");
+        drop(held);
+        lock(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_private_umask_makes_new_files_their_owners_only() {
+        // The mask is per process: set it back so other tests see what they started with.
+        let before = private_umask();
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("d")).unwrap();
+        std::fs::write(tmp.path().join("f"), "x").unwrap();
+        rustix::process::umask(rustix::fs::Mode::from_raw_mode(before));
+        let mode = |p: &str| {
+            std::fs::metadata(tmp.path().join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!((mode("d"), mode("f")), (0o700, 0o600));
+    }
+}
