@@ -94,18 +94,17 @@ fn open_log_stopped(s: &settings::DoorSettings) -> anyhow::Result<EventLog> {
         "{}: no event log here (is state_dir right?)",
         path.display()
     );
-    EventLog::open(&path).map_err(|e| {
-        if e.to_string().contains("lock") {
-            anyhow::anyhow!(
-                "the event log is in use: stop the door first (systemctl stop door-agent)"
-            )
-        } else {
-            anyhow::anyhow!(e)
-        }
+    EventLog::open(&path).map_err(|e| match e {
+        door_agent::events::EventLogError::InUse { .. } => anyhow::anyhow!(
+            "the event log is in use: stop the door first (systemctl stop door-agent)"
+        ),
+        e => anyhow::anyhow!(e),
     })
 }
 
 fn main() -> std::process::ExitCode {
+    // Private files and directories (the event log, the offline list) also when started by hand.
+    daemon::fs::private_umask();
     let mut args = Args::parse();
     registry::cli::init_logging(args.verbose);
     let command = args.command.take().unwrap_or(Command::Run);
