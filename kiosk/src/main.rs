@@ -82,6 +82,8 @@ enum QueueCommand {
 }
 
 fn main() -> std::process::ExitCode {
+    // Private files and directories (the queue holds card numbers) also when started by hand.
+    daemon::fs::private_umask();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -205,6 +207,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     "the library system refused offline loan(s) {conflicts:?} of this card: staff must settle them (kiosk queue list, then queue dismiss ID) before erasure; nothing was erased"
                 );
             }
+            // Removed records are gone from the files after each delivery; this also takes any
+            // a version before that left behind.
+            q.compact()?;
             println!(
                 "nothing about this card is held on this kiosk any more ({} record(s) were delivered and removed)",
                 held.len()

@@ -99,12 +99,40 @@ pub struct Delivery {
     pub waiting: usize,
 }
 
-/// The queue.
-#[derive(Debug, Clone)]
-pub struct Queue {
+/// The open database; `None` only for the moment of a swap.
+#[derive(Debug)]
+struct Store {
     db: sled::Db,
     tree: sled::Tree,
+    meta: sled::Tree,
+}
+
+/// The next record number: kept by the queue, since sled's own counter starts again in a
+/// rewritten database and records are delivered in the order of their numbers.
+const NEXT_ID: &[u8] = b"next-id";
+
+fn open_store(dir: &Path) -> Result<Store, sled::Error> {
+    let db = sled::Config::new()
+        .path(dir)
+        .cache_capacity(1 << 20)
+        .open()?;
+    let tree = db.open_tree("deferred")?;
+    let meta = db.open_tree("meta")?;
+    Ok(Store { db, tree, meta })
+}
+
+/// The queue.
+///
+/// A record removed (delivered, cancelled, dismissed) is gone from the files too: sled keeps
+/// removed values in its file until a segment is reused, and a delivered loan's card number
+/// must not stay behind, so the queue is then rewritten with what is left and swapped in (see
+/// [`daemon::fs`]). The queue is held against other processes while open.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    store: std::sync::Arc<std::sync::RwLock<Option<Store>>>,
+    dir: std::path::PathBuf,
     path: String,
+    _lock: std::sync::Arc<daemon::fs::DirLock>,
 }
 
 impl Queue {
@@ -117,20 +145,22 @@ impl Queue {
             path: path.clone(),
             cause: e.to_string(),
         };
-        std::fs::create_dir_all(dir).map_err(io)?;
-        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-            .map_err(io)?;
-        let fail = |e: sled::Error| QueueError::Store {
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        let lock = daemon::fs::lock(dir).map_err(io)?;
+        daemon::fs::recover(dir).map_err(io)?;
+        daemon::fs::create_private_dir(dir).map_err(io)?;
+        let store = open_store(dir).map_err(|e| QueueError::Store {
             path: path.clone(),
             cause: e.to_string(),
+        })?;
+        let q = Self {
+            store: std::sync::Arc::new(std::sync::RwLock::new(Some(store))),
+            dir: dir.to_owned(),
+            path,
+            _lock: std::sync::Arc::new(lock),
         };
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(1 << 20)
-            .open()
-            .map_err(fail)?;
-        let tree = db.open_tree("deferred").map_err(fail)?;
-        let q = Self { db, tree, path };
         for mut d in q.list() {
             if matches!(d.state, State::Staged { .. }) {
                 tracing::warn!(id = d.id, item = %d.item, "offline queue: a record staged before a crash is kept, in doubt");
@@ -148,13 +178,51 @@ impl Queue {
         }
     }
 
+    /// Runs `f` on the open database (a rewrite waits for it, and it for a rewrite).
+    fn with<T>(&self, f: impl FnOnce(&Store) -> Result<T, QueueError>) -> Result<T, QueueError> {
+        let guard = self.store.read().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some(s) => f(s),
+            None => Err(self.fail("closed: it could not be opened again after a rewrite")),
+        }
+    }
+
     fn put(&self, d: &Deferred) -> Result<(), QueueError> {
         let bytes = serde_json::to_vec(d).map_err(|e| self.fail(e))?;
-        self.tree
-            .insert(d.id.to_be_bytes(), bytes)
+        self.with(|s| {
+            s.tree
+                .insert(d.id.to_be_bytes(), bytes)
+                .map_err(|e| self.fail(e))?;
+            s.tree.flush().map_err(|e| self.fail(e))?;
+            Ok(())
+        })
+    }
+
+    /// A new record number, above every one held.
+    fn next_id(&self, s: &Store) -> Result<u64, QueueError> {
+        let floor = s
+            .tree
+            .last()
+            .map_err(|e| self.fail(e))?
+            .and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok())
+            .map_or(0, |k| u64::from_be_bytes(k).saturating_add(1));
+        let stored = |v: Option<&[u8]>| {
+            v.and_then(|v| <[u8; 8]>::try_from(v).ok())
+                .map_or(0, u64::from_be_bytes)
+        };
+        let before = s
+            .meta
+            .fetch_and_update(NEXT_ID, |v| {
+                Some(
+                    stored(v)
+                        .max(floor)
+                        .saturating_add(1)
+                        .to_be_bytes()
+                        .to_vec(),
+                )
+            })
             .map_err(|e| self.fail(e))?;
-        self.tree.flush().map_err(|e| self.fail(e))?;
-        Ok(())
+        Ok(stored(before.as_deref()).max(floor))
     }
 
     fn add(
@@ -165,7 +233,7 @@ impl Queue {
         due: Option<NaiveDateTime>,
         in_doubt: bool,
     ) -> Result<u64, QueueError> {
-        let id = self.db.generate_id().map_err(|e| self.fail(e))?;
+        let id = self.with(|s| self.next_id(s))?;
         self.put(&Deferred {
             id,
             kind,
@@ -176,6 +244,48 @@ impl Queue {
             attempts: 0,
         })?;
         Ok(id)
+    }
+
+    /// Rewrites the queue with the records it holds and swaps it in, so nothing of a removed
+    /// one is left in its files. The rest of the queue waits meanwhile; it is small.
+    pub fn compact(&self) -> Result<(), QueueError> {
+        let mut guard = self.store.write().unwrap_or_else(|p| p.into_inner());
+        let Some(old) = guard.as_ref() else {
+            return Err(self.fail("closed: it could not be opened again after a rewrite"));
+        };
+        let staging = daemon::fs::staging(&self.dir).map_err(|e| self.fail(e))?;
+        let copied = (|| {
+            let fresh = open_store(&staging)?;
+            for (from, to) in [(&old.tree, &fresh.tree), (&old.meta, &fresh.meta)] {
+                let mut batch = sled::Batch::default();
+                for kv in from.iter() {
+                    let (k, v) = kv?;
+                    batch.insert(k, v);
+                }
+                to.apply_batch(batch)?;
+            }
+            fresh.db.flush()?;
+            Ok::<_, sled::Error>(())
+        })();
+        if let Err(e) = copied {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(self.fail(e));
+        }
+        // Closed before the directories move: sled finds its files by path.
+        *guard = None;
+        let swapped = daemon::fs::swap_in(&self.dir);
+        // After a failed swap, whichever store is whole is opened again.
+        let reopened = daemon::fs::recover(&self.dir)
+            .map_err(|e| self.fail(e))
+            .and_then(|()| open_store(&self.dir).map_err(|e| self.fail(e)));
+        match reopened {
+            Ok(s) => *guard = Some(s),
+            Err(e) => {
+                tracing::error!("{e}");
+                return Err(e);
+            }
+        }
+        swapped.map_err(|e| self.fail(e))
     }
 
     /// Records a loan made offline; durable when this returns. `in_doubt` when the online
@@ -228,7 +338,8 @@ impl Queue {
 
     /// One record, by its number.
     fn get(&self, id: u64) -> Result<Option<Deferred>, QueueError> {
-        let Some(bytes) = self.tree.get(id.to_be_bytes()).map_err(|e| self.fail(e))? else {
+        let Some(bytes) = self.with(|s| s.tree.get(id.to_be_bytes()).map_err(|e| self.fail(e)))?
+        else {
             return Ok(None);
         };
         serde_json::from_slice(&bytes)
@@ -243,19 +354,33 @@ impl Queue {
             .any(|d| d.item == item && !matches!(d.state, State::Conflict(_)))
     }
 
-    /// Takes back a record not yet sent (the tag could not be unsecured after all).
+    /// Takes back a record not yet sent (the tag could not be unsecured after all), leaving
+    /// nothing of it in the queue's files.
     pub fn cancel(&self, id: u64) -> Result<(), QueueError> {
-        self.tree
-            .remove(id.to_be_bytes())
-            .map_err(|e| self.fail(e))?;
-        self.tree.flush().map_err(|e| self.fail(e))?;
-        Ok(())
+        self.remove(id)?;
+        self.compact()
+    }
+
+    /// Removes a record durably (its bytes go at the next [`Queue::compact`]).
+    fn remove(&self, id: u64) -> Result<(), QueueError> {
+        self.with(|s| {
+            s.tree.remove(id.to_be_bytes()).map_err(|e| self.fail(e))?;
+            s.tree.flush().map_err(|e| self.fail(e))?;
+            Ok(())
+        })
     }
 
     /// Every record, oldest first (unreadable records are skipped and logged).
     pub fn list(&self) -> Vec<Deferred> {
-        self.tree
-            .iter()
+        let all = self.with(|s| Ok(s.tree.iter().collect::<Vec<_>>()));
+        let all = match all {
+            Ok(all) => all,
+            Err(e) => {
+                tracing::error!("{e}");
+                return vec![];
+            }
+        };
+        all.into_iter()
             .filter_map(|kv| match kv {
                 Ok((_, v)) => match serde_json::from_slice(&v) {
                     Ok(d) => Some(d),
@@ -324,7 +449,17 @@ impl Queue {
     }
 
     /// Sends what waits, oldest first, until the library system stops answering.
+    /// What was delivered is then gone from the queue's files too.
     pub async fn deliver<R: Registry>(&self, registry: &R) -> Result<Delivery, QueueError> {
+        let report = self.send(registry).await;
+        if report.as_ref().map_or(true, |r| r.delivered > 0) {
+            // Also after a failure midway, which may have delivered some.
+            self.compact()?;
+        }
+        report
+    }
+
+    async fn send<R: Registry>(&self, registry: &R) -> Result<Delivery, QueueError> {
         let mut report = Delivery::default();
         let all = self.list();
         let mut stopped = false;
@@ -340,7 +475,7 @@ impl Queue {
                 match Self::already_there(registry, &d).await {
                     Ok(true) => {
                         tracing::info!(id = d.id, item = %d.item, "offline queue: an in-doubt record was already delivered; not sent again");
-                        self.cancel(d.id)?;
+                        self.remove(d.id)?;
                         report.delivered += 1;
                         report.confirmed_in_doubt += 1;
                         continue;
@@ -369,7 +504,7 @@ impl Queue {
             };
             match sent {
                 Ok((true, _)) => {
-                    self.cancel(d.id)?;
+                    self.remove(d.id)?;
                     report.delivered += 1;
                 }
                 Ok((false, message)) => {
