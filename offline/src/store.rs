@@ -8,6 +8,7 @@
 //! atomic batch; the old tree is dropped afterwards. A crash before that batch leaves a tree no one
 //! names, dropped at the next open.
 
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -85,6 +86,16 @@ impl Store {
             path: path.to_owned(),
             message: e.to_string(),
         };
+        // Its owner's only, whatever the umask: it holds every patron's keyed hash.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)
+            .and_then(|()| std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)))
+            .map_err(|e| StoreError::Sled {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(cache_bytes)

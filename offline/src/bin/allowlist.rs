@@ -46,6 +46,9 @@ fn time(t: i64) -> String {
 }
 
 fn main() -> ExitCode {
+    // The store holds every patron's keyed hash: its files are this user's only, also when a
+    // technician runs this by hand (the units set UMask=0077 for the daemons).
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let args = Args::parse();
     registry::cli::init_logging(args.verbose);
     let settings = match config::allowlist::load(&args.config) {
