@@ -1,0 +1,429 @@
+//! Erasure and retention remove bytes, not just keys: after `door-agent erase`, after the door's
+//! retention purge, and after the kiosk delivered an offline loan, no file under the state
+//! directory holds the card — its number, or its keyed hash in any form the code writes (the
+//! event log's 32 hex digits; raw bytes; base64). And every file and directory the daemons make
+//! is their user's only, whatever the umask they were started with. Judged on the raw bytes of
+//! every file, with the real binaries.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use chrono::{Duration as Days, Utc};
+use drivers::feig_twin::AirTime;
+use e2e::Kill;
+use kiosk::Input;
+use library_sim::door::{self, TestClock};
+use library_sim::kiosk as sim;
+use redact::CardNumber;
+use ui::{Outcome, Screen};
+
+const AINO: &str = "24680000000011";
+const ERIK: &str = "24680000000029";
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml")
+}
+
+/// `bin -c config args…` under `umask 022`, as a technician's shell would start it, with `card`
+/// on standard input.
+fn run(bin: &Path, config: &Path, args: &[&str], card: &str) -> Output {
+    let mut child = umask_022(bin, config, args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{card}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn umask_022(bin: &Path, config: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new("sh");
+    c.args(["-c", "umask 022 && exec \"$0\" \"$@\""])
+        .arg(bin)
+        .args(["-c", &config.to_string_lossy()])
+        .args(args);
+    c
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Every file under `dir`, with its bytes (a running daemon's rewrite may remove some while
+/// they are read: those are left out).
+fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = vec![];
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let p = entry.path();
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if meta.is_dir() {
+            out.extend(files(&p));
+        } else if meta.is_file()
+            && let Ok(bytes) = std::fs::read(&p)
+        {
+            out.push((p.clone(), bytes));
+        }
+    }
+    out
+}
+
+fn base64(bytes: &[u8], alphabet: &[u8; 64]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(char::from(alphabet[(n >> (18 - 6 * i)) as usize & 63]));
+        }
+    }
+    out
+}
+
+/// The forms a card takes in the code's files: its number, and its keyed hash as the event
+/// log writes it (32 hex digits), in upper case, as raw bytes and in base64 (whole and the
+/// 16 bytes the log and the list's keys use). `raw` says which are raw bytes: the offline
+/// list's store holds every patron's hash by design and is searched for the printable forms
+/// only.
+fn traces(card: &str, key: &allowlist::CardKey) -> Vec<(String, Vec<u8>, bool)> {
+    const STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let hash = key.hash(&CardNumber::new(card)).0;
+    let hex = door_agent::pseudonym(key, &CardNumber::new(card));
+    let mut t = vec![
+        (
+            "the card number".to_owned(),
+            card.as_bytes().to_vec(),
+            false,
+        ),
+        (
+            "the pseudonym in hex".to_owned(),
+            hex.clone().into_bytes(),
+            false,
+        ),
+        (
+            "the pseudonym in upper-case hex".to_owned(),
+            hex.to_uppercase().into_bytes(),
+            false,
+        ),
+        (
+            "the hash's 16 raw bytes".to_owned(),
+            hash[..16].to_vec(),
+            true,
+        ),
+    ];
+    for (name, alphabet) in [("base64", STD), ("base64url", URL)] {
+        for bytes in [&hash[..16], &hash[..]] {
+            // Without the padding's last character, which depends on what follows.
+            let mut b = base64(bytes, alphabet);
+            b.truncate(b.len() - 1);
+            t.push((
+                format!("{} bytes in {name}", bytes.len()),
+                b.into_bytes(),
+                false,
+            ));
+        }
+    }
+    t
+}
+
+/// The traces of `card` found in files under `state`, by file and form.
+fn found(state: &Path, card: &str, key: &allowlist::CardKey) -> Vec<String> {
+    let store = state.join("allowlist");
+    let mut out = vec![];
+    for (path, bytes) in files(state) {
+        for (form, needle, raw) in traces(card, key) {
+            if raw && path.starts_with(&store) {
+                continue;
+            }
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                out.push(format!("{form} in {}", path.display()));
+            }
+        }
+    }
+    out
+}
+
+fn card_key(config: &Path) -> allowlist::CardKey {
+    door_agent::settings::load(config)
+        .unwrap()
+        .allowlist
+        .card_key
+}
+
+/// A door whose log holds Aino's and Erik's events from the door's clock at `at`, stopped.
+async fn door_with_events(tmp: &Path, at: chrono::DateTime<Utc>) -> door::Rig {
+    let rig = door::rig(tmp, &fixtures(), "", door::nine_pm_today(), 72)
+        .await
+        .unwrap();
+    let settings = door_agent::settings::load(&rig.config).unwrap();
+    let mut d = door::start_door(settings, TestClock::starting(at).clock()).unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    d.try_card(AINO, "1234#").await.unwrap();
+    d.try_card(AINO, "9999#").await.unwrap();
+    d.try_card(ERIK, "2468#").await.unwrap();
+    d.shut_down().await.unwrap();
+    rig
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erased_cards_events_leave_no_bytes_under_the_doors_state_directory() {
+    let Some(bin) = e2e::workspace_binary("door-agent") else {
+        println!(
+            "SKIPPED: the door-agent binary is not built (run through `cargo test --workspace`)"
+        );
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let rig = door_with_events(tmp.path(), door::nine_pm_today()).await;
+    let state = rig.dir.join("state");
+    let key = card_key(&rig.config);
+    assert!(
+        !found(&state, AINO, &key).is_empty(),
+        "the log holds Aino's pseudonym before erasure"
+    );
+
+    let o = run(&bin, &rig.config, &["erase"], AINO);
+    assert!(
+        o.status.success() && text(&o).contains("2 event(s)"),
+        "{}",
+        text(&o)
+    );
+    let left = found(&state, AINO, &key);
+    assert!(left.is_empty(), "after erasure: {left:#?}");
+    // Erik's event is still there.
+    assert!(!found(&state, ERIK, &key).is_empty());
+    let erik = tmp.path().join("erik.json");
+    let o = run(
+        &bin,
+        &rig.config,
+        &["export", "--out", &erik.to_string_lossy()],
+        ERIK,
+    );
+    assert!(text(&o).contains("1 event(s)"), "{}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_doors_retention_purge_leaves_no_bytes_of_the_purged_events() {
+    let Some(bin) = e2e::workspace_binary("door-agent") else {
+        println!(
+            "SKIPPED: the door-agent binary is not built (run through `cargo test --workspace`)"
+        );
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    // 40 days ago at nine: past the 30 days' retention when the real door starts now.
+    let then = door::nine_pm_today() - Days::days(40);
+    let rig = door_with_events(tmp.path(), then).await;
+    let state = rig.dir.join("state");
+    let key = card_key(&rig.config);
+    assert!(!found(&state, AINO, &key).is_empty());
+    assert!(!found(&state, ERIK, &key).is_empty());
+
+    // The door-agent purges at start (and hourly): its own clock now, its own binary.
+    let mut daemon = Kill(
+        umask_022(&bin, &rig.config, &["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let t = std::time::Instant::now();
+    while t.elapsed() < Duration::from_secs(20) && !found(&state, ERIK, &key).is_empty() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Command::new("kill")
+        .args(["-TERM", &daemon.0.id().to_string()])
+        .status()
+        .unwrap();
+    let t = std::time::Instant::now();
+    while t.elapsed() < Duration::from_secs(10) && daemon.0.try_wait().unwrap().is_none() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for card in [AINO, ERIK] {
+        let left = found(&state, card, &key);
+        assert!(left.is_empty(), "after the purge: {left:#?}");
+    }
+    // The log itself goes on: the door's start and stop were recorded.
+    let o = run(
+        &bin,
+        &rig.config,
+        &[
+            "events",
+            "--json",
+            "--from",
+            &(Utc::now() - Days::days(1))
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+            "--to",
+            &(Utc::now() + Days::days(1))
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+        ],
+        "",
+    );
+    assert!(text(&o).contains("\"started\""), "{}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivered_offline_loan_leaves_no_card_number_in_the_kiosks_files() {
+    let Some(bin) = e2e::workspace_binary("kiosk") else {
+        println!("SKIPPED: the kiosk binary is not built (run through `cargo test --workspace`)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rig = sim::rig(tmp.path(), &fixtures(), Utc::now(), "")
+        .await
+        .unwrap();
+    let settings = kiosk::settings::load(&rig.config).unwrap();
+    let state = settings.state_dir.clone();
+    let key = settings.allowlist.clone().unwrap().card_key;
+    let mut k = sim::start_kiosk(settings, AirTime::default(), kiosk::system_clock()).unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let wait = Duration::from_secs(10);
+    k.send(Input::Scan(AINO.into())).await;
+    k.wait_for(wait, |v| v.screen == Screen::Pin).await.unwrap();
+    k.type_digits("1234").await;
+    k.wait_for(wait, |v| v.screen == Screen::Items)
+        .await
+        .unwrap();
+    let sip = rig.running.sip2_tls.unwrap();
+    rig.running.stop();
+    k.pad.place(sim::tag("HE0000003", 1, 1));
+    k.wait_for(wait, |v| {
+        v.items.iter().any(|r| r.outcome == Outcome::LentOffline)
+    })
+    .await
+    .unwrap();
+    k.shut_down().await.unwrap();
+    assert!(
+        found(&state, AINO, &key)
+            .iter()
+            .any(|f| f.starts_with("the card number")),
+        "the queue holds the card number until delivery"
+    );
+
+    rig.running = library_sim::server::start(library_sim::server::Settings {
+        sip2_tls: Some(sip),
+        https: None,
+        dialect: sip2::Dialect {
+            charset: sip2::Charset::Utf8,
+            ..sip2::Dialect::standard()
+        },
+        ..library_sim::server::Settings::loopback(fixtures(), tmp.path().to_owned())
+    })
+    .await
+    .unwrap();
+    let o = run(&bin, &rig.config, &["queue", "send"], "");
+    assert!(text(&o).contains("delivered 1"), "{}", text(&o));
+    assert!(
+        rig.running
+            .received()
+            .iter()
+            .any(|r| r.item == "HE0000003" && r.no_block && r.ok)
+    );
+    let left = found(&state, AINO, &key);
+    assert!(left.is_empty(), "after delivery: {left:#?}");
+}
+
+/// Modes under `dir` that are not the owner's only.
+fn open_modes(dir: &Path) -> Vec<String> {
+    let mut out = vec![];
+    let mode = std::fs::symlink_metadata(dir).unwrap().permissions().mode() & 0o777;
+    if mode != 0o700 {
+        out.push(format!("{:o} {}", mode, dir.display()));
+    }
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        let meta = std::fs::symlink_metadata(&p).unwrap();
+        if meta.is_dir() {
+            out.extend(open_modes(&p));
+        } else if meta.permissions().mode() & 0o077 != 0 {
+            out.push(format!(
+                "{:o} {}",
+                meta.permissions().mode() & 0o777,
+                p.display()
+            ));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemons_files_are_their_users_only_under_umask_022() {
+    let (Some(door_bin), Some(kiosk_bin), Some(list_bin)) = (
+        e2e::workspace_binary("door-agent"),
+        e2e::workspace_binary("kiosk"),
+        e2e::workspace_binary("allowlist"),
+    ) else {
+        println!("SKIPPED: the binaries are not built (run through `cargo test --workspace`)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let rig = door::rig(tmp.path(), &fixtures(), "", Utc::now(), 72)
+        .await
+        .unwrap();
+    let state = rig.dir.join("state");
+    // The offline list by hand first, then the door, then staff commands on its log.
+    let o = run(&list_bin, &rig.config, &["sync"], "");
+    assert!(o.status.success(), "{}", text(&o));
+    let mut daemon = Kill(
+        umask_022(&door_bin, &rig.config, &["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let t = std::time::Instant::now();
+    while t.elapsed() < Duration::from_secs(20) && !state.join("control.sock").exists() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(state.join("control.sock").exists(), "the door started");
+    Command::new("kill")
+        .args(["-TERM", &daemon.0.id().to_string()])
+        .status()
+        .unwrap();
+    let t = std::time::Instant::now();
+    while t.elapsed() < Duration::from_secs(10) && daemon.0.try_wait().unwrap().is_none() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let o = run(&door_bin, &rig.config, &["erase"], AINO);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let kiosk_rig = sim::rig(tmp.path(), &fixtures(), Utc::now(), "")
+        .await
+        .unwrap();
+    let kiosk_state = kiosk::settings::load(&kiosk_rig.config).unwrap().state_dir;
+    let o = run(&kiosk_bin, &kiosk_rig.config, &["queue", "list"], "");
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&list_bin, &kiosk_rig.config, &["sync"], "");
+    assert!(o.status.success(), "{}", text(&o));
+
+    for dir in [&state, &kiosk_state] {
+        let open = open_modes(dir);
+        assert!(open.is_empty(), "not private: {open:#?}");
+    }
+    assert!(kiosk_state.join("queue").is_dir() && state.join("events").is_dir());
+}
