@@ -208,19 +208,16 @@ impl PrinterTwin {
                             break;
                         }
                         let st = state.lock().unwrap_or_else(PoisonError::into_inner).status;
-                        match r.feed(&buf[..n]) {
-                            Ok(requests) => {
-                                for q in requests {
-                                    if sock.write_all(&[st.reply(q.0)]).await.is_err() {
-                                        return;
-                                    }
-                                }
+                        let fed = r.feed(&buf[..n]);
+                        state
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .errors
+                            .extend(fed.errors.iter().map(ToString::to_string));
+                        for q in fed.requests {
+                            if sock.write_all(&[st.reply(q.0)]).await.is_err() {
+                                return;
                             }
-                            Err(e) => state
-                                .lock()
-                                .unwrap_or_else(PoisonError::into_inner)
-                                .errors
-                                .push(e.to_string()),
                         }
                         let printed = std::mem::take(&mut r.paper_mut().receipts);
                         if !printed.is_empty() && st.can_print() {
@@ -305,6 +302,25 @@ mod tests {
         assert_eq!(r.len(), 1);
         assert_eq!(Paper::text(&r[0]), "Eräpäivä 22.12.2026");
         assert!(twin.errors().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_twin_answers_a_status_request_sent_behind_a_stray_byte() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let twin = PrinterTwin::start().await.unwrap();
+        let mut sock = tokio::net::TcpStream::connect(twin.addr()).await.unwrap();
+        // One write: the twin read it as one piece and stopped at the stray byte, leaving the
+        // request unanswered until more bytes came (found by the printer fuzz target).
+        sock.write_all(&[0x07, receipt::escpos::DLE, receipt::escpos::EOT, 1])
+            .await
+            .unwrap();
+        let mut reply = [0u8; 1];
+        tokio::time::timeout(Duration::from_secs(5), sock.read_exact(&mut reply))
+            .await
+            .expect("answered")
+            .unwrap();
+        assert_eq!(reply[0], PrinterStatus::default().reply(1));
+        assert_eq!(twin.errors().len(), 1, "the stray byte is still an error");
     }
 
     #[tokio::test]

@@ -354,7 +354,7 @@ mod test_page_tests {
             .expect("date");
         let bytes = test_page("Lemi kiosk", at, CodePage::Pc865, 32);
         let mut r = crate::render::Renderer::new();
-        r.feed(&bytes).expect("renders");
+        assert_eq!(r.feed(&bytes), crate::render::Fed::default(), "renders");
         let paper = r.into_paper();
         assert_eq!(paper.receipts.len(), 1, "cut once");
         let text = crate::render::Paper::text(&paper.receipts[0]);

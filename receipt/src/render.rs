@@ -72,7 +72,17 @@ pub enum RenderError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StatusRequest(pub u8);
 
-/// Reads printer bytes as they arrive, in pieces of any size.
+/// What one [`Renderer::feed`] found, in stream order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Fed {
+    /// Status requests to answer.
+    pub requests: Vec<StatusRequest>,
+    /// Bytes refused (each dropped, and reading went on after it).
+    pub errors: Vec<RenderError>,
+}
+
+/// Reads printer bytes as they arrive, in pieces of any size: how the bytes are split does not
+/// change what is printed, requested or refused.
 #[derive(Debug)]
 pub struct Renderer {
     pending: Vec<u8>,
@@ -113,28 +123,26 @@ impl Renderer {
         }
     }
 
-    /// Reads `bytes`; returns the status requests among them, in order. After an error the
-    /// offending bytes are dropped and reading can go on.
-    pub fn feed(&mut self, bytes: &[u8]) -> Result<Vec<StatusRequest>, RenderError> {
+    /// Reads `bytes` up to a command they end in the middle of (the next feed completes it);
+    /// returns the status requests and the refused bytes among them. The bytes after a refused
+    /// one are read too: a status request behind a stray byte is still answered.
+    pub fn feed(&mut self, bytes: &[u8]) -> Fed {
         self.pending.extend_from_slice(bytes);
-        let mut requests = Vec::new();
+        let mut fed = Fed::default();
         let mut at = 0;
-        let result = loop {
-            if at >= self.pending.len() {
-                break Ok(());
-            }
-            match self.step(at, &mut requests) {
+        while at < self.pending.len() {
+            match self.step(at, &mut fed.requests) {
                 Ok(Step::Took(n)) => at += n,
-                Ok(Step::More) => break Ok(()),
+                Ok(Step::More) => break,
                 Err((n, e)) => {
                     at += n;
-                    break Err(e);
+                    fed.errors.push(e);
                 }
             }
-        };
+        }
         self.pending.drain(..at);
         self.consumed += at;
-        result.map(|()| requests)
+        fed
     }
 
     /// The paper so far (a line not yet ended by LF is not on it).
@@ -315,11 +323,13 @@ impl Renderer {
     }
 }
 
-/// Renders a whole byte stream at once.
+/// Renders a whole byte stream at once; the first refused bytes are the error.
 pub fn render(bytes: &[u8]) -> Result<Paper, RenderError> {
     let mut r = Renderer::new();
-    r.feed(bytes)?;
-    Ok(r.into_paper())
+    match r.feed(bytes).errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(r.into_paper()),
+    }
 }
 
 #[cfg(test)]
@@ -366,8 +376,8 @@ mod tests {
         ]);
         for cut in 0..bytes.len() {
             let mut r = Renderer::new();
-            r.feed(&bytes[..cut]).unwrap();
-            r.feed(&bytes[cut..]).unwrap();
+            assert_eq!(r.feed(&bytes[..cut]), Fed::default());
+            assert_eq!(r.feed(&bytes[cut..]), Fed::default());
             assert_eq!(Paper::text(&r.paper().receipts[0]), "Åbo", "split at {cut}");
         }
     }
@@ -375,8 +385,8 @@ mod tests {
     #[test]
     fn status_requests_are_reported_in_order() {
         let mut r = Renderer::new();
-        let got = r.feed(&[DLE, EOT, 4, b'a', LF, DLE, EOT, 1]).unwrap();
-        assert_eq!(got, vec![StatusRequest(4), StatusRequest(1)]);
+        let got = r.feed(&[DLE, EOT, 4, b'a', LF, DLE, EOT, 1]);
+        assert_eq!(got.requests, vec![StatusRequest(4), StatusRequest(1)]);
         assert_eq!(r.paper().uncut[0].text, "a");
     }
 
@@ -404,7 +414,7 @@ mod tests {
         fn any_bytes_are_read_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
             let mut r = Renderer::new();
             for chunk in bytes.chunks(7) {
-                let _ = r.feed(chunk);
+                r.feed(chunk);
             }
         }
 
