@@ -91,6 +91,15 @@ T = {
         ("Tililläsi ei voi nyt lainata omatoimisesti. Kysy henkilökunnalta.",
          "Ditt konto tillåter inte självbetjäningslån just nu. Fråga personalen."),
     "Your loans ({})": ("Lainasi ({})", "Dina lån ({})"),
+    "Loans made at this kiosk while offline ({})":
+        ("Tällä laitteella ilman yhteyttä tehdyt lainat ({})",
+         "Lån gjorda vid den här automaten utan förbindelse ({})"),
+    "The library system cannot be reached, so this list is not complete: it shows only the loans made at this kiosk while offline. Your other loans are safe.":
+        ("Kirjastojärjestelmään ei saada yhteyttä, joten luettelo ei ole täydellinen: siinä ovat vain tällä laitteella ilman yhteyttä tehdyt lainat. Muut lainasi ovat tallessa.",
+         "Biblioteksystemet kan inte nås, så listan är inte fullständig: den visar bara lån som gjorts vid den här automaten utan förbindelse. Dina andra lån finns kvar."),
+    "Too many wrong PINs for this card. Please try again in {} minutes.":
+        ("Liian monta väärää tunnuslukua tälle kortille. Yritä uudelleen {} minuutin kuluttua.",
+         "För många fel PIN-koder för det här kortet. Försök igen om {} minuter."),
 }
 
 def esc(s):

@@ -89,6 +89,7 @@ pub fn apply(window: &g::KioskWindow, view: &View) {
             })
             .collect(),
     ));
+    window.set_loans_partial(view.loans_partial);
     window.set_holds(model(
         view.holds
             .iter()

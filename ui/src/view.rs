@@ -186,6 +186,9 @@ pub struct View {
     pub items: Vec<Row>,
     /// The patron's loans.
     pub loans: Vec<Loan>,
+    /// The loans are only those made at this kiosk while offline: the library system's own
+    /// list could not be had.
+    pub loans_partial: bool,
     /// The patron's reservations.
     pub holds: Vec<Hold>,
     /// The message screen's content.

@@ -217,6 +217,31 @@ fn screens(language: &str) -> Vec<(&'static str, View)> {
             },
         ),
         (
+            // Offline: the loans made here, said to be partial; no renewing.
+            "loans-offline",
+            View {
+                screen: Screen::Loans,
+                offline: true,
+                loans_partial: true,
+                loans: vec![Loan {
+                    title: String::new(),
+                    item: "HE0000002".into(),
+                    due: "9.12.2026".into(),
+                    overdue: false,
+                }],
+                ..base(language)
+            },
+        ),
+        (
+            "message-locked-out",
+            View {
+                screen: Screen::Message,
+                message: Some(Message::LockedOut),
+                message_note: "15".into(),
+                ..base(language)
+            },
+        ),
+        (
             "message-wrong-pin",
             View {
                 screen: Screen::Message,
