@@ -11,17 +11,26 @@
 //! - [`settings`]: `kiosk.toml`, validated.
 //! - [`session`]: the flows, one task owning the state: [`Kiosk`], [`Input`].
 //! - [`stack`]: the pad's tags grouped into items; multi-part items only when complete (pure).
+//! - [`tags`]: a tag's data read from the pad, its security switched and read back.
 //! - [`selftest`]: every configured device and the network path, tried once, as a table.
 //! - [`queue`]: the offline queue in sled, delivered with the no-block flag, exactly once.
+//! - [`offline_rules`]: offline, whether an item may be lent and for how long, from its tag and
+//!   the library's loan periods (pure).
+//! - [`offline_loans`]: "My loans" offline: the loans made here, from the queue (pure).
+//! - [`pin_limit`]: wrong PINs per card at this kiosk, locked for a while (time as input).
 //! - `window` (feature `window`): the slint touch screen on the main thread.
 
 #![deny(missing_docs)]
 
+pub mod offline_loans;
+pub mod offline_rules;
+pub mod pin_limit;
 pub mod queue;
 pub mod selftest;
 pub mod session;
 pub mod settings;
 pub mod stack;
+pub mod tags;
 #[cfg(feature = "window")]
 pub mod window;
 

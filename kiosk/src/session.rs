@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{Datelike, NaiveDateTime};
+use chrono::NaiveDateTime;
 use drivers::printer::ReceiptPrinter;
 use drivers::rfid::RfidPad;
 use iso28560::ItemTag;
@@ -19,8 +19,10 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use ui::{Action, Hold, Loan, Message, Mode, Outcome, Row, RowState, Screen, View};
 
+use crate::offline_rules::{self, Offline};
+use crate::pin_limit::{AfterWrong, PinLimit, minutes};
 use crate::queue::Queue;
-use crate::settings::{KioskSettings, Security};
+use crate::settings::KioskSettings;
 use crate::stack::{PadItem, TagRead, group};
 
 /// The kiosk's local time now.
@@ -101,6 +103,7 @@ pub struct Kiosk<R, P, Pr> {
     metrics: daemon::Metrics,
     started: Instant,
     next_metrics: Instant,
+    pins: PinLimit,
 }
 
 impl<R, P, Pr> std::fmt::Debug for Kiosk<R, P, Pr> {
@@ -117,27 +120,6 @@ fn date(t: NaiveDateTime) -> String {
 
 fn hex(uid: &[u8; 8]) -> String {
     uid.iter().map(|b| format!("{b:02X}")).collect()
-}
-
-/// Why the offline list says this patron may not borrow, if it does.
-fn offline_refusal(
-    facts: &allowlist::Facts,
-    today: chrono::NaiveDate,
-    branch: &str,
-) -> Option<&'static str> {
-    if facts.card_lost {
-        Some("card lost")
-    } else if facts.card_expires < today {
-        Some("card expired")
-    } else if !facts.self_service {
-        Some("no self-service permission")
-    } else if facts.fines_over_limit {
-        Some("fines over the limit")
-    } else if facts.blocks.iter().any(|b| b.applies(today, branch)) {
-        Some("a block")
-    } else {
-        None
-    }
 }
 
 fn online_refusal(f: &PatronFacts) -> bool {
@@ -160,6 +142,12 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         // A configured pad that did not open is a fault the health endpoint reports.
         let pad_error = (settings.pad.is_some() && pad.is_none())
             .then(|| "the RFID pad did not open".to_owned());
+        // The pseudonyms' key lives only in memory: a restart forgets the lockouts with it.
+        let mut key = [0u8; 32];
+        if let Err(e) = getrandom::getrandom(&mut key) {
+            tracing::error!("no random key for the PIN limit's pseudonyms: {e}");
+        }
+        let pins = PinLimit::new(settings.max_pin_failures, settings.lockout, &key);
         let view = View {
             language: settings.language.clone(),
             library: match &settings.branch {
@@ -190,6 +178,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             metrics: daemon::Metrics::new(),
             started: Instant::now(),
             next_metrics: Instant::now(),
+            pins,
         }
     }
 
@@ -534,8 +523,12 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
     }
 
     fn message(&mut self, m: Message, then: Screen) {
+        self.message_with(m, String::new(), then);
+    }
+
+    fn message_with(&mut self, m: Message, note: String, then: Screen) {
         self.view.message = Some(m);
-        self.view.message_note.clear();
+        self.view.message_note = note;
         self.view.screen = Screen::Message;
         self.view.busy = false;
         self.after_message = then;
@@ -547,6 +540,10 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
     }
 
     async fn login(&mut self, card: CardNumber, pin: Pin) {
+        if let Some(left) = self.pins.locked(&card, self.started.elapsed()) {
+            tracing::info!(card = %self.pins.pseudonym(&card), "login refused: the card is locked here after wrong PINs");
+            return self.locked_out(left);
+        }
         self.view.busy = true;
         self.show();
         let login = PatronLogin {
@@ -583,7 +580,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 Ok(Ok(Verification::WrongPin { .. })) => {
                     tracing::info!(card = ?card, "login refused: wrong PIN");
                     self.view.offline = false;
-                    self.wrong_pin();
+                    self.wrong_pin(&card);
                     return;
                 }
                 Ok(Err(e)) => online_failure = Some(e.to_string()),
@@ -614,16 +611,17 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         let branch = self.settings.branch.clone().unwrap_or_default();
         match answer {
             Ok(Ok(OfflineAnswer::Verified { facts, .. })) => {
-                if let Some(why) = offline_refusal(&facts, now.date(), &branch) {
+                if let Some(why) = offline_rules::refusal(&facts, now.date(), &branch) {
                     tracing::info!(card = ?card, "offline login refused: {why}");
                     self.message(Message::PatronBlocked, Screen::Welcome);
                 } else {
                     self.logged_in(login, false);
                 }
             }
-            Ok(Ok(OfflineAnswer::WrongPin { .. })) => self.wrong_pin(),
-            Ok(Ok(OfflineAnswer::LockedOut { .. })) => {
-                self.message(Message::LockedOut, Screen::Welcome)
+            Ok(Ok(OfflineAnswer::WrongPin { .. })) => self.wrong_pin(&card),
+            Ok(Ok(OfflineAnswer::LockedOut { until })) => {
+                let left = u64::try_from(until.saturating_sub(ts)).unwrap_or(0);
+                self.locked_out(Duration::from_secs(left));
             }
             Ok(Ok(OfflineAnswer::UnknownCard)) => {
                 self.message(Message::OfflineUnknown, Screen::Welcome)
@@ -639,7 +637,12 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         }
     }
 
-    fn wrong_pin(&mut self) {
+    fn wrong_pin(&mut self, card: &CardNumber) {
+        if let AfterWrong::Locked(left) = self.pins.wrong(card, self.started.elapsed()) {
+            let (card, minutes) = (self.pins.pseudonym(card), minutes(left));
+            tracing::warn!(target: "security", %card, minutes, "wrong PINs: the card is locked at this kiosk");
+            return self.locked_out(left);
+        }
         if let Some(s) = self.session.as_mut() {
             s.stage = Stage::Pin;
             s.entry.clear();
@@ -648,8 +651,18 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         self.message(Message::WrongPin, Screen::Pin);
     }
 
+    /// "Too many wrong PINs: try again in N minutes", and back to the welcome screen.
+    fn locked_out(&mut self, left: Duration) {
+        self.message_with(
+            Message::LockedOut,
+            minutes(left).to_string(),
+            Screen::Welcome,
+        );
+    }
+
     fn logged_in(&mut self, login: PatronLogin, online: bool) {
         tracing::info!(card = ?login.card, online, "patron logged in");
+        self.pins.right(&login.card);
         if let Some(s) = self.session.as_mut() {
             s.login = Some(login);
             s.online = online;
@@ -714,7 +727,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             if known {
                 continue;
             }
-            let read = read_tag(pad, t.uid).await;
+            let read = crate::tags::read(pad, t.uid).await;
             let tries = self.tags.get(&t.uid).map_or(0, |(_, n)| *n) + 1;
             if let Err(e) = &read {
                 // No UID in the log: a patron card's UID can be its number.
@@ -822,67 +835,10 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
     }
 
     async fn secure(&mut self, uids: &[[u8; 8]], on_loan: bool) -> Result<(), String> {
-        let Some(pad) = self.pad.as_mut() else {
-            return Ok(());
-        };
-        let security = self.settings.security;
-        let afi = iso28560::afi::for_loan(on_loan);
-        for &uid in uids {
-            let mut last = String::new();
-            let mut done = false;
-            for _ in 0..2 {
-                let attempt = async {
-                    if matches!(security, Security::Afi | Security::Both) {
-                        pad.write_afi(uid, afi).await.map_err(|e| e.to_string())?;
-                        let back = pad.system_info(uid).await.map_err(|e| e.to_string())?;
-                        if back.afi != afi {
-                            return Err(format!(
-                                "the tag kept AFI {:#04X} after {afi:#04X} was written",
-                                back.afi
-                            ));
-                        }
-                    }
-                    if matches!(security, Security::Eas | Security::Both) {
-                        pad.set_eas(uid, !on_loan)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                    }
-                    Ok::<(), String>(())
-                };
-                match attempt.await {
-                    Ok(()) => {
-                        done = true;
-                        break;
-                    }
-                    Err(e) => last = e,
-                }
-            }
-            if !done {
-                tracing::warn!("security bit not set: {last}");
-                // Parts already switched go back, so a set is never half lent.
-                let undo = iso28560::afi::for_loan(!on_loan);
-                for &done_uid in uids.iter().take_while(|u| **u != uid) {
-                    if matches!(security, Security::Afi | Security::Both) {
-                        let _ = pad.write_afi(done_uid, undo).await;
-                    }
-                    if matches!(security, Security::Eas | Security::Both) {
-                        let _ = pad.set_eas(done_uid, on_loan).await;
-                    }
-                }
-                return Err(last);
-            }
+        match self.pad.as_mut() {
+            Some(pad) => crate::tags::secure(pad, self.settings.security, uids, on_loan).await,
+            None => Ok(()),
         }
-        Ok(())
-    }
-
-    fn offline_due(&self) -> NaiveDateTime {
-        let today = self.today_time().date();
-        let due = today + chrono::Days::new(u64::from(self.settings.offline.loan_days));
-        due.and_hms_opt(23, 59, 59).unwrap_or_else(|| {
-            chrono::NaiveDate::from_ymd_opt(due.year(), 12, 31)
-                .unwrap_or(due)
-                .and_time(chrono::NaiveTime::MIN)
-        })
     }
 
     async fn borrow(&mut self, item: &str, uids: &[[u8; 8]]) -> Row {
@@ -994,6 +950,30 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 None,
             );
         }
+        // What the item is, from its tags on the pad: a reference copy stays, a DVD gets the
+        // DVD's period (see `offline_rules`).
+        let tags: Vec<&ItemTag> = uids
+            .iter()
+            .filter_map(|u| self.tags.get(u)?.0.as_ref().ok())
+            .collect();
+        let o = &self.settings.offline;
+        let days = match offline_rules::decide(&tags, &o.loan_days, o.untagged) {
+            Offline::Lend { days, .. } => days,
+            not => {
+                tracing::info!(item, "not lent offline: {not:?} (from its tags)");
+                let outcome = match not {
+                    Offline::NotForLoan => Outcome::NotForLoan,
+                    _ => Outcome::OfflineNotAllowed,
+                };
+                return row(
+                    RowState::Failed,
+                    outcome,
+                    String::new(),
+                    String::new(),
+                    None,
+                );
+            }
+        };
         if self.queue.loans_of(&login.card) >= self.settings.offline.max_loans {
             return row(
                 RowState::Failed,
@@ -1003,7 +983,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 None,
             );
         }
-        let due = self.offline_due();
+        let due = offline_rules::due(self.today_time().date(), days);
         let id = match self
             .queue
             .checkout(&login.card, item, self.today_time(), due, in_doubt)
@@ -1203,25 +1183,24 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
     }
 
     async fn loans(&mut self) {
-        if self
-            .session
-            .as_ref()
-            .and_then(|s| s.login.as_ref())
-            .is_none()
-            || self.registry.is_none()
-        {
+        let Some(card) = self.session.as_ref().and_then(|s| s.login.as_ref()) else {
             return;
-        }
+        };
+        let card = card.card.clone();
         self.view.busy = true;
         self.show();
-        let ok = self.fetch_loans().await;
+        let online = self.fetch_loans().await;
         self.view.busy = false;
-        if ok {
-            self.view.screen = Screen::Loans;
-            self.show();
-        } else {
-            self.message(Message::Failed, Screen::Items);
+        self.view.loans_partial = !online;
+        if !online {
+            // The library system's list is out of reach: the loans made here offline are known.
+            self.view.offline = true;
+            let now = self.today_time();
+            self.view.loans = crate::offline_loans::shown(&self.queue.list(), &card, now);
+            self.view.holds.clear();
         }
+        self.view.screen = Screen::Loans;
+        self.show();
     }
 
     async fn renew_all(&mut self) {
@@ -1379,6 +1358,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         self.handled.clear();
         self.view.items.clear();
         self.view.loans.clear();
+        self.view.loans_partial = false;
         self.view.holds.clear();
         self.view.pin_length = 0;
         self.view.card_entry = None;
@@ -1394,19 +1374,4 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         self.language_chosen = false;
         self.show();
     }
-}
-
-/// Reads one tag's data: its system information, then its user memory (up to 128 bytes).
-pub async fn read_tag<P: RfidPad>(pad: &mut P, uid: [u8; 8]) -> Result<ItemTag, String> {
-    let info = pad.system_info(uid).await.map_err(|e| e.to_string())?;
-    let bytes_per = usize::from(info.block_size.max(1));
-    // 128 bytes at most: every ISO 28560 layout in use fits, and one reply frame holds it.
-    let blocks = u8::try_from((128 / bytes_per).min(usize::from(info.blocks))).unwrap_or(8);
-    let memory = pad
-        .read_blocks(uid, 0, blocks)
-        .await
-        .map_err(|e| e.to_string())?;
-    iso28560::decode(&memory, Some(info.dsfid))
-        .map(|(tag, _)| tag)
-        .map_err(|e| e.to_string())
 }

@@ -38,6 +38,8 @@ struct RawKiosk {
     online_timeout_ms: Option<u64>,
     sync_minutes: Option<u64>,
     metrics: Option<String>,
+    max_pin_failures: Option<u32>,
+    lockout_minutes: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -46,6 +48,8 @@ struct RawOffline {
     lending: Option<bool>,
     max_loans: Option<u32>,
     loan_days: Option<u32>,
+    loan_days_by_media: Option<std::collections::BTreeMap<String, u32>>,
+    untagged: Option<bool>,
     returns: Option<bool>,
 }
 
@@ -108,8 +112,12 @@ pub struct OfflinePolicy {
     pub lending: bool,
     /// At most this many undelivered offline loans per patron.
     pub max_loans: usize,
-    /// Offline loans are due this many days later (end of that day).
-    pub loan_days: u32,
+    /// Offline loans are due this many days later (end of that day), by the media format on
+    /// the item's tag where the library names it.
+    pub loan_days: crate::offline_rules::LoanDays,
+    /// Items known only by a scanned barcode (no tag read, so not known to be for loan) are
+    /// lent offline too.
+    pub untagged: bool,
     /// Returns are taken while offline.
     pub returns: bool,
 }
@@ -152,6 +160,10 @@ pub struct KioskSettings {
     pub sync_every: Duration,
     /// The loopback address of the health endpoint (`/metrics`), if any.
     pub metrics: Option<std::net::SocketAddr>,
+    /// Wrong PINs in a row before a card is locked at this kiosk.
+    pub max_pin_failures: u32,
+    /// How long a card stays locked.
+    pub lockout: Duration,
     /// Offline policy.
     pub offline: OfflinePolicy,
     /// RFID pad, if any.
@@ -257,20 +269,52 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
         .as_deref()
         .map(|a| config::loopback_address(file, "kiosk.metrics", a))
         .transpose()?;
+    let failures = k.max_pin_failures.unwrap_or(5);
+    if !(1..=20).contains(&failures) {
+        return Err(ConfigError::invalid(
+            file,
+            "kiosk.max_pin_failures",
+            "expected 1 to 20 wrong PINs",
+        ));
+    }
+    let lockout = k.lockout_minutes.unwrap_or(15);
+    if !(1..=24 * 60).contains(&lockout) {
+        return Err(ConfigError::invalid(
+            file,
+            "kiosk.lockout_minutes",
+            "expected 1 to 1440 minutes",
+        ));
+    }
     let o = &raw.offline;
+    let days = |key: &str, d: u32| {
+        if (1..=120).contains(&d) {
+            Ok(d)
+        } else {
+            Err(ConfigError::invalid(file, key, "expected 1 to 120 days"))
+        }
+    };
+    let mut by_media = std::collections::BTreeMap::new();
+    for (code, d) in o.loan_days_by_media.iter().flatten() {
+        let key = format!("offline.loan_days_by_media.{code}");
+        if !(1..=2).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(ConfigError::invalid(
+                file,
+                &key,
+                "expected an ONIX media format code (VI, BA) or its first letter (V)",
+            ));
+        }
+        by_media.insert(code.to_ascii_uppercase(), days(&key, *d)?);
+    }
     let offline = OfflinePolicy {
         lending: o.lending.unwrap_or(true),
         max_loans: usize::try_from(o.max_loans.unwrap_or(5)).unwrap_or(5),
-        loan_days: o.loan_days.unwrap_or(14),
+        loan_days: crate::offline_rules::LoanDays {
+            default: days("offline.loan_days", o.loan_days.unwrap_or(14))?,
+            by_media,
+        },
+        untagged: o.untagged.unwrap_or(false),
         returns: o.returns.unwrap_or(true),
     };
-    if !(1..=120).contains(&offline.loan_days) {
-        return Err(ConfigError::invalid(
-            file,
-            "offline.loan_days",
-            "expected 1 to 120 days",
-        ));
-    }
     let (pad, security, poll) = match &raw.rfid {
         None => (None, Security::Afi, Duration::from_millis(250)),
         Some(r) => {
@@ -387,6 +431,8 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
         online_timeout: Duration::from_millis(online_ms),
         sync_every: Duration::from_secs(k.sync_minutes.unwrap_or(5).clamp(1, 24 * 60) * 60),
         metrics,
+        max_pin_failures: failures,
+        lockout: Duration::from_secs(u64::from(lockout) * 60),
         offline,
         pad,
         security,
@@ -427,6 +473,15 @@ mod tests {
         assert_eq!(s.language, "fi");
         assert_eq!(s.idle_logout, Duration::from_secs(60));
         assert!(s.pin_required && s.offline.lending && s.offline.max_loans == 5);
+        assert!(
+            !s.offline.untagged,
+            "an item the kiosk cannot check is not lent offline"
+        );
+        assert_eq!(s.offline.loan_days.of(Some("VI")), 14);
+        assert_eq!(
+            (s.max_pin_failures, s.lockout),
+            (5, Duration::from_secs(900))
+        );
         assert_eq!(s.state_dir, PathBuf::from("/etc/state"));
     }
 
@@ -453,10 +508,31 @@ mod tests {
             ("[rfid]\ndriver = \"feig\"\n", "rfid.path"),
             ("[rfid]\ndriver = \"acme\"\n", "rfid.driver"),
             ("[offline]\nloan_days = 0\n", "offline.loan_days"),
+            (
+                "[offline.loan_days_by_media]\nVI = 200\n",
+                "offline.loan_days_by_media.VI",
+            ),
+            (
+                "[offline.loan_days_by_media]\nDVD = 7\n",
+                "offline.loan_days_by_media.DVD",
+            ),
         ] {
             let e = check(&format!("{MINIMAL}{extra}")).unwrap_err().to_string();
             assert!(e.contains(key) && e.contains("/etc/kiosk.toml"), "{e}");
         }
+        let e = check(&MINIMAL.replace("\"k\"", "\"k\"\nmax_pin_failures = 0"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("kiosk.max_pin_failures"), "{e}");
+        let s = check(&format!(
+            "{MINIMAL}[offline]\nloan_days = 21\n[offline.loan_days_by_media]\nv = 7\nVO = 3\n"
+        ))
+        .unwrap();
+        let d = &s.offline.loan_days;
+        assert_eq!(
+            (d.of(Some("VI")), d.of(Some("VO")), d.of(Some("BA"))),
+            (7, 3, 21)
+        );
         let e = check(&MINIMAL.replace("\"k\"", "\"k\"\nlanguage = \"de\""))
             .unwrap_err()
             .to_string();

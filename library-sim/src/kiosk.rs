@@ -80,6 +80,11 @@ online_timeout_ms = 1500
 lending = true
 max_loans = 3
 loan_days = 14
+# Heili's loan periods (fixtures' [[loan_rule]]), by the ONIX media format on the tags.
+[offline.loan_days_by_media]
+B = 28   # books
+V = 7    # video: DVD (VI), Blu-ray (VO)
+A = 28   # audiobooks
 
 [rfid]
 driver = "simulated"
@@ -154,6 +159,34 @@ pub fn tag(barcode: &str, part: u8, parts: u8) -> SimTag {
         SimTag::uid_from(n.wrapping_mul(16).wrapping_add(u32::from(part))),
         dsfid,
         memory,
+    )
+}
+
+/// [`tag`], as the library tagged the item: its type of usage (a reference copy is not for
+/// circulation) and its ONIX media format (`BA` book, `VI` DVD video) in the ISO 28560-2 data
+/// Finnish libraries write (the tag is written in part 2 whatever the item's number).
+pub fn tag_as(
+    barcode: &str,
+    part: u8,
+    parts: u8,
+    usage: iso28560::Usage,
+    media: Option<&str>,
+) -> SimTag {
+    let uid = tag(barcode, part, parts).uid;
+    let mut item = ItemTag::new(DataModel::Part2, barcode, Some(ISIL)).part_of(part, parts);
+    item.usage = Some(usage);
+    if let Some(m) = media {
+        let (compaction, data) = iso28560::part2::compact_text(m);
+        item.kept = iso28560::tag::Kept::Part2(vec![iso28560::part2::Element {
+            oid: iso28560::part2::oid::ONIX_MEDIA_FORMAT,
+            compaction,
+            data,
+        }]);
+    }
+    SimTag::new(
+        uid,
+        iso28560::tag::DSFID_PART2,
+        item.encode(64).unwrap_or_default(),
     )
 }
 

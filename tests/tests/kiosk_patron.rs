@@ -1,0 +1,230 @@
+//! The kiosk tried as a patron would, end to end on the simulator rig (SIP2/TLS, the signed
+//! offline list over HTTPS, the FEIG reader twin with ISO 28560 tags through the real driver,
+//! the ESC/POS printer twin): offline lending that honours what an item is, "My loans" offline,
+//! and the kiosk's own limit on wrong PINs.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{Local, NaiveDate, TimeZone, Utc};
+use drivers::feig_twin::AirTime;
+use iso28560::Usage;
+use kiosk::Input;
+use kiosk::queue::Queue;
+use library_sim::kiosk::{self as sim, SimKiosk};
+use receipt::render::Paper;
+use ui::{Action, Message, Outcome, RowState, Screen, View};
+
+const AINO: &str = "24680000000011";
+const AINO_PIN: &str = "1234";
+const WAIT: Duration = Duration::from_secs(10);
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml")
+}
+
+/// Noon today, local time: the kiosk's clock starts there, so due dates are known exactly
+/// whatever the hour the test runs at.
+fn noon() -> (NaiveDate, chrono::DateTime<Utc>) {
+    let today = Local::now().date_naive();
+    let at = Local
+        .from_local_datetime(&today.and_hms_opt(12, 0, 0).unwrap())
+        .earliest()
+        .unwrap()
+        .with_timezone(&Utc);
+    (today, at)
+}
+
+async fn started(at: chrono::DateTime<Utc>) -> (tempfile::TempDir, sim::Rig, SimKiosk) {
+    let tmp = tempfile::tempdir().unwrap();
+    let rig = sim::rig(tmp.path(), &fixtures(), at - chrono::Duration::hours(1), "")
+        .await
+        .unwrap();
+    let settings = kiosk::settings::load(&rig.config).unwrap();
+    let k = sim::start_kiosk(settings, AirTime::default(), sim::clock_from(at)).unwrap();
+    let store = rig.dir.join("state/allowlist");
+    for _ in 0..100 {
+        if store.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    (tmp, rig, k)
+}
+
+async fn log_in(k: &mut SimKiosk, card: &str, pin: &str) -> View {
+    k.wait_for(WAIT, |v| v.screen == Screen::Welcome)
+        .await
+        .expect("the welcome screen");
+    k.send(Input::Scan(card.into())).await;
+    k.wait_for(WAIT, |v| v.screen == Screen::Pin)
+        .await
+        .expect("the PIN screen");
+    k.type_digits(pin).await;
+    k.wait_for(WAIT, |v| v.screen != Screen::Pin && !v.busy)
+        .await
+        .expect("past the PIN")
+}
+
+async fn settled(k: &mut SimKiosk, item: &str) -> ui::Row {
+    let v = k
+        .wait_for(WAIT, |v| {
+            v.items
+                .iter()
+                .any(|r| r.item == item && r.state != RowState::Working)
+        })
+        .await
+        .unwrap_or_else(|| panic!("{item} never settled: {:?}", k.view().items));
+    v.items.into_iter().find(|r| r.item == item).unwrap()
+}
+
+fn date(d: NaiveDate) -> String {
+    d.format("%-d.%-m.%Y").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_a_reference_copy_stays_a_dvd_gets_a_week_and_my_loans_shows_them() {
+    let (today, at) = noon();
+    let (_tmp, rig, mut k) = started(at).await;
+    // The library system goes away before Aino comes; she is on the offline list.
+    rig.running.stop();
+    let v = log_in(&mut k, AINO, AINO_PIN).await;
+    assert_eq!((v.screen, v.offline), (Screen::Items, true));
+
+    // The reference copy (tagged "not for circulation" by the library), a DVD, a book, as the
+    // library tagged them.
+    let reference = sim::tag_as("HE0000005", 1, 1, Usage::NOT_FOR_CIRCULATION, Some("BA"));
+    let reference_uid = reference.uid;
+    k.pad.place(reference);
+    k.pad.place(sim::tag_as(
+        "HE0000002",
+        1,
+        1,
+        Usage::CIRCULATING,
+        Some("VI"),
+    ));
+    k.pad.place(sim::tag_as(
+        "HE0000003",
+        1,
+        1,
+        Usage::CIRCULATING,
+        Some("BA"),
+    ));
+
+    let r = settled(&mut k, "HE0000005").await;
+    assert_eq!(
+        (r.state, r.outcome),
+        (RowState::Failed, Outcome::NotForLoan),
+        "a reference copy lent offline"
+    );
+    assert_eq!(
+        k.pad.tag(reference_uid).unwrap().afi,
+        iso28560::afi::SECURED,
+        "the reference copy's tag was unsecured"
+    );
+    let dvd = settled(&mut k, "HE0000002").await;
+    assert_eq!(dvd.outcome, Outcome::LentOffline);
+    let week = date(today + chrono::Days::new(7));
+    assert_eq!(dvd.due, week, "a DVD gets Heili's 7 days");
+    let book = settled(&mut k, "HE0000003").await;
+    assert_eq!(book.due, date(today + chrono::Days::new(28)));
+
+    // My loans, offline: the two loans made here, said to be partial (no "something went
+    // wrong"), and no renewing.
+    k.tap(Action::ShowLoans).await;
+    let v = k
+        .wait_for(WAIT, |v| v.screen != Screen::Items && !v.busy)
+        .await
+        .unwrap();
+    assert_eq!(
+        (v.screen, v.message, v.loans_partial),
+        (Screen::Loans, None, true)
+    );
+    let loans: Vec<(&str, &str)> = v
+        .loans
+        .iter()
+        .map(|l| (l.item.as_str(), l.due.as_str()))
+        .collect();
+    assert_eq!(
+        loans,
+        [
+            ("HE0000002", week.as_str()),
+            ("HE0000003", date(today + chrono::Days::new(28)).as_str())
+        ]
+    );
+    k.tap(Action::BackToItems).await;
+    k.wait_for(WAIT, |v| v.screen == Screen::Items)
+        .await
+        .unwrap();
+
+    // The receipt says the same dates.
+    k.tap(Action::Finish).await;
+    k.wait_for(WAIT, |v| v.screen == Screen::Receipt)
+        .await
+        .unwrap();
+    k.tap(Action::Receipt(true)).await;
+    k.wait_for(WAIT, |v| v.screen == Screen::Goodbye)
+        .await
+        .expect("goodbye");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let receipts = rig.printer.receipts();
+    assert_eq!(receipts.len(), 1, "errors: {:?}", rig.printer.errors());
+    let text = Paper::text(&receipts[0]);
+    assert!(
+        text.contains(&week) && text.contains("HE0000002"),
+        "the receipt lacks the DVD's due date {week}:\n{text}"
+    );
+    assert!(!text.contains("HE0000005"), "{text}");
+
+    // The queue holds the two loans with those due dates, and not the reference copy.
+    let queue_dir = rig.dir.join("state/queue");
+    k.shut_down().await.unwrap();
+    let q = Queue::open(&queue_dir).unwrap();
+    let queued: Vec<(String, Option<NaiveDate>)> = q
+        .list()
+        .into_iter()
+        .map(|d| (d.item, d.due.map(|d| d.date())))
+        .collect();
+    assert_eq!(
+        queued,
+        [
+            ("HE0000002".to_owned(), Some(today + chrono::Days::new(7))),
+            ("HE0000003".to_owned(), Some(today + chrono::Days::new(28)))
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_wrong_pins_lock_the_card_at_the_kiosk_and_say_for_how_long() {
+    let (_today, at) = noon();
+    let (_tmp, _rig, mut k) = started(at).await;
+    for n in 1..=4 {
+        let v = log_in(&mut k, AINO, "9999").await;
+        assert_eq!(
+            (v.message, v.offline),
+            (Some(Message::WrongPin), false),
+            "wrong PIN {n}"
+        );
+        k.tap(Action::Cancel).await;
+    }
+    let v = log_in(&mut k, AINO, "9999").await;
+    assert_eq!(
+        (v.screen, v.message, v.message_note.as_str()),
+        (Screen::Message, Some(Message::LockedOut), "15"),
+        "the fifth wrong PIN"
+    );
+    k.tap(Action::Dismiss).await;
+    // Locked: even the right PIN does not log in now.
+    let v = log_in(&mut k, AINO, AINO_PIN).await;
+    assert_eq!(
+        (v.screen, v.message, v.message_note.as_str()),
+        (Screen::Message, Some(Message::LockedOut), "15")
+    );
+    k.tap(Action::Dismiss).await;
+    // Another card is not locked.
+    let v = log_in(&mut k, "24680000000029", "2468").await;
+    assert_eq!(v.screen, Screen::Items);
+    k.shut_down().await.unwrap();
+}
