@@ -7,7 +7,9 @@ use sip2::{Dialect, Message};
 
 fuzz_target!(|data: &[u8]| {
     for name in Dialect::PRESETS {
-        let Some(mut dialect) = Dialect::preset(name) else { continue };
+        let Some(mut dialect) = Dialect::preset(name) else {
+            continue;
+        };
         dialect.send_empty.clear();
         if let Ok(decoded) = Message::decode(data, &dialect) {
             if let Ok(bytes) = decoded.message.encode(&dialect, decoded.sequence) {
