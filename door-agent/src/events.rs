@@ -274,8 +274,8 @@ impl EventLog {
             for tree in [&t.tree, &t.security] {
                 for item in tree.iter() {
                     let (k, v) = item.map_err(|e| self.err(e))?;
-                    if let Ok(e) = serde_json::from_slice::<Event>(&v)
-                        && e.card.as_deref() == Some(pseudonym)
+                    if about(&v, pseudonym)
+                        && let Ok(e) = serde_json::from_slice::<Event>(&v)
                         && !out.iter().any(|(key, _)| *key == k)
                     {
                         out.push((k, e));
@@ -288,22 +288,18 @@ impl EventLog {
         Ok(out)
     }
 
-    /// Rewrites the log with only the records `keep` accepts (given the record and whether it
+    /// Rewrites the log with only the records `kept` accepts (given key, value and whether it
     /// is the security log's), swaps the new one in and deletes the old, so that nothing of the
-    /// others is left in any file. Unreadable records are kept. Returns how many distinct
-    /// events were left out; with none to leave out (`count` says how many there are), nothing
-    /// is rewritten.
+    /// others is left in any file. Returns how many distinct events were left out; with none
+    /// to leave out (`count` says how many there are), nothing is rewritten.
     fn rewrite(
         &self,
         count: usize,
-        keep: impl Fn(&Event, bool) -> bool,
+        kept: impl Fn(&[u8], &[u8], bool) -> bool,
     ) -> Result<usize, EventLogError> {
         if count == 0 {
             return Ok(0);
         }
-        let kept = |v: &[u8], security: bool| {
-            serde_json::from_slice::<Event>(v).map_or(true, |e| keep(&e, security))
-        };
         let _one = self.rewriting.lock().unwrap_or_else(|p| p.into_inner());
         let staging = daemon::fs::staging(&self.dir).map_err(|e| self.err(e))?;
         let fresh = open_trees(&staging).map_err(|e| self.err(e))?;
@@ -319,12 +315,16 @@ impl EventLog {
                 (true, &old.security, &fresh.security),
             ] {
                 let mut batch = sled::Batch::default();
-                for item in from.iter() {
+                for (i, item) in from.iter().enumerate() {
                     let (k, v) = item.map_err(|e| self.err(e))?;
-                    if kept(&v, security) {
+                    if kept(&k, &v, security) {
                         batch.insert(k, v);
                     } else {
                         removed.insert(k);
+                    }
+                    if i % 8192 == 8191 {
+                        to.apply_batch(std::mem::take(&mut batch))
+                            .map_err(|e| self.err(e))?;
                     }
                 }
                 to.apply_batch(batch).map_err(|e| self.err(e))?;
@@ -347,7 +347,7 @@ impl EventLog {
             }
         };
         let replayed = journal.iter().try_for_each(|(security, k, v)| {
-            if kept(v, *security) {
+            if kept(k, v, *security) {
                 if *security {
                     fresh.security.insert(k, v.clone())?;
                 }
@@ -400,7 +400,7 @@ impl EventLog {
     /// Removes events before `cutoff` (Unix ms), leaving no bytes of them; returns how many.
     pub fn purge_before(&self, cutoff: i64) -> Result<usize, EventLogError> {
         let n = self.count_before(false, cutoff)?;
-        self.rewrite(n, |e, security| security || e.at >= cutoff)
+        self.rewrite(n, |k, _, security| security || k >= &key_at(cutoff)[..])
             .map(|_| n)
     }
 
@@ -408,7 +408,7 @@ impl EventLog {
     /// how many.
     pub fn purge_security_before(&self, cutoff: i64) -> Result<usize, EventLogError> {
         let n = self.count_before(true, cutoff)?;
-        self.rewrite(n, |e, security| !security || e.at >= cutoff)
+        self.rewrite(n, |k, _, security| !security || k >= &key_at(cutoff)[..])
             .map(|_| n)
     }
 
@@ -427,7 +427,7 @@ impl EventLog {
     /// patron's right to erasure).
     pub fn erase_card(&self, pseudonym: &str) -> Result<usize, EventLogError> {
         let n = self.of_card(pseudonym)?.len();
-        self.rewrite(n, |e, _| e.card.as_deref() != Some(pseudonym))
+        self.rewrite(n, |_, v, _| !about(v, pseudonym))
     }
 
     /// Events held.
@@ -439,6 +439,17 @@ impl EventLog {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Whether a stored event is about the card with this pseudonym (unreadable ones are not: they
+/// are kept, as everywhere).
+fn about(value: &[u8], pseudonym: &str) -> bool {
+    let p = pseudonym.as_bytes();
+    // Most are not even close; only those that mention it are read.
+    !p.is_empty()
+        && value.windows(p.len()).any(|w| w == p)
+        && serde_json::from_slice::<Event>(value)
+            .is_ok_and(|e| e.card.as_deref() == Some(pseudonym))
 }
 
 fn key_at(ms: i64) -> [u8; 12] {

@@ -246,6 +246,7 @@ pub async fn run<R: Registry + Clone + 'static>(
     let watchdog = daemon::watchdog_interval();
     let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
     let mut housekeeping = tokio::time::interval(Duration::from_secs(3600));
+    let mut purging: Option<tokio::task::JoinHandle<()>> = None;
     let mut gauge_tick = tokio::time::interval(Duration::from_secs(15));
     // With a health endpoint, the library system is asked about a dummy item once a minute, so
     // `online` is known before the first patron (as SIP2's status heartbeat would tell).
@@ -421,12 +422,24 @@ pub async fn run<R: Registry + Clone + 'static>(
                 (last_wall, last_mono) = (wall, mono_now);
             }
             _ = housekeeping.tick() => {
-                purge(&events, &settings, &clock);
+                // A purge rewrites the log (seconds for a large one): off this loop, which
+                // decides at the door; the log goes on recording meanwhile.
+                if purging.as_ref().is_none_or(tokio::task::JoinHandle::is_finished) {
+                    let (events, settings, clock) =
+                        (events.clone(), settings.clone(), clock.clone());
+                    purging = Some(tokio::task::spawn_blocking(move || {
+                        purge(&events, &settings, &clock)
+                    }));
+                }
                 failures.forget_old(mono(Instant::now()));
             }
         }
     }
     daemon::notify("STOPPING=1");
+    // The log's last handle must be gone when `run` returns.
+    if let Some(p) = purging {
+        let _ = p.await;
+    }
     let _ = door_tx.send(DoorCommand::Shutdown).await;
     let _ = door_task.await;
     // Aborted tasks are awaited so the event log's last handle is gone when `run` returns.

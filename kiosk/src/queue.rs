@@ -546,6 +546,45 @@ mod tests {
             .unwrap()
     }
 
+    fn in_files(dir: &Path, needle: &[u8]) -> bool {
+        std::fs::read_dir(dir).unwrap().any(|e| {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                in_files(&p, needle)
+            } else {
+                std::fs::read(&p)
+                    .unwrap()
+                    .windows(needle.len())
+                    .any(|w| w == needle)
+            }
+        })
+    }
+
+    #[test]
+    fn a_removed_loan_leaves_no_card_number_and_numbers_go_on_rising() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queue::open(&dir.path().join("queue")).unwrap();
+        let (gone, stays) = ("24680000000011", "24680000000029");
+        let a = q
+            .checkout(&CardNumber::new(gone), "HE0000001", at(20), at(23), false)
+            .unwrap();
+        let b = q
+            .checkout(&CardNumber::new(stays), "HE0000002", at(20), at(23), false)
+            .unwrap();
+        q.commit(a).unwrap();
+        assert!(in_files(dir.path(), gone.as_bytes()));
+        q.cancel(a).unwrap();
+        assert!(!in_files(dir.path(), gone.as_bytes()));
+        assert!(in_files(dir.path(), stays.as_bytes()));
+        let c = q.checkin("HE0000003", at(21), false).unwrap();
+        assert!(c > b && b > a, "{a} {b} {c}");
+        drop(q);
+        let q = Queue::open(&dir.path().join("queue")).unwrap();
+        let ids: Vec<u64> = q.list().iter().map(|d| d.id).collect();
+        assert_eq!(ids, [b, c]);
+        assert!(q.checkin("HE0000004", at(22), false).unwrap() > c);
+    }
+
     #[test]
     fn records_survive_a_reopen_in_order_and_debug_hides_the_card() {
         let dir = tempfile::tempdir().unwrap();
