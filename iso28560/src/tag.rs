@@ -108,44 +108,21 @@ fn plausible_part2(m: &[u8]) -> bool {
 
 /// Decodes a tag's user memory. `dsfid` is the tag's DSFID when the reader gave it; the data is
 /// sniffed either way (a valid part 3 CRC, or a part 2 element list that starts with the item
-/// identifier), in both block byte orders.
+/// identifier), in both block byte orders. A DSFID of part 2 wins over a part 3 CRC (any bytes
+/// can carry a valid one by chance: one part 2 tag in 32768) as long as the part 2 data reads.
 pub fn decode(memory: &[u8], dsfid: Option<u8>) -> Result<(ItemTag, Quirks), TagError> {
     if memory.iter().all(|&b| b == 0) || memory.iter().all(|&b| b == 0xFF) {
         return Err(TagError::Blank);
     }
-    let tag = if part3::looks_like(memory) || dsfid == Some(DSFID_PART3) {
-        let (p, q) = part3::decode(memory)?;
-        (
-            ItemTag {
-                model: DataModel::Part3,
-                item: p.item,
-                owner: (!p.isil.is_empty()).then_some(p.isil),
-                parts: p.parts,
-                part: p.part,
-                usage: Some(Usage(p.usage << 4)),
-                kept: Kept::Part3 {
-                    version: p.version,
-                    extensions: p.extensions,
-                },
-            },
-            q,
-        )
+    let crc = part3::looks_like(memory);
+    let tag = if dsfid == Some(DSFID_PART3) || (crc && dsfid != Some(DSFID_PART2)) {
+        part3_tag(memory)?
     } else {
-        let reversed = part3::reverse_blocks(memory);
-        let (m, quirks) = if plausible_part2(memory) || dsfid == Some(DSFID_PART2) {
-            (memory.to_vec(), Quirks::default())
-        } else if plausible_part2(&reversed) {
-            (
-                reversed,
-                Quirks {
-                    reversed_blocks: true,
-                    ..Quirks::default()
-                },
-            )
-        } else {
-            return Err(TagError::Unrecognised);
-        };
-        (part2_tag(&part2::elements(&m)?)?, quirks)
+        match part2_memory(memory, dsfid) {
+            Ok(tag) => tag,
+            Err(_) if crc => part3_tag(memory)?,
+            Err(e) => return Err(e),
+        }
     };
     let t = &tag.0;
     if t.part == 0 || t.part > t.parts {
@@ -155,6 +132,43 @@ pub fn decode(memory: &[u8], dsfid: Option<u8>) -> Result<(ItemTag, Quirks), Tag
         });
     }
     Ok(tag)
+}
+
+fn part3_tag(memory: &[u8]) -> Result<(ItemTag, Quirks), TagError> {
+    let (p, q) = part3::decode(memory)?;
+    Ok((
+        ItemTag {
+            model: DataModel::Part3,
+            item: p.item,
+            owner: (!p.isil.is_empty()).then_some(p.isil),
+            parts: p.parts,
+            part: p.part,
+            usage: Some(Usage(p.usage << 4)),
+            kept: Kept::Part3 {
+                version: p.version,
+                extensions: p.extensions,
+            },
+        },
+        q,
+    ))
+}
+
+fn part2_memory(memory: &[u8], dsfid: Option<u8>) -> Result<(ItemTag, Quirks), TagError> {
+    let reversed = part3::reverse_blocks(memory);
+    let (m, quirks) = if plausible_part2(memory) || dsfid == Some(DSFID_PART2) {
+        (memory.to_vec(), Quirks::default())
+    } else if plausible_part2(&reversed) {
+        (
+            reversed,
+            Quirks {
+                reversed_blocks: true,
+                ..Quirks::default()
+            },
+        )
+    } else {
+        return Err(TagError::Unrecognised);
+    };
+    Ok((part2_tag(&part2::elements(&m)?)?, quirks))
 }
 
 fn part2_tag(elements: &[Element]) -> Result<ItemTag, TagError> {

@@ -105,3 +105,19 @@ fn every_input_the_fuzzer_failed_on_round_trips() {
     }
     assert!(seen >= 18, "the corpus is there ({seen} files)");
 }
+
+#[test]
+fn a_part2_dsfid_wins_over_a_part3_crc_by_chance() {
+    // What the part 2 encoder wrote before it learnt to move such an image (a tag written by
+    // another encoder can look the same): with its DSFID it reads as the part 2 tag it is;
+    // without, nothing can tell it from part 3's part 5 of 1.
+    let mut image = hex("c1 00 05 6f 25 73 49 78");
+    image.resize(64, 0);
+    assert!(part3::looks_like(&image));
+    assert_eq!(
+        decode(&image, None),
+        Err(TagError::BadSet { part: 5, parts: 1 })
+    );
+    let (tag, _) = decode(&image, Some(iso28560::tag::DSFID_PART2)).unwrap();
+    assert_eq!((tag.model, tag.item.as_str()), (DataModel::Part2, "[2U3RW"));
+}
