@@ -5,10 +5,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::{Local, NaiveDate, TimeZone, Utc};
 use drivers::feig_twin::AirTime;
+use e2e::{LogCapture, leaks};
 use iso28560::Usage;
 use kiosk::Input;
 use kiosk::queue::Queue;
@@ -19,6 +21,12 @@ use ui::{Action, Message, Outcome, RowState, Screen, View};
 const AINO: &str = "24680000000011";
 const AINO_PIN: &str = "1234";
 const WAIT: Duration = Duration::from_secs(10);
+
+/// Every log line of this test binary, at every level (one subscriber per process).
+fn logs() -> &'static LogCapture {
+    static LOGS: OnceLock<LogCapture> = OnceLock::new();
+    LOGS.get_or_init(LogCapture::install)
+}
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml")
@@ -37,6 +45,7 @@ fn noon() -> (NaiveDate, chrono::DateTime<Utc>) {
 }
 
 async fn started(at: chrono::DateTime<Utc>) -> (tempfile::TempDir, sim::Rig, SimKiosk) {
+    logs();
     let tmp = tempfile::tempdir().unwrap();
     let rig = sim::rig(tmp.path(), &fixtures(), at - chrono::Duration::hours(1), "")
         .await
@@ -227,4 +236,18 @@ async fn five_wrong_pins_lock_the_card_at_the_kiosk_and_say_for_how_long() {
     let v = log_in(&mut k, "24680000000029", "2468").await;
     assert_eq!(v.screen, Screen::Items);
     k.shut_down().await.unwrap();
+
+    // Logged on the security target, with a pseudonym; no card number, no PIN.
+    let text = logs().text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("the card is locked at this kiosk"))
+        .unwrap_or_else(|| panic!("no lockout in the logs:\n{text}"));
+    assert!(
+        line.contains("security") && line.contains("card=card:") && line.contains("minutes=15"),
+        "{line}"
+    );
+    for secret in [AINO, "24680000000029", "9999", AINO_PIN, "Virtanen"] {
+        assert!(!leaks(&text, secret), "{secret:?} is in the logs:\n{text}");
+    }
 }
