@@ -290,16 +290,8 @@ impl EventLog {
 
     /// Rewrites the log with only the records `kept` accepts (given key, value and whether it
     /// is the security log's), swaps the new one in and deletes the old, so that nothing of the
-    /// others is left in any file. Returns how many distinct events were left out; with none
-    /// to leave out (`count` says how many there are), nothing is rewritten.
-    fn rewrite(
-        &self,
-        count: usize,
-        kept: impl Fn(&[u8], &[u8], bool) -> bool,
-    ) -> Result<usize, EventLogError> {
-        if count == 0 {
-            return Ok(0);
-        }
+    /// others is left in any file. Returns how many distinct events were left out.
+    fn rewrite(&self, kept: impl Fn(&[u8], &[u8], bool) -> bool) -> Result<usize, EventLogError> {
         let _one = self.rewriting.lock().unwrap_or_else(|p| p.into_inner());
         let staging = daemon::fs::staging(&self.dir).map_err(|e| self.err(e))?;
         let fresh = open_trees(&staging).map_err(|e| self.err(e))?;
@@ -400,7 +392,10 @@ impl EventLog {
     /// Removes events before `cutoff` (Unix ms), leaving no bytes of them; returns how many.
     pub fn purge_before(&self, cutoff: i64) -> Result<usize, EventLogError> {
         let n = self.count_before(false, cutoff)?;
-        self.rewrite(n, |k, _, security| security || k >= &key_at(cutoff)[..])
+        if n == 0 {
+            return Ok(0);
+        }
+        self.rewrite(|k, _, security| security || k >= &key_at(cutoff)[..])
             .map(|_| n)
     }
 
@@ -408,7 +403,10 @@ impl EventLog {
     /// how many.
     pub fn purge_security_before(&self, cutoff: i64) -> Result<usize, EventLogError> {
         let n = self.count_before(true, cutoff)?;
-        self.rewrite(n, |k, _, security| !security || k >= &key_at(cutoff)[..])
+        if n == 0 {
+            return Ok(0);
+        }
+        self.rewrite(|k, _, security| !security || k >= &key_at(cutoff)[..])
             .map(|_| n)
     }
 
@@ -424,10 +422,10 @@ impl EventLog {
 
     /// Removes every event about the card with this pseudonym from both logs, durably and
     /// leaving no bytes of them in the log's files; returns how many distinct events (for a
-    /// patron's right to erasure).
+    /// patron's right to erasure). The log is rewritten even when none is found: a version
+    /// before this one removed events from the index only, and left their bytes.
     pub fn erase_card(&self, pseudonym: &str) -> Result<usize, EventLogError> {
-        let n = self.of_card(pseudonym)?.len();
-        self.rewrite(n, |_, v, _| !about(v, pseudonym))
+        self.rewrite(|_, v, _| !about(v, pseudonym))
     }
 
     /// Events held.
