@@ -210,6 +210,13 @@ impl KioskSettings {
         if !self.pin_required {
             w.push("kiosk.pin_required = false: anyone holding a card can borrow on it".into());
         }
+        let o = &self.offline;
+        if o.lending && o.loan_days.by_media.is_empty() {
+            w.push(format!("offline.loan_days_by_media: not set: every offline loan is due in {} days whatever the item is (set the library's periods by the media format on its tags, e.g. V = 7 for video)", o.loan_days.default));
+        }
+        if o.lending && o.untagged {
+            w.push("offline.untagged = true: items whose tag was not read are lent offline without knowing whether they are for loan".into());
+        }
         if self.printer.is_none() {
             w.push("printer: not set: patrons get no receipts".into());
         }
@@ -492,7 +499,8 @@ mod tests {
         assert!(
             w.contains("pin_required")
                 && w.contains("registry: not set")
-                && w.contains("no receipts"),
+                && w.contains("no receipts")
+                && w.contains("due in 14 days whatever the item is"),
             "{w}"
         );
     }
