@@ -374,7 +374,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             lines: vec![],
             any_offline: false,
         });
-        if self.settings.pin_required {
+        if self.settings.pin_required && !self.still_locked(&card) {
             self.view.screen = Screen::Pin;
             self.view.card_entry = None;
             self.view.pin_length = 0;
@@ -507,9 +507,11 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             Stage::Card => {
                 let card = CardNumber::new(std::mem::take(&mut s.entry));
                 if self.settings.pin_required {
-                    s.card = Some(card);
+                    s.card = Some(card.clone());
                     s.stage = Stage::Pin;
-                    self.sync_entry();
+                    if !self.still_locked(&card) {
+                        self.sync_entry();
+                    }
                 } else {
                     self.login(card, Pin::new("")).await;
                 }
@@ -539,10 +541,19 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         (self.clock)().naive_local()
     }
 
+    /// A locked card is told so before its PIN is asked for (and again if one is typed).
+    fn still_locked(&mut self, card: &CardNumber) -> bool {
+        let Some(left) = self.pins.locked(card, self.started.elapsed()) else {
+            return false;
+        };
+        tracing::info!(card = %self.pins.pseudonym(card), "refused: the card is locked here after wrong PINs");
+        self.locked_out(left);
+        true
+    }
+
     async fn login(&mut self, card: CardNumber, pin: Pin) {
-        if let Some(left) = self.pins.locked(&card, self.started.elapsed()) {
-            tracing::info!(card = %self.pins.pseudonym(&card), "login refused: the card is locked here after wrong PINs");
-            return self.locked_out(left);
+        if self.still_locked(&card) {
+            return;
         }
         self.view.busy = true;
         self.show();

@@ -225,12 +225,32 @@ async fn five_wrong_pins_lock_the_card_at_the_kiosk_and_say_for_how_long() {
         "the fifth wrong PIN"
     );
     k.tap(Action::Dismiss).await;
-    // Locked: even the right PIN does not log in now.
-    let v = log_in(&mut k, AINO, AINO_PIN).await;
+    // Locked: said as soon as the card is shown, before a PIN is asked for...
+    k.wait_for(WAIT, |v| v.screen == Screen::Welcome)
+        .await
+        .unwrap();
+    k.send(Input::Scan(AINO.into())).await;
+    let v = k
+        .wait_for(WAIT, |v| v.screen != Screen::Welcome)
+        .await
+        .unwrap();
     assert_eq!(
         (v.screen, v.message, v.message_note.as_str()),
         (Screen::Message, Some(Message::LockedOut), "15")
     );
+    k.tap(Action::Dismiss).await;
+    // ...and typed on the screen's pad the right PIN does not log in either.
+    k.wait_for(WAIT, |v| v.screen == Screen::Welcome)
+        .await
+        .unwrap();
+    k.tap(Action::Start(ui::Mode::Borrow)).await;
+    k.wait_for(WAIT, |v| v.card_entry.is_some()).await.unwrap();
+    k.type_digits(AINO).await;
+    let v = k
+        .wait_for(WAIT, |v| v.screen == Screen::Message)
+        .await
+        .unwrap();
+    assert_eq!(v.message, Some(Message::LockedOut));
     k.tap(Action::Dismiss).await;
     // Another card is not locked.
     let v = log_in(&mut k, "24680000000029", "2468").await;
