@@ -127,18 +127,29 @@ fn main() -> std::process::ExitCode {
     if let Some(e) = &engager {
         devices::engage_on_panic(e.clone());
     }
-    let result = match tokio::runtime::Builder::new_multi_thread()
+    // The selftest claims the lock itself (after it made sure the door is stopped) and leaves
+    // here what engages it on the way out.
+    let selftest_lock = std::sync::OnceLock::new();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime.block_on(real_main(args, command, lock)),
+        .build();
+    let result = match &runtime {
+        Ok(runtime) => runtime.block_on(real_main(args, command, lock, &selftest_lock)),
         Err(e) => Err(anyhow::anyhow!("cannot start: {e}")),
     };
-    // Every way out of `run` engages the lock again, and for good.
-    let unlocked = engager.and_then(|e| e.engage_for_good(devices::ENGAGE_WAIT).err());
+    // Every way out of `run` (and of a selftest that claimed the lock) engages the lock again,
+    // and for good, before the runtime is shut down.
+    let unlocked = engager
+        .or_else(|| selftest_lock.get().cloned())
+        .and_then(|e| e.engage_for_good(devices::ENGAGE_WAIT).err());
     if let Some(e) = &unlocked {
         eprintln!("door-agent: cannot engage the lock: {e}; check the door by hand");
+    }
+    // Dropping the runtime would wait for every blocking task to end, and a USB keypad's read
+    // waits in one for the next key press: a stop would hang until systemd's SIGKILL.
+    if let Ok(runtime) = runtime {
+        runtime.shutdown_timeout(SHUTDOWN_WAIT);
     }
     match result {
         Ok(()) if unlocked.is_none() => std::process::ExitCode::SUCCESS,
@@ -150,6 +161,9 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// How long the way out waits for blocking tasks (a keypad's read) before leaving them.
+const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The lock's pin from the configuration (only that), claimed and engaged.
 fn engage(config: &std::path::Path) -> anyhow::Result<devices::ClaimedLock> {
     devices::engage_lock(&settings::load_lock(config)?)
@@ -159,6 +173,7 @@ async fn real_main(
     args: Args,
     command: Command,
     lock: Option<devices::ClaimedLock>,
+    selftest_lock: &std::sync::OnceLock<std::sync::Arc<dyn drivers::gpio::Engage>>,
 ) -> anyhow::Result<()> {
     let s = settings::load(&args.config)?;
     // `events` asks a running door over its socket and writes nothing; it checks when it reads
@@ -284,11 +299,15 @@ async fn real_main(
                 say: &say,
             };
             let checks = tokio::select! {
-                checks = door_agent::selftest::run(&s, &tech, Utc::now().timestamp()) => checks,
+                checks = door_agent::selftest::run(&s, &tech, Utc::now().timestamp(), selftest_lock) => checks,
                 () = shutdown() => {
-                    // Stopped mid-test (Ctrl-C): the pins keep their level after exit, so the
-                    // lock is claimed again, which engages it, and the signals are off.
-                    let engaged = devices::open_door(&s).is_ok();
+                    // Stopped mid-test (Ctrl-C, a terminal hung up): the pins keep their level
+                    // after exit, so the lock is engaged again (claimed again, when the test had
+                    // not claimed it yet), and the signals are off.
+                    let engaged = match selftest_lock.get() {
+                        Some(lock) => lock.engage_for_good(devices::ENGAGE_WAIT).is_ok(),
+                        None => devices::open_door(&s).is_ok(),
+                    };
                     anyhow::bail!(
                         "selftest interrupted; {}",
                         if engaged { "the lock is engaged" } else { "the lock could not be engaged again: check the door" }
@@ -322,20 +341,26 @@ async fn real_main(
     }
 }
 
-/// SIGTERM (systemd) or SIGINT (a terminal). The handlers are in place when this returns, not
-/// when it is first polled: a SIGTERM while the door starts is a clean stop too.
+/// SIGTERM (systemd), SIGINT or SIGQUIT (a terminal's keys) or SIGHUP (a terminal that went
+/// away: a technician's dropped SSH session mid-selftest, with the lock released, would otherwise
+/// end the process where it stands). The handlers are in place when this returns, not when it is
+/// first polled: a SIGTERM while the door starts is a clean stop too.
 fn shutdown() -> impl Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
     let signals = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+        signal(SignalKind::quit()),
     );
     async move {
         match signals {
-            (Ok(mut term), Ok(mut int)) => {
+            (Ok(mut term), Ok(mut int), Ok(mut hup), Ok(mut quit)) => {
                 tokio::select! {
                     _ = term.recv() => {}
                     _ = int.recv() => {}
+                    _ = hup.recv() => {}
+                    _ = quit.recv() => {}
                 }
             }
             _ => {

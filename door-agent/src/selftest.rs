@@ -7,10 +7,11 @@
 //! on one at a time for the technician to see and hear. A card must be read and a key pressed.
 //! No card number or key is ever printed.
 
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use drivers::card::CardEvent;
-use drivers::gpio::{DoorIo, Signal};
+use drivers::gpio::{DoorIo, Engage, Signal};
 use offline::selftest::{Check, check};
 
 use crate::devices;
@@ -59,9 +60,20 @@ async fn poll_until(
 }
 
 /// The door's pins: contact, exit, tamper at rest; LEDs and buzzer; the relay through the
-/// contact.
-async fn door_checks(s: &DoorSettings, tech: &Technician<'_>, out: &mut Vec<Check>) {
-    let mut door = match devices::open_door(s) {
+/// contact. The lock is claimed first, on its own, and from then on a panic engages it (the
+/// relay check releases it on purpose); what engages it is left in `lock` for the way out.
+async fn door_checks(
+    s: &DoorSettings,
+    tech: &Technician<'_>,
+    out: &mut Vec<Check>,
+    lock: &OnceLock<Arc<dyn Engage>>,
+) {
+    let claimed = devices::engage_lock(&s.lock()).inspect(|claimed| {
+        let engager = claimed.engager();
+        devices::engage_on_panic(engager.clone());
+        let _ = lock.set(engager);
+    });
+    let mut door = match claimed.and_then(|claimed| devices::open_door_with(s, claimed)) {
         Ok(d) => {
             out.push(check(
                 "door pins",
@@ -179,6 +191,7 @@ async fn door_checks(s: &DoorSettings, tech: &Technician<'_>, out: &mut Vec<Chec
         let _ = door.set_locked(true);
         return;
     }
+    panic_for_tests();
     (tech.say)(&format!(
         "The lock is released now: open the door within {}, then let it close.",
         secs(tech.wait)
@@ -328,8 +341,14 @@ async fn input_checks(s: &DoorSettings, tech: &Technician<'_>, out: &mut Vec<Che
 }
 
 /// Runs every check `s` calls for, in the order a technician at the door does them; `now` is
-/// Unix seconds (the list's freshness).
-pub async fn run(s: &DoorSettings, tech: &Technician<'_>, now: i64) -> Vec<Check> {
+/// Unix seconds (the list's freshness). The lock, once claimed, is left engageable in `lock`
+/// for the caller's way out.
+pub async fn run(
+    s: &DoorSettings,
+    tech: &Technician<'_>,
+    now: i64,
+    lock: &OnceLock<Arc<dyn Engage>>,
+) -> Vec<Check> {
     let mut out = Vec::new();
     // A running door drives the same pins: releasing the lock under it would be logged as a
     // forced door. Its control socket answers while it runs.
@@ -341,7 +360,7 @@ pub async fn run(s: &DoorSettings, tech: &Technician<'_>, now: i64) -> Vec<Check
         ));
         return out;
     }
-    door_checks(s, tech, &mut out).await;
+    door_checks(s, tech, &mut out, lock).await;
     input_checks(s, tech, &mut out).await;
     out.push(offline::selftest::library_system(s.registry.as_ref(), Duration::from_secs(5)).await);
     out.push(offline::selftest::offline_list(
@@ -351,3 +370,16 @@ pub async fn run(s: &DoorSettings, tech: &Technician<'_>, now: i64) -> Vec<Check
     ));
     out
 }
+
+/// For the fail-locked tests, in debug builds only: with `DOOR_AGENT_TEST_PANIC=selftest` the
+/// selftest panics right after releasing the lock. Release builds have no such trigger.
+#[cfg(debug_assertions)]
+#[allow(clippy::panic)]
+fn panic_for_tests() {
+    if std::env::var_os("DOOR_AGENT_TEST_PANIC").is_some_and(|v| v == "selftest") {
+        panic!("DOOR_AGENT_TEST_PANIC: the selftest panics with the lock released");
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn panic_for_tests() {}

@@ -384,3 +384,92 @@ async fn a_panic_in_the_door_task_with_the_lock_released_ends_the_process_locked
     );
     assert_eq!(lock_level(&rig), Some(!RELEASED), "{stderr}");
 }
+
+/// `door-agent selftest` with the technician nowhere (the door is never opened), its standard
+/// error to `log`.
+fn selftest(bin: &Path, rig: &door::Rig, env: &[(&str, &str)], log: &Path) -> Kill {
+    std::fs::create_dir_all(&rig.gpio).unwrap();
+    FileBackend::set_level(&rig.gpio, EXIT, true).unwrap();
+    Kill(
+        Command::new(bin)
+            .arg("-c")
+            .arg(&rig.config)
+            .args(["selftest", "--wait", "30"])
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(std::fs::File::create(log).unwrap()))
+            .spawn()
+            .unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_in_the_selftest_with_the_lock_released_ends_the_process_locked() {
+    let Some(bin) = binary() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let rig = rig(tmp.path()).await;
+    let log = tmp.path().join("selftest.log");
+    // Debug builds only: the selftest panics right after it released the lock for the relay
+    // check (the lock's sense, the LEDs and the buzzer are tried first, a second each).
+    let mut agent = selftest(&bin, &rig, &[("DOOR_AGENT_TEST_PANIC", "selftest")], &log);
+    let status = exit_of(&mut agent, Duration::from_secs(30)).await;
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(status.code(), Some(101), "{stderr}");
+    assert!(
+        stderr.contains("panicked at door-agent/src/selftest.rs")
+            && stderr.contains("the lock is engaged; exiting"),
+        "{stderr}"
+    );
+    assert_eq!(lock_level(&rig), Some(!RELEASED), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_selftest_whose_terminal_hangs_up_with_the_lock_released_ends_locked() {
+    let Some(bin) = binary() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let rig = rig(tmp.path()).await;
+    let log = tmp.path().join("selftest.log");
+    let mut agent = selftest(&bin, &rig, &[], &log);
+    let stderr = || std::fs::read_to_string(&log).unwrap();
+    until(
+        "the selftest to release the lock",
+        Duration::from_secs(30),
+        || lock_level(&rig) == Some(RELEASED) || agent.0.try_wait().unwrap().is_some(),
+    )
+    .await;
+    assert_eq!(lock_level(&rig), Some(RELEASED), "{}", stderr());
+    // The technician's SSH session drops.
+    signal(&agent, "HUP");
+    let status = exit_of(&mut agent, Duration::from_secs(15)).await;
+    assert!(!status.success(), "{}", stderr());
+    assert!(stderr().contains("selftest interrupted"), "{}", stderr());
+    assert_eq!(lock_level(&rig), Some(!RELEASED), "{}", stderr());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_a_door_whose_usb_keypad_is_waiting_for_a_key() {
+    let Some(bin) = binary() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let rig = rig(tmp.path()).await;
+    // An event device that gives nothing (nobody at the door): a FIFO without a writer, whose
+    // open (and read) waits in one of tokio's blocking threads, as a real keypad's read does.
+    let keypad = tmp.path().join("keypad");
+    let made = Command::new("mkfifo").arg(&keypad).status().unwrap();
+    assert!(made.success());
+    let mut text = std::fs::read_to_string(&rig.config).unwrap();
+    text.push_str(&format!(
+        "\n[keypad]\nkind = \"evdev\"\npath = \"{}\"\n",
+        keypad.display()
+    ));
+    std::fs::write(&rig.config, text).unwrap();
+    let log = tmp.path().join("agent.log");
+    let mut agent = running(&bin, &rig, &[], &log).await;
+    let stderr = || std::fs::read_to_string(&log).unwrap();
+    assert!(agent.0.try_wait().unwrap().is_none(), "{}", stderr());
+    signal(&agent, "TERM");
+    // Well within the unit's TimeoutStopSec (10 s), after which systemd would SIGKILL it.
+    let status = exit_of(&mut agent, Duration::from_secs(5)).await;
+    assert!(status.success(), "{status}: {}", stderr());
+    assert_eq!(lock_level(&rig), Some(!RELEASED), "{}", stderr());
+}
