@@ -99,6 +99,12 @@ pub fn recover(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Whether there is a store at `dir`, counting one a crash left halfway through a swap (only
+/// `<dir>.new` and `<dir>.old` there), which [`recover`] finishes at the next open.
+pub fn store_exists(dir: &Path) -> bool {
+    dir.exists() || sibling(dir, ".new").exists() || sibling(dir, ".old").exists()
+}
+
 /// A fresh, empty, private directory beside `dir` to build its replacement in.
 pub fn staging(dir: &Path) -> io::Result<PathBuf> {
     let new = sibling(dir, ".new");
@@ -202,6 +208,7 @@ mod tests {
         // Between the renames: the new one, which was durable before the first.
         std::fs::rename(&dir, &old).unwrap();
         put(&new, "new");
+        assert!(store_exists(&dir));
         recover(&dir).unwrap();
         assert_eq!(read(&dir), "new");
         assert!(!old.exists() && !new.exists());

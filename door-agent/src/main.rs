@@ -88,9 +88,10 @@ enum Command {
 
 fn open_log_stopped(s: &settings::DoorSettings) -> anyhow::Result<EventLog> {
     let path = s.state_dir.join("events");
-    // Opening would create an empty log: a wrong state_dir must not "export" nothing.
+    // Opening would create an empty log: a wrong state_dir must not "export" nothing. A log a
+    // crash left mid-rewrite (`events.new`, `events.old`) is one: opening finishes the swap.
     anyhow::ensure!(
-        path.exists(),
+        daemon::fs::store_exists(&path),
         "{}: no event log here (is state_dir right?)",
         path.display()
     );

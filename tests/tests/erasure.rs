@@ -226,6 +226,46 @@ async fn an_erased_cards_events_leave_no_bytes_under_the_doors_state_directory()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erase_after_a_crash_between_the_swaps_renames_finishes_the_swap_and_erases() {
+    let Some(bin) = e2e::workspace_binary("door-agent") else {
+        println!(
+            "SKIPPED: the door-agent binary is not built (run through `cargo test --workspace`)"
+        );
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let rig = door_with_events(tmp.path(), door::nine_pm_today()).await;
+    let state = rig.dir.join("state");
+    let key = card_key(&rig.config);
+    // A rewrite (the hourly purge) died between its two renames: the log is `events.old`, its
+    // replacement `events.new`, and there is no `events`.
+    let (log, new, old) = (
+        state.join("events"),
+        state.join("events.new"),
+        state.join("events.old"),
+    );
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(&log)
+        .arg(&old)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    std::fs::rename(&log, &new).unwrap();
+
+    let o = run(&bin, &rig.config, &["erase"], AINO);
+    assert!(
+        o.status.success() && text(&o).contains("2 event(s)"),
+        "{}",
+        text(&o)
+    );
+    assert!(log.is_dir() && !new.exists() && !old.exists());
+    let left = found(&state, AINO, &key);
+    assert!(left.is_empty(), "after erasure: {left:#?}");
+    assert!(!found(&state, ERIK, &key).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_doors_retention_purge_leaves_no_bytes_of_the_purged_events() {
     let Some(bin) = e2e::workspace_binary("door-agent") else {
         println!(
