@@ -163,6 +163,15 @@ fn the_units_restart_for_ever_and_the_door_is_locked_after_every_stop() {
         stop_post,
         ["/usr/bin/door-agent -c /etc/omatoimi/door.toml lock"]
     );
+    // `lock` and `run` open the Raspberry Pi's GPIO under DevicePolicy=closed: every device node
+    // rppal maps must be allowed, or the lock cannot be engaged (a Pi 5's RP1 is /dev/gpiomem0).
+    let allowed = values(&door, "Service", "DeviceAllow");
+    for node in ["/dev/gpiomem", "/dev/gpiomem0", "/dev/gpiochip0"] {
+        assert!(
+            allowed.iter().any(|a| a == &format!("{node} rw")),
+            "door-agent.service: DeviceAllow={node} rw missing"
+        );
+    }
 }
 
 /// The Debian package's metadata (in `provision/Cargo.toml`, built by `scripts/package`): every
