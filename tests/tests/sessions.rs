@@ -328,8 +328,12 @@ async fn garbage_truncated_misencoded_and_damaged_frames_leave_the_connection_wo
         .await
         .unwrap();
     assert_eq!(read_reply(&mut s).await, b"941");
-    // Garbage, a truncated frame, a frame with bytes that are not UTF-8, an unknown message.
+    // Garbage, a truncated frame, a frame with bytes that are not UTF-8, an unknown message:
+    // each is answered with 96 (send it again), never with silence.
     s.write_all(b"\x00\x01\xFFhello there\r2300120261124    21\r1720261124    210000AOheili|ABM\xE4ki|\r25xx\r").await.unwrap();
+    for frame in ["garbage", "truncated", "not UTF-8", "unknown"] {
+        assert_eq!(read_reply(&mut s).await, b"96AZFEF6", "{frame}");
+    }
     // A damaged checksum gets 96, the request to send it again.
     s.write_all(b"9900302.00AY1AZ0000\r").await.unwrap();
     assert_eq!(read_reply(&mut s).await, b"96AZFEF6");
