@@ -4,7 +4,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Local, Utc};
@@ -15,6 +15,7 @@ use kiosk::{Clock, Devices, Input, KioskSettings};
 use tokio::sync::{mpsc, watch};
 use ui::{Action, View};
 
+use crate::fixtures::Item;
 use crate::server;
 
 /// The owner ISIL written on the demo catalogue's tags.
@@ -32,6 +33,19 @@ pub struct Rig {
     /// The receipt printer.
     pub printer: PrinterTwin,
 }
+
+/// The rig's `[offline]` section: Heili's loan periods (the catalogue's `[[loan_rule]]`s) by the
+/// ONIX media format [`tag`] writes on the items.
+pub const OFFLINE: &str = r#"[offline]
+lending = true
+max_loans = 3
+loan_days = 14   # also magazines: their tags carry no media format
+# Heili's loan periods (fixtures' [[loan_rule]]), by the ONIX media format on the tags.
+[offline.loan_days_by_media]
+B = 28   # books (BA)
+V = 7    # video: DVD (VI), Blu-ray (VO)
+A = 28   # audiobooks (AC: on CDs)
+"#;
 
 /// Starts the simulator and a printer twin, and writes the kiosk's files under
 /// `state_dir/kiosk`; the offline list is issued at `issued_at`.
@@ -76,16 +90,7 @@ idle_logout_secs = 60
 online_timeout_ms = 1500
 {kiosk_extra}
 
-[offline]
-lending = true
-max_loans = 3
-loan_days = 14
-# Heili's loan periods (fixtures' [[loan_rule]]), by the ONIX media format on the tags.
-[offline.loan_days_by_media]
-B = 28   # books
-V = 7    # video: DVD (VI), Blu-ray (VO)
-A = 28   # audiobooks
-
+{offline}
 [rfid]
 driver = "simulated"
 security = "afi"
@@ -121,6 +126,7 @@ scopes = ["heili", "LPR"]
 keys = ["{key}"]
 when_expired = "deny"
 "#,
+            offline = OFFLINE,
             printer = printer.addr(),
             port = https.port(),
             key = files.public_key,
@@ -134,13 +140,51 @@ when_expired = "deny"
     })
 }
 
-/// The tag of part `part` of `parts` of item `barcode`: ISO 28560-2 for odd item numbers (as
-/// Finnish libraries encode), ISO 28560-3 for even ones, so both pass through every test.
+/// The ONIX media format Heili writes on the tag (ISO 28560-2's data element 7, from ONIX for
+/// Books' product forms) for a media kind of the catalogue: `BA` book, `VI` DVD video, `AC` an
+/// audiobook on CDs. None for a magazine (the list has no code for a periodical, so its tag
+/// carries none and it gets the kiosk's `loan_days`) or a kind the library has no code for.
+pub fn onix_media(media: &str) -> Option<&'static str> {
+    match media {
+        "book" => Some("BA"),
+        "dvd" => Some("VI"),
+        "audiobook" => Some("AC"),
+        _ => None,
+    }
+}
+
+/// The shipped demo catalogue's items (the catalogue every rig serves), read once.
+fn catalogue() -> &'static [Item] {
+    static ITEMS: OnceLock<Vec<Item>> = OnceLock::new();
+    ITEMS.get_or_init(|| {
+        #[derive(serde::Deserialize)]
+        struct Items {
+            #[serde(default)]
+            item: Vec<Item>,
+        }
+        toml::from_str::<Items>(crate::DEFAULT_FIXTURES)
+            .map(|c| c.item)
+            .unwrap_or_default()
+    })
+}
+
+/// The tag of part `part` of `parts` of item `barcode`, as the library tagged it. An item of
+/// the demo catalogue carries what Heili writes, in ISO 28560-2: its type of usage (a reference
+/// copy is "not for circulation") and the ONIX media format of its kind ([`onix_media`]), from
+/// which the kiosk takes its offline loan period. A barcode the catalogue does not know (typed
+/// at `library-sim kiosk`, or a test filling the pad) gets a plain circulating tag without a
+/// media format: ISO 28560-2 for odd item numbers, ISO 28560-3 (the Danish model) for even ones,
+/// so both data models still reach the pad.
 pub fn tag(barcode: &str, part: u8, parts: u8) -> SimTag {
-    let n: u32 = barcode
-        .trim_start_matches(|c: char| !c.is_ascii_digit())
-        .parse()
-        .unwrap_or(0);
+    if let Some(item) = catalogue().iter().find(|i| i.barcode == barcode) {
+        let usage = if item.non_circulating {
+            iso28560::Usage::NOT_FOR_CIRCULATION
+        } else {
+            iso28560::Usage::CIRCULATING
+        };
+        return tag_as(barcode, part, parts, usage, onix_media(&item.media));
+    }
+    let n = item_number(barcode);
     let model = if n % 2 == 1 {
         DataModel::Part2
     } else {
@@ -154,17 +198,29 @@ pub fn tag(barcode: &str, part: u8, parts: u8) -> SimTag {
         .part_of(part, parts)
         .encode(32)
         .unwrap_or_default();
-    // Any number typed at the terminal makes a UID (wrapping, not overflowing).
-    SimTag::new(
-        SimTag::uid_from(n.wrapping_mul(16).wrapping_add(u32::from(part))),
-        dsfid,
-        memory,
+    SimTag::new(uid(barcode, part), dsfid, memory)
+}
+
+fn item_number(barcode: &str) -> u32 {
+    barcode
+        .trim_start_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .unwrap_or(0)
+}
+
+/// The UID of part `part` of `barcode`'s tag: any number typed at the terminal makes one
+/// (wrapping, not overflowing).
+fn uid(barcode: &str, part: u8) -> [u8; 8] {
+    SimTag::uid_from(
+        item_number(barcode)
+            .wrapping_mul(16)
+            .wrapping_add(u32::from(part)),
     )
 }
 
-/// [`tag`], as the library tagged the item: its type of usage (a reference copy is not for
-/// circulation) and its ONIX media format (`BA` book, `VI` DVD video) in the ISO 28560-2 data
-/// Finnish libraries write (the tag is written in part 2 whatever the item's number).
+/// A tag written with this type of usage and ONIX media format (`BA` book, `VI` DVD video), in
+/// the ISO 28560-2 data Finnish libraries write, for any barcode; [`tag`] writes the
+/// catalogue's items this way.
 pub fn tag_as(
     barcode: &str,
     part: u8,
@@ -172,7 +228,6 @@ pub fn tag_as(
     usage: iso28560::Usage,
     media: Option<&str>,
 ) -> SimTag {
-    let uid = tag(barcode, part, parts).uid;
     let mut item = ItemTag::new(DataModel::Part2, barcode, Some(ISIL)).part_of(part, parts);
     item.usage = Some(usage);
     if let Some(m) = media {
@@ -184,7 +239,7 @@ pub fn tag_as(
         }]);
     }
     SimTag::new(
-        uid,
+        uid(barcode, part),
         iso28560::tag::DSFID_PART2,
         item.encode(64).unwrap_or_default(),
     )
@@ -349,8 +404,8 @@ fn print_rows(v: &View) {
 
 /// The README's kiosk demo: Aino borrows a stack by RFID (one disc of a set missing at first,
 /// a reference book, a blank tag), the security bits, a receipt read back from the printer;
-/// then the library system goes away and loans go on into the offline queue, delivered once it
-/// is back.
+/// then the library system goes away and loans go on into the offline queue, each for its
+/// tag's loan period (the reference book still refused, by its tag), delivered once it is back.
 pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     let rig = rig(state_dir, fixtures, Utc::now(), "").await?;
     println!(
@@ -427,7 +482,9 @@ pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     k.wait_for(Duration::from_secs(6), |v| v.screen == ui::Screen::Welcome)
         .await;
 
-    println!("  The library system stops. Aino comes back for two more books:");
+    println!(
+        "  The library system stops. Aino comes back with a book, a DVD and the reference book; offline\n  the kiosk goes by their tags (media format BA: 28 days, VI: 7; the reference copy: not for loan):"
+    );
     let sip = rig.running.sip2_tls;
     rig.running.stop();
     k.send(Input::Scan("24680000000011".into())).await;
@@ -441,11 +498,12 @@ pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
         v.as_ref().map_or("?".into(), words),
         v.as_ref().is_some_and(|v| v.offline)
     );
-    k.pad.place(tag("HE0000006", 1, 1));
-    k.pad.place(tag("HE0000010", 1, 1));
+    for item in ["HE0000006", "HE0000002", "HE0000005"] {
+        k.pad.place(tag(item, 1, 1));
+    }
     let v = k
         .wait_for(wait, |v| {
-            v.items.len() >= 2 && v.items.iter().all(|r| r.state != ui::RowState::Working)
+            v.items.len() >= 3 && v.items.iter().all(|r| r.state != ui::RowState::Working)
         })
         .await
         .unwrap_or_else(|| k.view());
@@ -611,4 +669,101 @@ pub fn interactive(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     runtime.block_on(k.shut_down())?;
     rig.running.stop();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use kiosk::offline_rules::{self, Offline};
+
+    /// The rig's offline rules, as the kiosk loads them from its file.
+    fn rig_rules() -> offline_rules::LoanDays {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kiosk.toml");
+        std::fs::write(
+            &file,
+            format!("[kiosk]\nname = \"k\"\nlibrary = \"Heili\"\nbranch = \"LPR\"\nstate_dir = \"state\"\n\n{OFFLINE}"),
+        )
+        .unwrap();
+        let settings = kiosk::settings::load(&file).unwrap();
+        assert!(
+            !settings.warnings().iter().any(|w| w.contains("loan_days")),
+            "{:?}",
+            settings.warnings()
+        );
+        settings.offline.loan_days
+    }
+
+    fn read(t: &SimTag) -> ItemTag {
+        iso28560::decode(&t.memory, Some(t.dsfid)).unwrap().0
+    }
+
+    #[test]
+    fn every_catalogue_item_is_lent_offline_for_its_loan_rule_and_a_reference_copy_is_not() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let fixtures = crate::fixtures::Fixtures::parse(
+            Path::new("heili.toml"),
+            crate::DEFAULT_FIXTURES,
+            today,
+        )
+        .unwrap();
+        assert_eq!(catalogue().len(), fixtures.items.len());
+        let rules = rig_rules();
+        let mut media_seen = std::collections::BTreeSet::new();
+        for item in &fixtures.items {
+            let t = read(&tag(&item.barcode, 1, 1));
+            assert_eq!(t.item, item.barcode);
+            assert_eq!(t.owner.as_deref(), Some(ISIL));
+            let got = offline_rules::decide(&[&t], &rules, false);
+            if item.non_circulating {
+                assert_eq!(got, Offline::NotForLoan, "{}", item.barcode);
+                continue;
+            }
+            let days = fixtures.rule(&item.media).unwrap().loan_days;
+            assert_eq!(
+                got,
+                Offline::Lend {
+                    days,
+                    media: onix_media(&item.media).map(Into::into)
+                },
+                "{} ({})",
+                item.barcode,
+                item.media
+            );
+            media_seen.insert(item.media.as_str());
+        }
+        // The catalogue has each kind the rules name, and a reference copy.
+        assert_eq!(
+            media_seen.into_iter().collect::<Vec<_>>(),
+            ["audiobook", "book", "dvd", "magazine"]
+        );
+        assert!(fixtures.items.iter().any(|i| i.non_circulating));
+    }
+
+    #[test]
+    fn every_disc_of_a_set_carries_the_set_and_unknown_items_keep_both_data_models() {
+        for part in 1..=3 {
+            let t = read(&tag("HE0000008", part, 3));
+            assert_eq!((t.part, t.parts), (part, 3));
+            assert_eq!(t.media_format().as_deref(), Some("AC"));
+        }
+        assert_ne!(tag("HE0000008", 1, 3).uid, tag("HE0000008", 2, 3).uid);
+        let dvd = tag("HE0000002", 1, 1);
+        assert_eq!(
+            dvd.uid,
+            tag_as("HE0000002", 1, 1, iso28560::Usage::CIRCULATING, None).uid
+        );
+        // Not in the catalogue: a plain circulating tag, part 2 or part 3 by the number.
+        let odd = read(&tag("HE0000011", 1, 1));
+        let even = read(&tag("HE0000012", 1, 1));
+        assert_eq!(
+            (odd.model, even.model),
+            (DataModel::Part2, DataModel::Part3)
+        );
+        for t in [&odd, &even] {
+            assert_eq!(t.usage, Some(iso28560::Usage::CIRCULATING));
+            assert_eq!(t.media_format(), None);
+        }
+    }
 }
