@@ -304,6 +304,25 @@ fn door(a: &Answers) -> String {
     s
 }
 
+/// A new kiosk's `[offline]` section. Offline, an item is lent for the period given here for the
+/// ONIX media format on its tag; provisioning cannot know the library's periods, so it writes
+/// commented defaults for the library to set (a re-run keeps what the library wrote: the rules
+/// are not provisioning's).
+const OFFLINE: &str = "\
+[offline]
+lending = true
+max_loans = 5
+# Days for an item whose tag names no format below (ISO 28560-3 tags carry none).
+loan_days = 28
+# Offline loan periods by the ONIX media format on the items' RFID tags (ISO 28560-2): a code
+# (VI: DVD video) or its first letter (V: all video). Written as defaults by provisioning, not
+# from the library's rules: set them to the loan periods the library system gives.
+[offline.loan_days_by_media]
+B = 28   # books (BA; BB hardback, BC paperback)
+A = 28   # audio: audiobooks and music on CD (AC)
+V = 14   # video: DVD (VI), Blu-ray (VO)
+";
+
 fn kiosk(a: &Answers) -> String {
     let k = &a.kiosk;
     let mut s = String::new();
@@ -321,10 +340,7 @@ fn kiosk(a: &Answers) -> String {
     let _ = writeln!(s, "language = {}", q(&a.language));
     let _ = writeln!(s, "metrics = {}", q(&k.metrics));
     let _ = writeln!(s);
-    let _ = writeln!(s, "[offline]");
-    let _ = writeln!(s, "lending = true");
-    let _ = writeln!(s, "max_loans = 5");
-    let _ = writeln!(s, "loan_days = 28");
+    s.push_str(OFFLINE);
     if let Some(p) = &k.pad {
         let _ = writeln!(s);
         let _ = writeln!(s, "[rfid]");

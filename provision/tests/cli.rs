@@ -374,8 +374,12 @@ fn a_kiosk_is_provisioned_with_its_pad_scanner_and_printer() {
         t.contains("kiosk -c") && t.contains("systemctl enable --now kiosk"),
         "{t}"
     );
+    // The kiosk's own loader passed it with no warning that every offline loan gets one period.
+    assert!(!t.contains("loan_days_by_media"), "{t}");
     let config = std::fs::read_to_string(b.etc().join("kiosk.toml")).unwrap();
     for line in [
+        "[offline.loan_days_by_media]",
+        "V = 14",
         "library = \"Lappeenrannan kaupunginkirjasto\"",
         "driver = \"feig\"",
         "path = \"/dev/ttyUSB0\"",
