@@ -148,6 +148,22 @@ fn open_trees(dir: &Path) -> Result<Trees, sled::Error> {
     Ok(Trees { db, tree, security })
 }
 
+/// The sequence number to go on from: past every one held, in either log. The last key is not
+/// enough: after the clock stepped back, the last event written is not the last by time, and
+/// a number it used would come round again.
+fn next_seq(t: &Trees) -> Result<u32, sled::Error> {
+    let mut next = 0u32;
+    for tree in [&t.tree, &t.security] {
+        for key in tree.iter().keys() {
+            let key = key?;
+            if let Some(seq) = key.get(8..12).and_then(|b| <[u8; 4]>::try_from(b).ok()) {
+                next = next.max(u32::from_be_bytes(seq).saturating_add(1));
+            }
+        }
+    }
+    Ok(next)
+}
+
 impl EventLog {
     /// Opens (or creates, private to this user) the log at `path`, holding it against other
     /// processes until the last clone is dropped, and finishing a rewrite a crash interrupted.
@@ -171,17 +187,20 @@ impl EventLog {
         })?;
         daemon::fs::recover(path).map_err(io)?;
         daemon::fs::create_private_dir(path).map_err(io)?;
-        let trees = open_trees(path).map_err(|e| EventLogError::Db {
+        let db_err = |e: sled::Error| EventLogError::Db {
             path: shown.clone(),
             cause: e.to_string(),
-        })?;
+        };
+        let trees = open_trees(path).map_err(db_err)?;
+        // Two events in the same millisecond on either side of a restart must not share a key.
+        let seq = next_seq(&trees).map_err(db_err)?;
         Ok(Self {
             trees: std::sync::Arc::new(std::sync::RwLock::new(Some(trees))),
             journal: Default::default(),
             rewriting: Default::default(),
             dir: path.to_owned(),
             path: shown,
-            seq: Default::default(),
+            seq: std::sync::Arc::new(AtomicU32::new(seq)),
             _lock: std::sync::Arc::new(lock),
         })
     }
@@ -557,6 +576,41 @@ mod tests {
         drop(log);
         let log = EventLog::open(&path).unwrap();
         assert_eq!(log.for_card(&kept).unwrap().len(), 2);
+        assert_eq!(log.security_between(0, i64::MAX).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn events_in_the_same_millisecond_across_a_reopen_are_all_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events");
+        let log = EventLog::open(&path).unwrap();
+        log.record(&Event::new(Kind::Entry, 5_000)).unwrap();
+        log.record(&Event::new(Kind::Exit, 5_000)).unwrap();
+        // The clock stepped back: the last event written is not the last by time.
+        log.record(&Event::new(Kind::Entry, 9_000)).unwrap();
+        log.record(&Event::new(Kind::Exit, 7_000)).unwrap();
+        let mut alarm = Event::new(Kind::Alarm, 7_000);
+        alarm.code = Some("forced-open".into());
+        log.record(&alarm).unwrap();
+        log.flush().unwrap();
+        drop(log);
+        let log = EventLog::open(&path).unwrap();
+        log.record(&Event::new(Kind::Denied, 5_000)).unwrap();
+        log.record(&Event::new(Kind::Denied, 7_000)).unwrap();
+        log.record(&Event::new(Kind::Denied, 7_000)).unwrap();
+        let kinds = |from, to| {
+            log.between(from, to)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.kind)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(kinds(5_000, 5_001), [Kind::Entry, Kind::Exit, Kind::Denied]);
+        assert_eq!(
+            kinds(7_000, 7_001),
+            [Kind::Exit, Kind::Alarm, Kind::Denied, Kind::Denied]
+        );
+        assert_eq!(log.len(), 8);
         assert_eq!(log.security_between(0, i64::MAX).unwrap().len(), 1);
     }
 
