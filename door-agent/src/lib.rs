@@ -152,7 +152,7 @@ pub async fn run<R: Registry + Clone + 'static>(
             let _ = tx.try_send(f);
         }
     };
-    purge(&events, &settings, &clock);
+    purge(&events, &list, &settings, &clock);
 
     // The door task owns the I/O; it engages the lock first thing.
     let (door_tx, door_rx) = mpsc::channel(16);
@@ -425,10 +425,10 @@ pub async fn run<R: Registry + Clone + 'static>(
                 // A purge rewrites the log (seconds for a large one): off this loop, which
                 // decides at the door; the log goes on recording meanwhile.
                 if purging.as_ref().is_none_or(tokio::task::JoinHandle::is_finished) {
-                    let (events, settings, clock) =
-                        (events.clone(), settings.clone(), clock.clone());
+                    let (events, list, settings, clock) =
+                        (events.clone(), list.clone(), settings.clone(), clock.clone());
                     purging = Some(tokio::task::spawn_blocking(move || {
-                        purge(&events, &settings, &clock)
+                        purge(&events, &list, &settings, &clock)
                     }));
                 }
                 failures.forget_old(mono(Instant::now()));
@@ -467,7 +467,7 @@ async fn sleep_until_opt(t: Option<Instant>) {
     }
 }
 
-fn purge(events: &EventLog, settings: &DoorSettings, clock: &Clock) {
+fn purge(events: &EventLog, list: &OfflineList, settings: &DoorSettings, clock: &Clock) {
     let cutoff = clock().timestamp_millis()
         - i64::try_from(settings.retention.as_millis()).unwrap_or(i64::MAX);
     match events.purge_before(cutoff) {
@@ -481,6 +481,12 @@ fn purge(events: &EventLog, settings: &DoorSettings, clock: &Clock) {
         Ok(0) => {}
         Ok(n) => tracing::info!("security log: {n} events past its retention purged"),
         Err(e) => tracing::error!("security log purge: {e}"),
+    }
+    // The wrong-PIN records of offline checks whose window and lockout are over.
+    match list.purge_failures(clock().timestamp()) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("offline list: {n} expired PIN-failure record(s) purged"),
+        Err(e) => tracing::error!("PIN-failure purge: {e}"),
     }
 }
 

@@ -82,7 +82,7 @@ enum Command {
         out: PathBuf,
     },
     /// A patron's right to erasure: remove every event about one card (read from standard
-    /// input). The daemon must be stopped.
+    /// input), and the record of its wrong PINs at offline checks. The daemon must be stopped.
     Erase,
 }
 
@@ -233,6 +233,12 @@ async fn real_main(
             let p = door_agent::pseudonym(&s.allowlist.card_key, &card);
             let n = open_log_stopped(&s)?.erase_card(&p)?;
             println!("{n} event(s) about this card removed from the event log");
+            // Wrong PINs this door counted at offline checks, kept apart from the list.
+            let list = offline::OfflineList::open(s.allowlist.clone())
+                .context("the offline list's store (is the door-agent running?)")?;
+            if list.erase_card(&card)? {
+                println!("this card's wrong-PIN record removed");
+            }
             println!(
                 "The offline list on this device comes from the library system: erase the patron there, and the next list leaves them out."
             );

@@ -82,6 +82,21 @@ pub async fn run(
         None => None,
     };
     let mut background = Background(Vec::new());
+    // Wrong-PIN records of offline checks whose window and lockout are over: at start (they
+    // may have passed while it was down), then every ten minutes.
+    if let Some(list) = &list {
+        purge_failures(list, &clock);
+        let (list, clock) = (list.clone(), clock.clone());
+        background.0.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(600));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let (list, clock) = (list.clone(), clock.clone());
+                let _ = tokio::task::spawn_blocking(move || purge_failures(&list, &clock)).await;
+            }
+        }));
+    }
     if let (Some(list), Some(a)) = (&list, &settings.allowlist)
         && a.url.is_some()
     {
@@ -133,6 +148,14 @@ pub async fn run(
         let _ = b.await;
     }
     Ok(())
+}
+
+fn purge_failures(list: &OfflineList, clock: &Clock) {
+    match list.purge_failures(clock().timestamp()) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("offline list: {n} expired PIN-failure record(s) purged"),
+        Err(e) => tracing::error!("PIN-failure purge: {e}"),
+    }
 }
 
 /// Background tasks that end with the kiosk, also when it is cancelled mid-way.

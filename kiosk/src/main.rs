@@ -57,7 +57,8 @@ enum Command {
         out: PathBuf,
     },
     /// A patron's right to erasure: the card's offline loans are delivered to the library system
-    /// first, then nothing of it is left here. Nothing is removed while a loan cannot be
+    /// first, then nothing of it is left here (the loans, the record of its wrong PINs at
+    /// offline checks). Nothing is removed while a loan cannot be
     /// delivered. The card number is read from standard input; the kiosk must be stopped.
     Erase,
 }
@@ -210,6 +211,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             // Removed records are gone from the files after each delivery; this also takes any
             // a version before that left behind.
             q.compact()?;
+            // Wrong PINs this kiosk counted at offline checks, kept apart from the list.
+            if let Some(a) = &settings.allowlist {
+                let list = offline::OfflineList::open(a.clone()).map_err(|e| {
+                    anyhow::anyhow!(
+                        "{e}\nIs the kiosk running? Stop it first (systemctl stop kiosk)."
+                    )
+                })?;
+                if list.erase_card(&card)? {
+                    println!("this card's wrong-PIN record removed");
+                }
+            }
             println!(
                 "nothing about this card is held on this kiosk any more ({} record(s) were delivered and removed)",
                 held.len()

@@ -6,7 +6,9 @@
 //! It is not the access policy: it answers with the facts, and the door's policy decides.
 //!
 //! Layout:
-//! - [`store`]: the sled store behind a narrow interface: generations, the ratchet, PIN failures.
+//! - [`store`]: the sled store behind a narrow interface: generations, the ratchet.
+//! - [`failures`]: the device's own PIN-failure records, apart from the list, in a file
+//!   rewritten whole so that a removed record (erasure, expiry) leaves no bytes.
 //! - [`apply`]: verifying a list or delta file and applying it to the store.
 //! - [`lookup`]: card + PIN against the list in force, with lockout and the expired-list policy.
 //! - [`sync`]: fetching head, delta or full list over HTTPS with conditional requests.
@@ -14,6 +16,7 @@
 #![deny(missing_docs)]
 
 pub mod apply;
+pub mod failures;
 pub mod lookup;
 pub mod selftest;
 pub mod store;

@@ -8,6 +8,7 @@ use allowlist::{Entry, Facts, Refusal};
 use config::allowlist::{AllowlistSettings, WhenExpired};
 use redact::{CardNumber, Pin};
 
+use crate::failures::FailureStore;
 use crate::store::{Store, StoreError};
 
 /// The list's answer about a card and PIN.
@@ -60,17 +61,41 @@ pub enum OfflineError {
 #[derive(Debug, Clone)]
 pub struct OfflineList {
     store: Store,
+    failures: Arc<FailureStore>,
     settings: Arc<AllowlistSettings>,
 }
 
 impl OfflineList {
-    /// Opens the store named in `settings`.
+    /// Opens the store named in `settings`, and the device's PIN-failure records beside it
+    /// ([`crate::failures::dir_for`]), moving there any an earlier version kept in the list's
+    /// store.
     pub fn open(settings: AllowlistSettings) -> Result<Self, StoreError> {
         let store = Store::open(&settings.store, settings.cache_bytes)?;
+        let failures = FailureStore::open(&crate::failures::dir_for(&settings.store))?;
+        move_old_failures(&store, &failures)?;
         Ok(Self {
             store,
+            failures: Arc::new(failures),
             settings: Arc::new(settings),
         })
+    }
+
+    /// Removes the PIN-failure record this device holds about `card` (a patron's right to
+    /// erasure), leaving no bytes of it in the records' files; whether there was one. The list
+    /// itself comes from the library system and is not touched.
+    pub fn erase_card(&self, card: &CardNumber) -> Result<bool, StoreError> {
+        self.failures.remove(&self.settings.card_key.hash(card))
+    }
+
+    /// Removes the PIN-failure records that have expired at `now` (Unix seconds: window
+    /// passed, no lockout running), leaving no bytes of them; returns how many.
+    pub fn purge_failures(&self, now: i64) -> Result<usize, StoreError> {
+        self.failures.purge(&self.settings.guard, now)
+    }
+
+    /// The directory of the device's PIN-failure records.
+    pub fn failures_dir(&self) -> &std::path::Path {
+        self.failures.dir()
     }
 
     /// The store (for applying lists).
@@ -136,13 +161,13 @@ impl OfflineList {
             what: "entry",
         })?;
         let guard = &self.settings.guard;
-        let failures = self.store.failures(&hash)?;
+        let failures = self.failures.get(&hash);
         if let Some(until) = guard.locked(failures, now) {
             return Ok(OfflineAnswer::LockedOut { until });
         }
         if header.argon2.verify(pin, &entry.salt, &entry.verifier) {
             if failures.is_some() {
-                self.store.set_failures(&hash, None)?;
+                self.failures.set(&hash, None, guard, now)?;
             }
             return Ok(OfflineAnswer::Verified {
                 facts: Box::new(entry.facts),
@@ -151,7 +176,7 @@ impl OfflineList {
             });
         }
         let f = guard.fail(failures, now);
-        self.store.set_failures(&hash, Some(f))?;
+        self.failures.set(&hash, Some(f), guard, now)?;
         if let Some(until) = guard.locked(Some(f), now) {
             tracing::warn!(target: "security", event = "pin_lockout", card = ?hash, until, "wrong PINs: card locked out");
             return Ok(OfflineAnswer::LockedOut { until });
@@ -159,5 +184,83 @@ impl OfflineList {
         Ok(OfflineAnswer::WrongPin {
             tries_left: guard.max_failures.saturating_sub(f.count),
         })
+    }
+}
+
+/// Moves the PIN-failure records an earlier version kept in the list's store (its
+/// `pin-failures` tree) to `failures`, durably, and only then drops the tree; the list stays.
+/// Lockouts are short, but one running through an upgrade is kept rather than reset. Returns
+/// how many were moved. (sled keeps a dropped tree's bytes in its files until it reuses them;
+/// those files hold every listed patron's hash by design.)
+fn move_old_failures(store: &Store, failures: &FailureStore) -> Result<usize, StoreError> {
+    let old = store.take_old_failures()?;
+    let n = old.len();
+    if n > 0 {
+        failures.adopt(old)?;
+        tracing::info!(
+            "offline list: {n} PIN-failure record(s) moved out of the list's store into {}",
+            failures.dir().display()
+        );
+    }
+    store.drop_old_failures()?;
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use allowlist::guard::GuardPolicy;
+    use allowlist::{Argon2Params, CardHash, Header, KeyId, Kind, Ratchet, SigningKey};
+
+    use super::*;
+
+    #[test]
+    fn failures_kept_in_the_lists_store_by_an_earlier_version_move_out_and_the_list_stays() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("allowlist");
+        let g = GuardPolicy::default();
+        let locked = (0..5).fold(None, |f, i| Some(g.fail(f, 1_000 + i)));
+        {
+            // As an earlier version left it: a list, and a `pin-failures` tree in its db.
+            let store = Store::open(&path, 1 << 20).unwrap();
+            let k = SigningKey::from_seed([1; 32]).unwrap();
+            let header = Header {
+                kind: Kind::Full,
+                version: 7,
+                base: None,
+                issued_at: 1_000,
+                expires_at: 100_000,
+                scope: vec!["heili".into()],
+                signers: vec![k.public().id()],
+                card_key: KeyId([1; 8]),
+                argon2: Argon2Params::OWASP_MINIMUM,
+                entry_count: 1,
+                list_hash: [2; 32],
+                body_len: 40,
+                body_hash: [3; 32],
+            };
+            let mut w = store.begin().unwrap();
+            store.put(&mut w, &[0xee; 40]).unwrap();
+            store
+                .commit(w, &header.sign(&[&k]), &Ratchet::default())
+                .unwrap();
+            store.put_old_failure([0xa1; 32], locked.unwrap());
+        }
+        let store = Store::open(&path, 1 << 20).unwrap();
+        let failures = FailureStore::open(&crate::failures::dir_for(&path)).unwrap();
+        assert_eq!(failures.dir(), tmp.path().join("pin-failures"));
+        assert_eq!(move_old_failures(&store, &failures).unwrap(), 1);
+        assert_eq!(failures.get(&CardHash([0xa1; 32])), locked);
+        assert!(store.take_old_failures().unwrap().is_empty());
+        assert_eq!(move_old_failures(&store, &failures).unwrap(), 0);
+        // The list is whole.
+        assert_eq!(store.held().map(|h| h.version), Some(7));
+        assert_eq!(
+            store.lookup(&CardHash([0xee; 32])).unwrap(),
+            Some(vec![0xee; 40])
+        );
+        drop((store, failures));
+        let failures = FailureStore::open(&tmp.path().join("pin-failures")).unwrap();
+        assert_eq!(failures.get(&CardHash([0xa1; 32])), locked);
     }
 }

@@ -7,6 +7,10 @@
 //! fresh tree, flushed, and only then named current, together with the raised ratchet, in one
 //! atomic batch; the old tree is dropped afterwards. A crash before that batch leaves a tree no one
 //! names, dropped at the next open.
+//!
+//! The device's own PIN-failure records are not here but in [`crate::failures`]: an earlier
+//! version kept them in a `pin-failures` tree, which [`Store::take_old_failures`] and
+//! [`Store::drop_old_failures`] move out.
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -20,6 +24,8 @@ const CURRENT: &[u8] = b"current";
 const RATCHET: &[u8] = b"ratchet";
 const NEXT_GENERATION: &[u8] = b"next-generation";
 const BATCH: usize = 8192;
+/// The tree an earlier version kept the PIN-failure records in.
+const OLD_FAILURES: &[u8] = b"pin-failures";
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +49,14 @@ pub enum StoreError {
     /// Two entries share a 16-byte card-hash prefix (a forged list, or 2^-100 bad luck).
     #[error("two entries share a card-hash prefix")]
     PrefixCollision,
+    /// The PIN-failure records could not be read or written.
+    #[error("PIN-failure records {}: {message}", path.display())]
+    Failures {
+        /// Their directory.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
 }
 
 /// The list in force.
@@ -62,7 +76,6 @@ pub struct Store {
     path: PathBuf,
     db: sled::Db,
     meta: sled::Tree,
-    failures: sled::Tree,
     current: Arc<RwLock<Option<Current>>>,
 }
 
@@ -102,12 +115,10 @@ impl Store {
             .open()
             .map_err(err)?;
         let meta = db.open_tree("meta").map_err(err)?;
-        let failures = db.open_tree("pin-failures").map_err(err)?;
         let mut store = Self {
             path: path.to_owned(),
             db,
             meta,
-            failures,
             current: Arc::new(RwLock::new(None)),
         };
         let current = store.read_current()?;
@@ -315,28 +326,45 @@ impl Store {
         let _ = self.db.drop_tree(list_name(w.generation));
     }
 
-    /// The PIN-failure record of a card.
-    pub fn failures(&self, card: &CardHash) -> Result<Option<Failures>, StoreError> {
-        Ok(self
-            .failures
-            .get(card.0)
-            .map_err(self.err())?
-            .and_then(|v| Failures::decode(&v)))
+    /// The PIN-failure records an earlier version kept in this store (its `pin-failures`
+    /// tree), by full card hash; none when there is no such tree. Damaged records are left out.
+    pub fn take_old_failures(&self) -> Result<Vec<([u8; 32], Failures)>, StoreError> {
+        if !self.db.tree_names().iter().any(|n| n == OLD_FAILURES) {
+            return Ok(vec![]);
+        }
+        let tree = self.db.open_tree(OLD_FAILURES).map_err(self.err())?;
+        let mut out = vec![];
+        for kv in tree.iter() {
+            let (k, v) = kv.map_err(self.err())?;
+            if let (Ok(k), Some(f)) = (<[u8; 32]>::try_from(k.as_ref()), Failures::decode(&v)) {
+                out.push((k, f));
+            }
+        }
+        Ok(out)
     }
 
-    /// Stores (or with `None`, clears) a card's PIN-failure record.
-    pub fn set_failures(&self, card: &CardHash, f: Option<Failures>) -> Result<(), StoreError> {
-        match f {
-            Some(f) => self.failures.insert(card.0, &f.encode()[..]).map(|_| ()),
-            None => self.failures.remove(card.0).map(|_| ()),
-        }
-        .map_err(self.err())?;
-        self.failures.flush().map(|_| ()).map_err(self.err())
+    /// Drops the `pin-failures` tree of an earlier version (after its records were moved);
+    /// whether there was one. The list is untouched.
+    pub fn drop_old_failures(&self) -> Result<bool, StoreError> {
+        let dropped = self.db.drop_tree(OLD_FAILURES).map_err(self.err())?;
+        self.db.flush().map_err(self.err())?;
+        Ok(dropped)
     }
 
     /// The store directory.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+impl Store {
+    /// Writes a record into the `pin-failures` tree, as an earlier version did.
+    #[cfg(test)]
+    #[allow(clippy::unwrap_used)]
+    pub(crate) fn put_old_failure(&self, card: [u8; 32], f: Failures) {
+        let tree = self.db.open_tree(OLD_FAILURES).unwrap();
+        tree.insert(card, &f.encode()[..]).unwrap();
+        self.db.flush().unwrap();
     }
 }
 
