@@ -106,7 +106,7 @@ fn base64(bytes: &[u8], alphabet: &[u8; 64]) -> String {
 /// log writes it (32 hex digits), in upper case, as raw bytes and in base64 (whole and the
 /// 16 bytes the log and the list's keys use). `raw` says which are raw bytes: the offline
 /// list's store holds every patron's hash by design and is searched for the printable forms
-/// only.
+/// only; the device's own PIN-failure records (`pin-failures`, beside it) for all of them.
 fn traces(card: &str, key: &allowlist::CardKey) -> Vec<(String, Vec<u8>, bool)> {
     const STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -223,6 +223,61 @@ async fn an_erased_cards_events_leave_no_bytes_under_the_doors_state_directory()
         ERIK,
     );
     assert!(text(&o).contains("1 event(s)"), "{}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erased_cards_wrong_pins_at_offline_checks_leave_no_bytes_outside_the_list() {
+    let Some(bin) = e2e::workspace_binary("door-agent") else {
+        println!(
+            "SKIPPED: the door-agent binary is not built (run through `cargo test --workspace`)"
+        );
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let rig = door::rig(tmp.path(), &fixtures(), "", door::nine_pm_today(), 72)
+        .await
+        .unwrap();
+    let settings = door_agent::settings::load(&rig.config).unwrap();
+    let mut d = door::start_door(settings, rig.clock.clock()).unwrap();
+    // The door syncs its list at start.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The library system goes away: the list answers, and the door counts wrong PINs itself.
+    rig.running.stop();
+    for (card, pin) in [(AINO, "9999#"), (AINO, "9998#"), (ERIK, "1111#")] {
+        let f = d.try_card(card, pin).await;
+        assert!(
+            matches!(&f, Some(door_agent::Feedback::Denied { .. })),
+            "{card}: {f:?}"
+        );
+    }
+    d.shut_down().await.unwrap();
+    let state = rig.dir.join("state");
+    let key = card_key(&rig.config);
+    let raw = |card| {
+        found(&state, card, &key)
+            .into_iter()
+            .filter(|f| f.starts_with("the hash's 16 raw bytes"))
+            .collect::<Vec<_>>()
+    };
+    // The failure records are apart from the list, where the grep sees all of them.
+    assert!(
+        !raw(AINO).is_empty() && !raw(ERIK).is_empty(),
+        "the wrong-PIN records are outside the list's store: {:#?}",
+        files(&state)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect::<Vec<_>>()
+    );
+
+    let o = run(&bin, &rig.config, &["erase"], AINO);
+    assert!(
+        o.status.success() && text(&o).contains("wrong-PIN record removed"),
+        "{}",
+        text(&o)
+    );
+    let left = found(&state, AINO, &key);
+    assert!(left.is_empty(), "after erasure: {left:#?}");
+    assert!(!raw(ERIK).is_empty(), "Erik's record stays");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
