@@ -1,8 +1,10 @@
 //! The network side: SIP2 over TLS and (on request) plain TCP, one task per connection, login
 //! before anything else, the control interface for faults, and state saved after every change.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,6 +97,7 @@ pub struct Simulator {
     pub(crate) token_lifetime: Duration,
     pub(crate) allowlist: Option<PathBuf>,
     closing: tokio::sync::watch::Sender<bool>,
+    connections: std::sync::Mutex<Connections>,
     journal: std::sync::Mutex<Vec<Received>>,
     pub(crate) clock: Clock,
 }
@@ -133,6 +136,39 @@ pub struct Running {
     pub device_key: PathBuf,
     sim: Arc<Simulator>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The listening sockets, shut down by [`Running::abort`] whatever their tasks are doing.
+    listeners: Vec<OwnedFd>,
+}
+
+/// Every open connection's socket (a duplicate of its descriptor), so that a stop can end them
+/// all at once, from outside the tasks that serve them.
+#[derive(Debug, Default)]
+struct Connections {
+    next: u64,
+    open: HashMap<u64, OwnedFd>,
+}
+
+/// Shuts a socket down in both directions. The socket may be a listener, which Linux then
+/// closes to connections: pending ones are reset, new ones refused, a blocked accept woken.
+fn shut_down(fd: &OwnedFd) {
+    if let Ok(dup) = fd.try_clone() {
+        // std has no shutdown for an arbitrary socket; a TcpStream's is `shutdown(2)` on its fd.
+        let _ = std::net::TcpStream::from(dup).shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// A connection's place in [`Connections`], given up when its task ends (or is aborted).
+struct Registered {
+    id: u64,
+    sim: Arc<Simulator>,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.sim.connections.lock() {
+            c.open.remove(&self.id);
+        }
+    }
 }
 
 impl Running {
@@ -160,17 +196,31 @@ impl Running {
             .unwrap_or_default()
     }
 
-    /// Stops accepting connections.
+    /// Stops accepting connections: when this returns, a new connection is refused (the
+    /// listening sockets are shut down here, not when their tasks next run).
     pub fn abort(&self) {
+        for fd in &self.listeners {
+            shut_down(fd);
+        }
         for t in &self.tasks {
             t.abort();
         }
     }
 
-    /// Stops as a restart would: no more connections, and every open SIP2 connection closed.
+    /// Stops as a restart would: no more connections, and every open connection (SIP2, HTTPS,
+    /// control) closed. When this returns, nothing sent to the old server is answered: each
+    /// connection's socket is shut down here, so a request racing the stop fails on the client's
+    /// side instead of being served by a task that has not yet seen the stop.
     pub fn stop(&self) {
         self.abort();
-        let _ = self.sim.closing.send(true);
+        self.sim.closing.send_replace(true);
+        let open: Vec<OwnedFd> = match self.sim.connections.lock() {
+            Ok(mut c) => c.open.drain().map(|(_, fd)| fd).collect(),
+            Err(_) => vec![],
+        };
+        for fd in &open {
+            shut_down(fd);
+        }
     }
 }
 
@@ -216,6 +266,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         token_lifetime: settings.token_lifetime,
         allowlist: settings.allowlist.clone(),
         closing: tokio::sync::watch::channel(false).0,
+        connections: std::sync::Mutex::default(),
         journal: std::sync::Mutex::default(),
         clock: settings.clock.clone(),
     });
@@ -230,6 +281,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         device_key: files.device_key.clone(),
         sim: sim.clone(),
         tasks: vec![],
+        listeners: vec![],
     };
     if let Some(addr) = settings.sip2_tls {
         let acceptor = tokio_rustls::TlsAcceptor::from(tls::server_config(
@@ -242,14 +294,19 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         info!(%local, ca = %files.ca_cert.display(), dialect = %sim.dialect.name, charset = %sim.dialect.charset, "SIP2 over TLS");
         running.sip2_tls = Some(local);
         let sim = sim.clone();
-        running.tasks.push(accept_loop(listener, move |tcp, peer| {
-            let (sim, acceptor) = (sim.clone(), acceptor.clone());
-            async move {
-                if let Some(tls) = handshake(&acceptor, tcp, peer).await {
-                    serve(sim, tls, peer).await;
+        running.tasks.push(accept_loop(
+            &mut running.listeners,
+            &running.sim,
+            listener,
+            move |tcp, peer| {
+                let (sim, acceptor) = (sim.clone(), acceptor.clone());
+                async move {
+                    if let Some(tls) = handshake(&acceptor, tcp, peer).await {
+                        serve(sim, tls, peer).await;
+                    }
                 }
-            }
-        }));
+            },
+        ));
     }
     if let Some(addr) = settings.https {
         let acceptor = tokio_rustls::TlsAcceptor::from(tls::server_config(
@@ -262,21 +319,27 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         info!(%local, "Koha REST API over HTTPS");
         running.https = Some(local);
         let sim = sim.clone();
-        running.tasks.push(accept_loop(listener, move |tcp, peer| {
-            let (sim, acceptor) = (sim.clone(), acceptor.clone());
-            async move {
-                let Some(tls) = handshake(&acceptor, tcp, peer).await else {
-                    return;
-                };
-                let service = hyper::service::service_fn(move |req| rest::handle(sim.clone(), req));
-                if let Err(e) = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-                    .await
-                {
-                    debug!(%peer, error = %e, "HTTP connection ended");
+        running.tasks.push(accept_loop(
+            &mut running.listeners,
+            &running.sim,
+            listener,
+            move |tcp, peer| {
+                let (sim, acceptor) = (sim.clone(), acceptor.clone());
+                async move {
+                    let Some(tls) = handshake(&acceptor, tcp, peer).await else {
+                        return;
+                    };
+                    let service =
+                        hyper::service::service_fn(move |req| rest::handle(sim.clone(), req));
+                    if let Err(e) = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                        .await
+                    {
+                        debug!(%peer, error = %e, "HTTP connection ended");
+                    }
                 }
-            }
-        }));
+            },
+        ));
     }
     if let Some(addr) = settings.sip2_plain {
         let listener = listen(addr).await?;
@@ -284,9 +347,12 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         warn!(%local, "SIP2 over plain TCP: card numbers and PINs cross the network unencrypted; use only behind a VPN or stunnel");
         running.sip2_plain = Some(local);
         let sim = sim.clone();
-        running.tasks.push(accept_loop(listener, move |tcp, peer| {
-            serve(sim.clone(), tcp, peer)
-        }));
+        running.tasks.push(accept_loop(
+            &mut running.listeners,
+            &running.sim,
+            listener,
+            move |tcp, peer| serve(sim.clone(), tcp, peer),
+        ));
     }
     if let Some(addr) = settings.control {
         let listener = listen(addr).await?;
@@ -297,9 +363,12 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         info!(%local, "fault control");
         running.control = Some(local);
         let sim = sim.clone();
-        running.tasks.push(accept_loop(listener, move |tcp, _| {
-            control(sim.clone(), tcp)
-        }));
+        running.tasks.push(accept_loop(
+            &mut running.listeners,
+            &running.sim,
+            listener,
+            move |tcp, _| control(sim.clone(), tcp),
+        ));
     }
     Ok(running)
 }
@@ -319,17 +388,36 @@ async fn listen(addr: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {addr}"))
 }
 
-/// Accepts connections for ever, each handled in a task of its own.
-fn accept_loop<F, Fut>(listener: TcpListener, handle: F) -> tokio::task::JoinHandle<()>
+/// Accepts connections for ever, each handled in a task of its own and registered in the
+/// simulator's [`Connections`] while it lasts; the listener is kept in `listeners` for a stop.
+fn accept_loop<F, Fut>(
+    listeners: &mut Vec<OwnedFd>,
+    sim: &Arc<Simulator>,
+    listener: TcpListener,
+    handle: F,
+) -> tokio::task::JoinHandle<()>
 where
     F: Fn(TcpStream, SocketAddr) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    if let Ok(fd) = listener.as_fd().try_clone_to_owned() {
+        listeners.push(fd);
+    }
+    let sim = sim.clone();
     tokio::spawn(async move {
         loop {
-            if let Ok((tcp, peer)) = accept(&listener).await {
-                tokio::spawn(handle(tcp, peer));
-            }
+            let Ok((tcp, peer)) = accept(&listener).await else {
+                continue;
+            };
+            let Some(registered) = sim.register(&tcp) else {
+                // Stopped (or out of descriptors): not served.
+                continue;
+            };
+            let served = handle(tcp, peer);
+            tokio::spawn(async move {
+                served.await;
+                drop(registered);
+            });
         }
     })
 }
@@ -551,6 +639,24 @@ fn sc_resend(dialect: &Dialect) -> Vec<u8> {
 }
 
 impl Simulator {
+    /// Registers an accepted connection, or `None` if the simulator is stopping (a connection
+    /// accepted as the stop came in) or its socket cannot be duplicated.
+    fn register(self: &Arc<Self>, tcp: &TcpStream) -> Option<Registered> {
+        let fd = tcp.as_fd().try_clone_to_owned().ok()?;
+        let mut c = self.connections.lock().ok()?;
+        // Checked under the lock a stop drains the connections under: none slips in after.
+        if *self.closing.borrow() {
+            return None;
+        }
+        c.next += 1;
+        let id = c.next;
+        c.open.insert(id, fd);
+        Some(Registered {
+            id,
+            sim: self.clone(),
+        })
+    }
+
     fn record(&self, r: Received) {
         // For tests and the demo; a long-running simulator keeps only the latest.
         const KEPT: usize = 10_000;
