@@ -128,7 +128,7 @@ fn selftest(bin: &Path, config: &Path, wait: u64, tech: AtTheDoor) -> (bool, Str
 /// pseudo-terminal number the system hands to the next process that asks (on a busy machine,
 /// another test's socat): the selftest then found the reader "present" and someone else's
 /// terminal locked ("Unable to acquire exclusive lock on serial port").
-fn unplug(socat: e2e::Kill, device: &Path) {
+fn unplug(socat: Kill, device: &Path) {
     drop(socat);
     match std::fs::remove_file(device) {
         Ok(()) => {}
