@@ -380,6 +380,41 @@ pub fn start_door(settings: DoorSettings, clock: Clock) -> anyhow::Result<SimDoo
     })
 }
 
+/// Gives the door a health endpoint on a free loopback port, for [`list_synced`].
+pub fn with_health_endpoint(settings: &mut DoorSettings) -> std::io::Result<SocketAddr> {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    settings.metrics = Some(addr);
+    Ok(addr)
+}
+
+/// Waits, up to `within`, until the door's health endpoint (`metrics`) says it has synced its
+/// offline list (the gauge `door-agent status` reads, set once the list is applied); an error
+/// with what the endpoint said last if it never does.
+pub async fn list_synced(metrics: SocketAddr, within: Duration) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let deadline = tokio::time::Instant::now() + within;
+    let mut seen = String::new();
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(mut s) = tokio::net::TcpStream::connect(metrics).await {
+            seen.clear();
+            if s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").await.is_ok()
+                && tokio::time::timeout_at(deadline, s.read_to_string(&mut seen))
+                    .await
+                    .is_ok()
+                && seen
+                    .lines()
+                    .any(|l| l.starts_with("omatoimi_allowlist_last_sync_timestamp_seconds "))
+            {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!(
+        "the door never synced its offline list in {within:?}; its health endpoint said:\n{seen}"
+    ))
+}
+
 /// 21:00 today in Helsinki: the hour the demo's patron stands at the door.
 pub fn nine_pm_today() -> DateTime<Utc> {
     let zone = access::zone::Zone::HELSINKI;

@@ -33,37 +33,10 @@ fn welcomed(f: Option<Feedback>) -> String {
     }
 }
 
-/// A free loopback port for the door's health endpoint.
-fn free_port() -> std::net::SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-/// Waits until the door says (on its health endpoint, `settings.metrics`) that it has synced its
-/// offline list, as `door-agent status` reads it: the gauge is set once the list is applied.
 async fn synced(metrics: std::net::SocketAddr) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let mut seen = String::new();
-    while tokio::time::Instant::now() < deadline {
-        if let Ok(mut s) = tokio::net::TcpStream::connect(metrics).await {
-            seen.clear();
-            if s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").await.is_ok()
-                && tokio::time::timeout_at(deadline, s.read_to_string(&mut seen))
-                    .await
-                    .is_ok()
-                && seen
-                    .lines()
-                    .any(|l| l.starts_with("omatoimi_allowlist_last_sync_timestamp_seconds "))
-            {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the door never synced its offline list; its health endpoint said:\n{seen}");
+    door::list_synced(metrics, Duration::from_secs(30))
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,8 +55,7 @@ async fn every_deny_reason_online_then_offline_and_the_door_relocks() {
     .await
     .unwrap();
     let mut settings = door_agent::settings::load(&rig.config).unwrap();
-    let metrics = free_port();
-    settings.metrics = Some(metrics);
+    let metrics = door::with_health_endpoint(&mut settings).unwrap();
     // The door and the library system on one clock.
     let clock = rig.clock.clone();
     let mut d = door::start_door(settings, clock.clock()).unwrap();
