@@ -93,7 +93,7 @@ T = {
     "Your loans ({})": ("Lainasi ({})", "Dina lån ({})"),
     "Loans made at this kiosk while offline ({})":
         ("Tällä laitteella ilman yhteyttä tehdyt lainat ({})",
-         "Lån gjorda vid den här automaten utan förbindelse ({})"),
+         "Lån gjorda här utan förbindelse ({})"),
     "The library system cannot be reached, so this list is not complete: it shows only the loans made at this kiosk while offline. Your other loans are safe.":
         ("Kirjastojärjestelmään ei saada yhteyttä, joten luettelo ei ole täydellinen: siinä ovat vain tällä laitteella ilman yhteyttä tehdyt lainat. Muut lainasi ovat tallessa.",
          "Biblioteksystemet kan inte nås, så listan är inte fullständig: den visar bara lån som gjorts vid den här automaten utan förbindelse. Dina andra lån finns kvar."),
