@@ -579,8 +579,22 @@ fn a_full_disk_during_apply_is_refused_and_the_old_list_stays() {
             "{err}"
         );
         drop(list);
-        let list =
-            OfflineList::open(config::allowlist::load(&door.join("door.toml")).unwrap()).unwrap();
+        // sled lets go of its file lock when its last I/O thread does, which on a loaded
+        // machine can be a moment after the drop (a daemon reopens in a new process, where the
+        // kernel has released it): wait for it, with a deadline.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let list = loop {
+            match OfflineList::open(config::allowlist::load(&door.join("door.toml")).unwrap()) {
+                Ok(list) => break list,
+                Err(e)
+                    if e.to_string().contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
         assert_eq!(
             whole(&list).1,
             180,
