@@ -406,8 +406,11 @@ where
     let sim = sim.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((tcp, peer)) = accept(&listener).await else {
-                continue;
+            let (tcp, peer) = match accept(&listener).await {
+                Ok(accepted) => accepted,
+                // The listener was shut down by `stop`/`abort`: this loop is done.
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => return,
+                Err(_) => continue,
             };
             let Some(registered) = sim.register(&tcp) else {
                 // Stopped (or out of descriptors): not served.
@@ -447,6 +450,8 @@ async fn accept(listener: &TcpListener) -> std::io::Result<(TcpStream, SocketAdd
             let _ = tcp.set_nodelay(true);
             Ok((tcp, peer))
         }
+        // A listener shut down by `stop` (EINVAL): not a fault, the caller ends its loop.
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => Err(e),
         Err(e) => {
             // Out of file descriptors and the like: wait a little rather than spin.
             warn!(error = %e, "accept failed");
