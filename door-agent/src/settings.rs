@@ -234,20 +234,41 @@ pub fn load_lock(path: &Path) -> Result<LockSettings, ConfigError> {
     )
 }
 
-/// The `[gpio]` table's lines, up to the next table's header.
+/// The lines of the `[gpio]` table that name the lock (backend, dir, lock, lock_active_high),
+/// found in a file that does not parse as a whole. Table headers are recognised as TOML writes
+/// them (`[gpio]`, `[ gpio ]`, `[[outputs]]`, a trailing comment); the table's other keys are
+/// left out, so a multi-line value there (an array) cannot cut it short.
 fn gpio_table(text: &str) -> Option<String> {
-    let gpio = |l: &str| {
-        l.trim().strip_prefix("[gpio]").is_some_and(|rest| {
-            let rest = rest.trim_start();
-            rest.is_empty() || rest.starts_with('#')
-        })
-    };
-    let mut lines = text.lines().skip_while(|l| !gpio(l));
-    lines.next()?;
-    let body: Vec<&str> = lines
-        .take_while(|l| !l.trim_start().starts_with('['))
-        .collect();
-    Some(format!("[gpio]\n{}\n", body.join("\n")))
+    const KEYS: [&str; 4] = ["backend", "dir", "lock", "lock_active_high"];
+    let (mut seen, mut in_gpio) = (false, false);
+    let mut kept = vec![];
+    for line in text.lines() {
+        if let Some(name) = table_header(line) {
+            in_gpio = name == "gpio";
+            seen |= in_gpio;
+            continue;
+        }
+        let named = line
+            .split_once('=')
+            .is_some_and(|(key, _)| KEYS.contains(&key.trim()));
+        if in_gpio && named {
+            kept.push(line);
+        }
+    }
+    seen.then(|| format!("[gpio]\n{}\n", kept.join("\n")))
+}
+
+/// The table a header line names (`[name]`, `[ name ]` or `[[name]]`, with an optional
+/// comment), or `None` for any other line.
+fn table_header(line: &str) -> Option<&str> {
+    let t = line.split('#').next().unwrap_or_default().trim();
+    let inner = t
+        .strip_prefix("[[")
+        .and_then(|r| r.strip_suffix("]]"))
+        .or_else(|| t.strip_prefix('[').and_then(|r| r.strip_suffix(']')))?
+        .trim();
+    let bare = |c: char| c.is_ascii_alphanumeric() || "_-.\" ".contains(c);
+    (!inner.is_empty() && inner.chars().all(bare)).then_some(inner)
 }
 
 /// The backend and the lock's pin, validated: shared by the whole file's validation and
@@ -896,6 +917,12 @@ mod tests {
         let broken =
             format!("[door]\nname = \"Lemi\nbranch = LEMI\n\n{GPIO}\n[hours]\ndaily = [\n");
         assert_eq!(lock_of(&broken).unwrap(), want);
+        // A header written with spaces, a multi-line array in the table, a table after it.
+        let spaced = format!(
+            "[door\n[ gpio ]  # pins\noutputs = [\n  [5, 6],\n]\n{}\n[[outputs]]\nlock = 3\n",
+            GPIO.trim_start_matches("[gpio]\n")
+        );
+        assert_eq!(lock_of(&spaced).unwrap(), want);
     }
 
     #[test]
