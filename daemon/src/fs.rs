@@ -132,6 +132,19 @@ pub fn swap_in(dir: &Path) -> io::Result<()> {
     sync_parent(dir)
 }
 
+/// [`swap_in`], then the store opened again from whichever of the old and the new is whole
+/// ([`recover`] after a swap that failed halfway): the reopened store, and how the swap went.
+/// `fail` turns this module's I/O errors into the caller's.
+pub fn swap_in_and_reopen<T, E>(
+    dir: &Path,
+    open: impl FnOnce(&Path) -> Result<T, E>,
+    fail: impl Fn(io::Error) -> E,
+) -> Result<(T, Result<(), E>), E> {
+    let swapped = swap_in(dir).map_err(&fail);
+    recover(dir).map_err(&fail)?;
+    Ok((open(dir)?, swapped))
+}
+
 fn sync_parent(dir: &Path) -> io::Result<()> {
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,

@@ -374,19 +374,14 @@ impl EventLog {
         // Both closed before the directories move: sled finds its files by path.
         drop(fresh);
         *guard = None;
-        let swapped = daemon::fs::swap_in(&self.dir);
-        // After a failed swap, whichever store is whole is opened again.
-        let reopened = daemon::fs::recover(&self.dir)
-            .map_err(|e| self.err(e))
-            .and_then(|()| open_trees(&self.dir).map_err(|e| self.err(e)));
-        match reopened {
-            Ok(t) => *guard = Some(t),
-            Err(e) => {
-                tracing::error!("{e}");
-                return Err(e);
-            }
-        }
-        swapped.map_err(|e| self.err(e))?;
+        let (trees, swapped) = daemon::fs::swap_in_and_reopen(
+            &self.dir,
+            |dir| open_trees(dir).map_err(|e| self.err(e)),
+            |e| self.err(e),
+        )
+        .inspect_err(|e| tracing::error!("{e}"))?;
+        *guard = Some(trees);
+        swapped?;
         Ok(removed)
     }
 

@@ -279,19 +279,14 @@ impl Queue {
         }
         // Closed before the directories move: sled finds its files by path.
         *guard = None;
-        let swapped = daemon::fs::swap_in(&self.dir);
-        // After a failed swap, whichever store is whole is opened again.
-        let reopened = daemon::fs::recover(&self.dir)
-            .map_err(|e| self.fail(e))
-            .and_then(|()| open_store(&self.dir).map_err(|e| self.fail(e)));
-        match reopened {
-            Ok(s) => *guard = Some(s),
-            Err(e) => {
-                tracing::error!("{e}");
-                return Err(e);
-            }
-        }
-        swapped.map_err(|e| self.fail(e))
+        let (store, swapped) = daemon::fs::swap_in_and_reopen(
+            &self.dir,
+            |dir| open_store(dir).map_err(|e| self.fail(e)),
+            |e| self.fail(e),
+        )
+        .inspect_err(|e| tracing::error!("{e}"))?;
+        *guard = Some(store);
+        swapped
     }
 
     /// Records a loan made offline; durable when this returns. `in_doubt` when the online
