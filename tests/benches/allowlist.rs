@@ -140,7 +140,7 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let tmp = tempfile::tempdir().unwrap();
     let files = publishing::ensure_publisher(tmp.path()).unwrap();
-    let now = chrono::Utc::now().timestamp();
+    let now = e2e::daemons_now().timestamp();
     let owasp = Argon2Params::OWASP_MINIMUM;
 
     // argon2id at OWASP's minimum: one verification, as the door pays it.

@@ -104,7 +104,7 @@ async fn main() {
         .unwrap_or(10);
     let tmp = tempfile::tempdir().unwrap();
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
-    let rig = sim::rig(tmp.path(), &fixtures, chrono::Utc::now(), "")
+    let rig = sim::rig(tmp.path(), &fixtures, e2e::daemons_now(), "")
         .await
         .unwrap();
     let text = std::fs::read_to_string(&rig.config)

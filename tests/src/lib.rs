@@ -74,7 +74,20 @@ pub async fn plain_client(sim: &Running) -> ScriptClient<TcpStream> {
 pub const INST: &str = "heili";
 
 pub fn now() -> SipDate {
-    library_sim::replies::sip_date(library_sim::replies::local_now())
+    library_sim::replies::sip_date(daemons_now().with_timezone(&chrono::Local).naive_local())
+}
+
+/// The instant the real binaries a test starts (door-agent, kiosk, provisioning) read from their
+/// system clock, for the simulator and rigs that must agree with them: the one wall-clock read of
+/// the end-to-end tests. No outcome depends on which day it is: the fixtures' dates are resolved
+/// against it, and `scripts/test-dates` runs the tests with it faked to hard dates.
+pub fn daemons_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+/// [`daemons_now`] as a local date.
+pub fn daemons_today() -> chrono::NaiveDate {
+    daemons_now().with_timezone(&chrono::Local).date_naive()
 }
 
 pub use library_sim::requests::login;

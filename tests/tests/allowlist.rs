@@ -34,7 +34,7 @@ fn fixtures() -> Fixtures {
 }
 
 fn now() -> i64 {
-    chrono::Utc::now().timestamp()
+    e2e::daemons_now().timestamp()
 }
 
 /// Publishes from the fixtures with fines from `fines`, at `at`.

@@ -51,7 +51,7 @@ async fn check_config_validates_and_warns_about_risky_settings() {
     let kiosk = library_sim::kiosk::rig(
         &tmp.path().join("k"),
         &fixtures,
-        chrono::Utc::now(),
+        e2e::daemons_now(),
         "pin_required = false",
     )
     .await
@@ -85,7 +85,7 @@ async fn selftest_passes_on_a_good_kiosk_and_names_what_is_missing() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
-    let rig = library_sim::kiosk::rig(tmp.path(), &fixtures, chrono::Utc::now(), "")
+    let rig = library_sim::kiosk::rig(tmp.path(), &fixtures, e2e::daemons_now(), "")
         .await
         .unwrap();
     let selftest = || {

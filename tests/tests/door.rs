@@ -289,7 +289,7 @@ async fn power_loss_mid_pulse_leaves_the_door_locked_on_restart() {
     // events are dated by, in the door's zone, seen from here at the start and at the end.
     let door_day = || {
         access::zone::Zone::HELSINKI
-            .local(chrono::Utc::now())
+            .local(e2e::daemons_now())
             .format("%Y-%m-%d ")
             .to_string()
     };
@@ -304,7 +304,7 @@ async fn power_loss_mid_pulse_leaves_the_door_locked_on_restart() {
         tmp.path(),
         &fixtures(),
         "relock_on_open = false",
-        chrono::Utc::now(),
+        e2e::daemons_now(),
         72,
     )
     .await

@@ -369,11 +369,11 @@ async fn the_doors_retention_purge_leaves_no_bytes_of_the_purged_events() {
             "events",
             "--json",
             "--from",
-            &(Utc::now() - Days::days(1))
+            &(e2e::daemons_now() - Days::days(1))
                 .format("%Y-%m-%d %H:%M")
                 .to_string(),
             "--to",
-            &(Utc::now() + Days::days(1))
+            &(e2e::daemons_now() + Days::days(1))
                 .format("%Y-%m-%d %H:%M")
                 .to_string(),
         ],
@@ -389,7 +389,7 @@ async fn a_delivered_offline_loan_leaves_no_card_number_in_the_kiosks_files() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let mut rig = sim::rig(tmp.path(), &fixtures(), Utc::now(), "")
+    let mut rig = sim::rig(tmp.path(), &fixtures(), e2e::daemons_now(), "")
         .await
         .unwrap();
     let settings = kiosk::settings::load(&rig.config).unwrap();
@@ -477,7 +477,7 @@ async fn the_daemons_files_are_their_users_only_under_umask_022() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let rig = door::rig(tmp.path(), &fixtures(), "", Utc::now(), 72)
+    let rig = door::rig(tmp.path(), &fixtures(), "", e2e::daemons_now(), 72)
         .await
         .unwrap();
     let state = rig.dir.join("state");
@@ -507,7 +507,7 @@ async fn the_daemons_files_are_their_users_only_under_umask_022() {
     let o = run(&door_bin, &rig.config, &["erase"], AINO);
     assert!(o.status.success(), "{}", text(&o));
 
-    let kiosk_rig = sim::rig(tmp.path(), &fixtures(), Utc::now(), "")
+    let kiosk_rig = sim::rig(tmp.path(), &fixtures(), e2e::daemons_now(), "")
         .await
         .unwrap();
     let kiosk_state = kiosk::settings::load(&kiosk_rig.config).unwrap().state_dir;

@@ -40,7 +40,7 @@ async fn rig(tmp: &Path) -> door::Rig {
         tmp,
         &fixtures(),
         "free_when_staffed = false",
-        chrono::Utc::now(),
+        e2e::daemons_now(),
         72,
     )
     .await

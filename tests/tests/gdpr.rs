@@ -181,7 +181,7 @@ async fn the_kiosk_delivers_a_cards_offline_loans_before_erasing_and_refuses_whi
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let mut rig = sim::rig(tmp.path(), &fixtures(), chrono::Utc::now(), "")
+    let mut rig = sim::rig(tmp.path(), &fixtures(), e2e::daemons_now(), "")
         .await
         .unwrap();
     let settings = kiosk::settings::load(&rig.config).unwrap();

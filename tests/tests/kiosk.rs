@@ -38,7 +38,7 @@ async fn control(sim: &library_sim::server::Running, command: &str) -> String {
 
 async fn started(extra: &str) -> (tempfile::TempDir, sim::Rig, SimKiosk) {
     let tmp = tempfile::tempdir().unwrap();
-    let rig = sim::rig(tmp.path(), &fixtures(), chrono::Utc::now(), extra)
+    let rig = sim::rig(tmp.path(), &fixtures(), e2e::daemons_now(), extra)
         .await
         .unwrap();
     let settings = kiosk::settings::load(&rig.config).unwrap();
@@ -342,7 +342,12 @@ async fn wrong_pins_strangers_bans_a_stubborn_tag_and_an_empty_printer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_loans_are_queued_survive_a_crash_and_reach_the_library_once() {
-    let day = || chrono::Local::now().format("%Y%m%d").to_string();
+    let day = || {
+        e2e::daemons_now()
+            .with_timezone(&chrono::Local)
+            .format("%Y%m%d")
+            .to_string()
+    };
     let first_day = day();
     let (tmp, mut rig, mut k) = started("").await;
     log_in(&mut k, AINO, AINO_PIN).await;

@@ -17,7 +17,7 @@ async fn kiosk_logs_at_trace_level_hold_no_personal_data() {
     let captured = LogCapture::install();
     let tmp = tempfile::tempdir().unwrap();
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
-    let rig = sim::rig(tmp.path(), &fixtures, chrono::Utc::now(), "")
+    let rig = sim::rig(tmp.path(), &fixtures, e2e::daemons_now(), "")
         .await
         .unwrap();
     let settings = kiosk::settings::load(&rig.config).unwrap();

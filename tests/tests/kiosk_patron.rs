@@ -35,7 +35,7 @@ fn fixtures() -> PathBuf {
 /// Noon today, local time: the kiosk's clock starts there, so due dates are known exactly
 /// whatever the hour the test runs at.
 fn noon() -> (NaiveDate, chrono::DateTime<Utc>) {
-    let today = Local::now().date_naive();
+    let today = e2e::daemons_today();
     let at = Local
         .from_local_datetime(&today.and_hms_opt(12, 0, 0).unwrap())
         .earliest()

@@ -51,7 +51,7 @@ fn button_down(pixels: &[u8], x: usize) -> Option<f32> {
 
 async fn started() -> (tempfile::TempDir, sim::Rig, SimKiosk) {
     let tmp = tempfile::tempdir().unwrap();
-    let rig = sim::rig(tmp.path(), &fixtures(), chrono::Utc::now(), "")
+    let rig = sim::rig(tmp.path(), &fixtures(), e2e::daemons_now(), "")
         .await
         .unwrap();
     let settings = kiosk::settings::load(&rig.config).unwrap();

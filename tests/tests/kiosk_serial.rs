@@ -47,7 +47,7 @@ async fn the_kiosk_binary_lends_over_real_serial_lines_and_stops_on_sigterm() {
     let rig = sim::rig(
         tmp.path(),
         &fixtures,
-        chrono::Utc::now(),
+        e2e::daemons_now(),
         &format!("pin_required = false\nmetrics = \"127.0.0.1:{metrics_port}\""),
     )
     .await
