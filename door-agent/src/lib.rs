@@ -483,11 +483,7 @@ fn purge(events: &EventLog, list: &OfflineList, settings: &DoorSettings, clock: 
         Err(e) => tracing::error!("security log purge: {e}"),
     }
     // The wrong-PIN records of offline checks whose window and lockout are over.
-    match list.purge_failures(clock().timestamp()) {
-        Ok(0) => {}
-        Ok(n) => tracing::info!("offline list: {n} expired PIN-failure record(s) purged"),
-        Err(e) => tracing::error!("PIN-failure purge: {e}"),
-    }
+    list.purge_failures_logged(clock().timestamp());
 }
 
 /// A security event with no door movement, in both logs and on the `security` log target.

@@ -151,11 +151,7 @@ pub async fn run(
 }
 
 fn purge_failures(list: &OfflineList, clock: &Clock) {
-    match list.purge_failures(clock().timestamp()) {
-        Ok(0) => {}
-        Ok(n) => tracing::info!("offline list: {n} expired PIN-failure record(s) purged"),
-        Err(e) => tracing::error!("PIN-failure purge: {e}"),
-    }
+    list.purge_failures_logged(clock().timestamp());
 }
 
 /// Background tasks that end with the kiosk, also when it is cancelled mid-way.

@@ -93,6 +93,15 @@ impl OfflineList {
         self.failures.purge(&self.settings.guard, now)
     }
 
+    /// [`Self::purge_failures`] as both daemons run it periodically: the outcome logged.
+    pub fn purge_failures_logged(&self, now: i64) {
+        match self.purge_failures(now) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("offline list: {n} expired PIN-failure record(s) purged"),
+            Err(e) => tracing::error!("PIN-failure purge: {e}"),
+        }
+    }
+
     /// The directory of the device's PIN-failure records.
     pub fn failures_dir(&self) -> &std::path::Path {
         self.failures.dir()
