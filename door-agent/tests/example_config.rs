@@ -1,0 +1,42 @@
+//! `config/examples/door.toml` is what the README points a technician at: it must stay a file
+//! `door-agent check-config` accepts, without warnings.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use anyhow::Context;
+
+/// The example and the files it names, in a directory as `/etc/omatoimi` would hold them.
+fn installed(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/examples/door.toml");
+    let config = dir.join("door.toml");
+    std::fs::copy(&example, &config).with_context(|| example.display().to_string())?;
+    std::fs::write(dir.join("ca.pem"), "-----BEGIN CERTIFICATE-----\n")?;
+    for (name, text) in [
+        (
+            "door-sip2.secret",
+            "login = \"door-lemi\"\npassword = \"door-secret-2\"\n".to_owned(),
+        ),
+        ("card-key.secret", "ab".repeat(32)),
+    ] {
+        std::fs::write(dir.join(name), text)?;
+        std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(config)
+}
+
+#[test]
+fn the_example_door_config_is_valid_and_warns_of_nothing() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let s = door_agent::settings::load(&installed(dir.path())?)?;
+    assert_eq!(s.warnings(), Vec::<String>::new());
+    assert_eq!(s.rules.branch, "LEMI");
+    assert_eq!(s.pins.lock.number, 17);
+    assert!(s.registry.is_some() && s.keypad.is_some());
+    assert_eq!(
+        (s.readers.len(), s.outputs.len(), s.announcements.len()),
+        (1, 1, 1)
+    );
+    assert_eq!(s.schedule.exceptions.len(), 2);
+    Ok(())
+}
