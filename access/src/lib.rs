@@ -3,6 +3,8 @@
 //! minute by minute and edge by edge.
 //!
 //! Layout:
+//! - [`door`]: the door, whole: card, PIN, verdict, policy, lock, alarms, lights and the
+//!   library's state in one state machine fed events and instants (start reading here).
 //! - [`zone`]: wall-clock time in a European zone, with the EU summer-time rule.
 //! - [`hours`]: a branch's week, exceptions and last-entry margin; the library's state.
 //! - [`state`]: outputs switched by the library's state, with offsets, and closing announcements.
@@ -13,6 +15,7 @@
 //! - [`wiegand`]: Wiegand 26/34-bit frames from timed bits, with parity.
 #![deny(missing_docs)]
 
+pub mod door;
 pub mod hours;
 pub mod limits;
 pub mod pin;
