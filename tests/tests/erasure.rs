@@ -471,7 +471,7 @@ async fn the_daemons_files_are_their_users_only_under_umask_022() {
     let (Some(door_bin), Some(kiosk_bin), Some(list_bin)) = (
         e2e::workspace_binary("door-agent"),
         e2e::workspace_binary("kiosk"),
-        e2e::workspace_binary("allowlist"),
+        e2e::workspace_binary("offline"),
     ) else {
         println!("SKIPPED: the binaries are not built (run through `cargo test --workspace`)");
         return;

@@ -1,4 +1,4 @@
-//! `allowlist`: the device's offline list, for technicians and the demo.
+//! `offline`: the device's offline list, for technicians and the demo (`cargo run -p offline --`).
 //!
 //! Exit codes: 0 yes (verified, applied, up to date), 1 the list's "no" (unknown card, wrong PIN,
 //! lockout) or a refused list, 2 no usable list or no answer from the server, 64 bad configuration.
