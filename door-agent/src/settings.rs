@@ -796,15 +796,8 @@ impl RawHours {
     fn validate(&self, file: &Path) -> Result<Schedule, ConfigError> {
         let bad = |key: &str, problem: String| ConfigError::invalid(file, key, problem);
         let tz = self.timezone.as_deref().unwrap_or("Europe/Helsinki");
-        let zone = Zone::named(tz).ok_or_else(|| {
-            bad(
-                "hours.timezone",
-                format!(
-                    "`{tz}`: expected one of {}",
-                    Zone::known_names().collect::<Vec<_>>().join(", ")
-                ),
-            )
-        })?;
+        // The zone's rules are read from the system's time-zone database here, once.
+        let zone = Zone::parse(tz).map_err(|e| bad("hours.timezone", e.to_string()))?;
         let spans = |key: &str, list: &[String]| -> Result<Vec<Span>, ConfigError> {
             list.iter()
                 .map(|s| Span::parse(s).map_err(|p| bad(key, p)))

@@ -40,3 +40,31 @@ fn the_example_door_config_is_valid_and_warns_of_nothing() -> anyhow::Result<()>
     assert_eq!(s.schedule.exceptions.len(), 2);
     Ok(())
 }
+
+#[test]
+fn any_zone_of_the_systems_database_is_accepted_and_an_unknown_one_named() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = installed(dir.path())?;
+    let example = std::fs::read_to_string(&config)?;
+    let helsinki = "timezone = \"Europe/Helsinki\"";
+    assert!(example.contains(helsinki));
+    std::fs::write(
+        &config,
+        example.replace(helsinki, "timezone = \"America/New_York\""),
+    )?;
+    let s = door_agent::settings::load(&config)?;
+    assert_eq!(s.schedule.zone.name(), "America/New_York");
+    std::fs::write(
+        &config,
+        example.replace(helsinki, "timezone = \"Helsinki\""),
+    )?;
+    let Err(e) = door_agent::settings::load(&config) else {
+        anyhow::bail!("`Helsinki` was accepted as a time zone");
+    };
+    let e = format!("{e:#}");
+    assert!(
+        e.contains("hours.timezone") && e.contains("did you mean Europe/Helsinki?"),
+        "{e}"
+    );
+    Ok(())
+}
