@@ -103,11 +103,24 @@ fn open_log_stopped(s: &settings::DoorSettings) -> anyhow::Result<EventLog> {
     })
 }
 
+/// Logs to stderr (the journal under systemd): warnings, or progress with `--verbose`;
+/// `RUST_LOG` overrides.
+fn init_logging(verbose: bool) {
+    let filter = if verbose { "info" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 fn main() -> std::process::ExitCode {
     // Private files and directories (the event log, the offline list) also when started by hand.
     daemon::fs::private_umask();
     let mut args = Args::parse();
-    registry::cli::init_logging(args.verbose);
+    init_logging(args.verbose);
     let command = args.command.take().unwrap_or(Command::Run);
     // The door fails locked: the lock first, before anything else can fail.
     let lock = match command {

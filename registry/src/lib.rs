@@ -4,7 +4,9 @@
 //! rustls). The daemons depend on the trait and never care which backend a library runs.
 //!
 //! It is not the access policy (who may enter when) and not the offline allow-list: it reports
-//! facts and outcomes; deciding is done elsewhere.
+//! facts and outcomes; deciding is done elsewhere. Nor is it a command line: the `registry` tool
+//! (`src/bin/registry/`, feature `cli`) is, so the daemons linking this crate build no terminal
+//! prompt or log subscriber of ours.
 //!
 //! Layout:
 //! - [`model`]: patron facts, transaction outcomes and errors, shared by both backends.
@@ -14,7 +16,6 @@
 //! - [`AnyRegistry`]: whichever backend the configuration names.
 #![deny(missing_docs)]
 
-pub mod cli;
 pub mod koha;
 pub mod model;
 pub mod sip2;

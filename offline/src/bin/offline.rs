@@ -6,6 +6,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+// The PIN prompt and the log set-up, one copy for both technicians' tools.
+#[path = "../../../registry/src/bin/registry/cli.rs"]
+mod cli;
+
 use clap::{Parser, Subcommand};
 use offline::{OfflineAnswer, OfflineList};
 use redact::CardNumber;
@@ -50,7 +54,7 @@ fn main() -> ExitCode {
     // technician runs this by hand (the units set UMask=0077 for the daemons).
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let args = Args::parse();
-    registry::cli::init_logging(args.verbose);
+    cli::init_logging(args.verbose);
     let settings = match config::allowlist::load(&args.config) {
         Ok(s) => s,
         Err(e) => {
@@ -155,7 +159,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Check { card } => {
-            let pin = match registry::cli::read_pin() {
+            let pin = match cli::read_pin() {
                 Ok(p) => p,
                 Err(e) => {
                     eprintln!("cannot read the PIN: {e}");

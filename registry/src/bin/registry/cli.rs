@@ -1,5 +1,5 @@
-//! What the technicians' tools (`registry`, `allowlist`) share: reading a PIN without it ever
-//! being on the command line, and logging to stderr.
+//! What the technicians' tools (`registry`, and `offline`, which includes this file) share:
+//! reading a PIN without it ever being on the command line, and logging to stderr.
 
 use std::io::{BufRead, IsTerminal};
 

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+mod cli;
+
 use clap::{Parser, Subcommand};
 use registry::{AnyRegistry, PatronLogin, Registry, RegistryError, ReturnRoute, Verification};
 
@@ -63,7 +65,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    registry::cli::init_logging(args.verbose);
+    cli::init_logging(args.verbose);
     let settings = match config::registry::load(&args.config) {
         Ok(s) => s,
         Err(e) => {
@@ -101,8 +103,8 @@ fn main() -> ExitCode {
 }
 
 fn login(card: String) -> Result<PatronLogin, RegistryError> {
-    let pin = registry::cli::read_pin()
-        .map_err(|e| RegistryError::Setup(format!("cannot read the PIN: {e}")))?;
+    let pin =
+        cli::read_pin().map_err(|e| RegistryError::Setup(format!("cannot read the PIN: {e}")))?;
     Ok(PatronLogin {
         card: redact::CardNumber::new(card),
         pin,
