@@ -9,6 +9,8 @@
 //! - [`hours`]: a branch's week, exceptions and last-entry margin; the library's state.
 //! - [`state`]: outputs switched by the library's state, with offsets, and closing announcements.
 //! - [`policy`]: may this patron come in now? Open, or a denial with a reason code.
+//! - [`lending`]: offline, may this patron borrow (the policy's account rules), may this item be
+//!   lent (from its tags) and for how long.
 //! - [`pin`]: PIN entry from a keypad: digits, `*` to clear, `#` to submit, timeouts.
 //! - [`watch`]: the door contact and exit button: relock, held-open and forced-open alarms.
 //! - [`limits`]: wrong-PIN lockouts per card and a bound on attempts overall.
@@ -17,6 +19,7 @@
 
 pub mod door;
 pub mod hours;
+pub mod lending;
 pub mod limits;
 pub mod pin;
 pub mod policy;
