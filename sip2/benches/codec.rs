@@ -1,5 +1,10 @@
-//! Messages per second per core: decode and encode of the messages a door and a kiosk send most.
-//! Run with `cargo bench -p sip2`; throughput is reported in elements (messages) per second.
+//! Messages per second per core: decode and encode of the messages a door and a kiosk send most,
+//! beside the crates.io `sip2` crate (0.3.4, Evergreen's) parsing the same frames.
+//! Run with `cargo bench -p sip2 --bench codec`; throughput is reported in elements (messages)
+//! per second.
+//!
+//! The peer checks no checksum, validates no fixed field and types no field; its `from_sip` takes
+//! `&str`, so its loop includes the `str::from_utf8` its own connection does on the bytes read.
 #![allow(clippy::panic)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -34,8 +39,20 @@ fn bench(c: &mut Criterion) {
             Ok(d) => d.message,
             Err(e) => panic!("bench fixture {name} does not decode: {e}"),
         };
+        // The peer is given the frame without its terminator, as its connection does.
+        let peer_frame = frame.strip_suffix(b"\r").unwrap_or(&frame).to_vec();
+        match std::str::from_utf8(&peer_frame).map(sip2_peer::Message::from_sip) {
+            Ok(Ok(_)) => {}
+            _ => panic!("bench fixture {name} does not parse with the peer"),
+        }
         group.bench_function(format!("decode/{name}"), |b| {
             b.iter(|| Message::decode(black_box(&frame), &dialect))
+        });
+        group.bench_function(format!("peer_decode/{name}"), |b| {
+            b.iter(|| {
+                std::str::from_utf8(black_box(&peer_frame))
+                    .map(sip2_peer::Message::from_sip)
+            })
         });
         group.bench_function(format!("encode/{name}"), |b| {
             b.iter(|| black_box(&message).encode(&dialect, Some(3)))
