@@ -14,8 +14,8 @@
 //! - [`tags`]: a tag's data read from the pad, its security switched and read back.
 //! - [`selftest`]: every configured device and the network path, tried once, as a table.
 //! - [`queue`]: the offline queue in sled, delivered with the no-block flag, exactly once.
-//! - [`offline_rules`]: offline, whether an item may be lent and for how long, from its tag and
-//!   the library's loan periods (pure).
+//! - [`offline_rules`]: offline, the item's tags and the list's facts put to the lending rules
+//!   of [`access::lending`]: may it be lent, for how long, may this patron borrow (pure).
 //! - [`offline_loans`]: "My loans" offline: the loans made here, from the queue (pure).
 //! - [`pin_limit`]: wrong PINs per card at this kiosk, locked for a while (time as input).
 //! - `window` (feature `window`): the slint touch screen on the main thread.

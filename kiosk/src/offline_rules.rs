@@ -1,108 +1,59 @@
-//! What an item is, offline: whether it may be lent and for how long, decided from data the
-//! kiosk holds when the library system does not answer (pure).
-//!
-//! The source is the item's own RFID tag, read on the pad: ISO 28560's *type of usage* says
-//! whether the library tagged it for circulation (a reference copy is "not for circulation"),
-//! and the ONIX *media format* (Finnish tags carry it: `BA` book, `VI` DVD video) says what it
-//! is. The loan period per media format is the library's rule, configured in `kiosk.toml`
-//! (`[offline.loan_days_by_media]`), as the offline loan limits already are. Why these: the
-//! tag travels with the item and is there with or without a network, on the first loan as on
-//! the hundredth; SIP2 carries no loan rules, and a cache learned from online answers would
-//! know only the items this kiosk had already seen. An item known only by a scanned barcode
-//! (no tag read) cannot be checked, so offline it is lent only where the library allows it.
+//! The offline lending rules as the kiosk meets them: its tags as read on the pad and the
+//! offline list's facts, judged by [`access::lending`] (where the rules and their reasons are,
+//! beside the door's policy).
 
-use std::collections::BTreeMap;
-
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use access::policy::{Age, BranchBlock, Patron};
+use allowlist::BlockScope;
+use chrono::NaiveDate;
 use iso28560::ItemTag;
 
-/// The library's offline loan periods, by the ONIX media format on its tags.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LoanDays {
-    /// Days for formats not named (and for tags without a format).
-    pub default: u32,
-    /// Days by a full ONIX code (`VI`) or by its first letter, the family (`V`: all video).
-    pub by_media: BTreeMap<String, u32>,
-}
+pub use access::lending::{LoanDays, Offline, due};
 
-impl LoanDays {
-    /// The loan period of `media`: its own code's, else its family's, else the default.
-    pub fn of(&self, media: Option<&str>) -> u32 {
-        let Some(m) = media.map(str::to_ascii_uppercase) else {
-            return self.default;
-        };
-        self.by_media
-            .get(&m)
-            .or_else(|| m.get(..1).and_then(|family| self.by_media.get(family)))
-            .copied()
-            .unwrap_or(self.default)
+/// What a tag says about lending its item.
+pub fn facts(tag: &ItemTag) -> access::lending::TagFacts {
+    access::lending::TagFacts {
+        lendable: tag.usage.map(|u| u.lendable()),
+        media: tag.media_format(),
     }
 }
 
-/// What the kiosk may do with an item while offline.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Offline {
-    /// Lend it for `days`; `media` as the tag said.
-    Lend {
-        /// The loan period.
-        days: u32,
-        /// The ONIX media format from the tag, if any.
-        media: Option<String>,
-    },
-    /// The tag says the item is not for loan (reference, discarded, not yet in circulation).
-    NotForLoan,
-    /// No tag was read: the kiosk cannot tell what the item is, and the library does not lend
-    /// such items offline.
-    Unknown,
-}
-
-/// Decides an item from the tags read for it (every part of a set; none when only scanned).
-/// Any part tagged as not for circulation makes the whole set not for loan; a tag without a
-/// type of usage is taken as circulating (older tags leave it out).
+/// Decides an item from the tags read for it (every part of a set; none when only scanned):
+/// [`access::lending::decide`].
 pub fn decide(tags: &[&ItemTag], days: &LoanDays, lend_untagged: bool) -> Offline {
-    if tags.is_empty() {
-        return if lend_untagged {
-            Offline::Lend {
-                days: days.default,
-                media: None,
-            }
-        } else {
-            Offline::Unknown
-        };
-    }
-    if tags.iter().any(|t| t.usage.is_some_and(|u| !u.lendable())) {
-        return Offline::NotForLoan;
-    }
-    let media = tags.iter().find_map(|t| t.media_format());
-    Offline::Lend {
-        days: days.of(media.as_deref()),
-        media,
-    }
+    let tags: Vec<_> = tags.iter().map(|t| facts(t)).collect();
+    access::lending::decide(&tags, days, lend_untagged)
 }
 
-/// Why the offline list's facts say this patron may not borrow, if they do.
+/// Why the offline list's facts say this patron may not borrow, if they do: the reason's stable
+/// name, from [`access::lending::refusal`].
 pub fn refusal(facts: &allowlist::Facts, today: NaiveDate, branch: &str) -> Option<&'static str> {
-    if facts.card_lost {
-        Some("card lost")
-    } else if facts.card_expires < today {
-        Some("card expired")
-    } else if !facts.self_service {
-        Some("no self-service permission")
-    } else if facts.fines_over_limit {
-        Some("fines over the limit")
-    } else if facts.blocks.iter().any(|b| b.applies(today, branch)) {
-        Some("a block")
-    } else {
-        None
-    }
+    access::lending::refusal(&patron(facts, branch, today), branch, today).map(|r| r.code())
 }
 
-/// The due time of a loan made on `today` for `days`: the end of that day.
-pub fn due(today: NaiveDate, days: u32) -> NaiveDateTime {
-    let day = today
-        .checked_add_days(chrono::Days::new(u64::from(days)))
-        .unwrap_or(NaiveDate::MAX);
-    day.and_time(NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN))
+/// The offline list's entry as the policy reads a patron. (The door reads it the same way; the
+/// two can share one conversion once it lives where both can reach it.)
+fn patron(f: &allowlist::Facts, branch: &str, today: NaiveDate) -> Patron {
+    let mut p = Patron {
+        card_valid: true,
+        card_expires: Some(f.card_expires),
+        card_lost: f.card_lost,
+        self_service: Some(f.self_service),
+        age: Age::FifteenOn(f.turns_15),
+        guardian_consent: Some(f.guardian_consent),
+        fines_over_limit: f.fines_over_limit,
+        category: Some(f.category.clone()),
+        ..Patron::default()
+    };
+    for b in &f.blocks {
+        match b.scope {
+            BlockScope::Lending => p.lending_ban |= b.applies(today, branch),
+            BlockScope::SelfService => p.blocks.push(BranchBlock {
+                branch: b.branch.clone(),
+                until: b.until,
+            }),
+        }
+    }
+    p
 }
 
 #[cfg(test)]
@@ -186,28 +137,69 @@ mod tests {
         );
     }
 
-    #[test]
-    fn an_item_without_a_tag_is_lent_offline_only_when_the_library_says_so() {
-        assert_eq!(decide(&[], &heili(), false), Offline::Unknown);
-        assert_eq!(
-            decide(&[], &heili(), true),
-            Offline::Lend {
-                days: 14,
-                media: None
-            }
-        );
+    fn listed() -> allowlist::Facts {
+        allowlist::Facts {
+            card_expires: NaiveDate::from_ymd_opt(2027, 6, 30).unwrap(),
+            turns_15: None,
+            self_service: true,
+            guardian_consent: false,
+            fines_over_limit: false,
+            card_lost: false,
+            category: "ADULT".into(),
+            home_branch: "LPR".into(),
+            blocks: vec![],
+        }
+    }
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()
+    }
+
+    fn block(scope: BlockScope, branch: Option<&str>) -> allowlist::EntryBlock {
+        allowlist::EntryBlock {
+            scope,
+            branch: branch.map(Into::into),
+            until: None,
+        }
     }
 
     #[test]
-    fn due_is_the_end_of_the_last_day() {
-        let d = NaiveDate::from_ymd_opt(2026, 12, 28).unwrap();
-        assert_eq!(
-            due(d, 7),
-            NaiveDate::from_ymd_opt(2027, 1, 4)
-                .unwrap()
-                .and_hms_opt(23, 59, 59)
-                .unwrap()
-        );
-        assert_eq!(due(NaiveDate::MAX, 7).date(), NaiveDate::MAX);
+    fn the_lists_facts_refuse_with_the_policys_reasons() {
+        assert_eq!(refusal(&listed(), today(), "LPR"), None);
+        type Change = fn(&mut allowlist::Facts);
+        let cases: [(Change, &str); 6] = [
+            (|f| f.card_lost = true, "card-lost"),
+            (
+                |f| f.card_expires = today().pred_opt().unwrap(),
+                "card-invalid",
+            ),
+            (|f| f.self_service = false, "revoked"),
+            (|f| f.fines_over_limit = true, "fines"),
+            (
+                |f| f.blocks = vec![block(BlockScope::Lending, None)],
+                "lending-ban",
+            ),
+            (
+                |f| f.blocks = vec![block(BlockScope::SelfService, Some("LPR"))],
+                "branch-block",
+            ),
+        ];
+        for (change, code) in cases {
+            let mut f = listed();
+            change(&mut f);
+            assert_eq!(refusal(&f, today(), "LPR"), Some(code));
+        }
+    }
+
+    #[test]
+    fn a_block_at_another_branch_or_a_child_on_the_list_does_not_refuse_a_loan() {
+        let mut f = listed();
+        f.blocks = vec![
+            block(BlockScope::Lending, Some("IMATRA")),
+            block(BlockScope::SelfService, Some("IMATRA")),
+        ];
+        f.turns_15 = Some(NaiveDate::from_ymd_opt(2030, 1, 1).unwrap());
+        f.category = "CHILD".into();
+        assert_eq!(refusal(&f, today(), "LPR"), None);
     }
 }
