@@ -10,12 +10,14 @@
 //!   rewritten so that what it removed is gone from its files.
 //! - [`metrics`]: gauges a daemon sets as it runs, served at `/metrics` (no personal data:
 //!   numbers only, no labels that could carry a card).
+//! - [`selftest`]: a `selftest` line and the pass/fail table a technician reads.
 #![deny(missing_docs)]
 
 pub mod fs;
 pub mod gdpr;
 pub mod metrics;
 pub mod notify;
+pub mod selftest;
 
 pub use metrics::Metrics;
 pub use notify::{notify, watchdog_interval};

@@ -334,7 +334,7 @@ async fn real_main(
                     );
                 }
             };
-            print!("{}", offline::selftest::table(&checks));
+            print!("{}", daemon::selftest::table(&checks));
             let failed = checks.iter().filter(|c| !c.ok).count();
             anyhow::ensure!(failed == 0, "{failed} check(s) failed");
             Ok(())

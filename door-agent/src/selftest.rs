@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use drivers::card::CardEvent;
 use drivers::gpio::{DoorIo, Engage, Signal};
-use offline::selftest::{Check, check};
+use daemon::selftest::{Check, check};
 
 use crate::devices;
 use crate::settings::{DoorSettings, ReaderSettings};

@@ -8,8 +8,8 @@ use drivers::rfid::RfidPad;
 
 use crate::settings::{KioskSettings, PadSettings};
 
-use offline::selftest::check;
-pub use offline::selftest::{Check, table};
+use daemon::selftest::check;
+pub use daemon::selftest::{Check, table};
 
 /// Runs every check `settings` calls for; `now` is Unix seconds (for the list's freshness).
 /// With `test_page`, a ready printer prints a test page (the code page's letters and a ruler).

@@ -12,7 +12,7 @@
 //! - [`apply`]: verifying a list or delta file and applying it to the store.
 //! - [`lookup`]: card + PIN against the list in force, with lockout and the expired-list policy.
 //! - [`sync`]: fetching head, delta or full list over HTTPS with conditional requests.
-//! - [`selftest`]: the pass/fail table of both daemons' `selftest`, and its network half.
+//! - [`selftest`]: the network half of both daemons' `selftest` (the table is `daemon::selftest`).
 #![deny(missing_docs)]
 
 pub mod apply;

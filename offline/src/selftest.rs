@@ -1,51 +1,13 @@
-//! What both daemons' `selftest` share: a line of the pass/fail table, the table itself, and
-//! the network half: the library system (TLS handshake, the device's login, one round trip)
-//! and the offline list's freshness.
+//! The network half of both daemons' `selftest`: the library system (TLS handshake, the
+//! device's login, one round trip) and the offline list's freshness, as lines of the table in
+//! `daemon::selftest`.
 
 use std::time::Duration;
 
 use config::allowlist::AllowlistSettings;
 use config::registry::RegistrySettings;
+use daemon::selftest::{Check, check};
 use registry::{AnyRegistry, Registry};
-
-/// One line of the table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Check {
-    /// What was tried.
-    pub what: String,
-    /// It worked.
-    pub ok: bool,
-    /// What was seen, or what to do.
-    pub detail: String,
-}
-
-/// A line of the table.
-pub fn check(what: &str, ok: bool, detail: impl Into<String>) -> Check {
-    Check {
-        what: what.into(),
-        ok,
-        detail: detail.into(),
-    }
-}
-
-/// The table a technician reads at a glance: `ok` or `FAIL`, what, and what was seen.
-pub fn table(checks: &[Check]) -> String {
-    let width = checks
-        .iter()
-        .map(|c| c.what.chars().count())
-        .max()
-        .unwrap_or(0);
-    let mut s = String::new();
-    for c in checks {
-        s.push_str(&format!(
-            "{:<4}  {:<width$}  {}\n",
-            if c.ok { "ok" } else { "FAIL" },
-            c.what,
-            c.detail
-        ));
-    }
-    s
-}
 
 /// The library system: any answer about an item proves TLS (with the device's certificate when
 /// one is configured), the device's login and a round trip; bounded by `bound`.
@@ -113,22 +75,5 @@ pub fn offline_list(settings: &AllowlistSettings, now: i64, daemon: &str) -> Che
                 }
             }
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_table_lines_up_and_says_fail_plainly() {
-        let t = table(&[
-            check("lock relay", true, "clicked"),
-            check("library system", false, "connection refused"),
-        ]);
-        assert_eq!(
-            t,
-            "ok    lock relay      clicked\nFAIL  library system  connection refused\n"
-        );
     }
 }
