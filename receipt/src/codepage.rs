@@ -1,8 +1,6 @@
 //! The printer's character tables. ESC/POS printers speak one 8-bit code page at a time,
 //! chosen with `ESC t n`; the lower half is ASCII in all of them.
 
-use crate::tables;
-
 /// A code page the receipt can be printed in. All have å, ä, ö, Å, Ä, Ö and é.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum CodePage {
@@ -54,10 +52,10 @@ impl CodePage {
 
     fn upper(self) -> &'static [char; 128] {
         match self {
-            Self::Pc437 => &tables::CP437,
-            Self::Pc850 => &tables::CP850,
-            Self::Pc858 => &tables::CP858,
-            Self::Pc865 => &tables::CP865,
+            Self::Pc437 => &codepages::CP437,
+            Self::Pc850 => &codepages::CP850,
+            Self::Pc858 => &codepages::CP858,
+            Self::Pc865 => &codepages::CP865,
         }
     }
 

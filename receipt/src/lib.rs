@@ -21,7 +21,6 @@ pub mod escpos;
 pub mod layout;
 pub mod render;
 pub mod status;
-mod tables;
 
 pub use codepage::CodePage;
 pub use escpos::{Align, Op};

@@ -1,5 +1,11 @@
-//! The upper halves (0x80..=0xFF) of the printer code pages, generated from Python's codecs
-//! (`bytes(range(128, 256)).decode(page)`): the same tables the printers' manuals print.
+//! The upper halves (0x80..=0xFF) of the DOS code pages, generated from Python's codecs
+//! (`bytes(range(128, 256)).decode(page)`): the same tables the printers' manuals print. Below
+//! 0x80 each page is ASCII.
+//!
+//! One copy for both users: `receipt` (the printer's code pages) and `sip2` (CP850 on the wire,
+//! as Sierra and FOLIO's edge-sip2 speak it). Only tables: no I/O, no dependencies, no code that
+//! could fail.
+#![deny(missing_docs)]
 
 /// CP437 bytes 0x80..=0xFF.
 pub const CP437: [char; 128] = [
@@ -80,3 +86,56 @@ pub const CP865: [char; 128] = [
     '\u{2261}', '\u{00B1}', '\u{2265}', '\u{2264}', '\u{2320}', '\u{2321}', '\u{00F7}', '\u{2248}',
     '\u{00B0}', '\u{2219}', '\u{00B7}', '\u{221A}', '\u{207F}', '\u{00B2}', '\u{25A0}', '\u{00A0}',
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every byte to its character and back, as a codec built on `table` reads and writes it.
+    fn round_trips(table: &[char; 128]) -> Result<(), String> {
+        for b in 0..=255u8 {
+            let c = match b {
+                0..=0x7F => char::from(b),
+                _ => table[usize::from(b - 0x80)],
+            };
+            let back = match u8::try_from(c) {
+                Ok(ascii) if ascii < 0x80 => Some(ascii),
+                _ => table
+                    .iter()
+                    .position(|&u| u == c)
+                    .and_then(|i| u8::try_from(0x80 + i).ok()),
+            };
+            if back != Some(b) {
+                return Err(format!("byte {b:#04x} -> {c:?} -> {back:?}"));
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn all_256_bytes_of_every_page_round_trip() {
+        for (name, table) in [
+            ("CP437", &CP437),
+            ("CP850", &CP850),
+            ("CP858", &CP858),
+            ("CP865", &CP865),
+        ] {
+            assert_eq!(round_trips(table), Ok(()), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_nordic_letters_are_where_the_manuals_put_them() {
+        // Python: "äöåÄÖÅø".encode("cp850") == b"\x84\x94\x86\x8e\x99\x8f\x9b"
+        let at = |b: u8| CP850[usize::from(b - 0x80)];
+        let letters: String = [0x84, 0x94, 0x86, 0x8E, 0x99, 0x8F, 0x9B]
+            .map(at)
+            .iter()
+            .collect();
+        assert_eq!(letters, "äöåÄÖÅø");
+        // CP858 is CP850 with the euro sign in place of the dotless i.
+        assert_eq!((CP850[0x55], CP858[0x55]), ('\u{0131}', '€'));
+        let differ = (0..128).filter(|&i| CP850[i] != CP858[i]).count();
+        assert_eq!(differ, 1);
+    }
+}
