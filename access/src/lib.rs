@@ -5,7 +5,7 @@
 //! Layout:
 //! - [`door`]: the door, whole: card, PIN, verdict, policy, lock, alarms, lights and the
 //!   library's state in one state machine fed events and instants (start reading here).
-//! - [`zone`]: wall-clock time in a European zone, with the EU summer-time rule.
+//! - [`zone`]: wall-clock time in a named zone, its rules from the system's tz database.
 //! - [`hours`]: a branch's week, exceptions and last-entry margin; the library's state.
 //! - [`state`]: outputs switched by the library's state, with offsets, and closing announcements.
 //! - [`policy`]: may this patron come in now? Open, or a denial with a reason code.

@@ -127,6 +127,76 @@ pub fn load(path: &Path) -> Result<AllowlistSettings, ConfigError> {
         .validate(path)
 }
 
+/// The device's one wrong-PIN lockout: `[allowlist] max_pin_failures` and `lockout_minutes`,
+/// over the library system's answers and the list's alike. Older configurations set it in the
+/// device's own table (`[door]`, `[kiosk]`) as well, under the same names: such a value is read
+/// as the one setting when `[allowlist]` does not give it, and is an error when `[allowlist]`
+/// gives another. `list` is the device's `[allowlist]`, if it has one; `device` names the
+/// device's table. Returns the policy and the keys read from the device's table (for a
+/// warning that they belong in `[allowlist]`).
+pub fn one_lockout(
+    file: &Path,
+    list: Option<&RawAllowlist>,
+    device: &str,
+    max_pin_failures: Option<u32>,
+    lockout_minutes: Option<u32>,
+) -> Result<(GuardPolicy, Vec<String>), ConfigError> {
+    let mut moved = vec![];
+    let mut one = |name: &str,
+                   older: Option<u32>,
+                   listed: Option<u32>,
+                   default: u32,
+                   range: std::ops::RangeInclusive<u32>| {
+        let value = match (older, listed) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(ConfigError::invalid(
+                    file,
+                    format!("{device}.{name}"),
+                    format!(
+                        "{a}, but allowlist.{name} is {b}: the wrong-PIN lockout is one setting \
+                         for the device, kept in [allowlist]; remove this one"
+                    ),
+                ));
+            }
+            (Some(a), listed) => {
+                moved.push(format!("{device}.{name}"));
+                listed.unwrap_or(a)
+            }
+            (None, listed) => listed.unwrap_or(default),
+        };
+        if !range.contains(&value) {
+            return Err(ConfigError::invalid(
+                file,
+                format!("allowlist.{name}"),
+                format!("{value}; expected {} to {}", range.start(), range.end()),
+            ));
+        }
+        Ok(value)
+    };
+    let failures = one(
+        "max_pin_failures",
+        max_pin_failures,
+        list.and_then(|l| l.max_pin_failures),
+        5,
+        1..=20,
+    )?;
+    let minutes = one(
+        "lockout_minutes",
+        lockout_minutes,
+        list.and_then(|l| l.lockout_minutes),
+        15,
+        1..=1440,
+    )?;
+    Ok((
+        GuardPolicy {
+            max_failures: failures,
+            window: i64::from(minutes) * 60,
+            lockout: i64::from(minutes) * 60,
+        },
+        moved,
+    ))
+}
+
 impl RawAllowlist {
     /// Validates, reading the card-key file (which must not be readable by others).
     pub fn validate(&self, file: &Path) -> Result<AllowlistSettings, ConfigError> {

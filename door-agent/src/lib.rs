@@ -1,27 +1,28 @@
-//! The door daemon of a staffless library. A patron shows a card and types a PIN; the door asks
-//! the library system (bounded by a short timeout), or else its signed offline list, applies the
-//! branch's rules and hours, and releases the lock for a pulse or says why not. It watches the door
-//! for held-open and forced-open alarms, switches the library's outputs with its state, plays
-//! closing announcements, and records every decision and alarm, pseudonymised, in an event log.
+//! The door daemon of a staffless library: the shell around the pure door
+//! ([`access::door::Door`], where the whole decision is: read that first). A patron shows a
+//! card and types a PIN; the door asks the library system (bounded by a short timeout), or else
+//! its signed offline list ([`offline::verify`]), applies the branch's rules and hours, and
+//! releases the lock for a pulse or says why not. It watches the door for held-open and
+//! forced-open alarms, switches the library's outputs with its state, plays closing
+//! announcements, and records every decision and alarm, pseudonymised, in an event log.
 //!
-//! [`run`] is the daemon; `main.rs` only reads arguments and sets up logging.
+//! [`run`] is the daemon: it feeds the pure door card reads, keys, verdicts, input readings and
+//! the passing of time, and carries out its commands. `main.rs` only reads arguments and sets
+//! up logging.
 //!
 //! Layout:
 //! - [`settings`]: the configuration file, validated.
-//! - [`check`]: card + PIN -> verdict (online, offline, policy).
-//! - [`facts`]: the library system's and the list's facts as the policy reads them.
-//! - [`door`]: the door task: I/O, watch, alarms, outputs, announcements, LEDs and buzzer.
+//! - [`door`]: the door's hands: its commands carried out on the pins, logs and display.
 //! - [`events`]: the pseudonymised event log in sled.
 //! - [`control`]: the staff's questions over a local socket ("who came in", "which alarms").
 //! - [`devices`]: opening the configured devices and wiring them to channels.
+//! - [`selftest`]: the technician's check of every part.
 #![deny(missing_docs)]
 
-pub mod check;
 pub mod control;
 pub mod devices;
 pub mod door;
 pub mod events;
-pub mod facts;
 pub mod selftest;
 pub mod settings;
 
@@ -29,23 +30,20 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use access::hours::LibraryState;
-use access::limits::{CardFailures, Flood};
-use access::pin::{Key, PinEntry, PinStep};
-use access::policy::{Decision, Reason};
-use access::watch::Alarm;
+pub use access::door::Feedback;
+use access::door::{Command, Door, Input, Now};
+use access::pin::Key;
 use allowlist::CardKey;
 use chrono::{DateTime, Utc};
 use drivers::card::CardEvent;
 use drivers::gpio::DoorIo;
-use offline::OfflineList;
+use offline::{OfflineList, Verifier};
 use redact::CardNumber;
 use registry::Registry;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::check::{Checker, Source};
-use crate::door::DoorCommand;
+use crate::door::Hands;
 use crate::events::{Event, EventLog, Kind};
 use crate::settings::DoorSettings;
 
@@ -57,39 +55,8 @@ pub fn system_clock() -> Clock {
     Arc::new(Utc::now)
 }
 
-/// What the door shows a patron (on a display, or the demo's terminal).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Feedback {
-    /// A card was read: type the PIN.
-    EnterPin,
-    /// This many digits typed.
-    Digits(usize),
-    /// Checking.
-    Checking,
-    /// Come in.
-    Welcome {
-        /// Who answered.
-        source: String,
-    },
-    /// Not now, and why.
-    Denied {
-        /// The reason.
-        reason: Reason,
-        /// Its words in the door's language.
-        message: String,
-    },
-    /// An alarm.
-    Alarm(Alarm),
-    /// An alarm's cause is gone.
-    AlarmCleared(Alarm),
-    /// The library's state changed.
-    State(LibraryState),
-    /// A closing announcement was played.
-    Announcement(String),
-}
-
 /// The devices the daemon runs on, already opened: card events and keys arrive on channels (see
-/// [`devices`] for the real ones and the simulated twins), the door's I/O is owned by the door task.
+/// [`devices`] for the real ones and the simulated twins), the door's I/O is polled by the loop.
 #[allow(missing_debug_implementations)]
 pub struct Devices {
     /// Every card reader's events.
@@ -102,13 +69,6 @@ pub struct Devices {
     pub feedback: Option<mpsc::Sender<Feedback>>,
     /// The wall clock.
     pub clock: Clock,
-}
-
-/// A patron part-way through: card read, PIN being typed.
-struct Session {
-    card: CardNumber,
-    pseudonym: String,
-    entry: PinEntry,
 }
 
 /// The card's pseudonym in the event log: 32 hex digits of the keyed hash the allow-list uses, so
@@ -129,7 +89,7 @@ pub async fn run<R: Registry + Clone + 'static>(
     let Devices {
         mut cards,
         mut keys,
-        door,
+        door: io,
         feedback,
         clock,
     } = devices;
@@ -139,33 +99,25 @@ pub async fn run<R: Registry + Clone + 'static>(
     let list = OfflineList::open(settings.allowlist.clone())?;
     let card_key = settings.allowlist.card_key.clone();
     let probe = registry.clone();
-    let checker = Checker::new(
+    let verifier = Verifier::new(
         registry,
-        list.clone(),
+        Some(list.clone()),
+        settings.allowlist.guard,
         settings.online_timeout,
-        Arc::new(settings.rules.clone()),
-        Arc::new(settings.schedule.clone()),
     );
-    let record = |e: Event| events.keep(e);
-    let say = |f: Feedback| {
-        if let Some(tx) = &feedback {
-            let _ = tx.try_send(f);
-        }
-    };
-    purge(&events, &list, &settings, &clock);
+    purge(&events, &verifier, &settings, &clock);
 
-    // The door task owns the I/O; it engages the lock first thing.
-    let (door_tx, door_rx) = mpsc::channel(16);
-    let (alive_tx, alive_rx) = watch::channel(Instant::now());
-    let door_task = tokio::spawn(door::run(
-        door,
-        settings.clone(),
-        clock.clone(),
-        events.clone(),
-        door_rx,
-        feedback.clone(),
-        alive_tx,
-    ));
+    // The lock is engaged first thing, then the door starts from what its inputs read.
+    let mut hands = Hands::new(io, settings.clone(), events.clone(), feedback);
+    let start = Instant::now();
+    let now = || Now {
+        mono: start.elapsed(),
+        wall: clock(),
+    };
+    let first = hands.read().unwrap_or_default();
+    let mut door = Door::new(settings.door_config(), first, now());
+    let (verdict_tx, mut verdict_rx) = mpsc::channel::<(u64, offline::Verdict)>(4);
+    let mut last_poll = Instant::now();
     let control = control::serve(&settings.state_dir.join("control.sock"), events.clone());
     let metrics = daemon::Metrics::new();
     let metrics_task = settings.metrics.map(|addr| {
@@ -177,15 +129,15 @@ pub async fn run<R: Registry + Clone + 'static>(
         })
     });
     // Only when someone can read them; the log scans (`full`) only on the 15 s tick.
-    let gauges = |full: bool| {
+    let gauges = |full: bool, last_poll: Instant| {
         if settings.metrics.is_none() {
             return;
         }
         metrics.set("omatoimi_up", "1 while the door-agent runs", 1.0);
         metrics.set(
             "omatoimi_door_task_alive",
-            "1 when the door task (relay, contact, alarms) polled in the last 2 s",
-            if alive_rx.borrow().elapsed() < Duration::from_secs(2) {
+            "1 when the door (relay, contact, alarms) polled its inputs in the last 2 s",
+            if last_poll.elapsed() < Duration::from_secs(2) {
                 1.0
             } else {
                 0.0
@@ -232,17 +184,13 @@ pub async fn run<R: Registry + Clone + 'static>(
     let mut e = Event::new(Kind::Daemon, clock().timestamp_millis());
     e.code = Some("started".into());
     e.detail = Some(format!("{} at {}", settings.name, settings.rules.branch));
-    record(e);
+    events.keep(e);
     tracing::info!(door = %settings.name, branch = %settings.rules.branch, list = ?list.store().held().map(|h| h.version), "door-agent ready");
     daemon::notify("READY=1");
 
-    let start = Instant::now();
-    let mono = |t: Instant| t.duration_since(start);
-    let mut failures: CardFailures<String> =
-        CardFailures::new(settings.max_pin_failures, settings.lockout);
-    let mut flood = Flood::new(settings.max_attempts_per_minute, Duration::from_secs(60));
-    let mut session: Option<Session> = None;
     let (mut cards_open, mut keys_open) = (true, true);
+    let mut poll = tokio::time::interval(door::POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let watchdog = daemon::watchdog_interval();
     let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
     let mut housekeeping = tokio::time::interval(Duration::from_secs(3600));
@@ -255,25 +203,9 @@ pub async fn run<R: Registry + Clone + 'static>(
     housekeeping.tick().await;
     tokio::pin!(shutdown);
 
-    let deny = |reason: Reason,
-                pseudonym: Option<&str>,
-                source: Option<String>,
-                door_tx: &mpsc::Sender<DoorCommand>| {
-        let mut e = Event::new(Kind::Denied, clock().timestamp_millis());
-        e.code = Some(reason.code().into());
-        e.card = pseudonym.map(str::to_owned);
-        e.source = source.clone();
-        record(e);
-        tracing::info!(door = %settings.name, card = pseudonym.unwrap_or("-"), reason = reason.code(), source = source.as_deref().unwrap_or("-"), "entry denied");
-        say(Feedback::Denied {
-            reason,
-            message: reason.message(&settings.language).into(),
-        });
-        let _ = door_tx.try_send(DoorCommand::Refuse(reason.number()));
-    };
-
     loop {
-        let pin_deadline = session.as_ref().map(|s| start + s.entry.deadline());
+        carry_out(&mut door, &mut hands, &verifier, &verdict_tx, &clock);
+        let wake = door.poll_timeout().map(|t| start + t);
         tokio::select! {
             // In this order when several are ready: a card read just before a fast patron's
             // first digit opens the session that digit belongs to.
@@ -285,45 +217,22 @@ pub async fn run<R: Registry + Clone + 'static>(
                     cards_open = false;
                     continue;
                 };
-                match ev {
+                let input = match ev {
                     CardEvent::Card { number, reader } => {
-                        let now = Instant::now();
-                        let p = pseudonym(&card_key, &number);
-                        session = None;
-                        tracing::debug!(door = %settings.name, card = %p, %reader, "card read");
-                        if let Err(r) = access::policy::hours_allow(&settings.rules, &settings.schedule, clock()) {
-                            deny(r, Some(&p), None, &door_tx);
-                        } else if flood.attempt(mono(now)).is_err() {
-                            tracing::warn!(target: "security", door = %settings.name, "too many attempts at this door");
-                            deny(Reason::TooManyAttempts, Some(&p), None, &door_tx);
-                        } else if failures.locked(&p, mono(now)).is_some() {
-                            tracing::warn!(target: "security", door = %settings.name, card = %p, "card locked after wrong PINs");
-                            deny(Reason::PinLockedOut, Some(&p), None, &door_tx);
-                        } else {
-                            session = Some(Session { card: number, pseudonym: p, entry: PinEntry::new(settings.pin, mono(now)) });
-                            say(Feedback::EnterPin);
-                        }
+                        let pseudonym = pseudonym(&card_key, &number);
+                        tracing::debug!(door = %settings.name, card = %pseudonym, %reader, "card read");
+                        let locked = verifier.locked(&number, clock().timestamp()).is_some();
+                        Input::Card { card: number, pseudonym, locked }
                     }
                     CardEvent::Unreadable { reader, why } => {
                         tracing::info!(door = %settings.name, %reader, why, "unreadable card");
-                        deny(Reason::UnreadableCard, None, None, &door_tx);
+                        Input::Unreadable
                     }
-                    CardEvent::Removed { .. } => {}
-                    CardEvent::ReaderLost { reader, why } => {
-                        tracing::error!(door = %settings.name, %reader, why, "card reader lost");
-                        let mut e = Event::new(Kind::Device, clock().timestamp_millis());
-                        e.code = Some("reader-lost".into());
-                        e.detail = Some(format!("{reader}: {why}"));
-                        record(e);
-                    }
-                    CardEvent::ReaderFound { reader } => {
-                        tracing::info!(door = %settings.name, %reader, "card reader in service");
-                        let mut e = Event::new(Kind::Device, clock().timestamp_millis());
-                        e.code = Some("reader-found".into());
-                        e.detail = Some(reader);
-                        record(e);
-                    }
-                }
+                    CardEvent::Removed { .. } => continue,
+                    CardEvent::ReaderLost { reader, why } => Input::ReaderLost { reader, why },
+                    CardEvent::ReaderFound { reader } => Input::ReaderFound { reader },
+                };
+                door.handle(input, now());
             }
             key = keys.recv(), if keys_open => {
                 let Some(key) = key else {
@@ -331,67 +240,32 @@ pub async fn run<R: Registry + Clone + 'static>(
                     keys_open = false;
                     continue;
                 };
-                let Some(s) = session.as_mut() else { continue };
-                match s.entry.key(key, mono(Instant::now())) {
-                    PinStep::Entering(n) | PinStep::TooShort(n) => say(Feedback::Digits(n)),
-                    PinStep::TimedOut => {
-                        let p = s.pseudonym.clone();
-                        session = None;
-                        deny(Reason::PinTimeout, Some(&p), None, &door_tx);
-                    }
-                    PinStep::Submitted(pin) => {
-                        let Some(s) = session.take() else { continue };
-                        say(Feedback::Checking);
-                        let verdict = checker.check(&s.card, pin, clock()).await;
-                        if let Some(why) = &verdict.online_failure {
-                            tracing::warn!(door = %settings.name, "library system: {why}; asked the offline list");
-                        }
-                        let source = Some(verdict.source.label());
-                        gauges(false);
-                        metrics.set(
-                            daemon::metrics::ONLINE.0,
-                            daemon::metrics::ONLINE.1,
-                            if verdict.source == Source::Online { 1.0 } else { 0.0 },
-                        );
-                        match verdict.decision {
-                            Decision::Open => {
-                                failures.succeeded(&s.pseudonym);
-                                let _ = door_tx.send(DoorCommand::Grant).await;
-                                let mut e = Event::new(Kind::Entry, clock().timestamp_millis());
-                                e.card = Some(s.pseudonym.clone());
-                                e.source = source.clone();
-                                record(e);
-                                tracing::info!(door = %settings.name, card = %s.pseudonym, source = source.as_deref().unwrap_or("-"), "entry granted");
-                                if let Source::Offline { past_expiry: true, .. } = verdict.source {
-                                    tracing::warn!(target: "security", door = %settings.name, card = %s.pseudonym, "entry on an expired list (grace policy)");
-                                }
-                                say(Feedback::Welcome { source: verdict.source.label() });
-                            }
-                            Decision::Deny(reason) => {
-                                if reason == Reason::WrongPin {
-                                    let left = failures.failed(&s.pseudonym, mono(Instant::now()));
-                                    if left == 0 {
-                                        tracing::warn!(target: "security", door = %settings.name, card = %s.pseudonym, "wrong PINs: card locked");
-                                    }
-                                }
-                                deny(reason, Some(&s.pseudonym), source, &door_tx);
-                            }
-                        }
-                    }
+                door.handle(Input::Key(key), now());
+            }
+            Some((ticket, verdict)) = verdict_rx.recv() => {
+                if let Some(why) = &verdict.online_failure {
+                    tracing::warn!(door = %settings.name, "library system: {why}; asked the offline list");
+                }
+                gauges(false, last_poll);
+                let (name, help) = daemon::metrics::ONLINE;
+                let online = verdict.source == access::door::Source::Online;
+                metrics.set(name, help, if online { 1.0 } else { 0.0 });
+                let at = now();
+                let today = settings.schedule.zone.local(at.wall).date();
+                let verdict = verdict.for_door(&settings.rules.branch, today);
+                door.handle(Input::Verdict { ticket, verdict }, at);
+            }
+            _ = poll.tick() => {
+                last_poll = Instant::now();
+                match hands.read() {
+                    Some(raw) => door.handle(Input::Inputs(raw), now()),
+                    None => door.handle_timeout(now()),
                 }
             }
-            () = sleep_until_opt(pin_deadline) => {
-                if let Some(s) = session.as_mut() {
-                    if let Some(PinStep::TimedOut) = s.entry.poll(mono(Instant::now())) {
-                        let p = s.pseudonym.clone();
-                        session = None;
-                        deny(Reason::PinTimeout, Some(&p), None, &door_tx);
-                    }
-                }
-            }
+            () = sleep_until_opt(wake) => door.handle_timeout(now()),
             _ = watchdog_tick.tick(), if watchdog.is_some() => {
-                // Only a door task that polled recently keeps the watchdog fed.
-                if alive_rx.borrow().elapsed() < Duration::from_secs(2) {
+                // Only a door that polled its inputs recently keeps the watchdog fed.
+                if last_poll.elapsed() < Duration::from_secs(2) {
                     daemon::notify("WATCHDOG=1");
                 }
             }
@@ -409,7 +283,7 @@ pub async fn run<R: Registry + Clone + 'static>(
                 }
             }
             _ = gauge_tick.tick() => {
-                gauges(true);
+                gauges(true, last_poll);
                 // The wall clock against the monotonic one: a jump changes which list is in
                 // force and which hours apply, and is how a tampered box would hide.
                 let wall = clock().timestamp_millis();
@@ -425,23 +299,28 @@ pub async fn run<R: Registry + Clone + 'static>(
                 // A purge rewrites the log (seconds for a large one): off this loop, which
                 // decides at the door; the log goes on recording meanwhile.
                 if purging.as_ref().is_none_or(tokio::task::JoinHandle::is_finished) {
-                    let (events, list, settings, clock) =
-                        (events.clone(), list.clone(), settings.clone(), clock.clone());
+                    let (events, verifier, settings, clock) =
+                        (events.clone(), verifier.clone(), settings.clone(), clock.clone());
                     purging = Some(tokio::task::spawn_blocking(move || {
-                        purge(&events, &list, &settings, &clock)
+                        purge(&events, &verifier, &settings, &clock)
                     }));
                 }
-                failures.forget_old(mono(Instant::now()));
             }
         }
     }
     daemon::notify("STOPPING=1");
+    // Stopping: the lock is engaged explicitly (drop does not run on SIGKILL; this path is for
+    // SIGTERM and errors, and systemd's watchdog covers hangs).
+    door.shutdown();
+    while let Some(c) = door.poll_command() {
+        hands.carry_out(c);
+    }
+    tracing::info!(door = %settings.name, "door locked for shutdown");
     // The log's last handle must be gone when `run` returns.
     if let Some(p) = purging {
         let _ = p.await;
     }
-    let _ = door_tx.send(DoorCommand::Shutdown).await;
-    let _ = door_task.await;
+    drop(hands);
     // Aborted tasks are awaited so the event log's last handle is gone when `run` returns.
     if let Some(s) = sync {
         s.abort();
@@ -455,9 +334,32 @@ pub async fn run<R: Registry + Clone + 'static>(
     }
     let mut e = Event::new(Kind::Daemon, clock().timestamp_millis());
     e.code = Some("stopped".into());
-    record(e);
+    events.keep(e);
     tracing::info!(door = %settings.name, "door-agent stopped");
     Ok(())
+}
+
+/// Carries out the door's commands: a verdict asked for is fetched off the loop (the library
+/// system's timeout, the list's argon2) and comes back on `verdicts`; the rest go to the hands.
+fn carry_out<R: Registry + Clone + 'static>(
+    door: &mut Door,
+    hands: &mut Hands,
+    verifier: &Verifier<R>,
+    verdicts: &mpsc::Sender<(u64, offline::Verdict)>,
+    clock: &Clock,
+) {
+    while let Some(c) = door.poll_command() {
+        match c {
+            Command::Verify { ticket, card, pin } => {
+                let (verifier, tx, at) = (verifier.clone(), verdicts.clone(), clock());
+                tokio::spawn(async move {
+                    let verdict = verifier.verify(&card, pin, at).await;
+                    let _ = tx.send((ticket, verdict)).await;
+                });
+            }
+            other => hands.carry_out(other),
+        }
+    }
 }
 
 async fn sleep_until_opt(t: Option<Instant>) {
@@ -467,7 +369,12 @@ async fn sleep_until_opt(t: Option<Instant>) {
     }
 }
 
-fn purge(events: &EventLog, list: &OfflineList, settings: &DoorSettings, clock: &Clock) {
+fn purge<R: Registry + Clone>(
+    events: &EventLog,
+    verifier: &Verifier<R>,
+    settings: &DoorSettings,
+    clock: &Clock,
+) {
     let cutoff = clock().timestamp_millis()
         - i64::try_from(settings.retention.as_millis()).unwrap_or(i64::MAX);
     match events.purge_before(cutoff) {
@@ -483,7 +390,7 @@ fn purge(events: &EventLog, list: &OfflineList, settings: &DoorSettings, clock: 
         Err(e) => tracing::error!("security log purge: {e}"),
     }
     // The wrong-PIN records of offline checks whose window and lockout are over.
-    list.purge_failures_logged(clock().timestamp());
+    verifier.purge_logged(clock().timestamp());
 }
 
 /// A security event with no door movement, in both logs and on the `security` log target.

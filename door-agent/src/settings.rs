@@ -389,10 +389,9 @@ pub struct DoorSettings {
     /// How long the security log (alarms, tampering, PIN guessing, refused lists, clock jumps)
     /// is kept: long enough to notice a breach and report it.
     pub security_retention: Duration,
-    /// Wrong PINs before a lockout.
-    pub max_pin_failures: u32,
-    /// Lockout length.
-    pub lockout: Duration,
+    /// Keys of `[door]` read as the one wrong-PIN lockout of `[allowlist]` (an older
+    /// configuration's place for it), for a warning.
+    pub moved_keys: Vec<String>,
     /// Attempts per minute at this door.
     pub max_attempts_per_minute: u32,
     /// How often the offline list is synced.
@@ -424,6 +423,28 @@ pub struct DoorSettings {
 }
 
 impl DoorSettings {
+    /// What the pure door ([`access::door::Door`]) needs of the settings. A verdict not back
+    /// within the online timeout and half a minute more (the offline list's argon2 check, a
+    /// busy box) is taken as nobody answering.
+    pub fn door_config(&self) -> access::door::DoorConfig {
+        access::door::DoorConfig {
+            language: self.language.clone(),
+            pin: self.pin,
+            watch: self.watch,
+            free_when_staffed: self.free_when_staffed,
+            max_attempts_per_minute: self.max_attempts_per_minute,
+            rules: self.rules.clone(),
+            schedule: self.schedule.clone(),
+            outputs: self.outputs.clone(),
+            announcements: self
+                .announcements
+                .iter()
+                .map(|a| a.announcement.clone())
+                .collect(),
+            verdict_timeout: self.online_timeout + Duration::from_secs(30),
+        }
+    }
+
     /// The lock relay's part of the settings.
     pub fn lock(&self) -> LockSettings {
         LockSettings {
@@ -441,6 +462,11 @@ impl DoorSettings {
             ],
         };
         w.extend(config::warnings::allowlist(&self.allowlist));
+        for key in &self.moved_keys {
+            w.push(format!(
+                "{key}: read as the device's one wrong-PIN lockout; it belongs in [allowlist]"
+            ));
+        }
         w.extend(config::warnings::retention(
             "door.retention_days",
             self.retention,
@@ -737,6 +763,17 @@ impl RawDoorFile {
                     .unwrap_or_else(|| vec!["aplay".into(), "-q".into()]),
             })
             .collect();
+        // The wrong-PIN lockout is one setting for the device, in [allowlist] (see
+        // `config::allowlist::one_lockout`).
+        let mut allowlist = self.allowlist.validate(file)?;
+        let (guard, moved_keys) = config::allowlist::one_lockout(
+            file,
+            Some(&self.allowlist),
+            "door",
+            d.max_pin_failures,
+            d.lockout_minutes,
+        )?;
+        allowlist.guard = guard;
         Ok(DoorSettings {
             name: d.name.clone(),
             state_dir: resolve(base, &d.state_dir),
@@ -752,10 +789,7 @@ impl RawDoorFile {
             security_retention: Duration::from_secs(
                 u64::from(d.security_retention_days.unwrap_or(365).clamp(7, 3650)) * 86_400,
             ),
-            max_pin_failures: d.max_pin_failures.unwrap_or(5).clamp(1, 20),
-            lockout: Duration::from_secs(
-                u64::from(d.lockout_minutes.unwrap_or(15).clamp(1, 24 * 60)) * 60,
-            ),
+            moved_keys,
             max_attempts_per_minute: d.max_attempts_per_minute.unwrap_or(20).clamp(1, 600),
             sync_every: Duration::from_secs(
                 u64::from(d.sync_minutes.unwrap_or(15).clamp(1, 24 * 60)) * 60,
@@ -779,7 +813,7 @@ impl RawDoorFile {
                 .as_ref()
                 .map(|r| r.validate(file))
                 .transpose()?,
-            allowlist: self.allowlist.validate(file)?,
+            allowlist,
         })
     }
 }

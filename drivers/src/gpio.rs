@@ -42,27 +42,9 @@ pub struct DoorPins {
     pub outputs: Vec<(String, PinSpec)>,
 }
 
-/// What the door's inputs read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct DoorInputs {
-    /// The door is open.
-    pub open: bool,
-    /// The exit button is pressed.
-    pub exit: bool,
-    /// The tamper switch is tripped.
-    pub tamper: bool,
-}
-
-/// A light or sound at the door.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
-    /// Green LED.
-    Green,
-    /// Red LED.
-    Red,
-    /// Buzzer.
-    Buzzer,
-}
+// The door's inputs and signals are the pure door's types, so its commands reach the pins as
+// they are.
+pub use access::door::{DoorInputs, Signal};
 
 /// The door's I/O.
 pub trait DoorIo: Send {

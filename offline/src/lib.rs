@@ -3,10 +3,14 @@
 //! the new one and never a mix, and asked "is this card + PIN a patron, and what are the facts?"
 //! when the library system does not answer.
 //!
-//! It is not the access policy: it answers with the facts, and the door's policy decides.
+//! It is not the access policy: it answers with the facts, and the door's policy (or the kiosk's
+//! lending rules) decides.
 //!
 //! Layout:
 //! - [`store`]: the sled store behind a narrow interface: generations, the ratchet.
+//! - [`verify`]: card + PIN for both daemons: the library system within a timeout, else the list,
+//!   with one wrong-PIN lockout over both.
+//! - [`facts`]: the library system's answer and the list's entry as the access policy reads them.
 //! - [`failures`]: the device's own PIN-failure records, apart from the list, in a file
 //!   rewritten whole so that a removed record (erasure, expiry) leaves no bytes.
 //! - [`apply`]: verifying a list or delta file and applying it to the store.
@@ -16,16 +20,19 @@
 #![deny(missing_docs)]
 
 pub mod apply;
+pub mod facts;
 pub mod failures;
 pub mod lookup;
 pub mod selftest;
 pub mod store;
 pub mod sync;
+pub mod verify;
 
 pub use apply::{Applied, ApplyError, apply_file};
 pub use lookup::{OfflineAnswer, OfflineError, OfflineList};
 pub use store::{Store, StoreError};
 pub use sync::{Fetcher, SyncError, Synced, sync_forever};
+pub use verify::{Identity, Refusal, Verdict, Verifier};
 
 /// Logs a refused list as a security event (target `security`).
 pub fn log_refusal(source: &str, refusal: &allowlist::Refusal) {

@@ -102,6 +102,11 @@ impl OfflineList {
         }
     }
 
+    /// The device's PIN-failure records (the one wrong-PIN lockout, see [`crate::verify`]).
+    pub fn failures(&self) -> &FailureStore {
+        &self.failures
+    }
+
     /// The directory of the device's PIN-failure records.
     pub fn failures_dir(&self) -> &std::path::Path {
         self.failures.dir()
