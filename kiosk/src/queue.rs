@@ -8,6 +8,11 @@
 //! crash, a restart or a dropped connection mid-send — is in doubt: the library system may have
 //! it. It is not simply sent again: the item's status is asked first, and a loan the system
 //! already shows (or a return it already shows) counts as delivered.
+//!
+//! The kiosk stages and commits through [`StagedLoan`] and [`StagedReturn`] (in `staged.rs`),
+//! which also take back a loan whose tag would not switch, in doubt or not.
+
+mod staged;
 
 use std::path::Path;
 
@@ -15,6 +20,8 @@ use chrono::NaiveDateTime;
 use redact::CardNumber;
 use registry::{ItemStatus, Registry, RegistryError};
 use serde::{Deserialize, Serialize};
+
+pub use staged::{StagedLoan, StagedReturn, Undone};
 
 /// What was done offline.
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -1,0 +1,281 @@
+//! A transaction between its record and its tag. The kiosk stages the record (durable) before it
+//! switches the tag's security, then commits it, or — for a loan whose tag would not switch —
+//! takes it back. Taking back a loan the library system may already have (in doubt: the online
+//! request got no answer) cannot simply delete it: the loan is kept and a return queued behind
+//! it, so the library system ends with the item returned whichever way the lost request went.
+//!
+//! A staged record that is neither committed nor taken back (the kiosk died meanwhile) is
+//! committed as in doubt when the queue next opens: the patron may have left with the item.
+
+use chrono::NaiveDateTime;
+use redact::CardNumber;
+
+use super::{Queue, QueueError};
+
+/// A loan recorded and not yet delivered from: [`StagedLoan::commit`] once its tag is switched,
+/// else [`StagedLoan::undo`].
+#[derive(Debug)]
+#[must_use = "a staged loan is delivered only once committed (or taken back with undo)"]
+pub struct StagedLoan {
+    queue: Queue,
+    id: u64,
+    item: String,
+    in_doubt: bool,
+}
+
+/// A return recorded and not yet delivered from: [`StagedReturn::commit`] once its tag is
+/// switched back (or not: a return stands either way).
+#[derive(Debug)]
+#[must_use = "a staged return is delivered only once committed"]
+pub struct StagedReturn {
+    queue: Queue,
+    id: u64,
+}
+
+/// How a loan was taken back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undone {
+    /// The library system cannot have it: the record is gone, from the files too.
+    Removed,
+    /// The library system may have it: the loan is kept, and this return queued behind it.
+    ReturnQueued(u64),
+}
+
+impl Queue {
+    /// Stages a loan made offline; durable when this returns. `in_doubt` when the online request
+    /// may have reached the library system (it timed out or was cut off mid-answer, rather than
+    /// refused at the door): such a record is checked before it is ever sent.
+    pub fn stage_loan(
+        &self,
+        card: &CardNumber,
+        item: &str,
+        at: NaiveDateTime,
+        due: NaiveDateTime,
+        in_doubt: bool,
+    ) -> Result<StagedLoan, QueueError> {
+        let id = self.checkout(card, item, at, due, in_doubt)?;
+        Ok(StagedLoan {
+            queue: self.clone(),
+            id,
+            item: item.to_owned(),
+            in_doubt,
+        })
+    }
+
+    /// Stages a return made offline; durable when this returns. `in_doubt` as for
+    /// [`Queue::stage_loan`].
+    pub fn stage_return(
+        &self,
+        item: &str,
+        at: NaiveDateTime,
+        in_doubt: bool,
+    ) -> Result<StagedReturn, QueueError> {
+        let id = self.checkin(item, at, in_doubt)?;
+        Ok(StagedReturn {
+            queue: self.clone(),
+            id,
+        })
+    }
+}
+
+impl StagedLoan {
+    /// The record's number.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The tag is switched: the loan stands and is delivered from now on.
+    pub fn commit(self) -> Result<(), QueueError> {
+        self.queue.commit(self.id)
+    }
+
+    /// The tag could not be switched, so the item may not leave: the loan is taken back, a
+    /// return dated `at` queued behind it when it is in doubt (see the module documentation).
+    pub fn undo(self, at: NaiveDateTime) -> Result<Undone, QueueError> {
+        if !self.in_doubt {
+            self.queue.cancel(self.id)?;
+            return Ok(Undone::Removed);
+        }
+        self.queue.commit(self.id)?;
+        let back = self.queue.checkin(&self.item, at, false)?;
+        self.queue.commit(back)?;
+        Ok(Undone::ReturnQueued(back))
+    }
+}
+
+impl StagedReturn {
+    /// The record's number.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The return is delivered from now on.
+    pub fn commit(self) -> Result<(), QueueError> {
+        self.queue.commit(self.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::queue::{Kind, State};
+    use chrono::NaiveDate;
+
+    const AINO: &str = "24680000000011";
+
+    fn at(h: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 11, 24)
+            .unwrap()
+            .and_hms_opt(h, 0, 0)
+            .unwrap()
+    }
+
+    fn aino() -> CardNumber {
+        CardNumber::new(AINO)
+    }
+
+    fn states(q: &Queue) -> Vec<(Kind, State)> {
+        q.list().into_iter().map(|d| (d.kind, d.state)).collect()
+    }
+
+    fn loan() -> Kind {
+        Kind::Checkout { card: AINO.into() }
+    }
+
+    fn in_files(dir: &std::path::Path, needle: &[u8]) -> bool {
+        std::fs::read_dir(dir).unwrap().any(|e| {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                in_files(&p, needle)
+            } else {
+                std::fs::read(&p)
+                    .unwrap()
+                    .windows(needle.len())
+                    .any(|w| w == needle)
+            }
+        })
+    }
+
+    #[test]
+    fn a_staged_loan_waits_for_its_tag_then_is_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queue::open(dir.path()).unwrap();
+        let staged = q
+            .stage_loan(&aino(), "HE0000001", at(20), at(23), false)
+            .unwrap();
+        assert_eq!(states(&q), [(loan(), State::Staged { in_doubt: false })]);
+        // It counts already: the item has a transaction queued, the patron a loan.
+        assert!(q.has_waiting("HE0000001"));
+        assert_eq!(q.loans_of(&aino()), 1);
+        staged.commit().unwrap();
+        assert_eq!(states(&q), [(loan(), State::Pending)]);
+    }
+
+    #[test]
+    fn a_loan_in_doubt_is_committed_in_doubt() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queue::open(dir.path()).unwrap();
+        q.stage_loan(&aino(), "HE0000001", at(20), at(23), true)
+            .unwrap()
+            .commit()
+            .unwrap();
+        assert_eq!(states(&q), [(loan(), State::InFlight)]);
+    }
+
+    #[test]
+    fn a_loan_the_library_never_saw_is_undone_without_a_trace() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queue::open(dir.path()).unwrap();
+        let staged = q
+            .stage_loan(&aino(), "HE0000001", at(20), at(23), false)
+            .unwrap();
+        assert!(in_files(dir.path(), AINO.as_bytes()));
+        assert_eq!(staged.undo(at(20)).unwrap(), Undone::Removed);
+        assert!(q.list().is_empty());
+        assert!(!q.has_waiting("HE0000001"));
+        assert!(!in_files(dir.path(), AINO.as_bytes()));
+    }
+
+    #[test]
+    fn a_loan_in_doubt_is_undone_by_a_return_queued_behind_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queue::open(dir.path()).unwrap();
+        let staged = q
+            .stage_loan(&aino(), "HE0000001", at(20), at(23), true)
+            .unwrap();
+        let loan_id = staged.id();
+        let Undone::ReturnQueued(back) = staged.undo(at(21)).unwrap() else {
+            panic!("a loan in doubt must not be removed");
+        };
+        assert!(back > loan_id);
+        let all = q.list();
+        assert_eq!(
+            all.iter()
+                .map(|d| (d.id, d.kind.clone(), d.state.clone()))
+                .collect::<Vec<_>>(),
+            [
+                (loan_id, loan(), State::InFlight),
+                (back, Kind::Checkin, State::Pending)
+            ]
+        );
+        assert_eq!((all[1].item.as_str(), all[1].at), ("HE0000001", at(21)));
+        // "My loans" offline no longer shows it.
+        assert!(crate::offline_loans::made_here(&all, &aino()).is_empty());
+    }
+
+    #[test]
+    fn a_return_is_committed_pending_or_in_doubt() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queue::open(dir.path()).unwrap();
+        let sure = q.stage_return("HE0000001", at(20), false).unwrap();
+        let unsure = q.stage_return("HE0000002", at(20), true).unwrap();
+        assert!(unsure.id() > sure.id());
+        assert_eq!(q.list()[1].state, State::Staged { in_doubt: true });
+        sure.commit().unwrap();
+        unsure.commit().unwrap();
+        assert_eq!(
+            states(&q),
+            [
+                (Kind::Checkin, State::Pending),
+                (Kind::Checkin, State::InFlight)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_loan_staged_when_the_kiosk_died_is_kept_in_doubt() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let q = Queue::open(dir.path()).unwrap();
+            let staged = q
+                .stage_loan(&aino(), "HE0000001", at(20), at(23), false)
+                .unwrap();
+            // Neither committed nor undone: the process ends here.
+            drop(staged);
+        }
+        let q = Queue::open(dir.path()).unwrap();
+        assert_eq!(states(&q), [(loan(), State::InFlight)]);
+    }
+
+    #[test]
+    fn undoing_one_loan_leaves_the_next_staged_one_to_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queue::open(dir.path()).unwrap();
+        let first = q
+            .stage_loan(&aino(), "HE0000001", at(20), at(23), false)
+            .unwrap();
+        let second = q
+            .stage_loan(&aino(), "HE0000002", at(20), at(23), false)
+            .unwrap();
+        // Undoing one rewrites the store; the other still commits.
+        first.undo(at(20)).unwrap();
+        second.commit().unwrap();
+        let all = q.list();
+        assert_eq!(all.len(), 1);
+        assert_eq!(
+            (all[0].item.as_str(), &all[0].state),
+            ("HE0000002", &State::Pending)
+        );
+    }
+}
