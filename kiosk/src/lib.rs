@@ -10,6 +10,8 @@
 //! Layout:
 //! - [`settings`]: `kiosk.toml`, validated.
 //! - [`session`]: the flows, one task owning the state: [`Kiosk`], [`Input`].
+//! - [`pad`]: the pad's tags over time: arriving, settling, read, leaving, and the items acted
+//!   on; fed inventories with their instant (pure).
 //! - [`stack`]: the pad's tags grouped into items; multi-part items only when complete (pure).
 //! - [`tags`]: a tag's data read from the pad, its security switched and read back.
 //! - [`selftest`]: every configured device and the network path, tried once, as a table.
@@ -24,6 +26,7 @@
 
 pub mod offline_loans;
 pub mod offline_rules;
+pub mod pad;
 pub mod pin_limit;
 pub mod queue;
 pub mod selftest;

@@ -3,7 +3,7 @@
 //! renew, loans and reservations, the receipt, idle logout. One task owns the state; touches,
 //! scans and the pad's tags come in as [`Input`]s and every change goes out as a [`View`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,10 +20,11 @@ use tokio::time::Instant;
 use ui::{Action, Hold, Loan, Message, Mode, Outcome, Row, RowState, Screen, View};
 
 use crate::offline_rules::{self, Offline};
+use crate::pad::Pad;
 use crate::pin_limit::{AfterWrong, PinLimit, minutes};
 use crate::queue::Queue;
 use crate::settings::KioskSettings;
-use crate::stack::{PadItem, TagRead, group};
+use crate::stack::PadItem;
 
 /// The kiosk's local time now.
 pub type Clock = Arc<dyn Fn() -> chrono::DateTime<chrono::Local> + Send + Sync>;
@@ -55,8 +56,9 @@ impl std::fmt::Debug for Input {
 
 /// Fewest digits of a card number or PIN the kiosk submits.
 const MIN_ENTRY: usize = 4;
-/// Tries before a tag that cannot be read is shown as unreadable.
-const READ_TRIES: u32 = 3;
+/// How long a tag lies on the pad before it is read: items are acted on as soon as they are
+/// put down.
+const SETTLE: Duration = Duration::ZERO;
 /// How long the thank-you screen stays.
 const GOODBYE: Duration = Duration::from_secs(4);
 
@@ -90,9 +92,8 @@ pub struct Kiosk<R, P, Pr> {
     publish: Publish,
     view: View,
     session: Option<Session>,
-    tags: HashMap<[u8; 8], (Result<ItemTag, String>, u32)>,
-    /// Items handled this session, with their tags (none when scanned).
-    handled: HashMap<String, Vec<[u8; 8]>>,
+    /// The pad's tags, and the items acted on this session.
+    tags: Pad,
     last_activity: Instant,
     goodbye_at: Option<Instant>,
     after_message: Screen,
@@ -120,6 +121,57 @@ fn date(t: NaiveDateTime) -> String {
 
 fn hex(uid: &[u8; 8]) -> String {
     uid.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+/// The row of an item that failed, with nothing more to say.
+fn failed(item: &str, outcome: Outcome) -> Row {
+    Row {
+        item: item.to_owned(),
+        state: RowState::Failed,
+        outcome,
+        ..Row::default()
+    }
+}
+
+/// What the patron is told of an item the offline rules would not lend.
+fn not_lent_offline(why: &Offline) -> Outcome {
+    match why {
+        Offline::NotForLoan => Outcome::NotForLoan,
+        _ => Outcome::OfflineNotAllowed,
+    }
+}
+
+/// How a return the library system took is shown, by where the item goes next.
+fn returned(route: &ReturnRoute) -> (RowState, Outcome) {
+    match route {
+        ReturnRoute::Shelf => (RowState::Ok, Outcome::Returned),
+        ReturnRoute::Hold => (RowState::Notice, Outcome::ReturnedForHold),
+        ReturnRoute::Transfer { .. } | ReturnRoute::Staff => {
+            (RowState::Notice, Outcome::ReturnedForTransfer)
+        }
+    }
+}
+
+/// Items whose row says they failed.
+fn failed_items(rows: &[Row]) -> HashSet<String> {
+    rows.iter()
+        .filter(|r| r.state == RowState::Failed)
+        .map(|r| r.item.clone())
+        .collect()
+}
+
+/// Whether a row still says something true of the pad's `items`: a set's "parts missing" while
+/// the set is still incomplete, an unreadable tag's while it is on the pad; results stay.
+fn row_still_meant(row: &Row, items: &[PadItem]) -> bool {
+    match row.outcome {
+        Outcome::PartsMissing => items
+            .iter()
+            .any(|g| matches!(g, PadItem::Incomplete { item, .. } if *item == row.item)),
+        Outcome::UnreadableTag => items
+            .iter()
+            .any(|g| matches!(g, PadItem::Unreadable { uid, .. } if hex(uid) == row.item)),
+        _ => true,
+    }
 }
 
 fn online_refusal(f: &PatronFacts) -> bool {
@@ -168,8 +220,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             publish,
             view,
             session: None,
-            tags: HashMap::new(),
-            handled: HashMap::new(),
+            tags: Pad::new(SETTLE),
             last_activity: Instant::now(),
             goodbye_at: None,
             after_message: Screen::Welcome,
@@ -695,7 +746,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
 
     async fn poll_pad(&mut self) {
         let Some(pad) = self.pad.as_mut() else { return };
-        let tags = match pad.inventory().await {
+        let inventory = match pad.inventory().await {
             Ok(t) => {
                 if self.pad_error.take().is_some() {
                     tracing::info!("RFID pad answering again");
@@ -710,80 +761,39 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 return;
             }
         };
-        let present: HashSet<[u8; 8]> = tags.iter().map(|t| t.uid).collect();
-        if tags.iter().any(|t| !self.tags.contains_key(&t.uid)) {
+        let now = Instant::now();
+        let uids: Vec<[u8; 8]> = inventory.iter().map(|t| t.uid).collect();
+        if !self
+            .tags
+            .inventory(now.into_std(), &uids)
+            .arrived
+            .is_empty()
+        {
             // Things moving on the pad are a patron at work.
-            self.last_activity = Instant::now();
+            self.last_activity = now;
         }
-        self.tags.retain(|uid, _| present.contains(uid));
         // An item that failed can be tried again by lifting it off the pad and back.
-        let failed: HashSet<String> = self
-            .view
-            .items
-            .iter()
-            .filter(|r| r.state == RowState::Failed)
-            .map(|r| r.item.clone())
-            .collect();
-        self.handled.retain(|item, uids| {
-            !(failed.contains(item)
-                && !uids.is_empty()
-                && uids.iter().all(|u| !present.contains(u)))
-        });
-        for t in &tags {
-            // Read, or given up on: an unreadable tag is not read again on every poll.
-            let known = self
-                .tags
-                .get(&t.uid)
-                .is_some_and(|(r, tries)| r.is_ok() || *tries >= READ_TRIES);
-            if known {
-                continue;
-            }
-            let read = crate::tags::read(pad, t.uid).await;
-            let tries = self.tags.get(&t.uid).map_or(0, |(_, n)| *n) + 1;
+        let failed = failed_items(&self.view.items);
+        self.tags.retry_lifted(|item| failed.contains(item));
+        for uid in self.tags.to_read() {
+            let read = crate::tags::read(pad, uid).await;
             if let Err(e) = &read {
                 // No UID in the log: a patron card's UID can be its number.
-                tracing::debug!("a tag not read ({tries}): {e}");
+                tracing::debug!("a tag not read: {e}");
             }
-            self.tags.insert(t.uid, (read, tries));
+            self.tags.read(uid, read);
         }
-        let reads: Vec<TagRead> = tags
-            .iter()
-            .filter_map(|t| {
-                let (r, tries) = self.tags.get(&t.uid)?;
-                // A patron's RFID library card on the pad is not an item: never sent, never shown.
-                if r.as_ref()
-                    .is_ok_and(|tag| tag.usage.is_some_and(|u| u.class() == 8))
-                {
-                    return None;
-                }
-                (r.is_ok() || *tries >= READ_TRIES).then(|| TagRead {
-                    uid: t.uid,
-                    data: r.clone(),
-                })
-            })
-            .collect();
-        // Rows of sets whose parts left the pad go; results stay.
-        let waiting: HashSet<String> = group(&reads)
-            .iter()
-            .filter_map(|g| match g {
-                PadItem::Incomplete { item, .. } => Some(item.clone()),
-                _ => None,
-            })
-            .collect();
-        self.view.items.retain(|r| {
-            (r.outcome != Outcome::PartsMissing || waiting.contains(&r.item))
-                && (r.outcome != Outcome::UnreadableTag || present.iter().any(|u| hex(u) == r.item))
-        });
-        for g in group(&reads) {
+        let items = self.tags.items();
+        self.view.items.retain(|r| row_still_meant(r, &items));
+        for g in items {
             match g {
                 PadItem::Complete { item, uids } => {
-                    if !self.handled.contains_key(&item) {
-                        self.handled.insert(item.clone(), uids.clone());
+                    if self.tags.claim(&item, uids.clone()) {
                         self.item(item, uids).await;
                     }
                 }
                 PadItem::Incomplete { item, seen, parts } => {
-                    if !self.handled.contains_key(&item) {
+                    if !self.tags.handled(&item) {
                         self.upsert(Row {
                             item,
                             state: RowState::Failed,
@@ -821,16 +831,11 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 .items
                 .iter()
                 .any(|r| r.item == item && r.state == RowState::Failed);
-            if self.handled.contains_key(&item) && !failed {
+            if self.tags.handled(&item) && !failed {
                 return;
             }
-            uids = self
-                .tags
-                .iter()
-                .filter(|(_, (r, _))| r.as_ref().is_ok_and(|t| t.item == item))
-                .map(|(u, _)| *u)
-                .collect();
-            self.handled.insert(item.clone(), uids.clone());
+            uids = self.tags.uids_of(&item);
+            self.tags.reclaim(&item, uids.clone());
         }
         self.upsert(Row {
             item: item.clone(),
@@ -862,13 +867,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             note,
         };
         let Some(login) = self.session.as_ref().and_then(|s| s.login.clone()) else {
-            return row(
-                RowState::Failed,
-                Outcome::PatronBlocked,
-                String::new(),
-                String::new(),
-                None,
-            );
+            return failed(item, Outcome::PatronBlocked);
         };
         // Whether the library system may have made the loan even though we got no answer.
         let mut in_doubt = false;
@@ -930,13 +929,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 }
                 Ok(Err(e)) if !e.is_offline() => {
                     tracing::error!(item, "checkout: {e}");
-                    return row(
-                        RowState::Failed,
-                        Outcome::NoAnswer,
-                        String::new(),
-                        String::new(),
-                        None,
-                    );
+                    return failed(item, Outcome::NoAnswer);
                 }
                 Ok(Err(e)) => {
                     // Refused or cut off, the request may still have been taken in.
@@ -953,86 +946,42 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             self.view.offline = true;
         }
         if !self.settings.offline.lending {
-            return row(
-                RowState::Failed,
-                Outcome::OfflineNotAllowed,
-                String::new(),
-                String::new(),
-                None,
-            );
+            return failed(item, Outcome::OfflineNotAllowed);
         }
         // What the item is, from its tags on the pad: a reference copy stays, a DVD gets the
         // DVD's period (see `offline_rules`).
-        let tags: Vec<&ItemTag> = uids
-            .iter()
-            .filter_map(|u| self.tags.get(u)?.0.as_ref().ok())
-            .collect();
+        let tags: Vec<&ItemTag> = uids.iter().filter_map(|u| self.tags.tag(u)).collect();
         let o = &self.settings.offline;
         let days = match offline_rules::decide(&tags, &o.loan_days, o.untagged) {
             Offline::Lend { days, .. } => days,
             not => {
                 tracing::info!(item, "not lent offline: {not:?} (from its tags)");
-                let outcome = match not {
-                    Offline::NotForLoan => Outcome::NotForLoan,
-                    _ => Outcome::OfflineNotAllowed,
-                };
-                return row(
-                    RowState::Failed,
-                    outcome,
-                    String::new(),
-                    String::new(),
-                    None,
-                );
+                return failed(item, not_lent_offline(&not));
             }
         };
         if self.queue.loans_of(&login.card) >= self.settings.offline.max_loans {
-            return row(
-                RowState::Failed,
-                Outcome::OfflineLimit,
-                String::new(),
-                String::new(),
-                None,
-            );
+            return failed(item, Outcome::OfflineLimit);
         }
         let due = offline_rules::due(self.today_time().date(), days);
-        let id = match self
-            .queue
-            .checkout(&login.card, item, self.today_time(), due, in_doubt)
-        {
-            Ok(id) => id,
-            Err(e) => {
-                tracing::error!(item, "offline loan not recorded, so not made: {e}");
-                return row(
-                    RowState::Failed,
-                    Outcome::NoAnswer,
-                    String::new(),
-                    String::new(),
-                    None,
-                );
-            }
-        };
-        if self.secure(uids, true).await.is_err() {
-            let undone = if in_doubt {
-                // The library system may have the loan: keep it, and queue the return after it.
-                self.queue.commit(id).and_then(|()| {
-                    let back = self.queue.checkin(item, self.today_time(), false)?;
-                    self.queue.commit(back)
-                })
-            } else {
-                self.queue.cancel(id)
+        let staged =
+            match self
+                .queue
+                .stage_loan(&login.card, item, self.today_time(), due, in_doubt)
+            {
+                Ok(staged) => staged,
+                Err(e) => {
+                    tracing::error!(item, "offline loan not recorded, so not made: {e}");
+                    return failed(item, Outcome::NoAnswer);
+                }
             };
-            if let Err(e) = undone {
+        let id = staged.id();
+        if self.secure(uids, true).await.is_err() {
+            if let Err(e) = staged.undo(self.today_time()) {
                 tracing::error!("offline queue: cannot take back record {id}: {e}");
             }
-            return row(
-                RowState::Failed,
-                Outcome::SecurityFailed,
-                String::new(),
-                String::new(),
-                None,
-            );
+            return failed(item, Outcome::SecurityFailed);
         }
-        if let Err(e) = self.queue.commit(id) {
+        if let Err(e) = staged.commit() {
             tracing::error!(item, "offline queue: record {id} not committed: {e}");
         }
         tracing::info!(item, id, "lent offline; queued for the library system");
@@ -1086,13 +1035,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                             o.title,
                         );
                     }
-                    let (state, outcome) = match o.route {
-                        ReturnRoute::Shelf => (RowState::Ok, Outcome::Returned),
-                        ReturnRoute::Hold => (RowState::Notice, Outcome::ReturnedForHold),
-                        ReturnRoute::Transfer { .. } | ReturnRoute::Staff => {
-                            (RowState::Notice, Outcome::ReturnedForTransfer)
-                        }
-                    };
+                    let (state, outcome) = returned(&o.route);
                     return row(state, outcome, String::new(), o.title);
                 }
                 Ok(Ok(o)) => {
@@ -1102,7 +1045,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 }
                 Ok(Err(e)) if !e.is_offline() => {
                     tracing::error!(item, "checkin: {e}");
-                    return row(RowState::Failed, Outcome::NoAnswer, String::new(), None);
+                    return failed(item, Outcome::NoAnswer);
                 }
                 Ok(Err(e)) => {
                     in_doubt = true;
@@ -1118,18 +1061,19 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             self.view.offline = true;
         }
         if !self.settings.offline.returns {
-            return row(RowState::Failed, Outcome::NoAnswer, String::new(), None);
+            return failed(item, Outcome::NoAnswer);
         }
-        let id = match self.queue.checkin(item, self.today_time(), in_doubt) {
-            Ok(id) => id,
+        let staged = match self.queue.stage_return(item, self.today_time(), in_doubt) {
+            Ok(staged) => staged,
             Err(e) => {
                 tracing::error!(item, "offline return not recorded: {e}");
-                return row(RowState::Failed, Outcome::NoAnswer, String::new(), None);
+                return failed(item, Outcome::NoAnswer);
             }
         };
         // A return stands whether or not the tag could be secured again.
         let secured = self.secure(uids, false).await;
-        if let Err(e) = self.queue.commit(id) {
+        let id = staged.id();
+        if let Err(e) = staged.commit() {
             tracing::error!(item, "offline queue: record {id} not committed: {e}");
         }
         if secured.is_err() {
@@ -1366,7 +1310,7 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         {
             tracing::debug!("end session: {e}");
         }
-        self.handled.clear();
+        self.tags.forget_handled();
         self.view.items.clear();
         self.view.loans.clear();
         self.view.loans_partial = false;
@@ -1384,5 +1328,109 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         self.view.language = self.settings.language.clone();
         self.language_chosen = false;
         self.show();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn row(item: &str, state: RowState, outcome: Outcome) -> Row {
+        Row {
+            item: item.into(),
+            state,
+            outcome,
+            ..Row::default()
+        }
+    }
+
+    #[test]
+    fn dates_are_finnish_without_leading_zeros() {
+        let t = chrono::NaiveDate::from_ymd_opt(2026, 3, 4)
+            .unwrap()
+            .and_hms_opt(23, 59, 59)
+            .unwrap();
+        assert_eq!(date(t), "4.3.2026");
+    }
+
+    #[test]
+    fn a_uid_is_shown_as_upper_case_hex() {
+        assert_eq!(
+            hex(&[0xE0, 0x04, 0x01, 0x50, 0x0a, 0xb1, 0xc2, 0x03]),
+            "E00401500AB1C203"
+        );
+    }
+
+    #[test]
+    fn a_failed_row_says_only_its_outcome() {
+        assert_eq!(
+            failed("HE0000001", Outcome::OfflineLimit),
+            row("HE0000001", RowState::Failed, Outcome::OfflineLimit)
+        );
+    }
+
+    #[test]
+    fn only_failed_rows_make_failed_items() {
+        let rows = [
+            row("A", RowState::Failed, Outcome::SecurityFailed),
+            row("B", RowState::Ok, Outcome::Lent),
+            row("C", RowState::Notice, Outcome::LentOffline),
+        ];
+        assert_eq!(failed_items(&rows), HashSet::from(["A".to_owned()]));
+    }
+
+    #[test]
+    fn parts_missing_and_unreadable_rows_go_when_the_pad_no_longer_shows_them() {
+        let uid = [0xAB; 8];
+        let pad = [
+            PadItem::Incomplete {
+                item: "KIT".into(),
+                seen: 1,
+                parts: 2,
+            },
+            PadItem::Unreadable {
+                uid,
+                why: "blank".into(),
+            },
+        ];
+        let missing = |item| row(item, RowState::Failed, Outcome::PartsMissing);
+        assert!(row_still_meant(&missing("KIT"), &pad));
+        assert!(!row_still_meant(&missing("OTHER"), &pad));
+        let unreadable = |item: String| row(&item, RowState::Failed, Outcome::UnreadableTag);
+        assert!(row_still_meant(&unreadable(hex(&uid)), &pad));
+        assert!(!row_still_meant(&unreadable(hex(&[1; 8])), &pad));
+        // Results stay, on the pad or not.
+        assert!(row_still_meant(
+            &row("KIT", RowState::Ok, Outcome::Lent),
+            &[]
+        ));
+    }
+
+    #[test]
+    fn an_item_refused_offline_says_why() {
+        assert_eq!(not_lent_offline(&Offline::NotForLoan), Outcome::NotForLoan);
+        assert_eq!(
+            not_lent_offline(&Offline::Unknown),
+            Outcome::OfflineNotAllowed
+        );
+    }
+
+    #[test]
+    fn a_return_is_shown_by_where_the_item_goes() {
+        assert_eq!(
+            returned(&ReturnRoute::Shelf),
+            (RowState::Ok, Outcome::Returned)
+        );
+        assert_eq!(
+            returned(&ReturnRoute::Hold),
+            (RowState::Notice, Outcome::ReturnedForHold)
+        );
+        for route in [ReturnRoute::Transfer { to: None }, ReturnRoute::Staff] {
+            assert_eq!(
+                returned(&route),
+                (RowState::Notice, Outcome::ReturnedForTransfer)
+            );
+        }
     }
 }
