@@ -63,8 +63,8 @@ impl TestClock {
         let g = self.0.lock().unwrap_or_else(|p| p.into_inner());
         g.0 + chrono::Duration::from_std(g.1.elapsed()).unwrap_or_default()
     }
-    /// As a door-agent's clock.
-    pub fn clock(&self) -> door_agent::Clock {
+    /// As a door-agent's clock (`door_agent::Clock`, the same type).
+    pub fn clock(&self) -> Arc<dyn Fn() -> DateTime<Utc> + Send + Sync> {
         let me = self.clone();
         Arc::new(move || me.now())
     }

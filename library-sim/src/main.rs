@@ -113,29 +113,6 @@ enum Command {
         #[arg(long, default_value_t = 0.2)]
         new_pin_share: f64,
     },
-    /// Start the simulator and run a scripted SIP2 session against it over TLS, printing what
-    /// happens: login, patron status with right and wrong PINs, checkout, renew, checkin.
-    Demo {
-        /// State directory (a fresh temporary one if not given).
-        #[arg(long, value_name = "DIR")]
-        state: Option<PathBuf>,
-        /// Fixture catalogue (the shipped Heili demo catalogue if not given).
-        #[arg(long, value_name = "FILE")]
-        fixtures: Option<PathBuf>,
-    },
-    /// The Lemi door on simulated hardware against the simulator, driven from the terminal.
-    Door {
-        /// State directory (a fresh temporary one if not given).
-        #[arg(long, value_name = "DIR")]
-        state: Option<PathBuf>,
-    },
-    /// The self-checkout kiosk's window on simulated devices against the simulator, for a person
-    /// to click (build with `--features window`; needs a display).
-    Kiosk {
-        /// State directory (a fresh temporary one if not given).
-        #[arg(long)]
-        state: Option<PathBuf>,
-    },
     /// Send one command to a running simulator's fault-control port and print its answer.
     Control {
         /// The control address.
@@ -144,37 +121,6 @@ enum Command {
         #[arg(required = true)]
         command: Vec<String>,
     },
-}
-
-#[cfg(feature = "window")]
-fn kiosk_window(state: Option<PathBuf>) -> anyhow::Result<()> {
-    let t = tempfile::Builder::new()
-        .prefix("library-sim-kiosk-")
-        .tempdir()
-        .context("cannot make a temporary state directory")?;
-    let state = state.unwrap_or_else(|| t.path().to_owned());
-    let fixtures = fixtures_or_default(&state, None)?;
-    library_sim::kiosk::interactive(&state, &fixtures)
-}
-
-#[cfg(not(feature = "window"))]
-fn kiosk_window(_state: Option<PathBuf>) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "this build has no window; run `cargo run -p library-sim --features window -- kiosk` (slint, needs libfontconfig1-dev and a display)"
-    )
-}
-
-fn fixtures_or_default(state: &Path, fixtures: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    if let Some(f) = fixtures {
-        return Ok(f);
-    }
-    std::fs::create_dir_all(state).with_context(|| format!("cannot create {}", state.display()))?;
-    let path = state.join("fixtures.toml");
-    if !path.exists() {
-        std::fs::write(&path, library_sim::DEFAULT_FIXTURES)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    Ok(path)
 }
 
 fn dialect(name: &str, charset: &str, terminator: &str) -> anyhow::Result<sip2::Dialect> {
@@ -189,13 +135,7 @@ fn dialect(name: &str, charset: &str, terminator: &str) -> anyhow::Result<sip2::
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let quiet = matches!(
-        cli.command,
-        Command::Demo { .. }
-            | Command::Door { .. }
-            | Command::Control { .. }
-            | Command::Kiosk { .. }
-    );
+    let quiet = matches!(cli.command, Command::Control { .. });
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
@@ -205,15 +145,11 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    // The kiosk's window needs the main thread; everything else runs on tokio.
-    let result = match cli.command {
-        Command::Kiosk { state } => kiosk_window(state),
-        _ => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(anyhow::Error::from)
-            .and_then(|rt| rt.block_on(run(cli))),
-    };
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(run(cli)));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -245,7 +181,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let allowlist = allowlist.then(|| state.join("allowlist").join("published"));
             let settings = Settings {
-                fixtures: fixtures_or_default(&state, fixtures)?,
+                fixtures: library_sim::fixtures_or_default(&state, fixtures)?,
                 state_dir: state,
                 sip2_tls: Some(sip2_tls),
                 sip2_plain,
@@ -266,36 +202,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             server::run(settings, shutdown_signal()).await
         }
-        Command::Door { state } => {
-            let t = tempfile::Builder::new()
-                .prefix("library-sim-door-")
-                .tempdir()
-                .context("cannot make a temporary state directory")?;
-            let state = state.unwrap_or_else(|| t.path().to_owned());
-            let fixtures = fixtures_or_default(&state, None)?;
-            library_sim::door::interactive(&state, &fixtures).await
-        }
-        Command::Demo { state, fixtures } => {
-            // Without --state, a temporary directory, removed when the demo ends.
-            let (state, _temporary) = match state {
-                Some(s) => (s, None),
-                None => {
-                    let t = tempfile::Builder::new()
-                        .prefix("library-sim-demo-")
-                        .tempdir()
-                        .context("cannot make a temporary state directory")?;
-                    (t.path().to_owned(), Some(t))
-                }
-            };
-            let fixtures = fixtures_or_default(&state, fixtures)?;
-            library_sim::demo::run(&state, &fixtures).await
-        }
         Command::Publish {
             state,
             fixtures,
             valid_hours,
         } => {
-            let path = fixtures_or_default(&state, fixtures)?;
+            let path = library_sim::fixtures_or_default(&state, fixtures)?;
             let clock = library_sim::clock::Clock::system();
             let f = library_sim::fixtures::Fixtures::load(&path, clock.today())?;
             let files = library_sim::publishing::ensure_publisher(&state)?;
@@ -344,8 +256,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("wrote {}", out.display());
             Ok(())
         }
-        // Handled in `main`: the window needs the main thread, outside this runtime.
-        Command::Kiosk { .. } => anyhow::bail!("the kiosk's window is started from main"),
         Command::Control { addr, command } => {
             let mut tcp = tokio::net::TcpStream::connect(addr)
                 .await

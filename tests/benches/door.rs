@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use door_agent::Devices;
 use drivers::DeviceError;
 use drivers::gpio::{DoorInputs, DoorIo, Signal};
-use library_sim::door::{self, TestClock};
+use rig::door::{self, TestClock};
 use tokio::sync::mpsc;
 
 /// The real pins, with the instant of each release noted.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use drivers::feig_twin::AirTime;
 use kiosk::Input;
-use library_sim::kiosk::{self as sim, SimKiosk};
+use rig::kiosk::{self as sim, SimKiosk};
 use ui::{Action, Mode, RowState, Screen, View};
 
 const WAIT: Duration = Duration::from_secs(20);

@@ -31,11 +31,11 @@ async fn check_config_validates_and_warns_about_risky_settings() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
-    let door = library_sim::door::rig(
+    let door = rig::door::rig(
         &tmp.path().join("d"),
         &fixtures,
         "retention_days = 400",
-        library_sim::door::nine_pm_today(),
+        rig::door::nine_pm_today(),
         72,
     )
     .await
@@ -48,7 +48,7 @@ async fn check_config_validates_and_warns_about_risky_settings() {
     );
     assert!(!out.contains("plain TCP"), "{out}");
 
-    let kiosk = library_sim::kiosk::rig(
+    let kiosk = rig::kiosk::rig(
         &tmp.path().join("k"),
         &fixtures,
         e2e::daemons_now(),
@@ -85,7 +85,7 @@ async fn selftest_passes_on_a_good_kiosk_and_names_what_is_missing() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
-    let rig = library_sim::kiosk::rig(tmp.path(), &fixtures, e2e::daemons_now(), "")
+    let rig = rig::kiosk::rig(tmp.path(), &fixtures, e2e::daemons_now(), "")
         .await
         .unwrap();
     let selftest = || {
@@ -103,7 +103,7 @@ async fn selftest_passes_on_a_good_kiosk_and_names_what_is_missing() {
     assert!(!ok && table.contains("FAIL  offline list"), "{table}");
     // After a first run with the network up, everything passes.
     let settings = kiosk::settings::load(&rig.config).unwrap();
-    let k = library_sim::kiosk::start_kiosk(
+    let k = rig::kiosk::start_kiosk(
         settings,
         drivers::feig_twin::AirTime::default(),
         kiosk::system_clock(),

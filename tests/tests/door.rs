@@ -13,7 +13,7 @@ use std::time::Duration;
 use access::policy::Reason;
 use door_agent::Feedback;
 use drivers::gpio::FileBackend;
-use library_sim::door::{self, LOCK};
+use rig::door::{self, LOCK};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml")

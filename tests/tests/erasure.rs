@@ -16,9 +16,9 @@ use chrono::{Duration as Days, Utc};
 use drivers::feig_twin::AirTime;
 use e2e::Kill;
 use kiosk::Input;
-use library_sim::door::{self, TestClock};
-use library_sim::kiosk as sim;
 use redact::CardNumber;
+use rig::door::{self, TestClock};
+use rig::kiosk as sim;
 use ui::{Outcome, Screen};
 
 const AINO: &str = "24680000000011";

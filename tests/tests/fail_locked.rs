@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use drivers::gpio::FileBackend;
 use e2e::Kill;
-use library_sim::door::{self, EXIT, LOCK};
+use rig::door::{self, EXIT, LOCK};
 
 /// The lock pin's level when released (the rig's lock is active high).
 const RELEASED: bool = true;

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use drivers::feig_twin::AirTime;
 use kiosk::Input;
-use library_sim::door::{self, TestClock};
-use library_sim::kiosk as sim;
+use rig::door::{self, TestClock};
+use rig::kiosk as sim;
 use ui::{Outcome, Screen};
 
 const AINO: &str = "24680000000011";

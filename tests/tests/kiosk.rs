@@ -10,9 +10,9 @@ use std::time::Duration;
 use drivers::feig_twin::{AirTime, SimTag};
 use kiosk::Input;
 use kiosk::queue::{Queue, State};
-use library_sim::kiosk::{self as sim, SimKiosk};
 use receipt::render::Paper;
 use registry::Registry;
+use rig::kiosk::{self as sim, SimKiosk};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use ui::{Action, Message, Mode, Outcome, RowState, Screen, View};
 

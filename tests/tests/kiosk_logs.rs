@@ -9,7 +9,7 @@ use std::time::Duration;
 use drivers::feig_twin::AirTime;
 use e2e::{LogCapture, leaks};
 use kiosk::Input;
-use library_sim::kiosk as sim;
+use rig::kiosk as sim;
 use ui::{Action, Outcome, RowState, Screen};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

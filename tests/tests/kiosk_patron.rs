@@ -14,8 +14,8 @@ use e2e::{LogCapture, leaks};
 use iso28560::Usage;
 use kiosk::Input;
 use kiosk::queue::Queue;
-use library_sim::kiosk::{self as sim, SimKiosk};
 use receipt::render::Paper;
+use rig::kiosk::{self as sim, SimKiosk};
 use ui::{Action, Message, Outcome, RowState, Screen, View};
 
 const AINO: &str = "24680000000011";

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use drivers::feig_twin::AirTime;
 use kiosk::Input;
-use library_sim::kiosk::{self as sim, SimKiosk};
 use receipt::render::Paper;
+use rig::kiosk::{self as sim, SimKiosk};
 use ui::headless::Headless;
 use ui::{Action, RowState, Screen, View, bind};
 

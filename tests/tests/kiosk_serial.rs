@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use drivers::feig_twin::SimPad;
 use e2e::leaks;
-use library_sim::kiosk as sim;
+use rig::kiosk as sim;
 use tokio_serial::SerialPortBuilderExt;
 
 async fn until(what: &str, mut f: impl FnMut() -> bool) {

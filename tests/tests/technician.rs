@@ -167,7 +167,7 @@ async fn a_technician_provisions_checks_and_starts_a_door() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
     let lib = tmp.path().join("library");
     let (running, publisher, _) =
-        library_sim::door::start_library(&lib, &fixtures, e2e::daemons_now(), 72, true)
+        rig::door::start_library(&lib, &fixtures, e2e::daemons_now(), 72, true)
             .await
             .unwrap();
     let sip = running.sip2_tls.unwrap();

@@ -8,9 +8,9 @@ use std::time::Duration;
 use rustls::pki_types::ServerName;
 use sip2::*;
 
-use crate::client::ScriptClient;
-use crate::requests as request;
-use crate::server::{self, Settings};
+use library_sim::client::ScriptClient;
+use library_sim::requests as request;
+use library_sim::server::{self, Settings};
 
 fn shown(card: &str) -> String {
     // Even the demo shows only the end of a card number.
@@ -23,7 +23,7 @@ fn line(step: &str, outcome: impl AsRef<str>) {
 
 /// Runs the demo with state in `state_dir` and the fixtures in `fixtures`.
 pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
-    let clock = crate::clock::Clock::system();
+    let clock = library_sim::clock::Clock::system();
     let settings = Settings {
         fixtures: fixtures.to_owned(),
         state_dir: state_dir.to_owned(),
@@ -44,9 +44,9 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
         clock: clock.clone(),
     };
     // The publisher signs a list from the catalogue before the server starts serving it.
-    let catalogue = crate::fixtures::Fixtures::load(fixtures, clock.today())?;
-    let publisher_files = crate::publishing::ensure_publisher(state_dir)?;
-    let publication = crate::publishing::publish(
+    let catalogue = library_sim::fixtures::Fixtures::load(fixtures, clock.today())?;
+    let publisher_files = library_sim::publishing::ensure_publisher(state_dir)?;
+    let publication = library_sim::publishing::publish(
         &catalogue,
         None,
         &publisher_files,
@@ -65,7 +65,7 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     );
     println!("  state: {}\n", state_dir.display());
 
-    let tls = tokio_rustls::TlsConnector::from(crate::tls::client_config(&running.ca_cert)?);
+    let tls = tokio_rustls::TlsConnector::from(library_sim::tls::client_config(&running.ca_cert)?);
     let tcp = tokio::net::TcpStream::connect(addr).await?;
     let stream = tls.connect(ServerName::try_from("localhost")?, tcp).await?;
     let (_, conn) = stream.get_ref();
@@ -372,7 +372,7 @@ async fn registry_demo(running: &server::Running, state_dir: &Path) -> anyhow::R
 async fn offline_demo(
     running: &server::Running,
     state_dir: &Path,
-    files: &crate::publishing::PublisherFiles,
+    files: &library_sim::publishing::PublisherFiles,
     publication: &publisher::Publication,
 ) -> anyhow::Result<()> {
     use offline::{Fetcher, OfflineAnswer, OfflineList};

@@ -1,4 +1,4 @@
-//! A door at Lemi on simulated hardware against this simulator: the rig the README's demo, the
+//! A door at Lemi on simulated hardware against the simulator: the rig the README's demo, the
 //! interactive `door` command and the end-to-end tests share. The simulator signs and serves an
 //! offline list; the door is configured as a technician would (a TOML file), with its pins as
 //! files, a simulated reader and keypad, and a clock the caller chooses.
@@ -16,7 +16,7 @@ use drivers::sim::{SimCards, SimKeys};
 use sip2::{Charset, Dialect};
 use tokio::sync::mpsc;
 
-use crate::server::{self, Settings};
+use library_sim::server::{self, Settings};
 
 /// Lock relay, door contact, exit button, LEDs, buzzer, lights.
 pub const LOCK: u8 = 17;
@@ -47,7 +47,7 @@ pub struct Rig {
     pub closed_day: NaiveDate,
 }
 
-pub use crate::clock::TestClock;
+pub use library_sim::clock::TestClock;
 
 /// Publishes the offline list at `issued_at` and starts the simulator (SIP2/TLS, HTTPS with the
 /// list, fault control) on loopback: what a door's or kiosk's rig stands on. The simulator's
@@ -62,7 +62,7 @@ pub async fn start_library(
     require_client_cert: bool,
 ) -> anyhow::Result<(
     server::Running,
-    crate::publishing::PublisherFiles,
+    library_sim::publishing::PublisherFiles,
     publisher::Publication,
 )> {
     start_library_on(
@@ -85,14 +85,14 @@ pub async fn start_library_on(
     require_client_cert: bool,
 ) -> anyhow::Result<(
     server::Running,
-    crate::publishing::PublisherFiles,
+    library_sim::publishing::PublisherFiles,
     publisher::Publication,
 )> {
     let issued_at = clock.now();
     let sim_clock = clock.sim();
-    let catalogue = crate::fixtures::Fixtures::load(fixtures, sim_clock.today())?;
-    let files = crate::publishing::ensure_publisher(state_dir)?;
-    let publication = crate::publishing::publish(
+    let catalogue = library_sim::fixtures::Fixtures::load(fixtures, sim_clock.today())?;
+    let files = library_sim::publishing::ensure_publisher(state_dir)?;
+    let publication = library_sim::publishing::publish(
         &catalogue,
         None,
         &files,

@@ -15,8 +15,8 @@ use kiosk::{Clock, Devices, Input, KioskSettings};
 use tokio::sync::{mpsc, watch};
 use ui::{Action, View};
 
-use crate::fixtures::Item;
-use crate::server;
+use library_sim::fixtures::Item;
+use library_sim::server;
 
 /// The owner ISIL written on the demo catalogue's tags.
 pub const ISIL: &str = "FI-Lr";
@@ -162,7 +162,7 @@ fn catalogue() -> &'static [Item] {
             #[serde(default)]
             item: Vec<Item>,
         }
-        toml::from_str::<Items>(crate::DEFAULT_FIXTURES)
+        toml::from_str::<Items>(library_sim::DEFAULT_FIXTURES)
             .map(|c| c.item)
             .unwrap_or_default()
     })
@@ -172,7 +172,7 @@ fn catalogue() -> &'static [Item] {
 /// the demo catalogue carries what Heili writes, in ISO 28560-2: its type of usage (a reference
 /// copy is "not for circulation") and the ONIX media format of its kind ([`onix_media`]), from
 /// which the kiosk takes its offline loan period. A barcode the catalogue does not know (typed
-/// at `library-sim kiosk`, or a test filling the pad) gets a plain circulating tag without a
+/// at `rig kiosk`, or a test filling the pad) gets a plain circulating tag without a
 /// media format: ISO 28560-2 for odd item numbers, ISO 28560-3 (the Danish model) for even ones,
 /// so both data models still reach the pad.
 pub fn tag(barcode: &str, part: u8, parts: u8) -> SimTag {
@@ -549,7 +549,7 @@ pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `library-sim kiosk`: the kiosk's window on the twins for a person to click, with the pad,
+/// `rig kiosk`: the kiosk's window on the twins for a person to click, with the pad,
 /// scanner, printer and library system driven from the terminal.
 #[cfg(feature = "window")]
 pub fn interactive(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
@@ -702,9 +702,9 @@ mod tests {
     #[test]
     fn every_catalogue_item_is_lent_offline_for_its_loan_rule_and_a_reference_copy_is_not() {
         let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
-        let fixtures = crate::fixtures::Fixtures::parse(
+        let fixtures = library_sim::fixtures::Fixtures::parse(
             Path::new("heili.toml"),
-            crate::DEFAULT_FIXTURES,
+            library_sim::DEFAULT_FIXTURES,
             today,
         )
         .unwrap();
