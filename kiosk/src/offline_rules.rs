@@ -2,8 +2,6 @@
 //! offline list's facts, judged by [`access::lending`] (where the rules and their reasons are,
 //! beside the door's policy).
 
-use access::policy::{Age, BranchBlock, Patron};
-use allowlist::BlockScope;
 use chrono::NaiveDate;
 use iso28560::ItemTag;
 
@@ -27,39 +25,15 @@ pub fn decide(tags: &[&ItemTag], days: &LoanDays, lend_untagged: bool) -> Offlin
 /// Why the offline list's facts say this patron may not borrow, if they do: the reason's stable
 /// name, from [`access::lending::refusal`].
 pub fn refusal(facts: &allowlist::Facts, today: NaiveDate, branch: &str) -> Option<&'static str> {
-    access::lending::refusal(&patron(facts, branch, today), branch, today).map(|r| r.code())
-}
-
-/// The offline list's entry as the policy reads a patron. (The door reads it the same way; the
-/// two can share one conversion once it lives where both can reach it.)
-fn patron(f: &allowlist::Facts, branch: &str, today: NaiveDate) -> Patron {
-    let mut p = Patron {
-        card_valid: true,
-        card_expires: Some(f.card_expires),
-        card_lost: f.card_lost,
-        self_service: Some(f.self_service),
-        age: Age::FifteenOn(f.turns_15),
-        guardian_consent: Some(f.guardian_consent),
-        fines_over_limit: f.fines_over_limit,
-        category: Some(f.category.clone()),
-        ..Patron::default()
-    };
-    for b in &f.blocks {
-        match b.scope {
-            BlockScope::Lending => p.lending_ban |= b.applies(today, branch),
-            BlockScope::SelfService => p.blocks.push(BranchBlock {
-                branch: b.branch.clone(),
-                until: b.until,
-            }),
-        }
-    }
-    p
+    let patron = offline::facts::from_list(facts, branch, today);
+    access::lending::refusal(&patron, branch, today).map(|r| r.code())
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+    use allowlist::BlockScope;
     use iso28560::part2::{Element, compact_text, oid};
     use iso28560::tag::Kept;
     use iso28560::{DataModel, Usage};
