@@ -1408,6 +1408,24 @@ mod tests {
     }
 
     #[test]
+    fn the_library_systems_answer_refuses_an_invalid_card_or_a_revoked_permission() {
+        let good = PatronFacts {
+            card_valid: true,
+            ..PatronFacts::default()
+        };
+        assert!(!online_refusal(&good));
+        assert!(online_refusal(&PatronFacts::default()));
+        assert!(online_refusal(&PatronFacts {
+            self_service: Some(false),
+            ..good.clone()
+        }));
+        assert!(!online_refusal(&PatronFacts {
+            self_service: Some(true),
+            ..good
+        }));
+    }
+
+    #[test]
     fn an_item_refused_offline_says_why() {
         assert_eq!(not_lent_offline(&Offline::NotForLoan), Outcome::NotForLoan);
         assert_eq!(
