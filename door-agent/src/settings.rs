@@ -501,17 +501,8 @@ impl RawDoorFile {
                 format!("`{language}`: expected fi, sv or en"),
             ));
         }
-        let ms = |key: &str, v: Option<u64>, default: u64, range: std::ops::RangeInclusive<u64>| {
-            let v = v.unwrap_or(default);
-            if range.contains(&v) {
-                Ok(v)
-            } else {
-                Err(bad(
-                    key,
-                    format!("{v}: expected {} to {}", range.start(), range.end()),
-                ))
-            }
-        };
+        let ms =
+            |key: &str, v: Option<u64>, default: u64, range| within(file, key, v, default, range);
         let online_timeout = ms(
             "door.online_timeout_ms",
             d.online_timeout_ms,
@@ -527,227 +518,17 @@ impl RawDoorFile {
                 format!("{retention_days}: expected 1 to 3650"),
             ));
         }
-        let pin = PinRules {
-            min_len: d.pin_min.unwrap_or(4),
-            max_len: d.pin_max.unwrap_or(8),
-            first_key: Duration::from_secs(ms(
-                "door.pin_first_key_secs",
-                d.pin_first_key_secs,
-                20,
-                3..=120,
-            )?),
-            between_keys: Duration::from_secs(ms(
-                "door.pin_between_keys_secs",
-                d.pin_between_keys_secs,
-                10,
-                2..=60,
-            )?),
-        };
-        if pin.min_len == 0 || pin.min_len > pin.max_len || pin.max_len > 16 {
-            return Err(bad(
-                "door.pin_min",
-                "expected 1 <= pin_min <= pin_max <= 16".into(),
-            ));
-        }
-        let r = &self.rules;
-        let defaults = Rules::default();
-        let rules = Rules {
-            branch: d.branch.trim().to_owned(),
-            require_terms: r.require_terms.unwrap_or(defaults.require_terms),
-            require_permission: r.require_permission.unwrap_or(defaults.require_permission),
-            permission_must_be_stated: r
-                .permission_must_be_stated
-                .unwrap_or(defaults.permission_must_be_stated),
-            require_valid_card: r.require_valid_card.unwrap_or(defaults.require_valid_card),
-            refuse_lost_card: r.refuse_lost_card.unwrap_or(defaults.refuse_lost_card),
-            refuse_lending_ban: r.refuse_lending_ban.unwrap_or(defaults.refuse_lending_ban),
-            refuse_fines: r.refuse_fines.unwrap_or(defaults.refuse_fines),
-            min_age: match r.min_age {
-                Some(0) => None,
-                Some(a) if a > 18 => {
-                    return Err(bad(
-                        "rules.min_age",
-                        format!("{a}: expected 0 (no rule) to 18"),
-                    ));
-                }
-                Some(a) => Some(a),
-                None => defaults.min_age,
-            },
-            consent_admits_minors: r
-                .consent_admits_minors
-                .unwrap_or(defaults.consent_admits_minors),
-            admit_unknown_age: r.admit_unknown_age.unwrap_or(defaults.admit_unknown_age),
-            categories: r.categories.clone().unwrap_or_default(),
-            honour_blocks: r.honour_blocks.unwrap_or(defaults.honour_blocks),
-            enforce_hours: r.enforce_hours.unwrap_or(defaults.enforce_hours),
-        };
+        let pin = d.pin_rules(file)?;
+        let rules = self.rules.validate(file, d.branch.trim())?;
         let schedule = self.hours.validate(file)?;
-        let g = &self.gpio;
-        let LockSettings { gpio, lock } = lock_settings(
-            file,
-            &g.backend,
-            g.dir.as_deref(),
-            g.lock,
-            g.lock_active_high,
-        )?;
-        let spec = |n: u8, high: bool| PinSpec {
-            number: n,
-            active_high: high,
-        };
-        let mut pins = DoorPins {
-            lock,
-            contact: spec(g.contact, g.contact_open_high.unwrap_or(true)),
-            exit: g
-                .exit
-                .map(|n| spec(n, g.exit_pressed_high.unwrap_or(false))),
-            tamper: g
-                .tamper
-                .map(|n| spec(n, g.tamper_active_high.unwrap_or(true))),
-            green: g.green.map(|n| spec(n, true)),
-            red: g.red.map(|n| spec(n, true)),
-            buzzer: g.buzzer.map(|n| spec(n, true)),
-            outputs: vec![],
-        };
-        let mut outputs = vec![];
-        for (i, o) in self.outputs.iter().enumerate() {
-            let key = format!("outputs[{i}]");
-            let when = o
-                .when
-                .iter()
-                .map(|w| {
-                    LibraryState::parse(w).ok_or_else(|| {
-                        bad(
-                            &format!("{key}.when"),
-                            format!("`{w}`: expected staffed, self-service or closed"),
-                        )
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let lead = o.lead_minutes.unwrap_or(0);
-            let lag = o.lag_minutes.unwrap_or(0);
-            if lead > 240 || lag > 240 {
-                return Err(bad(
-                    &key,
-                    "lead_minutes and lag_minutes: at most 240".into(),
-                ));
-            }
-            pins.outputs
-                .push((o.name.clone(), spec(o.pin, o.active_high.unwrap_or(true))));
-            outputs.push(OutputRule {
-                name: o.name.clone(),
-                when,
-                lead_minutes: lead,
-                lag_minutes: lag,
-            });
-        }
-        let mut used = std::collections::HashMap::new();
-        let all_pins = [
-            Some(("gpio.lock", pins.lock.number)),
-            Some(("gpio.contact", pins.contact.number)),
-            pins.exit.map(|p| ("gpio.exit", p.number)),
-            pins.tamper.map(|p| ("gpio.tamper", p.number)),
-            pins.green.map(|p| ("gpio.green", p.number)),
-            pins.red.map(|p| ("gpio.red", p.number)),
-            pins.buzzer.map(|p| ("gpio.buzzer", p.number)),
-        ];
-        let output_keys: Vec<(String, u8)> = self
-            .outputs
+        let (gpio, pins, outputs) = self.gpio.validate(file, &self.outputs)?;
+        let readers = self
+            .readers
             .iter()
             .enumerate()
-            .map(|(i, o)| (format!("outputs[{i}].pin"), o.pin))
-            .collect();
-        for (key, n) in all_pins
-            .into_iter()
-            .flatten()
-            .map(|(k, n)| (k.to_owned(), n))
-            .chain(output_keys)
-        {
-            if n > 27 {
-                return Err(bad(
-                    &key,
-                    format!("{n}: expected a BCM GPIO number 0 to 27"),
-                ));
-            }
-            if let Some(other) = used.insert(n, key.clone()) {
-                return Err(bad(&key, format!("GPIO {n} is already `{other}`")));
-            }
-        }
-        let mut readers = vec![];
-        for (i, r) in self.readers.iter().enumerate() {
-            let key = format!("readers[{i}]");
-            readers.push(match r.kind.as_str() {
-                "pcsc" => ReaderSettings::Pcsc {
-                    reader: r.reader.clone().unwrap_or_default(),
-                    uid: match &r.uid {
-                        None => UidFormat::Hex,
-                        Some(u) => UidFormat::parse(u).ok_or_else(|| {
-                            bad(
-                                &format!("{key}.uid"),
-                                format!(
-                                    "`{u}`: expected hex, hex-reversed, decimal or decimal-reversed"
-                                ),
-                            )
-                        })?,
-                    },
-                },
-                "serial" => ReaderSettings::Serial {
-                    path: r.path.clone().ok_or_else(|| {
-                        bad(
-                            &format!("{key}.path"),
-                            "the serial port, e.g. /dev/ttyACM0".into(),
-                        )
-                    })?,
-                    baud: r.baud.unwrap_or(9600),
-                },
-                "wiegand" => ReaderSettings::Wiegand {
-                    d0: r
-                        .d0
-                        .ok_or_else(|| bad(&format!("{key}.d0"), "the D0 GPIO pin".into()))?,
-                    d1: r
-                        .d1
-                        .ok_or_else(|| bad(&format!("{key}.d1"), "the D1 GPIO pin".into()))?,
-                    format: match r.format.as_deref().unwrap_or("payload") {
-                        "payload" => NumberFormat::Payload,
-                        "card" => NumberFormat::CardField,
-                        "facility-card" => NumberFormat::FacilityCard,
-                        other => {
-                            return Err(bad(
-                                &format!("{key}.format"),
-                                format!("`{other}`: expected payload, card or facility-card"),
-                            ));
-                        }
-                    },
-                },
-                other => {
-                    return Err(bad(
-                        &format!("{key}.kind"),
-                        format!("`{other}`: expected pcsc, serial or wiegand"),
-                    ));
-                }
-            });
-        }
-        let keypad = match &self.keypad {
-            None => None,
-            Some(k) => {
-                let path = k
-                    .path
-                    .clone()
-                    .ok_or_else(|| bad("keypad.path", "the device path".into()))?;
-                Some(match k.kind.as_str() {
-                    "evdev" => KeypadSettings::Evdev(path),
-                    "serial" => KeypadSettings::Serial {
-                        path,
-                        baud: k.baud.unwrap_or(9600),
-                    },
-                    other => {
-                        return Err(bad(
-                            "keypad.kind",
-                            format!("`{other}`: expected evdev or serial"),
-                        ));
-                    }
-                })
-            }
-        };
+            .map(|(i, r)| r.validate(file, &format!("readers[{i}]")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let keypad = self.keypad.as_ref().map(|k| k.validate(file)).transpose()?;
         let announcements = self
             .announcements
             .iter()
@@ -815,6 +596,281 @@ impl RawDoorFile {
                 .transpose()?,
             allowlist,
         })
+    }
+}
+
+/// `v` (or `default`) when within `range`, else an error naming `key`.
+fn within(
+    file: &Path,
+    key: &str,
+    v: Option<u64>,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let v = v.unwrap_or(default);
+    if range.contains(&v) {
+        Ok(v)
+    } else {
+        Err(ConfigError::invalid(
+            file,
+            key,
+            format!("{v}: expected {} to {}", range.start(), range.end()),
+        ))
+    }
+}
+
+impl RawDoor {
+    /// `door.pin_*`: PIN entry's lengths and times.
+    fn pin_rules(&self, file: &Path) -> Result<PinRules, ConfigError> {
+        let bad = |key: &str, problem: String| ConfigError::invalid(file, key, problem);
+        let d = self;
+        let pin = PinRules {
+            min_len: d.pin_min.unwrap_or(4),
+            max_len: d.pin_max.unwrap_or(8),
+            first_key: Duration::from_secs(within(
+                file,
+                "door.pin_first_key_secs",
+                d.pin_first_key_secs,
+                20,
+                3..=120,
+            )?),
+            between_keys: Duration::from_secs(within(
+                file,
+                "door.pin_between_keys_secs",
+                d.pin_between_keys_secs,
+                10,
+                2..=60,
+            )?),
+        };
+        if pin.min_len == 0 || pin.min_len > pin.max_len || pin.max_len > 16 {
+            return Err(bad(
+                "door.pin_min",
+                "expected 1 <= pin_min <= pin_max <= 16".into(),
+            ));
+        }
+        Ok(pin)
+    }
+}
+
+impl RawRules {
+    /// `[rules]`: the branch's access policy, each rule switchable.
+    fn validate(&self, file: &Path, branch: &str) -> Result<Rules, ConfigError> {
+        let bad = |key: &str, problem: String| ConfigError::invalid(file, key, problem);
+        let r = self;
+        let defaults = Rules::default();
+        let rules = Rules {
+            branch: branch.to_owned(),
+            require_terms: r.require_terms.unwrap_or(defaults.require_terms),
+            require_permission: r.require_permission.unwrap_or(defaults.require_permission),
+            permission_must_be_stated: r
+                .permission_must_be_stated
+                .unwrap_or(defaults.permission_must_be_stated),
+            require_valid_card: r.require_valid_card.unwrap_or(defaults.require_valid_card),
+            refuse_lost_card: r.refuse_lost_card.unwrap_or(defaults.refuse_lost_card),
+            refuse_lending_ban: r.refuse_lending_ban.unwrap_or(defaults.refuse_lending_ban),
+            refuse_fines: r.refuse_fines.unwrap_or(defaults.refuse_fines),
+            min_age: match r.min_age {
+                Some(0) => None,
+                Some(a) if a > 18 => {
+                    return Err(bad(
+                        "rules.min_age",
+                        format!("{a}: expected 0 (no rule) to 18"),
+                    ));
+                }
+                Some(a) => Some(a),
+                None => defaults.min_age,
+            },
+            consent_admits_minors: r
+                .consent_admits_minors
+                .unwrap_or(defaults.consent_admits_minors),
+            admit_unknown_age: r.admit_unknown_age.unwrap_or(defaults.admit_unknown_age),
+            categories: r.categories.clone().unwrap_or_default(),
+            honour_blocks: r.honour_blocks.unwrap_or(defaults.honour_blocks),
+            enforce_hours: r.enforce_hours.unwrap_or(defaults.enforce_hours),
+        };
+        Ok(rules)
+    }
+}
+
+impl RawGpio {
+    /// `[gpio]` and `[[outputs]]`: the backend, every pin (each a BCM number used once), and
+    /// the outputs' rules.
+    fn validate(
+        &self,
+        file: &Path,
+        raw_outputs: &[RawOutput],
+    ) -> Result<(GpioBackend, DoorPins, Vec<OutputRule>), ConfigError> {
+        let bad = |key: &str, problem: String| ConfigError::invalid(file, key, problem);
+        let g = self;
+        let LockSettings { gpio, lock } = lock_settings(
+            file,
+            &g.backend,
+            g.dir.as_deref(),
+            g.lock,
+            g.lock_active_high,
+        )?;
+        let spec = |n: u8, high: bool| PinSpec {
+            number: n,
+            active_high: high,
+        };
+        let mut pins = DoorPins {
+            lock,
+            contact: spec(g.contact, g.contact_open_high.unwrap_or(true)),
+            exit: g
+                .exit
+                .map(|n| spec(n, g.exit_pressed_high.unwrap_or(false))),
+            tamper: g
+                .tamper
+                .map(|n| spec(n, g.tamper_active_high.unwrap_or(true))),
+            green: g.green.map(|n| spec(n, true)),
+            red: g.red.map(|n| spec(n, true)),
+            buzzer: g.buzzer.map(|n| spec(n, true)),
+            outputs: vec![],
+        };
+        let mut outputs = vec![];
+        for (i, o) in raw_outputs.iter().enumerate() {
+            let key = format!("outputs[{i}]");
+            let when = o
+                .when
+                .iter()
+                .map(|w| {
+                    LibraryState::parse(w).ok_or_else(|| {
+                        bad(
+                            &format!("{key}.when"),
+                            format!("`{w}`: expected staffed, self-service or closed"),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let lead = o.lead_minutes.unwrap_or(0);
+            let lag = o.lag_minutes.unwrap_or(0);
+            if lead > 240 || lag > 240 {
+                return Err(bad(
+                    &key,
+                    "lead_minutes and lag_minutes: at most 240".into(),
+                ));
+            }
+            pins.outputs
+                .push((o.name.clone(), spec(o.pin, o.active_high.unwrap_or(true))));
+            outputs.push(OutputRule {
+                name: o.name.clone(),
+                when,
+                lead_minutes: lead,
+                lag_minutes: lag,
+            });
+        }
+        let mut used = std::collections::HashMap::new();
+        let all_pins = [
+            Some(("gpio.lock", pins.lock.number)),
+            Some(("gpio.contact", pins.contact.number)),
+            pins.exit.map(|p| ("gpio.exit", p.number)),
+            pins.tamper.map(|p| ("gpio.tamper", p.number)),
+            pins.green.map(|p| ("gpio.green", p.number)),
+            pins.red.map(|p| ("gpio.red", p.number)),
+            pins.buzzer.map(|p| ("gpio.buzzer", p.number)),
+        ];
+        let output_keys: Vec<(String, u8)> = raw_outputs
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (format!("outputs[{i}].pin"), o.pin))
+            .collect();
+        for (key, n) in all_pins
+            .into_iter()
+            .flatten()
+            .map(|(k, n)| (k.to_owned(), n))
+            .chain(output_keys)
+        {
+            if n > 27 {
+                return Err(bad(
+                    &key,
+                    format!("{n}: expected a BCM GPIO number 0 to 27"),
+                ));
+            }
+            if let Some(other) = used.insert(n, key.clone()) {
+                return Err(bad(&key, format!("GPIO {n} is already `{other}`")));
+            }
+        }
+        Ok((gpio, pins, outputs))
+    }
+}
+
+impl RawReader {
+    /// One `[[readers]]` entry, named `key` in errors.
+    fn validate(&self, file: &Path, key: &str) -> Result<ReaderSettings, ConfigError> {
+        let bad = |key: &str, problem: String| ConfigError::invalid(file, key, problem);
+        let r = self;
+        Ok(match r.kind.as_str() {
+            "pcsc" => ReaderSettings::Pcsc {
+                reader: r.reader.clone().unwrap_or_default(),
+                uid: match &r.uid {
+                    None => UidFormat::Hex,
+                    Some(u) => UidFormat::parse(u).ok_or_else(|| {
+                        bad(
+                            &format!("{key}.uid"),
+                            format!(
+                                "`{u}`: expected hex, hex-reversed, decimal or decimal-reversed"
+                            ),
+                        )
+                    })?,
+                },
+            },
+            "serial" => ReaderSettings::Serial {
+                path: r.path.clone().ok_or_else(|| {
+                    bad(
+                        &format!("{key}.path"),
+                        "the serial port, e.g. /dev/ttyACM0".into(),
+                    )
+                })?,
+                baud: r.baud.unwrap_or(9600),
+            },
+            "wiegand" => ReaderSettings::Wiegand {
+                d0: r
+                    .d0
+                    .ok_or_else(|| bad(&format!("{key}.d0"), "the D0 GPIO pin".into()))?,
+                d1: r
+                    .d1
+                    .ok_or_else(|| bad(&format!("{key}.d1"), "the D1 GPIO pin".into()))?,
+                format: match r.format.as_deref().unwrap_or("payload") {
+                    "payload" => NumberFormat::Payload,
+                    "card" => NumberFormat::CardField,
+                    "facility-card" => NumberFormat::FacilityCard,
+                    other => {
+                        return Err(bad(
+                            &format!("{key}.format"),
+                            format!("`{other}`: expected payload, card or facility-card"),
+                        ));
+                    }
+                },
+            },
+            other => {
+                return Err(bad(
+                    &format!("{key}.kind"),
+                    format!("`{other}`: expected pcsc, serial or wiegand"),
+                ));
+            }
+        })
+    }
+}
+
+impl RawKeypad {
+    /// `[keypad]`.
+    fn validate(&self, file: &Path) -> Result<KeypadSettings, ConfigError> {
+        let bad = |key: &str, problem: String| ConfigError::invalid(file, key, problem);
+        let path = self
+            .path
+            .clone()
+            .ok_or_else(|| bad("keypad.path", "the device path".into()))?;
+        match self.kind.as_str() {
+            "evdev" => Ok(KeypadSettings::Evdev(path)),
+            "serial" => Ok(KeypadSettings::Serial {
+                path,
+                baud: self.baud.unwrap_or(9600),
+            }),
+            other => Err(bad(
+                "keypad.kind",
+                format!("`{other}`: expected evdev or serial"),
+            )),
+        }
     }
 }
 
