@@ -131,9 +131,10 @@ pub fn load(path: &Path) -> Result<AllowlistSettings, ConfigError> {
 /// over the library system's answers and the list's alike. Older configurations set it in the
 /// device's own table (`[door]`, `[kiosk]`) as well, under the same names: such a value is read
 /// as the one setting when `[allowlist]` does not give it, and is an error when `[allowlist]`
-/// gives another. `list` is the device's `[allowlist]`, if it has one; `device` names the
-/// device's table. Returns the policy and the keys read from the device's table (for a
-/// warning that they belong in `[allowlist]`).
+/// gives another. `list` is the device's `[allowlist]`, if it has one (a kiosk that lends only
+/// online has none, and sets the lockout in its own table); `device` names the device's table.
+/// Returns the policy and the keys read from the device's table where `[allowlist]` is their
+/// place (for a warning that they moved).
 pub fn one_lockout(
     file: &Path,
     list: Option<&RawAllowlist>,
@@ -159,15 +160,19 @@ pub fn one_lockout(
                 ));
             }
             (Some(a), listed) => {
-                moved.push(format!("{device}.{name}"));
+                if list.is_some() {
+                    moved.push(format!("{device}.{name}"));
+                }
                 listed.unwrap_or(a)
             }
             (None, listed) => listed.unwrap_or(default),
         };
+        // An error names the key the value came from.
+        let table = if older.is_some() { device } else { "allowlist" };
         if !range.contains(&value) {
             return Err(ConfigError::invalid(
                 file,
-                format!("allowlist.{name}"),
+                format!("{table}.{name}"),
                 format!("{value}; expected {} to {}", range.start(), range.end()),
             ));
         }

@@ -19,7 +19,6 @@
 //! - [`offline_rules`]: offline, the item's tags and the list's facts put to the lending rules
 //!   of [`access::lending`]: may it be lent, for how long, may this patron borrow (pure).
 //! - [`offline_loans`]: "My loans" offline: the loans made here, from the queue (pure).
-//! - [`pin_limit`]: wrong PINs per card at this kiosk, locked for a while (time as input).
 //! - `window` (feature `window`): the slint touch screen on the main thread.
 
 #![deny(missing_docs)]
@@ -27,7 +26,6 @@
 pub mod offline_loans;
 pub mod offline_rules;
 pub mod pad;
-pub mod pin_limit;
 pub mod queue;
 pub mod selftest;
 pub mod session;

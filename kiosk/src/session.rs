@@ -7,21 +7,21 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use access::door::Source;
 use chrono::NaiveDateTime;
 use drivers::printer::ReceiptPrinter;
 use drivers::rfid::RfidPad;
 use iso28560::ItemTag;
-use offline::{OfflineAnswer, OfflineList};
+use offline::{Identity, OfflineList, Refusal, Verifier};
 use receipt::{Receipt, ReceiptKind, ReceiptLine};
-use redact::{CardNumber, Pin};
-use registry::{PatronFacts, PatronLogin, Registry, ReturnRoute, Verification};
+use redact::{CardNumber, Pin, Redactor};
+use registry::{PatronFacts, PatronLogin, Registry, ReturnRoute};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use ui::{Action, Hold, Loan, Message, Mode, Outcome, Row, RowState, Screen, View};
 
 use crate::offline_rules::{self, Offline};
 use crate::pad::Pad;
-use crate::pin_limit::{AfterWrong, PinLimit, minutes};
 use crate::queue::Queue;
 use crate::settings::KioskSettings;
 use crate::stack::PadItem;
@@ -104,7 +104,11 @@ pub struct Kiosk<R, P, Pr> {
     metrics: daemon::Metrics,
     started: Instant,
     next_metrics: Instant,
-    pins: PinLimit,
+    /// Who a card and PIN belong to: the library system, else the list, with the one wrong-PIN
+    /// lockout.
+    verifier: Verifier<R>,
+    /// Pseudonyms for log lines, under a key made at start.
+    redactor: Redactor,
 }
 
 impl<R, P, Pr> std::fmt::Debug for Kiosk<R, P, Pr> {
@@ -113,6 +117,16 @@ impl<R, P, Pr> std::fmt::Debug for Kiosk<R, P, Pr> {
             .field("screen", &self.view.screen)
             .finish_non_exhaustive()
     }
+}
+
+/// Whole minutes, rounded up, at least one: what the patron is told to wait.
+fn minutes(d: Duration) -> u64 {
+    d.as_secs().div_ceil(60).max(1)
+}
+
+/// The time left from `now` until `until` (Unix seconds).
+fn left_until(until: i64, now: i64) -> Duration {
+    Duration::from_secs(u64::try_from(until.saturating_sub(now)).unwrap_or(0))
 }
 
 fn date(t: NaiveDateTime) -> String {
@@ -178,7 +192,7 @@ fn online_refusal(f: &PatronFacts) -> bool {
     !f.card_valid || f.denies_loans() || f.self_service == Some(false)
 }
 
-impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
+impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
     /// A kiosk at its welcome screen.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -194,12 +208,21 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         // A configured pad that did not open is a fault the health endpoint reports.
         let pad_error = (settings.pad.is_some() && pad.is_none())
             .then(|| "the RFID pad did not open".to_owned());
-        // The pseudonyms' key lives only in memory: a restart forgets the lockouts with it.
+        // The log's pseudonyms: a key that lives only in memory.
         let mut key = [0u8; 32];
         if let Err(e) = getrandom::getrandom(&mut key) {
-            tracing::error!("no random key for the PIN limit's pseudonyms: {e}");
+            tracing::error!("no random key for the log's pseudonyms: {e}");
         }
-        let pins = PinLimit::new(settings.max_pin_failures, settings.lockout, &key);
+        let redactor = Redactor::new(&key);
+        let mut verifier = Verifier::new(
+            registry.clone(),
+            list.clone(),
+            settings.pin_lockout,
+            settings.online_timeout,
+        );
+        if !settings.offline.lending {
+            verifier = verifier.without_offline_answers();
+        }
         let view = View {
             language: settings.language.clone(),
             library: match &settings.branch {
@@ -229,7 +252,8 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             metrics: daemon::Metrics::new(),
             started: Instant::now(),
             next_metrics: Instant::now(),
-            pins,
+            verifier,
+            redactor,
         }
     }
 
@@ -594,14 +618,17 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
 
     /// A locked card is told so before its PIN is asked for (and again if one is typed).
     fn still_locked(&mut self, card: &CardNumber) -> bool {
-        let Some(left) = self.pins.locked(card, self.started.elapsed()) else {
+        let now = (self.clock)().timestamp();
+        let Some(until) = self.verifier.locked(card, now) else {
             return false;
         };
-        tracing::info!(card = %self.pins.pseudonym(card), "refused: the card is locked here after wrong PINs");
-        self.locked_out(left);
+        tracing::info!(card = %self.redactor.card(card), "refused: the card is locked here after wrong PINs");
+        self.locked_out(left_until(until, now));
         true
     }
 
+    /// Card and PIN to the verifier (the library system within the timeout, else the offline
+    /// list, with the one wrong-PIN lockout), then the lending rules of whoever answered.
     async fn login(&mut self, card: CardNumber, pin: Pin) {
         if self.still_locked(&card) {
             return;
@@ -612,99 +639,68 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             card: card.clone(),
             pin: pin.clone(),
         };
-        let mut online_failure = None;
-        if let Some(registry) = &self.registry {
-            match tokio::time::timeout(self.settings.online_timeout, registry.verify(&login)).await
-            {
-                Ok(Ok(Verification::Verified(facts))) => {
-                    self.view.offline = false;
-                    if online_refusal(&facts) {
-                        tracing::info!(card = ?card, "login refused: the account does not allow loans");
-                        self.message(Message::PatronBlocked, Screen::Welcome);
-                        return;
-                    }
-                    if let Some(l) = facts
-                        .language
-                        .as_deref()
-                        .filter(|l| ["fi", "sv", "en"].contains(l) && !self.language_chosen)
-                    {
-                        self.view.language = l.to_owned();
-                    }
-                    self.logged_in(login, true);
-                    return;
-                }
-                Ok(Ok(Verification::UnknownCard { .. })) => {
-                    tracing::info!("login refused: unknown card");
-                    self.view.offline = false;
-                    self.message(Message::UnknownCard, Screen::Welcome);
-                    return;
-                }
-                Ok(Ok(Verification::WrongPin { .. })) => {
-                    tracing::info!(card = ?card, "login refused: wrong PIN");
-                    self.view.offline = false;
-                    self.wrong_pin(&card);
-                    return;
-                }
-                Ok(Err(e)) => online_failure = Some(e.to_string()),
-                Err(_) => {
-                    online_failure = Some(format!(
-                        "no answer within {} ms",
-                        self.settings.online_timeout.as_millis()
-                    ))
-                }
-            }
+        let at = (self.clock)();
+        let verdict = self
+            .verifier
+            .verify(&card, pin, at.with_timezone(&chrono::Utc))
+            .await;
+        let online = verdict.source == Source::Online;
+        if online {
+            self.view.offline = false;
         }
-        if let Some(why) = &online_failure {
+        if let Some(why) = &verdict.online_failure {
             tracing::warn!("library system not answering at login: {why}; trying the offline list");
             self.view.offline = true;
         }
-        let Some(list) = self.list.clone() else {
-            self.message(Message::OfflineUnknown, Screen::Welcome);
-            return;
-        };
-        if !self.settings.offline.lending {
-            self.message(Message::OfflineUnknown, Screen::Welcome);
-            return;
-        }
-        let now = self.today_time();
-        let ts = (self.clock)().timestamp();
-        let c = card.clone();
-        let answer = tokio::task::spawn_blocking(move || list.check(&c, &pin, ts)).await;
-        let branch = self.settings.branch.clone().unwrap_or_default();
-        match answer {
-            Ok(Ok(OfflineAnswer::Verified { facts, .. })) => {
-                if let Some(why) = offline_rules::refusal(&facts, now.date(), &branch) {
+        match verdict.outcome {
+            Ok(Identity::Online(facts)) => {
+                if online_refusal(&facts) {
+                    tracing::info!(card = ?card, "login refused: the account does not allow loans");
+                    self.message(Message::PatronBlocked, Screen::Welcome);
+                    return;
+                }
+                if let Some(l) = facts
+                    .language
+                    .as_deref()
+                    .filter(|l| ["fi", "sv", "en"].contains(l) && !self.language_chosen)
+                {
+                    self.view.language = l.to_owned();
+                }
+                self.logged_in(login, true);
+            }
+            Ok(Identity::Offline(facts)) => {
+                let branch = self.settings.branch.clone().unwrap_or_default();
+                if let Some(why) = offline_rules::refusal(&facts, at.date_naive(), &branch) {
                     tracing::info!(card = ?card, "offline login refused: {why}");
                     self.message(Message::PatronBlocked, Screen::Welcome);
                 } else {
                     self.logged_in(login, false);
                 }
             }
-            Ok(Ok(OfflineAnswer::WrongPin { .. })) => self.wrong_pin(&card),
-            Ok(Ok(OfflineAnswer::LockedOut { until })) => {
-                let left = u64::try_from(until.saturating_sub(ts)).unwrap_or(0);
-                self.locked_out(Duration::from_secs(left));
+            Err(Refusal::UnknownCard) if online => {
+                tracing::info!("login refused: unknown card");
+                self.message(Message::UnknownCard, Screen::Welcome);
             }
-            Ok(Ok(OfflineAnswer::UnknownCard)) => {
+            Err(Refusal::WrongPin { .. }) => {
+                if online {
+                    tracing::info!(card = ?card, "login refused: wrong PIN");
+                }
+                self.wrong_pin();
+            }
+            Err(Refusal::LockedOut { until }) => {
+                let left = left_until(until, at.timestamp());
+                let (card, minutes) = (self.redactor.card(&card), minutes(left));
+                tracing::warn!(target: "security", %card, minutes, "wrong PINs: the card is locked at this kiosk");
+                self.locked_out(left);
+            }
+            Err(Refusal::UnknownCard | Refusal::Unreachable | Refusal::ListExpired) => {
                 self.message(Message::OfflineUnknown, Screen::Welcome)
-            }
-            Ok(Err(e)) => {
-                tracing::warn!("offline list cannot answer: {e}");
-                self.message(Message::OfflineUnknown, Screen::Welcome);
-            }
-            Err(e) => {
-                tracing::error!("offline check failed: {e}");
-                self.message(Message::Failed, Screen::Welcome);
             }
         }
     }
 
-    fn wrong_pin(&mut self, card: &CardNumber) {
-        if let AfterWrong::Locked(left) = self.pins.wrong(card, self.started.elapsed()) {
-            let (card, minutes) = (self.pins.pseudonym(card), minutes(left));
-            tracing::warn!(target: "security", %card, minutes, "wrong PINs: the card is locked at this kiosk");
-            return self.locked_out(left);
-        }
+    /// A wrong PIN, with tries left: type it again.
+    fn wrong_pin(&mut self) {
         if let Some(s) = self.session.as_mut() {
             s.stage = Stage::Pin;
             s.entry.clear();
@@ -724,7 +720,6 @@ impl<R: Registry, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
 
     fn logged_in(&mut self, login: PatronLogin, online: bool) {
         tracing::info!(card = ?login.card, online, "patron logged in");
-        self.pins.right(&login.card);
         if let Some(s) = self.session.as_mut() {
             s.login = Some(login);
             s.online = online;

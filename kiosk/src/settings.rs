@@ -160,10 +160,10 @@ pub struct KioskSettings {
     pub sync_every: Duration,
     /// The loopback address of the health endpoint (`/metrics`), if any.
     pub metrics: Option<std::net::SocketAddr>,
-    /// Wrong PINs in a row before a card is locked at this kiosk.
-    pub max_pin_failures: u32,
-    /// How long a card stays locked.
-    pub lockout: Duration,
+    /// The wrong-PIN lockout (over the library system's answers and the list's alike).
+    pub pin_lockout: allowlist::guard::GuardPolicy,
+    /// Keys of `[kiosk]` read as the lockout that belongs in `[allowlist]`, for a warning.
+    pub moved_keys: Vec<String>,
     /// Offline policy.
     pub offline: OfflinePolicy,
     /// RFID pad, if any.
@@ -201,7 +201,14 @@ impl KioskSettings {
             ),
         }
         match &self.allowlist {
-            Some(a) => w.extend(config::warnings::allowlist(a)),
+            Some(a) => {
+                w.extend(config::warnings::allowlist(a));
+                for key in &self.moved_keys {
+                    w.push(format!(
+                        "{key}: read as the kiosk's one wrong-PIN lockout; it belongs in [allowlist]"
+                    ));
+                }
+            }
             None if self.offline.lending => w.push(
                 "allowlist: not set: nobody can borrow while the library system is down".into(),
             ),
@@ -276,22 +283,15 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
         .as_deref()
         .map(|a| config::loopback_address(file, "kiosk.metrics", a))
         .transpose()?;
-    let failures = k.max_pin_failures.unwrap_or(5);
-    if !(1..=20).contains(&failures) {
-        return Err(ConfigError::invalid(
-            file,
-            "kiosk.max_pin_failures",
-            "expected 1 to 20 wrong PINs",
-        ));
-    }
-    let lockout = k.lockout_minutes.unwrap_or(15);
-    if !(1..=24 * 60).contains(&lockout) {
-        return Err(ConfigError::invalid(
-            file,
-            "kiosk.lockout_minutes",
-            "expected 1 to 1440 minutes",
-        ));
-    }
+    // The wrong-PIN lockout is one setting for the device: in [allowlist] when the kiosk has
+    // one, else here (see `config::allowlist::one_lockout`).
+    let (pin_lockout, moved_keys) = config::allowlist::one_lockout(
+        file,
+        raw.allowlist.as_ref(),
+        "kiosk",
+        k.max_pin_failures,
+        k.lockout_minutes,
+    )?;
     let o = &raw.offline;
     let days = |key: &str, d: u32| {
         if (1..=120).contains(&d) {
@@ -438,8 +438,8 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
         online_timeout: Duration::from_millis(online_ms),
         sync_every: Duration::from_secs(k.sync_minutes.unwrap_or(5).clamp(1, 24 * 60) * 60),
         metrics,
-        max_pin_failures: failures,
-        lockout: Duration::from_secs(u64::from(lockout) * 60),
+        pin_lockout,
+        moved_keys,
         offline,
         pad,
         security,
@@ -457,7 +457,12 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
         allowlist: raw
             .allowlist
             .as_ref()
-            .map(|a| a.validate(file))
+            .map(|a| {
+                a.validate(file).map(|mut a| {
+                    a.guard = pin_lockout;
+                    a
+                })
+            })
             .transpose()?,
     })
 }
@@ -486,8 +491,8 @@ mod tests {
         );
         assert_eq!(s.offline.loan_days.of(Some("VI")), 14);
         assert_eq!(
-            (s.max_pin_failures, s.lockout),
-            (5, Duration::from_secs(900))
+            (s.pin_lockout.max_failures, s.pin_lockout.lockout),
+            (5, 900)
         );
         assert_eq!(s.state_dir, PathBuf::from("/etc/state"));
     }
