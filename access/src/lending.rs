@@ -20,9 +20,7 @@ use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
-use crate::hours::Schedule;
-use crate::policy::{self, Decision, Patron, Reason, Rules};
-use crate::zone::Zone;
+use crate::policy::{self, Patron, Reason, Rules};
 
 /// The door's rules as they bear on a loan at `branch`: everything about the patron's account,
 /// nothing about hours, age or category.
@@ -38,21 +36,7 @@ pub fn rules(branch: &str) -> Rules {
 
 /// Why `patron` may not borrow at `branch` on `today`, if they may not.
 pub fn refusal(patron: &Patron, branch: &str, today: NaiveDate) -> Option<Reason> {
-    // The policy reads the day from an instant and a schedule; with hours off, any schedule
-    // does, and noon UTC in the UTC zone is `today`.
-    let schedule = Schedule {
-        zone: Zone::UTC,
-        week: Default::default(),
-        exceptions: vec![],
-        last_entry_minutes: 0,
-    };
-    let noon = today
-        .and_time(NaiveTime::MIN + chrono::Duration::hours(12))
-        .and_utc();
-    match policy::decide(patron, &rules(branch), &schedule, noon) {
-        Decision::Open => None,
-        Decision::Deny(r) => Some(r),
-    }
+    policy::check_patron(patron, &rules(branch), today).err()
 }
 
 /// The library's offline loan periods, by the ONIX media format on its tags.

@@ -371,7 +371,14 @@ fn check(
     now: DateTime<Utc>,
 ) -> Result<(), Reason> {
     hours_allow(rules, schedule, now)?;
-    let today = schedule.zone.local(now).date();
+    check_patron(patron, rules, schedule.zone.local(now).date())
+}
+
+/// The patron's side of the decision on `today` (the branch's local date), hours aside: the
+/// card, permission, terms, category, age, fines, bans, blocks and the library system's own
+/// denial, in the order [`decide`] checks them. The kiosk's offline lending rules
+/// ([`crate::lending`]) use it with entry's rules switched off.
+pub fn check_patron(patron: &Patron, rules: &Rules, today: NaiveDate) -> Result<(), Reason> {
     if rules.refuse_lost_card && patron.card_lost {
         return Err(Reason::CardLost);
     }
