@@ -1,6 +1,8 @@
 //! Messages per second per core: decode and encode of the messages a door and a kiosk send most,
-//! beside the crates.io `sip2` crate (0.3.4, Evergreen's) parsing the same frames.
-//! Run with `cargo bench -p sip2 --bench codec`; throughput is reported in elements (messages)
+//! beside the crates.io `sip2` crate (0.3.4, Evergreen's) parsing the same frames. `decode` builds
+//! the typed, owned [`Message`]; `decode_borrowed` makes the same checks and leaves the values in
+//! the frame ([`MessageRef`]).
+//! Run with `cargo bench -p sip2@0.1.0 --bench codec`; throughput is reported in elements (messages)
 //! per second.
 //!
 //! The peer checks no checksum, validates no fixed field and types no field; its `from_sip` takes
@@ -8,7 +10,7 @@
 #![allow(clippy::panic)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use sip2::{Dialect, Message};
+use sip2::{Dialect, Message, MessageRef};
 use std::hint::black_box;
 
 const PATRON_STATUS_RESPONSE: &str = "24              00720261124    210000AOheili|AA24680000123456|AEVirtanen, Aino|BLY|CQY|BHEUR|BV0.00|AFTervetuloa!|AY3AZ";
@@ -48,11 +50,11 @@ fn bench(c: &mut Criterion) {
         group.bench_function(format!("decode/{name}"), |b| {
             b.iter(|| Message::decode(black_box(&frame), &dialect))
         });
+        group.bench_function(format!("decode_borrowed/{name}"), |b| {
+            b.iter(|| MessageRef::decode(black_box(&frame), &dialect))
+        });
         group.bench_function(format!("peer_decode/{name}"), |b| {
-            b.iter(|| {
-                std::str::from_utf8(black_box(&peer_frame))
-                    .map(sip2_peer::Message::from_sip)
-            })
+            b.iter(|| std::str::from_utf8(black_box(&peer_frame)).map(sip2_peer::Message::from_sip))
         });
         group.bench_function(format!("encode/{name}"), |b| {
             b.iter(|| black_box(&message).encode(&dialect, Some(3)))

@@ -9,6 +9,7 @@
 //! byte, so the frame structure (identifiers, fixed fields, field codes, delimiter) is read on bytes
 //! and only field values go through the character set.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// A wire character set.
@@ -44,14 +45,23 @@ impl Charset {
     }
 
     /// Decodes a field value, or gives the offset of the first byte that is not text in this set.
+    #[cfg(test)]
     pub(crate) fn decode(self, bytes: &[u8]) -> Result<String, usize> {
-        if bytes.is_ascii() {
-            // Fast path for the common case; ASCII is the same in every supported set.
-            return Ok(String::from_utf8_lossy(bytes).into_owned());
-        }
+        self.decode_borrowed(bytes).map(Cow::into_owned)
+    }
+
+    /// Decodes a field value, borrowing it when its bytes are already the text (ASCII in any set,
+    /// any valid UTF-8 in UTF-8), or gives the offset of the first byte that is not text in this
+    /// set. Only ISO-8859-1 and CP850 values with bytes above 0x7F are copied.
+    pub(crate) fn decode_borrowed(self, bytes: &[u8]) -> Result<Cow<'_, str>, usize> {
         match self {
             Self::Utf8 => match std::str::from_utf8(bytes) {
-                Ok(text) => Ok(text.to_owned()),
+                Ok(text) => Ok(Cow::Borrowed(text)),
+                Err(e) => Err(e.valid_up_to()),
+            },
+            _ if bytes.is_ascii() => match std::str::from_utf8(bytes) {
+                // ASCII is the same in every supported set, and always valid UTF-8.
+                Ok(text) => Ok(Cow::Borrowed(text)),
                 Err(e) => Err(e.valid_up_to()),
             },
             Self::Latin1 => {
@@ -62,18 +72,20 @@ impl Charset {
                     }
                     out.push(char::from(b));
                 }
-                Ok(out)
+                Ok(Cow::Owned(out))
             }
-            Self::Cp850 => Ok(bytes
-                .iter()
-                .map(|&b| {
-                    if b < 0x80 {
-                        char::from(b)
-                    } else {
-                        CP850_HIGH[usize::from(b - 0x80)]
-                    }
-                })
-                .collect()),
+            Self::Cp850 => Ok(Cow::Owned(
+                bytes
+                    .iter()
+                    .map(|&b| {
+                        if b < 0x80 {
+                            char::from(b)
+                        } else {
+                            CP850_HIGH[usize::from(b - 0x80)]
+                        }
+                    })
+                    .collect(),
+            )),
         }
     }
 

@@ -7,7 +7,8 @@
 //! caller numbers messages (AY) and retries; [`Message::decode`] verifies what arrives.
 //!
 //! Layout:
-//! - [`message`]: the [`Message`] enum, [`Message::decode`] and [`Message::encode`].
+//! - [`message`]: the [`Message`] enum, [`Message::decode`] and [`Message::encode`]; [`MessageRef`],
+//!   the same checks with the field values borrowed from the frame.
 //! - [`messages`]: one struct per message layout, grouped by purpose.
 //! - [`codes`]: coded fixed-field values (patron status flags, circulation status, …).
 //! - [`field`]: variable-field identifiers, and which carry personal data.
@@ -39,7 +40,7 @@ pub use date::SipDate;
 pub use dialect::{Dialect, Terminator};
 pub use error::{DecodeError, EncodeError};
 pub use field::{Field, FieldCode};
-pub use message::{Decoded, Message, fixed_date_offsets};
+pub use message::{Decoded, Message, MessageRef, fixed_date_offsets};
 pub use messages::circulation::*;
 pub use messages::item::*;
 pub use messages::patron::*;

@@ -1,11 +1,13 @@
 //! One SIP2 message of any kind: recognise the whole frame, then act on it.
 
+use std::fmt;
+
 use crate::messages::circulation::*;
 use crate::messages::item::*;
 use crate::messages::patron::*;
 use crate::messages::session::*;
-use crate::wire::{Reader, Writer};
-use crate::{DecodeError, Dialect, EncodeError};
+use crate::wire::{FieldList, Reader, Writer};
+use crate::{DecodeError, Dialect, EncodeError, FieldCode};
 
 macro_rules! messages {
     ($($(#[$doc:meta])* $variant:ident($ty:ty) = $id:literal, $name:literal;)*) => {
@@ -37,6 +39,18 @@ macro_rules! messages {
                         let mut r = Reader::new(frame, $name, dialect);
                         let body = <$ty>::read(&mut r)?;
                         Ok((Self::$variant(body), r.sequence, r.checksum))
+                    })*
+                    _ => Err(DecodeError::UnknownMessage { found: String::from_utf8_lossy(&id).into_owned() }),
+                }
+            }
+
+            /// Checks the body as `read_body` does, without building the message.
+            fn check_body<'a, 'd>(id: [u8; 2], frame: &'a [u8], dialect: &'d Dialect) -> Result<(&'static str, Reader<'a, 'd>), DecodeError> {
+                match &id {
+                    $($id => {
+                        let mut r = Reader::check_only(frame, $name, dialect);
+                        <$ty>::read(&mut r)?;
+                        Ok(($name, r))
                     })*
                     _ => Err(DecodeError::UnknownMessage { found: String::from_utf8_lossy(&id).into_owned() }),
                 }
@@ -127,6 +141,164 @@ pub fn fixed_date_offsets(id: &[u8; 2]) -> &'static [usize] {
     }
 }
 
+/// Whether `frame` holds a control character (below 0x20, or DEL). Looks at every byte without
+/// stopping at the first hit, in blocks, so the compiler can test many bytes per instruction; the
+/// caller finds where the first one is only when there is one.
+fn has_control_character(frame: &[u8]) -> bool {
+    let control = |b: u8| (b < 0x20) | (b == 0x7F);
+    let blocks = frame.chunks_exact(32);
+    let tail = blocks.remainder();
+    blocks
+        .map(|block| block.iter().fold(false, |hit, &b| hit | control(b)))
+        .chain(tail.iter().map(|&b| control(b)))
+        .fold(false, |hit, block| hit | block)
+}
+
+/// The frame without its terminator, and its identifier, once the checks every message shares
+/// pass: not empty, within the dialect's bound, no control character.
+fn frame_and_id<'f>(
+    frame: &'f [u8],
+    dialect: &Dialect,
+) -> Result<(&'f [u8], [u8; 2]), DecodeError> {
+    let mut end = frame.len();
+    while end > 0 && matches!(frame[end - 1], b'\r' | b'\n') {
+        end -= 1;
+    }
+    let frame = &frame[..end];
+    if frame.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    if frame.len() > dialect.max_message_len {
+        return Err(DecodeError::TooLong {
+            len: frame.len(),
+            max: dialect.max_message_len,
+        });
+    }
+    if has_control_character(frame) {
+        if let Some(offset) = frame.iter().position(|&b| b < 0x20 || b == 0x7F) {
+            return Err(DecodeError::ControlCharacter {
+                offset,
+                byte: frame[offset],
+            });
+        }
+    }
+    match frame {
+        [a, b, ..] => Ok((frame, [*a, *b])),
+        _ => Err(DecodeError::UnknownMessage {
+            found: String::from_utf8_lossy(frame).into_owned(),
+        }),
+    }
+}
+
+/// One frame checked as [`Message::decode`] checks it — identifier, every fixed field, field
+/// identifiers, the character set of every value, the sequence number and the checksum, and the
+/// required fields of a strict dialect — with its variable-length fields left in the frame:
+/// a value is borrowed wherever its bytes are already the text (ASCII in any character set, all
+/// of UTF-8 in a UTF-8 dialect) and copied only where ISO-8859-1 or CP850 bytes above 0x7F must
+/// be converted. Up to sixteen fields are held without an allocation.
+///
+/// For reading a few fields of many messages (a door asking whether a card is valid) without
+/// building every string of the typed [`Message`]. `Debug` hides the values of personal fields.
+pub struct MessageRef<'a> {
+    id: [u8; 2],
+    name: &'static str,
+    fixed: &'a [u8],
+    fields: FieldList<'a>,
+    sequence: Option<u8>,
+    checksummed: bool,
+}
+
+impl<'a> MessageRef<'a> {
+    /// Checks one frame and splits it, borrowing from it. The terminator (CR, LF or CRLF) may be
+    /// present or already removed. Fails exactly when [`Message::decode`] fails, with the same
+    /// error; never panics.
+    pub fn decode(frame: &'a [u8], dialect: &Dialect) -> Result<Self, DecodeError> {
+        let (frame, id) = frame_and_id(frame, dialect)?;
+        let (name, reader) = Message::check_body(id, frame, dialect)?;
+        let (sequence, checksummed) = (reader.sequence, reader.checksum);
+        let (fields_at, fields) = reader.into_parts();
+        Ok(Self {
+            id,
+            name,
+            fixed: frame.get(2..fields_at).unwrap_or_default(),
+            fields,
+            sequence,
+            checksummed,
+        })
+    }
+
+    /// The two-digit identifier.
+    pub fn id(&self) -> [u8; 2] {
+        self.id
+    }
+
+    /// The specification's name of the message.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The fixed-length part after the identifier, as it came (every field of it checked).
+    pub fn fixed(&self) -> &'a [u8] {
+        self.fixed
+    }
+
+    /// The variable-length fields in frame order, AY and AZ excepted, as decoded from the
+    /// dialect's character set.
+    pub fn fields(&self) -> impl Iterator<Item = (FieldCode, &str)> + '_ {
+        self.fields.iter()
+    }
+
+    /// The value of the first field with this identifier.
+    pub fn field(&self, code: FieldCode) -> Option<&str> {
+        self.fields().find(|(c, _)| *c == code).map(|(_, v)| v)
+    }
+
+    /// The values of every field with this identifier, in frame order (AF screen messages, AU
+    /// charged items, …).
+    pub fn all(&self, code: FieldCode) -> impl Iterator<Item = &str> + '_ {
+        self.fields()
+            .filter(move |(c, _)| *c == code)
+            .map(|(_, v)| v)
+    }
+
+    /// How many variable-length fields the frame has, AY and AZ excepted.
+    pub fn field_count(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// The AY sequence number, if the frame had one; a reply echoes it.
+    pub fn sequence(&self) -> Option<u8> {
+        self.sequence
+    }
+
+    /// Whether the frame carried a checksum (which then verified).
+    pub fn checksummed(&self) -> bool {
+        self.checksummed
+    }
+}
+
+impl fmt::Debug for MessageRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Values<'m, 'a>(&'m MessageRef<'a>);
+        impl fmt::Debug for Values<'_, '_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_list()
+                    .entries(self.0.fields().map(|(code, value)| {
+                        crate::Field::new(code, if code.is_personal() { "" } else { value })
+                    }))
+                    .finish()
+            }
+        }
+        f.debug_struct("MessageRef")
+            .field("id", &String::from_utf8_lossy(&self.id))
+            .field("name", &self.name)
+            .field("fields", &Values(self))
+            .field("sequence", &self.sequence)
+            .field("checksummed", &self.checksummed)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A decoded message with its error-detection trailer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decoded {
@@ -162,35 +334,10 @@ impl Message {
 
     /// Decodes one frame. The terminator (CR, LF or CRLF) may be present or already removed.
     /// Never panics; every malformed frame is a [`DecodeError`] that says where and why.
+    ///
+    /// [`MessageRef::decode`] makes the same checks without copying the field values out.
     pub fn decode(frame: &[u8], dialect: &Dialect) -> Result<Decoded, DecodeError> {
-        let mut end = frame.len();
-        while end > 0 && matches!(frame[end - 1], b'\r' | b'\n') {
-            end -= 1;
-        }
-        let frame = &frame[..end];
-        if frame.is_empty() {
-            return Err(DecodeError::Empty);
-        }
-        if frame.len() > dialect.max_message_len {
-            return Err(DecodeError::TooLong {
-                len: frame.len(),
-                max: dialect.max_message_len,
-            });
-        }
-        if let Some(offset) = frame.iter().position(|&b| b < 0x20 || b == 0x7F) {
-            return Err(DecodeError::ControlCharacter {
-                offset,
-                byte: frame[offset],
-            });
-        }
-        let id = match frame {
-            [a, b, ..] => [*a, *b],
-            _ => {
-                return Err(DecodeError::UnknownMessage {
-                    found: String::from_utf8_lossy(frame).into_owned(),
-                });
-            }
-        };
+        let (frame, id) = frame_and_id(frame, dialect)?;
         let (message, sequence, checksummed) = Self::read_body(id, frame, dialect)?;
         Ok(Decoded {
             message,

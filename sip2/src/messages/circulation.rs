@@ -43,7 +43,7 @@ pub struct CheckoutRequest {
 }
 
 impl CheckoutRequest {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let sc_renewal_policy = r.yes_no("SC renewal policy")?;
         let no_block = r.yes_no("no block")?;
         let transaction_date = r.date("transaction date")?;
@@ -133,7 +133,7 @@ pub struct LoanResponse {
 }
 
 impl LoanResponse {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let ok = r.one_zero("ok")?;
         let renewal_ok = r.yes_no("renewal ok")?;
         let magnetic_media = r.yes_no_unknown("magnetic media")?;
@@ -215,7 +215,7 @@ pub struct CheckinRequest {
 }
 
 impl CheckinRequest {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let no_block = r.yes_no("no block")?;
         let transaction_date = r.date("transaction date")?;
         let return_date = r.optional_date("return date")?;
@@ -302,7 +302,7 @@ pub struct CheckinResponse {
 }
 
 impl CheckinResponse {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let ok = r.one_zero("ok")?;
         let resensitize = r.yes_no("resensitize")?;
         let magnetic_media = r.yes_no_unknown("magnetic media")?;
@@ -406,7 +406,7 @@ pub struct RenewRequest {
 }
 
 impl RenewRequest {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let third_party_allowed = r.yes_no("third party allowed")?;
         let no_block = r.yes_no("no block")?;
         let transaction_date = r.date("transaction date")?;
@@ -470,7 +470,7 @@ pub struct RenewAllRequest {
 }
 
 impl RenewAllRequest {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let transaction_date = r.date("transaction date")?;
         let mut f = r.fields()?;
         Ok(Self {
@@ -521,7 +521,7 @@ pub struct RenewAllResponse {
 }
 
 impl RenewAllResponse {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let ok = r.one_zero("ok")?;
         let renewed_count = r.number(4, "renewed count")?;
         let unrenewed_count = r.number(4, "unrenewed count")?;

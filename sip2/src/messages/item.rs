@@ -22,7 +22,7 @@ pub struct ItemInformationRequest {
 }
 
 impl ItemInformationRequest {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let transaction_date = r.date("transaction date")?;
         let mut f = r.fields()?;
         Ok(Self {
@@ -92,7 +92,7 @@ pub struct ItemInformationResponse {
 }
 
 impl ItemInformationResponse {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let circulation_status = CirculationStatus(r.code(2, "circulation status")?);
         let security_marker = SecurityMarker(r.code(2, "security marker")?);
         let fee_type = FeeType(r.code(2, "fee type")?);
@@ -168,7 +168,7 @@ pub struct ItemStatusUpdateRequest {
 }
 
 impl ItemStatusUpdateRequest {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let transaction_date = r.date("transaction date")?;
         let mut f = r.fields()?;
         Ok(Self {
@@ -216,7 +216,7 @@ pub struct ItemStatusUpdateResponse {
 }
 
 impl ItemStatusUpdateResponse {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let item_properties_ok = r.one_zero("item properties ok")?;
         let transaction_date = r.date("transaction date")?;
         let mut f = r.fields()?;

@@ -31,7 +31,7 @@ pub struct PatronStatusRequest {
 }
 
 impl PatronStatusRequest {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let language = r.language()?;
         let transaction_date = r.date("transaction date")?;
         let mut f = r.fields()?;
@@ -89,7 +89,7 @@ pub struct PatronStatusResponse {
 }
 
 impl PatronStatusResponse {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let patron_status = PatronStatusFlags(r.flags::<14>("patron status")?);
         let language = r.language()?;
         let transaction_date = r.date("transaction date")?;
@@ -154,7 +154,7 @@ pub struct PatronInformationRequest {
 }
 
 impl PatronInformationRequest {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let language = r.language()?;
         let transaction_date = r.date("transaction date")?;
         let summary = Summary(r.flags::<10>("summary")?);
@@ -257,7 +257,7 @@ pub struct PatronInformationResponse {
 }
 
 impl PatronInformationResponse {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let patron_status = PatronStatusFlags(r.flags::<14>("patron status")?);
         let language = r.language()?;
         let transaction_date = r.date("transaction date")?;
@@ -370,7 +370,7 @@ pub struct BlockPatron {
 }
 
 impl BlockPatron {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let card_retained = r.yes_no("card retained")?;
         let transaction_date = r.date("transaction date")?;
         let mut f = r.fields()?;
@@ -414,7 +414,7 @@ pub struct EndPatronSessionRequest {
 }
 
 impl EndPatronSessionRequest {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let transaction_date = r.date("transaction date")?;
         let mut f = r.fields()?;
         Ok(Self {
@@ -457,7 +457,7 @@ pub struct EndSessionResponse {
 }
 
 impl EndSessionResponse {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let end_session = r.yes_no("end session")?;
         let transaction_date = r.date("transaction date")?;
         let mut f = r.fields()?;
@@ -513,7 +513,7 @@ pub struct FeePaidRequest {
 }
 
 impl FeePaidRequest {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let transaction_date = r.date("transaction date")?;
         let fee_type = FeeType(r.code(2, "fee type")?);
         let payment_type = PaymentType(r.code(2, "payment type")?);
@@ -573,7 +573,7 @@ pub struct FeePaidResponse {
 }
 
 impl FeePaidResponse {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let payment_accepted = r.yes_no("payment accepted")?;
         let transaction_date = r.date("transaction date")?;
         let mut f = r.fields()?;

@@ -24,7 +24,7 @@ pub struct LoginRequest {
 }
 
 impl LoginRequest {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let uid_algorithm = r.byte("UID algorithm")?;
         let pwd_algorithm = r.byte("PWD algorithm")?;
         let mut f = r.fields()?;
@@ -58,7 +58,7 @@ pub struct LoginResponse {
 }
 
 impl LoginResponse {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let ok = r.one_zero("ok")?;
         let f = r.fields()?;
         Ok(Self {
@@ -87,7 +87,7 @@ pub struct ScStatus {
 }
 
 impl ScStatus {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let status = r.code(1, "status code")?;
         let max_print_width = r.number(3, "max print width")?;
         let protocol_version = r.text(4, "protocol version")?;
@@ -148,7 +148,7 @@ pub struct AcsStatus {
 }
 
 impl AcsStatus {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let online = r.yes_no("on-line status")?;
         let checkin_ok = r.yes_no("checkin ok")?;
         let checkout_ok = r.yes_no("checkout ok")?;
@@ -211,7 +211,7 @@ pub struct Resend {
 }
 
 impl Resend {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_, '_>) -> Result<Self, DecodeError> {
         let f = r.fields()?;
         Ok(Self { extra: f.rest() })
     }
