@@ -10,9 +10,9 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use daemon::selftest::{Check, check};
 use drivers::card::CardEvent;
 use drivers::gpio::{DoorIo, Engage, Signal};
-use daemon::selftest::{Check, check};
 
 use crate::devices;
 use crate::settings::{DoorSettings, ReaderSettings};

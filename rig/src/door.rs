@@ -291,6 +291,18 @@ impl SimDoor {
         }
         false
     }
+    /// Waits up to `within` for the lock to be engaged (a grant's pulse ending); whether it
+    /// was.
+    pub async fn relocked(&self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.unlocked() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
+    }
     /// Opens (`true`) or closes the door.
     pub fn set_open(&self, open: bool) {
         let _ = FileBackend::set_level(&self.gpio, CONTACT, open);
