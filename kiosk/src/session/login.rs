@@ -1,0 +1,136 @@
+//! Logging in: a locked card told so at once, card and PIN to the verifier (the library system
+//! within the timeout, else the offline list, with the one wrong-PIN lockout), then the lending
+//! rules of whoever answered.
+
+use super::*;
+
+/// Whole minutes, rounded up, at least one: what the patron is told to wait.
+pub(super) fn minutes(d: Duration) -> u64 {
+    d.as_secs().div_ceil(60).max(1)
+}
+
+/// The time left from `now` until `until` (Unix seconds).
+pub(super) fn left_until(until: i64, now: i64) -> Duration {
+    Duration::from_secs(u64::try_from(until.saturating_sub(now)).unwrap_or(0))
+}
+
+pub(super) fn online_refusal(f: &PatronFacts) -> bool {
+    !f.card_valid || f.denies_loans() || f.self_service == Some(false)
+}
+
+impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
+    /// A locked card is told so before its PIN is asked for (and again if one is typed).
+    pub(super) fn still_locked(&mut self, card: &CardNumber) -> bool {
+        let now = (self.clock)().timestamp();
+        let Some(until) = self.verifier.locked(card, now) else {
+            return false;
+        };
+        tracing::info!(card = %self.redactor.card(card), "refused: the card is locked here after wrong PINs");
+        self.locked_out(left_until(until, now));
+        true
+    }
+
+    /// Card and PIN to the verifier (the library system within the timeout, else the offline
+    /// list, with the one wrong-PIN lockout), then the lending rules of whoever answered.
+    pub(super) async fn login(&mut self, card: CardNumber, pin: Pin) {
+        if self.still_locked(&card) {
+            return;
+        }
+        self.view.busy = true;
+        self.show();
+        let login = PatronLogin {
+            card: card.clone(),
+            pin: pin.clone(),
+        };
+        let at = (self.clock)();
+        let verdict = self
+            .verifier
+            .verify(&card, pin, at.with_timezone(&chrono::Utc))
+            .await;
+        let online = verdict.source == Source::Online;
+        if online {
+            self.view.offline = false;
+        }
+        if let Some(why) = &verdict.online_failure {
+            tracing::warn!("library system not answering at login: {why}; trying the offline list");
+            self.view.offline = true;
+        }
+        match verdict.outcome {
+            Ok(Identity::Online(facts)) => {
+                if online_refusal(&facts) {
+                    tracing::info!(card = ?card, "login refused: the account does not allow loans");
+                    self.message(Message::PatronBlocked, Screen::Welcome);
+                    return;
+                }
+                if let Some(l) = facts
+                    .language
+                    .as_deref()
+                    .filter(|l| ["fi", "sv", "en"].contains(l) && !self.language_chosen)
+                {
+                    self.view.language = l.to_owned();
+                }
+                self.logged_in(login, true);
+            }
+            Ok(Identity::Offline(facts)) => {
+                let branch = self.settings.branch.clone().unwrap_or_default();
+                if let Some(why) = offline_rules::refusal(&facts, at.date_naive(), &branch) {
+                    tracing::info!(card = ?card, "offline login refused: {why}");
+                    self.message(Message::PatronBlocked, Screen::Welcome);
+                } else {
+                    self.logged_in(login, false);
+                }
+            }
+            Err(Refusal::UnknownCard) if online => {
+                tracing::info!("login refused: unknown card");
+                self.message(Message::UnknownCard, Screen::Welcome);
+            }
+            Err(Refusal::WrongPin { .. }) => {
+                if online {
+                    tracing::info!(card = ?card, "login refused: wrong PIN");
+                }
+                self.wrong_pin();
+            }
+            Err(Refusal::LockedOut { until }) => {
+                let left = left_until(until, at.timestamp());
+                let (card, minutes) = (self.redactor.card(&card), minutes(left));
+                tracing::warn!(target: "security", %card, minutes, "wrong PINs: the card is locked at this kiosk");
+                self.locked_out(left);
+            }
+            Err(Refusal::UnknownCard | Refusal::Unreachable | Refusal::ListExpired) => {
+                self.message(Message::OfflineUnknown, Screen::Welcome)
+            }
+        }
+    }
+
+    /// A wrong PIN, with tries left: type it again.
+    pub(super) fn wrong_pin(&mut self) {
+        if let Some(s) = self.session.as_mut() {
+            s.stage = Stage::Pin;
+            s.entry.clear();
+        }
+        self.view.pin_length = 0;
+        self.message(Message::WrongPin, Screen::Pin);
+    }
+
+    /// "Too many wrong PINs: try again in N minutes", and back to the welcome screen.
+    pub(super) fn locked_out(&mut self, left: Duration) {
+        self.message_with(
+            Message::LockedOut,
+            minutes(left).to_string(),
+            Screen::Welcome,
+        );
+    }
+
+    pub(super) fn logged_in(&mut self, login: PatronLogin, online: bool) {
+        tracing::info!(card = ?login.card, online, "patron logged in");
+        if let Some(s) = self.session.as_mut() {
+            s.login = Some(login);
+            s.online = online;
+        }
+        self.view.busy = false;
+        self.view.mode = Mode::Borrow;
+        self.view.screen = Screen::Items;
+        self.view.items.clear();
+        self.show();
+    }
+}
