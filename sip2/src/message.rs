@@ -36,7 +36,8 @@ macro_rules! messages {
             fn read_body(id: [u8; 2], frame: &[u8], dialect: &Dialect) -> Result<(Self, Option<u8>, bool), DecodeError> {
                 match &id {
                     $($id => {
-                        let mut r = Reader::new(frame, $name, dialect);
+                        let mut list = FieldList::new();
+                        let mut r = Reader::new(frame, $name, dialect, &mut list);
                         let body = <$ty>::read(&mut r)?;
                         Ok((Self::$variant(body), r.sequence, r.checksum))
                     })*
@@ -44,13 +45,16 @@ macro_rules! messages {
                 }
             }
 
-            /// Checks the body as `read_body` does, without building the message.
-            fn check_body<'a, 'd>(id: [u8; 2], frame: &'a [u8], dialect: &'d Dialect) -> Result<(&'static str, Reader<'a, 'd>), DecodeError> {
+            /// Checks the body as `read_body` does, without building the message; splits the
+            /// fields into `list`. The message's name, where its fields start, AY, and whether
+            /// it had a checksum.
+            fn check_body<'a>(id: [u8; 2], frame: &'a [u8], dialect: &Dialect, list: &mut FieldList<'a>) -> Result<(&'static str, usize, Option<u8>, bool), DecodeError> {
                 match &id {
                     $($id => {
-                        let mut r = Reader::check_only(frame, $name, dialect);
+                        let mut r = Reader::check_only(frame, $name, dialect, list);
                         <$ty>::read(&mut r)?;
-                        Ok(($name, r))
+                        let (sequence, checksum) = (r.sequence, r.checksum);
+                        Ok(($name, r.finish_check(), sequence, checksum))
                     })*
                     _ => Err(DecodeError::UnknownMessage { found: String::from_utf8_lossy(&id).into_owned() }),
                 }
@@ -214,17 +218,22 @@ impl<'a> MessageRef<'a> {
     /// error; never panics.
     pub fn decode(frame: &'a [u8], dialect: &Dialect) -> Result<Self, DecodeError> {
         let (frame, id) = frame_and_id(frame, dialect)?;
-        let (name, reader) = Message::check_body(id, frame, dialect)?;
-        let (sequence, checksummed) = (reader.sequence, reader.checksum);
-        let (fields_at, fields) = reader.into_parts();
-        Ok(Self {
+        // Built first and filled in place: the field list is the bulk of it.
+        let mut out = Self {
             id,
-            name,
-            fixed: frame.get(2..fields_at).unwrap_or_default(),
-            fields,
-            sequence,
-            checksummed,
-        })
+            name: "",
+            fixed: &[],
+            fields: FieldList::new(),
+            sequence: None,
+            checksummed: false,
+        };
+        let (name, fields_at, sequence, checksummed) =
+            Message::check_body(id, frame, dialect, &mut out.fields)?;
+        out.name = name;
+        out.fixed = frame.get(2..fields_at).unwrap_or_default();
+        out.sequence = sequence;
+        out.checksummed = checksummed;
+        Ok(out)
     }
 
     /// The two-digit identifier.

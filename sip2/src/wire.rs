@@ -41,9 +41,9 @@ pub(crate) struct Reader<'a, 'd> {
     pos: usize,
     message: &'static str,
     dialect: &'d Dialect,
-    /// The variable-length fields, split once the fixed part is read; kept here so that the
-    /// message reader takes them out in place.
-    list: FieldList<'a>,
+    /// The variable-length fields, split once the fixed part is read; the caller's, so that
+    /// neither the message reader nor a [`crate::MessageRef`] moves them.
+    list: &'d mut FieldList<'a>,
     /// Where the variable-length fields start, once the fixed part is read.
     fields_at: usize,
     /// Check the message without building it: the message reader's field values come back
@@ -54,14 +54,21 @@ pub(crate) struct Reader<'a, 'd> {
 }
 
 impl<'a, 'd> Reader<'a, 'd> {
-    pub(crate) fn new(buf: &'a [u8], message: &'static str, dialect: &'d Dialect) -> Self {
+    /// A reader of `buf` that splits its variable-length fields into `list` (which should be
+    /// empty).
+    pub(crate) fn new(
+        buf: &'a [u8],
+        message: &'static str,
+        dialect: &'d Dialect,
+        list: &'d mut FieldList<'a>,
+    ) -> Self {
         // The two-digit identifier has been read already.
         Self {
             buf,
             pos: 2,
             message,
             dialect,
-            list: FieldList::new(),
+            list,
             fields_at: 2,
             check_only: false,
             sequence: None,
@@ -70,30 +77,35 @@ impl<'a, 'd> Reader<'a, 'd> {
     }
 
     /// A reader that checks the message as [`Reader::new`]'s does, every fixed and variable
-    /// field, but leaves the values in the frame: see [`Reader::into_parts`].
-    pub(crate) fn check_only(buf: &'a [u8], message: &'static str, dialect: &'d Dialect) -> Self {
+    /// field, but leaves the values in `list`: see [`Reader::finish_check`].
+    pub(crate) fn check_only(
+        buf: &'a [u8],
+        message: &'static str,
+        dialect: &'d Dialect,
+        list: &'d mut FieldList<'a>,
+    ) -> Self {
         Self {
             check_only: true,
-            ..Self::new(buf, message, dialect)
+            ..Self::new(buf, message, dialect, list)
         }
     }
 
-    /// After a check-only read: where the fixed part ends, and every variable-length field (none
-    /// marked taken).
-    pub(crate) fn into_parts(mut self) -> (usize, FieldList<'a>) {
+    /// After a check-only read: where the fixed part ends. Every field is in the list again,
+    /// none marked taken.
+    pub(crate) fn finish_check(self) -> usize {
         self.list.untake_all();
-        (self.fields_at, self.list)
+        self.fields_at
     }
 
     /// The variable-length fields after the fixed part; records AY and AZ.
     pub(crate) fn fields(&mut self) -> Result<Fields<'_, 'a>, DecodeError> {
-        let trailer = read_fields(self.buf, self.pos, self.dialect, &mut self.list)?;
+        let trailer = read_fields(self.buf, self.pos, self.dialect, self.list)?;
         self.sequence = trailer.sequence;
         self.checksum = trailer.checksum;
         self.fields_at = self.pos;
         self.pos = self.buf.len();
         Ok(Fields {
-            list: &mut self.list,
+            list: &mut *self.list,
             message: self.message,
             strict: self.dialect.strict_required_fields,
             check_only: self.check_only,
@@ -306,7 +318,7 @@ pub(crate) struct FieldList<'a> {
 }
 
 impl<'a> FieldList<'a> {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             codes: [FieldCode([TAKEN_BIT, 0]); INLINE_FIELDS],
             values: [const { Cow::Borrowed("") }; INLINE_FIELDS],
