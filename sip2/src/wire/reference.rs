@@ -1,4 +1,4 @@
-//! The field splitter as it was before values were borrowed from the frame (commit 27ca7b2),
+//! The field splitter before values were borrowed from the frame (as of commit abcb794),
 //! kept as the reference the new one is tested against: same fields, same trailer, same errors.
 
 use super::{checksum, lossy, shown};
