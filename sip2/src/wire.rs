@@ -443,7 +443,16 @@ pub(crate) struct Fields<'r, 'a> {
 }
 
 impl Fields<'_, '_> {
+    /// Whether the message reader's takes can be skipped: a check-only read of a dialect that
+    /// does not require fields, where taking a field can fail nothing.
+    fn nothing_to_check(&self) -> bool {
+        self.check_only && !self.strict
+    }
+
     pub(crate) fn take(&mut self, code: FieldCode) -> Option<String> {
+        if self.nothing_to_check() {
+            return None;
+        }
         let i = self.list.first(code)?;
         let (_, value) = self.list.take_at(i, self.check_only)?;
         Some(value.into_owned())
@@ -462,6 +471,9 @@ impl Fields<'_, '_> {
     }
 
     pub(crate) fn all(&mut self, code: FieldCode) -> Vec<String> {
+        if self.nothing_to_check() {
+            return Vec::new();
+        }
         let n = self.list.codes().filter(|&c| c == code).count();
         if n == 0 {
             return Vec::new();
@@ -487,6 +499,9 @@ impl Fields<'_, '_> {
 
     /// A `Y`/`N` field; anything else reads as absent (and stays among the unknown fields).
     pub(crate) fn yes_no(&mut self, code: FieldCode) -> Option<bool> {
+        if self.nothing_to_check() {
+            return None;
+        }
         let i = self.list.first(code)?;
         let v = match self.list.value(i)? {
             "Y" | "y" => true,
