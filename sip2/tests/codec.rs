@@ -1018,10 +1018,28 @@ proptest! {
     #[test]
     fn borrowed_and_owned_decodes_agree_on_mangled_frames(
         p in pool(), which in 0usize..27, cut in any::<prop::sample::Index>(),
-        pos in any::<prop::sample::Index>(), byte in any::<u8>(), d in 0usize..9
+        pos in any::<prop::sample::Index>(), byte in any::<u8>(), d in 0usize..9,
+        strict in any::<bool>(), drop in any::<prop::sample::Index>()
     ) {
-        let dialect = &dialects()[d];
+        // A strict dialect without error detection, so that a field dropped below is seen by the
+        // required-field check, not by the checksum.
+        let dialect = &Dialect {
+            strict_required_fields: strict,
+            error_detection: dialects()[d].error_detection && !strict,
+            ..dialects()[d].clone()
+        };
         let mut bytes = all_messages(&p)[which].encode(dialect, Some(4)).unwrap();
+        if strict {
+            // Without one of its fields, a required one perhaps: the strict check must agree.
+            let fields: Vec<usize> = (0..bytes.len()).filter(|&i| bytes[i] == dialect.delimiter).collect();
+            if let (Some(&end), Some(&from)) = (fields.get(drop.index(fields.len().max(1))), fields.first()) {
+                if end > from {
+                    let before = fields.iter().rev().find(|&&i| i < end).copied().unwrap_or(from);
+                    bytes.drain(before + 1..=end);
+                }
+            }
+            decodes_agree(&bytes, dialect)?;
+        }
         let i = pos.index(bytes.len());
         bytes[i] = byte;
         bytes.truncate(cut.index(bytes.len() + 1));
