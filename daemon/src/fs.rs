@@ -77,6 +77,27 @@ pub fn lock(dir: &Path) -> io::Result<DirLock> {
     }
 }
 
+/// Runs `open` again while `held` says its error is the store's own lock still held, for up to
+/// `within`, then gives its last answer. sled releases its database lock from a background
+/// thread after the last handle is dropped, so a store closed and opened again within one
+/// process (a task restarted, a test) can find the lock held for a moment by nobody who will
+/// keep it. Call it holding [`lock`]: another process is then already ruled out.
+pub fn retry_while_held<T, E>(
+    within: std::time::Duration,
+    mut open: impl FnMut() -> Result<T, E>,
+    held: impl Fn(&E) -> bool,
+) -> Result<T, E> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        match open() {
+            Err(e) if held(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Finishes or rolls back a swap a crash interrupted (call it holding [`lock`], before opening
 /// `dir`). `<dir>` is the store when it exists: a `<dir>.new` beside it was not swapped in yet,
 /// and a `<dir>.old` was already swapped out. Without `<dir>`, the crash came between the two
