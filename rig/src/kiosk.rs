@@ -1,6 +1,7 @@
-//! The Lauritsala self-checkout kiosk on simulated devices against the simulator: the rig the
-//! kiosk's tests, benchmark and demo stand on. The RFID pad is the FEIG twin holding tags with
-//! ISO 28560 data for the catalogue's items; the receipt printer is the TCP printer twin.
+//! The Lappeenranta main library's self-checkout kiosk on simulated devices against the
+//! simulator: the rig the kiosk's tests, benchmark and demo stand on. The RFID pad is the FEIG
+//! twin holding tags with ISO 28560 data for the catalogue's items; the receipt printer is the
+//! TCP printer twin.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
