@@ -48,7 +48,7 @@ async fn every_deny_reason_online_then_offline_and_the_door_relocks() {
     let rig = door::rig(
         tmp.path(),
         &fixtures(),
-        "pin_first_key_secs = 3\nmax_attempts_per_minute = 100",
+        "pin_first_key_secs = 3\npin_between_keys_secs = 2\nmax_attempts_per_minute = 100",
         nine_pm,
         72,
     )
@@ -96,7 +96,7 @@ async fn every_deny_reason_online_then_offline_and_the_door_relocks() {
         "a 12-year-old with consent"
     );
 
-    // A garbage scan, a PIN never typed.
+    // A garbage scan, a PIN left half typed (2 s between keys).
     d.cards
         .send(drivers::card::CardEvent::Unreadable {
             reader: "t".into(),
