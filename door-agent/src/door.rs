@@ -121,40 +121,44 @@ impl Hands {
         let source = e.source.as_deref().unwrap_or("-");
         match e.kind {
             Kind::Entry => {
-                tracing::info!(door, card, source, "entry granted");
+                tracing::info!(door = %door, card = %card, source, "entry granted");
                 if source.starts_with("offline-grace") {
-                    tracing::warn!(target: "security", door, card, "entry on an expired list (grace policy)");
+                    tracing::warn!(target: "security", door = %door, card = %card, "entry on an expired list (grace policy)");
                 }
             }
             Kind::Denied => {
                 if code == "too-many-attempts" {
-                    tracing::warn!(target: "security", door, "too many attempts at this door");
+                    tracing::warn!(target: "security", door = %door, "too many attempts at this door");
                 } else if code == "pin-locked-out" {
-                    tracing::warn!(target: "security", door, card, "card locked after wrong PINs");
+                    tracing::warn!(target: "security", door = %door, card = %card, "card locked after wrong PINs");
                 }
-                tracing::info!(door, card, reason = code, source, "entry denied");
+                tracing::info!(door = %door, card = %card, reason = code, source, "entry denied");
             }
-            Kind::Exit => tracing::info!(door, "exit button"),
-            Kind::Alarm => tracing::warn!(target: "security", door, alarm = code, "door alarm"),
-            Kind::AlarmCleared => tracing::info!(door, alarm = code, "door alarm cleared"),
-            Kind::Tamper => tracing::warn!(target: "security", door, "tamper switch tripped"),
+            Kind::Exit => tracing::info!(door = %door, "exit button"),
+            Kind::Alarm => {
+                tracing::warn!(target: "security", door = %door, alarm = code, "door alarm")
+            }
+            Kind::AlarmCleared => tracing::info!(door = %door, alarm = code, "door alarm cleared"),
+            Kind::Tamper => {
+                tracing::warn!(target: "security", door = %door, "tamper switch tripped")
+            }
             Kind::State => {
                 let to = LibraryState::parse(code);
                 if let (Some(before), Some(to)) = (self.state, to) {
-                    tracing::info!(door, from = before.name(), to = to.name(), "library state");
+                    tracing::info!(door = %door, from = before.name(), to = to.name(), "library state");
                 }
                 self.state = to;
             }
             Kind::Device if code == "reader-lost" => {
                 tracing::error!(
-                    door,
+                    door = %door,
                     detail = e.detail.as_deref().unwrap_or("-"),
                     "card reader lost"
                 );
             }
             Kind::Device => {
                 tracing::info!(
-                    door,
+                    door = %door,
                     reader = e.detail.as_deref().unwrap_or("-"),
                     "card reader in service"
                 );
