@@ -77,20 +77,21 @@ pub fn lock(dir: &Path) -> io::Result<DirLock> {
     }
 }
 
-/// Runs `open` again while `held` says its error is the store's own lock still held, for up to
-/// `within`, then gives its last answer. sled releases its database lock from a background
-/// thread after the last handle is dropped, so a store closed and opened again within one
-/// process (a task restarted, a test) can find the lock held for a moment by nobody who will
-/// keep it. Call it holding [`lock`]: another process is then already ruled out.
-pub fn retry_while_held<T, E>(
-    within: std::time::Duration,
-    mut open: impl FnMut() -> Result<T, E>,
-    held: impl Fn(&E) -> bool,
-) -> Result<T, E> {
-    let deadline = std::time::Instant::now() + within;
+/// Opens a sled database as `config` says, waiting up to two seconds while sled's own lock on
+/// it is still held. sled releases that lock from a background flusher after the last handle is
+/// dropped, so a store closed and opened again within one process (a task restarted, a rewrite
+/// swapped in, a test) can find it held for a moment by nobody who will keep it. Another
+/// process's hold ends the wait with the same error, two seconds later (the stores that take
+/// [`lock`] first rule that out).
+pub fn open_sled(config: &sled::Config) -> sled::Result<sled::Db> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     loop {
-        match open() {
-            Err(e) if held(&e) && std::time::Instant::now() < deadline => {
+        match config.open() {
+            // sled 0.34 reports its lock as an I/O error of kind `Other` with these words.
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
             other => return other,

@@ -59,19 +59,8 @@ pub struct EventLog {
 
 const CACHE: u64 = 8 << 20;
 
-/// sled's own lock, still held by the flusher of a handle this process just dropped (sled 0.34
-/// reports it as an I/O error of kind `Other` with these words).
-pub(crate) fn held(e: &sled::Error) -> bool {
-    matches!(e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
-        || io.to_string().contains("could not acquire lock"))
-}
-
 fn open_trees(dir: &Path) -> Result<Trees, sled::Error> {
-    let db = daemon::fs::retry_while_held(
-        std::time::Duration::from_secs(2),
-        || sled::Config::new().path(dir).cache_capacity(CACHE).open(),
-        held,
-    )?;
+    let db = daemon::fs::open_sled(&sled::Config::new().path(dir).cache_capacity(CACHE))?;
     let tree = db.open_tree("events")?;
     let security = db.open_tree("security")?;
     Ok(Trees { db, tree, security })

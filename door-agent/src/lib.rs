@@ -14,6 +14,7 @@
 //! - [`settings`]: the configuration file, validated.
 //! - [`door`]: the door's hands: its commands carried out on the pins, logs and display.
 //! - [`events`]: the pseudonymised event log in sled.
+//! - [`health`]: the gauges of the loopback health endpoint.
 //! - [`control`]: the staff's questions over a local socket ("who came in", "which alarms").
 //! - [`devices`]: opening the configured devices and wiring them to channels.
 //! - [`selftest`]: the technician's check of every part.
@@ -23,6 +24,7 @@ pub mod control;
 pub mod devices;
 pub mod door;
 pub mod events;
+pub mod health;
 pub mod selftest;
 pub mod settings;
 
@@ -45,6 +47,7 @@ use tokio::time::Instant;
 
 use crate::door::Hands;
 use crate::events::{Event, EventLog, Kind};
+use crate::health::Health;
 use crate::settings::DoorSettings;
 
 /// The wall clock (replaceable in tests and the demo).
@@ -119,60 +122,9 @@ pub async fn run<R: Registry + Clone + 'static>(
     let (verdict_tx, mut verdict_rx) = mpsc::channel::<(u64, offline::Verdict)>(4);
     let mut last_poll = Instant::now();
     let control = control::serve(&settings.state_dir.join("control.sock"), events.clone());
-    let metrics = daemon::Metrics::new();
-    let metrics_task = settings.metrics.map(|addr| {
-        let m = metrics.clone();
-        tokio::spawn(async move {
-            if let Err(e) = m.serve(addr).await {
-                tracing::error!("health endpoint {addr}: {e}");
-            }
-        })
-    });
-    // Only when someone can read them; the log scans (`full`) only on the 15 s tick.
-    let gauges = |full: bool, last_poll: Instant| {
-        if settings.metrics.is_none() {
-            return;
-        }
-        metrics.set("omatoimi_up", "1 while the door-agent runs", 1.0);
-        metrics.set(
-            "omatoimi_door_task_alive",
-            "1 when the door (relay, contact, alarms) polled its inputs in the last 2 s",
-            if last_poll.elapsed() < Duration::from_secs(2) {
-                1.0
-            } else {
-                0.0
-            },
-        );
-        if let Some(c) = list.store().current() {
-            let h = &c.header.header;
-            metrics.set(
-                "omatoimi_allowlist_version",
-                "version of the offline list applied",
-                h.version as f64,
-            );
-            metrics.set(
-                "omatoimi_allowlist_expires_timestamp_seconds",
-                "when the applied offline list expires (Unix time)",
-                h.expires_at as f64,
-            );
-        }
-        if !full {
-            return;
-        }
-        let now = clock().timestamp_millis();
-        if let Ok(recent) = events.between(now - 86_400_000, now + 1) {
-            metrics.set(
-                "omatoimi_alarms_24h",
-                "alarms and tamper events in the last 24 hours",
-                recent.iter().filter(|e| e.kind.is_alarm()).count() as f64,
-            );
-        }
-        metrics.set(
-            "omatoimi_events",
-            "events held in the log",
-            events.len() as f64,
-        );
-    };
+    let health = Health::new(&settings, list.clone(), events.clone(), clock.clone());
+    let metrics = health.metrics().clone();
+    let metrics_task = health.serve();
     let sync = spawn_sync(
         &list,
         &settings,
@@ -246,7 +198,7 @@ pub async fn run<R: Registry + Clone + 'static>(
                 if let Some(why) = &verdict.online_failure {
                     tracing::warn!(door = %settings.name, "library system: {why}; asked the offline list");
                 }
-                gauges(false, last_poll);
+                health.gauges(false, last_poll);
                 let (name, help) = daemon::metrics::ONLINE;
                 let online = verdict.source == access::door::Source::Online;
                 metrics.set(name, help, if online { 1.0 } else { 0.0 });
@@ -283,7 +235,7 @@ pub async fn run<R: Registry + Clone + 'static>(
                 }
             }
             _ = gauge_tick.tick() => {
-                gauges(true, last_poll);
+                health.gauges(true, last_poll);
                 // The wall clock against the monotonic one: a jump changes which list is in
                 // force and which hours apply, and is how a tampered box would hide.
                 let wall = clock().timestamp_millis();

@@ -119,14 +119,7 @@ struct Store {
 const NEXT_ID: &[u8] = b"next-id";
 
 fn open_store(dir: &Path) -> Result<Store, sled::Error> {
-    // sled's own lock may still be held for a moment by the flusher of a handle this process
-    // just dropped; the queue's directory lock rules out another process.
-    let db = daemon::fs::retry_while_held(
-        std::time::Duration::from_secs(2),
-        || sled::Config::new().path(dir).cache_capacity(1 << 20).open(),
-        // sled 0.34 reports its lock as an I/O error of kind `Other` with these words.
-        |e| matches!(e, sled::Error::Io(io) if io.to_string().contains("could not acquire lock")),
-    )?;
+    let db = daemon::fs::open_sled(&sled::Config::new().path(dir).cache_capacity(1 << 20))?;
     let tree = db.open_tree("deferred")?;
     let meta = db.open_tree("meta")?;
     Ok(Store { db, tree, meta })

@@ -109,10 +109,7 @@ impl Store {
                 path: path.to_owned(),
                 message: e.to_string(),
             })?;
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_bytes)
-            .open()
+        let db = daemon::fs::open_sled(&sled::Config::new().path(path).cache_capacity(cache_bytes))
             .map_err(err)?;
         let meta = db.open_tree("meta").map_err(err)?;
         let mut store = Self {
