@@ -174,7 +174,7 @@ impl Hands {
 #[allow(clippy::panic)]
 fn panic_for_tests() {
     if std::env::var_os("DOOR_AGENT_TEST_PANIC").is_some_and(|v| v == "released") {
-        panic!("DOOR_AGENT_TEST_PANIC: the door task panics with the lock released");
+        panic!("DOOR_AGENT_TEST_PANIC: the door panics with the lock released");
     }
 }
 

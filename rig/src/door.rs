@@ -280,7 +280,7 @@ impl SimDoor {
     pub fn unlocked(&self) -> bool {
         FileBackend::level(&self.gpio, LOCK) == Some(true)
     }
-    /// Waits up to half a second for the relay to be released (the door task applies a grant just
+    /// Waits up to half a second for the relay to be released (the daemon applies a grant just
     /// after the verdict is shown); whether it was.
     pub async fn released_soon(&self) -> bool {
         for _ in 0..50 {

@@ -3,7 +3,7 @@
 //! a start that fails (a configuration that does not validate, a secret readable by others, a
 //! state directory of another user, a registry client that cannot start), a library system that
 //! does not answer, SIGKILL with the lock released followed by the unit's `lock` command (run as
-//! the service user, without capabilities), and a panic in the door task. The lock pin ends
+//! the service user, without capabilities), and a panic in the door loop. The lock pin ends
 //! engaged every time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -367,7 +367,7 @@ async fn a_panic_in_the_door_task_with_the_lock_released_ends_the_process_locked
     let tmp = tempfile::tempdir().unwrap();
     let rig = rig(tmp.path()).await;
     let log = tmp.path().join("agent.log");
-    // Debug builds only: the door task panics right after it released the lock.
+    // Debug builds only: the daemon panics right after it released the lock.
     let mut agent = running(&bin, &rig, &[("DOOR_AGENT_TEST_PANIC", "released")], &log).await;
     press_exit_until(&rig, "the door-agent to exit", || {
         agent.0.try_wait().unwrap().is_some()
