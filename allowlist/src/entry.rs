@@ -26,8 +26,9 @@ pub const FIXED_LEN: usize = 32 + 16 + 32 + 4 + 4 + 1;
 pub struct Facts {
     /// Last day the card is valid.
     pub card_expires: NaiveDate,
-    /// The day the patron turns 15, for patrons under 15 when the list was made; `None` otherwise.
-    /// (A library with a lower age limit subtracts years from it.)
+    /// The day the patron counts as 15, for patrons under 15 when the list was made; `None`
+    /// otherwise. The publisher rounds the 15th birthday up to the first of the next month, so the
+    /// list holds no birth date. (A library with a lower age limit subtracts years from it.)
     pub turns_15: Option<NaiveDate>,
     /// Self-service permission: terms accepted and not revoked.
     pub self_service: bool,

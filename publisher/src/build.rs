@@ -17,7 +17,7 @@ use allowlist::entry::Entries;
 use allowlist::{
     Argon2Params, BlockScope, CardHash, Entry, EntryBlock, Facts, Header, Kind, SignedHeader,
 };
-use chrono::{DateTime, Months};
+use chrono::{DateTime, Datelike, Months};
 use sha2::{Digest, Sha256};
 
 use crate::export::{self, ExportPatron, Problem};
@@ -87,11 +87,25 @@ pub struct Publication {
     pub total_time: Duration,
 }
 
+/// The day a child counts as 15 in the list: their 15th birthday moved on to the first day of
+/// the next month (kept when it already is a first), so the list holds a child's birth month and
+/// year, not their birth date. The cost is the child's: offline, at a door whose age limit
+/// needs a guardian's consent below it, they wait up to a month longer after their birthday
+/// (at most 30 days; online the library system's exact date counts). Rounding up never admits
+/// a child before the rule does.
+pub fn coarse_turns_15(birth: chrono::NaiveDate) -> Option<chrono::NaiveDate> {
+    let day = birth.checked_add_months(Months::new(15 * 12))?;
+    if day.day() == 1 {
+        return Some(day);
+    }
+    day.with_day(1)?.checked_add_months(Months::new(1))
+}
+
 fn facts(p: &ExportPatron, limit: Option<u64>, issued: chrono::NaiveDate) -> Facts {
     let turns_15 = p
         .birth_date
         .as_ref()
-        .and_then(|b| b.expose().checked_add_months(Months::new(15 * 12)))
+        .and_then(|b| coarse_turns_15(*b.expose()))
         .filter(|d| *d > issued);
     Facts {
         card_expires: p.card_expires,
@@ -430,4 +444,46 @@ pub fn publish(o: &Options) -> Result<Publication, PublishError> {
         delta_time,
         total_time: started.elapsed(),
     })
+}
+
+#[cfg(test)]
+mod coarse_tests {
+    #![allow(clippy::unwrap_used)]
+    use chrono::NaiveDate;
+
+    use super::coarse_turns_15;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn a_childs_15th_birthday_becomes_the_first_of_the_next_month() {
+        assert_eq!(coarse_turns_15(d(2014, 5, 10)), Some(d(2029, 6, 1)));
+        assert_eq!(coarse_turns_15(d(2014, 12, 31)), Some(d(2030, 1, 1)));
+        // Already a first: kept.
+        assert_eq!(coarse_turns_15(d(2013, 2, 1)), Some(d(2028, 2, 1)));
+        // Born on 29 February: 15 years on is 28 February, then 1 March.
+        assert_eq!(coarse_turns_15(d(2012, 2, 29)), Some(d(2027, 3, 1)));
+    }
+
+    #[test]
+    fn every_day_of_a_year_is_rounded_up_by_less_than_a_month_and_loses_the_day() {
+        let mut day = d(2012, 1, 1);
+        while day < d(2013, 1, 1) {
+            let exact = day.checked_add_months(chrono::Months::new(180)).unwrap();
+            let coarse = coarse_turns_15(day).unwrap();
+            assert!(coarse >= exact, "{day}: never earlier than the birthday");
+            assert!(
+                (coarse - exact).num_days() <= 30,
+                "{day}: at most 30 days later"
+            );
+            assert_eq!(
+                chrono::Datelike::day(&coarse),
+                1,
+                "{day}: only month and year"
+            );
+            day = day.succ_opt().unwrap();
+        }
+    }
 }
