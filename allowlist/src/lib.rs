@@ -19,10 +19,13 @@
 //! - [`format`]: the file: magic, signed header, signatures, body.
 //! - [`delta`]: the delta body and the merge of a base list with a delta.
 //! - [`verifier`]: argon2id parameters, making and checking PIN verifiers.
+//! - [`bcrypt`]: the library system's own PIN hash (bcrypt `$2a$`/`$2b$`/`$2y$`, as Koha keeps
+//!   it): strict parsing and constant-time verification of a typed PIN. Not yet in the list format.
 //! - [`trust`]: whether a device may take a list: keys, revocation, scope, rollback, freeze, clock.
 //! - [`guard`]: PIN-failure counting and lockout per card hash.
 #![deny(missing_docs)]
 
+pub mod bcrypt;
 pub mod card;
 pub mod delta;
 pub mod entry;
@@ -32,6 +35,7 @@ pub mod keys;
 pub mod trust;
 pub mod verifier;
 
+pub use bcrypt::{BcryptError, BcryptHash};
 pub use card::{CardHash, CardKey};
 pub use entry::{BlockScope, Entry, EntryBlock, Facts};
 pub use format::{Header, Kind, SignedHeader};
