@@ -16,7 +16,7 @@
 //! - [`card`]: card-number normalisation and the keyed card hash.
 //! - [`keys`]: Ed25519 signing and public keys, key ids and their text forms.
 //! - [`entry`]: one patron's entry and its canonical encoding; the body reader.
-//! - [`format`]: the file: magic, signed header, signatures, body.
+//! - [`format`](mod@format): the file: magic, signed header, signatures, body.
 //! - [`delta`]: the delta body and the merge of a base list with a delta.
 //! - [`verifier`]: argon2id parameters, making and checking PIN verifiers.
 //! - [`bcrypt`]: the library system's own PIN hash (bcrypt `$2a$`/`$2b$`/`$2y$`, as Koha keeps
