@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::export::{self, ExportPatron, Problem};
 use crate::secrets::{random, read_card_key, read_signing_key, write_atomic};
 use crate::state::{Remembered, State};
-use crate::{PublishError, io};
+use crate::{PublishError, io, journal};
 
 /// What to publish and how.
 #[derive(Debug, Clone)]
@@ -67,8 +67,10 @@ pub struct Publication {
     pub entries: usize,
     /// Patrons left out for lack of self-service permission.
     pub without_permission: usize,
-    /// Verifiers kept from the previous run.
+    /// Verifiers kept from earlier runs (the state file or an interrupted run's journal).
     pub reused: usize,
+    /// Of those, the ones taken from the journal of an interrupted run.
+    pub resumed: usize,
     /// Verifiers made now.
     pub made: usize,
     /// Unusable export lines.
@@ -133,41 +135,105 @@ fn facts(p: &ExportPatron, limit: Option<u64>, issued: chrono::NaiveDate) -> Fac
     }
 }
 
-/// Makes the verifiers of `todo` across `jobs` threads, reporting progress.
+/// How often the verifiers made are appended to the journal: every this many, or every second.
+const JOURNAL_BATCH: usize = 256;
+
+/// How a run is made; tests vary it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Run {
+    /// Keep verifiers in the journal as they are made.
+    pub journal: bool,
+    /// Stop after making this many verifiers, as if interrupted (tests only).
+    pub stop_after: Option<usize>,
+}
+
+impl Run {
+    pub(crate) const NORMAL: Self = Self {
+        journal: true,
+        stop_after: None,
+    };
+}
+
+/// Makes the verifiers of `todo` across `jobs` threads, reporting progress. Each `todo` item is
+/// (index into `skeleton`, PIN, salt); every verifier made is appended to `journal` (with the
+/// card, fingerprint and salt of its `skeleton` record) in batches, each synced to disk.
 fn make_verifiers(
     todo: &[(usize, &redact::Pin, [u8; 16])],
     params: &Argon2Params,
     jobs: usize,
     progress: bool,
+    skeleton: &[Remembered],
+    mut journal: Option<journal::Journal>,
+    stop_after: Option<usize>,
 ) -> Result<Vec<[u8; 32]>, PublishError> {
-    let done = AtomicUsize::new(0);
     let next = AtomicUsize::new(0);
     let start = Instant::now();
+    let limit = stop_after.map_or(todo.len(), |k| k.min(todo.len()));
     let mut out = vec![[0u8; 32]; todo.len()];
-    type Made = Result<Vec<(usize, [u8; 32])>, String>;
-    let results: Vec<Made> = std::thread::scope(|s| {
+    let mut done = 0usize;
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, [u8; 32])>();
+    let results: Vec<Result<(), String>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..jobs.max(1))
             .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
+                let tx = tx.clone();
+                let next = &next;
+                s.spawn(move || {
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= limit {
+                            break;
+                        }
                         let Some((_, pin, salt)) = todo.get(i) else {
                             break;
                         };
-                        mine.push((i, params.verifier(pin, salt)?));
-                        done.fetch_add(1, Ordering::Relaxed);
+                        let v = params.verifier(pin, salt)?;
+                        if tx.send((i, v)).is_err() {
+                            break;
+                        }
                     }
-                    Ok(mine)
+                    Ok(())
                 })
             })
             .collect();
+        drop(tx);
+        let mut pending: Vec<Remembered> = Vec::with_capacity(JOURNAL_BATCH);
+        let mut last_flush = Instant::now();
         let mut last = Instant::now();
-        while !handles.iter().all(|h| h.is_finished()) {
-            std::thread::sleep(Duration::from_millis(50));
+        loop {
+            let got = rx.recv_timeout(Duration::from_millis(50));
+            let finished = matches!(got, Err(std::sync::mpsc::RecvTimeoutError::Disconnected));
+            if let Ok((i, v)) = got {
+                done += 1;
+                if let Some(slot) = out.get_mut(i) {
+                    *slot = v;
+                }
+                if journal.is_some()
+                    && let Some(r) = todo.get(i).and_then(|(at, _, _)| skeleton.get(*at))
+                {
+                    pending.push(Remembered { verifier: v, ..*r });
+                }
+            }
+            let due = pending.len() >= JOURNAL_BATCH
+                || (!pending.is_empty() && last_flush.elapsed() >= Duration::from_secs(1));
+            if (due || finished)
+                && let Some(j) = journal.as_mut()
+            {
+                if let Err(e) = j.append(&pending) {
+                    // Only resuming is lost: the run goes on and writes the state at its end.
+                    eprintln!(
+                        "{e}; the journal is given up for this run (an interrupted run will make these verifiers again)"
+                    );
+                    journal = None;
+                }
+                pending.clear();
+                last_flush = Instant::now();
+            }
             if progress && last.elapsed() >= Duration::from_secs(1) {
                 last = Instant::now();
-                report(done.load(Ordering::Relaxed), todo.len(), start.elapsed());
+                report(done, todo.len(), start.elapsed());
+            }
+            if finished {
+                break;
             }
         }
         handles
@@ -179,11 +245,13 @@ fn make_verifiers(
             .collect()
     });
     for r in results {
-        for (i, v) in r.map_err(PublishError::Options)? {
-            if let Some(slot) = out.get_mut(i) {
-                *slot = v;
-            }
-        }
+        r.map_err(PublishError::Options)?;
+    }
+    if limit < todo.len() {
+        return Err(PublishError::Options(format!(
+            "stopped after {limit} of {} verifiers, as asked",
+            todo.len()
+        )));
     }
     if progress && !todo.is_empty() {
         report(todo.len(), todo.len(), start.elapsed());
@@ -226,7 +294,15 @@ fn pairs(body: &[u8], count: u64) -> Result<Vec<(CardHash, &[u8])>, String> {
 
 /// Publishes the next version from `o.export`. On error nothing in `o.out` has changed, except
 /// perhaps a new file under `versions/` that no head names yet.
+///
+/// Verifiers are kept in the state directory's journal as they are made (see
+/// [`journal`](mod@crate::journal)), so a run that is interrupted is resumed by the next one: it
+/// makes only the verifiers the interrupted run had not.
 pub fn publish(o: &Options) -> Result<Publication, PublishError> {
+    publish_with(o, Run::NORMAL)
+}
+
+pub(crate) fn publish_with(o: &Options, run: Run) -> Result<Publication, PublishError> {
     let started = Instant::now();
     o.argon2.check().map_err(PublishError::Options)?;
     if o.scope.is_empty() {
@@ -286,13 +362,23 @@ pub fn publish(o: &Options) -> Result<Publication, PublishError> {
         });
     }
 
-    // Reuse what the state remembers; salt the rest.
+    // Reuse what the journal of an interrupted run and the state remember; salt the rest.
+    let loaded = if run.journal {
+        journal::load(state.dir())?
+    } else {
+        journal::Loaded::default()
+    };
     let mut remembered = Vec::with_capacity(listed.len());
     let mut todo = Vec::new();
+    let mut resumed = 0;
     for (i, (card, p)) in listed.iter().enumerate() {
         let fingerprint = state.fingerprint(&o.argon2, card, &p.pin);
-        match state.find(card) {
-            Some(r) if r.fingerprint == fingerprint => remembered.push(*r),
+        match (loaded.records.get(card), state.find(card)) {
+            (Some(r), _) if r.fingerprint == fingerprint => {
+                resumed += 1;
+                remembered.push(*r);
+            }
+            (_, Some(r)) if r.fingerprint == fingerprint => remembered.push(*r),
             _ => {
                 let salt = random()?;
                 todo.push((i, &p.pin, salt));
@@ -307,15 +393,29 @@ pub fn publish(o: &Options) -> Result<Publication, PublishError> {
     }
     if o.progress {
         eprintln!(
-            "{} patrons with self-service permission: {} verifiers kept, {} to make on {} threads",
+            "{} patrons with self-service permission: {} verifiers kept ({resumed} from an interrupted run's journal), {} to make on {} threads",
             listed.len(),
             listed.len() - todo.len(),
             todo.len(),
             o.jobs
         );
     }
+    let journal = if run.journal && !todo.is_empty() {
+        Some(journal::Journal::open(state.dir(), &loaded)?)
+    } else {
+        None
+    };
+    drop(loaded);
     let t = Instant::now();
-    let made = make_verifiers(&todo, &o.argon2, o.jobs, o.progress)?;
+    let made = make_verifiers(
+        &todo,
+        &o.argon2,
+        o.jobs,
+        o.progress,
+        &remembered,
+        journal,
+        run.stop_after,
+    )?;
     let verifier_time = t.elapsed();
     for ((i, _, _), v) in todo.iter().zip(made) {
         if let Some(r) = remembered.get_mut(*i) {
@@ -412,6 +512,9 @@ pub fn publish(o: &Options) -> Result<Publication, PublishError> {
     write_atomic(&full, &file, 0o644)?;
     write_atomic(&o.out.join("head.oal"), &prefix, 0o644)?;
     state.save(remembered, version)?;
+    if run.journal {
+        journal::remove(state.dir());
+    }
     for old in dropped {
         let _ = std::fs::remove_file(versions.join(format!("{old}.oal")));
     }
@@ -435,6 +538,7 @@ pub fn publish(o: &Options) -> Result<Publication, PublishError> {
         entries: listed.len(),
         without_permission,
         reused: listed.len() - todo.len(),
+        resumed,
         made: todo.len(),
         problems,
         full: (full, file.len() as u64),
@@ -445,6 +549,10 @@ pub fn publish(o: &Options) -> Result<Publication, PublishError> {
         total_time: started.elapsed(),
     })
 }
+
+#[cfg(test)]
+#[path = "resume_tests.rs"]
+mod resume_tests;
 
 #[cfg(test)]
 mod coarse_tests {

@@ -7,11 +7,13 @@
 //! - [`export`]: the patron export format (JSON Lines) and its reader.
 //! - [`secrets`]: key files: generating, writing (mode 0600) and reading them.
 //! - [`state`]: the publisher's memory of verifiers, keyed by card hash and PIN fingerprint.
+//! - [`journal`]: verifiers kept as they are made, so an interrupted run is resumed.
 //! - [`build`]: one publication: entries, verifiers, the full list, deltas and the head.
 #![deny(missing_docs)]
 
 pub mod build;
 pub mod export;
+pub mod journal;
 pub mod secrets;
 pub mod state;
 

@@ -17,7 +17,8 @@ use crate::secrets::{random, read_secret, write_atomic, write_secret};
 use crate::{PublishError, io};
 
 const MAGIC: &[u8; 8] = b"OMPSTATE";
-const RECORD: usize = 32 + 16 + 16 + 32;
+/// The size of one remembered verifier on disk: card hash, fingerprint, salt, verifier.
+pub(crate) const RECORD: usize = 32 + 16 + 16 + 32;
 
 /// One remembered verifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +95,11 @@ impl State {
         })
     }
 
+    /// The state directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The PIN fingerprint of a card under `params`.
     pub fn fingerprint(
         &self,
@@ -126,10 +132,7 @@ impl State {
         let mut out = Vec::with_capacity(MAGIC.len() + remembered.len() * RECORD);
         out.extend_from_slice(MAGIC);
         for r in &remembered {
-            out.extend_from_slice(&r.card.0);
-            out.extend_from_slice(&r.fingerprint);
-            out.extend_from_slice(&r.salt);
-            out.extend_from_slice(&r.verifier);
+            encode_record(r, &mut out);
         }
         write_atomic(&self.dir.join("verifiers.state"), &out, 0o600)?;
         write_atomic(
@@ -143,6 +146,27 @@ impl State {
     }
 }
 
+/// Appends the [`RECORD`] bytes of `r` to `out`.
+pub(crate) fn encode_record(r: &Remembered, out: &mut Vec<u8>) {
+    out.extend_from_slice(&r.card.0);
+    out.extend_from_slice(&r.fingerprint);
+    out.extend_from_slice(&r.salt);
+    out.extend_from_slice(&r.verifier);
+}
+
+/// Reads one record of exactly [`RECORD`] bytes.
+pub(crate) fn decode_record(r: &[u8]) -> Option<Remembered> {
+    if r.len() != RECORD {
+        return None;
+    }
+    Some(Remembered {
+        card: CardHash(r.get(..32)?.try_into().ok()?),
+        fingerprint: r.get(32..48)?.try_into().ok()?,
+        salt: r.get(48..64)?.try_into().ok()?,
+        verifier: r.get(64..)?.try_into().ok()?,
+    })
+}
+
 fn decode(b: &[u8]) -> Option<Vec<Remembered>> {
     let body = b.strip_prefix(MAGIC)?;
     if body.len() % RECORD != 0 {
@@ -150,12 +174,7 @@ fn decode(b: &[u8]) -> Option<Vec<Remembered>> {
     }
     let mut v: Vec<Remembered> = Vec::with_capacity(body.len() / RECORD);
     for r in body.chunks_exact(RECORD) {
-        let rec = Remembered {
-            card: CardHash(r[..32].try_into().ok()?),
-            fingerprint: r[32..48].try_into().ok()?,
-            salt: r[48..64].try_into().ok()?,
-            verifier: r[64..].try_into().ok()?,
-        };
+        let rec = decode_record(r)?;
         if v.last().is_some_and(|l| l.card >= rec.card) {
             return None;
         }

@@ -1,0 +1,352 @@
+//! Resuming an interrupted run from the verifier journal, on real files in a tempdir.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use allowlist::entry::Entries;
+use allowlist::{Argon2Params, CardHash, SignedHeader};
+
+use super::{Options, Publication, Run, publish, publish_with};
+use crate::journal::{self, MAGIC, RECORD_LEN};
+use crate::secrets::{new_card_key, new_signing_key, read_card_key};
+
+const CHEAP: Argon2Params = Argon2Params {
+    memory_kib: 64,
+    iterations: 1,
+    lanes: 1,
+};
+
+fn pin_of(i: usize) -> String {
+    format!("{:06}", 731_000 + i)
+}
+
+fn card_of(i: usize) -> String {
+    format!("2468{:010}", 5_000_000 + i)
+}
+
+/// Writes an export of `n` patrons (PINs from `pin`) and returns the options for it.
+fn setup(dir: &Path, state: &str, n: usize, pin: &dyn Fn(usize) -> String) -> Options {
+    let keys = dir.join("keys");
+    if !keys.exists() {
+        new_signing_key(&keys).unwrap();
+        new_card_key(&keys.join("card.key")).unwrap();
+    }
+    let key = std::fs::read_dir(&keys)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "key") && !p.ends_with("card.key"))
+        .unwrap();
+    let export = dir.join("export.jsonl");
+    let mut f = std::fs::File::create(&export).unwrap();
+    writeln!(f, r#"{{"format":"omatoimi-patron-export","version":1,"library":"HEILI","exported_at":"2026-11-24T18:00:00Z","fine_limit_cents":1000}}"#).unwrap();
+    for i in 0..n {
+        writeln!(
+            f,
+            r#"{{"card":"{}","pin":"{}","category":"ADULT","home_branch":"LEMI","card_expires":"2028-01-31","self_service":true,"fines_cents":{}}}"#,
+            card_of(i),
+            pin(i),
+            i * 10
+        )
+        .unwrap();
+    }
+    Options {
+        export,
+        state: dir.join(state),
+        out: dir.join(format!("out-{state}")),
+        keys: vec![key],
+        card_key: keys.join("card.key"),
+        scope: vec!["heili".into()],
+        valid_for: 72 * 3600,
+        fine_limit_cents: None,
+        keep: 2,
+        jobs: 2,
+        argon2: CHEAP,
+        now: 1_790_000_000,
+        progress: false,
+        max_problem_share: 0.0,
+    }
+}
+
+fn interrupted(o: &Options, k: usize) {
+    let e = publish_with(
+        o,
+        Run {
+            journal: true,
+            stop_after: Some(k),
+        },
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("stopped after"), "{e}");
+}
+
+fn journal_path(o: &Options) -> PathBuf {
+    o.state.join(journal::FILE_NAME)
+}
+
+fn journal_records(o: &Options) -> usize {
+    let len = std::fs::metadata(journal_path(o)).unwrap().len() as usize;
+    (len - MAGIC.len()) / RECORD_LEN
+}
+
+/// The published list: per card hash, (salt, verifier, the entry's other bytes' facts).
+fn list(o: &Options) -> Vec<allowlist::Entry> {
+    let bytes = std::fs::read(o.out.join("full.oal")).unwrap();
+    let s = SignedHeader::parse(&bytes).unwrap();
+    Entries::new(&bytes[s.body_offset..], s.header.entry_count)
+        .map(|e| e.unwrap().entry)
+        .collect()
+}
+
+/// Every patron's PIN verifies against the list and a wrong one does not.
+fn every_pin_verifies(o: &Options, n: usize, pin: &dyn Fn(usize) -> String) {
+    let card_key = read_card_key(&o.card_key).unwrap();
+    let entries = list(o);
+    assert_eq!(entries.len(), n);
+    for i in 0..n {
+        let card = card_key.hash(&redact::CardNumber::new(card_of(i)));
+        let e = entries.iter().find(|e| e.card == card).unwrap();
+        let right = o
+            .argon2
+            .verifier(&redact::Pin::new(pin(i)), &e.salt)
+            .unwrap();
+        assert_eq!(right, e.verifier, "patron {i}: the right PIN verifies");
+        let wrong = o
+            .argon2
+            .verifier(&redact::Pin::new("000000"), &e.salt)
+            .unwrap();
+        assert_ne!(wrong, e.verifier, "patron {i}: a wrong PIN does not");
+    }
+}
+
+fn cards_in_journal(o: &Options) -> Vec<CardHash> {
+    journal::load(&o.state)
+        .unwrap()
+        .records
+        .keys()
+        .copied()
+        .collect()
+}
+
+#[test]
+fn an_interrupted_run_is_resumed_and_publishes_what_an_uninterrupted_one_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 60;
+    let o = setup(dir.path(), "state", n, &pin_of);
+    interrupted(&o, 25);
+    assert_eq!(journal_records(&o), 25, "every verifier made is journalled");
+    assert!(!o.state.join("verifiers.state").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(journal_path(&o))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    let p: Publication = publish(&o).unwrap();
+    assert_eq!((p.reused, p.resumed, p.made), (25, 25, n - 25));
+    assert!(
+        !journal_path(&o).exists(),
+        "removed once the state is written"
+    );
+    every_pin_verifies(&o, n, &pin_of);
+
+    // A run never interrupted publishes the same entries but for salts and verifiers.
+    let mut clean = o.clone();
+    clean.state = dir.path().join("clean-state");
+    clean.out = dir.path().join("clean-out");
+    let c = publish(&clean).unwrap();
+    assert_eq!((c.reused, c.made), (0, n));
+    let strip = |v: Vec<allowlist::Entry>| {
+        v.into_iter()
+            .map(|e| (e.card, format!("{:?}", e.facts)))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(list(&o)), strip(list(&clean)));
+
+    // The next run takes everything from the state file, nothing from a journal.
+    let again = publish(&Options {
+        now: o.now + 1,
+        ..o.clone()
+    })
+    .unwrap();
+    assert_eq!((again.reused, again.resumed, again.made), (n, 0, 0));
+}
+
+#[test]
+fn a_run_interrupted_twice_keeps_both_runs_verifiers() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 40;
+    let o = setup(dir.path(), "state", n, &pin_of);
+    interrupted(&o, 10);
+    // The second run resumes 10 and is itself stopped after 15 more.
+    interrupted(&o, 15);
+    assert_eq!(journal_records(&o), 25);
+    let p = publish(&o).unwrap();
+    assert_eq!((p.resumed, p.made), (25, n - 25));
+    every_pin_verifies(&o, n, &pin_of);
+}
+
+#[test]
+fn a_torn_tail_and_a_flipped_byte_are_dropped_and_the_run_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 30;
+    let o = setup(dir.path(), "state", n, &pin_of);
+    interrupted(&o, 10);
+    let path = journal_path(&o);
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert_eq!(bytes.len(), MAGIC.len() + 10 * RECORD_LEN);
+    // A byte of record 3's verifier flipped; the last record torn mid-way.
+    bytes[MAGIC.len() + 3 * RECORD_LEN + 80] ^= 0x40;
+    bytes.truncate(bytes.len() - 50);
+    std::fs::write(&path, &bytes).unwrap();
+
+    let p = publish(&o).unwrap();
+    assert_eq!((p.resumed, p.made), (8, n - 8), "two records dropped");
+    every_pin_verifies(&o, n, &pin_of);
+}
+
+#[test]
+fn a_journal_with_a_torn_magic_is_dropped_and_appending_starts_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 20;
+    let o = setup(dir.path(), "state", n, &pin_of);
+    interrupted(&o, 5);
+    std::fs::write(journal_path(&o), b"OMPJ").unwrap();
+    interrupted(&o, 7);
+    // Rewritten with a whole magic, then 7 good records.
+    assert_eq!(journal_records(&o), 7);
+    let p = publish(&o).unwrap();
+    assert_eq!((p.resumed, p.made), (7, n - 7));
+    every_pin_verifies(&o, n, &pin_of);
+}
+
+#[test]
+fn a_journal_record_for_a_pin_changed_meanwhile_is_not_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 30;
+    let o = setup(dir.path(), "state", n, &pin_of);
+    interrupted(&o, 20);
+    let journalled = cards_in_journal(&o);
+    assert_eq!(journalled.len(), 20);
+    // Two journalled patrons change their PINs before the next run.
+    let card_key = read_card_key(&o.card_key).unwrap();
+    let changed: Vec<usize> = (0..n)
+        .filter(|i| journalled.contains(&card_key.hash(&redact::CardNumber::new(card_of(*i)))))
+        .take(2)
+        .collect();
+    let new_pin = |i: usize| {
+        if changed.contains(&i) {
+            format!("{:06}", 555_000 + i)
+        } else {
+            pin_of(i)
+        }
+    };
+    let o = setup(dir.path(), "state", n, &new_pin);
+    let p = publish(&o).unwrap();
+    assert_eq!((p.resumed, p.made), (18, n - 18));
+    every_pin_verifies(&o, n, &new_pin);
+    // The old PINs no longer verify.
+    let entries = list(&o);
+    for i in changed {
+        let card = card_key.hash(&redact::CardNumber::new(card_of(i)));
+        let e = entries.iter().find(|e| e.card == card).unwrap();
+        let old = o
+            .argon2
+            .verifier(&redact::Pin::new(pin_of(i)), &e.salt)
+            .unwrap();
+        assert_ne!(old, e.verifier, "patron {i}: the old PIN is refused");
+    }
+}
+
+#[test]
+fn the_journal_holds_no_pin_and_no_card_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 50;
+    let o = setup(dir.path(), "state", n, &pin_of);
+    interrupted(&o, 49);
+    let raw = std::fs::read(journal_path(&o)).unwrap();
+    assert_eq!(journal_records(&o), 49);
+    for i in 0..n {
+        for secret in [pin_of(i), card_of(i)] {
+            assert!(
+                !raw.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "patron {i}: {secret} found in the journal"
+            );
+        }
+    }
+}
+
+/// The journal's cost: the same export published with and without it. Run with
+/// `cargo test -p publisher -- --ignored --nocapture journal_overhead` (argon2 is built
+/// optimised even in the test profile).
+#[test]
+#[ignore = "a measurement, not a check"]
+fn journal_overhead() {
+    for (label, params, n, rounds) in [
+        ("test parameters (64 KiB, 1 pass)", CHEAP, 2000, 5),
+        (
+            "real parameters (OWASP minimum)",
+            Argon2Params::OWASP_MINIMUM,
+            200,
+            3,
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = setup(dir.path(), "state", n, &pin_of);
+        o.argon2 = params;
+        let mut with = Vec::new();
+        let mut without = Vec::new();
+        for r in 0..rounds {
+            for journal in [r % 2 == 0, r % 2 != 0] {
+                // A fresh state each time: every verifier is made.
+                let _ = std::fs::remove_dir_all(&o.state);
+                let p = publish_with(
+                    &o,
+                    Run {
+                        journal,
+                        stop_after: None,
+                    },
+                )
+                .unwrap();
+                assert_eq!(p.made, n);
+                let t = p.verifier_time.as_secs_f64();
+                if journal {
+                    with.push(t)
+                } else {
+                    without.push(t)
+                }
+            }
+        }
+        with.sort_by(f64::total_cmp);
+        without.sort_by(f64::total_cmp);
+        let (w, wo) = (with[with.len() / 2], without[without.len() / 2]);
+        // The journal's own work, alone: appending and syncing a batch.
+        let loaded = journal::load(&o.state).unwrap();
+        let mut j = journal::Journal::open(&o.state, &loaded).unwrap();
+        let r = crate::state::Remembered {
+            card: CardHash([7; 32]),
+            fingerprint: [1; 16],
+            salt: [2; 16],
+            verifier: [3; 32],
+        };
+        for batch in [1usize, 120, 256] {
+            let recs = vec![r; batch];
+            let t = std::time::Instant::now();
+            for _ in 0..20 {
+                j.append(&recs).unwrap();
+            }
+            println!(
+                "  append and fdatasync of {batch} records: {:.2} ms each (mean of 20)",
+                t.elapsed().as_secs_f64() * 1000.0 / 20.0
+            );
+        }
+        println!(
+            "{label}, {n} patrons, 2 threads, median of {rounds}: verifiers with journal {w:.3} s, without {wo:.3} s ({:+.1} %); all: with {with:.3?} without {without:.3?}",
+            (w / wo - 1.0) * 100.0
+        );
+    }
+}
