@@ -21,7 +21,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Makes a new Ed25519 signing key: DIR/signing-<id>.key (0600) and .pub (pin it on devices).
+    /// Makes a new Ed25519 signing key: `DIR/signing-<id>.key` (0600) and `.pub` (pin it on devices).
     Keygen {
         /// Directory for the key files.
         #[arg(long)]
