@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use rustls::pki_types::ServerName;
 use sip2::*;
 
@@ -21,8 +23,9 @@ fn line(step: &str, outcome: impl AsRef<str>) {
     println!("  {step:<52} {}", outcome.as_ref());
 }
 
-/// Runs the demo with state in `state_dir` and the fixtures in `fixtures`.
-pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
+/// Runs the demo with state in `state_dir` and the fixtures in `fixtures`, the door's and the
+/// kiosk's scenes on the day of `now`.
+pub async fn run(state_dir: &Path, fixtures: &Path, now: DateTime<Utc>) -> anyhow::Result<()> {
     let clock = library_sim::clock::Clock::system();
     let settings = Settings {
         fixtures: fixtures.to_owned(),
@@ -238,8 +241,8 @@ pub async fn run(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
     registry_demo(&running, state_dir).await?;
     offline_demo(&running, state_dir, &publisher_files, &publication).await?;
     running.abort();
-    crate::door::demo(&state_dir.join("door-demo"), fixtures).await?;
-    crate::kiosk::demo(&state_dir.join("kiosk-demo"), fixtures).await?;
+    crate::door::demo(&state_dir.join("door-demo"), fixtures, now).await?;
+    crate::kiosk::demo(&state_dir.join("kiosk-demo"), fixtures, now).await?;
     Ok(())
 }
 

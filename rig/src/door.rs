@@ -427,10 +427,11 @@ pub async fn list_synced(metrics: SocketAddr, within: Duration) -> Result<(), St
     ))
 }
 
-/// 21:00 today in Helsinki: the hour the demo's patron stands at the door.
-pub fn nine_pm_today() -> DateTime<Utc> {
+/// 21:00 in Helsinki on the day of `now`: the hour the demo's patron stands at the door. The
+/// caller gives the instant (the binary its system clock, a test `e2e::daemons_now`).
+pub fn nine_pm_on(now: DateTime<Utc>) -> DateTime<Utc> {
     let zone = access::zone::Zone::HELSINKI;
-    let today = zone.local(Utc::now()).date();
+    let today = zone.local(now).date();
     zone.instant(today.and_hms_opt(21, 0, 0).unwrap_or_default())
 }
 
@@ -451,12 +452,12 @@ fn shown(f: &Option<Feedback>) -> String {
 
 /// The README's door demo: a patron at the Lemi door at 21:00, online and then with the library
 /// system stopped; alarms; and the staff's question "who came in, which alarms".
-pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
+pub async fn demo(state_dir: &Path, fixtures: &Path, now: DateTime<Utc>) -> anyhow::Result<()> {
     let rig = rig(
         state_dir,
         fixtures,
         "pin_first_key_secs = 3",
-        nine_pm_today(),
+        nine_pm_on(now),
         72,
     )
     .await?;
@@ -667,9 +668,13 @@ pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
 /// The door for a person at a terminal: type `card 24680000000011`, then the PIN and `#`
 /// (`1234#`); `open` and `close` the door, `exit` presses the exit button, `stop` stops the
 /// library system (the door then uses its offline list), `quit` ends.
-pub async fn interactive(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
+pub async fn interactive(
+    state_dir: &Path,
+    fixtures: &Path,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
     use tokio::io::AsyncBufReadExt;
-    let rig = rig(state_dir, fixtures, "", nine_pm_today(), 72).await?;
+    let rig = rig(state_dir, fixtures, "", nine_pm_on(now), 72).await?;
     let settings = door_agent::settings::load(&rig.config)?;
     let mut door = start_door(settings, rig.clock.clock())?;
     println!(

@@ -407,8 +407,8 @@ fn print_rows(v: &View) {
 /// a reference book, a blank tag), the security bits, a receipt read back from the printer;
 /// then the library system goes away and loans go on into the offline queue, each for its
 /// tag's loan period (the reference book still refused, by its tag), delivered once it is back.
-pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
-    let rig = rig(state_dir, fixtures, Utc::now(), "").await?;
+pub async fn demo(state_dir: &Path, fixtures: &Path, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let rig = rig(state_dir, fixtures, now, "").await?;
     println!(
         "\nThe self-checkout kiosk ({}): the FEIG reader twin with ISO 28560 tags, the ESC/POS\nprinter twin on {}, the simulator as library system.",
         rig.config.display(),
@@ -553,13 +553,13 @@ pub async fn demo(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
 /// `rig kiosk`: the kiosk's window on the twins for a person to click, with the pad,
 /// scanner, printer and library system driven from the terminal.
 #[cfg(feature = "window")]
-pub fn interactive(state_dir: &Path, fixtures: &Path) -> anyhow::Result<()> {
+pub fn interactive(state_dir: &Path, fixtures: &Path, now: DateTime<Utc>) -> anyhow::Result<()> {
     use std::io::BufRead;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let rig = runtime.block_on(rig(state_dir, fixtures, Utc::now(), ""))?;
+    let rig = runtime.block_on(rig(state_dir, fixtures, now, ""))?;
     let settings = kiosk::settings::load(&rig.config)?;
     let (touch_tx, mut touch_rx) = mpsc::channel(64);
     let window = kiosk::window::Window::new(

@@ -50,7 +50,7 @@ fn kiosk_window(state: Option<PathBuf>) -> anyhow::Result<()> {
         .context("cannot make a temporary state directory")?;
     let state = state.unwrap_or_else(|| t.path().to_owned());
     let fixtures = library_sim::fixtures_or_default(&state, None)?;
-    rig::kiosk::interactive(&state, &fixtures)
+    rig::kiosk::interactive(&state, &fixtures, chrono::Utc::now())
 }
 
 #[cfg(not(feature = "window"))]
@@ -97,7 +97,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("cannot make a temporary state directory")?;
             let state = state.unwrap_or_else(|| t.path().to_owned());
             let fixtures = library_sim::fixtures_or_default(&state, None)?;
-            rig::door::interactive(&state, &fixtures).await
+            rig::door::interactive(&state, &fixtures, chrono::Utc::now()).await
         }
         Command::Demo { state, fixtures } => {
             // Without --state, a temporary directory, removed when the demo ends.
@@ -112,7 +112,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             };
             let fixtures = library_sim::fixtures_or_default(&state, fixtures)?;
-            rig::demo::run(&state, &fixtures).await
+            rig::demo::run(&state, &fixtures, chrono::Utc::now()).await
         }
         // Handled in `main`: the window needs the main thread, outside this runtime.
         Command::Kiosk { .. } => anyhow::bail!("the kiosk's window is started from main"),

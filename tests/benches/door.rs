@@ -54,7 +54,7 @@ async fn main() {
         tmp.path(),
         &fixtures,
         "max_attempts_per_minute = 600",
-        door::nine_pm_today(),
+        door::nine_pm_on(e2e::daemons_now()),
         72,
     )
     .await
@@ -75,7 +75,7 @@ async fn main() {
     let (card_tx, cards) = mpsc::channel(16);
     let (key_tx, keys) = mpsc::channel(64);
     let (fb_tx, mut feedback) = mpsc::channel(256);
-    let clock = TestClock::starting(door::nine_pm_today());
+    let clock = TestClock::starting(door::nine_pm_on(e2e::daemons_now()));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(door_agent::run(
         settings,

@@ -35,7 +35,7 @@ async fn check_config_validates_and_warns_about_risky_settings() {
         &tmp.path().join("d"),
         &fixtures,
         "retention_days = 400",
-        rig::door::nine_pm_today(),
+        rig::door::nine_pm_on(e2e::daemons_now()),
         72,
     )
     .await

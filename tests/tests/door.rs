@@ -44,7 +44,7 @@ async fn every_deny_reason_online_then_offline_and_the_door_relocks() {
     let tmp = tempfile::tempdir().unwrap();
     // 21:00 in Helsinki on the day the test runs, whichever it is: the rig's door is open for
     // self-service until 22:00 (last entry 21:45) every day but its closed day, two days ahead.
-    let nine_pm = door::nine_pm_today();
+    let nine_pm = door::nine_pm_on(e2e::daemons_now());
     let rig = door::rig(
         tmp.path(),
         &fixtures(),
@@ -248,9 +248,15 @@ async fn every_deny_reason_online_then_offline_and_the_door_relocks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_library_system_and_no_list_says_unreachable() {
     let tmp = tempfile::tempdir().unwrap();
-    let rig = door::rig(tmp.path(), &fixtures(), "", door::nine_pm_today(), 72)
-        .await
-        .unwrap();
+    let rig = door::rig(
+        tmp.path(),
+        &fixtures(),
+        "",
+        door::nine_pm_on(e2e::daemons_now()),
+        72,
+    )
+    .await
+    .unwrap();
     rig.running.stop();
     let mut settings = door_agent::settings::load(&rig.config).unwrap();
     settings.online_timeout = Duration::from_millis(300);

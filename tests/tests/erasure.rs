@@ -175,9 +175,15 @@ fn card_key(config: &Path) -> allowlist::CardKey {
 
 /// A door whose log holds Aino's and Erik's events from the door's clock at `at`, stopped.
 async fn door_with_events(tmp: &Path, at: chrono::DateTime<Utc>) -> door::Rig {
-    let rig = door::rig(tmp, &fixtures(), "", door::nine_pm_today(), 72)
-        .await
-        .unwrap();
+    let rig = door::rig(
+        tmp,
+        &fixtures(),
+        "",
+        door::nine_pm_on(e2e::daemons_now()),
+        72,
+    )
+    .await
+    .unwrap();
     let settings = door_agent::settings::load(&rig.config).unwrap();
     let mut d = door::start_door(settings, TestClock::starting(at).clock()).unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -197,7 +203,7 @@ async fn an_erased_cards_events_leave_no_bytes_under_the_doors_state_directory()
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let rig = door_with_events(tmp.path(), door::nine_pm_today()).await;
+    let rig = door_with_events(tmp.path(), door::nine_pm_on(e2e::daemons_now())).await;
     let state = rig.dir.join("state");
     let key = card_key(&rig.config);
     assert!(
@@ -234,9 +240,15 @@ async fn an_erased_cards_wrong_pins_at_offline_checks_leave_no_bytes_outside_the
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let rig = door::rig(tmp.path(), &fixtures(), "", door::nine_pm_today(), 72)
-        .await
-        .unwrap();
+    let rig = door::rig(
+        tmp.path(),
+        &fixtures(),
+        "",
+        door::nine_pm_on(e2e::daemons_now()),
+        72,
+    )
+    .await
+    .unwrap();
     let settings = door_agent::settings::load(&rig.config).unwrap();
     let mut d = door::start_door(settings, rig.clock.clock()).unwrap();
     // The door syncs its list at start.
@@ -289,7 +301,7 @@ async fn erase_after_a_crash_between_the_swaps_renames_finishes_the_swap_and_era
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let rig = door_with_events(tmp.path(), door::nine_pm_today()).await;
+    let rig = door_with_events(tmp.path(), door::nine_pm_on(e2e::daemons_now())).await;
     let state = rig.dir.join("state");
     let key = card_key(&rig.config);
     // A rewrite (the hourly purge) died between its two renames: the log is `events.old`, its
@@ -330,7 +342,7 @@ async fn the_doors_retention_purge_leaves_no_bytes_of_the_purged_events() {
     };
     let tmp = tempfile::tempdir().unwrap();
     // 40 days ago at nine: past the 30 days' retention when the real door starts now.
-    let then = door::nine_pm_today() - Days::days(40);
+    let then = door::nine_pm_on(e2e::daemons_now()) - Days::days(40);
     let rig = door_with_events(tmp.path(), then).await;
     let state = rig.dir.join("state");
     let key = card_key(&rig.config);

@@ -65,14 +65,17 @@ async fn the_doors_events_about_one_card_are_exported_and_erased() {
         tmp.path(),
         &fixtures(),
         &format!("metrics = \"127.0.0.1:{port}\""),
-        door::nine_pm_today(),
+        door::nine_pm_on(e2e::daemons_now()),
         72,
     )
     .await
     .unwrap();
     let settings = door_agent::settings::load(&rig.config).unwrap();
-    let mut d =
-        door::start_door(settings, TestClock::starting(door::nine_pm_today()).clock()).unwrap();
+    let mut d = door::start_door(
+        settings,
+        TestClock::starting(door::nine_pm_on(e2e::daemons_now())).clock(),
+    )
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     d.try_card(AINO, "1234#").await.unwrap();
     d.try_card(AINO, "9999#").await.unwrap();
