@@ -551,7 +551,8 @@ mod tests {
             .unwrap()
     }
 
-    fn in_files(dir: &Path, needle: &[u8]) -> bool {
+    /// Whether `needle` is in the raw bytes of any file under `dir`.
+    pub(super) fn in_files(dir: &Path, needle: &[u8]) -> bool {
         std::fs::read_dir(dir).unwrap().any(|e| {
             let p = e.unwrap().path();
             if p.is_dir() {

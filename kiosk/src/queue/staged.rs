@@ -119,6 +119,7 @@ impl StagedReturn {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+    use crate::queue::tests::in_files;
     use crate::queue::{Kind, State};
     use chrono::NaiveDate;
 
@@ -141,20 +142,6 @@ mod tests {
 
     fn loan() -> Kind {
         Kind::Checkout { card: AINO.into() }
-    }
-
-    fn in_files(dir: &std::path::Path, needle: &[u8]) -> bool {
-        std::fs::read_dir(dir).unwrap().any(|e| {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                in_files(&p, needle)
-            } else {
-                std::fs::read(&p)
-                    .unwrap()
-                    .windows(needle.len())
-                    .any(|w| w == needle)
-            }
-        })
     }
 
     #[test]
