@@ -14,8 +14,12 @@
 //! - [`koha`]: the Koha REST backend with OAuth2 client-credentials tokens.
 //! - [`tls`]: rustls client settings and certificate errors in plain words.
 //! - [`AnyRegistry`]: whichever backend the configuration names.
+//! - `cli` (feature `cli`, on by default, off for the daemons): the technicians' tools' PIN prompt
+//!   and logging, shared by `registry` and `offline`.
 #![deny(missing_docs)]
 
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod koha;
 pub mod model;
 pub mod sip2;

@@ -6,13 +6,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-// The PIN prompt and the log set-up, one copy for both technicians' tools.
-#[path = "../../../registry/src/bin/registry/cli.rs"]
-mod cli;
-
 use clap::{Parser, Subcommand};
 use offline::{OfflineAnswer, OfflineList};
 use redact::CardNumber;
+use registry::cli;
 
 #[derive(Parser, Debug)]
 #[command(version, about = "The offline allow-list of a door or kiosk")]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-mod cli;
+use registry::cli;
 
 use clap::{Parser, Subcommand};
 use registry::{AnyRegistry, PatronLogin, Registry, RegistryError, ReturnRoute, Verification};

@@ -1,5 +1,6 @@
-//! What the technicians' tools (`registry`, and `offline`, which includes this file) share:
-//! reading a PIN without it ever being on the command line, and logging to stderr.
+//! What the technicians' tools (`registry` and `offline`) share, behind the `cli` feature (the
+//! daemons link this crate without it): reading a PIN without it ever being on the command line,
+//! and logging to stderr.
 
 use std::io::{BufRead, IsTerminal};
 
