@@ -718,6 +718,10 @@ impl Door {
 
     /// Lights and buzzer patterns that fall due; an alarm keeps the buzzer and red LED on.
     fn blink(&mut self, now: Duration) {
+        // Called at every input reading: nothing to do unless a change has fallen due.
+        if !self.blinks.iter().any(|b| now >= b.at) {
+            return;
+        }
         let alarm = !self.watch.raised().is_empty();
         let mut due = vec![];
         self.blinks.retain(|b| {
