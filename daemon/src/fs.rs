@@ -99,6 +99,25 @@ pub fn open_sled(config: &sled::Config) -> sled::Result<sled::Db> {
     }
 }
 
+/// Whether `needle` is in the raw bytes of any file under `dir` (recursively): how erasure is
+/// checked, on the files themselves rather than through the store that wrote them.
+pub fn holds_bytes(dir: &Path, needle: &[u8]) -> io::Result<bool> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let found = if path.is_dir() {
+            holds_bytes(&path, needle)?
+        } else {
+            std::fs::read(&path)?
+                .windows(needle.len().max(1))
+                .any(|w| w == needle)
+        };
+        if found {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Finishes or rolls back a swap a crash interrupted (call it holding [`lock`], before opening
 /// `dir`). `<dir>` is the store when it exists: a `<dir>.new` beside it was not swapped in yet,
 /// and a `<dir>.old` was already swapped out. Without `<dir>`, the crash came between the two

@@ -551,19 +551,9 @@ mod tests {
             .unwrap()
     }
 
-    /// Whether `needle` is in the raw bytes of any file under `dir`.
+    /// Whether `needle` is in any file under `dir`, as bytes.
     pub(super) fn in_files(dir: &Path, needle: &[u8]) -> bool {
-        std::fs::read_dir(dir).unwrap().any(|e| {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                in_files(&p, needle)
-            } else {
-                std::fs::read(&p)
-                    .unwrap()
-                    .windows(needle.len())
-                    .any(|w| w == needle)
-            }
-        })
+        daemon::fs::holds_bytes(dir, needle).unwrap()
     }
 
     #[test]

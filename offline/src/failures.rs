@@ -218,15 +218,7 @@ mod tests {
 
     /// Whether `needle` is in any file under `dir`, as bytes.
     fn in_files(dir: &Path, needle: &[u8]) -> bool {
-        std::fs::read_dir(dir).unwrap().any(|e| {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                in_files(&p, needle)
-            } else {
-                let bytes = std::fs::read(&p).unwrap();
-                bytes.windows(needle.len()).any(|w| w == needle)
-            }
-        })
+        daemon::fs::holds_bytes(dir, needle).unwrap()
     }
 
     #[test]
