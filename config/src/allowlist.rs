@@ -37,8 +37,13 @@ pub struct RawAllowlist {
     pub client_key: Option<PathBuf>,
     /// The sled store directory.
     pub store: PathBuf,
-    /// The card-hashing key file (0600).
+    /// The card-hashing key file (0600): 64 hex digits in clear, or a file sealed by the box's
+    /// TPM 2.0 (`omatoimi-provision --tpm`, recognised by its first line), unsealed at load.
     pub card_key: PathBuf,
+    /// The TPM that sealed `card_key`, as a TCTI (`device:/dev/tpmrm0`); when absent,
+    /// `TPM2TOOLS_TCTI`, else `device:/dev/tpmrm0`. Ignored for a key in clear.
+    #[serde(default)]
+    pub card_key_tpm: Option<String>,
     /// Scope names of this device.
     pub scopes: Vec<String>,
     /// Pinned public keys, `ed25519:<hex>`.
@@ -127,6 +132,30 @@ pub fn load(path: &Path) -> Result<AllowlistSettings, ConfigError> {
         .validate(path)
 }
 
+/// One line for `check-config` about the card key of the file at `path`: in clear on disk, or
+/// sealed by the TPM (unsealed again, timed). `None` when the file has no `[allowlist]` table.
+pub fn card_key_line(path: &Path) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Any {
+        allowlist: Option<RawAllowlist>,
+    }
+    let raw = crate::load::<Any>(path).ok()?.allowlist?;
+    let started = std::time::Instant::now();
+    Some(match raw.card_key(path) {
+        Ok((_, CardKeySource::Sealed { path, tcti })) => format!(
+            "card key: sealed by the TPM at {tcti} ({}); unsealed in {} ms",
+            path.display(),
+            started.elapsed().as_millis()
+        ),
+        Ok((_, CardKeySource::Clear(key))) => format!(
+            "card key: in clear in {} (0600): whoever holds the SD card holds it; \
+             `omatoimi-provision … --tpm` seals it to a TPM",
+            key.display()
+        ),
+        Err(e) => format!("card key: {e}"),
+    })
+}
+
 /// The device's one wrong-PIN lockout: `[allowlist] max_pin_failures` and `lockout_minutes`,
 /// over the library system's answers and the list's alike. Older configurations set it in the
 /// device's own table (`[door]`, `[kiosk]`) as well, under the same names: such a value is read
@@ -202,8 +231,91 @@ pub fn one_lockout(
     ))
 }
 
+/// Where a device's card key is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardKeySource {
+    /// In clear, in this file (0600).
+    Clear(PathBuf),
+    /// In this file, sealed by the TPM at this TCTI.
+    Sealed {
+        /// The sealed file.
+        path: PathBuf,
+        /// The TPM it was unsealed with.
+        tcti: String,
+    },
+}
+
 impl RawAllowlist {
-    /// Validates, reading the card-key file (which must not be readable by others).
+    /// Reads the card key: from a file in clear, or unsealed by the box's TPM from a sealed
+    /// file. Either file must not be readable by others. Nothing is logged: the key, clear or
+    /// unsealed, goes nowhere but the returned value.
+    pub fn card_key(&self, file: &Path) -> Result<(CardKey, CardKeySource), ConfigError> {
+        const KEY: &str = "allowlist.card_key";
+        let key_path = resolve(file, &self.card_key);
+        crate::check_private(&key_path, file, KEY)?;
+        let bytes = std::fs::read(&key_path).map_err(|cause| ConfigError::Read {
+            file: key_path.clone(),
+            cause,
+        })?;
+        if !tpm::is_sealed(&bytes) {
+            let card_key = std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(CardKey::from_text)
+                .ok_or_else(|| {
+                    ConfigError::invalid(
+                        file,
+                        KEY,
+                        format!(
+                            "{} does not hold a card key (expected 64 hex digits, or a file \
+                             sealed by omatoimi-provision --tpm)",
+                            key_path.display()
+                        ),
+                    )
+                })?;
+            return Ok((card_key, CardKeySource::Clear(key_path)));
+        }
+        let tcti = tpm::tcti(self.card_key_tpm.as_deref());
+        let chosen_by = if self.card_key_tpm.is_some() {
+            "allowlist.card_key_tpm"
+        } else if std::env::var_os("TPM2TOOLS_TCTI").is_some() {
+            "TPM2TOOLS_TCTI; set allowlist.card_key_tpm to choose another"
+        } else {
+            "the default; set allowlist.card_key_tpm to choose another"
+        };
+        let unsealed = tpm::Tpm::new(&tcti).unseal(&bytes).map_err(|e| {
+            ConfigError::invalid(
+                file,
+                KEY,
+                format!(
+                    "{} is sealed by a TPM and did not unseal with the TPM at {tcti} ({chosen_by}): {e}",
+                    key_path.display()
+                ),
+            )
+        })?;
+        let card_key = std::str::from_utf8(&unsealed)
+            .ok()
+            .and_then(CardKey::from_text)
+            .ok_or_else(|| {
+                ConfigError::invalid(
+                    file,
+                    KEY,
+                    format!(
+                        "{} unsealed, but what it holds is not a card key (64 hex digits)",
+                        key_path.display()
+                    ),
+                )
+            })?;
+        Ok((
+            card_key,
+            CardKeySource::Sealed {
+                path: key_path,
+                tcti,
+            },
+        ))
+    }
+
+    /// Validates, reading the card-key file (which must not be readable by others), unsealing
+    /// it with the box's TPM when it is sealed.
     pub fn validate(&self, file: &Path) -> Result<AllowlistSettings, ConfigError> {
         let url = match &self.url {
             Some(u) if !u.starts_with("https://") => {
@@ -227,22 +339,7 @@ impl RawAllowlist {
             &self.client_cert,
             &self.client_key,
         )?;
-        let key_path = resolve(file, &self.card_key);
-        crate::check_private(&key_path, file, "allowlist.card_key")?;
-        let text = std::fs::read_to_string(&key_path).map_err(|cause| ConfigError::Read {
-            file: key_path.clone(),
-            cause,
-        })?;
-        let card_key = CardKey::from_text(&text).ok_or_else(|| {
-            ConfigError::invalid(
-                file,
-                "allowlist.card_key",
-                format!(
-                    "{} does not hold a card key (expected 64 hex digits)",
-                    key_path.display()
-                ),
-            )
-        })?;
+        let (card_key, _) = self.card_key(file)?;
         if self.keys.is_empty() {
             return Err(ConfigError::invalid(
                 file,
