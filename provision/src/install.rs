@@ -42,6 +42,8 @@ pub enum Outcome {
     Unchanged,
     /// It was there and is kept on purpose (the device key).
     Kept,
+    /// It was there and is removed (the card key in clear, once sealed).
+    Removed,
 }
 
 impl Outcome {
@@ -52,6 +54,7 @@ impl Outcome {
             Outcome::Replaced => "replaced",
             Outcome::Unchanged => "unchanged",
             Outcome::Kept => "kept",
+            Outcome::Removed => "removed",
         }
     }
 }

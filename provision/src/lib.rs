@@ -4,8 +4,9 @@
 //! 1. checks every input first (the CA, the allow-list keys, the card-hashing secret, the
 //!    addresses, the hardware specs), reporting all problems at once and writing nothing;
 //! 2. makes the device's key pair (once: a re-run keeps it) and its enrolment request;
-//! 3. installs the pinned CA, the card-hashing secret and the SIP2 account (0600, the service
-//!    user's), and the device certificate when the CA has returned one;
+//! 3. installs the pinned CA, the card-hashing secret (in clear, or with `--tpm` sealed by the
+//!    box's TPM 2.0) and the SIP2 account (0600, the service user's), and the device certificate
+//!    when the CA has returned one;
 //! 4. writes the config beside its place, validates it with the daemon's own loader, and only
 //!    then moves it into place.
 //!
@@ -135,6 +136,10 @@ pub struct Answers {
     /// The card-hashing secret (a file from the library's publisher); `None` keeps the one
     /// installed.
     pub card_key: Option<PathBuf>,
+    /// The TPM (a TCTI, e.g. `device:/dev/tpmrm0`) to seal the card-hashing secret with, so
+    /// that only the sealed file (`card-key.sealed`) is on the SD card; `None` installs it in
+    /// clear (`card-key.secret`).
+    pub tpm: Option<String>,
     /// The device certificate the CA returned, to install.
     pub device_cert: Option<PathBuf>,
     /// Door settings.
@@ -158,8 +163,10 @@ pub struct Layout {
     pub ca: PathBuf,
     /// The list server's CA.
     pub list_ca: PathBuf,
-    /// The card-hashing secret.
+    /// The card-hashing secret, in clear.
     pub card_key: PathBuf,
+    /// The card-hashing secret, sealed by the box's TPM.
+    pub card_key_sealed: PathBuf,
     /// The SIP2 account.
     pub secret: PathBuf,
 }
@@ -175,6 +182,7 @@ impl Layout {
             ca: etc.join("ca.pem"),
             list_ca: etc.join("list-ca.pem"),
             card_key: etc.join("card-key.secret"),
+            card_key_sealed: etc.join("card-key.sealed"),
             secret: etc.join(render::secret_name(role)),
         }
     }
@@ -212,7 +220,8 @@ fn pem_certs(text: &str) -> usize {
 struct Inputs {
     ca: String,
     list_ca: Option<String>,
-    card_key: String,
+    /// The card key's file: the clear text, or the sealed blob.
+    card_key: Vec<u8>,
     secret: Vec<u8>,
     /// The device key an earlier run made.
     key: Option<rcgen::KeyPair>,
@@ -313,11 +322,16 @@ fn check_inputs(a: &Answers, layout: &Layout, now: SystemTime) -> Result<Inputs,
             }
         }
         None => {
-            if a.card_key.is_none() {
+            let sealed_in_place = a.tpm.is_some() && layout.card_key_sealed.exists();
+            if a.card_key.is_none() && !sealed_in_place {
                 p.push("--card-key: the library's card-hashing secret (card-key.secret from the list publisher)".into());
             }
             None
         }
+    };
+    let card_key = match &a.tpm {
+        None => card_key.map(String::into_bytes),
+        Some(tcti) => sealed_card_key(card_key.as_deref(), &layout.card_key_sealed, tcti, &mut p),
     };
     let secret = match &a.sip2_password {
         Some(pw) if pw.is_empty() => {
@@ -431,6 +445,52 @@ fn check_inputs(a: &Answers, layout: &Layout, now: SystemTime) -> Result<Inputs,
     }
 }
 
+/// The sealed card-key file to install with `--tpm`: the one in place when it unseals on this
+/// box's TPM to the key given (or no key is given), so a re-run leaves it alone; else `clear`
+/// sealed anew. Sealing writes nothing to disk: the sealed bytes are installed with the rest.
+fn sealed_card_key(
+    clear: Option<&str>,
+    installed: &Path,
+    tcti: &str,
+    p: &mut Vec<String>,
+) -> Option<Vec<u8>> {
+    let tpm = tpm::Tpm::new(tcti);
+    let wanted = clear.and_then(|t| allowlist::CardKey::from_text(t.trim()));
+    if installed.exists() {
+        let in_place = std::fs::read(installed)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                let key = tpm.unseal(&bytes).map_err(|e| e.to_string())?;
+                std::str::from_utf8(&key)
+                    .ok()
+                    .and_then(allowlist::CardKey::from_text)
+                    .map(|k| (bytes, k))
+                    .ok_or_else(|| "it unsealed to something that is not a card key".to_owned())
+            });
+        match (in_place, &wanted) {
+            (Ok((bytes, _)), None) => return Some(bytes),
+            (Ok((bytes, key)), Some(w)) if key.id() == w.id() => return Some(bytes),
+            // Another key, or a blob this TPM does not open: sealed anew below.
+            (_, Some(_)) => {}
+            (Err(e), None) => {
+                p.push(format!(
+                    "{}: {e}; give the library's card key with --card-key to seal it again",
+                    installed.display()
+                ));
+                return None;
+            }
+        }
+    }
+    let key = wanted?;
+    match tpm.seal(key.to_text().as_bytes()) {
+        Ok(sealed) => Some(sealed),
+        Err(e) => {
+            p.push(format!("--tpm: the card key could not be sealed: {e}"));
+            None
+        }
+    }
+}
+
 /// Why a run stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
@@ -509,7 +569,15 @@ pub fn provision(
 
     let mut files: Vec<(&Path, &[u8], Access)> = vec![
         (&layout.ca, inputs.ca.as_bytes(), Access::Public),
-        (&layout.card_key, inputs.card_key.as_bytes(), Access::Secret),
+        (
+            if a.tpm.is_some() {
+                &layout.card_key_sealed
+            } else {
+                &layout.card_key
+            },
+            &inputs.card_key,
+            Access::Secret,
+        ),
         (&layout.secret, &inputs.secret, Access::Secret),
     ];
     if let Some(ca) = &inputs.list_ca {
@@ -546,6 +614,18 @@ pub fn provision(
     }
     let o = installer.commit(&staged, &layout.config)?;
     report.steps.push((layout.config.clone(), o));
+    // With the key sealed and the config naming the sealed file, the key in clear goes. (Flash
+    // storage may keep the deleted blocks: a key that was once in clear on this card is as safe
+    // as the card was.)
+    if a.tpm.is_some() && layout.card_key.exists() {
+        std::fs::remove_file(&layout.card_key).map_err(|cause| install::InstallError {
+            path: layout.card_key.clone(),
+            cause,
+        })?;
+        report
+            .steps
+            .push((layout.card_key.clone(), Outcome::Removed));
+    }
     Ok(report)
 }
 
@@ -559,6 +639,12 @@ pub fn next_steps(a: &Answers, report: &Report, user: &str) -> Vec<String> {
         out.push(format!(
             "Send {} to the library system's CA (or sign it with your own: omatoimi-provision sign --ca-cert CA.pem --ca-key CA-KEY.pem --csr device.csr --out device.pem), then run this same command again with --device-cert device.pem. Until then the device logs in with its SIP2 account alone.",
             layout.csr.display()
+        ));
+    }
+    if let (Some(tcti), Some(from)) = (&a.tpm, &a.card_key) {
+        out.push(format!(
+            "The card key is sealed to this box's TPM ({tcti}); delete the copy brought in ({}) if it was only for this box.",
+            from.display()
         ));
     }
     out.push(format!("{daemon} -c {config} check-config"));

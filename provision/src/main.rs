@@ -116,6 +116,12 @@ struct Common {
     /// The card-hashing secret from the library's list publisher (card-key.secret).
     #[arg(long)]
     card_key: Option<PathBuf>,
+    /// Seal the card-hashing secret with this box's TPM 2.0 (card-key.sealed, which no other
+    /// TPM opens) instead of installing it in clear (card-key.secret, which is then removed).
+    /// TCTI: the TPM to use [default: TPM2TOOLS_TCTI, else device:/dev/tpmrm0]. A box whose
+    /// config names a TPM keeps it on later runs.
+    #[arg(long, value_name = "TCTI", num_args = 0..=1, default_missing_value = "")]
+    tpm: Option<String>,
     /// The device certificate the CA made from device.csr.
     #[arg(long)]
     device_cert: Option<PathBuf>,
@@ -313,9 +319,14 @@ fn gather(
             list_keys.push(k);
         }
     }
+    let tpm = match c.tpm {
+        Some(t) => Some(tpm::tcti(Some(&t))),
+        None => prev.str("allowlist.card_key_tpm"),
+    };
     let card_key = match c.card_key {
         Some(p) => Some(p),
         None if layout.card_key.exists() => None,
+        None if tpm.is_some() && layout.card_key_sealed.exists() => None,
         None => Some(PathBuf::from(ask.answer(
             "--card-key",
             "The card-hashing secret file from the list publisher",
@@ -504,6 +515,7 @@ fn gather(
         list_keys,
         list_ca: c.list_ca,
         card_key,
+        tpm,
         device_cert: c.device_cert,
         door,
         kiosk,

@@ -79,7 +79,15 @@ fn library_system(a: &Answers, with_cert: bool, with_list_ca: bool) -> String {
         "store = {}",
         q(&a.state.join("allowlist").to_string_lossy())
     );
-    let _ = writeln!(s, "card_key = \"card-key.secret\"");
+    match &a.tpm {
+        Some(tcti) => {
+            let _ = writeln!(s, "card_key = \"card-key.sealed\"");
+            let _ = writeln!(s, "card_key_tpm = {}", q(tcti));
+        }
+        None => {
+            let _ = writeln!(s, "card_key = \"card-key.secret\"");
+        }
+    }
     let scopes = vec![a.institution.clone(), a.branch.clone(), a.device_id.clone()];
     let _ = writeln!(s, "scopes = {}", list(&scopes));
     let _ = writeln!(s, "keys = {}", list(&a.list_keys));
@@ -203,7 +211,15 @@ pub fn update(
         (vec!["allowlist", "store"], Some(value(&store))),
         (
             vec!["allowlist", "card_key"],
-            Some(value("card-key.secret")),
+            Some(value(if a.tpm.is_some() {
+                "card-key.sealed"
+            } else {
+                "card-key.secret"
+            })),
+        ),
+        (
+            vec!["allowlist", "card_key_tpm"],
+            a.tpm.as_deref().map(value),
         ),
         (vec!["allowlist", "keys"], Some(value(keys))),
     ];
