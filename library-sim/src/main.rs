@@ -77,7 +77,8 @@ enum Command {
         #[arg(long, default_value_t = 3600)]
         token_lifetime_secs: u64,
         /// Serve the offline allow-list published in DIR/allowlist/published (see `publish`) at
-        /// https://ADDR/allowlist/ (needs --https).
+        /// https://ADDR/allowlist/ (needs --https), only to clients with a certificate signed by
+        /// the simulator's CA (DIR/device.pem is one); others get 403.
         #[arg(long)]
         allowlist: bool,
     },

@@ -14,7 +14,7 @@ use chrono::{Local, NaiveDateTime, TimeZone};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::circulation::{Checkout, Library, Refusal};
 use crate::fixtures::{Item, Patron};
@@ -200,10 +200,13 @@ impl Tokens {
     }
 }
 
-/// Answers one HTTP request.
+/// Answers one HTTP request from `peer`; `device` says whether it presented a certificate from
+/// the simulator's CA (verified in the TLS handshake): the offline list is served only then.
 pub async fn handle(
     sim: Arc<Simulator>,
     req: Request<hyper::body::Incoming>,
+    peer: std::net::SocketAddr,
+    device: bool,
 ) -> Result<Reply, std::convert::Infallible> {
     let latency = sim.faults.get().latency;
     if !latency.is_zero() {
@@ -211,6 +214,15 @@ pub async fn handle(
     }
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    let list_path = path == "/allowlist" || path.starts_with("/allowlist/");
+    if list_path && !device {
+        warn!(target: "security", %peer, path = %path.chars().take(200).collect::<String>(),
+              "offline list refused: no device certificate (mutual TLS); answered 403");
+        return Ok(error(
+            StatusCode::FORBIDDEN,
+            "The offline list is served only to enrolled devices (a certificate from the library's CA)",
+        ));
+    }
     if let Some(name) = path.strip_prefix("/allowlist/") {
         let tag = req
             .headers()

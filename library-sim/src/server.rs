@@ -309,14 +309,28 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         ));
     }
     if let Some(addr) = settings.https {
-        let acceptor = tokio_rustls::TlsAcceptor::from(tls::server_config(
+        // The offline list holds every patron's card hash and PIN verifier: it goes only to
+        // enrolled devices, with a certificate from the simulator's CA. Clients of the REST API
+        // are asked for one too, but may go without.
+        let asked = if settings.require_client_cert {
+            tls::ClientCerts::Required
+        } else if settings.allowlist.is_some() {
+            tls::ClientCerts::Optional
+        } else {
+            tls::ClientCerts::NotAsked
+        };
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls::server_config_asking(
             &files,
-            settings.require_client_cert,
+            asked,
             &[b"http/1.1"],
         )?);
         let listener = listen(addr).await?;
         let local = listener.local_addr()?;
         info!(%local, "Koha REST API over HTTPS");
+        if let Some(dir) = &settings.allowlist {
+            info!(%local, dir = %dir.display(), device_ca = %files.ca_cert.display(),
+                  "offline list at /allowlist/, to devices with a certificate from this CA only");
+        }
         running.https = Some(local);
         let sim = sim.clone();
         running.tasks.push(accept_loop(
@@ -329,8 +343,15 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
                     let Some(tls) = handshake(&acceptor, tcp, peer).await else {
                         return;
                     };
-                    let service =
-                        hyper::service::service_fn(move |req| rest::handle(sim.clone(), req));
+                    // A certificate presented has been verified against the CA in the handshake.
+                    let device = tls
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .is_some_and(|c| !c.is_empty());
+                    let service = hyper::service::service_fn(move |req| {
+                        rest::handle(sim.clone(), req, peer, device)
+                    });
                     if let Err(e) = hyper::server::conn::http1::Builder::new()
                         .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
                         .await

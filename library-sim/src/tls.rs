@@ -170,12 +170,41 @@ pub fn read_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
     Ok(certs)
 }
 
+/// Whether a server asks its clients for a certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientCerts {
+    /// Not asked for.
+    NotAsked,
+    /// Asked for; a client may go without one, but one it presents must be signed by the
+    /// simulator's CA and valid, or the handshake fails. What a connection may do without one is
+    /// decided above TLS (the offline list is refused to it).
+    Optional,
+    /// Required: a client without a valid certificate from the simulator's CA is refused at the
+    /// handshake (mutual TLS).
+    Required,
+}
+
 /// The server's rustls configuration; with `require_client_cert`, only clients with a
 /// certificate signed by the simulator's CA get in (mutual TLS); without it, one is accepted but
 /// not asked for. `alpn` is offered as is.
 pub fn server_config(
     files: &TlsFiles,
     require_client_cert: bool,
+    alpn: &[&[u8]],
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let asked = if require_client_cert {
+        ClientCerts::Required
+    } else {
+        ClientCerts::NotAsked
+    };
+    server_config_asking(files, asked, alpn)
+}
+
+/// The server's rustls configuration, asking clients for a certificate signed by the
+/// simulator's CA as `asked` says. `alpn` is offered as is.
+pub fn server_config_asking(
+    files: &TlsFiles,
+    asked: ClientCerts,
     alpn: &[&[u8]],
 ) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     let certs = read_certs(&files.server_cert)?;
@@ -189,19 +218,23 @@ pub fn server_config(
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
-    let mut config = if require_client_cert {
+    let mut config = if asked == ClientCerts::NotAsked {
+        builder.with_no_client_auth().with_single_cert(certs, key)?
+    } else {
         let mut roots = rustls::RootCertStore::empty();
         for cert in read_certs(&files.ca_cert)? {
             roots.add(cert)?;
         }
         let verifier =
-            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()?;
+            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+        let verifier = if asked == ClientCerts::Optional {
+            verifier.allow_unauthenticated().build()?
+        } else {
+            verifier.build()?
+        };
         builder
             .with_client_cert_verifier(verifier)
             .with_single_cert(certs, key)?
-    } else {
-        builder.with_no_client_auth().with_single_cert(certs, key)?
     };
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))

@@ -397,21 +397,31 @@ async fn offline_demo(
         dir.join("card-key.secret"),
         std::fs::Permissions::from_mode(0o600),
     )?;
-    std::fs::write(
-        dir.join("door.toml"),
-        format!(
+    // The door presents its device certificate (from the library's CA): the list is served to
+    // enrolled devices only. `identity` is left out for a stranger's client.
+    let device_config = |identity: bool| {
+        let mut toml = format!(
             "[allowlist]\nurl = \"https://localhost:{}/allowlist/\"\nca = \"{}\"\nstore = \"store\"\ncard_key = \"card-key.secret\"\nscopes = [\"heili\", \"LEMI\"]\nkeys = [\"{}\"]\nwhen_expired = \"deny\"\n",
             https.port(),
             running.ca_cert.display(),
             files.public_key
-        ),
-    )?;
+        );
+        if identity {
+            toml += &format!(
+                "client_cert = \"{}\"\nclient_key = \"{}\"\n",
+                running.device_cert.display(),
+                running.device_key.display()
+            );
+        }
+        toml
+    };
+    std::fs::write(dir.join("door.toml"), device_config(true))?;
     let settings = config::allowlist::load(&dir.join("door.toml"))?;
     let list = OfflineList::open(settings)?;
     let fetcher = Fetcher::new(&list)?;
     let now = running.clock().now().timestamp();
     println!(
-        "\nThe Lemi door syncs its list over HTTPS ({}):",
+        "\nThe Lemi door syncs its list over HTTPS with its device certificate ({}):",
         dir.join("door.toml").display()
     );
     line(
@@ -422,6 +432,23 @@ async fn offline_demo(
         "second sync (If-None-Match)",
         format!("{:?}", fetcher.sync(&list, now).await?),
     );
+    // A client without a device certificate is refused the list.
+    let stranger = state_dir.join("stranger");
+    std::fs::create_dir_all(&stranger)?;
+    std::fs::copy(&files.card_key, stranger.join("card-key.secret"))?;
+    std::fs::set_permissions(
+        stranger.join("card-key.secret"),
+        std::fs::Permissions::from_mode(0o600),
+    )?;
+    std::fs::write(stranger.join("door.toml"), device_config(false))?;
+    let theirs = OfflineList::open(config::allowlist::load(&stranger.join("door.toml"))?)?;
+    let refused = match Fetcher::new(&theirs)?.sync(&theirs, now).await {
+        Err(offline::SyncError::Status { status: 403, .. }) => "refused (HTTP 403)".to_owned(),
+        other => anyhow::bail!(
+            "a client without a device certificate was not refused the list: {other:?}"
+        ),
+    };
+    line("a client without a device certificate", refused);
     running.stop();
     println!("\nThe library system is now stopped. The door checks against the list alone:");
     let patrons = [

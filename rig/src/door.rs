@@ -237,6 +237,8 @@ charset = "utf-8"
 [allowlist]
 url = "https://localhost:{port}/allowlist/"
 ca = "{ca}"
+client_cert = "{device_cert}"
+client_key = "{device_key}"
 store = "state/allowlist"
 card_key = "card-key.secret"
 scopes = ["heili", "LEMI"]
@@ -245,6 +247,8 @@ when_expired = "deny"
 "#,
             port = https.port(),
             key = files.public_key,
+            device_cert = running.device_cert.display(),
+            device_key = running.device_key.display(),
         ),
     )?;
     Ok(Rig {

@@ -121,6 +121,8 @@ charset = "utf-8"
 [allowlist]
 url = "https://localhost:{port}/allowlist/"
 ca = "{ca}"
+client_cert = "{device_cert}"
+client_key = "{device_key}"
 store = "state/allowlist"
 card_key = "card-key.secret"
 scopes = ["heili", "LPR"]
@@ -131,6 +133,8 @@ when_expired = "deny"
             printer = printer.addr(),
             port = https.port(),
             key = files.public_key,
+            device_cert = running.device_cert.display(),
+            device_key = running.device_key.display(),
         ),
     )?;
     Ok(Rig {

@@ -117,6 +117,12 @@ async fn a_door_syncs_over_https_and_answers_with_the_library_system_stopped() {
     s.allowlist = Some(files.out.clone());
     let sim = library_sim::server::start(s).await.unwrap();
     let url = format!("https://localhost:{}/allowlist/", sim.https.unwrap().port());
+    // The list is served to enrolled devices only: the door presents its certificate.
+    let identity = format!(
+        "client_cert = \"{}\"\nclient_key = \"{}\"\n",
+        sim.device_cert.display(),
+        sim.device_key.display()
+    );
     let list = device(
         &dir.path().join("door"),
         &files,
@@ -124,7 +130,7 @@ async fn a_door_syncs_over_https_and_answers_with_the_library_system_stopped() {
         Some(&sim.ca_cert),
         std::slice::from_ref(&files.public_key),
         &[],
-        "",
+        &identity,
     );
     let fetcher = Fetcher::new(&list).unwrap();
 
