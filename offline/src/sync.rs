@@ -39,7 +39,7 @@ pub enum SyncError {
         message: String,
     },
     /// The server answered with an unexpected status.
-    #[error("{url}: HTTP {status}")]
+    #[error("{url}: HTTP {status}{}", refusal_hint(*status))]
     Status {
         /// The URL.
         url: String,
@@ -57,6 +57,20 @@ pub enum SyncError {
     Setup(String),
 }
 
+/// What a refusal by the list server most likely means: the list is served only to enrolled
+/// devices (mutual TLS), so a 400 or 403 is usually a device certificate missing, expired or
+/// from another CA. nginx answers 400 for those unless told otherwise (the shipped configuration
+/// makes it 403).
+fn refusal_hint(status: u16) -> &'static str {
+    match status {
+        400 | 403 | 495 | 496 => {
+            " (the list server refused this device: is its certificate configured as \
+             allowlist.client_cert and client_key, signed by the library's CA and not expired?)"
+        }
+        _ => "",
+    }
+}
+
 /// The HTTPS side of a device's list.
 #[derive(Debug)]
 pub struct Fetcher {
@@ -66,7 +80,8 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
-    /// A fetcher for the list's settings.
+    /// A fetcher for the list's settings. With `allowlist.client_cert` and `client_key` set, the
+    /// device presents that certificate (mutual TLS): list servers serve only enrolled devices.
     pub fn new(list: &OfflineList) -> Result<Self, SyncError> {
         let s = list.settings();
         let base = s.url.clone().ok_or(SyncError::NoUrl)?;
@@ -92,6 +107,15 @@ impl Fetcher {
         while let Some(s) = src {
             message = format!("{message}: {s}");
             src = s.source();
+        }
+        // A TLS failure in words a technician can act on (a refused device certificate, an
+        // expired server certificate), before the library's own words.
+        let host = reqwest::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| url.to_owned());
+        if let Some(why) = registry::tls::explain(&e, &host) {
+            message = format!("{why} ({message})");
         }
         SyncError::Unreachable {
             url: url.to_owned(),
