@@ -4,6 +4,8 @@
 //! [allowlist]
 //! url = "https://lists.heili.example/allowlist/"   # where head.oal, full.oal and deltas are
 //! ca = "ca.pem"                                     # pinned CA; system roots if absent
+//! client_cert = "device.pem"                        # the device's certificate and key: list
+//! client_key = "device-key.pem"                     # servers serve enrolled devices only (mTLS)
 //! store = "/var/lib/omatoimi/allowlist"             # the sled database
 //! card_key = "card-key.secret"                      # 0600; the card-hashing key
 //! scopes = ["heili", "LEMI", "lemi-door-1"]         # names this device answers to

@@ -42,6 +42,14 @@ pub fn allowlist(a: &AllowlistSettings) -> Vec<String> {
     }
     if a.url.is_none() {
         w.push("allowlist.url: not set: the offline list is never refreshed on this device".into());
+    } else if a.tls.client_identity.is_none() {
+        w.push(
+            "allowlist.client_cert: not set: a list server that serves only enrolled devices \
+             (mutual TLS, as the library's nginx-allowlist.conf does) refuses this device; set \
+             client_cert and client_key to the device's certificate and key (device.pem, \
+             device-key.pem from omatoimi-provision, as in [registry])"
+                .into(),
+        );
     }
     w
 }

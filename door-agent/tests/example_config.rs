@@ -12,6 +12,8 @@ fn installed(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
     let config = dir.join("door.toml");
     std::fs::copy(&example, &config).with_context(|| example.display().to_string())?;
     std::fs::write(dir.join("ca.pem"), "-----BEGIN CERTIFICATE-----\n")?;
+    std::fs::write(dir.join("device.pem"), "-----BEGIN CERTIFICATE-----\n")?;
+    std::fs::write(dir.join("device-key.pem"), "-----BEGIN PRIVATE KEY-----\n")?;
     for (name, text) in [
         (
             "door-sip2.secret",
