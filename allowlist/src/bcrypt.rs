@@ -136,6 +136,45 @@ impl BcryptHash {
         })
     }
 
+    /// The length of [`Self::to_raw`]'s bytes.
+    pub const RAW_LEN: usize = 1 + 1 + 16 + 23;
+
+    /// The hash in the list's binary form: the prefix's letter (`a`, `b`, `y`), the cost, the
+    /// 16-byte salt and the 23-byte hash; 41 bytes where the text takes 60.
+    pub fn to_raw(&self) -> [u8; Self::RAW_LEN] {
+        let mut out = [0u8; Self::RAW_LEN];
+        out[0] = self.variant.letter() as u8;
+        out[1] = self.cost;
+        out[2..18].copy_from_slice(&self.salt);
+        out[18..].copy_from_slice(&self.hash);
+        out
+    }
+
+    /// The hash from [`Self::to_raw`]'s bytes, with the same checks as text: a known prefix
+    /// letter and a cost in [`COST_RANGE`].
+    pub fn from_raw(raw: &[u8; Self::RAW_LEN]) -> Result<Self, BcryptError> {
+        let variant = match raw[0] {
+            b'a' => BcryptVariant::A,
+            b'b' => BcryptVariant::B,
+            b'y' => BcryptVariant::Y,
+            _ => return Err(BcryptError::Prefix),
+        };
+        let cost = raw[1];
+        if !COST_RANGE.contains(&cost) {
+            return Err(BcryptError::CostRange(cost));
+        }
+        let mut salt = [0u8; 16];
+        salt.copy_from_slice(&raw[2..18]);
+        let mut hash = [0u8; 23];
+        hash.copy_from_slice(&raw[18..]);
+        Ok(Self {
+            variant,
+            cost,
+            salt,
+            hash,
+        })
+    }
+
     /// The prefix the hash carried.
     pub fn variant(&self) -> BcryptVariant {
         self.variant
@@ -300,6 +339,32 @@ mod tests {
             assert_eq!(h.to_string(), hash, "the string comes back as parsed");
             assert_eq!(hash.parse::<BcryptHash>().as_ref(), Ok(&h));
         }
+    }
+
+    #[test]
+    fn the_lists_binary_form_round_trips_and_is_checked() {
+        for hash in [
+            KOHA_1234,
+            HTPASSWD_4321_COST10,
+            XCRYPT_1234,
+            KOHA_1234_COST4,
+        ] {
+            let h = parsed(hash);
+            let raw = h.to_raw();
+            assert_eq!(BcryptHash::from_raw(&raw), Ok(h.clone()));
+            assert_eq!(
+                BcryptHash::from_raw(&raw).map(|h| h.to_string()).as_deref(),
+                Ok(hash)
+            );
+        }
+        let mut raw = parsed(KOHA_1234).to_raw();
+        raw[0] = b'x';
+        assert_eq!(BcryptHash::from_raw(&raw), Err(BcryptError::Prefix));
+        let mut raw = parsed(KOHA_1234).to_raw();
+        raw[1] = 32;
+        assert_eq!(BcryptHash::from_raw(&raw), Err(BcryptError::CostRange(32)));
+        raw[1] = 3;
+        assert_eq!(BcryptHash::from_raw(&raw), Err(BcryptError::CostRange(3)));
     }
 
     #[test]

@@ -76,6 +76,15 @@ impl CardKey {
         CardHash(mac.finalize().into_bytes().into())
     }
 
+    /// A key for one purpose, derived from this one: HMAC of `"omatoimi derive\0"` and the
+    /// purpose. A card number never holds a NUL, so no card's hash equals a derived key.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut mac = self.mac();
+        mac.update(b"omatoimi derive\0");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     fn mac(&self) -> Hmac<Sha256> {
         // HMAC pads a key shorter than its 64-byte block with zeros, so this is HMAC(key) with
         // no fallible keying step.
@@ -109,6 +118,20 @@ mod tests {
         assert_ne!(
             a,
             CardKey::new([8; 32]).hash(&CardNumber::new("2345678901X"))
+        );
+    }
+
+    #[test]
+    fn derived_keys_differ_by_purpose_and_from_every_card_hash() {
+        let k = CardKey::new([3; 32]);
+        let a = k.derive("learned PIN verifiers");
+        assert_ne!(a, k.derive("branch LEMI"));
+        assert_eq!(a, k.derive("learned PIN verifiers"));
+        assert_ne!(a, CardKey::new([4; 32]).derive("learned PIN verifiers"));
+        assert_ne!(
+            a,
+            k.hash(&CardNumber::new("omatoimi derivelearned PIN verifiers"))
+                .0
         );
     }
 

@@ -252,7 +252,13 @@ mod tests {
             .iter()
             .map(|c| {
                 let mut e = sample(*c);
-                e.salt[0] ^= twist;
+                if twist != 0 {
+                    // Another verifier, as after a PIN change.
+                    e.pin = crate::PinVerifier::Argon2id {
+                        salt: [twist; 16],
+                        output: [*c; 32],
+                    };
+                }
                 (e.card, e.to_bytes())
             })
             .collect();
@@ -274,7 +280,7 @@ mod tests {
         ) {
             let old_cards: Vec<u8> = old.iter().copied().collect();
             let old = list(&old_cards, 0);
-            // Some kept entries change (another salt), as after a PIN change.
+            // Some kept entries change (another verifier), as after a PIN change.
             let new: Vec<(CardHash, Vec<u8>)> = new
                 .iter()
                 .flat_map(|(c, changed)| list(&[*c], u8::from(*changed)))

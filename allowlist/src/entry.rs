@@ -1,7 +1,8 @@
 //! One patron's entry: no name, no clear card number, only what the door's policy needs.
 //!
-//! Canonical encoding (little-endian): card hash (32), argon2id salt (16), argon2id output (32),
-//! card expiry (u32, days from 0001-01-01), the date the patron turns 15 (u32, 0 when already 15 at
+//! Canonical encoding (little-endian): card hash (32), the PIN verifier (a scheme byte: 0 none;
+//! 1 argon2id, then salt (16) and output (32); 2 bcrypt, then the prefix letter, the cost, salt
+//! (16) and hash (23)), card expiry (u32, days from 0001-01-01), the date the patron turns 15 (u32, 0 when already 15 at
 //! publication), flags (u8), category and home branch (one-byte length + UTF-8), then the blocks
 //! (u8 count; each: scope u8, branch as a short string, empty for everywhere, last day u32, 0 for
 //! open-ended). A body is entries in strictly ascending card-hash order, so the same patrons always
@@ -10,6 +11,7 @@
 use chrono::{Datelike, NaiveDate};
 
 use crate::card::CardHash;
+use crate::verifier::PinVerifier;
 use crate::{FormatError, Reader, put_short_str};
 
 const SELF_SERVICE: u8 = 1;
@@ -18,8 +20,9 @@ const FINES_OVER_LIMIT: u8 = 4;
 const CARD_LOST: u8 = 8;
 const KNOWN_FLAGS: u8 = SELF_SERVICE | GUARDIAN_CONSENT | FINES_OVER_LIMIT | CARD_LOST;
 
-/// The fixed part of an entry before the category: hash, salt, verifier, two dates, flags.
-pub const FIXED_LEN: usize = 32 + 16 + 32 + 4 + 4 + 1;
+/// The fixed part of an entry with an argon2id verifier, before the category: hash, scheme,
+/// salt, output, two dates, flags.
+pub const FIXED_LEN: usize = 32 + 1 + 16 + 32 + 4 + 4 + 1;
 
 /// The facts the access policy needs about one patron.
 #[derive(Clone, PartialEq, Eq)]
@@ -95,10 +98,8 @@ impl EntryBlock {
 pub struct Entry {
     /// Keyed hash of the normalised card number.
     pub card: CardHash,
-    /// The argon2id salt, random per entry.
-    pub salt: [u8; 16],
-    /// The argon2id output for the PIN under the header's parameters.
-    pub verifier: [u8; 32],
+    /// How the PIN is checked offline.
+    pub pin: PinVerifier,
     /// The facts.
     pub facts: Facts,
 }
@@ -107,9 +108,24 @@ impl std::fmt::Debug for Entry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Entry")
             .field("card", &self.card)
+            .field("pin", &self.pin)
             .field("facts", &self.facts)
             .finish_non_exhaustive()
     }
+}
+
+/// The day a child counts as 15 in the list: their 15th birthday moved on to the first day of
+/// the next month (kept when it already is a first), so the list holds a child's birth month and
+/// year, not their birth date. The cost is the child's: offline, at a door whose age limit
+/// needs a guardian's consent below it, they wait up to a month longer after their birthday
+/// (at most 30 days; online the library system's exact date counts). Rounding up never admits
+/// a child before the rule does.
+pub fn coarse_turns_15(birth: NaiveDate) -> Option<NaiveDate> {
+    let day = birth.checked_add_months(chrono::Months::new(15 * 12))?;
+    if day.day() == 1 {
+        return Some(day);
+    }
+    day.with_day(1)?.checked_add_months(chrono::Months::new(1))
 }
 
 fn day_number(d: NaiveDate) -> u32 {
@@ -139,8 +155,7 @@ impl Entry {
     pub fn encode(&self, out: &mut Vec<u8>) {
         let f = &self.facts;
         out.extend_from_slice(&self.card.0);
-        out.extend_from_slice(&self.salt);
-        out.extend_from_slice(&self.verifier);
+        self.pin.encode(out);
         out.extend_from_slice(&day_number(f.card_expires).to_le_bytes());
         out.extend_from_slice(&f.turns_15.map_or(0, day_number).to_le_bytes());
         let flags = [
@@ -176,8 +191,7 @@ impl Entry {
     /// Reads one entry.
     pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, FormatError> {
         let card = CardHash(r.array("entry card hash")?);
-        let salt = r.array("entry salt")?;
-        let verifier = r.array("entry verifier")?;
+        let pin = PinVerifier::read(r)?;
         let card_expires = day(r.u32("entry card expiry")?, "entry card expiry")?;
         let turns_15 = optional_day(r.u32("entry age date")?, "entry age date")?;
         let flags = r.u8("entry flags")?;
@@ -212,8 +226,7 @@ impl Entry {
         }
         Ok(Self {
             card,
-            salt,
-            verifier,
+            pin,
             facts: Facts {
                 card_expires,
                 turns_15,
@@ -324,8 +337,19 @@ pub(crate) mod tests {
     pub(crate) fn sample(card: u8) -> Entry {
         Entry {
             card: CardHash([card; 32]),
-            salt: [card ^ 1; 16],
-            verifier: [card ^ 2; 32],
+            pin: match card % 3 {
+                0 => PinVerifier::Argon2id {
+                    salt: [card ^ 1; 16],
+                    output: [card ^ 2; 32],
+                },
+                1 => PinVerifier::Bcrypt(
+                    crate::BcryptHash::parse(
+                        "$2a$08$VIQCE.U8iDsD/b5tPvisy.TXlNMiXQILKuCrEGsvLmtrYVv8uiP72",
+                    )
+                    .unwrap(),
+                ),
+                _ => PinVerifier::None,
+            },
             facts: Facts {
                 card_expires: NaiveDate::from_ymd_opt(2028, 1, 31).unwrap(),
                 turns_15: (card % 2 == 0).then(|| NaiveDate::from_ymd_opt(2029, 6, 1).unwrap()),
@@ -362,6 +386,28 @@ pub(crate) mod tests {
             let e = sample(c);
             assert_eq!(Entry::decode(&e.to_bytes()).unwrap(), e);
         }
+    }
+
+    #[test]
+    fn an_unknown_pin_scheme_or_a_bad_bcrypt_is_refused() {
+        let mut bytes = sample(1).to_bytes();
+        assert_eq!(bytes[32], 2, "bcrypt's tag follows the card hash");
+        bytes[34] = 40;
+        assert!(matches!(
+            Entry::decode(&bytes),
+            Err(FormatError::Malformed {
+                what: "entry bcrypt hash",
+                ..
+            })
+        ));
+        bytes[32] = 9;
+        assert!(matches!(
+            Entry::decode(&bytes),
+            Err(FormatError::Malformed {
+                what: "entry PIN scheme",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -15,7 +15,8 @@ use crate::{FormatError, Reader, put_short_str};
 /// The first bytes of every allow-list file.
 pub const MAGIC: &[u8; 8] = b"OMALLIST";
 /// The format version this crate writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// Version 2 names each entry's PIN scheme (none, argon2id, bcrypt); version 1 had argon2id only.
+pub const FORMAT_VERSION: u16 = 2;
 /// What signatures sign before the signed bytes, so they cannot be reused in another protocol.
 pub const SIGNATURE_CONTEXT: &[u8] = b"omatoimi allow-list signature v1\0";
 const MAX_HEADER: usize = 64 * 1024;

@@ -1,8 +1,9 @@
 //! The signed offline allow-list that lets a door decide when the library system does not answer.
 //!
 //! A list names no one: each entry is keyed by an HMAC of the normalised card number (the key lives
-//! only in the devices' secret file and the publisher, never in the list), carries an argon2id PIN
-//! verifier with its own salt, the card's expiry and only the facts the access policy needs. The
+//! only in the devices' secret file and the publisher, never in the list), carries a PIN verifier
+//! in a named scheme (argon2id with its own salt, the library system's own bcrypt hash, or none),
+//! the card's expiry and only the facts the access policy needs. The
 //! header, signed with Ed25519, binds the body by its SHA-256 hash and carries a version that only
 //! grows, issue and expiry times, the scope (which consortium, branches or devices), the signers'
 //! key ids, the card-key id and the argon2id parameters, as TUF (The Update Framework) does for
@@ -20,7 +21,7 @@
 //! - [`delta`]: the delta body and the merge of a base list with a delta.
 //! - [`verifier`]: argon2id parameters, making and checking PIN verifiers.
 //! - [`bcrypt`]: the library system's own PIN hash (bcrypt `$2a$`/`$2b$`/`$2y$`, as Koha keeps
-//!   it): strict parsing and constant-time verification of a typed PIN. Not yet in the list format.
+//!   it): strict parsing and constant-time verification of a typed PIN; an entry may carry it.
 //! - [`trust`]: whether a device may take a list: keys, revocation, scope, rollback, freeze, clock.
 //! - [`guard`]: PIN-failure counting and lockout per card hash.
 #![deny(missing_docs)]
@@ -41,7 +42,7 @@ pub use entry::{BlockScope, Entry, EntryBlock, Facts};
 pub use format::{Header, Kind, SignedHeader};
 pub use keys::{KeyId, PublicKey, SigningKey};
 pub use trust::{Anchors, Ratchet, Refusal};
-pub use verifier::Argon2Params;
+pub use verifier::{Argon2Params, PinCheck, PinVerifier};
 
 /// Why bytes are not an allow-list (or part of one).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,7 +59,9 @@ pub enum FormatError {
     #[error("not an allow-list file (the magic bytes are wrong)")]
     NotAList,
     /// A format version this device does not know.
-    #[error("format version {0} is not supported (this device reads version 1)")]
+    #[error(
+        "format version {0} is not supported (this device reads version 2: publish the list again with this release's allowlist-publish)"
+    )]
     UnsupportedVersion(u16),
     /// A field holds a value the format does not allow.
     #[error("malformed {what}: {problem}")]

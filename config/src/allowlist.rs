@@ -13,6 +13,9 @@
 //! revoked = ["0123456789abcdef"]                    # key ids no longer trusted
 //! when_expired = "deny"                             # or "grace" with grace_hours
 //! grace_hours = 0
+//! max_bcrypt_cost = 12                              # the library system's hashes a door runs
+//! learn_pins = "listed"                             # learn PINs accepted online: listed/any/off
+//! learned_pin_days = 90                             # kept this long after the last online check
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -77,6 +80,51 @@ pub struct RawAllowlist {
     /// The store's cache in MB (default 16).
     #[serde(default)]
     pub cache_mb: Option<u32>,
+    /// The highest bcrypt cost a list entry may make this device run (default 12).
+    #[serde(default)]
+    pub max_bcrypt_cost: Option<u8>,
+    /// Which patrons' PINs this device learns after the library system accepts them online:
+    /// `listed` (default: cards on the list), `any` (also cards the list does not know, with
+    /// the facts the library system gave), or `off`.
+    #[serde(default)]
+    pub learn_pins: Option<String>,
+    /// Days a learned PIN verifier is kept after it was last confirmed online (default 90).
+    #[serde(default)]
+    pub learned_pin_days: Option<u32>,
+}
+
+/// Which PINs a device learns after an online check, so a patron who has come in once online
+/// comes in offline even when the library system exports no PINs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LearnPins {
+    /// None.
+    Off,
+    /// Cards on the list.
+    Listed,
+    /// Any card the library system accepted, keeping the facts it gave for cards the list
+    /// does not know.
+    Any,
+}
+
+/// How a device checks PINs offline beyond the list's own verifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OfflinePins {
+    /// The highest bcrypt cost run (each step doubles the time of a check).
+    pub max_bcrypt_cost: u8,
+    /// Which PINs are learned.
+    pub learn: LearnPins,
+    /// How long a learned verifier is kept after it was last confirmed online, in seconds.
+    pub learned_for: i64,
+}
+
+impl Default for OfflinePins {
+    fn default() -> Self {
+        Self {
+            max_bcrypt_cost: 12,
+            learn: LearnPins::Listed,
+            learned_for: 90 * 86_400,
+        }
+    }
 }
 
 /// What a door does when its list has expired and the network is down.
@@ -111,6 +159,8 @@ pub struct AllowlistSettings {
     pub max_list_bytes: u64,
     /// Store cache in bytes.
     pub cache_bytes: u64,
+    /// bcrypt ceiling and learned PINs.
+    pub pins: OfflinePins,
 }
 
 /// A file holding an `[allowlist]` table (and perhaps others).
@@ -435,6 +485,7 @@ impl RawAllowlist {
                 format!("{failures}; expected 1 to 20"),
             ));
         }
+        let pins = self.offline_pins(file)?;
         let skew = self.clock_skew_secs.unwrap_or(300);
         if skew > 3600 {
             return Err(ConfigError::invalid(
@@ -464,6 +515,46 @@ impl RawAllowlist {
             timeout: millis(file, "allowlist.timeout_ms", self.timeout_ms, 60_000)?,
             max_list_bytes: u64::from(self.max_list_mb.unwrap_or(512)) << 20,
             cache_bytes: u64::from(self.cache_mb.unwrap_or(16).max(1)) << 20,
+            pins,
+        })
+    }
+
+    fn offline_pins(&self, file: &Path) -> Result<OfflinePins, ConfigError> {
+        let d = OfflinePins::default();
+        let max_bcrypt_cost = self.max_bcrypt_cost.unwrap_or(d.max_bcrypt_cost);
+        if !(4..=16).contains(&max_bcrypt_cost) {
+            return Err(ConfigError::invalid(
+                file,
+                "allowlist.max_bcrypt_cost",
+                format!(
+                    "{max_bcrypt_cost}; expected 4 to 16 (each step doubles a check: 12 takes about a second on a Raspberry Pi 4)"
+                ),
+            ));
+        }
+        let learn = match self.learn_pins.as_deref() {
+            None | Some("listed") => LearnPins::Listed,
+            Some("any") => LearnPins::Any,
+            Some("off") => LearnPins::Off,
+            Some(other) => {
+                return Err(ConfigError::invalid(
+                    file,
+                    "allowlist.learn_pins",
+                    format!("{other:?}; expected \"listed\", \"any\" or \"off\""),
+                ));
+            }
+        };
+        let days = self.learned_pin_days.unwrap_or(90);
+        if !(1..=730).contains(&days) {
+            return Err(ConfigError::invalid(
+                file,
+                "allowlist.learned_pin_days",
+                format!("{days}; expected 1 to 730"),
+            ));
+        }
+        Ok(OfflinePins {
+            max_bcrypt_cost,
+            learn,
+            learned_for: i64::from(days) * 86_400,
         })
     }
 }

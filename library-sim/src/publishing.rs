@@ -179,6 +179,7 @@ pub fn publish(
         now,
         progress: false,
         max_problem_share: 0.01,
+        max_bcrypt_cost: publisher::build::MAX_BCRYPT_COST,
     })?;
     // The export holds PINs in clear: it lives only as long as the build.
     let _ = std::fs::remove_file(&export_path);

@@ -52,6 +52,52 @@ pub fn from_registry(f: &PatronFacts) -> Patron {
     p
 }
 
+/// The library system's answer as list facts, for a verifier learned for a card the list does
+/// not know (`learn_pins = "any"`); `None` when the answer refuses the patron in any way (such a
+/// card is not learned: it would only be refused offline too). The card's last day is the
+/// library system's, or `until` when it does not say; the day a child turns 15 is coarsened to
+/// the first of the next month as in the list ([`allowlist::entry::coarse_turns_15`]).
+pub fn to_list(f: &PatronFacts, today: NaiveDate, until: NaiveDate) -> Option<allowlist::Facts> {
+    let p = from_registry(f);
+    if !p.card_valid
+        || p.card_lost
+        || p.lending_ban
+        || p.fines_over_limit
+        || p.system_denial.is_some()
+        || p.self_service == Some(false)
+        || p.terms_accepted == Some(false)
+    {
+        return None;
+    }
+    let card_expires = f.card_expires.map_or(until, |d| d.min(until));
+    if card_expires < today {
+        return None;
+    }
+    Some(allowlist::Facts {
+        card_expires,
+        turns_15: f
+            .birth_date
+            .as_ref()
+            .and_then(|b| allowlist::entry::coarse_turns_15(*b.expose()))
+            .filter(|d| *d > today),
+        self_service: true,
+        guardian_consent: f.guardian_consent.unwrap_or(false),
+        fines_over_limit: false,
+        card_lost: false,
+        category: f.category.clone().unwrap_or_default(),
+        home_branch: f.home_branch.clone().unwrap_or_default(),
+        blocks: p
+            .blocks
+            .iter()
+            .map(|b| allowlist::EntryBlock {
+                scope: BlockScope::SelfService,
+                branch: b.branch.clone(),
+                until: b.until,
+            })
+            .collect(),
+    })
+}
+
 /// From the offline list's entry, for a door at `branch` on `today`.
 pub fn from_list(f: &allowlist::Facts, branch: &str, today: NaiveDate) -> Patron {
     let mut p = Patron {

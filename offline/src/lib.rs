@@ -13,6 +13,8 @@
 //! - [`facts`]: the library system's answer and the list's entry as the access policy reads them.
 //! - [`failures`]: the device's own PIN-failure records, apart from the list, in a file
 //!   rewritten whole so that a removed record (erasure, expiry) leaves no bytes.
+//! - [`learned`]: PIN verifiers the device learned after online checks, so a patron seen online
+//!   once comes in offline even when the library system exports no PINs.
 //! - [`apply`]: verifying a list or delta file and applying it to the store.
 //! - [`lookup`]: card + PIN against the list in force, with lockout and the expired-list policy.
 //! - [`sync`]: fetching head, delta or full list over HTTPS with conditional requests.
@@ -22,6 +24,7 @@
 pub mod apply;
 pub mod facts;
 pub mod failures;
+pub mod learned;
 pub mod lookup;
 pub mod selftest;
 pub mod store;

@@ -4,12 +4,35 @@
 use std::sync::Arc;
 
 use allowlist::trust::still_in_force;
-use allowlist::{Entry, Facts, Refusal};
-use config::allowlist::{AllowlistSettings, WhenExpired};
+use allowlist::{Entry, Facts, PinCheck, PinVerifier, Refusal};
+use config::allowlist::{AllowlistSettings, LearnPins, WhenExpired};
 use redact::{CardNumber, Pin};
 
 use crate::failures::FailureStore;
+use crate::learned::{Learned, LearnedStore};
 use crate::store::{Store, StoreError};
+
+/// Which verifier answered an offline check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckedBy {
+    /// The list's argon2id verifier, made by the publisher from a clear PIN.
+    ListArgon2id,
+    /// The library system's own hash (bcrypt), carried in the list.
+    LibraryHash,
+    /// A verifier this device learned after an online check.
+    Learned,
+}
+
+impl CheckedBy {
+    /// A short name for logs and the demo.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ListArgon2id => "list argon2id",
+            Self::LibraryHash => "library system's bcrypt hash",
+            Self::Learned => "verifier learned online",
+        }
+    }
+}
 
 /// The list's answer about a card and PIN.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,10 +49,19 @@ pub enum OfflineAnswer {
         /// End of the lockout.
         until: i64,
     },
+    /// The card is on the list (or was learned) but nothing here can check its PIN: the library
+    /// system exported no PIN (or a hash in a scheme or at a cost this device does not run) and
+    /// the device has not learned one online.
+    NoVerifier {
+        /// A bcrypt cost over the device's ceiling, when that is why.
+        bcrypt_cost: Option<u8>,
+    },
     /// Card and PIN match: the facts for the policy.
     Verified {
         /// The patron's facts.
         facts: Box<Facts>,
+        /// Which verifier matched.
+        by: CheckedBy,
         /// The list version that answered.
         version: u64,
         /// The list had expired and the grace policy let it answer.
@@ -62,6 +94,8 @@ pub enum OfflineError {
 pub struct OfflineList {
     store: Store,
     failures: Arc<FailureStore>,
+    learned: Arc<LearnedStore>,
+    pepper: Arc<[u8; 32]>,
     settings: Arc<AllowlistSettings>,
 }
 
@@ -73,18 +107,104 @@ impl OfflineList {
         let store = Store::open(&settings.store, settings.cache_bytes)?;
         let failures = FailureStore::open(&crate::failures::dir_for(&settings.store))?;
         move_old_failures(&store, &failures)?;
+        let learned = LearnedStore::open(&crate::learned::dir_for(&settings.store))?;
+        let pepper = settings.card_key.derive(crate::learned::PEPPER_PURPOSE);
         Ok(Self {
             store,
             failures: Arc::new(failures),
+            learned: Arc::new(learned),
+            pepper: Arc::new(pepper),
             settings: Arc::new(settings),
         })
+    }
+
+    /// The PIN verifiers this device learned online.
+    pub fn learned(&self) -> &LearnedStore {
+        &self.learned
+    }
+
+    /// Learns `pin` for `card` after the library system accepted them at `now` (Unix seconds),
+    /// under the `learn_pins` policy: for a card on the list, or (`any`) for one it does not
+    /// know, with `facts` the library system gave (`None`: such a card is not learned). A PIN
+    /// already learned is confirmed (its time renewed, without an argon2id run unless the
+    /// record is older than a day); a changed PIN replaces the verifier. Costs one argon2id
+    /// computation when it makes a verifier: run it off the door's path. Returns whether a
+    /// record was written.
+    pub fn learn(
+        &self,
+        card: &CardNumber,
+        pin: &Pin,
+        facts: Option<&Facts>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let pins = &self.settings.pins;
+        if pins.learn == LearnPins::Off {
+            return Ok(false);
+        }
+        let hash = self.settings.card_key.hash(card);
+        let listed = self.store.lookup(&hash)?.is_some();
+        let facts = match (listed, pins.learn, facts) {
+            (true, _, _) => None,
+            (false, LearnPins::Any, Some(f)) => Some(f.clone()),
+            _ => return Ok(false),
+        };
+        let kept_for = pins.learned_for;
+        if let Some(old) = self.learned.get(&hash, now, kept_for)
+            && old.unlisted == facts.is_some()
+            && now.saturating_sub(old.confirmed_at) < 86_400
+            && old.matches(pin, &self.pepper)
+        {
+            // Confirmed within the day: nothing to write.
+            return Ok(false);
+        }
+        let mut salt = [0u8; 16];
+        getrandom::getrandom(&mut salt).map_err(|e| StoreError::Failures {
+            path: self.learned.dir().to_owned(),
+            message: format!("no randomness for a salt: {e}"),
+        })?;
+        let output = crate::learned::PARAMS
+            .verifier_with_secret(pin, &salt, &self.pepper)
+            .map_err(|message| StoreError::Failures {
+                path: self.learned.dir().to_owned(),
+                message,
+            })?;
+        let unlisted = facts.is_some();
+        let facts = facts.unwrap_or_else(|| Facts {
+            // A listed card's facts come from the list at every check; these are not read.
+            card_expires: chrono::NaiveDate::MIN,
+            turns_15: None,
+            self_service: false,
+            guardian_consent: false,
+            fines_over_limit: false,
+            card_lost: false,
+            category: String::new(),
+            home_branch: String::new(),
+            blocks: vec![],
+        });
+        self.learned.put(
+            Learned {
+                confirmed_at: now,
+                unlisted,
+                entry: Entry {
+                    card: hash,
+                    pin: PinVerifier::Argon2id { salt, output },
+                    facts,
+                },
+            },
+            now,
+            kept_for,
+        )?;
+        Ok(true)
     }
 
     /// Removes the PIN-failure record this device holds about `card` (a patron's right to
     /// erasure), leaving no bytes of it in the records' files; whether there was one. The list
     /// itself comes from the library system and is not touched.
     pub fn erase_card(&self, card: &CardNumber) -> Result<bool, StoreError> {
-        self.failures.remove(&self.settings.card_key.hash(card))
+        let hash = self.settings.card_key.hash(card);
+        let failures = self.failures.remove(&hash)?;
+        let learned = self.learned.remove(&hash)?;
+        Ok(failures || learned)
     }
 
     /// Removes the PIN-failure records that have expired at `now` (Unix seconds: window
@@ -99,6 +219,14 @@ impl OfflineList {
             Ok(0) => {}
             Ok(n) => tracing::info!("offline list: {n} expired PIN-failure record(s) purged"),
             Err(e) => tracing::error!("PIN-failure purge: {e}"),
+        }
+        match self.learned.purge(now, self.settings.pins.learned_for) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                "offline list: {n} learned PIN verifier(s) not confirmed online for {} days purged",
+                self.settings.pins.learned_for / 86_400
+            ),
+            Err(e) => tracing::error!("learned PIN purge: {e}"),
         }
     }
 
@@ -167,37 +295,91 @@ impl OfflineList {
             }
         };
         let hash = self.settings.card_key.hash(card);
-        let Some(bytes) = self.store.lookup(&hash)? else {
-            return Ok(OfflineAnswer::UnknownCard);
+        let listed = match self.store.lookup(&hash)? {
+            Some(bytes) => Some(Entry::decode(&bytes).map_err(|_| StoreError::Damaged {
+                path: self.store.path().to_owned(),
+                what: "entry",
+            })?),
+            None => None,
         };
-        let entry = Entry::decode(&bytes).map_err(|_| StoreError::Damaged {
-            path: self.store.path().to_owned(),
-            what: "entry",
-        })?;
+        let pins = &self.settings.pins;
+        let learned = match pins.learn {
+            LearnPins::Off => None,
+            _ => self.learned.get(&hash, now, pins.learned_for),
+        };
+        // A learned record of an unlisted card counts only while the list still does not know
+        // the card and the policy still learns such cards.
+        let learned =
+            learned.filter(|l| !l.unlisted || (listed.is_none() && pins.learn == LearnPins::Any));
+        let facts = match (&listed, &learned) {
+            (Some(e), _) => e.facts.clone(),
+            (None, Some(l)) => l.entry.facts.clone(),
+            (None, None) => return Ok(OfflineAnswer::UnknownCard),
+        };
         let guard = &self.settings.guard;
         let failures = self.failures.get(&hash);
         if let Some(until) = guard.locked(failures, now) {
             return Ok(OfflineAnswer::LockedOut { until });
         }
-        if header.argon2.verify(pin, &entry.salt, &entry.verifier) {
-            if failures.is_some() {
-                self.failures.set(&hash, None, guard, now)?;
+        // The fresher word wins: a verifier learned online after the list was made knows a PIN
+        // changed since; otherwise the list's own verifier, and a learned one only without it.
+        let list_pin = listed.as_ref().map_or(&PinVerifier::None, |e| &e.pin);
+        let use_learned = learned.as_ref().filter(|l| {
+            l.confirmed_at >= header.issued_at || matches!(list_pin, PinVerifier::None)
+        });
+        let (check, by) = match use_learned {
+            Some(l) => (
+                if l.matches(pin, &self.pepper) {
+                    PinCheck::Match
+                } else {
+                    PinCheck::Mismatch
+                },
+                CheckedBy::Learned,
+            ),
+            None => (
+                list_pin.check(pin, &header.argon2, pins.max_bcrypt_cost),
+                match list_pin {
+                    PinVerifier::Bcrypt(_) => CheckedBy::LibraryHash,
+                    _ => CheckedBy::ListArgon2id,
+                },
+            ),
+        };
+        match check {
+            PinCheck::Match => {
+                if failures.is_some() {
+                    self.failures.set(&hash, None, guard, now)?;
+                }
+                Ok(OfflineAnswer::Verified {
+                    facts: Box::new(facts),
+                    by,
+                    version: header.version,
+                    past_expiry,
+                })
             }
-            return Ok(OfflineAnswer::Verified {
-                facts: Box::new(entry.facts),
-                version: header.version,
-                past_expiry,
-            });
+            PinCheck::Unavailable { bcrypt_cost } => {
+                match bcrypt_cost {
+                    Some(cost) => tracing::warn!(
+                        "offline list: card {hash:?} carries a bcrypt hash of cost {cost}, over this device's max_bcrypt_cost {}; its PIN cannot be checked offline",
+                        pins.max_bcrypt_cost
+                    ),
+                    None => tracing::info!(
+                        "offline list: card {hash:?} has no PIN verifier (none exported, none learned online yet)"
+                    ),
+                }
+                Ok(OfflineAnswer::NoVerifier { bcrypt_cost })
+            }
+            PinCheck::Mismatch => {
+                let f = guard.fail(failures, now);
+                self.failures.set(&hash, Some(f), guard, now)?;
+                if let Some(until) = guard.locked(Some(f), now) {
+                    tracing::warn!(target: "security", event = "pin_lockout", card = ?hash, until, "wrong PINs: card locked out");
+                    return Ok(OfflineAnswer::LockedOut { until });
+                }
+                Ok(OfflineAnswer::WrongPin {
+                    tries_left: guard.max_failures.saturating_sub(f.count),
+                })
+            }
         }
-        let f = guard.fail(failures, now);
-        self.failures.set(&hash, Some(f), guard, now)?;
-        if let Some(until) = guard.locked(Some(f), now) {
-            tracing::warn!(target: "security", event = "pin_lockout", card = ?hash, until, "wrong PINs: card locked out");
-            return Ok(OfflineAnswer::LockedOut { until });
-        }
-        Ok(OfflineAnswer::WrongPin {
-            tries_left: guard.max_failures.saturating_sub(f.count),
-        })
     }
 }
 

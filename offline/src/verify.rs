@@ -67,6 +67,10 @@ pub enum Refusal {
     Unreachable,
     /// The library system did not answer and the list has expired (the policy is to deny).
     ListExpired,
+    /// The library system did not answer, and the list knows the card but cannot check its PIN:
+    /// none was exported (or in a scheme or at a cost this device does not run) and none was
+    /// learned here online.
+    NoOfflineVerifier,
 }
 
 impl Refusal {
@@ -78,6 +82,8 @@ impl Refusal {
             Self::LockedOut { .. } => Reason::PinLockedOut,
             Self::Unreachable => Reason::Unreachable,
             Self::ListExpired => Reason::ListExpired,
+            // For this patron there is no usable offline list.
+            Self::NoOfflineVerifier => Reason::Unreachable,
         }
     }
 }
@@ -126,6 +132,7 @@ pub struct Verifier<R> {
     guard: GuardPolicy,
     online_timeout: Duration,
     ask_list: bool,
+    learning: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl<R: Registry + Clone> Verifier<R> {
@@ -160,6 +167,7 @@ impl<R: Registry + Clone> Verifier<R> {
             guard,
             online_timeout,
             ask_list: true,
+            learning: Arc::default(),
         }
     }
 
@@ -211,6 +219,7 @@ impl<R: Registry + Clone> Verifier<R> {
                         Verification::WrongPin { .. } => Err(self.wrong_pin(card, ts)),
                         Verification::Verified(f) => {
                             self.right_pin(card, ts);
+                            self.learn(card, &pin, &f, now);
                             Ok(Identity::Online(f))
                         }
                     };
@@ -263,6 +272,7 @@ impl<R: Registry + Clone> Verifier<R> {
                 facts,
                 version,
                 past_expiry,
+                ..
             })) => (
                 Ok(Identity::Offline(facts)),
                 Source::Offline {
@@ -275,6 +285,7 @@ impl<R: Registry + Clone> Verifier<R> {
                 let r = match no {
                     OfflineAnswer::WrongPin { tries_left } => Refusal::WrongPin { tries_left },
                     OfflineAnswer::LockedOut { until } => Refusal::LockedOut { until },
+                    OfflineAnswer::NoVerifier { .. } => Refusal::NoOfflineVerifier,
                     _ => Refusal::UnknownCard,
                 };
                 let source = Source::Offline {
@@ -346,6 +357,48 @@ impl<R: Registry + Clone> Verifier<R> {
             None => Refusal::WrongPin {
                 tries_left: self.guard.max_failures.saturating_sub(f.count),
             },
+        }
+    }
+
+    /// Learns the PIN the library system just accepted, in the background (one argon2id run,
+    /// off the door's path), when this device answers from a list.
+    fn learn(&self, card: &CardNumber, pin: &Pin, f: &PatronFacts, now: DateTime<Utc>) {
+        let Some(list) = self.list.clone().filter(|_| self.ask_list) else {
+            return;
+        };
+        let pins = list.settings().pins;
+        if pins.learn == config::allowlist::LearnPins::Off {
+            return;
+        }
+        let today = now.date_naive();
+        let until = (now + chrono::Duration::seconds(pins.learned_for)).date_naive();
+        let facts = facts::to_list(f, today, until);
+        let (card, pin, ts) = (card.clone(), pin.clone(), now.timestamp());
+        let task = tokio::task::spawn_blocking(move || {
+            match list.learn(&card, &pin, facts.as_ref(), ts) {
+                Ok(true) => tracing::info!(
+                    "offline list: learned the PIN of card {:?} for offline checks",
+                    list.settings().card_key.hash(&card)
+                ),
+                Ok(false) => {}
+                Err(e) => tracing::error!("offline list: learning a PIN failed: {e}"),
+            }
+        });
+        let mut slot = lock(&self.learning);
+        if let Some(previous) = slot.take()
+            && !previous.is_finished()
+        {
+            // Let it run; only the newest is awaited by `learning_settled`.
+            drop(previous);
+        }
+        *slot = Some(task);
+    }
+
+    /// Waits until the newest PIN being learned is stored (tests, the demo).
+    pub async fn learning_settled(&self) {
+        let task = lock(&self.learning).take();
+        if let Some(t) = task {
+            let _ = t.await;
         }
     }
 
@@ -474,6 +527,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             max_list_bytes: 1 << 20,
             cache_bytes: 1 << 20,
+            pins: config::allowlist::OfflinePins::default(),
         }
     }
 

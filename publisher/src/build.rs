@@ -15,12 +15,13 @@ use std::time::{Duration, Instant};
 use allowlist::delta::Delta;
 use allowlist::entry::Entries;
 use allowlist::{
-    Argon2Params, BlockScope, CardHash, Entry, EntryBlock, Facts, Header, Kind, SignedHeader,
+    Argon2Params, BlockScope, CardHash, Entry, EntryBlock, Facts, Header, Kind, PinVerifier,
+    SignedHeader,
 };
-use chrono::{DateTime, Datelike, Months};
+use chrono::DateTime;
 use sha2::{Digest, Sha256};
 
-use crate::export::{self, ExportPatron, Problem};
+use crate::export::{self, ExportPatron, PinSource, Problem};
 use crate::secrets::{random, read_card_key, read_signing_key, write_atomic};
 use crate::state::{Remembered, State};
 use crate::{PublishError, io, journal};
@@ -56,7 +57,14 @@ pub struct Options {
     pub progress: bool,
     /// Refuse to publish when more than this share of export lines are unusable (0.0 to 1.0).
     pub max_problem_share: f64,
+    /// The highest bcrypt cost carried into the list: each step doubles a door's time per
+    /// check, so a patron whose hash costs more is listed without a verifier.
+    pub max_bcrypt_cost: u8,
 }
+
+/// The default bcrypt cost ceiling: Koha's 8 and the usual 10 to 12 pass; 12 takes about 0.3 s
+/// per check here and an estimated 1.2 s on a Raspberry Pi 4.
+pub const MAX_BCRYPT_COST: u8 = 12;
 
 /// What a publication did.
 #[derive(Debug, Clone)]
@@ -73,6 +81,12 @@ pub struct Publication {
     pub resumed: usize,
     /// Verifiers made now.
     pub made: usize,
+    /// Entries carrying the library system's own hash (bcrypt) as it is.
+    pub library_hashes: usize,
+    /// Entries without a verifier: no PIN in the export, a scheme no door checks, or a bcrypt
+    /// cost over the ceiling; such a patron comes in offline only through a verifier a door
+    /// learned online. By reason.
+    pub without_verifier: Vec<(String, usize)>,
     /// Unusable export lines.
     pub problems: Vec<Problem>,
     /// The full list's path and size.
@@ -89,19 +103,7 @@ pub struct Publication {
     pub total_time: Duration,
 }
 
-/// The day a child counts as 15 in the list: their 15th birthday moved on to the first day of
-/// the next month (kept when it already is a first), so the list holds a child's birth month and
-/// year, not their birth date. The cost is the child's: offline, at a door whose age limit
-/// needs a guardian's consent below it, they wait up to a month longer after their birthday
-/// (at most 30 days; online the library system's exact date counts). Rounding up never admits
-/// a child before the rule does.
-pub fn coarse_turns_15(birth: chrono::NaiveDate) -> Option<chrono::NaiveDate> {
-    let day = birth.checked_add_months(Months::new(15 * 12))?;
-    if day.day() == 1 {
-        return Some(day);
-    }
-    day.with_day(1)?.checked_add_months(Months::new(1))
-}
+pub use allowlist::entry::coarse_turns_15;
 
 fn facts(p: &ExportPatron, limit: Option<u64>, issued: chrono::NaiveDate) -> Facts {
     let turns_15 = p
@@ -162,7 +164,7 @@ fn make_verifiers(
     params: &Argon2Params,
     jobs: usize,
     progress: bool,
-    skeleton: &[Remembered],
+    skeleton: &[Option<Remembered>],
     mut journal: Option<journal::Journal>,
     stop_after: Option<usize>,
 ) -> Result<Vec<[u8; 32]>, PublishError> {
@@ -208,7 +210,7 @@ fn make_verifiers(
                     *slot = v;
                 }
                 if journal.is_some()
-                    && let Some(r) = todo.get(i).and_then(|(at, _, _)| skeleton.get(*at))
+                    && let Some(Some(r)) = todo.get(i).and_then(|(at, _, _)| skeleton.get(*at))
                 {
                     pending.push(Remembered { verifier: v, ..*r });
                 }
@@ -368,34 +370,71 @@ pub(crate) fn publish_with(o: &Options, run: Run) -> Result<Publication, Publish
     } else {
         journal::Loaded::default()
     };
-    let mut remembered = Vec::with_capacity(listed.len());
+    // One slot per listed patron: a remembered argon2id verifier for a clear PIN, else none.
+    let mut remembered: Vec<Option<Remembered>> = Vec::with_capacity(listed.len());
     let mut todo = Vec::new();
     let mut resumed = 0;
+    let mut library_hashes = 0;
+    let mut without: std::collections::BTreeMap<String, usize> = Default::default();
     for (i, (card, p)) in listed.iter().enumerate() {
-        let fingerprint = state.fingerprint(&o.argon2, card, &p.pin);
+        let pin = match &p.pin {
+            PinSource::Clear(pin) => pin,
+            PinSource::Bcrypt(h) if h.cost() > o.max_bcrypt_cost => {
+                *without
+                    .entry(format!("bcrypt cost over {}", o.max_bcrypt_cost))
+                    .or_default() += 1;
+                remembered.push(None);
+                continue;
+            }
+            PinSource::Bcrypt(_) => {
+                library_hashes += 1;
+                remembered.push(None);
+                continue;
+            }
+            PinSource::Unsupported(scheme) => {
+                *without
+                    .entry(format!("hash scheme {scheme} not checked by doors"))
+                    .or_default() += 1;
+                remembered.push(None);
+                continue;
+            }
+            PinSource::Nothing => {
+                *without.entry("no PIN in the export".into()).or_default() += 1;
+                remembered.push(None);
+                continue;
+            }
+        };
+        let fingerprint = state.fingerprint(&o.argon2, card, pin);
         match (loaded.records.get(card), state.find(card)) {
             (Some(r), _) if r.fingerprint == fingerprint => {
                 resumed += 1;
-                remembered.push(*r);
+                remembered.push(Some(*r));
             }
-            (_, Some(r)) if r.fingerprint == fingerprint => remembered.push(*r),
+            (_, Some(r)) if r.fingerprint == fingerprint => remembered.push(Some(*r)),
             _ => {
                 let salt = random()?;
-                todo.push((i, &p.pin, salt));
-                remembered.push(Remembered {
+                todo.push((i, pin, salt));
+                remembered.push(Some(Remembered {
                     card: *card,
                     fingerprint,
                     salt,
                     verifier: [0; 32],
-                });
+                }));
             }
         }
     }
+    let clear = remembered.iter().flatten().count();
+    let without_verifier: Vec<(String, usize)> = without.into_iter().collect();
+    for (why, n) in &without_verifier {
+        eprintln!(
+            "{n} patron(s) listed without a PIN verifier ({why}): offline they come in only through a verifier a door learned online"
+        );
+    }
     if o.progress {
         eprintln!(
-            "{} patrons with self-service permission: {} verifiers kept ({resumed} from an interrupted run's journal), {} to make on {} threads",
+            "{} patrons with self-service permission: {library_hashes} with the library system's own hash, {} argon2id verifiers kept ({resumed} from an interrupted run's journal), {} to make on {} threads",
             listed.len(),
-            listed.len() - todo.len(),
+            clear - todo.len(),
             todo.len(),
             o.jobs
         );
@@ -418,7 +457,7 @@ pub(crate) fn publish_with(o: &Options, run: Run) -> Result<Publication, Publish
     )?;
     let verifier_time = t.elapsed();
     for ((i, _, _), v) in todo.iter().zip(made) {
-        if let Some(r) = remembered.get_mut(*i) {
+        if let Some(Some(r)) = remembered.get_mut(*i) {
             r.verifier = v;
         }
     }
@@ -427,10 +466,19 @@ pub(crate) fn publish_with(o: &Options, run: Run) -> Result<Publication, Publish
     let t = Instant::now();
     let mut body = Vec::with_capacity(listed.len() * 100);
     for ((card, p), r) in listed.iter().zip(&remembered) {
+        let pin = match (r, &p.pin) {
+            (Some(r), _) => PinVerifier::Argon2id {
+                salt: r.salt,
+                output: r.verifier,
+            },
+            (None, PinSource::Bcrypt(h)) if h.cost() <= o.max_bcrypt_cost => {
+                PinVerifier::Bcrypt(h.clone())
+            }
+            (None, _) => PinVerifier::None,
+        };
         Entry {
             card: *card,
-            salt: r.salt,
-            verifier: r.verifier,
+            pin,
             facts: facts(p, limit, issued),
         }
         .encode(&mut body);
@@ -511,7 +559,7 @@ pub(crate) fn publish_with(o: &Options, run: Run) -> Result<Publication, Publish
     let full = o.out.join("full.oal");
     write_atomic(&full, &file, 0o644)?;
     write_atomic(&o.out.join("head.oal"), &prefix, 0o644)?;
-    state.save(remembered, version)?;
+    state.save(remembered.into_iter().flatten().collect(), version)?;
     if run.journal {
         journal::remove(state.dir());
     }
@@ -537,9 +585,11 @@ pub(crate) fn publish_with(o: &Options, run: Run) -> Result<Publication, Publish
         version,
         entries: listed.len(),
         without_permission,
-        reused: listed.len() - todo.len(),
+        reused: clear - todo.len(),
         resumed,
         made: todo.len(),
+        library_hashes,
+        without_verifier,
         problems,
         full: (full, file.len() as u64),
         deltas,

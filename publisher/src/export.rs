@@ -8,8 +8,19 @@
 //!   "birth_date":"1985-03-14","self_service":true,"guardian_consent":false,"card_lost":false,
 //!   "fines_cents":0,"blocks":[{"kind":"self_service","branch":"LEMI","until":"2026-12-31"}]}`
 //! `birth_date`, `guardian_consent`, `card_lost`, `fines_cents` and `blocks` may be left out;
-//! `kind` is `lending` or `self_service`, `branch` and `until` may be null. The PIN is in clear:
-//! the export is as secret as the register and lives only on the publisher.
+//! `kind` is `lending` or `self_service`, `branch` and `until` may be null.
+//!
+//! The PIN comes in one of three ways, whichever the library system has:
+//! - `"pin":"1234"`, in clear: the publisher makes an argon2id verifier of it;
+//! - `"pin_hash":"$2a$08$…"`, the library system's own hash in the modular crypt format, whose
+//!   prefix names the scheme: bcrypt (`$2a$`, `$2b$`, `$2y$`, as Koha keeps `borrowers.password`)
+//!   is carried into the list as it is and checked on the device; a hash in a scheme a door
+//!   cannot check (or over the publisher's bcrypt cost ceiling) lists the patron without one;
+//! - neither: the patron is listed without a verifier, and a door admits them offline only with
+//!   a verifier it learned after an online check of their card and PIN.
+//!
+//! Both `pin` and `pin_hash` on one line is an error. The export is as secret as the register and
+//! lives only on the publisher.
 
 use std::io::BufRead;
 use std::path::Path;
@@ -54,7 +65,10 @@ pub struct ExportBlock {
 #[serde(deny_unknown_fields)]
 struct RawPatron {
     card: String,
-    pin: String,
+    #[serde(default)]
+    pin: Option<String>,
+    #[serde(default)]
+    pin_hash: Option<String>,
     category: String,
     home_branch: String,
     card_expires: NaiveDate,
@@ -71,13 +85,57 @@ struct RawPatron {
     blocks: Vec<ExportBlock>,
 }
 
+/// What the library system gave for a patron's PIN.
+#[derive(Debug, Clone)]
+pub enum PinSource {
+    /// The PIN in clear: the publisher makes an argon2id verifier.
+    Clear(Pin),
+    /// The library system's bcrypt hash, carried into the list as it is.
+    Bcrypt(allowlist::BcryptHash),
+    /// A hash in a scheme no door checks (its name, e.g. `$6$` or `{SSHA}`): listed without one.
+    Unsupported(String),
+    /// Nothing: listed without a verifier.
+    Nothing,
+}
+
+impl PinSource {
+    /// Reads a `pin_hash` value: bcrypt by its `$2a$`/`$2b$`/`$2y$` prefix, anything else as an
+    /// unsupported scheme (named by its prefix, never with the hash). A string that claims to be
+    /// bcrypt but is malformed is an error.
+    pub fn from_hash(text: &str) -> Result<Self, String> {
+        if ["$2a$", "$2b$", "$2y$"].iter().any(|p| text.starts_with(p)) {
+            return allowlist::BcryptHash::parse(text)
+                .map(Self::Bcrypt)
+                .map_err(|e| format!("pin_hash: {e}"));
+        }
+        if text.is_empty() {
+            return Ok(Self::Nothing);
+        }
+        Ok(Self::Unsupported(scheme_name(text)))
+    }
+}
+
+/// The scheme part of a hash string, without any of its salt or hash: `$6$`, `$argon2id$`,
+/// `{SSHA}`, or `unknown`.
+fn scheme_name(text: &str) -> String {
+    let name = if let Some(rest) = text.strip_prefix('$') {
+        rest.split('$').next().map(|s| format!("${s}$"))
+    } else if let Some(rest) = text.strip_prefix('{') {
+        rest.split('}').next().map(|s| format!("{{{s}}}"))
+    } else {
+        None
+    };
+    name.filter(|n| n.len() <= 16 && n.chars().all(|c| c.is_ascii_graphic()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// One patron of the export.
 #[derive(Debug, Clone)]
 pub struct ExportPatron {
     /// The card number.
     pub card: CardNumber,
-    /// The PIN.
-    pub pin: Pin,
+    /// The PIN or what the library system keeps of it.
+    pub pin: PinSource,
     /// Category.
     pub category: String,
     /// Home branch.
@@ -203,9 +261,16 @@ fn check(p: RawPatron) -> Result<ExportPatron, String> {
             return Err("a block's branch is longer than 32 bytes".into());
         }
     }
+    let pin = match (p.pin, p.pin_hash) {
+        (Some(_), Some(_)) => return Err("both pin and pin_hash: give one".into()),
+        (Some(pin), None) if pin.is_empty() => PinSource::Nothing,
+        (Some(pin), None) => PinSource::Clear(Pin::new(pin)),
+        (None, Some(hash)) => PinSource::from_hash(&hash)?,
+        (None, None) => PinSource::Nothing,
+    };
     Ok(ExportPatron {
         card: CardNumber::new(p.card),
-        pin: Pin::new(p.pin),
+        pin,
         category: p.category,
         home_branch: p.home_branch,
         card_expires: p.card_expires,
@@ -239,7 +304,9 @@ mod tests {
                 "\n",
                 r#"{"card":"77778888","pin":2468,"category":"ADULT","home_branch":"LEMI","card_expires":"2028-01-31","self_service":true}"#,
                 "\n",
-                r#"{"card":"77778889","category":"ADULT","home_branch":"LEMI","card_expires":"2028-01-31","self_service":true}"#,
+                r#"{"card":"77778889","pin":"1","pin_hash":"$2a$08$x","category":"ADULT","home_branch":"LEMI","card_expires":"2028-01-31","self_service":true}"#,
+                "\n",
+                r#"{"card":"77778890","pin_hash":"$2a$08$VIQCE.U8iDsD/b5tPvisy.TXlNMiXQILKuCrEGsvLmtrYVv8uiP7","category":"ADULT","home_branch":"LEMI","card_expires":"2028-01-31","self_service":true}"#,
                 "\n",
                 "\n",
             ),
@@ -249,9 +316,13 @@ mod tests {
         assert_eq!(e.patrons.len(), 1);
         assert_eq!(
             e.problems.iter().map(|p| p.line).collect::<Vec<_>>(),
-            vec![3, 4, 5, 6]
+            vec![3, 4, 5, 6, 7]
         );
-        assert_eq!(e.problems[3].problem, "missing field `pin`");
+        assert_eq!(e.problems[3].problem, "both pin and pin_hash: give one");
+        assert_eq!(
+            e.problems[4].problem,
+            "pin_hash: salt and hash are 52 characters; bcrypt has 53 (22 of salt, 31 of hash)"
+        );
         let text = format!("{:?}", e.problems);
         for secret in [
             "33334444",
@@ -261,10 +332,60 @@ mod tests {
             "31.1.2028",
             "77778888",
             "2468",
+            "VIQCE",
         ] {
             assert!(!text.contains(secret), "{text}");
         }
         assert!(!format!("{:?}", e.patrons).contains("11112222"));
+    }
+
+    #[test]
+    fn a_pin_comes_in_clear_as_the_library_systems_hash_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.jsonl");
+        let line = |card: &str, pin: &str| {
+            format!(
+                r#"{{"card":"{card}",{pin}"category":"ADULT","home_branch":"LEMI","card_expires":"2028-01-31","self_service":true}}"#
+            )
+        };
+        let text = [
+            r#"{"format":"omatoimi-patron-export","version":1,"library":"HEILI","exported_at":"2026-11-24T18:00:00Z"}"#.to_string(),
+            line("1", r#""pin":"1234","#),
+            line("2", r#""pin_hash":"$2a$08$VIQCE.U8iDsD/b5tPvisy.TXlNMiXQILKuCrEGsvLmtrYVv8uiP72","#),
+            line("3", r#""pin_hash":"$6$rounds=5000$saltsalt$hashhash","#),
+            line("4", r#""pin_hash":"{SSHA}abcdefgh","#),
+            line("5", ""),
+            line("6", r#""pin":"","#),
+        ]
+        .join("\n");
+        std::fs::write(&path, text).unwrap();
+        let e = read(&path).unwrap();
+        assert!(e.problems.is_empty(), "{:?}", e.problems);
+        let kinds: Vec<String> = e
+            .patrons
+            .iter()
+            .map(|p| match &p.pin {
+                PinSource::Clear(_) => "clear".into(),
+                PinSource::Bcrypt(h) => format!("bcrypt {}", h.cost()),
+                PinSource::Unsupported(s) => format!("unsupported {s}"),
+                PinSource::Nothing => "nothing".into(),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "clear",
+                "bcrypt 8",
+                "unsupported $6$",
+                "unsupported {SSHA}",
+                "nothing",
+                "nothing"
+            ]
+        );
+        let shown = format!("{:?}", e.patrons);
+        for secret in ["1234", "VIQCE", "saltsalt", "abcdefgh"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 
     #[test]

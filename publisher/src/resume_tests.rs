@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use allowlist::entry::Entries;
-use allowlist::{Argon2Params, CardHash, SignedHeader};
+use allowlist::{Argon2Params, CardHash, PinCheck, SignedHeader};
 
 use super::{Options, Publication, Run, publish, publish_with};
 use crate::journal::{self, MAGIC, RECORD_LEN};
@@ -65,6 +65,7 @@ fn setup(dir: &Path, state: &str, n: usize, pin: &dyn Fn(usize) -> String) -> Op
         now: 1_790_000_000,
         progress: false,
         max_problem_share: 0.0,
+        max_bcrypt_cost: crate::build::MAX_BCRYPT_COST,
     }
 }
 
@@ -106,16 +107,17 @@ fn every_pin_verifies(o: &Options, n: usize, pin: &dyn Fn(usize) -> String) {
     for i in 0..n {
         let card = card_key.hash(&redact::CardNumber::new(card_of(i)));
         let e = entries.iter().find(|e| e.card == card).unwrap();
-        let right = o
-            .argon2
-            .verifier(&redact::Pin::new(pin(i)), &e.salt)
-            .unwrap();
-        assert_eq!(right, e.verifier, "patron {i}: the right PIN verifies");
-        let wrong = o
-            .argon2
-            .verifier(&redact::Pin::new("000000"), &e.salt)
-            .unwrap();
-        assert_ne!(wrong, e.verifier, "patron {i}: a wrong PIN does not");
+        let check = |p: &str| e.pin.check(&redact::Pin::new(p), &o.argon2, 12);
+        assert_eq!(
+            check(&pin(i)),
+            PinCheck::Match,
+            "patron {i}: the right PIN verifies"
+        );
+        assert_eq!(
+            check("000000"),
+            PinCheck::Mismatch,
+            "patron {i}: a wrong PIN does not"
+        );
     }
 }
 
@@ -254,11 +256,11 @@ fn a_journal_record_for_a_pin_changed_meanwhile_is_not_reused() {
     for i in changed {
         let card = card_key.hash(&redact::CardNumber::new(card_of(i)));
         let e = entries.iter().find(|e| e.card == card).unwrap();
-        let old = o
-            .argon2
-            .verifier(&redact::Pin::new(pin_of(i)), &e.salt)
-            .unwrap();
-        assert_ne!(old, e.verifier, "patron {i}: the old PIN is refused");
+        assert_eq!(
+            e.pin.check(&redact::Pin::new(pin_of(i)), &o.argon2, 12),
+            PinCheck::Mismatch,
+            "patron {i}: the old PIN is refused"
+        );
     }
 }
 
@@ -349,4 +351,68 @@ fn journal_overhead() {
             (w / wo - 1.0) * 100.0
         );
     }
+}
+
+#[test]
+fn the_library_systems_own_hashes_are_carried_and_patrons_without_a_pin_are_listed_without_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = setup(dir.path(), "state", 0, &pin_of);
+    // Koha's own hashes (Perl Crypt::Eksblowfish, as Koha::AuthUtils::hash_password makes them)
+    // of 1234 at cost 8 and of 987654 at cost 10; an SHA-512 crypt; nothing; a clear PIN.
+    let lines = [
+        (
+            0,
+            r#""pin_hash":"$2a$08$VIQCE.U8iDsD/b5tPvisy.TXlNMiXQILKuCrEGsvLmtrYVv8uiP72","#,
+        ),
+        (
+            1,
+            r#""pin_hash":"$2a$10$n8oVl5z.IjV.aD/ra3BsnebcFX9wIJUmLjs7Gk2/9ssc9uckg4z8S","#,
+        ),
+        (2, r#""pin_hash":"$6$rounds=5000$saltsalt$hash","#),
+        (3, ""),
+        (4, r#""pin":"4321","#),
+    ];
+    let mut f = std::fs::File::create(&o.export).unwrap();
+    writeln!(f, r#"{{"format":"omatoimi-patron-export","version":1,"library":"HEILI","exported_at":"2026-11-24T18:00:00Z"}}"#).unwrap();
+    for (i, pin) in lines {
+        writeln!(
+            f,
+            r#"{{"card":"{}",{pin}"category":"ADULT","home_branch":"LEMI","card_expires":"2028-01-31","self_service":true}}"#,
+            card_of(i)
+        )
+        .unwrap();
+    }
+    drop(f);
+    let o = Options {
+        max_bcrypt_cost: 9,
+        ..o
+    };
+    let p = publish(&o).unwrap();
+    assert_eq!((p.entries, p.library_hashes, p.made), (5, 1, 1));
+    assert_eq!(
+        p.without_verifier,
+        vec![
+            ("bcrypt cost over 9".to_string(), 1),
+            ("hash scheme $6$ not checked by doors".to_string(), 1),
+            ("no PIN in the export".to_string(), 1),
+        ]
+    );
+    let card_key = read_card_key(&o.card_key).unwrap();
+    let entries = list(&o);
+    let entry = |i: usize| {
+        let card = card_key.hash(&redact::CardNumber::new(card_of(i)));
+        entries.iter().find(|e| e.card == card).unwrap().clone()
+    };
+    let check = |i: usize, pin: &str| entry(i).pin.check(&redact::Pin::new(pin), &o.argon2, 12);
+    assert_eq!(entry(0).pin.scheme(), "bcrypt");
+    assert_eq!(check(0, "1234"), PinCheck::Match);
+    assert_eq!(check(0, "1235"), PinCheck::Mismatch);
+    for i in [1, 2, 3] {
+        assert_eq!(entry(i).pin.scheme(), "none", "patron {i}");
+    }
+    assert_eq!(entry(4).pin.scheme(), "argon2id");
+    assert_eq!(check(4, "4321"), PinCheck::Match);
+    // The state remembers only the verifier it made; a second run makes none.
+    let again = publish(&o).unwrap();
+    assert_eq!((again.reused, again.made, again.library_hashes), (1, 0, 1));
 }

@@ -493,6 +493,7 @@ async fn offline_demo(
             }
             OfflineAnswer::LockedOut { .. } => "locked out".into(),
             OfflineAnswer::UnknownCard => "unknown card".into(),
+            OfflineAnswer::NoVerifier { .. } => "no PIN verifier for this card offline".into(),
         };
         line(who, format!("{outcome}  ({ms:.0} ms)"));
     }

@@ -42,6 +42,7 @@ fn options(
         now,
         progress: false,
         max_problem_share: 0.0,
+        max_bcrypt_cost: publisher::build::MAX_BCRYPT_COST,
     }
 }
 

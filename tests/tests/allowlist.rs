@@ -538,6 +538,7 @@ fn synthetic(files: &PublisherFiles, dir: &Path, n: u64, changed: u64, at: i64) 
         now: at,
         progress: false,
         max_problem_share: 0.0,
+        max_bcrypt_cost: publisher::build::MAX_BCRYPT_COST,
     })
     .unwrap();
     let path = dir.join(format!("list-{}.oal", p.version));

@@ -96,9 +96,12 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 tracing::warn!(target: "security", %card, minutes, "wrong PINs: the card is locked at this kiosk");
                 self.locked_out(left);
             }
-            Err(Refusal::UnknownCard | Refusal::Unreachable | Refusal::ListExpired) => {
-                self.message(Message::OfflineUnknown, Screen::Welcome)
-            }
+            Err(
+                Refusal::UnknownCard
+                | Refusal::Unreachable
+                | Refusal::ListExpired
+                | Refusal::NoOfflineVerifier,
+            ) => self.message(Message::OfflineUnknown, Screen::Welcome),
         }
     }
 

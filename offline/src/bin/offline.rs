@@ -166,11 +166,13 @@ fn main() -> ExitCode {
             match list.check(&CardNumber::new(card), &pin, now) {
                 Ok(OfflineAnswer::Verified {
                     facts,
+                    by,
                     version,
                     past_expiry,
                 }) => {
                     println!(
-                        "verified by list version {version}{}: category {}, home branch {}, card valid until {}, self-service {}, fines over limit {}, blocks {}",
+                        "verified ({}) by list version {version}{}: category {}, home branch {}, card valid until {}, self-service {}, fines over limit {}, blocks {}",
+                        by.name(),
                         if past_expiry {
                             " (EXPIRED list, grace policy)"
                         } else {
@@ -184,6 +186,17 @@ fn main() -> ExitCode {
                         facts.blocks.len()
                     );
                     ExitCode::SUCCESS
+                }
+                Ok(OfflineAnswer::NoVerifier { bcrypt_cost }) => {
+                    match bcrypt_cost {
+                        Some(c) => println!(
+                            "the card is listed with a bcrypt hash of cost {c}, over max_bcrypt_cost: its PIN cannot be checked offline"
+                        ),
+                        None => println!(
+                            "the card is listed without a PIN verifier and none was learned here: its PIN cannot be checked offline"
+                        ),
+                    }
+                    ExitCode::from(1)
                 }
                 Ok(OfflineAnswer::UnknownCard) => {
                     println!("unknown card");

@@ -74,6 +74,11 @@ enum Command {
         /// Share of unusable export lines tolerated, in percent.
         #[arg(long, default_value_t = 1.0)]
         max_bad_percent: f64,
+        /// The highest bcrypt cost carried into the list (each step doubles a door's time per
+        /// check); patrons whose hash costs more are listed without a verifier.
+        #[arg(long, default_value_t = publisher::build::MAX_BCRYPT_COST,
+              value_parser = clap::value_parser!(u8).range(4..=31))]
+        max_bcrypt_cost: u8,
         /// No progress lines.
         #[arg(long)]
         quiet: bool,
@@ -140,6 +145,7 @@ fn run(command: Command) -> Result<(), publisher::PublishError> {
             argon2_memory_kib,
             argon2_iterations,
             max_bad_percent,
+            max_bcrypt_cost,
             quiet,
         } => {
             let now = chrono::Utc::now().timestamp();
@@ -164,18 +170,21 @@ fn run(command: Command) -> Result<(), publisher::PublishError> {
                 now,
                 progress: !quiet,
                 max_problem_share: max_bad_percent / 100.0,
+                max_bcrypt_cost,
             })?;
             for pr in &p.problems {
                 eprintln!("  skipped line {}: {}", pr.line, pr.problem);
             }
             println!(
-                "published version {}: {} patrons ({} without self-service permission left out), {} verifiers kept, {} made in {:.1} s",
+                "published version {}: {} patrons ({} without self-service permission left out); PINs: {} by the library system's own hash, {} argon2id verifiers kept, {} made in {:.1} s, {} without a verifier",
                 p.version,
                 p.entries,
                 p.without_permission,
+                p.library_hashes,
                 p.reused,
                 p.made,
-                p.verifier_time.as_secs_f64()
+                p.verifier_time.as_secs_f64(),
+                p.without_verifier.iter().map(|(_, n)| n).sum::<usize>()
             );
             println!("  {} ({} bytes)", p.full.0.display(), p.full.1);
             for (from, path, size) in &p.deltas {
