@@ -207,6 +207,9 @@ async fn real_main(
                 s.rules.branch,
                 s.readers.len()
             );
+            if let Some(line) = config::allowlist::card_key_line(&args.config) {
+                println!("{line}");
+            }
             for w in s.warnings() {
                 println!("warning: {w}");
             }

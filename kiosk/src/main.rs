@@ -116,6 +116,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match command {
         Command::CheckConfig => {
             println!("{}: valid ({})", cli.config.display(), settings.name);
+            if let Some(line) = config::allowlist::card_key_line(&cli.config) {
+                println!("{line}");
+            }
             for w in settings.warnings() {
                 println!("warning: {w}");
             }
