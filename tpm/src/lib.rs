@@ -18,6 +18,7 @@
 //! Nothing here is secret without the TPM that sealed it.
 #![deny(missing_docs)]
 
+pub mod hmac;
 pub mod testing;
 
 use std::io::{Read, Write};
@@ -189,12 +190,23 @@ impl Tpm {
         );
         self.flush()?;
         created?;
-        let public = read(&public)?;
-        let private = read(&private)?;
-        let mut out = MAGIC.to_vec();
+        self.blob(MAGIC, &public, &private, "tpm2_create")
+    }
+
+    /// `magic`, then the public and private parts written by `tool`, each after its length.
+    pub(crate) fn blob(
+        &self,
+        magic: &[u8],
+        public: &Path,
+        private: &Path,
+        tool: &str,
+    ) -> Result<Vec<u8>, TpmError> {
+        let public = read(public)?;
+        let private = read(private)?;
+        let mut out = magic.to_vec();
         for part in [&public, &private] {
             let len = u16::try_from(part.len()).map_err(|_| TpmError::Tool {
-                tool: "tpm2_create".into(),
+                tool: tool.into(),
                 tcti: self.tcti.clone(),
                 detail: format!("wrote a part of {} bytes", part.len()),
             })?;
@@ -240,7 +252,7 @@ impl Tpm {
     }
 
     /// A clear error, before any tool runs, when the TCTI names a device that is not there.
-    fn present(&self) -> Result<(), TpmError> {
+    pub(crate) fn present(&self) -> Result<(), TpmError> {
         let device = self
             .tcti
             .strip_prefix("device:")
@@ -256,7 +268,7 @@ impl Tpm {
         Ok(())
     }
 
-    fn primary(&self, out: &Path) -> Result<(), TpmError> {
+    pub(crate) fn primary(&self, out: &Path) -> Result<(), TpmError> {
         let mut args: Vec<&std::ffi::OsStr> = PRIMARY.iter().map(|a| a.as_ref()).collect();
         args.extend(["-c".as_ref(), out.as_os_str()]);
         self.run("tpm2_createprimary", &args, None).map(drop)
@@ -265,14 +277,14 @@ impl Tpm {
     /// Flushes transient objects. The kernel's resource manager flushes a client's objects when
     /// it closes, but a TPM reached without one (a raw `/dev/tpm0`, a simulator) keeps every
     /// object the tools load until it runs out of its few slots.
-    fn flush(&self) -> Result<(), TpmError> {
+    pub(crate) fn flush(&self) -> Result<(), TpmError> {
         self.run("tpm2_flushcontext", &["-t".as_ref()], None)
             .map(drop)
     }
 
     /// Runs `tool -T TCTI args…`, with `input` on its standard input, and returns its standard
     /// output.
-    fn run(
+    pub(crate) fn run(
         &self,
         tool: &str,
         args: &[&std::ffi::OsStr],
@@ -373,10 +385,18 @@ impl Tpm {
 
 /// The public and private parts of a sealed file.
 fn parse(bytes: &[u8]) -> Result<(&[u8], &[u8]), TpmError> {
-    let rest = bytes.strip_prefix(MAGIC).ok_or_else(|| {
+    parse_parts(bytes, MAGIC)
+}
+
+/// The public and private parts of a file that begins with `magic`.
+pub(crate) fn parse_parts<'a>(
+    bytes: &'a [u8],
+    magic: &[u8],
+) -> Result<(&'a [u8], &'a [u8]), TpmError> {
+    let rest = bytes.strip_prefix(magic).ok_or_else(|| {
         TpmError::NotSealed(format!(
             "it does not begin with {:?}",
-            String::from_utf8_lossy(MAGIC).trim_end()
+            String::from_utf8_lossy(magic).trim_end()
         ))
     })?;
     let mut parts = [&[][..]; 2];
@@ -422,14 +442,14 @@ fn summary(stderr: &str) -> String {
     lines.join("; ")
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, TpmError> {
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, TpmError> {
     std::fs::read(path).map_err(|cause| TpmError::Io {
         path: path.to_owned(),
         cause,
     })
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<(), TpmError> {
+pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<(), TpmError> {
     std::fs::write(path, bytes).map_err(|cause| TpmError::Io {
         path: path.to_owned(),
         cause,
@@ -439,10 +459,10 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), TpmError> {
 /// A private (0700) directory for the tools' context files, removed when dropped. None of them
 /// is secret: contexts are encrypted by the TPM, the sealed parts are the sealed file's.
 #[derive(Debug)]
-struct WorkDir(PathBuf);
+pub(crate) struct WorkDir(PathBuf);
 
 impl WorkDir {
-    fn new() -> Result<Self, TpmError> {
+    pub(crate) fn new() -> Result<Self, TpmError> {
         use std::os::unix::fs::DirBuilderExt;
         use std::sync::atomic::{AtomicU32, Ordering};
         static COUNT: AtomicU32 = AtomicU32::new(0);
@@ -465,7 +485,7 @@ impl WorkDir {
         Ok(Self(path))
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
 }
