@@ -136,6 +136,32 @@ impl BcryptHash {
         })
     }
 
+    /// Hashes `pin` as a library system does (`$2b$`, `cost`, the 16-byte `salt` the caller
+    /// draws at random): for a simulator or a test that stands in for one. Refuses what
+    /// [`Self::verify`] refuses (empty, NUL, over 72 bytes) and a cost outside [`COST_RANGE`].
+    pub fn make(pin: &redact::Pin, cost: u8, salt: [u8; 16]) -> Result<Self, BcryptError> {
+        if !COST_RANGE.contains(&cost) {
+            return Err(BcryptError::CostRange(cost));
+        }
+        let p = pin.expose().as_bytes();
+        if p.is_empty() || p.len() > MAX_PIN_BYTES || p.contains(&0) {
+            return Err(BcryptError::Empty);
+        }
+        let mut key = [0u8; MAX_PIN_BYTES];
+        let used = (p.len() + 1).min(MAX_PIN_BYTES);
+        key[..p.len()].copy_from_slice(p);
+        let out = ::bcrypt::bcrypt(u32::from(cost), salt, &key[..used]);
+        key.fill(0);
+        let mut hash = [0u8; 23];
+        hash.copy_from_slice(&out[..23]);
+        Ok(Self {
+            variant: BcryptVariant::B,
+            cost,
+            salt,
+            hash,
+        })
+    }
+
     /// The length of [`Self::to_raw`]'s bytes.
     pub const RAW_LEN: usize = 1 + 1 + 16 + 23;
 
@@ -339,6 +365,17 @@ mod tests {
             assert_eq!(h.to_string(), hash, "the string comes back as parsed");
             assert_eq!(hash.parse::<BcryptHash>().as_ref(), Ok(&h));
         }
+    }
+
+    #[test]
+    fn a_hash_made_here_is_the_one_libxcrypt_made_from_the_same_salt() {
+        // XCRYPT_1234's own salt, decoded: the same PIN and cost give the same string.
+        let theirs = parsed(XCRYPT_1234);
+        let ours = BcryptHash::make(&Pin::new("1234"), 8, theirs.salt).unwrap();
+        assert_eq!(ours.to_string(), XCRYPT_1234);
+        assert!(ours.verify(&Pin::new("1234")) && !ours.verify(&Pin::new("1243")));
+        assert!(BcryptHash::make(&Pin::new(""), 8, [0; 16]).is_err());
+        assert!(BcryptHash::make(&Pin::new("1234"), 3, [0; 16]).is_err());
     }
 
     #[test]

@@ -136,6 +136,16 @@ pub struct Patron {
     /// Preferred language: `fi`, `sv` or `en`.
     #[serde(default = "default_language")]
     pub language: String,
+    /// Whether the register can hand over a hash of the PIN for the offline list (bcrypt, as
+    /// Koha keeps it). `false` for a PIN it cannot (set before the register hashed with
+    /// bcrypt): the list then carries no verifier, and a door checks this patron's PIN offline
+    /// only after it has seen it accepted online.
+    #[serde(default = "exported")]
+    pub export_pin: bool,
+}
+
+fn exported() -> bool {
+    true
 }
 
 /// A date written as a TOML date (`1985-03-14`) or a string (`"1985-03-14"`).

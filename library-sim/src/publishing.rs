@@ -15,8 +15,23 @@ use crate::fixtures::{BlockKind, Fixtures};
 /// Fines per card instead of the catalogue's own (tests change them between publications).
 pub type Fines<'a> = Option<&'a dyn Fn(&str) -> u64>;
 
+/// The cost of the register's PIN hashes: Koha's (`$2a$08$`, Koha::AuthUtils::hash_password).
+pub const REGISTER_BCRYPT_COST: u8 = 8;
+
+/// The register's hash of a PIN, as a library system keeps it: bcrypt at
+/// [`REGISTER_BCRYPT_COST`] with a random salt.
+pub fn register_hash(pin: &str) -> anyhow::Result<String> {
+    let mut salt = [0u8; 16];
+    getrandom::getrandom(&mut salt).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let h = allowlist::BcryptHash::make(&redact::Pin::new(pin), REGISTER_BCRYPT_COST, salt)
+        .map_err(|e| anyhow::anyhow!("a fixture PIN cannot be hashed: {e}"))?;
+    Ok(h.to_string())
+}
+
 /// Writes the catalogue's patrons as an export (see the publisher's `export` module), with the
-/// catalogue's fines unless `fines` says otherwise.
+/// catalogue's fines unless `fines` says otherwise. As a real register would, it carries each
+/// PIN as the register's own bcrypt hash (`pin_hash`), never in clear, and none at all for a
+/// patron whose PIN the register cannot hand over (`export_pin = false`).
 pub fn export(fixtures: &Fixtures, fines: Fines<'_>, path: &Path, now: &str) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(
         std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
@@ -39,7 +54,8 @@ pub fn export(fixtures: &Fixtures, fines: Fines<'_>, path: &Path, now: &str) -> 
         writeln!(
             out,
             "{}",
-            json!({"card": p.card, "pin": p.pin, "category": p.category, "home_branch": p.home_branch,
+            json!({"card": p.card, "pin_hash": if p.export_pin { Some(register_hash(&p.pin)?) } else { None },
+                   "category": p.category, "home_branch": p.home_branch,
                    "card_expires": p.card_expires, "birth_date": p.birth_date, "self_service": p.self_service,
                    "guardian_consent": p.guardian_consent, "card_lost": p.card_lost,
                    "fines_cents": fines.map_or(u64::from(p.fines_cents), |f| f(&p.card)), "blocks": blocks})
@@ -181,7 +197,8 @@ pub fn publish(
         max_problem_share: 0.01,
         max_bcrypt_cost: publisher::build::MAX_BCRYPT_COST,
     })?;
-    // The export holds PINs in clear: it lives only as long as the build.
+    // The export holds every patron's card number and PIN hash: it lives only as long as the
+    // build.
     let _ = std::fs::remove_file(&export_path);
     Ok(p)
 }
