@@ -181,7 +181,7 @@ pub fn publish(
     let mut scope = vec![fixtures.library.institution_id.clone()];
     scope.extend(fixtures.branches.iter().map(|b| b.code.clone()));
     let p = publisher::publish(&Options {
-        export: export_path.clone(),
+        source: publisher::Source::Export(export_path.clone()),
         state: files.dir.join("publisher-state"),
         out: files.out.clone(),
         keys: vec![files.signing_key.clone()],

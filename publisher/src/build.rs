@@ -29,8 +29,8 @@ use crate::{PublishError, io, journal};
 /// What to publish and how.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The patron export (JSON Lines).
-    pub export: PathBuf,
+    /// Where the patrons come from.
+    pub source: Source,
     /// The publisher's state directory.
     pub state: PathBuf,
     /// The output directory.
@@ -60,6 +60,24 @@ pub struct Options {
     /// The highest bcrypt cost carried into the list: each step doubles a door's time per
     /// check, so a patron whose hash costs more is listed without a verifier.
     pub max_bcrypt_cost: u8,
+}
+
+/// Where the patrons come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A patron export file (JSON Lines; see [`export`](mod@crate::export)).
+    Export(PathBuf),
+    /// A Koha database, named by the connector's TOML file (see [`koha`](mod@crate::koha)).
+    Koha(PathBuf),
+}
+
+impl Source {
+    /// The file named: the export or the connector's TOML.
+    pub fn path(&self) -> &Path {
+        match self {
+            Self::Export(p) | Self::Koha(p) => p,
+        }
+    }
 }
 
 /// The default bcrypt cost ceiling: Koha's 8 and the usual 10 to 12 pass; 12 takes about 0.3 s
@@ -294,7 +312,7 @@ fn pairs(body: &[u8], count: u64) -> Result<Vec<(CardHash, &[u8])>, String> {
         .collect()
 }
 
-/// Publishes the next version from `o.export`. On error nothing in `o.out` has changed, except
+/// Publishes the next version from `o.source`. On error nothing in `o.out` has changed, except
 /// perhaps a new file under `versions/` that no head names yet.
 ///
 /// Verifiers are kept in the state directory's journal as they are made (see
@@ -324,11 +342,17 @@ pub(crate) fn publish_with(o: &Options, run: Run) -> Result<Publication, Publish
         .collect::<Result<Vec<_>, _>>()?;
     let card_key = read_card_key(&o.card_key)?;
     let mut state = State::open(&o.state)?;
-    let export = export::read(&o.export)?;
+    let issued = DateTime::from_timestamp(o.now, 0)
+        .ok_or_else(|| PublishError::Options(format!("{} is not a time", o.now)))?
+        .date_naive();
+    let export = match &o.source {
+        Source::Export(path) => export::read(path)?,
+        Source::Koha(path) => crate::koha::read(path, issued)?,
+    };
     let lines = export.patrons.len() + export.problems.len();
     if lines > 0 && export.problems.len() as f64 > o.max_problem_share * lines as f64 {
         return Err(PublishError::Export {
-            path: o.export.clone(),
+            path: o.source.path().to_owned(),
             problem: format!(
                 "{} of {lines} lines are unusable (first: line {}: {}); refusing to publish a list missing that many patrons",
                 export.problems.len(),
@@ -337,9 +361,6 @@ pub(crate) fn publish_with(o: &Options, run: Run) -> Result<Publication, Publish
             ),
         });
     }
-    let issued = DateTime::from_timestamp(o.now, 0)
-        .ok_or_else(|| PublishError::Options(format!("{} is not a time", o.now)))?
-        .date_naive();
     let limit = o.fine_limit_cents.or(export.header.fine_limit_cents);
     let mut problems = export.problems.clone();
 

@@ -5,6 +5,7 @@
 //!
 //! Layout:
 //! - [`export`]: the patron export format (JSON Lines) and its reader.
+//! - [`koha`]: the patrons read straight from a Koha database instead of an export.
 //! - [`secrets`]: key files: generating, writing (mode 0600) and reading them.
 //! - [`state`]: the publisher's memory of verifiers, keyed by card hash and PIN fingerprint.
 //! - [`journal`]: verifiers kept as they are made, so an interrupted run is resumed.
@@ -14,10 +15,11 @@
 pub mod build;
 pub mod export;
 pub mod journal;
+pub mod koha;
 pub mod secrets;
 pub mod state;
 
-pub use build::{Options, Publication, publish};
+pub use build::{Options, Publication, Source, publish};
 
 /// Why a publication failed. Nothing in the output directory changes when it does.
 #[derive(Debug, thiserror::Error)]

@@ -51,7 +51,7 @@ fn setup(dir: &Path, state: &str, n: usize, pin: &dyn Fn(usize) -> String) -> Op
         .unwrap();
     }
     Options {
-        export,
+        source: crate::Source::Export(export),
         state: dir.join(state),
         out: dir.join(format!("out-{state}")),
         keys: vec![key],
@@ -372,7 +372,7 @@ fn the_library_systems_own_hashes_are_carried_and_patrons_without_a_pin_are_list
         (3, ""),
         (4, r#""pin":"4321","#),
     ];
-    let mut f = std::fs::File::create(&o.export).unwrap();
+    let mut f = std::fs::File::create(o.source.path()).unwrap();
     writeln!(f, r#"{{"format":"omatoimi-patron-export","version":1,"library":"HEILI","exported_at":"2026-11-24T18:00:00Z"}}"#).unwrap();
     for (i, pin) in lines {
         writeln!(

@@ -98,7 +98,7 @@ fn a_sigkilled_build_is_resumed_by_the_next_run() {
     assert!(!out.join("head.oal").exists());
 
     let p = publisher::publish(&publisher::Options {
-        export,
+        source: publisher::Source::Export(export),
         state: state.clone(),
         out: out.clone(),
         keys: vec![key],

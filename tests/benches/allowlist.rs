@@ -28,7 +28,7 @@ fn options(
     now: i64,
 ) -> publisher::Options {
     publisher::Options {
-        export,
+        source: publisher::Source::Export(export),
         state: files.dir.join(state),
         out: files.dir.join(format!("out-{state}")),
         keys: vec![files.signing_key.clone()],

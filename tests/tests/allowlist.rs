@@ -524,7 +524,7 @@ fn synthetic(files: &PublisherFiles, dir: &Path, n: u64, changed: u64, at: i64) 
     let export = dir.join("export.jsonl");
     publishing::synthetic_export(&export, n, changed, 0.5).unwrap();
     let p = publisher::publish(&publisher::Options {
-        export,
+        source: publisher::Source::Export(export),
         state: files.dir.join("synthetic-state"),
         out: files.out.clone(),
         keys: vec![files.signing_key.clone()],

@@ -20,6 +20,8 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+// Parsed once; the size of the build variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Makes a new Ed25519 signing key: `DIR/signing-<id>.key` (0600) and `.pub` (pin it on devices).
     Keygen {
@@ -33,11 +35,15 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Publishes the next version from a patron export: full list, deltas, head.
+    /// Publishes the next version from a patron export or a Koha database: full list, deltas, head.
     Build {
         /// The patron export (JSON Lines; see the README).
+        #[arg(long, required_unless_present = "koha", conflicts_with = "koha")]
+        export: Option<PathBuf>,
+        /// Read the patrons from a Koha database instead: the connector's TOML file (connection,
+        /// attribute codes; see the README). Read-only, in one transaction.
         #[arg(long)]
-        export: PathBuf,
+        koha: Option<PathBuf>,
         /// The publisher's state directory (verifiers kept between runs).
         #[arg(long)]
         state: PathBuf,
@@ -133,6 +139,7 @@ fn run(command: Command) -> Result<(), publisher::PublishError> {
         }
         Command::Build {
             export,
+            koha,
             state,
             out,
             keys,
@@ -151,8 +158,18 @@ fn run(command: Command) -> Result<(), publisher::PublishError> {
             let now = chrono::Utc::now().timestamp();
             let jobs =
                 jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let from_koha = koha.is_some();
+            let source = match (export, koha) {
+                (_, Some(k)) => publisher::Source::Koha(k),
+                (Some(e), None) => publisher::Source::Export(e),
+                (None, None) => {
+                    return Err(publisher::PublishError::Options(
+                        "give --export FILE or --koha FILE".into(),
+                    ));
+                }
+            };
             let p = publisher::publish(&publisher::Options {
-                export,
+                source,
                 state,
                 out,
                 keys,
@@ -173,7 +190,11 @@ fn run(command: Command) -> Result<(), publisher::PublishError> {
                 max_bcrypt_cost,
             })?;
             for pr in &p.problems {
-                eprintln!("  skipped line {}: {}", pr.line, pr.problem);
+                if from_koha {
+                    eprintln!("  skipped: {}", pr.problem);
+                } else {
+                    eprintln!("  skipped line {}: {}", pr.line, pr.problem);
+                }
             }
             println!(
                 "published version {}: {} patrons ({} without self-service permission left out); PINs: {} by the library system's own hash, {} argon2id verifiers kept, {} made in {:.1} s, {} without a verifier",
