@@ -378,16 +378,19 @@ async fn offline_demo(
     files: &library_sim::publishing::PublisherFiles,
     publication: &publisher::Publication,
 ) -> anyhow::Result<()> {
-    use offline::{Fetcher, OfflineAnswer, OfflineList};
+    use offline::{Fetcher, OfflineList};
     use std::os::unix::fs::PermissionsExt;
     let https = running
         .https
         .ok_or_else(|| anyhow::anyhow!("no HTTPS listener"))?;
+    let without: usize = publication.without_verifier.iter().map(|(_, n)| n).sum();
     println!(
-        "\nThe publisher signed allow-list version {} ({} patrons with self-service permission, {} bytes,\nno names, no card numbers: keyed hashes and argon2id PIN verifiers); key {}.",
+        "\nThe publisher signed allow-list version {} ({} patrons with self-service permission, {} bytes;\nno names, no card numbers, no clear PIN: keyed card hashes, {} PINs as the register's own bcrypt\nhashes, {} without one: the register cannot export it); key {}.",
         publication.version,
         publication.entries,
         publication.full.1,
+        publication.library_hashes,
+        without,
         files.public_key.get(..24).unwrap_or_default()
     );
     let dir = state_dir.join("door-offline");
@@ -449,11 +452,53 @@ async fn offline_demo(
         ),
     };
     line("a client without a device certificate", refused);
+    let erik = ("24680000000029", "2468");
+    line(
+        "Erik offline, never seen at this door",
+        describe(&list.check(
+            &redact::CardNumber::new(erik.0),
+            &redact::Pin::new(erik.1),
+            now,
+        )?),
+    );
+    // The door's verifier: the library system first (SIP2/TLS, as set up above), else the list.
+    let registry = registry::AnyRegistry::start(&config::registry::load(
+        &state_dir.join("sip2").join("registry.toml"),
+    )?)?;
+    let verifier = offline::Verifier::new(
+        Some(registry),
+        Some(list.clone()),
+        list.settings().guard,
+        Duration::from_secs(2),
+    );
+    let seen = verifier
+        .verify(
+            &redact::CardNumber::new(erik.0),
+            redact::Pin::new(erik.1),
+            running.clock().now(),
+        )
+        .await;
+    verifier.learning_settled().await;
+    line(
+        "Erik at the door, library system up",
+        format!(
+            "{} by {:?}; the door learned his PIN ({} learned verifier on disk)",
+            if seen.outcome.is_ok() {
+                "verified"
+            } else {
+                "refused"
+            },
+            seen.source,
+            list.learned().len()
+        ),
+    );
     running.stop();
     println!("\nThe library system is now stopped. The door checks against the list alone:");
     let patrons = [
         ("Aino, right PIN", "24680000000011", "1234"),
         ("Aino, wrong PIN", "24680000000011", "9999"),
+        ("Erik, right PIN", erik.0, erik.1),
+        ("Erik, wrong PIN", erik.0, "2469"),
         ("Kalle, lending ban", "24680000000037", "1111"),
         ("Ville, blocked at Lemi", "24680000000102", "1020"),
         ("Ella, 12, guardian's consent", "24680000000060", "2014"),
@@ -463,42 +508,55 @@ async fn offline_demo(
         let started = std::time::Instant::now();
         let answer = list.check(&redact::CardNumber::new(card), &redact::Pin::new(pin), now)?;
         let ms = started.elapsed().as_secs_f64() * 1000.0;
-        let outcome = match answer {
-            OfflineAnswer::Verified { facts, .. } => {
-                let blocks: Vec<String> = facts
-                    .blocks
-                    .iter()
-                    .map(|b| {
-                        format!(
-                            "{:?}{}",
-                            b.scope,
-                            b.branch
-                                .as_ref()
-                                .map(|x| format!(" at {x}"))
-                                .unwrap_or_default()
-                        )
-                    })
-                    .collect();
-                format!(
-                    "verified: {}, fines over limit {}, turns 15 {}, consent {}, blocks [{}]",
-                    facts.category,
-                    yes(facts.fines_over_limit),
-                    facts.turns_15.map_or("-".into(), |d| d.to_string()),
-                    yes(facts.guardian_consent),
-                    blocks.join(", ")
-                )
-            }
-            OfflineAnswer::WrongPin { tries_left } => {
-                format!("wrong PIN ({tries_left} tries left)")
-            }
-            OfflineAnswer::LockedOut { .. } => "locked out".into(),
-            OfflineAnswer::UnknownCard => "unknown card".into(),
-            OfflineAnswer::NoVerifier { .. } => "no PIN verifier for this card offline".into(),
-        };
-        line(who, format!("{outcome}  ({ms:.0} ms)"));
+        line(who, format!("{}  ({ms:.0} ms)", describe(&answer)));
     }
     println!("\nThe door's access policy (next) decides from these facts, online or offline.");
     Ok(())
+}
+
+/// An offline answer as the demo prints it.
+fn describe(answer: &offline::OfflineAnswer) -> String {
+    use offline::OfflineAnswer;
+    {
+        {
+            match answer {
+                OfflineAnswer::Verified { facts, by, .. } => {
+                    let blocks: Vec<String> = facts
+                        .blocks
+                        .iter()
+                        .map(|b| {
+                            format!(
+                                "{:?}{}",
+                                b.scope,
+                                b.branch
+                                    .as_ref()
+                                    .map(|x| format!(" at {x}"))
+                                    .unwrap_or_default()
+                            )
+                        })
+                        .collect();
+                    format!(
+                        "verified by the {}: {}, fines over limit {}, turns 15 {}, consent {}, blocks [{}]",
+                        by.name(),
+                        facts.category,
+                        yes(facts.fines_over_limit),
+                        facts.turns_15.map_or("-".into(), |d| d.to_string()),
+                        yes(facts.guardian_consent),
+                        blocks.join(", ")
+                    )
+                }
+                OfflineAnswer::WrongPin { tries_left } => {
+                    format!("wrong PIN ({tries_left} tries left)")
+                }
+                OfflineAnswer::LockedOut { .. } => "locked out".into(),
+                OfflineAnswer::UnknownCard => "unknown card".into(),
+                OfflineAnswer::NoVerifier { .. } => {
+                    "listed, but no PIN verifier: the register exported none, none learned yet"
+                        .into()
+                }
+            }
+        }
+    }
 }
 
 /// A due date as a Finnish patron reads it.
