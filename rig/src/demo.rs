@@ -482,9 +482,9 @@ async fn offline_demo(
     line(
         "Erik at the door, library system up",
         format!(
-            "{} by {:?}; the door learned his PIN ({} learned verifier on disk)",
+            "{} ({:?} source); the door learned his PIN ({} learned verifier on disk)",
             if seen.outcome.is_ok() {
-                "verified"
+                "verified by the library system"
             } else {
                 "refused"
             },
