@@ -187,11 +187,39 @@ fn check_code(path: &Path, key: &str, code: &str) -> Result<(), PublishError> {
     Ok(())
 }
 
+/// A TOML error named by its key (`database.port: invalid type …`) where the error points into
+/// a line `key = value`, else by its line.
+fn toml_problem(text: &str, e: &toml::de::Error) -> String {
+    let Some(span) = e.span() else {
+        return e.message().to_string();
+    };
+    let before = text.get(..span.start).unwrap_or("");
+    let line_no = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text
+        .get(line_start..)
+        .and_then(|t| t.lines().next())
+        .unwrap_or("");
+    let table = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && l.ends_with(']'))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim());
+    match line.split_once('=').map(|(k, _)| k.trim()) {
+        Some(key) if !key.is_empty() && !key.starts_with('[') => {
+            let key = table.map_or(key.to_string(), |t| format!("{t}.{key}"));
+            format!("{key}: {}", e.message())
+        }
+        _ => format!("line {line_no}: {}", e.message()),
+    }
+}
+
 impl KohaConfig {
     /// Reads and checks the file; every error names the key.
     pub fn read(path: &Path) -> Result<Self, PublishError> {
         let text = std::fs::read_to_string(path).map_err(crate::io(path))?;
-        let c: Self = toml::from_str(&text).map_err(|e| bad(path, e.message().to_string()))?;
+        let c: Self = toml::from_str(&text).map_err(|e| bad(path, toml_problem(&text, &e)))?;
         let d = &c.database;
         match (&d.host, &d.socket) {
             (Some(_), Some(_)) => {
@@ -731,7 +759,7 @@ self_service = "OMATOIMI"
             ),
             (
                 GOOD.replace("user = \"ro\"", "user = \"ro\"\nport = \"x\""),
-                "port",
+                "database.port",
             ),
         ] {
             let e = KohaConfig::read(&write(d.path(), &text))

@@ -30,15 +30,24 @@ enum Command {
         dir: PathBuf,
     },
     /// Makes the card-hashing key (0600); it goes to the publisher and every device, never in a list.
+    /// With --for NAME and --from FILE: writes the key of branch or device NAME derived from the
+    /// consortium's key in FILE, for provisioning that branch's devices (see --branch-list).
     CardKey {
         /// The key file to create (never overwritten).
         #[arg(long)]
         out: PathBuf,
+        /// Derive the key of this branch or device instead of making a new one.
+        #[arg(long = "for", requires = "from")]
+        for_scope: Option<String>,
+        /// The consortium's card key file to derive from.
+        #[arg(long)]
+        from: Option<PathBuf>,
     },
     /// Publishes the next version from a patron export or a Koha database: full list, deltas, head.
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["export", "koha"])))]
     Build {
         /// The patron export (JSON Lines; see the README).
-        #[arg(long, required_unless_present = "koha", conflicts_with = "koha")]
+        #[arg(long)]
         export: Option<PathBuf>,
         /// Read the patrons from a Koha database instead: the connector's TOML file (connection,
         /// attribute codes; see the README). Read-only, in one transaction.
@@ -85,6 +94,11 @@ enum Command {
         #[arg(long, default_value_t = publisher::build::MAX_BCRYPT_COST,
               value_parser = clap::value_parser!(u8).range(4..=31))]
         max_bcrypt_cost: u8,
+        /// Also publish a list for this branch or device in OUT/NAME/, keyed with its own card
+        /// key derived from --card-key (give each of its devices `card-key --for NAME`), so a
+        /// stolen door's key reverses no other branch's card hashes (repeatable).
+        #[arg(long = "branch-list")]
+        branch_lists: Vec<String>,
         /// No progress lines.
         #[arg(long)]
         quiet: bool,
@@ -132,7 +146,31 @@ fn run(command: Command) -> Result<(), publisher::PublishError> {
                 key.public()
             );
         }
-        Command::CardKey { out } => {
+        Command::CardKey {
+            out,
+            for_scope: Some(name),
+            from: Some(from),
+        } => {
+            let consortium = secrets::read_card_key(&from)?;
+            if out.exists() {
+                return Err(publisher::PublishError::Options(format!(
+                    "{} exists; a card key is never overwritten",
+                    out.display()
+                )));
+            }
+            let key = consortium.for_scope(&name);
+            secrets::write_secret(&out, &format!("{}\n", key.to_text()))?;
+            println!(
+                "card key {} of {name} (derived from {}) in {} (0600)",
+                key.id(),
+                consortium.id(),
+                out.display()
+            );
+            println!(
+                "copy it to the card_key file (0600) of {name}'s devices only; they take the lists in OUT/{name}/"
+            );
+        }
+        Command::CardKey { out, .. } => {
             let key = secrets::new_card_key(&out)?;
             println!("new card key {} in {} (0600)", key.id(), out.display());
             println!("copy it to each device's card_key file (0600); it never goes into a list");
@@ -153,6 +191,7 @@ fn run(command: Command) -> Result<(), publisher::PublishError> {
             argon2_iterations,
             max_bad_percent,
             max_bcrypt_cost,
+            branch_lists,
             quiet,
         } => {
             let now = chrono::Utc::now().timestamp();
@@ -188,6 +227,7 @@ fn run(command: Command) -> Result<(), publisher::PublishError> {
                 progress: !quiet,
                 max_problem_share: max_bad_percent / 100.0,
                 max_bcrypt_cost,
+                branch_lists,
             })?;
             for pr in &p.problems {
                 if from_koha {
@@ -210,6 +250,16 @@ fn run(command: Command) -> Result<(), publisher::PublishError> {
             println!("  {} ({} bytes)", p.full.0.display(), p.full.1);
             for (from, path, size) in &p.deltas {
                 println!("  {} (from version {from}, {size} bytes)", path.display());
+            }
+            for b in &p.branch_lists {
+                println!(
+                    "  {} ({} bytes, card key {}, {} deltas; keyed and written in {:.2} s)",
+                    b.full.0.display(),
+                    b.full.1,
+                    b.card_key,
+                    b.deltas,
+                    b.time.as_secs_f64()
+                );
             }
             println!(
                 "  signed in {:.2} s, deltas in {:.2} s, all in {:.1} s",
