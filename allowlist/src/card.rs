@@ -85,6 +85,13 @@ impl CardKey {
         mac.finalize().into_bytes().into()
     }
 
+    /// The card key of one branch or device (`name`), derived from this one (the consortium's,
+    /// which only the publisher holds): its lists and its devices' pseudonyms are keyed with it,
+    /// so one stolen door's key reverses no other branch's card hashes.
+    pub fn for_scope(&self, name: &str) -> CardKey {
+        CardKey(self.derive(&format!("card key for scope {name}")))
+    }
+
     fn mac(&self) -> Hmac<Sha256> {
         // HMAC pads a key shorter than its 64-byte block with zeros, so this is HMAC(key) with
         // no fallible keying step.

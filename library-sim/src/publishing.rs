@@ -196,6 +196,7 @@ pub fn publish(
         progress: false,
         max_problem_share: 0.01,
         max_bcrypt_cost: publisher::build::MAX_BCRYPT_COST,
+        branch_lists: vec![],
     })?;
     // The export holds every patron's card number and PIN hash: it lives only as long as the
     // build.

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use allowlist::delta::Delta;
 use allowlist::entry::Entries;
 use allowlist::{
-    Argon2Params, BlockScope, CardHash, Entry, EntryBlock, Facts, Header, Kind, PinVerifier,
-    SignedHeader,
+    Argon2Params, BlockScope, CardHash, CardKey, Entry, EntryBlock, Facts, Header, Kind,
+    PinVerifier, SignedHeader,
 };
 use chrono::DateTime;
 use sha2::{Digest, Sha256};
@@ -60,6 +60,10 @@ pub struct Options {
     /// The highest bcrypt cost carried into the list: each step doubles a door's time per
     /// check, so a patron whose hash costs more is listed without a verifier.
     pub max_bcrypt_cost: u8,
+    /// Branch or device names that also get a list of their own, in `out/<name>/`, keyed with
+    /// the card key derived for the name: a door holding its branch's key cannot reverse another
+    /// branch's card hashes or pseudonyms. Costs one HMAC per patron per list.
+    pub branch_lists: Vec<String>,
 }
 
 /// Where the patrons come from.
@@ -83,6 +87,22 @@ impl Source {
 /// The default bcrypt cost ceiling: Koha's 8 and the usual 10 to 12 pass; 12 takes about 0.3 s
 /// per check here and an estimated 1.2 s on a Raspberry Pi 4.
 pub const MAX_BCRYPT_COST: u8 = 12;
+
+/// A list for one branch or device, keyed with the card key derived for it
+/// ([`allowlist::CardKey::for_scope`]), in its own directory under the output.
+#[derive(Debug, Clone)]
+pub struct BranchList {
+    /// The branch or device name: the list's only scope and its directory's name.
+    pub name: String,
+    /// The id of its card key.
+    pub card_key: allowlist::KeyId,
+    /// Its full list's path and size.
+    pub full: (PathBuf, u64),
+    /// How many deltas were written.
+    pub deltas: usize,
+    /// Keying (one HMAC per patron), encoding, signing and writing it.
+    pub time: Duration,
+}
 
 /// What a publication did.
 #[derive(Debug, Clone)]
@@ -111,6 +131,8 @@ pub struct Publication {
     pub full: (PathBuf, u64),
     /// The deltas written: from version, path, size.
     pub deltas: Vec<(u64, PathBuf, u64)>,
+    /// The per-branch (or per-device) lists written, each keyed with its own card key.
+    pub branch_lists: Vec<BranchList>,
     /// Time spent making verifiers.
     pub verifier_time: Duration,
     /// Time spent encoding, hashing and signing the full list.
@@ -483,58 +505,151 @@ pub(crate) fn publish_with(o: &Options, run: Run) -> Result<Publication, Publish
         }
     }
 
-    // The body, the header, the signatures.
+    // The entries once; each list keys them with its own card key.
     let t = Instant::now();
-    let mut body = Vec::with_capacity(listed.len() * 100);
-    for ((card, p), r) in listed.iter().zip(&remembered) {
-        let pin = match (r, &p.pin) {
-            (Some(r), _) => PinVerifier::Argon2id {
-                salt: r.salt,
-                output: r.verifier,
-            },
-            (None, PinSource::Bcrypt(h)) if h.cost() <= o.max_bcrypt_cost => {
-                PinVerifier::Bcrypt(h.clone())
-            }
-            (None, _) => PinVerifier::None,
-        };
-        Entry {
-            card: *card,
-            pin,
-            facts: facts(p, limit, issued),
-        }
-        .encode(&mut body);
-    }
-    let list_hash: [u8; 32] = Sha256::digest(&body).into();
-    let previous = std::fs::read(o.out.join("head.oal"))
-        .ok()
-        .and_then(|b| SignedHeader::parse(&b).ok())
-        .map_or(0, |s| s.header.version);
+    let unkeyed: Vec<(&ExportPatron, PinVerifier, Facts)> = listed
+        .iter()
+        .zip(&remembered)
+        .map(|((_, p), r)| {
+            let pin = match (r, &p.pin) {
+                (Some(r), _) => PinVerifier::Argon2id {
+                    salt: r.salt,
+                    output: r.verifier,
+                },
+                (None, PinSource::Bcrypt(h)) if h.cost() <= o.max_bcrypt_cost => {
+                    PinVerifier::Bcrypt(h.clone())
+                }
+                (None, _) => PinVerifier::None,
+            };
+            (*p, pin, facts(p, limit, issued))
+        })
+        .collect();
+    let heads = std::iter::once(o.out.clone())
+        .chain(o.branch_lists.iter().map(|b| o.out.join(b)))
+        .map(|d| {
+            std::fs::read(d.join("head.oal"))
+                .ok()
+                .and_then(|b| SignedHeader::parse(&b).ok())
+                .map_or(0, |s| s.header.version)
+        })
+        .max()
+        .unwrap_or(0);
     // The version only grows, even if the state directory is lost: never below the clock.
     let version = state
         .last_version
-        .max(previous)
+        .max(heads)
         .saturating_add(1)
         .max(u64::try_from(o.now).unwrap_or(0));
+    let key_refs: Vec<_> = keys.iter().collect();
+    let entries_for = |key: &CardKey| -> Vec<Entry> {
+        let mut e: Vec<Entry> = unkeyed
+            .iter()
+            .map(|(p, pin, facts)| Entry {
+                card: key.hash(&p.card),
+                pin: pin.clone(),
+                facts: facts.clone(),
+            })
+            .collect();
+        e.sort_by_key(|e| e.card);
+        e
+    };
+    let main = write_list(
+        o,
+        &o.out,
+        &o.scope,
+        &card_key,
+        &entries_for(&card_key),
+        version,
+        &key_refs,
+    )?;
+    let sign_time = t.elapsed().saturating_sub(main.delta_time);
+    let mut branch_lists = Vec::new();
+    for name in &o.branch_lists {
+        let t = Instant::now();
+        let key = card_key.for_scope(name);
+        let written = write_list(
+            o,
+            &o.out.join(name),
+            std::slice::from_ref(name),
+            &key,
+            &entries_for(&key),
+            version,
+            &key_refs,
+        )?;
+        branch_lists.push(BranchList {
+            name: name.clone(),
+            card_key: key.id(),
+            full: written.full,
+            deltas: written.deltas.len(),
+            time: t.elapsed(),
+        });
+    }
+    state.save(remembered.into_iter().flatten().collect(), version)?;
+    if run.journal {
+        journal::remove(state.dir());
+    }
+    Ok(Publication {
+        version,
+        entries: listed.len(),
+        without_permission,
+        reused: clear - todo.len(),
+        resumed,
+        made: todo.len(),
+        library_hashes,
+        without_verifier,
+        problems,
+        full: main.full,
+        deltas: main.deltas,
+        branch_lists,
+        verifier_time,
+        sign_time,
+        delta_time: main.delta_time,
+        total_time: started.elapsed(),
+    })
+}
+
+/// One list written: its full file and deltas.
+struct Written {
+    full: (PathBuf, u64),
+    deltas: Vec<(u64, PathBuf, u64)>,
+    delta_time: Duration,
+}
+
+/// Writes version `version` of the list of `entries` (ascending by card hash, keyed with
+/// `card_key`) for `scope` into `out`: the kept full list, deltas from the kept versions, the
+/// full list and the head last, and drops what is no longer kept.
+fn write_list(
+    o: &Options,
+    out: &Path,
+    scope: &[String],
+    card_key: &CardKey,
+    entries: &[Entry],
+    version: u64,
+    key_refs: &[&allowlist::SigningKey],
+) -> Result<Written, PublishError> {
+    let mut body = Vec::with_capacity(entries.len() * 100);
+    for e in entries {
+        e.encode(&mut body);
+    }
+    let list_hash: [u8; 32] = Sha256::digest(&body).into();
     let header = Header {
         kind: Kind::Full,
         version,
         base: None,
         issued_at: o.now,
         expires_at: o.now.saturating_add(o.valid_for),
-        scope: o.scope.clone(),
-        signers: keys.iter().map(|k| k.public().id()).collect(),
+        scope: scope.to_vec(),
+        signers: key_refs.iter().map(|k| k.public().id()).collect(),
         card_key: card_key.id(),
         argon2: o.argon2,
-        entry_count: listed.len() as u64,
+        entry_count: entries.len() as u64,
         list_hash,
         body_len: body.len() as u64,
         body_hash: list_hash,
     };
-    let key_refs: Vec<_> = keys.iter().collect();
-    let prefix = header.sign(&key_refs);
-    let sign_time = t.elapsed();
+    let prefix = header.sign(key_refs);
 
-    let versions = o.out.join("versions");
+    let versions = out.join("versions");
     std::fs::create_dir_all(&versions).map_err(io(&versions))?;
     let mut file = prefix.clone();
     file.extend_from_slice(&body);
@@ -552,11 +667,15 @@ pub(crate) fn publish_with(o: &Options, run: Run) -> Result<Publication, Publish
     kept.sort_unstable();
     let drop_count = kept.len().saturating_sub(o.keep);
     let (dropped, kept) = kept.split_at(drop_count);
-    let new_pairs = pairs(&body, listed.len() as u64).map_err(PublishError::Options)?;
+    let new_pairs = pairs(&body, entries.len() as u64).map_err(PublishError::Options)?;
     let mut deltas = Vec::new();
     for old in kept {
         let path = versions.join(format!("{old}.oal"));
         let (oh, obody) = read_list(&path)?;
+        if oh.card_key != header.card_key {
+            // Made with another card key: no delta can turn it into this one.
+            continue;
+        }
         let old_pairs = pairs(&obody, oh.entry_count).map_err(|problem| PublishError::BadFile {
             path: path.clone(),
             problem,
@@ -569,26 +688,23 @@ pub(crate) fn publish_with(o: &Options, run: Run) -> Result<Publication, Publish
             body_hash: Sha256::digest(&dbody).into(),
             ..header.clone()
         };
-        let mut dfile = dh.sign(&key_refs);
+        let mut dfile = dh.sign(key_refs);
         dfile.extend_from_slice(&dbody);
-        let dpath = o.out.join(format!("delta-from-{old}.oal"));
+        let dpath = out.join(format!("delta-from-{old}.oal"));
         write_atomic(&dpath, &dfile, 0o644)?;
         deltas.push((*old, dpath, dfile.len() as u64));
     }
     let delta_time = t.elapsed();
 
-    let full = o.out.join("full.oal");
+    let full = out.join("full.oal");
     write_atomic(&full, &file, 0o644)?;
-    write_atomic(&o.out.join("head.oal"), &prefix, 0o644)?;
-    state.save(remembered.into_iter().flatten().collect(), version)?;
-    if run.journal {
-        journal::remove(state.dir());
-    }
+    write_atomic(&out.join("head.oal"), &prefix, 0o644)?;
     for old in dropped {
         let _ = std::fs::remove_file(versions.join(format!("{old}.oal")));
     }
-    // Deltas from versions no longer kept are stale: remove them.
-    if let Ok(dir) = std::fs::read_dir(&o.out) {
+    // Deltas from versions no longer kept (or made with another key) are stale: remove them.
+    let made: Vec<u64> = deltas.iter().map(|d| d.0).collect();
+    if let Ok(dir) = std::fs::read_dir(out) {
         for e in dir.filter_map(|e| e.ok()) {
             let name = e.file_name();
             let from = name.to_str().and_then(|n| {
@@ -597,27 +713,15 @@ pub(crate) fn publish_with(o: &Options, run: Run) -> Result<Publication, Publish
                     .parse::<u64>()
                     .ok()
             });
-            if from.is_some_and(|f| !kept.contains(&f)) {
+            if from.is_some_and(|f| !made.contains(&f)) {
                 let _ = std::fs::remove_file(e.path());
             }
         }
     }
-    Ok(Publication {
-        version,
-        entries: listed.len(),
-        without_permission,
-        reused: clear - todo.len(),
-        resumed,
-        made: todo.len(),
-        library_hashes,
-        without_verifier,
-        problems,
+    Ok(Written {
         full: (full, file.len() as u64),
         deltas,
-        verifier_time,
-        sign_time,
         delta_time,
-        total_time: started.elapsed(),
     })
 }
 

@@ -66,6 +66,7 @@ fn setup(dir: &Path, state: &str, n: usize, pin: &dyn Fn(usize) -> String) -> Op
         progress: false,
         max_problem_share: 0.0,
         max_bcrypt_cost: crate::build::MAX_BCRYPT_COST,
+        branch_lists: vec![],
     }
 }
 
@@ -415,4 +416,70 @@ fn the_library_systems_own_hashes_are_carried_and_patrons_without_a_pin_are_list
     // The state remembers only the verifier it made; a second run makes none.
     let again = publish(&o).unwrap();
     assert_eq!((again.reused, again.made, again.library_hashes), (1, 0, 1));
+}
+
+#[test]
+fn a_branch_list_is_keyed_with_the_branchs_own_card_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 40;
+    let o = Options {
+        branch_lists: vec!["LEMI".into(), "IMA".into()],
+        ..setup(dir.path(), "state", n, &pin_of)
+    };
+    let p = publish(&o).unwrap();
+    assert_eq!(p.branch_lists.len(), 2);
+    let consortium = read_card_key(&o.card_key).unwrap();
+    let read = |path: &Path| {
+        let bytes = std::fs::read(path).unwrap();
+        let s = SignedHeader::parse(&bytes).unwrap();
+        let entries: Vec<allowlist::Entry> =
+            Entries::new(&bytes[s.body_offset..], s.header.entry_count)
+                .map(|e| e.unwrap().entry)
+                .collect();
+        (s.header, entries)
+    };
+    let (main, main_entries) = read(&o.out.join("full.oal"));
+    let mut seen = vec![main_entries.iter().map(|e| e.card).collect::<Vec<_>>()];
+    for name in ["LEMI", "IMA"] {
+        let key = consortium.for_scope(name);
+        let (h, entries) = read(&o.out.join(name).join("full.oal"));
+        assert_eq!(h.scope, vec![name.to_string()]);
+        assert_eq!(h.card_key, key.id());
+        assert_ne!(h.card_key, main.card_key);
+        assert_eq!((h.version, h.entry_count), (main.version, n as u64));
+        // Every patron is found under the branch's key, with the same PIN verifier.
+        for i in 0..n {
+            let card = redact::CardNumber::new(card_of(i));
+            let e = entries.iter().find(|e| e.card == key.hash(&card)).unwrap();
+            assert_eq!(
+                e.pin.check(&redact::Pin::new(pin_of(i)), &o.argon2, 12),
+                PinCheck::Match
+            );
+            assert!(!entries.iter().any(|e| e.card == consortium.hash(&card)));
+        }
+        let cards: Vec<_> = entries.iter().map(|e| e.card).collect();
+        assert!(cards.windows(2).all(|w| w[0] < w[1]), "sorted");
+        assert!(
+            seen.iter()
+                .all(|other| other.iter().all(|c| !cards.contains(c)))
+        );
+        seen.push(cards);
+    }
+    // The next version reaches each branch as a delta from its own previous list.
+    let again = publish(&Options {
+        now: o.now + 60,
+        ..o.clone()
+    })
+    .unwrap();
+    assert!(
+        again.branch_lists.iter().all(|b| b.deltas == 1),
+        "{:?}",
+        again.branch_lists
+    );
+    assert!(
+        o.out
+            .join("LEMI")
+            .join(format!("delta-from-{}.oal", p.version))
+            .exists()
+    );
 }

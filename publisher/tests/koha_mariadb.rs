@@ -561,6 +561,7 @@ fn options(dir: &Path, koha: PathBuf) -> publisher::Options {
         progress: false,
         max_problem_share: 0.0,
         max_bcrypt_cost: 12,
+        branch_lists: vec![],
     }
 }
 

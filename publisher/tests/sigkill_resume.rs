@@ -113,6 +113,7 @@ fn a_sigkilled_build_is_resumed_by_the_next_run() {
         progress: false,
         max_problem_share: 0.0,
         max_bcrypt_cost: publisher::build::MAX_BCRYPT_COST,
+        branch_lists: vec![],
     })
     .unwrap();
     assert!(p.reused >= k, "{} reused, {k} journalled", p.reused);

@@ -43,6 +43,7 @@ fn options(
         progress: false,
         max_problem_share: 0.0,
         max_bcrypt_cost: publisher::build::MAX_BCRYPT_COST,
+        branch_lists: vec![],
     }
 }
 

@@ -539,6 +539,7 @@ fn synthetic(files: &PublisherFiles, dir: &Path, n: u64, changed: u64, at: i64) 
         progress: false,
         max_problem_share: 0.0,
         max_bcrypt_cost: publisher::build::MAX_BCRYPT_COST,
+        branch_lists: vec![],
     })
     .unwrap();
     let path = dir.join(format!("list-{}.oal", p.version));
