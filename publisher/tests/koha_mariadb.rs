@@ -157,6 +157,11 @@ fn is_root() -> bool {
 
 /// Starts a server, or `None` when mariadbd is missing and OMATOIMI_SKIP_MARIADB=1.
 fn start() -> Option<Server> {
+    start_with(&[])
+}
+
+/// Starts a server with more mariadbd arguments.
+fn start_with(extra: &[String]) -> Option<Server> {
     let (Some(mariadbd), Some(install)) = (find("mariadbd"), find("mariadb-install-db")) else {
         if std::env::var("OMATOIMI_SKIP_MARIADB").is_ok_and(|v| v == "1") {
             eprintln!("mariadbd not found: skipped (OMATOIMI_SKIP_MARIADB=1)");
@@ -200,7 +205,8 @@ fn start() -> Option<Server> {
         .arg(format!("--port={port}"))
         .arg("--bind-address=127.0.0.1")
         .arg("--innodb-buffer-pool-size=256M")
-        .arg("--innodb-flush-log-at-trx-commit=2");
+        .arg("--innodb-flush-log-at-trx-commit=2")
+        .args(extra);
     if is_root() {
         cmd.arg("--user=root");
     }
@@ -828,4 +834,76 @@ fn read_time() {
         p.library_hashes,
         t.elapsed().as_secs_f64()
     );
+}
+
+/// A CA and a server certificate for 127.0.0.1 in `dir`: (ca.pem, server.pem, server-key.pem).
+fn tls_files(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "koha test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut server = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    server
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "koha-db");
+    let cert = server.signed_by(&key, &ca_cert, &ca_key).unwrap();
+    let files = (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server-key.pem"),
+    );
+    std::fs::write(&files.0, ca_cert.pem()).unwrap();
+    std::fs::write(&files.1, cert.pem()).unwrap();
+    std::fs::write(&files.2, key.serialize_pem()).unwrap();
+    (files.0, files.1, files.2)
+}
+
+#[test]
+fn the_connection_can_be_tls_checked_against_the_librarys_ca() {
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = tls_files(certs.path());
+    let Some(server) = start_with(&[
+        format!("--ssl-ca={}", ca.display()),
+        format!("--ssl-cert={}", cert.display()),
+        format!("--ssl-key={}", key.display()),
+        "--require-secure-transport=ON".into(),
+    ]) else {
+        return;
+    };
+    let mut admin = server.koha();
+    let patrons: Vec<Patron> = (0..20).map(generate).collect();
+    insert(&mut admin, &patrons, |_| 4, &|i, p| koha_hash(&p.pin, 4, i));
+    let work = tempfile::tempdir().unwrap();
+    // Without TLS the server refuses.
+    let toml = server.config(work.path(), "");
+    let e = publisher::koha::read(&toml, today())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("connecting to 127.0.0.1"), "{e}");
+    // With the CA: read.
+    let text = std::fs::read_to_string(&toml).unwrap().replace(
+        "database = \"koha\"",
+        &format!("database = \"koha\"\ntls_ca = \"{}\"", ca.display()),
+    );
+    std::fs::write(&toml, text).unwrap();
+    let got = publisher::koha::read(&toml, today()).unwrap();
+    assert_eq!(
+        got.patrons.len(),
+        patrons.iter().filter(|p| p.card.is_some()).count()
+    );
+    // Another CA: refused.
+    let other = tempfile::tempdir().unwrap();
+    let (other_ca, _, _) = tls_files(other.path());
+    let text = std::fs::read_to_string(&toml)
+        .unwrap()
+        .replace(&ca.display().to_string(), &other_ca.display().to_string());
+    std::fs::write(&toml, text).unwrap();
+    let e = publisher::koha::read(&toml, today())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("connecting to 127.0.0.1"), "{e}");
+    eprintln!("another CA: {e}");
 }
