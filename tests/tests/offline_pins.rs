@@ -225,3 +225,84 @@ async fn a_door_checks_the_registers_hashes_offline_and_learns_a_pin_it_cannot_e
         Refusal::NoOfflineVerifier
     );
 }
+
+#[test]
+fn a_card_the_list_does_not_know_is_learned_only_when_the_library_says_any() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = publishing::ensure_publisher(dir.path()).unwrap();
+    // Valid for 100 days, so that the list still answers when the learned verifier has expired.
+    publishing::publish(&fixtures(), None, &files, now(), 24 * 100, CHEAP).unwrap();
+    let device = |name: &str, learn: &str| {
+        let d = dir.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        let key = d.join("card-key.secret");
+        std::fs::copy(&files.card_key, &key).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::write(
+            d.join("door.toml"),
+            format!(
+                "[allowlist]\nstore = \"store\"\ncard_key = \"card-key.secret\"\nscopes = [\"heili\"]\nkeys = [\"{}\"]\nlearn_pins = \"{learn}\"\n",
+                files.public_key
+            ),
+        )
+        .unwrap();
+        let list =
+            OfflineList::open(config::allowlist::load(&d.join("door.toml")).unwrap()).unwrap();
+        let s = list.settings();
+        offline::apply_file(
+            list.store(),
+            &s.anchors,
+            &files.out.join("full.oal"),
+            now(),
+            s.max_list_bytes,
+        )
+        .unwrap();
+        list
+    };
+    // A patron registered after the list was made: the library system's facts for them.
+    let newcomer = CardNumber::new("24680000009999");
+    let facts = allowlist::Facts {
+        card_expires: chrono::NaiveDate::from_ymd_opt(2030, 1, 31).unwrap(),
+        turns_15: None,
+        self_service: true,
+        guardian_consent: false,
+        fines_over_limit: false,
+        card_lost: false,
+        category: "ADULT".into(),
+        home_branch: "LEMI".into(),
+        blocks: vec![],
+    };
+    let listed_only = device("listed", "listed");
+    assert!(
+        !listed_only
+            .learn(&newcomer, &Pin::new("7777"), Some(&facts), now())
+            .unwrap()
+    );
+    assert_eq!(
+        listed_only
+            .check(&newcomer, &Pin::new("7777"), now())
+            .unwrap(),
+        OfflineAnswer::UnknownCard
+    );
+    let any = device("any", "any");
+    assert!(
+        any.learn(&newcomer, &Pin::new("7777"), Some(&facts), now())
+            .unwrap()
+    );
+    match any.check(&newcomer, &Pin::new("7777"), now() + 60).unwrap() {
+        OfflineAnswer::Verified { facts: f, by, .. } => {
+            assert_eq!(by, CheckedBy::Learned);
+            assert_eq!(*f, facts);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Without the online facts (a refused or unknown answer) nothing is learned.
+    let other = CardNumber::new("24680000008888");
+    assert!(!any.learn(&other, &Pin::new("1234"), None, now()).unwrap());
+    // Learned verifiers expire after learned_pin_days (90) without an online confirmation.
+    assert_eq!(
+        any.check(&newcomer, &Pin::new("7777"), now() + 90 * 86_400)
+            .unwrap(),
+        OfflineAnswer::UnknownCard
+    );
+}
