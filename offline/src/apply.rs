@@ -12,7 +12,7 @@ use allowlist::trust::{self, Verdict};
 use allowlist::{Anchors, Entry, FormatError, Kind, Refusal, SignedHeader};
 use sha2::{Digest, Sha256};
 
-use crate::store::{Store, StoreError, Writer};
+use crate::store::{Patch, Store, StoreError, Writer};
 
 /// What applying did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,7 +107,7 @@ pub fn apply_file(
     let signed = SignedHeader::parse(&head).map_err(Refusal::from)?;
     let held = store.held();
     let mut ratchet = store.ratchet()?;
-    let signers = match trust::check(&signed, anchors, &ratchet, held, now)? {
+    let signers = match check_trust(store, &signed, anchors, &ratchet, held, now)? {
         Verdict::Unchanged => {
             return Ok(Applied::Unchanged {
                 version: signed.header.version,
@@ -143,42 +143,69 @@ pub fn apply_file(
             });
         }
     }
-    let mut w = store.begin()?;
-    let result = match h.kind {
-        Kind::Full => write_full(
-            store,
-            &mut w,
-            &signed,
-            &head[signed.body_offset..],
-            &mut file,
-            path,
-        ),
+    let applied = match (h.kind, held) {
+        (Kind::Delta, Some(from)) => Applied::Delta {
+            from: from.version,
+            version: h.version,
+            entries: h.entry_count,
+        },
+        _ => Applied::Full {
+            version: h.version,
+            entries: h.entry_count,
+        },
+    };
+    ratchet.raise(&signers, h.version);
+    match h.kind {
+        Kind::Full => {
+            let mut w = store.begin()?;
+            match write_full(
+                store,
+                &mut w,
+                &signed,
+                &head[signed.body_offset..],
+                &mut file,
+                path,
+            ) {
+                Ok(()) => store.commit(w, &prefix, &ratchet)?,
+                Err(e) => {
+                    store.abort(w);
+                    return Err(e);
+                }
+            }
+        }
         Kind::Delta => {
             let mut body = head[signed.body_offset..].to_vec();
             file.read_to_end(&mut body).map_err(io)?;
-            write_delta(store, &mut w, &signed, &body)
+            let patch = merge_delta(store, &signed, &body)?;
+            store.commit_patch(patch, &prefix, &ratchet)?;
         }
-    };
-    match result {
-        Ok(()) => {
-            ratchet.raise(&signers, h.version);
-            store.commit(w, &prefix, &ratchet)?;
-            Ok(match (h.kind, held) {
-                (Kind::Delta, Some(from)) => Applied::Delta {
-                    from: from.version,
-                    version: h.version,
-                    entries: h.entry_count,
-                },
-                _ => Applied::Full {
-                    version: h.version,
-                    entries: h.entry_count,
-                },
-            })
+    }
+    Ok(applied)
+}
+
+/// [`trust::check`], except that the very list an upgrade of the store dropped
+/// ([`Store::dropped`]) may be taken again although the ratchet holds its version.
+fn check_trust(
+    store: &Store,
+    signed: &SignedHeader,
+    anchors: &Anchors,
+    ratchet: &allowlist::Ratchet,
+    held: Option<trust::Held>,
+    now: i64,
+) -> Result<Verdict, ApplyError> {
+    match trust::check(signed, anchors, ratchet, held, now) {
+        Err(Refusal::Rollback { offered, floor }) if offered == floor && held.is_none() => {
+            let h = &signed.header;
+            let same = store
+                .dropped()?
+                .is_some_and(|d| d.version == h.version && d.list_hash == h.list_hash);
+            if same && h.kind == Kind::Full {
+                let signers = trust::check_signatures(signed, anchors)?;
+                return Ok(Verdict::Take { signers });
+            }
+            Err(Refusal::Rollback { offered, floor }.into())
         }
-        Err(e) => {
-            store.abort(w);
-            Err(e)
-        }
+        r => Ok(r?),
     }
 }
 
@@ -243,19 +270,17 @@ fn write_full(
     finish(hasher, count, &signed.header)
 }
 
-fn write_delta(
-    store: &Store,
-    w: &mut Writer,
-    signed: &SignedHeader,
-    body: &[u8],
-) -> Result<(), ApplyError> {
+/// Merges the delta with the list in force block by block, hashing the merged list; the touched
+/// blocks are rewritten into a patch that is committed only when the merged list matches the
+/// signed list hash and count.
+fn merge_delta(store: &Store, signed: &SignedHeader, body: &[u8]) -> Result<Patch, ApplyError> {
     let h = &signed.header;
     check_body(h, body)?;
     let delta = Delta::parse(body).map_err(Refusal::from)?;
     let mut hasher = Sha256::new();
-    let mut count = 0u64;
-    for e in delta.merge(store.entries()) {
-        let bytes = e.map_err(|e| match e {
+    let patch = store
+        .patch(&delta.removed, &delta.upserts, |e| hasher.update(e))
+        .map_err(|e| match e {
             MergeError::Base(s) => ApplyError::Store(s),
             MergeError::BaseNotSorted => ApplyError::Store(StoreError::Damaged {
                 path: store.path().to_owned(),
@@ -266,11 +291,8 @@ fn write_delta(
                 held: store.held().map(|x| x.version),
             }),
         })?;
-        hasher.update(&bytes);
-        store.put(w, &bytes)?;
-        count += 1;
-    }
-    finish(hasher, count, h)
+    finish(hasher, patch.count, h)?;
+    Ok(patch)
 }
 
 /// The list written matches the signed list hash and entry count.
