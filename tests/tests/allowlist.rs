@@ -625,18 +625,27 @@ fn sigkill_during_apply_leaves_one_whole_list() {
     let dir = tempfile::tempdir().unwrap();
     let files = publisher(dir.path());
     let t = now();
-    // Two contents, alternating, each published as a new version.
-    let lists: Vec<PathBuf> = (0..trials as i64 + 1)
-        .map(|i| {
-            synthetic(
-                &files,
-                dir.path(),
-                12_000,
-                if i % 2 == 0 { 0 } else { 4_000 },
-                t + i,
-            )
-        })
-        .collect();
+    // Two contents, alternating, each published as a new version, with the delta from the one
+    // before (a third of the entries changed: most blocks are rewritten).
+    let mut lists: Vec<(PathBuf, Option<PathBuf>)> = vec![];
+    for i in 0..trials as i64 + 2 {
+        let full = synthetic(
+            &files,
+            dir.path(),
+            12_000,
+            if i % 2 == 0 { 0 } else { 4_000 },
+            t + i,
+        );
+        let delta = lists.last().map(|(prev, _): &(PathBuf, _)| {
+            let from = version_of(prev);
+            let d = dir
+                .path()
+                .join(format!("delta-{from}-{}.oal", version_of(&full)));
+            std::fs::copy(files.out.join(format!("delta-from-{from}.oal")), &d).unwrap();
+            d
+        });
+        lists.push((full, delta));
+    }
     let door = dir.path().join("door");
     let list = device(
         &door,
@@ -647,22 +656,40 @@ fn sigkill_during_apply_leaves_one_whole_list() {
         &[],
         "",
     );
-    apply(&list, &lists[0], t + 1_000).unwrap();
+    apply(&list, &lists[0].0, t + 1_000).unwrap();
     drop(list);
+    // The kill times spread over a whole apply, measured here (process start included), so
+    // that some land on the commit.
+    let started = std::time::Instant::now();
+    let status = spawn_apply(&door.join("door.toml"), &lists[1].0, t + 1_000)
+        .wait()
+        .unwrap();
+    assert!(status.success());
+    let span = started.elapsed().as_micros() as u64 * 12 / 10;
     let mut applied = 0;
     let mut killed = 0;
+    let mut deltas = 0;
     let mut seed = t as u64;
-    for next in &lists[1..] {
+    for (i, (full, delta)) in lists[2..].iter().enumerate() {
         seed = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        let delay = std::time::Duration::from_micros((seed >> 33) % 400_000);
+        let delay = std::time::Duration::from_micros((seed >> 33) % span.max(1));
         let before = {
             let l = OfflineList::open(config::allowlist::load(&door.join("door.toml")).unwrap())
                 .unwrap();
             whole(&l).0
         };
-        let mut child = spawn_apply(&door.join("door.toml"), next, t + 1_000);
+        let next_version = version_of(full);
+        // Every other trial a delta, when the held list is its base.
+        let file = match delta {
+            Some(d) if i % 2 == 0 && delta_base(d) == before => {
+                deltas += 1;
+                d
+            }
+            _ => full,
+        };
+        let mut child = spawn_apply(&door.join("door.toml"), file, t + 1_000);
         std::thread::sleep(delay);
         let _ = child.kill();
         let status = child.wait().unwrap();
@@ -674,10 +701,6 @@ fn sigkill_during_apply_leaves_one_whole_list() {
         let l =
             OfflineList::open(config::allowlist::load(&door.join("door.toml")).unwrap()).unwrap();
         let (version, _) = whole(&l);
-        let next_version = allowlist::SignedHeader::parse(&std::fs::read(next).unwrap())
-            .unwrap()
-            .header
-            .version;
         assert!(
             version == before || version == next_version,
             "version {version} is neither {before} nor {next_version}"
@@ -688,10 +711,26 @@ fn sigkill_during_apply_leaves_one_whole_list() {
         assert!(l.store().ratchet().unwrap().floor(&l.settings().anchors) >= version);
     }
     eprintln!(
-        "{trials} trials: {killed} killed mid-apply, {applied} finished; the store held one whole list every time"
+        "{trials} trials ({deltas} deltas; kills spread over {span} µs): {killed} killed mid-apply, {applied} finished; the store held one whole list every time"
     );
     assert!(
         killed > 0,
         "no trial was killed mid-apply: the test proved nothing"
     );
+}
+
+fn version_of(file: &Path) -> u64 {
+    allowlist::SignedHeader::parse(&std::fs::read(file).unwrap())
+        .unwrap()
+        .header
+        .version
+}
+
+fn delta_base(file: &Path) -> u64 {
+    allowlist::SignedHeader::parse(&std::fs::read(file).unwrap())
+        .unwrap()
+        .header
+        .base
+        .unwrap()
+        .0
 }
