@@ -167,7 +167,12 @@ fn the_units_restart_for_ever_and_the_door_is_locked_after_every_stop() {
     // rppal maps must be allowed, or the lock cannot be engaged (a Pi 5's RP1 is /dev/gpiomem0).
     let allowed = values(&door, "Service", "DeviceAllow");
     // A card key sealed by a TPM is unsealed through /dev/tpmrm0 at start (both daemons).
-    for node in ["/dev/gpiomem", "/dev/gpiomem0", "/dev/gpiochip0", "/dev/tpmrm0"] {
+    for node in [
+        "/dev/gpiomem",
+        "/dev/gpiomem0",
+        "/dev/gpiochip0",
+        "/dev/tpmrm0",
+    ] {
         assert!(
             allowed.iter().any(|a| a == &format!("{node} rw")),
             "door-agent.service: DeviceAllow={node} rw missing"
