@@ -44,7 +44,7 @@ fn published(dir: &Path) -> PublisherFiles {
     let fixtures = Fixtures::parse(
         Path::new("heili.toml"),
         library_sim::DEFAULT_FIXTURES,
-        library_sim::clock::Clock::system().today(),
+        library_sim::clock::Clock::from_fn(e2e::daemons_now).today(),
     )
     .unwrap();
     let files = publishing::ensure_publisher(dir).unwrap();
@@ -201,7 +201,7 @@ async fn the_simulator_serves_the_list_only_to_devices_with_a_certificate_from_i
     let provisioned = device_identity(
         &tmp.path().join("provisioned-id"),
         &sim_ca,
-        SystemTime::now(),
+        SystemTime::from(e2e::daemons_now()),
         30,
     );
     let door2 = device(
@@ -233,13 +233,13 @@ async fn the_simulator_serves_the_list_only_to_devices_with_a_certificate_from_i
     let other = device_identity(
         &tmp.path().join("other-id"),
         &ca("Some other library's devices"),
-        SystemTime::now(),
+        SystemTime::from(e2e::daemons_now()),
         30,
     );
     let expired = device_identity(
         &tmp.path().join("expired-id"),
         &sim_ca,
-        SystemTime::now() - Duration::from_secs(40 * 86_400),
+        SystemTime::from(e2e::daemons_now()) - Duration::from_secs(40 * 86_400),
         30,
     );
     for (what, identity) in [("another CA", &other), ("expired", &expired)] {
@@ -522,7 +522,7 @@ async fn nginx_with_the_shipped_config_serves_the_list_to_enrolled_devices_only(
     let enrolled = device_identity(
         &tmp.path().join("door-id"),
         &device_ca,
-        SystemTime::now(),
+        SystemTime::from(e2e::daemons_now()),
         365,
     );
     let door = device(
@@ -546,7 +546,7 @@ async fn nginx_with_the_shipped_config_serves_the_list_to_enrolled_devices_only(
     let other = device_identity(
         &tmp.path().join("other-id"),
         &ca("Some other library's devices"),
-        SystemTime::now(),
+        SystemTime::from(e2e::daemons_now()),
         365,
     );
     let foreign = device(
@@ -562,7 +562,7 @@ async fn nginx_with_the_shipped_config_serves_the_list_to_enrolled_devices_only(
     let old = device_identity(
         &tmp.path().join("expired-id"),
         &device_ca,
-        SystemTime::now() - Duration::from_secs(400 * 86_400),
+        SystemTime::from(e2e::daemons_now()) - Duration::from_secs(400 * 86_400),
         365,
     );
     let expired = device(

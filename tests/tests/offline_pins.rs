@@ -31,7 +31,7 @@ fn fixtures() -> Fixtures {
     Fixtures::parse(
         Path::new("heili.toml"),
         library_sim::DEFAULT_FIXTURES,
-        library_sim::clock::Clock::system().today(),
+        library_sim::clock::Clock::from_fn(e2e::daemons_now).today(),
     )
     .unwrap()
 }
