@@ -305,3 +305,80 @@ mod tests {
         assert_eq!((mode("d"), mode("f")), (0o700, 0o600));
     }
 }
+
+/// A small private file of records, rewritten whole at every change so that a removed record
+/// leaves no bytes (the PIN-failure records, the learned PIN verifiers): opened with
+/// [`open_record_file`], replaced with [`replace_record_file`]. Holds `dir` against other
+/// processes while it lives.
+#[derive(Debug)]
+pub struct RecordFile {
+    dir: PathBuf,
+    name: &'static str,
+    _lock: DirLock,
+}
+
+/// Opens (or creates, private to this user) the directory `dir` holding the record file `name`,
+/// takes it for this process, deletes a `<name>.new` a crash left half written, and returns the
+/// file's bytes (`None` when there is none yet).
+pub fn open_record_file(
+    dir: &Path,
+    name: &'static str,
+) -> io::Result<(RecordFile, Option<Vec<u8>>)> {
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_private_dir(parent)?;
+    }
+    let lock = lock(dir)?;
+    create_private_dir(dir)?;
+    let new = dir.join(format!("{name}.new"));
+    if new.exists() {
+        std::fs::remove_file(&new)?;
+    }
+    let bytes = match std::fs::read(dir.join(name)) {
+        Ok(b) => Some(b),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    Ok((
+        RecordFile {
+            dir: dir.to_owned(),
+            name,
+            _lock: lock,
+        },
+        bytes,
+    ))
+}
+
+impl RecordFile {
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(self.name)
+    }
+
+    /// Replaces the file with `bytes`, durably: written to `<name>.new` (0600), synced, renamed
+    /// over the file, the directory synced. A failure leaves the old file and no `.new`.
+    pub fn replace(&self, bytes: &[u8]) -> io::Result<()> {
+        use std::io::Write;
+        let new = self.dir.join(format!("{}.new", self.name));
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&new)
+            .and_then(|mut file| {
+                file.write_all(bytes)?;
+                file.sync_all()
+            })
+            .and_then(|()| std::fs::rename(&new, self.path()))
+            .and_then(|()| File::open(&self.dir)?.sync_all());
+        if written.is_err() {
+            let _ = std::fs::remove_file(&new);
+        }
+        written
+    }
+}

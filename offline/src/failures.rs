@@ -16,8 +16,6 @@
 //! and refusing every card offline for a broken lockout file would be worse.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -29,7 +27,6 @@ use crate::store::StoreError;
 /// The directory's name, beside the list's store.
 pub const DIR: &str = "pin-failures";
 const FILE: &str = "failures";
-const NEW: &str = "failures.new";
 const MAGIC: &[u8] = b"omatoimi pin-failures 1\n";
 const RECORD: usize = 32 + 20;
 
@@ -42,9 +39,8 @@ pub fn dir_for(list_store: &Path) -> PathBuf {
 /// The failure records, held in memory and written through to their file.
 #[derive(Debug)]
 pub struct FailureStore {
-    dir: PathBuf,
+    file: daemon::fs::RecordFile,
     records: Mutex<BTreeMap<[u8; 32], Failures>>,
-    _lock: daemon::fs::DirLock,
 }
 
 impl FailureStore {
@@ -55,30 +51,20 @@ impl FailureStore {
             path: dir.to_owned(),
             message: e.to_string(),
         };
-        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            daemon::fs::create_private_dir(parent).map_err(io)?;
-        }
-        let lock = daemon::fs::lock(dir).map_err(io)?;
-        daemon::fs::create_private_dir(dir).map_err(io)?;
-        let new = dir.join(NEW);
-        if new.exists() {
-            std::fs::remove_file(&new).map_err(io)?;
-        }
-        let records = match std::fs::read(dir.join(FILE)) {
-            Ok(bytes) => decode(&bytes).unwrap_or_else(|| {
+        let (file, bytes) = daemon::fs::open_record_file(dir, FILE).map_err(io)?;
+        let records = match bytes {
+            Some(bytes) => decode(&bytes).unwrap_or_else(|| {
                 tracing::error!(
                     "{}: damaged; PIN-failure records read as none",
-                    dir.join(FILE).display()
+                    file.path().display()
                 );
                 BTreeMap::new()
             }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => return Err(io(e)),
+            None => BTreeMap::new(),
         };
         Ok(Self {
-            dir: dir.to_owned(),
+            file,
             records: Mutex::new(records),
-            _lock: lock,
         })
     }
 
@@ -88,7 +74,7 @@ impl FailureStore {
 
     /// The directory.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        self.file.dir()
     }
 
     /// The record of a card.
@@ -166,34 +152,16 @@ impl FailureStore {
 
     /// Writes `records` in the place of the file, durably.
     fn write(&self, records: &BTreeMap<[u8; 32], Failures>) -> Result<(), StoreError> {
-        let io = |e: std::io::Error| StoreError::Failures {
-            path: self.dir.clone(),
-            message: e.to_string(),
-        };
         let mut bytes = Vec::with_capacity(MAGIC.len() + records.len() * RECORD);
         bytes.extend_from_slice(MAGIC);
         for (k, f) in records {
             bytes.extend_from_slice(k);
             bytes.extend_from_slice(&f.encode());
         }
-        let new = self.dir.join(NEW);
-        let written = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&new)
-            .and_then(|mut file| {
-                file.write_all(&bytes)?;
-                file.sync_all()
-            })
-            .and_then(|()| std::fs::rename(&new, self.dir.join(FILE)))
-            .and_then(|()| std::fs::File::open(&self.dir)?.sync_all());
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&new);
-            return Err(io(e));
-        }
-        Ok(())
+        self.file.replace(&bytes).map_err(|e| StoreError::Failures {
+            path: self.file.dir().to_owned(),
+            message: e.to_string(),
+        })
     }
 }
 
@@ -280,9 +248,9 @@ mod tests {
         s.set(&card(0xa1), Some(g.fail(None, 1_000)), &g, 1_000)
             .unwrap();
         drop(s);
-        std::fs::write(dir.join(NEW), [0xb2; 40]).unwrap();
+        std::fs::write(dir.join("failures.new"), [0xb2; 40]).unwrap();
         let s = FailureStore::open(&dir).unwrap();
-        assert!(!dir.join(NEW).exists());
+        assert!(!dir.join("failures.new").exists());
         assert_eq!(s.len(), 1);
         drop(s);
         std::fs::write(dir.join(FILE), b"garbage").unwrap();

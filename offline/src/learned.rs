@@ -16,8 +16,6 @@
 //! when it has not been confirmed for the library's `learned_pin_days`.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -28,7 +26,6 @@ use crate::store::StoreError;
 /// The directory's name, beside the list's store.
 pub const DIR: &str = "learned-pins";
 const FILE: &str = "learned";
-const NEW: &str = "learned.new";
 const MAGIC: &[u8] = b"omatoimi learned-pins 1\n";
 /// What the secret for learned verifiers is derived for (see [`allowlist::CardKey::derive`]).
 pub const PEPPER_PURPOSE: &str = "learned PIN verifiers";
@@ -71,9 +68,8 @@ impl Learned {
 /// The learned verifiers, held in memory and written through to their file.
 #[derive(Debug)]
 pub struct LearnedStore {
-    dir: PathBuf,
+    file: daemon::fs::RecordFile,
     records: Mutex<BTreeMap<[u8; 32], Learned>>,
-    _lock: daemon::fs::DirLock,
 }
 
 impl LearnedStore {
@@ -86,30 +82,20 @@ impl LearnedStore {
             path: dir.to_owned(),
             message: e.to_string(),
         };
-        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            daemon::fs::create_private_dir(parent).map_err(io)?;
-        }
-        let lock = daemon::fs::lock(dir).map_err(io)?;
-        daemon::fs::create_private_dir(dir).map_err(io)?;
-        let new = dir.join(NEW);
-        if new.exists() {
-            std::fs::remove_file(&new).map_err(io)?;
-        }
-        let records = match std::fs::read(dir.join(FILE)) {
-            Ok(bytes) => decode(&bytes).unwrap_or_else(|| {
+        let (file, bytes) = daemon::fs::open_record_file(dir, FILE).map_err(io)?;
+        let records = match bytes {
+            Some(bytes) => decode(&bytes).unwrap_or_else(|| {
                 tracing::error!(
                     "{}: damaged; learned PIN verifiers read as none",
-                    dir.join(FILE).display()
+                    file.path().display()
                 );
                 BTreeMap::new()
             }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => return Err(io(e)),
+            None => BTreeMap::new(),
         };
         Ok(Self {
-            dir: dir.to_owned(),
+            file,
             records: Mutex::new(records),
-            _lock: lock,
         })
     }
 
@@ -119,7 +105,7 @@ impl LearnedStore {
 
     /// The directory.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        self.file.dir()
     }
 
     /// How many records are held.
@@ -178,26 +164,12 @@ impl LearnedStore {
     }
 
     fn write(&self, records: &BTreeMap<[u8; 32], Learned>) -> Result<(), StoreError> {
-        let io = |e: std::io::Error| StoreError::Failures {
-            path: self.dir.clone(),
-            message: e.to_string(),
-        };
-        let new = self.dir.join(NEW);
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&new)
-            .map_err(io)?;
-        f.write_all(&encode(records)).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        drop(f);
-        std::fs::rename(&new, self.dir.join(FILE)).map_err(io)?;
-        std::fs::File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io)?;
-        Ok(())
+        self.file
+            .replace(&encode(records))
+            .map_err(|e| StoreError::Failures {
+                path: self.file.dir().to_owned(),
+                message: e.to_string(),
+            })
     }
 }
 
