@@ -305,8 +305,13 @@ impl Nginx {
         std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
     }
 
-    fn access_log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default()
+    /// Stops it gracefully and returns its access log. nginx writes a request's line in
+    /// its log phase, after the response has gone out, so a client can see its answer
+    /// before the line exists; after a graceful stop every line is written.
+    fn stop_and_access_log(self) -> String {
+        let dir = self.dir.clone();
+        self.stop();
+        std::fs::read_to_string(dir.join("access.log")).unwrap_or_default()
     }
 
     /// Stops it as a service manager would (SIGQUIT: a graceful stop), and waits.
@@ -575,7 +580,7 @@ async fn nginx_with_the_shipped_config_serves_the_list_to_enrolled_devices_only(
     refused_403("expired", &expired, sync(&expired).await);
 
     // Each is in the access log with the certificate's verdict.
-    let log = nginx.access_log();
+    let log = nginx.stop_and_access_log();
     println!("nginx's access log:\n{log}");
     for expect in [
         "\"GET /allowlist/full.oal HTTP/1.1\" 200",
@@ -595,5 +600,4 @@ async fn nginx_with_the_shipped_config_serves_the_list_to_enrolled_devices_only(
         3,
         "three refusals:\n{log}"
     );
-    nginx.stop();
 }
