@@ -291,7 +291,10 @@ fn merge_delta(store: &Store, signed: &SignedHeader, body: &[u8]) -> Result<Patc
                 held: store.held().map(|x| x.version),
             }),
         })?;
-    finish(hasher, patch.count, h)?;
+    if let Err(e) = finish(hasher, patch.count, h) {
+        store.abandon_patch(patch);
+        return Err(e);
+    }
     Ok(patch)
 }
 

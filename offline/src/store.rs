@@ -1,33 +1,64 @@
-//! The store: sled 0.34 behind the few operations the allow-list needs, so another store is one
-//! file.
+//! The store: sled 0.34 and a pack file behind the few operations the allow-list needs, so
+//! another store is one file.
 //!
-//! A list lives in its own tree, `blocks-<generation>`, as sorted *blocks* of a few KB of entries
-//! (not one key per patron, which made sled grow to gigabytes at a million patrons): each block
-//! is keyed by `0x01` and the card hash of its first entry, so a lookup is one sled range read
-//! (the last block whose first hash is not above the card's) and a binary search inside the
-//! block. The same tree holds the list's signed prefix and its ratchet under `0x00` keys, so a
-//! delta that rewrites the blocks it touches, the new prefix and the raised ratchet is one atomic
-//! sled batch: a crash before it leaves the old list, after it the new one.
+//! A list is kept as sorted *blocks* of entries, a page (4 KiB) each, not one key per patron
+//! (which made sled grow to gigabytes at a million patrons). The blocks' bytes are in a pack
+//! file, `pack-<generation>`, written once and only appended to, each block on its own pages; sled holds the list's index, in
+//! its own tree `index-<generation>`: each block keyed by `0x01` and the card hash of its first
+//! entry, valued with where its bytes are in the pack, their length and their CRC-32. A lookup is
+//! one sled range read in that small tree (the last block whose first hash is not above the
+//! card's), one positioned read of the block, and a binary search inside it.
 //!
-//! A full list is written into a fresh tree, flushed, and only then named current in the `meta`
-//! tree, with the raised ratchet, in one atomic batch; the old tree is dropped afterwards. A crash
-//! before that batch leaves a tree no one names, dropped at the next open. `meta` keeps the
-//! ratchet too, so it outlives a dropped list; the ratchet in force is the higher mark of both.
+//! Why the bytes are not in sled itself: sled 0.34 accounts its cache only after 64 reads in one
+//! of its 256 cache shards, so a tree of a few thousand large nodes is never evicted at all. With
+//! the blocks in sled, one pass over a million-patron list (every delta makes one, to check the
+//! merged list's hash) left the whole list resident: 218 MiB at the peak of a 1 % delta, and a
+//! daemon at 98 MiB after 20,000 lookups. The index is some 25,000 small values at a million
+//! patrons; the blocks are read with `pread` through the kernel's page cache, which the kernel
+//! evicts.
+//!
+//! sled stays the store of record and the commit point. The index tree holds, beside the blocks'
+//! records, the list's signed prefix, its ratchet, the pack's committed length and the bytes of
+//! live blocks, under `0x00` keys.
+//! - A full list is written into a fresh pack and a fresh index tree; the pack is synced, then
+//!   the index flushed, and only then is the list named current in the `meta` tree, with the
+//!   raised ratchet, in one atomic batch. The old tree and pack go afterwards. A crash before
+//!   that batch leaves a tree and a pack no one names, removed at the next open.
+//! - A delta appends the blocks it touches, rewritten, to the pack, syncs it, and then commits in
+//!   one atomic sled batch the index records of those blocks, the new prefix, the raised ratchet
+//!   and the pack's new length: a crash before the batch leaves the old list (the appended tail is
+//!   cut at the next open), after it the new one. The replaced blocks' bytes are then punched out
+//!   of the pack (zeroed, their disk space freed); the same batch names them, so a crash before
+//!   the punch is finished at the next open. A patron a delta removes leaves no bytes in the pack.
+//! - When the pack's space on disk passes 1.4 times its live blocks (on a filesystem that cannot
+//!   punch holes, every other delta or so) or its length 3 times (after some deltas), a delta is
+//!   written as a fresh pack of the whole merged list instead, as a full list is.
+//!
+//! `meta` keeps the ratchet too, so it outlives a dropped list; the ratchet in force is the higher
+//! mark of both.
 //!
 //! A block: u32 entry count, then each entry's end offset (u32, from the start of the entries),
 //! then the entries' canonical bytes. Entries are variable-length; their boundaries come from the
 //! table, never from a fixed length.
 //!
-//! An earlier version kept one key per patron in `list-<generation>` trees, named by a `current`
-//! record in `meta`. Such a store is found at open: its ratchet is kept, its list dropped (the next
-//! sync fetches a full list), and the dropped list's version and hash are remembered so that the
-//! very same list may be taken again ([`Store::dropped`]).
+//! Earlier layouts, found at open:
+//! - blocks in sled (`blocks-<generation>` trees, named by `current-blocks` in `meta`): the list is
+//!   moved block by block into a pack, with its prefix and ratchet; a door that is offline at the
+//!   upgrade keeps its list;
+//! - one key per patron (`list-<generation>` trees, named by `current`): its ratchet is kept, its
+//!   list dropped (the next sync fetches a full list), and the dropped list's version and hash are
+//!   remembered so that the very same list may be taken again ([`Store::dropped`]).
 //!
 //! The device's own PIN-failure records are not here but in [`crate::failures`]: an earlier
 //! version kept them in a `pin-failures` tree, which [`Store::take_old_failures`] and
 //! [`Store::drop_old_failures`] move out.
+//!
+//! One writer at a time: the sync loop applies lists one after another, and sled's lock keeps a
+//! second process out.
 
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -37,23 +68,36 @@ use allowlist::trust::Held;
 use allowlist::{CardHash, KeyId, Ratchet, SignedHeader};
 
 /// `meta`: the generation of the list in force (u64).
-const CURRENT: &[u8] = b"current-blocks";
+const CURRENT: &[u8] = b"current-pack";
 /// `meta`: the ratchet, kept apart from any list.
 const RATCHET: &[u8] = b"ratchet";
 const NEXT_GENERATION: &[u8] = b"next-generation";
 /// `meta`: version and list hash of a list an upgrade dropped.
 const DROPPED: &[u8] = b"dropped-list";
-/// `meta` of the earlier layout: generation and prefix of its `list-<generation>` tree.
+/// `meta` of the blocks-in-sled layout: the generation of its `blocks-<generation>` tree.
+const BLOCKS_CURRENT: &[u8] = b"current-blocks";
+/// `meta` of the one-key-per-patron layout: generation and prefix of its `list-<generation>` tree.
 const OLD_CURRENT: &[u8] = b"current";
-/// A list tree's records: its signed prefix and its ratchet.
+/// An index tree's records (and a blocks-in-sled tree's): the list's signed prefix, its ratchet.
 const PREFIX_KEY: &[u8] = b"\x00prefix";
 const RATCHET_KEY: &[u8] = b"\x00ratchet";
+/// An index tree's records: the pack's committed length, the bytes of its live blocks, and the
+/// replaced blocks still to be punched out (each u64 offset, u64 length).
+const PACK_LEN_KEY: &[u8] = b"\x00pack-len";
+const LIVE_KEY: &[u8] = b"\x00live";
+const GARBAGE_KEY: &[u8] = b"\x00garbage";
 /// The first byte of a block's key.
 const BLOCK_TAG: u8 = 1;
-/// A block is sealed once its entries reach this many bytes (a few dozen entries).
-pub const BLOCK_BYTES: usize = 2048;
-/// Blocks written per sled batch while a full list is written.
-const BATCH_BYTES: usize = 1 << 20;
+/// A block takes at most this many bytes, one page of the pack (about forty entries), unless a
+/// single entry is larger.
+pub const BLOCK_BYTES: usize = 4096;
+/// Index records written per sled batch while a full list is written.
+const INDEX_BATCH: usize = 4096;
+/// A delta is written as a fresh pack when the pack's disk space passes this share of its live
+/// blocks (tenths)...
+const COMPACT_SPACE_TENTHS: u64 = 14;
+/// ...or its length this multiple.
+const COMPACT_LENGTH: u64 = 3;
 /// The tree an earlier version kept the PIN-failure records in.
 const OLD_FAILURES: &[u8] = b"pin-failures";
 
@@ -66,6 +110,14 @@ pub enum StoreError {
         /// The store directory.
         path: PathBuf,
         /// sled's message.
+        message: String,
+    },
+    /// The pack file could not be read or written (disk full, I/O error).
+    #[error("allow-list pack {}: {message}", path.display())]
+    Pack {
+        /// The pack (or the store directory).
+        path: PathBuf,
+        /// The system's message.
         message: String,
     },
     /// A stored record is damaged.
@@ -94,19 +146,146 @@ pub enum StoreError {
 pub struct Current {
     generation: u64,
     tree: sled::Tree,
+    pack: Arc<File>,
     /// Its signed header.
     pub header: SignedHeader,
     /// Its signed prefix as received.
     pub prefix: Vec<u8>,
 }
 
-/// The sled store.
+/// The store.
 #[derive(Debug, Clone)]
 pub struct Store {
     path: PathBuf,
     db: sled::Db,
     meta: sled::Tree,
     current: Arc<RwLock<Option<Current>>>,
+}
+
+/// The pack's unit: a block starts on a page and takes whole pages, so the pages of a replaced
+/// block can be punched out and their space given back.
+const PAGE: u64 = 4096;
+
+fn pages(len: u64) -> u64 {
+    len.div_ceil(PAGE) * PAGE
+}
+
+/// Where a block's bytes are in the pack: offset, length, CRC-32 (16 bytes in the index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct BlockRef {
+    offset: u64,
+    len: u32,
+    crc: u32,
+}
+
+impl BlockRef {
+    fn encode(&self) -> [u8; 16] {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&self.offset.to_le_bytes());
+        b[8..12].copy_from_slice(&self.len.to_le_bytes());
+        b[12..].copy_from_slice(&self.crc.to_le_bytes());
+        b
+    }
+
+    fn decode(b: &[u8]) -> Option<Self> {
+        let b: &[u8; 16] = b.try_into().ok()?;
+        Some(Self {
+            offset: u64::from_le_bytes(b[..8].try_into().ok()?),
+            len: u32::from_le_bytes(b[8..12].try_into().ok()?),
+            crc: u32::from_le_bytes(b[12..].try_into().ok()?),
+        })
+    }
+
+    /// The pages it takes in the pack.
+    fn extent(&self) -> u64 {
+        pages(u64::from(self.len))
+    }
+}
+
+/// A pack being appended to.
+#[derive(Debug)]
+struct PackOut {
+    out: BufWriter<File>,
+    len: u64,
+}
+
+impl PackOut {
+    fn new(file: File, len: u64) -> Self {
+        Self {
+            out: BufWriter::with_capacity(1 << 20, file),
+            len,
+        }
+    }
+
+    /// Appends a block on its own pages.
+    fn append(&mut self, block: &[u8]) -> std::io::Result<BlockRef> {
+        let len =
+            u32::try_from(block.len()).map_err(|_| std::io::Error::other("a block over 4 GiB"))?;
+        let r = BlockRef {
+            offset: self.len,
+            len,
+            crc: crc32fast::hash(block),
+        };
+        self.out.write_all(block)?;
+        let pad = r.extent() - u64::from(len);
+        self.out.write_all(&[0u8; PAGE as usize][..pad as usize])?;
+        self.len += r.extent();
+        Ok(r)
+    }
+
+    /// Everything written on disk.
+    fn finish(self) -> std::io::Result<File> {
+        let file = self.out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_data()?;
+        Ok(file)
+    }
+}
+
+/// A list being written: a pack and an index tree no one names yet.
+#[derive(Debug)]
+pub struct Writer {
+    generation: u64,
+    tree: sled::Tree,
+    out: PackOut,
+    block: BlockBuilder,
+    batch: sled::Batch,
+    pending: usize,
+    last: Option<[u8; 32]>,
+    live: u64,
+    /// Entries written.
+    pub count: u64,
+}
+
+/// Where a merged delta goes.
+#[derive(Debug)]
+enum Target {
+    /// Appended to the pack in force: the touched blocks, their index records, the replaced
+    /// blocks to punch out, the live bytes afterwards.
+    Append {
+        out: PackOut,
+        start: u64,
+        batch: sled::Batch,
+        garbage: Vec<BlockRef>,
+        live: u64,
+    },
+    /// A fresh pack of the whole merged list.
+    Fresh(Writer),
+}
+
+/// A delta merged with the list in force, ready to be committed: the touched blocks rewritten.
+#[derive(Debug)]
+pub struct Patch {
+    generation: u64,
+    target: Target,
+    /// Entries of the merged list.
+    pub count: u64,
+    /// Blocks rewritten (the old block replaced, its entries written anew).
+    pub blocks_rewritten: u64,
+    /// Bytes of the blocks written.
+    pub bytes_written: u64,
+    /// Whether the merged list went into a fresh pack (the old one had too much space to give
+    /// back).
+    pub compacted: bool,
 }
 
 /// A block being filled.
@@ -126,8 +305,20 @@ impl BlockBuilder {
         self.ends.is_empty()
     }
 
-    fn full(&self) -> bool {
-        self.data.len() >= BLOCK_BYTES
+    /// Whether `entry` still fits in the block's page (a first entry always does).
+    fn fits(&self, entry: usize) -> bool {
+        self.is_empty() || 4 + 4 * (self.ends.len() + 1) + self.data.len() + entry <= BLOCK_BYTES
+    }
+
+    /// Adds `entry`, sealing the block first when the entry would not fit in it.
+    fn push_sealing(&mut self, entry: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+        let sealed = if self.fits(entry.len()) {
+            None
+        } else {
+            self.seal()
+        };
+        self.push(entry);
+        sealed
     }
 
     /// The block's key and value; the builder is empty afterwards.
@@ -209,36 +400,12 @@ impl<'a> Block<'a> {
     }
 }
 
-/// A list being written: a tree no one names yet.
-#[derive(Debug)]
-pub struct Writer {
-    generation: u64,
-    tree: sled::Tree,
-    block: BlockBuilder,
-    batch: sled::Batch,
-    pending: usize,
-    last: Option<[u8; 32]>,
-    /// Entries written.
-    pub count: u64,
-}
-
-/// A delta merged with the list in force, ready to be committed: the touched blocks rewritten.
-#[derive(Debug)]
-pub struct Patch {
-    generation: u64,
-    batch: sled::Batch,
-    /// Entries of the merged list.
-    pub count: u64,
-    /// Blocks rewritten (the old block removed, its entries written anew).
-    pub blocks_rewritten: u64,
-    /// Bytes of the blocks written.
-    pub bytes_written: u64,
-}
-
 impl Store {
-    /// Opens (or creates) the store in `path`, with a cache of `cache_bytes`, and drops any list
-    /// tree a crash left unnamed. A store in the earlier layout loses its list (logged) and keeps
-    /// its ratchet.
+    /// Opens (or creates) the store in `path`, with a cache of `cache_bytes`; removes any list
+    /// tree or pack a crash left unnamed, cuts a delta's uncommitted tail off the pack and punches
+    /// out the blocks a committed delta replaced. A store in the blocks-in-sled layout has its
+    /// list moved into a pack; one in the one-key-per-patron layout loses its list (logged) and
+    /// keeps its ratchet.
     pub fn open(path: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
         let err = |e: sled::Error| StoreError::Sled {
             path: path.to_owned(),
@@ -263,13 +430,25 @@ impl Store {
             meta,
             current: Arc::new(RwLock::new(None)),
         };
-        store.drop_old_layout()?;
+        store.drop_one_key_layout()?;
+        store.move_blocks_layout()?;
         let current = store.read_current()?;
-        let keep = current.as_ref().map(|c| tree_name(c.generation));
+        let keep = current.as_ref().map(|c| c.generation);
         for name in store.db.tree_names() {
-            let list = name.starts_with(b"list-") || name.starts_with(b"blocks-");
-            if list && keep.as_deref() != Some(&name[..]) {
+            let list = name.starts_with(b"list-")
+                || name.starts_with(b"blocks-")
+                || name.starts_with(b"index-");
+            if list && keep.map(index_name).as_deref() != Some(&name[..]) {
                 store.db.drop_tree(&name).map_err(err)?;
+            }
+        }
+        let keep_pack = keep.map(pack_name);
+        let dir = std::fs::read_dir(path).map_err(|e| store.pack_err(path, e))?;
+        for f in dir.flatten() {
+            let name = f.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with("pack-") && keep_pack.as_deref() != Some(&name[..]) {
+                std::fs::remove_file(f.path()).map_err(|e| store.pack_err(&f.path(), e))?;
             }
         }
         store.current = Arc::new(RwLock::new(current));
@@ -283,6 +462,13 @@ impl Store {
         }
     }
 
+    fn pack_err(&self, path: &Path, e: std::io::Error) -> StoreError {
+        StoreError::Pack {
+            path: path.to_owned(),
+            message: e.to_string(),
+        }
+    }
+
     fn damaged(&self, what: &'static str) -> StoreError {
         StoreError::Damaged {
             path: self.path.clone(),
@@ -290,8 +476,22 @@ impl Store {
         }
     }
 
-    /// The earlier layout (one key per patron): its ratchet stays in `meta`, its list goes.
-    fn drop_old_layout(&self) -> Result<(), StoreError> {
+    fn pack_path(&self, generation: u64) -> PathBuf {
+        self.path.join(pack_name(generation))
+    }
+
+    /// Remembers a list an upgrade drops: its version and hash, so that the very same list may be
+    /// taken again.
+    fn remember_dropped(&self, batch: &mut sled::Batch, held: Option<(u64, [u8; 32])>) {
+        if let Some((version, hash)) = held {
+            let mut record = version.to_le_bytes().to_vec();
+            record.extend_from_slice(&hash);
+            batch.insert(DROPPED, record);
+        }
+    }
+
+    /// The one-key-per-patron layout: its ratchet stays in `meta`, its list goes.
+    fn drop_one_key_layout(&self) -> Result<(), StoreError> {
         let Some(old) = self.meta.get(OLD_CURRENT).map_err(self.err())? else {
             return Ok(());
         };
@@ -301,11 +501,7 @@ impl Store {
             .map(|s| (s.header.version, s.header.list_hash));
         let mut batch = sled::Batch::default();
         batch.remove(OLD_CURRENT);
-        if let Some((version, hash)) = held {
-            let mut record = version.to_le_bytes().to_vec();
-            record.extend_from_slice(&hash);
-            batch.insert(DROPPED, record);
-        }
+        self.remember_dropped(&mut batch, held);
         self.meta.apply_batch(batch).map_err(self.err())?;
         self.db.flush().map_err(self.err())?;
         tracing::warn!(
@@ -317,6 +513,92 @@ impl Store {
         Ok(())
     }
 
+    /// The blocks-in-sled layout: its list is moved into a pack, entry by entry (re-blocked), with
+    /// its prefix; its ratchet goes into `meta` first. A list that cannot be moved is dropped and
+    /// remembered, as the one-key layout's is.
+    fn move_blocks_layout(&self) -> Result<(), StoreError> {
+        let Some(v) = self.meta.get(BLOCKS_CURRENT).map_err(self.err())? else {
+            return Ok(());
+        };
+        let moved_before = self.meta.get(CURRENT).map_err(self.err())?.is_some();
+        let old = <[u8; 8]>::try_from(v.as_ref())
+            .ok()
+            .map(|g| format!("blocks-{:020}", u64::from_le_bytes(g)))
+            .filter(|name| self.db.tree_names().iter().any(|n| n == name.as_bytes()))
+            .map(|name| self.db.open_tree(name))
+            .transpose()
+            .map_err(self.err())?;
+        if let (false, Some(old)) = (moved_before, old) {
+            let prefix = old.get(PREFIX_KEY).map_err(self.err())?;
+            let signed = prefix.as_deref().and_then(|p| SignedHeader::parse(p).ok());
+            // The ratchet the old list raised, kept whatever happens to the list.
+            let mut ratchet = self.meta_ratchet()?;
+            if let Some(raw) = old.get(RATCHET_KEY).map_err(self.err())? {
+                raise_from(&mut ratchet, &raw).map_err(|_| self.damaged("ratchet"))?;
+            }
+            self.meta
+                .insert(RATCHET, ratchet.encode())
+                .map_err(self.err())?;
+            self.db.flush().map_err(self.err())?;
+            let moved = match (&prefix, &signed) {
+                (Some(prefix), Some(_)) => self.copy_blocks(&old, prefix, &ratchet),
+                _ => Err(self.damaged("list prefix")),
+            };
+            match moved {
+                Ok(count) => tracing::info!(
+                    "offline list store {}: list version {} ({count} entries) moved from sled into a pack",
+                    self.path.display(),
+                    signed.as_ref().map_or(0, |s| s.header.version)
+                ),
+                Err(e) => {
+                    let held = signed.map(|s| (s.header.version, s.header.list_hash));
+                    let mut batch = sled::Batch::default();
+                    self.remember_dropped(&mut batch, held);
+                    self.meta.apply_batch(batch).map_err(self.err())?;
+                    tracing::warn!(
+                        "offline list store {}: the list in the earlier layout could not be moved ({e}); it is dropped and the ratchet kept, and the next sync fetches a full list",
+                        self.path.display()
+                    );
+                }
+            }
+        }
+        self.meta.remove(BLOCKS_CURRENT).map_err(self.err())?;
+        self.db.flush().map_err(self.err())?;
+        // The `blocks-` tree itself is dropped with any other unnamed tree.
+        Ok(())
+    }
+
+    /// Writes the entries of a blocks-in-sled tree as a new list; how many.
+    fn copy_blocks(
+        &self,
+        old: &sled::Tree,
+        prefix: &[u8],
+        ratchet: &Ratchet,
+    ) -> Result<u64, StoreError> {
+        let mut w = self.begin()?;
+        let copied = (|| {
+            for kv in blocks(old) {
+                let (_, v) = kv.map_err(self.err())?;
+                let block = Block::parse(&v).ok_or_else(|| self.damaged("block"))?;
+                for e in block.iter() {
+                    self.put(&mut w, e)?;
+                }
+            }
+            Ok(())
+        })();
+        match copied {
+            Ok(()) => {
+                let count = w.count;
+                self.commit(w, prefix, ratchet)?;
+                Ok(count)
+            }
+            Err(e) => {
+                self.abort(w);
+                Err(e)
+            }
+        }
+    }
+
     fn read_current(&self) -> Result<Option<Current>, StoreError> {
         let Some(v) = self.meta.get(CURRENT).map_err(self.err())? else {
             return Ok(None);
@@ -326,9 +608,9 @@ impl Store {
             .try_into()
             .map(u64::from_le_bytes)
             .map_err(|_| self.damaged("current-list record"))?;
-        let name = tree_name(generation);
+        let name = index_name(generation);
         if !self.db.tree_names().iter().any(|n| n == &name[..]) {
-            return Err(self.damaged("current list (its tree is missing)"));
+            return Err(self.damaged("current list (its index is missing)"));
         }
         let tree = self.db.open_tree(name).map_err(self.err())?;
         let prefix = tree
@@ -338,12 +620,83 @@ impl Store {
             .to_vec();
         let header =
             SignedHeader::parse(&prefix).map_err(|_| self.damaged("current list's prefix"))?;
+        let committed = self.u64_record(&tree, PACK_LEN_KEY, "pack length")?;
+        let path = self.pack_path(generation);
+        let pack = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| self.pack_err(&path, e))?;
+        let len = pack.metadata().map_err(|e| self.pack_err(&path, e))?.len();
+        if len < committed {
+            return Err(self.damaged("current list's pack (shorter than committed)"));
+        }
+        if len > committed {
+            // A delta's blocks a crash left uncommitted.
+            pack.set_len(committed)
+                .and_then(|()| pack.sync_all())
+                .map_err(|e| self.pack_err(&path, e))?;
+        }
+        if let Some(garbage) = tree.get(GARBAGE_KEY).map_err(self.err())? {
+            // A committed delta's replaced blocks a crash left before they were punched out.
+            self.punch(&pack, &path, &decode_extents(&garbage))?;
+            tree.remove(GARBAGE_KEY).map_err(self.err())?;
+            self.db.flush().map_err(self.err())?;
+        }
         Ok(Some(Current {
             generation,
             tree,
+            pack: Arc::new(pack),
             header,
             prefix,
         }))
+    }
+
+    fn u64_record(
+        &self,
+        tree: &sled::Tree,
+        key: &[u8],
+        what: &'static str,
+    ) -> Result<u64, StoreError> {
+        tree.get(key)
+            .map_err(self.err())?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(u64::from_le_bytes)
+            .ok_or_else(|| self.damaged(what))
+    }
+
+    /// Zeroes `extents` (offset, length) of a pack and gives their space back to the filesystem
+    /// (`fallocate(PUNCH_HOLE)`); where the filesystem cannot, writes zeros.
+    fn punch(&self, pack: &File, path: &Path, extents: &[(u64, u64)]) -> Result<(), StoreError> {
+        use rustix::fs::FallocateFlags;
+        let zeros = [0u8; PAGE as usize];
+        for &(offset, len) in extents {
+            let flags = FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE;
+            if rustix::fs::fallocate(pack, flags, offset, len).is_err() {
+                let mut at = offset;
+                while at < offset + len {
+                    let n = (offset + len - at).min(PAGE);
+                    pack.write_all_at(&zeros[..n as usize], at)
+                        .map_err(|e| self.pack_err(path, e))?;
+                    at += n;
+                }
+            }
+        }
+        pack.sync_data().map_err(|e| self.pack_err(path, e))
+    }
+
+    /// A block's bytes, checked against its CRC.
+    fn read_block(&self, pack: &File, r: BlockRef) -> Result<Vec<u8>, StoreError> {
+        let mut buf = vec![0u8; r.len as usize];
+        pack.read_exact_at(&mut buf, r.offset)
+            .map_err(|e| StoreError::Pack {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })?;
+        if crc32fast::hash(&buf) != r.crc {
+            return Err(self.damaged("block (its checksum does not match)"));
+        }
+        Ok(buf)
     }
 
     /// The list in force, if any.
@@ -379,24 +732,20 @@ impl Store {
         }))
     }
 
+    fn meta_ratchet(&self) -> Result<Ratchet, StoreError> {
+        match self.meta.get(RATCHET).map_err(self.err())? {
+            None => Ok(Ratchet::default()),
+            Some(v) => Ratchet::decode(&v).map_err(|_| self.damaged("ratchet")),
+        }
+    }
+
     /// The ratchet: the higher mark per key of the one in `meta` and the one beside the list in
     /// force (a delta raises the latter, atomically with its blocks).
     pub fn ratchet(&self) -> Result<Ratchet, StoreError> {
-        let damaged = |_| self.damaged("ratchet");
-        let mut r = match self.meta.get(RATCHET).map_err(self.err())? {
-            None => Ratchet::default(),
-            Some(v) => Ratchet::decode(&v).map_err(damaged)?,
-        };
+        let mut r = self.meta_ratchet()?;
         if let Some(c) = self.current() {
             if let Some(v) = c.tree.get(RATCHET_KEY).map_err(self.err())? {
-                Ratchet::decode(&v).map_err(damaged)?;
-                for m in v.chunks_exact(16) {
-                    let mut id = [0u8; 8];
-                    id.copy_from_slice(&m[..8]);
-                    let mut version = [0u8; 8];
-                    version.copy_from_slice(&m[8..]);
-                    r.raise(&[KeyId(id)], u64::from_le_bytes(version));
-                }
+                raise_from(&mut r, &v).map_err(|_| self.damaged("ratchet"))?;
             }
         }
         Ok(r)
@@ -405,7 +754,13 @@ impl Store {
     /// The entry of `card` in the list in force, as canonical bytes; the full hash is compared
     /// in constant time.
     pub fn lookup(&self, card: &CardHash) -> Result<Option<Vec<u8>>, StoreError> {
-        let Some(c) = self.current() else {
+        // Held while the block is read: a delta's commit punches replaced blocks out under the
+        // write lock, so a lookup never reads a block it has just replaced.
+        let current = self
+            .current
+            .read()
+            .map_err(|_| self.damaged("in-memory state (a thread panicked)"))?;
+        let Some(c) = current.as_ref() else {
             return Ok(None);
         };
         let mut key = [0u8; 33];
@@ -415,7 +770,9 @@ impl Store {
             return Ok(None);
         };
         let (_, v) = kv.map_err(self.err())?;
-        let block = Block::parse(&v).ok_or_else(|| self.damaged("block"))?;
+        let r = BlockRef::decode(&v).ok_or_else(|| self.damaged("block index record"))?;
+        let bytes = self.read_block(&c.pack, r)?;
+        let block = Block::parse(&bytes).ok_or_else(|| self.damaged("block"))?;
         Ok(block
             .find(&card.0)
             .filter(|e| card.ct_eq(&e[..32]))
@@ -424,22 +781,30 @@ impl Store {
 
     /// The entries of the list in force, ascending, as canonical bytes.
     pub fn entries(&self) -> impl Iterator<Item = Result<Vec<u8>, StoreError>> + '_ {
-        let tree = self.current().map(|c| c.tree);
-        tree.into_iter().flat_map(move |t| {
-            blocks(&t).flat_map(move |b| {
-                let v: Vec<Result<Vec<u8>, StoreError>> = match b {
-                    Err(e) => vec![Err(self.err()(e))],
-                    Ok((_, v)) => match Block::parse(&v) {
-                        None => vec![Err(self.damaged("block"))],
-                        Some(b) => b.iter().map(|e| Ok(e.to_vec())).collect(),
-                    },
-                };
-                v
-            })
+        self.current().into_iter().flat_map(move |c| {
+            let pack = c.pack.clone();
+            c.tree
+                .range(&[BLOCK_TAG][..]..&[BLOCK_TAG + 1][..])
+                .flat_map(move |kv| {
+                    let block = kv
+                        .map_err(self.err())
+                        .and_then(|(_, v)| {
+                            BlockRef::decode(&v).ok_or_else(|| self.damaged("block index record"))
+                        })
+                        .and_then(|r| self.read_block(&pack, r));
+                    let v: Vec<Result<Vec<u8>, StoreError>> = match block {
+                        Err(e) => vec![Err(e)],
+                        Ok(bytes) => match Block::parse(&bytes) {
+                            None => vec![Err(self.damaged("block"))],
+                            Some(b) => b.iter().map(|e| Ok(e.to_vec())).collect(),
+                        },
+                    };
+                    v
+                })
         })
     }
 
-    /// Starts writing a new list.
+    /// Starts writing a new list: a fresh pack and index tree.
     pub fn begin(&self) -> Result<Writer, StoreError> {
         let next = self
             .meta
@@ -454,16 +819,27 @@ impl Store {
             .map_err(self.err())?;
         let tree = self
             .db
-            .open_tree(tree_name(generation))
+            .open_tree(index_name(generation))
             .map_err(self.err())?;
         tree.clear().map_err(self.err())?;
+        let path = self.pack_path(generation);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| self.pack_err(&path, e))?;
         Ok(Writer {
             generation,
             tree,
+            out: PackOut::new(file, 0),
             block: BlockBuilder::default(),
             batch: sled::Batch::default(),
             pending: 0,
             last: None,
+            live: 0,
             count: 0,
         })
     }
@@ -480,29 +856,29 @@ impl Store {
         let mut c = [0u8; 32];
         c.copy_from_slice(card);
         w.last = Some(c);
-        w.block.push(entry);
         w.count += 1;
-        if w.block.full() {
-            self.seal(w)?;
+        if let Some(sealed) = w.block.push_sealing(entry) {
+            self.write_block(w, sealed)?;
         }
         Ok(())
     }
 
-    fn seal(&self, w: &mut Writer) -> Result<(), StoreError> {
-        if let Some((k, v)) = w.block.seal() {
-            w.pending += v.len();
-            w.batch.insert(k, v);
+    /// Appends a sealed block to a list being written, and its index record to the batch.
+    fn write_block(
+        &self,
+        w: &mut Writer,
+        (key, block): (Vec<u8>, Vec<u8>),
+    ) -> Result<(), StoreError> {
+        let path = self.pack_path(w.generation);
+        let r = w.out.append(&block).map_err(|e| self.pack_err(&path, e))?;
+        w.live += r.extent();
+        w.batch.insert(key, &r.encode());
+        w.pending += 1;
+        if w.pending >= INDEX_BATCH {
+            let batch = std::mem::take(&mut w.batch);
+            w.tree.apply_batch(batch).map_err(self.err())?;
+            w.pending = 0;
         }
-        if w.pending >= BATCH_BYTES {
-            self.flush_batch(w)?;
-        }
-        Ok(())
-    }
-
-    fn flush_batch(&self, w: &mut Writer) -> Result<(), StoreError> {
-        let batch = std::mem::take(&mut w.batch);
-        w.tree.apply_batch(batch).map_err(self.err())?;
-        w.pending = 0;
         Ok(())
     }
 
@@ -514,15 +890,22 @@ impl Store {
         ratchet: &Ratchet,
     ) -> Result<(), StoreError> {
         let header = SignedHeader::parse(prefix).map_err(|_| self.damaged("new list prefix"))?;
-        if !w.block.is_empty() {
-            if let Some((k, v)) = w.block.seal() {
-                w.batch.insert(k, v);
-            }
+        if let Some(sealed) = w.block.seal() {
+            self.write_block(&mut w, sealed)?;
         }
+        let path = self.pack_path(w.generation);
+        let pack_len = w.out.len;
+        // Every block on disk, and the pack's name in its directory, before the index names it.
+        let pack = w
+            .out
+            .finish()
+            .and_then(|f| sync_dir(&self.path).map(|()| f))
+            .map_err(|e| self.pack_err(&path, e))?;
         w.batch.insert(PREFIX_KEY, prefix);
         w.batch.insert(RATCHET_KEY, ratchet.encode());
-        self.flush_batch(&mut w)?;
-        // Every block on disk before the list is named current.
+        w.batch.insert(PACK_LEN_KEY, &pack_len.to_le_bytes());
+        w.batch.insert(LIVE_KEY, &w.live.to_le_bytes());
+        w.tree.apply_batch(w.batch).map_err(self.err())?;
         self.db.flush().map_err(self.err())?;
         let mut batch = sled::Batch::default();
         batch.insert(CURRENT, &w.generation.to_le_bytes());
@@ -538,43 +921,120 @@ impl Store {
             cur.replace(Current {
                 generation: w.generation,
                 tree: w.tree,
+                pack: Arc::new(pack),
                 header,
                 prefix: prefix.to_vec(),
             })
         };
         if let Some(old) = old {
             self.db
-                .drop_tree(tree_name(old.generation))
+                .drop_tree(index_name(old.generation))
                 .map_err(self.err())?;
+            let path = self.pack_path(old.generation);
+            std::fs::remove_file(&path).map_err(|e| self.pack_err(&path, e))?;
         }
         Ok(())
     }
 
     /// Throws a list being written away.
     pub fn abort(&self, w: Writer) {
-        let _ = self.db.drop_tree(tree_name(w.generation));
+        let _ = self.db.drop_tree(index_name(w.generation));
+        drop(w.out);
+        let _ = std::fs::remove_file(self.pack_path(w.generation));
     }
 
     /// Merges the list in force with a delta (`removed` card hashes and `upserts`, both
     /// ascending), block by block: `each` sees every entry of the merged list in order (to hash
-    /// it), and the blocks the delta touches are rewritten into a [`Patch`]. Nothing is written
-    /// until [`Store::commit_patch`].
+    /// it), and the blocks the delta touches are rewritten into a [`Patch`], appended to the pack
+    /// (or, when the pack holds too much replaced space, the whole merged list into a fresh
+    /// pack). Nothing is in force until [`Store::commit_patch`]; [`Store::abandon_patch`] throws
+    /// it away.
     pub fn patch(
         &self,
         removed: &[CardHash],
         upserts: &[(CardHash, Vec<u8>)],
         mut each: impl FnMut(&[u8]),
     ) -> Result<Patch, MergeError<StoreError>> {
+        let base = |e| MergeError::Base(e);
         let Some(c) = self.current() else {
-            return Err(MergeError::Base(self.damaged("no list in force")));
+            return Err(base(self.damaged("no list in force")));
+        };
+        let live = self
+            .u64_record(&c.tree, LIVE_KEY, "live bytes")
+            .map_err(base)?;
+        let pack_len = self
+            .u64_record(&c.tree, PACK_LEN_KEY, "pack length")
+            .map_err(base)?;
+        let path = self.pack_path(c.generation);
+        let allocated = c
+            .pack
+            .metadata()
+            .map_err(|e| base(self.pack_err(&path, e)))?
+            .blocks()
+            * 512;
+        let compacted = allocated * 10 > live * COMPACT_SPACE_TENTHS
+            || pack_len > live.saturating_mul(COMPACT_LENGTH);
+        let target = if compacted {
+            Target::Fresh(self.begin().map_err(base)?)
+        } else {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(|e| base(self.pack_err(&path, e)))?;
+            file.seek(SeekFrom::Start(pack_len))
+                .map_err(|e| base(self.pack_err(&path, e)))?;
+            Target::Append {
+                out: PackOut::new(file, pack_len),
+                start: pack_len,
+                batch: sled::Batch::default(),
+                garbage: vec![],
+                live,
+            }
         };
         let mut p = Patch {
             generation: c.generation,
-            batch: sled::Batch::default(),
+            target,
             count: 0,
             blocks_rewritten: 0,
             bytes_written: 0,
+            compacted,
         };
+        match self.merge_into(&c, &mut p, removed, upserts, &mut each) {
+            Ok(()) => Ok(p),
+            Err(e) => {
+                self.abandon_patch(p);
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes a block of the merged list: into the fresh pack, or appended as a rewritten block.
+    fn emit(&self, p: &mut Patch, sealed: (Vec<u8>, Vec<u8>)) -> Result<(), StoreError> {
+        p.bytes_written += sealed.1.len() as u64;
+        match &mut p.target {
+            Target::Fresh(w) => self.write_block(w, sealed),
+            Target::Append {
+                out, batch, live, ..
+            } => {
+                let r = out
+                    .append(&sealed.1)
+                    .map_err(|e| self.pack_err(&self.pack_path(p.generation), e))?;
+                *live += r.extent();
+                batch.insert(sealed.0, &r.encode());
+                Ok(())
+            }
+        }
+    }
+
+    fn merge_into(
+        &self,
+        c: &Current,
+        p: &mut Patch,
+        removed: &[CardHash],
+        upserts: &[(CardHash, Vec<u8>)],
+        each: &mut impl FnMut(&[u8]),
+    ) -> Result<(), MergeError<StoreError>> {
+        let base = |e| MergeError::Base(e);
         let (mut r, mut u) = (0usize, 0usize);
         let mut last: Option<[u8; 32]> = None;
         let mut seen = |e: &[u8], p: &mut Patch| -> Result<(), MergeError<StoreError>> {
@@ -589,38 +1049,57 @@ impl Store {
             each(e);
             Ok(())
         };
-        let mut it = blocks(&c.tree).peekable();
+        let mut it = c
+            .tree
+            .range(&[BLOCK_TAG][..]..&[BLOCK_TAG + 1][..])
+            .peekable();
         let mut out = BlockBuilder::default();
         while let Some(kv) = it.next() {
-            let (key, value) = kv.map_err(|e| MergeError::Base(self.err()(e)))?;
+            let (key, value) = kv.map_err(|e| base(self.err()(e)))?;
             // This block holds the cards below the next block's first (all for the last block).
             let next = match it.peek() {
                 Some(Ok((k, _))) => k.get(1..33).map(<[u8]>::to_vec),
                 Some(Err(_)) | None => None,
             };
             let below = |k: &CardHash| next.as_deref().is_none_or(|n| k.0[..] < *n);
-            let block =
-                Block::parse(&value).ok_or_else(|| MergeError::Base(self.damaged("block")))?;
+            let at =
+                BlockRef::decode(&value).ok_or_else(|| base(self.damaged("block index record")))?;
+            let bytes = self.read_block(&c.pack, at).map_err(base)?;
+            let block = Block::parse(&bytes).ok_or_else(|| base(self.damaged("block")))?;
             let r_end = r + removed[r..].iter().take_while(|k| below(k)).count();
             let u_end = u + upserts[u..].iter().take_while(|(k, _)| below(k)).count();
             if r == r_end && u == u_end {
                 for e in block.iter() {
-                    seen(e, &mut p)?;
+                    seen(e, p)?;
+                }
+                if let Target::Fresh(w) = &mut p.target {
+                    // Untouched: copied as it is.
+                    self.write_block(w, (key.to_vec(), bytes)).map_err(base)?;
                 }
                 continue;
             }
             // A touched block: merged, and written anew in blocks of the usual size.
-            p.batch.remove(key);
             p.blocks_rewritten += 1;
-            let mut base = block.iter().peekable();
+            if let Target::Append {
+                batch,
+                garbage,
+                live,
+                ..
+            } = &mut p.target
+            {
+                batch.remove(key);
+                garbage.push(at);
+                *live = live.saturating_sub(at.extent());
+            }
+            let mut old = block.iter().peekable();
             loop {
-                let b = base.peek().map(|e| &e[..32]);
+                let b = old.peek().map(|e| &e[..32]);
                 let up = upserts[u..u_end].first();
                 let e: &[u8] = match (b, up) {
                     (None, None) => break,
                     (Some(b), Some((k, bytes))) if k.0[..] <= *b => {
                         if k.0[..] == *b {
-                            base.next();
+                            old.next();
                         }
                         u += 1;
                         bytes
@@ -636,79 +1115,111 @@ impl Store {
                             }
                             if x.0[..] == *b {
                                 r += 1;
-                                base.next();
+                                old.next();
                                 continue;
                             }
                         }
-                        match base.next() {
+                        match old.next() {
                             Some(e) => e,
                             None => break,
                         }
                     }
                 };
-                seen(e, &mut p)?;
-                out.push(e);
-                if out.full() {
-                    if let Some((k, v)) = out.seal() {
-                        p.bytes_written += v.len() as u64;
-                        p.batch.insert(k, v);
-                    }
+                seen(e, p)?;
+                if let Some(sealed) = out.push_sealing(e) {
+                    self.emit(p, sealed).map_err(base)?;
                 }
             }
             if r != r_end {
                 return Err(MergeError::NotInBase);
             }
-            if let Some((k, v)) = out.seal() {
-                p.bytes_written += v.len() as u64;
-                p.batch.insert(k, v);
+            if let Some(sealed) = out.seal() {
+                self.emit(p, sealed).map_err(base)?;
             }
         }
         // An empty list: the delta's entries are the list.
         if u < upserts.len() {
             for (_, e) in &upserts[u..] {
-                seen(e, &mut p)?;
-                out.push(e);
-                if out.full() {
-                    if let Some((k, v)) = out.seal() {
-                        p.bytes_written += v.len() as u64;
-                        p.batch.insert(k, v);
-                    }
+                seen(e, p)?;
+                if let Some(sealed) = out.push_sealing(e) {
+                    self.emit(p, sealed).map_err(base)?;
                 }
             }
-            if let Some((k, v)) = out.seal() {
-                p.bytes_written += v.len() as u64;
-                p.batch.insert(k, v);
+            if let Some(sealed) = out.seal() {
+                self.emit(p, sealed).map_err(base)?;
             }
         }
         if r < removed.len() {
             return Err(MergeError::NotInBase);
         }
-        Ok(p)
+        Ok(())
     }
 
-    /// Makes a patched list the one in force: its rewritten blocks, its signed prefix and the
-    /// raised ratchet in one atomic batch, flushed.
+    /// Makes a patched list the one in force: its rewritten blocks (synced first), their index
+    /// records, its signed prefix, the raised ratchet and the pack's new length in one atomic
+    /// batch, flushed; then the replaced blocks are punched out of the pack.
     pub fn commit_patch(
         &self,
-        mut p: Patch,
+        p: Patch,
         prefix: &[u8],
         ratchet: &Ratchet,
     ) -> Result<(), StoreError> {
         let header = SignedHeader::parse(prefix).map_err(|_| self.damaged("new list prefix"))?;
-        let mut cur = self
-            .current
-            .write()
-            .map_err(|_| self.damaged("in-memory state (a thread panicked)"))?;
-        let Some(c) = cur.as_mut().filter(|c| c.generation == p.generation) else {
-            return Err(self.damaged("list in force (it changed while the delta was merged)"));
-        };
-        p.batch.insert(PREFIX_KEY, prefix);
-        p.batch.insert(RATCHET_KEY, ratchet.encode());
-        c.tree.apply_batch(p.batch).map_err(self.err())?;
-        self.db.flush().map_err(self.err())?;
-        c.header = header;
-        c.prefix = prefix.to_vec();
-        Ok(())
+        let changed = || self.damaged("list in force (it changed while the delta was merged)");
+        match p.target {
+            Target::Fresh(w) => {
+                if self.current().map(|c| c.generation) != Some(p.generation) {
+                    self.abort(w);
+                    return Err(changed());
+                }
+                self.commit(w, prefix, ratchet)
+            }
+            Target::Append {
+                out,
+                mut batch,
+                garbage,
+                live,
+                ..
+            } => {
+                let path = self.pack_path(p.generation);
+                let pack_len = out.len;
+                out.finish().map_err(|e| self.pack_err(&path, e))?;
+                let mut cur = self
+                    .current
+                    .write()
+                    .map_err(|_| self.damaged("in-memory state (a thread panicked)"))?;
+                let Some(c) = cur.as_mut().filter(|c| c.generation == p.generation) else {
+                    return Err(changed());
+                };
+                let extents: Vec<(u64, u64)> =
+                    garbage.iter().map(|g| (g.offset, g.extent())).collect();
+                batch.insert(PREFIX_KEY, prefix);
+                batch.insert(RATCHET_KEY, ratchet.encode());
+                batch.insert(PACK_LEN_KEY, &pack_len.to_le_bytes());
+                batch.insert(LIVE_KEY, &live.to_le_bytes());
+                batch.insert(GARBAGE_KEY, encode_extents(&extents));
+                c.tree.apply_batch(batch).map_err(self.err())?;
+                self.db.flush().map_err(self.err())?;
+                c.header = header;
+                c.prefix = prefix.to_vec();
+                self.punch(&c.pack, &path, &extents)?;
+                c.tree.remove(GARBAGE_KEY).map_err(self.err())?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Throws a merged delta away: its appended blocks are cut off the pack (or its fresh pack
+    /// removed).
+    pub fn abandon_patch(&self, p: Patch) {
+        match p.target {
+            Target::Fresh(w) => self.abort(w),
+            Target::Append { out, start, .. } => {
+                if let Ok(file) = out.out.into_inner() {
+                    let _ = file.set_len(start);
+                }
+            }
+        }
     }
 
     /// The PIN-failure records an earlier version kept in this store (its `pin-failures`
@@ -752,8 +1263,8 @@ impl Store {
         self.db.flush().unwrap();
     }
 
-    /// Writes a list in the earlier layout (one key per patron in `list-<generation>`, named by
-    /// `current` in `meta` with its prefix), as an earlier version did.
+    /// Writes a list in the one-key-per-patron layout (`list-<generation>`, named by `current`
+    /// in `meta` with its prefix), as an earlier version did.
     #[cfg(test)]
     #[allow(clippy::unwrap_used)]
     pub(crate) fn put_old_layout(&self, entries: &[Vec<u8>], prefix: &[u8], ratchet: &Ratchet) {
@@ -767,17 +1278,92 @@ impl Store {
         self.meta.insert(RATCHET, ratchet.encode()).unwrap();
         self.db.flush().unwrap();
     }
+
+    /// Writes a list in the blocks-in-sled layout (`blocks-<generation>` with 2 KB blocks, its
+    /// prefix and ratchet, named by `current-blocks` in `meta`), as an earlier version did.
+    #[cfg(test)]
+    #[allow(clippy::unwrap_used)]
+    pub(crate) fn put_blocks_layout(
+        &self,
+        entries: &[Vec<u8>],
+        prefix: &[u8],
+        tree_ratchet: &Ratchet,
+        meta_ratchet: &Ratchet,
+    ) {
+        let tree = self.db.open_tree("blocks-00000000000000000004").unwrap();
+        let mut b = BlockBuilder::default();
+        for e in entries {
+            b.push(e);
+            if b.data.len() >= 2048 {
+                let (k, v) = b.seal().unwrap();
+                tree.insert(k, v).unwrap();
+            }
+        }
+        if let Some((k, v)) = b.seal() {
+            tree.insert(k, v).unwrap();
+        }
+        tree.insert(PREFIX_KEY, prefix).unwrap();
+        tree.insert(RATCHET_KEY, tree_ratchet.encode()).unwrap();
+        self.meta
+            .insert(BLOCKS_CURRENT, &4u64.to_le_bytes())
+            .unwrap();
+        self.meta.insert(RATCHET, meta_ratchet.encode()).unwrap();
+        self.meta
+            .insert(NEXT_GENERATION, &5u64.to_le_bytes())
+            .unwrap();
+        self.db.flush().unwrap();
+    }
 }
 
-fn tree_name(generation: u64) -> Vec<u8> {
-    format!("blocks-{generation:020}").into_bytes()
+fn index_name(generation: u64) -> Vec<u8> {
+    format!("index-{generation:020}").into_bytes()
 }
 
-/// A list tree's blocks, ascending, each found by its own range read from the root. (A sled
-/// iterator reads each node once, and sled 0.34 evicts from its cache only after 64 reads per
-/// cache shard: a scan of the whole list filled the cache far past its capacity, to about the
-/// list's size. Reading each block from the root reads each node about as many times as it
-/// holds blocks, which lets the cache evict as it goes.)
+fn pack_name(generation: u64) -> String {
+    format!("pack-{generation:020}")
+}
+
+fn encode_extents(extents: &[(u64, u64)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 * extents.len());
+    for (offset, len) in extents {
+        out.extend_from_slice(&offset.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+    }
+    out
+}
+
+fn decode_extents(bytes: &[u8]) -> Vec<(u64, u64)> {
+    bytes
+        .chunks_exact(16)
+        .filter_map(|c| {
+            let offset = u64::from_le_bytes(c[..8].try_into().ok()?);
+            let len = u64::from_le_bytes(c[8..].try_into().ok()?);
+            Some((offset, len))
+        })
+        .collect()
+}
+
+/// Raises `r` to every mark of an encoded ratchet.
+fn raise_from(r: &mut Ratchet, raw: &[u8]) -> Result<(), allowlist::FormatError> {
+    Ratchet::decode(raw)?;
+    for m in raw.chunks_exact(16) {
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&m[..8]);
+        let mut version = [0u8; 8];
+        version.copy_from_slice(&m[8..]);
+        r.raise(&[KeyId(id)], u64::from_le_bytes(version));
+    }
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// A blocks-in-sled tree's blocks, ascending, each found by its own range read from the root.
+/// (A sled iterator reads each node once, and sled 0.34 evicts from its cache only after 64 reads
+/// per cache shard: a scan of the whole list filled the cache far past its capacity. Reading each
+/// block from the root reads each node about as many times as it holds blocks.)
 fn blocks(
     tree: &sled::Tree,
 ) -> impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + use<> {
@@ -865,6 +1451,13 @@ mod tests {
         CardHash(e[..32].try_into().unwrap())
     }
 
+    fn refs(c: &Current) -> Vec<BlockRef> {
+        c.tree
+            .range(&[BLOCK_TAG][..]..&[BLOCK_TAG + 1][..])
+            .map(|kv| BlockRef::decode(&kv.unwrap().1).unwrap())
+            .collect()
+    }
+
     fn all(store: &Store) -> Vec<Vec<u8>> {
         store.entries().map(|e| e.unwrap()).collect()
     }
@@ -887,11 +1480,16 @@ mod tests {
         }
         assert_eq!(store.lookup(&CardHash([0; 32])).unwrap(), None);
         assert_eq!(store.lookup(&CardHash([0xff; 32])).unwrap(), None);
-        // More than one block, none much over the target.
+        // More than one block, each within its page, each on its own pages of the pack.
         let c = store.current().unwrap();
-        let blocks: Vec<_> = blocks(&c.tree).map(|kv| kv.unwrap().1).collect();
-        assert!(blocks.len() > 50, "{} blocks", blocks.len());
-        assert!(blocks.iter().all(|b| b.len() < BLOCK_BYTES + 600));
+        let refs = refs(&c);
+        assert!(refs.len() > 10, "{} blocks", refs.len());
+        assert!(refs.iter().all(|r| r.len as usize <= BLOCK_BYTES));
+        assert!(refs.iter().all(|r| r.offset % PAGE == 0));
+        let pack_len = std::fs::metadata(store.pack_path(c.generation))
+            .unwrap()
+            .len();
+        assert_eq!(pack_len, refs.iter().map(BlockRef::extent).sum::<u64>());
         drop((c, store));
         let store = Store::open(tmp.path(), 1 << 20).unwrap();
         assert_eq!(all(&store), entries);
@@ -974,7 +1572,7 @@ mod tests {
             .unwrap();
         assert_eq!(seen, new);
         assert_eq!(p.count, new.len() as u64);
-        let total = blocks(&store.current().unwrap().tree).count() as u64;
+        let total = refs(&store.current().unwrap()).len() as u64;
         assert!(
             p.blocks_rewritten < total,
             "{} of {total}",
@@ -1051,5 +1649,197 @@ mod tests {
         drop(store);
         let store = Store::open(tmp.path(), 1 << 20).unwrap();
         assert_eq!(store.held().map(|h| h.version), Some(8));
+    }
+
+    /// A store in the blocks-in-sled layout: its list moves into a pack whole, with the higher
+    /// ratchet, and the old tree goes.
+    #[test]
+    fn a_store_with_blocks_in_sled_moves_its_list_into_a_pack() {
+        let tmp = tempfile::tempdir().unwrap();
+        let old = list(0..3_000);
+        let mut in_tree = Ratchet::default();
+        in_tree.raise(&[KeyId([9; 8])], 9);
+        let mut in_meta = Ratchet::default();
+        in_meta.raise(&[KeyId([9; 8])], 7);
+        in_meta.raise(&[KeyId([8; 8])], 3);
+        {
+            let store = Store::open(tmp.path(), 1 << 20).unwrap();
+            store.put_blocks_layout(&old, &prefix(9), &in_tree, &in_meta);
+        }
+        let store = Store::open(tmp.path(), 1 << 20).unwrap();
+        assert_eq!(store.held().map(|h| h.version), Some(9));
+        assert_eq!(all(&store), old);
+        for e in old.iter().step_by(7) {
+            assert_eq!(store.lookup(&card(e)).unwrap().as_deref(), Some(&e[..]));
+        }
+        let r = store.ratchet().unwrap();
+        let mut both = in_meta.clone();
+        both.raise(&[KeyId([9; 8])], 9);
+        assert_eq!(r, both);
+        assert!(store.dropped().unwrap().is_none());
+        assert!(
+            !store
+                .db
+                .tree_names()
+                .iter()
+                .any(|n| n.starts_with(b"blocks-"))
+        );
+        drop(store);
+        let store = Store::open(tmp.path(), 1 << 20).unwrap();
+        assert_eq!(all(&store), old);
+    }
+
+    /// A delta: the list it replaces the blocks of, as `Delta::between` makes it.
+    fn delta_to(old: &[Vec<u8>], new: &[Vec<u8>]) -> Delta {
+        Delta::between(
+            old.iter().map(|e| (card(e), &e[..])),
+            new.iter().map(|e| (card(e), &e[..])),
+        )
+    }
+
+    /// A delta that removes a patron leaves none of the patron's bytes in any file of the store:
+    /// the replaced block is punched out of the pack.
+    #[test]
+    fn a_patron_a_delta_removes_leaves_no_bytes_in_the_store() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path(), 1 << 20).unwrap();
+        let old = list(0..2_000);
+        write(&store, &old, 5);
+        // Patrons with a tail long enough to be unmistakable.
+        let gone: Vec<Vec<u8>> = old
+            .iter()
+            .filter(|e| e.len() > 32 + 24)
+            .step_by(97)
+            .cloned()
+            .collect();
+        assert!(gone.len() > 5);
+        for g in &gone {
+            assert!(daemon::fs::holds_bytes(tmp.path(), &g[32..]).unwrap());
+        }
+        let new: Vec<Vec<u8>> = old.iter().filter(|e| !gone.contains(e)).cloned().collect();
+        let d = delta_to(&old, &new);
+        let p = store.patch(&d.removed, &d.upserts, |_| {}).unwrap();
+        assert!(!p.compacted);
+        let mut r = Ratchet::default();
+        r.raise(&[KeyId([9; 8])], 6);
+        store.commit_patch(p, &prefix(6), &r).unwrap();
+        assert_eq!(all(&store), new);
+        for g in &gone {
+            assert!(
+                !daemon::fs::holds_bytes(tmp.path(), &g[32..]).unwrap(),
+                "a removed patron's entry is still in the store's files"
+            );
+        }
+    }
+
+    /// A merged delta thrown away (its hash did not match) or cut short by a crash leaves the
+    /// list in force and the pack as they were.
+    #[test]
+    fn an_abandoned_or_interrupted_delta_leaves_the_list_and_the_pack_as_they_were() {
+        let tmp = tempfile::tempdir().unwrap();
+        let old = list(0..2_000);
+        let new: Vec<Vec<u8>> = old
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 40 != 0)
+            .map(|(_, e)| e.clone())
+            .chain(list(50_000..50_100))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let d = delta_to(&old, &new);
+        let pack_file = |store: &Store| store.pack_path(store.current().unwrap().generation);
+        let len_before;
+        {
+            let store = Store::open(tmp.path(), 1 << 20).unwrap();
+            write(&store, &old, 5);
+            len_before = std::fs::metadata(pack_file(&store)).unwrap().len();
+            let p = store.patch(&d.removed, &d.upserts, |_| {}).unwrap();
+            assert!(p.bytes_written > 0);
+            store.abandon_patch(p);
+            assert_eq!(
+                std::fs::metadata(pack_file(&store)).unwrap().len(),
+                len_before
+            );
+            assert_eq!(all(&store), old);
+            // A crash after the blocks were appended, before the commit: the process ends with
+            // the merged delta unwritten to sled.
+            let p = store.patch(&d.removed, &d.upserts, |_| {}).unwrap();
+            if let Target::Append { out, .. } = p.target {
+                let _ = out.finish().unwrap();
+            }
+            assert!(std::fs::metadata(pack_file(&store)).unwrap().len() > len_before);
+        }
+        let store = Store::open(tmp.path(), 1 << 20).unwrap();
+        assert_eq!(
+            std::fs::metadata(pack_file(&store)).unwrap().len(),
+            len_before
+        );
+        assert_eq!(all(&store), old);
+        // And the delta goes in afterwards.
+        let p = store.patch(&d.removed, &d.upserts, |_| {}).unwrap();
+        let mut r = Ratchet::default();
+        r.raise(&[KeyId([9; 8])], 6);
+        store.commit_patch(p, &prefix(6), &r).unwrap();
+        assert_eq!(all(&store), new);
+    }
+
+    /// Delta after delta, the pack is rewritten whole once its replaced space grows: its length
+    /// stays within a bound, its disk space near the live blocks', and the list is right.
+    #[test]
+    fn deltas_after_deltas_keep_the_pack_bounded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path(), 1 << 20).unwrap();
+        let mut cur = list(0..3_000);
+        write(&store, &cur, 5);
+        let mut compactions = 0;
+        for round in 0..12u64 {
+            // A tenth of the patrons change (another tail), some go, some come.
+            let next: Vec<Vec<u8>> = cur
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| (*i as u64 + round) % 50 != 0)
+                .map(|(i, e)| {
+                    if (i as u64 * 7 + round) % 10 == 0 {
+                        let mut c = e[..32].to_vec();
+                        c.extend_from_slice(&entry(i as u64 * 1_000 + round)[32..]);
+                        c
+                    } else {
+                        e.clone()
+                    }
+                })
+                .chain(list(100_000 + round * 1_000..100_000 + round * 1_000 + 60))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let d = delta_to(&cur, &next);
+            let p = store.patch(&d.removed, &d.upserts, |_| {}).unwrap();
+            compactions += u32::from(p.compacted);
+            let mut r = Ratchet::default();
+            r.raise(&[KeyId([9; 8])], 6 + round);
+            store.commit_patch(p, &prefix(6 + round), &r).unwrap();
+            assert_eq!(all(&store), next, "round {round}");
+            let c = store.current().unwrap();
+            let live: u64 = refs(&c).iter().map(BlockRef::extent).sum();
+            let m = std::fs::metadata(store.pack_path(c.generation)).unwrap();
+            assert!(m.len() <= live * 5, "round {round}: {} of {live}", m.len());
+            cur = next;
+        }
+        assert!(compactions >= 1, "never rewritten");
+        drop(store);
+        let store = Store::open(tmp.path(), 1 << 20).unwrap();
+        assert_eq!(all(&store), cur);
+        // One pack only: the rewritten ones are gone.
+        let packs = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .filter(|f| {
+                f.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("pack-")
+            })
+            .count();
+        assert_eq!(packs, 1);
     }
 }

@@ -1,6 +1,6 @@
 //! Allow-list figures for a library of N patrons (default 1,000,000; `ALLOWLIST_BENCH_N`):
 //! argon2id cost, first-build rate, rebuild after a 1 % change, sign time, file and delta sizes;
-//! then on a device, for the sled store and for the floor (a plain sorted file with an offset
+//! then on a device, for the store (sled index + pack file) and for the floor (a plain sorted file with an offset
 //! table and binary search) in the same run: verify + apply of the full list and of the 1 % delta
 //! (time, memory peak VmHWM, each in its own child process), store size, lookup latency after
 //! the full list and after the delta, and a daemon's resident memory with the list open and one
@@ -52,7 +52,10 @@ fn options(
     }
 }
 
+/// The disk space the files under `p` take (allocated blocks, so a punched-out hole in the
+/// store's pack counts as the space it gives back, and a file's length does not).
 fn dir_size(p: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
     std::fs::read_dir(p).map_or(0, |d| {
         d.filter_map(|e| e.ok())
             .map(|e| {
@@ -60,7 +63,7 @@ fn dir_size(p: &Path) -> u64 {
                 if m.is_dir() {
                     dir_size(&e.path())
                 } else {
-                    m.len()
+                    m.blocks() * 512
                 }
             })
             .sum()
