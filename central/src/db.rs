@@ -1,0 +1,300 @@
+//! The console's database: SQLite or PostgreSQL behind one `Any` pool, migrated at open.
+//!
+//! One schema for both (`migrations/`): BIGINT and TEXT only, times in Unix milliseconds, every
+//! write `INSERT … ON CONFLICT`, placeholders `$1…` in order. SQLite runs in WAL mode with
+//! `synchronous=FULL`: the console's answer promises the records are stored.
+
+use report::{Ack, Batch, Body, Rejected};
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Row};
+
+use crate::identity::DeviceCert;
+
+/// The migrations, embedded.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Which database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A file.
+    Sqlite,
+    /// A server.
+    Postgres,
+}
+
+/// A database failure.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL names no database this console speaks.
+    #[error("database {0:?}: not sqlite:PATH or postgres://USER@HOST/DATABASE")]
+    Url(String),
+    /// The database failed or could not be reached.
+    #[error("database: {0}")]
+    Sql(#[from] sqlx::Error),
+    /// The schema could not be brought up to date.
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The device's certificate was revoked.
+    #[error("certificate of {device} revoked")]
+    Revoked {
+        /// The device it named.
+        device: String,
+    },
+}
+
+/// The console's database.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+const SQLITE_PRAGMAS: [&str; 4] = [
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = FULL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 5000",
+];
+
+impl Db {
+    /// Connects (creating an SQLite file when missing) and migrates the schema.
+    pub async fn open(url: &str) -> Result<Self, DbError> {
+        install_default_drivers();
+        let (backend, url) = if let Some(path) = url.strip_prefix("sqlite:") {
+            let path = path.trim_start_matches("//");
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let mode = if path.contains("mode=") {
+                String::new()
+            } else {
+                format!("{sep}mode=rwc")
+            };
+            (Backend::Sqlite, format!("sqlite://{path}{mode}"))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_owned())
+        } else {
+            return Err(DbError::Url(redact_url(url)));
+        };
+        let sqlite = backend == Backend::Sqlite;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 8 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        for pragma in SQLITE_PRAGMAS {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Which database it is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool, for the console's other parts.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Refuses a certificate from now on (by its SHA-256); whether it was not refused before.
+    pub async fn revoke(
+        &self,
+        cert_sha256: &str,
+        device_id: &str,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<bool, DbError> {
+        let r = sqlx::query(
+            "INSERT INTO revoked_certs (cert_sha256, device_id, revoked_at, reason) VALUES ($1, $2, $3, $4) ON CONFLICT (cert_sha256) DO NOTHING",
+        )
+        .bind(cert_sha256)
+        .bind(device_id)
+        .bind(now_ms)
+        .bind(reason)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Stores a device's batch in one transaction and says what it stored: every record it
+    /// holds now (a replayed one again, counted as a duplicate), and the records refused for
+    /// good. A revoked certificate stores nothing.
+    pub async fn store_batch(
+        &self,
+        device: &DeviceCert,
+        batch: &Batch,
+        now_ms: i64,
+    ) -> Result<Ack, DbError> {
+        let revoked = sqlx::query("SELECT device_id FROM revoked_certs WHERE cert_sha256 = $1")
+            .bind(&device.sha256)
+            .fetch_optional(&self.pool)
+            .await?;
+        if revoked.is_some() {
+            return Err(DbError::Revoked {
+                device: device.device_id.clone(),
+            });
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO devices (device_id, institution, branch, role, name, software, cert_sha256, cert_not_after, first_seen, last_seen, clock_skew_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (device_id) DO UPDATE SET institution = excluded.institution, branch = excluded.branch, role = excluded.role, name = excluded.name, software = excluded.software, cert_sha256 = excluded.cert_sha256, cert_not_after = excluded.cert_not_after, last_seen = excluded.last_seen, clock_skew_ms = excluded.clock_skew_ms",
+        )
+        .bind(&device.device_id)
+        .bind(&device.institution)
+        .bind(&device.branch)
+        .bind(batch.role.as_str())
+        .bind(batch.name.as_deref())
+        .bind(&batch.software)
+        .bind(&device.sha256)
+        .bind(device.not_after_ms)
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(now_ms - batch.sent_at)
+        .execute(&mut *tx)
+        .await?;
+        let mut ack = Ack {
+            v: report::VERSION,
+            ..Ack::default()
+        };
+        for r in &batch.records {
+            if let Err(why) = r.check() {
+                ack.rejected.push(Rejected { seq: r.seq, why });
+                continue;
+            }
+            let stored = match &r.body {
+                Body::Event { event } => sqlx::query(
+                    "INSERT INTO events (device_id, event_id, seq, at, received_at, kind, code, card, source, detail) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (device_id, event_id) DO NOTHING",
+                )
+                .bind(&device.device_id)
+                .bind(&r.id)
+                .bind(r.seq as i64)
+                .bind(r.at)
+                .bind(now_ms)
+                .bind(&event.kind)
+                .bind(event.code.as_deref())
+                .bind(event.card.as_deref())
+                .bind(event.source.as_deref())
+                .bind(event.detail.as_deref())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected(),
+                Body::Status { gauges } => {
+                    let json = serde_json::to_string(gauges).unwrap_or_else(|_| "{}".into());
+                    let n = sqlx::query(
+                        "INSERT INTO status_history (device_id, record_id, at, received_at, gauges) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (device_id, record_id) DO NOTHING",
+                    )
+                    .bind(&device.device_id)
+                    .bind(&r.id)
+                    .bind(r.at)
+                    .bind(now_ms)
+                    .bind(&json)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if n == 1 {
+                        // The latest snapshot, whatever order snapshots arrive in.
+                        sqlx::query(
+                            "UPDATE devices SET gauges = $1, last_status_at = $2 \
+                             WHERE device_id = $3 AND (last_status_at IS NULL OR last_status_at <= $4)",
+                        )
+                        .bind(&json)
+                        .bind(r.at)
+                        .bind(&device.device_id)
+                        .bind(r.at)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    n
+                }
+            };
+            if stored == 0 {
+                ack.duplicates += 1;
+            }
+            ack.acked.push(r.seq);
+        }
+        tx.commit().await?;
+        Ok(ack)
+    }
+
+    /// How many events a device has stored.
+    pub async fn event_count(&self, device_id: &str) -> Result<i64, DbError> {
+        let row =
+            sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events WHERE device_id = $1")
+                .bind(device_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// A device as the console knows it.
+    pub async fn device(&self, device_id: &str) -> Result<Option<DeviceRow>, DbError> {
+        let row = sqlx::query(
+            "SELECT device_id, institution, branch, role, name, software, last_seen, clock_skew_ms, last_status_at, gauges FROM devices WHERE device_id = $1",
+        )
+        .bind(device_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(DeviceRow {
+                device_id: r.try_get("device_id")?,
+                institution: r.try_get("institution")?,
+                branch: r.try_get("branch")?,
+                role: r.try_get("role")?,
+                name: r.try_get("name")?,
+                software: r.try_get("software")?,
+                last_seen: r.try_get("last_seen")?,
+                clock_skew_ms: r.try_get("clock_skew_ms")?,
+                last_status_at: r.try_get("last_status_at")?,
+                gauges: r.try_get("gauges")?,
+            })
+        })
+        .transpose()
+    }
+}
+
+/// A device's row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceRow {
+    /// From its certificate's CN.
+    pub device_id: String,
+    /// O.
+    pub institution: String,
+    /// OU.
+    pub branch: String,
+    /// `door` or `kiosk`.
+    pub role: String,
+    /// Its own name for itself.
+    pub name: Option<String>,
+    /// Its software's version.
+    pub software: Option<String>,
+    /// When it last reported (the console's clock, Unix ms).
+    pub last_seen: i64,
+    /// The console's clock minus the device's.
+    pub clock_skew_ms: Option<i64>,
+    /// When its latest status was taken.
+    pub last_status_at: Option<i64>,
+    /// Its latest gauges (JSON).
+    pub gauges: Option<String>,
+}
+
+/// A URL without its password, for messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:…{}", &url[..s + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,255 @@
+//! The device listener: HTTPS with a device certificate required, `POST /v1/report`.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use report::{Batch, BatchError, MAX_BODY_BYTES};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use crate::Clock;
+use crate::db::{Db, DbError};
+use crate::identity::{self, DeviceCert};
+use crate::settings::DeviceListener;
+
+/// A TLS handshake must be over in this time.
+const HANDSHAKE: Duration = Duration::from_secs(10);
+
+/// The running console.
+#[derive(Debug)]
+pub struct Console {
+    /// Where devices report.
+    pub devices_addr: SocketAddr,
+    /// Its database.
+    pub db: Db,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Console {
+    /// Stops taking connections and waits for the listener to end.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+fn read_pem_certs(path: &Path) -> anyhow::Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
+    let pem = std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let certs = rustls_pemfile::certs(&mut pem.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if certs.is_empty() {
+        anyhow::bail!("{}: no certificate in the file", path.display());
+    }
+    Ok(certs)
+}
+
+/// The listener's TLS: the console's certificate; a client certificate from the device CA
+/// required.
+pub fn server_config(l: &DeviceListener) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let certs = read_pem_certs(&l.certificate)?;
+    let pem = std::fs::read(&l.key).map_err(|e| anyhow::anyhow!("{}: {e}", l.key.display()))?;
+    let key = rustls_pemfile::private_key(&mut pem.as_slice())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", l.key.display()))?
+        .ok_or_else(|| anyhow::anyhow!("{}: no private key in the file", l.key.display()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in read_pem_certs(&l.device_ca)? {
+        roots
+            .add(c)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", l.device_ca.display()))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Binds the device listener and serves it until [`Console::stop`].
+pub async fn start(l: &DeviceListener, db: Db, clock: Clock) -> anyhow::Result<Console> {
+    let tls = server_config(l)?;
+    let listener = TcpListener::bind(l.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("device listener {}: {e}", l.listen))?;
+    let devices_addr = listener.local_addr()?;
+    info!(%devices_addr, device_ca = %l.device_ca.display(), "devices report here (HTTPS, device certificate required)");
+    let (stop, mut stopped) = watch::channel(false);
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let served = db.clone();
+    let task = tokio::spawn(async move {
+        let mut connections = tokio::task::JoinSet::new();
+        loop {
+            tokio::select! {
+                _ = stopped.changed() => break,
+                accepted = listener.accept() => {
+                    let (tcp, peer) = match accepted {
+                        Ok(a) => a,
+                        Err(e) => {
+                            warn!(error = %e, "accepting a device connection");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    };
+                    let (acceptor, db, clock) = (acceptor.clone(), served.clone(), clock.clone());
+                    connections.spawn(connection(acceptor, tcp, peer, db, clock));
+                }
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
+        }
+        connections.abort_all();
+    });
+    Ok(Console {
+        devices_addr,
+        db,
+        stop,
+        task,
+    })
+}
+
+async fn connection(
+    acceptor: tokio_rustls::TlsAcceptor,
+    tcp: tokio::net::TcpStream,
+    peer: SocketAddr,
+    db: Db,
+    clock: Clock,
+) {
+    let tls = match tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            // A certificate from another CA, an expired one, none at all: refused here.
+            warn!(%peer, error = %e, "device TLS handshake refused");
+            return;
+        }
+        Err(_) => {
+            debug!(%peer, "device TLS handshake timed out");
+            return;
+        }
+    };
+    let der = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| c.as_ref().to_vec());
+    let device = match der.as_deref().map(identity::from_der) {
+        Some(Ok(d)) => Arc::new(d),
+        Some(Err(e)) => {
+            warn!(%peer, error = %e, "device certificate unreadable");
+            return;
+        }
+        None => return,
+    };
+    let service = hyper::service::service_fn(move |req| {
+        handle(req, device.clone(), db.clone(), clock.clone())
+    });
+    if let Err(e) = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30))
+        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+        .await
+    {
+        debug!(%peer, error = %e, "device connection ended");
+    }
+}
+
+fn answer(status: StatusCode, body: impl Into<Bytes>, json: bool) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    let kind = if json {
+        "application/json"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    if let Ok(v) = hyper::header::HeaderValue::from_str(kind) {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    device: Arc<DeviceCert>,
+    db: Db,
+    clock: Clock,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    if (req.method(), req.uri().path()) != (&Method::POST, "/v1/report") {
+        return Ok(answer(
+            StatusCode::NOT_FOUND,
+            "devices report with POST /v1/report\n",
+            false,
+        ));
+    }
+    let body = match Limited::new(req.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            let too_large = e
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some();
+            let (status, words) = if too_large {
+                (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("a batch is at most {MAX_BODY_BYTES} bytes; send fewer records\n"),
+                )
+            } else {
+                (StatusCode::BAD_REQUEST, format!("reading the body: {e}\n"))
+            };
+            return Ok(answer(status, words, false));
+        }
+    };
+    let batch = match Batch::parse(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            let status = match e {
+                BatchError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            warn!(device = %device.device_id, error = %e, "report refused");
+            return Ok(answer(status, format!("{e}\n"), false));
+        }
+    };
+    match db.store_batch(&device, &batch, clock()).await {
+        Ok(ack) => {
+            debug!(device = %device.device_id, acked = ack.acked.len(), duplicates = ack.duplicates, rejected = ack.rejected.len(), "report stored");
+            for r in &ack.rejected {
+                warn!(device = %device.device_id, seq = r.seq, why = %r.why, "record refused");
+            }
+            let json = serde_json::to_vec(&ack).unwrap_or_default();
+            Ok(answer(StatusCode::OK, json, true))
+        }
+        Err(DbError::Revoked { device: d }) => {
+            warn!(device = %d, "report from a revoked certificate refused");
+            Ok(answer(
+                StatusCode::FORBIDDEN,
+                "this device's certificate is revoked: provision the box again\n",
+                false,
+            ))
+        }
+        Err(e) => {
+            warn!(device = %device.device_id, error = %e, "report not stored");
+            Ok(answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the console could not store the report; send it again later\n",
+                false,
+            ))
+        }
+    }
+}

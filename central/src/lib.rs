@@ -1,0 +1,44 @@
+//! The library's console: every door and kiosk of a library in one place.
+//!
+//! This first part takes what devices report. Devices sit behind municipal firewalls, so they
+//! connect out to the console: `POST /v1/report` over HTTPS with mutual TLS, with the device
+//! certificate provisioning made. The console trusts the library's device CA only, knows each
+//! device by its certificate (CN the device, O the institution, OU the branch; a body cannot
+//! speak for another device), refuses a revoked certificate, and stores each record once (keyed
+//! by device and the record's random id), in one transaction, before it answers: a device deletes
+//! from its outbox only what the answer names, so nothing is lost and nothing counted twice.
+//!
+//! The database is SQLite (a file; the default, nothing to install) or PostgreSQL (a library's
+//! production), one schema and one set of migrations for both, run at start.
+//!
+//! Not yet here (the later parts): the staff's pages, alarm rules and their delivery by
+//! e-mail and webhook, the fleet's `/metrics`, the devices' outbox and sender.
+
+pub mod db;
+pub mod identity;
+pub mod ingest;
+pub mod settings;
+
+use std::sync::Arc;
+
+pub use db::{Db, DbError};
+pub use ingest::Console;
+pub use settings::Settings;
+
+/// The console's clock: Unix milliseconds. The service reads the system's; tests choose their own.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The system's clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    })
+}
+
+/// Opens the database (migrating it), and starts the device listener.
+pub async fn run(settings: &Settings, clock: Clock) -> anyhow::Result<Console> {
+    let db = Db::open(&settings.database).await?;
+    ingest::start(&settings.devices, db, clock).await
+}

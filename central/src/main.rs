@@ -1,0 +1,93 @@
+//! `omatoimi-central`: the library's console.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// The library's console: doors and kiosks report here.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// The console's configuration.
+    #[arg(long, default_value = "/etc/omatoimi-central/central.toml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the console until SIGTERM or Ctrl-C.
+    Serve,
+    /// Brings the database's schema up to date, and stops.
+    Migrate,
+    /// Refuses a device certificate from now on (a stolen or retired box).
+    Revoke {
+        /// The device's certificate (PEM), as provisioning made it.
+        #[arg(long)]
+        cert: PathBuf,
+        /// The device it is for.
+        #[arg(long)]
+        device: String,
+        /// Why, for the record.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match run(Args::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("omatoimi-central: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let settings = central::Settings::load(&args.config)?;
+    let clock = central::system_clock();
+    match args.command {
+        Command::Serve => {
+            let console = central::run(&settings, clock).await?;
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            console.stop().await;
+        }
+        Command::Migrate => {
+            central::Db::open(&settings.database).await?;
+            println!("the database's schema is up to date");
+        }
+        Command::Revoke {
+            cert,
+            device,
+            reason,
+        } => {
+            let db = central::Db::open(&settings.database).await?;
+            let pem =
+                std::fs::read(&cert).map_err(|e| anyhow::anyhow!("{}: {e}", cert.display()))?;
+            let sha = central::identity::pem_sha256(&pem)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", cert.display()))?;
+            if db.revoke(&sha, &device, &reason, clock()).await? {
+                println!(
+                    "certificate {sha} of {device} revoked: its reports are refused from now on"
+                );
+            } else {
+                println!("certificate {sha} was already revoked");
+            }
+        }
+    }
+    Ok(())
+}

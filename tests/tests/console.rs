@@ -1,0 +1,584 @@
+//! The library's console takes what devices report, over real TLS on a real socket, into a real
+//! SQLite file and into a real PostgreSQL server (Debian's `postgresql`, started here as a user
+//! the test creates, since PostgreSQL refuses to run as root): each record stored once however
+//! often it is sent, the device named by its certificate only, a certificate from another CA or
+//! none refused in the handshake, a revoked one refused, odd records refused alone.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use central::settings::DeviceListener;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+use report::{Batch, Body, Event, Record, Role};
+
+fn ca(name: &str) -> (String, String) {
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name.push(DnType::CommonName, name);
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    (p.self_signed(&key).unwrap().pem(), key.serialize_pem())
+}
+
+/// Certificates are checked by rustls against the real clock: issued at the instant the
+/// daemons read.
+fn issued_at() -> SystemTime {
+    SystemTime::from(e2e::daemons_now())
+}
+
+/// A device's certificate and key (PEM) as omatoimi-provision makes them.
+fn device_identity(ca: &(String, String), id: &str, branch: &str) -> (String, String) {
+    let key = provision::identity::new_key().unwrap();
+    let csr = provision::identity::request(&key, id, "heili", branch).unwrap();
+    let cert = provision::identity::sign(&csr, &ca.0, &ca.1, 365, issued_at()).unwrap();
+    (cert, key.serialize_pem())
+}
+
+struct Pki {
+    dir: PathBuf,
+    device_ca: (String, String),
+    console_ca_pem: String,
+}
+
+/// The console's CA and certificate (for 127.0.0.1), and the library's device CA, in `dir`.
+fn pki(dir: &Path) -> Pki {
+    let console_ca = ca("Heili console CA");
+    let ca_key = KeyPair::from_pem(&console_ca.1).unwrap();
+    let ca_cert = CertificateParams::from_ca_cert_pem(&console_ca.0)
+        .unwrap()
+        .self_signed(&ca_key)
+        .unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()])
+        .unwrap()
+        .signed_by(&key, &ca_cert, &ca_key)
+        .unwrap();
+    std::fs::write(dir.join("console.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("console-key.pem"), key.serialize_pem()).unwrap();
+    std::fs::set_permissions(
+        dir.join("console-key.pem"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let device_ca = ca("Heili devices CA");
+    std::fs::write(dir.join("device-ca.pem"), &device_ca.0).unwrap();
+    Pki {
+        dir: dir.to_owned(),
+        device_ca,
+        console_ca_pem: console_ca.0,
+    }
+}
+
+/// An HTTPS client that pins the console's CA and presents `identity` if given.
+fn client(pki: &Pki, identity: Option<&(String, String)>) -> reqwest::Client {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pemfile_certs(&pki.console_ca_pem) {
+        roots.add(c).unwrap();
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots);
+    let mut config = match identity {
+        Some((cert, key)) => {
+            let key = rustls::pki_types::PrivateKeyDer::try_from(
+                KeyPair::from_pem(key).unwrap().serialize_der(),
+            )
+            .unwrap();
+            builder
+                .with_client_auth_cert(rustls_pemfile_certs(cert), key)
+                .unwrap()
+        }
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+fn rustls_pemfile_certs(pem: &str) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
+        .map(|c| c.unwrap())
+        .collect()
+}
+
+/// The console's clock: a fixed instant the test moves.
+const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+
+fn record(seq: u64, body: Body) -> Record {
+    Record {
+        id: format!("{seq:032x}"),
+        seq,
+        at: T0 - 60_000 + seq as i64,
+        body,
+    }
+}
+
+fn event(kind: &str, code: &str, card: Option<&str>) -> Body {
+    Body::Event {
+        event: Event {
+            kind: kind.into(),
+            code: Some(code.into()),
+            card: card.map(str::to_owned),
+            source: Some("online".into()),
+            detail: None,
+        },
+    }
+}
+
+fn status(up: f64) -> Body {
+    Body::Status {
+        gauges: [
+            ("omatoimi_up".to_owned(), up),
+            ("omatoimi_alarms_24h".to_owned(), 1.0),
+        ]
+        .into_iter()
+        .collect(),
+    }
+}
+
+fn batch(name: &str, records: Vec<Record>) -> Batch {
+    Batch {
+        v: report::VERSION,
+        role: Role::Door,
+        name: Some(name.into()),
+        software: "0.1.0".into(),
+        sent_at: T0 - 2_000,
+        records,
+    }
+}
+
+async fn post(c: &reqwest::Client, url: &str, body: Vec<u8>) -> Result<(u16, String), String> {
+    let r = c
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    let status = r.status().as_u16();
+    Ok((status, r.text().await.unwrap_or_default()))
+}
+
+async fn post_batch(c: &reqwest::Client, url: &str, b: &Batch) -> report::Ack {
+    let (status, body) = post(c, url, serde_json::to_vec(b).unwrap()).await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// Everything the console promises about taking reports, against the database at `url`.
+async fn ingest_suite(url: &str, backend: central::db::Backend) {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = pki(tmp.path());
+    let clock = Arc::new(AtomicI64::new(T0));
+    let c2 = clock.clone();
+    let db = central::Db::open(url).await.unwrap();
+    assert_eq!(db.backend(), backend);
+    // Opening again finds the schema up to date.
+    central::Db::open(url).await.unwrap();
+    let listener = DeviceListener {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        certificate: pki.dir.join("console.pem"),
+        key: pki.dir.join("console-key.pem"),
+        device_ca: pki.dir.join("device-ca.pem"),
+    };
+    let console = central::ingest::start(
+        &listener,
+        db.clone(),
+        Arc::new(move || c2.load(Ordering::SeqCst)),
+    )
+    .await
+    .unwrap();
+    let url = format!(
+        "https://127.0.0.1:{}/v1/report",
+        console.devices_addr.port()
+    );
+    let door = device_identity(&pki.device_ca, "lemi-door-1", "LEMI");
+    let c = client(&pki, Some(&door));
+
+    // Two events and a status: all stored, the device named by its certificate.
+    let card = "00112233445566778899aabbccddeeff";
+    let first = batch(
+        "Lemi door",
+        vec![
+            record(1, event("entry", "ok", Some(card))),
+            record(2, event("alarm", "forced-open", None)),
+            record(3, status(1.0)),
+        ],
+    );
+    let ack = post_batch(&c, &url, &first).await;
+    assert_eq!((ack.acked.clone(), ack.duplicates), (vec![1, 2, 3], 0));
+    assert!(ack.rejected.is_empty());
+    assert_eq!(db.event_count("lemi-door-1").await.unwrap(), 2);
+    let row = db.device("lemi-door-1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            row.institution.as_str(),
+            row.branch.as_str(),
+            row.role.as_str()
+        ),
+        ("heili", "LEMI", "door")
+    );
+    assert_eq!(row.name.as_deref(), Some("Lemi door"));
+    assert_eq!(row.last_seen, T0);
+    assert_eq!(row.clock_skew_ms, Some(2_000));
+    assert_eq!(row.last_status_at, Some(T0 - 60_000 + 3));
+    let gauges: serde_json::Value = serde_json::from_str(row.gauges.as_deref().unwrap()).unwrap();
+    assert_eq!(gauges["omatoimi_up"], 1.0);
+
+    // The same batch again (the answer was lost on the way): acknowledged, stored once.
+    clock.store(T0 + 5_000, Ordering::SeqCst);
+    let again = post_batch(&c, &url, &first).await;
+    assert_eq!((again.acked, again.duplicates), (vec![1, 2, 3], 3));
+    assert_eq!(db.event_count("lemi-door-1").await.unwrap(), 2);
+
+    // A record with a card number is refused alone; the others go in. An older status does not
+    // replace the newer one.
+    let mixed = batch(
+        "lemi-door-2",
+        vec![
+            record(4, event("denied", "pin", Some("24680000000011"))),
+            record(5, event("entry", "ok", Some(card))),
+            Record {
+                at: T0 - 3_600_000,
+                ..record(6, status(0.0))
+            },
+        ],
+    );
+    let ack = post_batch(&c, &url, &mixed).await;
+    assert_eq!(ack.acked, vec![5, 6]);
+    assert_eq!(ack.rejected.len(), 1);
+    assert_eq!(ack.rejected[0].seq, 4);
+    assert!(
+        ack.rejected[0].why.contains("pseudonym"),
+        "{:?}",
+        ack.rejected
+    );
+    assert_eq!(db.event_count("lemi-door-1").await.unwrap(), 3);
+    let row = db.device("lemi-door-1").await.unwrap().unwrap();
+    assert_eq!(row.last_status_at, Some(T0 - 60_000 + 3));
+    // The body's name is a label: it speaks for no other device.
+    assert_eq!(row.name.as_deref(), Some("lemi-door-2"));
+    assert!(db.device("lemi-door-2").await.unwrap().is_none());
+
+    // A second device of the same library.
+    let kiosk = device_identity(&pki.device_ca, "kivi-kiosk-1", "KIVI");
+    let mut b = batch("Kivi kiosk", vec![record(1, event("loan", "online", None))]);
+    b.role = Role::Kiosk;
+    let ack = post_batch(&client(&pki, Some(&kiosk)), &url, &b).await;
+    assert_eq!((ack.acked, ack.duplicates), (vec![1], 0));
+    assert_eq!(db.event_count("kivi-kiosk-1").await.unwrap(), 1);
+    assert_eq!(db.event_count("lemi-door-1").await.unwrap(), 3);
+
+    // Whole batches refused with words: another version, too large, not JSON.
+    let mut v2 = serde_json::to_value(batch("x", vec![])).unwrap();
+    v2["v"] = 2.into();
+    let (status, words) = post(&c, &url, serde_json::to_vec(&v2).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{words}");
+    assert!(words.contains("version 2"), "{words}");
+    let (status, words) = post(&c, &url, vec![b' '; report::MAX_BODY_BYTES + 10])
+        .await
+        .unwrap();
+    assert_eq!(status, 413, "{words}");
+    let (status, _) = post(&c, &url, b"not json".to_vec()).await.unwrap();
+    assert_eq!(status, 400);
+
+    // No certificate, or one from another library's CA: refused in the handshake.
+    let none = post(
+        &client(&pki, None),
+        &url,
+        serde_json::to_vec(&first).unwrap(),
+    )
+    .await;
+    assert!(none.is_err(), "{none:?}");
+    let stranger = device_identity(&ca("Another library's devices"), "lemi-door-1", "LEMI");
+    let foreign = post(
+        &client(&pki, Some(&stranger)),
+        &url,
+        serde_json::to_vec(&first).unwrap(),
+    )
+    .await;
+    assert!(foreign.is_err(), "{foreign:?}");
+
+    // A revoked certificate: refused, nothing stored.
+    let sha = central::identity::pem_sha256(door.0.as_bytes()).unwrap();
+    assert!(db.revoke(&sha, "lemi-door-1", "stolen", T0).await.unwrap());
+    assert!(!db.revoke(&sha, "lemi-door-1", "stolen", T0).await.unwrap());
+    let late = batch(
+        "Lemi door",
+        vec![record(7, event("entry", "ok", Some(card)))],
+    );
+    let (status, words) = post(&c, &url, serde_json::to_vec(&late).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "{words}");
+    assert!(words.contains("revoked"), "{words}");
+    assert_eq!(db.event_count("lemi-door-1").await.unwrap(), 3);
+    // The box provisioned again (a new certificate) reports again.
+    let door2 = device_identity(&pki.device_ca, "lemi-door-1", "LEMI");
+    let ack = post_batch(&client(&pki, Some(&door2)), &url, &late).await;
+    assert_eq!(ack.acked, vec![7]);
+    assert_eq!(db.event_count("lemi-door-1").await.unwrap(), 4);
+
+    console.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sqlite_console_stores_each_report_once_from_certified_devices_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", tmp.path().join("central.db").display());
+    ingest_suite(&url, central::db::Backend::Sqlite).await;
+    // A real SQLite file, in WAL mode.
+    assert!(tmp.path().join("central.db").is_file());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_console_stores_each_report_once_from_certified_devices_only() {
+    let Some(pg) = Postgres::start() else {
+        return;
+    };
+    ingest_suite(&pg.url(), central::db::Backend::Postgres).await;
+    // The schema is PostgreSQL's own tables, made by the migrations.
+    let db = central::Db::open(&pg.url()).await.unwrap();
+    let tables: Vec<String> = sqlx_tables(&db).await;
+    for t in [
+        "devices",
+        "events",
+        "revoked_certs",
+        "status_history",
+        "_sqlx_migrations",
+    ] {
+        assert!(tables.iter().any(|x| x == t), "{t} missing: {tables:?}");
+    }
+    pg.stop();
+}
+
+async fn sqlx_tables(db: &central::Db) -> Vec<String> {
+    use sqlx::Row;
+    sqlx::query(
+        "SELECT CAST(tablename AS TEXT) AS t FROM pg_catalog.pg_tables WHERE schemaname = 'public'",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.try_get::<String, _>("t").unwrap())
+    .collect()
+}
+
+/// A PostgreSQL server of its own in a temporary directory, on a free loopback port, run as an
+/// unprivileged user when the test runs as root.
+struct Postgres {
+    child: Child,
+    _dir: tempfile::TempDir,
+    port: u16,
+    log: PathBuf,
+}
+
+const PG_USER: &str = "omatoimi-pgtest";
+
+fn pg_bindir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("OMATOIMI_PG_BINDIR") {
+        return Some(PathBuf::from(d));
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|p| p.join("initdb").is_file())
+        .collect();
+    versions.sort();
+    versions.pop()
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn id_of(flag: &str) -> String {
+    let o = Command::new("id").args([flag, PG_USER]).output().unwrap();
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+impl Postgres {
+    fn start() -> Option<Self> {
+        let Some(bin) = pg_bindir() else {
+            if std::env::var("OMATOIMI_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
+                println!("SKIPPED: PostgreSQL is not installed and OMATOIMI_SKIP_POSTGRES=1");
+                return None;
+            }
+            panic!(
+                "PostgreSQL is not installed: this test runs Debian's postgresql. Install it \
+                 (`apt-get install postgresql`; scripts/test does), name its bin directory with \
+                 OMATOIMI_PG_BINDIR, or set OMATOIMI_SKIP_POSTGRES=1 to skip this test"
+            );
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        // PostgreSQL refuses to run as root: as root, the server runs as a user of its own.
+        let mut prefix: Vec<String> = vec![];
+        if is_root() {
+            let _ = Command::new("useradd")
+                .args([
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    PG_USER,
+                ])
+                .stderr(Stdio::null())
+                .status();
+            let st = Command::new("chown")
+                .args([
+                    "-R",
+                    &format!("{PG_USER}:"),
+                    &dir.path().display().to_string(),
+                ])
+                .status()
+                .unwrap();
+            assert!(st.success(), "chown to {PG_USER}");
+            prefix = vec![
+                "setpriv".into(),
+                format!("--reuid={}", id_of("-u")),
+                format!("--regid={}", id_of("-g")),
+                "--clear-groups".into(),
+                "--".into(),
+            ];
+        }
+        let run = |program: PathBuf, args: &[&str]| {
+            let mut c = if prefix.is_empty() {
+                Command::new(program)
+            } else {
+                let mut c = Command::new(&prefix[0]);
+                c.args(&prefix[1..]).arg(program);
+                c
+            };
+            c.args(args).env("LC_ALL", "C");
+            c
+        };
+        let out = run(
+            bin.join("initdb"),
+            &[
+                "-D",
+                &data.display().to_string(),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+        )
+        .output()
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "initdb: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = dir.path().join("postgres.log");
+        let logfile = std::fs::File::create(&log).unwrap();
+        if !prefix.is_empty() {
+            let _ = Command::new("chown")
+                .args([&format!("{PG_USER}:"), &log.display().to_string()])
+                .status();
+        }
+        let child = run(
+            bin.join("postgres"),
+            &[
+                "-D",
+                &data.display().to_string(),
+                "-k",
+                &dir.path().display().to_string(),
+                "-p",
+                &port.to_string(),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+            ],
+        )
+        .stdout(logfile.try_clone().unwrap())
+        .stderr(logfile)
+        .spawn()
+        .unwrap();
+        let pg = Self {
+            child,
+            _dir: dir,
+            port,
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && std::fs::read_to_string(&pg.log)
+                    .unwrap_or_default()
+                    .contains("ready to accept connections")
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "PostgreSQL did not start in 60 s:\n{}",
+                std::fs::read_to_string(&pg.log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(pg)
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// A fast shutdown (SIGINT), waited for.
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .args(["-INT", &self.child.id().to_string()])
+                .status();
+            let _ = self.child.wait();
+        }
+    }
+}
