@@ -28,8 +28,10 @@
 //!   one atomic sled batch the index records of those blocks, the new prefix, the raised ratchet
 //!   and the pack's new length: a crash before the batch leaves the old list (the appended tail is
 //!   cut at the next open), after it the new one. The replaced blocks' bytes are then punched out
-//!   of the pack (zeroed, their disk space freed); the same batch names them, so a crash before
-//!   the punch is finished at the next open. A patron a delta removes leaves no bytes in the pack.
+//!   of the pack (zeroed, their disk space freed) in the background, since ext4 takes some 300 µs
+//!   a page; the same batch names them, so what a process ending first leaves is punched at the
+//!   next open, and the next delta waits for it. A patron a delta removes leaves no bytes in the
+//!   pack.
 //! - When the pack's space on disk passes 1.4 times its live blocks (on a filesystem that cannot
 //!   punch holes, every other delta or so) or its length 3 times (after some deltas), a delta is
 //!   written as a fresh pack of the whole merged list instead, as a full list is.
@@ -85,7 +87,9 @@ const RATCHET_KEY: &[u8] = b"\x00ratchet";
 /// replaced blocks still to be punched out (each u64 offset, u64 length).
 const PACK_LEN_KEY: &[u8] = b"\x00pack-len";
 const LIVE_KEY: &[u8] = b"\x00live";
-const GARBAGE_KEY: &[u8] = b"\x00garbage";
+/// Each delta's record of its replaced blocks is `GARBAGE_KEY` and the pack's length before the
+/// delta (u64, big-endian), removed once they are punched out.
+const GARBAGE_KEY: &[u8] = b"\x00garbage-";
 /// The first byte of a block's key.
 const BLOCK_TAG: u8 = 1;
 /// A block takes at most this many bytes, one page of the pack (about forty entries), unless a
@@ -160,6 +164,8 @@ pub struct Store {
     db: sled::Db,
     meta: sled::Tree,
     current: Arc<RwLock<Option<Current>>>,
+    /// Replaced blocks being punched out in the background.
+    punching: Arc<std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>>,
 }
 
 /// The pack's unit: a block starts on a page and takes whole pages, so the pages of a replaced
@@ -429,6 +435,7 @@ impl Store {
             db,
             meta,
             current: Arc::new(RwLock::new(None)),
+            punching: Arc::default(),
         };
         store.drop_one_key_layout()?;
         store.move_blocks_layout()?;
@@ -637,10 +644,17 @@ impl Store {
                 .and_then(|()| pack.sync_all())
                 .map_err(|e| self.pack_err(&path, e))?;
         }
-        if let Some(garbage) = tree.get(GARBAGE_KEY).map_err(self.err())? {
-            // A committed delta's replaced blocks a crash left before they were punched out.
-            self.punch(&pack, &path, &decode_extents(&garbage))?;
-            tree.remove(GARBAGE_KEY).map_err(self.err())?;
+        // Committed deltas' replaced blocks that were not punched out before the process ended.
+        let pending: Vec<(sled::IVec, sled::IVec)> = tree
+            .scan_prefix(GARBAGE_KEY)
+            .collect::<Result<_, _>>()
+            .map_err(self.err())?;
+        let had_pending = !pending.is_empty();
+        for (key, garbage) in pending {
+            punch(&pack, &decode_extents(&garbage)).map_err(|e| self.pack_err(&path, e))?;
+            tree.remove(key).map_err(self.err())?;
+        }
+        if had_pending {
             self.db.flush().map_err(self.err())?;
         }
         Ok(Some(Current {
@@ -663,26 +677,6 @@ impl Store {
             .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
             .map(u64::from_le_bytes)
             .ok_or_else(|| self.damaged(what))
-    }
-
-    /// Zeroes `extents` (offset, length) of a pack and gives their space back to the filesystem
-    /// (`fallocate(PUNCH_HOLE)`); where the filesystem cannot, writes zeros.
-    fn punch(&self, pack: &File, path: &Path, extents: &[(u64, u64)]) -> Result<(), StoreError> {
-        use rustix::fs::FallocateFlags;
-        let zeros = [0u8; PAGE as usize];
-        for &(offset, len) in extents {
-            let flags = FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE;
-            if rustix::fs::fallocate(pack, flags, offset, len).is_err() {
-                let mut at = offset;
-                while at < offset + len {
-                    let n = (offset + len - at).min(PAGE);
-                    pack.write_all_at(&zeros[..n as usize], at)
-                        .map_err(|e| self.pack_err(path, e))?;
-                    at += n;
-                }
-            }
-        }
-        pack.sync_data().map_err(|e| self.pack_err(path, e))
     }
 
     /// A block's bytes, checked against its CRC.
@@ -956,6 +950,8 @@ impl Store {
         mut each: impl FnMut(&[u8]),
     ) -> Result<Patch, MergeError<StoreError>> {
         let base = |e| MergeError::Base(e);
+        // The last delta's replaced blocks punched out first: the pack's space is then its own.
+        self.settle();
         let Some(c) = self.current() else {
             return Err(base(self.damaged("no list in force")));
         };
@@ -1157,7 +1153,8 @@ impl Store {
 
     /// Makes a patched list the one in force: its rewritten blocks (synced first), their index
     /// records, its signed prefix, the raised ratchet and the pack's new length in one atomic
-    /// batch, flushed; then the replaced blocks are punched out of the pack.
+    /// batch, flushed; then the replaced blocks are punched out of the pack in the background
+    /// ([`Store::settle`] waits for it).
     pub fn commit_patch(
         &self,
         p: Patch,
@@ -1179,33 +1176,69 @@ impl Store {
                 mut batch,
                 garbage,
                 live,
-                ..
+                start,
             } => {
                 let path = self.pack_path(p.generation);
                 let pack_len = out.len;
                 out.finish().map_err(|e| self.pack_err(&path, e))?;
-                let mut cur = self
-                    .current
-                    .write()
-                    .map_err(|_| self.damaged("in-memory state (a thread panicked)"))?;
-                let Some(c) = cur.as_mut().filter(|c| c.generation == p.generation) else {
-                    return Err(changed());
-                };
                 let extents: Vec<(u64, u64)> =
                     garbage.iter().map(|g| (g.offset, g.extent())).collect();
-                batch.insert(PREFIX_KEY, prefix);
-                batch.insert(RATCHET_KEY, ratchet.encode());
-                batch.insert(PACK_LEN_KEY, &pack_len.to_le_bytes());
-                batch.insert(LIVE_KEY, &live.to_le_bytes());
-                batch.insert(GARBAGE_KEY, encode_extents(&extents));
-                c.tree.apply_batch(batch).map_err(self.err())?;
-                self.db.flush().map_err(self.err())?;
-                c.header = header;
-                c.prefix = prefix.to_vec();
-                self.punch(&c.pack, &path, &extents)?;
-                c.tree.remove(GARBAGE_KEY).map_err(self.err())?;
+                let key = garbage_key(start);
+                let (pack, tree) = {
+                    // Lookups hold the read lock while they read a block: once this has the
+                    // write lock, none is reading a block the delta replaces, and after it none
+                    // will.
+                    let mut cur = self
+                        .current
+                        .write()
+                        .map_err(|_| self.damaged("in-memory state (a thread panicked)"))?;
+                    let Some(c) = cur.as_mut().filter(|c| c.generation == p.generation) else {
+                        return Err(changed());
+                    };
+                    batch.insert(PREFIX_KEY, prefix);
+                    batch.insert(RATCHET_KEY, ratchet.encode());
+                    batch.insert(PACK_LEN_KEY, &pack_len.to_le_bytes());
+                    batch.insert(LIVE_KEY, &live.to_le_bytes());
+                    batch.insert(key.clone(), encode_extents(&extents));
+                    c.tree.apply_batch(batch).map_err(self.err())?;
+                    self.db.flush().map_err(self.err())?;
+                    c.header = header;
+                    c.prefix = prefix.to_vec();
+                    (c.pack.clone(), c.tree.clone())
+                };
+                // In force. The replaced blocks are punched out in the background (a page costs
+                // some 300 µs on ext4: seconds for a large delta), and their record removed; a
+                // process that ends first leaves the record, and the next open punches them.
+                let handle = std::thread::Builder::new()
+                    .name("allowlist-punch".into())
+                    .spawn(move || match punch(&pack, &extents) {
+                        Ok(()) => {
+                            let _ = tree.remove(&key);
+                        }
+                        Err(e) => tracing::warn!(
+                            "offline list store {}: replaced blocks not punched out ({e}); the next start tries again",
+                            path.display()
+                        ),
+                    })
+                    .map_err(|e| self.pack_err(&self.path, e))?;
+                if let Ok(mut p) = self.punching.lock() {
+                    p.retain(|h| !h.is_finished());
+                    p.push(handle);
+                }
                 Ok(())
             }
+        }
+    }
+
+    /// Waits until the blocks replaced by committed deltas are punched out of the pack.
+    pub fn settle(&self) {
+        let handles = self
+            .punching
+            .lock()
+            .map(|mut p| std::mem::take(&mut *p))
+            .unwrap_or_default();
+        for h in handles {
+            let _ = h.join();
         }
     }
 
@@ -1354,6 +1387,40 @@ fn raise_from(r: &mut Ratchet, raw: &[u8]) -> Result<(), allowlist::FormatError>
         r.raise(&[KeyId(id)], u64::from_le_bytes(version));
     }
     Ok(())
+}
+
+/// Zeroes `extents` (offset, length) of a pack and gives their space back to the filesystem
+/// (`fallocate(PUNCH_HOLE)`, some 300 µs a page on ext4); where the filesystem cannot, writes
+/// zeros.
+fn punch(pack: &File, extents: &[(u64, u64)]) -> std::io::Result<()> {
+    use rustix::fs::FallocateFlags;
+    let zeros = [0u8; PAGE as usize];
+    let mut sorted = extents.to_vec();
+    sorted.sort_unstable();
+    // Neighbours in one call.
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(sorted.len());
+    for (offset, len) in sorted {
+        match merged.last_mut() {
+            Some((o, l)) if *o + *l == offset => *l += len,
+            _ => merged.push((offset, len)),
+        }
+    }
+    for (offset, len) in merged {
+        let flags = FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE;
+        if rustix::fs::fallocate(pack, flags, offset, len).is_err() {
+            let mut at = offset;
+            while at < offset + len {
+                let n = (offset + len - at).min(PAGE);
+                pack.write_all_at(&zeros[..n as usize], at)?;
+                at += n;
+            }
+        }
+    }
+    pack.sync_data()
+}
+
+fn garbage_key(start: u64) -> Vec<u8> {
+    [GARBAGE_KEY, &start.to_be_bytes()[..]].concat()
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
@@ -1724,6 +1791,7 @@ mod tests {
         r.raise(&[KeyId([9; 8])], 6);
         store.commit_patch(p, &prefix(6), &r).unwrap();
         assert_eq!(all(&store), new);
+        store.settle();
         for g in &gone {
             assert!(
                 !daemon::fs::holds_bytes(tmp.path(), &g[32..]).unwrap(),

@@ -675,15 +675,25 @@ fn sigkill_during_apply_leaves_one_whole_list() {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         let delay = std::time::Duration::from_micros((seed >> 33) % span.max(1));
-        let before = {
+        let mut before = {
             let l = OfflineList::open(config::allowlist::load(&door.join("door.toml")).unwrap())
                 .unwrap();
             whole(&l).0
         };
         let next_version = version_of(full);
-        // Every other trial a delta, when the held list is its base.
+        // Every other trial a delta: its base applied first (unkilled) when a kill left the
+        // store at the list before it.
         let file = match delta {
-            Some(d) if i % 2 == 0 && delta_base(d) == before => {
+            Some(d) if i % 2 == 0 => {
+                if delta_base(d) != before {
+                    let base = &lists[i + 1].0;
+                    assert_eq!(version_of(base), delta_base(d));
+                    let st = spawn_apply(&door.join("door.toml"), base, t + 1_000)
+                        .wait()
+                        .unwrap();
+                    assert!(st.success());
+                    before = delta_base(d);
+                }
                 deltas += 1;
                 d
             }
