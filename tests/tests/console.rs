@@ -379,6 +379,107 @@ async fn sqlx_tables(db: &central::Db) -> Vec<String> {
     .collect()
 }
 
+/// A door's outbox while the console is down: nothing is lost, everything arrives once when it
+/// is back, the outbox empties; a revoked device is told so and keeps its records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_door_keeps_its_reports_while_the_console_is_down_and_delivers_each_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = pki(tmp.path());
+    let door = device_identity(&pki.device_ca, "lemi-door-1", "LEMI");
+    let (cert, key) = (
+        tmp.path().join("device.pem"),
+        tmp.path().join("device-key.pem"),
+    );
+    std::fs::write(&cert, &door.0).unwrap();
+    std::fs::write(&key, &door.1).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let ca = tmp.path().join("console-ca.pem");
+    std::fs::write(&ca, &pki.console_ca_pem).unwrap();
+    let tls = config::registry::TlsSettings {
+        ca: Some(ca),
+        client_identity: Some((cert, key)),
+    };
+    // The console's port, nothing listening yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sender = uplink::Sender::new(
+        &format!("https://127.0.0.1:{port}/"),
+        &tls,
+        Role::Door,
+        Some("Lemi door".into()),
+    )
+    .unwrap();
+    let outbox = uplink::Outbox::open(&tmp.path().join("outbox"), 64 << 20).unwrap();
+    let card = "00112233445566778899aabbccddeeff";
+    for i in 0..1_200i64 {
+        outbox
+            .push(T0 + i, event("entry", "ok", Some(card)))
+            .unwrap();
+        if i % 100 == 0 {
+            outbox.push(T0 + i, status(1.0)).unwrap();
+            outbox
+                .push(T0 + i, event("alarm", "held-open", None))
+                .unwrap();
+        }
+    }
+    let queued = outbox.counts().records;
+    assert_eq!(queued, 1_224);
+    let down = sender.send_once(&outbox, T0).await;
+    assert!(
+        matches!(down, Err(uplink::SendError::Unreachable(_))),
+        "{down:?}"
+    );
+    assert_eq!(
+        outbox.counts().records,
+        queued,
+        "nothing lost while the console is down"
+    );
+
+    // The console comes up on that port.
+    let db = central::Db::open(&format!(
+        "sqlite:{}",
+        tmp.path().join("central.db").display()
+    ))
+    .await
+    .unwrap();
+    let console = central::ingest::start(
+        &DeviceListener {
+            listen: format!("127.0.0.1:{port}").parse().unwrap(),
+            certificate: pki.dir.join("console.pem"),
+            key: pki.dir.join("console-key.pem"),
+            device_ca: pki.dir.join("device-ca.pem"),
+        },
+        db.clone(),
+        Arc::new(|| T0 + 3_600_000),
+    )
+    .await
+    .unwrap();
+    let sent = sender.drain(&outbox, T0 + 3_600_000).await.unwrap();
+    assert_eq!(sent.acked as u64, queued, "{sent:?}");
+    assert_eq!((sent.duplicates, sent.rejected), (0, 0));
+    assert_eq!(outbox.counts().records, 0);
+    assert_eq!(db.event_count("lemi-door-1").await.unwrap(), 1_212);
+    assert_eq!(
+        sender.send_once(&outbox, T0).await.unwrap(),
+        uplink::Sent::default()
+    );
+
+    // Revoked: the device is told, and keeps what it has.
+    let sha = central::identity::pem_sha256(door.0.as_bytes()).unwrap();
+    db.revoke(&sha, "lemi-door-1", "stolen", T0).await.unwrap();
+    outbox.push(T0, event("tamper", "opened", None)).unwrap();
+    let refused = sender.send_once(&outbox, T0).await;
+    assert!(
+        matches!(&refused, Err(uplink::SendError::Revoked(w)) if w.contains("revoked")),
+        "{refused:?}"
+    );
+    assert_eq!(outbox.counts().records, 1);
+    console.stop().await;
+}
+
 /// A PostgreSQL server of its own in a temporary directory, on a free loopback port, run as an
 /// unprivileged user when the test runs as root.
 struct Postgres {

@@ -1,0 +1,349 @@
+//! The outbox: sled, one record per key (the sequence number, big-endian), bounded in bytes.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use report::{Body, Priority, Record};
+
+/// `meta`: the next sequence number (u64), kept apart so that it never goes back.
+const NEXT_SEQ: &[u8] = b"next-seq";
+
+/// An outbox failure.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    /// sled failed (disk full, I/O error).
+    #[error("console outbox {}: {message}", path.display())]
+    Store {
+        /// Its directory.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+}
+
+/// What the outbox holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Records waiting.
+    pub records: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Records dropped to keep within the bound since the outbox was opened.
+    pub dropped: u64,
+}
+
+/// The outbox.
+#[derive(Debug)]
+pub struct Outbox {
+    path: PathBuf,
+    db: sled::Db,
+    records: sled::Tree,
+    meta: sled::Tree,
+    max_bytes: u64,
+    counts: Mutex<Counts>,
+}
+
+/// A stored record: its priority, then its JSON.
+fn encode(r: &Record) -> Vec<u8> {
+    let mut v = vec![r.body.priority() as u8];
+    v.extend_from_slice(&serde_json::to_vec(r).unwrap_or_default());
+    v
+}
+
+fn decode(v: &[u8]) -> Option<Record> {
+    serde_json::from_slice(v.get(1..)?).ok()
+}
+
+impl Outbox {
+    /// Opens (or creates) the outbox in `dir`, bounded at `max_bytes` of records.
+    pub fn open(dir: &Path, max_bytes: u64) -> Result<Self, OutboxError> {
+        let err = |e: &dyn std::fmt::Display| OutboxError::Store {
+            path: dir.to_owned(),
+            message: e.to_string(),
+        };
+        let db = daemon::fs::open_sled(&sled::Config::new().path(dir).cache_capacity(4 << 20))
+            .map_err(|e| err(&e))?;
+        let records = db.open_tree("records").map_err(|e| err(&e))?;
+        let meta = db.open_tree("meta").map_err(|e| err(&e))?;
+        let mut counts = Counts::default();
+        for kv in records.iter() {
+            let (_, v) = kv.map_err(|e| err(&e))?;
+            counts.records += 1;
+            counts.bytes += v.len() as u64;
+        }
+        Ok(Self {
+            path: dir.to_owned(),
+            db,
+            records,
+            meta,
+            max_bytes,
+            counts: Mutex::new(counts),
+        })
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> OutboxError {
+        OutboxError::Store {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// What it holds now.
+    pub fn counts(&self) -> Counts {
+        self.counts.lock().map(|c| *c).unwrap_or_default()
+    }
+
+    /// Queues a record of `body` that happened at `at` (Unix ms); its id is made at random here
+    /// and kept with it, so a record sent again is the same record. Events are flushed to disk
+    /// before this returns; status snapshots are not (the next one says the same). Returns its
+    /// sequence number.
+    pub fn push(&self, at: i64, body: Body) -> Result<u64, OutboxError> {
+        let mut id = [0u8; 16];
+        getrandom::getrandom(&mut id).map_err(|e| self.err(e))?;
+        let priority = body.priority();
+        let mut counts = self.counts.lock().map_err(|e| self.err(e))?;
+        let seq = self
+            .meta
+            .update_and_fetch(NEXT_SEQ, |old| {
+                let n = old
+                    .and_then(|v| <[u8; 8]>::try_from(v).ok())
+                    .map_or(1, u64::from_be_bytes);
+                Some((n + 1).to_be_bytes().to_vec())
+            })
+            .map_err(|e| self.err(e))?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map_or(1, |b| u64::from_be_bytes(b) - 1);
+        let record = Record {
+            id: id.iter().map(|b| format!("{b:02x}")).collect(),
+            seq,
+            at,
+            body,
+        };
+        let value = encode(&record);
+        counts.records += 1;
+        counts.bytes += value.len() as u64;
+        self.records
+            .insert(seq.to_be_bytes(), value)
+            .map_err(|e| self.err(e))?;
+        if counts.bytes > self.max_bytes {
+            self.shrink(&mut counts)?;
+        }
+        if priority > Priority::Status {
+            self.db.flush().map_err(|e| self.err(e))?;
+        }
+        Ok(seq)
+    }
+
+    /// Drops the oldest status snapshots, then the oldest routine events, until the records fit
+    /// in nine tenths of the bound; never anything more important. What cannot be dropped stays,
+    /// over the bound.
+    fn shrink(&self, counts: &mut Counts) -> Result<(), OutboxError> {
+        let target = self.max_bytes / 10 * 9;
+        for drop in [Priority::Status, Priority::Routine] {
+            let mut gone = vec![];
+            let mut bytes = counts.bytes;
+            for kv in self.records.iter() {
+                if bytes <= target {
+                    break;
+                }
+                let (k, v) = kv.map_err(|e| self.err(e))?;
+                if v.first() == Some(&(drop as u8)) {
+                    bytes -= v.len() as u64;
+                    gone.push(k);
+                }
+            }
+            if !gone.is_empty() {
+                let mut batch = sled::Batch::default();
+                for k in &gone {
+                    batch.remove(k);
+                }
+                self.records.apply_batch(batch).map_err(|e| self.err(e))?;
+                counts.records -= gone.len() as u64;
+                counts.dropped += gone.len() as u64;
+                counts.bytes = bytes;
+                tracing::warn!(
+                    "console outbox {}: full ({} bytes of at most {}): {} {} dropped, oldest first",
+                    self.path.display(),
+                    counts.bytes,
+                    self.max_bytes,
+                    gone.len(),
+                    if drop == Priority::Status {
+                        "status snapshots"
+                    } else {
+                        "routine events"
+                    }
+                );
+            }
+            if counts.bytes <= target {
+                return Ok(());
+            }
+        }
+        tracing::error!(
+            "console outbox {}: {} bytes, over its bound of {}, all of it entries, denials, alarms and other records that are never dropped: is the console reachable?",
+            self.path.display(),
+            counts.bytes,
+            self.max_bytes
+        );
+        Ok(())
+    }
+
+    /// The oldest records, at most `max_records` of them and about `max_bytes` (at least one).
+    /// A record that cannot be read back is skipped (and reported by [`Outbox::remove`]'s
+    /// caller never seeing it acknowledged: it is removed here).
+    pub fn oldest(&self, max_records: usize, max_bytes: usize) -> Result<Vec<Record>, OutboxError> {
+        let mut out = vec![];
+        let mut bytes = 0usize;
+        let mut damaged = vec![];
+        for kv in self.records.iter() {
+            let (k, v) = kv.map_err(|e| self.err(e))?;
+            if out.len() >= max_records || (!out.is_empty() && bytes + v.len() > max_bytes) {
+                break;
+            }
+            match decode(&v) {
+                Some(r) => {
+                    bytes += v.len();
+                    out.push(r);
+                }
+                None => damaged.push(k),
+            }
+        }
+        if !damaged.is_empty() {
+            tracing::error!(
+                "console outbox {}: {} damaged records dropped",
+                self.path.display(),
+                damaged.len()
+            );
+            let mut counts = self.counts.lock().map_err(|e| self.err(e))?;
+            for k in damaged {
+                if let Some(v) = self.records.remove(k).map_err(|e| self.err(e))? {
+                    counts.records -= 1;
+                    counts.bytes -= v.len() as u64;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes the records the console answered for, and flushes.
+    pub fn remove(&self, seqs: &[u64]) -> Result<(), OutboxError> {
+        let mut counts = self.counts.lock().map_err(|e| self.err(e))?;
+        for s in seqs {
+            if let Some(v) = self
+                .records
+                .remove(s.to_be_bytes())
+                .map_err(|e| self.err(e))?
+            {
+                counts.records -= 1;
+                counts.bytes -= v.len() as u64;
+            }
+        }
+        self.db.flush().map_err(|e| self.err(e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use report::Event;
+
+    use super::*;
+
+    fn event(kind: &str) -> Body {
+        Body::Event {
+            event: Event {
+                kind: kind.into(),
+                code: None,
+                card: None,
+                source: None,
+                detail: Some("x".repeat(100)),
+            },
+        }
+    }
+
+    fn status() -> Body {
+        Body::Status {
+            gauges: [("omatoimi_up".to_owned(), 1.0)].into_iter().collect(),
+        }
+    }
+
+    fn kinds(o: &Outbox) -> Vec<String> {
+        o.oldest(usize::MAX, usize::MAX)
+            .unwrap()
+            .into_iter()
+            .map(|r| match r.body {
+                Body::Status { .. } => "status".to_owned(),
+                Body::Event { event } => event.kind,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn records_come_out_oldest_first_with_their_ids_and_go_when_answered() {
+        let tmp = tempfile::tempdir().unwrap();
+        let o = Outbox::open(tmp.path(), 1 << 20).unwrap();
+        let a = o.push(1, event("entry")).unwrap();
+        let b = o.push(2, status()).unwrap();
+        let c = o.push(3, event("alarm")).unwrap();
+        assert!(a < b && b < c);
+        let first = o.oldest(2, usize::MAX).unwrap();
+        assert_eq!(first.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![a, b]);
+        assert!(first.iter().all(|r| r.check().is_ok()));
+        assert_ne!(first[0].id, first[1].id);
+        // Sent again, a record is the same record.
+        assert_eq!(o.oldest(2, usize::MAX).unwrap(), first);
+        o.remove(&[a, b]).unwrap();
+        assert_eq!(kinds(&o), vec!["alarm"]);
+        assert_eq!(o.counts().records, 1);
+    }
+
+    #[test]
+    fn the_sequence_and_the_records_survive_a_restart() {
+        let tmp = tempfile::tempdir().unwrap();
+        let last = {
+            let o = Outbox::open(tmp.path(), 1 << 20).unwrap();
+            o.push(1, event("entry")).unwrap();
+            let s = o.push(2, event("denied")).unwrap();
+            o.remove(&[s]).unwrap();
+            s
+        };
+        let o = Outbox::open(tmp.path(), 1 << 20).unwrap();
+        assert_eq!(kinds(&o), vec!["entry"]);
+        assert_eq!(o.counts().records, 1);
+        // Numbers never go back, even for a record that was removed.
+        assert!(o.push(3, status()).unwrap() > last);
+    }
+
+    #[test]
+    fn when_full_old_status_goes_first_then_routine_events_never_an_entry_or_alarm() {
+        let tmp = tempfile::tempdir().unwrap();
+        let o = Outbox::open(tmp.path(), 2_500).unwrap();
+        for i in 0..10 {
+            o.push(i, status()).unwrap();
+            o.push(i, event("exit")).unwrap();
+        }
+        o.push(20, event("entry")).unwrap();
+        o.push(21, event("alarm")).unwrap();
+        let c = o.counts();
+        assert!(c.bytes <= 2_500, "{c:?}");
+        assert!(c.dropped > 0);
+        let k = kinds(&o);
+        assert!(
+            k.contains(&"entry".to_owned()) && k.contains(&"alarm".to_owned()),
+            "{k:?}"
+        );
+        // Status went before any exit did.
+        let exits = k.iter().filter(|x| *x == "exit").count();
+        let statuses = k.iter().filter(|x| *x == "status").count();
+        assert!(statuses == 0 || exits == 10, "{k:?}");
+        // Past the bound with only what is never dropped: kept, all of it.
+        for i in 0..40 {
+            o.push(100 + i, event("denied")).unwrap();
+        }
+        let k = kinds(&o);
+        assert_eq!(k.iter().filter(|x| *x == "denied").count(), 40);
+        assert!(k.contains(&"entry".to_owned()) && k.contains(&"alarm".to_owned()));
+        assert!(!k.contains(&"status".to_owned()) && !k.contains(&"exit".to_owned()));
+        assert!(o.counts().bytes > 2_500);
+    }
+}
