@@ -13,6 +13,7 @@
 #![deny(missing_docs)]
 
 pub mod allowlist;
+pub mod console;
 pub mod registry;
 pub mod sip2;
 pub mod warnings;

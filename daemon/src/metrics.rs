@@ -65,6 +65,16 @@ impl Metrics {
             .map(|(_, v)| *v)
     }
 
+    /// Every gauge's name and value, in the order of their names (for a status report).
+    pub fn snapshot(&self) -> Vec<(&'static str, f64)> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(name, (_, v))| (*name, *v))
+            .collect()
+    }
+
     /// The text exposition format: per gauge, in the order of their names, its `# HELP` line
     /// (escaped), its `# TYPE` line and its sample.
     pub fn render(&self) -> String {

@@ -55,6 +55,34 @@ pub struct EventLog {
     path: String,
     seq: std::sync::Arc<AtomicU32>,
     _lock: std::sync::Arc<daemon::fs::DirLock>,
+    /// The console's outbox, when the door reports to one: every event kept goes there too.
+    uplink: std::sync::Arc<std::sync::OnceLock<Uplink>>,
+}
+
+/// Where kept events go for the console.
+#[derive(Debug, Clone)]
+pub struct Uplink {
+    /// The outbox.
+    pub outbox: std::sync::Arc<uplink::Outbox>,
+    /// Woken for what must reach a person at once (alarms, tampering, security events).
+    pub wake: std::sync::Arc<tokio::sync::Notify>,
+}
+
+/// An event as the console takes it.
+pub fn report_event(e: &Event) -> report::Body {
+    let kind = serde_json::to_value(e.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into());
+    report::Body::Event {
+        event: report::Event {
+            kind,
+            code: e.code.clone(),
+            card: e.card.clone(),
+            source: e.source.clone(),
+            detail: e.detail.clone(),
+        },
+    }
 }
 
 const CACHE: u64 = 8 << 20;
@@ -120,6 +148,7 @@ impl EventLog {
             path: shown,
             seq: std::sync::Arc::new(AtomicU32::new(seq)),
             _lock: std::sync::Arc::new(lock),
+            uplink: Default::default(),
         })
     }
 
@@ -180,6 +209,19 @@ impl EventLog {
         if let Err(e) = self.record(&event).and_then(|()| self.flush()) {
             tracing::error!("{e}");
         }
+        if let Some(u) = self.uplink.get() {
+            if let Err(e) = u.outbox.push(event.at, report_event(&event)) {
+                tracing::error!("{e}");
+            }
+            if event.is_security() || event.kind.is_alarm() {
+                u.wake.notify_one();
+            }
+        }
+    }
+
+    /// From now on, every event kept also goes to the console's outbox.
+    pub fn report_to(&self, uplink: Uplink) {
+        let _ = self.uplink.set(uplink);
     }
 
     /// Records in the security tree (or the log) with `from <= at < to` (Unix ms), oldest

@@ -1,6 +1,6 @@
 //! The door's gauges on its loopback health endpoint (`/metrics`, see [`daemon::Metrics`]):
 //! up, whether the door polled its inputs lately, the offline list's version and expiry, alarms
-//! in the last day and the events held. Set only when the endpoint is configured.
+//! in the last day and the events held. Set only when the endpoint or a console is configured.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +17,8 @@ use crate::settings::DoorSettings;
 pub struct Health {
     metrics: daemon::Metrics,
     endpoint: Option<std::net::SocketAddr>,
+    /// The door reports to the library's console, which takes these gauges too.
+    console: bool,
     list: OfflineList,
     events: EventLog,
     clock: Clock,
@@ -33,6 +35,7 @@ impl Health {
         Self {
             metrics: daemon::Metrics::new(),
             endpoint: settings.metrics,
+            console: settings.console.is_some(),
             list,
             events,
             clock,
@@ -58,7 +61,7 @@ impl Health {
     /// Sets the gauges; the ones that scan the event log only when `full` (every 15 s).
     /// `last_poll` is when the door last read its inputs.
     pub fn gauges(&self, full: bool, last_poll: Instant) {
-        if self.endpoint.is_none() {
+        if self.endpoint.is_none() && !self.console {
             return;
         }
         let metrics = &self.metrics;

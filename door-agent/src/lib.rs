@@ -133,6 +133,17 @@ pub async fn run<R: Registry + Clone + 'static>(
         metrics.clone(),
     );
 
+    let uplink = settings
+        .console
+        .as_ref()
+        .and_then(|c| start_uplink(c, &settings, &events, clock.clone()));
+    let mut status_tick = tokio::time::interval(
+        settings
+            .console
+            .as_ref()
+            .map_or(Duration::from_secs(3600), |c| c.status_every),
+    );
+
     let mut e = Event::new(Kind::Daemon, clock().timestamp_millis());
     e.code = Some("started".into());
     e.detail = Some(format!("{} at {}", settings.name, settings.rules.branch));
@@ -234,6 +245,20 @@ pub async fn run<R: Registry + Clone + 'static>(
                     });
                 }
             }
+            _ = status_tick.tick(), if uplink.is_some() => {
+                if let Some(u) = &uplink {
+                    health.gauges(true, last_poll);
+                    let gauges = metrics
+                        .snapshot()
+                        .into_iter()
+                        .filter(|(_, v)| v.is_finite())
+                        .map(|(k, v)| (k.to_owned(), v))
+                        .collect();
+                    if let Err(e) = u.outbox.push(clock().timestamp_millis(), report::Body::Status { gauges }) {
+                        tracing::error!("{e}");
+                    }
+                }
+            }
             _ = gauge_tick.tick() => {
                 health.gauges(true, last_poll);
                 // The wall clock against the monotonic one: a jump changes which list is in
@@ -287,8 +312,66 @@ pub async fn run<R: Registry + Clone + 'static>(
     let mut e = Event::new(Kind::Daemon, clock().timestamp_millis());
     e.code = Some("stopped".into());
     events.keep(e);
+    if let Some(u) = uplink {
+        // What is still in the outbox goes at the next start.
+        let _ = u.stop.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(2), u.task).await;
+    }
     tracing::info!(door = %settings.name, "door-agent stopped");
     Ok(())
+}
+
+/// The door's link to the library's console.
+struct Console {
+    outbox: Arc<uplink::Outbox>,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Opens the console's outbox, has every event kept go there too, and starts delivering it. A
+/// console that cannot be set up is logged and left out: the door works as without one.
+fn start_uplink(
+    c: &config::console::ConsoleSettings,
+    settings: &DoorSettings,
+    events: &EventLog,
+    clock: Clock,
+) -> Option<Console> {
+    let outbox = match uplink::Outbox::open(&c.outbox, c.outbox_max_bytes) {
+        Ok(o) => Arc::new(o),
+        Err(e) => {
+            tracing::error!("{e}; the door works on without reporting to the console");
+            return None;
+        }
+    };
+    let sender = match uplink::Sender::new(
+        &c.url,
+        &c.tls,
+        report::Role::Door,
+        Some(settings.name.clone()),
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("{e}; the door works on without reporting to the console");
+            return None;
+        }
+    };
+    let wake = Arc::new(tokio::sync::Notify::new());
+    events.report_to(events::Uplink {
+        outbox: outbox.clone(),
+        wake: wake.clone(),
+    });
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(sender.run(
+        outbox.clone(),
+        move || clock().timestamp_millis(),
+        wake,
+        c.status_every,
+        async move {
+            let _ = stopped.changed().await;
+        },
+    ));
+    tracing::info!(console = %c.url, outbox = %c.outbox.display(), "reporting to the library's console");
+    Some(Console { outbox, stop, task })
 }
 
 /// Carries out the door's commands: a verdict asked for is fetched off the loop (the library

@@ -39,6 +39,7 @@ pub struct RawDoorFile {
     announcements: Vec<RawAnnouncement>,
     registry: Option<RawRegistry>,
     allowlist: RawAllowlist,
+    console: Option<config::console::RawConsole>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -420,6 +421,8 @@ pub struct DoorSettings {
     pub metrics: Option<std::net::SocketAddr>,
     /// The offline list.
     pub allowlist: AllowlistSettings,
+    /// The library's console, if the door reports to one.
+    pub console: Option<config::console::ConsoleSettings>,
 }
 
 impl DoorSettings {
@@ -595,6 +598,11 @@ impl RawDoorFile {
                 .map(|r| r.validate(file))
                 .transpose()?,
             allowlist,
+            console: self
+                .console
+                .as_ref()
+                .map(|c| c.validate(file, &resolve(base, &d.state_dir)))
+                .transpose()?,
         })
     }
 }

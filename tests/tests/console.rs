@@ -480,6 +480,139 @@ async fn a_door_keeps_its_reports_while_the_console_is_down_and_delivers_each_on
     console.stop().await;
 }
 
+/// A door on its twins reports to the console: a forced door arrives as an alarm within seconds
+/// (the outbox wakes the sender), and status snapshots carry the door's gauges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_door_reaches_the_console_within_seconds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = pki(tmp.path());
+    let db = central::Db::open(&format!(
+        "sqlite:{}",
+        tmp.path().join("central.db").display()
+    ))
+    .await
+    .unwrap();
+    let console = central::ingest::start(
+        &DeviceListener {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            certificate: pki.dir.join("console.pem"),
+            key: pki.dir.join("console-key.pem"),
+            device_ca: pki.dir.join("device-ca.pem"),
+        },
+        db.clone(),
+        central::system_clock(),
+    )
+    .await
+    .unwrap();
+    let identity = device_identity(&pki.device_ca, "lemi-door-1", "LEMI");
+    let (cert, key) = (
+        tmp.path().join("device.pem"),
+        tmp.path().join("device-key.pem"),
+    );
+    std::fs::write(&cert, &identity.0).unwrap();
+    std::fs::write(&key, &identity.1).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let ca_file = tmp.path().join("console-ca.pem");
+    std::fs::write(&ca_file, &pki.console_ca_pem).unwrap();
+
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
+    let nine_pm = rig::door::nine_pm_on(e2e::daemons_now());
+    let rig = rig::door::rig(&tmp.path().join("door"), &fixtures, "", nine_pm, 72)
+        .await
+        .unwrap();
+    let mut settings = door_agent::settings::load(&rig.config).unwrap();
+    settings.console = Some(config::console::ConsoleSettings {
+        url: format!("https://127.0.0.1:{}/", console.devices_addr.port()),
+        tls: config::registry::TlsSettings {
+            ca: Some(ca_file),
+            client_identity: Some((cert, key)),
+        },
+        outbox: tmp.path().join("outbox"),
+        status_every: Duration::from_secs(5),
+        outbox_max_bytes: 64 << 20,
+    });
+    let clock = rig.clock.clone();
+    let mut door = rig::door::start_door(settings, clock.clock()).unwrap();
+    let alarms = || async {
+        use sqlx::Row;
+        sqlx::query("SELECT code FROM events WHERE device_id = $1 AND kind = $2")
+            .bind("lemi-door-1")
+            .bind("alarm")
+            .fetch_all(db.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get::<String, _>("code").unwrap())
+            .collect::<Vec<_>>()
+    };
+    // The door started and reported it; then it is forced.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while db.event_count("lemi-door-1").await.unwrap() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the door's start never reached the console"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(door.relocked(Duration::from_secs(4)).await);
+    let forced = Instant::now();
+    door.set_open(true);
+    assert_eq!(
+        door.outcome(Duration::from_secs(2)).await,
+        Some(access::door::Feedback::Alarm(
+            access::watch::Alarm::ForcedOpen
+        ))
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while alarms().await.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the forced door never reached the console"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = forced.elapsed();
+    println!(
+        "a forced door reached the console's database {} ms after the door opened",
+        took.as_millis()
+    );
+    assert_eq!(alarms().await, vec!["forced-open".to_owned()]);
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    door.set_open(false);
+    // A status snapshot with the door's gauges.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let row = db.device("lemi-door-1").await.unwrap().unwrap();
+        // The first snapshot is taken at start, before the list's first sync; a later one
+        // carries the list's version.
+        let g: Option<serde_json::Value> = row
+            .gauges
+            .as_deref()
+            .map(|g| serde_json::from_str(g).unwrap());
+        if let Some(g) = g
+            .as_ref()
+            .filter(|g| g.get("omatoimi_allowlist_version").is_some())
+        {
+            assert_eq!(g["omatoimi_up"], 1.0, "{g}");
+            assert_eq!(
+                g["omatoimi_allowlist_version"], rig.list_version as f64,
+                "{g}"
+            );
+            assert_eq!(row.role, "door");
+            assert_eq!(row.name.as_deref(), Some("Lemi main door"));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no status snapshot with the list's version reached the console: {g:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    door.shut_down().await.unwrap();
+    rig.running.stop();
+    console.stop().await;
+}
+
 /// A PostgreSQL server of its own in a temporary directory, on a free loopback port, run as an
 /// unprivileged user when the test runs as root.
 struct Postgres {
