@@ -441,6 +441,7 @@ keys = ["{public_key}"]
     .map_err(|e| e.to_string())?;
     let log = dev.join("door-agent.log");
     let mut child = Command::new(&bin)
+        .arg("--verbose")
         .arg("-c")
         .arg(&config)
         .stdout(Stdio::null())
