@@ -249,6 +249,15 @@ async fn real_main(
             let p = door_agent::pseudonym(&s.allowlist.card_key, &card);
             let n = open_log_stopped(&s)?.erase_card(&p)?;
             println!("{n} event(s) about this card removed from the event log");
+            // Events waiting for the library's console carry the same pseudonym.
+            if let Some(c) = &s.console {
+                if daemon::fs::store_exists(&c.outbox) {
+                    let outbox = uplink::Outbox::open(&c.outbox, c.outbox_max_bytes)
+                        .context("the console's outbox (is the door-agent running?)")?;
+                    let (_, n) = outbox.erase_card(&p)?;
+                    println!("{n} record(s) about this card removed from the console's outbox");
+                }
+            }
             // Wrong PINs this door counted at offline checks, kept apart from the list.
             let list = offline::OfflineList::open(s.allowlist.clone())
                 .context("the offline list's store (is the door-agent running?)")?;

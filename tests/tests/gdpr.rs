@@ -47,6 +47,42 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// Gives the door of `config` a `[console]` at `port` (a CA and a device certificate as
+/// provisioning makes them, in `dir`); returns its outbox's directory.
+fn console_identity(dir: &Path, config: &Path, port: u16) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, "Heili console CA");
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = (p.self_signed(&key).unwrap().pem(), key.serialize_pem());
+    let device_key = provision::identity::new_key().unwrap();
+    let csr = provision::identity::request(&device_key, "lemi-door-1", "heili", "LEMI").unwrap();
+    let cert = provision::identity::sign(
+        &csr,
+        &ca.0,
+        &ca.1,
+        365,
+        std::time::SystemTime::from(e2e::daemons_now()),
+    )
+    .unwrap();
+    std::fs::write(dir.join("console-ca.pem"), &ca.0).unwrap();
+    std::fs::write(dir.join("device.pem"), cert).unwrap();
+    std::fs::write(dir.join("device-key.pem"), device_key.serialize_pem()).unwrap();
+    std::fs::set_permissions(
+        dir.join("device-key.pem"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let mut text = std::fs::read_to_string(config).unwrap();
+    text.push_str(&format!(
+        "\n[console]\nurl = \"https://127.0.0.1:{port}/\"\nca = \"console-ca.pem\"\nclient_cert = \"device.pem\"\nclient_key = \"device-key.pem\"\noutbox = \"console-outbox\"\n"
+    ));
+    std::fs::write(config, text).unwrap();
+    dir.join("console-outbox")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_doors_events_about_one_card_are_exported_and_erased() {
     let Some(bin) = e2e::workspace_binary("door-agent") else {
@@ -70,6 +106,14 @@ async fn the_doors_events_about_one_card_are_exported_and_erased() {
     )
     .await
     .unwrap();
+    // The door reports to a console that is down: what it keeps waits in the outbox, and the
+    // patron's erasure must reach there too.
+    let console_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let outbox = console_identity(&rig.dir, &rig.config, console_port);
     let settings = door_agent::settings::load(&rig.config).unwrap();
     let mut d = door::start_door(
         settings,
@@ -144,11 +188,24 @@ async fn the_doors_events_about_one_card_are_exported_and_erased() {
         0o600
     );
 
+    assert!(daemon::fs::holds_bytes(&outbox, p.as_bytes()).unwrap());
     let o = with_card(&bin, &rig.config, &["erase"], AINO);
     assert!(
         o.status.success() && text(&o).contains(&format!("{} event(s)", events.len())),
         "{}",
         text(&o)
+    );
+    assert!(
+        text(&o).contains(&format!(
+            "{} record(s) about this card removed from the console's outbox",
+            events.len()
+        )),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        !daemon::fs::holds_bytes(&outbox, p.as_bytes()).unwrap(),
+        "the console's outbox still holds the erased card's pseudonym"
     );
     let again = tmp.path().join("again.json");
     with_card(

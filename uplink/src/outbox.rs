@@ -36,6 +36,7 @@ pub struct Counts {
 #[derive(Debug)]
 pub struct Outbox {
     path: PathBuf,
+    _lock: daemon::fs::DirLock,
     db: sled::Db,
     records: sled::Tree,
     meta: sled::Tree,
@@ -56,11 +57,16 @@ fn decode(v: &[u8]) -> Option<Record> {
 
 impl Outbox {
     /// Opens (or creates) the outbox in `dir`, bounded at `max_bytes` of records.
+    /// Held by this process alone (`<dir>.lock`); a rewrite a crash interrupted is finished
+    /// first.
     pub fn open(dir: &Path, max_bytes: u64) -> Result<Self, OutboxError> {
         let err = |e: &dyn std::fmt::Display| OutboxError::Store {
             path: dir.to_owned(),
             message: e.to_string(),
         };
+        let lock = daemon::fs::lock(dir).map_err(|e| err(&e))?;
+        daemon::fs::recover(dir).map_err(|e| err(&e))?;
+        daemon::fs::create_private_dir(dir).map_err(|e| err(&e))?;
         let db = daemon::fs::open_sled(&sled::Config::new().path(dir).cache_capacity(4 << 20))
             .map_err(|e| err(&e))?;
         let records = db.open_tree("records").map_err(|e| err(&e))?;
@@ -73,6 +79,7 @@ impl Outbox {
         }
         Ok(Self {
             path: dir.to_owned(),
+            _lock: lock,
             db,
             records,
             meta,
@@ -224,6 +231,50 @@ impl Outbox {
         Ok(out)
     }
 
+    /// Removes every record about the card with this pseudonym (a patron's right to erasure),
+    /// leaving no bytes of them in the outbox's files: the outbox is written anew without them
+    /// and swapped in. Returns how many; the outbox stays usable, and its numbers go on.
+    pub fn erase_card(self, pseudonym: &str) -> Result<(Self, usize), OutboxError> {
+        let about = |v: &[u8]| {
+            decode(v).is_some_and(|r| {
+                matches!(&r.body, Body::Event { event } if event.card.as_deref() == Some(pseudonym))
+            })
+        };
+        let staging = daemon::fs::staging(&self.path).map_err(|e| self.err(e))?;
+        let mut erased = 0;
+        {
+            let fresh = sled::Config::new()
+                .path(&staging)
+                .open()
+                .map_err(|e| self.err(e))?;
+            let records = fresh.open_tree("records").map_err(|e| self.err(e))?;
+            let meta = fresh.open_tree("meta").map_err(|e| self.err(e))?;
+            for kv in self.records.iter() {
+                let (k, v) = kv.map_err(|e| self.err(e))?;
+                if about(&v) {
+                    erased += 1;
+                } else {
+                    records.insert(k, v).map_err(|e| self.err(e))?;
+                }
+            }
+            if let Some(n) = self.meta.get(NEXT_SEQ).map_err(|e| self.err(e))? {
+                meta.insert(NEXT_SEQ, n).map_err(|e| self.err(e))?;
+            }
+            fresh.flush().map_err(|e| self.err(e))?;
+        }
+        let (path, max_bytes) = (self.path.clone(), self.max_bytes);
+        // Closed before the swap; the directory lock goes with it and is taken again at open.
+        drop(self);
+        let fail = |e: std::io::Error| OutboxError::Store {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let (reopened, swapped) =
+            daemon::fs::swap_in_and_reopen(&path, |d| Self::open(d, max_bytes), fail)?;
+        swapped?;
+        Ok((reopened, erased))
+    }
+
     /// Removes the records the console answered for, and flushes.
     pub fn remove(&self, seqs: &[u64]) -> Result<(), OutboxError> {
         let mut counts = self.counts.lock().map_err(|e| self.err(e))?;
@@ -345,5 +396,38 @@ mod tests {
         assert!(k.contains(&"entry".to_owned()) && k.contains(&"alarm".to_owned()));
         assert!(!k.contains(&"status".to_owned()) && !k.contains(&"exit".to_owned()));
         assert!(o.counts().bytes > 2_500);
+    }
+
+    #[test]
+    fn erasing_a_card_leaves_none_of_its_records_in_the_files_and_the_numbers_go_on() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("outbox");
+        let (gone, kept) = ("aa".repeat(16), "bb".repeat(16));
+        let with = |card: &str| Body::Event {
+            event: Event {
+                kind: "entry".into(),
+                code: None,
+                card: Some(card.to_owned()),
+                source: None,
+                detail: None,
+            },
+        };
+        let o = Outbox::open(&dir, 1 << 20).unwrap();
+        for i in 0..5 {
+            o.push(i, with(&gone)).unwrap();
+            o.push(i, with(&kept)).unwrap();
+        }
+        let last = o.push(9, status()).unwrap();
+        drop(o);
+        assert!(daemon::fs::holds_bytes(tmp.path(), gone.as_bytes()).unwrap());
+        // Another process cannot take it meanwhile.
+        let o = Outbox::open(&dir, 1 << 20).unwrap();
+        assert!(Outbox::open(&dir, 1 << 20).is_err());
+        let (o, n) = o.erase_card(&gone).unwrap();
+        assert_eq!(n, 5);
+        assert!(!daemon::fs::holds_bytes(tmp.path(), gone.as_bytes()).unwrap());
+        assert!(daemon::fs::holds_bytes(tmp.path(), kept.as_bytes()).unwrap());
+        assert_eq!(o.counts().records, 6);
+        assert!(o.push(10, status()).unwrap() > last);
     }
 }
