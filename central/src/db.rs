@@ -236,6 +236,16 @@ impl Db {
         Ok(row.try_get("n")?)
     }
 
+    /// Every device the console knows, by id.
+    pub async fn devices(&self) -> Result<Vec<DeviceRow>, DbError> {
+        let rows = sqlx::query(
+            "SELECT device_id, institution, branch, role, name, software, last_seen, clock_skew_ms, last_status_at, gauges FROM devices ORDER BY device_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(device_row).collect()
+    }
+
     /// A device as the console knows it.
     pub async fn device(&self, device_id: &str) -> Result<Option<DeviceRow>, DbError> {
         let row = sqlx::query(
@@ -244,22 +254,23 @@ impl Db {
         .bind(device_id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(DeviceRow {
-                device_id: r.try_get("device_id")?,
-                institution: r.try_get("institution")?,
-                branch: r.try_get("branch")?,
-                role: r.try_get("role")?,
-                name: r.try_get("name")?,
-                software: r.try_get("software")?,
-                last_seen: r.try_get("last_seen")?,
-                clock_skew_ms: r.try_get("clock_skew_ms")?,
-                last_status_at: r.try_get("last_status_at")?,
-                gauges: r.try_get("gauges")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(device_row).transpose()
     }
+}
+
+fn device_row(r: &sqlx::any::AnyRow) -> Result<DeviceRow, DbError> {
+    Ok(DeviceRow {
+        device_id: r.try_get("device_id")?,
+        institution: r.try_get("institution")?,
+        branch: r.try_get("branch")?,
+        role: r.try_get("role")?,
+        name: r.try_get("name")?,
+        software: r.try_get("software")?,
+        last_seen: r.try_get("last_seen")?,
+        clock_skew_ms: r.try_get("clock_skew_ms")?,
+        last_status_at: r.try_get("last_status_at")?,
+        gauges: r.try_get("gauges")?,
+    })
 }
 
 /// A device's row.

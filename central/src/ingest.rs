@@ -28,17 +28,30 @@ const HANDSHAKE: Duration = Duration::from_secs(10);
 pub struct Console {
     /// Where devices report.
     pub devices_addr: SocketAddr,
+    /// Where the fleet's gauges are served, if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
     /// Its database.
     pub db: Db,
     stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Console {
-    /// Stops taking connections and waits for the listener to end.
+    /// Serves the fleet's gauges on `addr` (loopback) as well, until [`Console::stop`].
+    pub async fn serve_metrics(&mut self, addr: SocketAddr, clock: Clock) -> anyhow::Result<()> {
+        let (local, task) =
+            crate::metrics::start(addr, self.db.clone(), clock, self.stop.subscribe()).await?;
+        self.metrics_addr = Some(local);
+        self.tasks.push(task);
+        Ok(())
+    }
+
+    /// Stops taking connections and waits for the listeners to end.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
+        for t in self.tasks {
+            let _ = t.await;
+        }
     }
 }
 
@@ -116,9 +129,10 @@ pub async fn start(l: &DeviceListener, db: Db, clock: Clock) -> anyhow::Result<C
     });
     Ok(Console {
         devices_addr,
+        metrics_addr: None,
         db,
         stop,
-        task,
+        tasks: vec![task],
     })
 }
 

@@ -11,12 +11,15 @@
 //! The database is SQLite (a file; the default, nothing to install) or PostgreSQL (a library's
 //! production), one schema and one set of migrations for both, run at start.
 //!
+//! The fleet's gauges are served for Prometheus on a loopback address ([`metrics`]).
+//!
 //! Not yet here (the later parts): the staff's pages, alarm rules and their delivery by
-//! e-mail and webhook, the fleet's `/metrics`, the devices' outbox and sender.
+//! e-mail and webhook.
 
 pub mod db;
 pub mod identity;
 pub mod ingest;
+pub mod metrics;
 pub mod settings;
 
 use std::sync::Arc;
@@ -40,5 +43,9 @@ pub fn system_clock() -> Clock {
 /// Opens the database (migrating it), and starts the device listener.
 pub async fn run(settings: &Settings, clock: Clock) -> anyhow::Result<Console> {
     let db = Db::open(&settings.database).await?;
-    ingest::start(&settings.devices, db, clock).await
+    let mut console = ingest::start(&settings.devices, db, clock.clone()).await?;
+    if let Some(addr) = settings.metrics {
+        console.serve_metrics(addr, clock).await?;
+    }
+    Ok(console)
 }

@@ -12,6 +12,10 @@
 //! key = "console-key.pem"
 //! # The library's device CA: the one that signs the certificates `omatoimi-provision` requests.
 //! device_ca = "device-ca.pem"
+//!
+//! # The fleet's gauges for Prometheus (loopback only; optional).
+//! [metrics]
+//! listen = "127.0.0.1:9464"
 //! ```
 //!
 //! Relative paths are from the file's directory. The key must be its owner's only.
@@ -27,6 +31,13 @@ use serde::Deserialize;
 struct RawFile {
     database: String,
     devices: RawDevices,
+    metrics: Option<RawMetrics>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -45,6 +56,8 @@ pub struct Settings {
     pub database: String,
     /// The device listener.
     pub devices: DeviceListener,
+    /// Where the fleet's gauges are served (`/metrics`, loopback), if anywhere.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Where devices report, and the certificates of that listener.
@@ -85,7 +98,12 @@ impl Settings {
         })?;
         let key = dir.join(&raw.devices.key);
         config::check_private(&key, path, "devices.key")?;
+        let metrics = raw
+            .metrics
+            .map(|m| config::loopback_address(path, "metrics.listen", &m.listen))
+            .transpose()?;
         Ok(Self {
+            metrics,
             database: resolve_sqlite(&database, dir),
             devices: DeviceListener {
                 listen,

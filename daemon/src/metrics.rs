@@ -130,8 +130,16 @@ impl Metrics {
     }
 }
 
+/// A label's value as the format has it: a backslash doubled, a quote and a line break escaped.
+pub fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 /// Is `name` a metric name of the text format (`[a-zA-Z_:][a-zA-Z0-9_:]*`)?
-fn valid_name(name: &str) -> bool {
+pub fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()
@@ -140,14 +148,14 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// Help text as the format has it: a backslash doubled, a line break as `\n`.
-fn escape_help(help: &str) -> String {
+pub fn escape_help(help: &str) -> String {
     help.replace('\\', "\\\\").replace('\n', "\\n")
 }
 
 /// A value as the format has it: Go's float syntax, with `+Inf`, `-Inf` and `NaN` (Rust writes
 /// `inf` and `NaN`); finite values as Rust writes them (no exponent, as many digits as needed to
 /// read back the same number).
-fn float(v: f64) -> String {
+pub fn float(v: f64) -> String {
     if v.is_nan() {
         "NaN".to_owned()
     } else if v.is_infinite() {

@@ -281,6 +281,38 @@ async fn ingest_suite(url: &str, backend: central::db::Backend) {
     assert_eq!(db.event_count("kivi-kiosk-1").await.unwrap(), 1);
     assert_eq!(db.event_count("lemi-door-1").await.unwrap(), 3);
 
+    // The fleet's gauges, as Prometheus's own parser reads them.
+    let mut console = console;
+    console
+        .serve_metrics("127.0.0.1:0".parse().unwrap(), central::system_clock())
+        .await
+        .unwrap();
+    let text = client(&pki, None)
+        .get(format!("http://{}/metrics", console.metrics_addr.unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let samples = prometheus_judge(&text);
+    assert!(
+        samples.contains(&(
+            "omatoimi_up".to_owned(),
+            "LEMI lemi-door-1 door".to_owned(),
+            1.0
+        )),
+        "{samples:?}\n{text}"
+    );
+    assert!(
+        samples.iter().any(
+            |(n, l, _)| n == "omatoimi_console_device_last_report_age_seconds"
+                && l == "KIVI kivi-kiosk-1 kiosk"
+        ),
+        "{samples:?}"
+    );
+    assert!(samples.contains(&("omatoimi_console_devices".to_owned(), String::new(), 2.0)));
+
     // Whole batches refused with words: another version, too large, not JSON.
     let mut v2 = serde_json::to_value(batch("x", vec![])).unwrap();
     v2["v"] = 2.into();
@@ -377,6 +409,57 @@ async fn sqlx_tables(db: &central::Db) -> Vec<String> {
     .iter()
     .map(|r| r.try_get::<String, _>("t").unwrap())
     .collect()
+}
+
+/// Every sample of `text` as the Prometheus project's Python parser reads it (the interop venv
+/// scripts/test installs): name, the branch, device and role labels, value.
+fn prometheus_judge(text: &str) -> Vec<(String, String, f64)> {
+    use std::io::Write;
+    let python = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/interop-venv/bin/python"
+    );
+    let judge = r#"
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+for f in text_string_to_metric_families(sys.stdin.read()):
+    for s in f.samples:
+        l = s.labels
+        who = " ".join(l[k] for k in ("branch", "device", "role") if k in l)
+        print(s.name, who, repr(s.value), sep="\t")
+"#;
+    let mut child = Command::new(python)
+        .args(["-c", judge])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{python}: {e}: the judge is Prometheus's Python parser \
+                 (`target/interop-venv/bin/pip install prometheus-client==0.26.0`; scripts/test does)"
+            )
+        });
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the parser refused the text:\n{}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f[0].to_owned(), f[1].to_owned(), f[2].parse().unwrap())
+        })
+        .collect()
 }
 
 /// A door's outbox while the console is down: nothing is lost, everything arrives once when it
