@@ -12,6 +12,7 @@ fn installed(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
     let config = dir.join("door.toml");
     std::fs::copy(&example, &config).with_context(|| example.display().to_string())?;
     std::fs::write(dir.join("ca.pem"), "-----BEGIN CERTIFICATE-----\n")?;
+    std::fs::write(dir.join("console-ca.pem"), "-----BEGIN CERTIFICATE-----\n")?;
     std::fs::write(dir.join("device.pem"), "-----BEGIN CERTIFICATE-----\n")?;
     std::fs::write(dir.join("device-key.pem"), "-----BEGIN PRIVATE KEY-----\n")?;
     for (name, text) in [
@@ -35,6 +36,11 @@ fn the_example_door_config_is_valid_and_warns_of_nothing() -> anyhow::Result<()>
     assert_eq!(s.rules.branch, "LEMI");
     assert_eq!(s.pins.lock.number, 17);
     assert!(s.registry.is_some() && s.keypad.is_some());
+    let console = s
+        .console
+        .as_ref()
+        .expect("the example reports to a console");
+    assert_eq!(console.status_every, std::time::Duration::from_secs(15));
     assert_eq!(
         (s.readers.len(), s.outputs.len(), s.announcements.len()),
         (1, 1, 1)
