@@ -255,10 +255,10 @@ mod example_tests {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            // The registry examples are loaded by `registry`'s own tests, the door's and the
-            // kiosk's by theirs.
-            let registry =
-                name.starts_with("registry-") || name == "door.toml" || name == "kiosk.toml";
+            // The registry examples are loaded by `registry`'s own tests, the door's, the
+            // kiosk's and the console's by theirs.
+            let registry = name.starts_with("registry-")
+                || ["door.toml", "kiosk.toml", "central.toml"].contains(&name.as_str());
             if path.extension().is_some_and(|e| e == "toml") && !registry {
                 let f: File = crate::load(&path).unwrap();
                 f.sip2.dialect(&path, "sip2").unwrap();
