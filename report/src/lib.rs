@@ -214,7 +214,7 @@ impl Batch {
             }
         }
         let batch: Self =
-            serde_json::from_slice(body).map_err(|e| BatchError::Malformed(e.to_string()))?;
+            serde_json::from_slice(body).map_err(|e| BatchError::Malformed(malformed(&e)))?;
         if batch.records.len() > MAX_RECORDS {
             return Err(BatchError::TooLarge(format!(
                 "{} records; at most {MAX_RECORDS}",
@@ -225,6 +225,18 @@ impl Batch {
         text("software", Some(&batch.software)).map_err(BatchError::Invalid)?;
         Ok(batch)
     }
+}
+
+/// What is wrong with a body, without serde's words: they quote the offending value, which from a
+/// confused device could be a card number, and this reaches the console's log.
+fn malformed(e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "JSON of another shape",
+        serde_json::error::Category::Eof => "cut short",
+    };
+    format!("{what} at line {} column {}", e.line(), e.column())
 }
 
 #[derive(Deserialize)]
@@ -272,7 +284,10 @@ impl Record {
                     return Err(format!("{} gauges; at most {MAX_GAUGES}", gauges.len()));
                 }
                 if let Some(name) = gauges.keys().find(|n| !is_gauge_name(n)) {
-                    return Err(format!("gauge name {name:?} is not omatoimi_[a-z0-9_]+"));
+                    return Err(format!(
+                        "a gauge name of {} characters is not omatoimi_[a-z0-9_]+",
+                        name.chars().count()
+                    ));
                 }
                 if let Some((name, _)) = gauges.iter().find(|(_, v)| !v.is_finite()) {
                     return Err(format!("gauge {name} is not a finite number"));
@@ -283,10 +298,7 @@ impl Record {
                     && event.kind.len() <= 32
                     && event.kind.bytes().all(|b| matches!(b, b'a'..=b'z' | b'-'));
                 if !kind_ok {
-                    return Err(format!(
-                        "event kind {:?} is not lowercase words",
-                        event.kind
-                    ));
+                    return Err("the event kind is not lowercase words (a-z, -), at most 32".into());
                 }
                 if let Some(card) = &event.card {
                     if !is_hex(card, 32) {
@@ -402,6 +414,26 @@ mod tests {
             Batch::parse(&serde_json::to_vec(&b).unwrap()),
             Err(BatchError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn no_refusal_quotes_what_it_refuses() {
+        let card = "24680000000011";
+        let e = Batch::parse(
+            format!(r#"{{"v":1,"role":"{card}","software":"x","sent_at":1,"records":[]}}"#)
+                .as_bytes(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!e.contains(card), "{e}");
+        assert!(!event(card).check().unwrap_err().contains(card));
+        let r = Record {
+            body: Body::Status {
+                gauges: [(format!("x{card}"), 1.0)].into_iter().collect(),
+            },
+            ..event("entry")
+        };
+        assert!(!r.check().unwrap_err().contains(card));
     }
 
     #[test]

@@ -71,15 +71,7 @@ fn dir_size(p: &Path) -> u64 {
 }
 
 fn status_mib(field: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with(field)).map(str::to_owned))
-        .and_then(|l| {
-            l.split_whitespace()
-                .nth(1)
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
+    proc_status_mib("self", field)
 }
 
 fn open_list(config: &str) -> offline::OfflineList {
@@ -364,7 +356,8 @@ struct AgentMemory {
     outcome: String,
 }
 
-fn pid_status_mib(pid: u32, field: &str) -> f64 {
+/// A field of `/proc/<pid>/status` in MiB (`self` for this process).
+fn proc_status_mib(pid: &str, field: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with(field)).map(str::to_owned))
@@ -469,7 +462,7 @@ keys = ["{public_key}"]
                 .contains("door-agent ready")
         })?;
         std::thread::sleep(std::time::Duration::from_millis(500));
-        let ready = pid_status_mib(pid, "VmRSS:");
+        let ready = proc_status_mib(&pid.to_string(), "VmRSS:");
         std::fs::write(&scan_in, b"90000000000001\r\n").map_err(|e| e.to_string())?;
         std::thread::sleep(std::time::Duration::from_millis(300));
         std::fs::write(&key_in, b"7919#").map_err(|e| e.to_string())?;
@@ -484,8 +477,8 @@ keys = ["{public_key}"]
         std::thread::sleep(std::time::Duration::from_millis(500));
         Ok(AgentMemory {
             ready,
-            after_check: pid_status_mib(pid, "VmRSS:"),
-            peak: pid_status_mib(pid, "VmHWM:"),
+            after_check: proc_status_mib(&pid.to_string(), "VmRSS:"),
+            peak: proc_status_mib(&pid.to_string(), "VmHWM:"),
             outcome,
         })
     })();
