@@ -103,7 +103,7 @@ impl Sender {
                 .body(body)
                 .send()
                 .await
-                .map_err(|e| SendError::Unreachable(explain(&e)))?;
+                .map_err(|e| SendError::Unreachable(self.explain(&e)))?;
             let status = r.status().as_u16();
             let words = r.text().await.unwrap_or_default();
             match status {
@@ -194,14 +194,24 @@ impl Sender {
     }
 }
 
-/// A transport error in words, with its causes.
-fn explain(e: &reqwest::Error) -> String {
-    let mut words = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        words.push_str(": ");
-        words.push_str(&s.to_string());
-        source = s.source();
+impl Sender {
+    /// A transport error in words: the TLS failure as a technician can act on it (the same
+    /// words as the registry's and the list's clients), else the error with its causes.
+    fn explain(&self, e: &reqwest::Error) -> String {
+        let mut words = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            words.push_str(": ");
+            words.push_str(&s.to_string());
+            source = s.source();
+        }
+        let host = reqwest::Url::parse(&self.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        match registry::tls::explain(e, &host) {
+            Some(why) => format!("{why} ({words})"),
+            None => words,
+        }
     }
-    words
 }
