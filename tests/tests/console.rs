@@ -39,6 +39,21 @@ fn device_identity(ca: &(String, String), id: &str, branch: &str) -> (String, St
     (cert, key.serialize_pem())
 }
 
+/// A device's TLS settings for the console: its certificate and key (0600) and the console's CA
+/// written as files in the PKI's directory.
+fn device_tls(pki: &Pki, identity: &(String, String)) -> config::registry::TlsSettings {
+    let (cert, key) = (pki.dir.join("device.pem"), pki.dir.join("device-key.pem"));
+    std::fs::write(&cert, &identity.0).unwrap();
+    std::fs::write(&key, &identity.1).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let ca = pki.dir.join("console-ca.pem");
+    std::fs::write(&ca, &pki.console_ca_pem).unwrap();
+    config::registry::TlsSettings {
+        ca: Some(ca),
+        client_identity: Some((cert, key)),
+    }
+}
+
 struct Pki {
     dir: PathBuf,
     device_ca: (String, String),
@@ -469,19 +484,7 @@ async fn a_door_keeps_its_reports_while_the_console_is_down_and_delivers_each_on
     let tmp = tempfile::tempdir().unwrap();
     let pki = pki(tmp.path());
     let door = device_identity(&pki.device_ca, "lemi-door-1", "LEMI");
-    let (cert, key) = (
-        tmp.path().join("device.pem"),
-        tmp.path().join("device-key.pem"),
-    );
-    std::fs::write(&cert, &door.0).unwrap();
-    std::fs::write(&key, &door.1).unwrap();
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let ca = tmp.path().join("console-ca.pem");
-    std::fs::write(&ca, &pki.console_ca_pem).unwrap();
-    let tls = config::registry::TlsSettings {
-        ca: Some(ca),
-        client_identity: Some((cert, key)),
-    };
+    let tls = device_tls(&pki, &door);
     // The console's port, nothing listening yet.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -588,15 +591,7 @@ async fn a_forced_door_reaches_the_console_within_seconds() {
     .await
     .unwrap();
     let identity = device_identity(&pki.device_ca, "lemi-door-1", "LEMI");
-    let (cert, key) = (
-        tmp.path().join("device.pem"),
-        tmp.path().join("device-key.pem"),
-    );
-    std::fs::write(&cert, &identity.0).unwrap();
-    std::fs::write(&key, &identity.1).unwrap();
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let ca_file = tmp.path().join("console-ca.pem");
-    std::fs::write(&ca_file, &pki.console_ca_pem).unwrap();
+    let tls = device_tls(&pki, &identity);
 
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
     let nine_pm = rig::door::nine_pm_on(e2e::daemons_now());
@@ -606,10 +601,7 @@ async fn a_forced_door_reaches_the_console_within_seconds() {
     let mut settings = door_agent::settings::load(&rig.config).unwrap();
     settings.console = Some(config::console::ConsoleSettings {
         url: format!("https://127.0.0.1:{}/", console.devices_addr.port()),
-        tls: config::registry::TlsSettings {
-            ca: Some(ca_file),
-            client_identity: Some((cert, key)),
-        },
+        tls,
         outbox: tmp.path().join("outbox"),
         status_every: Duration::from_secs(5),
         outbox_max_bytes: 64 << 20,
