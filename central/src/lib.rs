@@ -20,6 +20,7 @@ pub mod db;
 pub mod identity;
 pub mod ingest;
 pub mod metrics;
+pub mod rules;
 pub mod settings;
 
 use std::sync::Arc;

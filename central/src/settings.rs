@@ -16,6 +16,26 @@
 //! # The fleet's gauges for Prometheus (loopback only; optional).
 //! [metrics]
 //! listen = "127.0.0.1:9464"
+//!
+//! # The staff's pages (HTTPS with the console's certificate; optional).
+//! [staff]
+//! listen = "0.0.0.0:8444"
+//!
+//! # Alarms: who is told, how and when (optional).
+//! [alarms]
+//! time_zone = "Europe/Helsinki"
+//! silent_minutes = 15
+//! [alarms.smtp]
+//! server = "smtp.example.fi"
+//! port = 587
+//! tls = "starttls"              # or "tls" (port 465)
+//! from = "Omatoimi <omatoimi@example.fi>"
+//! [[alarms.notify]]
+//! name = "Night duty"
+//! email = ["duty@example.fi"]
+//! webhook = "https://sms.example.fi/hook"
+//! rules = ["forced-open", "held-open", "tamper", "silent"]
+//! quiet_hours = "22:00-07:00"
 //! ```
 //!
 //! Relative paths are from the file's directory. The key must be its owner's only.
@@ -32,6 +52,54 @@ struct RawFile {
     database: String,
     devices: RawDevices,
     metrics: Option<RawMetrics>,
+    staff: Option<RawStaff>,
+    alarms: Option<RawAlarms>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStaff {
+    listen: String,
+    certificate: Option<PathBuf>,
+    key: Option<PathBuf>,
+    session_idle_minutes: Option<u32>,
+    session_hours: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlarms {
+    time_zone: Option<String>,
+    silent_minutes: Option<u32>,
+    console_url: Option<String>,
+    smtp: Option<RawSmtp>,
+    #[serde(default)]
+    notify: Vec<RawNotify>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    server: String,
+    port: Option<u16>,
+    tls: Option<String>,
+    from: String,
+    username: Option<String>,
+    password_file: Option<PathBuf>,
+    ca: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotify {
+    name: String,
+    #[serde(default)]
+    email: Vec<String>,
+    webhook: Option<String>,
+    rules: Vec<String>,
+    quiet_hours: Option<String>,
+    #[serde(default)]
+    branches: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -58,6 +126,101 @@ pub struct Settings {
     pub devices: DeviceListener,
     /// Where the fleet's gauges are served (`/metrics`, loopback), if anywhere.
     pub metrics: Option<SocketAddr>,
+    /// The staff's pages, if served.
+    pub staff: Option<StaffListener>,
+    /// Alarm rules and their recipients.
+    pub alarms: Alarms,
+}
+
+/// The staff's pages: HTTPS, no client certificate, a signed-in session.
+#[derive(Debug, Clone)]
+pub struct StaffListener {
+    /// Address and port.
+    pub listen: SocketAddr,
+    /// The certificate chain (PEM); the devices' listener's unless set.
+    pub certificate: PathBuf,
+    /// Its key.
+    pub key: PathBuf,
+    /// A session unused this long ends (ms).
+    pub idle_ms: i64,
+    /// A session ends this long after sign-in, used or not (ms).
+    pub max_ms: i64,
+}
+
+/// Alarm rules and who is told.
+#[derive(Debug, Clone)]
+pub struct Alarms {
+    /// The library's time zone (quiet hours are in it, and messages show times in it).
+    pub time_zone: jiff::tz::TimeZone,
+    /// Its name, for messages.
+    pub time_zone_name: String,
+    /// A device that has not reported this long raises `silent` (ms).
+    pub silent_ms: i64,
+    /// The staff pages' address, for links in messages.
+    pub console_url: Option<String>,
+    /// The mail server, if any recipient is told by e-mail.
+    pub smtp: Option<Smtp>,
+    /// Who is told.
+    pub notify: Vec<Recipient>,
+}
+
+impl Default for Alarms {
+    fn default() -> Self {
+        Self {
+            time_zone: jiff::tz::TimeZone::get("Europe/Helsinki")
+                .unwrap_or(jiff::tz::TimeZone::UTC),
+            time_zone_name: "Europe/Helsinki".into(),
+            silent_ms: 15 * 60_000,
+            console_url: None,
+            smtp: None,
+            notify: vec![],
+        }
+    }
+}
+
+/// How mail leaves: always over TLS, except to a server on this host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// STARTTLS on the submission port (587), required.
+    Starttls,
+    /// TLS from the first byte (465).
+    Tls,
+    /// No TLS: only to a mail server on loopback (a local relay that does the rest).
+    LoopbackPlain,
+}
+
+/// The mail server.
+#[derive(Debug, Clone)]
+pub struct Smtp {
+    /// Its host name (checked against its certificate).
+    pub server: String,
+    /// Its port.
+    pub port: u16,
+    /// How TLS is used.
+    pub tls: SmtpTls,
+    /// The sender (`Name <address>`).
+    pub from: String,
+    /// User name and password, when the server wants them.
+    pub login: Option<(String, String)>,
+    /// A CA to trust beyond the system's (a library's own mail server).
+    pub ca: Option<PathBuf>,
+}
+
+/// Who is told of which alarms.
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    /// For pages and the delivery record.
+    pub name: String,
+    /// E-mail addresses.
+    pub email: Vec<String>,
+    /// A URL that takes a JSON POST (an SMS gateway, a chat room's incoming webhook).
+    pub webhook: Option<String>,
+    /// The rules told.
+    pub rules: Vec<crate::rules::Rule>,
+    /// Non-urgent alarms wait through these.
+    pub quiet_hours: Option<crate::rules::QuietHours>,
+    /// Only these branches (OU); every branch when empty.
+    pub branches: Vec<String>,
 }
 
 /// Where devices report, and the certificates of that listener.
@@ -102,8 +265,19 @@ impl Settings {
             .metrics
             .map(|m| config::loopback_address(path, "metrics.listen", &m.listen))
             .transpose()?;
+        let staff = raw
+            .staff
+            .map(|st| staff_listener(path, dir, st, &raw.devices))
+            .transpose()?;
+        let alarms = raw
+            .alarms
+            .map(|a| alarms(path, dir, a))
+            .transpose()?
+            .unwrap_or_default();
         Ok(Self {
             metrics,
+            staff,
+            alarms,
             database: resolve_sqlite(&database, dir),
             devices: DeviceListener {
                 listen,
@@ -113,6 +287,224 @@ impl Settings {
             },
         })
     }
+}
+
+fn staff_listener(
+    path: &Path,
+    dir: &Path,
+    st: RawStaff,
+    devices: &RawDevices,
+) -> Result<StaffListener, ConfigError> {
+    let listen = st.listen.parse().map_err(|_| {
+        ConfigError::invalid(
+            path,
+            "staff.listen",
+            format!("{:?} is not an address and port", st.listen),
+        )
+    })?;
+    let key = dir.join(st.key.as_ref().unwrap_or(&devices.key));
+    config::check_private(&key, path, "staff.key")?;
+    let idle = st.session_idle_minutes.unwrap_or(30);
+    if !(5..=480).contains(&idle) {
+        return Err(ConfigError::invalid(
+            path,
+            "staff.session_idle_minutes",
+            "between 5 and 480",
+        ));
+    }
+    let hours = st.session_hours.unwrap_or(12);
+    if !(1..=24).contains(&hours) {
+        return Err(ConfigError::invalid(
+            path,
+            "staff.session_hours",
+            "between 1 and 24",
+        ));
+    }
+    Ok(StaffListener {
+        listen,
+        certificate: dir.join(st.certificate.as_ref().unwrap_or(&devices.certificate)),
+        key,
+        idle_ms: i64::from(idle) * 60_000,
+        max_ms: i64::from(hours) * 3_600_000,
+    })
+}
+
+fn alarms(path: &Path, dir: &Path, a: RawAlarms) -> Result<Alarms, ConfigError> {
+    let zone = a.time_zone.unwrap_or_else(|| "Europe/Helsinki".into());
+    let time_zone = jiff::tz::TimeZone::get(&zone).map_err(|_| {
+        ConfigError::invalid(
+            path,
+            "alarms.time_zone",
+            format!("{zone:?} is not a time zone (e.g. \"Europe/Helsinki\")"),
+        )
+    })?;
+    let silent = a.silent_minutes.unwrap_or(15);
+    if !(2..=1440).contains(&silent) {
+        return Err(ConfigError::invalid(
+            path,
+            "alarms.silent_minutes",
+            "between 2 and 1440",
+        ));
+    }
+    let smtp = a.smtp.map(|m| smtp(path, dir, m)).transpose()?;
+    let mut notify = vec![];
+    for (i, n) in a.notify.into_iter().enumerate() {
+        let key = |k: &str| format!("alarms.notify[{i}].{k}");
+        let mut rules = vec![];
+        for r in &n.rules {
+            rules.push(crate::rules::Rule::from_code(r).ok_or_else(|| {
+                let known: Vec<_> = crate::rules::Rule::ALL.iter().map(|r| r.code()).collect();
+                ConfigError::invalid(
+                    path,
+                    key("rules"),
+                    format!("{r:?} is not a rule; the rules are {}", known.join(", ")),
+                )
+            })?);
+        }
+        if n.email.is_empty() && n.webhook.is_none() {
+            return Err(ConfigError::invalid(
+                path,
+                key("email"),
+                format!(
+                    "{:?} has no e-mail address and no webhook: nobody would be told",
+                    n.name
+                ),
+            ));
+        }
+        for e in &n.email {
+            if e.parse::<lettre::Address>().is_err() {
+                return Err(ConfigError::invalid(
+                    path,
+                    key("email"),
+                    format!("{e:?} is not an e-mail address"),
+                ));
+            }
+        }
+        if !n.email.is_empty() && smtp.is_none() {
+            return Err(ConfigError::invalid(
+                path,
+                key("email"),
+                "e-mail needs [alarms.smtp]",
+            ));
+        }
+        if let Some(url) = &n.webhook {
+            webhook_url(url).map_err(|why| ConfigError::invalid(path, key("webhook"), why))?;
+        }
+        let quiet_hours = n
+            .quiet_hours
+            .as_deref()
+            .map(crate::rules::QuietHours::parse)
+            .transpose()
+            .map_err(|why| ConfigError::invalid(path, key("quiet_hours"), why))?;
+        notify.push(Recipient {
+            name: n.name,
+            email: n.email,
+            webhook: n.webhook,
+            rules,
+            quiet_hours,
+            branches: n.branches,
+        });
+    }
+    Ok(Alarms {
+        time_zone,
+        time_zone_name: zone,
+        silent_ms: i64::from(silent) * 60_000,
+        console_url: a.console_url,
+        smtp,
+        notify,
+    })
+}
+
+fn smtp(path: &Path, dir: &Path, m: RawSmtp) -> Result<Smtp, ConfigError> {
+    let tls = match m.tls.as_deref().unwrap_or("starttls") {
+        "starttls" => SmtpTls::Starttls,
+        "tls" => SmtpTls::Tls,
+        "none" => SmtpTls::LoopbackPlain,
+        other => {
+            return Err(ConfigError::invalid(
+                path,
+                "alarms.smtp.tls",
+                format!(
+                    "{other:?}: expected \"starttls\", \"tls\" or \"none\" (a relay on this host only)"
+                ),
+            ));
+        }
+    };
+    if tls == SmtpTls::LoopbackPlain && !is_loopback_host(&m.server) {
+        return Err(ConfigError::invalid(
+            path,
+            "alarms.smtp.tls",
+            "mail without TLS goes only to a relay on this host (localhost, 127.0.0.1 or ::1)",
+        ));
+    }
+    if m.from.parse::<lettre::message::Mailbox>().is_err() {
+        return Err(ConfigError::invalid(
+            path,
+            "alarms.smtp.from",
+            format!("{:?} is not a sender (Name <address>)", m.from),
+        ));
+    }
+    let login = match (m.username, m.password_file) {
+        (Some(u), Some(f)) => {
+            let f = dir.join(f);
+            config::check_private(&f, path, "alarms.smtp.password_file")?;
+            let pw = std::fs::read_to_string(&f).map_err(|cause| ConfigError::Read {
+                file: f.clone(),
+                cause,
+            })?;
+            Some((u, pw.trim_end_matches(['\n', '\r']).to_owned()))
+        }
+        (None, None) => None,
+        _ => {
+            return Err(ConfigError::invalid(
+                path,
+                "alarms.smtp.username",
+                "username and password_file go together",
+            ));
+        }
+    };
+    let port = m.port.unwrap_or(match tls {
+        SmtpTls::Starttls => 587,
+        SmtpTls::Tls => 465,
+        SmtpTls::LoopbackPlain => 25,
+    });
+    Ok(Smtp {
+        server: m.server,
+        port,
+        tls,
+        from: m.from,
+        login,
+        ca: m.ca.map(|c| dir.join(c)),
+    })
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A webhook goes over HTTPS, or plain HTTP to this host only.
+pub fn webhook_url(url: &str) -> Result<(), String> {
+    if url.starts_with("https://") {
+        return Ok(());
+    }
+    if let Some(rest) = url.strip_prefix("http://") {
+        let authority = rest.split('/').next().unwrap_or("");
+        let host = match authority.rsplit_once(':') {
+            Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
+            _ => authority,
+        };
+        if is_loopback_host(host) {
+            return Ok(());
+        }
+    }
+    Err(format!(
+        "{url:?}: a webhook is https://…, or http:// to this host only"
+    ))
 }
 
 /// A relative SQLite path is from the configuration's directory.
