@@ -8,7 +8,10 @@ use report::{Ack, Batch, Body, Rejected};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};
 
+use crate::alarms::About;
 use crate::identity::DeviceCert;
+use crate::rules::{self, Rule};
+use crate::settings::Alarms;
 
 /// The migrations, embedded.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -125,13 +128,15 @@ impl Db {
 
     /// Stores a device's batch in one transaction and says what it stored: every record it
     /// holds now (a replayed one again, counted as a duplicate), and the records refused for
-    /// good. A revoked certificate stores nothing.
+    /// good. The alarms its new records raise or clear are in the same transaction. A revoked
+    /// certificate stores nothing.
     pub async fn store_batch(
         &self,
         device: &DeviceCert,
         batch: &Batch,
         now_ms: i64,
-    ) -> Result<Ack, DbError> {
+        alarms: &Alarms,
+    ) -> Result<Stored, DbError> {
         let revoked = sqlx::query("SELECT device_id FROM revoked_certs WHERE cert_sha256 = $1")
             .bind(&device.sha256)
             .fetch_optional(&self.pool)
@@ -164,6 +169,13 @@ impl Db {
             v: report::VERSION,
             ..Ack::default()
         };
+        let mut raised = 0;
+        let about = About {
+            device_id: &device.device_id,
+            branch: &device.branch,
+        };
+        // Heard from: a silence is over.
+        crate::alarms::clear(&mut tx, &device.device_id, Rule::Silent, now_ms).await?;
         for r in &batch.records {
             if let Err(why) = r.check() {
                 ack.rejected.push(Rejected { seq: r.seq, why });
@@ -202,6 +214,15 @@ impl Db {
                     .await?
                     .rows_affected();
                     if n == 1 {
+                        match rules::paper_out(gauges) {
+                            Some(true) => {
+                                if crate::alarms::raise(&mut tx, alarms, &about, Rule::PaperOut, &r.id, r.at, now_ms).await? {
+                                    raised += 1;
+                                }
+                            }
+                            Some(false) => crate::alarms::clear(&mut tx, &device.device_id, Rule::PaperOut, r.at).await?,
+                            None => {}
+                        }
                         // The latest snapshot, whatever order snapshots arrive in.
                         sqlx::query(
                             "UPDATE devices SET gauges = $1, last_status_at = $2 \
@@ -219,11 +240,24 @@ impl Db {
             };
             if stored == 0 {
                 ack.duplicates += 1;
+            } else if let Body::Event { event } = &r.body {
+                // Only a newly stored event raises: a replayed one raised its alarm before.
+                let code = event.code.as_deref();
+                if let Some(rule) = rules::raised_by(&event.kind, code) {
+                    if crate::alarms::raise(&mut tx, alarms, &about, rule, &r.id, r.at, now_ms)
+                        .await?
+                    {
+                        raised += 1;
+                    }
+                }
+                if let Some(rule) = rules::cleared_by(&event.kind, code) {
+                    crate::alarms::clear(&mut tx, &device.device_id, rule, r.at).await?;
+                }
             }
             ack.acked.push(r.seq);
         }
         tx.commit().await?;
-        Ok(ack)
+        Ok(Stored { ack, raised })
     }
 
     /// How many events a device has stored.
@@ -271,6 +305,15 @@ fn device_row(r: &sqlx::any::AnyRow) -> Result<DeviceRow, DbError> {
         last_status_at: r.try_get("last_status_at")?,
         gauges: r.try_get("gauges")?,
     })
+}
+
+/// What a batch stored.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// The answer to the device.
+    pub ack: Ack,
+    /// Alarms its records raised.
+    pub raised: usize,
 }
 
 /// A device's row.

@@ -11,14 +11,14 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use report::{Batch, BatchError, MAX_BODY_BYTES};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use crate::Clock;
 use crate::db::{Db, DbError};
 use crate::identity::{self, DeviceCert};
-use crate::settings::DeviceListener;
+use crate::settings::{Alarms, DeviceListener};
 
 /// A TLS handshake must be over in this time.
 const HANDSHAKE: Duration = Duration::from_secs(10);
@@ -30,8 +30,14 @@ pub struct Console {
     pub devices_addr: SocketAddr,
     /// Where the fleet's gauges are served, if anywhere.
     pub metrics_addr: Option<SocketAddr>,
+    /// Where the staff's pages are served, if anywhere.
+    pub staff_addr: Option<SocketAddr>,
     /// Its database.
     pub db: Db,
+    /// Its alarm rules and recipients.
+    pub alarms: Arc<Alarms>,
+    /// Woken when an alarm is raised: the delivery task sends at once.
+    pub wake: Arc<Notify>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -42,6 +48,36 @@ impl Console {
         let (local, task) =
             crate::metrics::start(addr, self.db.clone(), clock, self.stop.subscribe()).await?;
         self.metrics_addr = Some(local);
+        self.tasks.push(task);
+        Ok(())
+    }
+
+    /// Tells alarms as well (e-mail, webhooks; the silent-device sweep), until [`Console::stop`].
+    pub fn deliver_alarms(&mut self, clock: Clock) {
+        self.tasks.push(tokio::spawn(crate::alarms::deliver_forever(
+            self.db.clone(),
+            self.alarms.clone(),
+            clock,
+            self.wake.clone(),
+            self.stop.subscribe(),
+        )));
+    }
+
+    /// Serves the staff's pages as well, until [`Console::stop`].
+    pub async fn serve_staff(
+        &mut self,
+        l: &crate::settings::StaffListener,
+        clock: Clock,
+    ) -> anyhow::Result<()> {
+        let (local, task) = crate::web::start(
+            l,
+            self.db.clone(),
+            clock,
+            self.alarms.clone(),
+            self.stop.subscribe(),
+        )
+        .await?;
+        self.staff_addr = Some(local);
         self.tasks.push(task);
         Ok(())
     }
@@ -95,7 +131,12 @@ pub fn server_config(l: &DeviceListener) -> anyhow::Result<Arc<rustls::ServerCon
 }
 
 /// Binds the device listener and serves it until [`Console::stop`].
-pub async fn start(l: &DeviceListener, db: Db, clock: Clock) -> anyhow::Result<Console> {
+pub async fn start(
+    l: &DeviceListener,
+    db: Db,
+    clock: Clock,
+    alarms: Arc<Alarms>,
+) -> anyhow::Result<Console> {
     let tls = server_config(l)?;
     let listener = TcpListener::bind(l.listen)
         .await
@@ -105,6 +146,8 @@ pub async fn start(l: &DeviceListener, db: Db, clock: Clock) -> anyhow::Result<C
     let (stop, mut stopped) = watch::channel(false);
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let served = db.clone();
+    let wake = Arc::new(Notify::new());
+    let (served_alarms, served_wake) = (alarms.clone(), wake.clone());
     let task = tokio::spawn(async move {
         let mut connections = tokio::task::JoinSet::new();
         loop {
@@ -120,7 +163,8 @@ pub async fn start(l: &DeviceListener, db: Db, clock: Clock) -> anyhow::Result<C
                         }
                     };
                     let (acceptor, db, clock) = (acceptor.clone(), served.clone(), clock.clone());
-                    connections.spawn(connection(acceptor, tcp, peer, db, clock));
+                    let alarms = Told { alarms: served_alarms.clone(), wake: served_wake.clone() };
+                    connections.spawn(connection(acceptor, tcp, peer, db, clock, alarms));
                 }
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
             }
@@ -130,7 +174,10 @@ pub async fn start(l: &DeviceListener, db: Db, clock: Clock) -> anyhow::Result<C
     Ok(Console {
         devices_addr,
         metrics_addr: None,
+        staff_addr: None,
         db,
+        alarms,
+        wake,
         stop,
         tasks: vec![task],
     })
@@ -142,6 +189,7 @@ async fn connection(
     peer: SocketAddr,
     db: Db,
     clock: Clock,
+    told: Told,
 ) {
     let tls = match tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => tls,
@@ -170,7 +218,7 @@ async fn connection(
         None => return,
     };
     let service = hyper::service::service_fn(move |req| {
-        handle(req, device.clone(), db.clone(), clock.clone())
+        handle(req, device.clone(), db.clone(), clock.clone(), told.clone())
     });
     if let Err(e) = hyper::server::conn::http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())
@@ -180,6 +228,13 @@ async fn connection(
     {
         debug!(%peer, error = %e, "device connection ended");
     }
+}
+
+/// What a connection needs to raise alarms.
+#[derive(Clone)]
+struct Told {
+    alarms: Arc<Alarms>,
+    wake: Arc<Notify>,
 }
 
 fn answer(status: StatusCode, body: impl Into<Bytes>, json: bool) -> Response<Full<Bytes>> {
@@ -201,6 +256,7 @@ async fn handle(
     device: Arc<DeviceCert>,
     db: Db,
     clock: Clock,
+    told: Told,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     if (req.method(), req.uri().path()) != (&Method::POST, "/v1/report") {
         return Ok(answer(
@@ -240,8 +296,11 @@ async fn handle(
             return Ok(answer(status, format!("{e}\n"), false));
         }
     };
-    match db.store_batch(&device, &batch, clock()).await {
-        Ok(ack) => {
+    match db.store_batch(&device, &batch, clock(), &told.alarms).await {
+        Ok(crate::db::Stored { ack, raised }) => {
+            if raised > 0 {
+                told.wake.notify_one();
+            }
             debug!(device = %device.device_id, acked = ack.acked.len(), duplicates = ack.duplicates, rejected = ack.rejected.len(), "report stored");
             for r in &ack.rejected {
                 warn!(device = %device.device_id, seq = r.seq, why = %r.why, "record refused");

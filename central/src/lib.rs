@@ -13,15 +13,20 @@
 //!
 //! The fleet's gauges are served for Prometheus on a loopback address ([`metrics`]).
 //!
-//! Not yet here (the later parts): the staff's pages, alarm rules and their delivery by
-//! e-mail and webhook.
+//! Staff sign in to pages of their own ([`web`]): the fleet with problems first, each device,
+//! alarms to acknowledge, the audit log. Alarms ([`alarms`], [`rules`]) are raised as records
+//! are stored and told by e-mail and webhook, retried, each try recorded.
 
+pub mod alarms;
 pub mod db;
 pub mod identity;
 pub mod ingest;
 pub mod metrics;
 pub mod rules;
 pub mod settings;
+pub mod staff;
+pub mod web;
+pub mod words;
 
 use std::sync::Arc;
 
@@ -44,9 +49,14 @@ pub fn system_clock() -> Clock {
 /// Opens the database (migrating it), and starts the device listener.
 pub async fn run(settings: &Settings, clock: Clock) -> anyhow::Result<Console> {
     let db = Db::open(&settings.database).await?;
-    let mut console = ingest::start(&settings.devices, db, clock.clone()).await?;
+    let alarms = Arc::new(settings.alarms.clone());
+    let mut console = ingest::start(&settings.devices, db, clock.clone(), alarms).await?;
     if let Some(addr) = settings.metrics {
-        console.serve_metrics(addr, clock).await?;
+        console.serve_metrics(addr, clock.clone()).await?;
     }
+    if let Some(staff) = &settings.staff {
+        console.serve_staff(staff, clock.clone()).await?;
+    }
+    console.deliver_alarms(clock);
     Ok(console)
 }

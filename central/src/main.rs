@@ -33,6 +33,15 @@ enum Command {
         #[arg(long, default_value = "")]
         reason: String,
     },
+    /// Makes a staff account, or sets a new password and role for one (its sessions end).
+    /// The password is read from standard input; on a terminal, one is made and shown once.
+    Staff {
+        /// The user name.
+        user: String,
+        /// admin (everything, the audit log too), staff, or technician.
+        #[arg(long)]
+        role: String,
+    },
 }
 
 #[tokio::main]
@@ -69,6 +78,29 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Command::Migrate => {
             central::Db::open(&settings.database).await?;
             println!("the database's schema is up to date");
+        }
+        Command::Staff { user, role } => {
+            let role = central::staff::Role::from_code(&role).ok_or_else(|| {
+                anyhow::anyhow!("--role {role:?}: expected admin, staff or technician")
+            })?;
+            let db = central::Db::open(&settings.database).await?;
+            let (password, made) = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                (central::staff::make_password()?, true)
+            } else {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                (line.trim_end_matches(['\n', '\r']).to_owned(), false)
+            };
+            central::staff::set_account(&db, &user, role, &password, "(command line)", clock())
+                .await?;
+            if made {
+                println!(
+                    "account {user} ({}) set; its password, shown this once: {password}",
+                    role.code()
+                );
+            } else {
+                println!("account {user} ({}) set", role.code());
+            }
         }
         Command::Revoke {
             cert,

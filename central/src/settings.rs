@@ -100,6 +100,7 @@ struct RawNotify {
     quiet_hours: Option<String>,
     #[serde(default)]
     branches: Vec<String>,
+    lang: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -221,6 +222,8 @@ pub struct Recipient {
     pub quiet_hours: Option<crate::rules::QuietHours>,
     /// Only these branches (OU); every branch when empty.
     pub branches: Vec<String>,
+    /// The language messages are written in.
+    pub lang: crate::words::Lang,
 }
 
 /// Where devices report, and the certificates of that listener.
@@ -396,7 +399,18 @@ fn alarms(path: &Path, dir: &Path, a: RawAlarms) -> Result<Alarms, ConfigError> 
             .map(crate::rules::QuietHours::parse)
             .transpose()
             .map_err(|why| ConfigError::invalid(path, key("quiet_hours"), why))?;
+        let lang = match n.lang.as_deref() {
+            None => crate::words::Lang::Fi,
+            Some(l) => crate::words::Lang::from_code(l).ok_or_else(|| {
+                ConfigError::invalid(
+                    path,
+                    key("lang"),
+                    format!("{l:?}: expected \"fi\", \"sv\" or \"en\""),
+                )
+            })?,
+        };
         notify.push(Recipient {
+            lang,
             name: n.name,
             email: n.email,
             webhook: n.webhook,

@@ -13,120 +13,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use central::settings::DeviceListener;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use report::{Batch, Body, Event, Record, Role};
 
-fn ca(name: &str) -> (String, String) {
-    let key = KeyPair::generate().unwrap();
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.distinguished_name.push(DnType::CommonName, name);
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    (p.self_signed(&key).unwrap().pem(), key.serialize_pem())
-}
-
-/// Certificates are checked by rustls against the real clock: issued at the instant the
-/// daemons read.
-fn issued_at() -> SystemTime {
-    SystemTime::from(e2e::daemons_now())
-}
-
-/// A device's certificate and key (PEM) as omatoimi-provision makes them.
-fn device_identity(ca: &(String, String), id: &str, branch: &str) -> (String, String) {
-    let key = provision::identity::new_key().unwrap();
-    let csr = provision::identity::request(&key, id, "heili", branch).unwrap();
-    let cert = provision::identity::sign(&csr, &ca.0, &ca.1, 365, issued_at()).unwrap();
-    (cert, key.serialize_pem())
-}
-
-/// A device's TLS settings for the console: its certificate and key (0600) and the console's CA
-/// written as files in the PKI's directory.
-fn device_tls(pki: &Pki, identity: &(String, String)) -> config::registry::TlsSettings {
-    let (cert, key) = (pki.dir.join("device.pem"), pki.dir.join("device-key.pem"));
-    std::fs::write(&cert, &identity.0).unwrap();
-    std::fs::write(&key, &identity.1).unwrap();
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let ca = pki.dir.join("console-ca.pem");
-    std::fs::write(&ca, &pki.console_ca_pem).unwrap();
-    config::registry::TlsSettings {
-        ca: Some(ca),
-        client_identity: Some((cert, key)),
-    }
-}
-
-struct Pki {
-    dir: PathBuf,
-    device_ca: (String, String),
-    console_ca_pem: String,
-}
-
-/// The console's CA and certificate (for 127.0.0.1), and the library's device CA, in `dir`.
-fn pki(dir: &Path) -> Pki {
-    let console_ca = ca("Heili console CA");
-    let ca_key = KeyPair::from_pem(&console_ca.1).unwrap();
-    let ca_cert = CertificateParams::from_ca_cert_pem(&console_ca.0)
-        .unwrap()
-        .self_signed(&ca_key)
-        .unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()])
-        .unwrap()
-        .signed_by(&key, &ca_cert, &ca_key)
-        .unwrap();
-    std::fs::write(dir.join("console.pem"), cert.pem()).unwrap();
-    std::fs::write(dir.join("console-key.pem"), key.serialize_pem()).unwrap();
-    std::fs::set_permissions(
-        dir.join("console-key.pem"),
-        std::fs::Permissions::from_mode(0o600),
-    )
-    .unwrap();
-    let device_ca = ca("Heili devices CA");
-    std::fs::write(dir.join("device-ca.pem"), &device_ca.0).unwrap();
-    Pki {
-        dir: dir.to_owned(),
-        device_ca,
-        console_ca_pem: console_ca.0,
-    }
-}
-
-/// An HTTPS client that pins the console's CA and presents `identity` if given.
-fn client(pki: &Pki, identity: Option<&(String, String)>) -> reqwest::Client {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in rustls_pemfile_certs(&pki.console_ca_pem) {
-        roots.add(c).unwrap();
-    }
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots);
-    let mut config = match identity {
-        Some((cert, key)) => {
-            let key = rustls::pki_types::PrivateKeyDer::try_from(
-                KeyPair::from_pem(key).unwrap().serialize_der(),
-            )
-            .unwrap();
-            builder
-                .with_client_auth_cert(rustls_pemfile_certs(cert), key)
-                .unwrap()
-        }
-        None => builder.with_no_client_auth(),
-    };
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap()
-}
-
-fn rustls_pemfile_certs(pem: &str) -> Vec<rustls::pki_types::CertificateDer<'static>> {
-    use rustls::pki_types::pem::PemObject;
-    rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
-        .map(|c| c.unwrap())
-        .collect()
-}
+mod console_common;
+use console_common::*;
 
 /// The console's clock: a fixed instant the test moves.
 const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
@@ -192,6 +82,32 @@ async fn post_batch(c: &reqwest::Client, url: &str, b: &Batch) -> report::Ack {
     serde_json::from_str(&body).unwrap()
 }
 
+/// One recipient, told of every rule by webhook (not started here: deliveries stay queued).
+fn night_duty() -> central::settings::Alarms {
+    central::settings::Alarms {
+        notify: vec![central::settings::Recipient {
+            name: "Night duty".into(),
+            email: vec![],
+            webhook: Some("http://127.0.0.1:9/hook".into()),
+            rules: central::rules::Rule::ALL.to_vec(),
+            quiet_hours: None,
+            branches: vec![],
+            lang: central::words::Lang::En,
+        }],
+        ..Default::default()
+    }
+}
+
+async fn count(db: &central::Db, sql: &str) -> i64 {
+    use sqlx::Row;
+    sqlx::query(sql)
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .try_get::<i64, _>(0)
+        .unwrap()
+}
+
 /// Everything the console promises about taking reports, against the database at `url`.
 async fn ingest_suite(url: &str, backend: central::db::Backend) {
     let tmp = tempfile::tempdir().unwrap();
@@ -212,6 +128,7 @@ async fn ingest_suite(url: &str, backend: central::db::Backend) {
         &listener,
         db.clone(),
         Arc::new(move || c2.load(Ordering::SeqCst)),
+        Arc::new(night_duty()),
     )
     .await
     .unwrap();
@@ -257,6 +174,19 @@ async fn ingest_suite(url: &str, backend: central::db::Backend) {
     let again = post_batch(&c, &url, &first).await;
     assert_eq!((again.acked, again.duplicates), (vec![1, 2, 3], 3));
     assert_eq!(db.event_count("lemi-door-1").await.unwrap(), 2);
+    // The forced door raised one alarm, replay or not, and queued one delivery for it.
+    assert_eq!(
+        count(
+            &db,
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM alarms WHERE rule = 'forced-open'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(&db, "SELECT CAST(COUNT(*) AS BIGINT) FROM deliveries WHERE state = 'pending' AND channel = 'webhook'").await,
+        1
+    );
 
     // A record with a card number is refused alone; the others go in. An older status does not
     // replace the newer one.
@@ -540,6 +470,7 @@ async fn a_door_keeps_its_reports_while_the_console_is_down_and_delivers_each_on
         },
         db.clone(),
         Arc::new(|| T0 + 3_600_000),
+        Arc::default(),
     )
     .await
     .unwrap();
@@ -587,6 +518,7 @@ async fn a_forced_door_reaches_the_console_within_seconds() {
         },
         db.clone(),
         central::system_clock(),
+        Arc::default(),
     )
     .await
     .unwrap();

@@ -1,0 +1,283 @@
+//! The console's words in Finnish, Swedish and English: pages and alarm messages.
+//!
+//! Each phrase is keyed by its English text; [`tr`] gives it in the language asked for. A test
+//! reads the crate's sources and fails for any phrase used without all three.
+
+/// A language of the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lang {
+    /// Suomi.
+    Fi,
+    /// Svenska.
+    Sv,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// Every language, in the order the pages offer them.
+    pub const ALL: [Self; 3] = [Self::Fi, Self::Sv, Self::En];
+
+    /// Its code (`fi`, `sv`, `en`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Fi => "fi",
+            Self::Sv => "sv",
+            Self::En => "en",
+        }
+    }
+
+    /// The language of this code.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.code() == code)
+    }
+
+    /// Its name in itself.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Fi => "suomi",
+            Self::Sv => "svenska",
+            Self::En => "English",
+        }
+    }
+
+    /// The first of ours an `Accept-Language` header names; Finnish when none.
+    pub fn from_accept(header: &str) -> Self {
+        header
+            .split(',')
+            .filter_map(|part| {
+                let mut it = part.split(';');
+                let tag = it.next()?.trim().to_ascii_lowercase();
+                let q = it
+                    .find_map(|p| {
+                        p.trim()
+                            .strip_prefix("q=")
+                            .and_then(|q| q.parse::<f32>().ok())
+                    })
+                    .unwrap_or(1.0);
+                let lang = Self::from_code(tag.split('-').next()?)?;
+                Some((lang, q))
+            })
+            .fold(None::<(Self, f32)>, |best, (l, q)| match best {
+                Some((_, bq)) if bq >= q => best,
+                _ => Some((l, q)),
+            })
+            .map_or(Self::Fi, |(l, _)| l)
+    }
+}
+
+/// `(English, Finnish, Swedish)`.
+const PHRASES: &[(&str, &str, &str)] = &[
+    // Rules, as alarms name them.
+    ("Door forced open", "Ovi avattu väkisin", "Dörren bruten"),
+    ("Door held open", "Ovi jäänyt auki", "Dörren står öppen"),
+    ("Tampering", "Kajoaminen laitteeseen", "Sabotage"),
+    ("Device silent", "Laite ei vastaa", "Enheten tyst"),
+    (
+        "Offline list refused",
+        "Varalista hylätty",
+        "Reservlistan avvisad",
+    ),
+    (
+        "Card locked after wrong PINs",
+        "Kortti lukittu vääristä PIN-koodeista",
+        "Kortet spärrat efter fel PIN-koder",
+    ),
+    (
+        "Printer out of paper",
+        "Tulostimesta loppui paperi",
+        "Skrivaren har slut på papper",
+    ),
+    (
+        "Offline loan conflict",
+        "Varatilan lainan ristiriita",
+        "Konflikt i reservlån",
+    ),
+    // Messages.
+    ("at", "klo", "kl."),
+    ("Branch", "Toimipiste", "Filial"),
+    ("Device", "Laite", "Enhet"),
+    ("Open the console", "Avaa konsoli", "Öppna konsolen"),
+    (
+        "has not reported since",
+        "ei ole raportoinut jälkeen",
+        "har inte rapporterat sedan",
+    ),
+    // Pages.
+    (
+        "Library console",
+        "Kirjaston konsoli",
+        "Bibliotekets konsol",
+    ),
+    ("Sign in", "Kirjaudu", "Logga in"),
+    ("Sign out", "Kirjaudu ulos", "Logga ut"),
+    ("User name", "Käyttäjätunnus", "Användarnamn"),
+    ("Password", "Salasana", "Lösenord"),
+    (
+        "Wrong user name or password.",
+        "Väärä käyttäjätunnus tai salasana.",
+        "Fel användarnamn eller lösenord.",
+    ),
+    (
+        "Too many wrong passwords: try again in 15 minutes.",
+        "Liian monta väärää salasanaa: yritä uudelleen 15 minuutin kuluttua.",
+        "För många fel lösenord: försök igen om 15 minuter.",
+    ),
+    (
+        "The form was too old; please try again.",
+        "Lomake vanheni; yritä uudelleen.",
+        "Formuläret var för gammalt; försök igen.",
+    ),
+    ("Devices", "Laitteet", "Enheter"),
+    ("Alarms", "Hälytykset", "Larm"),
+    ("Audit log", "Tapahtumaloki", "Granskningslogg"),
+    ("Problems", "Ongelmat", "Problem"),
+    ("All in order", "Kaikki kunnossa", "Allt i ordning"),
+    ("Offline", "Ei yhteyttä", "Offline"),
+    ("Open alarm", "Avoin hälytys", "Öppet larm"),
+    ("Offline list old", "Varalista vanha", "Reservlistan gammal"),
+    ("Queue conflicts", "Jonon ristiriitoja", "Kökonflikter"),
+    (
+        "Selftest failing",
+        "Itsetesti epäonnistuu",
+        "Självtestet misslyckas",
+    ),
+    ("Reader missing", "Lukija puuttuu", "Läsare saknas"),
+    ("Last report", "Viimeksi raportoinut", "Senaste rapport"),
+    ("ago", "sitten", "sedan"),
+    ("never", "ei koskaan", "aldrig"),
+    ("Door", "Ovi", "Dörr"),
+    ("Kiosk", "Automaatti", "Automat"),
+    ("State", "Tila", "Status"),
+    ("Software", "Ohjelmisto", "Programvara"),
+    ("Clock off by", "Kello heittää", "Klockan fel med"),
+    (
+        "Recent events",
+        "Viimeisimmät tapahtumat",
+        "Senaste händelser",
+    ),
+    ("Status history", "Tilahistoria", "Statushistorik"),
+    ("Gauges", "Mittarit", "Mätare"),
+    ("Time", "Aika", "Tid"),
+    ("Event", "Tapahtuma", "Händelse"),
+    ("Reason", "Syy", "Orsak"),
+    ("Source", "Lähde", "Källa"),
+    ("Card", "Kortti", "Kort"),
+    ("No events.", "Ei tapahtumia.", "Inga händelser."),
+    ("Open", "Avoin", "Öppet"),
+    ("Acknowledged", "Kuitattu", "Kvitterat"),
+    ("Cleared", "Poistunut", "Upphört"),
+    ("Acknowledge", "Kuittaa", "Kvittera"),
+    ("Note", "Huomautus", "Anteckning"),
+    ("by", "kuittaaja", "av"),
+    ("No alarms.", "Ei hälytyksiä.", "Inga larm."),
+    ("Told", "Ilmoitettu", "Meddelat"),
+    ("waiting", "odottaa", "väntar"),
+    ("sent", "lähetetty", "skickat"),
+    ("failed", "epäonnistui", "misslyckades"),
+    ("Who", "Kuka", "Vem"),
+    ("Action", "Toiminto", "Åtgärd"),
+    ("Target", "Kohde", "Mål"),
+    (
+        "Not allowed for your role.",
+        "Roolisi ei salli tätä.",
+        "Din roll tillåter inte detta.",
+    ),
+    ("Not found.", "Ei löytynyt.", "Hittades inte."),
+    ("Signed in as", "Kirjautunut", "Inloggad som"),
+    ("entry", "sisäänpääsy", "inpassering"),
+    ("denied", "pääsy evätty", "nekad"),
+    ("exit", "poistuminen", "utgång"),
+    ("alarm", "hälytys", "larm"),
+    ("alarm-cleared", "hälytys poistui", "larm upphörde"),
+    ("tamper", "kajoaminen", "sabotage"),
+    ("security", "tietoturva", "säkerhet"),
+    ("daemon", "ohjelma", "program"),
+    ("device", "laite", "enhet"),
+    ("loan", "laina", "lån"),
+    ("return", "palautus", "återlämning"),
+    ("queue-conflict", "jonon ristiriita", "kökonflikt"),
+];
+
+/// `en` in `lang` (English when the table has no such phrase: a test keeps that from happening).
+pub fn tr(lang: Lang, en: &'static str) -> &'static str {
+    match lang {
+        Lang::En => en,
+        Lang::Fi | Lang::Sv => PHRASES
+            .iter()
+            .find(|p| p.0 == en)
+            .map_or(en, |p| if lang == Lang::Fi { p.1 } else { p.2 }),
+    }
+}
+
+/// Whether the table has `en`.
+pub fn known(en: &str) -> bool {
+    PHRASES.iter().any(|p| p.0 == en)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn every_phrase_the_sources_use_is_in_all_three_languages() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut used = 0;
+        for entry in walk(&dir) {
+            if entry.ends_with("words.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&entry).unwrap();
+            for (i, _) in text.match_indices("tr(") {
+                let rest = &text[i + 3..];
+                let Some(q) = rest.find('"') else { continue };
+                // Only `tr(lang, "…")` forms: the argument before the quote is one identifier.
+                let before = &rest[..q];
+                if !before.trim_end().ends_with(',') || before.contains(')') {
+                    continue;
+                }
+                let phrase: String = rest[q + 1..].chars().take_while(|c| *c != '"').collect();
+                assert!(
+                    known(&phrase),
+                    "{}: {phrase:?} has no translation",
+                    entry.display()
+                );
+                used += 1;
+            }
+        }
+        assert!(used > 20, "only {used} phrases found: is the scan broken?");
+    }
+
+    #[test]
+    fn no_phrase_is_listed_twice_or_left_empty() {
+        let mut seen = std::collections::HashSet::new();
+        for (en, fi, sv) in PHRASES {
+            assert!(seen.insert(*en), "{en} twice");
+            assert!(!fi.is_empty() && !sv.is_empty(), "{en}");
+        }
+    }
+
+    #[test]
+    fn accept_language_picks_the_best_of_ours() {
+        assert_eq!(Lang::from_accept("sv-FI,sv;q=0.9,en;q=0.8"), Lang::Sv);
+        assert_eq!(Lang::from_accept("de-DE,en;q=0.5,fi;q=0.7"), Lang::Fi);
+        assert_eq!(Lang::from_accept("en-GB"), Lang::En);
+        assert_eq!(Lang::from_accept("de"), Lang::Fi);
+        assert_eq!(Lang::from_accept(""), Lang::Fi);
+        assert_eq!(tr(Lang::Sv, "Alarms"), "Larm");
+    }
+
+    fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut out = vec![];
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+        out
+    }
+}
