@@ -310,6 +310,71 @@ async fn ingest_suite(url: &str, backend: central::db::Backend) {
     assert_eq!(ack.acked, vec![7]);
     assert_eq!(db.event_count("lemi-door-1").await.unwrap(), 4);
 
+    // What the staff's pages read and write, on this database too.
+    let alarms = central::alarms::list(&db, None, 10).await.unwrap();
+    assert_eq!(alarms.len(), 1);
+    assert_eq!(alarms[0].told.len(), 1);
+    assert_eq!(
+        central::alarms::open_by_device(&db).await.unwrap()["lemi-door-1"],
+        1
+    );
+    assert!(
+        central::alarms::acknowledge(&db, &alarms[0].alarm_id, "aino", "seen", T0)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !central::alarms::acknowledge(&db, &alarms[0].alarm_id, "aino", "again", T0)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        central::alarms::list(&db, Some("lemi-door-1"), 10)
+            .await
+            .unwrap()[0]
+            .acked_by
+            .as_deref(),
+        Some("aino")
+    );
+    assert_eq!(db.recent_events("lemi-door-1", 2).await.unwrap().len(), 2);
+    assert!(
+        !db.status_history("lemi-door-1", 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let role = central::staff::Role::Admin;
+    central::staff::set_account(&db, "aino", role, "aino-pass-word-1", "(test)", T0)
+        .await
+        .unwrap();
+    let s = central::staff::sign_in(&db, "aino", "aino-pass-word-1", T0, "127.0.0.1")
+        .await
+        .unwrap();
+    let live = central::staff::session(&db, &s.token, T0 + 1, 60_000, 3_600_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(live.account.role, role);
+    assert!(
+        central::staff::session(&db, &s.token, T0 + 120_000, 60_000, 3_600_000)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        central::staff::sign_in(&db, "aino", "wrong-password", T0, "127.0.0.1")
+            .await
+            .is_err()
+    );
+    let log = central::staff::audit_log(&db, 10).await.unwrap();
+    assert!(log.iter().any(|a| a.action == "sign-in-refused"));
+    assert_eq!(
+        central::alarms::sweep_silent(&db, &night_duty(), T0 + 86_400_000)
+            .await
+            .unwrap(),
+        db.devices().await.unwrap().len()
+    );
+
     console.stop().await;
 }
 

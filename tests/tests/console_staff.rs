@@ -662,7 +662,7 @@ async fn alarms_reach_a_real_smtp_server_over_starttls_and_a_webhook_retried_wit
         "LEMI",
         Role::Door,
         "Lemi door",
-        vec![ev(1, T0 - 1_000, "alarm", Some("forced-open"), Some(CARD))],
+        vec![ev(1, T0, "alarm", Some("forced-open"), Some(CARD))],
     )
     .await;
     // Both mails arrive through STARTTLS: the duty's in English, Lemi's in Finnish at 02:00
