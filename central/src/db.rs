@@ -216,11 +216,16 @@ impl Db {
                     if n == 1 {
                         match rules::paper_out(gauges) {
                             Some(true) => {
-                                if crate::alarms::raise(&mut tx, alarms, &about, Rule::PaperOut, &r.id, r.at, now_ms).await? {
-                                    raised += 1;
-                                }
+                                let up = crate::alarms::raise(
+                                    &mut tx, alarms, &about, Rule::PaperOut, &r.id, r.at, now_ms,
+                                )
+                                .await?;
+                                raised += usize::from(up);
                             }
-                            Some(false) => crate::alarms::clear(&mut tx, &device.device_id, Rule::PaperOut, r.at).await?,
+                            Some(false) => {
+                                crate::alarms::clear(&mut tx, &device.device_id, Rule::PaperOut, r.at)
+                                    .await?;
+                            }
                             None => {}
                         }
                         // The latest snapshot, whatever order snapshots arrive in.

@@ -410,9 +410,9 @@ fn page(ctx: &Ctx, status: StatusCode, title: &str, active: &str, body: String) 
             esc(tr(lang, "Sign out"))
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         html,
-        "</header><main><h1>{}</h1>{body}</main></body></html>\n",
+        "</header><main><h1>{}</h1>{body}</main></body></html>",
         esc(title)
     );
     let mut r = Response::new(Full::new(Bytes::from(html)));

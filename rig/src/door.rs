@@ -470,7 +470,16 @@ pub async fn demo(state_dir: &Path, fixtures: &Path, now: DateTime<Utc>) -> anyh
         rig.config.display(),
         rig.gpio.display()
     );
-    let settings = door_agent::settings::load(&rig.config)?;
+    let mut settings = door_agent::settings::load(&rig.config)?;
+    // The library's console, and the door reporting to it.
+    let tls_dir = rig
+        .running
+        .ca_cert
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_default();
+    let console = crate::console::DemoConsole::start(&state_dir.join("console"), &tls_dir).await?;
+    settings.console = Some(console.device("lemi-door-1", "LEMI", &rig.dir.join("state"))?);
     // The door and the library system on one clock, set forward below.
     let clock = rig.clock.clone();
     let at = clock.now();
@@ -576,11 +585,41 @@ pub async fn demo(state_dir: &Path, fixtures: &Path, now: DateTime<Utc>) -> anyh
     println!("\nThe door is forced open, then an exit through the exit button:");
     // The last entry's pulse ends first.
     tokio::time::sleep(Duration::from_millis(3200)).await;
+    let forced = std::time::Instant::now();
     door.set_open(true);
     line(
         "door opened with no entry",
         shown(&door.outcome(Duration::from_secs(2)).await),
     );
+    match console
+        .mail_to(crate::console::NIGHT_DUTY, Duration::from_secs(60))
+        .await
+    {
+        Some(mail) => {
+            line(
+                "the console e-mailed the night duty",
+                format!(
+                    "{} ms after the door opened ({})",
+                    crate::console::ms_since(forced),
+                    if mail.tls {
+                        "over STARTTLS"
+                    } else {
+                        "IN CLEAR"
+                    }
+                ),
+            );
+            // Long headers come folded (RFC 5322 2.2.3): unfolded to be read.
+            let unfolded = mail.data.replace("\r\n ", " ").replace("\n ", " ");
+            for l in unfolded.lines().filter(|l| {
+                l.starts_with("Subject:") || l.starts_with("To:") || l.starts_with("Device:")
+            }) {
+                line("", format!("| {l}"));
+            }
+        }
+        None => {
+            anyhow::bail!("the forced door's e-mail did not reach the SMTP sink within a minute")
+        }
+    }
     door.set_open(false);
     line(
         "door closed",
@@ -616,6 +655,7 @@ pub async fn demo(state_dir: &Path, fixtures: &Path, now: DateTime<Utc>) -> anyh
             "off".to_owned()
         },
     );
+    console.show().await?;
     let gpio = door.gpio.clone();
     door.shut_down().await?;
     println!(

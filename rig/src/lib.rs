@@ -14,6 +14,8 @@
 //! - [`demo`]: the README's demo from start to end.
 #![deny(missing_docs)]
 
+pub mod console;
 pub mod demo;
 pub mod door;
 pub mod kiosk;
+pub mod smtp_sink;

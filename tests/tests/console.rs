@@ -5,12 +5,11 @@
 //! none refused in the handshake, a revoked one refused, odd records refused alone.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use central::settings::DeviceListener;
 use report::{Batch, Body, Event, Record, Role};
