@@ -195,6 +195,9 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Answer {
     }
     let answer = match (method.clone(), path.as_str()) {
         (Method::GET, "/style.css") => css(),
+        // Browsers ask for it on their own; a redirect to /login would mint a new sign-in token
+        // under the form the person is filling in.
+        (Method::GET, "/favicon.ico") => Ok(plain(StatusCode::NOT_FOUND, "")),
         (Method::GET, "/login") => login_page(&ctx, None),
         (Method::POST, "/login") => login(app, &mut ctx, req).await,
         _ if ctx.session.is_none() => Ok(redirect("/login")),
@@ -236,7 +239,8 @@ fn finish(ctx: &Ctx, mut r: Answer) -> Answer {
             "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
         ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
+        // (`no-referrer` would make browsers send `Origin: null` on the forms' POSTs.)
+        ("referrer-policy", "same-origin"),
         ("cache-control", "no-store"),
         ("strict-transport-security", "max-age=31536000"),
         ("x-frame-options", "DENY"),
@@ -437,7 +441,8 @@ const STYLE: &str = r#":root{--bad:#a4000f;--warn:#7a4a00;--ok:#1e5e2b;--ink:#11
 *{box-sizing:border-box}
 body{margin:0;font:17px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);background:#fafafa}
 header{background:#12355b;color:#fff;padding:.5rem 1rem;display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;align-items:center;justify-content:space-between}
-header a{color:#fff;margin-right:1rem;text-decoration:none;font-weight:600}
+header nav{display:flex;flex-wrap:wrap;gap:.3rem 1rem;align-items:center}
+header a{color:#fff;text-decoration:none;font-weight:600;padding:.35rem 0}
 header a[aria-current]{text-decoration:underline;text-underline-offset:.3em}
 header .langs a,header .langs b{margin:0 .35rem 0 0;font-weight:400}
 header form.who{margin:0;display:flex;gap:.5rem;align-items:center;font-size:.9rem}
@@ -477,7 +482,13 @@ fn login_page(ctx: &Ctx, error: Option<&str>) -> Result<Answer, DbError> {
         return Ok(redirect("/"));
     }
     let lang = ctx.lang;
-    let token = alarms::random_id();
+    // One token per browser while it signs in: a second tab or a reload keeps the first form good.
+    let token = ctx
+        .cookies
+        .get(LOGIN_COOKIE)
+        .filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .cloned()
+        .unwrap_or_else(alarms::random_id);
     let mut body = String::from("<form class=\"login\" method=\"post\" action=\"/login\">");
     if let Some(e) = error {
         let _ = write!(body, "<p class=\"error\" role=\"alert\">{}</p>", esc(e));
@@ -686,11 +697,11 @@ async fn fleet(app: &App, ctx: &Ctx) -> Result<Answer, DbError> {
     });
     let with = rows.iter().filter(|r| !r.1.is_empty()).count();
     let mut body = format!(
-        "<p>{} {} · {} {}</p><div class=\"cards\">",
+        "<p>{}: {} · {}: {}</p><div class=\"cards\">",
+        esc(tr(lang, "Devices")),
         devices.len(),
-        esc(tr(lang, "Devices")).to_lowercase(),
+        esc(tr(lang, "With problems")),
         with,
-        esc(tr(lang, "Problems")).to_lowercase()
     );
     for (d, p) in &rows {
         let class = match p.first() {

@@ -132,6 +132,7 @@ const PHRASES: &[(&str, &str, &str)] = &[
     ("Alarms", "Hälytykset", "Larm"),
     ("Audit log", "Tapahtumaloki", "Granskningslogg"),
     ("Problems", "Ongelmat", "Problem"),
+    ("With problems", "Ongelmia", "Med problem"),
     ("All in order", "Kaikki kunnossa", "Allt i ordning"),
     ("Offline", "Ei yhteyttä", "Offline"),
     ("Open alarm", "Avoin hälytys", "Öppet larm"),

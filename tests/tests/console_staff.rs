@@ -9,138 +9,21 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use central::rules::{QuietHours, Rule};
-use central::settings::{Alarms, DeviceListener, Recipient, Smtp, SmtpTls, StaffListener};
+use central::settings::{Alarms, Recipient, Smtp, SmtpTls};
 use central::staff::Role as StaffRole;
 use central::words::Lang;
-use report::{Batch, Body, Event, Record, Role};
+use report::Role;
 use sqlx::Row;
 
 mod console_common;
 use console_common::*;
 
-/// 2026-01-01T00:00:00Z: 02:00 in Helsinki.
-const T0: i64 = 1_767_225_600_000;
 const CARD: &str = "00112233445566778899aabbccddeeff";
-
-struct Running {
-    console: central::Console,
-    clock: Arc<AtomicI64>,
-    pki: Pki,
-    _tmp: tempfile::TempDir,
-}
-
-async fn console(alarms: Alarms, deliver: bool) -> Running {
-    let tmp = tempfile::tempdir().unwrap();
-    let pki = pki(tmp.path());
-    let clock = Arc::new(AtomicI64::new(T0));
-    let c2 = clock.clone();
-    let clock_fn: central::Clock = Arc::new(move || c2.load(Ordering::SeqCst));
-    let db = central::Db::open(&format!(
-        "sqlite:{}",
-        tmp.path().join("central.db").display()
-    ))
-    .await
-    .unwrap();
-    let mut console = central::ingest::start(
-        &DeviceListener {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            certificate: pki.dir.join("console.pem"),
-            key: pki.dir.join("console-key.pem"),
-            device_ca: pki.dir.join("device-ca.pem"),
-        },
-        db,
-        clock_fn.clone(),
-        Arc::new(alarms),
-    )
-    .await
-    .unwrap();
-    console
-        .serve_staff(
-            &StaffListener {
-                listen: "127.0.0.1:0".parse().unwrap(),
-                certificate: pki.dir.join("console.pem"),
-                key: pki.dir.join("console-key.pem"),
-                idle_ms: 30 * 60_000,
-                max_ms: 12 * 3_600_000,
-            },
-            clock_fn.clone(),
-        )
-        .await
-        .unwrap();
-    if deliver {
-        console.deliver_alarms(clock_fn);
-    }
-    Running {
-        console,
-        clock,
-        pki,
-        _tmp: tmp,
-    }
-}
-
-fn ev(seq: u64, at: i64, kind: &str, code: Option<&str>, card: Option<&str>) -> Record {
-    Record {
-        id: format!("{:016x}{seq:016x}", at),
-        seq,
-        at,
-        body: Body::Event {
-            event: Event {
-                kind: kind.into(),
-                code: code.map(str::to_owned),
-                card: card.map(str::to_owned),
-                source: Some("front".into()),
-                detail: None,
-            },
-        },
-    }
-}
-
-fn gauges(seq: u64, at: i64, g: &[(&str, f64)]) -> Record {
-    Record {
-        id: format!("{:016x}{seq:016x}", at + 1),
-        seq,
-        at,
-        body: Body::Status {
-            gauges: g.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
-        },
-    }
-}
-
-async fn report(
-    r: &Running,
-    device: &str,
-    branch: &str,
-    role: Role,
-    name: &str,
-    records: Vec<Record>,
-) {
-    let id = device_identity(&r.pki.device_ca, device, branch);
-    let c = client(&r.pki, Some(&id));
-    let b = Batch {
-        v: report::VERSION,
-        role,
-        name: Some(name.into()),
-        software: "0.1.0".into(),
-        sent_at: r.clock.load(Ordering::SeqCst),
-        records,
-    };
-    let resp = c
-        .post(format!(
-            "https://127.0.0.1:{}/v1/report",
-            r.console.devices_addr.port()
-        ))
-        .header("content-type", "application/json")
-        .body(serde_json::to_vec(&b).unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-}
 
 /// A browser's part: cookies kept by hand, no redirects followed, Origin sent on POSTs.
 struct Browser {
