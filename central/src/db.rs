@@ -201,19 +201,61 @@ impl Db {
                 .rows_affected(),
                 Body::Status { gauges } => {
                     let json = serde_json::to_string(gauges).unwrap_or_else(|_| "{}".into());
-                    let n = sqlx::query(
-                        "INSERT INTO status_history (device_id, record_id, at, received_at, gauges) \
-                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (device_id, record_id) DO NOTHING",
+                    // History keeps a snapshot every HISTORY_EVERY_MS, and every one whose
+                    // problems differ from the device's latest: a device reporting every 15 s
+                    // would otherwise add two million rows a year. The latest is always kept.
+                    let before = sqlx::query(
+                        "SELECT gauges, last_status_at, (SELECT MAX(at) FROM status_history WHERE device_id = $1) AS kept_at FROM devices WHERE device_id = $2",
                     )
                     .bind(&device.device_id)
-                    .bind(&r.id)
-                    .bind(r.at)
-                    .bind(now_ms)
-                    .bind(&json)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                    .bind(&device.device_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let (latest, latest_at, kept_at): (Option<String>, Option<i64>, Option<i64>) =
+                        match &before {
+                            Some(row) => (
+                                row.try_get("gauges")?,
+                                row.try_get("last_status_at")?,
+                                row.try_get("kept_at")?,
+                            ),
+                            None => (None, None, None),
+                        };
+                    // A snapshot older than the latest (a replay, or one overtaken) adds nothing.
+                    let keep = match (kept_at, latest_at) {
+                        (None, _) => true,
+                        (Some(_), Some(l)) if r.at <= l => false,
+                        (Some(k), _) => {
+                            r.at - k >= HISTORY_EVERY_MS
+                                || problem_gauges_differ(latest.as_deref(), gauges)
+                        }
+                    };
+                    let n = if keep {
+                        sqlx::query(
+                            "INSERT INTO status_history (device_id, record_id, at, received_at, gauges) \
+                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (device_id, record_id) DO NOTHING",
+                        )
+                        .bind(&device.device_id)
+                        .bind(&r.id)
+                        .bind(r.at)
+                        .bind(now_ms)
+                        .bind(&json)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected()
+                    } else {
+                        // Not kept in history: acknowledged all the same; a duplicate only when
+                        // this very record was kept before.
+                        let seen = sqlx::query(
+                            "SELECT record_id FROM status_history WHERE device_id = $1 AND record_id = $2",
+                        )
+                        .bind(&device.device_id)
+                        .bind(&r.id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        u64::from(seen.is_none())
+                    };
                     if n == 1 {
+                        // Lasting rules are idempotent: a replayed snapshot raises nothing new.
                         match rules::paper_out(gauges) {
                             Some(true) => {
                                 let up = crate::alarms::raise(
@@ -310,6 +352,82 @@ fn device_row(r: &sqlx::any::AnyRow) -> Result<DeviceRow, DbError> {
         last_status_at: r.try_get("last_status_at")?,
         gauges: r.try_get("gauges")?,
     })
+}
+
+/// A status snapshot is kept in history at most this often (ms), unless its problems changed.
+pub const HISTORY_EVERY_MS: i64 = 5 * 60_000;
+
+/// The gauges whose change is kept in history at once (what the fleet page calls a problem).
+const PROBLEM_GAUGES: [&str; 7] = [
+    "omatoimi_up",
+    "omatoimi_online",
+    "omatoimi_printer_paper_out",
+    "omatoimi_queue_conflicts",
+    "omatoimi_selftest_ok",
+    "omatoimi_rfid_pad_ok",
+    "omatoimi_door_task_alive",
+];
+
+fn problem_gauges_differ(
+    latest: Option<&str>,
+    now: &std::collections::BTreeMap<String, f64>,
+) -> bool {
+    let Some(latest) = latest
+        .and_then(|l| serde_json::from_str::<std::collections::BTreeMap<String, f64>>(l).ok())
+    else {
+        return true;
+    };
+    PROBLEM_GAUGES.iter().any(|g| latest.get(*g) != now.get(*g))
+}
+
+impl Db {
+    /// Deletes what is older than the retention allows: status history after `status_days`,
+    /// events and acknowledged alarms (with their deliveries) after `events_days`, ended
+    /// sessions, audit lines after two years. Rows deleted.
+    pub async fn prune(
+        &self,
+        now_ms: i64,
+        status_days: u32,
+        events_days: u32,
+    ) -> Result<u64, DbError> {
+        let day = 86_400_000i64;
+        let status_before = now_ms - i64::from(status_days) * day;
+        let events_before = now_ms - i64::from(events_days) * day;
+        let mut n = 0;
+        n += sqlx::query("DELETE FROM status_history WHERE at < $1")
+            .bind(status_before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        n += sqlx::query("DELETE FROM events WHERE at < $1")
+            .bind(events_before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        n += sqlx::query(
+            "DELETE FROM deliveries WHERE alarm_id IN (SELECT alarm_id FROM alarms WHERE raised_at < $1 AND acked_at IS NOT NULL)",
+        )
+        .bind(events_before)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        n += sqlx::query("DELETE FROM alarms WHERE raised_at < $1 AND acked_at IS NOT NULL")
+            .bind(events_before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        n += sqlx::query("DELETE FROM sessions WHERE last_seen < $1")
+            .bind(now_ms - day)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        n += sqlx::query("DELETE FROM audit WHERE at < $1")
+            .bind(now_ms - 730 * day)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n)
+    }
 }
 
 /// What a batch stored.

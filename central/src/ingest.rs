@@ -63,6 +63,27 @@ impl Console {
         )));
     }
 
+    /// Deletes what is past `retention` now and every hour, until [`Console::stop`].
+    pub fn prune_hourly(&mut self, retention: crate::settings::Retention, clock: Clock) {
+        let db = self.db.clone();
+        let mut stopped = self.stop.subscribe();
+        self.tasks.push(tokio::spawn(async move {
+            let mut hour = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    _ = hour.tick() => {
+                        match db.prune(clock(), retention.status_days, retention.events_days).await {
+                            Ok(0) => {}
+                            Ok(n) => info!(rows = n, "old reports deleted"),
+                            Err(e) => warn!("deleting old reports: {e}"),
+                        }
+                    }
+                }
+            }
+        }));
+    }
+
     /// Serves the staff's pages as well, until [`Console::stop`].
     pub async fn serve_staff(
         &mut self,

@@ -57,6 +57,7 @@ pub async fn run(settings: &Settings, clock: Clock) -> anyhow::Result<Console> {
     if let Some(staff) = &settings.staff {
         console.serve_staff(staff, clock.clone()).await?;
     }
+    console.prune_hourly(settings.retention, clock.clone());
     console.deliver_alarms(clock);
     Ok(console)
 }

@@ -54,6 +54,14 @@ struct RawFile {
     metrics: Option<RawMetrics>,
     staff: Option<RawStaff>,
     alarms: Option<RawAlarms>,
+    retention: Option<RawRetention>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetention {
+    status_days: Option<u32>,
+    events_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -131,6 +139,26 @@ pub struct Settings {
     pub staff: Option<StaffListener>,
     /// Alarm rules and their recipients.
     pub alarms: Alarms,
+    /// How long the database keeps what devices report.
+    pub retention: Retention,
+}
+
+/// How long the database keeps what devices report (days).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Status history (default 90).
+    pub status_days: u32,
+    /// Events and acknowledged alarms (default 365, as the doors keep security events).
+    pub events_days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            status_days: 90,
+            events_days: 365,
+        }
+    }
 }
 
 /// The staff's pages: HTTPS, no client certificate, a signed-in session.
@@ -277,10 +305,37 @@ impl Settings {
             .map(|a| alarms(path, dir, a))
             .transpose()?
             .unwrap_or_default();
+        let retention = match raw.retention {
+            None => Retention::default(),
+            Some(r) => {
+                let d = Retention::default();
+                let status_days = r.status_days.unwrap_or(d.status_days);
+                let events_days = r.events_days.unwrap_or(d.events_days);
+                if !(1..=3650).contains(&status_days) {
+                    return Err(ConfigError::invalid(
+                        path,
+                        "retention.status_days",
+                        "between 1 and 3650",
+                    ));
+                }
+                if !(1..=3650).contains(&events_days) {
+                    return Err(ConfigError::invalid(
+                        path,
+                        "retention.events_days",
+                        "between 1 and 3650",
+                    ));
+                }
+                Retention {
+                    status_days,
+                    events_days,
+                }
+            }
+        };
         Ok(Self {
             metrics,
             staff,
             alarms,
+            retention,
             database: resolve_sqlite(&database, dir),
             devices: DeviceListener {
                 listen,

@@ -22,4 +22,10 @@ fn the_example_console_config_is_valid() {
     assert_eq!(s.devices.listen.port(), 8443);
     assert_eq!(s.devices.device_ca, dir.path().join("device-ca.pem"));
     assert_eq!(s.metrics.map(|m| m.port()), Some(9464));
+    assert_eq!(s.staff.as_ref().map(|st| st.listen.port()), Some(8444));
+    assert_eq!(s.retention.status_days, 90);
+    assert_eq!(s.alarms.notify.len(), 2);
+    assert_eq!(s.alarms.silent_ms, 15 * 60_000);
+    assert!(s.alarms.notify[1].quiet_hours.is_some());
+    assert_eq!(s.alarms.smtp.as_ref().map(|m| m.port), Some(587));
 }

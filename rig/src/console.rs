@@ -75,6 +75,7 @@ impl DemoConsole {
                 }],
                 ..Alarms::default()
             },
+            retention: Default::default(),
         };
         let console = central::run(&settings, central::system_clock()).await?;
         Ok(Self {

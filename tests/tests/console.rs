@@ -367,6 +367,42 @@ async fn ingest_suite(url: &str, backend: central::db::Backend) {
     );
     let log = central::staff::audit_log(&db, 10).await.unwrap();
     assert!(log.iter().any(|a| a.action == "sign-in-refused"));
+    // Status history: a snapshot every 15 s keeps one per 5 minutes, and every change of a
+    // problem gauge; the device's latest is always the newest.
+    let history = || async { db.status_history("kivi-kiosk-1", 1000).await.unwrap().len() };
+    let kiosk = device_identity(&pki.device_ca, "kivi-kiosk-1", "KIVI");
+    let kc = client(&pki, Some(&kiosk));
+    let snap = |i: i64, online: f64| Record {
+        id: format!("{:032x}", 0xabc000 + i),
+        seq: 100 + i as u64,
+        at: T0 + i * 15_000,
+        body: Body::Status {
+            gauges: [
+                ("omatoimi_online".to_owned(), online),
+                ("omatoimi_uptime_seconds".to_owned(), i as f64),
+            ]
+            .into_iter()
+            .collect(),
+        },
+    };
+    let every_15s: Vec<Record> = (0..40)
+        .map(|i| snap(i, if i == 7 { 0.0 } else { 1.0 }))
+        .collect();
+    post_batch(&kc, &url, &batch("Kivi kiosk", every_15s.clone())).await;
+    // 10 minutes of snapshots: the first, the two changes (offline at 1:45, back at 2:00), and
+    // 5 minutes after the last kept (7:00).
+    assert_eq!(history().await, 4);
+    let again = post_batch(&kc, &url, &batch("Kivi kiosk", every_15s)).await;
+    assert_eq!(again.acked.len(), 40);
+    assert_eq!(history().await, 4);
+    let latest = db.device("kivi-kiosk-1").await.unwrap().unwrap();
+    assert_eq!(latest.last_status_at, Some(T0 + 39 * 15_000));
+    // Retention: a year on, the history and the events are gone, the devices stay.
+    let pruned = db.prune(T0 + 400 * 86_400_000, 90, 365).await.unwrap();
+    assert!(pruned > 5, "{pruned}");
+    assert_eq!(history().await, 0);
+    assert_eq!(db.event_count("lemi-door-1").await.unwrap(), 0);
+
     assert_eq!(
         central::alarms::sweep_silent(&db, &night_duty(), T0 + 86_400_000)
             .await
