@@ -136,13 +136,7 @@ pub async fn run<R: Registry + Clone + 'static>(
     let uplink = settings
         .console
         .as_ref()
-        .and_then(|c| start_uplink(c, &settings, &events, clock.clone()));
-    let mut status_tick = tokio::time::interval(
-        settings
-            .console
-            .as_ref()
-            .map_or(Duration::from_secs(3600), |c| c.status_every),
-    );
+        .and_then(|c| start_uplink(c, &settings, &events, clock.clone(), metrics.clone()));
 
     let mut e = Event::new(Kind::Daemon, clock().timestamp_millis());
     e.code = Some("started".into());
@@ -158,7 +152,15 @@ pub async fn run<R: Registry + Clone + 'static>(
     let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
     let mut housekeeping = tokio::time::interval(Duration::from_secs(3600));
     let mut purging: Option<tokio::task::JoinHandle<()>> = None;
-    let mut gauge_tick = tokio::time::interval(Duration::from_secs(15));
+    // The gauges are refreshed at least as often as the console takes a snapshot of them.
+    let mut gauge_tick = tokio::time::interval(
+        settings
+            .console
+            .as_ref()
+            .map_or(Duration::from_secs(15), |c| {
+                c.status_every.min(Duration::from_secs(15))
+            }),
+    );
     // With a health endpoint, the library system is asked about a dummy item once a minute, so
     // `online` is known before the first patron (as SIP2's status heartbeat would tell).
     let mut probe_tick = tokio::time::interval(Duration::from_secs(60));
@@ -245,20 +247,6 @@ pub async fn run<R: Registry + Clone + 'static>(
                     });
                 }
             }
-            _ = status_tick.tick(), if uplink.is_some() => {
-                if let Some(u) = &uplink {
-                    health.gauges(true, last_poll);
-                    let gauges = metrics
-                        .snapshot()
-                        .into_iter()
-                        .filter(|(_, v)| v.is_finite())
-                        .map(|(k, v)| (k.to_owned(), v))
-                        .collect();
-                    if let Err(e) = u.outbox.push(clock().timestamp_millis(), report::Body::Status { gauges }) {
-                        tracing::error!("{e}");
-                    }
-                }
-            }
             _ = gauge_tick.tick() => {
                 health.gauges(true, last_poll);
                 // The wall clock against the monotonic one: a jump changes which list is in
@@ -314,64 +302,48 @@ pub async fn run<R: Registry + Clone + 'static>(
     events.keep(e);
     if let Some(u) = uplink {
         // What is still in the outbox goes at the next start.
-        let _ = u.stop.send(true);
-        let _ = tokio::time::timeout(Duration::from_secs(2), u.task).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), u.stop()).await;
     }
     tracing::info!(door = %settings.name, "door-agent stopped");
     Ok(())
 }
 
-/// The door's link to the library's console.
-struct Console {
-    outbox: Arc<uplink::Outbox>,
-    stop: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-/// Opens the console's outbox, has every event kept go there too, and starts delivering it. A
-/// console that cannot be set up is logged and left out: the door works as without one.
+/// Opens the console's outbox, has every event kept go there too, and starts delivering it with
+/// a status snapshot of the door's gauges every `status_every`. A console that cannot be set up
+/// is logged and left out: the door works as without one.
 fn start_uplink(
     c: &config::console::ConsoleSettings,
     settings: &DoorSettings,
     events: &EventLog,
     clock: Clock,
-) -> Option<Console> {
-    let outbox = match uplink::Outbox::open(&c.outbox, c.outbox_max_bytes) {
-        Ok(o) => Arc::new(o),
-        Err(e) => {
-            tracing::error!("{e}; the door works on without reporting to the console");
-            return None;
-        }
-    };
-    let sender = match uplink::Sender::new(
-        &c.url,
-        &c.tls,
+    metrics: daemon::Metrics,
+) -> Option<uplink::Link> {
+    let link = uplink::Link::start(
+        c,
         report::Role::Door,
         Some(settings.name.clone()),
-    ) {
-        Ok(s) => s,
+        move || clock().timestamp_millis(),
+        move || {
+            metrics
+                .snapshot()
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect()
+        },
+    );
+    match link {
+        Ok(link) => {
+            events.report_to(events::Uplink {
+                outbox: link.outbox.clone(),
+                wake: link.wake.clone(),
+            });
+            Some(link)
+        }
         Err(e) => {
             tracing::error!("{e}; the door works on without reporting to the console");
-            return None;
+            None
         }
-    };
-    let wake = Arc::new(tokio::sync::Notify::new());
-    events.report_to(events::Uplink {
-        outbox: outbox.clone(),
-        wake: wake.clone(),
-    });
-    let (stop, mut stopped) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(sender.run(
-        outbox.clone(),
-        move || clock().timestamp_millis(),
-        wake,
-        c.status_every,
-        async move {
-            let _ = stopped.changed().await;
-        },
-    ));
-    tracing::info!(console = %c.url, outbox = %c.outbox.display(), "reporting to the library's console");
-    Some(Console { outbox, stop, task })
+    }
 }
 
 /// Carries out the door's commands: a verdict asked for is fetched off the loop (the library

@@ -10,8 +10,10 @@
 //! The [`Sender`] delivers it: `POST /v1/report` over HTTPS with the device certificate, the
 //! console's CA pinned; what the answer names (stored or refused for good) leaves the outbox.
 
+pub mod link;
 pub mod outbox;
 pub mod sender;
 
+pub use link::Link;
 pub use outbox::{Outbox, OutboxError};
 pub use sender::{SendError, Sender, Sent};
