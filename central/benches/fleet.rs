@@ -274,6 +274,7 @@ fn main() {
     let elapsed = started.elapsed().as_secs_f64();
     let hwm = status_mib(pid, "VmHWM:");
     let rss = status_mib(pid, "VmRSS:");
+    let cpu = cpu_secs(pid);
     terminate(pid);
     let _ = child.wait();
 
@@ -376,6 +377,16 @@ fn main() {
             }
         });
     }
+}
+
+/// User and system CPU seconds of a process (/proc/PID/stat, at 100 ticks a second).
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which may hold spaces) in parentheses.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn terminate(pid: u32) {

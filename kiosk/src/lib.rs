@@ -119,10 +119,33 @@ pub async fn run(
             },
         )));
     }
+    // The library's console: loans, returns and queue conflicts as events, the gauges every
+    // `status_every`. Without it (or when it cannot be set up) the kiosk works as before.
+    let link = settings.console.as_ref().and_then(|c| {
+        let (clock, m) = (clock.clone(), metrics.clone());
+        uplink::Link::start(
+            c,
+            report::Role::Kiosk,
+            Some(settings.name.clone()),
+            move || clock().timestamp_millis(),
+            move || {
+                m.snapshot()
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect()
+            },
+        )
+        .map_err(|e| tracing::error!("{e}; the kiosk works on without reporting to the console"))
+        .ok()
+        .map(Arc::new)
+    });
     if let Some(r) = &registry {
-        background
-            .0
-            .push(tokio::spawn(deliver_forever(queue.clone(), r.clone())));
+        background.0.push(tokio::spawn(deliver_forever(
+            queue.clone(),
+            r.clone(),
+            link.clone(),
+            clock.clone(),
+        )));
     }
     if let Some(addr) = settings.metrics {
         let m = metrics.clone();
@@ -143,10 +166,18 @@ pub async fn run(
         publish,
     )
     .with_metrics(metrics);
+    let kiosk = match &link {
+        Some(l) => kiosk.with_uplink(l.clone()),
+        None => kiosk,
+    };
     kiosk.run(inputs, shutdown).await;
     for b in std::mem::take(&mut background.0) {
         b.abort();
         let _ = b.await;
+    }
+    // What the console has not taken stays in the outbox for the next start.
+    if let Some(link) = link.and_then(|l| Arc::try_unwrap(l).ok()) {
+        link.stop().await;
     }
     Ok(())
 }
@@ -166,18 +197,41 @@ impl Drop for Background {
     }
 }
 
-/// Offers the queue to the library system now and every [`DELIVER_EVERY`].
-pub async fn deliver_forever<R: Registry>(queue: queue::Queue, registry: R) {
+/// Offers the queue to the library system now and every [`DELIVER_EVERY`]; each new conflict is
+/// reported to the console, when there is one.
+pub async fn deliver_forever<R: Registry>(
+    queue: queue::Queue,
+    registry: R,
+    console: Option<Arc<uplink::Link>>,
+    clock: Clock,
+) {
     loop {
         if queue.waiting() > 0 {
             match queue.deliver(&registry).await {
-                Ok(d) => tracing::info!(
-                    delivered = d.delivered,
-                    confirmed = d.confirmed_in_doubt,
-                    conflicts = d.conflicts,
-                    waiting = d.waiting,
-                    "offline queue delivery"
-                ),
+                Ok(d) => {
+                    tracing::info!(
+                        delivered = d.delivered,
+                        confirmed = d.confirmed_in_doubt,
+                        conflicts = d.conflicts,
+                        waiting = d.waiting,
+                        "offline queue delivery"
+                    );
+                    if let Some(c) = &console {
+                        for _ in 0..d.conflicts {
+                            c.event(
+                                clock().timestamp_millis(),
+                                report::Event {
+                                    kind: "queue-conflict".into(),
+                                    code: None,
+                                    card: None,
+                                    source: None,
+                                    detail: None,
+                                },
+                                true,
+                            );
+                        }
+                    }
+                }
                 Err(e) => tracing::error!("offline queue: {e}"),
             }
         }

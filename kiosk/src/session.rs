@@ -123,6 +123,10 @@ pub struct Kiosk<R, P, Pr> {
     metrics: daemon::Metrics,
     started: Instant,
     next_metrics: Instant,
+    /// The library's console, when the kiosk reports to one.
+    uplink: Option<Arc<uplink::Link>>,
+    /// Whether the receipt printer was out of paper at its last print (unknown before one).
+    paper_out: Option<bool>,
     /// Who a card and PIN belong to: the library system, else the list, with the one wrong-PIN
     /// lockout.
     verifier: Verifier<R>,
@@ -198,6 +202,8 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             metrics: daemon::Metrics::new(),
             started: Instant::now(),
             next_metrics: Instant::now(),
+            uplink: None,
+            paper_out: None,
             verifier,
             redactor,
         }
@@ -207,6 +213,29 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
     pub fn with_metrics(mut self, metrics: daemon::Metrics) -> Self {
         self.metrics = metrics;
         self
+    }
+
+    /// Reports loans and returns to the library's console as well.
+    pub fn with_uplink(mut self, uplink: Arc<uplink::Link>) -> Self {
+        self.uplink = Some(uplink);
+        self
+    }
+
+    /// An event for the console (a loan or a return, `online` or `offline`): no card, no item.
+    fn report(&self, kind: &str, how: &str) {
+        if let Some(u) = &self.uplink {
+            u.event(
+                (self.clock)().timestamp_millis(),
+                report::Event {
+                    kind: kind.into(),
+                    code: Some(how.into()),
+                    card: None,
+                    source: Some(self.settings.name.clone()),
+                    detail: None,
+                },
+                false,
+            );
+        }
     }
 
     /// The view shown now.

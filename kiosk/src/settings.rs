@@ -23,6 +23,7 @@ struct RawFile {
     printer: Option<RawPrinter>,
     registry: Option<RawRegistry>,
     allowlist: Option<RawAllowlist>,
+    console: Option<config::console::RawConsole>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -180,6 +181,8 @@ pub struct KioskSettings {
     pub registry: Option<RegistrySettings>,
     /// The offline list.
     pub allowlist: Option<AllowlistSettings>,
+    /// The library's console, if the kiosk reports to one.
+    pub console: Option<config::console::ConsoleSettings>,
 }
 
 impl KioskSettings {
@@ -427,7 +430,13 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
             })
         }
     };
+    let console = raw
+        .console
+        .as_ref()
+        .map(|c| c.validate(file, &resolve(&k.state_dir)))
+        .transpose()?;
     Ok(KioskSettings {
+        console,
         name: k.name.clone(),
         library: k.library.clone(),
         branch: k.branch.clone(),

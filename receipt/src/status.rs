@@ -18,6 +18,9 @@ pub fn request(n: u8) -> [u8; 3] {
     [DLE, EOT, n]
 }
 
+/// The refusal of a printer out of paper ([`PrinterStatus::refusal`]).
+pub const OUT_OF_PAPER: &str = "out of paper";
+
 /// What the printer said about itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PrinterStatus {
@@ -105,7 +108,7 @@ impl PrinterStatus {
     /// Why nothing can be printed now, in words for a log line; `None` when it can.
     pub fn refusal(&self) -> Option<&'static str> {
         if self.paper_out {
-            Some("out of paper")
+            Some(OUT_OF_PAPER)
         } else if self.cover_open {
             Some("cover open")
         } else if self.error {

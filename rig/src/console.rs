@@ -1,7 +1,7 @@
-//! The demo's console: `omatoimi-central` in this process with an SQLite file, the door (and
-//! kiosk) reporting to it over mutual TLS with certificates made as provisioning makes them,
-//! signed by the simulator's CA (standing in for the library's), and alarms told by e-mail to
-//! the demo's SMTP sink over STARTTLS.
+//! The demo's console: `omatoimi-central` in this process with an SQLite file, the door and the
+//! kiosk reporting to it over mutual TLS with certificates made as provisioning makes them,
+//! signed by a CA standing in for the library's, and alarms told by e-mail to the demo's SMTP
+//! sink over STARTTLS.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -21,7 +21,7 @@ pub struct DemoConsole {
     pub console: central::Console,
     /// The mail it sent.
     pub sink: smtp_sink::Sink,
-    /// The simulator's TLS directory (its CA signs device certificates).
+    /// The CA's directory (it signs device certificates).
     tls_dir: std::path::PathBuf,
     dir: std::path::PathBuf,
 }
@@ -30,9 +30,13 @@ pub struct DemoConsole {
 pub const NIGHT_DUTY: &str = "night.duty@heili.example";
 
 impl DemoConsole {
-    /// Starts the console in `dir`, trusting the simulator's CA in `tls_dir` for devices.
-    pub async fn start(dir: &Path, tls_dir: &Path) -> anyhow::Result<Self> {
+    /// Starts the console in `dir`, with a CA of its own (made there) standing in for the
+    /// library's: it signs the console's certificate and the devices'.
+    pub async fn start(dir: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)?;
+        let tls_dir = &dir.join("pki");
+        std::fs::create_dir_all(tls_dir)?;
+        library_sim::tls::ensure_identity(tls_dir, &[])?;
         let server_tls = library_sim::tls::server_config(
             &library_sim::tls::TlsFiles::in_dir(tls_dir),
             false,
@@ -159,12 +163,29 @@ impl DemoConsole {
             .into_iter()
             .map(|p| p.1)
             .collect();
+            let kinds: Vec<String> = sqlx::query(
+                "SELECT kind, CAST(COUNT(*) AS BIGINT) AS n FROM events WHERE device_id = $1 GROUP BY kind ORDER BY kind",
+            )
+            .bind(&d.device_id)
+            .fetch_all(db.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                use sqlx::Row;
+                format!(
+                    "{} {}",
+                    r.try_get::<String, _>("kind").unwrap_or_default(),
+                    r.try_get::<i64, _>("n").unwrap_or_default()
+                )
+            })
+            .collect();
             println!(
-                "  {:<14} {:<5} {:<16} {} events; {}",
+                "  {:<14} {:<5} {:<16} {} events ({}); {}",
                 d.device_id,
                 d.branch,
                 d.name.as_deref().unwrap_or(""),
                 db.event_count(&d.device_id).await?,
+                kinds.join(", "),
                 if problems.is_empty() {
                     "all in order".to_owned()
                 } else {

@@ -241,8 +241,12 @@ pub async fn run(state_dir: &Path, fixtures: &Path, now: DateTime<Utc>) -> anyho
     registry_demo(&running, state_dir).await?;
     offline_demo(&running, state_dir, &publisher_files, &publication).await?;
     running.abort();
-    crate::door::demo(&state_dir.join("door-demo"), fixtures, now).await?;
-    crate::kiosk::demo(&state_dir.join("kiosk-demo"), fixtures, now).await?;
+    // The library's console, which the door and the kiosk report to.
+    let console = crate::console::DemoConsole::start(&state_dir.join("console")).await?;
+    crate::door::demo(&state_dir.join("door-demo"), fixtures, now, &console).await?;
+    crate::kiosk::demo(&state_dir.join("kiosk-demo"), fixtures, now, &console).await?;
+    console.show().await?;
+    console.console.stop().await;
     Ok(())
 }
 

@@ -456,7 +456,12 @@ fn shown(f: &Option<Feedback>) -> String {
 
 /// The README's door demo: a patron at the Lemi door at 21:00, online and then with the library
 /// system stopped; alarms; and the staff's question "who came in, which alarms".
-pub async fn demo(state_dir: &Path, fixtures: &Path, now: DateTime<Utc>) -> anyhow::Result<()> {
+pub async fn demo(
+    state_dir: &Path,
+    fixtures: &Path,
+    now: DateTime<Utc>,
+    console: &crate::console::DemoConsole,
+) -> anyhow::Result<()> {
     let rig = rig(
         state_dir,
         fixtures,
@@ -471,14 +476,7 @@ pub async fn demo(state_dir: &Path, fixtures: &Path, now: DateTime<Utc>) -> anyh
         rig.gpio.display()
     );
     let mut settings = door_agent::settings::load(&rig.config)?;
-    // The library's console, and the door reporting to it.
-    let tls_dir = rig
-        .running
-        .ca_cert
-        .parent()
-        .map(Path::to_owned)
-        .unwrap_or_default();
-    let console = crate::console::DemoConsole::start(&state_dir.join("console"), &tls_dir).await?;
+    // The door reports to the library's console.
     settings.console = Some(console.device("lemi-door-1", "LEMI", &rig.dir.join("state"))?);
     // The door and the library system on one clock, set forward below.
     let clock = rig.clock.clone();
@@ -655,7 +653,6 @@ pub async fn demo(state_dir: &Path, fixtures: &Path, now: DateTime<Utc>) -> anyh
             "off".to_owned()
         },
     );
-    console.show().await?;
     let gpio = door.gpio.clone();
     door.shut_down().await?;
     println!(

@@ -411,14 +411,21 @@ fn print_rows(v: &View) {
 /// a reference book, a blank tag), the security bits, a receipt read back from the printer;
 /// then the library system goes away and loans go on into the offline queue, each for its
 /// tag's loan period (the reference book still refused, by its tag), delivered once it is back.
-pub async fn demo(state_dir: &Path, fixtures: &Path, now: DateTime<Utc>) -> anyhow::Result<()> {
+pub async fn demo(
+    state_dir: &Path,
+    fixtures: &Path,
+    now: DateTime<Utc>,
+    console: &crate::console::DemoConsole,
+) -> anyhow::Result<()> {
     let rig = rig(state_dir, fixtures, now, "").await?;
     println!(
         "\nThe self-checkout kiosk ({}): the FEIG reader twin with ISO 28560 tags, the ESC/POS\nprinter twin on {}, the simulator as library system.",
         rig.config.display(),
         rig.printer.addr()
     );
-    let settings = kiosk::settings::load(&rig.config)?;
+    let mut settings = kiosk::settings::load(&rig.config)?;
+    // The kiosk reports to the library's console too.
+    settings.console = Some(console.device("lemi-kiosk-1", "LEMI", &settings.state_dir)?);
     let mut k = start_kiosk(settings, AirTime::TYPICAL, kiosk::system_clock())?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let wait = Duration::from_secs(10);

@@ -157,8 +157,9 @@ impl Sender {
         }
     }
 
-    /// Delivers the outbox until `shutdown`: at once when `wake` is notified (an alarm), else
-    /// every `every`; after a failure again in 1 s, doubling to a minute.
+    /// Delivers the outbox until `shutdown` (and once more then, for at most 2 s): at once when
+    /// `wake` is notified (an alarm), else every `every`; after a failure again in 1 s, doubling
+    /// to a minute.
     pub async fn run(
         self,
         outbox: Arc<Outbox>,
@@ -186,7 +187,12 @@ impl Sender {
                 }
             };
             tokio::select! {
-                _ = &mut shutdown => return,
+                _ = &mut shutdown => {
+                    // A last delivery of what came since, if the console answers at once; what
+                    // it does not take stays for the next start.
+                    let _ = tokio::time::timeout(Duration::from_secs(2), self.drain(&outbox, clock())).await;
+                    return;
+                }
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(pause) => {}
             }

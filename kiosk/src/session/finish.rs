@@ -50,12 +50,16 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         let bytes = receipt.encode(p.code_page, p.columns);
         match tokio::time::timeout(p.timeout * 3, printer.print(&bytes)).await {
             Ok(Ok(after)) => {
+                self.paper_out = Some(after.paper_out);
                 if after.paper_near_end {
                     tracing::warn!("receipt printer: paper near its end");
                 }
                 self.goodbye().await;
             }
             Ok(Err(e)) => {
+                if let drivers::DeviceError::Refused { cause, .. } = &e {
+                    self.paper_out = Some(cause == receipt::status::OUT_OF_PAPER);
+                }
                 tracing::error!("receipt not printed: {e}");
                 self.message(Message::PrinterFailed, Screen::Goodbye);
             }

@@ -52,6 +52,13 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             "1 when the RFID pad answers (or none is configured)",
             if self.pad_error.is_some() { 0.0 } else { 1.0 },
         );
+        if let Some(out) = self.paper_out {
+            m.set(
+                "omatoimi_printer_paper_out",
+                "1 when the receipt printer was out of paper at its last print",
+                if out { 1.0 } else { 0.0 },
+            );
+        }
         m.set(
             "omatoimi_in_session",
             "1 while a patron is using the kiosk",

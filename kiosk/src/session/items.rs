@@ -229,6 +229,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                         );
                     }
                     let due = o.due.map(date).unwrap_or_default();
+                    self.report("loan", "online");
                     if let Some(s) = self.session.as_mut() {
                         s.lines.push(ReceiptLine {
                             title: o.title.clone(),
@@ -312,6 +313,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             tracing::error!(item, "offline queue: record {id} not committed: {e}");
         }
         tracing::info!(item, id, "lent offline; queued for the library system");
+        self.report("loan", "offline");
         if let Some(s) = self.session.as_mut() {
             s.any_offline = true;
             s.lines.push(ReceiptLine {
@@ -346,6 +348,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 Ok(Ok(o)) if o.ok => {
                     self.view.offline = false;
                     let secured = self.secure(uids, false).await;
+                    self.report("return", "online");
                     if let Some(s) = self.session.as_mut() {
                         s.lines.push(ReceiptLine {
                             title: o.title.clone(),
@@ -411,6 +414,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 None,
             );
         }
+        self.report("return", "offline");
         if let Some(s) = self.session.as_mut() {
             s.any_offline = true;
             s.lines.push(ReceiptLine {
