@@ -311,6 +311,10 @@ fn main() {
     println!(
         "  console memory: {idle_rss:.1} MiB idle, {rss:.1} MiB at the end, peak {hwm:.1} MiB (VmHWM)"
     );
+    println!(
+        "  console CPU: {cpu:.1} s in {elapsed:.0} s ({:.1} % of one core)",
+        cpu / elapsed * 100.0
+    );
 
     if sqlite {
         rt.block_on(async {
