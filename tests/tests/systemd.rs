@@ -7,7 +7,7 @@ use std::process::Command;
 
 fn units() -> Vec<std::path::PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../systemd");
-    ["door-agent.service", "kiosk.service"]
+    ["door-agent.service", "kiosk.service", "omatoimi-central.service"]
         .iter()
         .map(|u| dir.join(u))
         .collect()
