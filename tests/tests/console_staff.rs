@@ -398,19 +398,27 @@ fn interop_python() -> Option<std::path::PathBuf> {
 }
 
 fn smtp_sink(pki: &Pki, python: &Path) -> SmtpSink {
+    smtp_sink_with(pki, python, true)
+}
+
+/// `tls`: STARTTLS offered (and required), or a server that speaks only in clear.
+fn smtp_sink_with(pki: &Pki, python: &Path, tls: bool) -> SmtpSink {
     let maildir = pki.dir.join("Maildir");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(python)
-        .args(["-m", "aiosmtpd", "-n", "-l"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--tlscert")
-        .arg(pki.dir.join("console.pem"))
-        .arg("--tlskey")
-        .arg(pki.dir.join("console-key.pem"))
+    let mut cmd = Command::new(python);
+    cmd.args(["-m", "aiosmtpd", "-n", "-l"])
+        .arg(format!("127.0.0.1:{port}"));
+    if tls {
+        cmd.arg("--tlscert")
+            .arg(pki.dir.join("console.pem"))
+            .arg("--tlskey")
+            .arg(pki.dir.join("console-key.pem"));
+    }
+    let child = cmd
         .args(["-c", "aiosmtpd.handlers.Mailbox"])
         .arg(&maildir)
         .stdout(Stdio::null())
@@ -715,4 +723,83 @@ async fn alarms_reach_a_real_smtp_server_over_starttls_and_a_webhook_retried_wit
     );
     r.console.stop().await;
     drop(sink);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alarm_mail_is_never_sent_in_clear_to_a_server_without_starttls() {
+    let Some(python) = interop_python() else {
+        if std::env::var_os("OMATOIMI_SKIP_SMTP").is_some() {
+            return;
+        }
+        panic!(
+            "aiosmtpd is not in target/interop-venv: run scripts/test, or set OMATOIMI_SKIP_SMTP=1"
+        );
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let sink_pki = pki(tmp.path());
+    // A real mail server that offers no STARTTLS (a misconfigured relay, or someone in between
+    // who strips it).
+    let sink = smtp_sink_with(&sink_pki, &python, false);
+    let alarms = Alarms {
+        smtp: Some(Smtp {
+            server: "localhost".into(),
+            port: sink.port,
+            tls: SmtpTls::Starttls,
+            from: "Omatoimi <omatoimi@heili.example>".into(),
+            login: None,
+            ca: None,
+        }),
+        notify: vec![Recipient {
+            name: "Night duty".into(),
+            email: vec!["duty@heili.example".into()],
+            webhook: None,
+            rules: vec![Rule::ForcedOpen],
+            quiet_hours: None,
+            branches: vec![],
+            lang: Lang::En,
+        }],
+        ..Default::default()
+    };
+    let r = console(alarms, true).await;
+    let db = r.console.db.clone();
+    report(
+        &r,
+        "lemi-door-1",
+        "LEMI",
+        Role::Door,
+        "Lemi door",
+        vec![ev(1, T0, "alarm", Some("forced-open"), None)],
+    )
+    .await;
+    let t = Instant::now();
+    let (state, attempts, error) = loop {
+        let row = sqlx::query("SELECT state, attempts, last_error FROM deliveries")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        let attempts: i64 = row.get(1);
+        if attempts > 0 {
+            break (
+                row.get::<String, _>(0),
+                attempts,
+                row.get::<Option<String>, _>(2),
+            );
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "no delivery was tried"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Refused, to be tried again (the server may be mended), and nothing reached the server.
+    assert_eq!((state.as_str(), attempts), ("pending", 1));
+    let error = error.unwrap_or_default();
+    assert!(
+        error.contains(&format!("localhost:{}", sink.port)),
+        "{error}"
+    );
+    eprintln!("a server without STARTTLS: {error}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(mails(&sink.maildir).is_empty(), "a mail was sent in clear");
+    r.console.stop().await;
 }

@@ -7,10 +7,14 @@ use std::process::Command;
 
 fn units() -> Vec<std::path::PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../systemd");
-    ["door-agent.service", "kiosk.service", "omatoimi-central.service"]
-        .iter()
-        .map(|u| dir.join(u))
-        .collect()
+    [
+        "door-agent.service",
+        "kiosk.service",
+        "omatoimi-central.service",
+    ]
+    .iter()
+    .map(|u| dir.join(u))
+    .collect()
 }
 
 fn analyze() -> Option<()> {
