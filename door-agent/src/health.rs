@@ -22,6 +22,7 @@ pub struct Health {
     list: OfflineList,
     events: EventLog,
     clock: Clock,
+    state_dir: std::path::PathBuf,
 }
 
 impl Health {
@@ -39,6 +40,7 @@ impl Health {
             list,
             events,
             clock,
+            state_dir: settings.state_dir.clone(),
         }
     }
 
@@ -66,6 +68,7 @@ impl Health {
         }
         let metrics = &self.metrics;
         metrics.set("omatoimi_up", "1 while the door-agent runs", 1.0);
+        daemon::selftest::gauges(&self.state_dir, metrics);
         metrics.set(
             "omatoimi_door_task_alive",
             "1 when the door (relay, contact, alarms) polled its inputs in the last 2 s",

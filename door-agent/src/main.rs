@@ -347,6 +347,13 @@ async fn real_main(
                 }
             };
             print!("{}", daemon::selftest::table(&checks));
+            if let Err(e) = daemon::selftest::record(&s.state_dir, &checks, Utc::now().timestamp())
+            {
+                eprintln!(
+                    "warning: the outcome was not kept for the console ({}): {e}",
+                    s.state_dir.display()
+                );
+            }
             let failed = checks.iter().filter(|c| !c.ok).count();
             anyhow::ensure!(failed == 0, "{failed} check(s) failed");
             Ok(())

@@ -131,6 +131,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 test_page,
             ));
             print!("{}", kiosk::selftest::table(&checks));
+            if let Err(e) = daemon::selftest::record(
+                &settings.state_dir,
+                &checks,
+                chrono::Utc::now().timestamp(),
+            ) {
+                eprintln!(
+                    "warning: the outcome was not kept for the console ({}): {e}",
+                    settings.state_dir.display()
+                );
+            }
             let failed = checks.iter().filter(|c| !c.ok).count();
             anyhow::ensure!(failed == 0, "{failed} check(s) failed");
             Ok(())

@@ -12,6 +12,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         self.next_metrics = now + Duration::from_secs(2);
         let m = &self.metrics;
         m.set("omatoimi_up", "1 while the kiosk's flows run", 1.0);
+        daemon::selftest::gauges(&self.settings.state_dir, m);
         m.set(
             "omatoimi_uptime_seconds",
             "seconds since the kiosk started",
