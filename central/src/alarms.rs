@@ -54,13 +54,19 @@ pub async fn raise(
     now_ms: i64,
 ) -> Result<bool, sqlx::Error> {
     if rule.lasting() {
-        let open = sqlx::query(
-            "SELECT alarm_id FROM alarms WHERE device_id = $1 AND rule = $2 AND cleared_at IS NULL",
-        )
-        .bind(about.device_id)
-        .bind(rule.code())
-        .fetch_optional(&mut *conn)
-        .await?;
+        // A condition the console sees end (silence, paper) stays one alarm until it ends. A
+        // door's forced or held alarm stops suppressing new ones once a person acknowledged it:
+        // if its end never arrived (a restart, a replaced box), the next break-in is told.
+        let sql = if rule.urgent() {
+            "SELECT alarm_id FROM alarms WHERE device_id = $1 AND rule = $2 AND cleared_at IS NULL AND acked_at IS NULL"
+        } else {
+            "SELECT alarm_id FROM alarms WHERE device_id = $1 AND rule = $2 AND cleared_at IS NULL"
+        };
+        let open = sqlx::query(sql)
+            .bind(about.device_id)
+            .bind(rule.code())
+            .fetch_optional(&mut *conn)
+            .await?;
         if open.is_some() {
             return Ok(false);
         }
@@ -159,28 +165,50 @@ pub async fn sweep_silent(db: &Db, cfg: &Alarms, now_ms: i64) -> Result<usize, D
     for row in rows {
         let device_id: String = row.try_get("device_id")?;
         let branch: String = row.try_get("branch")?;
-        let last_seen: i64 = row.try_get("last_seen")?;
-        let mut tx = db.pool().begin().await?;
-        let about = About {
-            device_id: &device_id,
-            branch: &branch,
-        };
-        if raise(
-            &mut tx,
-            cfg,
-            &about,
-            Rule::Silent,
-            &format!("silent-since-{last_seen}"),
-            now_ms,
-            now_ms,
-        )
-        .await?
-        {
-            raised += 1;
+        // One device's failure (a busy database) leaves the others to be swept.
+        match sweep_one(db, cfg, &device_id, &branch, quiet_since, now_ms).await {
+            Ok(true) => raised += 1,
+            Ok(false) => {}
+            Err(e) => warn!(device = %device_id, "silent device: {e}"),
         }
-        tx.commit().await?;
     }
     Ok(raised)
+}
+
+/// Raises `silent` for one device if, inside the transaction, it is still silent (it may have
+/// reported since the sweep's list was read).
+async fn sweep_one(
+    db: &Db,
+    cfg: &Alarms,
+    device_id: &str,
+    branch: &str,
+    quiet_since: i64,
+    now_ms: i64,
+) -> Result<bool, DbError> {
+    let mut tx = db.pool().begin().await?;
+    let still =
+        sqlx::query("SELECT last_seen FROM devices WHERE device_id = $1 AND last_seen < $2")
+            .bind(device_id)
+            .bind(quiet_since)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(row) = still else {
+        return Ok(false);
+    };
+    let last_seen: i64 = row.try_get("last_seen")?;
+    let about = About { device_id, branch };
+    let up = raise(
+        &mut tx,
+        cfg,
+        &about,
+        Rule::Silent,
+        &format!("silent-since-{last_seen}"),
+        now_ms,
+        now_ms,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(up)
 }
 
 /// A delivery due now, with what its message says.
@@ -193,6 +221,8 @@ struct Due {
     attempts: i64,
     rule: String,
     raised_at: i64,
+    /// Its cause ended, or a person acknowledged it.
+    over: bool,
     device_id: String,
     device_name: Option<String>,
     branch: String,
@@ -297,9 +327,10 @@ async fn deliver_due(
 ) -> Result<usize, DbError> {
     let now = clock();
     let rows = sqlx::query(
-        "SELECT d.delivery_id, d.recipient, d.channel, d.target, d.attempts, a.rule, a.raised_at, a.device_id, v.name, v.branch, v.last_seen \
+        "SELECT d.delivery_id, d.recipient, d.channel, d.target, d.attempts, a.rule, a.raised_at, a.cleared_at, a.acked_at, a.device_id, v.name, v.branch, v.last_seen \
          FROM deliveries d JOIN alarms a ON a.alarm_id = d.alarm_id JOIN devices v ON v.device_id = a.device_id \
-         WHERE d.state = 'pending' AND d.next_at <= $1 ORDER BY d.next_at LIMIT 50",
+         WHERE d.state = 'pending' AND d.next_at <= $1 \
+         ORDER BY CASE WHEN a.rule IN ('forced-open', 'held-open', 'tamper') THEN 0 ELSE 1 END, d.next_at LIMIT 50",
     )
     .bind(now)
     .fetch_all(db.pool())
@@ -314,6 +345,8 @@ async fn deliver_due(
             attempts: r.try_get("attempts")?,
             rule: r.try_get("rule")?,
             raised_at: r.try_get("raised_at")?,
+            over: r.try_get::<Option<i64>, _>("cleared_at")?.is_some()
+                || r.try_get::<Option<i64>, _>("acked_at")?.is_some(),
             device_id: r.try_get("device_id")?,
             device_name: r.try_get("name")?,
             branch: r.try_get("branch")?,
@@ -322,11 +355,22 @@ async fn deliver_due(
     }
     let n = due.len();
     for d in due {
-        let lang = cfg
-            .notify
-            .iter()
-            .find(|r| r.name == d.recipient)
-            .map_or(Lang::Fi, |r| r.lang);
+        let recipient = cfg.notify.iter().find(|r| r.name == d.recipient);
+        let lang = recipient.map_or(Lang::Fi, |r| r.lang);
+        let urgent = Rule::from_code(&d.rule).is_some_and(Rule::urgent);
+        if d.over && !urgent {
+            // Held for quiet hours or a retry, and over before its time: nobody is woken for a
+            // printer that has paper again or a device that is back.
+            if let Err(e) =
+                sqlx::query("UPDATE deliveries SET state = 'skipped' WHERE delivery_id = $1")
+                    .bind(&d.delivery_id)
+                    .execute(db.pool())
+                    .await
+            {
+                warn!(delivery = %d.delivery_id, "{e}");
+            }
+            continue;
+        }
         let message = Message::new(cfg, &d, lang);
         let outcome = match d.channel.as_str() {
             "email" => match (mailer, &cfg.smtp) {
@@ -344,28 +388,39 @@ async fn deliver_due(
         match outcome {
             Ok(()) => {
                 info!(delivery = %d.delivery_id, channel = %d.channel, recipient = %d.recipient, "alarm told");
-                sqlx::query(
+                let r = sqlx::query(
                     "UPDATE deliveries SET state = 'sent', attempts = $1, sent_at = $2, last_error = NULL WHERE delivery_id = $3",
                 )
                 .bind(attempts)
                 .bind(done)
                 .bind(&d.delivery_id)
                 .execute(db.pool())
-                .await?;
+                .await;
+                if let Err(e) = r {
+                    warn!(delivery = %d.delivery_id, "sent, but not recorded (it may be sent again): {e}");
+                }
             }
             Err(why) => {
                 let next = rules::retry_after_ms(u32::try_from(attempts).unwrap_or(u32::MAX));
                 warn!(delivery = %d.delivery_id, channel = %d.channel, recipient = %d.recipient, attempts, error = %why, gave_up = next.is_none(), "alarm not told");
-                sqlx::query(
+                // A retry of a non-urgent alarm waits through the recipient's quiet hours too.
+                let mut next_at = done + next.unwrap_or(0);
+                if let (Some(q), false) = (recipient.and_then(|r| r.quiet_hours), urgent) {
+                    next_at = q.release_at(next_at, &cfg.time_zone);
+                }
+                let r = sqlx::query(
                     "UPDATE deliveries SET state = $1, attempts = $2, next_at = $3, last_error = $4 WHERE delivery_id = $5",
                 )
                 .bind(if next.is_some() { "pending" } else { "failed" })
                 .bind(attempts)
-                .bind(done + next.unwrap_or(0))
+                .bind(next_at)
                 .bind(truncate(&why, 500))
                 .bind(&d.delivery_id)
                 .execute(db.pool())
-                .await?;
+                .await;
+                if let Err(e) = r {
+                    warn!(delivery = %d.delivery_id, "failure not recorded: {e}");
+                }
             }
         }
     }

@@ -162,7 +162,7 @@ impl Db {
         .bind(device.not_after_ms)
         .bind(now_ms)
         .bind(now_ms)
-        .bind(now_ms - batch.sent_at)
+        .bind(now_ms.saturating_sub(batch.sent_at))
         .execute(&mut *tx)
         .await?;
         let mut ack = Ack {
@@ -254,8 +254,10 @@ impl Db {
                         .await?;
                         u64::from(seen.is_none())
                     };
-                    if n == 1 {
-                        // Lasting rules are idempotent: a replayed snapshot raises nothing new.
+                    // Only a snapshot newer than the latest speaks for the device's state now:
+                    // an old or replayed one neither raises nor clears.
+                    let newest = latest_at.is_none_or(|l| r.at > l);
+                    if n == 1 && newest {
                         match rules::paper_out(gauges) {
                             Some(true) => {
                                 let up = crate::alarms::raise(
@@ -297,8 +299,8 @@ impl Db {
                         raised += 1;
                     }
                 }
-                if let Some(rule) = rules::cleared_by(&event.kind, code) {
-                    crate::alarms::clear(&mut tx, &device.device_id, rule, r.at).await?;
+                for rule in rules::cleared_by(&event.kind, code) {
+                    crate::alarms::clear(&mut tx, &device.device_id, *rule, r.at).await?;
                 }
             }
             ack.acked.push(r.seq);

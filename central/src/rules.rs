@@ -92,12 +92,14 @@ pub fn raised_by(kind: &str, code: Option<&str>) -> Option<Rule> {
     }
 }
 
-/// The rule whose open alarm an event ends, if any.
-pub fn cleared_by(kind: &str, code: Option<&str>) -> Option<Rule> {
+/// The rules whose open alarms an event ends. A door that starts again knows nothing of the
+/// alarms before (it raises again what is still so): its old forced and held alarms end.
+pub fn cleared_by(kind: &str, code: Option<&str>) -> &'static [Rule] {
     match (kind, code) {
-        ("alarm-cleared", Some("forced-open")) => Some(Rule::ForcedOpen),
-        ("alarm-cleared", Some("held-open")) => Some(Rule::HeldOpen),
-        _ => None,
+        ("alarm-cleared", Some("forced-open")) => &[Rule::ForcedOpen],
+        ("alarm-cleared", Some("held-open")) => &[Rule::HeldOpen],
+        ("daemon", Some("started")) => &[Rule::ForcedOpen, Rule::HeldOpen],
+        _ => &[],
     }
 }
 
@@ -240,9 +242,13 @@ mod tests {
         }
         assert_eq!(
             cleared_by("alarm-cleared", Some("held-open")),
-            Some(Rule::HeldOpen)
+            &[Rule::HeldOpen]
         );
-        assert_eq!(cleared_by("alarm", Some("held-open")), None);
+        assert_eq!(
+            cleared_by("daemon", Some("started")),
+            &[Rule::ForcedOpen, Rule::HeldOpen]
+        );
+        assert!(cleared_by("alarm", Some("held-open")).is_empty());
     }
 
     #[test]

@@ -190,6 +190,8 @@ pub async fn set_account(
         .await
         .map_err(|e| AccountError::Hash(e.to_string()))?
         .map_err(AccountError::Hash)?;
+    // The account, the end of its sessions and the audit line together, or none of them.
+    let mut tx = db.pool().begin().await.map_err(DbError::from)?;
     sqlx::query(
         "INSERT INTO staff (username, role, password_hash, created_at, failed_logins, locked_until, disabled) VALUES ($1, $2, $3, $4, 0, NULL, 0) \
          ON CONFLICT (username) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash, failed_logins = 0, locked_until = NULL, disabled = 0",
@@ -198,26 +200,72 @@ pub async fn set_account(
     .bind(role.code())
     .bind(&phc)
     .bind(now_ms)
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await
     .map_err(DbError::from)?;
     // A new password ends every session of the account.
     sqlx::query("DELETE FROM sessions WHERE username = $1")
         .bind(username)
-        .execute(db.pool())
+        .execute(&mut *tx)
         .await
         .map_err(DbError::from)?;
-    audit(
-        db,
-        now_ms,
-        by,
-        "account-set",
-        Some(username),
-        Some(role.code()),
-        None,
+    sqlx::query(
+        "INSERT INTO audit (audit_id, at, username, action, target, detail, peer) VALUES ($1, $2, $3, $4, $5, $6, NULL)",
     )
-    .await?;
+    .bind(crate::alarms::random_id())
+    .bind(now_ms)
+    .bind(by)
+    .bind("account-set")
+    .bind(username)
+    .bind(role.code())
+    .execute(&mut *tx)
+    .await
+    .map_err(DbError::from)?;
+    tx.commit().await.map_err(DbError::from)?;
     Ok(())
+}
+
+/// At most this many argon2 checks at once (19 MiB each): sign-ins beyond wait their turn.
+const CHECKS_AT_ONCE: usize = 4;
+
+/// Checks `password` against `phc` off the async threads, a few at a time.
+async fn check_password(password: &str, phc: &str) -> bool {
+    static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let turns = TURNS.get_or_init(|| tokio::sync::Semaphore::new(CHECKS_AT_ONCE));
+    let Ok(_turn) = turns.acquire().await else {
+        return false;
+    };
+    let (pw, phc) = (password.to_owned(), phc.to_owned());
+    tokio::task::spawn_blocking(move || verify_password(&pw, &phc))
+        .await
+        .unwrap_or(false)
+}
+
+/// Counts a wrong try at a name no account has (in memory, by the name's hash); whether the
+/// name is now locked, as an account would be.
+fn unknown_name_failed(username: &str, now_ms: i64) -> bool {
+    type Tries = std::collections::HashMap<String, (i64, i64)>;
+    static TRIES: std::sync::Mutex<Option<Tries>> = std::sync::Mutex::new(None);
+    let Ok(mut guard) = TRIES.lock() else {
+        return false;
+    };
+    let tries = guard.get_or_insert_with(Default::default);
+    if tries.len() > 10_000 {
+        tries.retain(|_, (_, until)| *until > now_ms);
+        if tries.len() > 10_000 {
+            tries.clear();
+        }
+    }
+    let entry = tries.entry(sha256_hex(username)).or_insert((0, 0));
+    if entry.1 > now_ms {
+        return true;
+    }
+    entry.0 += 1;
+    if entry.0 >= MAX_FAILED {
+        *entry = (0, now_ms + LOCK_MS);
+        return true;
+    }
+    false
 }
 
 /// A PHC string no password matches, checked for unknown users so they cost the same time.
@@ -232,25 +280,17 @@ pub async fn sign_in(
     peer: &str,
 ) -> Result<NewSession, SignInError> {
     let row = sqlx::query(
-        "SELECT role, password_hash, failed_logins, locked_until, disabled FROM staff WHERE username = $1",
+        "SELECT role, password_hash, locked_until, disabled FROM staff WHERE username = $1",
     )
     .bind(username)
     .fetch_optional(db.pool())
     .await
     .map_err(DbError::from)?;
-    let (phc, known) = match &row {
-        Some(r) => (
-            r.try_get::<String, _>("password_hash")
-                .map_err(DbError::from)?,
-            true,
-        ),
-        None => (DUMMY.to_owned(), false),
-    };
-    let pw = password.to_owned();
-    let right = tokio::task::spawn_blocking(move || verify_password(&pw, &phc))
-        .await
-        .unwrap_or(false);
-    let Some(row) = row.filter(|_| known) else {
+    let Some(row) = row else {
+        // An unknown name costs the same argon2 run, and is locked after as many tries as a
+        // real one (in memory), so neither the words nor the time tell which names exist.
+        let _ = check_password(password, DUMMY).await;
+        let locked = unknown_name_failed(username, now_ms);
         audit(
             db,
             now_ms,
@@ -261,13 +301,17 @@ pub async fn sign_in(
             Some(peer),
         )
         .await?;
-        return Err(SignInError::Wrong);
+        return Err(if locked {
+            SignInError::Locked
+        } else {
+            SignInError::Wrong
+        });
     };
+    let phc: String = row.try_get("password_hash").map_err(DbError::from)?;
     let role: String = row.try_get("role").map_err(DbError::from)?;
-    let failed: i64 = row.try_get("failed_logins").map_err(DbError::from)?;
-    let locked_until: Option<i64> = row.try_get("locked_until").map_err(DbError::from)?;
     let disabled: i64 = row.try_get("disabled").map_err(DbError::from)?;
-    if locked_until.is_some_and(|t| t > now_ms) {
+    let locked = |until: Option<i64>| until.is_some_and(|t| t > now_ms);
+    if locked(row.try_get("locked_until").map_err(DbError::from)?) {
         audit(
             db,
             now_ms,
@@ -280,18 +324,32 @@ pub async fn sign_in(
         .await?;
         return Err(SignInError::Locked);
     }
+    let right = check_password(password, &phc).await;
     let role = Role::from_code(&role).filter(|_| disabled == 0);
     let (true, Some(role)) = (right, role) else {
-        let failed = failed + 1;
-        let lock = (failed >= MAX_FAILED).then_some(now_ms + LOCK_MS);
-        sqlx::query("UPDATE staff SET failed_logins = $1, locked_until = $2 WHERE username = $3")
-            .bind(if lock.is_some() { 0 } else { failed })
-            .bind(lock)
+        // Counted in one statement each, so guesses sent at once are each counted.
+        let failed: i64 = sqlx::query(
+            "UPDATE staff SET failed_logins = failed_logins + 1 WHERE username = $1 RETURNING failed_logins",
+        )
+        .bind(username)
+        .fetch_one(db.pool())
+        .await
+        .map_err(DbError::from)?
+        .try_get(0)
+        .map_err(DbError::from)?;
+        let lock = failed >= MAX_FAILED;
+        if lock {
+            sqlx::query(
+                "UPDATE staff SET failed_logins = 0, locked_until = $1 WHERE username = $2 AND failed_logins >= $3",
+            )
+            .bind(now_ms + LOCK_MS)
             .bind(username)
+            .bind(MAX_FAILED)
             .execute(db.pool())
             .await
             .map_err(DbError::from)?;
-        let detail = if lock.is_some() {
+        }
+        let detail = if lock {
             "wrong password; account locked for 15 minutes"
         } else {
             "wrong password"
@@ -306,12 +364,33 @@ pub async fn sign_in(
             Some(peer),
         )
         .await?;
-        return Err(if lock.is_some() {
+        return Err(if lock {
             SignInError::Locked
         } else {
             SignInError::Wrong
         });
     };
+    // Right, but the account may have been locked by guesses checked meanwhile.
+    let until: Option<i64> = sqlx::query("SELECT locked_until FROM staff WHERE username = $1")
+        .bind(username)
+        .fetch_one(db.pool())
+        .await
+        .map_err(DbError::from)?
+        .try_get(0)
+        .map_err(DbError::from)?;
+    if locked(until) {
+        audit(
+            db,
+            now_ms,
+            username,
+            "sign-in-refused",
+            None,
+            Some("locked"),
+            Some(peer),
+        )
+        .await?;
+        return Err(SignInError::Locked);
+    }
     sqlx::query("UPDATE staff SET failed_logins = 0, locked_until = NULL WHERE username = $1")
         .bind(username)
         .execute(db.pool())
@@ -341,7 +420,8 @@ pub async fn sign_in(
 }
 
 /// The session of a cookie's token, when it is live (not idle past `idle_ms`, not older than
-/// `max_ms`, its account neither disabled nor locked); marks it used.
+/// `max_ms`, its account not disabled; a lockout stops new sign-ins, not a session already
+/// signed in, so guessing cannot sign a staff member out); marks it used.
 pub async fn session(
     db: &Db,
     token: &str,

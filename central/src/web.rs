@@ -208,7 +208,11 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Answer {
         (Method::GET, p) if p.starts_with("/devices/") => {
             device_page(app, &ctx, &p["/devices/".len()..]).await
         }
-        (Method::POST, p) if p.starts_with("/alarms/") && p.ends_with("/ack") => {
+        (Method::POST, p)
+            if p.strip_prefix("/alarms/")
+                .and_then(|r| r.strip_suffix("/ack"))
+                .is_some_and(|id| !id.is_empty()) =>
+        {
             let id = p["/alarms/".len()..p.len() - "/ack".len()].to_owned();
             acknowledge(app, &ctx, req, &id).await
         }
@@ -806,12 +810,15 @@ async fn device_page(app: &App, ctx: &Ctx, id: &str) -> Result<Answer, DbError> 
         esc(tr(lang, "Software")),
         esc(d.software.as_deref().unwrap_or("?")),
     );
-    if let Some(skew) = d.clock_skew_ms.filter(|s| s.abs() > 30_000) {
+    if let Some(skew) = d
+        .clock_skew_ms
+        .filter(|s| s.checked_abs().is_none_or(|a| a > 30_000))
+    {
         let _ = write!(
             body,
             "<dt>{}</dt><dd class=\"problem warn\">{:+} s</dd>",
             esc(tr(lang, "Clock off by")),
-            -skew / 1000
+            (skew / 1000).saturating_neg()
         );
     }
     let _ = write!(body, "<dt>{}</dt><dd>", esc(tr(lang, "State")));
@@ -976,6 +983,7 @@ fn alarm_card(app: &App, ctx: &Ctx, body: &mut String, a: &AlarmRow) {
                 let st = match state.as_str() {
                     "sent" => tr(lang, "sent"),
                     "failed" => tr(lang, "failed"),
+                    "skipped" => tr(lang, "not sent: over before its time"),
                     _ => tr(lang, "waiting"),
                 };
                 format!("{} ({ch}: {st}, {n}×)", esc(who))

@@ -176,6 +176,11 @@ const PHRASES: &[(&str, &str, &str)] = &[
     ("waiting", "odottaa", "väntar"),
     ("sent", "lähetetty", "skickat"),
     ("failed", "epäonnistui", "misslyckades"),
+    (
+        "not sent: over before its time",
+        "ei lähetetty: ohi ennen aikaansa",
+        "inte skickat: över före sin tid",
+    ),
     ("Who", "Kuka", "Vem"),
     ("Action", "Toiminto", "Åtgärd"),
     ("Target", "Kohde", "Mål"),

@@ -251,9 +251,39 @@ async fn staff_sign_in_with_lockout_sessions_csrf_roles_and_an_audit_log() {
     assert!(html.contains("Too many wrong passwords"), "{html}");
     let (_, html, _) = b.sign_in("erik", "erik-pass-word-1").await;
     assert!(html.contains("Too many wrong passwords"), "{html}");
-    // An unknown user is told the same as a wrong password.
+    // An unknown user is told the same as a wrong password, and is "locked" after as many
+    // tries as an account: the answers do not tell which names exist.
     let (_, html, _) = b.sign_in("nobody", "erik-pass-word-1").await;
     assert!(html.contains("Wrong user name or password."), "{html}");
+    for _ in 0..4 {
+        b.sign_in("nobody", "erik-pass-word-1").await;
+    }
+    let (_, html, _) = b.sign_in("nobody", "erik-pass-word-1").await;
+    assert!(html.contains("Too many wrong passwords"), "{html}");
+    // Guesses sent at once are each counted: twelve in parallel lock the account.
+    central::staff::set_account(
+        &db,
+        "ville",
+        StaffRole::Staff,
+        "ville-pass-word-1",
+        "(test)",
+        T0,
+    )
+    .await
+    .unwrap();
+    let mut guesses = vec![];
+    for i in 0..12 {
+        let mut g = Browser::new(&r);
+        guesses.push(tokio::spawn(async move {
+            g.sign_in("ville", &format!("guess-number-{i}")).await
+        }));
+    }
+    for g in guesses {
+        g.await.unwrap();
+    }
+    let (_, html, _) = b.sign_in("ville", "ville-pass-word-1").await;
+    assert!(html.contains("Too many wrong passwords"), "{html}");
+
     r.clock.fetch_add(16 * 60_000, Ordering::SeqCst);
     let (s, _, loc) = b.sign_in("erik", "erik-pass-word-1").await;
     assert_eq!((s, loc.as_deref()), (303, Some("/")));
@@ -270,6 +300,9 @@ async fn staff_sign_in_with_lockout_sessions_csrf_roles_and_an_audit_log() {
     // The fleet, problems first; the device's name escaped.
     let (s, html, _) = b.get("/").await;
     assert_eq!(s, 200);
+    // A path that only looks like an acknowledgement is not one (and does not panic).
+    let (s, _, _) = b.post("/alarms/ack", &[("csrf", "x")], None).await;
+    assert_eq!(s, 404);
     assert!(html.contains("Lemi &lt;b&gt;door&lt;/b&gt;"), "{html}");
     assert!(!html.contains("<b>door</b>"));
     assert!(html.contains("Open alarm"), "{html}");
@@ -693,6 +726,89 @@ async fn alarms_reach_a_real_smtp_server_over_starttls_and_a_webhook_retried_wit
         scalar(&db, "SELECT CAST(COUNT(*) AS BIGINT) FROM alarms WHERE rule = 'paper-out' AND cleared_at IS NOT NULL").await,
         1
     );
+    // An old snapshot (sent late) neither raises nor clears: the device's latest word stands.
+    report(
+        &r,
+        "lemi-kiosk-1",
+        "LEMI",
+        Role::Kiosk,
+        "Lemi kiosk",
+        vec![gauges(
+            4,
+            now + 1_000,
+            &[(central::rules::PAPER_OUT_GAUGE, 1.0)],
+        )],
+    )
+    .await;
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM alarms WHERE rule = 'paper-out'"
+        )
+        .await,
+        1
+    );
+    // At 07:00 the paper is long back: Lemi's staff are not told of it.
+    r.clock.store(T0 + 5 * 3_600_000, Ordering::SeqCst);
+    let t = Instant::now();
+    loop {
+        let state: String = sqlx::query("SELECT d.state FROM deliveries d JOIN alarms a ON a.alarm_id = d.alarm_id WHERE a.rule = 'paper-out'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            .get(0);
+        if state == "skipped" {
+            break;
+        }
+        assert_eq!(state, "pending");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the held delivery was not skipped"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !mails(&sink.maildir).iter().any(|m| m.contains("paperi")),
+        "told of paper that is back"
+    );
+    // A forced door acknowledged whose end never came (a restart, a replaced box): the next
+    // break-in is an alarm of its own, told again.
+    let first: String = sqlx::query("SELECT alarm_id FROM alarms WHERE rule = 'forced-open'")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        central::alarms::acknowledge(&db, &first, "aino", "wind", T0)
+            .await
+            .unwrap()
+    );
+    let now = r.clock.load(Ordering::SeqCst);
+    report(
+        &r,
+        "lemi-door-1",
+        "LEMI",
+        Role::Door,
+        "Lemi door",
+        vec![ev(7, now, "alarm", Some("forced-open"), None)],
+    )
+    .await;
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM alarms WHERE rule = 'forced-open'"
+        )
+        .await,
+        2
+    );
+    let t = Instant::now();
+    while mails(&sink.maildir).len() < 4 {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the second break-in was not told"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // A device silent for longer than the setting raises `silent` once; reporting clears it.
     r.clock.fetch_add(20 * 60_000, Ordering::SeqCst);
