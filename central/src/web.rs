@@ -1126,7 +1126,7 @@ async fn audit_page(app: &App, ctx: &Ctx) -> Result<Answer, DbError> {
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&local(app, r.at)),
             esc(&r.username),
-            esc(&r.action),
+            esc(&audit_action(lang, &r.action)),
             esc(r.target.as_deref().unwrap_or("")),
             esc(r.detail.as_deref().unwrap_or("")),
             esc(r.peer.as_deref().unwrap_or("")),
@@ -1140,6 +1140,18 @@ async fn audit_page(app: &App, ctx: &Ctx) -> Result<Answer, DbError> {
         "audit",
         body,
     ))
+}
+
+/// An audit line's action in words (an unknown one as it is).
+fn audit_action(lang: Lang, action: &str) -> String {
+    match action {
+        "sign-in" => tr(lang, "signed in").to_owned(),
+        "sign-in-refused" => tr(lang, "sign-in refused").to_owned(),
+        "sign-out" => tr(lang, "signed out").to_owned(),
+        "alarm-acknowledged" => tr(lang, "acknowledged an alarm").to_owned(),
+        "account-set" => tr(lang, "account set").to_owned(),
+        other => other.to_owned(),
+    }
 }
 
 /// Rows the device page reads.

@@ -130,7 +130,7 @@ const PHRASES: &[(&str, &str, &str)] = &[
     ),
     ("Devices", "Laitteet", "Enheter"),
     ("Alarms", "Hälytykset", "Larm"),
-    ("Audit log", "Tapahtumaloki", "Granskningslogg"),
+    ("Audit log", "Toimintaloki", "Granskningslogg"),
     ("Problems", "Ongelmat", "Problem"),
     ("With problems", "Ongelmia", "Med problem"),
     ("All in order", "Kaikki kunnossa", "Allt i ordning"),
@@ -182,6 +182,19 @@ const PHRASES: &[(&str, &str, &str)] = &[
         "inte skickat: över före sin tid",
     ),
     ("Who", "Kuka", "Vem"),
+    ("signed in", "kirjautui", "loggade in"),
+    (
+        "sign-in refused",
+        "kirjautuminen torjuttu",
+        "inloggning nekad",
+    ),
+    ("signed out", "kirjautui ulos", "loggade ut"),
+    (
+        "acknowledged an alarm",
+        "kuittasi hälytyksen",
+        "kvitterade ett larm",
+    ),
+    ("account set", "tunnus asetettu", "konto inställt"),
     ("Action", "Toiminto", "Åtgärd"),
     ("Target", "Kohde", "Mål"),
     (

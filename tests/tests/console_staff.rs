@@ -376,11 +376,11 @@ async fn staff_sign_in_with_lockout_sessions_csrf_roles_and_an_audit_log() {
     let (s, html, _) = admin.get("/audit").await;
     assert_eq!(s, 200);
     for needle in [
-        "alarm-acknowledged",
+        "acknowledged an alarm",
         "Checked on camera",
         "account locked for 15 minutes",
         "(unknown)",
-        "sign-in-refused",
+        "sign-in refused",
     ] {
         assert!(html.contains(needle), "{needle} missing from the audit log");
     }
