@@ -237,6 +237,9 @@ pub async fn deliver_forever(
     wake: Arc<Notify>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    // A console that was down saw nobody meanwhile: devices are judged silent only once it has
+    // been up as long as the setting (each has had its chance to report), not at its start.
+    let started = clock();
     let mut sweep = tokio::time::interval(Duration::from_secs(30));
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mailer = match cfg.smtp.as_ref().map(mailer).transpose() {
@@ -257,7 +260,7 @@ pub async fn deliver_forever(
             _ = stopped.changed() => break,
             _ = wake.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = sweep.tick() => {
+            _ = sweep.tick(), if clock() - started >= cfg.silent_ms => {
                 match sweep_silent(&db, &cfg, clock()).await {
                     Ok(0) => {}
                     Ok(n) => info!(devices = n, "silent devices raised"),
