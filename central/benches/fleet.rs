@@ -20,6 +20,9 @@ use std::time::{Duration, Instant, SystemTime};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use report::{Batch, Body, Event, Record, Role};
 
+/// When the devices' clock starts (2026-01-01T00:00:00Z).
+const T0_MS: i64 = 1_767_225_600_000;
+
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -122,15 +125,18 @@ fn main() {
     let idle_rss = status_mib(pid, "VmRSS:");
 
     // Device identities, as provisioning makes them.
-    let now = SystemTime::now();
+    // Valid from 2000 to 2099: the bench runs the same on any date (rustls checks the
+    // certificates against the real clock).
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(946_684_800);
     let identities: Vec<(String, String)> = (0..devices)
         .map(|i| {
             let key = provision::identity::new_key().unwrap();
             let id = format!("dev-{i:04}");
             let branch = format!("B{:02}", i % 40);
             let csr = provision::identity::request(&key, &id, "bench", &branch).unwrap();
-            let cert = provision::identity::sign(&csr, &device_ca_pem, &device_ca_key_pem, 30, now)
-                .unwrap();
+            let cert =
+                provision::identity::sign(&csr, &device_ca_pem, &device_ca_key_pem, 36_500, now)
+                    .unwrap();
             (cert, key.serialize_pem())
         })
         .collect();
@@ -173,10 +179,8 @@ fn main() {
                     if Instant::now() >= deadline {
                         break;
                     }
-                    let at = SystemTime::now()
-                        .duration_since(SystemTime::UNIX_EPOCH)
-                        .unwrap()
-                        .as_millis() as i64;
+                    // The devices' clock: a fixed start and the time run since (no day's date in it).
+                    let at = T0_MS + started.elapsed().as_millis() as i64;
                     let mut recs = vec![];
                     let mut push = |body: Body, seq: &mut u64, rng: &mut Rng| {
                         *seq += 1;

@@ -150,7 +150,7 @@ pub fn random_id() -> String {
             .map_or(0, |d| d.as_nanos());
         b = t.to_be_bytes();
     }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    crate::hex(&b)
 }
 
 /// Raises `silent` for every device not heard from in `silent_ms`, and clears it for those

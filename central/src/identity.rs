@@ -1,6 +1,8 @@
 //! A device as its certificate names it.
 
 use sha2::{Digest, Sha256};
+
+use crate::hex;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// What the console knows of a device from the certificate it presented (already verified
@@ -54,8 +56,4 @@ pub fn pem_sha256(pem: &[u8]) -> Result<String, String> {
         Some(Err(e)) => Err(format!("not a PEM certificate: {e}")),
         None => Err("no certificate in the file".into()),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -123,14 +123,26 @@ fn read_pem_certs(path: &Path) -> anyhow::Result<Vec<rustls::pki_types::Certific
     Ok(certs)
 }
 
+/// The console's own certificate chain and key (PEM files), for either listener.
+pub(crate) fn identity(
+    certificate: &Path,
+    key: &Path,
+) -> anyhow::Result<(
+    Vec<rustls::pki_types::CertificateDer<'static>>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+)> {
+    let certs = read_pem_certs(certificate)?;
+    let pem = std::fs::read(key).map_err(|e| anyhow::anyhow!("{}: {e}", key.display()))?;
+    let key = rustls_pemfile::private_key(&mut pem.as_slice())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", key.display()))?
+        .ok_or_else(|| anyhow::anyhow!("{}: no private key in the file", key.display()))?;
+    Ok((certs, key))
+}
+
 /// The listener's TLS: the console's certificate; a client certificate from the device CA
 /// required.
 pub fn server_config(l: &DeviceListener) -> anyhow::Result<Arc<rustls::ServerConfig>> {
-    let certs = read_pem_certs(&l.certificate)?;
-    let pem = std::fs::read(&l.key).map_err(|e| anyhow::anyhow!("{}: {e}", l.key.display()))?;
-    let key = rustls_pemfile::private_key(&mut pem.as_slice())
-        .map_err(|e| anyhow::anyhow!("{}: {e}", l.key.display()))?
-        .ok_or_else(|| anyhow::anyhow!("{}: no private key in the file", l.key.display()))?;
+    let (certs, key) = identity(&l.certificate, &l.key)?;
     let mut roots = rustls::RootCertStore::empty();
     for c in read_pem_certs(&l.device_ca)? {
         roots

@@ -34,6 +34,11 @@ pub use db::{Db, DbError};
 pub use ingest::Console;
 pub use settings::Settings;
 
+/// Bytes as lowercase hex (ids, hashes).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The console's clock: Unix milliseconds. The service reads the system's; tests choose their own.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 

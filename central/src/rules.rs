@@ -184,10 +184,7 @@ pub fn alarm_id(device_id: &str, rule: Rule, cause: &str) -> String {
         h.update((part.len() as u64).to_be_bytes());
         h.update(part.as_bytes());
     }
-    h.finalize()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex(&h.finalize()[..16])
 }
 
 #[cfg(test)]

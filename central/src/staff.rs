@@ -17,6 +17,8 @@ use crate::db::{Db, DbError};
 pub const MAX_FAILED: i64 = 5;
 /// How long a locked account refuses (ms).
 pub const LOCK_MS: i64 = 15 * 60_000;
+/// A session's use is recorded at most this often (ms); the idle timeout is that much coarser.
+const SEEN_EVERY_MS: i64 = 60_000;
 /// The shortest password `staff add` takes.
 pub const MIN_PASSWORD: usize = 10;
 
@@ -451,11 +453,14 @@ pub async fn session(
             .await?;
         return Ok(None);
     }
-    sqlx::query("UPDATE sessions SET last_seen = $1 WHERE token_sha256 = $2")
-        .bind(now_ms)
-        .bind(&hash)
-        .execute(db.pool())
-        .await?;
+    // Marked used at most once a minute: not a database write for every page.
+    if now_ms - last >= SEEN_EVERY_MS {
+        sqlx::query("UPDATE sessions SET last_seen = $1 WHERE token_sha256 = $2")
+            .bind(now_ms)
+            .bind(&hash)
+            .execute(db.pool())
+            .await?;
+    }
     Ok(Some(Session {
         account: Account {
             username: row.try_get("username")?,
@@ -550,10 +555,7 @@ pub async fn audit_log(db: &Db, limit: i64) -> Result<Vec<AuditRow>, DbError> {
 
 /// SHA-256 as lowercase hex.
 pub fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex(&Sha256::digest(s.as_bytes()))
 }
 
 /// Equal in time whatever the inputs' contents (for tokens).

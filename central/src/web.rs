@@ -115,15 +115,7 @@ pub async fn start(
 }
 
 fn server_config(l: &StaffListener) -> anyhow::Result<Arc<rustls::ServerConfig>> {
-    let pem = std::fs::read(&l.certificate)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", l.certificate.display()))?;
-    let certs = rustls_pemfile::certs(&mut pem.as_slice())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", l.certificate.display()))?;
-    let pem = std::fs::read(&l.key).map_err(|e| anyhow::anyhow!("{}: {e}", l.key.display()))?;
-    let key = rustls_pemfile::private_key(&mut pem.as_slice())
-        .map_err(|e| anyhow::anyhow!("{}: {e}", l.key.display()))?
-        .ok_or_else(|| anyhow::anyhow!("{}: no private key in the file", l.key.display()))?;
+    let (certs, key) = crate::ingest::identity(&l.certificate, &l.key)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -168,6 +160,11 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Answer {
             false,
         ),
     };
+    let path = req.uri().path().to_owned();
+    // The style sheet and the browser's own icon request need no session (no database work).
+    if req.method() == Method::GET && (path == "/style.css" || path == "/favicon.ico") {
+        return secure(css_or_icon(&path).unwrap_or_else(|| plain(StatusCode::NOT_FOUND, "")));
+    }
     let now = (app.clock)();
     let session = match cookies.get(SESSION_COOKIE) {
         Some(token) => staff::session(&app.db, token, now, app.idle_ms, app.max_ms)
@@ -186,7 +183,6 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Answer {
         peer: peer.ip().to_string(),
     };
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
     if method == Method::POST && !same_origin(&req) {
         return finish(
             &ctx,
@@ -194,10 +190,6 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Answer {
         );
     }
     let answer = match (method.clone(), path.as_str()) {
-        (Method::GET, "/style.css") => css(),
-        // Browsers ask for it on their own; a redirect to /login would mint a new sign-in token
-        // under the form the person is filling in.
-        (Method::GET, "/favicon.ico") => Ok(plain(StatusCode::NOT_FOUND, "")),
         (Method::GET, "/login") => login_page(&ctx, None),
         (Method::POST, "/login") => login(app, &mut ctx, req).await,
         _ if ctx.session.is_none() => Ok(redirect("/login")),
@@ -234,8 +226,23 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Answer {
     finish(&ctx, answer)
 }
 
+/// Headers every answer carries, and the language cookie when one was chosen.
+fn finish(ctx: &Ctx, r: Answer) -> Answer {
+    let mut r = secure(r);
+    if ctx.set_lang {
+        set_cookie(
+            &mut r,
+            &format!(
+                "{LANG_COOKIE}={}; Path=/; Secure; SameSite=Lax; Max-Age=31536000",
+                ctx.lang.code()
+            ),
+        );
+    }
+    r
+}
+
 /// Headers every answer carries.
-fn finish(ctx: &Ctx, mut r: Answer) -> Answer {
+fn secure(mut r: Answer) -> Answer {
     let h = r.headers_mut();
     for (name, value) in [
         (
@@ -250,15 +257,6 @@ fn finish(ctx: &Ctx, mut r: Answer) -> Answer {
         ("x-frame-options", "DENY"),
     ] {
         h.insert(name, HeaderValue::from_static(value));
-    }
-    if ctx.set_lang {
-        set_cookie(
-            &mut r,
-            &format!(
-                "{LANG_COOKIE}={}; Path=/; Secure; SameSite=Lax; Max-Age=31536000",
-                ctx.lang.code()
-            ),
-        );
     }
     r
 }
@@ -432,13 +430,17 @@ fn page(ctx: &Ctx, status: StatusCode, title: &str, active: &str, body: String) 
     r
 }
 
-fn css() -> Result<Answer, DbError> {
-    let mut r = Response::new(Full::new(Bytes::from_static(STYLE.as_bytes())));
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/css; charset=utf-8"),
-    );
-    Ok(r)
+/// The style sheet; `None` for the browser's own `/favicon.ico` (there is none, and a redirect
+/// to /login would mint a new sign-in token under the form the person is filling in).
+fn css_or_icon(path: &str) -> Option<Answer> {
+    (path == "/style.css").then(|| {
+        let mut r = Response::new(Full::new(Bytes::from_static(STYLE.as_bytes())));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/css; charset=utf-8"),
+        );
+        r
+    })
 }
 
 const STYLE: &str = r#":root{--bad:#a4000f;--warn:#7a4a00;--ok:#1e5e2b;--ink:#111;--muted:#555;--line:#ccc}

@@ -371,11 +371,19 @@ async fn staff_use_the_console_in_a_real_browser_in_three_languages_on_desktop_a
         .type_into(&format!("#n-{forced}"), "Wind; checked on camera")
         .await;
     browser.click(&format!("#a-{forced} form button")).await;
-    let row = sqlx::query("SELECT acked_by, note FROM alarms WHERE alarm_id = $1")
-        .bind(&forced)
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
+    // The click starts the form's POST; the database has it once the answer came.
+    let t = Instant::now();
+    let row = loop {
+        let row = sqlx::query("SELECT acked_by, note FROM alarms WHERE alarm_id = $1")
+            .bind(&forced)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        if row.get::<Option<String>, _>(0).is_some() || t.elapsed() > Duration::from_secs(10) {
+            break row;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(row.get::<Option<String>, _>(0).as_deref(), Some("aino"));
     assert_eq!(
         row.get::<Option<String>, _>(1).as_deref(),

@@ -623,7 +623,6 @@ async fn alarms_reach_a_real_smtp_server_over_starttls_and_a_webhook_retried_wit
     );
     for m in &all {
         assert!(!m.contains(&CARD[..8]), "a card pseudonym in a mail");
-        // aiosmtpd adds X-Peer; the TLS it ran is in its Received line only when STARTTLS ran.
     }
     eprintln!("forced door to the SMTP server: {to_sink:?}");
 
