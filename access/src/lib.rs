@@ -7,6 +7,7 @@
 //!   library's state in one state machine fed events and instants (start reading here).
 //! - [`zone`]: wall-clock time in a named zone, its rules from the system's tz database.
 //! - [`hours`]: a branch's week, exceptions and last-entry margin; the library's state.
+//! - [`holidays`]: Finnish public holidays for any year, and a branch's calendar of them.
 //! - [`state`]: outputs switched by the library's state, with offsets, and closing announcements.
 //! - [`policy`]: may this patron come in now? Open, or a denial with a reason code.
 //! - [`lending`]: offline, may this patron borrow (the policy's account rules), may this item be
@@ -18,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod door;
+pub mod holidays;
 pub mod hours;
 pub mod lending;
 pub mod limits;
