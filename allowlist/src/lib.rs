@@ -23,6 +23,8 @@
 //! - [`bcrypt`]: the library system's own PIN hash (bcrypt `$2a$`/`$2b$`/`$2y$`, as Koha keeps
 //!   it): strict parsing and constant-time verification of a typed PIN; an entry may carry it.
 //! - [`trust`]: whether a device may take a list: keys, revocation, scope, rollback, freeze, clock.
+//! - [`envelope`]: the console's signed policy bundles and commands, through the same keys,
+//!   ratchet and refusals.
 //! - [`guard`]: PIN-failure counting and lockout per card hash.
 #![deny(missing_docs)]
 
@@ -30,6 +32,7 @@ pub mod bcrypt;
 pub mod card;
 pub mod delta;
 pub mod entry;
+pub mod envelope;
 pub mod format;
 pub mod guard;
 pub mod keys;

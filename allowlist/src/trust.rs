@@ -127,15 +127,6 @@ pub struct Anchors {
     pub clock_skew: i64,
 }
 
-impl Anchors {
-    fn live(&self, id: &KeyId) -> Option<&PublicKey> {
-        if self.revoked.contains(id) {
-            return None;
-        }
-        self.keys.iter().find(|k| k.id() == *id)
-    }
-}
-
 /// The highest version accepted per signing key.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ratchet {
@@ -145,9 +136,14 @@ pub struct Ratchet {
 impl Ratchet {
     /// The version a new list must exceed: the highest mark of a key not revoked.
     pub fn floor(&self, anchors: &Anchors) -> u64 {
+        self.floor_without(&anchors.revoked)
+    }
+
+    /// The version a new document must exceed: the highest mark of a key not in `revoked`.
+    pub fn floor_without(&self, revoked: &[KeyId]) -> u64 {
         self.marks
             .iter()
-            .filter(|(k, _)| !anchors.revoked.contains(k))
+            .filter(|(k, _)| !revoked.contains(k))
             .map(|(_, v)| *v)
             .max()
             .unwrap_or(0)
@@ -214,27 +210,51 @@ pub enum Verdict {
 
 /// Checks signatures alone: at least one by a live key, none by a live key that fails.
 pub fn check_signatures(s: &SignedHeader, anchors: &Anchors) -> Result<Vec<KeyId>, Refusal> {
+    verify_signatures(
+        &s.header.signers,
+        &s.signatures,
+        s.message(),
+        &anchors.keys,
+        &anchors.revoked,
+    )
+}
+
+/// Signatures over `message` by the `named` signers: at least one by a live key (pinned, not
+/// revoked), none by a live key that fails, none by a key the signed header does not name. The
+/// allow-list and the console's envelopes both go through here.
+pub(crate) fn verify_signatures(
+    named: &[KeyId],
+    signatures: &[(KeyId, [u8; 64])],
+    message: &[u8],
+    keys: &[PublicKey],
+    revoked: &[KeyId],
+) -> Result<Vec<KeyId>, Refusal> {
+    let live = |id: &KeyId| {
+        (!revoked.contains(id))
+            .then(|| keys.iter().find(|k| k.id() == *id))
+            .flatten()
+    };
     let mut good = Vec::new();
-    let mut revoked = Vec::new();
-    for (id, sig) in &s.signatures {
-        if !s.header.signers.contains(id) {
+    let mut revoked_found = Vec::new();
+    for (id, sig) in signatures {
+        if !named.contains(id) {
             return Err(Refusal::UnnamedSigner(*id));
         }
-        match anchors.live(id) {
-            Some(key) if key.verifies(s.message(), sig) => good.push(*id),
+        match live(id) {
+            Some(key) if key.verifies(message, sig) => good.push(*id),
             Some(_) => return Err(Refusal::BadSignature(*id)),
-            None if anchors.revoked.contains(id) => revoked.push(*id),
+            None if revoked.contains(id) => revoked_found.push(*id),
             None => {}
         }
     }
     if !good.is_empty() {
         return Ok(good);
     }
-    if !revoked.is_empty() {
-        return Err(Refusal::RevokedKey(revoked));
+    if !revoked_found.is_empty() {
+        return Err(Refusal::RevokedKey(revoked_found));
     }
     Err(Refusal::UnknownKey {
-        signers: s.signatures.iter().map(|(k, _)| *k).collect(),
+        signers: signatures.iter().map(|(k, _)| *k).collect(),
     })
 }
 
