@@ -159,6 +159,9 @@ pub enum Input {
     },
     /// A reading of the door's inputs, raw (the door debounces).
     Inputs(DoorInputs),
+    /// The branch's hours from now on (a policy bundle from the console): the library's state
+    /// is taken from them at once.
+    Schedule(Box<Schedule>),
 }
 
 /// What the door shows a patron (on a display, or the demo's terminal).
@@ -493,6 +496,10 @@ impl Door {
             } => self.card(card, pseudonym, locked, now),
             Input::Unreadable => self.deny(Reason::UnreadableCard, None, None, now),
             Input::Key(key) => self.key(key, now),
+            Input::Schedule(schedule) => {
+                self.config.schedule = *schedule;
+                self.next_state_check = now.mono;
+            }
         }
         self.handle_timeout(now);
     }

@@ -37,6 +37,9 @@ pub enum DbError {
     /// The schema could not be brought up to date.
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Something to store is not valid (a calendar with a bad span), in words.
+    #[error("{0}")]
+    Invalid(String),
     /// The device's certificate was revoked.
     #[error("certificate of {device} revoked")]
     Revoked {
@@ -307,6 +310,17 @@ impl Db {
         }
         tx.commit().await?;
         Ok(Stored { ack, raised })
+    }
+
+    /// Whether a certificate is revoked.
+    pub async fn is_revoked(&self, cert_sha256: &str) -> Result<bool, DbError> {
+        Ok(
+            sqlx::query("SELECT device_id FROM revoked_certs WHERE cert_sha256 = $1")
+                .bind(cert_sha256)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
     }
 
     /// How many events a device has stored.

@@ -1,4 +1,5 @@
-//! The device listener: HTTPS with a device certificate required, `POST /v1/report`.
+//! The device listener: HTTPS with a device certificate required, `POST /v1/report`, and
+//! `GET /v1/policy` (the newest policy bundle for the device's branch).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -18,6 +19,7 @@ use tracing::{debug, info, warn};
 use crate::Clock;
 use crate::db::{Db, DbError};
 use crate::identity::{self, DeviceCert};
+use crate::policy::Publisher;
 use crate::settings::{Alarms, DeviceListener};
 
 /// A TLS handshake must be over in this time.
@@ -38,6 +40,8 @@ pub struct Console {
     pub alarms: Arc<Alarms>,
     /// Woken when an alarm is raised: the delivery task sends at once.
     pub wake: Arc<Notify>,
+    /// The signer of policy bundles, once set ([`Console::publish_policies`]).
+    pub policy: Arc<std::sync::OnceLock<Arc<Publisher>>>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -84,6 +88,27 @@ impl Console {
         }));
     }
 
+    /// Signs branch calendars into policy bundles with `publisher` (at every change on the
+    /// staff's pages, and daily), names the newest in each answer to a device, and serves it.
+    pub fn publish_policies(&mut self, publisher: Arc<Publisher>, clock: Clock) {
+        let _ = self.policy.set(publisher.clone());
+        let db = self.db.clone();
+        let mut stopped = self.stop.subscribe();
+        self.tasks.push(tokio::spawn(async move {
+            let mut hour = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    _ = hour.tick() => match publisher.refresh(&db, clock()).await {
+                        Ok(0) => {}
+                        Ok(n) => info!(branches = n, "policy bundles signed again"),
+                        Err(e) => warn!("signing policy bundles again: {e}"),
+                    },
+                }
+            }
+        }));
+    }
+
     /// Serves the staff's pages as well, until [`Console::stop`].
     pub async fn serve_staff(
         &mut self,
@@ -95,6 +120,7 @@ impl Console {
             self.db.clone(),
             clock,
             self.alarms.clone(),
+            self.policy.clone(),
             self.stop.subscribe(),
         )
         .await?;
@@ -181,6 +207,8 @@ pub async fn start(
     let served = db.clone();
     let wake = Arc::new(Notify::new());
     let (served_alarms, served_wake) = (alarms.clone(), wake.clone());
+    let policy: Arc<std::sync::OnceLock<Arc<Publisher>>> = Arc::default();
+    let served_policy = policy.clone();
     let task = tokio::spawn(async move {
         let mut connections = tokio::task::JoinSet::new();
         loop {
@@ -196,7 +224,7 @@ pub async fn start(
                         }
                     };
                     let (acceptor, db, clock) = (acceptor.clone(), served.clone(), clock.clone());
-                    let alarms = Told { alarms: served_alarms.clone(), wake: served_wake.clone() };
+                    let alarms = Told { alarms: served_alarms.clone(), wake: served_wake.clone(), policy: served_policy.clone() };
                     connections.spawn(connection(acceptor, tcp, peer, db, clock, alarms));
                 }
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -211,6 +239,7 @@ pub async fn start(
         db,
         alarms,
         wake,
+        policy,
         stop,
         tasks: vec![task],
     })
@@ -268,6 +297,7 @@ async fn connection(
 struct Told {
     alarms: Arc<Alarms>,
     wake: Arc<Notify>,
+    policy: Arc<std::sync::OnceLock<Arc<Publisher>>>,
 }
 
 fn answer(status: StatusCode, body: impl Into<Bytes>, json: bool) -> Response<Full<Bytes>> {
@@ -291,10 +321,13 @@ async fn handle(
     clock: Clock,
     told: Told,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    if (req.method(), req.uri().path()) == (&Method::GET, "/v1/policy") {
+        return Ok(policy_bundle(&db, &device).await);
+    }
     if (req.method(), req.uri().path()) != (&Method::POST, "/v1/report") {
         return Ok(answer(
             StatusCode::NOT_FOUND,
-            "devices report with POST /v1/report\n",
+            "devices report with POST /v1/report and fetch their branch's policy with GET /v1/policy\n",
             false,
         ));
     }
@@ -330,7 +363,13 @@ async fn handle(
         }
     };
     match db.store_batch(&device, &batch, clock(), &told.alarms).await {
-        Ok(crate::db::Stored { ack, raised }) => {
+        Ok(crate::db::Stored { mut ack, raised }) => {
+            if told.policy.get().is_some() {
+                match crate::policy::newest(&db, &device.branch).await {
+                    Ok(b) => ack.policy = b.map(|b| b.version),
+                    Err(e) => warn!(branch = %device.branch, "newest policy bundle: {e}"),
+                }
+            }
             if raised > 0 {
                 told.wake.notify_one();
             }
@@ -356,6 +395,43 @@ async fn handle(
                 "the console could not store the report; send it again later\n",
                 false,
             ))
+        }
+    }
+}
+
+/// The newest policy bundle of the device's branch (its certificate's OU): the envelope's bytes.
+async fn policy_bundle(db: &Db, device: &DeviceCert) -> Response<Full<Bytes>> {
+    if db.is_revoked(&device.sha256).await.unwrap_or(true) {
+        return answer(
+            StatusCode::FORBIDDEN,
+            "this device's certificate is revoked (or the console cannot tell now)\n",
+            false,
+        );
+    }
+    match crate::policy::newest(db, &device.branch).await {
+        Ok(Some(b)) => {
+            let mut r = answer(StatusCode::OK, b.bytes, false);
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("application/octet-stream"),
+            );
+            r
+        }
+        Ok(None) => answer(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no policy bundle for branch {:?}: staff have not set its calendar\n",
+                device.branch
+            ),
+            false,
+        ),
+        Err(e) => {
+            warn!(device = %device.device_id, "policy bundle: {e}");
+            answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the console could not read the bundle; ask again later\n",
+                false,
+            )
         }
     }
 }

@@ -16,12 +16,16 @@
 //! Staff sign in to pages of their own ([`web`]): the fleet with problems first, each device,
 //! alarms to acknowledge, the audit log. Alarms ([`alarms`], [`rules`]) are raised as records
 //! are stored and told by e-mail and webhook, retried, each try recorded.
+//!
+//! Each branch's calendar is kept here and sent down to its devices as signed policy bundles
+//! ([`policy`]): opening hours, Finnish public holidays computed, the branch's own closed days.
 
 pub mod alarms;
 pub mod db;
 pub mod identity;
 pub mod ingest;
 pub mod metrics;
+pub mod policy;
 pub mod rules;
 pub mod settings;
 pub mod staff;
@@ -61,6 +65,9 @@ pub async fn run(settings: &Settings, clock: Clock) -> anyhow::Result<Console> {
     }
     if let Some(staff) = &settings.staff {
         console.serve_staff(staff, clock.clone()).await?;
+    }
+    if let Some(p) = &settings.policy {
+        console.publish_policies(p.clone(), clock.clone());
     }
     console.prune_hourly(settings.retention, clock.clone());
     console.deliver_alarms(clock);

@@ -33,6 +33,14 @@ enum Command {
         #[arg(long, default_value = "")]
         reason: String,
     },
+    /// Makes the key that signs branch calendars into policy bundles (`[policy] signing_key`),
+    /// readable by its owner only, and prints its public half for the devices'
+    /// `[console] policy_keys`. Refuses to overwrite a key.
+    PolicyKey {
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Makes a staff account, or sets a new password and role for one (its sessions end).
     /// The password is read from standard input; on a terminal, one is made and shown once.
     Staff {
@@ -62,6 +70,29 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    if let Command::PolicyKey { out } = &args.command {
+        // Needs no configuration: it is made before the configuration names it.
+        let mut seed = [0u8; 32];
+        getrandom::getrandom(&mut seed).map_err(|e| anyhow::anyhow!("randomness: {e}"))?;
+        let key = allowlist::SigningKey::from_seed(seed)
+            .ok_or_else(|| anyhow::anyhow!("could not make a key"))?;
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(out)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+        f.write_all(key.to_text().as_bytes())?;
+        f.sync_all()?;
+        println!(
+            "policy key written to {}; pin it on every device:\n[console]\npolicy_keys = [\"{}\"]",
+            out.display(),
+            key.public()
+        );
+        return Ok(());
+    }
     let settings = central::Settings::load(&args.config)?;
     let clock = central::system_clock();
     match args.command {
@@ -102,6 +133,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 println!("account {user} ({}) set", role.code());
             }
         }
+        Command::PolicyKey { .. } => {}
         Command::Revoke {
             cert,
             device,

@@ -21,6 +21,13 @@
 //! [staff]
 //! listen = "0.0.0.0:8444"
 //!
+//! # Branch calendars sent to devices as signed policy bundles (optional): the key made by
+//! # `omatoimi-central policy-key`, whose public half devices pin (`[console] policy_keys`).
+//! [policy]
+//! signing_key = "policy-key.txt"
+//! valid_days = 7        # a bundle's life; a new one is signed daily and at every change
+//! days_ahead = 400      # the holidays and closed days a bundle carries
+//!
 //! # Alarms: who is told, how and when (optional).
 //! [alarms]
 //! time_zone = "Europe/Helsinki"
@@ -55,6 +62,15 @@ struct RawFile {
     staff: Option<RawStaff>,
     alarms: Option<RawAlarms>,
     retention: Option<RawRetention>,
+    policy: Option<RawPolicy>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    signing_key: PathBuf,
+    valid_days: Option<u32>,
+    days_ahead: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,6 +157,8 @@ pub struct Settings {
     pub alarms: Alarms,
     /// How long the database keeps what devices report.
     pub retention: Retention,
+    /// The signer of policy bundles, if the console sends calendars down.
+    pub policy: Option<std::sync::Arc<crate::policy::Publisher>>,
 }
 
 /// How long the database keeps what devices report (days).
@@ -331,7 +349,13 @@ impl Settings {
                 }
             }
         };
+        let policy = raw
+            .policy
+            .map(|p| policy(path, dir, p))
+            .transpose()?
+            .map(std::sync::Arc::new);
         Ok(Self {
+            policy,
             metrics,
             staff,
             alarms,
@@ -345,6 +369,45 @@ impl Settings {
             },
         })
     }
+}
+
+fn policy(path: &Path, dir: &Path, p: RawPolicy) -> Result<crate::policy::Publisher, ConfigError> {
+    let file = dir.join(&p.signing_key);
+    config::check_private(&file, path, "policy.signing_key")?;
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        ConfigError::invalid(
+            path,
+            "policy.signing_key",
+            format!("{}: {e}", file.display()),
+        )
+    })?;
+    let key = allowlist::SigningKey::from_text(&text).ok_or_else(|| {
+        ConfigError::invalid(
+            path,
+            "policy.signing_key",
+            format!(
+                "{}: not a key file (ed25519-seed:…); make one with `omatoimi-central policy-key`",
+                file.display()
+            ),
+        )
+    })?;
+    let valid_days = p.valid_days.unwrap_or(7);
+    if !(2..=90).contains(&valid_days) {
+        return Err(ConfigError::invalid(
+            path,
+            "policy.valid_days",
+            "between 2 and 90",
+        ));
+    }
+    let days_ahead = p.days_ahead.unwrap_or(400);
+    if !(7..=1000).contains(&days_ahead) {
+        return Err(ConfigError::invalid(
+            path,
+            "policy.days_ahead",
+            "between 7 and 1000",
+        ));
+    }
+    Ok(crate::policy::Publisher::new(key, valid_days, days_ahead))
 }
 
 fn staff_listener(

@@ -5,7 +5,9 @@
 //!   selftest failing, reader missing);
 //! - `/devices/ID` a device: its state, open alarms, recent events, status history;
 //! - `/alarms` alarms, to acknowledge with a note, and who was told;
-//! - `/audit` every staff action and refused sign-in (admins only).
+//! - `/audit` every staff action and refused sign-in (admins only);
+//! - `/calendars` each branch's week, holidays and closed days, sent to its devices as signed
+//!   policy bundles.
 //!
 //! Every page but `/login` needs a session. Every form carries the session's CSRF token (and the
 //! sign-in form a token of its own, in a cookie beside it); a POST whose `Origin` is another site
@@ -38,6 +40,8 @@ use crate::settings::{Alarms, StaffListener};
 use crate::staff::{self, Role, Session, SignInError};
 use crate::words::{Lang, tr};
 
+mod calendar;
+
 const SESSION_COOKIE: &str = "__Host-omatoimi";
 const LOGIN_COOKIE: &str = "__Host-omatoimi-login";
 const LANG_COOKIE: &str = "omatoimi-lang";
@@ -48,6 +52,7 @@ struct App {
     db: Db,
     clock: Clock,
     alarms: Arc<Alarms>,
+    policy: Arc<std::sync::OnceLock<Arc<crate::policy::Publisher>>>,
     idle_ms: i64,
     max_ms: i64,
 }
@@ -59,6 +64,7 @@ pub async fn start(
     db: Db,
     clock: Clock,
     alarms: Arc<Alarms>,
+    policy: Arc<std::sync::OnceLock<Arc<crate::policy::Publisher>>>,
     mut stopped: watch::Receiver<bool>,
 ) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
     let tls = server_config(l)?;
@@ -71,6 +77,7 @@ pub async fn start(
         db,
         clock,
         alarms,
+        policy,
         idle_ms: l.idle_ms,
         max_ms: l.max_ms,
     });
@@ -199,6 +206,27 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Answer {
         (Method::GET, "/audit") => audit_page(app, &ctx).await,
         (Method::GET, p) if p.starts_with("/devices/") => {
             device_page(app, &ctx, &p["/devices/".len()..]).await
+        }
+        (Method::GET, "/calendars") => calendar::list(app, &ctx).await,
+        (method, p) if p.starts_with("/calendars/") => {
+            let rest: Vec<String> = p["/calendars/".len()..]
+                .split('/')
+                .map(percent_decode)
+                .collect();
+            match (method, rest.as_slice()) {
+                (Method::GET, [b]) => calendar::show(app, &ctx, b, None).await,
+                (Method::POST, [b]) => calendar::save(app, &ctx, req, b).await,
+                (Method::POST, [b, e]) if e == "exceptions" => {
+                    calendar::add_exception(app, &ctx, req, b).await
+                }
+                (Method::POST, [b, e, i, d]) if e == "exceptions" && d == "delete" => {
+                    match i.parse() {
+                        Ok(i) => calendar::remove_exception(app, &ctx, req, b, i).await,
+                        Err(_) => Ok(plain(StatusCode::NOT_FOUND, "no such day\n")),
+                    }
+                }
+                _ => Ok(plain(StatusCode::NOT_FOUND, "not found\n")),
+            }
         }
         (Method::POST, p)
             if p.strip_prefix("/alarms/")
@@ -368,6 +396,7 @@ fn page(ctx: &Ctx, status: StatusCode, title: &str, active: &str, body: String) 
         for (href, label, key) in [
             ("/", tr(lang, "Devices"), "fleet"),
             ("/alarms", tr(lang, "Alarms"), "alarms"),
+            ("/calendars", tr(lang, "Calendars"), "calendars"),
         ] {
             let cur = if key == active {
                 " aria-current=\"page\""
@@ -1152,6 +1181,9 @@ fn audit_action(lang: Lang, action: &str) -> String {
         "sign-out" => tr(lang, "signed out").to_owned(),
         "alarm-acknowledged" => tr(lang, "acknowledged an alarm").to_owned(),
         "account-set" => tr(lang, "account set").to_owned(),
+        "calendar-saved" => tr(lang, "changed the calendar").to_owned(),
+        "calendar-day-added" => tr(lang, "added a closed day or special hours").to_owned(),
+        "calendar-day-removed" => tr(lang, "removed a closed day or special hours").to_owned(),
         other => other.to_owned(),
     }
 }

@@ -16,6 +16,11 @@
 //! # The outbox's bound on disk (1-1024 MB, default 64): past it, old status snapshots go
 //! # first, then routine events; entries, denials, alarms and loans never.
 //! outbox_max_mb = 64
+//! # The console's policy key(s), as `omatoimi-central policy-key` printed them: the branch's
+//! # calendar comes from the console in bundles signed by one of these (none: the file's
+//! # `[hours]` only). A key listed in `policy_revoked` no longer counts.
+//! policy_keys = ["ed25519:…"]
+//! policy_revoked = []
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -37,6 +42,10 @@ pub struct RawConsole {
     outbox: Option<PathBuf>,
     status_secs: Option<u64>,
     outbox_max_mb: Option<u64>,
+    #[serde(default)]
+    policy_keys: Vec<String>,
+    #[serde(default)]
+    policy_revoked: Vec<String>,
 }
 
 /// A validated `[console]`.
@@ -52,6 +61,10 @@ pub struct ConsoleSettings {
     pub status_every: Duration,
     /// The outbox's bound.
     pub outbox_max_bytes: u64,
+    /// The console's keys for policy bundles and commands; empty: none are taken.
+    pub policy_keys: Vec<allowlist::PublicKey>,
+    /// Keys whose signatures no longer count.
+    pub policy_revoked: Vec<allowlist::KeyId>,
 }
 
 impl RawConsole {
@@ -93,8 +106,31 @@ impl RawConsole {
         if !(1..=1024).contains(&mb) {
             return Err(bad("outbox_max_mb", format!("{mb}: between 1 and 1024")));
         }
+        let mut policy_keys = vec![];
+        for (i, k) in self.policy_keys.iter().enumerate() {
+            policy_keys.push(allowlist::PublicKey::from_text(k).ok_or_else(|| {
+                bad(
+                    &format!("policy_keys[{i}]"),
+                    format!("{k:?}: expected ed25519:<64 hex digits>, as `omatoimi-central policy-key` prints it"),
+                )
+            })?);
+        }
+        let mut policy_revoked = vec![];
+        for (i, k) in self.policy_revoked.iter().enumerate() {
+            let id = allowlist::PublicKey::from_text(k)
+                .map(|p| p.id())
+                .or_else(|| allowlist::KeyId::from_text(k));
+            policy_revoked.push(id.ok_or_else(|| {
+                bad(
+                    &format!("policy_revoked[{i}]"),
+                    format!("{k:?}: expected a key (ed25519:…) or its id (16 hex digits)"),
+                )
+            })?);
+        }
         let dir = file.parent().unwrap_or(Path::new("."));
         Ok(ConsoleSettings {
+            policy_keys,
+            policy_revoked,
             url: self.url.clone(),
             tls,
             outbox: self

@@ -33,6 +33,18 @@ pub const LIST_LAST_SYNC: Gauge = (
     "when the offline list was last checked with its server (Unix time)",
 );
 
+/// The console's policy bundle the device runs.
+pub const POLICY_VERSION: Gauge = (
+    "omatoimi_policy_version",
+    "the version of the console's policy bundle in force (0: the configuration file's hours)",
+);
+
+/// When that bundle expires.
+pub const POLICY_EXPIRES: Gauge = (
+    "omatoimi_policy_expires_timestamp_seconds",
+    "when the policy bundle in force expires (Unix time); past it the device keeps it until the console is reached",
+);
+
 /// The daemon's gauges; cheap to clone and share.
 #[derive(Debug, Clone, Default)]
 pub struct Metrics(Arc<Mutex<BTreeMap<&'static str, (&'static str, f64)>>>);

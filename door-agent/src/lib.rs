@@ -15,6 +15,7 @@
 //! - [`door`]: the door's hands: its commands carried out on the pins, logs and display.
 //! - [`events`]: the pseudonymised event log in sled.
 //! - [`health`]: the gauges of the loopback health endpoint.
+//! - [`policy`]: the console's policy bundle as the door's hours.
 //! - [`control`]: the staff's questions over a local socket ("who came in", "which alarms").
 //! - [`devices`]: opening the configured devices and wiring them to channels.
 //! - [`selftest`]: the technician's check of every part.
@@ -25,6 +26,7 @@ pub mod devices;
 pub mod door;
 pub mod events;
 pub mod health;
+pub mod policy;
 pub mod selftest;
 pub mod settings;
 
@@ -118,12 +120,43 @@ pub async fn run<R: Registry + Clone + 'static>(
         wall: clock(),
     };
     let first = hands.read().unwrap_or_default();
-    let mut door = Door::new(settings.door_config(), first, now());
+    let health = Health::new(&settings, list.clone(), events.clone(), clock.clone());
+    let metrics = health.metrics().clone();
+    // The console's policy bundle kept from before, if any: its calendar from the first moment.
+    let policy_store = open_policy(&settings);
+    let mut config = settings.door_config();
+    if let Some(store) = &policy_store {
+        match store.current(clock().timestamp()) {
+            Ok(Some(b)) => match policy::schedule(&b.policy) {
+                Ok(s) => {
+                    if b.expires_at <= clock().timestamp() {
+                        tracing::warn!(
+                            version = b.version,
+                            "the console's policy bundle has expired; its hours are kept until the console is reached"
+                        );
+                    }
+                    tracing::info!(
+                        version = b.version,
+                        "hours from the console's policy bundle"
+                    );
+                    config.schedule = s;
+                    policy_gauges(&metrics, &b);
+                }
+                Err(e) => tracing::error!(
+                    "the kept policy bundle {} cannot be used ({e}); the file's hours apply",
+                    b.version
+                ),
+            },
+            Ok(None) => {}
+            Err(e) => tracing::error!(
+                "the kept policy bundle is no longer trusted ({e}); the file's hours apply"
+            ),
+        }
+    }
+    let mut door = Door::new(config, first, now());
     let (verdict_tx, mut verdict_rx) = mpsc::channel::<(u64, offline::Verdict)>(4);
     let mut last_poll = Instant::now();
     let control = control::serve(&settings.state_dir.join("control.sock"), events.clone());
-    let health = Health::new(&settings, list.clone(), events.clone(), clock.clone());
-    let metrics = health.metrics().clone();
     let metrics_task = health.serve();
     let sync = spawn_sync(
         &list,
@@ -133,10 +166,13 @@ pub async fn run<R: Registry + Clone + 'static>(
         metrics.clone(),
     );
 
-    let uplink = settings
-        .console
-        .as_ref()
-        .and_then(|c| start_uplink(c, &settings, &events, clock.clone(), metrics.clone()));
+    let (policy_tx, mut policy_rx) = mpsc::channel::<uplink::Bundle>(4);
+    let uplink = settings.console.as_ref().and_then(|c| {
+        let hook = policy_store
+            .clone()
+            .map(|store| policy_hook(store, policy_tx.clone(), &events, &clock));
+        start_uplink(c, &settings, &events, clock.clone(), metrics.clone(), hook)
+    });
 
     let mut e = Event::new(Kind::Daemon, clock().timestamp_millis());
     e.code = Some("started".into());
@@ -216,7 +252,7 @@ pub async fn run<R: Registry + Clone + 'static>(
                 let online = verdict.source == access::door::Source::Online;
                 metrics.set(name, help, if online { 1.0 } else { 0.0 });
                 let at = now();
-                let today = settings.schedule.zone.local(at.wall).date();
+                let today = door.config().schedule.zone.local(at.wall).date();
                 let verdict = verdict.for_door(&settings.rules.branch, today);
                 door.handle(Input::Verdict { ticket, verdict }, at);
             }
@@ -228,6 +264,17 @@ pub async fn run<R: Registry + Clone + 'static>(
                 }
             }
             () = sleep_until_opt(wake) => door.handle_timeout(now()),
+            Some(b) = policy_rx.recv() => match policy::schedule(&b.policy) {
+                Ok(schedule) => {
+                    door.handle(Input::Schedule(Box::new(schedule)), now());
+                    policy_gauges(&metrics, &b);
+                    let mut e = Event::new(Kind::Daemon, clock().timestamp_millis());
+                    e.code = Some("policy-applied".into());
+                    e.detail = Some(format!("the console's policy bundle {} for {} is in force", b.version, b.policy.branch));
+                    events.keep(e);
+                }
+                Err(why) => security_event(&events, &clock, "policy-unusable", format!("policy bundle {} signed but unusable: {why}; the hours in force are kept", b.version)),
+            },
             _ = watchdog_tick.tick(), if watchdog.is_some() => {
                 // Only a door that polled its inputs recently keeps the watchdog fed.
                 if last_poll.elapsed() < Duration::from_secs(2) {
@@ -317,6 +364,7 @@ fn start_uplink(
     events: &EventLog,
     clock: Clock,
     metrics: daemon::Metrics,
+    policy: Option<uplink::PolicyHook>,
 ) -> Option<uplink::Link> {
     let link = uplink::Link::start(
         c,
@@ -330,6 +378,7 @@ fn start_uplink(
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect()
         },
+        policy,
     );
     match link {
         Ok(link) => {
@@ -344,6 +393,57 @@ fn start_uplink(
             None
         }
     }
+}
+
+/// The console's policy bundles, when `[console] policy_keys` names the console's keys: kept in
+/// `policy/` of the state directory, for this door's branch. `None` without keys, or when the
+/// store cannot be opened (said; the file's hours apply).
+fn open_policy(settings: &DoorSettings) -> Option<uplink::PolicyStore> {
+    let c = settings
+        .console
+        .as_ref()
+        .filter(|c| !c.policy_keys.is_empty())?;
+    let trust = allowlist::envelope::Trust {
+        keys: c.policy_keys.clone(),
+        revoked: c.policy_revoked.clone(),
+        scopes: vec![settings.rules.branch.clone()],
+        clock_skew: 300,
+    };
+    uplink::PolicyStore::open(&settings.state_dir.join("policy"), trust)
+        .map_err(|e| tracing::error!("policy bundles: {e}; the file's hours apply"))
+        .ok()
+}
+
+/// What the sender does with a bundle: one taken goes to the door's loop; one refused is a
+/// security event.
+fn policy_hook(
+    store: uplink::PolicyStore,
+    to_door: mpsc::Sender<uplink::Bundle>,
+    events: &EventLog,
+    clock: &Clock,
+) -> uplink::PolicyHook {
+    let (events, clock, now) = (events.clone(), clock.clone(), clock.clone());
+    uplink::PolicyHook {
+        store,
+        now_s: Box::new(move || now().timestamp()),
+        taken: Box::new(move |b| {
+            if to_door.try_send(b).is_err() {
+                tracing::error!(
+                    "the door did not take a policy bundle; it is applied at the next start"
+                );
+            }
+        }),
+        refused: Box::new(move |why| {
+            security_event(&events, &clock, "policy-refused", why);
+        }),
+    }
+}
+
+fn policy_gauges(metrics: &daemon::Metrics, b: &uplink::Bundle) {
+    let (name, help) = daemon::metrics::POLICY_VERSION;
+    metrics.set(name, help, b.version as f64);
+    let (name, help) = daemon::metrics::POLICY_EXPIRES;
+    metrics.set(name, help, b.expires_at as f64);
 }
 
 /// Carries out the door's commands: a verdict asked for is fetched off the loop (the library

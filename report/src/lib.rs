@@ -21,6 +21,8 @@
 //!              "gauges":{"omatoimi_up":1,"omatoimi_online":1}}]}
 //! ```
 
+pub mod policy;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -169,6 +171,10 @@ pub struct Ack {
     /// Records refused for good (malformed): the device logs and deletes them, so that one bad
     /// record cannot hold the queue.
     pub rejected: Vec<Rejected>,
+    /// The version of the newest policy bundle for the device's branch, when the console has
+    /// one: a device holding an older one fetches it (`GET /v1/policy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<u64>,
 }
 
 /// A record refused for good.

@@ -21,9 +21,46 @@ pub struct DemoConsole {
     pub console: central::Console,
     /// The mail it sent.
     pub sink: smtp_sink::Sink,
+    /// The console's clock: the system's until [`DemoConsole::follow`] sets the devices' own.
+    pub clock: ClockCell,
+    /// The key devices pin for the console's policy bundles.
+    pub policy_key: allowlist::PublicKey,
     /// The CA's directory (it signs device certificates).
     tls_dir: std::path::PathBuf,
     dir: std::path::PathBuf,
+}
+
+/// A clock that can be switched to follow another (the demo's devices run at 21:00 on the day
+/// the demo runs; their console must agree with them, or a bundle signed "now" would be from
+/// their future).
+#[derive(Clone)]
+pub struct ClockCell(std::sync::Arc<std::sync::RwLock<central::Clock>>);
+
+impl std::fmt::Debug for ClockCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClockCell")
+    }
+}
+
+impl ClockCell {
+    fn new() -> Self {
+        Self(std::sync::Arc::new(std::sync::RwLock::new(
+            central::system_clock(),
+        )))
+    }
+
+    /// Now, in Unix ms.
+    pub fn now_ms(&self) -> i64 {
+        match self.0.read() {
+            Ok(c) => c(),
+            Err(p) => (p.into_inner())(),
+        }
+    }
+
+    fn as_clock(&self) -> central::Clock {
+        let me = self.clone();
+        std::sync::Arc::new(move || me.now_ms())
+    }
 }
 
 /// Who the demo's alarms go to.
@@ -43,6 +80,13 @@ impl DemoConsole {
             &[],
         )?;
         let sink = smtp_sink::start(server_tls).await?;
+        // The console's policy key, as `omatoimi-central policy-key` makes it.
+        let mut seed = [0u8; 32];
+        getrandom::getrandom(&mut seed).map_err(|e| anyhow::anyhow!("randomness: {e}"))?;
+        let key = allowlist::SigningKey::from_seed(seed)
+            .ok_or_else(|| anyhow::anyhow!("could not make a policy key"))?;
+        let policy_key = key.public();
+        let clock = ClockCell::new();
         let settings = Settings {
             database: format!("sqlite:{}", dir.join("central.db").display()),
             devices: DeviceListener {
@@ -80,11 +124,16 @@ impl DemoConsole {
                 ..Alarms::default()
             },
             retention: Default::default(),
+            policy: Some(std::sync::Arc::new(central::policy::Publisher::new(
+                key, 7, 400,
+            ))),
         };
-        let console = central::run(&settings, central::system_clock()).await?;
+        let console = central::run(&settings, clock.as_clock()).await?;
         Ok(Self {
             console,
             sink,
+            clock,
+            policy_key,
             tls_dir: tls_dir.to_owned(),
             dir: dir.to_owned(),
         })
@@ -123,7 +172,74 @@ impl DemoConsole {
             outbox: state_dir.join("outbox"),
             status_every: Duration::from_secs(5),
             outbox_max_bytes: 64 << 20,
+            policy_keys: vec![self.policy_key],
+            policy_revoked: vec![],
         })
+    }
+
+    /// From now on the console's clock is `clock` (the devices').
+    pub fn follow(
+        &self,
+        clock: std::sync::Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>,
+    ) {
+        if let Ok(mut c) = self.clock.0.write() {
+            *c = std::sync::Arc::new(move || clock().timestamp_millis());
+        }
+    }
+
+    /// A staff member signed in to the console's pages over HTTPS, as a browser would be (an
+    /// account `user` with role `role` is made first).
+    pub async fn staff(
+        &self,
+        user: &str,
+        role: central::staff::Role,
+    ) -> anyhow::Result<StaffClient> {
+        let password = central::staff::make_password()?;
+        central::staff::set_account(
+            &self.console.db,
+            user,
+            role,
+            &password,
+            "(demo)",
+            self.clock.now_ms(),
+        )
+        .await?;
+        let addr = self
+            .console
+            .staff_addr
+            .ok_or_else(|| anyhow::anyhow!("the console serves no staff pages"))?;
+        let tls = registry::tls::client_config(
+            &config::registry::TlsSettings {
+                ca: Some(self.tls_dir.join("ca.pem")),
+                client_identity: None,
+            },
+            &[b"http/1.1"],
+        )?;
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let mut c = StaffClient {
+            http,
+            base: format!("https://localhost:{}", addr.port()),
+            cookies: String::new(),
+        };
+        let login = c.get("/login").await?;
+        let csrf =
+            hidden(&login, "login_csrf").ok_or_else(|| anyhow::anyhow!("no sign-in token"))?;
+        c.post(
+            "/login",
+            &[
+                ("username", user),
+                ("password", &password),
+                ("login_csrf", &csrf),
+            ],
+        )
+        .await?;
+        if !c.cookies.contains("__Host-omatoimi=") {
+            anyhow::bail!("the console did not sign {user} in");
+        }
+        Ok(c)
     }
 
     /// The first mail to `to`, waiting up to `within`.
@@ -218,4 +334,95 @@ impl DemoConsole {
 /// How long from `since` (for the demo's output).
 pub fn ms_since(since: std::time::Instant) -> u128 {
     since.elapsed().as_millis()
+}
+
+/// A staff member's HTTPS session with the console's pages: cookies kept as a browser keeps
+/// them, forms posted with their CSRF token.
+#[derive(Debug)]
+pub struct StaffClient {
+    http: reqwest::Client,
+    base: String,
+    cookies: String,
+}
+
+impl StaffClient {
+    fn keep_cookies(&mut self, r: &reqwest::Response) {
+        for v in r.headers().get_all(reqwest::header::SET_COOKIE) {
+            let Some(pair) = v.to_str().ok().and_then(|v| v.split(';').next()) else {
+                continue;
+            };
+            let Some((name, _)) = pair.split_once('=') else {
+                continue;
+            };
+            let mut kept: Vec<&str> = self
+                .cookies
+                .split("; ")
+                .filter(|c| !c.is_empty() && !c.starts_with(&format!("{name}=")))
+                .collect();
+            kept.push(pair);
+            self.cookies = kept.join("; ");
+        }
+    }
+
+    /// A page's HTML.
+    pub async fn get(&mut self, path: &str) -> anyhow::Result<String> {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header(reqwest::header::COOKIE, &self.cookies)
+            .send()
+            .await?;
+        self.keep_cookies(&r);
+        Ok(r.text().await?)
+    }
+
+    /// Posts a form; the answer's status and body.
+    pub async fn post(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> anyhow::Result<(u16, String)> {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(reqwest::header::COOKIE, &self.cookies)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body)
+            .send()
+            .await?;
+        self.keep_cookies(&r);
+        let status = r.status().as_u16();
+        Ok((status, r.text().await?))
+    }
+
+    /// Fills in the form on `page` whose action is `action`, as a person would: its hidden CSRF
+    /// token, then `fields`.
+    pub async fn submit(
+        &mut self,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> anyhow::Result<(u16, String)> {
+        let html = self.get(page).await?;
+        let csrf = hidden(&html, "csrf").ok_or_else(|| anyhow::anyhow!("{page}: no form token"))?;
+        if !html.contains(&format!("action=\"{action}\"")) {
+            anyhow::bail!("{page} has no form for {action}");
+        }
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post(action, &all).await
+    }
+}
+
+/// The value of the first hidden input named `name` in `html`.
+fn hidden(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\" value=\""))?;
+    let rest = &html[at + name.len() + 15..];
+    Some(rest[..rest.find('"')?].to_owned())
 }

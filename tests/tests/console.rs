@@ -637,6 +637,8 @@ async fn a_forced_door_reaches_the_console_within_seconds() {
         outbox: tmp.path().join("outbox"),
         status_every: Duration::from_secs(5),
         outbox_max_bytes: 64 << 20,
+        policy_keys: vec![],
+        policy_revoked: vec![],
     });
     let clock = rig.clock.clone();
     let mut door = rig::door::start_door(settings, clock.clock()).unwrap();

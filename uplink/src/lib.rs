@@ -12,8 +12,10 @@
 
 pub mod link;
 pub mod outbox;
+pub mod policy;
 pub mod sender;
 
 pub use link::Link;
 pub use outbox::{Outbox, OutboxError};
-pub use sender::{SendError, Sender, Sent};
+pub use policy::{Bundle, PolicyError, PolicyStore};
+pub use sender::{PolicyHook, SendError, Sender, Sent};

@@ -22,7 +22,8 @@ pub struct Link {
 
 impl Link {
     /// Opens the outbox and starts delivering it; `snapshot` gives the gauges reported every
-    /// `status_every` (non-finite values left out). Errors are for the log: the device works on
+    /// `status_every` (non-finite values left out); `policy`, when given, takes the branch's
+    /// policy bundles the console's answers name. Errors are for the log: the device works on
     /// without the console.
     pub fn start(
         c: &config::console::ConsoleSettings,
@@ -30,6 +31,7 @@ impl Link {
         name: Option<String>,
         now_ms: impl Fn() -> i64 + Clone + Send + Sync + 'static,
         snapshot: impl Fn() -> Vec<(String, f64)> + Send + Sync + 'static,
+        policy: Option<crate::sender::PolicyHook>,
     ) -> Result<Self, String> {
         let outbox =
             Arc::new(Outbox::open(&c.outbox, c.outbox_max_bytes).map_err(|e| e.to_string())?);
@@ -42,6 +44,7 @@ impl Link {
             now_ms.clone(),
             wake.clone(),
             c.status_every,
+            policy,
             async move {
                 let _ = until_stopped.changed().await;
             },

@@ -42,6 +42,22 @@ pub struct Sent {
     pub duplicates: u32,
     /// Records the console refused for good (logged, removed).
     pub rejected: usize,
+    /// The newest policy bundle the console has for this device's branch.
+    pub policy: Option<u64>,
+}
+
+/// What a device does with the console's policy bundles: the store that checks and keeps them,
+/// and what to do with one taken or refused.
+#[allow(missing_debug_implementations)]
+pub struct PolicyHook {
+    /// The store.
+    pub store: crate::PolicyStore,
+    /// The wall clock, Unix seconds.
+    pub now_s: Box<dyn Fn() -> i64 + Send + Sync>,
+    /// A newer bundle was taken and kept: apply it.
+    pub taken: Box<dyn Fn(crate::Bundle) + Send + Sync>,
+    /// A bundle was refused (a security event), in words.
+    pub refused: Box<dyn Fn(String) + Send + Sync>,
 }
 
 /// The console's client.
@@ -123,6 +139,7 @@ impl Sender {
                         acked: ack.acked.len(),
                         duplicates: ack.duplicates,
                         rejected: ack.rejected.len(),
+                        policy: ack.policy,
                     });
                 }
                 413 if max > 1 => max /= 2,
@@ -154,25 +171,88 @@ impl Sender {
             all.acked += s.acked;
             all.duplicates += s.duplicates;
             all.rejected += s.rejected;
+            all.policy = s.policy.or(all.policy);
+        }
+    }
+
+    /// The console's newest policy bundle for this device's branch (`GET /v1/policy`): its
+    /// bytes, not yet trusted.
+    pub async fn fetch_policy(&self) -> Result<Vec<u8>, SendError> {
+        let url = self.url.replace("/v1/report", "/v1/policy");
+        let r = self
+            .client
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| SendError::Unreachable(self.explain(&e)))?;
+        let status = r.status().as_u16();
+        let bytes = r
+            .bytes()
+            .await
+            .map_err(|e| SendError::Unreachable(self.explain(&e)))?;
+        match status {
+            200 => Ok(bytes.to_vec()),
+            401 | 403 => Err(SendError::Revoked(
+                String::from_utf8_lossy(&bytes).trim().to_owned(),
+            )),
+            _ => Err(SendError::Refused {
+                status,
+                words: String::from_utf8_lossy(&bytes).trim().to_owned(),
+            }),
+        }
+    }
+
+    /// Fetches and offers the bundle the console named, when it is newer than the one held and
+    /// not the one last refused.
+    async fn follow_policy(&self, hook: &PolicyHook, named: u64, refused: &mut Option<u64>) {
+        if hook.store.version().is_some_and(|v| v >= named) || *refused == Some(named) {
+            return;
+        }
+        let bytes = match self.fetch_policy().await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(
+                    "policy bundle {named} not fetched: {e}; tried again after the next report"
+                );
+                return;
+            }
+        };
+        match hook.store.offer(&bytes, (hook.now_s)()) {
+            Ok(Some(b)) => {
+                tracing::info!(version = b.version, branch = %b.policy.branch, "policy bundle taken");
+                (hook.taken)(b);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(target: "security", "{e}");
+                *refused = Some(named);
+                (hook.refused)(e.to_string());
+            }
         }
     }
 
     /// Delivers the outbox until `shutdown` (and once more then, for at most 2 s): at once when
     /// `wake` is notified (an alarm), else every `every`; after a failure again in 1 s, doubling
-    /// to a minute.
+    /// to a minute. With a `policy` hook, a newer bundle the console's answer names is fetched,
+    /// checked and handed over.
     pub async fn run(
         self,
         outbox: Arc<Outbox>,
         clock: impl Fn() -> i64,
         wake: Arc<tokio::sync::Notify>,
         every: Duration,
+        policy: Option<PolicyHook>,
         shutdown: impl Future<Output = ()>,
     ) {
         tokio::pin!(shutdown);
         let mut backoff = Duration::from_secs(1);
+        let mut refused = None;
         loop {
             let pause = match self.drain(&outbox, clock()).await {
-                Ok(_) => {
+                Ok(sent) => {
+                    if let (Some(hook), Some(named)) = (&policy, sent.policy) {
+                        self.follow_policy(hook, named, &mut refused).await;
+                    }
                     backoff = Duration::from_secs(1);
                     every
                 }

@@ -870,3 +870,37 @@ proptest! {
         prop_assert!(!rig.door.checking());
     }
 }
+
+#[test]
+fn a_new_schedule_takes_hold_at_once_a_closed_day_refuses_and_its_state_is_recorded() {
+    // Wednesday 2 December 2026, 20:00: self-service at Lemi.
+    let mut rig = Rig::at("2026-12-02 20:00");
+    assert_eq!(rig.door.state(), Some(LibraryState::SelfService));
+    let mut closed = lemi();
+    closed.exceptions.push(crate::hours::Exception {
+        first: chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap(),
+        last: chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap(),
+        name: "Inventaario".into(),
+        hours: Default::default(),
+    });
+    let cmds = rig.feed(Input::Schedule(Box::new(closed)));
+    assert_eq!(rig.door.state(), Some(LibraryState::Closed));
+    assert!(
+        records(&cmds)
+            .iter()
+            .any(|e| e.kind == Kind::State && e.code.as_deref() == Some("closed")),
+        "{cmds:?}"
+    );
+    // The lights go off with the state.
+    assert!(cmds.contains(&Command::Output {
+        name: "lights".into(),
+        on: false
+    }));
+    let cmds = rig.card("1234");
+    assert_eq!(denied(&cmds), Some(Reason::Closed));
+    // And back: the week's hours again, the door asks for a PIN.
+    rig.feed(Input::Schedule(Box::new(lemi())));
+    assert_eq!(rig.door.state(), Some(LibraryState::SelfService));
+    let cmds = rig.card("1234");
+    assert!(shows(&cmds).contains(&&Feedback::EnterPin), "{cmds:?}");
+}
