@@ -315,6 +315,21 @@ impl SimDoor {
     pub fn set_exit(&self, pressed: bool) {
         let _ = FileBackend::set_level(&self.gpio, EXIT, !pressed);
     }
+    /// Waits up to `wait` for the library's state to become `state`; whether it did.
+    pub async fn state_becomes(
+        &mut self,
+        state: access::hours::LibraryState,
+        wait: Duration,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.feedback.recv()).await {
+                Ok(Some(Feedback::State(s))) if s == state => return true,
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => return false,
+            }
+        }
+    }
     /// The next feedback that is not a state change or digit count, within `wait`.
     pub async fn outcome(&mut self, wait: Duration) -> Option<Feedback> {
         let deadline = tokio::time::Instant::now() + wait;
@@ -481,6 +496,8 @@ pub async fn demo(
     // The door and the library system on one clock, set forward below.
     let clock = rig.clock.clone();
     let at = clock.now();
+    // The console keeps the devices' time (bundles it signs are from their present).
+    console.follow(clock.clock());
     let mut door = start_door(settings, clock.clock())?;
     // Let the first list sync finish.
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -579,6 +596,8 @@ pub async fn demo(
             format!("{}  [{} ms]", shown(&f), started.elapsed().as_millis()),
         );
     }
+
+    calendar_demo(&mut door, console, &clock).await?;
 
     println!("\nThe door is forced open, then an exit through the exit button:");
     // The last entry's pulse ends first.
@@ -763,4 +782,126 @@ pub async fn interactive(
         }
     }
     door.shut_down().await
+}
+
+/// A librarian marks today closed on the console's pages; the console signs a new policy bundle,
+/// the door takes it with the answer to its next report and refuses; the day is removed again.
+async fn calendar_demo(
+    door: &mut SimDoor,
+    console: &crate::console::DemoConsole,
+    clock: &TestClock,
+) -> anyhow::Result<()> {
+    use access::hours::LibraryState;
+    let line = |who: &str, what: String| println!("  {who:<46} {what}");
+    println!(
+        "\nA librarian marks today closed for an inventory on the console's calendar page (over HTTPS,\nas her phone's browser would), and the console signs a new policy bundle for Lemi:"
+    );
+    let mut staff = console.staff("kirsi", central::staff::Role::Staff).await?;
+    let today = access::zone::Zone::HELSINKI
+        .local(clock.now())
+        .date()
+        .to_string();
+    let clicked = std::time::Instant::now();
+    let (status, _) = staff
+        .submit(
+            "/calendars/LEMI",
+            "/calendars/LEMI/exceptions",
+            &[
+                ("first", &today),
+                ("name", "Inventaario"),
+                ("self_service", ""),
+                ("staffed", ""),
+            ],
+        )
+        .await?;
+    if status != 303 {
+        anyhow::bail!("the console refused the closed day ({status})");
+    }
+    let version = central::policy::newest(&console.console.db, "LEMI")
+        .await?
+        .map_or(0, |b| b.version);
+    line(
+        &format!("{today} closed: \"Inventaario\""),
+        format!("saved; bundle version {version} signed"),
+    );
+    let closed = door
+        .state_becomes(LibraryState::Closed, Duration::from_secs(30))
+        .await;
+    line(
+        "the door took the bundle and closed",
+        if closed {
+            format!("{} ms after the click", clicked.elapsed().as_millis())
+        } else {
+            "NOT within 30 s".into()
+        },
+    );
+    if !closed {
+        anyhow::bail!("the door never applied the console's calendar");
+    }
+    line(
+        "Aino, right PIN",
+        shown(&door.try_card("24680000000011", "1234#").await),
+    );
+    let clicked = std::time::Instant::now();
+    let (status, _) = staff
+        .submit(
+            "/calendars/LEMI",
+            "/calendars/LEMI/exceptions/0/delete",
+            &[],
+        )
+        .await?;
+    if status != 303 {
+        anyhow::bail!("the console refused to remove the closed day ({status})");
+    }
+    let opened = door
+        .state_becomes(LibraryState::SelfService, Duration::from_secs(30))
+        .await;
+    line(
+        "the inventory is called off",
+        if opened {
+            format!(
+                "the door is open again {} ms after the click",
+                clicked.elapsed().as_millis()
+            )
+        } else {
+            "the door did NOT reopen within 30 s".into()
+        },
+    );
+    if !opened {
+        anyhow::bail!("the door never applied the console's second calendar");
+    }
+    // The door's next status snapshot says which bundle it runs.
+    let newest = central::policy::newest(&console.console.db, "LEMI")
+        .await?
+        .map_or(0, |b| b.version);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let runs = console
+            .console
+            .db
+            .device("lemi-door-1")
+            .await?
+            .and_then(|d| d.gauges)
+            .and_then(|g| serde_json::from_str::<serde_json::Value>(&g).ok())
+            .and_then(|g| {
+                g.get("omatoimi_policy_version")
+                    .and_then(serde_json::Value::as_f64)
+            });
+        if runs == Some(newest as f64) {
+            line(
+                "the console sees the door run",
+                format!("bundle {newest}, the newest"),
+            );
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            line(
+                "the console sees the door run",
+                format!("{runs:?}, not {newest}"),
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(())
 }
