@@ -14,14 +14,13 @@ use sha2::{Digest, Sha256};
 
 use crate::keys::{KeyId, PublicKey, SigningKey};
 use crate::trust::Ratchet;
-use crate::{FormatError, Reader, Refusal, put_short_str};
+use crate::{FormatError, Reader, Refusal, format};
 
 /// The first bytes of every envelope.
 pub const MAGIC: &[u8; 8] = b"OMSIGNED";
 /// The format version written and read.
 pub const FORMAT_VERSION: u16 = 1;
 const MAX_HEADER: usize = 16 * 1024;
-const MAX_SIGNATURES: usize = 8;
 /// The largest body an envelope may carry.
 pub const MAX_BODY: usize = 1024 * 1024;
 
@@ -78,14 +77,7 @@ impl Header {
         h.extend_from_slice(&self.version.to_le_bytes());
         h.extend_from_slice(&self.issued_at.to_le_bytes());
         h.extend_from_slice(&self.expires_at.to_le_bytes());
-        h.push(self.scope.len().min(255) as u8);
-        for s in self.scope.iter().take(255) {
-            put_short_str(&mut h, s);
-        }
-        h.push(self.signers.len().min(255) as u8);
-        for k in self.signers.iter().take(255) {
-            h.extend_from_slice(&k.0);
-        }
+        format::put_scope_and_signers(&mut h, &self.scope, &self.signers);
         h.extend_from_slice(&self.body_len.to_le_bytes());
         h.extend_from_slice(&self.body_hash);
         h
@@ -105,14 +97,7 @@ impl Header {
         let version = r.u64("envelope version")?;
         let issued_at = r.i64("envelope issue time")?;
         let expires_at = r.i64("envelope expiry time")?;
-        let n = r.u8("envelope scope count")?;
-        let scope = (0..n)
-            .map(|_| r.short_str("envelope scope"))
-            .collect::<Result<Vec<_>, _>>()?;
-        let n = r.u8("envelope signer count")?;
-        let signers = (0..n)
-            .map(|_| r.array("envelope signer").map(KeyId))
-            .collect::<Result<Vec<_>, _>>()?;
+        let (scope, signers) = format::read_scope_and_signers(r)?;
         Ok(Self {
             purpose,
             version,
@@ -148,18 +133,7 @@ pub fn seal(
         body_hash: Sha256::digest(body).into(),
     }
     .encode();
-    let mut out = Vec::with_capacity(header.len() + 96 + body.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
-    out.extend_from_slice(&header);
-    let mut message = purpose.context().to_vec();
-    message.extend_from_slice(&out);
-    out.push(keys.len().min(MAX_SIGNATURES) as u8);
-    for k in keys.iter().take(MAX_SIGNATURES) {
-        out.extend_from_slice(&k.public().id().0);
-        out.extend_from_slice(&k.sign(&message));
-    }
+    let mut out = format::signed_prefix(MAGIC, FORMAT_VERSION, purpose.context(), &header, keys);
     out.extend_from_slice(body);
     out
 }
@@ -177,49 +151,17 @@ pub struct Opened {
 impl Opened {
     /// Reads an envelope whole; its body must be the one the header names.
     pub fn parse(bytes: &[u8]) -> Result<Self, Refusal> {
-        let mut r = Reader::new(bytes);
-        if r.take(MAGIC.len(), "magic")? != MAGIC {
-            return Err(FormatError::Malformed {
-                what: "envelope",
-                problem: "not a signed envelope (the magic bytes are wrong)".into(),
-            }
-            .into());
-        }
-        let v = r.u16("format version")?;
-        if v != FORMAT_VERSION {
-            return Err(FormatError::UnsupportedVersion(v).into());
-        }
-        let len = r.u32("header length")? as usize;
-        if len > MAX_HEADER {
-            return Err(FormatError::Malformed {
-                what: "header length",
-                problem: format!("{len} bytes is more than {MAX_HEADER}"),
-            }
-            .into());
-        }
-        let mut hr = Reader::new(r.take(len, "header")?);
-        let header = Header::read(&mut hr)?;
-        if hr.remaining() != 0 {
-            return Err(FormatError::Malformed {
-                what: "header",
-                problem: format!("{} bytes after its last field", hr.remaining()),
-            }
-            .into());
-        }
+        let not_magic = FormatError::Malformed {
+            what: "envelope",
+            problem: "not a signed envelope (the magic bytes are wrong)".into(),
+        };
+        let p = format::read_prefix(bytes, MAGIC, FORMAT_VERSION, MAX_HEADER, not_magic)?;
+        let header = format::read_whole(p.header, Header::read)?;
+        // The purpose's context is signed too: the header says which to check against.
         let mut message = header.purpose.context().to_vec();
-        message.extend_from_slice(&bytes[..r.position()]);
-        let n = r.u8("signature count")? as usize;
-        if n > MAX_SIGNATURES {
-            return Err(FormatError::Malformed {
-                what: "signature count",
-                problem: format!("{n} is more than {MAX_SIGNATURES}"),
-            }
-            .into());
-        }
-        let signatures = (0..n)
-            .map(|_| Ok((KeyId(r.array("signer id")?), r.array("signature")?)))
-            .collect::<Result<Vec<_>, FormatError>>()?;
-        let body = &bytes[r.position()..];
+        message.extend_from_slice(&bytes[..p.signed_end]);
+        let signatures = p.signatures;
+        let body = &bytes[p.body_offset..];
         if body.len() as u64 != header.body_len || body.len() > MAX_BODY {
             return Err(Refusal::BodyLength {
                 expected: header.body_len,
@@ -328,19 +270,7 @@ pub fn in_force(
             device: trust.scopes.clone(),
         });
     }
-    if now.saturating_add(trust.clock_skew) < h.issued_at {
-        return Err(Refusal::ClockBehind {
-            issued_at: h.issued_at,
-            now,
-            behind: h.issued_at - now,
-        });
-    }
-    if now >= h.expires_at {
-        return Err(Refusal::Expired {
-            expired_at: h.expires_at,
-            now,
-        });
-    }
+    crate::trust::check_times(h.issued_at, h.expires_at, trust.clock_skew, now)?;
     Ok(signers)
 }
 

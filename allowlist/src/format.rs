@@ -75,14 +75,7 @@ impl Header {
         h.extend_from_slice(&bh);
         h.extend_from_slice(&self.issued_at.to_le_bytes());
         h.extend_from_slice(&self.expires_at.to_le_bytes());
-        h.push(self.scope.len().min(255) as u8);
-        for s in self.scope.iter().take(255) {
-            put_short_str(&mut h, s);
-        }
-        h.push(self.signers.len().min(255) as u8);
-        for k in self.signers.iter().take(255) {
-            h.extend_from_slice(&k.0);
-        }
+        put_scope_and_signers(&mut h, &self.scope, &self.signers);
         h.extend_from_slice(&self.card_key.0);
         h.extend_from_slice(&self.argon2.memory_kib.to_le_bytes());
         h.extend_from_slice(&self.argon2.iterations.to_le_bytes());
@@ -120,14 +113,7 @@ impl Header {
         };
         let issued_at = r.i64("header issue time")?;
         let expires_at = r.i64("header expiry time")?;
-        let n = r.u8("header scope count")?;
-        let scope = (0..n)
-            .map(|_| r.short_str("header scope"))
-            .collect::<Result<Vec<_>, _>>()?;
-        let n = r.u8("header signer count")?;
-        let signers = (0..n)
-            .map(|_| r.array("header signer").map(KeyId))
-            .collect::<Result<Vec<_>, _>>()?;
+        let (scope, signers) = read_scope_and_signers(r)?;
         let card_key = KeyId(r.array("header card-key id")?);
         let argon2 = Argon2Params {
             memory_kib: r.u32("header argon2 memory")?,
@@ -158,21 +144,138 @@ impl Header {
     /// The signed prefix of a file (everything before the body), signed by `keys`, which must be
     /// the header's signers in order.
     pub fn sign(&self, keys: &[&SigningKey]) -> Vec<u8> {
-        let header = self.encode();
-        let mut out = Vec::with_capacity(header.len() + 96);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
-        out.extend_from_slice(&header);
-        let mut message = SIGNATURE_CONTEXT.to_vec();
-        message.extend_from_slice(&out);
-        out.push(keys.len().min(MAX_SIGNATURES) as u8);
-        for k in keys.iter().take(MAX_SIGNATURES) {
-            out.extend_from_slice(&k.public().id().0);
-            out.extend_from_slice(&k.sign(&message));
-        }
-        out
+        signed_prefix(
+            MAGIC,
+            FORMAT_VERSION,
+            SIGNATURE_CONTEXT,
+            &self.encode(),
+            keys,
+        )
     }
+}
+
+/// Writes a header's scope and signers: a count byte and the names, a count byte and the key ids.
+pub(crate) fn put_scope_and_signers(h: &mut Vec<u8>, scope: &[String], signers: &[KeyId]) {
+    h.push(scope.len().min(255) as u8);
+    for s in scope.iter().take(255) {
+        put_short_str(h, s);
+    }
+    h.push(signers.len().min(255) as u8);
+    for k in signers.iter().take(255) {
+        h.extend_from_slice(&k.0);
+    }
+}
+
+/// Reads what [`put_scope_and_signers`] wrote.
+pub(crate) fn read_scope_and_signers(
+    r: &mut Reader<'_>,
+) -> Result<(Vec<String>, Vec<KeyId>), FormatError> {
+    let n = r.u8("header scope count")?;
+    let scope = (0..n)
+        .map(|_| r.short_str("header scope"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let n = r.u8("header signer count")?;
+    let signers = (0..n)
+        .map(|_| r.array("header signer").map(KeyId))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((scope, signers))
+}
+
+/// A signed file's prefix: `magic`, format `version` (u16), header length (u32), `header`, then
+/// the signatures by `keys` (a count byte; each the key id and 64 bytes) over `context` and every
+/// byte before them. The allow-list and the console's envelopes are both written so.
+pub(crate) fn signed_prefix(
+    magic: &[u8; 8],
+    version: u16,
+    context: &[u8],
+    header: &[u8],
+    keys: &[&SigningKey],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(header.len() + 16 + 72 * keys.len());
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    out.extend_from_slice(header);
+    let mut message = context.to_vec();
+    message.extend_from_slice(&out);
+    out.push(keys.len().min(MAX_SIGNATURES) as u8);
+    for k in keys.iter().take(MAX_SIGNATURES) {
+        out.extend_from_slice(&k.public().id().0);
+        out.extend_from_slice(&k.sign(&message));
+    }
+    out
+}
+
+/// A prefix as [`read_prefix`] read it.
+pub(crate) struct Prefix<'a> {
+    /// The header's bytes.
+    pub(crate) header: &'a [u8],
+    /// Where the signed bytes end (the signature count starts).
+    pub(crate) signed_end: usize,
+    /// The signatures.
+    pub(crate) signatures: Vec<(KeyId, [u8; 64])>,
+    /// Where the body starts.
+    pub(crate) body_offset: usize,
+}
+
+/// Reads what [`signed_prefix`] wrote: `not_magic` when the magic is not `magic`, a version
+/// other than `version` refused, a header up to `max_header` bytes.
+pub(crate) fn read_prefix<'a>(
+    bytes: &'a [u8],
+    magic: &[u8; 8],
+    version: u16,
+    max_header: usize,
+    not_magic: FormatError,
+) -> Result<Prefix<'a>, FormatError> {
+    let mut r = Reader::new(bytes);
+    if r.take(magic.len(), "magic")? != magic {
+        return Err(not_magic);
+    }
+    let v = r.u16("format version")?;
+    if v != version {
+        return Err(FormatError::UnsupportedVersion(v));
+    }
+    let len = r.u32("header length")? as usize;
+    if len > max_header {
+        return Err(FormatError::Malformed {
+            what: "header length",
+            problem: format!("{len} bytes is more than {max_header}"),
+        });
+    }
+    let header = r.take(len, "header")?;
+    let signed_end = r.position();
+    let n = r.u8("signature count")? as usize;
+    if n > MAX_SIGNATURES {
+        return Err(FormatError::Malformed {
+            what: "signature count",
+            problem: format!("{n} is more than {MAX_SIGNATURES}"),
+        });
+    }
+    let signatures = (0..n)
+        .map(|_| Ok((KeyId(r.array("signer id")?), r.array("signature")?)))
+        .collect::<Result<Vec<_>, FormatError>>()?;
+    Ok(Prefix {
+        header,
+        signed_end,
+        signatures,
+        body_offset: r.position(),
+    })
+}
+
+/// A header's bytes read whole by `read`: bytes after its last field are refused.
+pub(crate) fn read_whole<T>(
+    raw: &[u8],
+    read: impl FnOnce(&mut Reader<'_>) -> Result<T, FormatError>,
+) -> Result<T, FormatError> {
+    let mut r = Reader::new(raw);
+    let t = read(&mut r)?;
+    if r.remaining() != 0 {
+        return Err(FormatError::Malformed {
+            what: "header",
+            problem: format!("{} bytes after its last field", r.remaining()),
+        });
+    }
+    Ok(t)
 }
 
 /// A header as read from a file, with what its signatures cover.
@@ -191,48 +294,21 @@ pub struct SignedHeader {
 impl SignedHeader {
     /// Reads the prefix of a file: magic, header and signatures. The body is not looked at.
     pub fn parse(bytes: &[u8]) -> Result<Self, FormatError> {
-        let mut r = Reader::new(bytes);
-        let magic = r.take(MAGIC.len(), "magic")?;
-        if magic != MAGIC {
-            return Err(FormatError::NotAList);
-        }
-        let v = r.u16("format version")?;
-        if v != FORMAT_VERSION {
-            return Err(FormatError::UnsupportedVersion(v));
-        }
-        let len = r.u32("header length")? as usize;
-        if len > MAX_HEADER {
-            return Err(FormatError::Malformed {
-                what: "header length",
-                problem: format!("{len} bytes is more than {MAX_HEADER}"),
-            });
-        }
-        let raw = r.take(len, "header")?;
-        let mut hr = Reader::new(raw);
-        let header = Header::read(&mut hr)?;
-        if hr.remaining() != 0 {
-            return Err(FormatError::Malformed {
-                what: "header",
-                problem: format!("{} bytes after its last field", hr.remaining()),
-            });
-        }
+        let p = read_prefix(
+            bytes,
+            MAGIC,
+            FORMAT_VERSION,
+            MAX_HEADER,
+            FormatError::NotAList,
+        )?;
+        let header = read_whole(p.header, Header::read)?;
         let mut message = SIGNATURE_CONTEXT.to_vec();
-        message.extend_from_slice(&bytes[..r.position()]);
-        let n = r.u8("signature count")? as usize;
-        if n > MAX_SIGNATURES {
-            return Err(FormatError::Malformed {
-                what: "signature count",
-                problem: format!("{n} is more than {MAX_SIGNATURES}"),
-            });
-        }
-        let signatures = (0..n)
-            .map(|_| Ok((KeyId(r.array("signer id")?), r.array("signature")?)))
-            .collect::<Result<Vec<_>, FormatError>>()?;
+        message.extend_from_slice(&bytes[..p.signed_end]);
         Ok(Self {
             header,
-            signatures,
+            signatures: p.signatures,
             message,
-            body_offset: r.position(),
+            body_offset: p.body_offset,
         })
     }
 

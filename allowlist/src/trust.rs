@@ -260,17 +260,22 @@ pub(crate) fn verify_signatures(
 
 /// The clock against the list: not before its issue time (less the allowed skew), not after its
 /// expiry.
-fn check_times(h: &Header, anchors: &Anchors, now: i64) -> Result<(), Refusal> {
-    if now.saturating_add(anchors.clock_skew) < h.issued_at {
+pub(crate) fn check_times(
+    issued_at: i64,
+    expires_at: i64,
+    clock_skew: i64,
+    now: i64,
+) -> Result<(), Refusal> {
+    if now.saturating_add(clock_skew) < issued_at {
         return Err(Refusal::ClockBehind {
-            issued_at: h.issued_at,
+            issued_at,
             now,
-            behind: h.issued_at - now,
+            behind: issued_at - now,
         });
     }
-    if now >= h.expires_at {
+    if now >= expires_at {
         return Err(Refusal::Expired {
-            expired_at: h.expires_at,
+            expired_at: expires_at,
             now,
         });
     }
@@ -306,7 +311,7 @@ pub fn check(
             device: anchors.card_key,
         });
     }
-    check_times(h, anchors, now)?;
+    check_times(h.issued_at, h.expires_at, anchors.clock_skew, now)?;
     let floor = ratchet.floor(anchors);
     let same = held.is_some_and(|x| x.version == h.version && x.list_hash == h.list_hash);
     if h.version <= floor {
@@ -333,7 +338,12 @@ pub fn check(
 /// been revoked since it was taken) and at `now`. Errors say why not.
 pub fn still_in_force(s: &SignedHeader, anchors: &Anchors, now: i64) -> Result<(), Refusal> {
     check_signatures(s, anchors)?;
-    check_times(&s.header, anchors, now)
+    check_times(
+        s.header.issued_at,
+        s.header.expires_at,
+        anchors.clock_skew,
+        now,
+    )
 }
 
 #[cfg(test)]
