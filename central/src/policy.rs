@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use access::holidays::{Calendar, Holiday, HolidayRule};
-use access::hours::{DayHours, Exception, Span};
+use access::hours::{DayHours, Span};
 use allowlist::SigningKey;
 use allowlist::envelope::{self, Purpose};
 use chrono::{Duration, NaiveDate};
@@ -101,7 +101,7 @@ impl BranchCalendar {
     fn calendar(&self) -> Result<Calendar, String> {
         let mut week: [DayHours; 7] = Default::default();
         for (i, d) in self.week.iter().take(7).enumerate() {
-            week[i] = hours(d)?;
+            week[i] = d.hours()?;
         }
         let mut holidays = BTreeMap::new();
         for (code, c) in &self.holidays {
@@ -111,23 +111,15 @@ impl BranchCalendar {
                 match c {
                     HolidayChoice::Closed => HolidayRule::Closed,
                     HolidayChoice::AsUsual => HolidayRule::AsUsual,
-                    HolidayChoice::Hours(d) => HolidayRule::Hours(hours(d)?),
+                    HolidayChoice::Hours(d) => HolidayRule::Hours(d.hours()?),
                 },
             );
         }
-        let mut exceptions = vec![];
-        for e in &self.exceptions {
-            let (first, last) = (date(&e.first)?, date(&e.last)?);
-            if last < first {
-                return Err(format!("{}: ends before it begins", e.name));
-            }
-            exceptions.push(Exception {
-                first,
-                last,
-                name: e.name.clone(),
-                hours: hours(&e.hours)?,
-            });
-        }
+        let exceptions = self
+            .exceptions
+            .iter()
+            .map(DatedHours::exception)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Calendar {
             week,
             holidays,
@@ -160,23 +152,6 @@ impl BranchCalendar {
             last_day: last.to_string(),
         })
     }
-}
-
-fn date(s: &str) -> Result<NaiveDate, String> {
-    s.parse::<NaiveDate>()
-        .map_err(|_| format!("`{s}`: expected YYYY-MM-DD"))
-}
-
-fn hours(d: &DaySpans) -> Result<DayHours, String> {
-    let parse = |l: &[String]| {
-        l.iter()
-            .map(|s| Span::parse(s))
-            .collect::<Result<Vec<_>, _>>()
-    };
-    Ok(DayHours {
-        self_service: parse(&d.self_service)?,
-        staffed: parse(&d.staffed)?,
-    })
 }
 
 fn spans(h: &DayHours) -> DaySpans {

@@ -15,7 +15,6 @@
 //! - [`door`]: the door's hands: its commands carried out on the pins, logs and display.
 //! - [`events`]: the pseudonymised event log in sled.
 //! - [`health`]: the gauges of the loopback health endpoint.
-//! - [`policy`]: the console's policy bundle as the door's hours.
 //! - [`control`]: the staff's questions over a local socket ("who came in", "which alarms").
 //! - [`devices`]: opening the configured devices and wiring them to channels.
 //! - [`selftest`]: the technician's check of every part.
@@ -26,7 +25,6 @@ pub mod devices;
 pub mod door;
 pub mod events;
 pub mod health;
-pub mod policy;
 pub mod selftest;
 pub mod settings;
 
@@ -127,7 +125,7 @@ pub async fn run<R: Registry + Clone + 'static>(
     let mut config = settings.door_config();
     if let Some(store) = &policy_store {
         match store.current(clock().timestamp()) {
-            Ok(Some(b)) => match policy::schedule(&b.policy) {
+            Ok(Some(b)) => match b.policy.schedule() {
                 Ok(s) => {
                     if b.expires_at <= clock().timestamp() {
                         tracing::warn!(
@@ -264,7 +262,7 @@ pub async fn run<R: Registry + Clone + 'static>(
                 }
             }
             () = sleep_until_opt(wake) => door.handle_timeout(now()),
-            Some(b) = policy_rx.recv() => match policy::schedule(&b.policy) {
+            Some(b) = policy_rx.recv() => match b.policy.schedule() {
                 Ok(schedule) => {
                     door.handle(Input::Schedule(Box::new(schedule)), now());
                     policy_gauges(&metrics, &b);
