@@ -140,11 +140,7 @@ impl Db {
         now_ms: i64,
         alarms: &Alarms,
     ) -> Result<Stored, DbError> {
-        let revoked = sqlx::query("SELECT device_id FROM revoked_certs WHERE cert_sha256 = $1")
-            .bind(&device.sha256)
-            .fetch_optional(&self.pool)
-            .await?;
-        if revoked.is_some() {
+        if self.is_revoked(&device.sha256).await? {
             return Err(DbError::Revoked {
                 device: device.device_id.clone(),
             });
@@ -478,6 +474,16 @@ pub struct DeviceRow {
     pub last_status_at: Option<i64>,
     /// Its latest gauges (JSON).
     pub gauges: Option<String>,
+}
+
+impl DeviceRow {
+    /// Its latest gauges by name (none when it has reported none, or they do not read).
+    pub fn gauge_map(&self) -> std::collections::BTreeMap<String, f64> {
+        self.gauges
+            .as_deref()
+            .and_then(|g| serde_json::from_str(g).ok())
+            .unwrap_or_default()
+    }
 }
 
 /// A URL without its password, for messages.

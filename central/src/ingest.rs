@@ -67,25 +67,41 @@ impl Console {
         )));
     }
 
-    /// Deletes what is past `retention` now and every hour, until [`Console::stop`].
-    pub fn prune_hourly(&mut self, retention: crate::settings::Retention, clock: Clock) {
-        let db = self.db.clone();
+    /// Runs `work` now and every hour until [`Console::stop`] (a round's failure is its own to
+    /// log; the next comes all the same).
+    fn hourly<F, Fut>(&mut self, work: F)
+    where
+        F: Fn() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
         let mut stopped = self.stop.subscribe();
         self.tasks.push(tokio::spawn(async move {
             let mut hour = tokio::time::interval(Duration::from_secs(3600));
             loop {
                 tokio::select! {
                     _ = stopped.changed() => break,
-                    _ = hour.tick() => {
-                        match db.prune(clock(), retention.status_days, retention.events_days).await {
-                            Ok(0) => {}
-                            Ok(n) => info!(rows = n, "old reports deleted"),
-                            Err(e) => warn!("deleting old reports: {e}"),
-                        }
-                    }
+                    _ = hour.tick() => work().await,
                 }
             }
         }));
+    }
+
+    /// Deletes what is past `retention` now and every hour, until [`Console::stop`].
+    pub fn prune_hourly(&mut self, retention: crate::settings::Retention, clock: Clock) {
+        let db = self.db.clone();
+        self.hourly(move || {
+            let (db, clock) = (db.clone(), clock.clone());
+            async move {
+                match db
+                    .prune(clock(), retention.status_days, retention.events_days)
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => info!(rows = n, "old reports deleted"),
+                    Err(e) => warn!("deleting old reports: {e}"),
+                }
+            }
+        });
     }
 
     /// Signs branch calendars into policy bundles with `publisher` (at every change on the
@@ -93,20 +109,16 @@ impl Console {
     pub fn publish_policies(&mut self, publisher: Arc<Publisher>, clock: Clock) {
         let _ = self.policy.set(publisher.clone());
         let db = self.db.clone();
-        let mut stopped = self.stop.subscribe();
-        self.tasks.push(tokio::spawn(async move {
-            let mut hour = tokio::time::interval(Duration::from_secs(3600));
-            loop {
-                tokio::select! {
-                    _ = stopped.changed() => break,
-                    _ = hour.tick() => match publisher.refresh(&db, clock()).await {
-                        Ok(0) => {}
-                        Ok(n) => info!(branches = n, "policy bundles signed again"),
-                        Err(e) => warn!("signing policy bundles again: {e}"),
-                    },
+        self.hourly(move || {
+            let (db, clock, publisher) = (db.clone(), clock.clone(), publisher.clone());
+            async move {
+                match publisher.refresh(&db, clock()).await {
+                    Ok(0) => {}
+                    Ok(n) => info!(branches = n, "policy bundles signed again"),
+                    Err(e) => warn!("signing policy bundles again: {e}"),
                 }
             }
-        }));
+        });
     }
 
     /// Serves the staff's pages as well, until [`Console::stop`].
@@ -365,7 +377,7 @@ async fn handle(
     match db.store_batch(&device, &batch, clock(), &told.alarms).await {
         Ok(crate::db::Stored { mut ack, raised }) => {
             if told.policy.get().is_some() {
-                match crate::policy::newest(&db, &device.branch).await {
+                match crate::policy::latest(&db, &device.branch).await {
                     Ok(b) => ack.policy = b.map(|b| b.version),
                     Err(e) => warn!(branch = %device.branch, "newest policy bundle: {e}"),
                 }

@@ -278,7 +278,7 @@ impl Publisher {
     pub async fn refresh(&self, db: &Db, now_ms: i64) -> Result<usize, DbError> {
         let mut n = 0;
         for cal in calendars(db).await? {
-            let newest = newest(db, &cal.branch).await?;
+            let newest = latest(db, &cal.branch).await?;
             if newest.is_none_or(|b| now_ms - b.issued_at >= RESIGN_AFTER_MS) {
                 self.publish(db, &cal, now_ms).await?;
                 n += 1;
@@ -301,7 +301,37 @@ pub struct StoredBundle {
     pub bytes: Vec<u8>,
 }
 
-/// The newest bundle of a branch.
+/// The newest bundle of a branch, without its bytes: what each report's answer and the pages
+/// need (a device's every report asks this, so the envelope is not read for it).
+pub async fn latest(db: &Db, branch: &str) -> Result<Option<Published>, DbError> {
+    let row = sqlx::query(
+        "SELECT version, issued_at, expires_at FROM policy_bundles WHERE branch = $1 ORDER BY version DESC LIMIT 1",
+    )
+    .bind(branch)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|row| {
+        Ok(Published {
+            version: row.try_get::<i64, _>("version")? as u64,
+            issued_at: row.try_get("issued_at")?,
+            expires_at: row.try_get("expires_at")?,
+        })
+    })
+    .transpose()
+}
+
+/// A published bundle's facts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    /// Its version.
+    pub version: u64,
+    /// When it was signed (Unix ms).
+    pub issued_at: i64,
+    /// When it expires (Unix ms).
+    pub expires_at: i64,
+}
+
+/// The newest bundle of a branch, with its bytes (for `GET /v1/policy`).
 pub async fn newest(db: &Db, branch: &str) -> Result<Option<StoredBundle>, DbError> {
     let row = sqlx::query(
         "SELECT version, issued_at, expires_at, bundle FROM policy_bundles WHERE branch = $1 ORDER BY version DESC LIMIT 1",
@@ -315,18 +345,9 @@ pub async fn newest(db: &Db, branch: &str) -> Result<Option<StoredBundle>, DbErr
         version: row.try_get::<i64, _>("version")? as u64,
         issued_at: row.try_get("issued_at")?,
         expires_at: row.try_get("expires_at")?,
-        bytes: unhex(&hex).ok_or_else(|| DbError::Invalid("a stored bundle is not hex".into()))?,
+        bytes: allowlist::unhex(&hex)
+            .ok_or_else(|| DbError::Invalid("a stored bundle is not hex".into()))?,
     }))
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 fn calendar_row(row: &sqlx::any::AnyRow) -> Result<BranchCalendar, DbError> {

@@ -631,11 +631,7 @@ pub fn problems(
     now_ms: i64,
     silent_ms: i64,
 ) -> Vec<(Severity, &'static str)> {
-    let g: BTreeMap<String, f64> = d
-        .gauges
-        .as_deref()
-        .and_then(|g| serde_json::from_str(g).ok())
-        .unwrap_or_default();
+    let g = d.gauge_map();
     let gauge = |name: &str| g.get(name).copied();
     let mut out = vec![];
     if now_ms - d.last_seen > silent_ms {
@@ -921,23 +917,21 @@ async fn device_page(app: &App, ctx: &Ctx, id: &str) -> Result<Answer, DbError> 
     }
     // Status: the latest gauges for those who mend devices, and the history.
     let history = app.db.status_history(&d.device_id, 20).await?;
-    if role.sees_gauges() {
-        if let Some(g) = d.gauges.as_deref() {
-            let g: BTreeMap<String, f64> = serde_json::from_str(g).unwrap_or_default();
+    if role.sees_gauges() && d.gauges.is_some() {
+        let g = d.gauge_map();
+        let _ = write!(
+            body,
+            "<h2>{}</h2><div class=\"scroll\"><table><tbody>",
+            esc(tr(lang, "Gauges"))
+        );
+        for (k, v) in g {
             let _ = write!(
                 body,
-                "<h2>{}</h2><div class=\"scroll\"><table><tbody>",
-                esc(tr(lang, "Gauges"))
+                "<tr><td><code>{}</code></td><td>{v}</td></tr>",
+                esc(&k)
             );
-            for (k, v) in g {
-                let _ = write!(
-                    body,
-                    "<tr><td><code>{}</code></td><td>{v}</td></tr>",
-                    esc(&k)
-                );
-            }
-            body.push_str("</tbody></table></div>");
         }
+        body.push_str("</tbody></table></div>");
     }
     if !history.is_empty() {
         let _ = write!(

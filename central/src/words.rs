@@ -218,6 +218,11 @@ const PHRASES: &[(&str, &str, &str)] = &[
     ("queue-conflict", "jonon ristiriita", "kökonflikt"),
     // Calendars.
     (
+        "The calendar was changed meanwhile; nothing was removed. Look at it again.",
+        "Aukioloaikoja muutettiin välillä; mitään ei poistettu. Tarkista ne uudelleen.",
+        "Öppettiderna ändrades under tiden; inget togs bort. Se över dem igen.",
+    ),
+    (
         "This console has no policy key: calendars are kept but not sent to devices.",
         "Konsolilla ei ole käytäntöavainta: aukioloajat tallentuvat, mutta niitä ei lähetetä laitteille.",
         "Konsolen har ingen policynyckel: öppettiderna sparas men skickas inte till enheterna.",

@@ -410,14 +410,40 @@ impl StaffClient {
         fields: &[(&str, &str)],
     ) -> anyhow::Result<(u16, String)> {
         let html = self.get(page).await?;
-        let csrf = hidden(&html, "csrf").ok_or_else(|| anyhow::anyhow!("{page}: no form token"))?;
-        if !html.contains(&format!("action=\"{action}\"")) {
-            anyhow::bail!("{page} has no form for {action}");
+        let at = html
+            .find(&format!("action=\"{action}\""))
+            .ok_or_else(|| anyhow::anyhow!("{page} has no form for {action}"))?;
+        let form = &html[at..at + html[at..].find("</form>").unwrap_or(html.len() - at)];
+        let hidden = hidden_inputs(form);
+        if !hidden.iter().any(|(n, _)| n == "csrf") {
+            anyhow::bail!("{page}: the form for {action} has no token");
         }
-        let mut all = vec![("csrf", csrf.as_str())];
+        let mut all: Vec<(&str, &str)> = hidden
+            .iter()
+            .filter(|(n, _)| !fields.iter().any(|(f, _)| f == n))
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
         all.extend_from_slice(fields);
         self.post(action, &all).await
     }
+}
+
+/// Every hidden input of a form's HTML: (name, value), entities undone.
+fn hidden_inputs(form: &str) -> Vec<(String, String)> {
+    form.split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .filter_map(|rest| {
+            let (name, rest) = rest.split_once('"')?;
+            let value = rest.strip_prefix(" value=\"")?.split('"').next()?;
+            let value = value
+                .replace("&quot;", "\"")
+                .replace("&#39;", "'")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&");
+            Some((name.to_owned(), value))
+        })
+        .collect()
 }
 
 /// The value of the first hidden input named `name` in `html`.

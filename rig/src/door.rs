@@ -817,7 +817,7 @@ async fn calendar_demo(
     if status != 303 {
         anyhow::bail!("the console refused the closed day ({status})");
     }
-    let version = central::policy::newest(&console.console.db, "LEMI")
+    let version = central::policy::latest(&console.console.db, "LEMI")
         .await?
         .map_or(0, |b| b.version);
     line(
@@ -871,7 +871,7 @@ async fn calendar_demo(
         anyhow::bail!("the door never applied the console's second calendar");
     }
     // The door's next status snapshot says which bundle it runs.
-    let newest = central::policy::newest(&console.console.db, "LEMI")
+    let newest = central::policy::latest(&console.console.db, "LEMI")
         .await?
         .map_or(0, |b| b.version);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -881,12 +881,7 @@ async fn calendar_demo(
             .db
             .device("lemi-door-1")
             .await?
-            .and_then(|d| d.gauges)
-            .and_then(|g| serde_json::from_str::<serde_json::Value>(&g).ok())
-            .and_then(|g| {
-                g.get("omatoimi_policy_version")
-                    .and_then(serde_json::Value::as_f64)
-            });
+            .and_then(|d| d.gauge_map().get("omatoimi_policy_version").copied());
         if runs == Some(newest as f64) {
             line(
                 "the console sees the door run",

@@ -46,7 +46,7 @@ async fn wait_refusals(db: &central::Db, n: usize) -> Vec<String> {
 }
 
 async fn newest(db: &central::Db) -> u64 {
-    central::policy::newest(db, "LEMI")
+    central::policy::latest(db, "LEMI")
         .await
         .unwrap()
         .unwrap()
@@ -184,6 +184,31 @@ async fn a_closed_day_marked_in_the_console_reaches_the_door_and_bad_bundles_do_
             ..
         })
     ));
+
+    // A removal from a page that shows another day at that place (the list changed since it
+    // was loaded) removes nothing and says so.
+    let (status, page) = staff
+        .submit(
+            "/calendars/LEMI",
+            "/calendars/LEMI/exceptions/0/delete",
+            &[("name", "Joulu")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("nothing was removed") || page.contains("mitään ei poistettu"),
+        "{page}"
+    );
+    assert_eq!(
+        central::policy::calendar(&db, "LEMI")
+            .await
+            .unwrap()
+            .unwrap()
+            .exceptions
+            .len(),
+        1
+    );
 
     // The day removed on the page: a new bundle, and the door opens again.
     let (status, _) = staff

@@ -65,6 +65,7 @@ pub struct PolicyHook {
 pub struct Sender {
     client: reqwest::Client,
     url: String,
+    policy_url: String,
     role: Role,
     name: Option<String>,
 }
@@ -89,6 +90,7 @@ impl Sender {
         Ok(Self {
             client,
             url: format!("{}/v1/report", base.trim_end_matches('/')),
+            policy_url: format!("{}/v1/policy", base.trim_end_matches('/')),
             role,
             name,
         })
@@ -178,10 +180,9 @@ impl Sender {
     /// The console's newest policy bundle for this device's branch (`GET /v1/policy`): its
     /// bytes, not yet trusted.
     pub async fn fetch_policy(&self) -> Result<Vec<u8>, SendError> {
-        let url = self.url.replace("/v1/report", "/v1/policy");
         let r = self
             .client
-            .get(&url)
+            .get(&self.policy_url)
             .send()
             .await
             .map_err(|e| SendError::Unreachable(self.explain(&e)))?;

@@ -56,16 +56,14 @@ pub(super) async fn list(app: &App, ctx: &Ctx) -> Result<Answer, DbError> {
     }
     body.push_str("<div class=\"cards\">");
     for b in &branches {
-        let newest = policy::newest(&app.db, b).await?;
+        let newest = policy::latest(&app.db, b).await?;
         let here: Vec<_> = devices.iter().filter(|d| &d.branch == b).collect();
         let running = |v: u64| {
             here.iter()
                 .filter(|d| {
-                    d.gauges
-                        .as_deref()
-                        .and_then(|g| serde_json::from_str::<HashMap<String, f64>>(g).ok())
-                        .and_then(|g| g.get("omatoimi_policy_version").copied())
-                        .is_some_and(|g| g as u64 == v)
+                    d.gauge_map()
+                        .get("omatoimi_policy_version")
+                        .is_some_and(|g| *g as u64 == v)
                 })
                 .count()
         };
@@ -112,9 +110,7 @@ pub(super) async fn show(
     error: Option<String>,
 ) -> Result<Answer, DbError> {
     let lang = ctx.lang;
-    let cal = policy::calendar(&app.db, branch)
-        .await?
-        .unwrap_or_else(|| BranchCalendar::new(branch));
+    let cal = stored_or_new(app, branch).await?;
     let csrf = ctx
         .session
         .as_ref()
@@ -126,7 +122,7 @@ pub(super) async fn show(
     if let Some(e) = error {
         let _ = write!(body, "<p class=\"problem\" role=\"alert\">{}</p>", esc(&e));
     }
-    match policy::newest(&app.db, branch).await? {
+    match policy::latest(&app.db, branch).await? {
         Some(n) => {
             let _ = write!(
                 body,
@@ -178,12 +174,14 @@ pub(super) async fn show(
             };
             let _ = write!(
                 body,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td><form method=\"post\" action=\"/calendars/{}/exceptions/{i}/delete\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><button{dis}>{}</button></form></td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td><form method=\"post\" action=\"/calendars/{}/exceptions/{i}/delete\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"first\" value=\"{}\"><input type=\"hidden\" name=\"name\" value=\"{}\"><button{dis}>{}</button></form></td></tr>",
                 esc(&days),
                 esc(&e.name),
                 esc(&hours_words(lang, &e.hours)),
                 seg(branch),
                 esc(&csrf),
+                esc(&e.first),
+                esc(&e.name),
                 esc(tr(lang, "Remove")),
             );
         }
@@ -319,8 +317,29 @@ fn hours_words(lang: Lang, h: &DaySpans) -> String {
     out
 }
 
-/// Saves, signs a new bundle when the console has a key, and audits.
+/// A branch's calendar as stored, or a new one's defaults.
+async fn stored_or_new(app: &App, branch: &str) -> Result<BranchCalendar, DbError> {
+    Ok(policy::calendar(&app.db, branch)
+        .await?
+        .unwrap_or_else(|| BranchCalendar::new(branch)))
+}
+
+/// Saves, signs a new bundle when the console has a key, audits, and answers: back to the
+/// branch's page, or the page again with what is wrong.
 async fn commit(
+    app: &App,
+    ctx: &Ctx,
+    cal: &BranchCalendar,
+    action: &str,
+    note: &str,
+) -> Result<Answer, DbError> {
+    match save_and_sign(app, ctx, cal, action, note).await? {
+        Some(e) => show(app, ctx, &cal.branch, Some(e)).await,
+        None => Ok(redirect(&format!("/calendars/{}", seg(&cal.branch)))),
+    }
+}
+
+async fn save_and_sign(
     app: &App,
     ctx: &Ctx,
     cal: &BranchCalendar,
@@ -388,9 +407,7 @@ pub(super) async fn save(
         Err(a) => return Ok(a),
     };
     let lang = ctx.lang;
-    let mut cal = policy::calendar(&app.db, branch)
-        .await?
-        .unwrap_or_else(|| BranchCalendar::new(branch));
+    let mut cal = stored_or_new(app, branch).await?;
     let field = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
     let mut problems = vec![];
     let mut spans = |k: &str, what: String| match policy::parse_spans(field(k)) {
@@ -440,10 +457,7 @@ pub(super) async fn save(
     }
     cal.week = week;
     cal.holidays = holidays;
-    match commit(app, ctx, &cal, "calendar-saved", "week and holidays").await? {
-        Some(e) => show(app, ctx, branch, Some(e)).await,
-        None => Ok(redirect(&format!("/calendars/{}", seg(branch)))),
-    }
+    commit(app, ctx, &cal, "calendar-saved", "week and holidays").await
 }
 
 /// `POST /calendars/BRANCH/exceptions`: a closed day or special hours added.
@@ -481,9 +495,7 @@ pub(super) async fn add_exception(
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return show(app, ctx, branch, Some(e)).await,
     };
-    let mut cal = policy::calendar(&app.db, branch)
-        .await?
-        .unwrap_or_else(|| BranchCalendar::new(branch));
+    let mut cal = stored_or_new(app, branch).await?;
     let note = format!("{first}..{last} {name}");
     cal.exceptions.push(DatedHours {
         first,
@@ -494,10 +506,7 @@ pub(super) async fn add_exception(
             staffed: st,
         },
     });
-    match commit(app, ctx, &cal, "calendar-day-added", &note).await? {
-        Some(e) => show(app, ctx, branch, Some(e)).await,
-        None => Ok(redirect(&format!("/calendars/{}", seg(branch)))),
-    }
+    commit(app, ctx, &cal, "calendar-day-added", &note).await
 }
 
 /// `POST /calendars/BRANCH/exceptions/I/delete`.
@@ -508,18 +517,24 @@ pub(super) async fn remove_exception(
     branch: &str,
     index: usize,
 ) -> Result<Answer, DbError> {
-    if let Err(a) = checked_form(ctx, req).await {
-        return Ok(a);
-    }
+    let f = match checked_form(ctx, req).await {
+        Ok(f) => f,
+        Err(a) => return Ok(a),
+    };
     let Some(mut cal) = policy::calendar(&app.db, branch).await? else {
         return Ok(redirect(&format!("/calendars/{}", seg(branch))));
     };
-    if index < cal.exceptions.len() {
-        let e = cal.exceptions.remove(index);
-        let note = format!("{}..{} {}", e.first, e.last, e.name);
-        if let Some(err) = commit(app, ctx, &cal, "calendar-day-removed", &note).await? {
-            return show(app, ctx, branch, Some(err)).await;
-        }
+    // The day the person saw: another person may have changed the list since the page was
+    // loaded, and the index alone would then remove another day.
+    let seen = |e: &DatedHours| f.get("first") == Some(&e.first) && f.get("name") == Some(&e.name);
+    if !cal.exceptions.get(index).is_some_and(seen) {
+        let why = tr(
+            ctx.lang,
+            "The calendar was changed meanwhile; nothing was removed. Look at it again.",
+        );
+        return show(app, ctx, branch, Some(why.to_owned())).await;
     }
-    Ok(redirect(&format!("/calendars/{}", seg(branch))))
+    let e = cal.exceptions.remove(index);
+    let note = format!("{}..{} {}", e.first, e.last, e.name);
+    commit(app, ctx, &cal, "calendar-day-removed", &note).await
 }
