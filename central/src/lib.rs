@@ -29,6 +29,7 @@ pub mod policy;
 pub mod rules;
 pub mod settings;
 pub mod staff;
+pub mod stats;
 pub mod web;
 pub mod words;
 

@@ -6,6 +6,7 @@
 //! - `/devices/ID` a device: its state, open alarms, recent events, status history;
 //! - `/alarms` alarms, to acknowledge with a note, and who was told;
 //! - `/audit` every staff action and refused sign-in (admins only);
+//! - `/stats` visits per branch, day and hour, refusals, kiosk loans and returns, with a CSV;
 //! - `/calendars` each branch's week, holidays and closed days, sent to its devices as signed
 //!   policy bundles.
 //!
@@ -41,6 +42,7 @@ use crate::staff::{self, Role, Session, SignInError};
 use crate::words::{Lang, tr};
 
 mod calendar;
+mod stats;
 
 const SESSION_COOKIE: &str = "__Host-omatoimi";
 const LOGIN_COOKIE: &str = "__Host-omatoimi-login";
@@ -168,6 +170,7 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Answer {
         ),
     };
     let path = req.uri().path().to_owned();
+    let query_text = req.uri().query().unwrap_or("").to_owned();
     // The style sheet and the browser's own icon request need no session (no database work).
     if req.method() == Method::GET && (path == "/style.css" || path == "/favicon.ico") {
         return secure(css_or_icon(&path).unwrap_or_else(|| plain(StatusCode::NOT_FOUND, "")));
@@ -208,6 +211,8 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Answer {
             device_page(app, &ctx, &p["/devices/".len()..]).await
         }
         (Method::GET, "/calendars") => calendar::list(app, &ctx).await,
+        (Method::GET, "/stats") => stats::show(app, &ctx, &query_text).await,
+        (Method::GET, "/stats.csv") => stats::csv(app, &query_text).await,
         (method, p) if p.starts_with("/calendars/") => {
             let rest: Vec<String> = p["/calendars/".len()..]
                 .split('/')
@@ -397,6 +402,7 @@ fn page(ctx: &Ctx, status: StatusCode, title: &str, active: &str, body: String) 
             ("/", tr(lang, "Devices"), "fleet"),
             ("/alarms", tr(lang, "Alarms"), "alarms"),
             ("/calendars", tr(lang, "Calendars"), "calendars"),
+            ("/stats", tr(lang, "Statistics"), "stats"),
         ] {
             let cur = if key == active {
                 " aria-current=\"page\""
@@ -491,6 +497,8 @@ h1{font-size:1.5rem;margin:.2rem 0 1rem}h2{font-size:1.2rem;margin:1.5rem 0 .5re
 .problem.warn{background:#fff1d6;color:var(--warn)}
 .fine{color:var(--ok);font-weight:600}
 .scroll{overflow-x:auto}
+.chart{width:100%;height:auto;max-height:14rem;background:#fff;border:1px solid var(--line)}
+form.grid{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:end;margin:.5rem 0}form.grid label{display:flex;flex-direction:column;font-size:.9rem}
 table{border-collapse:collapse;width:100%;background:#fff;font-size:.95rem}
 th,td{border-bottom:1px solid var(--line);padding:.35rem .5rem;text-align:left;vertical-align:top}
 th{background:#eef1f5}

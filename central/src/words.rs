@@ -216,6 +216,51 @@ const PHRASES: &[(&str, &str, &str)] = &[
     ("loan", "laina", "lån"),
     ("return", "palautus", "återlämning"),
     ("queue-conflict", "jonon ristiriita", "kökonflikt"),
+    // Statistics.
+    ("Statistics", "Tilastot", "Statistik"),
+    ("Last day", "Viimeinen päivä", "Sista dagen"),
+    ("All branches", "Kaikki kirjastot", "Alla bibliotek"),
+    ("Show", "Näytä", "Visa"),
+    (
+        "Visits per day and branch (CSV)",
+        "Käynnit päivittäin ja kirjastoittain (CSV)",
+        "Besök per dag och bibliotek (CSV)",
+    ),
+    (
+        "Visits by hour (CSV)",
+        "Käynnit tunneittain (CSV)",
+        "Besök per timme (CSV)",
+    ),
+    ("Visits", "Käynnit", "Besök"),
+    ("Refused", "Evätty", "Nekade"),
+    ("Loans online", "Lainat verkossa", "Lån online"),
+    ("Loans offline", "Lainat ilman yhteyttä", "Lån offline"),
+    (
+        "Returns online",
+        "Palautukset verkossa",
+        "Återlämningar online",
+    ),
+    (
+        "Returns offline",
+        "Palautukset ilman yhteyttä",
+        "Återlämningar offline",
+    ),
+    (
+        "Nothing in these days.",
+        "Näinä päivinä ei mitään.",
+        "Inget under dessa dagar.",
+    ),
+    ("Visits per day", "Käynnit päivittäin", "Besök per dag"),
+    (
+        "Visits by hour of the day",
+        "Käynnit kellonajan mukaan",
+        "Besök per timme på dygnet",
+    ),
+    (
+        "Refusals by reason",
+        "Epäämiset syittäin",
+        "Nekanden per orsak",
+    ),
     // Calendars.
     (
         "The calendar was changed meanwhile; nothing was removed. Look at it again.",

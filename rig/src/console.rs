@@ -309,6 +309,18 @@ impl DemoConsole {
                 }
             );
         }
+        // The day's statistics, as staff download them for the library's yearly figures.
+        let day = jiff::Timestamp::from_millisecond(self.clock.now_ms())?
+            .to_zoned_datetime(self.console.alarms.time_zone.clone())
+            .date();
+        let mut staff = self.staff("tilastot", central::staff::Role::Staff).await?;
+        let csv = staff
+            .get(&format!("/stats.csv?from={day}&to={day}"))
+            .await?;
+        println!("  statistics for {day} (/stats, and its CSV):");
+        for l in csv.lines() {
+            println!("    {l}");
+        }
         for a in central::alarms::list(db, None, 10).await? {
             let told: Vec<String> = a
                 .told

@@ -167,6 +167,16 @@ impl Driver {
         .await;
     }
 
+    async fn clear(&self, css: &str) {
+        let e = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{e}/clear"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
     async fn click(&self, css: &str) {
         let e = self.find(css).await;
         self.call(
@@ -391,12 +401,52 @@ async fn staff_use_the_console_in_a_real_browser_in_three_languages_on_desktop_a
     );
     assert!(browser.text().await.contains("Acknowledged"));
 
+    // The branch's calendar, changed as a librarian would: Mondays shorter, Christmas Eve open
+    // short hours, saved with the page's button.
+    browser.go(&format!("{base}/calendars/LEMI?lang=en")).await;
+    browser.clear("input[name=ss0]").await;
+    browser.type_into("input[name=ss0]", "08:00-20:00").await;
+    browser
+        .click("select[name=h-christmas-eve] option[value=short]")
+        .await;
+    browser
+        .type_into("input[name=hh-christmas-eve]", "7.00-12.00")
+        .await;
+    browser
+        .click("form[action='/calendars/LEMI'] p button")
+        .await;
+    let t = Instant::now();
+    let cal = loop {
+        if let Some(c) = central::policy::calendar(&db, "LEMI").await.unwrap() {
+            break c;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the calendar was never saved"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(cal.week[0].self_service, vec!["08:00-20:00"]);
+    assert_eq!(cal.week[1].self_service, vec!["07:00-22:00"]);
+    assert_eq!(
+        cal.holidays.get("christmas-eve"),
+        Some(&central::policy::HolidayChoice::Hours(
+            report::policy::DaySpans {
+                self_service: vec!["07:00-12:00".into()],
+                staffed: vec![],
+            }
+        ))
+    );
+    assert_eq!(cal.updated.map(|u| u.1).as_deref(), Some("aino"));
+
     // Every page in every language, on a desktop and on a phone.
     let pages = [
         ("fleet", "/".to_owned()),
         ("device", "/devices/lemi-door-1".to_owned()),
         ("alarms", "/alarms".to_owned()),
         ("audit", "/audit".to_owned()),
+        ("calendar", "/calendars/LEMI".to_owned()),
+        ("stats", "/stats".to_owned()),
     ];
     let mut saved = 0;
     for (form, (w, h)) in [("desktop", (1280, 900)), ("phone", (390, 844))] {
@@ -422,7 +472,7 @@ async fn staff_use_the_console_in_a_real_browser_in_three_languages_on_desktop_a
             }
         }
     }
-    assert_eq!(saved, 24);
+    assert_eq!(saved, 36);
     // The audit log has the acknowledgement made in the browser.
     browser.size(1280, 900).await;
     browser.go(&format!("{base}/audit?lang=en")).await;

@@ -134,11 +134,15 @@ pub(super) async fn show(
             );
         }
         None => {
-            let _ = write!(
-                body,
-                "<p class=\"meta\">{}</p>",
-                esc(tr(lang, "No calendar yet: the devices' own hours apply."))
-            );
+            let why = if app.policy.get().is_none() {
+                tr(
+                    lang,
+                    "This console has no policy key: calendars are kept but not sent to devices.",
+                )
+            } else {
+                tr(lang, "No calendar yet: the devices' own hours apply.")
+            };
+            let _ = write!(body, "<p class=\"meta\">{}</p>", esc(why));
         }
     }
     if let Some((at, by)) = &cal.updated {
