@@ -162,6 +162,20 @@ pub enum Input {
     /// The branch's hours from now on (a policy bundle from the console): the library's state
     /// is taken from them at once.
     Schedule(Box<Schedule>),
+    /// An order from the library's staff (a signed command from the console).
+    Order(Order),
+}
+
+/// What staff can order a door to do from the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Stand unlocked for this long (an evening event), then lock again.
+    UnlockFor(Duration),
+    /// Lock down (`true`): no self-service entry and never standing free, whatever the hours;
+    /// the exit always works. `false` ends it.
+    LockDown(bool),
+    /// End self-service now, with the closing announcement, until the library next opens.
+    EndSelfService,
 }
 
 /// What the door shows a patron (on a display, or the demo's terminal).
@@ -390,6 +404,12 @@ pub struct Door {
     next_state_check: Duration,
     blinks: Vec<Blink>,
     out: VecDeque<Command>,
+    /// Staff unlocked the door until then (monotonic).
+    unlocked_until: Option<Duration>,
+    /// Staff locked the branch down.
+    locked_down: bool,
+    /// Staff ended this self-service period: closed until the hours leave self-service.
+    self_service_ended: bool,
 }
 
 impl Door {
@@ -415,6 +435,9 @@ impl Door {
             next_state_check: now.mono,
             blinks: vec![],
             out: VecDeque::new(),
+            unlocked_until: None,
+            locked_down: false,
+            self_service_ended: false,
         };
         door.out.push_back(Command::EngageLock);
         door.handle_timeout(now);
@@ -459,6 +482,7 @@ impl Door {
             self.session.as_ref().map(|s| s.entry.deadline()),
             self.checking.as_ref().map(|c| c.deadline),
             self.blinks.iter().map(|b| b.at).min(),
+            self.unlocked_until,
         ]
         .into_iter()
         .flatten()
@@ -500,6 +524,7 @@ impl Door {
                 self.config.schedule = *schedule;
                 self.next_state_check = now.mono;
             }
+            Input::Order(order) => self.order(order, now),
         }
         self.handle_timeout(now);
     }
@@ -528,10 +553,74 @@ impl Door {
             );
         }
         self.blink(now.mono);
+        if self.unlocked_until.is_some_and(|u| now.mono >= u) {
+            self.unlocked_until = None;
+            self.staff_record("unlock-ended", None, now);
+            self.free(now);
+        }
         if now.mono >= self.next_state_check {
             self.next_state_check = now.mono + STATE_EVERY;
             self.library_state(now);
         }
+    }
+
+    /// Staff's order, recorded as a state event (`code`: what was ordered).
+    fn order(&mut self, order: Order, now: Now) {
+        match order {
+            Order::UnlockFor(d) => {
+                self.unlocked_until = Some(now.mono + d);
+                self.staff_record(
+                    "unlocked-by-staff",
+                    Some(format!("{} min", d.as_secs() / 60)),
+                    now,
+                );
+            }
+            Order::LockDown(on) => {
+                self.locked_down = on;
+                if on {
+                    self.unlocked_until = None;
+                    // A patron part-way through is stopped too.
+                    self.session = None;
+                }
+                self.staff_record(if on { "lockdown" } else { "lockdown-ended" }, None, now);
+            }
+            Order::EndSelfService => {
+                if self.config.schedule.state_at(now.wall) == LibraryState::SelfService {
+                    self.self_service_ended = true;
+                    self.session = None;
+                    self.staff_record("self-service-ended", None, now);
+                    if let Some(a) = self.config.announcements.first() {
+                        let file = a.file.clone();
+                        self.out.push_back(Command::Announce(0));
+                        self.show(Feedback::Announcement(file));
+                    }
+                    self.next_state_check = now.mono;
+                } else {
+                    self.staff_record(
+                        "self-service-ended",
+                        Some("not in self-service hours".into()),
+                        now,
+                    );
+                }
+            }
+        }
+        self.free(now);
+    }
+
+    fn staff_record(&mut self, code: &str, detail: Option<String>, now: Now) {
+        let mut e = self.event(Kind::State, now);
+        e.code = Some(code.into());
+        e.detail = detail;
+        self.out.push_back(Command::Record(e));
+    }
+
+    /// Whether the door stands free: staffed hours (when the door is set so) or a staff unlock,
+    /// never in a lock-down.
+    fn free(&mut self, now: Now) {
+        let staffed = self.config.free_when_staffed && self.state == Some(LibraryState::Staffed);
+        let free = !self.locked_down && (staffed || self.unlocked_until.is_some());
+        let cmds = self.watch.set_free(free, now.mono);
+        self.apply(cmds, now);
     }
 
     /// The door stops: the lock is engaged, lights and buzzer off.
@@ -550,7 +639,11 @@ impl Door {
     fn card(&mut self, card: CardNumber, pseudonym: String, locked: bool, now: Now) {
         // A new card ends any PIN entry in progress.
         self.session = None;
-        if let Err(r) = hours_allow(&self.config.rules, &self.config.schedule, now.wall) {
+        if self.locked_down {
+            self.deny(Reason::LockedDown, Some(pseudonym), None, now);
+        } else if self.self_service_ended && self.state == Some(LibraryState::Closed) {
+            self.deny(Reason::Closed, Some(pseudonym), None, now);
+        } else if let Err(r) = hours_allow(&self.config.rules, &self.config.schedule, now.wall) {
             self.deny(r, Some(pseudonym), None, now);
         } else if self.flood.attempt(now.mono).is_err() {
             self.deny(Reason::TooManyAttempts, Some(pseudonym), None, now);
@@ -751,16 +844,22 @@ impl Door {
     /// The library's state, outputs and announcements.
     fn library_state(&mut self, now: Now) {
         let wall = now.wall;
-        let s = self.config.schedule.state_at(wall);
+        let mut s = self.config.schedule.state_at(wall);
+        if self.self_service_ended {
+            if s == LibraryState::SelfService {
+                s = LibraryState::Closed;
+            } else {
+                // The hours have moved on: the order is spent.
+                self.self_service_ended = false;
+            }
+        }
         if self.state != Some(s) {
             let mut e = self.event(Kind::State, now);
             e.code = Some(s.name().into());
             self.out.push_back(Command::Record(e));
             self.show(Feedback::State(s));
             self.state = Some(s);
-            let free = self.config.free_when_staffed && s == LibraryState::Staffed;
-            let cmds = self.watch.set_free(free, now.mono);
-            self.apply(cmds, now);
+            self.free(now);
         }
         for i in 0..self.config.outputs.len() {
             let on = self.config.outputs[i].is_on(&self.config.schedule, wall);

@@ -46,11 +46,13 @@ pub enum Reason {
     Unreachable,
     /// The library system did not answer and the offline list has expired.
     ListExpired,
+    /// Staff have locked the branch down: no self-service entry (exit always works).
+    LockedDown,
 }
 
 impl Reason {
     /// Every reason, in code order.
-    pub const ALL: [Reason; 18] = [
+    pub const ALL: [Reason; 19] = [
         Self::UnknownCard,
         Self::WrongPin,
         Self::PinTimeout,
@@ -69,6 +71,7 @@ impl Reason {
         Self::Closed,
         Self::Unreachable,
         Self::ListExpired,
+        Self::LockedDown,
     ];
 
     /// The stable name in event logs and staff tools.
@@ -92,6 +95,7 @@ impl Reason {
             Self::Closed => "closed",
             Self::Unreachable => "unreachable",
             Self::ListExpired => "list-expired",
+            Self::LockedDown => "locked-down",
         }
     }
 
@@ -197,6 +201,11 @@ impl Reason {
                 "Yhteys kirjastojärjestelmään ei toimi.",
                 "Ingen kontakt med bibliotekssystemet.",
                 "Library system unreachable.",
+            ],
+            Self::LockedDown => [
+                "Omatoimiaika on keskeytetty.",
+                "Meröppet är avbrutet.",
+                "Self-service is suspended.",
             ],
         };
         match language {

@@ -904,3 +904,67 @@ fn a_new_schedule_takes_hold_at_once_a_closed_day_refuses_and_its_state_is_recor
     let cmds = rig.card("1234");
     assert!(shows(&cmds).contains(&&Feedback::EnterPin), "{cmds:?}");
 }
+
+#[test]
+fn staff_unlock_for_minutes_then_the_door_locks_again_by_itself() {
+    // Wednesday 21:00, self-service.
+    let mut rig = Rig::at("2026-12-02 21:00");
+    let cmds = rig.feed(Input::Order(Order::UnlockFor(s(600))));
+    assert!(cmds.contains(&Command::ReleaseLock), "{cmds:?}");
+    assert!(rig.door.unlocked());
+    assert!(
+        records(&cmds)
+            .iter()
+            .any(|e| e.code.as_deref() == Some("unlocked-by-staff"))
+    );
+    // Opening and closing the door meanwhile is no alarm.
+    rig.inputs(true, false, false);
+    rig.pass(s(5));
+    assert!(rig.door.alarms().is_empty());
+    rig.inputs(false, false, false);
+    let cmds = rig.pass(s(600));
+    assert!(cmds.contains(&Command::EngageLock), "{cmds:?}");
+    assert!(!rig.door.unlocked());
+    assert!(
+        records(&cmds)
+            .iter()
+            .any(|e| e.code.as_deref() == Some("unlock-ended"))
+    );
+}
+
+#[test]
+fn a_lockdown_refuses_every_card_ends_a_staff_unlock_and_the_exit_still_works() {
+    let mut rig = Rig::at("2026-12-02 21:00");
+    rig.feed(Input::Order(Order::UnlockFor(s(600))));
+    let cmds = rig.feed(Input::Order(Order::LockDown(true)));
+    assert!(cmds.contains(&Command::EngageLock), "{cmds:?}");
+    let cmds = rig.card("1234");
+    assert_eq!(denied(&cmds), Some(Reason::LockedDown));
+    // The exit button releases the lock all the same.
+    let cmds = rig.inputs(false, true, false);
+    let cmds = [cmds, rig.pass(ms(100))].concat();
+    assert!(cmds.contains(&Command::ReleaseLock), "{cmds:?}");
+    rig.inputs(false, false, false);
+    rig.pass(s(10));
+    // A staff unlock during a lock-down does not open the door.
+    rig.feed(Input::Order(Order::UnlockFor(s(60))));
+    assert!(!rig.door.unlocked());
+    // Ended: cards are asked for a PIN again.
+    rig.feed(Input::Order(Order::LockDown(false)));
+    let cmds = rig.card("1234");
+    assert!(shows(&cmds).contains(&&Feedback::EnterPin), "{cmds:?}");
+}
+
+#[test]
+fn ending_self_service_closes_until_the_hours_move_on_with_the_announcement() {
+    let mut rig = Rig::at("2026-12-02 21:00");
+    let cmds = rig.feed(Input::Order(Order::EndSelfService));
+    assert!(cmds.contains(&Command::Announce(0)), "{cmds:?}");
+    assert_eq!(rig.door.state(), Some(LibraryState::Closed));
+    assert_eq!(denied(&rig.card("1234")), Some(Reason::Closed));
+    // The night passes (closed at 22:00); the next morning's self-service opens as usual.
+    rig.pass(s(11 * 3600));
+    assert_eq!(rig.door.state(), Some(LibraryState::SelfService));
+    let cmds = rig.card("1234");
+    assert!(shows(&cmds).contains(&&Feedback::EnterPin), "{cmds:?}");
+}
