@@ -1,5 +1,7 @@
 //! The device listener: HTTPS with a device certificate required, `POST /v1/report`, and
-//! `GET /v1/policy` (the newest policy bundle for the device's branch).
+//! `GET /v1/policy` (the newest policy bundle for the device's branch), `GET /v1/commands` (held
+//! open until a command for the device comes, up to [`COMMAND_WAIT`]) and
+//! `POST /v1/commands/outcome`.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -22,6 +24,9 @@ use crate::identity::{self, DeviceCert};
 use crate::policy::Publisher;
 use crate::settings::{Alarms, DeviceListener};
 
+/// How long a device's request for commands is held open when there is none.
+pub const COMMAND_WAIT: Duration = Duration::from_secs(25);
+
 /// A TLS handshake must be over in this time.
 const HANDSHAKE: Duration = Duration::from_secs(10);
 
@@ -42,6 +47,8 @@ pub struct Console {
     pub wake: Arc<Notify>,
     /// The signer of policy bundles, once set ([`Console::publish_policies`]).
     pub policy: Arc<std::sync::OnceLock<Arc<Publisher>>>,
+    /// Woken when a command is queued: the devices' held requests look again.
+    pub commands: Arc<Notify>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -133,6 +140,7 @@ impl Console {
             clock,
             self.alarms.clone(),
             self.policy.clone(),
+            self.commands.clone(),
             self.stop.subscribe(),
         )
         .await?;
@@ -221,6 +229,8 @@ pub async fn start(
     let (served_alarms, served_wake) = (alarms.clone(), wake.clone());
     let policy: Arc<std::sync::OnceLock<Arc<Publisher>>> = Arc::default();
     let served_policy = policy.clone();
+    let commands = Arc::new(Notify::new());
+    let served_commands = commands.clone();
     let task = tokio::spawn(async move {
         let mut connections = tokio::task::JoinSet::new();
         loop {
@@ -236,7 +246,7 @@ pub async fn start(
                         }
                     };
                     let (acceptor, db, clock) = (acceptor.clone(), served.clone(), clock.clone());
-                    let alarms = Told { alarms: served_alarms.clone(), wake: served_wake.clone(), policy: served_policy.clone() };
+                    let alarms = Told { alarms: served_alarms.clone(), wake: served_wake.clone(), policy: served_policy.clone(), commands: served_commands.clone() };
                     connections.spawn(connection(acceptor, tcp, peer, db, clock, alarms));
                 }
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -252,6 +262,7 @@ pub async fn start(
         alarms,
         wake,
         policy,
+        commands,
         stop,
         tasks: vec![task],
     })
@@ -310,6 +321,7 @@ struct Told {
     alarms: Arc<Alarms>,
     wake: Arc<Notify>,
     policy: Arc<std::sync::OnceLock<Arc<Publisher>>>,
+    commands: Arc<Notify>,
 }
 
 fn answer(status: StatusCode, body: impl Into<Bytes>, json: bool) -> Response<Full<Bytes>> {
@@ -333,8 +345,15 @@ async fn handle(
     clock: Clock,
     told: Told,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    if (req.method(), req.uri().path()) == (&Method::GET, "/v1/policy") {
-        return Ok(policy_bundle(&db, &device).await);
+    match (req.method(), req.uri().path()) {
+        (&Method::GET, "/v1/policy") => return Ok(policy_bundle(&db, &device).await),
+        (&Method::GET, "/v1/commands") => {
+            return Ok(next_command(&db, &device, &clock, &told.commands).await);
+        }
+        (&Method::POST, "/v1/commands/outcome") => {
+            return Ok(command_outcome(req, &db, &device, &clock).await);
+        }
+        _ => {}
     }
     if (req.method(), req.uri().path()) != (&Method::POST, "/v1/report") {
         return Ok(answer(
@@ -442,6 +461,97 @@ async fn policy_bundle(db: &Db, device: &DeviceCert) -> Response<Full<Bytes>> {
             answer(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the console could not read the bundle; ask again later\n",
+                false,
+            )
+        }
+    }
+}
+
+/// The next command for the device, held open up to [`COMMAND_WAIT`] when there is none yet
+/// (`204 No Content` then: ask again).
+async fn next_command(
+    db: &Db,
+    device: &DeviceCert,
+    clock: &Clock,
+    wake: &Notify,
+) -> Response<Full<Bytes>> {
+    if db.is_revoked(&device.sha256).await.unwrap_or(true) {
+        return answer(
+            StatusCode::FORBIDDEN,
+            "this device's certificate is revoked (or the console cannot tell now)\n",
+            false,
+        );
+    }
+    let deadline = tokio::time::Instant::now() + COMMAND_WAIT;
+    loop {
+        // Armed before the look, so a command queued during it is not missed.
+        let woken = wake.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        match crate::commands::take_next(db, &device.device_id, clock()).await {
+            Ok(Some(bytes)) => {
+                info!(device = %device.device_id, "command delivered");
+                let mut r = answer(StatusCode::OK, bytes, false);
+                r.headers_mut().insert(
+                    hyper::header::CONTENT_TYPE,
+                    hyper::header::HeaderValue::from_static("application/octet-stream"),
+                );
+                return r;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                warn!(device = %device.device_id, "commands: {e}");
+                return answer(StatusCode::SERVICE_UNAVAILABLE, "ask again later\n", false);
+            }
+        }
+        if tokio::time::timeout_at(deadline, woken).await.is_err() {
+            return answer(StatusCode::NO_CONTENT, Bytes::new(), false);
+        }
+    }
+}
+
+/// A device's answer to a command.
+async fn command_outcome(
+    req: Request<Incoming>,
+    db: &Db,
+    device: &DeviceCert,
+    clock: &Clock,
+) -> Response<Full<Bytes>> {
+    let body = match Limited::new(req.into_body(), 4096).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            return answer(
+                StatusCode::BAD_REQUEST,
+                format!("reading the body: {e}\n"),
+                false,
+            );
+        }
+    };
+    let o: report::command::Outcome = match serde_json::from_slice(&body) {
+        Ok(o) => o,
+        Err(e) => {
+            return answer(
+                StatusCode::BAD_REQUEST,
+                format!("not an outcome: {e}\n"),
+                false,
+            );
+        }
+    };
+    match crate::commands::record_outcome(db, &device.device_id, &o, clock()).await {
+        Ok(true) => {
+            info!(device = %device.device_id, outcome = %o.outcome, "command outcome");
+            answer(StatusCode::OK, "recorded\n", false)
+        }
+        Ok(false) => answer(
+            StatusCode::NOT_FOUND,
+            "no such command of this device awaits an outcome\n",
+            false,
+        ),
+        Err(e) => {
+            warn!(device = %device.device_id, "command outcome: {e}");
+            answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "send it again later\n",
                 false,
             )
         }

@@ -21,6 +21,7 @@
 //! ([`policy`]): opening hours, Finnish public holidays computed, the branch's own closed days.
 
 pub mod alarms;
+pub mod commands;
 pub mod db;
 pub mod identity;
 pub mod ingest;

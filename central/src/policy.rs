@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use access::holidays::{Calendar, Holiday, HolidayRule};
 use access::hours::{DayHours, Span};
 use allowlist::SigningKey;
-use allowlist::envelope::{self, Purpose};
+use allowlist::envelope::Purpose;
 use chrono::{Duration, NaiveDate};
 use report::policy::{DatedHours, DaySpans, Policy};
 use serde::{Deserialize, Serialize};
@@ -210,6 +210,10 @@ impl Publisher {
         }
     }
 
+    pub(crate) fn key(&self) -> &SigningKey {
+        &self.key
+    }
+
     /// The key devices pin (`[console] policy_keys`).
     pub fn public(&self) -> allowlist::PublicKey {
         self.key.public()
@@ -243,14 +247,13 @@ impl Publisher {
         let version = newest.map_or(now_ms, |v| v.saturating_add(1).max(now_ms));
         let issued = now_ms / 1000;
         let expires = issued + i64::from(self.valid_days) * 86_400;
-        let bytes = envelope::seal(
+        let bytes = self.seal(
             Purpose::Policy,
             version as u64,
             issued,
             expires,
             vec![cal.branch.clone()],
             &body,
-            &[&self.key],
         );
         sqlx::query(
             "INSERT INTO policy_bundles (branch, version, issued_at, expires_at, bundle) VALUES ($1, $2, $3, $4, $5)",

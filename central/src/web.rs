@@ -42,6 +42,7 @@ use crate::staff::{self, Role, Session, SignInError};
 use crate::words::{Lang, tr};
 
 mod calendar;
+mod orders;
 mod stats;
 
 const SESSION_COOKIE: &str = "__Host-omatoimi";
@@ -55,6 +56,7 @@ struct App {
     clock: Clock,
     alarms: Arc<Alarms>,
     policy: Arc<std::sync::OnceLock<Arc<crate::policy::Publisher>>>,
+    commands: Arc<tokio::sync::Notify>,
     idle_ms: i64,
     max_ms: i64,
 }
@@ -67,6 +69,7 @@ pub async fn start(
     clock: Clock,
     alarms: Arc<Alarms>,
     policy: Arc<std::sync::OnceLock<Arc<crate::policy::Publisher>>>,
+    commands: Arc<tokio::sync::Notify>,
     mut stopped: watch::Receiver<bool>,
 ) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
     let tls = server_config(l)?;
@@ -80,6 +83,7 @@ pub async fn start(
         clock,
         alarms,
         policy,
+        commands,
         idle_ms: l.idle_ms,
         max_ms: l.max_ms,
     });
@@ -209,6 +213,14 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Answer {
         (Method::GET, "/audit") => audit_page(app, &ctx).await,
         (Method::GET, p) if p.starts_with("/devices/") => {
             device_page(app, &ctx, &p["/devices/".len()..]).await
+        }
+        (Method::POST, p)
+            if p.strip_prefix("/devices/")
+                .and_then(|r| r.strip_suffix("/commands"))
+                .is_some_and(|id| !id.is_empty()) =>
+        {
+            let id = percent_decode(&p["/devices/".len()..p.len() - "/commands".len()]);
+            orders::send(app, &ctx, req, &id).await
         }
         (Method::GET, "/calendars") => calendar::list(app, &ctx).await,
         (Method::GET, "/stats") => stats::show(app, &ctx, &query_text).await,
@@ -873,6 +885,9 @@ async fn device_page(app: &App, ctx: &Ctx, id: &str) -> Result<Answer, DbError> 
         );
     }
     body.push_str("</dd></dl>");
+    if d.role == "door" {
+        body.push_str(&orders::section(app, ctx, &d).await?);
+    }
     if !alarms.is_empty() {
         let _ = write!(body, "<h2>{}</h2>", esc(tr(lang, "Alarms")));
         for a in &alarms {
@@ -1184,6 +1199,7 @@ fn audit_action(lang: Lang, action: &str) -> String {
         "alarm-acknowledged" => tr(lang, "acknowledged an alarm").to_owned(),
         "account-set" => tr(lang, "account set").to_owned(),
         "calendar-saved" => tr(lang, "changed the calendar").to_owned(),
+        "command-sent" => tr(lang, "sent a command").to_owned(),
         "calendar-day-added" => tr(lang, "added a closed day or special hours").to_owned(),
         "calendar-day-removed" => tr(lang, "removed a closed day or special hours").to_owned(),
         other => other.to_owned(),

@@ -216,6 +216,54 @@ const PHRASES: &[(&str, &str, &str)] = &[
     ("loan", "laina", "lån"),
     ("return", "palautus", "återlämning"),
     ("queue-conflict", "jonon ristiriita", "kökonflikt"),
+    // Commands.
+    ("Commands", "Etäkomennot", "Fjärrkommandon"),
+    (
+        "This console has no policy key: it cannot sign commands.",
+        "Konsolilla ei ole käytäntöavainta: se ei voi allekirjoittaa komentoja.",
+        "Konsolen har ingen policynyckel: den kan inte signera kommandon.",
+    ),
+    ("Minutes", "Minuuttia", "Minuter"),
+    ("Unlock for", "Avaa lukitus ajaksi", "Lås upp för"),
+    (
+        "Lock down",
+        "Sulje omatoimikäyttö (lukitus)",
+        "Spärra meröppet",
+    ),
+    ("End the lock-down", "Lopeta lukitus", "Häv spärren"),
+    (
+        "End self-service now",
+        "Lopeta omatoimiaika nyt",
+        "Avsluta meröppet nu",
+    ),
+    ("Command", "Komento", "Kommando"),
+    ("Outcome", "Tulos", "Resultat"),
+    ("done", "tehty", "utfört"),
+    (
+        "refused by the device",
+        "laite kieltäytyi",
+        "enheten vägrade",
+    ),
+    (
+        "delivered, no answer yet",
+        "toimitettu, ei vielä vastausta",
+        "levererat, inget svar ännu",
+    ),
+    (
+        "expired: the device did not take it in time",
+        "vanheni: laite ei ottanut sitä ajoissa",
+        "gick ut: enheten tog inte emot det i tid",
+    ),
+    (
+        "waiting for the device",
+        "odottaa laitetta",
+        "väntar på enheten",
+    ),
+    (
+        "sent a command",
+        "lähetti komennon",
+        "skickade ett kommando",
+    ),
     // Statistics.
     ("Statistics", "Tilastot", "Statistik"),
     ("Last day", "Viimeinen päivä", "Sista dagen"),

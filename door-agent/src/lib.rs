@@ -165,11 +165,21 @@ pub async fn run<R: Registry + Clone + 'static>(
     );
 
     let (policy_tx, mut policy_rx) = mpsc::channel::<uplink::Bundle>(4);
+    let (order_tx, mut order_rx) = mpsc::channel::<Ordered>(4);
     let uplink = settings.console.as_ref().and_then(|c| {
         let hook = policy_store
             .clone()
             .map(|store| policy_hook(store, policy_tx.clone(), &events, &clock));
-        start_uplink(c, &settings, &events, clock.clone(), metrics.clone(), hook)
+        let commands = command_hook(c, &settings, order_tx.clone(), &events, &clock);
+        start_uplink(
+            c,
+            &settings,
+            &events,
+            clock.clone(),
+            metrics.clone(),
+            hook,
+            commands,
+        )
     });
 
     let mut e = Event::new(Kind::Daemon, clock().timestamp_millis());
@@ -262,6 +272,18 @@ pub async fn run<R: Registry + Clone + 'static>(
                 }
             }
             () = sleep_until_opt(wake) => door.handle_timeout(now()),
+            Some((command, reply)) = order_rx.recv() => {
+                use report::command::Order as Sent;
+                let order = match command.order {
+                    Sent::Unlock { minutes } => access::door::Order::UnlockFor(Duration::from_secs(u64::from(minutes) * 60)),
+                    Sent::Lockdown => access::door::Order::LockDown(true),
+                    Sent::LockdownEnd => access::door::Order::LockDown(false),
+                    Sent::EndSelfService => access::door::Order::EndSelfService,
+                };
+                tracing::info!(door = %settings.name, order = command.order.code(), "a command from the console");
+                door.handle(Input::Order(order), now());
+                let _ = reply.send(Ok(()));
+            }
             Some(b) = policy_rx.recv() => match b.policy.schedule() {
                 Ok(schedule) => {
                     door.handle(Input::Schedule(Box::new(schedule)), now());
@@ -363,6 +385,7 @@ fn start_uplink(
     clock: Clock,
     metrics: daemon::Metrics,
     policy: Option<uplink::PolicyHook>,
+    commands: Option<uplink::CommandHook>,
 ) -> Option<uplink::Link> {
     let link = uplink::Link::start(
         c,
@@ -377,6 +400,7 @@ fn start_uplink(
                 .collect()
         },
         policy,
+        commands,
     );
     match link {
         Ok(link) => {
@@ -435,6 +459,54 @@ fn policy_hook(
             security_event(&events, &clock, "policy-refused", why);
         }),
     }
+}
+
+/// A verified command for the door's loop, and where its outcome goes.
+type Ordered = (
+    report::command::DeviceCommand,
+    tokio::sync::oneshot::Sender<Result<(), String>>,
+);
+
+/// Commands from the console, when `[console] policy_keys` names its keys: scoped to this
+/// door's certificate, their ratchet kept in `commands/` of the state directory; a refused one
+/// is a security event.
+fn command_hook(
+    c: &config::console::ConsoleSettings,
+    settings: &DoorSettings,
+    to_door: mpsc::Sender<Ordered>,
+    events: &EventLog,
+    clock: &Clock,
+) -> Option<uplink::CommandHook> {
+    if c.policy_keys.is_empty() {
+        return None;
+    }
+    let (cert, _) = c.tls.client_identity.as_ref()?;
+    let own = uplink::certificate_sha256(cert)
+        .map_err(|e| tracing::error!("commands: {e}; none are taken"))
+        .ok()?;
+    let (events, clock, now) = (events.clone(), clock.clone(), clock.clone());
+    Some(uplink::CommandHook {
+        trust: allowlist::envelope::Trust {
+            keys: c.policy_keys.clone(),
+            revoked: c.policy_revoked.clone(),
+            scopes: vec![own],
+            clock_skew: 30,
+        },
+        dir: settings.state_dir.join("commands"),
+        now_s: Box::new(move || now().timestamp()),
+        carry_out: Box::new(move |command| {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            if let Err(
+                mpsc::error::TrySendError::Full((_, tx))
+                | mpsc::error::TrySendError::Closed((_, tx)),
+            ) = to_door.try_send((command, tx))
+            {
+                let _ = tx.send(Err("the door is busy; send it again".into()));
+            }
+            rx
+        }),
+        refused: Box::new(move |why| security_event(&events, &clock, "command-refused", why)),
+    })
 }
 
 fn policy_gauges(metrics: &daemon::Metrics, b: &uplink::Bundle) {

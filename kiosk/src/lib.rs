@@ -134,7 +134,8 @@ pub async fn run(
                     .map(|(k, v)| (k.to_owned(), v))
                     .collect()
             },
-            // The kiosk keeps no hours of its own: policy bundles are the door's.
+            // The kiosk keeps no hours of its own: policy bundles and commands are the door's.
+            None,
             None,
         )
         .map_err(|e| tracing::error!("{e}; the kiosk works on without reporting to the console"))

@@ -21,6 +21,7 @@
 //!              "gauges":{"omatoimi_up":1,"omatoimi_online":1}}]}
 //! ```
 
+pub mod command;
 pub mod policy;
 
 use std::collections::BTreeMap;

@@ -870,6 +870,63 @@ async fn calendar_demo(
     if !opened {
         anyhow::bail!("the door never applied the console's second calendar");
     }
+    // Commands from the door's page: an unlock for an evening event, a lock-down, its end.
+    println!(
+        "\nFrom the door's page on the console, signed commands travel to the door over its own\nconnection, and its answer comes back:"
+    );
+    for (what, fields) in [
+        (
+            "unlock for 1 minute",
+            vec![("order", "unlock"), ("minutes", "1")],
+        ),
+        ("lock down", vec![("order", "lockdown")]),
+    ] {
+        let clicked = std::time::Instant::now();
+        let (status, _) = staff
+            .submit(
+                "/devices/lemi-door-1",
+                "/devices/lemi-door-1/commands",
+                &fields,
+            )
+            .await?;
+        if status != 303 {
+            anyhow::bail!("the console refused the command ({status})");
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let outcome = loop {
+            let c = central::commands::recent(&console.console.db, "lemi-door-1", 1).await?;
+            match c.first().and_then(|c| c.outcome.clone()) {
+                Some(o) => break o,
+                None if tokio::time::Instant::now() >= deadline => break "no answer".into(),
+                None => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        };
+        line(
+            what,
+            format!(
+                "{outcome} {} ms after the click; lock {}",
+                clicked.elapsed().as_millis(),
+                if door.unlocked() {
+                    "RELEASED"
+                } else {
+                    "engaged"
+                }
+            ),
+        );
+    }
+    line(
+        "Aino, right PIN, during the lock-down",
+        shown(&door.try_card("24680000000011", "1234#").await),
+    );
+    staff
+        .submit(
+            "/devices/lemi-door-1",
+            "/devices/lemi-door-1/commands",
+            &[("order", "lockdown-end")],
+        )
+        .await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
     // The door's next status snapshot says which bundle it runs.
     let newest = central::policy::latest(&console.console.db, "LEMI")
         .await?

@@ -243,3 +243,220 @@ async fn a_closed_day_marked_in_the_console_reaches_the_door_and_bad_bundles_do_
     rig.running.stop();
     console.console.stop().await;
 }
+
+async fn command_outcome(db: &central::Db, id: &str) -> Option<(String, Option<String>)> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let row = sqlx::query("SELECT outcome, detail FROM commands WHERE command_id = $1")
+            .bind(id)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        let outcome: Option<String> = row.try_get("outcome").unwrap();
+        if let Some(o) = outcome {
+            return Some((o, row.try_get("detail").unwrap()));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn newest_command(db: &central::Db) -> String {
+    sqlx::query("SELECT command_id FROM commands ORDER BY version DESC LIMIT 1")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .try_get("command_id")
+        .unwrap()
+}
+
+/// Queues `envelope` for the door as a console whose database was tampered with would.
+async fn plant_command(db: &central::Db, id: &str, envelope: &[u8], expires_ms: i64) {
+    sqlx::query(
+        "INSERT INTO commands (command_id, device_id, version, order_code, created_at, expires_at, created_by, envelope) \
+         VALUES ($1, 'lemi-door-1', $2, 'lockdown', 0, $3, 'intruder', $4)",
+    )
+    .bind(id)
+    .bind(i64::MAX / 2)
+    .bind(expires_ms)
+    .bind(central::hex(envelope))
+    .execute(db.pool())
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unlock_and_a_lockdown_travel_to_the_door_and_back_and_forged_or_stale_ones_do_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let console = rig::console::DemoConsole::start(&tmp.path().join("console"))
+        .await
+        .unwrap();
+    let db = console.console.db.clone();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
+    let nine_pm = rig::door::nine_pm_on(e2e::daemons_now());
+    let rig = rig::door::rig(&tmp.path().join("door"), &fixtures, "", nine_pm, 72)
+        .await
+        .unwrap();
+    let mut settings = door_agent::settings::load(&rig.config).unwrap();
+    let console_settings = console
+        .device("lemi-door-1", "LEMI", &rig.dir.join("state"))
+        .unwrap();
+    let cert = console_settings.tls.client_identity.clone().unwrap().0;
+    settings.console = Some(console_settings);
+    console.follow(rig.clock.clock());
+    let mut door = rig::door::start_door(settings, rig.clock.clock()).unwrap();
+    // The console knows the door once it has reported.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while db.device("lemi-door-1").await.unwrap().is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the door never reported"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut staff = console
+        .staff("kirsi", central::staff::Role::Staff)
+        .await
+        .unwrap();
+    let page = "/devices/lemi-door-1";
+    let action = "/devices/lemi-door-1/commands";
+
+    // Unlock for an evening event: the lock is released within seconds, and the door says so.
+    let clicked = std::time::Instant::now();
+    let (status, _) = staff
+        .submit(page, action, &[("order", "unlock"), ("minutes", "1")])
+        .await
+        .unwrap();
+    assert_eq!(status, 303);
+    let unlock = newest_command(&db).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !door.unlocked() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the door was not unlocked within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    println!(
+        "the door unlocked {} ms after the click",
+        clicked.elapsed().as_millis()
+    );
+    assert_eq!(command_outcome(&db, &unlock).await.unwrap().0, "done");
+
+    // A lock-down: the lock engages, and a patron is refused with its own reason.
+    let (status, _) = staff
+        .submit(page, action, &[("order", "lockdown")])
+        .await
+        .unwrap();
+    assert_eq!(status, 303);
+    let lockdown = newest_command(&db).await;
+    assert_eq!(command_outcome(&db, &lockdown).await.unwrap().0, "done");
+    assert!(door.relocked(Duration::from_secs(2)).await);
+    assert!(matches!(
+        door.try_card("24680000000011", "1234#").await,
+        Some(Feedback::Denied {
+            reason: Reason::LockedDown,
+            ..
+        })
+    ));
+    let (status, _) = staff
+        .submit(page, action, &[("order", "lockdown-end")])
+        .await
+        .unwrap();
+    assert_eq!(status, 303);
+    let end = newest_command(&db).await;
+    assert_eq!(command_outcome(&db, &end).await.unwrap().0, "done");
+
+    // A lock-down signed by a stranger's key (planted in the console's database): refused, a
+    // security event, and the door lets Aino in.
+    let stranger = allowlist::SigningKey::from_seed([9; 32]).unwrap();
+    let own = uplink::certificate_sha256(&cert).unwrap();
+    let now = rig.clock.now().timestamp();
+    let body = serde_json::to_vec(&report::command::DeviceCommand {
+        id: "f".repeat(32),
+        order: report::command::Order::Lockdown,
+    })
+    .unwrap();
+    let forged = allowlist::envelope::seal(
+        allowlist::envelope::Purpose::Command,
+        u64::MAX / 4,
+        now,
+        now + 30,
+        vec![own.clone()],
+        &body,
+        &[&stranger],
+    );
+    plant_command(&db, &"f".repeat(32), &forged, (now + 30) * 1000).await;
+    console.console.commands.notify_waiters();
+    let (outcome, detail) = command_outcome(&db, &"f".repeat(32)).await.unwrap();
+    assert_eq!(outcome, "refused", "{detail:?}");
+    assert!(
+        detail.as_deref().unwrap_or("").contains("trusts"),
+        "{detail:?}"
+    );
+    let refused_sql = "SELECT CAST(COUNT(*) AS BIGINT) FROM events WHERE device_id = 'lemi-door-1' AND code = 'command-refused'";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let n: i64 = sqlx::query(refused_sql)
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            .get(0);
+        if n == 1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no security event reached the console"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(matches!(
+        door.try_card("24680000000011", "1234#").await,
+        Some(Feedback::Welcome { .. })
+    ));
+
+    // An unlock the console signed a minute ago, delivered only now (a console slow to hand it
+    // over, or a replay): it expired unused, and the door refuses it.
+    let publisher = console.console.policy.get().unwrap().clone();
+    let stale = publisher.seal(
+        allowlist::envelope::Purpose::Command,
+        u64::MAX / 2,
+        now - 60,
+        now - 30,
+        vec![own],
+        &serde_json::to_vec(&report::command::DeviceCommand {
+            id: "e".repeat(32),
+            order: report::command::Order::Unlock { minutes: 60 },
+        })
+        .unwrap(),
+    );
+    plant_command(&db, &"e".repeat(32), &stale, (now + 30) * 1000).await;
+    console.console.commands.notify_waiters();
+    let (outcome, detail) = command_outcome(&db, &"e".repeat(32)).await.unwrap();
+    assert_eq!(outcome, "refused");
+    assert!(
+        detail.as_deref().unwrap_or("").contains("expired"),
+        "{detail:?}"
+    );
+    // (Aino's entry pulse ends; the stale unlock released nothing.)
+    assert!(door.relocked(Duration::from_secs(5)).await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!door.unlocked());
+
+    // The audit log names who sent each command.
+    let audit = central::staff::audit_log(&db, 50).await.unwrap();
+    let sent = audit
+        .iter()
+        .filter(|a| a.username == "kirsi" && a.action == "command-sent")
+        .count();
+    assert_eq!(sent, 3);
+    let page = staff.get("/devices/lemi-door-1?lang=en").await.unwrap();
+    assert!(page.contains("refused by the device"), "{page}");
+
+    door.shut_down().await.unwrap();
+    rig.running.stop();
+    console.console.stop().await;
+}

@@ -10,11 +10,13 @@
 //! The [`Sender`] delivers it: `POST /v1/report` over HTTPS with the device certificate, the
 //! console's CA pinned; what the answer names (stored or refused for good) leaves the outbox.
 
+pub mod commands;
 pub mod link;
 pub mod outbox;
 pub mod policy;
 pub mod sender;
 
+pub use commands::{CommandHook, certificate_sha256};
 pub use link::Link;
 pub use outbox::{Outbox, OutboxError};
 pub use policy::{Bundle, PolicyError, PolicyStore};

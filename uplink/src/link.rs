@@ -32,12 +32,21 @@ impl Link {
         now_ms: impl Fn() -> i64 + Clone + Send + Sync + 'static,
         snapshot: impl Fn() -> Vec<(String, f64)> + Send + Sync + 'static,
         policy: Option<crate::sender::PolicyHook>,
+        commands: Option<crate::CommandHook>,
     ) -> Result<Self, String> {
         let outbox =
             Arc::new(Outbox::open(&c.outbox, c.outbox_max_bytes).map_err(|e| e.to_string())?);
         let sender = Sender::new(&c.url, &c.tls, role, name).map_err(|e| e.to_string())?;
         let wake = Arc::new(tokio::sync::Notify::new());
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut tasks = vec![];
+        if let Some(hook) = commands {
+            tasks.push(tokio::spawn(crate::commands::commands_forever(
+                sender.clone(),
+                hook,
+                stopped.clone(),
+            )));
+        }
         let mut until_stopped = stopped.clone();
         let deliver = tokio::spawn(sender.run(
             outbox.clone(),
@@ -71,7 +80,10 @@ impl Link {
             outbox,
             wake,
             stop,
-            tasks: vec![deliver, status],
+            tasks: {
+                tasks.extend([deliver, status]);
+                tasks
+            },
         })
     }
 

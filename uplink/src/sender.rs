@@ -66,6 +66,7 @@ pub struct Sender {
     client: reqwest::Client,
     url: String,
     policy_url: String,
+    commands_url: String,
     role: Role,
     name: Option<String>,
 }
@@ -91,6 +92,7 @@ impl Sender {
             client,
             url: format!("{}/v1/report", base.trim_end_matches('/')),
             policy_url: format!("{}/v1/policy", base.trim_end_matches('/')),
+            commands_url: format!("{}/v1/commands", base.trim_end_matches('/')),
             role,
             name,
         })
@@ -199,6 +201,54 @@ impl Sender {
             _ => Err(SendError::Refused {
                 status,
                 words: String::from_utf8_lossy(&bytes).trim().to_owned(),
+            }),
+        }
+    }
+
+    /// Waits for the console's next command for this device (the console holds the request
+    /// open up to 25 s): its envelope's bytes, not yet trusted; `None` when none came.
+    pub async fn next_command(&self) -> Result<Option<Vec<u8>>, SendError> {
+        let r = self
+            .client
+            .get(&self.commands_url)
+            .timeout(Duration::from_secs(45))
+            .send()
+            .await
+            .map_err(|e| SendError::Unreachable(self.explain(&e)))?;
+        let status = r.status().as_u16();
+        let bytes = r
+            .bytes()
+            .await
+            .map_err(|e| SendError::Unreachable(self.explain(&e)))?;
+        let words = || String::from_utf8_lossy(&bytes).trim().to_owned();
+        match status {
+            200 => Ok(Some(bytes.to_vec())),
+            204 => Ok(None),
+            401 | 403 => Err(SendError::Revoked(words())),
+            500..=599 => Err(SendError::Unreachable(format!("{status}: {}", words()))),
+            _ => Err(SendError::Refused {
+                status,
+                words: words(),
+            }),
+        }
+    }
+
+    /// Tells the console what came of a command.
+    pub async fn command_outcome(&self, o: &report::command::Outcome) -> Result<(), SendError> {
+        let body = serde_json::to_vec(o).map_err(|e| SendError::Setup(e.to_string()))?;
+        let r = self
+            .client
+            .post(format!("{}/outcome", self.commands_url))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| SendError::Unreachable(self.explain(&e)))?;
+        match r.status().as_u16() {
+            200 => Ok(()),
+            status => Err(SendError::Refused {
+                status,
+                words: r.text().await.unwrap_or_default().trim().to_owned(),
             }),
         }
     }

@@ -1,0 +1,107 @@
+//! A command from the console to one device (the body of an `allowlist::envelope` with purpose
+//! command, scoped to the device's certificate, expiring in seconds), and the device's answer.
+
+use serde::{Deserialize, Serialize};
+
+/// The longest unlock staff may order (a long evening event).
+pub const MAX_UNLOCK_MINUTES: u32 = 240;
+
+/// What staff ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "order")]
+pub enum Order {
+    /// Stand the door unlocked for this many minutes (1 to [`MAX_UNLOCK_MINUTES`]).
+    Unlock {
+        /// How long.
+        minutes: u32,
+    },
+    /// Lock the branch down: no self-service entry; the exit always works.
+    Lockdown,
+    /// End a lock-down.
+    LockdownEnd,
+    /// End self-service now, with the closing announcement.
+    EndSelfService,
+}
+
+impl Order {
+    /// Its code, for records and pages.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unlock { .. } => "unlock",
+            Self::Lockdown => "lockdown",
+            Self::LockdownEnd => "lockdown-end",
+            Self::EndSelfService => "end-self-service",
+        }
+    }
+}
+
+/// The signed body (its fields are not checked for strangers: serde cannot with a flattened
+/// order; the body is signed, and an order it does not know is refused).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceCommand {
+    /// Its id (32 hex digits), which the answer names.
+    pub id: String,
+    /// What to do.
+    #[serde(flatten)]
+    pub order: Order,
+}
+
+/// The device's answer (`POST /v1/commands/outcome`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outcome {
+    /// The command's id.
+    pub id: String,
+    /// `done`, or `refused` (it did not verify: a security event on the device).
+    pub outcome: String,
+    /// Words for staff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl DeviceCommand {
+    /// Reads a body; an unlock of 0 or more than [`MAX_UNLOCK_MINUTES`] is refused.
+    pub fn parse(body: &[u8]) -> Result<Self, String> {
+        let c: Self = serde_json::from_slice(body).map_err(|e| format!("not a command: {e}"))?;
+        if let Order::Unlock { minutes } = c.order {
+            if !(1..=MAX_UNLOCK_MINUTES).contains(&minutes) {
+                return Err(format!(
+                    "unlock for {minutes} minutes: 1 to {MAX_UNLOCK_MINUTES}"
+                ));
+            }
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn commands_read_back_and_an_absurd_unlock_is_refused() {
+        let c = DeviceCommand {
+            id: "ab".repeat(16),
+            order: Order::Unlock { minutes: 30 },
+        };
+        let json = serde_json::to_vec(&c).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&json).unwrap(),
+            format!(
+                "{{\"id\":\"{}\",\"order\":\"unlock\",\"minutes\":30}}",
+                "ab".repeat(16)
+            )
+        );
+        assert_eq!(DeviceCommand::parse(&json).unwrap(), c);
+        assert!(DeviceCommand::parse(br#"{"id":"x","order":"unlock","minutes":0}"#).is_err());
+        assert!(DeviceCommand::parse(br#"{"id":"x","order":"unlock","minutes":100000}"#).is_err());
+        assert!(DeviceCommand::parse(br#"{"id":"x","order":"self-destruct"}"#).is_err());
+        assert_eq!(
+            DeviceCommand::parse(br#"{"id":"x","order":"lockdown"}"#)
+                .unwrap()
+                .order,
+            Order::Lockdown
+        );
+    }
+}

@@ -1,0 +1,169 @@
+//! Commands from the console to this device: a request held open to the console brings each at
+//! once; it is carried out only when its envelope verifies (the console's key, this device's
+//! certificate as its scope, fresh, newer than every command taken before: the ratchet is kept
+//! on disk, so a replay is refused after a restart too). A command that does not verify is
+//! refused and a security event; the console is told the outcome either way.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use allowlist::Ratchet;
+use allowlist::envelope::{self, Opened, Purpose, Trust, Verdict};
+use report::command::{DeviceCommand, Outcome};
+use sha2::{Digest, Sha256};
+
+use crate::Sender;
+
+/// What a device does with commands.
+#[allow(missing_debug_implementations)]
+pub struct CommandHook {
+    /// The console's keys (`[console] policy_keys`), revoked ones, and this device's
+    /// certificate's SHA-256 as the only scope.
+    pub trust: Trust,
+    /// Where the commands' ratchet is kept.
+    pub dir: PathBuf,
+    /// The wall clock, Unix seconds.
+    pub now_s: Box<dyn Fn() -> i64 + Send + Sync>,
+    /// Carries a verified command out; the answer comes on the channel (`Err`: why not).
+    pub carry_out: Box<
+        dyn Fn(DeviceCommand) -> tokio::sync::oneshot::Receiver<Result<(), String>> + Send + Sync,
+    >,
+    /// A command was refused (a security event), in words.
+    pub refused: Box<dyn Fn(String) + Send + Sync>,
+}
+
+/// SHA-256 of the first certificate of a PEM file, lowercase hex: how the console names this
+/// device's certificate in a command's scope.
+pub fn certificate_sha256(pem_file: &Path) -> Result<String, String> {
+    let pem = std::fs::read(pem_file).map_err(|e| format!("{}: {e}", pem_file.display()))?;
+    match rustls_pemfile::certs(&mut pem.as_slice()).next() {
+        Some(Ok(der)) => Ok(allowlist::hex(&Sha256::digest(der.as_ref()))),
+        Some(Err(e)) => Err(format!("{}: {e}", pem_file.display())),
+        None => Err(format!("{}: no certificate", pem_file.display())),
+    }
+}
+
+/// Takes commands until `stopped` changes.
+pub(crate) async fn commands_forever(
+    sender: Sender,
+    hook: CommandHook,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let (file, bytes) = match daemon::fs::open_record_file(&hook.dir, "ratchet") {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!("commands: {}: {e}; no command is taken", hook.dir.display());
+            return;
+        }
+    };
+    let mut ratchet = bytes
+        .as_deref()
+        .and_then(|b| Ratchet::decode(b).ok())
+        .unwrap_or_default();
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let next = tokio::select! {
+            _ = stopped.changed() => return,
+            n = sender.next_command() => n,
+        };
+        let bytes = match next {
+            Ok(Some(b)) => {
+                backoff = Duration::from_secs(1);
+                b
+            }
+            Ok(None) => {
+                backoff = Duration::from_secs(1);
+                continue;
+            }
+            Err(e) => {
+                tracing::debug!("commands: {e}; asking again in {} s", backoff.as_secs());
+                tokio::select! {
+                    _ = stopped.changed() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(60));
+                continue;
+            }
+        };
+        let outcome = take(&hook, &mut ratchet, &file, &bytes).await;
+        if let Err(e) = sender.command_outcome(&outcome).await {
+            tracing::warn!("the console was not told a command's outcome: {e}");
+        }
+    }
+}
+
+async fn take(
+    hook: &CommandHook,
+    ratchet: &mut Ratchet,
+    file: &daemon::fs::RecordFile,
+    bytes: &[u8],
+) -> Outcome {
+    // The id from the body even when it does not verify: only to tell the console which one.
+    let opened = Opened::parse(bytes);
+    let id = opened
+        .as_ref()
+        .ok()
+        .and_then(|e| DeviceCommand::parse(e.body()).ok())
+        .map(|c| c.id)
+        .unwrap_or_default();
+    let refuse = |why: String| {
+        tracing::warn!(target: "security", "command refused: {why}");
+        (hook.refused)(format!("a command was refused: {why}"));
+        Outcome {
+            id: id.clone(),
+            outcome: "refused".into(),
+            detail: Some(why),
+        }
+    };
+    let e = match opened {
+        Ok(e) => e,
+        Err(r) => return refuse(r.to_string()),
+    };
+    let signers = match envelope::check(
+        &e,
+        Purpose::Command,
+        &hook.trust,
+        ratchet,
+        None,
+        (hook.now_s)(),
+    ) {
+        Ok(Verdict::Take { signers }) => signers,
+        Ok(Verdict::Unchanged) => return refuse("a command taken before".into()),
+        Err(r) => return refuse(r.to_string()),
+    };
+    let command = match DeviceCommand::parse(e.body()) {
+        Ok(c) => c,
+        Err(why) => return refuse(why),
+    };
+    // The ratchet first, so a crash after cannot let the same command run twice.
+    let mut raised = ratchet.clone();
+    raised.raise(&signers, e.header.version);
+    if let Err(err) = file.replace(&raised.encode()) {
+        return Outcome {
+            id,
+            outcome: "failed".into(),
+            detail: Some(format!(
+                "not carried out: the device could not keep its record ({err})"
+            )),
+        };
+    }
+    *ratchet = raised;
+    let answer = (hook.carry_out)(command);
+    match tokio::time::timeout(Duration::from_secs(10), answer).await {
+        Ok(Ok(Ok(()))) => Outcome {
+            id,
+            outcome: "done".into(),
+            detail: None,
+        },
+        Ok(Ok(Err(why))) => Outcome {
+            id,
+            outcome: "failed".into(),
+            detail: Some(why),
+        },
+        _ => Outcome {
+            id,
+            outcome: "failed".into(),
+            detail: Some("the device did not answer".into()),
+        },
+    }
+}
