@@ -28,8 +28,13 @@
 //! woken. The door-agent is the shell: it feeds card readers, keypads, verdicts and input
 //! readings in, and carries commands out to the pins, the event log and the display.
 //!
+//! Staff's orders from the console ([`Order`]: unlock for N minutes, lock down, end self-service
+//! now) come in as inputs too: a staff unlock stands the door free until it runs out, a
+//! lock-down refuses every card and never stands the door free, and the exit always works.
+//!
 //! Properties the tests check over arbitrary event sequences: the lock is released only by a
-//! grant, an exit press or staffed hours standing the door free, and every release ends engaged.
+//! grant, an exit press, staffed hours standing the door free or a staff unlock, and every
+//! release ends engaged.
 
 use std::collections::VecDeque;
 use std::time::Duration;
