@@ -185,7 +185,7 @@ async fn sweep_one(
     quiet_since: i64,
     now_ms: i64,
 ) -> Result<bool, DbError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let still =
         sqlx::query("SELECT last_seen FROM devices WHERE device_id = $1 AND last_seen < $2")
             .bind(device_id)

@@ -48,7 +48,7 @@ pub async fn issue(
     by: &str,
     now_ms: i64,
 ) -> Result<Option<String>, DbError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let Some(row) = sqlx::query("SELECT cert_sha256 FROM devices WHERE device_id = $1")
         .bind(device_id)
         .fetch_optional(&mut *tx)

@@ -109,6 +109,29 @@ impl Db {
         &self.pool
     }
 
+    /// A transaction that writes, holding the console's one writer lock from its first
+    /// statement. Every transaction that reads before it writes (the newest version, then
+    /// the next) must begin here.
+    ///
+    /// SQLite's plain `BEGIN` reads under a shared lock and upgrades at the first write; when
+    /// another connection wrote meanwhile the upgrade fails at once with "database is locked"
+    /// (the busy timeout does not wait for it), and a librarian's click got a 503. `BEGIN
+    /// IMMEDIATE` takes the write lock first, waiting up to the busy timeout. PostgreSQL
+    /// takes a transaction-scoped advisory lock, so two versions read at the same moment are
+    /// never both made the next one.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, DbError> {
+        match self.backend {
+            Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(7391001)")
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
+        }
+    }
+
     /// Refuses a certificate from now on (by its SHA-256); whether it was not refused before.
     pub async fn revoke(
         &self,
@@ -145,7 +168,7 @@ impl Db {
                 device: device.device_id.clone(),
             });
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO devices (device_id, institution, branch, role, name, software, cert_sha256, cert_not_after, first_seen, last_seen, clock_skew_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \

@@ -235,7 +235,7 @@ impl Publisher {
             .policy(today, self.days_ahead)
             .map_err(DbError::Invalid)?;
         let body = serde_json::to_vec(&policy).map_err(|e| DbError::Invalid(e.to_string()))?;
-        let mut tx = db.pool().begin().await?;
+        let mut tx = db.begin_write().await?;
         let newest: Option<i64> =
             sqlx::query("SELECT MAX(version) AS v FROM policy_bundles WHERE branch = $1")
                 .bind(&cal.branch)

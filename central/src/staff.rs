@@ -193,7 +193,7 @@ pub async fn set_account(
         .map_err(|e| AccountError::Hash(e.to_string()))?
         .map_err(AccountError::Hash)?;
     // The account, the end of its sessions and the audit line together, or none of them.
-    let mut tx = db.pool().begin().await.map_err(DbError::from)?;
+    let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO staff (username, role, password_hash, created_at, failed_logins, locked_until, disabled) VALUES ($1, $2, $3, $4, 0, NULL, 0) \
          ON CONFLICT (username) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash, failed_logins = 0, locked_until = NULL, disabled = 0",
