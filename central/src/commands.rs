@@ -138,7 +138,7 @@ pub async fn record_outcome(
     o: &Outcome,
     now_ms: i64,
 ) -> Result<bool, DbError> {
-    let detail: Option<String> = o.detail.as_ref().map(|d| d.chars().take(500).collect());
+    let detail: Option<String> = o.detail.as_ref().map(|d| d.chars().take(2000).collect());
     let outcome: String = o.outcome.chars().take(40).collect();
     Ok(sqlx::query(
         "UPDATE commands SET outcome = $1, outcome_at = $2, detail = $3 WHERE command_id = $4 AND device_id = $5 AND outcome IS NULL",

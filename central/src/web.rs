@@ -492,6 +492,7 @@ fn css_or_icon(path: &str) -> Option<Answer> {
 
 const STYLE: &str = r#":root{--bad:#a4000f;--warn:#7a4a00;--ok:#1e5e2b;--ink:#111;--muted:#555;--line:#ccc}
 *{box-sizing:border-box}
+pre.selftest{margin:.4rem 0 0;font-size:.85em;white-space:pre-wrap}
 body{margin:0;font:17px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);background:#fafafa}
 header{background:#12355b;color:#fff;padding:.5rem 1rem;display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;align-items:center;justify-content:space-between}
 header nav{display:flex;flex-wrap:wrap;gap:.3rem 1rem;align-items:center}

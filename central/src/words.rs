@@ -237,6 +237,17 @@ const PHRASES: &[(&str, &str, &str)] = &[
         "Avsluta meröppet nu",
     ),
     ("Command", "Komento", "Kommando"),
+    ("Selftest", "Itsetestaus", "Självtest"),
+    (
+        "all checks passed",
+        "kaikki tarkistukset kunnossa",
+        "alla kontroller godkända",
+    ),
+    (
+        "a check failed",
+        "tarkistus epäonnistui",
+        "en kontroll misslyckades",
+    ),
     ("Outcome", "Tulos", "Resultat"),
     ("done", "tehty", "utfört"),
     (

@@ -99,6 +99,26 @@ pub fn open_sled(config: &sled::Config) -> sled::Result<sled::Db> {
     }
 }
 
+/// Bytes free for this user on the file system holding `path`.
+pub fn free_bytes(path: &Path) -> io::Result<u64> {
+    let v = rustix::fs::statvfs(path)?;
+    Ok(v.f_bavail.saturating_mul(v.f_frsize))
+}
+
+/// Whether `dir` takes a new file durably: one is written, synced and removed again.
+pub fn writable(dir: &Path) -> io::Result<()> {
+    let probe = dir.join(".writable-probe");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&probe)?;
+    io::Write::write_all(&mut f, b"probe")?;
+    let synced = f.sync_all();
+    let removed = std::fs::remove_file(&probe);
+    synced.and(removed)
+}
+
 /// Whether `needle` is in the raw bytes of any file under `dir` (recursively): how erasure is
 /// checked, on the files themselves rather than through the store that wrote them.
 pub fn holds_bytes(dir: &Path, needle: &[u8]) -> io::Result<bool> {

@@ -190,6 +190,8 @@ pub async fn run<R: Registry + Clone + 'static>(
     daemon::notify("READY=1");
 
     let (mut cards_open, mut keys_open) = (true, true);
+    // Readers lost and not found again, for the console's selftest.
+    let mut readers_lost = std::collections::BTreeSet::new();
     let mut poll = tokio::time::interval(door::POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let watchdog = daemon::watchdog_interval();
@@ -238,8 +240,14 @@ pub async fn run<R: Registry + Clone + 'static>(
                         Input::Unreadable
                     }
                     CardEvent::Removed { .. } => continue,
-                    CardEvent::ReaderLost { reader, why } => Input::ReaderLost { reader, why },
-                    CardEvent::ReaderFound { reader } => Input::ReaderFound { reader },
+                    CardEvent::ReaderLost { reader, why } => {
+                        readers_lost.insert(reader.clone());
+                        Input::ReaderLost { reader, why }
+                    }
+                    CardEvent::ReaderFound { reader } => {
+                        readers_lost.remove(&reader);
+                        Input::ReaderFound { reader }
+                    }
                 };
                 door.handle(input, now());
             }
@@ -274,15 +282,36 @@ pub async fn run<R: Registry + Clone + 'static>(
             () = sleep_until_opt(wake) => door.handle_timeout(now()),
             Some((command, reply)) = order_rx.recv() => {
                 use report::command::Order as Sent;
+                tracing::info!(door = %settings.name, order = command.order.code(), "a command from the console");
                 let order = match command.order {
                     Sent::Unlock { minutes } => access::door::Order::UnlockFor(Duration::from_secs(u64::from(minutes) * 60)),
                     Sent::Lockdown => access::door::Order::LockDown(true),
                     Sent::LockdownEnd => access::door::Order::LockDown(false),
                     Sent::EndSelfService => access::door::Order::EndSelfService,
+                    Sent::Selftest => {
+                        let at = clock().timestamp();
+                        let seen = selftest::Seen {
+                            inputs_read: hands.read().is_some(),
+                            readers_lost: readers_lost.iter().cloned().collect(),
+                            list: list.store().current().map(|c| (c.header.header.version, c.header.header.expires_at)),
+                            policy: policy_store.as_ref().map(|p| {
+                                p.current(at).ok().flatten().map(|b| (b.version, b.expires_at))
+                            }),
+                        };
+                        let (library, dir, bound) = (probe.clone(), settings.state_dir.clone(), settings.online_timeout);
+                        tokio::spawn(async move {
+                            let ask = library.map(|r| async move {
+                                r.item("SELFTEST-0").await.map(|_| ()).map_err(|e| e.to_string())
+                            });
+                            let checks = selftest::unattended(seen, &dir, ask, bound, at).await;
+                            let table = daemon::selftest::table(&checks);
+                            let _ = reply.send(if checks.iter().all(|c| c.ok) { Ok(Some(table)) } else { Err(table) });
+                        });
+                        continue;
+                    }
                 };
-                tracing::info!(door = %settings.name, order = command.order.code(), "a command from the console");
                 door.handle(Input::Order(order), now());
-                let _ = reply.send(Ok(()));
+                let _ = reply.send(Ok(None));
             }
             Some(b) = policy_rx.recv() => match b.policy.schedule() {
                 Ok(schedule) => {
@@ -464,7 +493,7 @@ fn policy_hook(
 /// A verified command for the door's loop, and where its outcome goes.
 type Ordered = (
     report::command::DeviceCommand,
-    tokio::sync::oneshot::Sender<Result<(), String>>,
+    tokio::sync::oneshot::Sender<Result<Option<String>, String>>,
 );
 
 /// Commands from the console, when `[console] policy_keys` names its keys: scoped to this

@@ -371,6 +371,134 @@ pub async fn run(
     out
 }
 
+/// Below this, the state directory is reported short of room: the event log, the offline list's
+/// swap (a second copy while a new list is applied) and the reports waiting for the console
+/// all need it.
+pub const LOW_SPACE: u64 = 64 * 1024 * 1024;
+
+/// What the running door knows for a selftest the console asked for (no person at the door).
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// The door's inputs (contact, exit button) were read just now.
+    pub inputs_read: bool,
+    /// Card readers that were lost and have not come back.
+    pub readers_lost: Vec<String>,
+    /// The offline list held: version and expiry (Unix seconds).
+    pub list: Option<(u64, i64)>,
+    /// The console's policy bundle: `None` when the door takes none; else its version and
+    /// expiry, if one is held.
+    pub policy: Option<Option<(u64, i64)>>,
+}
+
+/// The selftest of a running door, of what needs no person: its inputs, readers, state
+/// directory, offline list, library system (asked through `library`, bounded by `bound`) and
+/// policy bundle, at `now` (Unix seconds). The lock is not touched: the door is in service.
+pub async fn unattended<F>(
+    seen: Seen,
+    state_dir: &std::path::Path,
+    library: Option<F>,
+    bound: Duration,
+    now: i64,
+) -> Vec<Check>
+where
+    F: Future<Output = Result<(), String>>,
+{
+    let mut out = vec![check(
+        "door inputs",
+        seen.inputs_read,
+        if seen.inputs_read {
+            "contact and exit button read"
+        } else {
+            "cannot be read: the door is held locked"
+        },
+    )];
+    out.push(if seen.readers_lost.is_empty() {
+        check("card readers", true, "none lost")
+    } else {
+        check(
+            "card readers",
+            false,
+            format!("lost: {}", seen.readers_lost.join(", ")),
+        )
+    });
+    let dir = state_dir.display();
+    out.push(
+        match (
+            daemon::fs::writable(state_dir),
+            daemon::fs::free_bytes(state_dir),
+        ) {
+            (Err(e), _) => check(
+                "state directory",
+                false,
+                format!("{dir}: cannot write: {e}"),
+            ),
+            (Ok(()), Err(e)) => check("state directory", false, format!("{dir}: {e}")),
+            (Ok(()), Ok(free)) => check(
+                "state directory",
+                free >= LOW_SPACE,
+                format!(
+                    "writable, {} MB free{}",
+                    free / (1024 * 1024),
+                    if free < LOW_SPACE {
+                        ": too little for the logs and the next list"
+                    } else {
+                        ""
+                    }
+                ),
+            ),
+        },
+    );
+    out.push(offline::selftest::freshness(
+        seen.list,
+        now,
+        "none applied yet: offline, no card is let in",
+    ));
+    out.push(match library {
+        None => check("library system", false, "no [registry] configured"),
+        Some(ask) => {
+            let started = Instant::now();
+            match tokio::time::timeout(bound, ask).await {
+                Ok(Ok(())) => check(
+                    "library system",
+                    true,
+                    format!("answers in {} ms", started.elapsed().as_millis()),
+                ),
+                Ok(Err(e)) => check("library system", false, e),
+                Err(_) => check(
+                    "library system",
+                    false,
+                    format!(
+                        "no answer in {:.1} s: the door decides from the offline list",
+                        bound.as_secs_f64()
+                    ),
+                ),
+            }
+        }
+    });
+    out.push(match seen.policy {
+        None => check("policy bundle", true, "not taken: the hours are the file's"),
+        Some(None) => check(
+            "policy bundle",
+            true,
+            "none from the console yet: the hours are the file's",
+        ),
+        Some(Some((version, expires_at))) if expires_at <= now => check(
+            "policy bundle",
+            false,
+            format!("version {version} expired: its calendar is kept"),
+        ),
+        Some(Some((version, expires_at))) => check(
+            "policy bundle",
+            true,
+            format!(
+                "version {version}, expires in {} h",
+                (expires_at - now) / 3600
+            ),
+        ),
+    });
+    out
+}
+
 /// For the fail-locked tests, in debug builds only: with `DOOR_AGENT_TEST_PANIC=selftest` the
 /// selftest panics right after releasing the lock. Release builds have no such trigger.
 #[cfg(debug_assertions)]
@@ -383,3 +511,84 @@ fn panic_for_tests() {
 
 #[cfg(not(debug_assertions))]
 fn panic_for_tests() {}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn lines(checks: &[Check]) -> Vec<(bool, String)> {
+        checks
+            .iter()
+            .map(|c| (c.ok, format!("{}: {}", c.what, c.detail)))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_sound_door_passes_and_each_fault_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = 1_800_000_000;
+        let good = Seen {
+            inputs_read: true,
+            readers_lost: vec![],
+            list: Some((7, now + 7200)),
+            policy: Some(Some((9, now + 86_400))),
+        };
+        let answers = Some(async { Ok(()) });
+        let checks = unattended(
+            good.clone(),
+            dir.path(),
+            answers,
+            Duration::from_secs(1),
+            now,
+        )
+        .await;
+        assert!(checks.iter().all(|c| c.ok), "{:?}", lines(&checks));
+        assert!(!dir.path().join(".writable-probe").exists());
+
+        // Everything wrong at once: each line says what.
+        let bad = Seen {
+            inputs_read: false,
+            readers_lost: vec!["front".into()],
+            list: Some((7, now - 1)),
+            policy: Some(Some((9, now - 1))),
+        };
+        let silent = Some(std::future::pending::<Result<(), String>>());
+        let checks = unattended(
+            bad,
+            &dir.path().join("gone"),
+            silent,
+            Duration::from_millis(50),
+            now,
+        )
+        .await;
+        let got = lines(&checks);
+        assert!(got.iter().all(|(ok, _)| !ok), "{got:?}");
+        for (i, says) in [
+            "door inputs: cannot be read",
+            "card readers: lost: front",
+            "state directory: ",
+            "offline list: version 7 expired",
+            "library system: no answer in 0.1 s",
+            "policy bundle: version 9 expired",
+        ]
+        .iter()
+        .enumerate()
+        {
+            assert!(got[i].1.starts_with(says), "{:?} vs {says:?}", got[i].1);
+        }
+
+        // No list at all, and the library system's error in its words.
+        let refusing = Some(async { Err("SIP2 login refused".to_owned()) });
+        let none = Seen { list: None, ..good };
+        let got = lines(&unattended(none, dir.path(), refusing, Duration::from_secs(1), now).await);
+        assert_eq!(
+            got[3],
+            (
+                false,
+                "offline list: none applied yet: offline, no card is let in".into()
+            )
+        );
+        assert_eq!(got[4], (false, "library system: SIP2 login refused".into()));
+    }
+}

@@ -39,6 +39,25 @@ pub async fn library_system(settings: Option<&RegistrySettings>, bound: Duration
     }
 }
 
+/// The offline list held (its version and expiry), checked at `now` (Unix seconds); `none` says
+/// what to do when there is none.
+pub fn freshness(held: Option<(u64, i64)>, now: i64, none: &str) -> Check {
+    match held {
+        None => check("offline list", false, none),
+        Some((version, expires_at)) if expires_at <= now => {
+            check("offline list", false, format!("version {version} expired"))
+        }
+        Some((version, expires_at)) => check(
+            "offline list",
+            true,
+            format!(
+                "version {version}, expires in {} h",
+                (expires_at - now) / 3600
+            ),
+        ),
+    }
+}
+
 /// The offline list in the device's store: applied, and not expired at `now` (Unix seconds).
 /// The store is the daemon's: it must be stopped.
 pub fn offline_list(settings: &AllowlistSettings, now: i64, daemon: &str) -> Check {
@@ -48,32 +67,12 @@ pub fn offline_list(settings: &AllowlistSettings, now: i64, daemon: &str) -> Che
             false,
             format!("{e} (is the {daemon} running? stop it first)"),
         ),
-        Ok(list) => match list.store().current() {
-            None => check(
-                "offline list",
-                false,
-                format!("none applied yet (start the {daemon} with the network up)"),
-            ),
-            Some(c) => {
-                let h = &c.header.header;
-                if h.expires_at <= now {
-                    check(
-                        "offline list",
-                        false,
-                        format!("version {} expired", h.version),
-                    )
-                } else {
-                    check(
-                        "offline list",
-                        true,
-                        format!(
-                            "version {}, expires in {} h",
-                            h.version,
-                            (h.expires_at - now) / 3600
-                        ),
-                    )
-                }
-            }
-        },
+        Ok(list) => freshness(
+            list.store()
+                .current()
+                .map(|c| (c.header.header.version, c.header.header.expires_at)),
+            now,
+            &format!("none applied yet (start the {daemon} with the network up)"),
+        ),
     }
 }

@@ -21,6 +21,9 @@ pub enum Order {
     LockdownEnd,
     /// End self-service now, with the closing announcement.
     EndSelfService,
+    /// Check what needs no person (door inputs, state directory, offline list, library
+    /// system, policy bundle) and answer with the table.
+    Selftest,
 }
 
 impl Order {
@@ -31,6 +34,7 @@ impl Order {
             Self::Lockdown => "lockdown",
             Self::LockdownEnd => "lockdown-end",
             Self::EndSelfService => "end-self-service",
+            Self::Selftest => "selftest",
         }
     }
 }
@@ -97,6 +101,12 @@ mod tests {
         assert!(DeviceCommand::parse(br#"{"id":"x","order":"unlock","minutes":0}"#).is_err());
         assert!(DeviceCommand::parse(br#"{"id":"x","order":"unlock","minutes":100000}"#).is_err());
         assert!(DeviceCommand::parse(br#"{"id":"x","order":"self-destruct"}"#).is_err());
+        assert_eq!(
+            DeviceCommand::parse(br#"{"id":"x","order":"selftest"}"#)
+                .unwrap()
+                .order,
+            Order::Selftest
+        );
         assert_eq!(
             DeviceCommand::parse(br#"{"id":"x","order":"lockdown"}"#)
                 .unwrap()

@@ -369,6 +369,43 @@ async fn an_unlock_and_a_lockdown_travel_to_the_door_and_back_and_forged_or_stal
     let end = newest_command(&db).await;
     assert_eq!(command_outcome(&db, &end).await.unwrap().0, "done");
 
+    // A technician asks the running door for a selftest of what needs no person, and reads its
+    // table on the page; a technician may not order the door otherwise.
+    let mut technician = console
+        .staff("teemu", central::staff::Role::Technician)
+        .await
+        .unwrap();
+    let (status, _) = technician
+        .submit(page, action, &[("order", "lockdown")])
+        .await
+        .unwrap();
+    assert_eq!(status, 403);
+    let (status, _) = technician
+        .submit(page, action, &[("order", "selftest")])
+        .await
+        .unwrap();
+    assert_eq!(status, 303);
+    let selftest = newest_command(&db).await;
+    let (outcome, table) = command_outcome(&db, &selftest).await.unwrap();
+    let table = table.unwrap_or_default();
+    assert_eq!(outcome, "done", "{table}");
+    for line in [
+        "ok    door inputs      contact and exit button read",
+        "ok    card readers     none lost",
+        "ok    state directory  writable, ",
+        "ok    offline list     version ",
+        "ok    library system   answers in ",
+        "ok    policy bundle    ",
+    ] {
+        assert!(table.contains(line), "{line:?} not in\n{table}");
+    }
+    let shown = technician.get(&format!("{page}?lang=en")).await.unwrap();
+    assert!(shown.contains("all checks passed"), "{shown}");
+    assert!(
+        shown.contains("<pre class=\"selftest\">ok    door inputs"),
+        "{shown}"
+    );
+
     // A lock-down signed by a stranger's key (planted in the console's database): refused, a
     // security event, and the door lets Aino in.
     let stranger = allowlist::SigningKey::from_seed([9; 32]).unwrap();

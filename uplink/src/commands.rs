@@ -14,6 +14,9 @@ use sha2::{Digest, Sha256};
 
 use crate::Sender;
 
+/// A device's answer to a command, when it comes: `Ok` with what it has to say, `Err` why not.
+pub type Answer = tokio::sync::oneshot::Receiver<Result<Option<String>, String>>;
+
 /// What a device does with commands.
 #[allow(missing_debug_implementations)]
 pub struct CommandHook {
@@ -24,10 +27,9 @@ pub struct CommandHook {
     pub dir: PathBuf,
     /// The wall clock, Unix seconds.
     pub now_s: Box<dyn Fn() -> i64 + Send + Sync>,
-    /// Carries a verified command out; the answer comes on the channel (`Err`: why not).
-    pub carry_out: Box<
-        dyn Fn(DeviceCommand) -> tokio::sync::oneshot::Receiver<Result<(), String>> + Send + Sync,
-    >,
+    /// Carries a verified command out; the answer comes on the channel: `Ok` with what the
+    /// device has to say (a selftest's table), `Err` why it failed.
+    pub carry_out: Box<dyn Fn(DeviceCommand) -> Answer + Send + Sync>,
     /// A command was refused (a security event), in words.
     pub refused: Box<dyn Fn(String) + Send + Sync>,
 }
@@ -150,10 +152,10 @@ async fn take(
     *ratchet = raised;
     let answer = (hook.carry_out)(command);
     match tokio::time::timeout(Duration::from_secs(10), answer).await {
-        Ok(Ok(Ok(()))) => Outcome {
+        Ok(Ok(Ok(detail))) => Outcome {
             id,
             outcome: "done".into(),
-            detail: None,
+            detail,
         },
         Ok(Ok(Err(why))) => Outcome {
             id,

@@ -13,10 +13,12 @@ use crate::db::{DbError, DeviceRow};
 use crate::staff::{self, Role};
 use crate::words::{Lang, tr};
 
-fn may_order(ctx: &Ctx) -> bool {
-    ctx.session
-        .as_ref()
-        .is_some_and(|s| matches!(s.account.role, Role::Admin | Role::Staff))
+/// Staff and admins order the door; a technician may only ask for a selftest.
+fn may_order(ctx: &Ctx, order: Option<&Order>) -> bool {
+    ctx.session.as_ref().is_some_and(|s| match s.account.role {
+        Role::Admin | Role::Staff => true,
+        Role::Technician => order.is_none_or(|o| *o == Order::Selftest),
+    })
 }
 
 fn order_words(lang: Lang, order: &str, minutes: Option<i64>) -> String {
@@ -29,6 +31,7 @@ fn order_words(lang: Lang, order: &str, minutes: Option<i64>) -> String {
         "lockdown" => tr(lang, "Lock down").to_owned(),
         "lockdown-end" => tr(lang, "End the lock-down").to_owned(),
         "end-self-service" => tr(lang, "End self-service now").to_owned(),
+        "selftest" => tr(lang, "Selftest").to_owned(),
         other => other.to_owned(),
     }
 }
@@ -48,28 +51,34 @@ pub(super) async fn section(app: &App, ctx: &Ctx, d: &DeviceRow) -> Result<Strin
         );
         return Ok(body);
     }
-    if may_order(ctx) {
+    if may_order(ctx, None) {
         let csrf = ctx
             .session
             .as_ref()
             .map(|s| s.csrf.clone())
             .unwrap_or_default();
         let action = format!("/devices/{}/commands", seg(&d.device_id));
-        let _ = write!(
-            body,
-            "<form method=\"post\" action=\"{action}\" class=\"grid\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"order\" value=\"unlock\"><label>{}<input type=\"number\" name=\"minutes\" min=\"1\" max=\"{MAX_UNLOCK_MINUTES}\" value=\"30\" required></label><button>{}</button></form>",
-            esc(&csrf),
-            esc(tr(lang, "Minutes")),
-            esc(tr(lang, "Unlock for")),
-        );
-        for order in ["lockdown", "lockdown-end", "end-self-service"] {
+        let button = |body: &mut String, order: &str| {
             let _ = write!(
                 body,
                 "<form method=\"post\" action=\"{action}\" class=\"grid\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"order\" value=\"{order}\"><button>{}</button></form>",
                 esc(&csrf),
                 esc(&order_words(lang, order, None)),
             );
+        };
+        if may_order(ctx, Some(&Order::Lockdown)) {
+            let _ = write!(
+                body,
+                "<form method=\"post\" action=\"{action}\" class=\"grid\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"order\" value=\"unlock\"><label>{}<input type=\"number\" name=\"minutes\" min=\"1\" max=\"{MAX_UNLOCK_MINUTES}\" value=\"30\" required></label><button>{}</button></form>",
+                esc(&csrf),
+                esc(tr(lang, "Minutes")),
+                esc(tr(lang, "Unlock for")),
+            );
+            for order in ["lockdown", "lockdown-end", "end-self-service"] {
+                button(&mut body, order);
+            }
         }
+        button(&mut body, "selftest");
     }
     let sent = crate::commands::recent(&app.db, &d.device_id, 10).await?;
     if !sent.is_empty() {
@@ -84,10 +93,21 @@ pub(super) async fn section(app: &App, ctx: &Ctx, d: &DeviceRow) -> Result<Strin
         );
         for c in sent {
             let outcome = match (c.outcome.as_deref(), c.delivered_at) {
+                (Some("done"), _) if c.order == "selftest" => {
+                    tr(lang, "all checks passed").to_owned()
+                }
                 (Some("done"), _) => tr(lang, "done").to_owned(),
+                (Some("failed"), _) if c.order == "selftest" => {
+                    tr(lang, "a check failed").to_owned()
+                }
                 (Some("refused"), _) => format!(
                     "{}: {}",
                     tr(lang, "refused by the device"),
+                    c.detail.as_deref().unwrap_or("")
+                ),
+                (Some("failed"), _) => format!(
+                    "{}: {}",
+                    tr(lang, "failed"),
                     c.detail.as_deref().unwrap_or("")
                 ),
                 (Some(other), _) => other.to_owned(),
@@ -97,9 +117,14 @@ pub(super) async fn section(app: &App, ctx: &Ctx, d: &DeviceRow) -> Result<Strin
                 }
                 (None, None) => tr(lang, "waiting for the device").to_owned(),
             };
+            // A selftest's table, as the device wrote it.
+            let table = match (c.order.as_str(), &c.detail) {
+                ("selftest", Some(t)) => format!("<pre class=\"selftest\">{}</pre>", esc(t)),
+                _ => String::new(),
+            };
             let _ = write!(
                 body,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}{table}</td></tr>",
                 esc(&super::local(app, c.created_at)),
                 esc(&order_words(lang, &c.order, c.minutes)),
                 esc(&c.created_by),
@@ -124,9 +149,6 @@ pub(super) async fn send(
     if !csrf_ok(ctx, &f) {
         return Ok(plain(StatusCode::FORBIDDEN, "the form's token is wrong\n"));
     }
-    let (Some(s), true) = (&ctx.session, may_order(ctx)) else {
-        return Ok(plain(StatusCode::FORBIDDEN, "not allowed for your role\n"));
-    };
     let Some(publisher) = app.policy.get() else {
         return Ok(plain(
             StatusCode::CONFLICT,
@@ -148,7 +170,11 @@ pub(super) async fn send(
         Some("lockdown") => Order::Lockdown,
         Some("lockdown-end") => Order::LockdownEnd,
         Some("end-self-service") => Order::EndSelfService,
+        Some("selftest") => Order::Selftest,
         _ => return Ok(plain(StatusCode::BAD_REQUEST, "no such command\n")),
+    };
+    let (Some(s), true) = (&ctx.session, may_order(ctx, Some(&order))) else {
+        return Ok(plain(StatusCode::FORBIDDEN, "not allowed for your role\n"));
     };
     let now = (app.clock)();
     let Some(id) = crate::commands::issue(
