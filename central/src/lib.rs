@@ -24,6 +24,7 @@ pub mod alarms;
 pub mod commands;
 pub mod db;
 pub mod identity;
+pub mod incidents;
 pub mod ingest;
 pub mod metrics;
 pub mod policy;

@@ -43,6 +43,7 @@ use crate::words::{Lang, tr};
 
 mod calendar;
 mod orders;
+mod security;
 mod stats;
 
 const SESSION_COOKIE: &str = "__Host-omatoimi";
@@ -224,6 +225,8 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Answer {
         }
         (Method::GET, "/calendars") => calendar::list(app, &ctx).await,
         (Method::GET, "/stats") => stats::show(app, &ctx, &query_text).await,
+        (Method::GET, "/security") => security::show(app, &ctx, None).await,
+        (Method::POST, "/security/assess") => security::assess(app, &ctx, req).await,
         (Method::GET, "/stats.csv") => stats::csv(app, &query_text).await,
         (method, p) if p.starts_with("/calendars/") => {
             let rest: Vec<String> = p["/calendars/".len()..]
@@ -415,6 +418,7 @@ fn page(ctx: &Ctx, status: StatusCode, title: &str, active: &str, body: String) 
             ("/alarms", tr(lang, "Alarms"), "alarms"),
             ("/calendars", tr(lang, "Calendars"), "calendars"),
             ("/stats", tr(lang, "Statistics"), "stats"),
+            ("/security", tr(lang, "Security"), "security"),
         ] {
             let cur = if key == active {
                 " aria-current=\"page\""
@@ -519,7 +523,8 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{color:va
 .alarm{background:#fff;border:1px solid var(--line);border-left:.4rem solid var(--bad);border-radius:.3rem;padding:.6rem .8rem;margin-bottom:.75rem}
 .alarm.done{border-left-color:var(--line)}
 .alarm form{display:flex;flex-wrap:wrap;gap:.5rem;margin-top:.5rem}
-input,textarea,button{font:inherit}
+input,textarea,button,select{font:inherit}
+select{padding:.4rem;max-width:100%}
 input[type=text],input[type=password],textarea{padding:.5rem;border:1px solid #888;border-radius:.25rem;width:100%;max-width:22rem}
 button{padding:.5rem 1rem;border:0;border-radius:.25rem;background:#12355b;color:#fff;cursor:pointer;min-height:2.75rem}
 header button{background:#fff;color:#12355b;min-height:2.2rem;padding:.2rem .7rem}
@@ -1203,6 +1208,7 @@ fn audit_action(lang: Lang, action: &str) -> String {
         "command-sent" => tr(lang, "sent a command").to_owned(),
         "calendar-day-added" => tr(lang, "added a closed day or special hours").to_owned(),
         "calendar-day-removed" => tr(lang, "removed a closed day or special hours").to_owned(),
+        "incident-assessed" => tr(lang, "decided about a security incident").to_owned(),
         other => other.to_owned(),
     }
 }

@@ -226,6 +226,19 @@ impl Driver {
             .unwrap()
             .to_owned()
     }
+
+    /// The page's text once it holds `needle` (a click's navigation may still be under way
+    /// when the click returns), within 10 s; else the text it had.
+    async fn text_with(&self, needle: &str) -> String {
+        let t = Instant::now();
+        loop {
+            let text = self.text().await;
+            if text.contains(needle) || t.elapsed() > Duration::from_secs(10) {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 fn screenshots() -> PathBuf {
@@ -356,7 +369,7 @@ async fn staff_use_the_console_in_a_real_browser_in_three_languages_on_desktop_a
     browser.type_into("#u", "aino").await;
     browser.type_into("#p", "aino-pass-word-1").await;
     browser.click("form.login button").await;
-    let text = browser.text().await;
+    let text = browser.text_with("aino").await;
     assert!(text.contains("Laitteet") && text.contains("aino"), "{text}");
     // Problems first: the silent and alarmed devices before the healthy one.
     let order = browser
@@ -447,6 +460,7 @@ async fn staff_use_the_console_in_a_real_browser_in_three_languages_on_desktop_a
         ("audit", "/audit".to_owned()),
         ("calendar", "/calendars/LEMI".to_owned()),
         ("stats", "/stats".to_owned()),
+        ("security", "/security".to_owned()),
     ];
     let mut saved = 0;
     for (form, (w, h)) in [("desktop", (1280, 900)), ("phone", (390, 844))] {
@@ -472,14 +486,15 @@ async fn staff_use_the_console_in_a_real_browser_in_three_languages_on_desktop_a
             }
         }
     }
-    assert_eq!(saved, 36);
+    assert_eq!(saved, 42);
     // The audit log has the acknowledgement made in the browser.
     browser.size(1280, 900).await;
     browser.go(&format!("{base}/audit?lang=en")).await;
     assert!(browser.text().await.contains("Wind; checked on camera"));
     // Signing out from the page's own button.
     browser.click("form.who button").await;
-    assert!(browser.text().await.contains("Sign in"));
+    let text = browser.text_with("Sign in").await;
+    assert!(text.contains("Sign in"), "{text}");
     browser.go(&format!("{base}/alarms")).await;
     assert!(browser.text().await.contains("Password"));
     // The login page in the other languages too.

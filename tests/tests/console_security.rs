@@ -1,0 +1,183 @@
+//! The console's security incidents with the GDPR's 72-hour clock: a door and a kiosk deliver
+//! security events through their real outbox and sender (mutual TLS); the page (over HTTPS,
+//! signed in) groups them per branch, runs each incident's clock from its first sign, shows it
+//! overdue once the 72 hours are past, and keeps an admin's decision with the reason, audited.
+//! Staff read it and may not decide. The console's clock is the test's.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use report::{Body, Event, Role};
+
+const H: i64 = 3_600_000;
+
+fn ev(kind: &str, code: &str) -> Body {
+    Body::Event {
+        event: Event {
+            kind: kind.into(),
+            code: Some(code.into()),
+            card: None,
+            source: None,
+            detail: None,
+        },
+    }
+}
+
+async fn deliver(
+    console: &rig::console::DemoConsole,
+    dir: &std::path::Path,
+    id: &str,
+    branch: &str,
+    role: Role,
+    events: &[(i64, &str, &str)],
+) {
+    std::fs::create_dir_all(dir).unwrap();
+    let c = console.device(id, branch, dir).unwrap();
+    let outbox = uplink::Outbox::open(&c.outbox, c.outbox_max_bytes).unwrap();
+    for (at, kind, code) in events {
+        outbox.push(*at, ev(kind, code)).unwrap();
+    }
+    let sender = uplink::Sender::new(&c.url, &c.tls, role, Some(id.into())).unwrap();
+    let sent = sender.drain(&outbox, events[0].0).await.unwrap();
+    assert_eq!(sent.acked, events.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_events_become_incidents_on_a_72_hour_clock_and_an_admin_decides_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let console = rig::console::DemoConsole::start(&tmp.path().join("console"))
+        .await
+        .unwrap();
+    // 5 March 2031, 12:00 UTC: the console's clock, moved by the test.
+    let t0 = 1_930_651_200_000_i64;
+    let now = Arc::new(AtomicI64::new(t0));
+    let clock = now.clone();
+    console.follow(Arc::new(move || {
+        chrono::DateTime::from_timestamp_millis(clock.load(Ordering::SeqCst)).unwrap()
+    }));
+    let door = [
+        (t0 - 10 * H, "alarm", "forced-open"),
+        (t0 - 9 * H, "tamper", "tamper"),
+        (t0 - 8 * H, "security", "command-refused"),
+        // Not security events: entries, a wrong PIN, a door held open.
+        (t0 - 8 * H, "entry", "online"),
+        (t0 - 8 * H, "denied", "wrong-pin"),
+        (t0 - 7 * H, "alarm", "held-open"),
+        // Days before: an incident of its own.
+        (t0 - 5 * 24 * H, "denied", "pin-locked-out"),
+    ];
+    deliver(
+        &console,
+        &tmp.path().join("d"),
+        "lemi-door-1",
+        "LEMI",
+        Role::Door,
+        &door,
+    )
+    .await;
+    let kiosk = [(t0 - 2 * H, "security", "list-refused")];
+    deliver(
+        &console,
+        &tmp.path().join("k"),
+        "lemi-kiosk-1",
+        "LEMI",
+        Role::Kiosk,
+        &kiosk,
+    )
+    .await;
+
+    let mut admin = console
+        .staff("tietosuoja", central::staff::Role::Admin)
+        .await
+        .unwrap();
+    let page = admin.get("/security?lang=en").await.unwrap();
+    let rows: Vec<&str> = page.split("<tr><td>").skip(1).collect();
+    assert_eq!(rows.len(), 2, "{page}");
+    // The newest first: the night's events with the kiosk's, on one clock from the forced door.
+    let night = rows[0];
+    for want in [
+        "alarm:forced-open × 1",
+        "tamper:tamper × 1",
+        "security:command-refused × 1",
+        "security:list-refused × 1",
+        "lemi-door-1, lemi-kiosk-1",
+        "left: 62 h",
+    ] {
+        assert!(night.contains(want), "{want}: {night}");
+    }
+    for not in ["held-open", "wrong-pin", "entry"] {
+        assert!(!night.contains(not), "{not}: {night}");
+    }
+    // The lock-out five days ago: its 72 hours are past.
+    assert!(rows[1].contains("denied:pin-locked-out × 1"), "{}", rows[1]);
+    assert!(rows[1].contains("overdue by 48 h"), "{}", rows[1]);
+    assert!(page.contains("Incidents not decided: <b>2</b>"), "{page}");
+
+    // Staff read it and may not decide.
+    let mut staff = console
+        .staff("kirsi", central::staff::Role::Staff)
+        .await
+        .unwrap();
+    let seen = staff.get("/security?lang=en").await.unwrap();
+    assert!(seen.contains("left: 62 h"), "{seen}");
+    assert!(!seen.contains("action=\"/security/assess\""), "{seen}");
+    let (status, _) = staff
+        .post(
+            "/security/assess",
+            &[("key", "x"), ("decision", "reported"), ("note", "x")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 403);
+
+    // An admin decides, with a reason; without one nothing is kept.
+    let (status, said) = admin
+        .submit(
+            "/security?lang=en",
+            "/security/assess",
+            &[("decision", "reported"), ("note", "  ")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert!(said.contains("Say why, for the record."), "{said}");
+    let (status, _) = admin
+        .submit(
+            "/security?lang=en",
+            "/security/assess",
+            &[
+                ("decision", "reported"),
+                (
+                    "note",
+                    "door forced, kiosk list tampered: told the authority",
+                ),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 303);
+    // Two days on: the decided one stays decided; nothing else changed.
+    // (The session ended with the 48 hours: another admin signs in.)
+    now.fetch_add(48 * H, Ordering::SeqCst);
+    let mut admin = console
+        .staff("tarkastaja", central::staff::Role::Admin)
+        .await
+        .unwrap();
+    let page = admin.get("/security?lang=en").await.unwrap();
+    let rows: Vec<&str> = page.split("<tr><td>").skip(1).collect();
+    assert!(
+        rows[0].contains("reported to the supervisory authority</b><br>door forced"),
+        "{}",
+        rows[0]
+    );
+    assert!(rows[0].contains("tietosuoja"), "{}", rows[0]);
+    assert!(rows[1].contains("overdue by 96 h"), "{}", rows[1]);
+    assert!(page.contains("Incidents not decided: <b>1</b>"), "{page}");
+    let audit = admin.get("/audit?lang=en").await.unwrap();
+    assert!(
+        audit.contains("decided about a security incident"),
+        "{audit}"
+    );
+    assert!(audit.contains("reported: door forced"), "{audit}");
+}
