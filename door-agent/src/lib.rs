@@ -449,17 +449,23 @@ fn start_uplink(
 /// The console's policy bundles, when `[console] policy_keys` names the console's keys: kept in
 /// `policy/` of the state directory, for this door's branch. `None` without keys, or when the
 /// store cannot be opened (said; the file's hours apply).
-fn open_policy(settings: &DoorSettings) -> Option<uplink::PolicyStore> {
+/// What the door trusts a policy bundle by, when it takes them (`[console] policy_keys`): the
+/// console's keys, the revoked ones, its branch as the only scope.
+pub fn policy_trust(settings: &DoorSettings) -> Option<allowlist::envelope::Trust> {
     let c = settings
         .console
         .as_ref()
         .filter(|c| !c.policy_keys.is_empty())?;
-    let trust = allowlist::envelope::Trust {
+    Some(allowlist::envelope::Trust {
         keys: c.policy_keys.clone(),
         revoked: c.policy_revoked.clone(),
         scopes: vec![settings.rules.branch.clone()],
         clock_skew: 300,
-    };
+    })
+}
+
+fn open_policy(settings: &DoorSettings) -> Option<uplink::PolicyStore> {
+    let trust = policy_trust(settings)?;
     uplink::PolicyStore::open(&settings.state_dir.join("policy"), trust)
         .map_err(|e| tracing::error!("policy bundles: {e}; the file's hours apply"))
         .ok()

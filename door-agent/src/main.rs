@@ -210,6 +210,14 @@ async fn real_main(
             if let Some(line) = config::allowlist::card_key_line(&args.config) {
                 println!("{line}");
             }
+            // The console's calendar this door holds, when it takes one.
+            if let Some(trust) = door_agent::policy_trust(&s) {
+                let dir = s.state_dir.join("policy");
+                println!(
+                    "policy bundle: {}",
+                    uplink::policy::describe(&dir, &trust, Utc::now().timestamp())
+                );
+            }
             for w in s.warnings() {
                 println!("warning: {w}");
             }

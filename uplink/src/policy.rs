@@ -127,6 +127,53 @@ impl PolicyStore {
     }
 }
 
+/// What a device holds in `dir`, read without taking the store (the daemon may be running: the
+/// file is replaced whole, never written in place), as a technician's line: the version, its
+/// branch and expiry at `now` (Unix seconds), or why there is none to use.
+pub fn describe(dir: &Path, trust: &Trust, now: i64) -> String {
+    let bytes = match std::fs::read(dir.join("bundle")) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return "none from the console yet: the hours in this file apply".into();
+        }
+        Err(e) => return format!("{}: cannot read: {e}", dir.display()),
+    };
+    let envelope = match decode(&bytes) {
+        Ok(Held {
+            envelope: Some(e), ..
+        }) => e,
+        Ok(_) => return "none from the console yet: the hours in this file apply".into(),
+        Err(e) => return format!("{}: {e}; the hours in this file apply", dir.display()),
+    };
+    let expired = match envelope::in_force(&envelope, Purpose::Policy, trust, now) {
+        Ok(_) => false,
+        Err(Refusal::Expired { .. }) => true,
+        Err(r) => {
+            return format!("the kept bundle is not trusted ({r}): the hours in this file apply");
+        }
+    };
+    match bundle(&envelope) {
+        Ok(b) => {
+            let day = chrono::DateTime::from_timestamp(b.expires_at, 0).map_or_else(
+                || b.expires_at.to_string(),
+                |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+            );
+            if expired {
+                format!(
+                    "version {} for {}, expired {day}: its calendar is kept until the console sends a new one",
+                    b.version, b.policy.branch
+                )
+            } else {
+                format!(
+                    "version {} for {}, in force until {day}",
+                    b.version, b.policy.branch
+                )
+            }
+        }
+        Err(e) => format!("{e}: the hours in this file apply"),
+    }
+}
+
 fn bundle(e: &Opened) -> Result<Bundle, PolicyError> {
     Ok(Bundle {
         version: e.header.version,
@@ -256,5 +303,43 @@ mod tests {
         drop(s);
         let s = PolicyStore::open(&dir, revoked).unwrap();
         assert!(s.current(NOW).is_err());
+    }
+
+    #[test]
+    fn a_technician_reads_which_bundle_is_held_while_the_door_holds_the_store() {
+        let tmp = tempfile::tempdir().unwrap();
+        let k = SigningKey::from_seed([7; 32]).unwrap();
+        let dir = tmp.path().join("policy");
+        assert_eq!(
+            describe(&dir, &trust(&k), NOW),
+            "none from the console yet: the hours in this file apply"
+        );
+        let s = PolicyStore::open(&dir, trust(&k)).unwrap();
+        s.offer(&seal(&k, 5, "LEMI", "Joulu"), NOW)
+            .unwrap()
+            .unwrap();
+        // The store stays open (the running door's), and is read beside it.
+        assert_eq!(
+            describe(&dir, &trust(&k), NOW),
+            "version 5 for LEMI, in force until 2026-12-01 00:53 UTC"
+        );
+        assert!(
+            describe(&dir, &trust(&k), NOW + 90_000).starts_with("version 5 for LEMI, expired "),
+            "{}",
+            describe(&dir, &trust(&k), NOW + 90_000)
+        );
+        let other = SigningKey::from_seed([8; 32]).unwrap();
+        assert!(
+            describe(&dir, &trust(&other), NOW).starts_with("the kept bundle is not trusted"),
+            "{}",
+            describe(&dir, &trust(&other), NOW)
+        );
+        drop(s);
+        std::fs::write(dir.join("bundle"), b"garbage").unwrap();
+        assert!(
+            describe(&dir, &trust(&k), NOW).contains("the magic bytes are wrong"),
+            "{}",
+            describe(&dir, &trust(&k), NOW)
+        );
     }
 }
