@@ -43,6 +43,7 @@ use crate::words::{Lang, tr};
 
 mod calendar;
 mod orders;
+mod presence;
 mod security;
 mod stats;
 
@@ -226,6 +227,8 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Answer {
         (Method::GET, "/calendars") => calendar::list(app, &ctx).await,
         (Method::GET, "/stats") => stats::show(app, &ctx, &query_text).await,
         (Method::GET, "/security") => security::show(app, &ctx, None).await,
+        (Method::GET, "/presence") => presence::show(app, &ctx).await,
+        (Method::POST, "/presence") => presence::look_up(app, &ctx, req).await,
         (Method::POST, "/security/assess") => security::assess(app, &ctx, req).await,
         (Method::GET, "/stats.csv") => stats::csv(app, &query_text).await,
         (method, p) if p.starts_with("/calendars/") => {
@@ -426,6 +429,18 @@ fn page(ctx: &Ctx, status: StatusCode, title: &str, active: &str, body: String) 
                 ""
             };
             let _ = write!(html, "<a href=\"{href}\"{cur}>{}</a>", esc(label));
+        }
+        if s.account.role == Role::Admin {
+            let cur = if active == "presence" {
+                " aria-current=\"page\""
+            } else {
+                ""
+            };
+            let _ = write!(
+                html,
+                "<a href=\"/presence\"{cur}>{}</a>",
+                esc(tr(lang, "Who was in"))
+            );
         }
         if s.account.role.reads_audit() {
             let cur = if active == "audit" {
@@ -1209,6 +1224,7 @@ fn audit_action(lang: Lang, action: &str) -> String {
         "calendar-day-added" => tr(lang, "added a closed day or special hours").to_owned(),
         "calendar-day-removed" => tr(lang, "removed a closed day or special hours").to_owned(),
         "incident-assessed" => tr(lang, "decided about a security incident").to_owned(),
+        "presence-looked-up" => tr(lang, "looked up who was in").to_owned(),
         other => other.to_owned(),
     }
 }

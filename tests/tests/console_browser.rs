@@ -461,6 +461,7 @@ async fn staff_use_the_console_in_a_real_browser_in_three_languages_on_desktop_a
         ("calendar", "/calendars/LEMI".to_owned()),
         ("stats", "/stats".to_owned()),
         ("security", "/security".to_owned()),
+        ("presence", "/presence".to_owned()),
     ];
     let mut saved = 0;
     for (form, (w, h)) in [("desktop", (1280, 900)), ("phone", (390, 844))] {
@@ -486,7 +487,7 @@ async fn staff_use_the_console_in_a_real_browser_in_three_languages_on_desktop_a
             }
         }
     }
-    assert_eq!(saved, 42);
+    assert_eq!(saved, 48);
     // The audit log has the acknowledgement made in the browser.
     browser.size(1280, 900).await;
     browser.go(&format!("{base}/audit?lang=en")).await;

@@ -12,12 +12,12 @@ use report::{Body, Event, Role};
 
 const H: i64 = 3_600_000;
 
-fn ev(kind: &str, code: &str) -> Body {
+fn ev(kind: &str, code: &str, card: Option<&str>) -> Body {
     Body::Event {
         event: Event {
             kind: kind.into(),
             code: Some(code.into()),
-            card: None,
+            card: card.map(Into::into),
             source: None,
             detail: None,
         },
@@ -30,13 +30,13 @@ async fn deliver(
     id: &str,
     branch: &str,
     role: Role,
-    events: &[(i64, &str, &str)],
+    events: &[(i64, &str, &str, Option<&str>)],
 ) {
     std::fs::create_dir_all(dir).unwrap();
     let c = console.device(id, branch, dir).unwrap();
     let outbox = uplink::Outbox::open(&c.outbox, c.outbox_max_bytes).unwrap();
-    for (at, kind, code) in events {
-        outbox.push(*at, ev(kind, code)).unwrap();
+    for (at, kind, code, card) in events {
+        outbox.push(*at, ev(kind, code, *card)).unwrap();
     }
     let sender = uplink::Sender::new(&c.url, &c.tls, role, Some(id.into())).unwrap();
     let sent = sender.drain(&outbox, events[0].0).await.unwrap();
@@ -49,7 +49,7 @@ async fn security_events_become_incidents_on_a_72_hour_clock_and_an_admin_decide
     let console = rig::console::DemoConsole::start(&tmp.path().join("console"))
         .await
         .unwrap();
-    // 5 March 2031, 12:00 UTC: the console's clock, moved by the test.
+    // 7 March 2031, 12:00 UTC: the console's clock, moved by the test.
     let t0 = 1_930_651_200_000_i64;
     let now = Arc::new(AtomicI64::new(t0));
     let clock = now.clone();
@@ -57,15 +57,15 @@ async fn security_events_become_incidents_on_a_72_hour_clock_and_an_admin_decide
         chrono::DateTime::from_timestamp_millis(clock.load(Ordering::SeqCst)).unwrap()
     }));
     let door = [
-        (t0 - 10 * H, "alarm", "forced-open"),
-        (t0 - 9 * H, "tamper", "tamper"),
-        (t0 - 8 * H, "security", "command-refused"),
+        (t0 - 10 * H, "alarm", "forced-open", None),
+        (t0 - 9 * H, "tamper", "tamper", None),
+        (t0 - 8 * H, "security", "command-refused", None),
         // Not security events: entries, a wrong PIN, a door held open.
-        (t0 - 8 * H, "entry", "online"),
-        (t0 - 8 * H, "denied", "wrong-pin"),
-        (t0 - 7 * H, "alarm", "held-open"),
+        (t0 - 8 * H, "entry", "online", None),
+        (t0 - 8 * H, "denied", "wrong-pin", None),
+        (t0 - 7 * H, "alarm", "held-open", None),
         // Days before: an incident of its own.
-        (t0 - 5 * 24 * H, "denied", "pin-locked-out"),
+        (t0 - 5 * 24 * H, "denied", "pin-locked-out", None),
     ];
     deliver(
         &console,
@@ -76,7 +76,7 @@ async fn security_events_become_incidents_on_a_72_hour_clock_and_an_admin_decide
         &door,
     )
     .await;
-    let kiosk = [(t0 - 2 * H, "security", "list-refused")];
+    let kiosk = [(t0 - 2 * H, "security", "list-refused", None)];
     deliver(
         &console,
         &tmp.path().join("k"),
@@ -180,4 +180,149 @@ async fn security_events_become_incidents_on_a_72_hour_clock_and_an_admin_decide
         "{audit}"
     );
     assert!(audit.contains("reported: door forced"), "{audit}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_looks_up_who_entered_a_branch_with_a_reason_and_the_look_up_is_audited() {
+    let tmp = tempfile::tempdir().unwrap();
+    let console = rig::console::DemoConsole::start(&tmp.path().join("console"))
+        .await
+        .unwrap();
+    // 7 March 2031 in Helsinki (UTC+2): 21:00 is 19:00 UTC.
+    let nine_pm = 1_930_676_400_000_i64;
+    let t = |minutes: i64| nine_pm + minutes * 60_000;
+    let (aino, eero) = (
+        Some("0011223344556677889900aabbccddee"),
+        Some("ffeeddccbbaa00998877665544332211"),
+    );
+    deliver(
+        &console,
+        &tmp.path().join("d"),
+        "lemi-door-1",
+        "LEMI",
+        Role::Door,
+        &[
+            (t(-90), "entry", "online", aino),
+            (t(5), "entry", "online", aino),
+            (t(20), "entry", "offline:7", eero),
+            (t(20), "denied", "wrong-pin", eero),
+            (t(50), "entry", "online", aino),
+            (t(70), "entry", "online", eero),
+        ],
+    )
+    .await;
+    deliver(
+        &console,
+        &tmp.path().join("k"),
+        "kirj-door-1",
+        "KIRJ",
+        Role::Door,
+        &[(
+            t(10),
+            "entry",
+            "online",
+            Some("99999999999999999999999999999999"),
+        )],
+    )
+    .await;
+
+    // Staff may not look.
+    let mut staff = console
+        .staff("kirsi", central::staff::Role::Staff)
+        .await
+        .unwrap();
+    assert!(!staff.get("/?lang=en").await.unwrap().contains("/presence"));
+    let (status, _) = staff
+        .post(
+            "/presence",
+            &[
+                ("branch", "LEMI"),
+                ("from", "2031-03-07T21:00"),
+                ("to", "2031-03-07T22:00"),
+                ("reason", "x"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 403);
+
+    let mut admin = console
+        .staff("tietosuoja", central::staff::Role::Admin)
+        .await
+        .unwrap();
+    let form = admin.get("/presence?lang=en").await.unwrap();
+    assert!(form.contains("<option>LEMI</option>"), "{form}");
+    // Without a reason, or with a range too long: refused, and nothing is looked up.
+    let range = [
+        ("branch", "LEMI"),
+        ("from", "2031-03-07T21:00"),
+        ("to", "2031-03-07T22:00"),
+    ];
+    let (_, said) = admin
+        .submit(
+            "/presence?lang=en",
+            "/presence",
+            &[range[0], range[1], range[2], ("reason", " ")],
+        )
+        .await
+        .unwrap();
+    assert!(said.contains("Say why, for the record."), "{said}");
+    assert!(!said.contains("0011223344"), "{said}");
+    let (_, said) = admin
+        .submit(
+            "/presence?lang=en",
+            "/presence",
+            &[
+                range[0],
+                range[1],
+                ("to", "2031-03-17T22:00"),
+                ("reason", "window broken"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(said.contains("At most seven days at once."), "{said}");
+
+    let (status, said) = admin
+        .submit(
+            "/presence?lang=en",
+            "/presence",
+            &[
+                range[0],
+                range[1],
+                range[2],
+                ("reason", "window broken at 21:40, police report 123"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        said.contains("Entries: <b>3</b> · Different cards: <b>2</b>"),
+        "{said}"
+    );
+    assert!(
+        said.contains("<code>0011223344556677889900aabbccddee</code>"),
+        "{said}"
+    );
+    assert!(
+        said.contains("<code>ffeeddccbbaa00998877665544332211</code></td><td>offline:7"),
+        "{said}"
+    );
+    // Another branch, an earlier entry, a later one and a refusal are not in it.
+    assert!(!said.contains("9999999999"), "{said}");
+    assert_eq!(
+        said.matches("<code>0011223344556677889900aabbccddee</code>")
+            .count(),
+        2,
+        "{said}"
+    );
+    assert!(!said.contains("wrong-pin"), "{said}");
+    let audit = admin.get("/audit?lang=en").await.unwrap();
+    assert!(audit.contains("looked up who was in"), "{audit}");
+    assert!(
+        audit.contains("window broken at 21:40, police report 123"),
+        "{audit}"
+    );
+    assert_eq!(audit.matches("looked up who was in").count(), 1, "{audit}");
 }
