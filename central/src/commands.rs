@@ -5,12 +5,64 @@
 //! open to the console (`GET /v1/commands`) and gets it at once; it answers with the outcome
 //! (`POST /v1/commands/outcome`). Every command is audited with the staff member who sent it.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+
 use allowlist::envelope::{self, Purpose};
 use report::command::{DeviceCommand, Order, Outcome};
 use sqlx::Row;
+use tokio::sync::Notify;
 
 use crate::db::{Db, DbError};
 use crate::policy::Publisher;
+
+/// The devices' held requests for commands, each woken only by a command for its own device
+/// (one `Notify` for the fleet would have every held request look in the database at each
+/// staff click).
+#[derive(Debug, Default)]
+pub struct Waiting {
+    devices: std::sync::Mutex<HashMap<String, Weak<Notify>>>,
+}
+
+impl Waiting {
+    /// What a request from `device_id` waits on (shared by its requests, gone with the last).
+    pub fn register(&self, device_id: &str) -> Arc<Notify> {
+        let mut m = self
+            .devices
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = m.get(device_id).and_then(Weak::upgrade) {
+            return n;
+        }
+        m.retain(|_, w| w.strong_count() > 0);
+        let n = Arc::new(Notify::new());
+        m.insert(device_id.to_owned(), Arc::downgrade(&n));
+        n
+    }
+
+    /// A command for `device_id` was queued.
+    pub fn wake(&self, device_id: &str) {
+        let n = self
+            .devices
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(device_id)
+            .and_then(Weak::upgrade);
+        if let Some(n) = n {
+            n.notify_waiters();
+        }
+    }
+
+    /// How many devices hold a request now.
+    pub fn held(&self) -> usize {
+        self.devices
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .filter(|w| w.strong_count() > 0)
+            .count()
+    }
+}
 
 /// How long a command may wait to be carried out before the device must refuse it.
 pub const FRESH_SECS: i64 = 30;
@@ -200,5 +252,43 @@ impl Publisher {
             body,
             &[self.key()],
         )
+    }
+}
+
+#[cfg(test)]
+mod waiting_tests {
+    #![allow(clippy::unwrap_used)]
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_command_wakes_only_its_own_devices_held_requests() {
+        let w = Waiting::default();
+        let (a, a2, b) = (w.register("a"), w.register("a"), w.register("b"));
+        assert!(Arc::ptr_eq(&a, &a2));
+        assert_eq!(w.held(), 2);
+        {
+            let (fa, fb) = (a.notified(), b.notified());
+            tokio::pin!(fa, fb);
+            fa.as_mut().enable();
+            fb.as_mut().enable();
+            w.wake("a");
+            w.wake("nobody");
+            tokio::time::timeout(Duration::from_secs(1), fa)
+                .await
+                .unwrap();
+            assert!(
+                tokio::time::timeout(Duration::from_millis(50), fb)
+                    .await
+                    .is_err(),
+                "b was woken by a's command"
+            );
+        }
+        // Gone with the last request.
+        drop((a, a2));
+        assert_eq!(w.held(), 1);
+        let _c = w.register("c");
+        assert_eq!(w.devices.lock().unwrap().len(), 2);
     }
 }

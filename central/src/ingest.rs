@@ -47,8 +47,8 @@ pub struct Console {
     pub wake: Arc<Notify>,
     /// The signer of policy bundles, once set ([`Console::publish_policies`]).
     pub policy: Arc<std::sync::OnceLock<Arc<Publisher>>>,
-    /// Woken when a command is queued: the devices' held requests look again.
-    pub commands: Arc<Notify>,
+    /// The devices' held requests for commands, woken by a command for their device.
+    pub commands: Arc<crate::commands::Waiting>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -229,7 +229,7 @@ pub async fn start(
     let (served_alarms, served_wake) = (alarms.clone(), wake.clone());
     let policy: Arc<std::sync::OnceLock<Arc<Publisher>>> = Arc::default();
     let served_policy = policy.clone();
-    let commands = Arc::new(Notify::new());
+    let commands = Arc::new(crate::commands::Waiting::default());
     let served_commands = commands.clone();
     let task = tokio::spawn(async move {
         let mut connections = tokio::task::JoinSet::new();
@@ -321,7 +321,7 @@ struct Told {
     alarms: Arc<Alarms>,
     wake: Arc<Notify>,
     policy: Arc<std::sync::OnceLock<Arc<Publisher>>>,
-    commands: Arc<Notify>,
+    commands: Arc<crate::commands::Waiting>,
 }
 
 fn answer(status: StatusCode, body: impl Into<Bytes>, json: bool) -> Response<Full<Bytes>> {
@@ -473,7 +473,7 @@ async fn next_command(
     db: &Db,
     device: &DeviceCert,
     clock: &Clock,
-    wake: &Notify,
+    waiting: &crate::commands::Waiting,
 ) -> Response<Full<Bytes>> {
     if db.is_revoked(&device.sha256).await.unwrap_or(true) {
         return answer(
@@ -483,6 +483,7 @@ async fn next_command(
         );
     }
     let deadline = tokio::time::Instant::now() + COMMAND_WAIT;
+    let wake = waiting.register(&device.device_id);
     loop {
         // Armed before the look, so a command queued during it is not missed.
         let woken = wake.notified();

@@ -58,7 +58,7 @@ struct App {
     clock: Clock,
     alarms: Arc<Alarms>,
     policy: Arc<std::sync::OnceLock<Arc<crate::policy::Publisher>>>,
-    commands: Arc<tokio::sync::Notify>,
+    commands: Arc<crate::commands::Waiting>,
     idle_ms: i64,
     max_ms: i64,
 }
@@ -71,7 +71,7 @@ pub async fn start(
     clock: Clock,
     alarms: Arc<Alarms>,
     policy: Arc<std::sync::OnceLock<Arc<crate::policy::Publisher>>>,
-    commands: Arc<tokio::sync::Notify>,
+    commands: Arc<crate::commands::Waiting>,
     mut stopped: watch::Receiver<bool>,
 ) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
     let tls = server_config(l)?;

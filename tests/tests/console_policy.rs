@@ -426,7 +426,7 @@ async fn an_unlock_and_a_lockdown_travel_to_the_door_and_back_and_forged_or_stal
         &[&stranger],
     );
     plant_command(&db, &"f".repeat(32), &forged, (now + 30) * 1000).await;
-    console.console.commands.notify_waiters();
+    console.console.commands.wake("lemi-door-1");
     let (outcome, detail) = command_outcome(&db, &"f".repeat(32)).await.unwrap();
     assert_eq!(outcome, "refused", "{detail:?}");
     assert!(
@@ -471,7 +471,7 @@ async fn an_unlock_and_a_lockdown_travel_to_the_door_and_back_and_forged_or_stal
         .unwrap(),
     );
     plant_command(&db, &"e".repeat(32), &stale, (now + 30) * 1000).await;
-    console.console.commands.notify_waiters();
+    console.console.commands.wake("lemi-door-1");
     let (outcome, detail) = command_outcome(&db, &"e".repeat(32)).await.unwrap();
     assert_eq!(outcome, "refused");
     assert!(

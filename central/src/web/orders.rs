@@ -189,7 +189,7 @@ pub(super) async fn send(
     else {
         return Ok(plain(StatusCode::NOT_FOUND, "no such device\n"));
     };
-    app.commands.notify_waiters();
+    app.commands.wake(device_id);
     let note = match order {
         Order::Unlock { minutes } => format!("{} {minutes} min ({id})", order.code()),
         _ => format!("{} ({id})", order.code()),
