@@ -906,7 +906,7 @@ async fn device_page(app: &App, ctx: &Ctx, id: &str) -> Result<Answer, DbError> 
         );
     }
     body.push_str("</dd></dl>");
-    if d.role == "door" {
+    if d.role == "door" || d.role == "kiosk" {
         body.push_str(&orders::section(app, ctx, &d).await?);
     }
     if !alarms.is_empty() {

@@ -65,6 +65,37 @@ pub struct Check {
     pub detail: String,
 }
 
+/// Below this, a state directory is reported short of room: the event log, the offline list's
+/// swap (a second copy while a new list is applied) and the reports waiting for the console
+/// all need it.
+pub const LOW_SPACE: u64 = 64 * 1024 * 1024;
+
+/// The state directory: it takes a new file durably, and has room.
+pub fn state_directory(dir: &Path) -> Check {
+    let shown = dir.display();
+    match (crate::fs::writable(dir), crate::fs::free_bytes(dir)) {
+        (Err(e), _) => check(
+            "state directory",
+            false,
+            format!("{shown}: cannot write: {e}"),
+        ),
+        (Ok(()), Err(e)) => check("state directory", false, format!("{shown}: {e}")),
+        (Ok(()), Ok(free)) => check(
+            "state directory",
+            free >= LOW_SPACE,
+            format!(
+                "writable, {} MB free{}",
+                free / (1024 * 1024),
+                if free < LOW_SPACE {
+                    ": too little for the logs and the next list"
+                } else {
+                    ""
+                }
+            ),
+        ),
+    }
+}
+
 /// A line of the table.
 pub fn check(what: &str, ok: bool, detail: impl Into<String>) -> Check {
     Check {

@@ -371,11 +371,6 @@ pub async fn run(
     out
 }
 
-/// Below this, the state directory is reported short of room: the event log, the offline list's
-/// swap (a second copy while a new list is applied) and the reports waiting for the console
-/// all need it.
-pub const LOW_SPACE: u64 = 64 * 1024 * 1024;
-
 /// What the running door knows for a selftest the console asked for (no person at the door).
 #[derive(Debug, Clone)]
 pub struct Seen {
@@ -421,60 +416,13 @@ where
             format!("lost: {}", seen.readers_lost.join(", ")),
         )
     });
-    let dir = state_dir.display();
-    out.push(
-        match (
-            daemon::fs::writable(state_dir),
-            daemon::fs::free_bytes(state_dir),
-        ) {
-            (Err(e), _) => check(
-                "state directory",
-                false,
-                format!("{dir}: cannot write: {e}"),
-            ),
-            (Ok(()), Err(e)) => check("state directory", false, format!("{dir}: {e}")),
-            (Ok(()), Ok(free)) => check(
-                "state directory",
-                free >= LOW_SPACE,
-                format!(
-                    "writable, {} MB free{}",
-                    free / (1024 * 1024),
-                    if free < LOW_SPACE {
-                        ": too little for the logs and the next list"
-                    } else {
-                        ""
-                    }
-                ),
-            ),
-        },
-    );
+    out.push(daemon::selftest::state_directory(state_dir));
     out.push(offline::selftest::freshness(
         seen.list,
         now,
         "none applied yet: offline, no card is let in",
     ));
-    out.push(match library {
-        None => check("library system", false, "no [registry] configured"),
-        Some(ask) => {
-            let started = Instant::now();
-            match tokio::time::timeout(bound, ask).await {
-                Ok(Ok(())) => check(
-                    "library system",
-                    true,
-                    format!("answers in {} ms", started.elapsed().as_millis()),
-                ),
-                Ok(Err(e)) => check("library system", false, e),
-                Err(_) => check(
-                    "library system",
-                    false,
-                    format!(
-                        "no answer in {:.1} s: the door decides from the offline list",
-                        bound.as_secs_f64()
-                    ),
-                ),
-            }
-        }
-    });
+    out.push(offline::selftest::answers(library, bound).await);
     out.push(match seen.policy {
         None => check("policy bundle", true, "not taken: the hours are the file's"),
         Some(None) => check(
@@ -569,7 +517,7 @@ mod tests {
             "card readers: lost: front",
             "state directory: ",
             "offline list: version 7 expired",
-            "library system: no answer in 0.1 s",
+            "library system: no answer in 0.1 s: decisions come from the offline list",
             "policy bundle: version 9 expired",
         ]
         .iter()

@@ -27,6 +27,7 @@ pub mod offline_loans;
 pub mod offline_rules;
 pub mod pad;
 pub mod queue;
+pub mod remote;
 pub mod selftest;
 pub mod session;
 pub mod settings;
@@ -121,8 +122,21 @@ pub async fn run(
     }
     // The library's console: loans, returns and queue conflicts as events, the gauges every
     // `status_every`. Without it (or when it cannot be set up) the kiosk works as before.
+    let linked = Arc::new(std::sync::OnceLock::new());
     let link = settings.console.as_ref().and_then(|c| {
         let (clock, m) = (clock.clone(), metrics.clone());
+        let commands = remote::command_hook(
+            c,
+            remote::Parts {
+                state_dir: settings.state_dir.clone(),
+                list: list.clone(),
+                registry: registry.clone(),
+                bound: settings.online_timeout,
+                queue: queue.clone(),
+                clock: clock.clone(),
+            },
+            linked.clone(),
+        );
         uplink::Link::start(
             c,
             report::Role::Kiosk,
@@ -134,14 +148,17 @@ pub async fn run(
                     .map(|(k, v)| (k.to_owned(), v))
                     .collect()
             },
-            // The kiosk keeps no hours of its own: policy bundles and commands are the door's.
+            // The kiosk keeps no hours of its own: policy bundles are the door's.
             None,
-            None,
+            commands,
         )
         .map_err(|e| tracing::error!("{e}; the kiosk works on without reporting to the console"))
         .ok()
         .map(Arc::new)
     });
+    if let Some(l) = &link {
+        let _ = linked.set(Arc::downgrade(l));
+    }
     if let Some(r) = &registry {
         background.0.push(tokio::spawn(deliver_forever(
             queue.clone(),

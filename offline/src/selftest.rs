@@ -39,6 +39,34 @@ pub async fn library_system(settings: Option<&RegistrySettings>, bound: Duration
     }
 }
 
+/// The library system of a running daemon, asked through `ask` (its own connection: a round
+/// trip about a dummy item), bounded by `bound`; `None` when none is configured.
+pub async fn answers<F>(ask: Option<F>, bound: Duration) -> Check
+where
+    F: Future<Output = Result<(), String>>,
+{
+    let Some(ask) = ask else {
+        return check("library system", false, "no [registry] configured");
+    };
+    let started = std::time::Instant::now();
+    match tokio::time::timeout(bound, ask).await {
+        Ok(Ok(())) => check(
+            "library system",
+            true,
+            format!("answers in {} ms", started.elapsed().as_millis()),
+        ),
+        Ok(Err(e)) => check("library system", false, e),
+        Err(_) => check(
+            "library system",
+            false,
+            format!(
+                "no answer in {:.1} s: decisions come from the offline list",
+                bound.as_secs_f64()
+            ),
+        ),
+    }
+}
+
 /// The offline list held (its version and expiry), checked at `now` (Unix seconds); `none` says
 /// what to do when there is none.
 pub fn freshness(held: Option<(u64, i64)>, now: i64, none: &str) -> Check {

@@ -497,3 +497,80 @@ async fn an_unlock_and_a_lockdown_travel_to_the_door_and_back_and_forged_or_stal
     rig.running.stop();
     console.console.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_answers_a_selftest_from_its_page_and_takes_no_door_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let console = rig::console::DemoConsole::start(&tmp.path().join("console"))
+        .await
+        .unwrap();
+    let db = console.console.db.clone();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
+    let rig = rig::kiosk::rig(&tmp.path().join("k"), &fixtures, e2e::daemons_now(), "")
+        .await
+        .unwrap();
+    let mut settings = kiosk::settings::load(&rig.config).unwrap();
+    settings.console = Some(
+        console
+            .device("lpr-kiosk-1", "LPR", &rig.dir.join("state"))
+            .unwrap(),
+    );
+    let k = rig::kiosk::start_kiosk(
+        settings,
+        drivers::feig_twin::AirTime::default(),
+        kiosk::system_clock(),
+    )
+    .unwrap();
+    // The kiosk has reported, with its offline list synced (its gauges say when).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let synced = db.device("lpr-kiosk-1").await.unwrap().is_some_and(|d| {
+            d.gauge_map()
+                .contains_key("omatoimi_allowlist_last_sync_timestamp_seconds")
+        });
+        if synced {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the kiosk never reported a synced list"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut staff = console
+        .staff("kirsi", central::staff::Role::Staff)
+        .await
+        .unwrap();
+    let page = "/devices/lpr-kiosk-1";
+    let action = "/devices/lpr-kiosk-1/commands";
+    // Only the selftest is offered, and a door's order is refused by the console.
+    let shown = staff.get(&format!("{page}?lang=en")).await.unwrap();
+    assert!(shown.contains("value=\"selftest\""), "{shown}");
+    assert!(!shown.contains("value=\"lockdown\""), "{shown}");
+    let (status, _) = staff
+        .submit(page, action, &[("order", "lockdown")])
+        .await
+        .unwrap();
+    assert_eq!(status, 400);
+
+    let (status, _) = staff
+        .submit(page, action, &[("order", "selftest")])
+        .await
+        .unwrap();
+    assert_eq!(status, 303);
+    let id = newest_command(&db).await;
+    let (outcome, table) = command_outcome(&db, &id).await.unwrap();
+    let table = table.unwrap_or_default();
+    assert_eq!(outcome, "done", "{table}");
+    for line in [
+        "ok    state directory  writable, ",
+        "ok    offline list     version ",
+        "ok    library system   answers in ",
+        "ok    offline loans    0 waiting for the library system, 0 refused by it",
+    ] {
+        assert!(table.contains(line), "{line:?} not in\n{table}");
+    }
+    let shown = staff.get(&format!("{page}?lang=en")).await.unwrap();
+    assert!(shown.contains("all checks passed"), "{shown}");
+    k.shut_down().await.unwrap();
+}

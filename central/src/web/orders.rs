@@ -1,6 +1,7 @@
-//! The door's remote commands on its page: unlock for N minutes, lock down and end it, end
-//! self-service now; each sent signed to the door (see [`crate::commands`]), audited with the
-//! staff member, and shown with the door's answer.
+//! The remote commands on a device's page: for a door, unlock for N minutes, lock down and end
+//! it, end self-service now, and a selftest; for a kiosk, the selftest. Each is sent signed to
+//! the device (see [`crate::commands`]), audited with the staff member, and shown with the
+//! device's answer.
 
 use std::fmt::Write as _;
 
@@ -66,7 +67,8 @@ pub(super) async fn section(app: &App, ctx: &Ctx, d: &DeviceRow) -> Result<Strin
                 esc(&order_words(lang, order, None)),
             );
         };
-        if may_order(ctx, Some(&Order::Lockdown)) {
+        // A kiosk has no door: a selftest is all it takes.
+        if d.role == "door" && may_order(ctx, Some(&Order::Lockdown)) {
             let _ = write!(
                 body,
                 "<form method=\"post\" action=\"{action}\" class=\"grid\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"order\" value=\"unlock\"><label>{}<input type=\"number\" name=\"minutes\" min=\"1\" max=\"{MAX_UNLOCK_MINUTES}\" value=\"30\" required></label><button>{}</button></form>",
@@ -176,6 +178,16 @@ pub(super) async fn send(
     let (Some(s), true) = (&ctx.session, may_order(ctx, Some(&order))) else {
         return Ok(plain(StatusCode::FORBIDDEN, "not allowed for your role\n"));
     };
+    match app.db.device(device_id).await? {
+        None => return Ok(plain(StatusCode::NOT_FOUND, "no such device\n")),
+        Some(d) if d.role != "door" && order != Order::Selftest => {
+            return Ok(plain(
+                StatusCode::BAD_REQUEST,
+                "a kiosk has no door: it takes only the selftest\n",
+            ));
+        }
+        Some(_) => {}
+    }
     let now = (app.clock)();
     let Some(id) = crate::commands::issue(
         &app.db,
