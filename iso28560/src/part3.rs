@@ -163,19 +163,30 @@ pub fn decode(memory: &[u8]) -> Result<(Part3, Quirks), Part3Error> {
     if memory.len() < 32 {
         return Err(Part3Error::TooShort(memory.len()));
     }
-    let mut quirks = Quirks::default();
-    let mut m = memory.to_vec();
-    if stored_crc(&m) != computed_crc(&m) {
-        let r = reverse_blocks(&m);
-        if stored_crc(&r) != computed_crc(&r) {
-            return Err(Part3Error::Crc {
-                stored: stored_crc(&m),
-                computed: computed_crc(&m),
-            });
+    let direct = stored_crc(memory) == computed_crc(memory);
+    let r = reverse_blocks(memory);
+    let reversed = stored_crc(&r) == computed_crc(&r);
+    let turned = Quirks {
+        reversed_blocks: true,
+        ..Quirks::default()
+    };
+    match (direct, reversed) {
+        (false, false) => Err(Part3Error::Crc {
+            stored: stored_crc(memory),
+            computed: computed_crc(memory),
+        }),
+        (true, false) => fields(memory.to_vec(), Quirks::default()),
+        (false, true) => fields(r, turned),
+        // The CRC holds in both orders (a 16-bit check does, now and then): the order whose
+        // fields read is the tag's.
+        (true, true) => {
+            fields(memory.to_vec(), Quirks::default()).or_else(|e| fields(r, turned).map_err(|_| e))
         }
-        quirks.reversed_blocks = true;
-        m = r;
     }
+}
+
+/// The fields of a block whose CRC holds, in the order given.
+fn fields(m: Vec<u8>, mut quirks: Quirks) -> Result<(Part3, Quirks), Part3Error> {
     let (mut version, mut usage) = (m[0] >> 4, m[0] & 0x0F);
     if !(1..=2).contains(&version) && usage == 1 {
         quirks.swapped_nibbles = true;
@@ -428,6 +439,26 @@ mod tests {
             let bytes = encode(&tag("1", isil), 32).unwrap();
             assert_eq!(decode(&bytes).unwrap().0.isil, isil);
         }
+    }
+
+    #[test]
+    fn a_reversed_tag_whose_crc_also_holds_as_given_is_read_in_its_own_order() {
+        // Found by the round-trip property below: these blocks, reversed, still pass the CRC
+        // as given, where the item's first byte is the version and usage (not text).
+        let tag = Part3 {
+            version: 1,
+            usage: 9,
+            parts: 4,
+            part: 4,
+            item: "1ST298Y376".into(),
+            isil: "SE-zDKF605".into(),
+            extensions: vec![],
+        };
+        let turned = reverse_blocks(&encode(&tag, 32).unwrap());
+        assert_eq!(stored_crc(&turned), computed_crc(&turned));
+        let (read, quirks) = decode(&turned).unwrap();
+        assert_eq!(read, tag);
+        assert!(quirks.reversed_blocks);
     }
 
     proptest! {
