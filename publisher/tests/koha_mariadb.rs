@@ -173,9 +173,14 @@ fn start_with(extra: &[String]) -> Option<Server> {
     };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    // Its own temporary directory: the bootstrap's temporary tables stay out of the shared /tmp
+    // (where one vanished from under a run: "Could not remove temporary table … error: 2").
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
     let mut cmd = Command::new(install);
     cmd.arg("--no-defaults")
         .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--tmpdir={}", tmp.display()))
         .arg("--auth-root-authentication-method=normal")
         .arg("--skip-test-db");
     if is_root() {
@@ -197,6 +202,7 @@ fn start_with(extra: &[String]) -> Option<Server> {
     cmd.arg("--no-defaults")
         .arg(format!("--datadir={}", data.display()))
         .arg(format!("--socket={}", dir.path().join("sock").display()))
+        .arg(format!("--tmpdir={}", tmp.display()))
         .arg(format!("--pid-file={}", dir.path().join("pid").display()))
         .arg(format!(
             "--log-error={}",
