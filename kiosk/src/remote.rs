@@ -82,22 +82,11 @@ pub fn command_hook(
     parts: Parts,
     link: Arc<OnceLock<Weak<uplink::Link>>>,
 ) -> Option<uplink::CommandHook> {
-    if c.policy_keys.is_empty() {
-        return None;
-    }
-    let (cert, _) = c.tls.client_identity.as_ref()?;
-    let own = uplink::certificate_sha256(cert)
-        .map_err(|e| tracing::error!("commands: {e}; none are taken"))
-        .ok()?;
+    let trust = uplink::commands::trust(c)?;
     let now = parts.clock.clone();
     let refused_clock = parts.clock.clone();
     Some(uplink::CommandHook {
-        trust: allowlist::envelope::Trust {
-            keys: c.policy_keys.clone(),
-            revoked: c.policy_revoked.clone(),
-            scopes: vec![own],
-            clock_skew: 30,
-        },
+        trust,
         dir: parts.state_dir.join("commands"),
         now_s: Box::new(move || now().timestamp()),
         carry_out: Box::new(move |command| {

@@ -34,6 +34,25 @@ pub struct CommandHook {
     pub refused: Box<dyn Fn(String) + Send + Sync>,
 }
 
+/// What a device trusts a command by, when `[console] policy_keys` names the console's keys:
+/// those keys, the revoked ones, and this device's own certificate as the only scope, fresh for
+/// 30 s. `None` without keys or a certificate (said in the log): the device takes no commands.
+pub fn trust(c: &config::console::ConsoleSettings) -> Option<Trust> {
+    if c.policy_keys.is_empty() {
+        return None;
+    }
+    let (cert, _) = c.tls.client_identity.as_ref()?;
+    let own = certificate_sha256(cert)
+        .map_err(|e| tracing::error!("commands: {e}; none are taken"))
+        .ok()?;
+    Some(Trust {
+        keys: c.policy_keys.clone(),
+        revoked: c.policy_revoked.clone(),
+        scopes: vec![own],
+        clock_skew: 30,
+    })
+}
+
 /// SHA-256 of the first certificate of a PEM file, lowercase hex: how the console names this
 /// device's certificate in a command's scope.
 pub fn certificate_sha256(pem_file: &Path) -> Result<String, String> {
