@@ -67,6 +67,19 @@ impl Waiting {
 /// How long a command may wait to be carried out before the device must refuse it.
 pub const FRESH_SECS: i64 = 30;
 
+/// How long a patron's export or erasure waits for a device that is away (switched off for the
+/// summer, its network down): it is carried out whenever the device is back within this.
+pub const PATRON_SECS: i64 = 30 * 86_400;
+
+/// How long `order` stays valid.
+pub fn lifetime(order: &Order) -> i64 {
+    if order.cards().is_empty() {
+        FRESH_SECS
+    } else {
+        PATRON_SECS
+    }
+}
+
 /// A command as kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandRow {
@@ -117,6 +130,11 @@ pub async fn issue(
     let mut raw = [0u8; 16];
     getrandom::getrandom(&mut raw).map_err(|e| DbError::Invalid(format!("randomness: {e}")))?;
     let id = crate::hex(&raw);
+    let (code, life) = (order.code(), lifetime(&order));
+    let minutes = match order {
+        Order::Unlock { minutes } => Some(i64::from(minutes)),
+        _ => None,
+    };
     let body = serde_json::to_vec(&DeviceCommand {
         id: id.clone(),
         order,
@@ -127,14 +145,10 @@ pub async fn issue(
         Purpose::Command,
         version as u64,
         issued,
-        issued + FRESH_SECS,
+        issued + life,
         vec![cert],
         &body,
     );
-    let minutes = match order {
-        Order::Unlock { minutes } => Some(i64::from(minutes)),
-        _ => None,
-    };
     sqlx::query(
         "INSERT INTO commands (command_id, device_id, version, order_code, minutes, created_at, expires_at, created_by, envelope) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -142,10 +156,10 @@ pub async fn issue(
     .bind(&id)
     .bind(device_id)
     .bind(version)
-    .bind(order.code())
+    .bind(code)
     .bind(minutes)
     .bind(now_ms)
-    .bind((issued + FRESH_SECS) * 1000)
+    .bind((issued + life) * 1000)
     .bind(by)
     .bind(crate::hex(&bytes))
     .execute(&mut *tx)
@@ -190,14 +204,16 @@ pub async fn record_outcome(
     o: &Outcome,
     now_ms: i64,
 ) -> Result<bool, DbError> {
-    let detail: Option<String> = o.detail.as_ref().map(|d| d.chars().take(2000).collect());
     let outcome: String = o.outcome.chars().take(40).collect();
+    // Words for staff, except a patron's export: what the device holds about the card.
     Ok(sqlx::query(
-        "UPDATE commands SET outcome = $1, outcome_at = $2, detail = $3 WHERE command_id = $4 AND device_id = $5 AND outcome IS NULL",
+        "UPDATE commands SET outcome = $1, outcome_at = $2, \
+         detail = CASE WHEN order_code = 'patron-export' THEN $3 ELSE substr($3, 1, 2000) END \
+         WHERE command_id = $4 AND device_id = $5 AND outcome IS NULL",
     )
     .bind(outcome)
     .bind(now_ms)
-    .bind(detail)
+    .bind(o.detail.as_deref())
     .bind(&o.id)
     .bind(device_id)
     .execute(db.pool())

@@ -518,7 +518,11 @@ async fn command_outcome(
     device: &DeviceCert,
     clock: &Clock,
 ) -> Response<Full<Bytes>> {
-    let body = match Limited::new(req.into_body(), 4096).collect().await {
+    // A patron's export carries what the device holds about the card.
+    let body = match Limited::new(req.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
         Ok(b) => b.to_bytes(),
         Err(e) => {
             return answer(

@@ -399,7 +399,12 @@ impl EventLog {
     /// patron's right to erasure). The log is rewritten even when none is found: a version
     /// before this one removed events from the index only, and left their bytes.
     pub fn erase_card(&self, pseudonym: &str) -> Result<usize, EventLogError> {
-        self.rewrite(|_, v, _| !about(v, pseudonym))
+        self.erase_cards(&[pseudonym])
+    }
+
+    /// [`Self::erase_card`] for any of these pseudonyms, in one rewrite.
+    pub fn erase_cards(&self, pseudonyms: &[&str]) -> Result<usize, EventLogError> {
+        self.rewrite(|_, v, _| !pseudonyms.iter().any(|p| about(v, p)))
     }
 
     /// Events held.

@@ -25,6 +25,7 @@ pub mod devices;
 pub mod door;
 pub mod events;
 pub mod health;
+pub mod patron;
 pub mod selftest;
 pub mod settings;
 
@@ -170,7 +171,7 @@ pub async fn run<R: Registry + Clone + 'static>(
         let hook = policy_store
             .clone()
             .map(|store| policy_hook(store, policy_tx.clone(), &events, &clock));
-        let commands = command_hook(c, &settings, order_tx.clone(), &events, &clock);
+        let commands = command_hook(c, &settings, order_tx.clone(), &events, &list, &clock);
         start_uplink(
             c,
             &settings,
@@ -288,6 +289,11 @@ pub async fn run<R: Registry + Clone + 'static>(
                     Sent::Lockdown => access::door::Order::LockDown(true),
                     Sent::LockdownEnd => access::door::Order::LockDown(false),
                     Sent::EndSelfService => access::door::Order::EndSelfService,
+                    // Carried out by the command hook, never sent here.
+                    Sent::PatronExport { .. } | Sent::PatronErase { .. } => {
+                        let _ = reply.send(Err("not the door's loop's to carry out".into()));
+                        continue;
+                    }
                     Sent::Selftest => {
                         let at = clock().timestamp();
                         let seen = selftest::Seen {
@@ -510,16 +516,41 @@ fn command_hook(
     settings: &DoorSettings,
     to_door: mpsc::Sender<Ordered>,
     events: &EventLog,
+    list: &OfflineList,
     clock: &Clock,
 ) -> Option<uplink::CommandHook> {
+    use report::command::Order as Sent;
     let trust = uplink::commands::trust(c)?;
     let (events, clock, now) = (events.clone(), clock.clone(), clock.clone());
+    let (patron_events, list, patron_clock) = (events.clone(), list.clone(), clock.clone());
+    let name = settings.name.clone();
     Some(uplink::CommandHook {
         trust,
         dir: settings.state_dir.join("commands"),
         now_s: Box::new(move || now().timestamp()),
         carry_out: Box::new(move |command| {
             let (tx, rx) = tokio::sync::oneshot::channel();
+            // A patron's export or erasure needs no door: carried out off its loop.
+            if let Sent::PatronExport { cards } | Sent::PatronErase { cards } = &command.order {
+                let erase = matches!(command.order, Sent::PatronErase { .. });
+                tracing::info!(door = %name, order = command.order.code(), "a patron's request from the console");
+                let (events, list, cards, name) = (
+                    patron_events.clone(),
+                    list.clone(),
+                    cards.clone(),
+                    name.clone(),
+                );
+                let at = patron_clock().timestamp();
+                tokio::task::spawn_blocking(move || {
+                    let answer = if erase {
+                        patron::erase(&events, &list, &cards)
+                    } else {
+                        patron::export(&name, &events, &list, &cards, at)
+                    };
+                    let _ = tx.send(answer.map(Some));
+                });
+                return rx;
+            }
             if let Err(
                 mpsc::error::TrySendError::Full((_, tx))
                 | mpsc::error::TrySendError::Closed((_, tx)),

@@ -262,7 +262,7 @@ async fn real_main(
                 if daemon::fs::store_exists(&c.outbox) {
                     let outbox = uplink::Outbox::open(&c.outbox, c.outbox_max_bytes)
                         .context("the console's outbox (is the door-agent running?)")?;
-                    let (_, n) = outbox.erase_card(&p)?;
+                    let n = outbox.erase_cards(&[&p])?;
                     println!("{n} record(s) about this card removed from the console's outbox");
                 }
             }

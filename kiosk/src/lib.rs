@@ -128,6 +128,7 @@ pub async fn run(
         let commands = remote::command_hook(
             c,
             remote::Parts {
+                name: settings.name.clone(),
                 state_dir: settings.state_dir.clone(),
                 list: list.clone(),
                 registry: registry.clone(),

@@ -137,6 +137,9 @@ pub struct Queue {
     dir: std::path::PathBuf,
     path: String,
     _lock: std::sync::Arc<daemon::fs::DirLock>,
+    /// One delivery at a time (the kiosk's own, and one an erasure from the console asks for),
+    /// so that no record is sent twice.
+    delivering: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Queue {
@@ -164,6 +167,7 @@ impl Queue {
             dir: dir.to_owned(),
             path,
             _lock: std::sync::Arc::new(lock),
+            delivering: std::sync::Arc::default(),
         };
         for mut d in q.list() {
             if matches!(d.state, State::Staged { .. }) {
@@ -421,6 +425,21 @@ impl Queue {
             .count()
     }
 
+    /// Every record of loans to the card whose keyed hash under `key` is one of `hashes` (a
+    /// patron's request from the library's console, which sends no number).
+    pub fn of_card_hash(
+        &self,
+        key: &allowlist::CardKey,
+        hashes: &[allowlist::CardHash],
+    ) -> Vec<Deferred> {
+        self.list()
+            .into_iter()
+            .filter(|d| {
+                matches!(&d.kind, Kind::Checkout { card } if hashes.contains(&key.hash(&CardNumber::new(card.clone()))))
+            })
+            .collect()
+    }
+
     /// Every record of loans to `card` (for a patron's right of access).
     pub fn of_card(&self, card: &CardNumber) -> Vec<Deferred> {
         self.list()
@@ -456,6 +475,7 @@ impl Queue {
     /// Sends what waits, oldest first, until the library system stops answering.
     /// What was delivered is then gone from the queue's files too.
     pub async fn deliver<R: Registry>(&self, registry: &R) -> Result<Delivery, QueueError> {
+        let _one = self.delivering.lock().await;
         let report = self.send(registry).await;
         if report.as_ref().map_or(true, |r| r.delivered > 0) {
             // Also after a failure midway, which may have delivered some.

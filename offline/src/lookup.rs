@@ -201,10 +201,30 @@ impl OfflineList {
     /// erasure), leaving no bytes of it in the records' files; whether there was one. The list
     /// itself comes from the library system and is not touched.
     pub fn erase_card(&self, card: &CardNumber) -> Result<bool, StoreError> {
-        let hash = self.settings.card_key.hash(card);
-        let failures = self.failures.remove(&hash)?;
-        let learned = self.learned.remove(&hash)?;
+        self.erase_hash(&self.settings.card_key.hash(card))
+    }
+
+    /// [`Self::erase_card`] for the card of keyed hash `hash` (an erasure asked from the
+    /// library's console, which sends no number).
+    pub fn erase_hash(&self, hash: &allowlist::CardHash) -> Result<bool, StoreError> {
+        let failures = self.failures.remove(hash)?;
+        let learned = self.learned.remove(hash)?;
         Ok(failures || learned)
+    }
+
+    /// What this device holds about the card of keyed hash `hash` (a patron's right of
+    /// access): its wrong-PIN record, and when a PIN verifier learned for it was last confirmed
+    /// by the library system (the verifier itself is never told).
+    pub fn held_about(
+        &self,
+        hash: &allowlist::CardHash,
+    ) -> (Option<allowlist::guard::Failures>, Option<i64>) {
+        (
+            self.failures.get(hash),
+            self.learned
+                .get(hash, i64::MIN, i64::MAX)
+                .map(|l| l.confirmed_at),
+        )
     }
 
     /// Removes the PIN-failure records that have expired at `now` (Unix seconds: window

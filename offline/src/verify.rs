@@ -310,6 +310,28 @@ impl<R: Registry + Clone> Verifier<R> {
         }
     }
 
+    /// [`Self::erase_card`] by the card's keyed hash (an erasure from the library's console).
+    pub fn erase_hash(&self, hash: &CardHash) -> Result<bool, StoreError> {
+        match &*self.records {
+            Records::List(l) => l.erase_hash(hash),
+            Records::Memory(m) => Ok(lock(m).remove(&hash.0).is_some()),
+        }
+    }
+
+    /// What the device holds about the card of keyed hash `hash`: its wrong-PIN record, and
+    /// when a learned PIN verifier was last confirmed (see [`OfflineList::held_about`]).
+    pub fn held_about(&self, hash: &CardHash) -> (Option<Failures>, Option<i64>) {
+        match &*self.records {
+            Records::List(l) => l.held_about(hash),
+            Records::Memory(m) => (lock(m).get(&hash.0).copied(), None),
+        }
+    }
+
+    /// The card key this device hashes cards with.
+    pub fn card_key(&self) -> &CardKey {
+        &self.key
+    }
+
     /// Drops the records whose window and lockout are over at `now` (Unix seconds), logging
     /// how many went.
     pub fn purge_logged(&self, now: i64) {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_UNLOCK_MINUTES: u32 = 240;
 
 /// What staff ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "order")]
 pub enum Order {
     /// Stand the door unlocked for this many minutes (1 to [`MAX_UNLOCK_MINUTES`]).
@@ -24,6 +24,29 @@ pub enum Order {
     /// Check what needs no person (door inputs, state directory, offline list, library
     /// system, policy bundle) and answer with the table.
     Selftest,
+    /// A patron's right of access: everything the device holds about one card, as JSON.
+    PatronExport {
+        /// The card's keyed hashes (64 hex digits), one under each card key the device may
+        /// hold (the consortium's, its branch's, its own): the device matches its own, and
+        /// never sees the number.
+        cards: Vec<String>,
+    },
+    /// A patron's right to erasure: remove everything the device holds about one card
+    /// (what the library system has not yet been told is delivered first, or the erasure
+    /// fails and says why).
+    PatronErase {
+        /// As for [`Order::PatronExport`].
+        cards: Vec<String>,
+    },
+}
+
+/// The most keyed hashes one patron order carries.
+pub const MAX_PATRON_CARDS: usize = 4;
+
+/// The pseudonym the device's records carry for a card of keyed hash `hash` (its first 32 hex
+/// digits).
+pub fn pseudonym(hash: &str) -> &str {
+    hash.get(..32).unwrap_or(hash)
 }
 
 impl Order {
@@ -35,6 +58,16 @@ impl Order {
             Self::LockdownEnd => "lockdown-end",
             Self::EndSelfService => "end-self-service",
             Self::Selftest => "selftest",
+            Self::PatronExport { .. } => "patron-export",
+            Self::PatronErase { .. } => "patron-erase",
+        }
+    }
+
+    /// The card hashes of a patron order (none for the others).
+    pub fn cards(&self) -> &[String] {
+        match self {
+            Self::PatronExport { cards } | Self::PatronErase { cards } => cards,
+            _ => &[],
         }
     }
 }
@@ -74,6 +107,18 @@ impl DeviceCommand {
                 ));
             }
         }
+        if let Order::PatronExport { cards } | Order::PatronErase { cards } = &c.order {
+            let hash = |h: &String| {
+                h.len() == 64
+                    && h.bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            };
+            if cards.is_empty() || cards.len() > MAX_PATRON_CARDS || !cards.iter().all(hash) {
+                return Err(format!(
+                    "a patron order names 1 to {MAX_PATRON_CARDS} card hashes of 64 lowercase hex digits"
+                ));
+            }
+        }
         Ok(c)
     }
 }
@@ -107,6 +152,33 @@ mod tests {
                 .order,
             Order::Selftest
         );
+        let erase = format!(
+            r#"{{"id":"x","order":"patron-erase","cards":["{}"]}}"#,
+            "0a".repeat(32)
+        );
+        assert_eq!(
+            DeviceCommand::parse(erase.as_bytes())
+                .unwrap()
+                .order
+                .cards(),
+            ["0a".repeat(32)]
+        );
+        assert_eq!(pseudonym(&"0a".repeat(32)), "0a".repeat(16));
+        for bad in [
+            r#"{"id":"x","order":"patron-erase","cards":[]}"#.to_owned(),
+            r#"{"id":"x","order":"patron-export","cards":["12"]}"#.to_owned(),
+            format!(
+                r#"{{"id":"x","order":"patron-erase","cards":["{}"]}}"#,
+                "0A".repeat(32)
+            ),
+            format!(
+                r#"{{"id":"x","order":"patron-erase","cards":{:?}}}"#,
+                vec!["0a".repeat(32); 5]
+            ),
+            r#"{"id":"x","order":"patron-erase"}"#.to_owned(),
+        ] {
+            assert!(DeviceCommand::parse(bad.as_bytes()).is_err(), "{bad}");
+        }
         assert_eq!(
             DeviceCommand::parse(br#"{"id":"x","order":"lockdown"}"#)
                 .unwrap()

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use allowlist::Ratchet;
 use allowlist::envelope::{self, Opened, Purpose, Trust, Verdict};
-use report::command::{DeviceCommand, Outcome};
+use report::command::{DeviceCommand, Order, Outcome};
 use sha2::{Digest, Sha256};
 
 use crate::Sender;
@@ -68,6 +68,7 @@ pub fn certificate_sha256(pem_file: &Path) -> Result<String, String> {
 pub(crate) async fn commands_forever(
     sender: Sender,
     hook: CommandHook,
+    outbox: std::sync::Arc<crate::Outbox>,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let (file, bytes) = match daemon::fs::open_record_file(&hook.dir, "ratchet") {
@@ -106,7 +107,7 @@ pub(crate) async fn commands_forever(
                 continue;
             }
         };
-        let outcome = take(&hook, &mut ratchet, &file, &bytes).await;
+        let outcome = take(&hook, &mut ratchet, &file, &bytes, &outbox).await;
         if let Err(e) = sender.command_outcome(&outcome).await {
             tracing::warn!("the console was not told a command's outcome: {e}");
         }
@@ -118,6 +119,7 @@ async fn take(
     ratchet: &mut Ratchet,
     file: &daemon::fs::RecordFile,
     bytes: &[u8],
+    outbox: &std::sync::Arc<crate::Outbox>,
 ) -> Outcome {
     // The id from the body even when it does not verify: only to tell the console which one.
     let opened = Opened::parse(bytes);
@@ -169,12 +171,54 @@ async fn take(
         };
     }
     *ratchet = raised;
+    // A patron's erasure: what waits for the console about the card goes first (the device's
+    // own stores are the hook's).
+    let mut outbox_erased = None;
+    if let Order::PatronErase { cards } = &command.order {
+        let (o, cards) = (outbox.clone(), cards.clone());
+        let erased = tokio::task::spawn_blocking(move || {
+            let pseudonyms: Vec<&str> = cards
+                .iter()
+                .map(|c| report::command::pseudonym(c))
+                .collect();
+            o.erase_cards(&pseudonyms)
+        })
+        .await;
+        match erased {
+            Ok(Ok(n)) => outbox_erased = Some(n),
+            Ok(Err(e)) => {
+                return Outcome {
+                    id,
+                    outcome: "failed".into(),
+                    detail: Some(format!("nothing erased: {e}")),
+                };
+            }
+            Err(e) => {
+                return Outcome {
+                    id,
+                    outcome: "failed".into(),
+                    detail: Some(format!("nothing erased: {e}")),
+                };
+            }
+        }
+    }
+    // A selftest or a door's order is quick; a patron's export or erasure rewrites stores.
+    let patience = if command.order.cards().is_empty() {
+        Duration::from_secs(10)
+    } else {
+        Duration::from_secs(300)
+    };
     let answer = (hook.carry_out)(command);
-    match tokio::time::timeout(Duration::from_secs(10), answer).await {
+    match tokio::time::timeout(patience, answer).await {
         Ok(Ok(Ok(detail))) => Outcome {
             id,
             outcome: "done".into(),
-            detail,
+            detail: match (detail, outbox_erased) {
+                (Some(d), Some(n)) => Some(format!(
+                    "{d}; {n} record(s) removed from the console's outbox"
+                )),
+                (d, _) => d,
+            },
         },
         Ok(Ok(Err(why))) => Outcome {
             id,

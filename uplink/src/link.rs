@@ -44,6 +44,7 @@ impl Link {
             tasks.push(tokio::spawn(crate::commands::commands_forever(
                 sender.clone(),
                 hook,
+                outbox.clone(),
                 stopped.clone(),
             )));
         }

@@ -1,7 +1,7 @@
 //! The outbox: sled, one record per key (the sequence number, big-endian), bounded in bytes.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 use report::{Body, Priority, Record};
 
@@ -37,11 +37,25 @@ pub struct Counts {
 pub struct Outbox {
     path: PathBuf,
     _lock: daemon::fs::DirLock,
+    /// `None` only when an erasure's swap failed and the store could not be opened again.
+    trees: RwLock<Option<Trees>>,
+    max_bytes: u64,
+    counts: Mutex<Counts>,
+}
+
+/// The open store.
+#[derive(Debug)]
+struct Trees {
     db: sled::Db,
     records: sled::Tree,
     meta: sled::Tree,
-    max_bytes: u64,
-    counts: Mutex<Counts>,
+}
+
+fn open_trees(dir: &Path) -> Result<Trees, sled::Error> {
+    let db = daemon::fs::open_sled(&sled::Config::new().path(dir).cache_capacity(4 << 20))?;
+    let records = db.open_tree("records")?;
+    let meta = db.open_tree("meta")?;
+    Ok(Trees { db, records, meta })
 }
 
 /// A stored record: its priority, then its JSON.
@@ -67,12 +81,9 @@ impl Outbox {
         let lock = daemon::fs::lock(dir).map_err(|e| err(&e))?;
         daemon::fs::recover(dir).map_err(|e| err(&e))?;
         daemon::fs::create_private_dir(dir).map_err(|e| err(&e))?;
-        let db = daemon::fs::open_sled(&sled::Config::new().path(dir).cache_capacity(4 << 20))
-            .map_err(|e| err(&e))?;
-        let records = db.open_tree("records").map_err(|e| err(&e))?;
-        let meta = db.open_tree("meta").map_err(|e| err(&e))?;
+        let trees = open_trees(dir).map_err(|e| err(&e))?;
         let mut counts = Counts::default();
-        for kv in records.iter() {
+        for kv in trees.records.iter() {
             let (_, v) = kv.map_err(|e| err(&e))?;
             counts.records += 1;
             counts.bytes += v.len() as u64;
@@ -80,9 +91,7 @@ impl Outbox {
         Ok(Self {
             path: dir.to_owned(),
             _lock: lock,
-            db,
-            records,
-            meta,
+            trees: RwLock::new(Some(trees)),
             max_bytes,
             counts: Mutex::new(counts),
         })
@@ -93,6 +102,19 @@ impl Outbox {
             path: self.path.clone(),
             message: e.to_string(),
         }
+    }
+
+    /// The open store, read-locked (an erasure swaps it under the write lock).
+    fn read(&self) -> RwLockReadGuard<'_, Option<Trees>> {
+        self.trees
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn open_of<'a>(&self, g: &'a Option<Trees>) -> Result<&'a Trees, OutboxError> {
+        g.as_ref().ok_or_else(|| {
+            self.err("closed: an erasure could not open it again; restart the daemon")
+        })
     }
 
     /// What it holds now.
@@ -108,8 +130,10 @@ impl Outbox {
         let mut id = [0u8; 16];
         getrandom::getrandom(&mut id).map_err(|e| self.err(e))?;
         let priority = body.priority();
+        let g = self.read();
+        let t = self.open_of(&g)?;
         let mut counts = self.counts.lock().map_err(|e| self.err(e))?;
-        let seq = self
+        let seq = t
             .meta
             .update_and_fetch(NEXT_SEQ, |old| {
                 let n = old
@@ -129,14 +153,14 @@ impl Outbox {
         let value = encode(&record);
         counts.records += 1;
         counts.bytes += value.len() as u64;
-        self.records
+        t.records
             .insert(seq.to_be_bytes(), value)
             .map_err(|e| self.err(e))?;
         if counts.bytes > self.max_bytes {
-            self.shrink(&mut counts)?;
+            self.shrink(t, &mut counts)?;
         }
         if priority > Priority::Status {
-            self.db.flush().map_err(|e| self.err(e))?;
+            t.db.flush().map_err(|e| self.err(e))?;
         }
         Ok(seq)
     }
@@ -144,12 +168,12 @@ impl Outbox {
     /// Drops the oldest status snapshots, then the oldest routine events, until the records fit
     /// in nine tenths of the bound; never anything more important. What cannot be dropped stays,
     /// over the bound.
-    fn shrink(&self, counts: &mut Counts) -> Result<(), OutboxError> {
+    fn shrink(&self, t: &Trees, counts: &mut Counts) -> Result<(), OutboxError> {
         let target = self.max_bytes / 10 * 9;
         for drop in [Priority::Status, Priority::Routine] {
             let mut gone = vec![];
             let mut bytes = counts.bytes;
-            for kv in self.records.iter() {
+            for kv in t.records.iter() {
                 if bytes <= target {
                     break;
                 }
@@ -164,7 +188,7 @@ impl Outbox {
                 for k in &gone {
                     batch.remove(k);
                 }
-                self.records.apply_batch(batch).map_err(|e| self.err(e))?;
+                t.records.apply_batch(batch).map_err(|e| self.err(e))?;
                 counts.records -= gone.len() as u64;
                 counts.dropped += gone.len() as u64;
                 counts.bytes = bytes;
@@ -201,7 +225,9 @@ impl Outbox {
         let mut out = vec![];
         let mut bytes = 0usize;
         let mut damaged = vec![];
-        for kv in self.records.iter() {
+        let g = self.read();
+        let t = self.open_of(&g)?;
+        for kv in t.records.iter() {
             let (k, v) = kv.map_err(|e| self.err(e))?;
             if out.len() >= max_records || (!out.is_empty() && bytes + v.len() > max_bytes) {
                 break;
@@ -222,7 +248,7 @@ impl Outbox {
             );
             let mut counts = self.counts.lock().map_err(|e| self.err(e))?;
             for k in damaged {
-                if let Some(v) = self.records.remove(k).map_err(|e| self.err(e))? {
+                if let Some(v) = t.records.remove(k).map_err(|e| self.err(e))? {
                     counts.records -= 1;
                     counts.bytes -= v.len() as u64;
                 }
@@ -231,64 +257,79 @@ impl Outbox {
         Ok(out)
     }
 
-    /// Removes every record about the card with this pseudonym (a patron's right to erasure),
-    /// leaving no bytes of them in the outbox's files: the outbox is written anew without them
-    /// and swapped in. Returns how many; the outbox stays usable, and its numbers go on.
-    pub fn erase_card(self, pseudonym: &str) -> Result<(Self, usize), OutboxError> {
+    /// Removes every record about the cards with these pseudonyms (a patron's right to
+    /// erasure), leaving no bytes of them in the outbox's files: the outbox is written anew
+    /// without them and swapped in, while it stays in use (a record pushed meanwhile waits for
+    /// the swap). Returns how many; the numbers go on.
+    pub fn erase_cards(&self, pseudonyms: &[&str]) -> Result<usize, OutboxError> {
         let about = |v: &[u8]| {
             decode(v).is_some_and(|r| {
-                matches!(&r.body, Body::Event { event } if event.card.as_deref() == Some(pseudonym))
+                matches!(&r.body, Body::Event { event } if event.card.as_deref().is_some_and(|c| pseudonyms.contains(&c)))
             })
+        };
+        let mut guard = self
+            .trees
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(old) = guard.as_ref() else {
+            return Err(self.err("closed: an erasure could not open it again; restart the daemon"));
         };
         let staging = daemon::fs::staging(&self.path).map_err(|e| self.err(e))?;
         let mut erased = 0;
-        {
-            let fresh = sled::Config::new()
-                .path(&staging)
-                .open()
-                .map_err(|e| self.err(e))?;
-            let records = fresh.open_tree("records").map_err(|e| self.err(e))?;
-            let meta = fresh.open_tree("meta").map_err(|e| self.err(e))?;
-            for kv in self.records.iter() {
-                let (k, v) = kv.map_err(|e| self.err(e))?;
+        let mut left = Counts::default();
+        let copied = (|| {
+            let fresh = sled::Config::new().path(&staging).open()?;
+            let records = fresh.open_tree("records")?;
+            let meta = fresh.open_tree("meta")?;
+            for kv in old.records.iter() {
+                let (k, v) = kv?;
                 if about(&v) {
                     erased += 1;
                 } else {
-                    records.insert(k, v).map_err(|e| self.err(e))?;
+                    left.records += 1;
+                    left.bytes += v.len() as u64;
+                    records.insert(k, v)?;
                 }
             }
-            if let Some(n) = self.meta.get(NEXT_SEQ).map_err(|e| self.err(e))? {
-                meta.insert(NEXT_SEQ, n).map_err(|e| self.err(e))?;
+            if let Some(n) = old.meta.get(NEXT_SEQ)? {
+                meta.insert(NEXT_SEQ, n)?;
             }
-            fresh.flush().map_err(|e| self.err(e))?;
+            fresh.flush()?;
+            Ok::<_, sled::Error>(())
+        })();
+        if let Err(e) = copied {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(self.err(e));
         }
-        let (path, max_bytes) = (self.path.clone(), self.max_bytes);
-        // Closed before the swap; the directory lock goes with it and is taken again at open.
-        drop(self);
-        let fail = |e: std::io::Error| OutboxError::Store {
-            path: path.clone(),
-            message: e.to_string(),
-        };
-        let (reopened, swapped) =
-            daemon::fs::swap_in_and_reopen(&path, |d| Self::open(d, max_bytes), fail)?;
+        // Closed before the swap: sled finds its files by path. The directory lock stays held.
+        *guard = None;
+        let (reopened, swapped) = daemon::fs::swap_in_and_reopen(
+            &self.path,
+            |d| open_trees(d).map_err(|e| self.err(e)),
+            |e| self.err(e),
+        )
+        .inspect_err(|e| tracing::error!("{e}"))?;
+        *guard = Some(reopened);
         swapped?;
-        Ok((reopened, erased))
+        if let Ok(mut c) = self.counts.lock() {
+            c.records = left.records;
+            c.bytes = left.bytes;
+        }
+        Ok(erased)
     }
 
     /// Removes the records the console answered for, and flushes.
     pub fn remove(&self, seqs: &[u64]) -> Result<(), OutboxError> {
+        let g = self.read();
+        let t = self.open_of(&g)?;
         let mut counts = self.counts.lock().map_err(|e| self.err(e))?;
         for s in seqs {
-            if let Some(v) = self
-                .records
-                .remove(s.to_be_bytes())
-                .map_err(|e| self.err(e))?
-            {
+            if let Some(v) = t.records.remove(s.to_be_bytes()).map_err(|e| self.err(e))? {
                 counts.records -= 1;
                 counts.bytes -= v.len() as u64;
             }
         }
-        self.db.flush().map_err(|e| self.err(e))?;
+        t.db.flush().map_err(|e| self.err(e))?;
         Ok(())
     }
 }
@@ -423,7 +464,7 @@ mod tests {
         // Another process cannot take it meanwhile.
         let o = Outbox::open(&dir, 1 << 20).unwrap();
         assert!(Outbox::open(&dir, 1 << 20).is_err());
-        let (o, n) = o.erase_card(&gone).unwrap();
+        let n = o.erase_cards(&[&gone]).unwrap();
         assert_eq!(n, 5);
         assert!(!daemon::fs::holds_bytes(tmp.path(), gone.as_bytes()).unwrap());
         assert!(daemon::fs::holds_bytes(tmp.path(), kept.as_bytes()).unwrap());

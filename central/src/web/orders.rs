@@ -189,6 +189,7 @@ pub(super) async fn send(
         Some(_) => {}
     }
     let now = (app.clock)();
+    let note = order.clone();
     let Some(id) = crate::commands::issue(
         &app.db,
         publisher,
@@ -202,9 +203,9 @@ pub(super) async fn send(
         return Ok(plain(StatusCode::NOT_FOUND, "no such device\n"));
     };
     app.commands.wake(device_id);
-    let note = match order {
-        Order::Unlock { minutes } => format!("{} {minutes} min ({id})", order.code()),
-        _ => format!("{} ({id})", order.code()),
+    let note = match note {
+        Order::Unlock { minutes } => format!("{} {minutes} min ({id})", note.code()),
+        _ => format!("{} ({id})", note.code()),
     };
     staff::audit(
         &app.db,
