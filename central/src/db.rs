@@ -55,8 +55,11 @@ pub struct Db {
     backend: Backend,
 }
 
-const SQLITE_PRAGMAS: [&str; 4] = [
+const SQLITE_PRAGMAS: [&str; 5] = [
     "PRAGMA journal_mode = WAL",
+    // A deleted row's bytes are overwritten, not left in a free page: a patron's erasure and
+    // the retention remove what they remove from the file itself.
+    "PRAGMA secure_delete = ON",
     "PRAGMA synchronous = FULL",
     "PRAGMA foreign_keys = ON",
     "PRAGMA busy_timeout = 5000",

@@ -49,6 +49,8 @@ pub struct Console {
     pub policy: Arc<std::sync::OnceLock<Arc<Publisher>>>,
     /// The devices' held requests for commands, woken by a command for their device.
     pub commands: Arc<crate::commands::Waiting>,
+    /// The library's card key, once set ([`Console::serve_patron_rights`]).
+    pub patrons: Arc<std::sync::OnceLock<allowlist::CardKey>>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -107,6 +109,14 @@ impl Console {
                     Ok(n) => info!(rows = n, "old reports deleted"),
                     Err(e) => warn!("deleting old reports: {e}"),
                 }
+                match db.prune_patron_requests(clock()).await {
+                    Ok(0) => {}
+                    Ok(n) => info!(
+                        rows = n,
+                        "patron requests' answers past their time forgotten"
+                    ),
+                    Err(e) => warn!("forgetting patron requests' answers: {e}"),
+                }
             }
         });
     }
@@ -128,6 +138,12 @@ impl Console {
         });
     }
 
+    /// Carries out a patron's export and erasure from the staff's pages, keying card numbers
+    /// with `key` (it needs the policy key as well, to sign the commands).
+    pub fn serve_patron_rights(&mut self, key: allowlist::CardKey) {
+        let _ = self.patrons.set(key);
+    }
+
     /// Serves the staff's pages as well, until [`Console::stop`].
     pub async fn serve_staff(
         &mut self,
@@ -141,6 +157,7 @@ impl Console {
             self.alarms.clone(),
             self.policy.clone(),
             self.commands.clone(),
+            self.patrons.clone(),
             self.stop.subscribe(),
         )
         .await?;
@@ -263,6 +280,7 @@ pub async fn start(
         wake,
         policy,
         commands,
+        patrons: Arc::default(),
         stop,
         tasks: vec![task],
     })
@@ -545,6 +563,10 @@ async fn command_outcome(
     match crate::commands::record_outcome(db, &device.device_id, &o, clock()).await {
         Ok(true) => {
             info!(device = %device.device_id, outcome = %o.outcome, "command outcome");
+            if let Err(e) = crate::patrons::answered(db, &device.device_id, &o.id, &o.outcome).await
+            {
+                warn!(device = %device.device_id, "a patron request's answer: {e}");
+            }
             answer(StatusCode::OK, "recorded\n", false)
         }
         Ok(false) => answer(

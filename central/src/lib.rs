@@ -27,6 +27,7 @@ pub mod identity;
 pub mod incidents;
 pub mod ingest;
 pub mod metrics;
+pub mod patrons;
 pub mod policy;
 pub mod rules;
 pub mod settings;
@@ -71,6 +72,9 @@ pub async fn run(settings: &Settings, clock: Clock) -> anyhow::Result<Console> {
     }
     if let Some(p) = &settings.policy {
         console.publish_policies(p.clone(), clock.clone());
+    }
+    if let Some(k) = &settings.patrons {
+        console.serve_patron_rights(k.clone());
     }
     console.prune_hourly(settings.retention, clock.clone());
     console.deliver_alarms(clock);

@@ -28,6 +28,12 @@
 //! valid_days = 7        # a bundle's life; a new one is signed daily and at every change
 //! days_ahead = 400      # the holidays and closed days a bundle carries
 //!
+//! # A patron's export and erasure from the console (optional): the library's card key (the
+//! # consortium's, as the publisher holds it; 0600), with which the console keys a card number
+//! # into the hashes each device knows it by. The number itself is never kept.
+//! [patrons]
+//! card_key = "card.key"
+//!
 //! # Alarms: who is told, how and when (optional).
 //! [alarms]
 //! time_zone = "Europe/Helsinki"
@@ -63,6 +69,13 @@ struct RawFile {
     alarms: Option<RawAlarms>,
     retention: Option<RawRetention>,
     policy: Option<RawPolicy>,
+    patrons: Option<RawPatrons>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPatrons {
+    card_key: PathBuf,
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,6 +172,8 @@ pub struct Settings {
     pub retention: Retention,
     /// The signer of policy bundles, if the console sends calendars down.
     pub policy: Option<std::sync::Arc<crate::policy::Publisher>>,
+    /// The library's card key, for a patron's export and erasure (`[patrons]`).
+    pub patrons: Option<allowlist::CardKey>,
 }
 
 /// How long the database keeps what devices report (days).
@@ -354,8 +369,29 @@ impl Settings {
             .map(|p| policy(path, dir, p))
             .transpose()?
             .map(std::sync::Arc::new);
+        let patrons = raw
+            .patrons
+            .map(|p| {
+                let file = dir.join(&p.card_key);
+                config::check_private(&file, path, "patrons.card_key")?;
+                let text = std::fs::read_to_string(&file).map_err(|e| {
+                    ConfigError::invalid(path, "patrons.card_key", format!("{}: {e}", file.display()))
+                })?;
+                allowlist::CardKey::from_text(&text).ok_or_else(|| {
+                    ConfigError::invalid(
+                        path,
+                        "patrons.card_key",
+                        format!(
+                            "{}: not a card key (64 hex digits; the publisher's `allowlist-publish card-key` makes one)",
+                            file.display()
+                        ),
+                    )
+                })
+            })
+            .transpose()?;
         Ok(Self {
             policy,
+            patrons,
             metrics,
             staff,
             alarms,

@@ -43,6 +43,7 @@ use crate::words::{Lang, tr};
 
 mod calendar;
 mod orders;
+mod patrons;
 mod presence;
 mod security;
 mod stats;
@@ -59,6 +60,7 @@ struct App {
     alarms: Arc<Alarms>,
     policy: Arc<std::sync::OnceLock<Arc<crate::policy::Publisher>>>,
     commands: Arc<crate::commands::Waiting>,
+    patrons: Arc<std::sync::OnceLock<allowlist::CardKey>>,
     idle_ms: i64,
     max_ms: i64,
 }
@@ -72,6 +74,7 @@ pub async fn start(
     alarms: Arc<Alarms>,
     policy: Arc<std::sync::OnceLock<Arc<crate::policy::Publisher>>>,
     commands: Arc<crate::commands::Waiting>,
+    patrons: Arc<std::sync::OnceLock<allowlist::CardKey>>,
     mut stopped: watch::Receiver<bool>,
 ) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
     let tls = server_config(l)?;
@@ -86,6 +89,7 @@ pub async fn start(
         alarms,
         policy,
         commands,
+        patrons,
         idle_ms: l.idle_ms,
         max_ms: l.max_ms,
     });
@@ -230,6 +234,22 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Answer {
         (Method::GET, "/presence") => presence::show(app, &ctx).await,
         (Method::POST, "/presence") => presence::look_up(app, &ctx, req).await,
         (Method::POST, "/security/assess") => security::assess(app, &ctx, req).await,
+        (Method::GET, "/patrons") => patrons::show(app, &ctx).await,
+        (Method::POST, "/patrons") => patrons::ask(app, &ctx, req).await,
+        (method, p) if p.starts_with("/patrons/") => {
+            let rest: Vec<String> = p["/patrons/".len()..]
+                .split('/')
+                .map(percent_decode)
+                .collect();
+            match (method, rest.as_slice()) {
+                (Method::GET, [id]) => patrons::one(app, &ctx, id).await,
+                (Method::GET, [id, f]) if f == "export.json" => {
+                    patrons::download(app, &ctx, id).await
+                }
+                (Method::POST, [id, a]) if a == "again" => patrons::again(app, &ctx, req, id).await,
+                _ => Ok(plain(StatusCode::NOT_FOUND, "not found\n")),
+            }
+        }
         (Method::GET, "/stats.csv") => stats::csv(app, &query_text).await,
         (method, p) if p.starts_with("/calendars/") => {
             let rest: Vec<String> = p["/calendars/".len()..]
@@ -441,6 +461,16 @@ fn page(ctx: &Ctx, status: StatusCode, title: &str, active: &str, body: String) 
                 "<a href=\"/presence\"{cur}>{}</a>",
                 esc(tr(lang, "Who was in"))
             );
+            let cur = if active == "patrons" {
+                " aria-current=\"page\""
+            } else {
+                ""
+            };
+            let _ = write!(
+                html,
+                "<a href=\"/patrons\"{cur}>{}</a>",
+                esc(tr(lang, "Patron requests"))
+            );
         }
         if s.account.role.reads_audit() {
             let cur = if active == "audit" {
@@ -527,7 +557,8 @@ h1{font-size:1.5rem;margin:.2rem 0 1rem}h2{font-size:1.2rem;margin:1.5rem 0 .5re
 .card .name{font-weight:700}.card .meta{color:var(--muted);font-size:.9rem}
 .problem{display:inline-block;margin:.2rem .3rem 0 0;padding:0 .4rem;border-radius:.2rem;background:#fde8ea;color:var(--bad);font-size:.9rem;font-weight:600}
 .problem.warn{background:#fff1d6;color:var(--warn)}
-.fine{color:var(--ok);font-weight:600}
+.fine{color:var(--ok);font-weight:600}td.bad{color:var(--bad);font-weight:600}td.warn{color:var(--warn);font-weight:600}
+fieldset{border:0;padding:0;margin:0;font-size:.9rem}fieldset legend{padding:0}
 .scroll{overflow-x:auto}
 .chart{width:100%;height:auto;max-height:14rem;background:#fff;border:1px solid var(--line)}
 form.grid{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:end;margin:.5rem 0}form.grid label{display:flex;flex-direction:column;font-size:.9rem}
@@ -1225,6 +1256,10 @@ fn audit_action(lang: Lang, action: &str) -> String {
         "calendar-day-removed" => tr(lang, "removed a closed day or special hours").to_owned(),
         "incident-assessed" => tr(lang, "decided about a security incident").to_owned(),
         "presence-looked-up" => tr(lang, "looked up who was in").to_owned(),
+        "patron-export-asked" => tr(lang, "asked every device for a patron's export").to_owned(),
+        "patron-erase-asked" => tr(lang, "asked every device to erase a patron's card").to_owned(),
+        "patron-asked-again" => tr(lang, "asked a device again for a patron's request").to_owned(),
+        "patron-export-downloaded" => tr(lang, "downloaded a patron's export").to_owned(),
         other => other.to_owned(),
     }
 }

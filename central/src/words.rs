@@ -539,6 +539,122 @@ const PHRASES: &[(&str, &str, &str)] = &[
         "poisti suljetun päivän tai poikkeusaukiolon",
         "tog bort en stängd dag eller avvikande öppettider",
     ),
+    // A patron's rights.
+    (
+        "A patron's right of access and to erasure, carried out on every door and kiosk: type the card number once. It is not kept; every device confirms what it did.",
+        "Asiakkaan oikeus saada tietonsa ja tulla poistetuksi, toteutettuna jokaisella ovella ja automaatilla: kirjoita kortin numero kerran. Sitä ei tallenneta; jokainen laite vahvistaa, mitä se teki.",
+        "En låntagares rätt till tillgång och radering, utförd på varje dörr och automat: skriv kortnumret en gång. Det sparas inte; varje enhet bekräftar vad den gjorde.",
+    ),
+    (
+        "An erasure cannot be undone: I have checked the card number.",
+        "Poistoa ei voi perua: olen tarkistanut kortin numeron.",
+        "En radering kan inte ångras: jag har kontrollerat kortnumret.",
+    ),
+    ("Ask again", "Pyydä uudelleen", "Be igen"),
+    (
+        "Ask every device",
+        "Pyydä kaikilta laitteilta",
+        "Be alla enheter",
+    ),
+    ("By", "Tekijä", "Av"),
+    ("Card number", "Kortin numero", "Kortnummer"),
+    ("Device's answer", "Laitteen vastaus", "Enhetens svar"),
+    (
+        "Devices confirmed",
+        "Laitteet vahvistaneet",
+        "Enheter som bekräftat",
+    ),
+    (
+        "Download the export (JSON)",
+        "Lataa tiedot (JSON)",
+        "Ladda ned utdraget (JSON)",
+    ),
+    ("Erasure", "Poisto", "Radering"),
+    (
+        "Erasure: remove what is held about the card",
+        "Poisto: poista kaikki kortista säilytetty",
+        "Radering: ta bort allt som sparats om kortet",
+    ),
+    ("Export", "Tietojen luovutus", "Utdrag"),
+    (
+        "Export: what is held about the card",
+        "Tietojen luovutus: mitä kortista säilytetään",
+        "Utdrag: vad som sparats om kortet",
+    ),
+    (
+        "No devices were known.",
+        "Laitteita ei ollut tiedossa.",
+        "Inga enheter var kända.",
+    ),
+    (
+        "Not set up: the console needs the library's card key ([patrons] card_key) and its policy key ([policy] signing_key).",
+        "Ei käytössä: konsoli tarvitsee kirjaston korttiavaimen ([patrons] card_key) ja allekirjoitusavaimensa ([policy] signing_key).",
+        "Inte inställt: konsolen behöver bibliotekets kortnyckel ([patrons] card_key) och sin signeringsnyckel ([policy] signing_key).",
+    ),
+    ("Patron request", "Asiakkaan pyyntö", "Låntagarens begäran"),
+    (
+        "Patron requests",
+        "Asiakkaiden pyynnöt",
+        "Låntagares begäranden",
+    ),
+    ("Requests", "Pyynnöt", "Begäranden"),
+    (
+        "The console's own rows erased",
+        "Konsolin omia rivejä poistettu",
+        "Konsolens egna rader raderade",
+    ),
+    (
+        "The console's own rows found",
+        "Konsolin omia rivejä löytyi",
+        "Konsolens egna rader hittade",
+    ),
+    (
+        "Tick the box to confirm the erasure.",
+        "Vahvista poisto rastittamalla ruutu.",
+        "Kryssa i rutan för att bekräfta raderingen.",
+    ),
+    (
+        "Type the card number as printed on the card.",
+        "Kirjoita kortin numero sellaisena kuin se on painettu korttiin.",
+        "Skriv kortnumret så som det är tryckt på kortet.",
+    ),
+    ("What", "Mitä", "Vad"),
+    (
+        "asked a device again for a patron's request",
+        "pyysi laitetta uudelleen asiakkaan pyynnöstä",
+        "bad en enhet igen om en låntagares begäran",
+    ),
+    (
+        "asked every device for a patron's export",
+        "pyysi kaikilta laitteilta asiakkaan tiedot",
+        "bad alla enheter om en låntagares utdrag",
+    ),
+    (
+        "asked every device to erase a patron's card",
+        "pyysi kaikkia laitteita poistamaan asiakkaan kortin tiedot",
+        "bad alla enheter att radera en låntagares kort",
+    ),
+    (
+        "downloaded a patron's export",
+        "latasi asiakkaan tiedot",
+        "laddade ned en låntagares utdrag",
+    ),
+    (
+        "expired: the device was not back in 30 days",
+        "vanhentunut: laite ei palannut 30 päivässä",
+        "utgången: enheten kom inte tillbaka inom 30 dagar",
+    ),
+    (
+        "in the download",
+        "ladattavassa tiedostossa",
+        "i nedladdningen",
+    ),
+    ("refused", "torjuttu", "avvisad"),
+    (
+        "taken, no answer",
+        "vastaanotettu, ei vastausta",
+        "mottagen, inget svar",
+    ),
 ];
 
 /// `en` in `lang` (English when the table has no such phrase: a test keeps that from happening).

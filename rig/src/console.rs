@@ -124,6 +124,7 @@ impl DemoConsole {
                 ..Alarms::default()
             },
             retention: Default::default(),
+            patrons: None,
             policy: Some(std::sync::Arc::new(central::policy::Publisher::new(
                 key, 7, 400,
             ))),

@@ -543,3 +543,384 @@ async fn the_daemons_files_are_their_users_only_under_umask_022() {
     }
     assert!(kiosk_state.join("queue").is_dir() && state.join("events").is_dir());
 }
+
+/// The console's rows about a card: its events by pseudonym.
+async fn console_events_of(db: &central::Db, pseudonym: &str) -> i64 {
+    use sqlx::Row as _;
+    sqlx::query("SELECT COUNT(*) AS n FROM events WHERE card = $1")
+        .bind(pseudonym)
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .try_get("n")
+        .unwrap()
+}
+
+/// Every device's part of the newest patron request, once each has answered (or `None` after
+/// 30 s): (device, outcome, detail).
+async fn answers(db: &central::Db, devices: usize) -> Option<Vec<(String, String, String)>> {
+    use sqlx::Row as _;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let rows = sqlx::query(
+            "SELECT p.device_id, c.outcome, c.detail FROM patron_request_devices p JOIN commands c ON c.command_id = p.command_id \
+             WHERE p.request_id = (SELECT request_id FROM patron_requests ORDER BY created_at DESC LIMIT 1) ORDER BY p.device_id",
+        )
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+        let got: Vec<(String, Option<String>, Option<String>)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.try_get("device_id").unwrap(),
+                    r.try_get("outcome").unwrap(),
+                    r.try_get("detail").unwrap(),
+                )
+            })
+            .collect();
+        if got.len() == devices && got.iter().all(|(_, o, _)| o.is_some()) {
+            return Some(
+                got.into_iter()
+                    .map(|(d, o, t)| (d, o.unwrap_or_default(), t.unwrap_or_default()))
+                    .collect(),
+            );
+        }
+        if tokio::time::Instant::now() >= deadline {
+            println!("not all answered: {got:?}");
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn newest_request(db: &central::Db) -> String {
+    use sqlx::Row as _;
+    sqlx::query("SELECT request_id FROM patron_requests ORDER BY created_at DESC LIMIT 1")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .try_get("request_id")
+        .unwrap()
+}
+
+/// A patron asks for her data and then to be forgotten: an admin types her card number once
+/// in the console. The running door and the running kiosk each confirm; the kiosk's offline
+/// loan of hers is delivered to the library system first (while it cannot be, the kiosk
+/// erases nothing and says why, and is asked again). Afterwards no file of the door, the kiosk
+/// or the console (SQLite and its write-ahead log) holds her card in any form the code writes,
+/// while another patron's records stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_asked_once_in_the_console_is_confirmed_by_every_device_and_leaves_no_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut console = rig::console::DemoConsole::start(&tmp.path().join("console"))
+        .await
+        .unwrap();
+    let db = console.console.db.clone();
+    let nine_pm = door::nine_pm_on(e2e::daemons_now());
+    let door_rig = door::rig(&tmp.path().join("door"), &fixtures(), "", nine_pm, 72)
+        .await
+        .unwrap();
+    // The library's card key: the publisher's, which the door, the kiosk and the console share.
+    let key_file = tmp.path().join("door/allowlist/card-key.secret");
+    let key = allowlist::CardKey::from_text(&std::fs::read_to_string(&key_file).unwrap()).unwrap();
+    std::fs::create_dir_all(tmp.path().join("k/allowlist")).unwrap();
+    std::fs::copy(&key_file, tmp.path().join("k/allowlist/card-key.secret")).unwrap();
+    console.console.serve_patron_rights(key.clone());
+    console.follow(door_rig.clock.clock());
+
+    let mut settings = door_agent::settings::load(&door_rig.config).unwrap();
+    let door_state = door_rig.dir.join("state");
+    settings.console = Some(console.device("lemi-door-1", "LEMI", &door_state).unwrap());
+    let mut d = door::start_door(settings, door_rig.clock.clock()).unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(matches!(
+        d.try_card(AINO, "1234#").await,
+        Some(door_agent::Feedback::Welcome { .. })
+    ));
+    d.try_card(AINO, "9999#").await.unwrap();
+    assert!(matches!(
+        d.try_card(ERIK, "2468#").await,
+        Some(door_agent::Feedback::Welcome { .. })
+    ));
+    let (aino, erik) = (
+        door_agent::pseudonym(&key, &CardNumber::new(AINO)),
+        door_agent::pseudonym(&key, &CardNumber::new(ERIK)),
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while console_events_of(&db, &aino).await < 2 || console_events_of(&db, &erik).await < 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the door's events never reached the console"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The kiosk, on the door's clock: Aino logs in online (it learns her PIN), then borrows
+    // while the library system is away.
+    let mut kiosk_rig = sim::rig(&tmp.path().join("k"), &fixtures(), e2e::daemons_now(), "")
+        .await
+        .unwrap();
+    let mut settings = kiosk::settings::load(&kiosk_rig.config).unwrap();
+    let kiosk_state = settings.state_dir.clone();
+    settings.console = Some(console.device("lpr-kiosk-1", "LPR", &kiosk_state).unwrap());
+    let shared = door_rig.clock.clone();
+    let mut k = sim::start_kiosk(
+        settings,
+        AirTime::default(),
+        std::sync::Arc::new(move || shared.now().with_timezone(&chrono::Local)),
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let wait = Duration::from_secs(10);
+    k.send(Input::Scan(AINO.into())).await;
+    k.wait_for(wait, |v| v.screen == Screen::Pin).await.unwrap();
+    k.type_digits("1234").await;
+    k.wait_for(wait, |v| v.screen == Screen::Items)
+        .await
+        .unwrap();
+    let sip = kiosk_rig.running.sip2_tls.unwrap();
+    kiosk_rig.running.stop();
+    k.pad.place(sim::tag("HE0000003", 1, 1));
+    k.wait_for(wait, |v| {
+        v.items.iter().any(|r| r.outcome == Outcome::LentOffline)
+    })
+    .await
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while db.device("lpr-kiosk-1").await.unwrap().is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the kiosk never reported"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Her export first: the door's events, the kiosk's offline loan, the console's rows.
+    let mut admin = console
+        .staff("aila", central::staff::Role::Admin)
+        .await
+        .unwrap();
+    let mut staff = console
+        .staff("kirsi", central::staff::Role::Staff)
+        .await
+        .unwrap();
+    assert!(
+        staff
+            .get("/patrons?lang=en")
+            .await
+            .unwrap()
+            .contains("Not allowed")
+    );
+    let (status, _) = admin
+        .submit(
+            "/patrons?lang=en",
+            "/patrons",
+            &[
+                ("card", AINO),
+                ("kind", "export"),
+                ("reason", "her request of 3 Dec"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 303);
+    let export = newest_request(&db).await;
+    let got = answers(&db, 2)
+        .await
+        .expect("both devices answer the export");
+    assert!(got.iter().all(|(_, o, _)| o == "done"), "{got:?}");
+    let doc = admin
+        .get(&format!("/patrons/{export}/export.json"))
+        .await
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    let devices = doc["devices"].as_array().unwrap();
+    let door_part = devices
+        .iter()
+        .find(|p| p["device"] == "lemi-door-1")
+        .unwrap();
+    let kinds: Vec<&str> = door_part["held"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"entry") && kinds.contains(&"denied"),
+        "{door_part}"
+    );
+    let kiosk_part = devices
+        .iter()
+        .find(|p| p["device"] == "lpr-kiosk-1")
+        .unwrap();
+    assert_eq!(
+        kiosk_part["held"]["offline_loans"][0]["loan_of_item"], "HE0000003",
+        "{kiosk_part}"
+    );
+    assert!(
+        kiosk_part["held"]["learned_pin_confirmed_at"].is_i64(),
+        "{kiosk_part}"
+    );
+    assert!(doc["console"].as_array().unwrap().len() >= 2, "{doc}");
+    assert!(
+        !doc.to_string().contains(AINO),
+        "the export names no card number"
+    );
+    assert!(
+        !doc.to_string().contains(&erik),
+        "the export holds nobody else's records"
+    );
+
+    // The erasure needs the box ticked.
+    let (status, page) = admin
+        .submit(
+            "/patrons?lang=en",
+            "/patrons",
+            &[
+                ("card", AINO),
+                ("kind", "erase"),
+                ("reason", "her request of 3 Dec"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert!(page.contains("Tick the box"), "{page}");
+    let (status, _) = admin
+        .submit(
+            "/patrons?lang=en",
+            "/patrons",
+            &[
+                ("card", AINO),
+                ("kind", "erase"),
+                ("sure", "yes"),
+                ("reason", "her request of 3 Dec"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 303);
+    let erase = newest_request(&db).await;
+    assert_ne!(erase, export);
+    let got = answers(&db, 2)
+        .await
+        .expect("both devices answer the erasure");
+    let (_, door_outcome, door_words) = &got[0];
+    assert_eq!(door_outcome, "done", "{got:?}");
+    assert!(
+        door_words.contains("event(s) removed from the event log"),
+        "{door_words}"
+    );
+    // The kiosk cannot deliver her loan yet: it erases nothing, and says why.
+    let (_, kiosk_outcome, kiosk_words) = &got[1];
+    assert_eq!(kiosk_outcome, "failed", "{got:?}");
+    assert!(kiosk_words.contains("nothing was erased"), "{kiosk_words}");
+    assert!(
+        found(&kiosk_state, AINO, &key)
+            .iter()
+            .any(|f| f.starts_with("the card number")),
+        "the loan waits, with her card number"
+    );
+
+    // The library system is back; the admin asks the kiosk again from the request's page.
+    kiosk_rig.running = library_sim::server::start(library_sim::server::Settings {
+        sip2_tls: Some(sip),
+        https: None,
+        dialect: sip2::Dialect {
+            charset: sip2::Charset::Utf8,
+            ..sip2::Dialect::standard()
+        },
+        ..library_sim::server::Settings::loopback(fixtures(), tmp.path().join("k"))
+    })
+    .await
+    .unwrap();
+    let page = format!("/patrons/{erase}?lang=en");
+    let (status, _) = admin
+        .submit(&page, &format!("/patrons/{erase}/again"), &[])
+        .await
+        .unwrap();
+    assert_eq!(status, 303);
+    let got = answers(&db, 2).await.expect("the kiosk answers again");
+    assert!(got.iter().all(|(_, o, _)| o == "done"), "{got:?}");
+    assert!(
+        got[1].2.contains("1 offline loan(s) delivered and removed"),
+        "{got:?}"
+    );
+    assert!(
+        kiosk_rig
+            .running
+            .received()
+            .iter()
+            .any(|r| r.item == "HE0000003" && r.ok),
+        "her loan reached the library system before the erasure"
+    );
+    let shown = admin.get(&page).await.unwrap();
+    assert!(shown.contains("2 / 2"), "{shown}");
+
+    // Nothing of hers in any file: the door's and the kiosk's state (the lists' stores hold
+    // every patron's hash by design, and are searched for the printable forms only), and the
+    // console's database with its write-ahead log: the pseudonyms, and each device's hashes as
+    // the signed commands carried them.
+    d.shut_down().await.unwrap();
+    k.shut_down().await.unwrap();
+    let door_left = found(&door_state, AINO, &key);
+    assert!(door_left.is_empty(), "the door: {door_left:#?}");
+    assert!(
+        !found(&door_state, ERIK, &key).is_empty(),
+        "Erik's records stay"
+    );
+    let kiosk_left = found(&kiosk_state, AINO, &key);
+    assert!(kiosk_left.is_empty(), "the kiosk: {kiosk_left:#?}");
+    let mut needles: Vec<(String, Vec<u8>)> = traces(AINO, &key)
+        .into_iter()
+        .filter(|(_, _, raw)| !raw)
+        .map(|(f, b, _)| (f, b))
+        .collect();
+    for (device, branch, name) in [
+        ("lemi-door-1", "LEMI", "Lemi main door"),
+        ("lpr-kiosk-1", "LPR", "LPR kiosk 1"),
+    ] {
+        for h in
+            central::patrons::hashes_for(&key, &CardNumber::new(AINO), branch, device, Some(name))
+        {
+            needles.push((format!("{device}'s pseudonym"), h[..32].as_bytes().to_vec()));
+            needles.push((format!("{device}'s hash"), h.as_bytes().to_vec()));
+            needles.push((
+                format!("{device}'s hash in a command's hex"),
+                central::hex(h.as_bytes()).into_bytes(),
+            ));
+        }
+    }
+    let console_dir = tmp.path().join("console");
+    let console_files: Vec<(PathBuf, Vec<u8>)> = files(&console_dir)
+        .into_iter()
+        .filter(|(p, _)| !p.starts_with(console_dir.join("pki")))
+        .collect();
+    assert!(
+        console_files
+            .iter()
+            .any(|(p, _)| p.to_string_lossy().ends_with("central.db")),
+        "{:?}",
+        console_files.iter().map(|(p, _)| p).collect::<Vec<_>>()
+    );
+    let mut left = vec![];
+    for (path, bytes) in &console_files {
+        for (form, needle) in &needles {
+            if bytes.windows(needle.len()).any(|w| w == needle.as_slice()) {
+                left.push(format!("{form} in {}", path.display()));
+            }
+        }
+    }
+    assert!(left.is_empty(), "the console: {left:#?}");
+    assert!(
+        console_files
+            .iter()
+            .any(|(_, b)| b.windows(erik.len()).any(|w| w == erik.as_bytes())),
+        "Erik's events stay in the console"
+    );
+    assert_eq!(console_events_of(&db, &erik).await, 1);
+    kiosk_rig.running.stop();
+    door_rig.running.stop();
+    console.console.stop().await;
+}
