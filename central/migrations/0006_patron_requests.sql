@@ -10,8 +10,12 @@ CREATE TABLE patron_requests (
     -- Rows of the console's own about the card: erased, or found for the export.
     console_rows BIGINT NOT NULL DEFAULT 0,
     -- For an export: the console's own rows about the card, as JSON (deleted after 30 days).
-    console_export TEXT
+    console_export TEXT,
+    -- For an export, while it is kept: the card's keyed hash under a key of the console's own,
+    -- so that a later erasure of the card also deletes the export.
+    card_tag TEXT
 );
+CREATE INDEX patron_requests_by_card_tag ON patron_requests (card_tag);
 CREATE INDEX patron_requests_by_time ON patron_requests (created_at);
 
 CREATE TABLE patron_request_devices (

@@ -78,6 +78,16 @@ pub fn hashes_for(
     out
 }
 
+/// The card's tag on an export while it is kept: its keyed hash under a key derived for this
+/// use alone, so that a later erasure finds the export (and no device's pseudonym is kept).
+fn card_tag(key: &CardKey, card: &CardNumber) -> String {
+    allowlist::hex(
+        &key.for_scope("omatoimi console: a patron's exports")
+            .hash(card)
+            .0,
+    )
+}
+
 /// A request as made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Asked {
@@ -107,14 +117,19 @@ pub async fn ask(
     let mut raw = [0u8; 16];
     getrandom::getrandom(&mut raw).map_err(|e| DbError::Invalid(format!("randomness: {e}")))?;
     let request_id = crate::hex(&raw);
+    let tag = card_tag(key, card);
+    if kind == Kind::Erase {
+        forget_exports(db, &tag).await?;
+    }
     sqlx::query(
-        "INSERT INTO patron_requests (request_id, kind, created_at, created_by, reason) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO patron_requests (request_id, kind, created_at, created_by, reason, card_tag) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&request_id)
     .bind(kind.code())
     .bind(now_ms)
     .bind(by)
     .bind(reason)
+    .bind((kind == Kind::Export).then_some(&tag))
     .execute(db.pool())
     .await?;
     let mut all_pseudonyms: Vec<String> = vec![];
@@ -173,6 +188,26 @@ pub async fn ask(
         devices: sent,
         console_rows,
     })
+}
+
+/// Earlier exports of the card (the console's rows and the devices' answers they hold) deleted:
+/// an erasure leaves no copy behind in them either. They are marked `erased`, so that an
+/// answer that comes later is not kept.
+async fn forget_exports(db: &Db, tag: &str) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE commands SET detail = NULL WHERE order_code = 'patron-export' AND command_id IN \
+         (SELECT p.command_id FROM patron_request_devices p JOIN patron_requests r ON r.request_id = p.request_id WHERE r.card_tag = $1)",
+    )
+    .bind(tag)
+    .execute(db.pool())
+    .await?;
+    sqlx::query(
+        "UPDATE patron_requests SET console_export = NULL, card_tag = 'erased' WHERE card_tag = $1",
+    )
+    .bind(tag)
+    .execute(db.pool())
+    .await?;
+    Ok(())
 }
 
 /// The console's events about the cards of these pseudonyms, deleted; how many. On SQLite the
@@ -268,6 +303,14 @@ pub async fn answered(
         settle(db).await?;
         return Ok(true);
     }
+    // An export the card's erasure overtook is not kept.
+    sqlx::query(
+        "UPDATE commands SET detail = NULL WHERE command_id = $1 AND order_code = 'patron-export' AND EXISTS \
+         (SELECT 1 FROM patron_request_devices p JOIN patron_requests r ON r.request_id = p.request_id WHERE p.command_id = $1 AND r.card_tag = 'erased')",
+    )
+    .bind(command_id)
+    .execute(db.pool())
+    .await?;
     let kind: String = row.try_get("kind")?;
     let cards: Option<String> = row.try_get("cards")?;
     if kind == Kind::Erase.code()
@@ -512,7 +555,7 @@ impl Db {
         .await?
         .rows_affected();
         n += sqlx::query(
-            "UPDATE patron_requests SET console_export = NULL WHERE console_export IS NOT NULL AND created_at < $1",
+            "UPDATE patron_requests SET console_export = NULL, card_tag = NULL WHERE (console_export IS NOT NULL OR card_tag IS NOT NULL) AND created_at < $1",
         )
         .bind(now_ms - KEPT_DAYS * day)
         .execute(self.pool())

@@ -857,6 +857,21 @@ async fn an_erasure_asked_once_in_the_console_is_confirmed_by_every_device_and_l
     );
     let shown = admin.get(&page).await.unwrap();
     assert!(shown.contains("2 / 2"), "{shown}");
+    // Her earlier export went with the erasure.
+    let doc = admin
+        .get(&format!("/patrons/{export}/export.json"))
+        .await
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    assert!(doc["console"].is_null(), "{doc}");
+    assert!(
+        doc["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["held"].is_null()),
+        "{doc}"
+    );
 
     // Nothing of hers in any file: the door's and the kiosk's state (the lists' stores hold
     // every patron's hash by design, and are searched for the printable forms only), and the
