@@ -49,8 +49,8 @@ pub struct Console {
     pub policy: Arc<std::sync::OnceLock<Arc<Publisher>>>,
     /// The devices' held requests for commands, woken by a command for their device.
     pub commands: Arc<crate::commands::Waiting>,
-    /// The library's card key, once set ([`Console::serve_patron_rights`]).
-    pub patrons: Arc<std::sync::OnceLock<allowlist::CardKey>>,
+    /// What a patron's rights need, once set ([`Console::serve_patron_rights`]).
+    pub patrons: Arc<std::sync::OnceLock<crate::patrons::PatronRights>>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -139,9 +139,10 @@ impl Console {
     }
 
     /// Carries out a patron's export and erasure from the staff's pages, keying card numbers
-    /// with `key` (it needs the policy key as well, to sign the commands).
-    pub fn serve_patron_rights(&mut self, key: allowlist::CardKey) {
-        let _ = self.patrons.set(key);
+    /// with the library's card key (it needs the policy key as well, to sign the commands), and
+    /// shows names in "who was in" when the library system is given.
+    pub fn serve_patron_rights(&mut self, rights: crate::patrons::PatronRights) {
+        let _ = self.patrons.set(rights);
     }
 
     /// Serves the staff's pages as well, until [`Console::stop`].

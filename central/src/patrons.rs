@@ -22,6 +22,16 @@ use sqlx::Row;
 use crate::db::{Backend, Db, DbError};
 use crate::policy::Publisher;
 
+/// What the console needs for a patron's rights: the library's card key, and for names in
+/// "who was in" the library system's Koha REST API (`[patrons] library_system`).
+#[derive(Debug, Clone)]
+pub struct PatronRights {
+    /// The library's (consortium's) card key.
+    pub key: CardKey,
+    /// Where names are fetched from, at the moment they are shown.
+    pub names: Option<registry::koha::KohaRegistry>,
+}
+
 /// An export's or an erasure's answers are kept this long (the export holds personal data).
 pub const KEPT_DAYS: i64 = 30;
 

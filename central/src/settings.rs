@@ -33,6 +33,10 @@
 //! # into the hashes each device knows it by. The number itself is never kept.
 //! [patrons]
 //! card_key = "card.key"
+//! # Names in "who was in" (optional): a file with a `[registry]` table for Koha's REST API, as
+//! # a device's (`backend = "koha-rest"`, its credentials file); names are fetched at the moment
+//! # they are shown, never kept.
+//! library_system = "registry.toml"
 //!
 //! # Alarms: who is told, how and when (optional).
 //! [alarms]
@@ -76,6 +80,7 @@ struct RawFile {
 #[serde(deny_unknown_fields)]
 struct RawPatrons {
     card_key: PathBuf,
+    library_system: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,8 +177,8 @@ pub struct Settings {
     pub retention: Retention,
     /// The signer of policy bundles, if the console sends calendars down.
     pub policy: Option<std::sync::Arc<crate::policy::Publisher>>,
-    /// The library's card key, for a patron's export and erasure (`[patrons]`).
-    pub patrons: Option<allowlist::CardKey>,
+    /// A patron's export and erasure, and names in "who was in" (`[patrons]`).
+    pub patrons: Option<crate::patrons::PatronRights>,
 }
 
 /// How long the database keeps what devices report (days).
@@ -377,7 +382,7 @@ impl Settings {
                 let text = std::fs::read_to_string(&file).map_err(|e| {
                     ConfigError::invalid(path, "patrons.card_key", format!("{}: {e}", file.display()))
                 })?;
-                allowlist::CardKey::from_text(&text).ok_or_else(|| {
+                let key = allowlist::CardKey::from_text(&text).ok_or_else(|| {
                     ConfigError::invalid(
                         path,
                         "patrons.card_key",
@@ -386,7 +391,28 @@ impl Settings {
                             file.display()
                         ),
                     )
-                })
+                })?;
+                let names = p
+                    .library_system
+                    .map(|f| {
+                        let file = dir.join(f);
+                        let r = config::registry::load(&file)?;
+                        let config::registry::Backend::KohaRest(koha) = &r.backend else {
+                            return Err(ConfigError::invalid(
+                                path,
+                                "patrons.library_system",
+                                format!(
+                                    "{}: names need Koha's REST API (backend = \"koha-rest\"); SIP2 cannot list patrons",
+                                    file.display()
+                                ),
+                            ));
+                        };
+                        registry::koha::KohaRegistry::new(koha, &r).map_err(|e| {
+                            ConfigError::invalid(path, "patrons.library_system", e.to_string())
+                        })
+                    })
+                    .transpose()?;
+                Ok::<_, ConfigError>(crate::patrons::PatronRights { key, names })
             })
             .transpose()?;
         Ok(Self {

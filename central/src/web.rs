@@ -60,7 +60,7 @@ struct App {
     alarms: Arc<Alarms>,
     policy: Arc<std::sync::OnceLock<Arc<crate::policy::Publisher>>>,
     commands: Arc<crate::commands::Waiting>,
-    patrons: Arc<std::sync::OnceLock<allowlist::CardKey>>,
+    patrons: Arc<std::sync::OnceLock<crate::patrons::PatronRights>>,
     idle_ms: i64,
     max_ms: i64,
 }
@@ -74,7 +74,7 @@ pub async fn start(
     alarms: Arc<Alarms>,
     policy: Arc<std::sync::OnceLock<Arc<crate::policy::Publisher>>>,
     commands: Arc<crate::commands::Waiting>,
-    patrons: Arc<std::sync::OnceLock<allowlist::CardKey>>,
+    patrons: Arc<std::sync::OnceLock<crate::patrons::PatronRights>>,
     mut stopped: watch::Receiver<bool>,
 ) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
     let tls = server_config(l)?;

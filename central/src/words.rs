@@ -655,6 +655,21 @@ const PHRASES: &[(&str, &str, &str)] = &[
         "vastaanotettu, ei vastausta",
         "mottagen, inget svar",
     ),
+    (
+        "Show names (read from the library system now, never kept)",
+        "Näytä nimet (haetaan kirjastojärjestelmästä nyt, ei tallenneta)",
+        "Visa namn (hämtas ur bibliotekssystemet nu, sparas inte)",
+    ),
+    (
+        "The library system did not give the names",
+        "Kirjastojärjestelmä ei antanut nimiä",
+        "Bibliotekssystemet gav inte namnen",
+    ),
+    (
+        "not found in the library system",
+        "ei löydy kirjastojärjestelmästä",
+        "finns inte i bibliotekssystemet",
+    ),
 ];
 
 /// `en` in `lang` (English when the table has no such phrase: a test keeps that from happening).

@@ -395,6 +395,25 @@ async fn route(
                 })
                 .map(|p| patron_json(&lib, p, balance, now))
                 .collect();
+            // Koha's paging: `_page` from 1, `_per_page` (20 when not given, -1 for all).
+            let per_page: i64 = query
+                .get("_per_page")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(20);
+            let page: usize = query
+                .get("_page")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1)
+                .max(1);
+            let list = if per_page <= 0 {
+                list
+            } else {
+                let per_page = per_page as usize;
+                list.into_iter()
+                    .skip((page - 1) * per_page)
+                    .take(per_page)
+                    .collect()
+            };
             reply(StatusCode::OK, Value::Array(list))
         }
         (Method::GET, ["items"]) => {

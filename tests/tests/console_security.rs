@@ -326,3 +326,113 @@ async fn an_admin_looks_up_who_entered_a_branch_with_a_reason_and_the_look_up_is
     );
     assert_eq!(audit.matches("looked up who was in").count(), 1, "{audit}");
 }
+
+/// With the library system's Koha REST API given, an admin may ask for names in "who was in":
+/// the console reads the patrons at that moment, keys each card with the keys the branch's
+/// doors may hold (the library's, the branch's), and names those that match; a card the library
+/// system no longer knows says so. Without the box ticked no name is shown, and the audit line
+/// says when names were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_sees_the_names_of_who_entered_only_when_asked_read_from_the_library_system() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = e2e::start(&tmp.path().join("sim")).await;
+    let reg_dir = tmp.path().join("registry");
+    std::fs::create_dir_all(&reg_dir).unwrap();
+    let settings = e2e::DeviceSetup::koha().settings(&reg_dir, &sim).unwrap();
+    let config::registry::Backend::KohaRest(koha) = &settings.backend else {
+        panic!("not Koha");
+    };
+    let names = registry::koha::KohaRegistry::new(koha, &settings).unwrap();
+    let mut console = rig::console::DemoConsole::start(&tmp.path().join("console"))
+        .await
+        .unwrap();
+    let key = allowlist::CardKey::new([9; 32]);
+    console
+        .console
+        .serve_patron_rights(central::patrons::PatronRights {
+            key: key.clone(),
+            names: Some(names),
+        });
+    let pseudonym = |k: &allowlist::CardKey, card: &str| {
+        central::hex(&k.hash(&redact::CardNumber::new(card)).0[..16])
+    };
+    // Aino's door holds the library's key; Erik came in at a door keyed for the branch.
+    let aino = pseudonym(&key, "24680000000011");
+    let erik = pseudonym(&key.for_scope("LEMI"), "24680000000029");
+    let gone = "0123456789abcdef0123456789abcdef".to_owned();
+    let nine_pm = 1_930_676_400_000_i64;
+    let t = |minutes: i64| nine_pm + minutes * 60_000;
+    deliver(
+        &console,
+        &tmp.path().join("d"),
+        "lemi-door-1",
+        "LEMI",
+        Role::Door,
+        &[
+            (t(5), "entry", "online", Some(aino.as_str())),
+            (t(20), "entry", "online", Some(erik.as_str())),
+            (t(30), "entry", "offline:7", Some(gone.as_str())),
+        ],
+    )
+    .await;
+    let mut admin = console
+        .staff("tietosuoja", central::staff::Role::Admin)
+        .await
+        .unwrap();
+    let form = admin.get("/presence?lang=en").await.unwrap();
+    assert!(form.contains("name=\"names\""), "{form}");
+    let range = [
+        ("branch", "LEMI"),
+        ("from", "2031-03-07T21:00"),
+        ("to", "2031-03-07T22:00"),
+        ("reason", "window broken at 21:40, police report 123"),
+    ];
+    let (_, said) = admin
+        .submit("/presence?lang=en", "/presence", &range)
+        .await
+        .unwrap();
+    assert!(said.contains(&format!("<code>{aino}</code>")), "{said}");
+    assert!(
+        !said.contains("Virtanen") && !said.contains("Lindholm"),
+        "{said}"
+    );
+
+    let mut with_names = range.to_vec();
+    with_names.push(("names", "yes"));
+    let (status, said) = admin
+        .submit("/presence?lang=en", "/presence", &with_names)
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        said.contains(&format!("<code>{aino}</code></td><td>Aino Virtanen</td>")),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("<code>{erik}</code></td><td>Erik Lindholm</td>")),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "<code>{gone}</code></td><td>not found in the library system</td>"
+        )),
+        "{said}"
+    );
+    let audit = admin.get("/audit?lang=en").await.unwrap();
+    assert_eq!(audit.matches("(with names)").count(), 1, "{audit}");
+    assert_eq!(audit.matches("looked up who was in").count(), 2, "{audit}");
+    // Nothing of it was kept: no name in the console's files.
+    for entry in std::fs::read_dir(tmp.path().join("console")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            let bytes = std::fs::read(&p).unwrap();
+            for needle in ["Virtanen", "24680000000011"] {
+                assert!(
+                    !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                    "{needle} in {}",
+                    p.display()
+                );
+            }
+        }
+    }
+}

@@ -626,7 +626,12 @@ async fn an_erasure_asked_once_in_the_console_is_confirmed_by_every_device_and_l
     let key = allowlist::CardKey::from_text(&std::fs::read_to_string(&key_file).unwrap()).unwrap();
     std::fs::create_dir_all(tmp.path().join("k/allowlist")).unwrap();
     std::fs::copy(&key_file, tmp.path().join("k/allowlist/card-key.secret")).unwrap();
-    console.console.serve_patron_rights(key.clone());
+    console
+        .console
+        .serve_patron_rights(central::patrons::PatronRights {
+            key: key.clone(),
+            names: None,
+        });
     console.follow(door_rig.clock.clock());
 
     let mut settings = door_agent::settings::load(&door_rig.config).unwrap();

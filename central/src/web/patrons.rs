@@ -149,7 +149,7 @@ pub(super) async fn ask(
     let Some(s) = ctx.session.as_ref().filter(|_| is_admin(ctx)) else {
         return Ok(forbidden(ctx));
     };
-    let (Some(key), Some(publisher)) = (app.patrons.get(), app.policy.get()) else {
+    let (Some(rights), Some(publisher)) = (app.patrons.get(), app.policy.get()) else {
         return the_page(app, ctx, None).await;
     };
     let lang = ctx.lang;
@@ -198,7 +198,7 @@ pub(super) async fn ask(
     let asked = patrons::ask(
         &app.db,
         publisher,
-        key,
+        &rights.key,
         &CardNumber::new(card),
         kind,
         &s.account.username,

@@ -2,9 +2,12 @@
 //! pseudonyms are theirs to see); a reason is required, and every look-up is audited with it.
 //! The form is posted, so neither the reason nor the range lands in a URL or the browser's
 //! history. Cards are shown as the keyed pseudonyms the doors report: the console holds no card
-//! number and no name.
+//! number and no name. With `[patrons] library_system`, the admin may ask for names as well:
+//! the console reads the library system's patrons at that moment, keys each card number with
+//! the card keys the branch's doors may hold, and shows the names of those that match; neither
+//! numbers nor names are kept, and the audit line says names were shown.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 use hyper::StatusCode;
@@ -42,7 +45,7 @@ fn forbidden(ctx: &Ctx) -> Answer {
 async fn the_form(
     app: &App,
     ctx: &Ctx,
-    typed: &std::collections::HashMap<String, String>,
+    typed: &HashMap<String, String>,
 ) -> Result<String, DbError> {
     let lang = ctx.lang;
     let csrf = ctx
@@ -60,8 +63,24 @@ async fn the_form(
         };
         let _ = write!(options, "<option{sel}>{}</option>", esc(&b));
     }
+    let names = if app.patrons.get().is_some_and(|p| p.names.is_some()) {
+        format!(
+            "<label><span><input type=\"checkbox\" name=\"names\" value=\"yes\"{}> {}</span></label>",
+            if typed.get("names").is_some_and(|v| v == "yes") {
+                " checked"
+            } else {
+                ""
+            },
+            esc(tr(
+                lang,
+                "Show names (read from the library system now, never kept)"
+            ))
+        )
+    } else {
+        String::new()
+    };
     Ok(format!(
-        "<p>{}</p><form method=\"post\" action=\"/presence\" class=\"grid\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><label>{}<select name=\"branch\">{options}</select></label><label>{}<input type=\"datetime-local\" name=\"from\" value=\"{}\" required></label><label>{}<input type=\"datetime-local\" name=\"to\" value=\"{}\" required></label><label>{}<input type=\"text\" name=\"reason\" maxlength=\"200\" value=\"{}\" required></label><button>{}</button></form>",
+        "<p>{}</p><form method=\"post\" action=\"/presence\" class=\"grid\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><label>{}<select name=\"branch\">{options}</select></label><label>{}<input type=\"datetime-local\" name=\"from\" value=\"{}\" required></label><label>{}<input type=\"datetime-local\" name=\"to\" value=\"{}\" required></label><label>{}<input type=\"text\" name=\"reason\" maxlength=\"200\" value=\"{}\" required></label>{names}<button>{}</button></form>",
         esc(tr(
             lang,
             "Who entered a branch between two times, for an incident. Give the reason: every look-up is kept in the audit log."
@@ -91,6 +110,33 @@ pub(super) async fn show(app: &App, ctx: &Ctx) -> Result<Answer, DbError> {
         "presence",
         body,
     ))
+}
+
+/// The names of the cards of these pseudonyms, read from the library system now: every patron's
+/// card keyed with each key the branch's doors may hold (the library's, the branch's, each
+/// door's own); the numbers and names go with the page.
+async fn names_of(
+    key: &allowlist::CardKey,
+    registry: &registry::koha::KohaRegistry,
+    branch: &str,
+    devices: &BTreeSet<String>,
+    wanted: &BTreeSet<String>,
+) -> Result<HashMap<String, String>, String> {
+    if wanted.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut keys = vec![key.clone(), key.for_scope(branch)];
+    keys.extend(devices.iter().map(|d| key.for_scope(d)));
+    let found = registry
+        .patron_names(|card| {
+            keys.iter().find_map(|k| {
+                let p = crate::hex(&k.hash(card).0[..16]);
+                wanted.contains(&p).then_some(p)
+            })
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(found.into_iter().collect())
 }
 
 fn instant(app: &App, typed: &str) -> Option<i64> {
@@ -149,6 +195,11 @@ pub(super) async fn look_up(
         ));
     };
     let now = (app.clock)();
+    let names_from = app
+        .patrons
+        .get()
+        .filter(|_| f.get("names").is_some_and(|v| v == "yes"))
+        .and_then(|p| Some((p.key.clone(), p.names.clone()?)));
     // The audit line first: a look-up that cannot be recorded is not shown.
     staff::audit(
         &app.db,
@@ -157,9 +208,14 @@ pub(super) async fn look_up(
         "presence-looked-up",
         Some(branch),
         Some(&format!(
-            "{} – {}: {reason}",
+            "{} – {}{}: {reason}",
             local(app, from),
-            local(app, to)
+            local(app, to),
+            if names_from.is_some() {
+                " (with names)"
+            } else {
+                ""
+            }
         )),
         Some(&ctx.peer),
     )
@@ -178,6 +234,18 @@ pub(super) async fn look_up(
         .iter()
         .filter_map(|r| r.try_get::<Option<String>, _>("card").ok().flatten())
         .collect();
+    let mut names: Option<HashMap<String, String>> = None;
+    let mut names_failed = None;
+    if let Some((key, registry)) = names_from {
+        let devices: BTreeSet<String> = rows
+            .iter()
+            .filter_map(|r| r.try_get::<String, _>("device_id").ok())
+            .collect();
+        match names_of(&key, &registry, branch, &devices, &cards).await {
+            Ok(n) => names = Some(n),
+            Err(e) => names_failed = Some(e),
+        }
+    }
     let _ = write!(
         body,
         "<h2>{} {} – {}</h2><p>{}: <b>{}</b> · {}: <b>{}</b></p>",
@@ -199,13 +267,26 @@ pub(super) async fn look_up(
             ))
         );
     }
+    if let Some(e) = &names_failed {
+        let _ = write!(
+            body,
+            "<p class=\"error\" role=\"alert\">{}: {}</p>",
+            esc(tr(lang, "The library system did not give the names")),
+            esc(e)
+        );
+    }
     if !rows.is_empty() {
         let _ = write!(
             body,
-            "<div class=\"scroll\"><table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+            "<div class=\"scroll\"><table><thead><tr><th>{}</th><th>{}</th><th>{}</th>{}<th>{}</th></tr></thead><tbody>",
             esc(tr(lang, "Time")),
             esc(tr(lang, "Device")),
             esc(tr(lang, "Card (pseudonym)")),
+            if names.is_some() {
+                format!("<th>{}</th>", esc(tr(lang, "Name")))
+            } else {
+                String::new()
+            },
             esc(tr(lang, "Checked")),
         );
         for r in rows.iter().take(MAX_ROWS as usize) {
@@ -213,9 +294,19 @@ pub(super) async fn look_up(
             let device: String = r.try_get("device_id")?;
             let card: Option<String> = r.try_get("card")?;
             let how: Option<String> = r.try_get("code")?;
+            let name = match &names {
+                Some(n) => format!(
+                    "<td>{}</td>",
+                    esc(card
+                        .as_ref()
+                        .and_then(|c| n.get(c))
+                        .map_or(tr(lang, "not found in the library system"), String::as_str))
+                ),
+                None => String::new(),
+            };
             let _ = write!(
                 body,
-                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td>{name}<td>{}</td></tr>",
                 esc(&local(app, at)),
                 esc(&device),
                 esc(card.as_deref().unwrap_or("–")),

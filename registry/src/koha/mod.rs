@@ -28,6 +28,12 @@ use crate::Registry;
 use crate::model::*;
 use token::TokenCache;
 
+/// Patrons read at once by [`KohaRegistry::patron_names`].
+pub const NAMES_PAGE: usize = 500;
+
+/// The most pages [`KohaRegistry::patron_names`] reads (5 million patrons).
+const MAX_NAMES_PAGES: usize = 10_000;
+
 /// [`Registry`] over Koha's REST API.
 #[derive(Debug, Clone)]
 pub struct KohaRegistry {
@@ -107,6 +113,62 @@ impl KohaRegistry {
                 timeout: all.timeout,
             }),
         })
+    }
+
+    /// The names of the patrons `pick` wants, each with what `pick` made of the card: every
+    /// patron is read, a page of [`NAMES_PAGE`] at a time (`_page`, `_per_page`), and each card
+    /// number is offered to `pick` and forgotten. For the library's console, which knows its
+    /// devices' cards only as keyed hashes: `pick` hashes the card and answers when the hash is
+    /// one it looks for. Names are "Firstname Surname".
+    pub async fn patron_names<T>(
+        &self,
+        mut pick: impl FnMut(&redact::CardNumber) -> Option<T>,
+    ) -> Result<Vec<(T, String)>, RegistryError> {
+        let mut out = vec![];
+        let mut first_of_previous: Option<i64> = None;
+        for page in 1..=MAX_NAMES_PAGES {
+            let (status, bytes) = self
+                .bounded(self.inner.send(
+                    Method::GET,
+                    "/patrons",
+                    &[
+                        ("_page", page.to_string()),
+                        ("_per_page", NAMES_PAGE.to_string()),
+                    ],
+                    None,
+                    None,
+                    None,
+                ))
+                .await?;
+            if !status.is_success() {
+                return Err(RegistryError::Server(format!(
+                    "patron list, page {page}: HTTP {status}"
+                )));
+            }
+            let list: Vec<wire::Patron> = parse("/patrons", &bytes)?;
+            // A server that ignores paging gives its first page again: stop there.
+            let first = list.first().map(|p| p.patron_id);
+            if first.is_some() && first == first_of_previous {
+                break;
+            }
+            first_of_previous = first;
+            for p in &list {
+                let Some(card) = &p.cardnumber else { continue };
+                if let Some(t) = pick(&redact::CardNumber::new(card.clone())) {
+                    let name = [p.firstname.as_deref(), p.surname.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|s| !s.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    out.push((t, name));
+                }
+            }
+            if list.len() < NAMES_PAGE {
+                return Ok(out);
+            }
+        }
+        Ok(out)
     }
 
     /// Runs `op` within the request timeout.

@@ -41,6 +41,8 @@ pub(crate) struct Patron {
     #[serde(default)]
     pub firstname: Option<String>,
     #[serde(default)]
+    pub surname: Option<String>,
+    #[serde(default)]
     pub date_of_birth: Option<NaiveDate>,
     #[serde(default)]
     pub category_id: Option<String>,
