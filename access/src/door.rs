@@ -167,6 +167,8 @@ pub enum Input {
     /// The branch's hours from now on (a policy bundle from the console): the library's state
     /// is taken from them at once.
     Schedule(Box<Schedule>),
+    /// Who may let themselves in from now on (the library's rules in a policy bundle).
+    Rules(Box<Rules>),
     /// An order from the library's staff (a signed command from the console).
     Order(Order),
 }
@@ -527,6 +529,10 @@ impl Door {
             Input::Key(key) => self.key(key, now),
             Input::Schedule(schedule) => {
                 self.config.schedule = *schedule;
+                self.next_state_check = now.mono;
+            }
+            Input::Rules(rules) => {
+                self.config.rules = *rules;
                 self.next_state_check = now.mono;
             }
             Input::Order(order) => self.order(order, now),

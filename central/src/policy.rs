@@ -18,7 +18,7 @@ use access::hours::{DayHours, Span};
 use allowlist::SigningKey;
 use allowlist::envelope::Purpose;
 use chrono::{Duration, NaiveDate};
-use report::policy::{DatedHours, DaySpans, Policy};
+use report::policy::{DatedHours, DaySpans, EntryRules, Policy};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -57,6 +57,9 @@ pub struct BranchCalendar {
     pub exceptions: Vec<DatedHours>,
     /// No new entries this many minutes before self-service ends.
     pub last_entry_minutes: u16,
+    /// Who may let themselves in, when the library decides it here; none leaves each door's
+    /// own `[rules]`.
+    pub entry: Option<EntryRules>,
     /// When it was last changed (Unix ms), and by whom.
     pub updated: Option<(i64, String)>,
 }
@@ -78,6 +81,7 @@ impl BranchCalendar {
             holidays: BTreeMap::new(),
             exceptions: vec![],
             last_entry_minutes: 15,
+            entry: None,
             updated: None,
         }
     }
@@ -150,6 +154,7 @@ impl BranchCalendar {
             last_entry_minutes: self.last_entry_minutes,
             first_day: first.to_string(),
             last_day: last.to_string(),
+            entry: self.entry.clone(),
         })
     }
 }
@@ -364,6 +369,11 @@ fn calendar_row(row: &sqlx::any::AnyRow) -> Result<BranchCalendar, DbError> {
         exceptions: serde_json::from_str(&json("exceptions")?).map_err(bad)?,
         last_entry_minutes: u16::try_from(row.try_get::<i64, _>("last_entry_minutes")?)
             .unwrap_or(15),
+        entry: row
+            .try_get::<Option<String>, _>("entry_rules")?
+            .map(|j| serde_json::from_str(&j))
+            .transpose()
+            .map_err(bad)?,
         updated: Some((row.try_get("updated_at")?, row.try_get("updated_by")?)),
     })
 }
@@ -394,9 +404,9 @@ pub async fn save(db: &Db, cal: &BranchCalendar, by: &str, now_ms: i64) -> Resul
     cal.check().map_err(DbError::Invalid)?;
     let j = |v: serde_json::Result<String>| v.map_err(|e| DbError::Invalid(e.to_string()));
     sqlx::query(
-        "INSERT INTO calendars (branch, time_zone, week, holidays, exceptions, last_entry_minutes, updated_at, updated_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (branch) DO UPDATE SET time_zone = excluded.time_zone, week = excluded.week, holidays = excluded.holidays, exceptions = excluded.exceptions, last_entry_minutes = excluded.last_entry_minutes, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+        "INSERT INTO calendars (branch, time_zone, week, holidays, exceptions, last_entry_minutes, updated_at, updated_by, entry_rules) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (branch) DO UPDATE SET time_zone = excluded.time_zone, week = excluded.week, holidays = excluded.holidays, exceptions = excluded.exceptions, last_entry_minutes = excluded.last_entry_minutes, updated_at = excluded.updated_at, updated_by = excluded.updated_by, entry_rules = excluded.entry_rules",
     )
     .bind(&cal.branch)
     .bind(&cal.time_zone)
@@ -406,6 +416,13 @@ pub async fn save(db: &Db, cal: &BranchCalendar, by: &str, now_ms: i64) -> Resul
     .bind(i64::from(cal.last_entry_minutes))
     .bind(now_ms)
     .bind(by)
+    .bind(
+        cal.entry
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| DbError::Invalid(e.to_string()))?,
+    )
     .execute(db.pool())
     .await?;
     Ok(())

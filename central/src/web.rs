@@ -262,6 +262,9 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Answer {
                 (Method::POST, [b, e]) if e == "exceptions" => {
                     calendar::add_exception(app, &ctx, req, b).await
                 }
+                (Method::POST, [b, r]) if r == "rules" => {
+                    calendar::save_rules(app, &ctx, req, b).await
+                }
                 (Method::POST, [b, e, i, d]) if e == "exceptions" && d == "delete" => {
                     match i.parse() {
                         Ok(i) => calendar::remove_exception(app, &ctx, req, b, i).await,
@@ -1251,6 +1254,7 @@ fn audit_action(lang: Lang, action: &str) -> String {
         "alarm-acknowledged" => tr(lang, "acknowledged an alarm").to_owned(),
         "account-set" => tr(lang, "account set").to_owned(),
         "calendar-saved" => tr(lang, "changed the calendar").to_owned(),
+        "calendar-rules-saved" => tr(lang, "changed who may let themselves in").to_owned(),
         "command-sent" => tr(lang, "sent a command").to_owned(),
         "calendar-day-added" => tr(lang, "added a closed day or special hours").to_owned(),
         "calendar-day-removed" => tr(lang, "removed a closed day or special hours").to_owned(),

@@ -670,6 +670,82 @@ const PHRASES: &[(&str, &str, &str)] = &[
         "ei löydy kirjastojärjestelmästä",
         "finns inte i bibliotekssystemet",
     ),
+    // Who may let themselves in.
+    (
+        "Who may let themselves in",
+        "Ketkä pääsevät sisään omatoimisesti",
+        "Vem får gå in på egen hand",
+    ),
+    (
+        "The library decides here for every door of the branch (otherwise each door's own file)",
+        "Kirjasto päättää tässä toimipisteen kaikkien ovien puolesta (muuten kunkin oven oma tiedosto)",
+        "Biblioteket bestämmer här för alla dörrar på verksamhetsstället (annars varje dörrs egen fil)",
+    ),
+    (
+        "Youngest age let in alone (0: no age rule)",
+        "Nuorin ikä, jolla pääsee yksin (0: ei ikärajaa)",
+        "Lägsta ålder för att komma in ensam (0: ingen åldersgräns)",
+    ),
+    (
+        "Only these patron categories (comma-separated; empty: all)",
+        "Vain nämä asiakastyypit (pilkuin eroteltuina; tyhjä: kaikki)",
+        "Endast dessa låntagarkategorier (kommaseparerade; tom: alla)",
+    ),
+    (
+        "A guardian's consent lets a younger patron in",
+        "Huoltajan suostumuksella nuorempikin pääsee",
+        "Med vårdnadshavarens samtycke får en yngre komma in",
+    ),
+    (
+        "A patron whose age the library system does not give is let in",
+        "Asiakas, jonka ikää kirjastojärjestelmä ei kerro, päästetään sisään",
+        "En låntagare vars ålder bibliotekssystemet inte anger släpps in",
+    ),
+    (
+        "The card must be valid and not expired",
+        "Kortin on oltava voimassa",
+        "Kortet måste vara giltigt",
+    ),
+    (
+        "A card reported lost is refused",
+        "Kadonneeksi ilmoitettu kortti ei käy",
+        "Ett kort anmält förlorat nekas",
+    ),
+    (
+        "A lending ban keeps the patron out",
+        "Lainauskielto estää pääsyn",
+        "Lånespärr hindrar inträde",
+    ),
+    (
+        "Fines over the limit keep the patron out",
+        "Rajan ylittävät maksut estävät pääsyn",
+        "Avgifter över gränsen hindrar inträde",
+    ),
+    (
+        "A block at this branch keeps the patron out",
+        "Tämän toimipisteen esto estää pääsyn",
+        "En spärr på detta verksamhetsställe hindrar inträde",
+    ),
+    (
+        "The self-service terms must be accepted",
+        "Omatoimikäytön ehdot on hyväksyttävä",
+        "Villkoren för självbetjäning måste vara godkända",
+    ),
+    (
+        "A revoked self-service permission keeps the patron out",
+        "Peruttu omatoimilupa estää pääsyn",
+        "Ett återkallat självbetjäningstillstånd hindrar inträde",
+    ),
+    (
+        "A permission the library system does not state counts as missing",
+        "Lupa, jota kirjastojärjestelmä ei ilmoita, katsotaan puuttuvaksi",
+        "Ett tillstånd som bibliotekssystemet inte anger räknas som saknat",
+    ),
+    (
+        "changed who may let themselves in",
+        "muutti, ketkä pääsevät sisään omatoimisesti",
+        "ändrade vem som får gå in på egen hand",
+    ),
 ];
 
 /// `en` in `lang` (English when the table has no such phrase: a test keeps that from happening).

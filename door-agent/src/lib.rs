@@ -136,9 +136,13 @@ pub async fn run<R: Registry + Clone + 'static>(
                     }
                     tracing::info!(
                         version = b.version,
+                        library_rules = b.policy.entry.is_some(),
                         "hours from the console's policy bundle"
                     );
                     config.schedule = s;
+                    if let Some(e) = &b.policy.entry {
+                        config.rules = e.onto(&settings.rules);
+                    }
                     policy_gauges(&metrics, &b);
                 }
                 Err(e) => tracing::error!(
@@ -322,6 +326,10 @@ pub async fn run<R: Registry + Clone + 'static>(
             Some(b) = policy_rx.recv() => match b.policy.schedule() {
                 Ok(schedule) => {
                     door.handle(Input::Schedule(Box::new(schedule)), now());
+                    // The library's rules when the bundle has them; the file's when it has not
+                    // (the library handed them back to each door).
+                    let rules = b.policy.entry.as_ref().map_or_else(|| settings.rules.clone(), |e| e.onto(&settings.rules));
+                    door.handle(Input::Rules(Box::new(rules)), now());
                     policy_gauges(&metrics, &b);
                     let mut e = Event::new(Kind::Daemon, clock().timestamp_millis());
                     e.code = Some("policy-applied".into());

@@ -10,6 +10,7 @@
 //! [`DatedHours::exception`] where the console checks what staff typed.
 
 use access::hours::{DayHours, Exception, Schedule, Span};
+use access::policy::Rules;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +33,84 @@ pub struct Policy {
     pub first_day: String,
     /// The last (ISO date): past it, only the week applies.
     pub last_day: String,
+    /// Who may let themselves in, as the library decides it for the branch; none leaves each
+    /// door's own `[rules]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<EntryRules>,
+}
+
+/// Who may let themselves in at the branch: the library's rules, which replace a door's own
+/// `[rules]` except what is the door's (its branch code, and whether hours apply at all: a
+/// staff-only door's). Each is as in `access::policy::Rules`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryRules {
+    /// Self-service terms must be accepted (when the library system says).
+    pub require_terms: bool,
+    /// Self-service permission must not be revoked (when the library system says).
+    pub require_permission: bool,
+    /// A permission the library system does not mention counts as missing.
+    pub permission_must_be_stated: bool,
+    /// The card must be valid and not expired.
+    pub require_valid_card: bool,
+    /// A lost card is refused.
+    pub refuse_lost_card: bool,
+    /// A lending ban keeps the patron out.
+    pub refuse_lending_ban: bool,
+    /// Fines over the limit keep the patron out.
+    pub refuse_fines: bool,
+    /// Minimum age; 0 for no age rule.
+    pub min_age: u8,
+    /// A guardian's consent admits a younger patron.
+    pub consent_admits_minors: bool,
+    /// A patron whose age is unknown is let in.
+    pub admit_unknown_age: bool,
+    /// Only these patron categories; every category when empty.
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// Blocks at this branch (or all) keep the patron out.
+    pub honour_blocks: bool,
+}
+
+impl EntryRules {
+    /// The library's part of a door's rules.
+    pub fn of(r: &Rules) -> Self {
+        Self {
+            require_terms: r.require_terms,
+            require_permission: r.require_permission,
+            permission_must_be_stated: r.permission_must_be_stated,
+            require_valid_card: r.require_valid_card,
+            refuse_lost_card: r.refuse_lost_card,
+            refuse_lending_ban: r.refuse_lending_ban,
+            refuse_fines: r.refuse_fines,
+            min_age: r.min_age.unwrap_or(0),
+            consent_admits_minors: r.consent_admits_minors,
+            admit_unknown_age: r.admit_unknown_age,
+            categories: r.categories.clone(),
+            honour_blocks: r.honour_blocks,
+        }
+    }
+
+    /// A door's rules with these in place of the library's part; the door's branch code and
+    /// whether hours apply stay the door's.
+    pub fn onto(&self, door: &Rules) -> Rules {
+        Rules {
+            branch: door.branch.clone(),
+            enforce_hours: door.enforce_hours,
+            require_terms: self.require_terms,
+            require_permission: self.require_permission,
+            permission_must_be_stated: self.permission_must_be_stated,
+            require_valid_card: self.require_valid_card,
+            refuse_lost_card: self.refuse_lost_card,
+            refuse_lending_ban: self.refuse_lending_ban,
+            refuse_fines: self.refuse_fines,
+            min_age: (self.min_age > 0).then_some(self.min_age),
+            consent_admits_minors: self.consent_admits_minors,
+            admit_unknown_age: self.admit_unknown_age,
+            categories: self.categories.clone(),
+            honour_blocks: self.honour_blocks,
+        }
+    }
 }
 
 /// A day's spans.
@@ -173,7 +252,49 @@ mod tests {
             last_entry_minutes: 15,
             first_day: "2026-12-01".into(),
             last_day: "2027-12-31".into(),
+            entry: None,
         }
+    }
+
+    #[test]
+    fn the_librarys_rules_replace_the_doors_own_but_not_its_branch_or_its_hours_switch() {
+        let door = Rules {
+            branch: "LEMI".into(),
+            enforce_hours: false,
+            min_age: None,
+            categories: vec!["ADULT".into()],
+            ..Rules::default()
+        };
+        let library = EntryRules {
+            min_age: 18,
+            categories: vec![],
+            refuse_fines: false,
+            ..EntryRules::of(&Rules::default())
+        };
+        let r = library.onto(&door);
+        assert_eq!(r.branch, "LEMI");
+        assert!(!r.enforce_hours);
+        assert_eq!(r.min_age, Some(18));
+        assert!(r.categories.is_empty() && !r.refuse_fines);
+        assert_eq!(EntryRules::of(&r), library);
+        // No age rule is 0 on the wire, and comes back as none.
+        let none = EntryRules {
+            min_age: 0,
+            ..library
+        };
+        assert_eq!(none.onto(&door).min_age, None);
+        // A bundle without rules reads as before; one with them reads back.
+        let with = Policy {
+            entry: Some(none.clone()),
+            ..policy()
+        };
+        let json = serde_json::to_vec(&with).unwrap();
+        assert_eq!(Policy::parse(&json).unwrap(), with);
+        assert!(
+            !String::from_utf8(serde_json::to_vec(&policy()).unwrap())
+                .unwrap()
+                .contains("\"entry\"")
+        );
     }
 
     #[test]

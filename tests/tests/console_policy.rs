@@ -574,3 +574,129 @@ async fn a_kiosk_answers_a_selftest_from_its_page_and_takes_no_door_order() {
     assert!(shown.contains("all checks passed"), "{shown}");
     k.shut_down().await.unwrap();
 }
+
+/// The door runs the policy bundle `version` (or a newer one), as its status says.
+async fn door_runs(db: &central::Db, version: u64) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    let (name, _) = daemon::metrics::POLICY_VERSION;
+    loop {
+        let runs = db
+            .device("lemi-door-1")
+            .await
+            .unwrap()
+            .and_then(|d| d.gauge_map().get(name).copied())
+            .unwrap_or(0.0);
+        if runs >= version as f64 {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Who may come in is the library's to decide for a branch: the librarian sets it on the
+/// branch's page, the bundle carries it, and the door judges the next patron by it (a
+/// 12-year-old with her guardian's consent, admitted by the door's own file, is refused once
+/// consent no longer admits minors); handed back, each door's own file applies again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_librarys_entry_rules_travel_in_the_bundle_and_the_door_judges_by_them() {
+    const ELLA: (&str, &str) = ("24680000000060", "2014#");
+    const AINO: (&str, &str) = ("24680000000011", "1234#");
+    let tmp = tempfile::tempdir().unwrap();
+    let console = rig::console::DemoConsole::start(&tmp.path().join("console"))
+        .await
+        .unwrap();
+    let db = console.console.db.clone();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
+    let nine_pm = rig::door::nine_pm_on(e2e::daemons_now());
+    let rig = rig::door::rig(&tmp.path().join("door"), &fixtures, "", nine_pm, 72)
+        .await
+        .unwrap();
+    let mut settings = door_agent::settings::load(&rig.config).unwrap();
+    settings.console = Some(
+        console
+            .device("lemi-door-1", "LEMI", &rig.dir.join("state"))
+            .unwrap(),
+    );
+    console.follow(rig.clock.clock());
+    let mut door = rig::door::start_door(settings, rig.clock.clock()).unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        matches!(
+            door.try_card(ELLA.0, ELLA.1).await,
+            Some(Feedback::Welcome { .. })
+        ),
+        "the door's own file admits a minor with consent"
+    );
+
+    let mut staff = console
+        .staff("kirsi", central::staff::Role::Staff)
+        .await
+        .unwrap();
+    let page = staff.get("/calendars/LEMI?lang=en").await.unwrap();
+    assert!(page.contains("Who may let themselves in"), "{page}");
+    let mut fields = vec![("library", "yes"), ("min_age", "15"), ("categories", "")];
+    for on in [
+        "admit_unknown_age",
+        "require_valid_card",
+        "refuse_lost_card",
+        "refuse_lending_ban",
+        "refuse_fines",
+        "honour_blocks",
+        "require_terms",
+        "require_permission",
+    ] {
+        fields.push((on, "yes"));
+    }
+    let (status, _) = staff
+        .submit("/calendars/LEMI?lang=en", "/calendars/LEMI/rules", &fields)
+        .await
+        .unwrap();
+    assert_eq!(status, 303);
+    let version = newest(&db).await;
+    assert!(
+        door_runs(&db, version).await,
+        "the door never took the bundle"
+    );
+    assert!(matches!(
+        door.try_card(ELLA.0, ELLA.1).await,
+        Some(Feedback::Denied {
+            reason: Reason::Underage,
+            ..
+        })
+    ));
+    assert!(matches!(
+        door.try_card(AINO.0, AINO.1).await,
+        Some(Feedback::Welcome { .. })
+    ));
+    let page = staff.get("/calendars/LEMI?lang=en").await.unwrap();
+    assert!(
+        page.contains("name=\"library\" value=\"yes\" checked"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("name=\"consent_admits_minors\" value=\"yes\" checked"),
+        "{page}"
+    );
+
+    // Handed back to each door's file.
+    let (status, _) = staff
+        .submit("/calendars/LEMI?lang=en", "/calendars/LEMI/rules", &[])
+        .await
+        .unwrap();
+    assert_eq!(status, 303);
+    let version = newest(&db).await;
+    assert!(
+        door_runs(&db, version).await,
+        "the door never took the bundle"
+    );
+    assert!(matches!(
+        door.try_card(ELLA.0, ELLA.1).await,
+        Some(Feedback::Welcome { .. })
+    ));
+    door.shut_down().await.unwrap();
+    rig.running.stop();
+    console.console.stop().await;
+}

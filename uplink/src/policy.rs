@@ -154,18 +154,23 @@ pub fn describe(dir: &Path, trust: &Trust, now: i64) -> String {
     };
     match bundle(&envelope) {
         Ok(b) => {
+            let rules = if b.policy.entry.is_some() {
+                "; who may come in: the library's rules in it"
+            } else {
+                "; who may come in: this file's [rules]"
+            };
             let day = chrono::DateTime::from_timestamp(b.expires_at, 0).map_or_else(
                 || b.expires_at.to_string(),
                 |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
             );
             if expired {
                 format!(
-                    "version {} for {}, expired {day}: its calendar is kept until the console sends a new one",
+                    "version {} for {}, expired {day}: its calendar is kept until the console sends a new one{rules}",
                     b.version, b.policy.branch
                 )
             } else {
                 format!(
-                    "version {} for {}, in force until {day}",
+                    "version {} for {}, in force until {day}{rules}",
                     b.version, b.policy.branch
                 )
             }
@@ -229,6 +234,7 @@ mod tests {
             last_entry_minutes: 15,
             first_day: "2026-12-01".into(),
             last_day: "2027-12-31".into(),
+            entry: None,
         })
         .unwrap()
     }
@@ -321,7 +327,7 @@ mod tests {
         // The store stays open (the running door's), and is read beside it.
         assert_eq!(
             describe(&dir, &trust(&k), NOW),
-            "version 5 for LEMI, in force until 2026-12-01 00:53 UTC"
+            "version 5 for LEMI, in force until 2026-12-01 00:53 UTC; who may come in: this file's [rules]"
         );
         assert!(
             describe(&dir, &trust(&k), NOW + 90_000).starts_with("version 5 for LEMI, expired "),

@@ -968,3 +968,29 @@ fn ending_self_service_closes_until_the_hours_move_on_with_the_announcement() {
     let cmds = rig.card("1234");
     assert!(shows(&cmds).contains(&&Feedback::EnterPin), "{cmds:?}");
 }
+
+#[test]
+fn the_librarys_rules_from_a_bundle_judge_the_next_patron() {
+    let mut rig = Rig::at("2026-11-23 20:00");
+    let child = Patron {
+        category: Some("CHILD".into()),
+        ..Patron::default()
+    };
+    let t = rig.ask("1");
+    let out = rig.answer(t, Ok(child.clone()), Source::Online);
+    assert_eq!(
+        denied(&out),
+        None,
+        "the door's own rules admit every category"
+    );
+    rig.pass(s(10));
+    // The library allows adults only at this branch from now on.
+    let rules = Rules {
+        categories: vec!["ADULT".into()],
+        ..rig.door.config().rules.clone()
+    };
+    rig.feed(Input::Rules(Box::new(rules)));
+    let t = rig.ask("1");
+    let out = rig.answer(t, Ok(child), Source::Online);
+    assert_eq!(denied(&out), Some(Reason::Category));
+}

@@ -10,7 +10,7 @@ use access::holidays::{Holiday, in_year};
 use chrono::Datelike;
 use hyper::StatusCode;
 use hyper::body::Incoming;
-use report::policy::{DatedHours, DaySpans};
+use report::policy::{DatedHours, DaySpans, EntryRules};
 
 use super::{Answer, App, Ctx, csrf_ok, esc, form, page, plain, redirect, seg};
 use crate::db::DbError;
@@ -306,6 +306,7 @@ pub(super) async fn show(
         "</tbody></table></div><p><button{dis}>{}</button></p></form>",
         esc(tr(lang, "Save and send to the devices"))
     );
+    entry_form(&mut body, lang, &cal, &csrf, dis);
     let title = format!("{} {branch}", tr(lang, "Calendar:"));
     Ok(page(ctx, StatusCode::OK, &title, "calendars", body))
 }
@@ -322,6 +323,179 @@ fn hours_words(lang: Lang, h: &DaySpans) -> String {
 }
 
 /// A branch's calendar as stored, or a new one's defaults.
+/// The switches of the library's entry rules: form name, words, and where each is kept.
+fn switches() -> [(&'static str, &'static str, fn(&mut EntryRules) -> &mut bool); 10] {
+    [
+        (
+            "consent_admits_minors",
+            "A guardian's consent lets a younger patron in",
+            |r| &mut r.consent_admits_minors,
+        ),
+        (
+            "admit_unknown_age",
+            "A patron whose age the library system does not give is let in",
+            |r| &mut r.admit_unknown_age,
+        ),
+        (
+            "require_valid_card",
+            "The card must be valid and not expired",
+            |r| &mut r.require_valid_card,
+        ),
+        ("refuse_lost_card", "A card reported lost is refused", |r| {
+            &mut r.refuse_lost_card
+        }),
+        (
+            "refuse_lending_ban",
+            "A lending ban keeps the patron out",
+            |r| &mut r.refuse_lending_ban,
+        ),
+        (
+            "refuse_fines",
+            "Fines over the limit keep the patron out",
+            |r| &mut r.refuse_fines,
+        ),
+        (
+            "honour_blocks",
+            "A block at this branch keeps the patron out",
+            |r| &mut r.honour_blocks,
+        ),
+        (
+            "require_terms",
+            "The self-service terms must be accepted",
+            |r| &mut r.require_terms,
+        ),
+        (
+            "require_permission",
+            "A revoked self-service permission keeps the patron out",
+            |r| &mut r.require_permission,
+        ),
+        (
+            "permission_must_be_stated",
+            "A permission the library system does not state counts as missing",
+            |r| &mut r.permission_must_be_stated,
+        ),
+    ]
+}
+
+/// Who may let themselves in: the library's rules for the branch, or each door's own file.
+fn entry_form(body: &mut String, lang: Lang, cal: &BranchCalendar, csrf: &str, dis: &str) {
+    let mut shown = cal
+        .entry
+        .clone()
+        .unwrap_or_else(|| EntryRules::of(&access::policy::Rules::default()));
+    let _ = write!(
+        body,
+        "<h2 id=\"rules\">{}</h2><form method=\"post\" action=\"/calendars/{}/rules\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+         <p><label><input type=\"checkbox\" name=\"library\" value=\"yes\"{}{dis}> {}</label></p>\
+         <p><label>{} <input type=\"number\" name=\"min_age\" min=\"0\" max=\"99\" value=\"{}\"{dis}></label></p>\
+         <p><label>{} <input name=\"categories\" value=\"{}\"{dis}></label></p>",
+        esc(tr(lang, "Who may let themselves in")),
+        seg(&cal.branch),
+        esc(csrf),
+        if cal.entry.is_some() { " checked" } else { "" },
+        esc(tr(
+            lang,
+            "The library decides here for every door of the branch (otherwise each door's own file)"
+        )),
+        esc(tr(lang, "Youngest age let in alone (0: no age rule)")),
+        shown.min_age,
+        esc(tr(
+            lang,
+            "Only these patron categories (comma-separated; empty: all)"
+        )),
+        esc(&shown.categories.join(", ")),
+    );
+    for (name, words, field) in switches() {
+        let on = *field(&mut shown);
+        let _ = write!(
+            body,
+            "<p><label><input type=\"checkbox\" name=\"{name}\" value=\"yes\"{}{dis}> {}</label></p>",
+            if on { " checked" } else { "" },
+            esc(tr(lang, words)),
+        );
+    }
+    let _ = write!(
+        body,
+        "<p><button{dis}>{}</button></p></form>",
+        esc(tr(lang, "Save and send to the devices"))
+    );
+}
+
+/// `POST /calendars/BRANCH/rules`: who may let themselves in.
+pub(super) async fn save_rules(
+    app: &App,
+    ctx: &Ctx,
+    req: hyper::Request<Incoming>,
+    branch: &str,
+) -> Result<Answer, DbError> {
+    let f = match checked_form(ctx, req).await {
+        Ok(f) => f,
+        Err(a) => return Ok(a),
+    };
+    let lang = ctx.lang;
+    let mut cal = stored_or_new(app, branch).await?;
+    let on = |k: &str| f.get(k).is_some_and(|v| v == "yes");
+    if !on("library") {
+        cal.entry = None;
+        return commit(
+            app,
+            ctx,
+            &cal,
+            "calendar-rules-saved",
+            "who may come in: each door's own file",
+        )
+        .await;
+    }
+    let Ok(min_age) = f
+        .get("min_age")
+        .map(|v| v.trim())
+        .unwrap_or("0")
+        .parse::<u8>()
+    else {
+        return show(
+            app,
+            ctx,
+            branch,
+            Some(format!(
+                "{}: 0-99",
+                tr(lang, "Youngest age let in alone (0: no age rule)")
+            )),
+        )
+        .await;
+    };
+    let categories: Vec<String> = f
+        .get("categories")
+        .map(String::as_str)
+        .unwrap_or("")
+        .split([',', ' '])
+        .map(|c| c.trim().to_uppercase())
+        .filter(|c| !c.is_empty())
+        .collect();
+    let mut rules = EntryRules {
+        min_age: min_age.min(99),
+        categories,
+        ..EntryRules::of(&access::policy::Rules::default())
+    };
+    for (name, _, field) in switches() {
+        *field(&mut rules) = on(name);
+    }
+    let note = format!(
+        "who may come in: {}, {}",
+        if rules.min_age > 0 {
+            format!("age {}+", rules.min_age)
+        } else {
+            "any age".to_owned()
+        },
+        if rules.categories.is_empty() {
+            "every category".to_owned()
+        } else {
+            rules.categories.join(", ")
+        }
+    );
+    cal.entry = Some(rules);
+    commit(app, ctx, &cal, "calendar-rules-saved", &note).await
+}
+
 async fn stored_or_new(app: &App, branch: &str) -> Result<BranchCalendar, DbError> {
     Ok(policy::calendar(&app.db, branch)
         .await?
