@@ -155,10 +155,12 @@ impl Console {
             l,
             self.db.clone(),
             clock,
-            self.alarms.clone(),
-            self.policy.clone(),
-            self.commands.clone(),
-            self.patrons.clone(),
+            crate::web::Shared {
+                alarms: self.alarms.clone(),
+                policy: self.policy.clone(),
+                commands: self.commands.clone(),
+                patrons: self.patrons.clone(),
+            },
             self.stop.subscribe(),
         )
         .await?;

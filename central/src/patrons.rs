@@ -109,6 +109,19 @@ pub struct Asked {
     pub console_rows: u64,
 }
 
+/// Who asks what, why, and when.
+#[derive(Debug, Clone, Copy)]
+pub struct Asking<'a> {
+    /// Export or erasure.
+    pub kind: Kind,
+    /// The staff member.
+    pub by: &'a str,
+    /// Why, for the record.
+    pub reason: &'a str,
+    /// Now (Unix ms).
+    pub now_ms: i64,
+}
+
 /// Asks every device the console knows for `kind` about `card`, and erases (or gathers) the
 /// console's own rows about it. The card number is not kept.
 pub async fn ask(
@@ -116,11 +129,14 @@ pub async fn ask(
     publisher: &Publisher,
     key: &CardKey,
     card: &CardNumber,
-    kind: Kind,
-    by: &str,
-    reason: &str,
-    now_ms: i64,
+    asking: Asking<'_>,
 ) -> Result<Asked, DbError> {
+    let Asking {
+        kind,
+        by,
+        reason,
+        now_ms,
+    } = asking;
     let devices = sqlx::query("SELECT device_id, branch, name FROM devices ORDER BY device_id")
         .fetch_all(db.pool())
         .await?;

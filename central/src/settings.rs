@@ -415,6 +415,13 @@ impl Settings {
                 Ok::<_, ConfigError>(crate::patrons::PatronRights { key, names })
             })
             .transpose()?;
+        if patrons.is_some() && policy.is_none() {
+            return Err(ConfigError::invalid(
+                path,
+                "patrons",
+                "a patron's export and erasure are signed commands: set [policy] signing_key too",
+            ));
+        }
         Ok(Self {
             policy,
             patrons,
@@ -753,6 +760,63 @@ mod tests {
             .unwrap();
             let e = Settings::load(&file).unwrap_err().to_string();
             assert!(e.contains(key), "{e}");
+        }
+    }
+
+    #[test]
+    fn patron_rights_need_a_card_key_the_policy_key_and_koha_for_names() {
+        let tmp = tempfile::tempdir().unwrap();
+        let private = |name: &str, text: &str| {
+            let p = tmp.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .unwrap();
+        };
+        private("console-key.pem", "x");
+        private("card.key", &"ab".repeat(32));
+        private("bad.key", "not a key");
+        private(
+            "policy-key.txt",
+            &allowlist::SigningKey::from_seed([1; 32]).unwrap().to_text(),
+        );
+        private("registry.secret", "login = \"c\"\npassword = \"p\"\n");
+        std::fs::write(
+            tmp.path().join("sip2.toml"),
+            "[registry]\nbackend = \"sip2\"\ncredentials = \"registry.secret\"\n[registry.sip2]\naddress = \"127.0.0.1:6001\"\nserver_name = \"localhost\"\ninstitution = \"heili\"\nlocation = \"LPR\"\n",
+        )
+        .unwrap();
+        let file = tmp.path().join("central.toml");
+        let load = |tables: &str| {
+            std::fs::write(
+                &file,
+                format!("database = \"sqlite:central.db\"\n[devices]\nlisten = \"127.0.0.1:8443\"\ncertificate = \"console.pem\"\nkey = \"console-key.pem\"\ndevice_ca = \"/etc/ca.pem\"\n{tables}"),
+            )
+            .unwrap();
+            Settings::load(&file)
+        };
+        let policy = "[policy]\nsigning_key = \"policy-key.txt\"\n";
+        let s = load(&format!("{policy}[patrons]\ncard_key = \"card.key\"\n")).unwrap();
+        let p = s.patrons.unwrap();
+        assert_eq!(p.key.to_text(), "ab".repeat(32));
+        assert!(p.names.is_none());
+        for (tables, said) in [
+            (
+                "[patrons]\ncard_key = \"card.key\"\n".to_owned(),
+                "[policy] signing_key",
+            ),
+            (
+                format!("{policy}[patrons]\ncard_key = \"bad.key\"\n"),
+                "not a card key",
+            ),
+            (
+                format!(
+                    "{policy}[patrons]\ncard_key = \"card.key\"\nlibrary_system = \"sip2.toml\"\n"
+                ),
+                "SIP2 cannot list patrons",
+            ),
+        ] {
+            let e = load(&tables).unwrap_err().to_string();
+            assert!(e.contains(said), "{e}");
         }
     }
 }

@@ -65,18 +65,35 @@ struct App {
     max_ms: i64,
 }
 
+/// What the pages share with the rest of the console, set once it is (the policy key and a
+/// patron's rights can come after the pages start).
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// Its alarm rules and recipients.
+    pub alarms: Arc<Alarms>,
+    /// The signer of bundles and commands.
+    pub policy: Arc<std::sync::OnceLock<Arc<crate::policy::Publisher>>>,
+    /// The devices' held requests for commands.
+    pub commands: Arc<crate::commands::Waiting>,
+    /// What a patron's rights need.
+    pub patrons: Arc<std::sync::OnceLock<crate::patrons::PatronRights>>,
+}
+
 /// Binds the staff's listener (HTTPS with the console's certificate) and serves it until
 /// `stopped` changes.
 pub async fn start(
     l: &StaffListener,
     db: Db,
     clock: Clock,
-    alarms: Arc<Alarms>,
-    policy: Arc<std::sync::OnceLock<Arc<crate::policy::Publisher>>>,
-    commands: Arc<crate::commands::Waiting>,
-    patrons: Arc<std::sync::OnceLock<crate::patrons::PatronRights>>,
+    shared: Shared,
     mut stopped: watch::Receiver<bool>,
 ) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
+    let Shared {
+        alarms,
+        policy,
+        commands,
+        patrons,
+    } = shared;
     let tls = server_config(l)?;
     let listener = TcpListener::bind(l.listen)
         .await
@@ -562,6 +579,7 @@ h1{font-size:1.5rem;margin:.2rem 0 1rem}h2{font-size:1.2rem;margin:1.5rem 0 .5re
 .problem.warn{background:#fff1d6;color:var(--warn)}
 .fine{color:var(--ok);font-weight:600}td.bad{color:var(--bad);font-weight:600}td.warn{color:var(--warn);font-weight:600}
 fieldset{border:0;padding:0;margin:0;font-size:.9rem}fieldset legend{padding:0}
+form.grid label.check{flex-direction:row;align-items:center;gap:.4rem}input[type=radio],input[type=checkbox]{width:1.2rem;height:1.2rem;margin:0}
 .scroll{overflow-x:auto}
 .chart{width:100%;height:auto;max-height:14rem;background:#fff;border:1px solid var(--line)}
 form.grid{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:end;margin:.5rem 0}form.grid label{display:flex;flex-direction:column;font-size:.9rem}

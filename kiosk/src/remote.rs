@@ -151,14 +151,14 @@ pub fn export(p: &Parts, cards: &[String]) -> Result<String, String> {
 pub async fn erase(p: &Parts, cards: &[String]) -> Result<String, String> {
     let hashes = hashes(cards);
     let held = loans_of(p, &hashes)?;
-    if held.iter().any(|d| !matches!(d.state, State::Conflict(_))) {
-        if let Some(r) = &p.registry {
-            let d = p.queue.deliver(r).await.map_err(|e| e.to_string())?;
-            tracing::info!(
-                delivered = d.delivered,
-                "offline queue delivered for an erasure"
-            );
-        }
+    if held.iter().any(|d| !matches!(d.state, State::Conflict(_)))
+        && let Some(r) = &p.registry
+    {
+        let d = p.queue.deliver(r).await.map_err(|e| e.to_string())?;
+        tracing::info!(
+            delivered = d.delivered,
+            "offline queue delivered for an erasure"
+        );
     }
     let left = loans_of(p, &hashes)?;
     let waiting = left

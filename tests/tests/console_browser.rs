@@ -249,7 +249,21 @@ fn screenshots() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_use_the_console_in_a_real_browser_in_three_languages_on_desktop_and_phone() {
-    let r = console(Alarms::default(), false).await;
+    let mut r = console(Alarms::default(), false).await;
+    // The console signs bundles and commands, and carries out a patron's rights.
+    let _ = r
+        .console
+        .policy
+        .set(std::sync::Arc::new(central::policy::Publisher::new(
+            allowlist::SigningKey::from_seed([4; 32]).unwrap(),
+            7,
+            400,
+        )));
+    r.console
+        .serve_patron_rights(central::patrons::PatronRights {
+            key: allowlist::CardKey::new([6; 32]),
+            names: None,
+        });
     let spki = {
         use base64::Engine;
         use sha2::Digest;
@@ -452,6 +466,64 @@ async fn staff_use_the_console_in_a_real_browser_in_three_languages_on_desktop_a
     );
     assert_eq!(cal.updated.map(|u| u.1).as_deref(), Some("aino"));
 
+    // Who may come in: the library decides for the branch, adults of 18 and over.
+    browser
+        .go(&format!("{base}/calendars/LEMI?lang=en#rules"))
+        .await;
+    browser.click("input[name=library]").await;
+    browser.clear("input[name=min_age]").await;
+    browser.type_into("input[name=min_age]", "18").await;
+    browser.click("input[name=consent_admits_minors]").await;
+    browser
+        .click("form[action='/calendars/LEMI/rules'] button")
+        .await;
+    let t = Instant::now();
+    let entry = loop {
+        let c = central::policy::calendar(&db, "LEMI").await.unwrap();
+        if let Some(e) = c.and_then(|c| c.entry) {
+            break e;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the rules were never saved"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(entry.min_age, 18);
+    assert!(!entry.consent_admits_minors && entry.refuse_fines);
+
+    // A patron's erasure: the card typed once (as printed, with spaces), the box left unticked
+    // first and the page says so; then asked of every device.
+    browser.go(&format!("{base}/patrons?lang=en")).await;
+    browser
+        .type_into("input[name=card]", "2468 0000 0000 11")
+        .await;
+    browser.click("input[name=kind][value=erase]").await;
+    browser
+        .type_into("input[name=reason]", "the patron's letter of 3 Dec")
+        .await;
+    browser.click("form[action='/patrons'] button").await;
+    let text = browser.text_with("Tick the box").await;
+    assert!(text.contains("Tick the box"), "{text}");
+    browser
+        .type_into("input[name=card]", "2468 0000 0000 11")
+        .await;
+    browser.click("input[name=kind][value=erase]").await;
+    browser.click("input[name=sure]").await;
+    browser
+        .type_into("input[name=reason]", "the patron's letter of 3 Dec")
+        .await;
+    browser.click("form[action='/patrons'] button").await;
+    let text = browser.text_with("Devices confirmed").await;
+    assert!(text.contains("0 / 4"), "{text}");
+    assert!(text.contains("waiting for the device"), "{text}");
+    let request: String =
+        sqlx::query("SELECT request_id FROM patron_requests WHERE kind = 'erase'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            .get(0);
+
     // Every page in every language, on a desktop and on a phone.
     let pages = [
         ("fleet", "/".to_owned()),
@@ -462,6 +534,8 @@ async fn staff_use_the_console_in_a_real_browser_in_three_languages_on_desktop_a
         ("stats", "/stats".to_owned()),
         ("security", "/security".to_owned()),
         ("presence", "/presence".to_owned()),
+        ("patrons", "/patrons".to_owned()),
+        ("patron-request", format!("/patrons/{request}")),
     ];
     let mut saved = 0;
     for (form, (w, h)) in [("desktop", (1280, 900)), ("phone", (390, 844))] {
@@ -487,7 +561,7 @@ async fn staff_use_the_console_in_a_real_browser_in_three_languages_on_desktop_a
             }
         }
     }
-    assert_eq!(saved, 48);
+    assert_eq!(saved, 60);
     // The audit log has the acknowledgement made in the browser.
     browser.size(1280, 900).await;
     browser.go(&format!("{base}/audit?lang=en")).await;

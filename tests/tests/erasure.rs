@@ -904,7 +904,7 @@ async fn an_erasure_asked_once_in_the_console_is_confirmed_by_every_device_and_l
         for h in
             central::patrons::hashes_for(&key, &CardNumber::new(AINO), branch, device, Some(name))
         {
-            needles.push((format!("{device}'s pseudonym"), h[..32].as_bytes().to_vec()));
+            needles.push((format!("{device}'s pseudonym"), h.as_bytes()[..32].to_vec()));
             needles.push((format!("{device}'s hash"), h.as_bytes().to_vec()));
             needles.push((
                 format!("{device}'s hash in a command's hex"),

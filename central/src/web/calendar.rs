@@ -323,8 +323,11 @@ fn hours_words(lang: Lang, h: &DaySpans) -> String {
 }
 
 /// A branch's calendar as stored, or a new one's defaults.
-/// The switches of the library's entry rules: form name, words, and where each is kept.
-fn switches() -> [(&'static str, &'static str, fn(&mut EntryRules) -> &mut bool); 10] {
+/// One switch of the library's entry rules: its form name, its words, and where it is kept.
+type Switch = (&'static str, &'static str, fn(&mut EntryRules) -> &mut bool);
+
+/// The switches of the library's entry rules.
+fn switches() -> [Switch; 10] {
     [
         (
             "consent_admits_minors",

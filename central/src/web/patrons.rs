@@ -71,8 +71,8 @@ async fn the_page(app: &App, ctx: &Ctx, problem: Option<&str>) -> Result<Answer,
             body,
             "<form method=\"post\" action=\"/patrons\" class=\"grid\" autocomplete=\"off\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
              <label>{}<input type=\"text\" name=\"card\" maxlength=\"40\" autocomplete=\"off\" spellcheck=\"false\" required></label>\
-             <fieldset><legend>{}</legend><label><input type=\"radio\" name=\"kind\" value=\"export\" checked> {}</label> <label><input type=\"radio\" name=\"kind\" value=\"erase\"> {}</label></fieldset>\
-             <label><input type=\"checkbox\" name=\"sure\" value=\"yes\"> {}</label>\
+             <fieldset><legend>{}</legend><label class=\"check\"><input type=\"radio\" name=\"kind\" value=\"export\" checked> {}</label><label class=\"check\"><input type=\"radio\" name=\"kind\" value=\"erase\"> {}</label></fieldset>\
+             <label class=\"check\"><input type=\"checkbox\" name=\"sure\" value=\"yes\"> {}</label>\
              <label>{}<input type=\"text\" name=\"reason\" maxlength=\"200\" required></label><button>{}</button></form>",
             esc(&csrf(ctx)),
             esc(tr(lang, "Card number")),
@@ -200,10 +200,12 @@ pub(super) async fn ask(
         publisher,
         &rights.key,
         &CardNumber::new(card),
-        kind,
-        &s.account.username,
-        &reason,
-        now,
+        patrons::Asking {
+            kind,
+            by: &s.account.username,
+            reason: &reason,
+            now_ms: now,
+        },
     )
     .await?;
     for d in &asked.devices {

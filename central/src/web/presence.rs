@@ -65,7 +65,7 @@ async fn the_form(
     }
     let names = if app.patrons.get().is_some_and(|p| p.names.is_some()) {
         format!(
-            "<label><span><input type=\"checkbox\" name=\"names\" value=\"yes\"{}> {}</span></label>",
+            "<label class=\"check\"><input type=\"checkbox\" name=\"names\" value=\"yes\"{}> {}</label>",
             if typed.get("names").is_some_and(|v| v == "yes") {
                 " checked"
             } else {
