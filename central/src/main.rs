@@ -9,7 +9,12 @@ use clap::{Parser, Subcommand};
 #[command(version)]
 struct Args {
     /// The console's configuration.
-    #[arg(long, default_value = "/etc/omatoimi-central/central.toml")]
+    #[arg(
+        long,
+        short,
+        global = true,
+        default_value = "/etc/omatoimi-central/central.toml"
+    )]
     config: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -54,12 +59,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    daemon::logging::init("info");
     match run(Args::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -15,6 +15,7 @@
 
 pub mod fs;
 pub mod gdpr;
+pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod selftest;

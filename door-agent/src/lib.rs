@@ -191,7 +191,22 @@ pub async fn run<R: Registry + Clone + 'static>(
     e.code = Some("started".into());
     e.detail = Some(format!("{} at {}", settings.name, settings.rules.branch));
     events.keep(e);
-    tracing::info!(door = %settings.name, branch = %settings.rules.branch, list = ?list.store().held().map(|h| h.version), "door-agent ready");
+    tracing::info!(
+        "door-agent {} ready: {} at {}; offline list {}; library system {}; console {}",
+        env!("CARGO_PKG_VERSION"),
+        settings.name,
+        settings.rules.branch,
+        list.store().held().map_or_else(
+            || "none yet".to_owned(),
+            |h| format!("version {}", h.version)
+        ),
+        if probe.is_some() {
+            "configured"
+        } else {
+            "none: offline list only"
+        },
+        settings.console.as_ref().map_or("none", |c| c.url.as_str()),
+    );
     daemon::notify("READY=1");
 
     let (mut cards_open, mut keys_open) = (true, true);

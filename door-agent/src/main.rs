@@ -18,12 +18,13 @@ struct Args {
     #[arg(
         short,
         long,
+        global = true,
         env = "DOOR_AGENT_CONFIG",
         default_value = "/etc/omatoimi/door.toml"
     )]
     config: PathBuf,
     /// More log detail.
-    #[arg(short, long)]
+    #[arg(short, long, global = true)]
     verbose: bool,
     #[command(subcommand)]
     command: Option<Command>,
@@ -103,25 +104,19 @@ fn open_log_stopped(s: &settings::DoorSettings) -> anyhow::Result<EventLog> {
     })
 }
 
-/// Logs to stderr (the journal under systemd): warnings, or progress with `--verbose`;
-/// `RUST_LOG` overrides.
+/// Logs to stderr (the journal under systemd, with priorities): warnings, or progress with
+/// `--verbose`; `RUST_LOG` overrides.
 fn init_logging(verbose: bool) {
-    let filter = if verbose { "info" } else { "warn" };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    daemon::logging::init(if verbose { "info" } else { "warn" });
 }
 
 fn main() -> std::process::ExitCode {
     // Private files and directories (the event log, the offline list) also when started by hand.
     daemon::fs::private_umask();
     let mut args = Args::parse();
-    init_logging(args.verbose);
     let command = args.command.take().unwrap_or(Command::Run);
+    // The service says what it is and what it found when it starts; the tools stay quiet.
+    init_logging(args.verbose || matches!(command, Command::Run));
     // The door fails locked: the lock first, before anything else can fail.
     let lock = match command {
         Command::Run | Command::Lock => match engage(&args.config) {

@@ -16,6 +16,7 @@ struct Cli {
     #[arg(
         short,
         long,
+        global = true,
         value_name = "FILE",
         default_value = "/etc/omatoimi/kiosk.toml"
     )]
@@ -86,14 +87,7 @@ fn main() -> std::process::ExitCode {
     // Private files and directories (the queue holds card numbers) also when started by hand.
     daemon::fs::private_umask();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    daemon::logging::init("info");
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

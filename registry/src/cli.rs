@@ -19,12 +19,5 @@ pub fn read_pin() -> std::io::Result<redact::Pin> {
 /// Logs to stderr: warnings (security events among them), or progress with `verbose`;
 /// `RUST_LOG` overrides.
 pub fn init_logging(verbose: bool) {
-    let filter = if verbose { "info" } else { "warn" };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    daemon::logging::init(if verbose { "info" } else { "warn" });
 }

@@ -15,10 +15,10 @@ use registry::cli;
 #[command(version, about = "The offline allow-list of a door or kiosk")]
 struct Args {
     /// The device's configuration (with an [allowlist] table).
-    #[arg(short, long)]
-    config: PathBuf,
+    #[arg(short, long, global = true)]
+    config: Option<PathBuf>,
     /// Log progress (security events are always logged).
-    #[arg(short, long)]
+    #[arg(short, long, global = true)]
     verbose: bool,
     #[command(subcommand)]
     command: Command,
@@ -52,7 +52,11 @@ fn main() -> ExitCode {
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let args = Args::parse();
     cli::init_logging(args.verbose);
-    let settings = match config::allowlist::load(&args.config) {
+    let Some(config) = &args.config else {
+        eprintln!("offline: name the device's configuration with -c FILE");
+        return ExitCode::from(64);
+    };
+    let settings = match config::allowlist::load(config) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");

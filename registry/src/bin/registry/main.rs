@@ -16,10 +16,15 @@ use registry::{AnyRegistry, PatronLogin, Registry, RegistryError, ReturnRoute, V
 #[command(version, about = "Ask the library system what a door or kiosk asks")]
 struct Args {
     /// Configuration file with a [registry] table.
-    #[arg(long, short, default_value = "/etc/omatoimi/registry.toml")]
+    #[arg(
+        long,
+        short,
+        global = true,
+        default_value = "/etc/omatoimi/registry.toml"
+    )]
     config: PathBuf,
     /// Log connection events to standard error.
-    #[arg(long, short)]
+    #[arg(long, short, global = true)]
     verbose: bool,
     #[command(subcommand)]
     command: Command,
