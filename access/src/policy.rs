@@ -193,14 +193,14 @@ impl Reason {
                 "The library is closed.",
             ],
             Self::Unreachable => [
-                "Yhteys kirjastojärjestelmään ei toimi.",
-                "Ingen kontakt med bibliotekssystemet.",
-                "Library system unreachable.",
+                "Korttia ei voi nyt tarkistaa. Yritä hetken päästä.",
+                "Kortet kan inte kontrolleras nu. Försök om en stund.",
+                "Cards cannot be checked now. Try again shortly.",
             ],
             Self::ListExpired => [
-                "Yhteys kirjastojärjestelmään ei toimi.",
-                "Ingen kontakt med bibliotekssystemet.",
-                "Library system unreachable.",
+                "Korttia ei voi nyt tarkistaa. Yritä hetken päästä.",
+                "Kortet kan inte kontrolleras nu. Försök om en stund.",
+                "Cards cannot be checked now. Try again shortly.",
             ],
             Self::LockedDown => [
                 "Omatoimiaika on keskeytetty.",

@@ -296,10 +296,7 @@ mod tests {
             run(&mut d, &lcd.init());
             assert!(d.on && d.backlight && d.faults == 0);
             assert!(d.lines().iter().all(String::is_empty));
-            let text = vec![
-                "Väärä PIN-koodi.".to_owned(),
-                "Åbo Öja é 5€ …".to_owned(),
-            ];
+            let text = vec!["Väärä PIN-koodi.".to_owned(), "Åbo Öja é 5€ …".to_owned()];
             run(&mut d, &lcd.show(&text));
             assert_eq!(d.lines()[..2], text[..], "{lcd:?}");
             // A later, shorter message leaves nothing of the longer one.

@@ -56,7 +56,11 @@ mod tests {
     #[test]
     fn words_are_kept_whole_and_what_does_not_fit_says_so() {
         assert_eq!(
-            wrap("Liian monta väärää PIN-koodia. Yritä 15 min kuluttua.", 16, 4),
+            wrap(
+                "Liian monta väärää PIN-koodia. Yritä 15 min kuluttua.",
+                16,
+                4
+            ),
             vec!["Liian monta", "väärää", "PIN-koodia.", "Yritä 15 min…"]
         );
         assert_eq!(
@@ -70,7 +74,11 @@ mod tests {
         );
         for cols in 1..24 {
             for rows in 1..5 {
-                for l in wrap("Hyväksy omatoimikirjaston käyttöehdot kirjastossa.", cols, rows) {
+                for l in wrap(
+                    "Hyväksy omatoimikirjaston käyttöehdot kirjastossa.",
+                    cols,
+                    rows,
+                ) {
                     assert!(l.chars().count() <= cols, "{l:?} over {cols}");
                 }
             }

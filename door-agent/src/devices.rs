@@ -161,6 +161,29 @@ pub fn open_door_with(
     })
 }
 
+/// The display at the door, when `[display]` names one: started now (a display that does not
+/// answer is an error: the technician named it, so it should be there).
+pub fn open_display(
+    settings: &DoorSettings,
+) -> anyhow::Result<Option<Box<dyn drivers::display::TextDisplay>>> {
+    let Some(d) = settings.display else {
+        return Ok(None);
+    };
+    #[cfg(feature = "rppal")]
+    {
+        Ok(Some(drivers::display::open_hd44780(
+            d.bus, d.address, d.lcd,
+        )?))
+    }
+    #[cfg(not(feature = "rppal"))]
+    {
+        let _ = d;
+        anyhow::bail!(
+            "[display]: this door-agent was built without the Raspberry Pi's I2C (feature rppal)"
+        )
+    }
+}
+
 /// Opens the configured readers and keypad onto new channels.
 pub fn open_inputs(
     settings: &DoorSettings,

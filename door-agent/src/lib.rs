@@ -28,6 +28,7 @@ pub mod health;
 pub mod patron;
 pub mod selftest;
 pub mod settings;
+pub mod sign;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -71,6 +72,8 @@ pub struct Devices {
     pub door: Box<dyn DoorIo>,
     /// Where to show the patron what happens, if anywhere.
     pub feedback: Option<mpsc::Sender<Feedback>>,
+    /// The display at the door the patron reads, if any (`[display]`).
+    pub display: Option<Box<dyn drivers::display::TextDisplay>>,
     /// The wall clock.
     pub clock: Clock,
 }
@@ -95,8 +98,21 @@ pub async fn run<R: Registry + Clone + 'static>(
         mut keys,
         door: io,
         feedback,
+        display,
         clock,
     } = devices;
+    // The patron reads the door's feedback on its display too.
+    let feedback = match display {
+        Some(d) => {
+            let sign = sign::spawn(
+                d,
+                settings.language.clone(),
+                access::hours::LibraryState::SelfService,
+            );
+            Some(tee(feedback, sign))
+        }
+        None => feedback,
+    };
     std::fs::create_dir_all(&settings.state_dir)
         .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", settings.state_dir.display()))?;
     let events = EventLog::open(&settings.state_dir.join("events"))?;
@@ -615,6 +631,23 @@ fn carry_out<R: Registry + Clone + 'static>(
             other => hands.carry_out(other),
         }
     }
+}
+
+/// One sender whose feedback goes to both.
+fn tee(
+    first: Option<mpsc::Sender<Feedback>>,
+    second: mpsc::Sender<Feedback>,
+) -> mpsc::Sender<Feedback> {
+    let (tx, mut rx) = mpsc::channel::<Feedback>(16);
+    tokio::spawn(async move {
+        while let Some(f) = rx.recv().await {
+            if let Some(a) = &first {
+                let _ = a.try_send(f.clone());
+            }
+            let _ = second.try_send(f);
+        }
+    });
+    tx
 }
 
 async fn sleep_until_opt(t: Option<Instant>) {

@@ -33,6 +33,7 @@ pub struct RawDoorFile {
     #[serde(default)]
     readers: Vec<RawReader>,
     keypad: Option<RawKeypad>,
+    display: Option<RawDisplay>,
     #[serde(default)]
     outputs: Vec<RawOutput>,
     #[serde(default)]
@@ -164,6 +165,64 @@ struct RawKeypad {
     kind: String,
     path: Option<String>,
     baud: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDisplay {
+    kind: String,
+    bus: Option<u8>,
+    address: Option<u8>,
+    columns: Option<u8>,
+    rows: Option<u8>,
+}
+
+/// The display at the door: a character LCD (HD44780 behind a PCF8574 I2C backpack).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DisplaySettings {
+    /// The I2C bus (1 on a Raspberry Pi's header).
+    pub bus: u8,
+    /// Its address (0x27, or 0x3F for a PCF8574A).
+    pub address: u8,
+    /// Its size.
+    pub lcd: display::hd44780::Lcd,
+}
+
+impl RawDisplay {
+    fn validate(&self, file: &Path) -> Result<DisplaySettings, ConfigError> {
+        if self.kind != "hd44780" {
+            return Err(ConfigError::invalid(
+                file,
+                "display.kind",
+                format!(
+                    "{:?}: \"hd44780\" (a character LCD behind a PCF8574 I2C backpack)",
+                    self.kind
+                ),
+            ));
+        }
+        let cols = self.columns.unwrap_or(16);
+        let rows = self.rows.unwrap_or(2);
+        if !matches!(cols, 8..=40) || !matches!(rows, 1..=4) {
+            return Err(ConfigError::invalid(
+                file,
+                "display",
+                "columns 8 to 40 (16 or 20 usually), rows 1 to 4",
+            ));
+        }
+        let address = self.address.unwrap_or(0x27);
+        if !(0x08..=0x77).contains(&address) {
+            return Err(ConfigError::invalid(
+                file,
+                "display.address",
+                format!("{address:#04x}: an I2C address is 0x08 to 0x77 (0x27 or 0x3F usually)"),
+            ));
+        }
+        Ok(DisplaySettings {
+            bus: self.bus.unwrap_or(1),
+            address,
+            lcd: display::hd44780::Lcd { cols, rows },
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -411,6 +470,8 @@ pub struct DoorSettings {
     pub readers: Vec<ReaderSettings>,
     /// Keypad.
     pub keypad: Option<KeypadSettings>,
+    /// The display the patron reads, if any.
+    pub display: Option<DisplaySettings>,
     /// Outputs switched by the library's state.
     pub outputs: Vec<OutputRule>,
     /// Closing announcements.
@@ -585,6 +646,11 @@ impl RawDoorFile {
             pins,
             readers,
             keypad,
+            display: self
+                .display
+                .as_ref()
+                .map(|x| x.validate(file))
+                .transpose()?,
             outputs,
             announcements,
             metrics: d

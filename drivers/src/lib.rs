@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod card;
+pub mod display;
 pub mod feig;
 pub mod feig_twin;
 pub mod gpio;

@@ -277,6 +277,8 @@ pub struct SimDoor {
     pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
     /// The pins.
     pub gpio: PathBuf,
+    /// The display at the door: a 16×2 character LCD's controller read from its I2C bytes.
+    pub display: drivers::display::LcdTwin,
 }
 
 impl SimDoor {
@@ -346,6 +348,25 @@ impl SimDoor {
             }
         }
     }
+    /// What the display shows once it shows `f` (its first screenful; the door's language
+    /// `lang`), or what it shows after a second if it never does.
+    pub async fn display_for(&self, f: &Feedback, lang: &str) -> Vec<String> {
+        let want = door_agent::sign::words(f, lang).map(|w| {
+            let mut lines = display::wrap(&w, 16, usize::MAX);
+            lines.truncate(2);
+            lines.resize(2, String::new());
+            lines
+        });
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        loop {
+            let now = self.display.lines();
+            if Some(&now) == want.as_ref() || tokio::time::Instant::now() >= deadline {
+                return now;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// A card and a PIN, and the outcome.
     pub async fn try_card(&mut self, card: &str, pin: &str) -> Option<Feedback> {
         self.cards.present(card).await;
@@ -391,11 +412,17 @@ pub fn start_door(settings: DoorSettings, clock: Clock) -> anyhow::Result<SimDoo
         door_agent::settings::GpioBackend::Files(d) => d.clone(),
         door_agent::settings::GpioBackend::Rppal => PathBuf::new(),
     };
+    // The door's display: the real driver's bytes, on a twin of the LCD at the usual address.
+    let lcd = display::hd44780::Lcd { cols: 16, rows: 2 };
+    let twin = drivers::display::LcdTwin::new(0x27, lcd);
+    let screen =
+        drivers::display::Hd44780::start(twin.clone(), drivers::display::NoDelay, 0x27, lcd)?;
     let devices = Devices {
         cards: card_rx,
         keys: key_rx,
         door,
         feedback: Some(fb_tx),
+        display: Some(Box::new(screen)),
         clock,
     };
     let task = tokio::spawn(door_agent::run(settings, registry, devices, async move {
@@ -408,6 +435,7 @@ pub fn start_door(settings: DoorSettings, clock: Clock) -> anyhow::Result<SimDoo
         stop,
         task,
         gpio,
+        display: twin,
     })
 }
 
@@ -531,6 +559,17 @@ pub async fn demo(
             who,
             format!("{}  [{} ms]", shown(&f), started.elapsed().as_millis()),
         );
+        if let Some(f) = &f {
+            let screen = door.display_for(f, "en").await;
+            line(
+                "",
+                format!(
+                    "the door's display: │{:<16}│{:<16}│",
+                    screen[0],
+                    screen.get(1).map_or("", String::as_str)
+                ),
+            );
+        }
         if matches!(f, Some(Feedback::Welcome { .. })) {
             line(
                 "",

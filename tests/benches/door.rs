@@ -85,6 +85,7 @@ async fn main() {
             keys,
             door,
             feedback: Some(fb_tx),
+            display: None,
             clock: clock.clock(),
         },
         async move {
