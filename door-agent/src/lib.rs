@@ -208,10 +208,10 @@ pub async fn run<R: Registry + Clone + 'static>(
     e.detail = Some(format!("{} at {}", settings.name, settings.rules.branch));
     events.keep(e);
     tracing::info!(
-        "door-agent {} ready: {} at {}; offline list {}; library system {}; console {}",
-        env!("CARGO_PKG_VERSION"),
+        "door-agent ready: {} at {}, version {}; offline list {}; library system {}; console {}",
         settings.name,
         settings.rules.branch,
+        env!("CARGO_PKG_VERSION"),
         list.store().held().map_or_else(
             || "none yet".to_owned(),
             |h| format!("version {}", h.version)
