@@ -1,92 +1,126 @@
-//! What the tools write reads well wherever it goes: a pipe or a file gets no colour escape
+//! What the daemons write reads well wherever it goes: a pipe or a file gets no colour escape
 //! codes, and when standard error is the journal's stream (`JOURNAL_STREAM` names its device
-//! and inode, as systemd sets it) each line starts with its syslog priority for journald; `-c`
-//! is taken after the subcommand as well as before. Judged on the real `registry` binary talking
-//! to the simulator over SIP2/TLS.
+//! and inode, as systemd sets it for a service) each line starts with its syslog priority for
+//! journald; `-c` is taken after the subcommand as well as before. Judged on the real
+//! `door-agent` binary running the rig's door (GPIO as files), as systemd would start it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use e2e::Kill;
+
+/// Runs `door-agent run -c CONFIG` with its stderr into `log` (and `JOURNAL_STREAM` when
+/// given) until it says it is ready; the log's text.
+fn run_until_ready(bin: &Path, config: &Path, log: &Path, journal: Option<String>) -> String {
+    let file = std::fs::File::create(log).unwrap();
+    let mut c = Command::new(bin);
+    // -c after the subcommand, as a technician types it.
+    c.args(["run", "-c"])
+        .arg(config)
+        .env_remove("RUST_LOG")
+        .env_remove("JOURNAL_STREAM")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(file));
+    if let Some(j) = journal {
+        c.env("JOURNAL_STREAM", j);
+    }
+    let agent = Kill(c.spawn().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.contains("door-agent ready") {
+            drop(agent);
+            return text;
+        }
+        assert!(Instant::now() < deadline, "never ready:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn log_lines_have_no_colour_codes_in_a_pipe_and_priorities_in_the_journal() {
-    let Some(bin) = e2e::workspace_binary("registry") else {
+async fn log_lines_have_no_colour_codes_in_a_file_and_priorities_in_the_journal() {
+    let Some(bin) = e2e::workspace_binary("door-agent") else {
         println!(
-            "SKIPPED: the registry binary is not built (run through `cargo test --workspace`)"
+            "SKIPPED: the door-agent binary is not built (run through `cargo test --workspace`)"
         );
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let sim = e2e::start(&tmp.path().join("sim")).await;
-    e2e::DeviceSetup::sip2().settings(tmp.path(), &sim).unwrap();
-    let config = tmp.path().join("registry.toml");
-    let item = |stderr: Stdio, journal: Option<String>| {
-        let mut c = Command::new(&bin);
-        // -c and -v after the subcommand, as a technician types them.
-        c.args(["item", "HE0000003", "-c"])
-            .arg(&config)
-            .arg("-v")
-            .env_remove("RUST_LOG")
-            .env_remove("JOURNAL_STREAM")
-            .stdout(Stdio::piped())
-            .stderr(stderr);
-        if let Some(j) = journal {
-            c.env("JOURNAL_STREAM", j);
-        }
-        c
-    };
+    let fixtures =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
+    let rig = rig::door::rig(
+        tmp.path(),
+        &fixtures,
+        "",
+        rig::door::nine_pm_on(e2e::daemons_now()),
+        72,
+    )
+    .await
+    .unwrap();
 
-    // Into a pipe: plain lines, no escape codes.
-    let out = tokio::task::spawn_blocking({
-        let mut c = item(Stdio::piped(), None);
-        move || c.output().unwrap()
+    // Into a file (as into a pipe): plain lines, no escape codes, the start line in words.
+    let log = tmp.path().join("plain.log");
+    let text = tokio::task::spawn_blocking({
+        let (bin, config, log) = (bin.clone(), rig.config.clone(), log.clone());
+        move || run_until_ready(&bin, &config, &log, None)
     })
     .await
     .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{stderr}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("HE0000003"));
-    assert!(stderr.contains("INFO"), "{stderr}");
-    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+    let ready = text
+        .lines()
+        .find(|l| l.contains("door-agent ready"))
+        .unwrap();
+    assert!(
+        ready.contains(" INFO ")
+            && ready.contains("Lemi main door at LEMI, version ")
+            && ready.contains("; offline list "),
+        "{ready}"
+    );
 
     // Into the journal's stream: a file standing in for journald's socket, named by device and
     // inode as systemd names it.
-    let file = tmp.path().join("journal");
-    let f = std::fs::File::create(&file).unwrap();
-    let meta = f.metadata().unwrap();
+    let log = tmp.path().join("journal.log");
+    std::fs::File::create(&log).unwrap();
+    let meta = std::fs::metadata(&log).unwrap();
     let journal = format!("{}:{}", meta.dev(), meta.ino());
-    let out = tokio::task::spawn_blocking({
-        let mut c = item(Stdio::from(f), Some(journal));
-        move || c.output().unwrap()
+    let text = tokio::task::spawn_blocking({
+        let (bin, config, log, journal) = (
+            bin.clone(),
+            rig.config.clone(),
+            log.clone(),
+            journal.clone(),
+        );
+        move || run_until_ready(&bin, &config, &log, Some(journal))
     })
     .await
     .unwrap();
-    assert!(out.status.success());
-    let text = std::fs::read_to_string(&file).unwrap();
-    assert!(!text.is_empty());
     for line in text.lines() {
         assert!(
-            line.starts_with("<6>")
-                || line.starts_with("<4>")
-                || line.starts_with("<3>")
-                || line.starts_with("<7>"),
+            ["<3>", "<4>", "<6>", "<7>"]
+                .iter()
+                .any(|p| line.starts_with(p)),
             "{line}"
         );
         assert!(!line.contains('\u{1b}'), "{line:?}");
     }
-    assert!(text.lines().any(|l| l.starts_with("<6>")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("<6>") && l.contains("door-agent ready")),
+        "{text}"
+    );
 
     // The same variable inherited by a process whose stderr went elsewhere is not the journal.
-    let out = tokio::task::spawn_blocking({
-        let mut c = item(
-            Stdio::piped(),
-            Some(format!("{}:{}", meta.dev(), meta.ino())),
-        );
-        move || c.output().unwrap()
+    let log = tmp.path().join("elsewhere.log");
+    let text = tokio::task::spawn_blocking({
+        let (bin, config, log) = (bin.clone(), rig.config.clone(), log.clone());
+        move || run_until_ready(&bin, &config, &log, Some(journal))
     })
     .await
     .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!stderr.starts_with('<'), "{stderr}");
-    sim.stop();
+    assert!(!text.starts_with('<'), "{text}");
+    rig.running.stop();
 }
