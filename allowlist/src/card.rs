@@ -20,6 +20,11 @@ impl std::fmt::Debug for CardHash {
 }
 
 impl CardHash {
+    /// Reads 64 hex digits (as a command from the console carries a card).
+    pub fn from_hex(text: &str) -> Option<Self> {
+        Some(Self(crate::unhex(text)?.try_into().ok()?))
+    }
+
     /// Compares in constant time (no early exit on the first differing byte).
     pub fn ct_eq(&self, other: &[u8]) -> bool {
         other.len() == 32

@@ -682,6 +682,32 @@ async fn login(app: &App, ctx: &mut Ctx, req: Request<Incoming>) -> Result<Answe
 }
 
 /// The form's CSRF token matches the session's.
+/// The signed-in staff member is an admin.
+fn is_admin(ctx: &Ctx) -> bool {
+    ctx.session
+        .as_ref()
+        .is_some_and(|s| s.account.role == Role::Admin)
+}
+
+/// The page saying the role may not.
+fn forbidden(ctx: &Ctx) -> Answer {
+    page(
+        ctx,
+        StatusCode::FORBIDDEN,
+        tr(ctx.lang, "Not allowed for your role."),
+        "",
+        String::new(),
+    )
+}
+
+/// The session's form token (empty without a session).
+fn csrf(ctx: &Ctx) -> String {
+    ctx.session
+        .as_ref()
+        .map(|s| s.csrf.clone())
+        .unwrap_or_default()
+}
+
 fn csrf_ok(ctx: &Ctx, f: &HashMap<String, String>) -> bool {
     match (&ctx.session, f.get("csrf")) {
         (Some(s), Some(given)) => staff::same(&s.csrf, given),

@@ -15,10 +15,7 @@ use crate::events::EventLog;
 pub const MAX_EXPORT_BYTES: usize = 200 * 1024;
 
 fn hashes(cards: &[String]) -> Vec<CardHash> {
-    cards
-        .iter()
-        .filter_map(|c| allowlist::unhex(c)?.try_into().ok().map(CardHash))
-        .collect()
+    cards.iter().filter_map(|c| CardHash::from_hex(c)).collect()
 }
 
 fn pseudonyms(cards: &[String]) -> Vec<&str> {

@@ -81,12 +81,7 @@ pub async fn unattended(p: &Parts) -> Vec<Check> {
 fn hashes(cards: &[String]) -> Vec<allowlist::CardHash> {
     cards
         .iter()
-        .filter_map(|c| {
-            allowlist::unhex(c)?
-                .try_into()
-                .ok()
-                .map(allowlist::CardHash)
-        })
+        .filter_map(|c| allowlist::CardHash::from_hex(c))
         .collect()
 }
 

@@ -107,36 +107,15 @@ fn date(t: NaiveDateTime) -> String {
     t.format("%-d.%-m.%Y").to_string()
 }
 
-/// Wraps `text` to lines of at most `width` characters, at spaces where it can.
+/// Wraps `text` to lines of at most `width` characters (at least 8), at spaces where it can
+/// (the door display's wrapping, [`display::wrap`]); an empty text is one empty line.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(8);
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        let mut word: Vec<char> = word.chars().collect();
-        loop {
-            let used = line.chars().count();
-            let gap = usize::from(used > 0);
-            if used + gap + word.len() <= width {
-                if gap == 1 {
-                    line.push(' ');
-                }
-                line.extend(word.iter());
-                break;
-            }
-            if used > 0 {
-                lines.push(std::mem::take(&mut line));
-                continue;
-            }
-            let rest = word.split_off(width);
-            lines.push(word.iter().collect());
-            word = rest;
-        }
+    let lines = display::wrap(text, width.max(8), usize::MAX);
+    if lines.is_empty() {
+        vec![String::new()]
+    } else {
+        lines
     }
-    if !line.is_empty() || lines.is_empty() {
-        lines.push(line);
-    }
-    lines
 }
 
 impl Receipt {

@@ -10,27 +10,14 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 use redact::CardNumber;
 
-use super::{Answer, App, Ctx, csrf_ok, esc, form, local, page, plain, redirect, seg};
+use super::{
+    Answer, App, Ctx, csrf, csrf_ok, esc, forbidden, form, is_admin, local, page, plain, redirect,
+    seg,
+};
 use crate::db::DbError;
 use crate::patrons::{self, Kind};
-use crate::staff::{self, Role};
+use crate::staff;
 use crate::words::{Lang, tr};
-
-fn is_admin(ctx: &Ctx) -> bool {
-    ctx.session
-        .as_ref()
-        .is_some_and(|s| s.account.role == Role::Admin)
-}
-
-fn forbidden(ctx: &Ctx) -> Answer {
-    page(
-        ctx,
-        StatusCode::FORBIDDEN,
-        tr(ctx.lang, "Not allowed for your role."),
-        "",
-        String::new(),
-    )
-}
 
 fn kind_words(lang: Lang, kind: &str) -> &'static str {
     if kind == Kind::Erase.code() {
@@ -38,13 +25,6 @@ fn kind_words(lang: Lang, kind: &str) -> &'static str {
     } else {
         tr(lang, "Export")
     }
-}
-
-fn csrf(ctx: &Ctx) -> String {
-    ctx.session
-        .as_ref()
-        .map(|s| s.csrf.clone())
-        .unwrap_or_default()
 }
 
 /// The form and the newest requests.

@@ -14,9 +14,9 @@ use hyper::StatusCode;
 use hyper::body::Incoming;
 use sqlx::Row as _;
 
-use super::{Answer, App, Ctx, csrf_ok, esc, form, local, page, plain};
+use super::{Answer, App, Ctx, csrf, csrf_ok, esc, forbidden, form, is_admin, local, page, plain};
 use crate::db::DbError;
-use crate::staff::{self, Role};
+use crate::staff;
 use crate::words::tr;
 
 /// The most entries shown at once.
@@ -25,22 +25,6 @@ const MAX_ROWS: i64 = 2000;
 /// The longest range asked at once.
 const MAX_RANGE_MS: i64 = 7 * 86_400_000;
 
-fn may_look(ctx: &Ctx) -> bool {
-    ctx.session
-        .as_ref()
-        .is_some_and(|s| s.account.role == Role::Admin)
-}
-
-fn forbidden(ctx: &Ctx) -> Answer {
-    page(
-        ctx,
-        StatusCode::FORBIDDEN,
-        tr(ctx.lang, "Not allowed for your role."),
-        "",
-        String::new(),
-    )
-}
-
 /// The form, with what was typed kept.
 async fn the_form(
     app: &App,
@@ -48,11 +32,7 @@ async fn the_form(
     typed: &HashMap<String, String>,
 ) -> Result<String, DbError> {
     let lang = ctx.lang;
-    let csrf = ctx
-        .session
-        .as_ref()
-        .map(|s| s.csrf.clone())
-        .unwrap_or_default();
+    let csrf = csrf(ctx);
     let kept = |k: &str| esc(typed.get(k).map(String::as_str).unwrap_or(""));
     let mut options = String::new();
     for b in crate::policy::branches(&app.db).await? {
@@ -99,7 +79,7 @@ async fn the_form(
 
 /// `GET /presence`.
 pub(super) async fn show(app: &App, ctx: &Ctx) -> Result<Answer, DbError> {
-    if !may_look(ctx) {
+    if !is_admin(ctx) {
         return Ok(forbidden(ctx));
     }
     let body = the_form(app, ctx, &Default::default()).await?;
@@ -157,7 +137,7 @@ pub(super) async fn look_up(
     if !csrf_ok(ctx, &f) {
         return Ok(plain(StatusCode::FORBIDDEN, "the form's token is wrong\n"));
     }
-    let Some(s) = ctx.session.as_ref().filter(|_| may_look(ctx)) else {
+    let Some(s) = ctx.session.as_ref().filter(|_| is_admin(ctx)) else {
         return Ok(forbidden(ctx));
     };
     let lang = ctx.lang;
