@@ -46,7 +46,7 @@ use serde::{Deserialize, Serialize};
 use crate::hours::{LibraryState, Schedule};
 use crate::limits::Flood;
 use crate::pin::{Key, PinEntry, PinRules, PinStep};
-use crate::policy::{Decision, Patron, Reason, Rules, decide, hours_allow};
+use crate::policy::{Decision, Detail, Patron, Reason, Rules, decide, hours_allow};
 use crate::state::{Announcement, OutputRule};
 use crate::watch::{self, Alarm, DoorWatch, WatchRules};
 
@@ -125,6 +125,22 @@ pub struct Verdict {
     pub patron: Result<Patron, Reason>,
     /// Who answered.
     pub source: Source,
+    /// What makes the words exact (how long a lockout lasts, tries left) and the patron's
+    /// language, when the source says.
+    pub detail: Detail,
+}
+
+/// What the shell knows of a card before any PIN is typed: enough, sometimes, to spare the
+/// patron a PIN that cannot help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BeforePin {
+    /// Nothing against it: ask for the PIN.
+    Ask,
+    /// Locked after wrong PINs until then.
+    LockedUntil(DateTime<Utc>),
+    /// Refused whatever the PIN (a card the list in force says is lost). Only for what tells
+    /// the card's holder nothing about the patron.
+    Refuse(Reason),
 }
 
 /// Something that happened, for the door.
@@ -136,8 +152,8 @@ pub enum Input {
         card: CardNumber,
         /// Its keyed pseudonym, the only form records carry.
         pseudonym: String,
-        /// The card is locked after wrong PINs (the verifier's lockout, asked by the shell).
-        locked: bool,
+        /// What the shell knows of it before the PIN (the verifier's lockout, the list).
+        before_pin: BeforePin,
     },
     /// A reader saw something that is not a card number.
     Unreadable,
@@ -198,13 +214,17 @@ pub enum Feedback {
     Welcome {
         /// Who answered.
         source: String,
+        /// The patron's language when known, else the door's.
+        language: String,
     },
     /// Not now, and why.
     Denied {
         /// The reason.
         reason: Reason,
-        /// Its words in the door's language.
+        /// Its words, exact (for how long a card is locked, tries left), in `language`.
         message: String,
+        /// The patron's language when known, else the door's.
+        language: String,
     },
     /// An alarm.
     Alarm(Alarm),
@@ -355,13 +375,12 @@ pub struct DoorConfig {
 
 /// How long a refusal's red light stays on, at least.
 const RED_FOR: Duration = Duration::from_secs(3);
-/// The refusal's long beep.
-const LONG_BEEP: Duration = Duration::from_millis(600);
-/// Between short beeps, and their length.
-const BEEP_GAP: Duration = Duration::from_millis(150);
-const BEEP: Duration = Duration::from_millis(100);
-/// The welcome beep.
-const WELCOME_BEEP: Duration = Duration::from_millis(150);
+/// "No": one long low tone, whatever the reason (the words say why; counts of beeps were a
+/// code nobody could read).
+const NO_TONE: Duration = Duration::from_millis(900);
+/// "Yes": two short chirps, a gap between.
+const YES_CHIRP: Duration = Duration::from_millis(80);
+const YES_GAP: Duration = Duration::from_millis(70);
 /// How often the library's state is taken from the schedule.
 const STATE_EVERY: Duration = Duration::from_secs(1);
 /// Inputs held while a verdict is awaited, at most (a flood beyond is dropped).
@@ -523,9 +542,11 @@ impl Door {
             Input::Card {
                 card,
                 pseudonym,
-                locked,
-            } => self.card(card, pseudonym, locked, now),
-            Input::Unreadable => self.deny(Reason::UnreadableCard, None, None, now),
+                before_pin,
+            } => self.card(card, pseudonym, before_pin, now),
+            Input::Unreadable => {
+                self.deny(Reason::UnreadableCard, None, None, &Detail::default(), now)
+            }
             Input::Key(key) => self.key(key, now),
             Input::Schedule(schedule) => {
                 self.config.schedule = *schedule;
@@ -549,7 +570,7 @@ impl Door {
             if let Some(PinStep::TimedOut) = s.entry.poll(now.mono) {
                 let p = s.pseudonym.clone();
                 self.session = None;
-                self.deny(Reason::PinTimeout, Some(p), None, now);
+                self.deny(Reason::PinTimeout, Some(p), None, &Detail::default(), now);
             }
         }
         if let Some(c) = self.checking.as_ref().filter(|c| now.mono >= c.deadline) {
@@ -559,6 +580,7 @@ impl Door {
                 Verdict {
                     patron: Err(Reason::Unreachable),
                     source: Source::Nobody,
+                    detail: Detail::default(),
                 },
                 now,
             );
@@ -647,19 +669,26 @@ impl Door {
         Event::new(kind, now.wall.timestamp_millis())
     }
 
-    fn card(&mut self, card: CardNumber, pseudonym: String, locked: bool, now: Now) {
+    fn card(&mut self, card: CardNumber, pseudonym: String, before_pin: BeforePin, now: Now) {
         // A new card ends any PIN entry in progress.
         self.session = None;
+        let none = Detail::default();
         if self.locked_down {
-            self.deny(Reason::LockedDown, Some(pseudonym), None, now);
+            self.deny(Reason::LockedDown, Some(pseudonym), None, &none, now);
         } else if self.self_service_ended && self.state == Some(LibraryState::Closed) {
-            self.deny(Reason::Closed, Some(pseudonym), None, now);
+            self.deny(Reason::Closed, Some(pseudonym), None, &none, now);
         } else if let Err(r) = hours_allow(&self.config.rules, &self.config.schedule, now.wall) {
-            self.deny(r, Some(pseudonym), None, now);
+            self.deny(r, Some(pseudonym), None, &none, now);
         } else if self.flood.attempt(now.mono).is_err() {
-            self.deny(Reason::TooManyAttempts, Some(pseudonym), None, now);
-        } else if locked {
-            self.deny(Reason::PinLockedOut, Some(pseudonym), None, now);
+            self.deny(Reason::TooManyAttempts, Some(pseudonym), None, &none, now);
+        } else if let BeforePin::LockedUntil(until) = before_pin {
+            let detail = Detail {
+                locked_until: Some(until),
+                ..Detail::default()
+            };
+            self.deny(Reason::PinLockedOut, Some(pseudonym), None, &detail, now);
+        } else if let BeforePin::Refuse(reason) = before_pin {
+            self.deny(reason, Some(pseudonym), None, &none, now);
         } else {
             self.session = Some(Session {
                 card,
@@ -679,7 +708,7 @@ impl Door {
             PinStep::TimedOut => {
                 let p = s.pseudonym.clone();
                 self.session = None;
-                self.deny(Reason::PinTimeout, Some(p), None, now);
+                self.deny(Reason::PinTimeout, Some(p), None, &Detail::default(), now);
             }
             PinStep::Submitted(pin) => {
                 let Some(s) = self.session.take() else {
@@ -712,9 +741,12 @@ impl Door {
             Ok(patron) => decide(patron, &self.config.rules, &self.config.schedule, now.wall),
             Err(reason) => Decision::Deny(*reason),
         };
+        let detail = verdict.detail;
         match decision {
-            Decision::Open => self.grant(c.pseudonym, source, now),
-            Decision::Deny(reason) => self.deny(reason, Some(c.pseudonym), Some(source), now),
+            Decision::Open => self.grant(c.pseudonym, source, &detail, now),
+            Decision::Deny(reason) => {
+                self.deny(reason, Some(c.pseudonym), Some(source), &detail, now)
+            }
         }
         // What came meanwhile, in order.
         while self.checking.is_none() {
@@ -725,18 +757,32 @@ impl Door {
         }
     }
 
-    fn grant(&mut self, pseudonym: String, source: String, now: Now) {
+    /// The patron's language when the source said it and the door speaks it, else the door's.
+    fn language(&self, detail: &Detail) -> String {
+        match detail.language.as_deref() {
+            Some(l @ ("fi" | "sv" | "en")) => l.to_owned(),
+            _ => self.config.language.clone(),
+        }
+    }
+
+    fn grant(&mut self, pseudonym: String, source: String, detail: &Detail, now: Now) {
         let cmds = self.watch.grant(now.mono);
         self.apply(cmds, now);
         self.signal(Signal::Green, true);
         self.later(now.mono + self.config.watch.pulse, Signal::Green, false);
+        // "Yes": two short chirps.
         self.signal(Signal::Buzzer, true);
-        self.later(now.mono + WELCOME_BEEP, Signal::Buzzer, false);
+        let mut t = now.mono + YES_CHIRP;
+        self.later(t, Signal::Buzzer, false);
+        t += YES_GAP;
+        self.later(t, Signal::Buzzer, true);
+        self.later(t + YES_CHIRP, Signal::Buzzer, false);
+        let language = self.language(detail);
         let mut e = self.event(Kind::Entry, now);
         e.card = Some(pseudonym);
         e.source = Some(source.clone());
         self.out.push_back(Command::Record(e));
-        self.show(Feedback::Welcome { source });
+        self.show(Feedback::Welcome { source, language });
     }
 
     fn deny(
@@ -744,6 +790,7 @@ impl Door {
         reason: Reason,
         pseudonym: Option<String>,
         source: Option<String>,
+        detail: &Detail,
         now: Now,
     ) {
         let mut e = self.event(Kind::Denied, now);
@@ -751,22 +798,17 @@ impl Door {
         e.card = pseudonym;
         e.source = source;
         self.out.push_back(Command::Record(e));
+        let language = self.language(detail);
         self.show(Feedback::Denied {
             reason,
-            message: reason.message(&self.config.language).into(),
+            message: reason.words(&language, detail, now.wall),
+            language,
         });
-        // Red light and a long beep, then the reason's number in short beeps.
+        // "No": the red light and one long tone; the words say why.
         self.signal(Signal::Red, true);
         self.signal(Signal::Buzzer, true);
-        let mut t = now.mono + LONG_BEEP;
-        self.later(t, Signal::Buzzer, false);
-        for _ in 0..reason.number() {
-            t += BEEP_GAP;
-            self.later(t, Signal::Buzzer, true);
-            t += BEEP;
-            self.later(t, Signal::Buzzer, false);
-        }
-        self.later(t.max(now.mono + RED_FOR), Signal::Red, false);
+        self.later(now.mono + NO_TONE, Signal::Buzzer, false);
+        self.later(now.mono + RED_FOR.max(NO_TONE), Signal::Red, false);
     }
 
     fn inputs(&mut self, raw: DoorInputs, now: Now) {

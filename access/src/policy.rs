@@ -128,9 +128,9 @@ impl Reason {
                 "PIN not entered in time. Show your card again.",
             ],
             Self::PinLockedOut => [
-                "Liian monta väärää PIN-koodia. Yritä myöhemmin.",
-                "För många fel PIN-koder. Försök senare.",
-                "Too many wrong PINs. Try again later.",
+                "Liian monta väärää PIN-koodia. Kortti on lukittu.",
+                "För många fel PIN-koder. Kortet är låst.",
+                "Too many wrong PINs. The card is locked.",
             ],
             Self::TooManyAttempts => [
                 "Liikaa yrityksiä. Odota hetki.",
@@ -163,24 +163,24 @@ impl Reason {
                 "Your self-service access is revoked. Contact the library.",
             ],
             Self::CardInvalid => [
-                "Kortti ei ole voimassa.",
-                "Kortet är inte giltigt.",
-                "Card not valid.",
+                "Kortti ei ole voimassa. Uusi se kirjastossa.",
+                "Kortet är inte giltigt. Förnya det i biblioteket.",
+                "Card not valid. Renew it at the library.",
             ],
             Self::CardLost => [
-                "Kortti on ilmoitettu kadonneeksi.",
-                "Kortet är anmält förlorat.",
-                "Card reported lost.",
+                "Kortti on ilmoitettu kadonneeksi. Ota yhteys kirjastoon.",
+                "Kortet är anmält förlorat. Kontakta biblioteket.",
+                "Card reported lost. Contact the library.",
             ],
             Self::LendingBan => [
-                "Lainauskielto. Ota yhteys kirjastoon.",
-                "Lånespärr. Kontakta biblioteket.",
-                "Borrowing is blocked. Contact the library.",
+                "Lainauskielto estää omatoimikäytön. Ota yhteys kirjastoon.",
+                "Lånespärren hindrar meröppet. Kontakta biblioteket.",
+                "A borrowing ban stops self-service. Contact the library.",
             ],
             Self::Fines => [
-                "Maksut ylittävät rajan.",
-                "Avgifterna överstiger gränsen.",
-                "Fines over the limit.",
+                "Maksut estävät omatoimikäytön. Maksa verkossa tai kirjastossa.",
+                "Avgifter hindrar meröppet. Betala på nätet eller i biblioteket.",
+                "Unpaid fines stop self-service. Pay online or at the library.",
             ],
             Self::BranchBlock => [
                 "Sinulla on käyttökielto tähän kirjastoon.",
@@ -213,6 +213,82 @@ impl Reason {
             "en" => en,
             _ => fi,
         }
+    }
+
+    /// The words for the patron with what makes them exact: how long a lockout lasts (at
+    /// `now`), how many tries are left after a wrong PIN.
+    pub fn words(&self, language: &str, detail: &Detail, now: DateTime<Utc>) -> String {
+        let base = self.message(language);
+        match self {
+            Self::PinLockedOut => match detail.locked_until {
+                Some(until) => {
+                    let minutes = minutes_left(until, now);
+                    let [fi, sv, en] = if minutes >= 120 {
+                        let hours = (minutes + 59) / 60;
+                        [
+                            format!("Kortti on lukittu {hours} tunniksi."),
+                            format!("Kortet är låst i {hours} timmar."),
+                            format!("The card is locked for {hours} hours."),
+                        ]
+                    } else {
+                        [
+                            format!("Kortti on lukittu {minutes} min."),
+                            format!("Kortet är låst i {minutes} min."),
+                            format!("The card is locked for {minutes} min."),
+                        ]
+                    };
+                    let first = pick(
+                        language,
+                        [
+                            "Liian monta väärää PIN-koodia.",
+                            "För många fel PIN-koder.",
+                            "Too many wrong PINs.",
+                        ],
+                    );
+                    format!("{first} {}", pick(language, [fi, sv, en]))
+                }
+                None => base.to_owned(),
+            },
+            Self::WrongPin => match detail.tries_left {
+                Some(n) => {
+                    let [fi, sv, en] = [
+                        format!("Yrityksiä jäljellä: {n}."),
+                        format!("Försök kvar: {n}."),
+                        format!("Tries left: {n}."),
+                    ];
+                    format!("{base} {}", pick(language, [fi, sv, en]))
+                }
+                None => base.to_owned(),
+            },
+            _ => base.to_owned(),
+        }
+    }
+}
+
+/// What makes a refusal's words exact, when the source that refused knows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Detail {
+    /// The card is locked after wrong PINs until then.
+    pub locked_until: Option<DateTime<Utc>>,
+    /// Wrong PINs left before the card is locked.
+    pub tries_left: Option<u32>,
+    /// The patron's own language (`fi`, `sv`, `en`), when the library system says it.
+    pub language: Option<String>,
+}
+
+/// Whole minutes from `now` to `until`, rounded up, at least 1: "locked for 15 min" while any
+/// of the lockout remains.
+fn minutes_left(until: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    let secs = (until - now).num_seconds().max(1);
+    (secs + 59) / 60
+}
+
+/// One of three texts by language (`fi` for anything else).
+fn pick<T>(language: &str, [fi, sv, en]: [T; 3]) -> T {
+    match language {
+        "sv" => sv,
+        "en" => en,
+        _ => fi,
     }
 }
 

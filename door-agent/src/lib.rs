@@ -268,8 +268,8 @@ pub async fn run<R: Registry + Clone + 'static>(
                     CardEvent::Card { number, reader } => {
                         let pseudonym = pseudonym(&card_key, &number);
                         tracing::debug!(door = %settings.name, card = %pseudonym, %reader, "card read");
-                        let locked = verifier.locked(&number, clock().timestamp()).is_some();
-                        Input::Card { card: number, pseudonym, locked }
+                        let before_pin = verifier.before_pin(&number, clock());
+                        Input::Card { card: number, pseudonym, before_pin }
                     }
                     CardEvent::Unreadable { reader, why } => {
                         tracing::info!(door = %settings.name, %reader, why, "unreadable card");

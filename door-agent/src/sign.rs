@@ -1,5 +1,6 @@
-//! What a patron reads on the door's display: the door's feedback in words in the door's
-//! language, wrapped to the display's lines, back to a resting text (what to do, or that the
+//! What a patron reads on the door's display: the door's feedback in words (a welcome or a
+//! refusal in the patron's own language when the library system says it, the rest in the
+//! door's), wrapped to the display's lines, back to a resting text (what to do, or that the
 //! library is closed) a few seconds after. The display is written from a thread of its own: a
 //! slow or broken display never holds the door up, and its failures are logged once.
 
@@ -68,8 +69,8 @@ pub fn words(f: &Feedback, lang: &str) -> Option<String> {
         Feedback::Checking => {
             pick(lang, ["Tarkistetaan…", "Kontrollerar…", "Checking…"]).to_owned()
         }
-        Feedback::Welcome { .. } => pick(
-            lang,
+        Feedback::Welcome { language, .. } => pick(
+            language,
             [
                 "Tervetuloa! Ovi on auki.",
                 "Välkommen! Dörren är öppen.",
@@ -215,13 +216,14 @@ mod tests {
         settle().await;
         assert_eq!(twin.lines(), vec!["Näytä kortti", "lukijalle."]);
         tx.send(Feedback::Denied {
-            reason: Reason::CardInvalid,
-            message: Reason::CardInvalid.message("fi").into(),
+            reason: Reason::WrongPin,
+            message: Reason::WrongPin.message("fi").into(),
+            language: "fi".into(),
         })
         .await
         .unwrap();
         settle().await;
-        assert_eq!(twin.lines(), vec!["Kortti ei ole", "voimassa."]);
+        assert_eq!(twin.lines(), vec!["Väärä PIN-koodi.", ""]);
         tokio::time::advance(SHOWN_FOR + Duration::from_millis(10)).await;
         settle().await;
         assert_eq!(twin.lines(), vec!["Näytä kortti", "lukijalle."]);
@@ -234,6 +236,7 @@ mod tests {
         tx.send(Feedback::Denied {
             reason: Reason::Revoked,
             message: Reason::Revoked.message("fi").into(),
+            language: "fi".into(),
         })
         .await
         .unwrap();
@@ -265,6 +268,7 @@ mod tests {
                 Feedback::Checking,
                 Feedback::Welcome {
                     source: "online".into(),
+                    language: lang.into(),
                 },
                 Feedback::Alarm(Alarm::HeldOpen),
             ] {
@@ -280,9 +284,16 @@ mod tests {
                 let w = resting(s, lang);
                 assert!(fits(&w, 16, 2), "{w}");
             }
+            // Every reason, and the longest exact words: a lockout in hours, tries left.
+            let now = chrono::Utc::now();
+            let detail = access::policy::Detail {
+                locked_until: Some(now + chrono::Duration::hours(48)),
+                tries_left: Some(4),
+                language: None,
+            };
             for r in Reason::ALL {
-                let w = r.message(lang);
-                assert!(fits(w, 20, 4), "{lang}: {w}");
+                let w = r.words(lang, &detail, now);
+                assert!(fits(&w, 20, 4), "{lang}: {w}");
             }
         }
     }

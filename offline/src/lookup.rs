@@ -270,6 +270,22 @@ impl OfflineList {
         &self.settings
     }
 
+    /// Whether the list in force (within its validity, not in a grace period) says `card` is
+    /// reported lost at `now` (Unix seconds): a card no PIN lets in, so the door refuses it before
+    /// one is typed. Saying so tells the card's holder nothing about the patron. Any doubt (no
+    /// list, an expired one, a damaged entry) is "no": the PIN is asked for as usual.
+    pub fn says_lost(&self, card: &CardNumber, now: i64) -> bool {
+        let Some(current) = self.store.current() else {
+            return false;
+        };
+        if still_in_force(&current.header, &self.settings.anchors, now).is_err() {
+            return false;
+        }
+        let hash = self.settings.card_key.hash(card);
+        matches!(self.store.lookup(&hash), Ok(Some(bytes))
+            if Entry::decode(&bytes).is_ok_and(|e| e.facts.card_lost))
+    }
+
     /// Checks `card` and `pin` at `now` (Unix seconds). Costs one argon2id verification when the
     /// card is on the list and not locked out.
     pub fn check(

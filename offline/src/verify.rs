@@ -15,8 +15,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use access::door::BeforePin;
 use access::door::Source;
-use access::policy::{Patron, Reason};
+use access::policy::{Detail, Patron, Reason};
 use allowlist::guard::{Failures, GuardPolicy};
 use allowlist::{CardHash, CardKey};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -103,12 +104,23 @@ impl Verdict {
     /// The verdict as the door takes it: the patron for the policy at `branch` on `today`, or
     /// the refusal's reason.
     pub fn for_door(&self, branch: &str, today: NaiveDate) -> access::door::Verdict {
+        let mut detail = Detail::default();
+        match &self.outcome {
+            Ok(Identity::Online(f)) => detail.language.clone_from(&f.language),
+            Ok(Identity::Offline(_)) => {}
+            Err(Refusal::WrongPin { tries_left }) => detail.tries_left = Some(*tries_left),
+            Err(Refusal::LockedOut { until }) => {
+                detail.locked_until = DateTime::from_timestamp(*until, 0);
+            }
+            Err(_) => {}
+        }
         access::door::Verdict {
             patron: match &self.outcome {
                 Ok(identity) => Ok(identity.patron(branch, today)),
                 Err(r) => Err(r.reason()),
             },
             source: self.source.clone(),
+            detail,
         }
     }
 }
@@ -193,6 +205,24 @@ impl<R: Registry + Clone> Verifier<R> {
     pub fn locked(&self, card: &CardNumber, now: i64) -> Option<i64> {
         let hash = self.key.hash(card);
         self.guard.locked(self.get(&hash), now)
+    }
+
+    /// What can be said of `card` at `now` before its PIN is typed: locked after wrong PINs
+    /// (until when), or reported lost on the list in force; otherwise ask for the PIN.
+    pub fn before_pin(&self, card: &CardNumber, now: DateTime<Utc>) -> BeforePin {
+        if let Some(until) = self.locked(card, now.timestamp()) {
+            return BeforePin::LockedUntil(DateTime::from_timestamp(until, 0).unwrap_or(now));
+        }
+        let lost = self
+            .list
+            .as_ref()
+            .filter(|_| self.ask_list)
+            .is_some_and(|l| l.says_lost(card, now.timestamp()));
+        if lost {
+            BeforePin::Refuse(Reason::CardLost)
+        } else {
+            BeforePin::Ask
+        }
     }
 
     /// Who holds `card` with `pin` at `now`: the library system within the timeout, else the

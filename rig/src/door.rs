@@ -367,6 +367,19 @@ impl SimDoor {
         }
     }
 
+    /// A card alone, and the door's first answer to it: the PIN asked for, or a refusal at once.
+    pub async fn first_answer(&mut self, card: &str) -> Option<Feedback> {
+        self.cards.present(card).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match tokio::time::timeout_at(deadline, self.feedback.recv()).await {
+                Ok(Some(Feedback::State(_))) => continue,
+                Ok(f) => return f,
+                Err(_) => return None,
+            }
+        }
+    }
+
     /// A card and a PIN, and the outcome.
     pub async fn try_card(&mut self, card: &str, pin: &str) -> Option<Feedback> {
         self.cards.present(card).await;
@@ -484,11 +497,14 @@ pub fn nine_pm_on(now: DateTime<Utc>) -> DateTime<Utc> {
 
 fn shown(f: &Option<Feedback>) -> String {
     match f {
-        Some(Feedback::Welcome { source }) => format!("DOOR OPENS (answered by {source})"),
-        Some(Feedback::Denied { reason, message }) => format!(
-            "stays shut: \"{message}\" [{}, {} beeps]",
-            reason.code(),
-            reason.number()
+        Some(Feedback::Welcome { source, .. }) => {
+            format!("DOOR OPENS (answered by {source}; two short chirps)")
+        }
+        Some(Feedback::Denied {
+            reason, message, ..
+        }) => format!(
+            "stays shut: \"{message}\" [{}; one long tone]",
+            reason.code()
         ),
         Some(Feedback::Alarm(a)) => format!("ALARM {}", a.code()),
         Some(Feedback::AlarmCleared(a)) => format!("alarm {} cleared", a.code()),

@@ -28,7 +28,7 @@ fn denied(f: Option<Feedback>) -> Reason {
 
 fn welcomed(f: Option<Feedback>) -> String {
     match f {
-        Some(Feedback::Welcome { source }) => source,
+        Some(Feedback::Welcome { source, .. }) => source,
         other => panic!("expected the door to open, got {other:?}"),
     }
 }
@@ -95,6 +95,29 @@ async fn every_deny_reason_online_then_offline_and_the_door_relocks() {
         "online",
         "a 12-year-old with consent"
     );
+    // No PIN is asked for a card the list in force says is lost: no PIN could let it in, and
+    // saying so tells its holder nothing about the patron. A lending ban, fines or an age are
+    // said only after the right PIN.
+    match d.first_answer("24680000000052").await {
+        Some(Feedback::Denied {
+            reason: Reason::CardLost,
+            message,
+            ..
+        }) => assert_eq!(message, "Card reported lost. Contact the library."),
+        other => panic!("a lost card asked for a PIN: {other:?}"),
+    }
+    assert_eq!(
+        d.first_answer("24680000000037").await,
+        Some(Feedback::EnterPin)
+    );
+    assert_eq!(
+        d.first_answer("24680000000045").await,
+        Some(Feedback::EnterPin)
+    );
+    assert_eq!(
+        denied(d.outcome(Duration::from_secs(5)).await),
+        Reason::PinTimeout
+    );
 
     // A garbage scan, a PIN left half typed (2 s between keys).
     d.cards
@@ -132,15 +155,27 @@ async fn every_deny_reason_online_then_offline_and_the_door_relocks() {
             Reason::WrongPin
         );
     }
-    // The fifth wrong PIN locks the card.
-    assert_eq!(
-        denied(d.try_card("24680000000110", "1111#").await),
-        Reason::PinLockedOut
-    );
-    assert_eq!(
-        denied(d.try_card("24680000000110", "0000#").await),
-        Reason::PinLockedOut
-    );
+    // The fifth wrong PIN locks the card, and the patron reads for how long (the rig's
+    // lockout is 15 minutes); shown again, the card is refused before a PIN is asked.
+    match d.try_card("24680000000110", "1111#").await {
+        Some(Feedback::Denied {
+            reason: Reason::PinLockedOut,
+            message,
+            ..
+        }) => assert_eq!(
+            message,
+            "Too many wrong PINs. The card is locked for 15 min."
+        ),
+        other => panic!("{other:?}"),
+    }
+    match d.first_answer("24680000000110").await {
+        Some(Feedback::Denied {
+            reason: Reason::PinLockedOut,
+            message,
+            ..
+        }) => assert!(message.ends_with("locked for 15 min."), "{message}"),
+        other => panic!("a locked card asked for a PIN: {other:?}"),
+    }
 
     // Past the last entry, on the closed day (the list still valid), and on an open day with
     // the list past its expiry (72 h): each denies with its own reason.

@@ -55,17 +55,19 @@ async fn a_refused_patron_reads_why_on_the_doors_display() {
         ),
         "{f:?}"
     );
-    // Longer than 16 × 2: a screenful at a time.
-    assert!(
-        shows(&door, &["Borrowing is", "blocked. Contact"]).await,
-        "{:?}",
-        door.display.lines()
-    );
-    assert!(
-        shows(&door, &["the library.", ""]).await,
-        "{:?}",
-        door.display.lines()
-    );
+    // In the patron's own language (Finnish, as the library system says) at this English
+    // door, and longer than 16 × 2: a screenful at a time.
+    for screen in [
+        ["Lainauskielto", "estää"],
+        ["omatoimikäytön.", "Ota yhteys"],
+        ["kirjastoon.", ""],
+    ] {
+        assert!(
+            shows(&door, &screen).await,
+            "{screen:?}: {:?}",
+            door.display.lines()
+        );
+    }
     // On the way the door said it was checking (what a quick typist passes by, the display
     // skips: it shows the newest).
     let seen: Vec<String> = door
@@ -76,8 +78,33 @@ async fn a_refused_patron_reads_why_on_the_doors_display() {
         .collect();
     assert!(seen.iter().any(|l| l == "Checking…"), "{seen:#?}");
 
-    // A welcome.
-    let f = door.try_card("24680000000011", "1234#").await;
+    // A card nobody has: no patron, so the door's own language.
+    let f = door.try_card("11112222333344", "0000#").await;
+    assert!(
+        matches!(
+            f,
+            Some(Feedback::Denied {
+                reason: Reason::UnknownCard,
+                ..
+            })
+        ),
+        "{f:?}"
+    );
+    assert!(
+        shows(&door, &["Card not", "recognised."]).await,
+        "{:?}",
+        door.display.lines()
+    );
+
+    // Welcomes, each in the patron's language: Swedish, then English.
+    let f = door.try_card("24680000000029", "2468#").await;
+    assert!(matches!(f, Some(Feedback::Welcome { .. })), "{f:?}");
+    assert!(
+        shows(&door, &["Välkommen!", "Dörren är öppen."]).await,
+        "{:?}",
+        door.display.lines()
+    );
+    let f = door.try_card("24680000000110", "0000#").await;
     assert!(matches!(f, Some(Feedback::Welcome { .. })), "{f:?}");
     assert!(
         shows(&door, &["Welcome! The", "door is open."]).await,

@@ -126,7 +126,7 @@ impl Rig {
         self.feed(Input::Card {
             card: CardNumber::new(number),
             pseudonym: format!("p-{number}"),
-            locked: false,
+            before_pin: BeforePin::Ask,
         })
     }
 
@@ -162,9 +162,49 @@ impl Rig {
     ) -> Vec<Command> {
         self.feed(Input::Verdict {
             ticket,
-            verdict: Verdict { patron, source },
+            verdict: Verdict {
+                patron,
+                source,
+                detail: Detail::default(),
+            },
         })
     }
+
+    fn answer_with(
+        &mut self,
+        ticket: u64,
+        patron: Result<Patron, Reason>,
+        detail: Detail,
+    ) -> Vec<Command> {
+        self.feed(Input::Verdict {
+            ticket,
+            verdict: Verdict {
+                patron,
+                source: Source::Online,
+                detail,
+            },
+        })
+    }
+}
+
+/// The buzzer's on/off steps among `cmds`.
+fn buzzer(cmds: &[Command]) -> Vec<bool> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Signal(Signal::Buzzer, on) => Some(*on),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The words of the refusal among `cmds`, and their language.
+fn refusal_words(cmds: &[Command]) -> Option<(String, String)> {
+    cmds.iter().find_map(|c| match c {
+        Command::Show(Feedback::Denied {
+            message, language, ..
+        }) => Some((message.clone(), language.clone())),
+        _ => None,
+    })
 }
 
 fn ticket(cmds: &[Command]) -> Option<u64> {
@@ -265,13 +305,14 @@ fn card_pin_and_a_verified_patron_open_the_door_for_a_pulse() {
     assert_eq!(r[0].card.as_deref(), Some("p-24680000000011"));
     assert_eq!(r[0].source.as_deref(), Some("online"));
     assert!(shows(&out).contains(&&Feedback::Welcome {
-        source: "online".into()
+        source: "online".into(),
+        language: "en".into(),
     }));
     assert!(rig.door.unlocked());
-    // The welcome beep ends, then the pulse: green off and the lock engaged.
-    let out = rig.pass(ms(150));
-    assert_eq!(out, vec![Command::Signal(Signal::Buzzer, false)]);
-    let out = rig.pass(s(5) - ms(150));
+    // "Yes" is two short chirps, then the pulse ends: green off and the lock engaged.
+    let out = rig.pass(ms(300));
+    assert_eq!(buzzer(&out), vec![false, true, false]);
+    let out = rig.pass(s(5) - ms(300));
     assert!(has(&out, &Command::EngageLock));
     assert!(has(&out, &Command::Signal(Signal::Green, false)));
     assert!(!rig.door.unlocked());
@@ -377,17 +418,94 @@ fn a_staff_door_ignores_the_hours() {
 }
 
 #[test]
-fn a_locked_card_is_told_so_before_its_pin_is_asked_for() {
+fn a_locked_card_is_told_so_and_for_how_long_before_its_pin_is_asked_for() {
+    let mut rig = Rig::at("2026-11-23 20:00");
+    let until = rig.now().wall + chrono::Duration::seconds(14 * 60 + 5);
+    let out = rig.feed(Input::Card {
+        card: CardNumber::new("1"),
+        pseudonym: "p-1".into(),
+        before_pin: BeforePin::LockedUntil(until),
+    });
+    assert_eq!(denied(&out), Some(Reason::PinLockedOut));
+    assert!(!shows(&out).contains(&&Feedback::EnterPin));
+    assert_eq!(
+        refusal_words(&out).unwrap().0,
+        "Too many wrong PINs. The card is locked for 15 min."
+    );
+    let e = records(&out)[0].clone();
+    assert!(e.is_security());
+    assert!(rig.keys("1234#").is_empty());
+    // Hours, in Finnish, for a long lockout.
+    let mut c = config();
+    c.language = "fi".into();
+    let mut rig = Rig::with(c, "2026-11-23 20:00", DoorInputs::default());
+    let until = rig.now().wall + chrono::Duration::hours(24);
+    let out = rig.feed(Input::Card {
+        card: CardNumber::new("1"),
+        pseudonym: "p-1".into(),
+        before_pin: BeforePin::LockedUntil(until),
+    });
+    assert_eq!(
+        refusal_words(&out).unwrap().0,
+        "Liian monta väärää PIN-koodia. Kortti on lukittu 24 tunniksi."
+    );
+}
+
+#[test]
+fn a_card_refused_whatever_the_pin_is_not_asked_for_one() {
     let mut rig = Rig::at("2026-11-23 20:00");
     let out = rig.feed(Input::Card {
         card: CardNumber::new("1"),
         pseudonym: "p-1".into(),
-        locked: true,
+        before_pin: BeforePin::Refuse(Reason::CardLost),
     });
-    assert_eq!(denied(&out), Some(Reason::PinLockedOut));
-    let e = records(&out)[0].clone();
-    assert!(e.is_security());
+    assert_eq!(denied(&out), Some(Reason::CardLost));
+    assert!(!shows(&out).contains(&&Feedback::EnterPin));
+    assert_eq!(records(&out)[0].card.as_deref(), Some("p-1"));
     assert!(rig.keys("1234#").is_empty());
+    // The next card is asked for its PIN as usual.
+    assert_eq!(shows(&rig.card("2")), vec![&Feedback::EnterPin]);
+}
+
+#[test]
+fn the_patron_reads_the_refusal_in_their_own_language_and_how_many_tries_are_left() {
+    let mut rig = Rig::at("2026-11-23 20:00");
+    let t = rig.ask("1");
+    let detail = Detail {
+        tries_left: Some(2),
+        language: Some("sv".into()),
+        ..Detail::default()
+    };
+    let out = rig.answer_with(t, Err(Reason::WrongPin), detail);
+    assert_eq!(
+        refusal_words(&out).unwrap(),
+        ("Fel PIN-kod. Försök kvar: 2.".into(), "sv".into())
+    );
+    // A language the door does not speak: the door's own.
+    let t = rig.ask("1");
+    let detail = Detail {
+        language: Some("de".into()),
+        ..Detail::default()
+    };
+    let out = rig.answer_with(t, Err(Reason::CardInvalid), detail);
+    assert_eq!(
+        refusal_words(&out).unwrap(),
+        (
+            "Card not valid. Renew it at the library.".into(),
+            "en".into()
+        )
+    );
+    // Welcome in the patron's language too.
+    let t = rig.ask("1");
+    let detail = Detail {
+        language: Some("fi".into()),
+        ..Detail::default()
+    };
+    let out = rig.answer_with(t, Ok(Patron::default()), detail);
+    assert!(shows(&out).contains(&&Feedback::Welcome {
+        source: "online".into(),
+        language: "fi".into(),
+    }));
 }
 
 #[test]
@@ -501,23 +619,17 @@ fn a_lost_verdict_is_taken_as_nobody_answering_and_a_late_one_is_ignored() {
 }
 
 #[test]
-fn a_refusal_shows_red_with_a_long_beep_and_the_reasons_number_in_short_beeps() {
+fn a_refusal_shows_red_with_one_long_tone_and_the_reason_in_words() {
     let mut rig = Rig::at("2026-11-23 20:00");
     let t = rig.ask("1");
     let out = rig.answer(t, Err(Reason::WrongPin), Source::Online);
     assert!(has(&out, &Command::Signal(Signal::Red, true)));
     assert!(has(&out, &Command::Signal(Signal::Buzzer, true)));
+    // One long tone, the same for every reason: the words say why.
+    let later = rig.pass(ms(850));
+    assert!(buzzer(&later).is_empty());
     let later = rig.pass(s(4));
-    let buzzer: Vec<bool> = later
-        .iter()
-        .filter_map(|c| match c {
-            Command::Signal(Signal::Buzzer, on) => Some(*on),
-            _ => None,
-        })
-        .collect();
-    // Off after the long beep, then two short ones (wrong PIN is number 2).
-    assert_eq!(Reason::WrongPin.number(), 2);
-    assert_eq!(buzzer, vec![false, true, false, true, false]);
+    assert_eq!(buzzer(&later), vec![false]);
     assert_eq!(
         later
             .iter()
@@ -740,7 +852,8 @@ fn events_serialise_as_the_log_has_always_stored_them() {
 
 #[derive(Debug, Clone)]
 enum Step {
-    Card(u8, bool),
+    /// A card, and what the shell knows of it before the PIN (see [`before_pin`]).
+    Card(u8, u8),
     Unreadable,
     Key(Key),
     /// Answer the pending verdict (if any): open, or refuse.
@@ -751,7 +864,7 @@ enum Step {
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        (0u8..4, any::<bool>()).prop_map(|(c, l)| Step::Card(c, l)),
+        (0u8..4, 0u8..4).prop_map(|(c, k)| Step::Card(c, k)),
         Just(Step::Unreadable),
         (0u8..10).prop_map(|d| Step::Key(Key::Digit(d))),
         Just(Step::Key(Key::Submit)),
@@ -760,6 +873,16 @@ fn step() -> impl Strategy<Value = Step> {
         (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(o, e, t)| Step::Inputs(o, e, t)),
         (0u64..40_000).prop_map(Step::Pass),
     ]
+}
+
+/// What the shell knows of a card before its PIN: mostly nothing, sometimes a lockout (until
+/// far past any test's end) or a refusal.
+fn before_pin(k: u8) -> BeforePin {
+    match k {
+        2 => BeforePin::LockedUntil(Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap()),
+        3 => BeforePin::Refuse(Reason::CardLost),
+        _ => BeforePin::Ask,
+    }
 }
 
 /// Where the day starts: self-service, staffed (Tuesday noon), closed.
@@ -803,7 +926,7 @@ proptest! {
                 Step::Card(n, l) => rig.feed(Input::Card {
                     card: CardNumber::new(format!("{n}")),
                     pseudonym: format!("p{n}"),
-                    locked: l,
+                    before_pin: before_pin(l),
                 }),
                 Step::Unreadable => rig.feed(Input::Unreadable),
                 Step::Key(k) => rig.feed(Input::Key(k)),
@@ -858,7 +981,7 @@ proptest! {
         let mut rig = Rig::at("2026-11-23 20:00");
         for st in steps {
             match st {
-                Step::Card(n, l) => { rig.feed(Input::Card { card: CardNumber::new(format!("{n}")), pseudonym: format!("p{n}"), locked: l }); }
+                Step::Card(n, l) => { rig.feed(Input::Card { card: CardNumber::new(format!("{n}")), pseudonym: format!("p{n}"), before_pin: before_pin(l) }); }
                 Step::Key(k) => { rig.feed(Input::Key(k)); }
                 Step::Pass(ms_) => { rig.pass(ms(ms_)); }
                 _ => {}
