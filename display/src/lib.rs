@@ -2,9 +2,11 @@
 //! after a card, wrapped to the display's lines ([`wrap`]), and the bytes a character LCD takes
 //! ([`hd44780`]: the HD44780 controller in 4-bit mode behind the PCF8574 I2C backpack door
 //! readers and hobby displays carry), with a decoder that reads those bytes back as the
-//! controller would, for the twin and the tests.
+//! controller would, for the twin and the tests; and the SSD1306 OLED controller as its
+//! datasheet reads the bytes ([`ssd1306`]), for the graphic displays other door readers carry.
 
 pub mod hd44780;
+pub mod ssd1306;
 
 /// `text` in at most `rows` lines of at most `cols` characters, broken between words; a word
 /// longer than a line is cut across lines; what does not fit ends the last line with `…`.

@@ -171,9 +171,13 @@ pub fn open_display(
     };
     #[cfg(feature = "rppal")]
     {
-        Ok(Some(drivers::display::open_hd44780(
-            d.bus, d.address, d.lcd,
-        )?))
+        use crate::settings::DisplayKind;
+        Ok(Some(match d.kind {
+            DisplayKind::Hd44780(lcd) => drivers::display::open_hd44780(d.bus, d.address, lcd)?,
+            DisplayKind::Ssd1306 { height } => {
+                drivers::display::open_ssd1306(d.bus, d.address, u32::from(height))?
+            }
+        }))
     }
     #[cfg(not(feature = "rppal"))]
     {

@@ -175,52 +175,100 @@ struct RawDisplay {
     address: Option<u8>,
     columns: Option<u8>,
     rows: Option<u8>,
+    height: Option<u8>,
 }
 
-/// The display at the door: a character LCD (HD44780 behind a PCF8574 I2C backpack).
+/// Which display, and its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisplayKind {
+    /// A character LCD: an HD44780 behind a PCF8574 I2C backpack.
+    Hd44780(display::hd44780::Lcd),
+    /// A small OLED: an SSD1306, 128 dots wide and this many high (64 or 32).
+    Ssd1306 {
+        /// Dots down.
+        height: u8,
+    },
+}
+
+/// The display at the door.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DisplaySettings {
     /// The I2C bus (1 on a Raspberry Pi's header).
     pub bus: u8,
-    /// Its address (0x27, or 0x3F for a PCF8574A).
+    /// Its address (0x27 or 0x3F for an LCD's backpack, 0x3C or 0x3D for an OLED).
     pub address: u8,
-    /// Its size.
-    pub lcd: display::hd44780::Lcd,
+    /// Which, and its size.
+    pub kind: DisplayKind,
 }
 
 impl RawDisplay {
     fn validate(&self, file: &Path) -> Result<DisplaySettings, ConfigError> {
-        if self.kind != "hd44780" {
-            return Err(ConfigError::invalid(
-                file,
-                "display.kind",
-                format!(
-                    "{:?}: \"hd44780\" (a character LCD behind a PCF8574 I2C backpack)",
-                    self.kind
-                ),
-            ));
-        }
-        let cols = self.columns.unwrap_or(16);
-        let rows = self.rows.unwrap_or(2);
-        if !matches!(cols, 8..=40) || !matches!(rows, 1..=4) {
-            return Err(ConfigError::invalid(
-                file,
-                "display",
-                "columns 8 to 40 (16 or 20 usually), rows 1 to 4",
-            ));
-        }
-        let address = self.address.unwrap_or(0x27);
+        let (kind, default_address, usual) = match self.kind.as_str() {
+            "hd44780" => {
+                if self.height.is_some() {
+                    return Err(ConfigError::invalid(
+                        file,
+                        "display.height",
+                        "an LCD's size is columns and rows (height is an OLED's, in dots)",
+                    ));
+                }
+                let cols = self.columns.unwrap_or(16);
+                let rows = self.rows.unwrap_or(2);
+                if !matches!(cols, 8..=40) || !matches!(rows, 1..=4) {
+                    return Err(ConfigError::invalid(
+                        file,
+                        "display",
+                        "columns 8 to 40 (16 or 20 usually), rows 1 to 4",
+                    ));
+                }
+                (
+                    DisplayKind::Hd44780(display::hd44780::Lcd { cols, rows }),
+                    0x27,
+                    "0x27 or 0x3F",
+                )
+            }
+            "ssd1306" => {
+                if self.columns.is_some() || self.rows.is_some() {
+                    return Err(ConfigError::invalid(
+                        file,
+                        "display",
+                        "an OLED's lines follow from its height in dots (64: 6 lines of 21 \
+                         characters, 32: 3): give height, not columns or rows",
+                    ));
+                }
+                let height = self.height.unwrap_or(64);
+                if !matches!(height, 32 | 64) {
+                    return Err(ConfigError::invalid(
+                        file,
+                        "display.height",
+                        format!("{height}: an SSD1306 panel is 64 or 32 dots high"),
+                    ));
+                }
+                (DisplayKind::Ssd1306 { height }, 0x3C, "0x3C or 0x3D")
+            }
+            other => {
+                return Err(ConfigError::invalid(
+                    file,
+                    "display.kind",
+                    format!(
+                        "{other:?}: \"hd44780\" (a character LCD behind a PCF8574 I2C backpack) \
+                         or \"ssd1306\" (a 128 × 64 or 128 × 32 OLED)"
+                    ),
+                ));
+            }
+        };
+        let address = self.address.unwrap_or(default_address);
         if !(0x08..=0x77).contains(&address) {
             return Err(ConfigError::invalid(
                 file,
                 "display.address",
-                format!("{address:#04x}: an I2C address is 0x08 to 0x77 (0x27 or 0x3F usually)"),
+                format!("{address:#04x}: an I2C address is 0x08 to 0x77 ({usual} usually)"),
             ));
         }
         Ok(DisplaySettings {
             bus: self.bus.unwrap_or(1),
             address,
-            lcd: display::hd44780::Lcd { cols, rows },
+            kind,
         })
     }
 }
@@ -1105,5 +1153,46 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("cannot read"), "{err}");
+    }
+
+    fn display_of(text: &str) -> Result<DisplaySettings, ConfigError> {
+        let raw: RawDisplay = config::parse(Path::new("door.toml"), text).unwrap();
+        raw.validate(Path::new("door.toml"))
+    }
+
+    #[test]
+    fn a_display_is_an_lcd_or_an_oled_with_the_usual_address_and_a_size_it_can_have() {
+        assert_eq!(
+            display_of("kind = \"hd44780\"").unwrap(),
+            DisplaySettings {
+                bus: 1,
+                address: 0x27,
+                kind: DisplayKind::Hd44780(display::hd44780::Lcd { cols: 16, rows: 2 }),
+            }
+        );
+        assert_eq!(
+            display_of("kind = \"ssd1306\"").unwrap(),
+            DisplaySettings {
+                bus: 1,
+                address: 0x3C,
+                kind: DisplayKind::Ssd1306 { height: 64 },
+            }
+        );
+        assert_eq!(
+            display_of("kind = \"ssd1306\"\nheight = 32\naddress = 0x3D")
+                .unwrap()
+                .kind,
+            DisplayKind::Ssd1306 { height: 32 }
+        );
+        for (text, says) in [
+            ("kind = \"ssd1306\"\nheight = 48", "64 or 32"),
+            ("kind = \"ssd1306\"\ncolumns = 21", "not columns or rows"),
+            ("kind = \"hd44780\"\nheight = 64", "columns and rows"),
+            ("kind = \"st7735\"", "\"ssd1306\""),
+            ("kind = \"ssd1306\"\naddress = 0x7C", "0x3C or 0x3D"),
+        ] {
+            let e = display_of(text).unwrap_err().to_string();
+            assert!(e.contains(says), "{text}: {e}");
+        }
     }
 }
