@@ -180,6 +180,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 None => settings.library.clone(),
             },
             printer_ready: printer.is_some(),
+            help: settings.help.for_language(&settings.language),
             ..View::default()
         };
         Self {
@@ -245,6 +246,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
 
     fn show(&mut self) {
         self.view.clock = (self.clock)().format("%H:%M").to_string();
+        self.view.help = self.settings.help.for_language(&self.view.language);
         (self.publish)(self.view.clone());
     }
 
@@ -377,6 +379,30 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
     async fn action(&mut self, a: Action) {
         match a {
             Action::Touched => {}
+            Action::Help => {
+                if self.view.screen == Screen::Message && self.view.message == Some(Message::Help)
+                {
+                    // The help button again: back to where the patron was.
+                    self.view.screen = self.after_message;
+                    self.view.message = None;
+                    self.show();
+                } else {
+                    let back = if self.view.screen == Screen::Message {
+                        self.after_message
+                    } else {
+                        self.view.screen
+                    };
+                    self.message(Message::Help, back);
+                }
+            }
+            Action::ToggleEasy => {
+                self.view.easy = !self.view.easy;
+                self.show();
+            }
+            Action::ToggleSpeech => {
+                self.view.speech = !self.view.speech;
+                self.show();
+            }
             Action::Language(l) => {
                 if ["fi", "sv", "en"].contains(&l.as_str()) {
                     self.view.language = l;
@@ -563,6 +589,9 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         self.view.screen = Screen::Welcome;
         self.view.language = self.settings.language.clone();
         self.language_chosen = false;
+        // The next patron starts from the usual screen and silence.
+        self.view.easy = false;
+        self.view.speech = false;
         self.show();
     }
 }

@@ -24,6 +24,54 @@ struct RawFile {
     registry: Option<RawRegistry>,
     allowlist: Option<RawAllowlist>,
     console: Option<config::console::RawConsole>,
+    help: Option<RawHelp>,
+}
+
+/// `[help]`: what the kiosk tells a patron who needs a person.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHelp {
+    /// Words for every language, or a table of them by language (`fi`, `sv`, `en`).
+    text: Option<HelpText>,
+    phone: Option<String>,
+    payment_link: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum HelpText {
+    One(String),
+    ByLanguage(std::collections::BTreeMap<String, String>),
+}
+
+/// The library's help on the kiosk's screens.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HelpSettings {
+    /// Words by language (`fi`, `sv`, `en`); `*` for every language.
+    pub text: std::collections::BTreeMap<String, String>,
+    /// A phone number a patron can call.
+    pub phone: String,
+    /// The library's page for paying fines online.
+    pub payment_link: String,
+}
+
+impl HelpSettings {
+    /// The help as the screen shows it in `language`: that language's words, else the words
+    /// for every language, else the first given.
+    pub fn for_language(&self, language: &str) -> ui::Help {
+        let text = self
+            .text
+            .get(language)
+            .or_else(|| self.text.get("*"))
+            .or_else(|| self.text.values().next())
+            .cloned()
+            .unwrap_or_default();
+        ui::Help {
+            text,
+            phone: self.phone.clone(),
+            payment_link: self.payment_link.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -183,6 +231,8 @@ pub struct KioskSettings {
     pub allowlist: Option<AllowlistSettings>,
     /// The library's console, if the kiosk reports to one.
     pub console: Option<config::console::ConsoleSettings>,
+    /// The library's help for patrons (`[help]`).
+    pub help: HelpSettings,
 }
 
 impl KioskSettings {
@@ -435,7 +485,40 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
         .as_ref()
         .map(|c| c.validate(file, &resolve(&k.state_dir)))
         .transpose()?;
+    let help = match &raw.help {
+        None => HelpSettings::default(),
+        Some(h) => {
+            let text = match &h.text {
+                None => Default::default(),
+                Some(HelpText::One(t)) => [("*".to_owned(), t.trim().to_owned())].into(),
+                Some(HelpText::ByLanguage(m)) => {
+                    if let Some(bad) = m.keys().find(|k| !["fi", "sv", "en"].contains(&k.as_str())) {
+                        return Err(ConfigError::invalid(
+                            file,
+                            "help.text",
+                            format!("{bad:?}: the languages are fi, sv and en"),
+                        ));
+                    }
+                    m.iter().map(|(k, v)| (k.clone(), v.trim().to_owned())).collect()
+                }
+            };
+            let payment_link = h.payment_link.clone().unwrap_or_default();
+            if !payment_link.is_empty() && payment_link.chars().count() > 60 {
+                return Err(ConfigError::invalid(
+                    file,
+                    "help.payment_link",
+                    "at most 60 characters: a patron reads it off the screen (a short address)",
+                ));
+            }
+            HelpSettings {
+                text,
+                phone: h.phone.clone().unwrap_or_default().trim().to_owned(),
+                payment_link,
+            }
+        }
+    };
     Ok(KioskSettings {
+        help,
         console,
         name: k.name.clone(),
         library: k.library.clone(),
@@ -487,6 +570,37 @@ mod tests {
     }
 
     const MINIMAL: &str = "[kiosk]\nname = \"k\"\nlibrary = \"Lemi\"\nstate_dir = \"state\"\n";
+
+    #[test]
+    fn help_is_one_text_or_one_per_language_with_a_phone_and_a_payment_page() {
+        assert_eq!(check(MINIMAL).unwrap().help, HelpSettings::default());
+        let s = check(&format!(
+            "{MINIMAL}[help]\ntext = \"Soita meille.\"\nphone = \" 040 123 4567 \"\n"
+        ))
+        .unwrap();
+        assert_eq!(s.help.for_language("sv").text, "Soita meille.");
+        assert_eq!(s.help.for_language("sv").phone, "040 123 4567");
+        let s = check(&format!(
+            "{MINIMAL}[help]\ntext = {{ fi = \"Soita.\", sv = \"Ring.\" }}\npayment_link = \"heili.fi/maksa\"\n"
+        ))
+        .unwrap();
+        assert_eq!(s.help.for_language("sv").text, "Ring.");
+        assert_eq!(s.help.for_language("fi").text, "Soita.");
+        // No English: the first given rather than nothing.
+        assert_eq!(s.help.for_language("en").text, "Soita.");
+        assert_eq!(s.help.for_language("en").payment_link, "heili.fi/maksa");
+        let e = check(&format!("{MINIMAL}[help]\ntext = {{ de = \"Hilfe\" }}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("help.text") && e.contains("fi, sv and en"), "{e}");
+        let e = check(&format!(
+            "{MINIMAL}[help]\npayment_link = \"{}\"\n",
+            "x".repeat(61)
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("help.payment_link"), "{e}");
+    }
 
     #[test]
     fn a_minimal_file_gets_the_defaults() {

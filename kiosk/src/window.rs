@@ -4,6 +4,7 @@
 use tokio::sync::mpsc;
 use ui::{View, bind};
 
+use crate::speech::Speaker;
 use crate::{Input, Publish};
 
 /// The window.
@@ -28,15 +29,25 @@ impl Window {
         Ok(Self { window })
     }
 
-    /// Where the kiosk's views go: shown on the window from any thread.
+    /// Where the kiosk's views go: shown on the window from any thread, and, while the patron
+    /// has spoken guidance on, what each new screen says read aloud.
     pub fn publisher(&self) -> Publish {
         use slint::ComponentHandle;
         let weak = self.window.as_weak();
+        let speaker = std::sync::Arc::new(std::sync::Mutex::new(Speaker::default()));
         Box::new(move |v: View| {
             let weak = weak.clone();
+            let speaker = speaker.clone();
             let _ = slint::invoke_from_event_loop(move || {
                 if let Some(w) = weak.upgrade() {
                     bind::apply(&w, &v);
+                    if let Ok(mut s) = speaker.lock() {
+                        if v.speech {
+                            s.say(&bind::spoken(&w), &v.language);
+                        } else {
+                            s.stop();
+                        }
+                    }
                 }
             });
         })

@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use slint::{ModelRc, SharedString, VecModel};
+use slint::{ComponentHandle as _, ModelRc, SharedString, VecModel};
 
 use crate::generated as g;
 use crate::view::{Action, Mode, RowState, Screen, View};
@@ -107,6 +107,18 @@ pub fn apply(window: &g::KioskWindow, view: &View) {
     window.set_busy(view.busy);
     window.set_printer_ready(view.printer_ready);
     window.set_clock(view.clock.as_str().into());
+    window.set_help_text(view.help.text.as_str().into());
+    window.set_help_phone(view.help.phone.as_str().into());
+    window.set_payment_link(view.help.payment_link.as_str().into());
+    window.set_easy(view.easy);
+    window.global::<g::Palette>().set_easy(view.easy);
+    window.set_speech(view.speech);
+}
+
+/// What spoken guidance says on `window` now: the screen's title and what to do, in its
+/// language.
+pub fn spoken(window: &g::KioskWindow) -> String {
+    window.invoke_spoken().to_string()
 }
 
 /// Sends every touch on `window` to `sink` as an [`Action`].
@@ -140,6 +152,12 @@ pub fn connect(window: &g::KioskWindow, sink: impl Fn(Action) + Clone + 'static)
     window.on_receipt(move |yes| s(Action::Receipt(yes)));
     let s = sink.clone();
     window.on_dismiss(move || s(Action::Dismiss));
+    let s = sink.clone();
+    window.on_help(move || s(Action::Help));
+    let s = sink.clone();
+    window.on_toggle_easy(move || s(Action::ToggleEasy));
+    let s = sink.clone();
+    window.on_toggle_speech(move || s(Action::ToggleSpeech));
     window.on_touched(move || sink(Action::Touched));
 }
 

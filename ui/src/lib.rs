@@ -38,8 +38,8 @@ pub mod headless;
 pub mod view;
 
 #[cfg(feature = "screens")]
-pub use generated::KioskWindow;
-pub use view::{Action, Hold, Loan, Message, Mode, Outcome, Row, RowState, Screen, View};
+pub use generated::{KioskWindow, Palette};
+pub use view::{Action, Help, Hold, Loan, Message, Mode, Outcome, Row, RowState, Screen, View};
 
 /// Something the screen could not do.
 #[derive(Debug, thiserror::Error)]

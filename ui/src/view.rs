@@ -124,6 +124,12 @@ pub enum Message {
     IdleLogout = 8,
     /// The card could not be read.
     UnreadableCard = 9,
+    /// The library's help, asked for (the help button).
+    Help = 10,
+    /// Fines over the library's limit stop self-service loans (the note: the amount, worded).
+    FinesOwed = 11,
+    /// The card is no longer valid (expired or withdrawn).
+    CardExpired = 12,
 }
 
 /// One item handled in this session.
@@ -201,6 +207,23 @@ pub struct View {
     pub printer_ready: bool,
     /// The time in the header, `HH:MM`.
     pub clock: String,
+    /// The library's help: words (when staff are in, where to ask) and a phone number.
+    pub help: Help,
+    /// Large text and high contrast, as the patron chose.
+    pub easy: bool,
+    /// Spoken guidance, as the patron chose.
+    pub speech: bool,
+}
+
+/// The library's help, from the kiosk's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Help {
+    /// Words in the kiosk's language(s): when staff are in, where to ask.
+    pub text: String,
+    /// A phone number a patron can call.
+    pub phone: String,
+    /// The library's page for paying fines online.
+    pub payment_link: String,
 }
 
 /// What the patron touched.
@@ -230,6 +253,12 @@ pub enum Action {
     Receipt(bool),
     /// OK on a message.
     Dismiss,
+    /// The help button.
+    Help,
+    /// Large text and high contrast on or off.
+    ToggleEasy,
+    /// Spoken guidance on or off.
+    ToggleSpeech,
     /// Any touch (restarts the idle timer).
     Touched,
 }

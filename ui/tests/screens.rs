@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use ui::headless::Headless;
-use ui::{Action, Hold, Loan, Message, Mode, Outcome, Row, RowState, Screen, View, bind};
+use ui::{Action, Help, Hold, Loan, Message, Mode, Outcome, Row, RowState, Screen, View, bind};
 
 fn shots() -> PathBuf {
     let dir = std::env::var_os("SCREENSHOT_DIR")
@@ -31,6 +31,16 @@ fn base(language: &str) -> View {
         library: "Lappeenrannan kaupunginkirjasto – Lauritsala".into(),
         printer_ready: true,
         clock: "20:05".into(),
+        help: Help {
+            text: match language {
+                "sv" => "Personalen är på plats må–fre 10–18.",
+                "en" => "Staff are in Mon–Fri 10–18.",
+                _ => "Henkilökunta paikalla ma–pe 10–18.",
+            }
+            .into(),
+            phone: "040 123 4567".into(),
+            payment_link: "lappeenranta.fi/maksa".into(),
+        },
         ..View::default()
     }
 }
@@ -259,6 +269,31 @@ fn screens(language: &str) -> Vec<(&'static str, View)> {
             },
         ),
         (
+            "message-fines",
+            View {
+                screen: Screen::Message,
+                message: Some(Message::FinesOwed),
+                message_note: if language == "en" { "€12.50" } else { "12,50 €" }.into(),
+                ..base(language)
+            },
+        ),
+        (
+            "message-card-expired",
+            View {
+                screen: Screen::Message,
+                message: Some(Message::CardExpired),
+                ..base(language)
+            },
+        ),
+        (
+            "message-help",
+            View {
+                screen: Screen::Message,
+                message: Some(Message::Help),
+                ..base(language)
+            },
+        ),
+        (
             "goodbye",
             View {
                 screen: Screen::Goodbye,
@@ -288,13 +323,59 @@ fn every_screen_in_every_language_and_driven_by_touch() {
             let pixels = screen.render();
             assert!(pixels.iter().any(|&b| b != pixels[0]), "{name} is blank");
             if name == "welcome" {
-                first.push(pixels);
+                first.push(pixels.clone());
             }
             screen
                 .screenshot(&dir.join(format!("{name}-{language}.png")))
                 .unwrap();
+            // The same in large text and high contrast.
+            bind::apply(
+                &window,
+                &View {
+                    easy: true,
+                    ..view.clone()
+                },
+            );
+            let easy = screen.render();
+            assert!(easy != pixels, "{name}-{language}: large text looks the same");
+            screen
+                .screenshot(&dir.join(format!("{name}-{language}-easy.png")))
+                .unwrap();
         }
     }
+    bind::apply(&window, &base("fi"));
+
+    // Every text on its background, in both modes: WCAG AA's 4.5:1 at least.
+    let palette = slint::ComponentHandle::global::<ui::Palette>(&window);
+    for easy in [false, true] {
+        palette.set_easy(easy);
+        let pairs = [
+            ("ink on background", palette.get_ink(), palette.get_background()),
+            ("muted on background", palette.get_muted(), palette.get_background()),
+            ("ink on card", palette.get_ink(), palette.get_card()),
+            ("accent on card", palette.get_accent(), palette.get_card()),
+            ("accent on background", palette.get_accent(), palette.get_background()),
+            ("button label", palette.get_accent_ink(), palette.get_accent()),
+            ("pressed button label", palette.get_accent_ink(), palette.get_accent_pressed()),
+            ("disabled button label", palette.get_disabled_ink(), palette.get_disabled()),
+            ("failed row", palette.get_failed(), palette.get_row_failed()),
+            ("ink on failed row", palette.get_ink(), palette.get_row_failed()),
+            ("ok mark", palette.get_ok(), palette.get_row_ok()),
+            ("notice row", palette.get_notice(), palette.get_row_notice()),
+            ("ink on notice row", palette.get_ink(), palette.get_row_notice()),
+            ("ink on working row", palette.get_ink(), palette.get_row_working()),
+        ];
+        for (what, fg, bg) in pairs {
+            let ratio = contrast(fg, bg);
+            assert!(
+                ratio >= 4.5,
+                "{what} (easy: {easy}): {ratio:.2}:1 is under 4.5:1"
+            );
+        }
+        // Large text is larger.
+        assert_eq!(palette.get_text() > 30.0, easy);
+    }
+    palette.set_easy(false);
     // Below the header (where the language buttons differ anyway), the words must differ.
     let body = |p: &Vec<u8>| p[1280 * 3 * 120..].to_vec();
     assert!(
@@ -341,7 +422,7 @@ fn every_screen_in_every_language_and_driven_by_touch() {
     // The pad's middle column (2, 5, 8, 0), found by colour; OK is one key to the right of 0.
     let x = column_of_pad(&screen) + 144.0;
     // (Scanned beside the digits, whose white glyphs split the colour runs.)
-    let keys = runs(&screen.render(), 1280, x as usize + 40, 100..780);
+    let keys = runs(&screen.render(), 1280, x as usize + 40, 100..700);
     assert_eq!(keys.len(), 4, "four rows of keys: {keys:?}");
     for row in &keys {
         screen.tap(x, mid(*row));
@@ -362,6 +443,23 @@ fn every_screen_in_every_language_and_driven_by_touch() {
             Action::SubmitPin
         ]
     );
+}
+
+/// WCAG's contrast ratio of two colours.
+fn contrast(a: slint::Color, b: slint::Color) -> f64 {
+    let lum = |c: slint::Color| {
+        let ch = |v: u8| {
+            let v = f64::from(v) / 255.0;
+            if v <= 0.03928 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * ch(c.red()) + 0.7152 * ch(c.green()) + 0.0722 * ch(c.blue())
+    };
+    let (x, y) = (lum(a), lum(b));
+    (x.max(y) + 0.05) / (x.min(y) + 0.05)
 }
 
 /// The accent colour (#005a78) as the 16-bit renderer draws it.

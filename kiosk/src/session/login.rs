@@ -18,6 +18,30 @@ pub(super) fn online_refusal(f: &PatronFacts) -> bool {
     !f.card_valid || f.denies_loans() || f.self_service == Some(false)
 }
 
+/// The message for a patron the library system refuses, with its note: a card no longer valid,
+/// fines at or over the library's limit (the amount, worded for `language`), or another block.
+pub(super) fn refusal_message(f: &PatronFacts, language: &str) -> (Message, String) {
+    if !f.card_valid {
+        return (Message::CardExpired, String::new());
+    }
+    match (f.fines, f.fine_limit) {
+        (Some(owed), Some(limit)) if owed.0 > 0 && owed.0 >= limit.0 => {
+            (Message::FinesOwed, money(owed, language))
+        }
+        _ => (Message::PatronBlocked, String::new()),
+    }
+}
+
+/// An amount of euros as a patron reads it: `12,50 €` in Finnish and Swedish, `€12.50` in
+/// English.
+pub(super) fn money(c: registry::Cents, language: &str) -> String {
+    let plain = c.to_string();
+    match language {
+        "en" => format!("€{plain}"),
+        _ => format!("{} €", plain.replace('.', ",")),
+    }
+}
+
 impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
     /// A locked card is told so before its PIN is asked for (and again if one is typed).
     pub(super) fn still_locked(&mut self, card: &CardNumber) -> bool {
@@ -57,17 +81,18 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         }
         match verdict.outcome {
             Ok(Identity::Online(facts)) => {
-                if online_refusal(&facts) {
-                    tracing::info!(card = ?card, "login refused: the account does not allow loans");
-                    self.message(Message::PatronBlocked, Screen::Welcome);
-                    return;
-                }
                 if let Some(l) = facts
                     .language
                     .as_deref()
                     .filter(|l| ["fi", "sv", "en"].contains(l) && !self.language_chosen)
                 {
                     self.view.language = l.to_owned();
+                }
+                if online_refusal(&facts) {
+                    tracing::info!(card = ?card, "login refused: the account does not allow loans");
+                    let (m, note) = refusal_message(&facts, &self.view.language);
+                    self.message_with(m, note, Screen::Welcome);
+                    return;
                 }
                 self.logged_in(login, true);
             }
@@ -135,5 +160,41 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         self.view.screen = Screen::Items;
         self.view.items.clear();
         self.show();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_refused_patron_is_told_why_and_how_much_is_owed() {
+        let ok = PatronFacts {
+            card_valid: true,
+            ..PatronFacts::default()
+        };
+        let expired = PatronFacts {
+            card_valid: false,
+            ..ok.clone()
+        };
+        assert_eq!(refusal_message(&expired, "fi").0, Message::CardExpired);
+        let owing = PatronFacts {
+            fines: Some(registry::Cents(1250)),
+            fine_limit: Some(registry::Cents(1000)),
+            ..ok.clone()
+        };
+        assert_eq!(
+            refusal_message(&owing, "fi"),
+            (Message::FinesOwed, "12,50 €".into())
+        );
+        assert_eq!(refusal_message(&owing, "en").1, "€12.50");
+        // Under the limit: the refusal is for something else.
+        let under = PatronFacts {
+            fines: Some(registry::Cents(500)),
+            ..owing
+        };
+        assert_eq!(refusal_message(&under, "sv").0, Message::PatronBlocked);
+        assert_eq!(money(registry::Cents(5), "sv"), "0,05 €");
     }
 }
