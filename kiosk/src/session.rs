@@ -380,8 +380,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         match a {
             Action::Touched => {}
             Action::Help => {
-                if self.view.screen == Screen::Message && self.view.message == Some(Message::Help)
-                {
+                if self.view.screen == Screen::Message && self.view.message == Some(Message::Help) {
                     // The help button again: back to where the patron was.
                     self.view.screen = self.after_message;
                     self.view.message = None;

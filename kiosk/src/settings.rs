@@ -492,14 +492,17 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
                 None => Default::default(),
                 Some(HelpText::One(t)) => [("*".to_owned(), t.trim().to_owned())].into(),
                 Some(HelpText::ByLanguage(m)) => {
-                    if let Some(bad) = m.keys().find(|k| !["fi", "sv", "en"].contains(&k.as_str())) {
+                    if let Some(bad) = m.keys().find(|k| !["fi", "sv", "en"].contains(&k.as_str()))
+                    {
                         return Err(ConfigError::invalid(
                             file,
                             "help.text",
                             format!("{bad:?}: the languages are fi, sv and en"),
                         ));
                     }
-                    m.iter().map(|(k, v)| (k.clone(), v.trim().to_owned())).collect()
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.trim().to_owned()))
+                        .collect()
                 }
             };
             let payment_link = h.payment_link.clone().unwrap_or_default();
@@ -592,7 +595,10 @@ mod tests {
         let e = check(&format!("{MINIMAL}[help]\ntext = {{ de = \"Hilfe\" }}\n"))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("help.text") && e.contains("fi, sv and en"), "{e}");
+        assert!(
+            e.contains("help.text") && e.contains("fi, sv and en"),
+            "{e}"
+        );
         let e = check(&format!(
             "{MINIMAL}[help]\npayment_link = \"{}\"\n",
             "x".repeat(61)

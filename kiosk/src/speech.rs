@@ -117,19 +117,21 @@ impl Wav {
         let mut format: Option<(u16, u16, u32, u16)> = None;
         while at + 8 <= bytes.len() {
             let id = &bytes[at..at + 4];
-            let len = u32::from_le_bytes([
-                bytes[at + 4],
-                bytes[at + 5],
-                bytes[at + 6],
-                bytes[at + 7],
-            ]) as usize;
+            let len =
+                u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]])
+                    as usize;
             let body = at + 8;
             let end = body.saturating_add(len).min(bytes.len());
             let chunk = &bytes[body..end];
-            let u16_at = |i: usize| chunk.get(i..i + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+            let u16_at = |i: usize| {
+                chunk
+                    .get(i..i + 2)
+                    .map(|b| u16::from_le_bytes([b[0], b[1]]))
+            };
             match id {
                 b"fmt " => {
-                    let (Some(tag), Some(channels), Some(bits)) = (u16_at(0), u16_at(2), u16_at(14))
+                    let (Some(tag), Some(channels), Some(bits)) =
+                        (u16_at(0), u16_at(2), u16_at(14))
                     else {
                         return Err("a short fmt chunk".into());
                     };
@@ -222,7 +224,9 @@ mod tests {
         let silence = Wav::parse(&wav(1000, &[0; 2000])).unwrap();
         assert_eq!(silence.seconds(), 2.0);
         assert_eq!(silence.voiced_share(), 0.0);
-        let tone: Vec<i16> = (0..2000).map(|i| if i % 2 == 0 { 8000 } else { -8000 }).collect();
+        let tone: Vec<i16> = (0..2000)
+            .map(|i| if i % 2 == 0 { 8000 } else { -8000 })
+            .collect();
         let loud = Wav::parse(&wav(1000, &tone)).unwrap();
         assert_eq!(loud.voiced_share(), 1.0);
         assert!(Wav::parse(b"RIFF\0\0\0\0AVI ").is_err());

@@ -55,7 +55,11 @@ fn spoken_guidance_says_each_screen_in_its_language_as_speech_of_the_right_lengt
             (
                 "welcome",
                 view(l),
-                ["Tervetuloa kirjastoon", "Välkommen till biblioteket", "Welcome to the library"],
+                [
+                    "Tervetuloa kirjastoon",
+                    "Välkommen till biblioteket",
+                    "Welcome to the library",
+                ],
             ),
             (
                 "pin",
@@ -80,7 +84,11 @@ fn spoken_guidance_says_each_screen_in_its_language_as_speech_of_the_right_lengt
                     }],
                     ..view(l)
                 },
-                ["Eräpäivä 22.12.2026", "Förfallodag 22.12.2026", "Due 22.12.2026"],
+                [
+                    "Eräpäivä 22.12.2026",
+                    "Förfallodag 22.12.2026",
+                    "Due 22.12.2026",
+                ],
             ),
             (
                 "fines",

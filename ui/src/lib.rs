@@ -35,6 +35,7 @@ mod generated {
 pub mod bind;
 #[cfg(feature = "screens")]
 pub mod headless;
+pub mod samples;
 pub mod view;
 
 #[cfg(feature = "screens")]

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use ui::headless::Headless;
-use ui::{Action, Help, Hold, Loan, Message, Mode, Outcome, Row, RowState, Screen, View, bind};
+use ui::samples::{base, screens};
+use ui::{Action, Mode, Screen, View, bind};
 
 fn shots() -> PathBuf {
     let dir = std::env::var_os("SCREENSHOT_DIR")
@@ -23,284 +24,6 @@ fn shots() -> PathBuf {
         });
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn base(language: &str) -> View {
-    View {
-        language: language.into(),
-        library: "Lappeenrannan kaupunginkirjasto – Lauritsala".into(),
-        printer_ready: true,
-        clock: "20:05".into(),
-        help: Help {
-            text: match language {
-                "sv" => "Personalen är på plats må–fre 10–18.",
-                "en" => "Staff are in Mon–Fri 10–18.",
-                _ => "Henkilökunta paikalla ma–pe 10–18.",
-            }
-            .into(),
-            phone: "040 123 4567".into(),
-            payment_link: "lappeenranta.fi/maksa".into(),
-        },
-        ..View::default()
-    }
-}
-
-fn row(title: &str, item: &str, state: RowState, outcome: Outcome, due: &str, note: &str) -> Row {
-    Row {
-        title: title.into(),
-        item: item.into(),
-        state,
-        outcome,
-        due: due.into(),
-        note: note.into(),
-    }
-}
-
-/// One view per screen, with the data a patron would see there.
-fn screens(language: &str) -> Vec<(&'static str, View)> {
-    let items = vec![
-        row(
-            "Tuntematon sotilas",
-            "HE0000001",
-            RowState::Ok,
-            Outcome::Lent,
-            "22.12.2026",
-            "",
-        ),
-        row(
-            "Muumipappa ja meri",
-            "HE0000002",
-            RowState::Notice,
-            Outcome::LentOffline,
-            "22.12.2026",
-            "",
-        ),
-        row(
-            "Kalevala (3 osaa)",
-            "HE0000005",
-            RowState::Failed,
-            Outcome::PartsMissing,
-            "",
-            "2/3",
-        ),
-        row(
-            "",
-            "HE0000009",
-            RowState::Failed,
-            Outcome::ReservedForAnother,
-            "",
-            "",
-        ),
-        row(
-            "Seitsemän veljestä",
-            "HE0000003",
-            RowState::Working,
-            Outcome::Working,
-            "",
-            "",
-        ),
-    ];
-    let loans = vec![
-        Loan {
-            title: "Tuntematon sotilas".into(),
-            item: "HE0000001".into(),
-            due: "22.12.2026".into(),
-            overdue: false,
-        },
-        Loan {
-            title: "Sinuhe egyptiläinen".into(),
-            item: "HE0000004".into(),
-            due: "20.11.2026".into(),
-            overdue: true,
-        },
-    ];
-    let holds = vec![
-        Hold {
-            title: "Täällä Pohjantähden alla".into(),
-            ready: true,
-        },
-        Hold {
-            title: "Pohjantähti II".into(),
-            ready: false,
-        },
-    ];
-    vec![
-        ("welcome", base(language)),
-        (
-            "card-number",
-            View {
-                screen: Screen::Pin,
-                card_entry: Some("2468000".into()),
-                ..base(language)
-            },
-        ),
-        (
-            "pin",
-            View {
-                screen: Screen::Pin,
-                pin_length: 3,
-                ..base(language)
-            },
-        ),
-        (
-            "items",
-            View {
-                screen: Screen::Items,
-                items: items.clone(),
-                ..base(language)
-            },
-        ),
-        (
-            // A stack of thirty: the list scrolled to the newest row, the buttons in view.
-            "items-30",
-            View {
-                screen: Screen::Items,
-                items: (1..=30)
-                    .map(|n| {
-                        let mut r = items[(n - 1) % 2].clone();
-                        r.item = format!("HE{n:07}");
-                        r.title = format!("{} ({n})", r.title);
-                        r
-                    })
-                    .collect(),
-                ..base(language)
-            },
-        ),
-        (
-            "items-offline",
-            View {
-                screen: Screen::Items,
-                offline: true,
-                items: items[..2].to_vec(),
-                ..base(language)
-            },
-        ),
-        (
-            "returns",
-            View {
-                screen: Screen::Items,
-                mode: Mode::Checkin,
-                items: vec![
-                    row(
-                        "Tuntematon sotilas",
-                        "HE0000001",
-                        RowState::Ok,
-                        Outcome::Returned,
-                        "",
-                        "",
-                    ),
-                    row(
-                        "Muumipappa ja meri",
-                        "HE0000002",
-                        RowState::Notice,
-                        Outcome::ReturnedForHold,
-                        "",
-                        "",
-                    ),
-                    row("", "XX123", RowState::Failed, Outcome::UnknownItem, "", ""),
-                ],
-                ..base(language)
-            },
-        ),
-        (
-            "receipt",
-            View {
-                screen: Screen::Receipt,
-                ..base(language)
-            },
-        ),
-        (
-            "receipt-no-paper",
-            View {
-                screen: Screen::Receipt,
-                printer_ready: false,
-                ..base(language)
-            },
-        ),
-        (
-            "loans",
-            View {
-                screen: Screen::Loans,
-                loans,
-                holds,
-                ..base(language)
-            },
-        ),
-        (
-            // Offline: the loans made here, said to be partial; no renewing.
-            "loans-offline",
-            View {
-                screen: Screen::Loans,
-                offline: true,
-                loans_partial: true,
-                loans: vec![Loan {
-                    title: String::new(),
-                    item: "HE0000002".into(),
-                    due: "9.12.2026".into(),
-                    overdue: false,
-                }],
-                ..base(language)
-            },
-        ),
-        (
-            "message-locked-out",
-            View {
-                screen: Screen::Message,
-                message: Some(Message::LockedOut),
-                message_note: "15".into(),
-                ..base(language)
-            },
-        ),
-        (
-            "message-wrong-pin",
-            View {
-                screen: Screen::Message,
-                message: Some(Message::WrongPin),
-                ..base(language)
-            },
-        ),
-        (
-            "message-offline",
-            View {
-                screen: Screen::Message,
-                message: Some(Message::OfflineUnknown),
-                offline: true,
-                ..base(language)
-            },
-        ),
-        (
-            "message-fines",
-            View {
-                screen: Screen::Message,
-                message: Some(Message::FinesOwed),
-                message_note: if language == "en" { "€12.50" } else { "12,50 €" }.into(),
-                ..base(language)
-            },
-        ),
-        (
-            "message-card-expired",
-            View {
-                screen: Screen::Message,
-                message: Some(Message::CardExpired),
-                ..base(language)
-            },
-        ),
-        (
-            "message-help",
-            View {
-                screen: Screen::Message,
-                message: Some(Message::Help),
-                ..base(language)
-            },
-        ),
-        (
-            "goodbye",
-            View {
-                screen: Screen::Goodbye,
-                ..base(language)
-            },
-        ),
-    ]
 }
 
 #[test]
@@ -337,7 +60,10 @@ fn every_screen_in_every_language_and_driven_by_touch() {
                 },
             );
             let easy = screen.render();
-            assert!(easy != pixels, "{name}-{language}: large text looks the same");
+            assert!(
+                easy != pixels,
+                "{name}-{language}: large text looks the same"
+            );
             screen
                 .screenshot(&dir.join(format!("{name}-{language}-easy.png")))
                 .unwrap();
@@ -350,20 +76,56 @@ fn every_screen_in_every_language_and_driven_by_touch() {
     for easy in [false, true] {
         palette.set_easy(easy);
         let pairs = [
-            ("ink on background", palette.get_ink(), palette.get_background()),
-            ("muted on background", palette.get_muted(), palette.get_background()),
+            (
+                "ink on background",
+                palette.get_ink(),
+                palette.get_background(),
+            ),
+            (
+                "muted on background",
+                palette.get_muted(),
+                palette.get_background(),
+            ),
             ("ink on card", palette.get_ink(), palette.get_card()),
             ("accent on card", palette.get_accent(), palette.get_card()),
-            ("accent on background", palette.get_accent(), palette.get_background()),
-            ("button label", palette.get_accent_ink(), palette.get_accent()),
-            ("pressed button label", palette.get_accent_ink(), palette.get_accent_pressed()),
-            ("disabled button label", palette.get_disabled_ink(), palette.get_disabled()),
+            (
+                "accent on background",
+                palette.get_accent(),
+                palette.get_background(),
+            ),
+            (
+                "button label",
+                palette.get_accent_ink(),
+                palette.get_accent(),
+            ),
+            (
+                "pressed button label",
+                palette.get_accent_ink(),
+                palette.get_accent_pressed(),
+            ),
+            (
+                "disabled button label",
+                palette.get_disabled_ink(),
+                palette.get_disabled(),
+            ),
             ("failed row", palette.get_failed(), palette.get_row_failed()),
-            ("ink on failed row", palette.get_ink(), palette.get_row_failed()),
+            (
+                "ink on failed row",
+                palette.get_ink(),
+                palette.get_row_failed(),
+            ),
             ("ok mark", palette.get_ok(), palette.get_row_ok()),
             ("notice row", palette.get_notice(), palette.get_row_notice()),
-            ("ink on notice row", palette.get_ink(), palette.get_row_notice()),
-            ("ink on working row", palette.get_ink(), palette.get_row_working()),
+            (
+                "ink on notice row",
+                palette.get_ink(),
+                palette.get_row_notice(),
+            ),
+            (
+                "ink on working row",
+                palette.get_ink(),
+                palette.get_row_working(),
+            ),
         ];
         for (what, fg, bg) in pairs {
             let ratio = contrast(fg, bg);
