@@ -34,6 +34,7 @@ pub fn shown(records: &[Deferred], card: &CardNumber, now: NaiveDateTime) -> Vec
                 .map(|t| t.format("%-d.%-m.%Y").to_string())
                 .unwrap_or_default(),
             overdue: d.due.is_some_and(|due| due < now),
+            ..Loan::default()
         })
         .collect()
 }

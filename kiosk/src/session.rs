@@ -471,6 +471,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 self.show();
             }
             Action::RenewAll => self.renew_all().await,
+            Action::Renew(item) => self.renew_one(item).await,
             Action::Receipt(yes) => {
                 if yes {
                     self.print().await;

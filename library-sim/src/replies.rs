@@ -247,6 +247,11 @@ pub fn patron_information(
     } else {
         Default::default()
     };
+    // A hold whose item is on the shelf waits for the patron (SIP2's hold items); one whose
+    // item is still out on loan is an unavailable hold.
+    let (holds, unavailable): (Vec<String>, Vec<String>) = holds
+        .into_iter()
+        .partition(|b| !lib.state.loans.contains_key(b));
     let count = |v: &Vec<String>| u16::try_from(v.len()).unwrap_or(9999).min(9999);
     let asked = req.summary.requested();
     let list = |pos: usize, v: &Vec<String>| {
@@ -269,7 +274,7 @@ pub fn patron_information(
         charged_items_count: count(&loans),
         fine_items_count: 0,
         recall_items_count: 0,
-        unavailable_holds_count: 0,
+        unavailable_holds_count: count(&unavailable),
         institution_id: req.institution_id.clone(),
         patron_identifier: req.patron_identifier.clone(),
         personal_name: Personal::new(r.name),
@@ -286,7 +291,7 @@ pub fn patron_information(
         charged_items: list(Summary::CHARGED_ITEMS, &loans),
         fine_items: vec![],
         recall_items: vec![],
-        unavailable_hold_items: vec![],
+        unavailable_hold_items: list(Summary::UNAVAILABLE_HOLDS, &unavailable),
         home_address: None,
         email_address: None,
         home_phone_number: None,

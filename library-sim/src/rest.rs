@@ -580,18 +580,32 @@ async fn route(
                 return reply(StatusCode::OK, json!([]));
             };
             let pid = patron_id(&lib, &p.card);
+            // Picked up at the patron's home library.
+            let pickup = p.home_branch.clone();
+            let pickup_name = lib
+                .fixtures
+                .branches
+                .iter()
+                .find(|b| b.code == pickup)
+                .map(|b| b.name.clone());
             let list: Vec<Value> = lib
                 .holds_of(&p.card)
                 .filter_map(|barcode| {
                     let id = item_id(&lib, barcode)?;
                     let waiting = !lib.state.loans.contains_key(barcode);
-                    Some(json!({
+                    let mut hold = json!({
                         "hold_id": id,
                         "patron_id": pid,
                         "biblio_id": id,
                         "item_id": id,
+                        "pickup_library_id": pickup,
                         "status": if waiting { Value::from("W") } else { Value::Null },
-                    }))
+                    });
+                    if embed.split(',').any(|e| e.trim() == "pickup_library") {
+                        hold["pickup_library"] =
+                            json!({ "library_id": pickup, "name": pickup_name });
+                    }
+                    Some(hold)
                 })
                 .collect();
             reply(StatusCode::OK, Value::Array(list))

@@ -255,6 +255,11 @@ pub struct HoldEntry {
     pub item: String,
     /// Title, when known.
     pub title: Option<String>,
+    /// Waiting for the patron on the holds shelf (SIP2's available hold items, Koha's status
+    /// `W`); otherwise still in the queue.
+    pub ready: bool,
+    /// Where it is picked up (the library's name, else its code), when the system says.
+    pub pickup: Option<String>,
 }
 
 /// A patron's loans and holds.

@@ -271,3 +271,82 @@ async fn five_wrong_pins_lock_the_card_at_the_kiosk_and_say_for_how_long() {
         assert!(!leaks(&text, secret), "{secret:?} is in the logs:\n{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn my_loans_renews_one_loan_says_why_another_is_not_and_shows_a_hold_ready() {
+    let (_today, at) = noon();
+    let (_tmp, _rig, mut k) = started(at).await;
+    // Erik borrows a book and a DVD, and renews both twice with "Renew all": a DVD may be
+    // renewed twice (Heili's rule), a book five times. His own hold (Sinuhe) waits on the shelf.
+    let v = log_in(&mut k, "24680000000029", "2468").await;
+    assert_eq!((v.screen, v.offline), (Screen::Items, false));
+    for item in ["HE0000001", "HE0000002"] {
+        k.send(Input::Scan(item.into())).await;
+        let r = settled(&mut k, item).await;
+        assert_eq!(r.outcome, Outcome::Lent, "{item}: {r:?}");
+    }
+    for _ in 0..2 {
+        k.tap(Action::ShowLoans).await;
+        k.wait_for(WAIT, |v| v.screen == Screen::Loans && !v.busy)
+            .await
+            .unwrap();
+        k.tap(Action::RenewAll).await;
+        k.wait_for(WAIT, |v| v.screen == Screen::Items && !v.busy)
+            .await
+            .unwrap();
+    }
+    k.tap(Action::ShowLoans).await;
+    let v = k
+        .wait_for(WAIT, |v| v.screen == Screen::Loans && !v.busy)
+        .await
+        .unwrap();
+    assert_eq!(v.loans.len(), 2, "{:?}", v.loans);
+    let hold = v
+        .holds
+        .iter()
+        .find(|h| h.title.contains("HE0000004") || h.title.contains("Sinuhe"))
+        .unwrap_or_else(|| panic!("{:?}", v.holds));
+    assert!(hold.ready, "Sinuhe waits on the shelf: {hold:?}");
+    let before = v
+        .loans
+        .iter()
+        .find(|l| l.item == "HE0000001")
+        .unwrap()
+        .due
+        .clone();
+
+    k.tap(Action::Renew("HE0000001".into())).await;
+    let v = k
+        .wait_for(WAIT, |v| {
+            v.loans
+                .iter()
+                .any(|l| l.item == "HE0000001" && l.renewal != ui::Renewal::NotTried)
+        })
+        .await
+        .unwrap();
+    let renewed = v.loans.iter().find(|l| l.item == "HE0000001").unwrap();
+    assert_eq!(renewed.renewal, ui::Renewal::Renewed, "{renewed:?}");
+    assert!(!renewed.due.is_empty());
+    // The other loan is untouched: one loan renewed, not all.
+    let other = v.loans.iter().find(|l| l.item == "HE0000002").unwrap();
+    assert_eq!(other.renewal, ui::Renewal::NotTried);
+    println!("renewed HE0000001: due {before} -> {}", renewed.due);
+
+    k.tap(Action::Renew("HE0000002".into())).await;
+    let v = k
+        .wait_for(WAIT, |v| {
+            v.loans
+                .iter()
+                .any(|l| l.item == "HE0000002" && l.renewal != ui::Renewal::NotTried)
+        })
+        .await
+        .unwrap();
+    let refused = v.loans.iter().find(|l| l.item == "HE0000002").unwrap();
+    assert_eq!(refused.renewal, ui::Renewal::Refused, "{refused:?}");
+    assert!(
+        !refused.note.is_empty(),
+        "the library system's reason: {refused:?}"
+    );
+    println!("HE0000002 not renewed: {}", refused.note);
+    assert_eq!(v.screen, Screen::Loans, "still on My loans");
+}

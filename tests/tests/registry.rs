@@ -154,6 +154,28 @@ async fn koha_suomi_self_service_verdicts_are_read_from_the_plugin() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_hold_waiting_on_the_shelf_is_ready_on_both_backends_and_koha_names_where() {
+    let state = tempfile::tempdir().unwrap();
+    let sim = start(state.path()).await;
+    // Erik's hold on Sinuhe, which is on the shelf: it waits for him.
+    let erik = login("24680000000029", "2468");
+    for (_dir, r) in both(&sim) {
+        let account = r.account(&erik).await.unwrap();
+        let hold = account
+            .holds
+            .iter()
+            .find(|h| h.item == "HE0000004")
+            .unwrap_or_else(|| panic!("{}: {:?}", r.kind(), account.holds));
+        assert!(hold.ready, "{}: {hold:?}", r.kind());
+        if r.kind() == "koha-rest" {
+            // Picked up at his home library, by its name.
+            assert_eq!(hold.pickup.as_deref(), Some("Imatran kaupunginkirjasto"));
+            assert_eq!(hold.title.as_deref(), Some("Sinuhe egyptiläinen"));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn loans_run_end_to_end_on_both_backends() {
     let state = tempfile::tempdir().unwrap();
     let sim = start(state.path()).await;

@@ -42,7 +42,12 @@ T = {
     "Remember to take your card.": ("Muista ottaa korttisi.", "Kom ihåg att ta ditt kort."),
     "Renew all": ("Uusi kaikki", "Förnya alla"),
     "Renewed. Due {}": ("Uusittu. Eräpäivä {}", "Förnyad. Förfallodag {}"),
-    "Reservations: {} ready to pick up, {} waiting": ("Varaukset: {} noudettavissa, {} jonossa", "Reservationer: {} att hämta, {} i kö"),
+    "Reserved: ready to pick up at {}": ("Varaus: noudettavissa, {}", "Reservation: kan hämtas, {}"),
+    "Reserved: ready to pick up": ("Varaus: noudettavissa", "Reservation: kan hämtas"),
+    "Reserved: in the queue": ("Varaus: jonossa", "Reservation: i kö"),
+    "Renew": ("Uusi", "Förnya"),
+    "Renewed": ("Uusittu", "Förnyad"),
+    "Not renewed": ("Ei uusittu", "Inte förnyad"),
     "Reserved for another patron.": ("Varattu toiselle asiakkaalle.", "Reserverad för en annan låntagare."),
     "Return items": ("Palauta", "Återlämna"),
     "Returned. It goes to another library: please leave it on the returns shelf.":

@@ -5,7 +5,7 @@ use std::rc::Rc;
 use slint::{ComponentHandle as _, ModelRc, SharedString, VecModel};
 
 use crate::generated as g;
-use crate::view::{Action, Mode, RowState, Screen, View};
+use crate::view::{Action, Mode, Renewal, RowState, Screen, View};
 
 fn screen(s: Screen) -> g::Screen {
     match s {
@@ -86,6 +86,12 @@ pub fn apply(window: &g::KioskWindow, view: &View) {
                 item: l.item.as_str().into(),
                 due: l.due.as_str().into(),
                 overdue: l.overdue,
+                renewal: match l.renewal {
+                    Renewal::NotTried => 0,
+                    Renewal::Renewed => 1,
+                    Renewal::Refused => 2,
+                },
+                note: l.note.as_str().into(),
             })
             .collect(),
     ));
@@ -96,6 +102,7 @@ pub fn apply(window: &g::KioskWindow, view: &View) {
             .map(|h| g::HoldRow {
                 title: h.title.as_str().into(),
                 ready: h.ready,
+                pickup: h.pickup.as_str().into(),
             })
             .collect(),
     ));
@@ -152,6 +159,8 @@ pub fn connect(window: &g::KioskWindow, sink: impl Fn(Action) + Clone + 'static)
     window.on_receipt(move |yes| s(Action::Receipt(yes)));
     let s = sink.clone();
     window.on_dismiss(move || s(Action::Dismiss));
+    let s = sink.clone();
+    window.on_renew(move |item| s(Action::Renew(item.to_string())));
     let s = sink.clone();
     window.on_help(move || s(Action::Help));
     let s = sink.clone();

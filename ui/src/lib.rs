@@ -40,7 +40,9 @@ pub mod view;
 
 #[cfg(feature = "screens")]
 pub use generated::{KioskWindow, Palette};
-pub use view::{Action, Help, Hold, Loan, Message, Mode, Outcome, Row, RowState, Screen, View};
+pub use view::{
+    Action, Help, Hold, Loan, Message, Mode, Outcome, Renewal, Row, RowState, Screen, View,
+};
 
 /// Something the screen could not do.
 #[derive(Debug, thiserror::Error)]

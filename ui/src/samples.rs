@@ -2,7 +2,7 @@
 //! library name longer than the header, overdue loans, every message): for the screenshots, the
 //! real-window screens under Xvfb and the tests. Nothing here is shown to a patron.
 
-use crate::view::{Help, Hold, Loan, Message, Mode, Outcome, Row, RowState, Screen, View};
+use crate::view::{Help, Hold, Loan, Message, Mode, Outcome, Renewal, Row, RowState, Screen, View};
 
 /// A view with the library, the clock and the help a real kiosk shows, in `language`.
 pub fn base(language: &str) -> View {
@@ -94,22 +94,42 @@ pub fn screens(language: &str) -> Vec<(&'static str, View)> {
             item: "HE0000001".into(),
             due: "22.12.2026".into(),
             overdue: false,
+            ..Loan::default()
         },
         Loan {
             title: "Sinuhe egyptiläinen".into(),
             item: "HE0000004".into(),
             due: "20.11.2026".into(),
             overdue: true,
+            ..Loan::default()
+        },
+        Loan {
+            title: "Seitsemän veljestä – kuvitettu juhlapainos vuodelta 1947 alkuperäisine kuvituksineen".into(),
+            item: "HE0000007".into(),
+            due: "5.1.2027".into(),
+            overdue: false,
+            renewal: Renewal::Renewed,
+            note: String::new(),
+        },
+        Loan {
+            title: "Kalevala".into(),
+            item: "HE0000003".into(),
+            due: "18.12.2026".into(),
+            overdue: false,
+            renewal: Renewal::Refused,
+            note: "Niteestä on varaus.".into(),
         },
     ];
     let holds = vec![
         Hold {
             title: "Täällä Pohjantähden alla".into(),
             ready: true,
+            pickup: "Lappeenrannan pääkirjasto".into(),
         },
         Hold {
             title: "Pohjantähti II".into(),
             ready: false,
+            pickup: String::new(),
         },
     ];
     vec![
@@ -226,6 +246,7 @@ pub fn screens(language: &str) -> Vec<(&'static str, View)> {
                     item: "HE0000002".into(),
                     due: "9.12.2026".into(),
                     overdue: false,
+                    ..Loan::default()
                 }],
                 ..base(language)
             },

@@ -160,6 +160,22 @@ pub struct Loan {
     pub due: String,
     /// Past due.
     pub overdue: bool,
+    /// What renewing this one loan did, at this visit.
+    pub renewal: Renewal,
+    /// Why it was not renewed, in the library system's words.
+    pub note: String,
+}
+
+/// What renewing one loan did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Renewal {
+    /// Not tried at this visit: a button to renew it.
+    #[default]
+    NotTried,
+    /// Renewed (the due date is the new one).
+    Renewed,
+    /// Refused (the note says why).
+    Refused,
 }
 
 /// One reservation.
@@ -169,6 +185,8 @@ pub struct Hold {
     pub title: String,
     /// Waiting on the holds shelf.
     pub ready: bool,
+    /// Where it is picked up, when the library system says.
+    pub pickup: String,
 }
 
 /// Everything the screen shows.
@@ -249,6 +267,8 @@ pub enum Action {
     BackToItems,
     /// Renew every loan.
     RenewAll,
+    /// Renew this one loan (its item barcode).
+    Renew(String),
     /// Receipt or not.
     Receipt(bool),
     /// OK on a message.

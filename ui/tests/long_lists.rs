@@ -138,9 +138,10 @@ fn thirty_items_scroll_to_the_newest_and_finish_stays_on_the_screen() {
     assert_eq!(take(), [Action::ShowLoans]);
 
     // The patron scrolls back up to read the first rows: the list follows the finger...
+    // (From just inside the list's top, under the words above it, down to its bottom.)
     let list_y = y - 200.0;
     for _ in 0..12 {
-        screen.drag(640.0, list_y - 250.0, list_y + 100.0, 20);
+        screen.drag(640.0, list_y - 120.0, list_y + 150.0, 20);
         screen.render();
     }
     let pixels = screen.render();
@@ -168,6 +169,7 @@ fn thirty_items_scroll_to_the_newest_and_finish_stays_on_the_screen() {
                 item: format!("HE{n:07}"),
                 due: "22.12.2026".into(),
                 overdue: n == 30,
+                ..Loan::default()
             })
             .collect(),
         ..base()

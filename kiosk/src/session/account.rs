@@ -2,6 +2,7 @@
 //! offline), and renewing them.
 
 use super::*;
+use ui::Renewal;
 
 impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
     /// Fetches the patron's loans and reservations into the view; false when the library
@@ -27,6 +28,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 item: l.item.clone(),
                 due: l.due.map(date).unwrap_or_default(),
                 overdue: l.overdue || l.due.is_some_and(|d| d < now),
+                ..Loan::default()
             })
             .collect();
         self.view.holds = acc
@@ -34,7 +36,8 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             .iter()
             .map(|h| Hold {
                 title: h.title.clone().unwrap_or_else(|| h.item.clone()),
-                ready: false,
+                ready: h.ready,
+                pickup: h.pickup.clone().unwrap_or_default(),
             })
             .collect();
         true
@@ -59,6 +62,55 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         }
         self.view.screen = Screen::Loans;
         self.show();
+    }
+
+    /// Renews one loan, from its row on the loans screen; the row then says what happened.
+    pub(super) async fn renew_one(&mut self, item: String) {
+        let Some(login) = self.session.as_ref().and_then(|s| s.login.clone()) else {
+            return;
+        };
+        if self.view.loans_partial || !self.view.loans.iter().any(|l| l.item == item) {
+            return;
+        }
+        let Some(registry) = self.registry.clone() else {
+            return;
+        };
+        self.view.busy = true;
+        self.show();
+        let result = tokio::time::timeout(
+            self.settings.online_timeout * 2,
+            registry.renew(&login, &item),
+        )
+        .await;
+        self.view.busy = false;
+        let now = self.today_time();
+        match result {
+            Ok(Ok(o)) => {
+                tracing::info!(renewed = o.ok, "renew one loan");
+                if let Some(loan) = self.view.loans.iter_mut().find(|l| l.item == item) {
+                    if o.ok {
+                        loan.renewal = Renewal::Renewed;
+                        if let Some(due) = o.due {
+                            loan.due = date(due);
+                            loan.overdue = due < now;
+                        }
+                        loan.note.clear();
+                    } else {
+                        loan.renewal = Renewal::Refused;
+                        loan.note = o.message.unwrap_or_default();
+                    }
+                }
+                self.show();
+            }
+            Ok(Err(e)) => {
+                tracing::warn!("renewing one loan: {e}");
+                self.message(Message::Failed, Screen::Loans);
+            }
+            Err(_) => {
+                tracing::warn!("renewing one loan: no answer in time");
+                self.message(Message::Failed, Screen::Loans);
+            }
+        }
     }
 
     pub(super) async fn renew_all(&mut self) {

@@ -695,7 +695,7 @@ impl Registry for KohaRegistry {
                 .get::<Vec<wire::Hold>>(
                     "/holds",
                     &[("patron_id", known.patron_id.to_string())],
-                    None,
+                    Some("pickup_library"),
                 )
                 .await?;
             for h in holds.unwrap_or_default() {
@@ -703,16 +703,19 @@ impl Registry for KohaRegistry {
                     Some(id) => i.item_by_id(id).await?,
                     None => None,
                 };
-                let waiting = h.status.as_deref() == Some("W");
+                let pickup = h
+                    .pickup_library
+                    .and_then(|l| l.name)
+                    .or(h.pickup_library_id);
                 account.holds.push(HoldEntry {
                     item: item
                         .as_ref()
                         .and_then(|it| it.external_id.clone())
                         .unwrap_or_else(|| format!("biblio {}", h.biblio_id.unwrap_or_default())),
-                    title: item
-                        .and_then(|it| it.biblio)
-                        .and_then(|b| b.title)
-                        .map(|t| if waiting { format!("{t} (waiting)") } else { t }),
+                    title: item.and_then(|it| it.biblio).and_then(|b| b.title),
+                    // Koha's `W`: waiting for the patron at the pickup library.
+                    ready: h.status.as_deref() == Some("W"),
+                    pickup,
                 });
             }
             Ok(account)

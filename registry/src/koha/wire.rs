@@ -122,6 +122,18 @@ pub(crate) struct Hold {
     pub item_id: Option<i64>,
     #[serde(default)]
     pub status: Option<String>,
+    #[serde(default)]
+    pub pickup_library_id: Option<String>,
+    /// With `x-koha-embed: pickup_library`.
+    #[serde(default)]
+    pub pickup_library: Option<Library>,
+}
+
+/// A library (branch) as Koha embeds it.
+#[derive(Deserialize)]
+pub(crate) struct Library {
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// Koha-Suomi's `GET /contrib/kohasuomi/borrowers/ssstatus`.

@@ -110,6 +110,7 @@ impl Registry for Sip2Registry {
                     }
                     Ok(match summary {
                         Summary::CHARGED_ITEMS => (r.charged_items, r.overdue_items),
+                        Summary::UNAVAILABLE_HOLDS => (r.unavailable_hold_items, vec![]),
                         _ => (r.hold_items, vec![]),
                     })
                 }
@@ -117,7 +118,10 @@ impl Registry for Sip2Registry {
             }
         };
         let (charged, overdue) = list(Summary::CHARGED_ITEMS).await?;
-        let (holds, _) = list(Summary::HOLD_ITEMS).await?;
+        // SIP2's hold items are those available (waiting on the shelf); the rest are
+        // unavailable holds, asked for apart.
+        let (ready, _) = list(Summary::HOLD_ITEMS).await?;
+        let (queued, _) = list(Summary::UNAVAILABLE_HOLDS).await?;
         let mut loans = Vec::with_capacity(charged.len());
         for item in charged {
             let facts = self.item(&item).await?;
@@ -130,9 +134,16 @@ impl Registry for Sip2Registry {
         }
         Ok(Account {
             loans,
-            holds: holds
+            holds: ready
                 .into_iter()
-                .map(|item| HoldEntry { item, title: None })
+                .map(|item| (item, true))
+                .chain(queued.into_iter().map(|item| (item, false)))
+                .map(|(item, ready)| HoldEntry {
+                    item,
+                    title: None,
+                    ready,
+                    pickup: None,
+                })
                 .collect(),
         })
     }
