@@ -34,6 +34,7 @@ pub mod settings;
 pub mod speech;
 pub mod stack;
 pub mod tags;
+pub mod titles;
 #[cfg(feature = "window")]
 pub mod window;
 
@@ -177,6 +178,12 @@ pub async fn run(
             }
         }));
     }
+    // Titles for what is lent or returned offline; without the cache, bare barcodes.
+    let titles = titles::Titles::open(&settings.state_dir.join("titles"), clock().date_naive())
+        .map_err(|e| {
+            tracing::warn!("title cache: {e}; items handled offline show their barcodes");
+        })
+        .ok();
     let kiosk = Kiosk::new(
         settings,
         registry,
@@ -188,6 +195,10 @@ pub async fn run(
         publish,
     )
     .with_metrics(metrics);
+    let kiosk = match titles {
+        Some(t) => kiosk.with_titles(t),
+        None => kiosk,
+    };
     let kiosk = match &link {
         Some(l) => kiosk.with_uplink(l.clone()),
         None => kiosk,

@@ -22,7 +22,8 @@ pub fn made_here<'a>(records: &'a [Deferred], card: &CardNumber) -> Vec<&'a Defe
     loans
 }
 
-/// [`made_here`] as the loans screen shows them at `now` (no titles: the queue keeps none).
+/// [`made_here`] as the loans screen shows them at `now` (no titles: the queue keeps none; the
+/// kiosk adds those its title cache knows).
 pub fn shown(records: &[Deferred], card: &CardNumber, now: NaiveDateTime) -> Vec<Loan> {
     made_here(records, card)
         .iter()

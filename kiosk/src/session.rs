@@ -132,6 +132,8 @@ pub struct Kiosk<R, P, Pr> {
     verifier: Verifier<R>,
     /// Pseudonyms for log lines, under a key made at start.
     redactor: Redactor,
+    /// Titles seen online, for items handled offline.
+    titles: Option<crate::titles::Titles>,
 }
 
 impl<R, P, Pr> std::fmt::Debug for Kiosk<R, P, Pr> {
@@ -207,7 +209,27 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             paper_out: None,
             verifier,
             redactor,
+            titles: None,
         }
+    }
+
+    /// Remembers the titles the library system names, and shows them for items handled
+    /// offline.
+    pub fn with_titles(mut self, titles: crate::titles::Titles) -> Self {
+        self.titles = Some(titles);
+        self
+    }
+
+    /// Remembers `title` for `item` (an online answer named it).
+    fn remember_title(&self, item: &str, title: Option<&str>) {
+        if let (Some(t), Some(title)) = (&self.titles, title) {
+            t.remember(item, title, (self.clock)().date_naive());
+        }
+    }
+
+    /// The title last seen online for `item`.
+    fn known_title(&self, item: &str) -> Option<String> {
+        self.titles.as_ref().and_then(|t| t.title(item))
     }
 
     /// Publishes health gauges into `metrics` (served by the daemon on loopback).

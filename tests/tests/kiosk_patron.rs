@@ -275,7 +275,7 @@ async fn five_wrong_pins_lock_the_card_at_the_kiosk_and_say_for_how_long() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn my_loans_renews_one_loan_says_why_another_is_not_and_shows_a_hold_ready() {
     let (_today, at) = noon();
-    let (_tmp, _rig, mut k) = started(at).await;
+    let (_tmp, rig, mut k) = started(at).await;
     // Erik borrows a book and a DVD, and renews both twice with "Renew all": a DVD may be
     // renewed twice (Heili's rule), a book five times. His own hold (Sinuhe) waits on the shelf.
     let v = log_in(&mut k, "24680000000029", "2468").await;
@@ -349,4 +349,20 @@ async fn my_loans_renews_one_loan_says_why_another_is_not_and_shows_a_hold_ready
     );
     println!("HE0000002 not renewed: {}", refused.note);
     assert_eq!(v.screen, Screen::Loans, "still on My loans");
+
+    // The library system goes away, and Erik returns the book: the row names it by the title
+    // the kiosk saw online, not by its barcode.
+    k.tap(Action::Cancel).await;
+    k.wait_for(WAIT, |v| v.screen == Screen::Welcome)
+        .await
+        .unwrap();
+    rig.running.stop();
+    k.tap(Action::Start(ui::Mode::Checkin)).await;
+    k.wait_for(WAIT, |v| v.screen == Screen::Items)
+        .await
+        .unwrap();
+    k.send(Input::Scan("HE0000001".into())).await;
+    let back = settled(&mut k, "HE0000001").await;
+    assert_eq!(back.outcome, Outcome::ReturnedOffline, "{back:?}");
+    assert!(back.title.starts_with("Tuntematon sotilas"), "{back:?}");
 }

@@ -20,6 +20,9 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             return false;
         };
         let now = self.today_time();
+        for l in &acc.loans {
+            self.remember_title(&l.item, l.title.as_deref());
+        }
         self.view.loans = acc
             .loans
             .iter()
@@ -58,6 +61,13 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             self.view.offline = true;
             let now = self.today_time();
             self.view.loans = crate::offline_loans::shown(&self.queue.list(), &card, now);
+            for l in &mut self.view.loans {
+                l.title = self
+                    .titles
+                    .as_ref()
+                    .and_then(|t| t.title(&l.item))
+                    .unwrap_or_default();
+            }
             self.view.holds.clear();
         }
         self.view.screen = Screen::Loans;

@@ -209,6 +209,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             {
                 Ok(Ok(o)) if o.ok => {
                     self.view.offline = false;
+                    self.remember_title(item, o.title.as_deref());
                     if let Err(e) = self.secure(uids, true).await {
                         // The item cannot leave unnoticed by the gate, so it is not lent.
                         tracing::warn!(item, "loan undone: {e}");
@@ -247,6 +248,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 }
                 Ok(Ok(o)) => {
                     self.view.offline = false;
+                    self.remember_title(item, o.title.as_deref());
                     return row(
                         RowState::Failed,
                         Outcome::LibrarySaid,
@@ -314,10 +316,11 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         }
         tracing::info!(item, id, "lent offline; queued for the library system");
         self.report("loan", "offline");
+        let title = self.known_title(item);
         if let Some(s) = self.session.as_mut() {
             s.any_offline = true;
             s.lines.push(ReceiptLine {
-                title: None,
+                title: title.clone(),
                 item: item.to_owned(),
                 due: Some(due),
                 failed: false,
@@ -328,7 +331,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             Outcome::LentOffline,
             date(due),
             String::new(),
-            None,
+            title,
         )
     }
 
@@ -347,6 +350,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             match tokio::time::timeout(self.settings.online_timeout, registry.checkin(item)).await {
                 Ok(Ok(o)) if o.ok => {
                     self.view.offline = false;
+                    self.remember_title(item, o.title.as_deref());
                     let secured = self.secure(uids, false).await;
                     self.report("return", "online");
                     if let Some(s) = self.session.as_mut() {
@@ -406,19 +410,20 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         if let Err(e) = staged.commit() {
             tracing::error!(item, "offline queue: record {id} not committed: {e}");
         }
+        let title = self.known_title(item);
         if secured.is_err() {
             return row(
                 RowState::Notice,
                 Outcome::SecurityFailed,
                 String::new(),
-                None,
+                title,
             );
         }
         self.report("return", "offline");
         if let Some(s) = self.session.as_mut() {
             s.any_offline = true;
             s.lines.push(ReceiptLine {
-                title: None,
+                title: title.clone(),
                 item: item.to_owned(),
                 due: None,
                 failed: false,
@@ -428,7 +433,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             RowState::Notice,
             Outcome::ReturnedOffline,
             String::new(),
-            None,
+            title,
         )
     }
 }
