@@ -31,6 +31,7 @@ pub mod remote;
 pub mod selftest;
 pub mod session;
 pub mod settings;
+pub mod sounds;
 pub mod speech;
 pub mod stack;
 pub mod tags;

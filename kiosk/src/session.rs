@@ -134,6 +134,8 @@ pub struct Kiosk<R, P, Pr> {
     redactor: Redactor,
     /// Titles seen online, for items handled offline.
     titles: Option<crate::titles::Titles>,
+    /// The cues a patron hears.
+    sounds: Option<crate::sounds::Player>,
 }
 
 impl<R, P, Pr> std::fmt::Debug for Kiosk<R, P, Pr> {
@@ -175,6 +177,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         if !settings.offline.lending {
             verifier = verifier.without_offline_answers();
         }
+        let settings_sound = settings.sound_player.clone();
         let view = View {
             language: settings.language.clone(),
             library: match &settings.branch {
@@ -210,6 +213,14 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             verifier,
             redactor,
             titles: None,
+            sounds: crate::sounds::Player::new(settings_sound),
+        }
+    }
+
+    /// Plays `cue`, when the kiosk has sound.
+    fn cue(&self, cue: crate::sounds::Cue) {
+        if let Some(p) = &self.sounds {
+            p.play(cue);
         }
     }
 
@@ -580,6 +591,10 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
     }
 
     async fn goodbye(&mut self) {
+        // Done, and something is still on the pad: a book forgotten, or a return not shelved.
+        if self.pad.is_some() && !self.tags.items().is_empty() {
+            self.cue(crate::sounds::Cue::LeftOnPad);
+        }
         self.end_session().await;
         self.view.screen = Screen::Goodbye;
         self.goodbye_at = Some(Instant::now() + GOODBYE);

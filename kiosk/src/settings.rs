@@ -25,6 +25,15 @@ struct RawFile {
     allowlist: Option<RawAllowlist>,
     console: Option<config::console::RawConsole>,
     help: Option<RawHelp>,
+    sound: Option<RawSound>,
+}
+
+/// `[sound]`: the kiosk's cues.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSound {
+    enabled: Option<bool>,
+    player: Option<Vec<String>>,
 }
 
 /// `[help]`: what the kiosk tells a patron who needs a person.
@@ -233,6 +242,9 @@ pub struct KioskSettings {
     pub console: Option<config::console::ConsoleSettings>,
     /// The library's help for patrons (`[help]`).
     pub help: HelpSettings,
+    /// The command that plays the kiosk's cues (a WAV on its standard input), or `None` for
+    /// silence (`[sound]`).
+    pub sound_player: Option<Vec<String>>,
 }
 
 impl KioskSettings {
@@ -520,7 +532,27 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
             }
         }
     };
+    let sound_player = match &raw.sound {
+        Some(RawSound {
+            enabled: Some(false),
+            ..
+        }) => None,
+        Some(RawSound {
+            player: Some(p), ..
+        }) => {
+            if p.first().is_none_or(|c| c.trim().is_empty()) {
+                return Err(ConfigError::invalid(
+                    file,
+                    "sound.player",
+                    "a program and its arguments, such as [\"aplay\", \"-q\"]",
+                ));
+            }
+            Some(p.clone())
+        }
+        _ => Some(vec!["aplay".into(), "-q".into()]),
+    };
     Ok(KioskSettings {
+        sound_player,
         help,
         console,
         name: k.name.clone(),

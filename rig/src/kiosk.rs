@@ -33,6 +33,19 @@ pub struct Rig {
     pub config: PathBuf,
     /// The receipt printer.
     pub printer: PrinterTwin,
+    /// Where the kiosk's cues land, one WAV file each, as its player was handed them.
+    pub sounds: PathBuf,
+}
+
+impl Rig {
+    /// The cues the kiosk has played so far, in order.
+    pub fn cues_heard(&self) -> Vec<Vec<u8>> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.sounds)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.sort();
+        files.iter().filter_map(|f| std::fs::read(f).ok()).collect()
+    }
 }
 
 /// The rig's `[offline]` section: Heili's loan periods (the catalogue's `[[loan_rule]]`s) by the
@@ -76,6 +89,8 @@ pub async fn rig(
     std::fs::copy(&files.card_key, dir.join("card-key.secret"))?;
     private("card-key.secret")?;
     let ca = running.ca_cert.display();
+    let sounds = dir.join("sounds");
+    std::fs::create_dir_all(&sounds)?;
     let config = dir.join("kiosk.toml");
     std::fs::write(
         &config,
@@ -90,6 +105,16 @@ language = "fi"
 idle_logout_secs = 60
 online_timeout_ms = 1500
 {kiosk_extra}
+
+[help]
+text = {{ fi = "Henkilökunta paikalla ma–pe 10–19.", sv = "Personalen är på plats må–fre 10–19.", en = "Staff are in Mon–Fri 10–19." }}
+phone = "05 616 2341"
+payment_link = "heili.fi/maksa"
+
+# The cues a patron hears, each kept as the WAV file the player was handed (a kiosk plays them
+# with aplay).
+[sound]
+player = ["sh", "-c", 'cat > "$0/$(date +%s%N)-$$.wav"', "{sounds}"]
 
 {offline}
 [rfid]
@@ -135,6 +160,7 @@ when_expired = "deny"
             key = files.public_key,
             device_cert = running.device_cert.display(),
             device_key = running.device_key.display(),
+            sounds = sounds.display(),
         ),
     )?;
     Ok(Rig {
@@ -142,6 +168,7 @@ when_expired = "deny"
         dir,
         config,
         printer,
+        sounds,
     })
 }
 

@@ -14,6 +14,8 @@ use e2e::{LogCapture, leaks};
 use iso28560::Usage;
 use kiosk::Input;
 use kiosk::queue::Queue;
+use kiosk::sounds::Cue;
+use kiosk::speech::Wav;
 use receipt::render::Paper;
 use rig::kiosk::{self as sim, SimKiosk};
 use ui::{Action, Message, Outcome, RowState, Screen, View};
@@ -87,6 +89,24 @@ async fn settled(k: &mut SimKiosk, item: &str) -> ui::Row {
         .await
         .unwrap_or_else(|| panic!("{item} never settled: {:?}", k.view().items));
     v.items.into_iter().find(|r| r.item == item).unwrap()
+}
+
+/// The kiosk's cues once `n` have been played (their player runs in the background).
+async fn wait_for_cues(rig: &sim::Rig, n: usize) -> Vec<Vec<u8>> {
+    for _ in 0..100 {
+        let heard = rig.cues_heard();
+        // A file is complete once it holds as many bytes as its RIFF header says.
+        let whole = |w: &Vec<u8>| {
+            w.len() >= 8
+                && u32::from_le_bytes([w[4], w[5], w[6], w[7]]) as usize + 8 == w.len()
+                && Wav::parse(w).is_ok()
+        };
+        if heard.len() >= n && heard.iter().all(whole) {
+            return heard;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    rig.cues_heard()
 }
 
 fn date(d: NaiveDate) -> String {
@@ -285,6 +305,9 @@ async fn my_loans_renews_one_loan_says_why_another_is_not_and_shows_a_hold_ready
         let r = settled(&mut k, item).await;
         assert_eq!(r.outcome, Outcome::Lent, "{item}: {r:?}");
     }
+    // Each loan was heard: the "done" cue, byte for byte as the player was handed it.
+    let heard = wait_for_cues(&rig, 2).await;
+    assert_eq!(heard, [Cue::Done.wav(), Cue::Done.wav()]);
     for _ in 0..2 {
         k.tap(Action::ShowLoans).await;
         k.wait_for(WAIT, |v| v.screen == Screen::Loans && !v.busy)
@@ -364,5 +387,8 @@ async fn my_loans_renews_one_loan_says_why_another_is_not_and_shows_a_hold_ready
     k.send(Input::Scan("HE0000001".into())).await;
     let back = settled(&mut k, "HE0000001").await;
     assert_eq!(back.outcome, Outcome::ReturnedOffline, "{back:?}");
+    // A return offline is a notice (saved, sent later), and sounds like one.
+    let heard = wait_for_cues(&rig, 3).await;
+    assert_eq!(heard.last(), Some(&Cue::Notice.wav()));
     assert!(back.title.starts_with("Tuntematon sotilas"), "{back:?}");
 }

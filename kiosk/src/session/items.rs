@@ -64,6 +64,22 @@ pub(super) fn row_still_meant(row: &Row, items: &[PadItem]) -> bool {
 
 impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
     pub(super) fn upsert(&mut self, row: Row) {
+        // A row that comes to its result is heard too (once: not again when it is shown again).
+        let before = self
+            .view
+            .items
+            .iter()
+            .find(|r| r.item == row.item)
+            .map(|r| r.state);
+        if before != Some(row.state) {
+            use crate::sounds::Cue;
+            match row.state {
+                RowState::Ok => self.cue(Cue::Done),
+                RowState::Notice => self.cue(Cue::Notice),
+                RowState::Failed => self.cue(Cue::Refused),
+                RowState::Working => {}
+            }
+        }
         match self.view.items.iter_mut().find(|r| r.item == row.item) {
             Some(r) => *r = row,
             None => self.view.items.push(row),
