@@ -584,7 +584,14 @@ impl DoorSettings {
             self.retention,
             90,
         ));
-        if self.free_when_staffed {
+        // Said only where there are staffed hours for it to stand unlocked in.
+        let staffed_ever = self
+            .schedule
+            .week
+            .iter()
+            .chain(self.schedule.exceptions.iter().map(|e| &e.hours))
+            .any(|d| !d.staffed.is_empty());
+        if self.free_when_staffed && staffed_ever {
             w.push("door.free_when_staffed: the door stands unlocked through staffed hours".into());
         }
         w

@@ -76,3 +76,30 @@ fn any_zone_of_the_systems_database_is_accepted_and_an_unknown_one_named() -> an
     );
     Ok(())
 }
+
+#[test]
+fn standing_unlocked_in_staffed_hours_is_warned_of_only_where_there_are_staffed_hours()
+-> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = installed(dir.path())?;
+    let example = std::fs::read_to_string(&config)?;
+    let off = example
+        .lines()
+        .find(|l| l.starts_with("free_when_staffed"))
+        .context("the example says free_when_staffed")?
+        .to_owned();
+    let free = example.replace(&off, "free_when_staffed = true");
+    std::fs::write(&config, &free)?;
+    let w = door_agent::settings::load(&config)?.warnings().join("\n");
+    assert!(w.contains("free_when_staffed"), "{w}");
+    // A branch with no staffed hours at all: nothing to stand unlocked in, nothing to warn of.
+    let unstaffed = free
+        .replace("[hours.staffed]\n", "")
+        .replace("tue = [\"12:00-19:00\"]\n", "")
+        .replace("thu = [\"12:00-19:00\"]\n", "");
+    std::fs::write(&config, &unstaffed)?;
+    let s = door_agent::settings::load(&config)?;
+    assert!(s.schedule.week.iter().all(|d| d.staffed.is_empty()));
+    assert_eq!(s.warnings(), Vec::<String>::new());
+    Ok(())
+}
