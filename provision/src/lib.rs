@@ -144,6 +144,10 @@ pub struct Answers {
     pub device_cert: Option<PathBuf>,
     /// Door settings.
     pub door: DoorAnswers,
+    /// The hardware tables given anew on this run (`gpio`, `readers`, `keypad`; `rfid`,
+    /// `scanner`, `printer`): an existing config gets them rewritten from these answers, the
+    /// rest of it kept as it was.
+    pub hardware: Vec<&'static str>,
     /// Kiosk settings.
     pub kiosk: KioskAnswers,
 }

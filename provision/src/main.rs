@@ -227,18 +227,44 @@ impl Previous {
 struct Asker {
     terminal: bool,
     missing: Vec<String>,
+    /// Where answers are read and questions asked: the terminal (stdin and stderr).
+    input: Box<dyn BufRead>,
+    output: Box<dyn Write>,
 }
 
+/// Times a required question is asked again after an empty answer.
+const ASKED_AT_MOST: usize = 3;
+
 impl Asker {
+    fn on_terminal(terminal: bool) -> Self {
+        Self {
+            terminal,
+            missing: Vec::new(),
+            input: Box::new(std::io::BufReader::new(std::io::stdin())),
+            output: Box::new(std::io::stderr()),
+        }
+    }
+
+    /// The flag's value, else (on a terminal) the technician's answer: a required answer left
+    /// empty is asked for again, a few times, before it counts as missing.
     fn answer(&mut self, flag: &str, question: &str, given: Option<String>) -> String {
         if let Some(v) = given {
             return v;
         }
         if self.terminal {
-            eprint!("{question}: ");
-            let _ = std::io::stderr().flush();
-            let mut line = String::new();
-            if std::io::stdin().lock().read_line(&mut line).is_ok() {
+            for attempt in 0..ASKED_AT_MOST {
+                if attempt == 0 {
+                    let _ = write!(self.output, "{question}: ");
+                } else {
+                    let _ = write!(self.output, "  an answer is needed ({flag}): ");
+                }
+                let _ = self.output.flush();
+                let mut line = String::new();
+                match self.input.read_line(&mut line) {
+                    // The end of the input (Ctrl-D): no more answers.
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
                 let line = line.trim();
                 if !line.is_empty() {
                     return line.to_owned();
@@ -248,6 +274,35 @@ impl Asker {
         self.missing.push(format!("{flag} ({question})"));
         String::new()
     }
+
+    /// What to tell the technician when answers are missing.
+    fn missing_text(&self) -> String {
+        let how = if self.terminal {
+            "not answered; give them as flags, or answer when asked"
+        } else {
+            "give the flags, or run on a terminal to be asked"
+        };
+        format!(
+            "nothing was written; missing ({how}):\n  - {}",
+            self.missing.join("\n  - ")
+        )
+    }
+}
+
+/// The SIP2 password, typed unseen on the terminal; an empty one is asked for again.
+fn ask_password() -> anyhow::Result<String> {
+    for attempt in 0..ASKED_AT_MOST {
+        let prompt = if attempt == 0 {
+            "Its SIP2 password: "
+        } else {
+            "  a password is needed: "
+        };
+        let pw = rpassword::prompt_password(prompt)?;
+        if !pw.is_empty() {
+            return Ok(pw);
+        }
+    }
+    anyhow::bail!("nothing was written: no SIP2 password was typed")
 }
 
 fn euid() -> u32 {
@@ -264,10 +319,7 @@ fn gather(
     let prev = Previous::read(&layout.config);
     let section = role.name();
     let terminal = std::io::stdin().is_terminal();
-    let mut ask = Asker {
-        terminal,
-        missing: Vec::new(),
-    };
+    let mut ask = Asker::on_terminal(terminal);
     let device_id = ask.answer(
         "--device-id",
         "This box's id (e.g. lemi-door-1)",
@@ -337,7 +389,7 @@ fn gather(
     let (sip2_login, sip2_password) = if c.sip2_password_stdin {
         let login = ask.answer("--sip2-login", "The device's SIP2 login", c.sip2_login);
         let pw = if terminal {
-            rpassword::prompt_password("Its SIP2 password: ")?
+            ask_password()?
         } else {
             let mut line = String::new();
             std::io::stdin().lock().read_line(&mut line)?;
@@ -348,7 +400,7 @@ fn gather(
         (String::new(), None)
     } else if terminal {
         let login = ask.answer("--sip2-login", "The device's SIP2 login", c.sip2_login);
-        let pw = rpassword::prompt_password("Its SIP2 password: ")?;
+        let pw = ask_password()?;
         (login, Some(redact::Pin::new(pw)))
     } else {
         let login = ask.answer("--sip2-login", "The device's SIP2 login", c.sip2_login);
@@ -370,8 +422,31 @@ fn gather(
         .unwrap_or_else(|| "standard".into());
 
     let mut problems = Vec::new();
+    // The hardware named on this run replaces what an existing config had.
+    let mut hardware: Vec<&'static str> = Vec::new();
     let door = {
         let d = door.unwrap_or_default();
+        if d.gpio.is_some()
+            || [
+                d.lock_pin,
+                d.contact_pin,
+                d.exit_pin,
+                d.green_pin,
+                d.red_pin,
+                d.buzzer_pin,
+                d.tamper_pin,
+            ]
+            .iter()
+            .any(Option::is_some)
+        {
+            hardware.push("gpio");
+        }
+        if !d.readers.is_empty() {
+            hardware.push("readers");
+        }
+        if d.keypad.is_some() || d.no_keypad {
+            hardware.push("keypad");
+        }
         let prev_gpio = match (prev.str("gpio.backend"), prev.str("gpio.dir")) {
             (Some(b), Some(dir)) if b == "files" => Some(format!("files:{dir}")),
             (Some(b), _) => Some(b),
@@ -463,6 +538,15 @@ fn gather(
     };
     let kiosk = {
         let k = kiosk.unwrap_or_default();
+        for (given, table) in [
+            (k.pad.is_some(), "rfid"),
+            (k.scanner.is_some(), "scanner"),
+            (k.printer.is_some(), "printer"),
+        ] {
+            if given {
+                hardware.push(table);
+            }
+        }
         let prev_pad = match (prev.str("rfid.driver"), prev.str("rfid.path")) {
             (Some(d), Some(p)) if d == "feig" => Some(format!("feig:{p}")),
             (Some(d), _) if d == "simulated" => Some(d),
@@ -484,10 +568,7 @@ fn gather(
         }
     };
     if !ask.missing.is_empty() {
-        anyhow::bail!(
-            "nothing was written; missing (give the flags, or run on a terminal to be asked):\n  - {}",
-            ask.missing.join("\n  - ")
-        );
+        anyhow::bail!("{}", ask.missing_text());
     }
     if !problems.is_empty() {
         anyhow::bail!("nothing was written:\n  - {}", problems.join("\n  - "));
@@ -518,6 +599,7 @@ fn gather(
         tpm,
         device_cert: c.device_cert,
         door,
+        hardware,
         kiosk,
     })
 }
@@ -601,5 +683,44 @@ fn main() -> ExitCode {
             eprintln!("omatoimi-provision: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn asker(terminal: bool, typed: &str) -> Asker {
+        Asker {
+            terminal,
+            missing: Vec::new(),
+            input: Box::new(std::io::Cursor::new(typed.as_bytes().to_vec())),
+            output: Box::new(std::io::sink()),
+        }
+    }
+
+    #[test]
+    fn an_empty_answer_on_a_terminal_is_asked_for_again_and_the_end_of_input_is_missing() {
+        let mut a = asker(true, "\n  \nLEMI\n");
+        assert_eq!(a.answer("--branch", "The branch", None), "LEMI");
+        assert!(a.missing.is_empty());
+        // Three empty answers: missing, and said as a terminal's.
+        let mut a = asker(true, "\n\n\nlate\n");
+        assert_eq!(a.answer("--branch", "The branch", None), "");
+        assert_eq!(a.missing, ["--branch (The branch)"]);
+        let said = a.missing_text();
+        assert!(said.contains("answer when asked") && !said.contains("run on a terminal"));
+        // Ctrl-D at once.
+        let mut a = asker(true, "");
+        assert_eq!(a.answer("--sip2", "The SIP2 server", None), "");
+        assert_eq!(a.missing.len(), 1);
+        // Not a terminal: nothing is read, and the message says how to be asked.
+        let mut a = asker(false, "LEMI\n");
+        assert_eq!(a.answer("--branch", "The branch", None), "");
+        assert!(a.missing_text().contains("run on a terminal"));
+        // A flag wins.
+        let mut a = asker(true, "");
+        assert_eq!(a.answer("--branch", "q", Some("IMA".into())), "IMA");
     }
 }

@@ -226,6 +226,23 @@ pub fn update(
     for (path, v) in changes {
         set(&mut doc, &path, v)?;
     }
+    // Hardware named on this run: its tables as a new config would have them (a table the
+    // answers no longer have, such as [keypad] for a card-only door, goes).
+    if !a.hardware.is_empty() {
+        let fresh: toml_edit::DocumentMut = config(a, with_cert, with_list_ca)
+            .parse()
+            .map_err(|e| format!("the new hardware tables are not TOML: {e}"))?;
+        for table in &a.hardware {
+            match fresh.get(table) {
+                Some(item) => {
+                    doc.insert(table, item.clone());
+                }
+                None => {
+                    doc.remove(table);
+                }
+            }
+        }
+    }
     Ok(doc.to_string())
 }
 

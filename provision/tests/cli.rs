@@ -299,6 +299,62 @@ fn a_run_stopped_half_way_is_finished_by_running_it_again() {
 }
 
 #[test]
+fn a_re_run_that_names_new_hardware_puts_it_in_the_config_and_keeps_the_rest() {
+    let b = new_box();
+    let o = b.run(&b.args(), "door-secret-2\n");
+    assert!(o.status.success(), "{}", text(&o));
+    let config = b.etc().join("door.toml");
+    // A hand edit outside the hardware: kept.
+    let first = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, first.replace("min_age = 15", "min_age = 13")).unwrap();
+    let again = |extra: &[&str]| {
+        let mut args = vec![
+            "door".to_owned(),
+            "--etc".into(),
+            b.etc().to_string_lossy().into(),
+            "--state".into(),
+            b.dir.path().join("state").to_string_lossy().into(),
+            "--user".into(),
+            b.user.clone(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let o = b.run(&args, "");
+        assert!(o.status.success(), "{}", text(&o));
+        (text(&o), std::fs::read_to_string(&config).unwrap())
+    };
+    // A serial reader instead of PC/SC, a USB keypad, the lock on another pin.
+    let (said, after) = again(&[
+        "--reader",
+        "serial:/dev/ttyACM0",
+        "--keypad",
+        "evdev:/dev/input/by-id/usb-keypad-event-kbd",
+        "--lock-pin",
+        "23",
+    ]);
+    let config_line = said
+        .lines()
+        .find(|l| l.ends_with("door.toml") && !l.contains("door-agent"))
+        .unwrap_or_default();
+    assert!(config_line.contains("replaced"), "{said}");
+    let s = door_agent::settings::load(&config).unwrap();
+    assert_eq!(s.pins.lock.number, 23, "{after}");
+    assert_eq!(s.readers.len(), 1, "{after}");
+    assert!(
+        after.contains("/dev/ttyACM0") && !after.contains("kind = \"pcsc\""),
+        "{after}"
+    );
+    assert!(after.contains("usb-keypad-event-kbd"), "{after}");
+    assert!(after.contains("min_age = 13"), "a hand edit lost:\n{after}");
+    // The same again: nothing changes.
+    let (_, same) = again(&[]);
+    assert_eq!(same, after);
+    // A card-only door from now on: the keypad goes.
+    let (_, after) = again(&["--no-keypad"]);
+    assert!(!after.contains("[keypad]"), "{after}");
+    assert!(after.contains("/dev/ttyACM0"), "{after}");
+}
+
+#[test]
 fn a_card_only_door_needs_no_keypad() {
     let b = new_box();
     let mut args = b.args();
