@@ -124,3 +124,83 @@ async fn log_lines_have_no_colour_codes_in_a_file_and_priorities_in_the_journal(
     assert!(!text.starts_with('<'), "{text}");
     rig.running.stop();
 }
+
+/// The technician's binaries, built now (fresh: `cargo test -p e2e` builds no package's
+/// binaries but this one's), in this test's target directory.
+fn fresh_binaries(names: &[(&str, &str)]) -> Vec<PathBuf> {
+    let mut c = Command::new(env!("CARGO"));
+    c.arg("build")
+        .arg("--manifest-path")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"));
+    for (package, _) in names {
+        c.args(["-p", package]);
+    }
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    names
+        .iter()
+        .map(|(_, bin)| e2e::workspace_binary(bin).unwrap())
+        .collect()
+}
+
+/// Runs `bin args`; its exit code and what it wrote.
+fn exit_of(bin: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(bin)
+        .args(args)
+        .env_remove("DOOR_AGENT_CONFIG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+#[test]
+fn every_tool_exits_64_on_a_bad_flag_and_78_on_a_bad_configuration_file() {
+    let bins = fresh_binaries(&[
+        ("door-agent", "door-agent"),
+        ("registry", "registry"),
+        ("offline", "offline"),
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(&bad, "[registry\nkind = \n").unwrap();
+    let bad = bad.to_str().unwrap();
+    let missing = tmp.path().join("missing.toml");
+    let missing = missing.to_str().unwrap();
+    // Each tool's command that reads its configuration (registry's before it asks for a PIN).
+    let commands: [&[&str]; 3] = [
+        &["check-config"],
+        &["verify", "24680000000011"],
+        &["status"],
+    ];
+    for (bin, command) in bins.iter().zip(commands) {
+        let name = bin.file_name().unwrap().to_string_lossy();
+        let (code, text) = exit_of(bin, &[&[command[0], "--frobnicate"][..]].concat());
+        assert_eq!(code, Some(64), "{name} --frobnicate: {text}");
+        assert!(text.contains("--frobnicate"), "{name}: {text}");
+
+        for config in [bad, missing] {
+            let args = [&["-c", config][..], command].concat();
+            let (code, text) = exit_of(bin, &args);
+            assert_eq!(code, Some(78), "{name} {args:?}: {text}");
+            assert!(text.contains(config), "{name} names the file: {text}");
+        }
+
+        // --help is no mistake, and says what the codes mean.
+        let (code, text) = exit_of(bin, &["--help"]);
+        assert_eq!(code, Some(0), "{name}: {text}");
+        assert!(
+            text.contains("64 bad command line") && text.contains("78 bad configuration file"),
+            "{name}: {text}"
+        );
+    }
+}
