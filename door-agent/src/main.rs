@@ -57,8 +57,14 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         wait: u64,
     },
-    /// The running door's health (from its loopback endpoint, `[door] metrics`).
-    Status,
+    /// The running door's health (from its loopback endpoint, `[door] metrics`) in words: the
+    /// library's state, the lock, alarms, the last entry and refusal in the door's local time,
+    /// uptime, the library system, the offline list. Exits 69 when the door does not answer.
+    Status {
+        /// The gauges as `name value` lines, for scripts (the names without `omatoimi_`).
+        #[arg(long)]
+        raw: bool,
+    },
     /// Events between two local times ("2026-03-03 21:00"), oldest first, pseudonymised.
     Events {
         /// From (local time of the branch), inclusive.
@@ -200,7 +206,7 @@ async fn real_main(
     // the log itself.
     if !matches!(
         command,
-        Command::CheckConfig | Command::Status | Command::Events { .. }
+        Command::CheckConfig | Command::Status { .. } | Command::Events { .. }
     ) {
         daemon::check_state_owner(&s.state_dir).exit(Exit::NoPerm)?;
     }
@@ -229,7 +235,7 @@ async fn real_main(
             }
             Ok(())
         }
-        Command::Status => {
+        Command::Status { raw } => {
             let Some(addr) = s.metrics else {
                 return Err(Coded::new(
                     Exit::Config,
@@ -243,8 +249,15 @@ async fn real_main(
                     format!("{addr}: {e}: is the door-agent running?"),
                 )
             })?;
-            for (name, value) in gauges {
-                println!("{name:<48} {value}");
+            if raw {
+                for (name, value) in gauges {
+                    println!("{name:<48} {value}");
+                }
+            } else {
+                print!(
+                    "{}",
+                    door_agent::status::words(&gauges, &s.schedule.zone, Utc::now())
+                );
             }
             Ok(())
         }
