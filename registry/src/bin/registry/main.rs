@@ -20,7 +20,8 @@ use registry::{AnyRegistry, PatronLogin, Registry, RegistryError, ReturnRoute, V
     after_help = daemon::exit::HELP
 )]
 struct Args {
-    /// Configuration file with a [registry] table.
+    /// Configuration file with a [registry] table: a registry.toml, or the device's own
+    /// door.toml or kiosk.toml (only its [registry] table is read).
     #[arg(
         long,
         short,
