@@ -59,6 +59,10 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // The man pages, made when the package is built (scripts/package).
+    if let Some(code) = daemon::man::if_asked::<Args>("omatoimi-central", "8") {
+        return code;
+    }
     daemon::logging::init("info");
     let args = match daemon::exit::parse_args::<Args>() {
         Ok(args) => args,

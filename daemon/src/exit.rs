@@ -62,6 +62,35 @@ pub const HELP: &str = "Exit status (sysexits(3)):
   73 cannot create an output file; 74 I/O error; 75 try again later
   77 permission denied; 78 bad configuration file; 101 a panic (a bug)";
 
+/// Each code and its meaning, for the man pages' EXIT STATUS.
+pub const MEANINGS: &[(u8, &str)] = &[
+    (0, "done"),
+    (
+        1,
+        "the command worked and the answer is no (a refusal, a failed check)",
+    ),
+    (64, "bad command line (EX_USAGE)"),
+    (
+        65,
+        "bad input data, such as a refused list file (EX_DATAERR)",
+    ),
+    (66, "an input file missing or unreadable (EX_NOINPUT)"),
+    (
+        69,
+        "a peer unreachable: the library system, the console, the running daemon (EX_UNAVAILABLE)",
+    ),
+    (70, "internal error: report it (EX_SOFTWARE)"),
+    (73, "cannot create an output file (EX_CANTCREAT)"),
+    (74, "input/output error (EX_IOERR)"),
+    (75, "try again later (EX_TEMPFAIL)"),
+    (77, "permission denied (EX_NOPERM)"),
+    (78, "bad configuration file (EX_CONFIG)"),
+    (
+        101,
+        "a panic (a bug); the door-agent engages the lock first",
+    ),
+];
+
 /// An error with the code it ends the process with. Its text and its causes are the inner
 /// error's, so `{:#}` reads as before.
 #[derive(Debug)]
@@ -237,6 +266,10 @@ mod tests {
         for (e, n) in all {
             assert_eq!(e.code(), n, "{e:?}");
             assert!(HELP.contains(&format!("{n} ")), "{n} missing from HELP");
+            assert!(
+                MEANINGS.iter().any(|(m, _)| *m == n),
+                "{n} missing from MEANINGS"
+            );
         }
     }
 

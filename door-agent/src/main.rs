@@ -124,6 +124,10 @@ fn init_logging(verbose: bool) {
 }
 
 fn main() -> std::process::ExitCode {
+    // The man pages, made when the package is built (scripts/package).
+    if let Some(code) = daemon::man::if_asked::<Args>("door-agent", "8") {
+        return code;
+    }
     // Private files and directories (the event log, the offline list) also when started by hand.
     daemon::fs::private_umask();
     let mut args = match daemon::exit::parse_args::<Args>() {

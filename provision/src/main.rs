@@ -604,6 +604,10 @@ fn run(args: Args) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
+    // The man pages, made when the package is built (scripts/package).
+    if let Some(code) = daemon::man::if_asked::<Args>("omatoimi-provision", "8") {
+        return code;
+    }
     let args = match daemon::exit::parse_args::<Args>() {
         Ok(args) => args,
         Err(code) => return code,

@@ -204,3 +204,74 @@ fn every_tool_exits_64_on_a_bad_flag_and_78_on_a_bad_configuration_file() {
         );
     }
 }
+
+#[test]
+fn the_packaged_binaries_make_man_pages_in_valid_roff_naming_each_subcommand() {
+    let bins = fresh_binaries(&[
+        ("door-agent", "door-agent"),
+        ("provision", "omatoimi-provision"),
+    ]);
+    let expected: [(&str, &[&str]); 2] = [
+        (
+            "door-agent",
+            &[
+                "run",
+                "lock",
+                "check-config",
+                "selftest",
+                "status",
+                "events",
+                "export",
+                "erase",
+            ],
+        ),
+        ("omatoimi-provision", &["door", "kiosk", "sign"]),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let groff = Command::new("groff").arg("--version").output().is_ok();
+    for (bin, (name, subcommands)) in bins.iter().zip(expected) {
+        let (code, text) = exit_of(bin, &["--man", tmp.path().to_str().unwrap()]);
+        assert_eq!(code, Some(0), "{name} --man: {text}");
+        let page = |file: &str| {
+            std::fs::read_to_string(tmp.path().join(file))
+                .unwrap_or_else(|e| panic!("{file}: {e}; wrote {text}"))
+        };
+        let top = page(&format!("{name}.8"));
+        assert!(top.contains(&format!(".TH {name} 8 ")), "{top}");
+        assert!(top.contains(".SH \"EXIT STATUS\""), "{top}");
+        for sub in subcommands {
+            let roff_name = format!("{name}-{sub}(8)").replace('-', "\\-");
+            assert!(
+                top.contains(&roff_name),
+                "{name}.8 lacks {roff_name}:\n{top}"
+            );
+            let sub_page = page(&format!("{name}-{sub}.8"));
+            assert!(sub_page.contains(".SH SYNOPSIS"), "{sub_page}");
+        }
+        if !groff {
+            println!("SKIPPED the roff check: no groff (Debian package groff-base)");
+            continue;
+        }
+        for entry in std::fs::read_dir(tmp.path()).unwrap() {
+            let file = entry.unwrap().path();
+            // -k: UTF-8 through preconv, as man-db reads a page; -ww: every warning.
+            let out = Command::new("groff")
+                .args(["-k", "-man", "-Tutf8", "-ww", "-z"])
+                .arg(&file)
+                .output()
+                .unwrap();
+            let warnings = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success() && warnings.is_empty(),
+                "{}: {warnings}",
+                file.display()
+            );
+        }
+    }
+    // And the package installs them.
+    let manifest = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../provision/Cargo.toml"),
+    )
+    .unwrap();
+    assert!(manifest.contains("usr/share/man/man8/"), "{manifest}");
+}

@@ -54,6 +54,10 @@ fn time(t: i64) -> String {
 }
 
 fn main() -> ExitCode {
+    // The man pages, made when the package is built (scripts/package).
+    if let Some(code) = daemon::man::if_asked::<Args>("offline", "1") {
+        return code;
+    }
     // The store holds every patron's keyed hash: its files are this user's only, also when a
     // technician runs this by hand (the units set UMask=0077 for the daemons).
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));

@@ -113,6 +113,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // The man pages, made when the package is built (scripts/package).
+    if let Some(code) = daemon::man::if_asked::<Cli>("allowlist-publish", "1") {
+        return code;
+    }
     let cli = match daemon::exit::parse_args::<Cli>() {
         Ok(c) => c,
         Err(code) => return code,

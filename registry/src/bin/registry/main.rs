@@ -75,6 +75,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // The man pages, made when the package is built (scripts/package).
+    if let Some(code) = daemon::man::if_asked::<Args>("registry", "1") {
+        return code;
+    }
     let args = match daemon::exit::parse_args::<Args>() {
         Ok(args) => args,
         Err(code) => return code,
