@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 
 /// The library's console: doors and kiosks report here.
 #[derive(Parser)]
-#[command(version)]
+#[command(version, after_help = daemon::exit::HELP)]
 struct Args {
     /// The console's configuration.
     #[arg(
@@ -59,12 +59,20 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // The man pages, made when the package is built (scripts/package).
+    if let Some(code) = daemon::man::if_asked::<Args>("omatoimi-central", "8") {
+        return code;
+    }
     daemon::logging::init("info");
-    match run(Args::parse()).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    let args = match daemon::exit::parse_args::<Args>() {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    match run(args).await {
+        Ok(()) => daemon::exit::Exit::Ok.into(),
         Err(e) => {
             eprintln!("omatoimi-central: {e:#}");
-            std::process::ExitCode::FAILURE
+            daemon::exit::of(&*e).into()
         }
     }
 }
@@ -93,7 +101,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let settings = central::Settings::load(&args.config)?;
+    let settings = daemon::exit::Tagged::exit(
+        central::Settings::load(&args.config),
+        daemon::exit::Exit::Config,
+    )?;
     let clock = central::system_clock();
     match args.command {
         Command::Serve => {

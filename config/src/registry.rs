@@ -334,15 +334,17 @@ pub struct RegistrySettings {
     pub connect_timeout: Duration,
 }
 
-/// A whole file holding just `[registry]` (the command-line tool's configuration).
+/// A file's `[registry]` table: a `registry.toml` holding just it, or a device's `door.toml` or
+/// `kiosk.toml` (as provisioning writes them), whose other tables are left alone: they are the
+/// daemon's to check. The table itself still refuses unknown keys.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawRegistryFile {
     /// The table.
     pub registry: RawRegistry,
 }
 
-/// Reads and validates a file holding a `[registry]` table.
+/// Reads and validates the `[registry]` table of a file (`registry.toml`, `door.toml`,
+/// `kiosk.toml`).
 pub fn load(path: &Path) -> Result<RegistrySettings, ConfigError> {
     let raw: RawRegistryFile = crate::load(path)?;
     raw.registry.validate(path)
@@ -721,6 +723,53 @@ mod tests {
         std::fs::write(&s, secret).unwrap_or_default();
         std::fs::set_permissions(&s, std::fs::Permissions::from_mode(0o600)).unwrap_or_default();
         load(&file)
+    }
+
+    /// The device's own file, as provisioning writes it, in a directory with the files it
+    /// names.
+    fn device_file(name: &str, secret: &str) -> (tempfile::TempDir, PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join(name);
+        let file = dir.path().join(name);
+        std::fs::write(&file, std::fs::read_to_string(&src).unwrap()).unwrap();
+        std::fs::write(dir.path().join("ca.pem"), "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let s = dir.path().join(secret);
+        std::fs::write(&s, "login = \"door-lemi\"\npassword = \"x\"\n").unwrap();
+        std::fs::set_permissions(&s, std::fs::Permissions::from_mode(0o600)).unwrap();
+        (dir, file)
+    }
+
+    #[test]
+    fn a_doors_and_a_kiosks_own_files_give_their_registry_table() {
+        for (name, secret, location) in [
+            ("door.toml", "door-sip2.secret", "LEMI"),
+            ("kiosk.toml", "kiosk-sip2.secret", "LPR"),
+        ] {
+            let (_dir, file) = device_file(name, secret);
+            let s = load(&file).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let Backend::Sip2(sip) = s.backend else {
+                panic!("{name}: not sip2")
+            };
+            assert_eq!(sip.location.as_deref(), Some(location), "{name}");
+            assert_eq!(sip.dialect.name, "aurora", "{name}");
+        }
+    }
+
+    #[test]
+    fn the_registry_table_still_refuses_an_unknown_key_in_a_door_file() {
+        let (_dir, file) = device_file("door.toml", "door-sip2.secret");
+        let text = std::fs::read_to_string(&file).unwrap();
+        let text = text.replacen("timeout_ms = 3000", "timeout_ms = 3000\ntimout = 1", 1);
+        std::fs::write(&file, text).unwrap();
+        let e = load(&file).unwrap_err().to_string();
+        assert!(e.contains("timout"), "{e}");
+        // A file without the table says so.
+        std::fs::write(&file, "[door]\nname = \"x\"\n").unwrap();
+        let e = load(&file).unwrap_err().to_string();
+        assert!(e.contains("registry"), "{e}");
     }
 
     #[test]

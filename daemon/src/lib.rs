@@ -2,6 +2,9 @@
 //! protocol, and a health endpoint on localhost in Prometheus' text format.
 //!
 //! Layout:
+//! - [`exit`]: one exit-code scheme for every binary (sysexits(3)), and the code an error ends
+//!   the process with.
+//! - [`man`]: each binary's man page (`--man`), from its clap definition.
 //! - [`notify`]: `READY=1`, `WATCHDOG=1`, `STOPPING=1` to `$NOTIFY_SOCKET`, and the watchdog
 //!   interval systemd asked for.
 //! - [`gdpr`]: the card number from standard input and private export files, for `export` and
@@ -13,9 +16,11 @@
 //! - [`selftest`]: a `selftest` line and the pass/fail table a technician reads.
 #![deny(missing_docs)]
 
+pub mod exit;
 pub mod fs;
 pub mod gdpr;
 pub mod logging;
+pub mod man;
 pub mod metrics;
 pub mod notify;
 pub mod selftest;

@@ -23,6 +23,8 @@ pub struct Health {
     events: EventLog,
     clock: Clock,
     state_dir: std::path::PathBuf,
+    /// When the daemon started (Unix seconds), for its uptime.
+    started: i64,
 }
 
 impl Health {
@@ -39,6 +41,7 @@ impl Health {
             console: settings.console.is_some(),
             list,
             events,
+            started: clock().timestamp(),
             clock,
             state_dir: settings.state_dir.clone(),
         }
@@ -60,6 +63,36 @@ impl Health {
         }))
     }
 
+    /// The door's own state: the lock, the library's state (0 closed, 1 self-service, 2
+    /// staffed), alarms raised.
+    pub fn door(&self, unlocked: bool, state: Option<access::hours::LibraryState>, alarms: usize) {
+        if self.endpoint.is_none() && !self.console {
+            return;
+        }
+        let metrics = &self.metrics;
+        metrics.set(
+            "omatoimi_lock_released",
+            "1 while the lock is released",
+            if unlocked { 1.0 } else { 0.0 },
+        );
+        if let Some(state) = state {
+            metrics.set(
+                "omatoimi_library_state",
+                "the library's state: 0 closed, 1 self-service, 2 staffed",
+                match state {
+                    access::hours::LibraryState::Closed => 0.0,
+                    access::hours::LibraryState::SelfService => 1.0,
+                    access::hours::LibraryState::Staffed => 2.0,
+                },
+            );
+        }
+        metrics.set(
+            "omatoimi_alarms_raised",
+            "alarms raised now (forced or held open)",
+            alarms as f64,
+        );
+    }
+
     /// Sets the gauges; the ones that scan the event log only when `full` (every 15 s).
     /// `last_poll` is when the door last read its inputs.
     pub fn gauges(&self, full: bool, last_poll: Instant) {
@@ -68,6 +101,11 @@ impl Health {
         }
         let metrics = &self.metrics;
         metrics.set("omatoimi_up", "1 while the door-agent runs", 1.0);
+        metrics.set(
+            "omatoimi_start_timestamp_seconds",
+            "when the door-agent started (Unix time)",
+            self.started as f64,
+        );
         daemon::selftest::gauges(&self.state_dir, metrics);
         metrics.set(
             "omatoimi_door_task_alive",
@@ -101,6 +139,23 @@ impl Health {
                 "alarms and tamper events in the last 24 hours",
                 recent.iter().filter(|e| e.kind.is_alarm()).count() as f64,
             );
+            let last = |kind| recent.iter().rev().find(|e| e.kind == kind).map(|e| e.at);
+            for (kind, name, help) in [
+                (
+                    crate::events::Kind::Entry,
+                    "omatoimi_last_entry_timestamp_seconds",
+                    "the last patron let in within 24 hours (Unix time)",
+                ),
+                (
+                    crate::events::Kind::Denied,
+                    "omatoimi_last_denial_timestamp_seconds",
+                    "the last patron refused within 24 hours (Unix time)",
+                ),
+            ] {
+                if let Some(at) = last(kind) {
+                    metrics.set(name, help, (at / 1000) as f64);
+                }
+            }
         }
         metrics.set(
             "omatoimi_events",

@@ -29,6 +29,7 @@ pub mod patron;
 pub mod selftest;
 pub mod settings;
 pub mod sign;
+pub mod status;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -390,6 +391,7 @@ pub async fn run<R: Registry + Clone + 'static>(
             }
             _ = gauge_tick.tick() => {
                 health.gauges(true, last_poll);
+                health.door(door.unlocked(), door.state(), door.alarms().len());
                 // The wall clock against the monotonic one: a jump changes which list is in
                 // force and which hours apply, and is how a tampered box would hide.
                 let wall = clock().timestamp_millis();

@@ -6,13 +6,18 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::{NaiveDateTime, TimeZone, Utc};
 use clap::{Parser, Subcommand};
+use daemon::exit::{Coded, Exit, Tagged};
 use door_agent::control::{self, Query};
 use door_agent::events::EventLog;
 use door_agent::{Devices, devices, settings, system_clock};
 use registry::AnyRegistry;
 
 #[derive(Parser)]
-#[command(version, about = "The door daemon of a staffless library")]
+#[command(
+    version,
+    about = "The door daemon of a staffless library",
+    after_help = daemon::exit::HELP
+)]
 struct Args {
     /// The door's configuration file.
     #[arg(
@@ -52,8 +57,14 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         wait: u64,
     },
-    /// The running door's health (from its loopback endpoint, `[door] metrics`).
-    Status,
+    /// The running door's health (from its loopback endpoint, `[door] metrics`) in words: the
+    /// library's state, the lock, alarms, the last entry and refusal in the door's local time,
+    /// uptime, the library system, the offline list. Exits 69 when the door does not answer.
+    Status {
+        /// The gauges as `name value` lines, for scripts (the names without `omatoimi_`).
+        #[arg(long)]
+        raw: bool,
+    },
     /// Events between two local times ("2026-03-03 21:00"), oldest first, pseudonymised.
     Events {
         /// From (local time of the branch), inclusive.
@@ -97,9 +108,11 @@ fn open_log_stopped(s: &settings::DoorSettings) -> anyhow::Result<EventLog> {
         path.display()
     );
     EventLog::open(&path).map_err(|e| match e {
-        door_agent::events::EventLogError::InUse { .. } => anyhow::anyhow!(
-            "the event log is in use: stop the door first (systemctl stop door-agent)"
-        ),
+        door_agent::events::EventLogError::InUse { .. } => Coded::new(
+            Exit::TempFail,
+            "the event log is in use: stop the door first (systemctl stop door-agent)",
+        )
+        .into(),
         e => anyhow::anyhow!(e),
     })
 }
@@ -111,9 +124,16 @@ fn init_logging(verbose: bool) {
 }
 
 fn main() -> std::process::ExitCode {
+    // The man pages, made when the package is built (scripts/package).
+    if let Some(code) = daemon::man::if_asked::<Args>("door-agent", "8") {
+        return code;
+    }
     // Private files and directories (the event log, the offline list) also when started by hand.
     daemon::fs::private_umask();
-    let mut args = Args::parse();
+    let mut args = match daemon::exit::parse_args::<Args>() {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
     let command = args.command.take().unwrap_or(Command::Run);
     // The service says what it is and what it found when it starts; the tools stay quiet.
     init_logging(args.verbose || matches!(command, Command::Run));
@@ -123,7 +143,7 @@ fn main() -> std::process::ExitCode {
             Ok(lock) => Some(lock),
             Err(e) => {
                 eprintln!("door-agent: cannot engage the lock: {e:#}; check the door by hand");
-                return std::process::ExitCode::FAILURE;
+                return daemon::exit::of(&*e).into();
             }
         },
         _ => None,
@@ -161,11 +181,11 @@ fn main() -> std::process::ExitCode {
         runtime.shutdown_timeout(SHUTDOWN_WAIT);
     }
     match result {
-        Ok(()) if unlocked.is_none() => std::process::ExitCode::SUCCESS,
-        Ok(()) => std::process::ExitCode::FAILURE,
+        Ok(()) if unlocked.is_none() => Exit::Ok.into(),
+        Ok(()) => Exit::IoErr.into(),
         Err(e) => {
             eprintln!("door-agent: {e:#}");
-            std::process::ExitCode::FAILURE
+            daemon::exit::of(&*e).into()
         }
     }
 }
@@ -175,7 +195,8 @@ const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_millis(500)
 
 /// The lock's pin from the configuration (only that), claimed and engaged.
 fn engage(config: &std::path::Path) -> anyhow::Result<devices::ClaimedLock> {
-    devices::engage_lock(&settings::load_lock(config)?)
+    let lock = settings::load_lock(config).exit(Exit::Config)?;
+    devices::engage_lock(&lock).map_err(|e| anyhow::Error::from(Coded::new(Exit::IoErr, e)))
 }
 
 async fn real_main(
@@ -184,14 +205,14 @@ async fn real_main(
     lock: Option<devices::ClaimedLock>,
     selftest_lock: &std::sync::OnceLock<std::sync::Arc<dyn drivers::gpio::Engage>>,
 ) -> anyhow::Result<()> {
-    let s = settings::load(&args.config)?;
+    let s = settings::load(&args.config).exit(Exit::Config)?;
     // `events` asks a running door over its socket and writes nothing; it checks when it reads
     // the log itself.
     if !matches!(
         command,
-        Command::CheckConfig | Command::Status | Command::Events { .. }
+        Command::CheckConfig | Command::Status { .. } | Command::Events { .. }
     ) {
-        daemon::check_state_owner(&s.state_dir).map_err(anyhow::Error::msg)?;
+        daemon::check_state_owner(&s.state_dir).exit(Exit::NoPerm)?;
     }
     match command {
         Command::CheckConfig => {
@@ -218,17 +239,29 @@ async fn real_main(
             }
             Ok(())
         }
-        Command::Status => {
+        Command::Status { raw } => {
             let Some(addr) = s.metrics else {
-                anyhow::bail!(
-                    "no health endpoint configured: set [door] metrics = \"127.0.0.1:9465\""
-                );
+                return Err(Coded::new(
+                    Exit::Config,
+                    "no health endpoint configured: set [door] metrics = \"127.0.0.1:9465\"",
+                )
+                .into());
             };
-            let gauges = daemon::metrics::read(addr)
-                .await
-                .map_err(|e| anyhow::anyhow!("{addr}: {e}: is the door-agent running?"))?;
-            for (name, value) in gauges {
-                println!("{name:<48} {value}");
+            let gauges = daemon::metrics::read(addr).await.map_err(|e| {
+                Coded::new(
+                    Exit::Unavailable,
+                    format!("{addr}: {e}: is the door-agent running?"),
+                )
+            })?;
+            if raw {
+                for (name, value) in gauges {
+                    println!("{name:<48} {value}");
+                }
+            } else {
+                print!(
+                    "{}",
+                    door_agent::status::words(&gauges, &s.schedule.zone, Utc::now())
+                );
             }
             Ok(())
         }
@@ -296,7 +329,7 @@ async fn real_main(
                 Ok(e) => e,
                 // No daemon running: read the log directly.
                 Err(_) => {
-                    daemon::check_state_owner(&s.state_dir).map_err(anyhow::Error::msg)?;
+                    daemon::check_state_owner(&s.state_dir).exit(Exit::NoPerm)?;
                     control::answer(&EventLog::open(&s.state_dir.join("events"))?, &q)?
                 }
             };
@@ -343,10 +376,10 @@ async fn real_main(
                         Some(lock) => lock.engage_for_good(devices::ENGAGE_WAIT).is_ok(),
                         None => devices::open_door(&s).is_ok(),
                     };
-                    anyhow::bail!(
+                    return Err(Coded::new(Exit::TempFail, format!(
                         "selftest interrupted; {}",
                         if engaged { "the lock is engaged" } else { "the lock could not be engaged again: check the door" }
-                    );
+                    )).into());
                 }
             };
             print!("{}", daemon::selftest::table(&checks));
@@ -358,14 +391,28 @@ async fn real_main(
                 );
             }
             let failed = checks.iter().filter(|c| !c.ok).count();
-            anyhow::ensure!(failed == 0, "{failed} check(s) failed");
+            if failed > 0 {
+                return Err(Coded::new(Exit::No, format!("{failed} check(s) failed")).into());
+            }
             Ok(())
         }
         // Handled before the runtime starts.
         Command::Lock => Ok(()),
         Command::Run => {
             let stop = shutdown();
-            let registry = s.registry.as_ref().map(AnyRegistry::start).transpose()?;
+            let registry = s
+                .registry
+                .as_ref()
+                .map(AnyRegistry::start)
+                .transpose()
+                .map_err(|e| {
+                    let exit = if e.is_offline() {
+                        Exit::Unavailable
+                    } else {
+                        Exit::Config
+                    };
+                    Coded::new(exit, e)
+                })?;
             let door = match lock {
                 Some(lock) => devices::open_door_with(&s, lock)?,
                 None => devices::open_door(&s)?,

@@ -242,8 +242,11 @@ async fn door_checks(
 
 /// The readers are there, a card is read from one of them, and the keypad gives a key.
 async fn input_checks(s: &DoorSettings, tech: &Technician<'_>, out: &mut Vec<Check>) {
+    // Per reader: found (Some(true)), missing (Some(false)), or not to be known before a card
+    // is read (Wiegand's two pins).
+    let mut found = Vec::new();
     for r in &s.readers {
-        out.push(match r {
+        let line = match r {
             #[cfg(feature = "pcsc")]
             ReaderSettings::Pcsc { reader, .. } => {
                 let filter = reader.clone();
@@ -273,8 +276,13 @@ async fn input_checks(s: &DoorSettings, tech: &Technician<'_>, out: &mut Vec<Che
                 Err(e) => check("serial reader", false, format!("{path}: {e} (plugged in?)")),
             },
             // Two pins: only a card read shows them working.
-            ReaderSettings::Wiegand { .. } => continue,
-        });
+            ReaderSettings::Wiegand { .. } => {
+                found.push(None);
+                continue;
+            }
+        };
+        found.push(Some(line.ok));
+        out.push(line);
     }
     let (mut cards, mut keys) = match devices::open_inputs(s) {
         Ok(x) => x,
@@ -284,39 +292,7 @@ async fn input_checks(s: &DoorSettings, tech: &Technician<'_>, out: &mut Vec<Che
         }
     };
     if !s.readers.is_empty() {
-        (tech.say)(&format!(
-            "Present a library card to the reader within {}.",
-            secs(tech.wait)
-        ));
-        let deadline = tokio::time::Instant::now() + tech.wait;
-        let mut trouble = None;
-        let line = loop {
-            match tokio::time::timeout_at(deadline, cards.recv()).await {
-                Ok(Some(CardEvent::Card { reader, .. })) => {
-                    break check("card read", true, format!("a card was read by {reader}"));
-                }
-                Ok(Some(CardEvent::Unreadable { reader, why })) => {
-                    trouble = Some(format!("{reader}: unreadable: {why}"));
-                }
-                Ok(Some(CardEvent::ReaderLost { reader, why })) => {
-                    trouble = Some(format!("{reader}: {why}"));
-                }
-                Ok(Some(_)) => {}
-                Ok(None) => break check("card read", false, "every reader stopped"),
-                Err(_) => {
-                    break check(
-                        "card read",
-                        false,
-                        format!(
-                            "no card read in {}{}",
-                            secs(tech.wait),
-                            trouble.map(|t| format!(" (last: {t})")).unwrap_or_default()
-                        ),
-                    );
-                }
-            }
-        };
-        out.push(line);
+        out.push(card_read(&found, &mut cards, tech).await);
     }
     if s.keypad.is_some() {
         (tech.say)(&format!(
@@ -337,6 +313,56 @@ async fn input_checks(s: &DoorSettings, tech: &Technician<'_>, out: &mut Vec<Che
         });
     } else {
         out.push(check("keypad", true, "none configured (card-only door)"));
+    }
+}
+
+/// A card read by one of the readers (`found`: each one's check above, `None` where it cannot
+/// be known), within the technician's wait. When every reader was found missing no card can
+/// come: the wait is skipped, and the line says so.
+async fn card_read(
+    found: &[Option<bool>],
+    cards: &mut tokio::sync::mpsc::Receiver<CardEvent>,
+    tech: &Technician<'_>,
+) -> Check {
+    if !found.is_empty() && found.iter().all(|f| *f == Some(false)) {
+        (tech.say)("No card reader was found: the card read is skipped.");
+        return check(
+            "card read",
+            false,
+            "skipped: no reader was found (see above)",
+        );
+    }
+    (tech.say)(&format!(
+        "Present a library card to the reader within {}.",
+        secs(tech.wait)
+    ));
+    let deadline = tokio::time::Instant::now() + tech.wait;
+    let mut trouble = None;
+    loop {
+        match tokio::time::timeout_at(deadline, cards.recv()).await {
+            Ok(Some(CardEvent::Card { reader, .. })) => {
+                break check("card read", true, format!("a card was read by {reader}"));
+            }
+            Ok(Some(CardEvent::Unreadable { reader, why })) => {
+                trouble = Some(format!("{reader}: unreadable: {why}"));
+            }
+            Ok(Some(CardEvent::ReaderLost { reader, why })) => {
+                trouble = Some(format!("{reader}: {why}"));
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => break check("card read", false, "every reader stopped"),
+            Err(_) => {
+                break check(
+                    "card read",
+                    false,
+                    format!(
+                        "no card read in {}{}",
+                        secs(tech.wait),
+                        trouble.map(|t| format!(" (last: {t})")).unwrap_or_default()
+                    ),
+                );
+            }
+        }
     }
 }
 
@@ -470,6 +496,43 @@ mod tests {
             .iter()
             .map(|c| (c.ok, format!("{}: {}", c.what, c.detail)))
             .collect()
+    }
+
+    /// The card read against readers `found`, with nobody presenting a card (the channel stays
+    /// open and silent); the line, what the technician was told, and how long it took.
+    async fn card_read_with(found: &[Option<bool>]) -> (Check, Vec<String>, Duration) {
+        let told = std::sync::Mutex::new(Vec::new());
+        let say = |text: &str| told.lock().unwrap().push(text.to_owned());
+        let tech = Technician {
+            wait: Duration::from_secs(20),
+            show: Duration::from_secs(1),
+            say: &say,
+        };
+        let (_tx, mut cards) = tokio::sync::mpsc::channel(1);
+        let started = tokio::time::Instant::now();
+        let line = card_read(found, &mut cards, &tech).await;
+        let took = started.elapsed();
+        (line, told.into_inner().unwrap(), took)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_card_is_waited_for_when_every_reader_was_found_missing() {
+        let (line, told, took) = card_read_with(&[Some(false), Some(false)]).await;
+        assert_eq!(took, Duration::ZERO);
+        assert!(!line.ok);
+        assert_eq!(line.detail, "skipped: no reader was found (see above)");
+        assert_eq!(
+            told,
+            ["No card reader was found: the card read is skipped."]
+        );
+
+        // One reader there, or one that cannot be known before a card (Wiegand): the wait.
+        for found in [&[Some(false), Some(true)][..], &[Some(false), None][..]] {
+            let (line, told, took) = card_read_with(found).await;
+            assert_eq!(took, Duration::from_secs(20), "{found:?}");
+            assert_eq!(line.detail, "no card read in 20.0 s", "{found:?}");
+            assert!(told[0].starts_with("Present a library card"), "{told:?}");
+        }
     }
 
     #[tokio::test]

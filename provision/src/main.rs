@@ -15,6 +15,7 @@ use provision::{Answers, DoorAnswers, Keypad, KioskAnswers, Layout, Reader, Role
 #[command(
     version,
     about = "Turns a new box into a trusted door or kiosk of one library",
+    after_help = daemon::exit::HELP,
     long_about = "Turns a new box into a trusted door or kiosk of one library: makes the device's key pair and enrolment request, installs the pinned CA, the offline list's keys, the card-hashing secret and the SIP2 account (0600, the service user's), writes a config the daemon's own check has passed, and prints what to do next. Missing answers are asked on a terminal. Running it again is safe: the device key is kept, and answers missing from the command line are taken from the config already written."
 )]
 struct Args {
@@ -302,7 +303,11 @@ fn ask_password() -> anyhow::Result<String> {
             return Ok(pw);
         }
     }
-    anyhow::bail!("nothing was written: no SIP2 password was typed")
+    Err(daemon::exit::Coded::new(
+        daemon::exit::Exit::Usage,
+        "nothing was written: no SIP2 password was typed",
+    )
+    .into())
 }
 
 fn euid() -> u32 {
@@ -568,10 +573,14 @@ fn gather(
         }
     };
     if !ask.missing.is_empty() {
-        anyhow::bail!("{}", ask.missing_text());
+        return Err(daemon::exit::Coded::new(daemon::exit::Exit::Usage, ask.missing_text()).into());
     }
     if !problems.is_empty() {
-        anyhow::bail!("nothing was written:\n  - {}", problems.join("\n  - "));
+        return Err(daemon::exit::Coded::new(
+            daemon::exit::Exit::Usage,
+            format!("nothing was written:\n  - {}", problems.join("\n  - ")),
+        )
+        .into());
     }
     Ok(Answers {
         role,
@@ -677,11 +686,19 @@ fn run(args: Args) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
+    // The man pages, made when the package is built (scripts/package).
+    if let Some(code) = daemon::man::if_asked::<Args>("omatoimi-provision", "8") {
+        return code;
+    }
+    let args = match daemon::exit::parse_args::<Args>() {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("omatoimi-provision: {e:#}");
-            ExitCode::FAILURE
+            daemon::exit::of(&*e).into()
         }
     }
 }

@@ -99,15 +99,21 @@ async fn exit_of(agent: &mut Kill, within: Duration) -> ExitStatus {
     status.unwrap()
 }
 
-/// `door-agent run` that must fail to start: exits non-zero, says why, and leaves the lock
-/// engaged although a crash had left it released.
-async fn start_fails_locked(bin: &Path, rig: &door::Rig, tmp: &Path, why: &str) -> String {
+/// `door-agent run` that must fail to start: exits with `code` (sysexits(3)), says why, and
+/// leaves the lock engaged although a crash had left it released.
+async fn start_fails_locked(
+    bin: &Path,
+    rig: &door::Rig,
+    tmp: &Path,
+    why: &str,
+    code: i32,
+) -> String {
     released_by_a_crash(rig);
     let log = tmp.join("agent.log");
     let mut agent = spawn(bin, rig, "run", &[], &log);
     let status = exit_of(&mut agent, Duration::from_secs(30)).await;
     let stderr = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(status.code(), Some(code), "{stderr}");
     assert!(stderr.contains(why), "expected {why:?} in: {stderr}");
     assert_eq!(lock_level(rig), Some(!RELEASED), "lock engaged: {stderr}");
     stderr
@@ -122,13 +128,14 @@ async fn a_start_that_fails_leaves_the_lock_engaged() {
 
     // A configuration that does not validate.
     edit(&rig.config, "[rules]", "frobnicate = true\n\n[rules]");
-    start_fails_locked(&bin, &rig, tmp.path(), "frobnicate").await;
+    // EX_CONFIG
+    start_fails_locked(&bin, &rig, tmp.path(), "frobnicate", 78).await;
     std::fs::write(&rig.config, &good).unwrap();
 
     // A secret file others may read.
     let secret = rig.dir.join("registry.secret");
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
-    start_fails_locked(&bin, &rig, tmp.path(), "mode 0644").await;
+    start_fails_locked(&bin, &rig, tmp.path(), "mode 0644", 78).await;
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
 
     // A registry client that cannot start: its pinned CA is not a certificate.
@@ -142,7 +149,7 @@ async fn a_start_that_fails_leaves_the_lock_engaged() {
     );
     assert_ne!(text, good, "the rig's [registry.sip2] has no ca");
     std::fs::write(&rig.config, text).unwrap();
-    start_fails_locked(&bin, &rig, tmp.path(), "no certificate in it").await;
+    start_fails_locked(&bin, &rig, tmp.path(), "no certificate in it", 78).await;
     std::fs::write(&rig.config, &good).unwrap();
 
     // A state directory of another user (as root running an export would leave it).
@@ -150,7 +157,8 @@ async fn a_start_that_fails_leaves_the_lock_engaged() {
         let state = rig.dir.join("state");
         std::fs::create_dir_all(&state).unwrap();
         std::os::unix::fs::chown(&state, Some(65534), Some(65534)).unwrap();
-        start_fails_locked(&bin, &rig, tmp.path(), "belongs to the user").await;
+        // EX_NOPERM
+        start_fails_locked(&bin, &rig, tmp.path(), "belongs to the user", 77).await;
         std::os::unix::fs::chown(&state, Some(0), Some(0)).unwrap();
     } else {
         println!("SKIPPED the state directory of another user: not root");
@@ -162,7 +170,7 @@ async fn a_start_that_fails_leaves_the_lock_engaged() {
     let mut agent = spawn(&bin, &rig, "run", &[], &log);
     let status = exit_of(&mut agent, Duration::from_secs(30)).await;
     let stderr = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(status.code(), Some(78), "{stderr}");
     assert!(
         stderr.contains("cannot engage the lock") && stderr.contains("gpio.lock"),
         "{stderr}"
@@ -354,7 +362,7 @@ async fn the_lock_command_works_when_the_configuration_does_not() {
     .unwrap();
     let out = lock_command(&bin, &rig, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
     assert!(
         stderr.contains("cannot engage the lock") && stderr.contains("gpio.backend"),
         "{stderr}"

@@ -127,7 +127,7 @@ async fn the_doors_events_about_one_card_are_exported_and_erased() {
 
     // The running door's health, as `door-agent status` shows it.
     let o = Command::new(&bin)
-        .args(["-c", &rig.config.to_string_lossy(), "status"])
+        .args(["-c", &rig.config.to_string_lossy(), "status", "--raw"])
         .output()
         .unwrap();
     let status = text(&o);
@@ -148,6 +148,28 @@ async fn the_doors_events_about_one_card_are_exported_and_erased() {
         "{status}"
     );
     assert!(!status.contains(AINO));
+
+    // The same in words, as a technician reads it.
+    let o = Command::new(&bin)
+        .args(["-c", &rig.config.to_string_lossy(), "status"])
+        .output()
+        .unwrap();
+    let words = text(&o);
+    assert!(o.status.success(), "{words}");
+    for want in [
+        "door-agent       up ",
+        "door task        reading its inputs",
+        "lock             engaged",
+        "library system   reachable",
+        "offline list     version ",
+        "times in         Europe/Helsinki",
+    ] {
+        assert!(
+            words.lines().any(|l| l.starts_with(want)),
+            "status lacks {want:?}:\n{words}"
+        );
+    }
+    assert!(!words.contains("_timestamp_seconds"), "{words}");
 
     // Forced open: a security event, kept apart.
     d.set_open(true);

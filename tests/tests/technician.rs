@@ -335,7 +335,7 @@ async fn a_technician_provisions_checks_and_starts_a_door() {
     );
     let status = || {
         Command::new(&door)
-            .args(["-c", &config.to_string_lossy(), "status"])
+            .args(["-c", &config.to_string_lossy(), "status", "--raw"])
             .output()
             .unwrap()
     };

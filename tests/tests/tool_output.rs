@@ -124,3 +124,154 @@ async fn log_lines_have_no_colour_codes_in_a_file_and_priorities_in_the_journal(
     assert!(!text.starts_with('<'), "{text}");
     rig.running.stop();
 }
+
+/// The technician's binaries, built now (fresh: `cargo test -p e2e` builds no package's
+/// binaries but this one's), in this test's target directory.
+fn fresh_binaries(names: &[(&str, &str)]) -> Vec<PathBuf> {
+    let mut c = Command::new(env!("CARGO"));
+    c.arg("build")
+        .arg("--manifest-path")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"));
+    for (package, _) in names {
+        c.args(["-p", package]);
+    }
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    names
+        .iter()
+        .map(|(_, bin)| e2e::workspace_binary(bin).unwrap())
+        .collect()
+}
+
+/// Runs `bin args`; its exit code and what it wrote.
+fn exit_of(bin: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(bin)
+        .args(args)
+        .env_remove("DOOR_AGENT_CONFIG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+#[test]
+fn every_tool_exits_64_on_a_bad_flag_and_78_on_a_bad_configuration_file() {
+    let bins = fresh_binaries(&[
+        ("door-agent", "door-agent"),
+        ("registry", "registry"),
+        ("offline", "offline"),
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(&bad, "[registry\nkind = \n").unwrap();
+    let bad = bad.to_str().unwrap();
+    let missing = tmp.path().join("missing.toml");
+    let missing = missing.to_str().unwrap();
+    // Each tool's command that reads its configuration (registry's before it asks for a PIN).
+    let commands: [&[&str]; 3] = [
+        &["check-config"],
+        &["verify", "24680000000011"],
+        &["status"],
+    ];
+    for (bin, command) in bins.iter().zip(commands) {
+        let name = bin.file_name().unwrap().to_string_lossy();
+        let (code, text) = exit_of(bin, &[&[command[0], "--frobnicate"][..]].concat());
+        assert_eq!(code, Some(64), "{name} --frobnicate: {text}");
+        assert!(text.contains("--frobnicate"), "{name}: {text}");
+
+        for config in [bad, missing] {
+            let args = [&["-c", config][..], command].concat();
+            let (code, text) = exit_of(bin, &args);
+            assert_eq!(code, Some(78), "{name} {args:?}: {text}");
+            assert!(text.contains(config), "{name} names the file: {text}");
+        }
+
+        // --help is no mistake, and says what the codes mean.
+        let (code, text) = exit_of(bin, &["--help"]);
+        assert_eq!(code, Some(0), "{name}: {text}");
+        assert!(
+            text.contains("64 bad command line") && text.contains("78 bad configuration file"),
+            "{name}: {text}"
+        );
+    }
+}
+
+#[test]
+fn the_packaged_binaries_make_man_pages_in_valid_roff_naming_each_subcommand() {
+    let bins = fresh_binaries(&[
+        ("door-agent", "door-agent"),
+        ("provision", "omatoimi-provision"),
+    ]);
+    let expected: [(&str, &[&str]); 2] = [
+        (
+            "door-agent",
+            &[
+                "run",
+                "lock",
+                "check-config",
+                "selftest",
+                "status",
+                "events",
+                "export",
+                "erase",
+            ],
+        ),
+        ("omatoimi-provision", &["door", "kiosk", "sign"]),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let groff = Command::new("groff").arg("--version").output().is_ok();
+    for (bin, (name, subcommands)) in bins.iter().zip(expected) {
+        let (code, text) = exit_of(bin, &["--man", tmp.path().to_str().unwrap()]);
+        assert_eq!(code, Some(0), "{name} --man: {text}");
+        let page = |file: &str| {
+            std::fs::read_to_string(tmp.path().join(file))
+                .unwrap_or_else(|e| panic!("{file}: {e}; wrote {text}"))
+        };
+        let top = page(&format!("{name}.8"));
+        assert!(top.contains(&format!(".TH {name} 8 ")), "{top}");
+        assert!(top.contains(".SH \"EXIT STATUS\""), "{top}");
+        for sub in subcommands {
+            let roff_name = format!("{name}-{sub}(8)").replace('-', "\\-");
+            assert!(
+                top.contains(&roff_name),
+                "{name}.8 lacks {roff_name}:\n{top}"
+            );
+            let sub_page = page(&format!("{name}-{sub}.8"));
+            assert!(sub_page.contains(".SH SYNOPSIS"), "{sub_page}");
+        }
+        if !groff {
+            println!("SKIPPED the roff check: no groff (Debian package groff-base)");
+            continue;
+        }
+        for entry in std::fs::read_dir(tmp.path()).unwrap() {
+            let file = entry.unwrap().path();
+            // -k: UTF-8 through preconv, as man-db reads a page; -ww: every warning.
+            let out = Command::new("groff")
+                .args(["-k", "-man", "-Tutf8", "-ww", "-z"])
+                .arg(&file)
+                .output()
+                .unwrap();
+            let warnings = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success() && warnings.is_empty(),
+                "{}: {warnings}",
+                file.display()
+            );
+        }
+    }
+    // And the package installs them.
+    let manifest = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../provision/Cargo.toml"),
+    )
+    .unwrap();
+    assert!(manifest.contains("usr/share/man/man8/"), "{manifest}");
+}

@@ -1,18 +1,25 @@
 //! `offline`: the device's offline list, for technicians and the demo (`cargo run -p offline --`).
 //!
-//! Exit codes: 0 yes (verified, applied, up to date), 1 the list's "no" (unknown card, wrong PIN,
-//! lockout) or a refused list, 2 no usable list or no answer from the server, 64 bad configuration.
+//! Exit codes (sysexits(3), `daemon::exit`): 0 yes (verified, applied, up to date), 1 the list's
+//! "no" (unknown card, wrong PIN, lockout, no list in force), 64 a bad command line, 65 a refused
+//! list, 66 a list file missing, 69 the list server unreachable, 74 the store unusable, 75 the
+//! store in use or the server busy, 78 a bad configuration.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use daemon::exit::Exit;
 use offline::{OfflineAnswer, OfflineList};
 use redact::CardNumber;
 use registry::cli;
 
 #[derive(Parser, Debug)]
-#[command(version, about = "The offline allow-list of a door or kiosk")]
+#[command(
+    version,
+    about = "The offline allow-list of a door or kiosk",
+    after_help = daemon::exit::HELP
+)]
 struct Args {
     /// The device's configuration (with an [allowlist] table).
     #[arg(short, long, global = true)]
@@ -47,27 +54,34 @@ fn time(t: i64) -> String {
 }
 
 fn main() -> ExitCode {
+    // The man pages, made when the package is built (scripts/package).
+    if let Some(code) = daemon::man::if_asked::<Args>("offline", "1") {
+        return code;
+    }
     // The store holds every patron's keyed hash: its files are this user's only, also when a
     // technician runs this by hand (the units set UMask=0077 for the daemons).
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
-    let args = Args::parse();
+    let args = match daemon::exit::parse_args::<Args>() {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
     cli::init_logging(args.verbose);
     let Some(config) = &args.config else {
         eprintln!("offline: name the device's configuration with -c FILE");
-        return ExitCode::from(64);
+        return Exit::Usage.into();
     };
     let settings = match config::allowlist::load(config) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
-            return ExitCode::from(64);
+            return Exit::Config.into();
         }
     };
     let list = match OfflineList::open(settings) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("{e}");
-            return ExitCode::from(2);
+            return store_exit(&e).into();
         }
     };
     let now = chrono::Utc::now().timestamp();
@@ -75,7 +89,7 @@ fn main() -> ExitCode {
         Command::Status => match list.store().current() {
             None => {
                 println!("no list applied");
-                ExitCode::from(2)
+                Exit::No.into()
             }
             Some(c) => {
                 let h = &c.header.header;
@@ -101,7 +115,7 @@ fn main() -> ExitCode {
                     }
                     Err(r) => {
                         println!("  NOT in force: {r}");
-                        ExitCode::from(2)
+                        Exit::No.into()
                     }
                 }
             }
@@ -114,7 +128,7 @@ fn main() -> ExitCode {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("cannot start: {e}");
-                    return ExitCode::from(70);
+                    return Exit::Software.into();
                 }
             };
             runtime.block_on(async {
@@ -122,7 +136,7 @@ fn main() -> ExitCode {
                     Ok(f) => f,
                     Err(e) => {
                         eprintln!("{e}");
-                        return ExitCode::from(64);
+                        return Exit::Config.into();
                     }
                 };
                 match fetcher.sync(&list, now).await {
@@ -132,11 +146,11 @@ fn main() -> ExitCode {
                     }
                     Err(offline::SyncError::Apply(offline::ApplyError::Refused(r))) => {
                         println!("refused: {r}");
-                        ExitCode::from(1)
+                        Exit::DataErr.into()
                     }
                     Err(e) => {
                         println!("error: {e}");
-                        ExitCode::from(2)
+                        sync_exit(&e).into()
                     }
                 }
             })
@@ -151,11 +165,11 @@ fn main() -> ExitCode {
                 Err(offline::ApplyError::Refused(r)) => {
                     offline::log_refusal(&file.display().to_string(), &r);
                     println!("refused: {r}");
-                    ExitCode::from(1)
+                    Exit::DataErr.into()
                 }
                 Err(e) => {
                     println!("error: {e}");
-                    ExitCode::from(2)
+                    apply_exit(&e).into()
                 }
             }
         }
@@ -164,7 +178,7 @@ fn main() -> ExitCode {
                 Ok(p) => p,
                 Err(e) => {
                     eprintln!("cannot read the PIN: {e}");
-                    return ExitCode::from(64);
+                    return Exit::NoInput.into();
                 }
             };
             match list.check(&CardNumber::new(card), &pin, now) {
@@ -200,25 +214,57 @@ fn main() -> ExitCode {
                             "the card is listed without a PIN verifier and none was learned here: its PIN cannot be checked offline"
                         ),
                     }
-                    ExitCode::from(1)
+                    Exit::No.into()
                 }
                 Ok(OfflineAnswer::UnknownCard) => {
                     println!("unknown card");
-                    ExitCode::from(1)
+                    Exit::No.into()
                 }
                 Ok(OfflineAnswer::WrongPin { tries_left }) => {
                     println!("wrong PIN ({tries_left} tries left)");
-                    ExitCode::from(1)
+                    Exit::No.into()
                 }
                 Ok(OfflineAnswer::LockedOut { until }) => {
                     println!("locked out until {}", time(until));
-                    ExitCode::from(1)
+                    Exit::No.into()
                 }
                 Err(e) => {
                     println!("no answer: {e}");
-                    ExitCode::from(2)
+                    match e {
+                        offline::OfflineError::Store(e) => store_exit(&e),
+                        _ => Exit::No,
+                    }
+                    .into()
                 }
             }
         }
+    }
+}
+
+/// The store's errors: in use by the running daemon (try again when it is stopped), or unusable.
+fn store_exit(e: &(dyn std::error::Error + 'static)) -> Exit {
+    match daemon::exit::of(e) {
+        Exit::Software => Exit::IoErr,
+        exit => exit,
+    }
+}
+
+fn apply_exit(e: &offline::ApplyError) -> Exit {
+    match e {
+        offline::ApplyError::Refused(_) | offline::ApplyError::TooLarge { .. } => Exit::DataErr,
+        offline::ApplyError::Io { cause, .. } => daemon::exit::of_io(cause.kind()),
+        offline::ApplyError::DiskFull { .. } => Exit::CantCreat,
+        offline::ApplyError::Store(e) => store_exit(e),
+    }
+}
+
+fn sync_exit(e: &offline::SyncError) -> Exit {
+    match e {
+        offline::SyncError::Unreachable { .. } => Exit::Unavailable,
+        // 5xx: the server is there but cannot serve now; 4xx: this device is refused.
+        offline::SyncError::Status { status, .. } if *status >= 500 => Exit::TempFail,
+        offline::SyncError::Status { .. } => Exit::NoPerm,
+        offline::SyncError::NoUrl | offline::SyncError::Setup(_) => Exit::Config,
+        offline::SyncError::Apply(e) => apply_exit(e),
     }
 }

@@ -1,6 +1,7 @@
 //! `allowlist-publish`: keys, lists and deltas for the offline allow-list.
 //!
-//! Exit codes: 0 done, 1 the publication or key operation failed, 64 bad arguments.
+//! Exit codes (sysexits(3), `daemon::exit`): 0 done, 64 bad arguments, 65 a bad export, key or
+//! state file, 66 an input file missing, 73 an output that cannot be made, 74 other I/O.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +13,8 @@ use publisher::secrets;
 #[derive(Parser, Debug)]
 #[command(
     version,
-    about = "Builds and signs the offline allow-list for doors and kiosks"
+    about = "Builds and signs the offline allow-list for doors and kiosks",
+    after_help = daemon::exit::HELP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -111,22 +113,19 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // The man pages, made when the package is built (scripts/package).
+    if let Some(code) = daemon::man::if_asked::<Cli>("allowlist-publish", "1") {
+        return code;
+    }
+    let cli = match daemon::exit::parse_args::<Cli>() {
         Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(64)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
+        Err(code) => return code,
     };
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("allowlist-publish: {e}");
-            ExitCode::from(1)
+            exit_of(&e).into()
         }
     }
 }
@@ -316,4 +315,18 @@ fn run(command: Command) -> Result<(), publisher::PublishError> {
         }
     }
     Ok(())
+}
+
+/// The code a failed publication ends with.
+fn exit_of(e: &publisher::PublishError) -> daemon::exit::Exit {
+    use daemon::exit::Exit;
+    use publisher::PublishError as P;
+    match e {
+        P::Io { cause, .. } => match cause.kind() {
+            std::io::ErrorKind::AlreadyExists => Exit::CantCreat,
+            kind => daemon::exit::of_io(kind),
+        },
+        P::Export { .. } | P::BadFile { .. } => Exit::DataErr,
+        P::Options(_) => Exit::Usage,
+    }
 }

@@ -10,12 +10,18 @@ use std::time::Instant;
 use registry::cli;
 
 use clap::{Parser, Subcommand};
+use daemon::exit::Exit;
 use registry::{AnyRegistry, PatronLogin, Registry, RegistryError, ReturnRoute, Verification};
 
 #[derive(Parser, Debug)]
-#[command(version, about = "Ask the library system what a door or kiosk asks")]
+#[command(
+    version,
+    about = "Ask the library system what a door or kiosk asks",
+    after_help = daemon::exit::HELP
+)]
 struct Args {
-    /// Configuration file with a [registry] table.
+    /// Configuration file with a [registry] table: a registry.toml, or the device's own
+    /// door.toml or kiosk.toml (only its [registry] table is read).
     #[arg(
         long,
         short,
@@ -69,13 +75,20 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    // The man pages, made when the package is built (scripts/package).
+    if let Some(code) = daemon::man::if_asked::<Args>("registry", "1") {
+        return code;
+    }
+    let args = match daemon::exit::parse_args::<Args>() {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
     cli::init_logging(args.verbose);
     let settings = match config::registry::load(&args.config) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
-            return ExitCode::from(64);
+            return Exit::Config.into();
         }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -85,7 +98,7 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot start: {e}");
-            return ExitCode::from(70);
+            return Exit::Software.into();
         }
     };
     runtime.block_on(async {
@@ -93,15 +106,15 @@ fn main() -> ExitCode {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("{e}");
-                return ExitCode::from(64);
+                return Exit::Config.into();
             }
         };
         match run(&registry, args.command).await {
-            Ok(true) => ExitCode::SUCCESS,
-            Ok(false) => ExitCode::from(1),
+            Ok(true) => Exit::Ok.into(),
+            Ok(false) => Exit::No.into(),
             Err(e) => {
                 eprintln!("error: {e}");
-                ExitCode::from(2)
+                exit_of(&e).into()
             }
         }
     })
@@ -297,5 +310,16 @@ fn print_loan(verb: &str, o: &registry::LoanOutcome) {
             title(&o.title),
             suffix(o.message.clone())
         );
+    }
+}
+
+/// The code a failed command ends with: the library system not answering is not our setup.
+fn exit_of(e: &RegistryError) -> Exit {
+    match e {
+        RegistryError::Unreachable(_) | RegistryError::Timeout(_) => Exit::Unavailable,
+        RegistryError::Tls(_) | RegistryError::DeviceRefused(_) => Exit::NoPerm,
+        RegistryError::Protocol(_) => Exit::DataErr,
+        RegistryError::Server(_) => Exit::TempFail,
+        RegistryError::Setup(_) => Exit::Config,
     }
 }
