@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use daemon::exit::{Exit, Tagged};
 use drivers::card::{CardEvent, CardReader};
 use kiosk::queue::{Queue, State};
 use kiosk::settings::{self, PadSettings};
@@ -10,7 +11,11 @@ use kiosk::{Devices, Input};
 use tokio::sync::mpsc;
 
 #[derive(Debug, Parser)]
-#[command(version, about = "The self-checkout kiosk of a staffless library")]
+#[command(
+    version,
+    about = "The self-checkout kiosk of a staffless library",
+    after_help = daemon::exit::HELP
+)]
 struct Cli {
     /// The configuration file.
     #[arg(
@@ -65,9 +70,9 @@ enum Command {
 }
 
 fn open_queue_stopped(settings: &settings::KioskSettings) -> anyhow::Result<Queue> {
-    Queue::open(&settings.state_dir.join("queue")).map_err(|e| {
-        anyhow::anyhow!("{e}\nIs the kiosk running? Stop it first (systemctl stop kiosk).")
-    })
+    Ok(Queue::open(&settings.state_dir.join("queue"))
+        .map_err(|e| format!("{e}\nIs the kiosk running? Stop it first (systemctl stop kiosk)."))
+        .exit(Exit::TempFail)?)
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,28 +89,35 @@ enum QueueCommand {
 }
 
 fn main() -> std::process::ExitCode {
+    // The man pages, made when the package is built (scripts/package).
+    if let Some(code) = daemon::man::if_asked::<Cli>("kiosk", "8") {
+        return code;
+    }
     // Private files and directories (the queue holds card numbers) also when started by hand.
     daemon::fs::private_umask();
-    let cli = Cli::parse();
+    let cli = match daemon::exit::parse_args::<Cli>() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     daemon::logging::init("info");
     match run(cli) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => Exit::Ok.into(),
         Err(e) => {
             eprintln!("kiosk: {e:#}");
-            std::process::ExitCode::FAILURE
+            daemon::exit::of(&*e).into()
         }
     }
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let settings = settings::load(&cli.config)?;
+    let settings = settings::load(&cli.config).exit(Exit::Config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     let command = cli.command.unwrap_or(Command::Run { headless: false });
     if !matches!(command, Command::CheckConfig | Command::Status) {
-        daemon::check_state_owner(&settings.state_dir).map_err(anyhow::Error::msg)?;
+        daemon::check_state_owner(&settings.state_dir).exit(Exit::NoPerm)?;
     }
     match command {
         Command::CheckConfig => {
@@ -136,18 +148,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             let failed = checks.iter().filter(|c| !c.ok).count();
-            anyhow::ensure!(failed == 0, "{failed} check(s) failed");
+            if failed > 0 {
+                return Err(daemon::exit::Coded::new(
+                    Exit::No,
+                    format!("{failed} check(s) failed"),
+                )
+                .into());
+            }
             Ok(())
         }
         Command::Status => {
             let Some(addr) = settings.metrics else {
-                anyhow::bail!(
-                    "no health endpoint configured: set [kiosk] metrics = \"127.0.0.1:9464\""
-                );
+                return Err(daemon::exit::Coded::new(
+                    Exit::Config,
+                    "no health endpoint configured: set [kiosk] metrics = \"127.0.0.1:9464\"",
+                )
+                .into());
             };
             let gauges = runtime
                 .block_on(daemon::metrics::read(addr))
-                .map_err(|e| anyhow::anyhow!("{addr}: {e}: is the kiosk running?"))?;
+                .map_err(|e| format!("{addr}: {e}: is the kiosk running?"))
+                .exit(Exit::Unavailable)?;
             for (name, value) in gauges {
                 println!("{name:<48} {value}");
             }
@@ -206,9 +227,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .map(|d| d.id)
                 .collect();
             if waiting > 0 {
-                anyhow::bail!(
-                    "{waiting} offline loan(s) of this card could not be delivered (is the library system reachable?): nothing was erased; try again when it answers"
-                );
+                return Err(daemon::exit::Coded::new(
+                    Exit::TempFail,
+                    format!(
+                        "{waiting} offline loan(s) of this card could not be delivered (is the library system reachable?): nothing was erased; try again when it answers"
+                    ),
+                )
+                .into());
             }
             if !conflicts.is_empty() {
                 anyhow::bail!(

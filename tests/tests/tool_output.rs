@@ -128,13 +128,13 @@ async fn log_lines_have_no_colour_codes_in_a_file_and_priorities_in_the_journal(
 /// The technician's binaries, built now (fresh: `cargo test -p e2e` builds no package's
 /// binaries but this one's), in this test's target directory.
 fn fresh_binaries(names: &[(&str, &str)]) -> Vec<PathBuf> {
+    // Every binary of the workspace, as scripts/test-dates builds them: one build, shared, with
+    // the features a workspace build has (a build of a few packages would make its own copy of
+    // every library they use).
     let mut c = Command::new(env!("CARGO"));
-    c.arg("build")
+    c.args(["build", "--locked", "--workspace", "--bins"])
         .arg("--manifest-path")
         .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"));
-    for (package, _) in names {
-        c.args(["-p", package]);
-    }
     let out = c.output().unwrap();
     assert!(
         out.status.success(),
@@ -169,6 +169,7 @@ fn every_tool_exits_64_on_a_bad_flag_and_78_on_a_bad_configuration_file() {
         ("door-agent", "door-agent"),
         ("registry", "registry"),
         ("offline", "offline"),
+        ("kiosk", "kiosk"),
     ]);
     let tmp = tempfile::tempdir().unwrap();
     let bad = tmp.path().join("bad.toml");
@@ -177,10 +178,11 @@ fn every_tool_exits_64_on_a_bad_flag_and_78_on_a_bad_configuration_file() {
     let missing = tmp.path().join("missing.toml");
     let missing = missing.to_str().unwrap();
     // Each tool's command that reads its configuration (registry's before it asks for a PIN).
-    let commands: [&[&str]; 3] = [
+    let commands: [&[&str]; 4] = [
         &["check-config"],
         &["verify", "24680000000011"],
         &["status"],
+        &["check-config"],
     ];
     for (bin, command) in bins.iter().zip(commands) {
         let name = bin.file_name().unwrap().to_string_lossy();
@@ -210,8 +212,9 @@ fn the_packaged_binaries_make_man_pages_in_valid_roff_naming_each_subcommand() {
     let bins = fresh_binaries(&[
         ("door-agent", "door-agent"),
         ("provision", "omatoimi-provision"),
+        ("kiosk", "kiosk"),
     ]);
-    let expected: [(&str, &[&str]); 2] = [
+    let expected: [(&str, &[&str]); 3] = [
         (
             "door-agent",
             &[
@@ -226,6 +229,18 @@ fn the_packaged_binaries_make_man_pages_in_valid_roff_naming_each_subcommand() {
             ],
         ),
         ("omatoimi-provision", &["door", "kiosk", "sign"]),
+        (
+            "kiosk",
+            &[
+                "run",
+                "check-config",
+                "status",
+                "selftest",
+                "queue",
+                "export",
+                "erase",
+            ],
+        ),
     ];
     let tmp = tempfile::tempdir().unwrap();
     let groff = Command::new("groff").arg("--version").output().is_ok();
