@@ -389,11 +389,7 @@ pub async fn run(
     door_checks(s, tech, &mut out, lock).await;
     input_checks(s, tech, &mut out).await;
     out.push(offline::selftest::library_system(s.registry.as_ref(), Duration::from_secs(5)).await);
-    out.push(offline::selftest::offline_list(
-        &s.allowlist,
-        now,
-        "door-agent",
-    ));
+    out.push(offline::selftest::offline_list(&s.allowlist, now, "door-agent").await);
     out
 }
 

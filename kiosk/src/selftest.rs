@@ -101,7 +101,7 @@ pub async fn run(settings: &KioskSettings, now: i64, test_page: bool) -> Vec<Che
             true,
             "none configured (no offline lending)",
         )),
-        Some(a) => out.push(offline::selftest::offline_list(a, now, "kiosk")),
+        Some(a) => out.push(offline::selftest::offline_list(a, now, "kiosk").await),
     }
     out
 }

@@ -34,7 +34,7 @@ pub mod verify;
 pub use apply::{Applied, ApplyError, apply_file};
 pub use lookup::{OfflineAnswer, OfflineError, OfflineList};
 pub use store::{Store, StoreError};
-pub use sync::{Fetcher, SyncError, Synced, sync_forever};
+pub use sync::{Fetcher, Progress, SyncError, Synced, sync_forever};
 pub use verify::{Identity, Refusal, Verdict, Verifier};
 
 /// Logs a refused list as a security event (target `security`).

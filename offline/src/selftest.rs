@@ -86,21 +86,50 @@ pub fn freshness(held: Option<(u64, i64)>, now: i64, none: &str) -> Check {
     }
 }
 
-/// The offline list in the device's store: applied, and not expired at `now` (Unix seconds).
-/// The store is the daemon's: it must be stopped.
-pub fn offline_list(settings: &AllowlistSettings, now: i64, daemon: &str) -> Check {
-    match crate::OfflineList::open(settings.clone()) {
-        Err(e) => check(
-            "offline list",
-            false,
-            format!("{e} (is the {daemon} running? stop it first)"),
+/// The offline list: fetched from the list server now (the network path a door and a kiosk use:
+/// TLS, the device's certificate, the signatures), then the list in force, applied and not
+/// expired at `now` (Unix seconds). On a new box this is its first list. The store is the
+/// daemon's: it must be stopped.
+pub async fn offline_list(settings: &AllowlistSettings, now: i64, daemon: &str) -> Check {
+    let list = match crate::OfflineList::open(settings.clone()) {
+        Ok(list) => list,
+        Err(e) => {
+            return check(
+                "offline list",
+                false,
+                format!("{e} (is the {daemon} running? stop it first)"),
+            );
+        }
+    };
+    // No list server: lists come by hand (`offline apply`).
+    let fetched = match crate::Fetcher::new(&list) {
+        Err(crate::SyncError::NoUrl) => None,
+        Err(e) => Some(Err(e.to_string())),
+        Ok(f) => Some(
+            f.sync(&list, now)
+                .await
+                .map(|s| s.words())
+                .map_err(|e| e.to_string()),
         ),
-        Ok(list) => freshness(
-            list.store()
-                .current()
-                .map(|c| (c.header.header.version, c.header.header.expires_at)),
-            now,
-            &format!("none applied yet (start the {daemon} with the network up)"),
-        ),
+    };
+    let held = list
+        .store()
+        .current()
+        .map(|c| (c.header.header.version, c.header.header.expires_at));
+    let none = match &fetched {
+        Some(Err(why)) => format!("none applied yet, and the list server: {why}"),
+        _ => format!("none applied yet (start the {daemon} with the network up)"),
+    };
+    let mut c = freshness(held, now, &none);
+    match fetched {
+        // The list in force is fine, but the server could not be reached: said, and failed
+        // (the next one will not come either).
+        Some(Err(why)) if c.ok => {
+            c.ok = false;
+            c.detail = format!("{}; the list server: {why}", c.detail);
+        }
+        Some(Ok(words)) if c.ok => c.detail = format!("{} (fetched now: {words})", c.detail),
+        _ => {}
     }
+    c
 }

@@ -72,11 +72,70 @@ fn refusal_hint(status: u16) -> &'static str {
 }
 
 /// The HTTPS side of a device's list.
-#[derive(Debug)]
 pub struct Fetcher {
     client: reqwest::Client,
     base: String,
     etag: Mutex<Option<String>>,
+    progress: Option<Box<dyn Fn(Progress) + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetcher")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How far a sync has come, for a technician watching `offline sync`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// Asking the server for its newest list (the head).
+    Asking {
+        /// The URL.
+        url: String,
+    },
+    /// Downloading a file: this many bytes so far, of this many when the server says.
+    Downloading {
+        /// `delta-from-N.oal` or `full.oal`.
+        name: String,
+        /// Bytes so far.
+        bytes: u64,
+        /// Bytes in all, when known.
+        total: Option<u64>,
+    },
+    /// Checking its signatures and applying it.
+    Applying {
+        /// The file.
+        name: String,
+    },
+}
+
+impl Synced {
+    /// What happened, in words for a technician.
+    pub fn words(&self) -> String {
+        match self {
+            Self::Unchanged { version: Some(v) } => {
+                format!("up to date: version {v} is the newest the server has")
+            }
+            Self::Unchanged { version: None } => {
+                "the server has no list this device can take yet".to_owned()
+            }
+            Self::Applied(Applied::Unchanged { version }) => {
+                format!("up to date: version {version} is already in force")
+            }
+            Self::Applied(Applied::Full { version, entries }) => {
+                format!("version {version} applied: a full list of {entries} patron(s)")
+            }
+            Self::Applied(Applied::Delta {
+                from,
+                version,
+                entries,
+            }) => format!(
+                "version {version} applied: the changes since version {from} ({entries} patron(s) in all)"
+            ),
+        }
+    }
 }
 
 impl Fetcher {
@@ -97,7 +156,21 @@ impl Fetcher {
             client,
             base,
             etag: Mutex::new(None),
+            progress: None,
         })
+    }
+
+    /// Tells `report` how the sync comes on (the head asked, bytes downloaded, the list
+    /// applied): `offline sync` shows it.
+    pub fn with_progress(mut self, report: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Box::new(report));
+        self
+    }
+
+    fn report(&self, p: Progress) {
+        if let Some(r) = &self.progress {
+            r(p);
+        }
     }
 
     fn unreachable(&self, url: &str, e: reqwest::Error) -> SyncError {
@@ -142,6 +215,7 @@ impl Fetcher {
             });
         }
         let max = list.settings().max_list_bytes;
+        let total = resp.content_length();
         let path = list.store().path().with_extension("download");
         let io = |cause| {
             SyncError::Apply(ApplyError::Io {
@@ -151,15 +225,38 @@ impl Fetcher {
         };
         let mut file = tokio::fs::File::create(&path).await.map_err(io)?;
         let mut size = 0u64;
+        let mut told = 0u64;
         use tokio::io::AsyncWriteExt;
+        self.report(Progress::Downloading {
+            name: name.to_owned(),
+            bytes: 0,
+            total,
+        });
         while let Some(chunk) = resp.chunk().await.map_err(|e| self.unreachable(&url, e))? {
             size += chunk.len() as u64;
             if size > max {
                 return Err(ApplyError::TooLarge { size, max }.into());
             }
             file.write_all(&chunk).await.map_err(io)?;
+            // Every megabyte.
+            if size - told >= 1 << 20 {
+                told = size;
+                self.report(Progress::Downloading {
+                    name: name.to_owned(),
+                    bytes: size,
+                    total,
+                });
+            }
         }
         file.sync_all().await.map_err(io)?;
+        self.report(Progress::Downloading {
+            name: name.to_owned(),
+            bytes: size,
+            total: Some(size),
+        });
+        self.report(Progress::Applying {
+            name: name.to_owned(),
+        });
         Ok(Some(path))
     }
 
@@ -189,6 +286,7 @@ impl Fetcher {
     /// Brings the device's list up to date at `now` (Unix seconds).
     pub async fn sync(&self, list: &OfflineList, now: i64) -> Result<Synced, SyncError> {
         let url = format!("{}head.oal", self.base);
+        self.report(Progress::Asking { url: url.clone() });
         let mut req = self.client.get(&url);
         let etag = self.etag.lock().ok().and_then(|e| e.clone());
         let held = list.store().held();

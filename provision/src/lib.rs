@@ -653,7 +653,7 @@ pub fn next_steps(a: &Answers, report: &Report, user: &str) -> Vec<String> {
     }
     out.push(format!("{daemon} -c {config} check-config"));
     out.push(format!(
-        "sudo -u {user} {daemon} -c {config} selftest    (as the service user, so the files it makes stay the service's)"
+        "sudo -u {user} {daemon} -c {config} selftest    (as the service user, so the files it makes stay the service's; it also fetches the first offline list)"
     ));
     out.push(format!("systemctl enable --now {daemon}"));
     out.push(format!("{daemon} -c {config} status"));

@@ -132,13 +132,50 @@ async fn a_door_syncs_over_https_and_answers_with_the_library_system_stopped() {
         &[],
         &identity,
     );
-    let fetcher = Fetcher::new(&list).unwrap();
+    let steps = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = steps.clone();
+    let fetcher = Fetcher::new(&list)
+        .unwrap()
+        .with_progress(move |p| seen.lock().unwrap().push(p));
 
     let first = fetcher.sync(&list, now()).await.unwrap();
     assert!(
         matches!(first, Synced::Applied(Applied::Full { entries: 10, .. })),
         "{first:?}"
     );
+    assert_eq!(
+        first.words().split(':').next(),
+        Some(&*format!("version {} applied", whole(&list).0))
+    );
+    assert!(
+        first.words().ends_with("a full list of 10 patron(s)"),
+        "{}",
+        first.words()
+    );
+    // The technician saw each step: the head asked, the full list downloaded to its last byte,
+    // then applied.
+    {
+        let steps = steps.lock().unwrap();
+        assert!(
+            matches!(&steps[0], offline::Progress::Asking { url } if url.ends_with("head.oal"))
+        );
+        let last_download = steps
+            .iter()
+            .rev()
+            .find_map(|p| match p {
+                offline::Progress::Downloading { name, bytes, total } => {
+                    Some((name.clone(), *bytes, *total))
+                }
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(last_download.0, "full.oal");
+        assert_eq!(Some(last_download.1), last_download.2);
+        assert!(last_download.1 > 0);
+        assert!(
+            matches!(steps.last(), Some(offline::Progress::Applying { name }) if name == "full.oal")
+        );
+    }
     assert!(matches!(
         fetcher.sync(&list, now()).await.unwrap(),
         Synced::Unchanged { .. }

@@ -133,7 +133,7 @@ fn main() -> ExitCode {
             };
             runtime.block_on(async {
                 let fetcher = match offline::Fetcher::new(&list) {
-                    Ok(f) => f,
+                    Ok(f) => f.with_progress(show_progress),
                     Err(e) => {
                         eprintln!("{e}");
                         return Exit::Config.into();
@@ -141,7 +141,7 @@ fn main() -> ExitCode {
                 };
                 match fetcher.sync(&list, now).await {
                     Ok(s) => {
-                        println!("{s:?}");
+                        println!("{}", s.words());
                         ExitCode::SUCCESS
                     }
                     Err(offline::SyncError::Apply(offline::ApplyError::Refused(r))) => {
@@ -255,6 +255,45 @@ fn apply_exit(e: &offline::ApplyError) -> Exit {
         offline::ApplyError::Io { cause, .. } => daemon::exit::of_io(cause.kind()),
         offline::ApplyError::DiskFull { .. } => Exit::CantCreat,
         offline::ApplyError::Store(e) => store_exit(e),
+    }
+}
+
+/// How a sync comes on, on standard error: a line a step, and the download's megabytes (on a
+/// terminal in place, in a file or the journal every tenth of the way).
+fn show_progress(p: offline::Progress) {
+    use std::io::{IsTerminal, Write};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_TENTH: AtomicU64 = AtomicU64::new(u64::MAX);
+    let terminal = std::io::stderr().is_terminal();
+    let mb = |b: u64| b as f64 / 1_048_576.0;
+    let mut err = std::io::stderr().lock();
+    match p {
+        offline::Progress::Asking { url } => {
+            let _ = writeln!(err, "asking {url} for the newest list");
+        }
+        offline::Progress::Downloading { name, bytes, total } => {
+            let of = total
+                .map(|t| format!(" of {:.1} MB", mb(t)))
+                .unwrap_or_default();
+            let done = total.is_some_and(|t| bytes >= t);
+            if terminal {
+                let _ = write!(err, "\rdownloading {name}: {:.1} MB{of}", mb(bytes));
+                if done {
+                    let _ = writeln!(err);
+                }
+            } else {
+                let tenth = total.filter(|t| *t > 0).map_or(0, |t| bytes * 10 / t);
+                if done || LAST_TENTH.swap(tenth, Ordering::Relaxed) != tenth {
+                    let _ = writeln!(err, "downloading {name}: {:.1} MB{of}", mb(bytes));
+                }
+            }
+        }
+        offline::Progress::Applying { name } => {
+            let _ = writeln!(
+                err,
+                "checking {name}'s signatures and applying it (a large list takes a minute on a Pi)"
+            );
+        }
     }
 }
 
