@@ -51,6 +51,80 @@ pub enum ConfigError {
         /// What is wrong and what was expected.
         problem: String,
     },
+    /// Several problems in one file, each named (a technician fixes them in one go).
+    #[error("{}: {} problems:{}", file.display(), problems.len(), list(problems))]
+    Several {
+        /// The file.
+        file: PathBuf,
+        /// Each problem.
+        problems: Vec<ConfigError>,
+    },
+}
+
+/// Each problem on a line of its own, without the file's name again.
+fn list(problems: &[ConfigError]) -> String {
+    problems
+        .iter()
+        .map(|p| match p {
+            ConfigError::Invalid { key, problem, .. } => format!("\n  - key `{key}`: {problem}"),
+            other => format!("\n  - {other}"),
+        })
+        .collect()
+}
+
+/// The problems found in one file, gathered so that all are named at once rather than one per
+/// run: each table's validation goes through [`Problems::check`], then [`Problems::finish`].
+#[derive(Debug)]
+pub struct Problems {
+    file: PathBuf,
+    found: Vec<ConfigError>,
+}
+
+impl Problems {
+    /// None found yet in `file`.
+    pub fn new(file: &Path) -> Self {
+        Self {
+            file: file.to_owned(),
+            found: Vec::new(),
+        }
+    }
+
+    /// The value, or `None` with the problem kept.
+    pub fn check<T>(&mut self, r: Result<T, ConfigError>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(ConfigError::Several { problems, .. }) => {
+                self.found.extend(problems);
+                None
+            }
+            Err(e) => {
+                self.found.push(e);
+                None
+            }
+        }
+    }
+
+    /// Keeps a problem found directly.
+    pub fn add(&mut self, e: ConfigError) {
+        self.found.push(e);
+    }
+
+    /// Whether any was found.
+    pub fn any(&self) -> bool {
+        !self.found.is_empty()
+    }
+
+    /// Ok when none was found; the one problem; or all of them.
+    pub fn finish(mut self) -> Result<(), ConfigError> {
+        match self.found.len() {
+            0 => Ok(()),
+            1 => Err(self.found.remove(0)),
+            _ => Err(ConfigError::Several {
+                file: self.file,
+                problems: self.found,
+            }),
+        }
+    }
 }
 
 impl ConfigError {

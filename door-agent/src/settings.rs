@@ -610,44 +610,60 @@ impl RawDoorFile {
         let bad = |key: &str, problem: String| ConfigError::invalid(file, key, problem);
         let base = file.parent().unwrap_or(Path::new("."));
         let d = &self.door;
+        // Every table is checked, and every problem named at once.
+        let mut p = config::Problems::new(file);
         if d.branch.trim().is_empty() {
-            return Err(bad("door.branch", "the branch code, e.g. \"LEMI\"".into()));
+            p.add(bad("door.branch", "the branch code, e.g. \"LEMI\"".into()));
         }
         let language = d.language.clone().unwrap_or_else(|| "fi".into());
         if !["fi", "sv", "en"].contains(&language.as_str()) {
-            return Err(bad(
+            p.add(bad(
                 "door.language",
                 format!("`{language}`: expected fi, sv or en"),
             ));
         }
         let ms =
             |key: &str, v: Option<u64>, default: u64, range| within(file, key, v, default, range);
-        let online_timeout = ms(
+        let online_timeout = p.check(ms(
             "door.online_timeout_ms",
             d.online_timeout_ms,
             1500,
             100..=10_000,
-        )?;
-        let pulse = ms("door.pulse_ms", d.pulse_ms, 5000, 200..=60_000)?;
-        let held = ms("door.held_open_secs", d.held_open_secs, 30, 5..=3600)?;
+        ));
+        let pulse = p.check(ms("door.pulse_ms", d.pulse_ms, 5000, 200..=60_000));
+        let held = p.check(ms("door.held_open_secs", d.held_open_secs, 30, 5..=3600));
         let retention_days = d.retention_days.unwrap_or(30);
         if !(1..=3650).contains(&retention_days) {
-            return Err(bad(
+            p.add(bad(
                 "door.retention_days",
                 format!("{retention_days}: expected 1 to 3650"),
             ));
         }
-        let pin = d.pin_rules(file)?;
-        let rules = self.rules.validate(file, d.branch.trim())?;
-        let schedule = self.hours.validate(file)?;
-        let (gpio, pins, outputs) = self.gpio.validate(file, &self.outputs)?;
-        let readers = self
+        let pin = p.check(d.pin_rules(file));
+        let rules = p.check(self.rules.validate(file, d.branch.trim()));
+        let schedule = p.check(self.hours.validate(file));
+        let gpio = p.check(self.gpio.validate(file, &self.outputs));
+        let readers: Vec<_> = self
             .readers
             .iter()
             .enumerate()
-            .map(|(i, r)| r.validate(file, &format!("readers[{i}]")))
-            .collect::<Result<Vec<_>, _>>()?;
-        let keypad = self.keypad.as_ref().map(|k| k.validate(file)).transpose()?;
+            .filter_map(|(i, r)| p.check(r.validate(file, &format!("readers[{i}]"))))
+            .collect();
+        let keypad = p.check(self.keypad.as_ref().map(|k| k.validate(file)).transpose());
+        let display = p.check(self.display.as_ref().map(|x| x.validate(file)).transpose());
+        let metrics = p.check(
+            d.metrics
+                .as_deref()
+                .map(|a| config::loopback_address(file, "door.metrics", a))
+                .transpose(),
+        );
+        let registry = p.check(self.registry.as_ref().map(|r| r.validate(file)).transpose());
+        let console = p.check(
+            self.console
+                .as_ref()
+                .map(|c| c.validate(file, &resolve(base, &d.state_dir)))
+                .transpose(),
+        );
         let announcements = self
             .announcements
             .iter()
@@ -665,14 +681,53 @@ impl RawDoorFile {
             .collect();
         // The wrong-PIN lockout is one setting for the device, in [allowlist] (see
         // `config::allowlist::one_lockout`).
-        let mut allowlist = self.allowlist.validate(file)?;
-        let (guard, moved_keys) = config::allowlist::one_lockout(
+        let allowlist = p.check(self.allowlist.validate(file));
+        let lockout = p.check(config::allowlist::one_lockout(
             file,
             Some(&self.allowlist),
             "door",
             d.max_pin_failures,
             d.lockout_minutes,
-        )?;
+        ));
+        p.finish()?;
+        let (
+            Some(online_timeout),
+            Some(pulse),
+            Some(held),
+            Some(pin),
+            Some(rules),
+            Some(schedule),
+            Some((gpio, pins, outputs)),
+            Some(keypad),
+            Some(display),
+            Some(metrics),
+            Some(registry),
+            Some(console),
+            Some(mut allowlist),
+            Some((guard, moved_keys)),
+        ) = (
+            online_timeout,
+            pulse,
+            held,
+            pin,
+            rules,
+            schedule,
+            gpio,
+            keypad,
+            display,
+            metrics,
+            registry,
+            console,
+            allowlist,
+            lockout,
+        )
+        else {
+            // Every `None` above left its problem in `p`.
+            return Err(bad(
+                "door",
+                "a problem was found but not named (a bug)".into(),
+            ));
+        };
         allowlist.guard = guard;
         Ok(DoorSettings {
             name: d.name.clone(),
@@ -701,29 +756,13 @@ impl RawDoorFile {
             pins,
             readers,
             keypad,
-            display: self
-                .display
-                .as_ref()
-                .map(|x| x.validate(file))
-                .transpose()?,
+            display,
             outputs,
             announcements,
-            metrics: d
-                .metrics
-                .as_deref()
-                .map(|a| config::loopback_address(file, "door.metrics", a))
-                .transpose()?,
-            registry: self
-                .registry
-                .as_ref()
-                .map(|r| r.validate(file))
-                .transpose()?,
+            metrics,
+            registry,
             allowlist,
-            console: self
-                .console
-                .as_ref()
-                .map(|c| c.validate(file, &resolve(base, &d.state_dir)))
-                .transpose()?,
+            console,
         })
     }
 }

@@ -103,3 +103,33 @@ fn standing_unlocked_in_staffed_hours_is_warned_of_only_where_there_are_staffed_
     assert_eq!(s.warnings(), Vec::<String>::new());
     Ok(())
 }
+
+#[test]
+fn every_problem_in_a_door_config_is_named_at_once() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = installed(dir.path())?;
+    let example = std::fs::read_to_string(&config)?;
+    let line = |start: &str| -> anyhow::Result<String> {
+        Ok(example
+            .lines()
+            .find(|l| l.starts_with(start))
+            .with_context(|| format!("the example has {start}"))?
+            .to_owned())
+    };
+    // Three mistakes in three tables.
+    let broken = example
+        .replace(&line("language = ")?, "language = \"de\"")
+        .replace(&line("lock = ")?, "lock = 40")
+        .replace(&line("timezone = ")?, "timezone = \"Europe/Lemi\"");
+    std::fs::write(&config, broken)?;
+    let e = door_agent::settings::load(&config)
+        .err()
+        .context("a broken file loaded")?
+        .to_string();
+    assert!(e.contains("3 problems"), "{e}");
+    for key in ["door.language", "gpio.lock", "hours.timezone"] {
+        assert!(e.contains(&format!("key `{key}`")), "{key} not named:\n{e}");
+    }
+    assert_eq!(e.lines().count(), 4, "one line a problem:\n{e}");
+    Ok(())
+}

@@ -312,16 +312,18 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
             base.join(p)
         }
     };
+    // Every table is checked, and every problem named at once.
+    let mut problems = config::Problems::new(file);
     let language = k.language.clone().unwrap_or_else(|| "fi".into());
     if !["fi", "sv", "en"].contains(&language.as_str()) {
-        return Err(ConfigError::invalid(
+        problems.add(ConfigError::invalid(
             file,
             "kiosk.language",
             "expected \"fi\", \"sv\" or \"en\"",
         ));
     }
     if k.library.trim().is_empty() {
-        return Err(ConfigError::invalid(
+        problems.add(ConfigError::invalid(
             file,
             "kiosk.library",
             "the library's name is printed on every receipt; it cannot be empty",
@@ -329,7 +331,7 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
     }
     let idle = k.idle_logout_secs.unwrap_or(60);
     if !(10..=3600).contains(&idle) {
-        return Err(ConfigError::invalid(
+        problems.add(ConfigError::invalid(
             file,
             "kiosk.idle_logout_secs",
             "expected 10 to 3600 seconds",
@@ -337,26 +339,27 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
     }
     let online_ms = k.online_timeout_ms.unwrap_or(3000);
     if !(100..=30_000).contains(&online_ms) {
-        return Err(ConfigError::invalid(
+        problems.add(ConfigError::invalid(
             file,
             "kiosk.online_timeout_ms",
             "expected 100 to 30000 ms",
         ));
     }
-    let metrics = k
-        .metrics
-        .as_deref()
-        .map(|a| config::loopback_address(file, "kiosk.metrics", a))
-        .transpose()?;
+    let metrics = problems.check(
+        k.metrics
+            .as_deref()
+            .map(|a| config::loopback_address(file, "kiosk.metrics", a))
+            .transpose(),
+    );
     // The wrong-PIN lockout is one setting for the device: in [allowlist] when the kiosk has
     // one, else here (see `config::allowlist::one_lockout`).
-    let (pin_lockout, moved_keys) = config::allowlist::one_lockout(
+    let lockout = problems.check(config::allowlist::one_lockout(
         file,
         raw.allowlist.as_ref(),
         "kiosk",
         k.max_pin_failures,
         k.lockout_minutes,
-    )?;
+    ));
     let o = &raw.offline;
     let days = |key: &str, d: u32| {
         if (1..=120).contains(&d) {
@@ -365,191 +368,238 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
             Err(ConfigError::invalid(file, key, "expected 1 to 120 days"))
         }
     };
-    let mut by_media = std::collections::BTreeMap::new();
-    for (code, d) in o.loan_days_by_media.iter().flatten() {
-        let key = format!("offline.loan_days_by_media.{code}");
-        if !(1..=2).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(ConfigError::invalid(
-                file,
-                &key,
-                "expected an ONIX media format code (VI, BA) or its first letter (V)",
-            ));
-        }
-        by_media.insert(code.to_ascii_uppercase(), days(&key, *d)?);
-    }
-    let offline = OfflinePolicy {
-        lending: o.lending.unwrap_or(true),
-        max_loans: usize::try_from(o.max_loans.unwrap_or(5)).unwrap_or(5),
-        loan_days: crate::offline_rules::LoanDays {
-            default: days("offline.loan_days", o.loan_days.unwrap_or(14))?,
-            by_media,
-        },
-        untagged: o.untagged.unwrap_or(false),
-        returns: o.returns.unwrap_or(true),
-    };
-    let (pad, security, poll) = match &raw.rfid {
-        None => (None, Security::Afi, Duration::from_millis(250)),
-        Some(r) => {
-            let pad = match r.driver.as_str() {
-                "feig" => PadSettings::Feig {
-                    path: r.path.clone().ok_or_else(|| {
-                        ConfigError::invalid(
-                            file,
-                            "rfid.path",
-                            "the FEIG driver needs the reader's serial device",
-                        )
-                    })?,
-                    baud: r.baud.unwrap_or(38400),
-                },
-                "simulated" => PadSettings::Simulated,
-                _ => {
-                    return Err(ConfigError::invalid(
-                        file,
-                        "rfid.driver",
-                        "expected \"feig\" or \"simulated\"",
-                    ));
-                }
-            };
-            let security = match r.security.as_deref().unwrap_or("afi") {
-                "afi" => Security::Afi,
-                "eas" => Security::Eas,
-                "both" => Security::Both,
-                _ => {
-                    return Err(ConfigError::invalid(
-                        file,
-                        "rfid.security",
-                        "expected \"afi\", \"eas\" or \"both\"",
-                    ));
-                }
-            };
-            let poll = r.poll_ms.unwrap_or(250);
-            if !(50..=5000).contains(&poll) {
+    let offline = problems.check((|| {
+        let mut by_media = std::collections::BTreeMap::new();
+        for (code, d) in o.loan_days_by_media.iter().flatten() {
+            let key = format!("offline.loan_days_by_media.{code}");
+            if !(1..=2).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
                 return Err(ConfigError::invalid(
                     file,
-                    "rfid.poll_ms",
-                    "expected 50 to 5000 ms",
+                    &key,
+                    "expected an ONIX media format code (VI, BA) or its first letter (V)",
                 ));
             }
-            (Some(pad), security, Duration::from_millis(poll))
+            by_media.insert(code.to_ascii_uppercase(), days(&key, *d)?);
         }
-    };
-    let printer = match &raw.printer {
-        None => None,
-        Some(p) => {
-            let link = if let Some(a) = p.link.strip_prefix("tcp:") {
-                PrinterLink::Tcp(a.to_owned())
-            } else if let Some(rest) = p.link.strip_prefix("serial:") {
-                let (path, baud) = match rest.rsplit_once(':') {
-                    Some((path, b)) => (
-                        path,
-                        b.parse().map_err(|_| {
+        let offline = OfflinePolicy {
+            lending: o.lending.unwrap_or(true),
+            max_loans: usize::try_from(o.max_loans.unwrap_or(5)).unwrap_or(5),
+            loan_days: crate::offline_rules::LoanDays {
+                default: days("offline.loan_days", o.loan_days.unwrap_or(14))?,
+                by_media,
+            },
+            untagged: o.untagged.unwrap_or(false),
+            returns: o.returns.unwrap_or(true),
+        };
+        Ok(offline)
+    })());
+    let rfid = problems.check((|| -> Result<_, ConfigError> {
+        Ok(match &raw.rfid {
+            None => (None, Security::Afi, Duration::from_millis(250)),
+            Some(r) => {
+                let pad = match r.driver.as_str() {
+                    "feig" => PadSettings::Feig {
+                        path: r.path.clone().ok_or_else(|| {
                             ConfigError::invalid(
                                 file,
-                                "printer.link",
-                                "serial:PATH:BAUD needs a number for BAUD",
+                                "rfid.path",
+                                "the FEIG driver needs the reader's serial device",
                             )
                         })?,
-                    ),
-                    None => (rest, 19200),
-                };
-                PrinterLink::Serial {
-                    path: path.into(),
-                    baud,
-                }
-            } else if let Some(path) = p.link.strip_prefix("device:") {
-                PrinterLink::Device(path.into())
-            } else {
-                return Err(ConfigError::invalid(
-                    file,
-                    "printer.link",
-                    "expected tcp:HOST:PORT, serial:PATH[:BAUD] or device:PATH",
-                ));
-            };
-            let code_page = match &p.code_page {
-                None => CodePage::Pc858,
-                Some(c) => CodePage::parse(c).ok_or_else(|| {
-                    ConfigError::invalid(
-                        file,
-                        "printer.code_page",
-                        "expected pc437, pc850, pc858 or pc865",
-                    )
-                })?,
-            };
-            let columns = p.columns.unwrap_or(42);
-            if !(24..=64).contains(&columns) {
-                return Err(ConfigError::invalid(
-                    file,
-                    "printer.columns",
-                    "expected 24 to 64 characters",
-                ));
-            }
-            Some(PrinterSettings {
-                link,
-                code_page,
-                columns,
-                timeout: Duration::from_millis(p.timeout_ms.unwrap_or(2000).clamp(100, 30_000)),
-                footer: p.footer.clone(),
-            })
-        }
-    };
-    let console = raw
-        .console
-        .as_ref()
-        .map(|c| c.validate(file, &resolve(&k.state_dir)))
-        .transpose()?;
-    let help = match &raw.help {
-        None => HelpSettings::default(),
-        Some(h) => {
-            let text = match &h.text {
-                None => Default::default(),
-                Some(HelpText::One(t)) => [("*".to_owned(), t.trim().to_owned())].into(),
-                Some(HelpText::ByLanguage(m)) => {
-                    if let Some(bad) = m.keys().find(|k| !["fi", "sv", "en"].contains(&k.as_str()))
-                    {
+                        baud: r.baud.unwrap_or(38400),
+                    },
+                    "simulated" => PadSettings::Simulated,
+                    _ => {
                         return Err(ConfigError::invalid(
                             file,
-                            "help.text",
-                            format!("{bad:?}: the languages are fi, sv and en"),
+                            "rfid.driver",
+                            "expected \"feig\" or \"simulated\"",
                         ));
                     }
-                    m.iter()
-                        .map(|(k, v)| (k.clone(), v.trim().to_owned()))
-                        .collect()
+                };
+                let security = match r.security.as_deref().unwrap_or("afi") {
+                    "afi" => Security::Afi,
+                    "eas" => Security::Eas,
+                    "both" => Security::Both,
+                    _ => {
+                        return Err(ConfigError::invalid(
+                            file,
+                            "rfid.security",
+                            "expected \"afi\", \"eas\" or \"both\"",
+                        ));
+                    }
+                };
+                let poll = r.poll_ms.unwrap_or(250);
+                if !(50..=5000).contains(&poll) {
+                    return Err(ConfigError::invalid(
+                        file,
+                        "rfid.poll_ms",
+                        "expected 50 to 5000 ms",
+                    ));
                 }
-            };
-            let payment_link = h.payment_link.clone().unwrap_or_default();
-            if !payment_link.is_empty() && payment_link.chars().count() > 60 {
-                return Err(ConfigError::invalid(
-                    file,
-                    "help.payment_link",
-                    "at most 60 characters: a patron reads it off the screen (a short address)",
-                ));
+                (Some(pad), security, Duration::from_millis(poll))
             }
-            HelpSettings {
-                text,
-                phone: h.phone.clone().unwrap_or_default().trim().to_owned(),
-                payment_link,
+        })
+    })());
+    let printer = problems.check((|| -> Result<_, ConfigError> {
+        Ok(match &raw.printer {
+            None => None,
+            Some(p) => {
+                let link = if let Some(a) = p.link.strip_prefix("tcp:") {
+                    PrinterLink::Tcp(a.to_owned())
+                } else if let Some(rest) = p.link.strip_prefix("serial:") {
+                    let (path, baud) = match rest.rsplit_once(':') {
+                        Some((path, b)) => (
+                            path,
+                            b.parse().map_err(|_| {
+                                ConfigError::invalid(
+                                    file,
+                                    "printer.link",
+                                    "serial:PATH:BAUD needs a number for BAUD",
+                                )
+                            })?,
+                        ),
+                        None => (rest, 19200),
+                    };
+                    PrinterLink::Serial {
+                        path: path.into(),
+                        baud,
+                    }
+                } else if let Some(path) = p.link.strip_prefix("device:") {
+                    PrinterLink::Device(path.into())
+                } else {
+                    return Err(ConfigError::invalid(
+                        file,
+                        "printer.link",
+                        "expected tcp:HOST:PORT, serial:PATH[:BAUD] or device:PATH",
+                    ));
+                };
+                let code_page = match &p.code_page {
+                    None => CodePage::Pc858,
+                    Some(c) => CodePage::parse(c).ok_or_else(|| {
+                        ConfigError::invalid(
+                            file,
+                            "printer.code_page",
+                            "expected pc437, pc850, pc858 or pc865",
+                        )
+                    })?,
+                };
+                let columns = p.columns.unwrap_or(42);
+                if !(24..=64).contains(&columns) {
+                    return Err(ConfigError::invalid(
+                        file,
+                        "printer.columns",
+                        "expected 24 to 64 characters",
+                    ));
+                }
+                Some(PrinterSettings {
+                    link,
+                    code_page,
+                    columns,
+                    timeout: Duration::from_millis(p.timeout_ms.unwrap_or(2000).clamp(100, 30_000)),
+                    footer: p.footer.clone(),
+                })
             }
-        }
-    };
-    let sound_player = match &raw.sound {
-        Some(RawSound {
-            enabled: Some(false),
-            ..
-        }) => None,
-        Some(RawSound {
-            player: Some(p), ..
-        }) => {
-            if p.first().is_none_or(|c| c.trim().is_empty()) {
-                return Err(ConfigError::invalid(
-                    file,
-                    "sound.player",
-                    "a program and its arguments, such as [\"aplay\", \"-q\"]",
-                ));
+        })
+    })());
+    let console = problems.check(
+        raw.console
+            .as_ref()
+            .map(|c| c.validate(file, &resolve(&k.state_dir)))
+            .transpose(),
+    );
+    let help = problems.check((|| -> Result<_, ConfigError> {
+        Ok(match &raw.help {
+            None => HelpSettings::default(),
+            Some(h) => {
+                let text = match &h.text {
+                    None => Default::default(),
+                    Some(HelpText::One(t)) => [("*".to_owned(), t.trim().to_owned())].into(),
+                    Some(HelpText::ByLanguage(m)) => {
+                        if let Some(bad) =
+                            m.keys().find(|k| !["fi", "sv", "en"].contains(&k.as_str()))
+                        {
+                            return Err(ConfigError::invalid(
+                                file,
+                                "help.text",
+                                format!("{bad:?}: the languages are fi, sv and en"),
+                            ));
+                        }
+                        m.iter()
+                            .map(|(k, v)| (k.clone(), v.trim().to_owned()))
+                            .collect()
+                    }
+                };
+                let payment_link = h.payment_link.clone().unwrap_or_default();
+                if !payment_link.is_empty() && payment_link.chars().count() > 60 {
+                    return Err(ConfigError::invalid(
+                        file,
+                        "help.payment_link",
+                        "at most 60 characters: a patron reads it off the screen (a short address)",
+                    ));
+                }
+                HelpSettings {
+                    text,
+                    phone: h.phone.clone().unwrap_or_default().trim().to_owned(),
+                    payment_link,
+                }
             }
-            Some(p.clone())
-        }
-        _ => Some(vec!["aplay".into(), "-q".into()]),
+        })
+    })());
+    let sound_player = problems.check((|| -> Result<_, ConfigError> {
+        Ok(match &raw.sound {
+            Some(RawSound {
+                enabled: Some(false),
+                ..
+            }) => None,
+            Some(RawSound {
+                player: Some(p), ..
+            }) => {
+                if p.first().is_none_or(|c| c.trim().is_empty()) {
+                    return Err(ConfigError::invalid(
+                        file,
+                        "sound.player",
+                        "a program and its arguments, such as [\"aplay\", \"-q\"]",
+                    ));
+                }
+                Some(p.clone())
+            }
+            _ => Some(vec!["aplay".into(), "-q".into()]),
+        })
+    })());
+    let registry = problems.check(raw.registry.as_ref().map(|r| r.validate(file)).transpose());
+    let allowlist = problems.check(raw.allowlist.as_ref().map(|a| a.validate(file)).transpose());
+    problems.finish()?;
+    let (
+        Some(metrics),
+        Some((pin_lockout, moved_keys)),
+        Some(offline),
+        Some((pad, security, poll)),
+        Some(printer),
+        Some(console),
+        Some(help),
+        Some(sound_player),
+        Some(registry),
+        Some(allowlist),
+    ) = (
+        metrics,
+        lockout,
+        offline,
+        rfid,
+        printer,
+        console,
+        help,
+        sound_player,
+        registry,
+        allowlist,
+    )
+    else {
+        // Every `None` above left its problem behind.
+        return Err(ConfigError::invalid(
+            file,
+            "kiosk",
+            "a problem was found but not named (a bug)",
+        ));
     };
     Ok(KioskSettings {
         sound_player,
@@ -576,21 +626,11 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
             baud: s.baud.unwrap_or(9600),
         }),
         printer,
-        registry: raw
-            .registry
-            .as_ref()
-            .map(|r| r.validate(file))
-            .transpose()?,
-        allowlist: raw
-            .allowlist
-            .as_ref()
-            .map(|a| {
-                a.validate(file).map(|mut a| {
-                    a.guard = pin_lockout;
-                    a
-                })
-            })
-            .transpose()?,
+        registry,
+        allowlist: allowlist.map(|mut a| {
+            a.guard = pin_lockout;
+            a
+        }),
     })
 }
 
@@ -638,6 +678,31 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("help.payment_link"), "{e}");
+    }
+
+    #[test]
+    fn every_problem_in_a_kiosk_config_is_named_at_once() {
+        let text = MINIMAL.replace("\"k\"", "\"k\"\nlanguage = \"de\"\nidle_logout_secs = 5")
+            + "[rfid]\ndriver = \"feig\"\n[printer]\nlink = \"usb\"\n[sound]\nplayer = []\n";
+        let e = check(&text).unwrap_err().to_string();
+        assert!(e.contains("5 problems"), "{e}");
+        for key in [
+            "kiosk.language",
+            "kiosk.idle_logout_secs",
+            "rfid.path",
+            "printer.link",
+            "sound.player",
+        ] {
+            assert!(e.contains(&format!("key `{key}`")), "{key}:\n{e}");
+        }
+        // One problem reads as before.
+        let e = check(&MINIMAL.replace("\"k\"", "\"k\"\nlanguage = \"de\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("/etc/kiosk.toml: key `kiosk.language`"),
+            "{e}"
+        );
     }
 
     #[test]
