@@ -52,6 +52,10 @@ impl Driver {
     /// a valid certificate (its `--ignore-certificate-errors-spki-list`, made for tests): a
     /// secure page, cookies and all, without touching the system's trust store.
     async fn start(profile: &Path, trusted_spki: &str) -> Option<Self> {
+        if std::env::var_os("OMATOIMI_SKIP_BROWSER").is_some() {
+            eprintln!("skipped: OMATOIMI_SKIP_BROWSER is set");
+            return None;
+        }
         let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
             .into_iter()
             .find(|p| Path::new(p).exists());
@@ -59,10 +63,6 @@ impl Driver {
             .into_iter()
             .find(|p| Path::new(p).exists());
         let (Some(chromium), Some(driver)) = (chromium, driver) else {
-            if std::env::var_os("OMATOIMI_SKIP_BROWSER").is_some() {
-                eprintln!("skipped: chromium or chromedriver missing");
-                return None;
-            }
             panic!(
                 "chromium and chromium-driver are needed (scripts/test installs them), or set OMATOIMI_SKIP_BROWSER=1"
             );
