@@ -205,6 +205,20 @@ fn the_package_ships_the_units_the_user_and_the_three_binaries() {
         shipped.push(to.to_owned());
         if let Some(bin) = from.strip_prefix("target/release/") {
             binaries.push(bin.to_owned());
+        } else if from.starts_with("../target/man/") {
+            // Made by scripts/package from each packaged binary (`--man DIR`), as the binaries
+            // are built there: the script must make one for each.
+            let script = std::fs::read_to_string(root.join("scripts/package")).unwrap();
+            for package in [
+                "-p door-agent --",
+                "-p kiosk --",
+                "--bin omatoimi-provision --",
+            ] {
+                assert!(
+                    script.contains(&format!("{package} --man")),
+                    "scripts/package makes no man page with {package}"
+                );
+            }
         } else {
             assert!(
                 root.join("provision").join(from).exists(),
