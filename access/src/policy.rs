@@ -208,11 +208,7 @@ impl Reason {
                 "Self-service is suspended.",
             ],
         };
-        match language {
-            "sv" => sv,
-            "en" => en,
-            _ => fi,
-        }
+        pick(language, [fi, sv, en])
     }
 
     /// The words for the patron with what makes them exact: how long a lockout lasts (at
@@ -284,7 +280,7 @@ fn minutes_left(until: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
 }
 
 /// One of three texts by language (`fi` for anything else).
-fn pick<T>(language: &str, [fi, sv, en]: [T; 3]) -> T {
+pub fn pick<T>(language: &str, [fi, sv, en]: [T; 3]) -> T {
     match language {
         "sv" => sv,
         "en" => en,

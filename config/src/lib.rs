@@ -109,11 +109,6 @@ impl Problems {
         self.found.push(e);
     }
 
-    /// Whether any was found.
-    pub fn any(&self) -> bool {
-        !self.found.is_empty()
-    }
-
     /// Ok when none was found; the one problem; or all of them.
     pub fn finish(mut self) -> Result<(), ConfigError> {
         match self.found.len() {

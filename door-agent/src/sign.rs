@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use access::door::Feedback;
 use access::hours::LibraryState;
+use access::policy::pick;
 use access::watch::Alarm;
 use drivers::display::TextDisplay;
 use tokio::sync::mpsc;
@@ -19,14 +20,6 @@ pub const SHOWN_FOR: Duration = Duration::from_secs(8);
 
 /// How long each screenful of a message longer than the display stays.
 pub const PAGE: Duration = Duration::from_secs(3);
-
-fn pick(lang: &str, [fi, sv, en]: [&'static str; 3]) -> &'static str {
-    match lang {
-        "sv" => sv,
-        "en" => en,
-        _ => fi,
-    }
-}
 
 /// The resting text for the library's state.
 pub fn resting(state: LibraryState, lang: &str) -> String {

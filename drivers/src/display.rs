@@ -139,6 +139,13 @@ impl LcdTwin {
     }
 }
 
+/// Adds `screen` to a twin's history: a screen with words, when it differs from the last.
+fn remember(shown: &mut Vec<Vec<String>>, screen: Vec<String>) {
+    if shown.last() != Some(&screen) && screen.iter().any(|l| !l.is_empty()) {
+        shown.push(screen);
+    }
+}
+
 /// The twin's bus error: nobody answered at that address.
 #[derive(Debug, Clone, Copy)]
 pub struct TwinBusError;
@@ -176,11 +183,8 @@ impl I2c for LcdTwin {
         }
         let now = d.lines();
         drop(d);
-        if let Ok(mut shown) = self.shown.lock()
-            && shown.last() != Some(&now)
-            && now.iter().any(|l| !l.is_empty())
-        {
-            shown.push(now);
+        if let Ok(mut shown) = self.shown.lock() {
+            remember(&mut shown, now);
         }
         Ok(())
     }
@@ -316,10 +320,7 @@ impl OledTwin {
     /// next (a screen is sent in many writes; commands start the next), and the one now.
     pub fn history(&self) -> Vec<Vec<String>> {
         let mut all = self.shown.lock().map(|s| s.clone()).unwrap_or_default();
-        let now = self.lines();
-        if all.last() != Some(&now) && now.iter().any(|l| !l.is_empty()) {
-            all.push(now);
-        }
+        remember(&mut all, self.lines());
         all
     }
 
@@ -434,12 +435,8 @@ impl I2c for OledTwin {
                 Operation::Write(bytes) => {
                     // Commands begin the next screen: the one before is complete.
                     if bytes.first().is_some_and(|c| c & 0x40 == 0) {
-                        let before = read_text(&o);
-                        if let Ok(mut shown) = self.shown.lock()
-                            && shown.last() != Some(&before)
-                            && before.iter().any(|l| !l.is_empty())
-                        {
-                            shown.push(before);
+                        if let Ok(mut shown) = self.shown.lock() {
+                            remember(&mut shown, read_text(&o));
                         }
                     }
                     o.write(bytes);

@@ -98,6 +98,19 @@ impl Box_ {
         .map(|s| s.to_string())
         .collect()
     }
+    /// A re-run naming only where the box keeps its files: every answer comes from before.
+    fn rerun_args(&self) -> Vec<String> {
+        vec![
+            "door".into(),
+            "--etc".into(),
+            self.etc().to_string_lossy().into(),
+            "--state".into(),
+            self.dir.path().join("state").to_string_lossy().into(),
+            "--user".into(),
+            self.user.clone(),
+        ]
+    }
+
     fn run(&self, args: &[String], stdin: &str) -> Output {
         let mut child = Command::new(BIN)
             .args(args)
@@ -246,18 +259,7 @@ fn a_run_stopped_half_way_is_finished_by_running_it_again() {
     }
 
     // Once more, with nothing but the places: everything is already right.
-    let o = b.run(
-        &[
-            "door".into(),
-            "--etc".into(),
-            b.etc().to_string_lossy().into(),
-            "--state".into(),
-            b.dir.path().join("state").to_string_lossy().into(),
-            "--user".into(),
-            b.user.clone(),
-        ],
-        "",
-    );
+    let o = b.run(&b.rerun_args(), "");
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     assert!(
@@ -274,17 +276,8 @@ fn a_run_stopped_half_way_is_finished_by_running_it_again() {
     let edited = config.replace("min_age = 15", "min_age = 13")
         + "\n[hours.staffed]\nmon = [\"10:00-18:00\"]\n";
     std::fs::write(b.etc().join("door.toml"), &edited).unwrap();
-    let mut args = vec![
-        "door".to_owned(),
-        "--etc".into(),
-        b.etc().to_string_lossy().into(),
-        "--state".into(),
-        b.dir.path().join("state").to_string_lossy().into(),
-        "--user".into(),
-        b.user.clone(),
-        "--name".into(),
-        "Lemi side door".into(),
-    ];
+    let mut args = b.rerun_args();
+    args.extend(["--name".into(), "Lemi side door".into()]);
     let o = b.run(&args, "");
     assert!(o.status.success(), "{}", text(&o));
     let after = std::fs::read_to_string(b.etc().join("door.toml")).unwrap();
@@ -308,15 +301,7 @@ fn a_re_run_that_names_new_hardware_puts_it_in_the_config_and_keeps_the_rest() {
     let first = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, first.replace("min_age = 15", "min_age = 13")).unwrap();
     let again = |extra: &[&str]| {
-        let mut args = vec![
-            "door".to_owned(),
-            "--etc".into(),
-            b.etc().to_string_lossy().into(),
-            "--state".into(),
-            b.dir.path().join("state").to_string_lossy().into(),
-            "--user".into(),
-            b.user.clone(),
-        ];
+        let mut args = b.rerun_args();
         args.extend(extra.iter().map(|s| s.to_string()));
         let o = b.run(&args, "");
         assert!(o.status.success(), "{}", text(&o));

@@ -60,14 +60,11 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             // The library system's list is out of reach: the loans made here offline are known.
             self.view.offline = true;
             let now = self.today_time();
-            self.view.loans = crate::offline_loans::shown(&self.queue.list(), &card, now);
-            for l in &mut self.view.loans {
-                l.title = self
-                    .titles
-                    .as_ref()
-                    .and_then(|t| t.title(&l.item))
-                    .unwrap_or_default();
+            let mut loans = crate::offline_loans::shown(&self.queue.list(), &card, now);
+            for l in &mut loans {
+                l.title = self.known_title(&l.item).unwrap_or_default();
             }
+            self.view.loans = loans;
             self.view.holds.clear();
         }
         self.view.screen = Screen::Loans;
