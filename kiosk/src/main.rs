@@ -40,8 +40,15 @@ enum Command {
     },
     /// Check the configuration file and exit.
     CheckConfig,
-    /// The running kiosk's health (from its loopback endpoint, `[kiosk] metrics`).
-    Status,
+    /// The running kiosk's health (from its loopback endpoint, `[kiosk] metrics`) in words:
+    /// uptime, a patron at it, the library system, offline loans waiting or refused, the
+    /// offline list, the RFID pad and the printer, in the box's local time. Exits 69 when the
+    /// kiosk does not answer.
+    Status {
+        /// The gauges as `name value` lines, for scripts (the names without `omatoimi_`).
+        #[arg(long)]
+        raw: bool,
+    },
     /// Try every configured device and the network path once, and print a pass/fail table
     /// (the kiosk must be stopped). Exits non-zero when something fails.
     Selftest {
@@ -116,7 +123,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let command = cli.command.unwrap_or(Command::Run { headless: false });
-    if !matches!(command, Command::CheckConfig | Command::Status) {
+    if !matches!(command, Command::CheckConfig | Command::Status { .. }) {
         daemon::check_state_owner(&settings.state_dir).exit(Exit::NoPerm)?;
     }
     match command {
@@ -157,7 +164,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Status => {
+        Command::Status { raw } => {
             let Some(addr) = settings.metrics else {
                 return Err(daemon::exit::Coded::new(
                     Exit::Config,
@@ -169,8 +176,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .block_on(daemon::metrics::read(addr))
                 .map_err(|e| format!("{addr}: {e}: is the kiosk running?"))
                 .exit(Exit::Unavailable)?;
-            for (name, value) in gauges {
-                println!("{name:<48} {value}");
+            if raw {
+                for (name, value) in gauges {
+                    println!("{name:<48} {value}");
+                }
+            } else {
+                print!(
+                    "{}",
+                    kiosk::status::words(
+                        &gauges,
+                        &access::zone::Zone::system(),
+                        chrono::Utc::now()
+                    )
+                );
             }
             Ok(())
         }

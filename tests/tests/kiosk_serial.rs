@@ -129,8 +129,26 @@ async fn the_kiosk_binary_lends_over_real_serial_lines_and_stops_on_sigterm() {
 
     // Health, as a technician's `kiosk status` and a monitoring agent see it.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let status = Command::new(&bin)
+    let words = Command::new(&bin)
         .args(["-c", &rig.config.to_string_lossy(), "status"])
+        .output()
+        .unwrap();
+    let words = String::from_utf8_lossy(&words.stdout).into_owned();
+    for want in [
+        "kiosk            up ",
+        "library system   reachable",
+        "offline loans    none waiting",
+        "offline list     version ",
+        "RFID pad         answering",
+    ] {
+        assert!(
+            words.lines().any(|l| l.starts_with(want)),
+            "status lacks {want:?}:\n{words}"
+        );
+    }
+    assert!(!words.contains("24680000000011"));
+    let status = Command::new(&bin)
+        .args(["-c", &rig.config.to_string_lossy(), "status", "--raw"])
         .output()
         .unwrap();
     let status = String::from_utf8_lossy(&status.stdout).into_owned();
