@@ -280,6 +280,95 @@ async fn every_deny_reason_online_then_offline_and_the_door_relocks() {
     );
 }
 
+/// The demo library with one more patron, whose card is a 26-bit Wiegand card: facility 42,
+/// card 4711, read as the whole payload (42 × 65536 + 4711).
+const WIEGAND_PAYLOAD: u32 = (42 << 16) | 4711;
+
+fn fixtures_with_a_wiegand_card(dir: &Path) -> PathBuf {
+    let mut text = std::fs::read_to_string(fixtures()).unwrap();
+    text.push_str(&format!(
+        "\n[[patron]]   # a Wiegand card (facility 42, card 4711)\ncard = \"{WIEGAND_PAYLOAD}\"\npin = \"2580\"\nname = \"Kortti, Wilma\"\nbirth_date = 1990-05-05\ncategory = \"ADULT\"\nhome_branch = \"LEMI\"\ncard_expires = 2029-12-31\nself_service = true\n"
+    ));
+    let path = dir.join("heili-wiegand.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Waits for the door to ask for the PIN (or say no at once).
+async fn pin_asked(d: &mut door::SimDoor) -> Option<Feedback> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline, d.feedback.recv()).await {
+            Ok(Some(f @ (Feedback::EnterPin | Feedback::Denied { .. }))) => return Some(f),
+            Ok(Some(_)) => continue,
+            Ok(None) | Err(_) => return None,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wiegand_reader_with_a_keypad_is_the_doors_card_reader_and_pin_pad() {
+    use access::wiegand::{KeyBursts, NumberFormat};
+    let tmp = tempfile::tempdir().unwrap();
+    let fixtures = fixtures_with_a_wiegand_card(tmp.path());
+    let nine_pm = door::nine_pm_on(e2e::daemons_now());
+    let rig = door::rig(
+        tmp.path(),
+        &fixtures,
+        "pin_first_key_secs = 5\npin_between_keys_secs = 3",
+        nine_pm,
+        72,
+    )
+    .await
+    .unwrap();
+    let mut settings = door_agent::settings::load(&rig.config).unwrap();
+    let metrics = door::with_health_endpoint(&mut settings).unwrap();
+    let (mut d, wires) = door::start_wiegand_door(
+        settings,
+        rig.clock.clock(),
+        NumberFormat::Payload,
+        KeyBursts::Eight,
+    )
+    .unwrap();
+    synced(metrics).await;
+    assert!(!d.unlocked(), "locked at start");
+
+    // The card's burst, then the PIN a key burst at a time, on the same two wires.
+    wires.card(WIEGAND_PAYLOAD, 26);
+    assert_eq!(pin_asked(&mut d).await, Some(Feedback::EnterPin));
+    wires.type_text("2580#");
+    assert_eq!(welcomed(d.outcome(Duration::from_secs(10)).await), "online");
+    assert!(d.released_soon().await, "relay released after card and PIN");
+    d.set_open(true);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(!d.unlocked(), "relocked as the door opened");
+    d.set_open(false);
+
+    // A wrong PIN keeps it locked; `*` clears a mistyped start as on any keypad.
+    wires.card(WIEGAND_PAYLOAD, 26);
+    assert_eq!(pin_asked(&mut d).await, Some(Feedback::EnterPin));
+    wires.type_text("99*1111#");
+    assert_eq!(
+        denied(d.outcome(Duration::from_secs(10)).await),
+        Reason::WrongPin
+    );
+    assert!(!d.unlocked());
+
+    // A key burst broken on the wire is no digit: "258" + a broken "0" + "#" is too short a
+    // PIN or a wrong one, never the right one.
+    wires.card(WIEGAND_PAYLOAD, 26);
+    assert_eq!(pin_asked(&mut d).await, Some(Feedback::EnterPin));
+    wires.type_text("258");
+    wires.burst(0b1110_0000, 8);
+    wires.type_text("#");
+    let f = d.outcome(Duration::from_secs(10)).await;
+    assert!(
+        !matches!(f, Some(Feedback::Welcome { .. })) && !d.unlocked(),
+        "{f:?}"
+    );
+    d.shut_down().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_library_system_and_no_list_says_unreachable() {
     let tmp = tempfile::tempdir().unwrap();
