@@ -1,7 +1,8 @@
 //! The real `kiosk` binary, headless, on real serial ports (socat pseudo-terminals): the FEIG
 //! reader twin at the far end of one, a barcode scanner's line at the other; the simulator as
-//! library system. A card scanned logs the patron in (this kiosk asks no PIN), a tag placed is
-//! lent and unsecured, a barcode scanned is lent, and SIGTERM stops the kiosk cleanly.
+//! library system. A phone card's QR link scanned logs the patron in (this kiosk asks no PIN), a
+//! tag placed is lent and unsecured, a barcode scanned is lent, and SIGTERM stops the kiosk
+//! cleanly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write;
@@ -55,7 +56,7 @@ async fn the_kiosk_binary_lends_over_real_serial_lines_and_stops_on_sigterm() {
     let text = std::fs::read_to_string(&rig.config).unwrap().replace(
         "[rfid]\ndriver = \"simulated\"",
         &format!(
-            "[scanner]\npath = \"{}\"\nbaud = 9600\n\n[rfid]\ndriver = \"feig\"\npath = \"{}\"",
+            "[scanner]\npath = \"{}\"\nbaud = 9600\ncard = {{ query = \"number\", strip_prefix = [\"LIBRARYCARD:\"] }}\n\n[rfid]\ndriver = \"feig\"\npath = \"{}\"",
             scan_dev.display(),
             pad_dev.display()
         ),
@@ -92,7 +93,20 @@ async fn the_kiosk_binary_lends_over_real_serial_lines_and_stops_on_sigterm() {
         .write(true)
         .open(&scan_test)
         .unwrap();
-    scanner.write_all(b"24680000000011\r\n").unwrap();
+    // A phone library card's QR code, from a 2D scanner that sends AIM identifiers: first a link
+    // without the card's parameter (refused, and the log says why without quoting it), then the
+    // card's own.
+    scanner
+        .write_all(b"]Q1https://kirjasto.example.fi/card?id=24680000000011\r\n")
+        .unwrap();
+    until("the refused link", || {
+        read_log().contains("without a `number` parameter")
+    })
+    .await;
+    assert!(!read_log().contains("patron logged in"));
+    scanner
+        .write_all(b"]Q1https://kirjasto.example.fi/card?lang=fi&number=24680000000011\r\n")
+        .unwrap();
     for _ in 0..500 {
         if read_log().contains("patron logged in") {
             break;
@@ -111,7 +125,8 @@ async fn the_kiosk_binary_lends_over_real_serial_lines_and_stops_on_sigterm() {
         pad.tag(uid).is_some_and(|t| t.afi == 0xC2)
     })
     .await;
-    scanner.write_all(b"HE0000003\r\n").unwrap();
+    // A Code 128 item barcode with its AIM identifier: lent as the item it names.
+    scanner.write_all(b"]C0HE0000003\r\n").unwrap();
     let running = &rig.running;
     until("the scanned loan", || {
         running
