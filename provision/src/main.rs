@@ -158,7 +158,8 @@ struct DoorArgs {
     /// The reader's tamper switch pin.
     #[arg(long)]
     tamper_pin: Option<u8>,
-    /// A card reader: pcsc, pcsc:NAME, serial:/dev/ttyACM0 or wiegand:D0,D1 (repeatable).
+    /// A card reader: pcsc, pcsc:NAME, serial:/dev/ttyACM0, keyboard:/dev/input/by-id/…-event-kbd
+    /// or wiegand:D0,D1 (repeatable).
     #[arg(long = "reader")]
     readers: Vec<String>,
     /// The PIN keypad: evdev:/dev/input/by-id/…-event-kbd or serial:/dev/ttyUSB0.
@@ -478,6 +479,7 @@ fn gather(
                 match (kind, s("reader"), s("path"), n("d0"), n("d1")) {
                     ("pcsc", name, _, _, _) => readers.push(Reader::Pcsc(name)),
                     ("serial", _, Some(p), _, _) => readers.push(Reader::Serial(p)),
+                    ("keyboard", _, Some(p), _, _) => readers.push(Reader::Keyboard(p)),
                     ("wiegand", _, _, Some(a), Some(b)) => readers.push(Reader::Wiegand(a, b)),
                     _ => {}
                 }
