@@ -1,6 +1,7 @@
 //! Wiegand frames from a reader's D0/D1 lines: bits arrive as timed pulses (D0 a zero, D1 a one),
-//! a frame ends after a silence, and 26- and 34-bit frames carry even parity over their first
-//! half and odd parity over their second. A reader with a keypad sends each key on the same
+//! a frame ends after a silence, and 26-, 34- and 37-bit frames (HID's H10301, the common 34-bit
+//! one, H10304) carry even parity over their first half and odd parity over their second (in 37
+//! bits the halves share their middle bit). A reader with a keypad sends each key on the same
 //! lines as a short burst: 4 bits (the key's value), or 8 (HID's format: the value's complement,
 //! then the value), `*` being 10 and `#` 11. Time is an argument: the GPIO driver passes each
 //! edge's timestamp.
@@ -15,14 +16,37 @@ pub const FRAME_GAP: Duration = Duration::from_millis(25);
 /// A decoded frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Frame {
-    /// 26 or 34.
+    /// 26, 34 or 37.
     pub bits: u8,
-    /// Facility code (8 bits in 26-bit frames, 16 in 34-bit).
+    /// Facility code (8 bits in 26-bit frames, 16 in 34- and 37-bit).
     pub facility: u32,
-    /// Card number field (16 bits).
+    /// Card number field (16 bits; 19 in 37-bit frames).
     pub card: u32,
-    /// The payload without parity bits (24 or 32 bits).
-    pub payload: u32,
+    /// The payload without parity bits (24, 32 or 35 bits).
+    pub payload: u64,
+}
+
+/// Where a frame's parity ranges end and begin, and how wide its card field is.
+struct Layout {
+    /// The even parity covers bits `0..first_end` (the parity bit itself included).
+    first_end: u8,
+    /// The odd parity covers bits `second_start..` to the last.
+    second_start: u8,
+    card_bits: u8,
+}
+
+fn layout(count: u8) -> Option<Layout> {
+    let (first_end, second_start, card_bits) = match count {
+        26 => (13, 13, 16),
+        34 => (17, 17, 16),
+        37 => (19, 18, 19),
+        _ => return None,
+    };
+    Some(Layout {
+        first_end,
+        second_start,
+        card_bits,
+    })
 }
 
 /// How the card number a patron's card carries is read from a frame.
@@ -50,10 +74,10 @@ impl Frame {
 /// Why a frame was refused. No variant carries what was read: a key burst is a PIN digit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum WiegandError {
-    /// Not 26 or 34 bits, nor a key burst the reader is set to send (noise, a half-read card,
-    /// an unsupported format, a keypad in another mode than configured).
+    /// Not 26, 34 or 37 bits, nor a key burst the reader is set to send (noise, a half-read
+    /// card, an unsupported format, a keypad in another mode than configured).
     #[error(
-        "{0}-bit Wiegand burst; cards are 26 or 34 bits, and keys 4 or 8 as the reader's keypad is set"
+        "{0}-bit Wiegand burst; cards are 26, 34 or 37 bits, and keys 4 or 8 as the reader's keypad is set"
     )]
     Length(u8),
     /// A parity bit is wrong.
@@ -139,23 +163,22 @@ pub fn decode_burst(bits: u64, count: u8, keys: KeyBursts) -> Result<Burst, Wieg
 
 /// Decodes a frame of `count` bits, the first received in the highest position of `bits`.
 pub fn decode(bits: u64, count: u8) -> Result<Frame, WiegandError> {
-    let half = match count {
-        26 => 13,
-        34 => 17,
-        n => return Err(WiegandError::Length(n)),
+    let Some(l) = layout(count) else {
+        return Err(WiegandError::Length(count));
     };
     let bit = |i: u8| (bits >> (count - 1 - i)) & 1 == 1;
     let ones = |from: u8, to: u8| (from..to).filter(|i| bit(*i)).count();
     // Even parity over the first half (bit 0 included), odd over the second (last bit included).
-    if ones(0, half) % 2 != 0 || ones(half, count) % 2 != 1 {
+    if ones(0, l.first_end) % 2 != 0 || ones(l.second_start, count) % 2 != 1 {
         return Err(WiegandError::Parity);
     }
-    // 24 or 32 payload bits: the mask makes the value fit.
-    let payload = u32::try_from((bits >> 1) & ((1u64 << (count - 2)) - 1)).unwrap_or(0);
+    let payload = (bits >> 1) & ((1u64 << (count - 2)) - 1);
+    let card_mask = (1u64 << l.card_bits) - 1;
+    // The masks make both fields fit: at most 16 and 19 bits.
     Ok(Frame {
         bits: count,
-        facility: payload >> 16,
-        card: payload & 0xffff,
+        facility: u32::try_from(payload >> l.card_bits).unwrap_or(0),
+        card: u32::try_from(payload & card_mask).unwrap_or(0),
         payload,
     })
 }
@@ -219,19 +242,17 @@ impl Decoder {
 }
 
 /// Encodes a frame (for simulated readers and tests): the payload with parity bits.
-pub fn encode(payload: u32, count: u8) -> Option<u64> {
-    let half = match count {
-        26 => 13,
-        34 => 17,
-        _ => return None,
-    };
-    if count == 26 && payload >> 24 != 0 {
+pub fn encode(payload: u64, count: u8) -> Option<u64> {
+    let l = layout(count)?;
+    if payload >> (count - 2) != 0 {
         return None;
     }
-    let mut bits = u64::from(payload) << 1;
+    let mut bits = payload << 1;
     let bit = |b: u64, i: u8| (b >> (count - 1 - i)) & 1 == 1;
-    let first = (1..half).filter(|i| bit(bits, *i)).count();
-    let second = (half..count - 1).filter(|i| bit(bits, *i)).count();
+    let first = (1..l.first_end).filter(|i| bit(bits, *i)).count();
+    let second = (l.second_start..count - 1)
+        .filter(|i| bit(bits, *i))
+        .count();
     if first % 2 == 1 {
         bits |= 1 << (count - 1);
     }
@@ -402,6 +423,28 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_known_37_bit_frame() {
+        // H10304: facility 1234, card 300000 (a card field wider than 16 bits).
+        let payload = (1234u64 << 19) | 300_000;
+        let bits = encode(payload, 37).unwrap();
+        // Even parity over bits 0..=18, odd over 18..=36: bit 18 counts in both.
+        let ones = |from: u8, to: u8| (from..to).filter(|i| (bits >> (36 - i)) & 1 == 1).count();
+        assert_eq!((ones(0, 19) % 2, ones(18, 37) % 2), (0, 1));
+        let f = decode(bits, 37).unwrap();
+        assert_eq!((f.facility, f.card, f.payload), (1234, 300_000, payload));
+        assert_eq!(f.number(NumberFormat::FacilityCard), "1234300000");
+        for i in 0..37 {
+            assert_eq!(
+                decode(bits ^ (1 << i), 37),
+                Err(WiegandError::Parity),
+                "bit {i}"
+            );
+        }
+        assert_eq!(encode(1 << 35, 37), None);
+        assert_eq!(encode(1 << 24, 26), None);
+    }
+
     fn keys_mode() -> impl Strategy<Value = KeyBursts> {
         prop_oneof![
             Just(KeyBursts::None),
@@ -433,8 +476,8 @@ mod tests {
         }
 
         #[test]
-        fn card_frames_are_unchanged_by_a_keypad(payload in 0u32..(1 << 24), wide in any::<u32>(), flip in 0u8..34, mode in keys_mode()) {
-            for (bits, count) in [(encode(payload, 26).unwrap(), 26u8), (encode(wide, 34).unwrap(), 34)] {
+        fn card_frames_are_unchanged_by_a_keypad(payload in 0u64..(1 << 24), wide in 0u64..(1 << 32), h10304 in 0u64..(1 << 35), flip in 0u8..37, mode in keys_mode()) {
+            for (bits, count) in [(encode(payload, 26).unwrap(), 26u8), (encode(wide, 34).unwrap(), 34), (encode(h10304, 37).unwrap(), 37)] {
                 prop_assert_eq!(decode_burst(bits, count, mode), decode(bits, count).map(Burst::Card));
                 let bad = bits ^ (1 << (flip % count));
                 prop_assert_eq!(decode_burst(bad, count, mode), Err(WiegandError::Parity));
@@ -442,13 +485,17 @@ mod tests {
         }
 
         #[test]
-        fn encode_then_decode_round_trips(payload in 0u32..(1 << 24), wide in any::<u32>()) {
+        fn encode_then_decode_round_trips(payload in 0u64..(1 << 24), wide in 0u64..(1 << 32), h10304 in 0u64..(1 << 35)) {
             let f = decode(encode(payload, 26).unwrap(), 26).unwrap();
             prop_assert_eq!(f.payload, payload);
             let f = decode(encode(wide, 34).unwrap(), 34).unwrap();
             prop_assert_eq!(f.payload, wide);
-            prop_assert_eq!(f.facility, wide >> 16);
-            prop_assert_eq!(f.card, wide & 0xffff);
+            prop_assert_eq!(u64::from(f.facility), wide >> 16);
+            prop_assert_eq!(u64::from(f.card), wide & 0xffff);
+            let f = decode(encode(h10304, 37).unwrap(), 37).unwrap();
+            prop_assert_eq!(f.payload, h10304);
+            prop_assert_eq!(u64::from(f.facility), h10304 >> 19);
+            prop_assert_eq!(u64::from(f.card), h10304 & 0x7_ffff);
         }
     }
 }

@@ -131,8 +131,8 @@ impl SimWiegand {
         *t += Duration::from_millis(100);
     }
 
-    /// A card of `bits` bits (26 or 34) carrying `payload`.
-    pub fn card(&self, payload: u32, bits: u8) {
+    /// A card of `bits` bits (26, 34 or 37) carrying `payload`.
+    pub fn card(&self, payload: u64, bits: u8) {
         if let Some(frame) = access::wiegand::encode(payload, bits) {
             self.burst(frame, bits);
         }

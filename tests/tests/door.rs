@@ -282,7 +282,7 @@ async fn every_deny_reason_online_then_offline_and_the_door_relocks() {
 
 /// The demo library with one more patron, whose card is a 26-bit Wiegand card: facility 42,
 /// card 4711, read as the whole payload (42 × 65536 + 4711).
-const WIEGAND_PAYLOAD: u32 = (42 << 16) | 4711;
+const WIEGAND_PAYLOAD: u64 = (42 << 16) | 4711;
 
 fn fixtures_with_a_wiegand_card(dir: &Path) -> PathBuf {
     let mut text = std::fs::read_to_string(fixtures()).unwrap();
