@@ -542,3 +542,101 @@ async fn power_loss_mid_pulse_leaves_the_door_locked_on_restart() {
     assert!(text.contains("unreadable-card"), "{text}");
     assert!(!text.contains("24680000000011"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_door_agent_binary_reads_a_phone_card_from_a_keyboard_scanner_and_a_usb_keypad() {
+    use drivers::keymap::{Layout, Terminator, events_for};
+    use drivers::keypad::encode_key_event;
+    use std::io::Write;
+    let Some(bin) = e2e::workspace_binary("door-agent") else {
+        println!(
+            "SKIPPED: the door-agent binary is not built (run through `cargo test --workspace`)"
+        );
+        return;
+    };
+    // No uinput in this kernel: the scanner's and the keypad's devices are FIFOs carrying the
+    // `input_event`s their key presses make, opened as the devices are (which are grabbed).
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = |name: &str| {
+        let path = tmp.path().join(name);
+        assert!(
+            Command::new("mkfifo")
+                .arg(&path)
+                .status()
+                .unwrap()
+                .success()
+        );
+        path
+    };
+    let (scanner, keypad) = (fifo("scanner-event-kbd"), fifo("keypad-event-kbd"));
+    let rig = door::rig(tmp.path(), &fixtures(), "", e2e::daemons_now(), 72)
+        .await
+        .unwrap();
+    let mut config = std::fs::read_to_string(&rig.config).unwrap();
+    config = config.replace("[gpio]", &format!("[[readers]]\nkind = \"keyboard\"\npath = \"{}\"\nlayout = \"fi\"\ncard = {{ query = \"number\", strip_prefix = [\"LIBRARYCARD:\"] }}\n\n[keypad]\nkind = \"evdev\"\npath = \"{}\"\n\n[gpio]", scanner.display(), keypad.display()));
+    // Open round the clock: this test runs at any hour.
+    config = config
+        .replace("daily = [\"07:00-22:00\"]", "daily = [\"00:00-24:00\"]")
+        .replace("tue = [\"12:00-19:00\"]\nthu = [\"12:00-19:00\"]", "");
+    std::fs::write(&rig.config, config).unwrap();
+    let log = tmp.path().join("agent.log");
+    let _agent = Kill(
+        Command::new(&bin)
+            .arg("--verbose")
+            .arg("-c")
+            .arg(&rig.config)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_for("the door-agent ready", || {
+        read_log().contains("door-agent ready")
+    });
+    let events = |pairs: Vec<(u16, i32)>| -> Vec<u8> {
+        pairs
+            .into_iter()
+            .flat_map(|(code, value)| encode_key_event(code, value))
+            .collect()
+    };
+    let mut scan = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&scanner)
+        .unwrap();
+    let mut keys = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&keypad)
+        .unwrap();
+    // A phone card's QR link, from a scanner set to the Finnish layout.
+    scan.write_all(&events(
+        events_for(
+            Layout::Fi,
+            "https://kirjasto.example.fi/card?number=24680000000011",
+            Terminator::Enter,
+        )
+        .unwrap(),
+    ))
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(FileBackend::level(&rig.gpio, LOCK), Some(false));
+    // 1 2 3 4 on the keypad's number keys, then its Enter.
+    keys.write_all(&events(vec![
+        (79, 1),
+        (79, 0),
+        (80, 1),
+        (80, 0),
+        (81, 1),
+        (81, 0),
+        (75, 1),
+        (75, 0),
+        (96, 1),
+        (96, 0),
+    ]))
+    .unwrap();
+    wait_for("the relay released", || {
+        FileBackend::level(&rig.gpio, LOCK) == Some(true)
+    });
+    let logs = read_log();
+    assert!(!e2e::leaks(&logs, "24680000000011"), "{logs}");
+}
