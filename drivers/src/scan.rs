@@ -1,8 +1,9 @@
 //! What a scan says: a scanned code mapped to a card number by a rule the library configures
 //! (pure, shared by the door's readers and the kiosk's scanner). Plain cards are printed
 //! barcodes; phone library cards are a barcode or a QR code on a phone's screen, whose payload
-//! may be a link (`https://…/card?number=…`) or a tagged text (`LIBRARYCARD:…`); 2D scanners
-//! may put an AIM symbology identifier (`]C0` for Code 128, `]Q1` for QR) in front. Every
+//! may be a link (`https://…/card?number=…`), a tagged text (`LIBRARYCARD:…`) or another shape
+//! a [`Pattern`] describes; 2D scanners may put an AIM symbology identifier (`]C0` for Code 128,
+//! `]Q1` for QR) in front. Every
 //! refusal says what was wrong, never what was read: scans are personal data.
 
 use redact::CardNumber;
@@ -67,6 +68,8 @@ pub struct ScanRule {
     pub suffixes: Vec<String>,
     /// A link's (or a query string's) parameter holding the card number: `number`.
     pub query: Option<String>,
+    /// The scan's shape around the card number, tried first: `LIBRARYCARD:{card};*`.
+    pub pattern: Option<Pattern>,
     /// The card number's characters.
     pub characters: Characters,
     /// Fewest characters of a card number.
@@ -82,6 +85,7 @@ impl Default for ScanRule {
             prefixes: vec![],
             suffixes: vec![],
             query: None,
+            pattern: None,
             characters: Characters::LettersDigitsHyphen,
             min_len: 4,
             max_len: 32,
@@ -164,6 +168,67 @@ fn strip_suffix_ci<'a>(text: &'a str, suffix: &str) -> Option<&'a str> {
         .flatten()
 }
 
+/// A scan's shape around its card number: literal text (ASCII case ignored), `*` for any run
+/// of characters, and `{card}` once, where the card number is. Simpler than a regular
+/// expression on purpose: a technician writes it from one example scan, and matching it takes
+/// time proportional to the scan's length squared at worst.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern {
+    head: Vec<char>,
+    tail: Vec<char>,
+}
+
+/// `ok[i]`: `pattern` matches `text[..i]` whole.
+fn glob_prefixes(pattern: &[char], text: &[char]) -> Vec<bool> {
+    let mut row = vec![false; text.len() + 1];
+    row[0] = true;
+    for pc in pattern {
+        let mut next = vec![false; text.len() + 1];
+        for i in 0..=text.len() {
+            next[i] = if *pc == '*' {
+                row[i] || (i > 0 && next[i - 1])
+            } else {
+                i > 0 && row[i - 1] && text[i - 1].eq_ignore_ascii_case(pc)
+            };
+        }
+        row = next;
+    }
+    row
+}
+
+impl Pattern {
+    /// Parses a pattern: `None` unless `{card}` is in it exactly once.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (head, tail) = text.split_once("{card}")?;
+        if tail.contains("{card}") {
+            return None;
+        }
+        Some(Self {
+            head: head.chars().collect(),
+            tail: tail.chars().collect(),
+        })
+    }
+
+    /// The card number in `text`: the leftmost place the pattern allows, the longest run of
+    /// `allowed` characters there.
+    pub fn find(&self, text: &str, allowed: impl Fn(char) -> bool) -> Option<String> {
+        let chars: Vec<char> = text.chars().collect();
+        let n = chars.len();
+        let head_ok = glob_prefixes(&self.head, &chars);
+        let reversed: Vec<char> = chars.iter().rev().copied().collect();
+        let tail_reversed: Vec<char> = self.tail.iter().rev().copied().collect();
+        // tail_ok[n - j]: the tail matches text[j..].
+        let tail_ok = glob_prefixes(&tail_reversed, &reversed);
+        for start in (0..n).filter(|i| head_ok[*i]) {
+            let run = chars[start..].iter().take_while(|c| allowed(**c)).count();
+            if let Some(end) = (start + 1..=start + run).rev().find(|j| tail_ok[n - j]) {
+                return Some(chars[start..end].iter().collect());
+            }
+        }
+        None
+    }
+}
+
 fn is_link(text: &str) -> bool {
     text.contains("://") || text.contains('?')
 }
@@ -190,6 +255,13 @@ impl ScanRule {
             return Err(ScanError::TooLong);
         }
         let t = if self.aim { strip_aim(t) } else { t };
+        let matched = self
+            .pattern
+            .as_ref()
+            .and_then(|p| p.find(t, |c| self.characters.allows(c)));
+        if let Some(card) = matched {
+            return self.checked(&card);
+        }
         let value;
         let mut t = match &self.query {
             Some(query) if is_link(t) || t.contains('=') => {
@@ -223,6 +295,11 @@ impl ScanRule {
         if let Some(rest) = self.suffixes.iter().find_map(|s| strip_suffix_ci(t, s)) {
             t = rest;
         }
+        self.checked(t)
+    }
+
+    /// `t` as a card number if its characters and length are the rule's.
+    fn checked(&self, t: &str) -> Result<CardNumber, ScanError> {
         let t = t.trim();
         let len = t.chars().count();
         if !t.chars().all(|c| self.characters.allows(c)) {
@@ -253,6 +330,7 @@ pub struct RawScanRule {
     #[serde(default)]
     strip_suffix: Vec<String>,
     query: Option<String>,
+    pattern: Option<String>,
     characters: Option<String>,
     min_length: Option<usize>,
     max_length: Option<usize>,
@@ -323,11 +401,29 @@ impl RawScanRule {
                 ));
             }
         };
+        let pattern = match self.pattern.as_deref() {
+            None => None,
+            Some(p) if p.chars().count() <= 128 && !p.chars().any(char::is_control) => {
+                Some(Pattern::parse(p).ok_or_else(|| {
+                    bad(
+                        "pattern",
+                        "`{card}` once where the card number is, literal text and `*` around it",
+                    )
+                })?)
+            }
+            Some(_) => {
+                return Err(bad(
+                    "pattern",
+                    "at most 128 characters, no control characters",
+                ));
+            }
+        };
         Ok(ScanRule {
             aim: self.aim.unwrap_or(d.aim),
             prefixes,
             suffixes,
             query,
+            pattern,
             characters,
             min_len,
             max_len,
@@ -435,6 +531,41 @@ mod tests {
     }
 
     #[test]
+    fn a_pattern_finds_the_card_where_the_scan_says() {
+        let r = rule("pattern = \"LIBRARYCARD:{card};*\"\ncharacters = \"digits\"").unwrap();
+        for scan in [
+            "LIBRARYCARD:24680000000011;",
+            "]Q1LIBRARYCARD:24680000000011;NAME:Virtanen;V:2",
+            "librarycard:24680000000011;",
+            // Not the pattern's shape: read as a plain card.
+            "24680000000011",
+        ] {
+            assert_eq!(r.card(scan).unwrap().expose(), "24680000000011", "{scan}");
+        }
+        // The leftmost place, the longest run of allowed characters there.
+        let r = rule("pattern = \"*id={card}*\"").unwrap();
+        assert_eq!(r.card("v=1&id=HEILI-42&id=7").unwrap().expose(), "HEILI-42");
+        // A shape that does not fit falls to the other rules, and their refusal.
+        let e = rule("pattern = \"CARD:{card}\"\ncharacters = \"digits\"")
+            .unwrap()
+            .card("CARD:2468X0000000011")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unexpected characters") && !e.contains("2468"),
+            "{e}"
+        );
+        for bad in ["CARD:", "{card}{card}", "x{car}"] {
+            assert_eq!(
+                rule(&format!("pattern = \"{bad}\"")).unwrap_err().key,
+                "pattern",
+                "{bad}"
+            );
+        }
+        assert_eq!(Pattern::parse("{card}").unwrap().find("", |_| true), None);
+    }
+
+    #[test]
     fn the_text_rule_keeps_any_printable_scan() {
         let t = ScanRule::text();
         assert_eq!(
@@ -472,16 +603,19 @@ mod tests {
         #[test]
         fn a_rule_round_trips_what_it_accepts(
             card in "[0-9A-Za-z][0-9A-Za-z-]{2,30}[0-9A-Za-z]",
-            form in 0usize..6,
+            form in 0usize..8,
+            junk in "[ -~]{0,20}",
         ) {
-            let r = rule("query = \"number\"\nstrip_prefix = [\"LIBRARYCARD:\"]\nstrip_suffix = [\";\"]").unwrap();
+            let r = rule("query = \"number\"\nstrip_prefix = [\"LIBRARYCARD:\"]\nstrip_suffix = [\";\"]\npattern = \"*ID={card}/*\"").unwrap();
             let scan = match form {
                 0 => card.clone(),
                 1 => format!("]C0{card}\r\n"),
                 2 => format!("]Q1LIBRARYCARD:{card};"),
                 3 => format!("https://kirjasto.example.fi/card?x=1&number={card}"),
                 4 => format!("https://kirjasto.example.fi/card?number={}", form_urlencoded::byte_serialize(card.as_bytes()).collect::<String>()),
-                _ => format!("number={card}"),
+                5 => format!("number={card}"),
+                // The pattern, after any text without an '=' of its own.
+                _ => format!("{}ID={card}/{junk}", junk.replace('=', "")),
             };
             let read = r.card(&scan).unwrap();
             prop_assert_eq!(read.expose(), card.as_str());
