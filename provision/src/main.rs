@@ -184,7 +184,8 @@ struct KioskArgs {
     /// The RFID pad: feig:/dev/ttyUSB0.
     #[arg(long)]
     pad: Option<String>,
-    /// A serial barcode scanner's device.
+    /// The barcode scanner: a serial device's path, or keyboard:/dev/input/by-id/…-event-kbd for
+    /// a USB scanner typing as a keyboard.
     #[arg(long)]
     scanner: Option<String>,
     /// The receipt printer: tcp:HOST:9100, device:/dev/usb/lp0 or serial:PATH.
@@ -565,7 +566,13 @@ fn gather(
                 .or_else(|| prev.str("kiosk.library"))
                 .unwrap_or_else(|| name.clone()),
             pad: k.pad.or(prev_pad),
-            scanner: k.scanner.or_else(|| prev.str("scanner.path")),
+            scanner: k.scanner.or_else(|| {
+                let path = prev.str("scanner.path")?;
+                Some(match prev.str("scanner.kind").as_deref() {
+                    Some("keyboard") => format!("keyboard:{path}"),
+                    _ => path,
+                })
+            }),
             printer: k.printer.or_else(|| prev.str("printer.link")),
             metrics: c
                 .metrics

@@ -395,7 +395,16 @@ fn kiosk(a: &Answers) -> String {
     if let Some(p) = &k.scanner {
         let _ = writeln!(s);
         let _ = writeln!(s, "[scanner]");
-        let _ = writeln!(s, "path = {}", q(p));
+        if let Some(device) = p.strip_prefix("keyboard:") {
+            let _ = writeln!(s, "kind = \"keyboard\"");
+            let _ = writeln!(s, "path = {}", q(device));
+            let _ = writeln!(
+                s,
+                "layout = \"us\"                        # or \"fi\": as the scanner is set"
+            );
+        } else {
+            let _ = writeln!(s, "path = {}", q(p));
+        }
     }
     if let Some(p) = &k.printer {
         let _ = writeln!(s);
