@@ -214,6 +214,7 @@ impl CardReader for KeyboardScanner {
                 DeviceEvent::Down(why) => {
                     self.line.clear();
                     self.overlong = false;
+                    self.keyboard.release_all();
                     return Some(CardEvent::ReaderLost {
                         reader: self.name.clone(),
                         why,

@@ -252,6 +252,11 @@ impl Keyboard {
         }
     }
 
+    /// Forgets the modifiers held (the device went away mid-scan: its releases never come).
+    pub fn release_all(&mut self) {
+        *self = Self::new(self.layout, self.terminator);
+    }
+
     /// A key event: `value` 1 is a press, 0 a release, 2 a repeat (typed again).
     pub fn key(&mut self, code: u16, value: i32) -> Typed {
         let down = value != 0;
@@ -386,6 +391,10 @@ mod tests {
             ("AA".to_owned(), true)
         );
         assert_eq!(kb.key(28, 1), Typed::Nothing);
+        // Shift held as the device went away is not held on its return.
+        kb.key(42, 1);
+        kb.release_all();
+        assert_eq!(kb.key(30, 1), Typed::Char('a'));
         assert_eq!(events_for(Layout::Us, "ä", Terminator::Enter), None);
     }
 
