@@ -133,3 +133,55 @@ fn every_problem_in_a_door_config_is_named_at_once() -> anyhow::Result<()> {
     assert_eq!(e.lines().count(), 4, "one line a problem:\n{e}");
     Ok(())
 }
+
+#[test]
+fn the_examples_commented_readers_are_valid_too() -> anyhow::Result<()> {
+    use door_agent::settings::ReaderSettings;
+    let dir = tempfile::tempdir()?;
+    let config = installed(dir.path())?;
+    let text = std::fs::read_to_string(&config)?;
+    // Every commented-out line of the readers' part that is a table or a key, as a technician
+    // uncommenting them would.
+    let (head, rest) = text.split_once("[[readers]]").context("no readers")?;
+    let (readers, tail) = rest.split_once("[keypad]").context("no keypad")?;
+    let uncommented: String = readers
+        .lines()
+        .map(|l| match l.strip_prefix("# ") {
+            Some(c)
+                if c.starts_with("[[readers]]")
+                    || c.split_once(" = ").is_some_and(|(k, _)| !k.contains(' ')) =>
+            {
+                c
+            }
+            _ => l,
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(
+        &config,
+        format!("{head}[[readers]]{uncommented}[keypad]{tail}"),
+    )?;
+    let s = door_agent::settings::load(&config)?;
+    let kinds: Vec<&str> = s
+        .readers
+        .iter()
+        .map(|r| match r {
+            ReaderSettings::Pcsc { .. } => "pcsc",
+            ReaderSettings::Serial { rule, .. } => {
+                assert!(rule.query.is_some());
+                "serial"
+            }
+            ReaderSettings::Keyboard { keyboard, .. } => {
+                assert_eq!(keyboard.layout, drivers::keymap::Layout::Fi);
+                "keyboard"
+            }
+            ReaderSettings::Wiegand { keys, .. } => {
+                assert_eq!(*keys, access::wiegand::KeyBursts::Eight);
+                "wiegand"
+            }
+        })
+        .collect();
+    assert_eq!(kinds, ["pcsc", "serial", "keyboard", "wiegand"]);
+    assert!(s.has_keypad());
+    Ok(())
+}

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use daemon::exit::{Exit, Tagged};
 use drivers::card::{CardEvent, CardReader};
+use drivers::scan::ScanRule;
 use kiosk::queue::{Queue, State};
 use kiosk::settings::{self, PadSettings};
 use kiosk::{Devices, Input};
@@ -331,6 +332,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Hands a scanner's scans to the kiosk as they come; a scan that is no text is logged (without
+/// what was read) and dropped.
+async fn forward_scans(mut scanner: impl CardReader, tx: mpsc::Sender<Input>) {
+    while let Some(ev) = scanner.next().await {
+        match ev {
+            CardEvent::Card { number, .. } => {
+                if tx
+                    .send(Input::Scan(number.expose().to_owned()))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            CardEvent::Unreadable { reader, why } => tracing::warn!("scanner {reader}: {why}"),
+            other => tracing::debug!("scanner: {other:?}"),
+        }
+    }
+}
+
 fn serve(
     settings: settings::KioskSettings,
     runtime: tokio::runtime::Runtime,
@@ -360,27 +381,18 @@ fn serve(
             None => None,
         };
         if let Some(s) = &settings.scanner {
-            let mut scanner = drivers::serial::SerialScanner::open(s.clone());
-            let tx = tx.clone();
-            runtime.spawn(async move {
-                while let Some(ev) = scanner.next().await {
-                    match ev {
-                        CardEvent::Card { number, .. } => {
-                            if tx
-                                .send(Input::Scan(number.expose().to_owned()))
-                                .await
-                                .is_err()
-                            {
-                                return;
-                            }
-                        }
-                        CardEvent::Unreadable { reader, why } => {
-                            tracing::warn!("scanner {reader}: {why}")
-                        }
-                        other => tracing::debug!("scanner: {other:?}"),
-                    }
-                }
-            });
+            // Cards and items alike arrive as their text; the session reads a card by the card
+            // rule at the welcome screen and checks items where they are scanned.
+            match s {
+                settings::ScannerSettings::Serial(port) => runtime.spawn(forward_scans(
+                    drivers::serial::SerialScanner::open(port.clone(), ScanRule::text()),
+                    tx.clone(),
+                )),
+                settings::ScannerSettings::Keyboard(k) => runtime.spawn(forward_scans(
+                    drivers::keyboard::KeyboardScanner::open(k.clone(), ScanRule::text()),
+                    tx.clone(),
+                )),
+            };
         }
         Devices {
             pad,

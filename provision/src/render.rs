@@ -312,6 +312,14 @@ fn door(a: &Answers) -> String {
                 let _ = writeln!(s, "kind = \"serial\"");
                 let _ = writeln!(s, "path = {}", q(path));
             }
+            Reader::Keyboard(path) => {
+                let _ = writeln!(s, "kind = \"keyboard\"");
+                let _ = writeln!(s, "path = {}", q(path));
+                let _ = writeln!(
+                    s,
+                    "layout = \"us\"                        # or \"fi\": as the scanner is set"
+                );
+            }
             Reader::Wiegand(d0, d1) => {
                 let _ = writeln!(s, "kind = \"wiegand\"");
                 let _ = writeln!(s, "d0 = {d0}");
@@ -387,7 +395,16 @@ fn kiosk(a: &Answers) -> String {
     if let Some(p) = &k.scanner {
         let _ = writeln!(s);
         let _ = writeln!(s, "[scanner]");
-        let _ = writeln!(s, "path = {}", q(p));
+        if let Some(device) = p.strip_prefix("keyboard:") {
+            let _ = writeln!(s, "kind = \"keyboard\"");
+            let _ = writeln!(s, "path = {}", q(device));
+            let _ = writeln!(
+                s,
+                "layout = \"us\"                        # or \"fi\": as the scanner is set"
+            );
+        } else {
+            let _ = writeln!(s, "path = {}", q(p));
+        }
     }
     if let Some(p) = &k.printer {
         let _ = writeln!(s);
@@ -398,13 +415,16 @@ fn kiosk(a: &Answers) -> String {
     s
 }
 
-/// A door's card reader, from `pcsc`, `pcsc:NAME`, `serial:PATH` or `wiegand:D0,D1`.
+/// A door's card reader, from `pcsc`, `pcsc:NAME`, `serial:PATH`, `keyboard:PATH` or
+/// `wiegand:D0,D1`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reader {
     /// PC/SC, optionally one reader by name.
     Pcsc(Option<String>),
     /// A serial barcode or RFID reader.
     Serial(String),
+    /// A USB barcode scanner typing as a keyboard (its input device).
+    Keyboard(String),
     /// Wiegand on two pins.
     Wiegand(u8, u8),
 }
@@ -412,7 +432,7 @@ pub enum Reader {
 impl Reader {
     /// Parses a `--reader` value.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let expected = "expected pcsc, pcsc:READER-NAME, serial:/dev/ttyACM0 or wiegand:D0,D1";
+        let expected = "expected pcsc, pcsc:READER-NAME, serial:/dev/ttyACM0, keyboard:/dev/input/by-id/…-event-kbd or wiegand:D0,D1";
         if text == "pcsc" {
             return Ok(Self::Pcsc(None));
         }
@@ -423,6 +443,11 @@ impl Reader {
             && path.starts_with('/')
         {
             return Ok(Self::Serial(path.to_owned()));
+        }
+        if let Some(path) = text.strip_prefix("keyboard:")
+            && path.starts_with('/')
+        {
+            return Ok(Self::Keyboard(path.to_owned()));
         }
         if let Some(pins) = text.strip_prefix("wiegand:")
             && let Some((a, b)) = pins.split_once(',')
@@ -482,7 +507,20 @@ mod tests {
             Ok(Reader::Serial("/dev/ttyACM0".into()))
         );
         assert_eq!(Reader::parse("wiegand:20,21"), Ok(Reader::Wiegand(20, 21)));
-        for bad in ["", "usb", "serial:ttyACM0", "wiegand:20", "wiegand:a,b"] {
+        assert_eq!(
+            Reader::parse("keyboard:/dev/input/by-id/usb-scanner-event-kbd"),
+            Ok(Reader::Keyboard(
+                "/dev/input/by-id/usb-scanner-event-kbd".into()
+            ))
+        );
+        for bad in [
+            "",
+            "usb",
+            "serial:ttyACM0",
+            "keyboard:event3",
+            "wiegand:20",
+            "wiegand:a,b",
+        ] {
             assert!(Reader::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(
