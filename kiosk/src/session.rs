@@ -364,9 +364,13 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 // the error says what was wrong, never what was scanned.
                 let card = self.settings.card_rule.card(&text);
                 match self.view.screen {
-                    Screen::Welcome | Screen::Pin | Screen::Goodbye => match card {
+                    _ if self.takes_cards() => match card {
                         Ok(card) => self.card(card).await,
-                        Err(why) => tracing::warn!("scan at the welcome screen: {why}"),
+                        Err(why) => {
+                            // Not silent: the patron reads that this is no card of the library's.
+                            tracing::warn!("scan at the welcome screen: {why}");
+                            self.message(Message::UnknownCard, Screen::Welcome);
+                        }
                     },
                     // The patron's own card scanned again is not an item (it would go to the
                     // library system, the log and the receipt as one).
@@ -392,11 +396,18 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         })
     }
 
+    /// A card now starts a session: at the welcome, PIN and goodbye screens, and on a message
+    /// on its way back to the welcome screen (a refused card, say: the patron's next try).
+    fn takes_cards(&self) -> bool {
+        match self.view.screen {
+            Screen::Welcome | Screen::Pin | Screen::Goodbye => true,
+            Screen::Message => self.after_message == Screen::Welcome,
+            _ => false,
+        }
+    }
+
     async fn card(&mut self, card: CardNumber) {
-        if !matches!(
-            self.view.screen,
-            Screen::Welcome | Screen::Pin | Screen::Goodbye
-        ) {
+        if !self.takes_cards() {
             return;
         }
         self.goodbye_at = None;

@@ -273,6 +273,18 @@ async fn wrong_pins_strangers_bans_a_stubborn_tag_and_an_empty_printer() {
     let v = log_in(&mut k, "99999999999999", "1234").await;
     assert_eq!(v.message, Some(Message::UnknownCard));
     k.tap(Action::Dismiss).await;
+    // A code that is no card at all (a stranger's QR link): the patron reads so, not silence.
+    k.wait_for(WAIT, |v| v.screen == Screen::Welcome)
+        .await
+        .unwrap();
+    k.send(Input::Scan("https://example.org/menu?table=7".into()))
+        .await;
+    let v = k
+        .wait_for(WAIT, |v| v.screen == Screen::Message)
+        .await
+        .expect("a refused scan is answered");
+    assert_eq!(v.message, Some(Message::UnknownCard));
+    k.tap(Action::Dismiss).await;
     let v = log_in(&mut k, "24680000000037", "1111").await;
     assert_eq!(v.message, Some(Message::PatronBlocked), "a lending ban");
     k.tap(Action::Dismiss).await;
