@@ -111,7 +111,8 @@ pub struct Received {
     pub item: String,
     /// Sent with SIP2's no-block flag (an offline transaction).
     pub no_block: bool,
-    /// The transaction date the device gave (`YYYYMMDDZZZZHHMMSS`).
+    /// The transaction date the device gave (`YYYYMMDDZZZZHHMMSS`; over Koha's offline
+    /// circulation service its `timestamp`, `YYYY-MM-DD HH:MM:SS`).
     pub transaction_date: String,
     /// The simulator lent or took it back.
     pub ok: bool,
@@ -683,7 +684,7 @@ impl Simulator {
         })
     }
 
-    fn record(&self, r: Received) {
+    pub(crate) fn record(&self, r: Received) {
         // For tests and the demo; a long-running simulator keeps only the latest.
         const KEPT: usize = 10_000;
         if let Ok(mut j) = self.journal.lock() {
