@@ -188,6 +188,12 @@ impl Running {
         )
     }
 
+    /// The library's circulation state as it stands (loans, returns, offline operations
+    /// queued for staff), for tests and the demo to read what was recorded.
+    pub async fn state(&self) -> crate::circulation::State {
+        self.sim.library.lock().await.state.clone()
+    }
+
     /// Every checkout and checkin received since the start, in order.
     pub fn received(&self) -> Vec<Received> {
         self.sim
