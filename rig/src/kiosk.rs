@@ -173,6 +173,53 @@ when_expired = "deny"
     })
 }
 
+impl Rig {
+    /// Makes the kiosk a Koha library's: its `[registry]` table switched to Koha's REST API on
+    /// the simulator's HTTPS side, offline loans and returns delivered through Koha's offline
+    /// circulation service with the fixtures' staff account (`extra`: more `[registry.koha]`
+    /// lines). Load the settings after this.
+    pub fn use_koha(&self, extra: &str) -> anyhow::Result<()> {
+        let Some(https) = self.running.https else {
+            anyhow::bail!("the simulator has no HTTPS listener");
+        };
+        let text = std::fs::read_to_string(&self.config)?;
+        let (Some(from), Some(to)) = (text.find("[registry]\n"), text.find("[allowlist]\n")) else {
+            anyhow::bail!(
+                "{}: no [registry] table before [allowlist]",
+                self.config.display()
+            );
+        };
+        let table = format!(
+            r#"[registry]
+backend = "koha-rest"
+credentials = "registry.secret"
+timeout_ms = 1500
+[registry.koha]
+base_url = "https://localhost:{port}"
+ca = "{ca}"
+library_id = "LPR"
+offline_service = "https://localhost:{port}"
+{extra}
+"#,
+            port = https.port(),
+            ca = self.running.ca_cert.display(),
+        );
+        std::fs::write(
+            &self.config,
+            format!("{}{table}{}", &text[..from], &text[to..]),
+        )?;
+        std::fs::write(
+            self.dir.join("registry.secret"),
+            "client_id = \"kiosk-lpr-1\"\nclient_secret = \"kiosk-secret-1\"\noffline_userid = \"kiosk-offline\"\noffline_password = \"offline-secret-1\"\n",
+        )?;
+        std::fs::set_permissions(
+            self.dir.join("registry.secret"),
+            std::fs::Permissions::from_mode(0o600),
+        )?;
+        Ok(())
+    }
+}
+
 /// The ONIX media format Heili writes on the tag (ISO 28560-2's data element 7, from ONIX for
 /// Books' product forms) for a media kind of the catalogue: `BA` book, `VI` DVD video, `AC` an
 /// audiobook on CDs. None for a magazine (the list has no code for a periodical, so its tag
