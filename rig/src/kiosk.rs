@@ -611,9 +611,10 @@ pub async fn demo(
             d.state
         );
     }
+    let offline_at = q.list().first().map(|d| d.at);
     let running = server::start(server::Settings {
         sip2_tls: sip,
-        https: None,
+        https: rig.running.https,
         dialect: sip2::Dialect {
             charset: sip2::Charset::Utf8,
             ..sip2::Dialect::standard()
@@ -632,7 +633,56 @@ pub async fn demo(
             d.delivered, d.conflicts, d.waiting, again.delivered
         );
     }
+    if let Some(at) = offline_at {
+        koha_delivery(&rig, &running, at).await?;
+    }
     running.stop();
+    Ok(())
+}
+
+/// The same kiosk as a Koha library's: an offline loan delivered through Koha's offline
+/// circulation service (the staff interface's), and what Koha recorded.
+async fn koha_delivery(
+    rig: &Rig,
+    running: &server::Running,
+    at: chrono::NaiveDateTime,
+) -> anyhow::Result<()> {
+    rig.use_koha("")?;
+    let settings = kiosk::settings::load(&rig.config)?;
+    let Some(r) = &settings.registry else {
+        return Ok(());
+    };
+    let registry = registry::AnyRegistry::start(r)?;
+    let q = kiosk::queue::Queue::open(&rig.dir.join("state/koha-queue"))?;
+    let item = "HE0000010";
+    let id = q.checkout(
+        &redact::CardNumber::new("24680000000011"),
+        item,
+        at,
+        at + chrono::Duration::days(28),
+        false,
+    )?;
+    q.commit(id)?;
+    let d = q.deliver(&registry).await?;
+    let again = q.deliver(&registry).await?;
+    println!(
+        "  A Koha library's kiosk (backend {}) delivers an offline loan of {} through Koha's offline\n  circulation service: delivered {}, conflicts {}; a second round delivers {}.",
+        registry.kind(),
+        at.format("%H:%M:%S"),
+        d.delivered,
+        d.conflicts,
+        again.delivered
+    );
+    let state = running.state().await;
+    match state.loans.get(item) {
+        Some(l) => println!(
+            "  Koha recorded {item}: issued {}, due {}, renewals {}.",
+            l.lent_at.format("%Y-%m-%d %H:%M:%S"),
+            l.due.format("%Y-%m-%d"),
+            l.renewals
+        ),
+        None => println!("  Koha recorded no loan of {item}."),
+    }
     Ok(())
 }
 
