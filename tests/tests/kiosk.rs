@@ -517,6 +517,12 @@ async fn a_koha_kiosk_lends_offline_and_koha_gets_the_loan_once_with_its_origina
         .unwrap();
     rig.use_koha("").unwrap();
     let settings = kiosk::settings::load(&rig.config).unwrap();
+    let lending_warned = |s: &kiosk::KioskSettings| {
+        s.warnings()
+            .iter()
+            .any(|w| w.starts_with("offline.lending"))
+    };
+    assert!(!lending_warned(&settings), "{:?}", settings.warnings());
     // The kiosk's clock runs three hours ahead of the library's: the loan's time is the kiosk's,
     // not the delivery's.
     let clock = sim::clock_from(e2e::daemons_now() + chrono::Duration::hours(3));
@@ -575,4 +581,19 @@ async fn a_koha_kiosk_lends_offline_and_koha_gets_the_loan_once_with_its_origina
         .collect();
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert!(sent[0].no_block && sent[0].ok, "{sent:?}");
+
+    // Without the offline service, check-config warns that offline loans would wait for staff.
+    let text = std::fs::read_to_string(&rig.config).unwrap();
+    let text: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("offline_service"))
+        .collect();
+    std::fs::write(&rig.config, text.join("\n")).unwrap();
+    std::fs::write(
+        rig.dir.join("registry.secret"),
+        "client_id = \"kiosk-lpr-1\"\nclient_secret = \"kiosk-secret-1\"\n",
+    )
+    .unwrap();
+    let settings = kiosk::settings::load(&rig.config).unwrap();
+    assert!(lending_warned(&settings), "{:?}", settings.warnings());
 }
