@@ -5,8 +5,8 @@
 //!
 //! Layout:
 //! - [`clock`]: the simulator's clock, the system's or one its caller sets.
-//! - [`fixtures`]: the catalogue file: library, branches, device and staff accounts, patrons, items, rules;
-//!   its dates resolved against the clock.
+//! - [`fixtures`]: the catalogue file: library, branches, device and staff accounts, patrons,
+//!   items, rules; its dates resolved against the clock.
 //! - [`circulation`]: lending, returns, renewals, fines, holds; pure, time as an argument.
 //! - [`replies`]: SIP2 replies built from the circulation rules.
 //! - [`store`]: state on disk, replaced atomically.
