@@ -33,6 +33,12 @@
 //! ca = "library-ca.pem"
 //! library_id = "LPR"
 //! self_service_plugin = true       # Koha-Suomi's self-service permission check
+//! # Offline loans and returns, delivered through Koha's offline circulation service (the staff
+//! # interface's, as Koha's own offline client uses it); the staff account's offline_userid and
+//! # offline_password go in the credentials file.
+//! offline_service = "https://koha-staff.example.fi"  # or the full …/offline_circ/service.pl
+//! offline_pending = false          # true: queued in Koha for staff to review, not processed
+//! offline_timestamps = "utc"       # or "local": how this Koha reads the original time
 //! ```
 //!
 //! Relative paths are relative to the configuration file.
@@ -117,6 +123,14 @@ pub struct RawKoha {
     /// Ask the Koha-Suomi self-service plugin for the patron's permission.
     #[serde(default)]
     pub self_service_plugin: bool,
+    /// The staff interface's offline circulation service (`…/offline_circ/service.pl`), or the
+    /// staff interface's base URL.
+    pub offline_service: Option<String>,
+    /// Queue offline loans and returns in Koha for staff to review (`pending=true`).
+    #[serde(default)]
+    pub offline_pending: bool,
+    /// `utc` (the default) or `local`: the time zone Koha reads the original times in.
+    pub offline_timestamps: Option<String>,
 }
 
 /// What a set patron-status flag does.
@@ -266,7 +280,47 @@ pub enum Credentials {
         client_id: String,
         /// Client secret.
         client_secret: Pin,
+        /// The staff account that delivers offline loans and returns through Koha's offline
+        /// circulation service (`offline_userid`, `offline_password`), when there is one.
+        offline: Option<StaffAccount>,
     },
+}
+
+/// A Koha staff account (a user id and its password).
+#[derive(Clone)]
+pub struct StaffAccount {
+    /// The staff user id.
+    pub userid: String,
+    /// Its password.
+    pub password: Pin,
+}
+
+impl std::fmt::Debug for StaffAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaffAccount")
+            .field("userid", &self.userid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How Koha's offline circulation service reads the original time of a loan or return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfflineTimestamps {
+    /// As UTC, converted to the library's time zone (newer Koha).
+    Utc,
+    /// As the library's local time (older Koha).
+    Local,
+}
+
+/// Koha's offline circulation service, as `[registry.koha]` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KohaOffline {
+    /// The full URL of `…/cgi-bin/koha/offline_circ/service.pl`.
+    pub service: String,
+    /// Queue for staff review instead of processing (`pending=true`).
+    pub pending: bool,
+    /// The time zone of the `timestamp` sent.
+    pub timestamps: OfflineTimestamps,
 }
 
 /// TLS settings shared by both backends.
@@ -310,6 +364,9 @@ pub struct KohaSettings {
     pub library_id: String,
     /// Use the Koha-Suomi self-service plugin.
     pub self_service_plugin: bool,
+    /// Koha's offline circulation service for offline loans and returns; `None`: they cannot
+    /// be delivered over this backend.
+    pub offline: Option<KohaOffline>,
 }
 
 /// Which backend.
@@ -625,6 +682,32 @@ impl RawKoha {
                 "empty; expected the Koha library (branch) code of the device",
             ));
         }
+        let timestamps = match self.offline_timestamps.as_deref() {
+            None | Some("utc") => OfflineTimestamps::Utc,
+            Some("local") => OfflineTimestamps::Local,
+            Some(other) => {
+                return Err(ConfigError::invalid(
+                    file,
+                    "registry.koha.offline_timestamps",
+                    format!("{other:?}; expected \"utc\" (newer Koha) or \"local\" (older Koha)"),
+                ));
+            }
+        };
+        let offline = match &self.offline_service {
+            Some(service) => Some(KohaOffline {
+                service: offline_service_url(file, service)?,
+                pending: self.offline_pending,
+                timestamps,
+            }),
+            None if self.offline_pending || self.offline_timestamps.is_some() => {
+                return Err(ConfigError::invalid(
+                    file,
+                    "registry.koha.offline_service",
+                    "missing: offline_pending and offline_timestamps are for Koha's offline circulation service; set offline_service to the staff interface's address",
+                ));
+            }
+            None => None,
+        };
         Ok(KohaSettings {
             base_url: url.to_owned(),
             tls: tls_settings(
@@ -636,8 +719,44 @@ impl RawKoha {
             )?,
             library_id: self.library_id.clone(),
             self_service_plugin: self.self_service_plugin,
+            offline,
         })
     }
+}
+
+/// The path of Koha's offline circulation service under the staff interface.
+pub const OFFLINE_SERVICE_PATH: &str = "/cgi-bin/koha/offline_circ/service.pl";
+
+/// The service's full URL from `offline_service`: the URL itself when it names a `.pl`, else the
+/// staff interface's base URL with [`OFFLINE_SERVICE_PATH`] after it. HTTPS only: a staff
+/// password and card numbers cross it.
+fn offline_service_url(file: &Path, given: &str) -> Result<String, ConfigError> {
+    let key = "registry.koha.offline_service";
+    let url = given.trim_end_matches('/');
+    let Some(rest) = url.strip_prefix("https://") else {
+        return Err(ConfigError::invalid(
+            file,
+            key,
+            format!(
+                "{url:?}; expected an https:// address (a staff password and card numbers cross it)"
+            ),
+        ));
+    };
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || rest.contains(['?', '#', ' ']) {
+        return Err(ConfigError::invalid(
+            file,
+            key,
+            format!(
+                "{url:?}; expected https://staff-host[:port] or its full {OFFLINE_SERVICE_PATH}"
+            ),
+        ));
+    }
+    Ok(if url.ends_with(".pl") {
+        url.to_owned()
+    } else {
+        format!("{url}{OFFLINE_SERVICE_PATH}")
+    })
 }
 
 #[derive(Deserialize)]
@@ -647,6 +766,8 @@ struct RawCredentials {
     password: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    offline_userid: Option<String>,
+    offline_password: Option<String>,
 }
 
 /// Reads the credentials file named by `config`; it must be readable by its owner only.
@@ -669,7 +790,7 @@ fn read_credentials(
         ConfigError::Syntax {
             file: path.to_owned(),
             message: format!(
-                "{}not valid: expected only `login` and `password` (SIP2) or `client_id` and `client_secret` (Koha), each a quoted string (the line is not shown: it may hold the secret)",
+                "{}not valid: expected only `login` and `password` (SIP2) or `client_id` and `client_secret` (Koha, with `offline_userid` and `offline_password` for offline circulation), each a quoted string (the line is not shown: it may hold the secret)",
                 line.map(|l| format!("line {l}: ")).unwrap_or_default()
             ),
         }
@@ -678,7 +799,13 @@ fn read_credentials(
         v.filter(|s| !s.is_empty())
             .ok_or_else(|| ConfigError::invalid(path, key, format!("missing; expected {what}")))
     };
+    let staff = raw.offline_userid.is_some() || raw.offline_password.is_some();
     match backend {
+        Backend::Sip2(_) if staff => Err(ConfigError::invalid(
+            path,
+            "offline_userid",
+            "a Koha staff account, but the backend is SIP2: remove offline_userid and offline_password",
+        )),
         Backend::Sip2(_) => Ok(Credentials::Sip2 {
             login: need(raw.login, "login", "the device's SIP2 login (CN)")?,
             password: Pin::new(need(
@@ -687,14 +814,39 @@ fn read_credentials(
                 "the device's SIP2 password (CO)",
             )?),
         }),
-        Backend::KohaRest(_) => Ok(Credentials::OAuth2 {
-            client_id: need(raw.client_id, "client_id", "the Koha API client id")?,
-            client_secret: Pin::new(need(
-                raw.client_secret,
-                "client_secret",
-                "the Koha API client secret",
-            )?),
-        }),
+        Backend::KohaRest(k) => {
+            let offline = match (&k.offline, staff) {
+                (Some(_), _) => Some(StaffAccount {
+                    userid: need(
+                        raw.offline_userid,
+                        "offline_userid",
+                        "the Koha staff account that delivers offline loans (registry.koha.offline_service is set)",
+                    )?,
+                    password: Pin::new(need(
+                        raw.offline_password,
+                        "offline_password",
+                        "the password of the Koha staff account offline_userid",
+                    )?),
+                }),
+                (None, true) => {
+                    return Err(ConfigError::invalid(
+                        config,
+                        "registry.koha.offline_service",
+                        "missing: the credentials file has a staff account for Koha's offline circulation; set offline_service to the staff interface's address",
+                    ));
+                }
+                (None, false) => None,
+            };
+            Ok(Credentials::OAuth2 {
+                client_id: need(raw.client_id, "client_id", "the Koha API client id")?,
+                client_secret: Pin::new(need(
+                    raw.client_secret,
+                    "client_secret",
+                    "the Koha API client secret",
+                )?),
+                offline,
+            })
+        }
     }
 }
 
@@ -787,12 +939,164 @@ mod tests {
         assert_eq!(sip.mapping.flags[3], FlagEffect::Ignore);
         assert_eq!(sip.mapping.flags[6], FlagEffect::DenyLoans);
         assert_eq!(s.timeout, Duration::from_millis(3000));
-        let k = example(
-            "registry-koha-rest.toml",
+        let k = example("registry-koha-rest.toml", KOHA_SECRET).unwrap();
+        assert!(matches!(k.backend, Backend::KohaRest(ref k) if k.self_service_plugin));
+        let Backend::KohaRest(koha) = &k.backend else {
+            panic!("not koha")
+        };
+        assert_eq!(
+            koha.offline,
+            Some(KohaOffline {
+                service: "https://koha-staff.example.fi/cgi-bin/koha/offline_circ/service.pl"
+                    .into(),
+                pending: false,
+                timestamps: OfflineTimestamps::Utc,
+            })
+        );
+        let Credentials::OAuth2 { offline, .. } = &k.credentials else {
+            panic!("not oauth2")
+        };
+        assert_eq!(
+            offline.as_ref().map(|s| s.userid.as_str()),
+            Some("kiosk-off")
+        );
+    }
+
+    const KOHA_SECRET: &str = "client_id = \"a\"\nclient_secret = \"b\"\noffline_userid = \"kiosk-off\"\noffline_password = \"st4ff-pw\"\n";
+
+    /// The Koha example with its `offline_*` lines edited by `edit`, loaded with `secret`.
+    fn koha_offline(
+        edit: impl Fn(String) -> String,
+        secret: &str,
+    ) -> Result<RegistrySettings, ConfigError> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/registry-koha-rest.toml");
+        let text = edit(std::fs::read_to_string(&src).unwrap());
+        let file = dir.path().join("registry.toml");
+        std::fs::write(&file, text).unwrap();
+        std::fs::write(
+            dir.path().join("koha-ca.pem"),
+            "-----BEGIN CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let s = dir.path().join("registry.secret");
+        std::fs::write(&s, secret).unwrap();
+        std::fs::set_permissions(&s, std::fs::Permissions::from_mode(0o600)).unwrap();
+        load(&file)
+    }
+
+    #[test]
+    fn koha_offline_circulation_is_optional_and_checked() {
+        // Without the service and the staff account: none, and no error.
+        let none = koha_offline(
+            |t| {
+                t.lines()
+                    .filter(|l| !l.starts_with("offline_"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            },
             "client_id = \"a\"\nclient_secret = \"b\"\n",
         )
         .unwrap();
-        assert!(matches!(k.backend, Backend::KohaRest(ref k) if k.self_service_plugin));
+        assert!(matches!(none.backend, Backend::KohaRest(ref k) if k.offline.is_none()));
+        // A full URL is kept; local times and pending are read.
+        let full = koha_offline(
+            |t| {
+                t.replace(
+                    "\"https://koha-staff.example.fi\"",
+                    "\"https://staff.example.fi:8443/cgi-bin/koha/offline_circ/service.pl\"",
+                )
+                .replace("offline_pending = false", "offline_pending = true")
+                .replace(
+                    "offline_timestamps = \"utc\"",
+                    "offline_timestamps = \"local\"",
+                )
+            },
+            KOHA_SECRET,
+        )
+        .unwrap();
+        let Backend::KohaRest(k) = full.backend else {
+            panic!("not koha")
+        };
+        assert_eq!(
+            k.offline,
+            Some(KohaOffline {
+                service: "https://staff.example.fi:8443/cgi-bin/koha/offline_circ/service.pl"
+                    .into(),
+                pending: true,
+                timestamps: OfflineTimestamps::Local,
+            })
+        );
+        // Mistakes name the key and what to set.
+        for (edit, secret, words) in [
+            (
+                (
+                    "\"https://koha-staff.example.fi\"",
+                    "\"http://koha-staff.example.fi\"",
+                ),
+                KOHA_SECRET,
+                "registry.koha.offline_service",
+            ),
+            (
+                (
+                    "offline_timestamps = \"utc\"",
+                    "offline_timestamps = \"UTC+2\"",
+                ),
+                KOHA_SECRET,
+                "registry.koha.offline_timestamps",
+            ),
+            (
+                ("offline_service = ", "# offline_service = "),
+                KOHA_SECRET,
+                "set offline_service",
+            ),
+            (
+                ("", ""),
+                "client_id = \"a\"\nclient_secret = \"b\"\n",
+                "offline_userid",
+            ),
+            (
+                ("", ""),
+                "client_id = \"a\"\nclient_secret = \"b\"\noffline_userid = \"kiosk-off\"\n",
+                "offline_password",
+            ),
+        ] {
+            let e = koha_offline(|t| t.replace(edit.0, edit.1), secret)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(words), "{words}: {e}");
+            assert!(!e.contains("st4ff-pw"), "{e}");
+        }
+        // A staff account with only the service's settings left out still says what to set.
+        let e = koha_offline(
+            |t| {
+                t.lines()
+                    .filter(|l| !l.starts_with("offline_"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            },
+            KOHA_SECRET,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("offline_service"), "{e}");
+        assert!(!e.contains("st4ff-pw"), "{e}");
+    }
+
+    #[test]
+    fn a_mistyped_staff_password_line_is_not_quoted() {
+        let e = koha_offline(
+            |t| t,
+            "client_id = \"a\"\nclient_secret = \"b\"\noffline_userid = \"kiosk-off\"\noffline_password = st4ff-pw\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("line 4") && e.contains("offline_password"),
+            "{e}"
+        );
+        assert!(!e.contains("st4ff-pw"), "{e}");
     }
 
     #[test]

@@ -540,7 +540,8 @@ impl Queue {
                     report.conflicts += 1;
                 }
                 Err(RegistryError::Setup(words)) => {
-                    // This backend cannot take it at all (Koha's REST API): staff must.
+                    // This backend cannot take it at all (Koha's REST API without its offline
+                    // circulation service): staff must.
                     tracing::error!(id = d.id, item = %d.item, "offline queue: cannot be delivered by this backend: {words}");
                     d.state = State::Conflict(words);
                     self.put(&d)?;

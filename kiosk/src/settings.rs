@@ -343,10 +343,10 @@ impl KioskSettings {
         match &self.registry {
             Some(r) => {
                 w.extend(config::warnings::registry(r));
-                if matches!(r.backend, config::registry::Backend::KohaRest(_))
+                if matches!(&r.backend, config::registry::Backend::KohaRest(k) if k.offline.is_none())
                     && self.offline.lending
                 {
-                    w.push("offline.lending: Koha's REST API cannot take offline loans; they would wait as conflicts for staff (set lending = false, or use SIP2)".into());
+                    w.push("offline.lending: Koha's REST API cannot take offline loans, and registry.koha.offline_service is not set; they would wait as conflicts for staff (set offline_service and a staff account, set lending = false, or use SIP2)".into());
                 }
             }
             None => w.push(

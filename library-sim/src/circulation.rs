@@ -21,6 +21,37 @@ pub struct State {
     pub blocked_cards: BTreeMap<String, String>,
     /// Item properties set by item status updates (message 19).
     pub item_properties: BTreeMap<String, String>,
+    /// When each item was last returned (Koha's `old_issues.returndate`).
+    #[serde(default)]
+    pub returned: BTreeMap<String, NaiveDateTime>,
+    /// Offline loans and returns queued for staff review (Koha's `pending_offline_operations`).
+    #[serde(default)]
+    pub pending_offline: Vec<PendingOffline>,
+}
+
+/// An offline loan or return waiting for staff review, as Koha keeps it.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PendingOffline {
+    /// `issue` or `return`.
+    pub action: String,
+    /// The patron's card number (empty for a return).
+    pub card: String,
+    /// The item's barcode.
+    pub barcode: String,
+    /// The original time, in the library's time.
+    pub at: NaiveDateTime,
+    /// The branch the device gave.
+    pub branch: String,
+}
+
+impl std::fmt::Debug for PendingOffline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingOffline")
+            .field("action", &self.action)
+            .field("barcode", &self.barcode)
+            .field("at", &self.at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One loan.
@@ -45,6 +76,8 @@ impl std::fmt::Debug for State {
             .field("fines", &self.fines.len())
             .field("blocked_cards", &self.blocked_cards.len())
             .field("item_properties", &self.item_properties.len())
+            .field("returned", &self.returned.len())
+            .field("pending_offline", &self.pending_offline.len())
             .finish()
     }
 }
@@ -489,12 +522,58 @@ impl Library {
             .is_some_and(|q| !q.is_empty());
         let transfer_to =
             (!at_branch.is_empty() && at_branch != item.branch).then(|| item.branch.clone());
+        if loan.is_some() {
+            self.state
+                .returned
+                .insert(item.barcode.clone(), returned_at);
+        }
         Ok(Return {
             was_on_loan: loan.is_some(),
             fine_cents,
             hold_waiting,
             transfer_to,
         })
+    }
+
+    /// A loan made offline, as Koha's offline circulation processes it
+    /// (`C4::Circulation::ProcessOfflineIssue`): no rule checked; an item on loan to another
+    /// patron is first returned as of `at`; the loan is dated `at` and due by the item's loan
+    /// period from `at`; an item already on loan to this patron is renewed (whatever the
+    /// renewal limit: Koha's `AddRenewal` checks none), due again from `at`.
+    pub fn offline_issue(
+        &mut self,
+        card: &str,
+        barcode: &str,
+        at: NaiveDateTime,
+    ) -> Result<LoanMade, Refusal> {
+        let patron = self.patron(card).ok_or(Refusal::UnknownPatron)?.clone();
+        let item = self.item(barcode).ok_or(Refusal::UnknownItem)?.clone();
+        let due = self.due_date(&item, at);
+        match self.state.loans.get_mut(&item.barcode) {
+            Some(loan) if loan.card == patron.card => {
+                loan.renewals += 1;
+                loan.due = due;
+                return Ok(LoanMade { due, renewed: true });
+            }
+            Some(_) => {
+                // Koha's MarkIssueReturned: no fine, no hold trapped.
+                self.offline_return(&item.barcode, at)?;
+            }
+            None => {}
+        }
+        self.checkout(&Checkout::offline(&patron.card, &item.barcode, at), at)
+    }
+
+    /// A return made offline, as Koha's offline circulation processes it
+    /// (`ProcessOfflineReturn`): dated `at`, no fine charged, no hold trapped. `Ok(false)` when
+    /// the item was not on loan.
+    pub fn offline_return(&mut self, barcode: &str, at: NaiveDateTime) -> Result<bool, Refusal> {
+        let item = self.item(barcode).ok_or(Refusal::UnknownItem)?.clone();
+        if self.state.loans.remove(&item.barcode).is_none() {
+            return Ok(false);
+        }
+        self.state.returned.insert(item.barcode, at);
+        Ok(true)
     }
 
     /// Renews the loan of `barcode` by `card`.
@@ -602,6 +681,61 @@ mod tests {
             at(2026, 12, 22, 0).date().and_hms_opt(23, 59, 59).unwrap()
         );
         assert_eq!(lib.loans_of(AINO).count(), 1);
+    }
+
+    #[test]
+    fn koha_offline_issues_check_no_rules_take_over_anothers_loan_and_renew_a_repeat() {
+        let mut lib = library();
+        let evening = at(2026, 11, 20, 18);
+        // A banned patron, a reference copy: no rule is checked.
+        let loan = lib.offline_issue(BLOCKED, REFERENCE, evening).unwrap();
+        assert!(!loan.renewed);
+        assert_eq!(lib.state.loans[REFERENCE].lent_at, evening);
+        // Dated the original time, due by the loan period from it.
+        lib.offline_issue(AINO, BOOK, evening).unwrap();
+        let l = &lib.state.loans[BOOK];
+        assert_eq!(
+            (l.lent_at, l.due.date(), l.renewals),
+            (evening, at(2026, 12, 18, 0).date(), 0)
+        );
+        // The same again is a renewal, counted.
+        let later = at(2026, 11, 21, 9);
+        let again = lib.offline_issue(AINO, BOOK, later).unwrap();
+        assert!(again.renewed);
+        let l = &lib.state.loans[BOOK];
+        assert_eq!(
+            (l.lent_at, l.due.date(), l.renewals),
+            (evening, at(2026, 12, 19, 0).date(), 1)
+        );
+        // Another patron's loan is returned as of the time first, without a fine.
+        let erik = "24680000000029";
+        lib.offline_issue(erik, BOOK, later).unwrap();
+        assert_eq!(lib.state.loans[BOOK].card, erik);
+        assert_eq!(lib.state.returned[BOOK], later);
+        assert!(!lib.state.fines.contains_key(AINO));
+        assert_eq!(
+            lib.offline_issue("0000", BOOK, later),
+            Err(Refusal::UnknownPatron)
+        );
+        assert_eq!(
+            lib.offline_issue(AINO, "XX1", later),
+            Err(Refusal::UnknownItem)
+        );
+    }
+
+    #[test]
+    fn koha_offline_returns_are_dated_and_charge_no_fine() {
+        let mut lib = library();
+        lib.offline_issue(AINO, DVD, at(2026, 10, 1, 12)).unwrap();
+        let back = at(2026, 11, 20, 18);
+        assert_eq!(lib.offline_return(DVD, back), Ok(true));
+        assert_eq!(lib.state.returned[DVD], back);
+        assert!(
+            !lib.state.fines.contains_key(AINO),
+            "weeks overdue, no fine"
+        );
+        assert_eq!(lib.offline_return(DVD, back), Ok(false));
+        assert_eq!(lib.offline_return("XX1", back), Err(Refusal::UnknownItem));
     }
 
     #[test]

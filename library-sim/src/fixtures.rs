@@ -28,6 +28,10 @@ pub struct Fixtures {
     /// SIP2 accounts of self-check units and doors.
     #[serde(rename = "device")]
     pub devices: Vec<Device>,
+    /// Staff accounts of the staff interface (Koha's offline circulation service logs in
+    /// with one).
+    #[serde(default, rename = "staff")]
+    pub staff: Vec<Staff>,
     /// Loan periods and renewal limits per media type.
     #[serde(rename = "loan_rule")]
     pub loan_rules: Vec<LoanRule>,
@@ -82,6 +86,24 @@ pub struct Device {
     pub password: String,
     /// Branch code where the device stands.
     pub branch: String,
+}
+
+/// A staff account (Koha's `borrowers.userid` and password of a staff user).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Staff {
+    /// User id.
+    pub userid: String,
+    /// Password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for Staff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Staff")
+            .field("userid", &self.userid)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Loan period and renewals of a media type.
@@ -361,6 +383,14 @@ impl Fixtures {
                 return bad(
                     format!("device[{i}].branch"),
                     format!("unknown branch {:?}", d.branch),
+                );
+            }
+        }
+        for (i, st) in self.staff.iter().enumerate() {
+            if st.userid.is_empty() || st.password.is_empty() {
+                return bad(
+                    format!("staff[{i}]"),
+                    "expected a userid and a password, neither empty".into(),
                 );
             }
         }

@@ -5,15 +5,16 @@
 //!
 //! Layout:
 //! - [`clock`]: the simulator's clock, the system's or one its caller sets.
-//! - [`fixtures`]: the catalogue file: library, branches, device accounts, patrons, items, rules;
-//!   its dates resolved against the clock.
+//! - [`fixtures`]: the catalogue file: library, branches, device and staff accounts, patrons,
+//!   items, rules; its dates resolved against the clock.
 //! - [`circulation`]: lending, returns, renewals, fines, holds; pure, time as an argument.
 //! - [`replies`]: SIP2 replies built from the circulation rules.
 //! - [`store`]: state on disk, replaced atomically.
 //! - [`tls`]: the simulator's own CA and server certificate.
 //! - [`faults`]: fault injection and its control commands.
 //! - [`server`]: listeners, connections, login, dispatch.
-//! - [`rest`]: Koha's REST API over HTTPS on the same library.
+//! - [`rest`]: Koha's REST API over HTTPS on the same library, and the staff interface's offline
+//!   circulation service.
 //! - [`publishing`]: the catalogue as a patron export, and signed offline lists made from it.
 //! - [`client`]: a scripted SIP2 client for the demo and tests.
 //! - [`requests`]: the requests a self-check unit sends, filled in, for the demo and tests.

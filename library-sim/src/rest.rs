@@ -1,7 +1,9 @@
 //! Koha's REST API (`/api/v1`) over HTTPS, on the same library as the SIP2 side: OAuth2 client
 //! credentials (the device accounts are the API clients), password validation, patrons with the
 //! `account_balance` embed, items, checkouts with availability and renewal, holds, a return by
-//! `DELETE /checkouts/{id}`, and the Koha-Suomi self-service plugin's `ssstatus`.
+//! `DELETE /checkouts/{id}`, and the Koha-Suomi self-service plugin's `ssstatus`. Beside the
+//! API, the staff interface's offline circulation service (`/cgi-bin/koha/offline_circ/service.pl`)
+//! as Koha's offline client uses it: staff accounts from the fixtures, Koha's `text/plain` replies.
 //! The bodies follow Koha's swagger definitions; ids are positions in the fixture file.
 
 use std::collections::HashMap;
@@ -271,6 +273,16 @@ pub async fn handle(
         }
     };
     let started = Instant::now();
+    if path == OFFLINE_SERVICE {
+        let mut params = query;
+        // Form fields and query parameters alike, as Perl's CGI reads them.
+        if method == Method::POST {
+            params.extend(pairs(&String::from_utf8_lossy(&body)));
+        }
+        let r = offline_circulation(&sim, &params).await;
+        debug!(%method, %path, status = r.status().as_u16(), us = started.elapsed().as_micros() as u64, "staff interface");
+        return Ok(r);
+    }
     let r = route(
         &sim,
         &method,
@@ -314,6 +326,114 @@ async fn published(sim: &Simulator, name: &str, if_none_match: Option<&str>) -> 
     );
     debug!(file = name, status = r.status().as_u16(), "allow-list file");
     r
+}
+
+/// Koha's offline circulation service on the staff interface.
+pub const OFFLINE_SERVICE: &str = "/cgi-bin/koha/offline_circ/service.pl";
+
+fn text(status: StatusCode, body: &str) -> Reply {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_owned())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// `offline_circ/service.pl` as newer Koha runs it: `check_api_auth` with the staff account in
+/// `userid` and `password`, then `AddOfflineOperation` when `pending` is `true`, else
+/// `ProcessOfflineOperation` (`ProcessOfflineIssue` / `ProcessOfflineReturn`, in
+/// [`Library::offline_issue`] and [`Library::offline_return`]). The `timestamp` is read as UTC
+/// and converted to the library's time. The reply is Koha's words in `text/plain`, with 200
+/// whatever happened; an unknown action gets an empty reply, as Koha's undefined result prints.
+async fn offline_circulation(sim: &Simulator, params: &HashMap<String, String>) -> Reply {
+    let get = |k: &str| params.get(k).map(|v| v.trim()).unwrap_or("");
+    let mut lib = sim.library.lock().await;
+    let (userid, password) = (
+        get("userid"),
+        params.get("password").cloned().unwrap_or_default(),
+    );
+    let staff = lib
+        .fixtures
+        .staff
+        .iter()
+        .any(|s| s.userid == userid && redact::Pin::new(password.clone()).matches(&s.password));
+    if !staff {
+        info!(target: "security", userid = %userid.chars().take(64).collect::<String>(), "offline circulation: authentication failed");
+        return text(StatusCode::OK, "Authentication failed.");
+    }
+    let (action, barcode, card, stamp) = (
+        get("action"),
+        get("barcode"),
+        get("cardnumber"),
+        get("timestamp"),
+    );
+    let Ok(utc) = NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d %H:%M:%S") else {
+        // Koha dies in dt_from_string: the web server's error page.
+        return text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+    };
+    let at = chrono::Utc
+        .from_utc_datetime(&utc)
+        .with_timezone(&Local)
+        .naive_local();
+    if get("pending") == "true" {
+        lib.state
+            .pending_offline
+            .push(crate::circulation::PendingOffline {
+                action: action.to_owned(),
+                card: card.to_owned(),
+                barcode: barcode.to_owned(),
+                at,
+                branch: get("branchcode").to_owned(),
+            });
+        if let Err(e) = sim.store.save(&lib.state) {
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("state not saved: {e}"),
+            );
+        }
+        info!(action = %action.chars().take(16).collect::<String>(), item = %barcode.chars().take(64).collect::<String>(), %at, "offline circulation: queued for staff");
+        return text(StatusCode::OK, "Added.");
+    }
+    let (kind, words) = match action {
+        "issue" => (
+            "checkout",
+            match lib.offline_issue(card, barcode, at) {
+                Ok(_) => "Success.",
+                Err(Refusal::UnknownPatron) => "Borrower not found.",
+                Err(_) => "Barcode not found.",
+            },
+        ),
+        "return" => (
+            "checkin",
+            match lib.offline_return(barcode, at) {
+                Ok(true) => "Success.",
+                Ok(false) => "Item not issued.",
+                Err(_) => "Item not found.",
+            },
+        ),
+        _ => return text(StatusCode::OK, ""),
+    };
+    let ok = words == "Success.";
+    if ok {
+        if let Err(e) = sim.store.save(&lib.state) {
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("state not saved: {e}"),
+            );
+        }
+    }
+    drop(lib);
+    sim.record(crate::server::Received {
+        kind,
+        item: barcode.to_owned(),
+        no_block: true,
+        transaction_date: stamp.to_owned(),
+        ok,
+    });
+    info!(action = kind, item = %barcode.chars().take(64).collect::<String>(), %at, reply = words, "offline circulation");
+    text(StatusCode::OK, words)
 }
 
 async fn route(

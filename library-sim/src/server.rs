@@ -111,7 +111,8 @@ pub struct Received {
     pub item: String,
     /// Sent with SIP2's no-block flag (an offline transaction).
     pub no_block: bool,
-    /// The transaction date the device gave (`YYYYMMDDZZZZHHMMSS`).
+    /// The transaction date the device gave (`YYYYMMDDZZZZHHMMSS`; over Koha's offline
+    /// circulation service its `timestamp`, `YYYY-MM-DD HH:MM:SS`).
     pub transaction_date: String,
     /// The simulator lent or took it back.
     pub ok: bool,
@@ -185,6 +186,12 @@ impl Running {
             self.sim.tokens.issued.load(Relaxed),
             self.sim.tokens.refused.load(Relaxed),
         )
+    }
+
+    /// The library's circulation state as it stands (loans, returns, offline operations
+    /// queued for staff), for tests and the demo to read what was recorded.
+    pub async fn state(&self) -> crate::circulation::State {
+        self.sim.library.lock().await.state.clone()
     }
 
     /// Every checkout and checkin received since the start, in order.
@@ -683,7 +690,7 @@ impl Simulator {
         })
     }
 
-    fn record(&self, r: Received) {
+    pub(crate) fn record(&self, r: Received) {
         // For tests and the demo; a long-running simulator keeps only the latest.
         const KEPT: usize = 10_000;
         if let Ok(mut j) = self.journal.lock() {

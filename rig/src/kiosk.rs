@@ -173,6 +173,53 @@ when_expired = "deny"
     })
 }
 
+impl Rig {
+    /// Makes the kiosk a Koha library's: its `[registry]` table switched to Koha's REST API on
+    /// the simulator's HTTPS side, offline loans and returns delivered through Koha's offline
+    /// circulation service with the fixtures' staff account (`extra`: more `[registry.koha]`
+    /// lines). Load the settings after this.
+    pub fn use_koha(&self, extra: &str) -> anyhow::Result<()> {
+        let Some(https) = self.running.https else {
+            anyhow::bail!("the simulator has no HTTPS listener");
+        };
+        let text = std::fs::read_to_string(&self.config)?;
+        let (Some(from), Some(to)) = (text.find("[registry]\n"), text.find("[allowlist]\n")) else {
+            anyhow::bail!(
+                "{}: no [registry] table before [allowlist]",
+                self.config.display()
+            );
+        };
+        let table = format!(
+            r#"[registry]
+backend = "koha-rest"
+credentials = "registry.secret"
+timeout_ms = 1500
+[registry.koha]
+base_url = "https://localhost:{port}"
+ca = "{ca}"
+library_id = "LPR"
+offline_service = "https://localhost:{port}"
+{extra}
+"#,
+            port = https.port(),
+            ca = self.running.ca_cert.display(),
+        );
+        std::fs::write(
+            &self.config,
+            format!("{}{table}{}", &text[..from], &text[to..]),
+        )?;
+        std::fs::write(
+            self.dir.join("registry.secret"),
+            "client_id = \"kiosk-lpr-1\"\nclient_secret = \"kiosk-secret-1\"\noffline_userid = \"kiosk-offline\"\noffline_password = \"offline-secret-1\"\n",
+        )?;
+        std::fs::set_permissions(
+            self.dir.join("registry.secret"),
+            std::fs::Permissions::from_mode(0o600),
+        )?;
+        Ok(())
+    }
+}
+
 /// The ONIX media format Heili writes on the tag (ISO 28560-2's data element 7, from ONIX for
 /// Books' product forms) for a media kind of the catalogue: `BA` book, `VI` DVD video, `AC` an
 /// audiobook on CDs. None for a magazine (the list has no code for a periodical, so its tag
@@ -564,9 +611,10 @@ pub async fn demo(
             d.state
         );
     }
+    let offline_at = q.list().first().map(|d| d.at);
     let running = server::start(server::Settings {
         sip2_tls: sip,
-        https: None,
+        https: rig.running.https,
         dialect: sip2::Dialect {
             charset: sip2::Charset::Utf8,
             ..sip2::Dialect::standard()
@@ -585,7 +633,56 @@ pub async fn demo(
             d.delivered, d.conflicts, d.waiting, again.delivered
         );
     }
+    if let Some(at) = offline_at {
+        koha_delivery(&rig, &running, at).await?;
+    }
     running.stop();
+    Ok(())
+}
+
+/// The same kiosk as a Koha library's: an offline loan delivered through Koha's offline
+/// circulation service (the staff interface's), and what Koha recorded.
+async fn koha_delivery(
+    rig: &Rig,
+    running: &server::Running,
+    at: chrono::NaiveDateTime,
+) -> anyhow::Result<()> {
+    rig.use_koha("")?;
+    let settings = kiosk::settings::load(&rig.config)?;
+    let Some(r) = &settings.registry else {
+        return Ok(());
+    };
+    let registry = registry::AnyRegistry::start(r)?;
+    let q = kiosk::queue::Queue::open(&rig.dir.join("state/koha-queue"))?;
+    let item = "HE0000010";
+    let id = q.checkout(
+        &redact::CardNumber::new("24680000000011"),
+        item,
+        at,
+        at + chrono::Duration::days(28),
+        false,
+    )?;
+    q.commit(id)?;
+    let d = q.deliver(&registry).await?;
+    let again = q.deliver(&registry).await?;
+    println!(
+        "  A Koha library's kiosk (backend {}) delivers an offline loan of {} through Koha's offline\n  circulation service: delivered {}, conflicts {}; a second round delivers {}.",
+        registry.kind(),
+        at.format("%H:%M:%S"),
+        d.delivered,
+        d.conflicts,
+        again.delivered
+    );
+    let state = running.state().await;
+    match state.loans.get(item) {
+        Some(l) => println!(
+            "  Koha recorded {item}: issued {}, due {}, renewals {}.",
+            l.lent_at.format("%Y-%m-%d %H:%M:%S"),
+            l.due.format("%Y-%m-%d"),
+            l.renewals
+        ),
+        None => println!("  Koha recorded no loan of {item}."),
+    }
     Ok(())
 }
 

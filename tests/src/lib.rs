@@ -150,6 +150,20 @@ impl DeviceSetup {
         }
     }
 
+    /// The Koha kiosk delivering its offline loans through Koha's offline circulation service
+    /// on the simulator's HTTPS side, with the fixtures' staff account.
+    pub fn koha_offline(sim: &Running) -> Self {
+        let mut s = Self::koha();
+        s.extra = format!(
+            "offline_service = \"https://localhost:{}\"\n",
+            sim.https.unwrap().port()
+        );
+        s.credentials.push_str(
+            "offline_userid = \"kiosk-offline\"\noffline_password = \"offline-secret-1\"\n",
+        );
+        s
+    }
+
     /// Writes `registry.toml` and its 0600 credentials file into `dir` and loads them as a
     /// device would.
     pub fn settings(

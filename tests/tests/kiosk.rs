@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use chrono::Timelike;
+
 use drivers::feig_twin::{AirTime, SimTag};
 use kiosk::Input;
 use kiosk::queue::{Queue, State};
@@ -517,4 +519,93 @@ async fn offline_loans_are_queued_survive_a_crash_and_reach_the_library_once() {
                 || r.transaction_date.starts_with(&last_day)),
         "original dates: {no_block:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_koha_kiosk_lends_offline_and_koha_gets_the_loan_once_with_its_original_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rig = sim::rig(tmp.path(), &fixtures(), e2e::daemons_now(), "")
+        .await
+        .unwrap();
+    rig.use_koha("").unwrap();
+    let settings = kiosk::settings::load(&rig.config).unwrap();
+    let lending_warned = |s: &kiosk::KioskSettings| {
+        s.warnings()
+            .iter()
+            .any(|w| w.starts_with("offline.lending"))
+    };
+    assert!(!lending_warned(&settings), "{:?}", settings.warnings());
+    // The kiosk's clock runs three hours ahead of the library's: the loan's time is the kiosk's,
+    // not the delivery's.
+    let clock = sim::clock_from(e2e::daemons_now() + chrono::Duration::hours(3));
+    let mut k = sim::start_kiosk(settings, AirTime::default(), clock).unwrap();
+    let store = rig.dir.join("state/allowlist");
+    for _ in 0..100 {
+        if store.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let https_addr = rig.running.https.unwrap();
+    rig.running.stop();
+    log_in(&mut k, AINO, AINO_PIN).await;
+    k.pad.place(sim::tag("HE0000001", 1, 1));
+    let r = settled(&mut k, "HE0000001").await;
+    assert_eq!(
+        (r.state, r.outcome),
+        (RowState::Notice, Outcome::LentOffline)
+    );
+    let queue_dir = rig.dir.join("state/queue");
+    k.shut_down().await.unwrap();
+    let q = Queue::open(&queue_dir).unwrap();
+    let at = q.list()[0].at;
+
+    // Koha comes back where it was.
+    rig.running = library_sim::server::start(library_sim::server::Settings {
+        https: Some(https_addr),
+        allowlist: Some(tmp.path().join("allowlist").join("published")),
+        ..library_sim::server::Settings::loopback(fixtures(), tmp.path().to_owned())
+    })
+    .await
+    .unwrap();
+    let settings = kiosk::settings::load(&rig.config).unwrap();
+    let registry = registry::AnyRegistry::start(settings.registry.as_ref().unwrap()).unwrap();
+    assert_eq!(registry.kind(), "koha-rest");
+    let first = q.deliver(&registry).await.unwrap();
+    assert_eq!((first.delivered, first.conflicts), (1, 0), "{first:?}");
+    assert_eq!(q.deliver(&registry).await.unwrap().delivered, 0);
+    assert!(q.list().is_empty());
+    let koha = rig.running.state().await;
+    let loan = &koha.loans["HE0000001"];
+    assert_eq!(loan.card, AINO);
+    assert_eq!(
+        loan.lent_at,
+        at.with_nanosecond(0).unwrap(),
+        "the kiosk's time"
+    );
+    assert_eq!(loan.renewals, 0);
+    let sent: Vec<_> = rig
+        .running
+        .received()
+        .into_iter()
+        .filter(|r| r.item == "HE0000001" && r.kind == "checkout")
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].no_block && sent[0].ok, "{sent:?}");
+
+    // Without the offline service, check-config warns that offline loans would wait for staff.
+    let text = std::fs::read_to_string(&rig.config).unwrap();
+    let text: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("offline_service"))
+        .collect();
+    std::fs::write(&rig.config, text.join("\n")).unwrap();
+    std::fs::write(
+        rig.dir.join("registry.secret"),
+        "client_id = \"kiosk-lpr-1\"\nclient_secret = \"kiosk-secret-1\"\n",
+    )
+    .unwrap();
+    let settings = kiosk::settings::load(&rig.config).unwrap();
+    assert!(lending_warned(&settings), "{:?}", settings.warnings());
 }

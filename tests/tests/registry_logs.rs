@@ -38,6 +38,25 @@ async fn registry_clients_log_no_card_or_pin_at_trace_level() {
             .await
             .unwrap();
     }
+    // Offline loans and returns through Koha's offline circulation service, and a staff
+    // password refused.
+    let at = chrono::NaiveDate::from_ymd_opt(2026, 11, 20)
+        .unwrap()
+        .and_hms_opt(18, 5, 0)
+        .unwrap();
+    for setup in [DeviceSetup::koha_offline(&sim), {
+        let mut s = DeviceSetup::koha_offline(&sim);
+        s.credentials = s.credentials.replace("offline-secret-1", "offline-wrong-9");
+        s
+    }] {
+        let dir = tempfile::tempdir().unwrap();
+        let r = setup.start(dir.path(), &sim);
+        for (card, _) in patrons.iter().chain([&("24689999999999", "")]) {
+            let card = redact::CardNumber::new(*card);
+            let _ = r.checkout_deferred(&card, "HE0000007", at, None).await;
+            let _ = r.checkin_deferred("HE0000007", at).await;
+        }
+    }
     // Faults: the client's errors and retries are logged too.
     let dir = tempfile::tempdir().unwrap();
     let r = DeviceSetup::sip2().start(dir.path(), &sim);
@@ -54,7 +73,10 @@ async fn registry_clients_log_no_card_or_pin_at_trace_level() {
 
     let logs = captured.text();
     assert!(
-        logs.contains("connected to the library system") && logs.contains("OAuth2 token"),
+        logs.contains("connected to the library system")
+            && logs.contains("OAuth2 token")
+            && logs.contains("Koha offline circulation")
+            && logs.contains("offline circulation: authentication failed"),
         "the capture did not see the clients' logs"
     );
     assert!(
@@ -66,6 +88,8 @@ async fn registry_clients_log_no_card_or_pin_at_trace_level() {
         "8642",
         "7531",
         "kiosk-secret-1",
+        "offline-secret-1",
+        "offline-wrong-9",
     ]);
     for s in secrets {
         let leaked: Vec<&str> = logs.lines().filter(|l| leaks(l, s)).collect();

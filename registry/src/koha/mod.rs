@@ -10,7 +10,12 @@
 //! Returns: stock Koha's REST API has no check-in route that we could find in its published
 //! specification; this backend returns an item with `DELETE /checkouts/{checkout_id}` as Koha's
 //! checkouts RFC proposes, and reports a clear error where a Koha lacks it (use SIP2 there).
+//!
+//! Offline loans and returns, which the REST API cannot date, go through Koha's offline
+//! circulation service on the staff interface when `offline_service` is configured
+//! ([`offline`]).
 
+pub mod offline;
 mod token;
 pub(crate) mod wire;
 pub mod words;
@@ -19,7 +24,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
-use config::registry::{Credentials, FlagEffect, KohaSettings, RegistrySettings};
+use config::registry::{
+    Credentials, FlagEffect, KohaOffline, KohaSettings, RegistrySettings, StaffAccount,
+};
 use redact::Personal;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -48,6 +55,7 @@ struct Inner {
     plugin: bool,
     tokens: TokenCache,
     timeout: Duration,
+    offline: Option<(KohaOffline, StaffAccount)>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -74,6 +82,7 @@ impl KohaRegistry {
         let Credentials::OAuth2 {
             client_id,
             client_secret,
+            offline: staff,
         } = &all.credentials
         else {
             return Err(RegistryError::Setup(
@@ -111,6 +120,7 @@ impl KohaRegistry {
                 library_id: koha.library_id.clone(),
                 plugin: koha.self_service_plugin,
                 timeout: all.timeout,
+                offline: koha.offline.clone().zip(staff.clone()),
             }),
         })
     }
@@ -463,6 +473,66 @@ impl Inner {
             .await?;
         list.ok_or_else(|| RegistryError::Server(format!("checkouts: HTTP {status}")))
     }
+
+    /// Delivers one offline loan or return through Koha's offline circulation service:
+    /// `Ok(Ok(()))` done (or queued for staff), `Ok(Err(words))` refused in Koha's words.
+    async fn offline(
+        &self,
+        action: offline::Action,
+        card: Option<&redact::CardNumber>,
+        barcode: &str,
+        at: NaiveDateTime,
+    ) -> Result<Result<(), String>, RegistryError> {
+        let what = match action {
+            offline::Action::Issue => "loan",
+            offline::Action::Return => "return",
+        };
+        let Some((service, staff)) = &self.offline else {
+            return Err(RegistryError::Setup(format!(
+                "Koha's REST API cannot take an offline {what} with its original time; to deliver it through Koha's offline circulation, set registry.koha.offline_service (the staff interface) and offline_userid and offline_password (a staff account) in the credentials file, or deliver the kiosk's queue over SIP2"
+            )));
+        };
+        let form = offline::Form {
+            userid: &staff.userid,
+            password: staff.password.expose(),
+            branch: &self.library_id,
+            pending: service.pending,
+        };
+        let fields = form.fields(
+            action,
+            card.map(|c| c.expose()),
+            barcode,
+            offline::timestamp(at, service.timestamps),
+        );
+        let resp = self
+            .http
+            .post(&service.service)
+            .form(&fields)
+            .send()
+            .await
+            .map_err(|e| self.transport(e))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| self.transport(e))?;
+        let reply = offline::reply(&bytes);
+        tracing::debug!(action = what, item = barcode, status = status.as_u16(), reply = ?reply, "Koha offline circulation");
+        match reply {
+            _ if !status.is_success() => Err(RegistryError::Server(format!(
+                "offline circulation service: HTTP {status} ({} bytes)",
+                bytes.len()
+            ))),
+            offline::Reply::Done | offline::Reply::Queued => Ok(Ok(())),
+            offline::Reply::Refused(words) => Ok(Err(format!("Koha: {words}"))),
+            offline::Reply::AuthenticationFailed => Err(RegistryError::DeviceRefused(format!(
+                "Koha's offline circulation service refused the staff account {:?} (Authentication failed.); check offline_userid and offline_password",
+                staff.userid
+            ))),
+            offline::Reply::Unknown => Err(RegistryError::Protocol(format!(
+                "offline circulation service: the reply ({} bytes) is none of Koha's (Success., Added., …); is {} Koha's offline_circ/service.pl?",
+                bytes.len(),
+                service.service
+            ))),
+        }
+    }
 }
 
 /// A request body.
@@ -761,26 +831,46 @@ impl Registry for KohaRegistry {
 
     async fn checkout_deferred(
         &self,
-        _card: &redact::CardNumber,
-        _item: &str,
-        _at: NaiveDateTime,
+        card: &redact::CardNumber,
+        item: &str,
+        at: NaiveDateTime,
         _due: Option<NaiveDateTime>,
     ) -> Result<LoanOutcome, RegistryError> {
-        // Koha's REST API has no no-block checkout with an original date; its offline
-        // circulation goes through the staff interface. The queue keeps the loan for staff.
-        Err(RegistryError::Setup(
-            "Koha's REST API cannot take an offline loan with its original time; deliver the kiosk's queue over SIP2".into(),
-        ))
+        // Koha computes the due date from the original time by its own rules.
+        let done = self
+            .bounded(
+                self.inner
+                    .offline(offline::Action::Issue, Some(card), item, at),
+            )
+            .await?;
+        Ok(LoanOutcome {
+            item: item.to_owned(),
+            title: None,
+            ok: done.is_ok(),
+            renewed: false,
+            due: None,
+            message: done.err(),
+            desensitize: None,
+        })
     }
 
     async fn checkin_deferred(
         &self,
-        _item: &str,
-        _at: NaiveDateTime,
+        item: &str,
+        at: NaiveDateTime,
     ) -> Result<ReturnOutcome, RegistryError> {
-        Err(RegistryError::Setup(
-            "Koha's REST API cannot take an offline return with its original time; deliver the kiosk's queue over SIP2".into(),
-        ))
+        let done = self
+            .bounded(self.inner.offline(offline::Action::Return, None, item, at))
+            .await?;
+        Ok(ReturnOutcome {
+            item: item.to_owned(),
+            title: None,
+            ok: done.is_ok(),
+            // Koha's offline return traps no hold: staff look at where it goes.
+            route: ReturnRoute::Staff,
+            resensitize: None,
+            message: done.err(),
+        })
     }
 
     async fn checkin(&self, barcode: &str) -> Result<ReturnOutcome, RegistryError> {
