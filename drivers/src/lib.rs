@@ -20,6 +20,8 @@
 //!   or an in-process pipe.
 //! - [`printer`]: the [`ReceiptPrinter`](printer::ReceiptPrinter) trait and ESC/POS printers on
 //!   TCP port 9100, a serial port, or a USB printer device; a TCP printer twin.
+//! - [`osdp`]: an OSDP v2 reader on an RS-485 line, the control panel's side (secure channel,
+//!   supervision, pairing): cards, keys, and its LEDs, buzzer and text.
 //! - [`sim`]: twins driven from channels: cards presented on cue, keys typed, Wiegand frames.
 #![deny(missing_docs)]
 
@@ -29,6 +31,7 @@ pub mod feig;
 pub mod feig_twin;
 pub mod gpio;
 pub mod keypad;
+pub mod osdp;
 #[cfg(feature = "pcsc")]
 pub mod pcsc;
 pub mod printer;
