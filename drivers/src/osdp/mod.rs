@@ -15,6 +15,7 @@
 pub mod convert;
 pub mod key;
 
+use std::future::Future;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -163,6 +164,7 @@ pub fn start(settings: &OsdpSettings, security: Security) -> Osdp {
     };
     let session = Session::new(Config::new(settings.address, security), random());
     let (port, format) = (settings.port.clone(), settings.format);
+    let watch_tx = card_tx.clone();
     tokio::spawn(async move {
         let mut sink = Sink {
             name,
@@ -174,7 +176,9 @@ pub fn start(settings: &OsdpSettings, security: Security) -> Osdp {
             up: false,
         };
         let mut session = session;
-        drive(&mut session, &port, &mut out_rx, &garbled, |ev| {
+        // Stops when the door lets go of the card events.
+        let stop = async move { watch_tx.closed().await };
+        drive(&mut session, &port, &mut out_rx, &garbled, stop, |ev| {
             sink.take(ev)
         })
         .await;
@@ -218,29 +222,36 @@ pub async fn pair(
     let mut outcome: Result<Identity, String> = Err("the reader did not answer".into());
     let drove = tokio::time::timeout(
         PAIR_TIMEOUT,
-        drive(&mut session, port, &mut outputs, &garbled, |ev| match ev {
-            Event::Paired => {
-                paired = true;
-                ControlFlow::Continue(())
-            }
-            Event::Up { identity, .. } if paired => {
-                outcome = Ok(identity.unwrap_or_default());
-                ControlFlow::Break(())
-            }
-            Event::Down(f) => {
-                outcome = Err(if paired {
-                    format!("the reader took the new key, then: {f}")
-                } else {
-                    f.to_string()
-                });
-                // A reader not yet answering may still come; a refusal is final.
-                match f {
-                    Fault::Silent(_) => ControlFlow::Continue(()),
-                    _ => ControlFlow::Break(()),
+        drive(
+            &mut session,
+            port,
+            &mut outputs,
+            &garbled,
+            std::future::pending(),
+            |ev| match ev {
+                Event::Paired => {
+                    paired = true;
+                    ControlFlow::Continue(())
                 }
-            }
-            _ => ControlFlow::Continue(()),
-        }),
+                Event::Up { identity, .. } if paired => {
+                    outcome = Ok(identity.unwrap_or_default());
+                    ControlFlow::Break(())
+                }
+                Event::Down(f) => {
+                    outcome = Err(if paired {
+                        format!("the reader took the new key, then: {f}")
+                    } else {
+                        f.to_string()
+                    });
+                    // A reader not yet answering may still come; a refusal is final.
+                    match f {
+                        Fault::Silent(_) => ControlFlow::Continue(()),
+                        _ => ControlFlow::Break(()),
+                    }
+                }
+                _ => ControlFlow::Continue(()),
+            },
+        ),
     )
     .await;
     let cause = match (drove, outcome) {
@@ -273,15 +284,17 @@ fn random() -> osdp_cp::Random {
     })
 }
 
-/// Runs `session` on the port until `take` breaks: the port opened (again and again if it
-/// fails), bytes both ways, timeouts, outputs queued.
+/// Runs `session` on the port until `take` breaks or `stop` completes: the port opened (again
+/// and again if it fails), bytes both ways, timeouts, outputs queued.
 async fn drive(
     session: &mut Session,
     port: &PortSettings,
     outputs: &mut mpsc::Receiver<Output>,
     garbled: &AtomicU64,
+    stop: impl Future<Output = ()>,
     mut take: impl FnMut(Event) -> ControlFlow<()>,
 ) {
+    tokio::pin!(stop);
     let start = Instant::now();
     let mut outputs_open = true;
     let mut port_failed = false;
@@ -298,8 +311,10 @@ async fn drive(
                         return;
                     }
                 }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
+                tokio::select! {
+                    () = &mut stop => return,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                }
             }
         };
         port_failed = false;
@@ -339,6 +354,7 @@ async fn drive(
             }
             let wake = session.poll_timeout().map(|d| start + d);
             tokio::select! {
+                () = &mut stop => return,
                 r = line.read(&mut buf) => match r {
                     // A pty whose other end is closed: wait for it to come back.
                     Ok(0) => tokio::time::sleep(Duration::from_millis(50)).await,
@@ -358,7 +374,11 @@ async fn drive(
                 },
             }
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        drop(line);
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
     }
 }
 
