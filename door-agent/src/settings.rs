@@ -157,6 +157,8 @@ struct RawReader {
     d0: Option<u8>,
     d1: Option<u8>,
     format: Option<String>,
+    address: Option<u8>,
+    key: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -451,6 +453,23 @@ pub enum ReaderSettings {
         d1: u8,
         /// Card number format.
         format: NumberFormat,
+    },
+    /// An OSDP v2 reader on an RS-485 line; also the door's keypad, LEDs and words when it has
+    /// them.
+    Osdp {
+        /// Port.
+        path: String,
+        /// Speed.
+        baud: u32,
+        /// The reader's address on the line.
+        address: u8,
+        /// The file of its secure channel key (written when it was paired); `None` for a reader
+        /// without a secure channel (`key = "none"`).
+        key: Option<PathBuf>,
+        /// Card number format of 26- and 34-bit Wiegand card data.
+        format: NumberFormat,
+        /// Card number format of card data in whole bytes (a UID).
+        uid: UidFormat,
     },
 }
 
@@ -967,20 +986,28 @@ impl RawReader {
     fn validate(&self, file: &Path, key: &str) -> Result<ReaderSettings, ConfigError> {
         let bad = |key: &str, problem: String| ConfigError::invalid(file, key, problem);
         let r = self;
+        let uid = |r: &Self| match &r.uid {
+            None => Ok(UidFormat::Hex),
+            Some(u) => UidFormat::parse(u).ok_or_else(|| {
+                bad(
+                    &format!("{key}.uid"),
+                    format!("`{u}`: expected hex, hex-reversed, decimal or decimal-reversed"),
+                )
+            }),
+        };
+        let format = |r: &Self| match r.format.as_deref().unwrap_or("payload") {
+            "payload" => Ok(NumberFormat::Payload),
+            "card" => Ok(NumberFormat::CardField),
+            "facility-card" => Ok(NumberFormat::FacilityCard),
+            other => Err(bad(
+                &format!("{key}.format"),
+                format!("`{other}`: expected payload, card or facility-card"),
+            )),
+        };
         Ok(match r.kind.as_str() {
             "pcsc" => ReaderSettings::Pcsc {
                 reader: r.reader.clone().unwrap_or_default(),
-                uid: match &r.uid {
-                    None => UidFormat::Hex,
-                    Some(u) => UidFormat::parse(u).ok_or_else(|| {
-                        bad(
-                            &format!("{key}.uid"),
-                            format!(
-                                "`{u}`: expected hex, hex-reversed, decimal or decimal-reversed"
-                            ),
-                        )
-                    })?,
-                },
+                uid: uid(r)?,
             },
             "serial" => ReaderSettings::Serial {
                 path: r.path.clone().ok_or_else(|| {
@@ -998,22 +1025,63 @@ impl RawReader {
                 d1: r
                     .d1
                     .ok_or_else(|| bad(&format!("{key}.d1"), "the D1 GPIO pin".into()))?,
-                format: match r.format.as_deref().unwrap_or("payload") {
-                    "payload" => NumberFormat::Payload,
-                    "card" => NumberFormat::CardField,
-                    "facility-card" => NumberFormat::FacilityCard,
-                    other => {
+                format: format(r)?,
+            },
+            "osdp" => {
+                let path = r.path.clone().ok_or_else(|| {
+                    bad(
+                        &format!("{key}.path"),
+                        "the RS-485 adapter's port, e.g. /dev/serial/by-id/…".into(),
+                    )
+                })?;
+                let baud = r.baud.unwrap_or(9600);
+                if ![9600, 19200, 38400, 57600, 115_200, 230_400].contains(&baud) {
+                    return Err(bad(
+                        &format!("{key}.baud"),
+                        format!(
+                            "{baud}: expected an OSDP speed: 9600, 19200, 38400, 57600, 115200 or 230400"
+                        ),
+                    ));
+                }
+                let address = r.address.unwrap_or(0);
+                if address > 126 {
+                    return Err(bad(
+                        &format!("{key}.address"),
+                        format!("{address}: expected 0 to 126 (127 is the broadcast address)"),
+                    ));
+                }
+                let reader_key = match r.key.as_deref() {
+                    None => {
                         return Err(bad(
-                            &format!("{key}.format"),
-                            format!("`{other}`: expected payload, card or facility-card"),
+                            &format!("{key}.key"),
+                            "the reader's key file (written when it was paired), or \"none\" for a reader without a secure channel".into(),
                         ));
                     }
-                },
-            },
+                    Some("none") => None,
+                    Some("") => {
+                        return Err(bad(
+                            &format!("{key}.key"),
+                            "empty: the reader's key file, or \"none\"".into(),
+                        ));
+                    }
+                    Some(k) => Some(resolve(
+                        file.parent().unwrap_or(Path::new(".")),
+                        Path::new(k),
+                    )),
+                };
+                ReaderSettings::Osdp {
+                    path,
+                    baud,
+                    address,
+                    key: reader_key,
+                    format: format(r)?,
+                    uid: uid(r)?,
+                }
+            }
             other => {
                 return Err(bad(
                     &format!("{key}.kind"),
-                    format!("`{other}`: expected pcsc, serial or wiegand"),
+                    format!("`{other}`: expected pcsc, serial, wiegand or osdp"),
                 ));
             }
         })
@@ -1199,6 +1267,63 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("cannot read"), "{err}");
+    }
+
+    fn reader_of(text: &str) -> Result<ReaderSettings, ConfigError> {
+        let raw: RawReader = config::parse(Path::new("/etc/omatoimi/door.toml"), text).unwrap();
+        raw.validate(Path::new("/etc/omatoimi/door.toml"), "readers[0]")
+    }
+
+    #[test]
+    fn an_osdp_reader_has_a_port_a_key_or_none_and_the_usual_defaults() {
+        assert_eq!(
+            reader_of("kind = \"osdp\"\npath = \"/dev/ttyUSB0\"\nkey = \"osdp/door.key\"").unwrap(),
+            ReaderSettings::Osdp {
+                path: "/dev/ttyUSB0".into(),
+                baud: 9600,
+                address: 0,
+                key: Some("/etc/omatoimi/osdp/door.key".into()),
+                format: NumberFormat::Payload,
+                uid: UidFormat::Hex,
+            }
+        );
+        let plain = reader_of(
+            "kind = \"osdp\"\npath = \"/dev/ttyUSB0\"\nkey = \"none\"\naddress = 1\nbaud = 115200\nformat = \"facility-card\"",
+        )
+        .unwrap();
+        assert!(matches!(
+            plain,
+            ReaderSettings::Osdp {
+                key: None,
+                address: 1,
+                baud: 115_200,
+                format: NumberFormat::FacilityCard,
+                ..
+            }
+        ));
+        for (text, says) in [
+            ("kind = \"osdp\"\nkey = \"none\"", "readers[0].path"),
+            (
+                "kind = \"osdp\"\npath = \"/dev/ttyUSB0\"",
+                "\"none\" for a reader without",
+            ),
+            (
+                "kind = \"osdp\"\npath = \"p\"\nkey = \"none\"\naddress = 127",
+                "0 to 126",
+            ),
+            (
+                "kind = \"osdp\"\npath = \"p\"\nkey = \"none\"\nbaud = 4800",
+                "OSDP speed",
+            ),
+            (
+                "kind = \"osdp\"\npath = \"p\"\nkey = \"none\"\nformat = \"hex\"",
+                "readers[0].format",
+            ),
+            ("kind = \"osdb\"", "wiegand or osdp"),
+        ] {
+            let e = reader_of(text).unwrap_err().to_string();
+            assert!(e.contains(says), "{text}: {e}");
+        }
     }
 
     fn display_of(text: &str) -> Result<DisplaySettings, ConfigError> {
