@@ -376,6 +376,7 @@ pub struct Session {
     sqn: Sqn,
     pending: Option<Pending>,
     outputs: VecDeque<Output>,
+    texts: Vec<Output>,
     next_poll: Duration,
     next_status: Duration,
     identity: Option<Identity>,
@@ -411,6 +412,7 @@ impl Session {
             sqn: Sqn::ZERO,
             pending: None,
             outputs: VecDeque::new(),
+            texts: Vec::new(),
             next_poll: Duration::ZERO,
             next_status: Duration::ZERO,
             identity: None,
@@ -464,9 +466,16 @@ impl Session {
         }
     }
 
-    /// An LED, buzzer or text command, sent between polls while the reader is up (dropped when
-    /// it is not: a reader coming back shows its resting state).
+    /// An LED, buzzer or text command, sent between polls while the reader is up. LEDs and
+    /// beeps are dropped while it is not (they belong to a moment); the last text of each line
+    /// is kept and shown again whenever the reader comes (back) up.
     pub fn queue(&mut self, output: Output, now: Duration) {
+        if output.code == code::TEXT {
+            let row = output.data.get(3).copied().unwrap_or_default();
+            self.texts
+                .retain(|t| t.data.get(3).copied().unwrap_or_default() != row);
+            self.texts.push(output.clone());
+        }
         if self.stage != Stage::Up {
             return;
         }
@@ -766,6 +775,7 @@ impl Session {
                     self.on_status(&data);
                 }
                 self.stage = Stage::Up;
+                self.outputs.extend(self.texts.iter().cloned());
                 self.next_poll = now;
                 self.next_status = now + self.config.status_every;
                 if self.said != Said::Up {

@@ -1,5 +1,5 @@
 //! The door's OSDP control panel against a third-party reader: LibOSDP's peripheral device (the
-//! `libosdp` package from PyPI, its C core; `osdp_pd.py` beside this file) at the other end of a
+//! `libosdp` package from PyPI, its C core; `interop/osdp_pd.py`) at the other end of a
 //! socat pseudo-terminal pair. Each test asserts on what the door side saw, and on what the reader
 //! recorded of the commands it was sent.
 //!
@@ -109,7 +109,7 @@ impl Reader {
             env!("CARGO_MANIFEST_DIR"),
             "/../target/interop-venv/bin/python"
         );
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/osdp_pd.py");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/osdp_pd.py");
         let mut child = Command::new(python)
             .args([script, &line.reader.display().to_string(), "1", key])
             .stdin(Stdio::piped())
@@ -477,4 +477,108 @@ async fn garbage_on_the_line_is_said_and_the_door_recovers_when_good_replies_ret
     let mut pd = Reader::start(&line, &hex(&KEY)).await;
     found(&mut o).await;
     card_arrives(&mut o, &mut pd).await;
+}
+
+/// The door-agent whole, on an OSDP reader: the simulator answers as the library system, the
+/// reader's key comes from its file as configured, the card and the PIN are presented and typed
+/// on LibOSDP's reader, and the door's feedback comes back to the reader's LED and display.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_door_lets_a_patron_in_by_card_and_pin_on_its_osdp_reader_and_logs_the_reader_lost() {
+    use drivers::gpio::FileBackend;
+    let tmp = tempfile::tempdir().unwrap();
+    let line = Line::new();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
+    let nine_pm = rig::door::nine_pm_on(e2e::daemons_now());
+    let rig = rig::door::rig(tmp.path(), &fixtures, "", nine_pm, 72)
+        .await
+        .unwrap();
+    let key = key_file(tmp.path(), KEY);
+    let config = std::fs::read_to_string(&rig.config).unwrap().replace(
+        "[gpio]",
+        &format!(
+            "[[readers]]\nkind = \"osdp\"\npath = \"{}\"\naddress = 1\nkey = \"{}\"\nuid = \"decimal\"\n\n[gpio]",
+            line.door.display(),
+            key.display()
+        ),
+    );
+    std::fs::write(&rig.config, config).unwrap();
+    let settings = door_agent::settings::load(&rig.config).unwrap();
+    let state_dir = settings.state_dir.clone();
+    let door_agent::settings::GpioBackend::Files(gpio) = settings.gpio.clone() else {
+        panic!("the rig's pins are files")
+    };
+    let mut pd = Reader::start(&line, &hex(&KEY)).await;
+
+    let registry = settings
+        .registry
+        .as_ref()
+        .map(registry::AnyRegistry::start)
+        .transpose()
+        .unwrap();
+    let door = door_agent::devices::open_door(&settings).unwrap();
+    let inputs = door_agent::devices::open_inputs(&settings).unwrap();
+    assert!(inputs.feedback.is_some() && inputs.display.is_some());
+    let devices = door_agent::Devices {
+        cards: inputs.cards,
+        keys: inputs.keys,
+        door,
+        feedback: inputs.feedback,
+        display: inputs.display,
+        clock: rig.clock.clock(),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(door_agent::run(settings, registry, devices, async move {
+        let _ = stopped.await;
+    }));
+    let unlocked = || FileBackend::level(&gpio, rig::door::LOCK) == Some(true);
+    pd.expect(|v| v["sc"] == true, "the door's secure channel")
+        .await;
+    // The resting words on the reader's display.
+    pd.expect(|v| v["command"] == "text", "the door's words")
+        .await;
+
+    // 24680000000011 as 48 bits of card data.
+    pd.say("card 48 167242a2100b");
+    let led = pd
+        .expect(|v| v["command"] == "led", "the PIN asked for")
+        .await;
+    assert_eq!(led["on_color"], 3, "amber: {led}");
+    assert!(!unlocked());
+    pd.say("keys 1234#");
+    let led = pd
+        .expect(
+            |v| v["command"] == "led" && v["on_color"] == 2,
+            "green for a welcome",
+        )
+        .await;
+    assert_eq!(led["temporary"], true, "{led}");
+    let t = Instant::now();
+    while !unlocked() {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "the relay was not released"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // The reader cut off: the door records it lost.
+    pd.kill();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
+    let log = door_agent::events::EventLog::open(&state_dir.join("events")).unwrap();
+    let events = log.between(0, i64::MAX).unwrap();
+    let lost = events
+        .iter()
+        .find(|e| e.code.as_deref() == Some("reader-lost"))
+        .expect("a reader-lost event");
+    let detail = lost.detail.as_deref().unwrap_or_default();
+    assert!(detail.contains("does not answer"), "{detail}");
+    assert!(events.iter().any(|e| e.kind == access::door::Kind::Entry));
+    assert!(
+        !events
+            .iter()
+            .any(|e| format!("{e:?}").contains("24680000000011")),
+        "a card number in the log"
+    );
 }
