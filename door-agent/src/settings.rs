@@ -613,6 +613,13 @@ impl DoorSettings {
         if self.free_when_staffed && staffed_ever {
             w.push("door.free_when_staffed: the door stands unlocked through staffed hours".into());
         }
+        for (i, r) in self.readers.iter().enumerate() {
+            if let ReaderSettings::Osdp { key: None, .. } = r {
+                w.push(format!(
+                    "readers[{i}].key: \"none\": the OSDP reader has no secure channel; its card data and PINs travel in clear and a swapped reader goes unnoticed"
+                ));
+            }
+        }
         w
     }
 }
