@@ -317,6 +317,12 @@ fn door(a: &Answers) -> String {
                 let _ = writeln!(s, "d0 = {d0}");
                 let _ = writeln!(s, "d1 = {d1}");
             }
+            Reader::Osdp { path, address } => {
+                let _ = writeln!(s, "kind = \"osdp\"");
+                let _ = writeln!(s, "path = {}", q(path));
+                let _ = writeln!(s, "address = {address}");
+                let _ = writeln!(s, "key = {}", q(&osdp_key_name(path, *address)));
+            }
         }
     }
     if let Some(k) = &d.keypad {
@@ -398,7 +404,8 @@ fn kiosk(a: &Answers) -> String {
     s
 }
 
-/// A door's card reader, from `pcsc`, `pcsc:NAME`, `serial:PATH` or `wiegand:D0,D1`.
+/// A door's card reader, from `pcsc`, `pcsc:NAME`, `serial:PATH`, `wiegand:D0,D1` or
+/// `osdp:PATH[,ADDRESS]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reader {
     /// PC/SC, optionally one reader by name.
@@ -407,12 +414,35 @@ pub enum Reader {
     Serial(String),
     /// Wiegand on two pins.
     Wiegand(u8, u8),
+    /// An OSDP reader on an RS-485 line, paired by provisioning.
+    Osdp {
+        /// The line's port.
+        path: String,
+        /// The reader's address (0 unless given).
+        address: u8,
+    },
+}
+
+/// The file of an OSDP reader's key, beside the config: one per port and address.
+pub fn osdp_key_name(path: &str, address: u8) -> String {
+    let port = path.rsplit('/').next().unwrap_or(path);
+    let port: String = port
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("osdp-{port}-{address}.key")
 }
 
 impl Reader {
     /// Parses a `--reader` value.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let expected = "expected pcsc, pcsc:READER-NAME, serial:/dev/ttyACM0 or wiegand:D0,D1";
+        let expected = "expected pcsc, pcsc:READER-NAME, serial:/dev/ttyACM0, wiegand:D0,D1 or osdp:/dev/ttyUSB0[,ADDRESS]";
         if text == "pcsc" {
             return Ok(Self::Pcsc(None));
         }
@@ -423,6 +453,21 @@ impl Reader {
             && path.starts_with('/')
         {
             return Ok(Self::Serial(path.to_owned()));
+        }
+        if let Some(spec) = text.strip_prefix("osdp:")
+            && spec.starts_with('/')
+        {
+            let (path, address) = match spec.rsplit_once(',') {
+                Some((p, a)) => match a.trim().parse::<u8>() {
+                    Ok(a) if a <= 126 => (p, a),
+                    _ => return Err(format!("`{text}`: the OSDP address is 0 to 126")),
+                },
+                None => (spec, 0),
+            };
+            return Ok(Self::Osdp {
+                path: path.to_owned(),
+                address,
+            });
         }
         if let Some(pins) = text.strip_prefix("wiegand:")
             && let Some((a, b)) = pins.split_once(',')
@@ -482,7 +527,33 @@ mod tests {
             Ok(Reader::Serial("/dev/ttyACM0".into()))
         );
         assert_eq!(Reader::parse("wiegand:20,21"), Ok(Reader::Wiegand(20, 21)));
-        for bad in ["", "usb", "serial:ttyACM0", "wiegand:20", "wiegand:a,b"] {
+        assert_eq!(
+            Reader::parse("osdp:/dev/ttyUSB0,3"),
+            Ok(Reader::Osdp {
+                path: "/dev/ttyUSB0".into(),
+                address: 3
+            })
+        );
+        assert_eq!(
+            Reader::parse("osdp:/dev/serial/by-id/usb-FTDI-if00"),
+            Ok(Reader::Osdp {
+                path: "/dev/serial/by-id/usb-FTDI-if00".into(),
+                address: 0
+            })
+        );
+        assert_eq!(
+            osdp_key_name("/dev/serial/by-id/usb-FTDI:x-if00", 3),
+            "osdp-usb-FTDI_x-if00-3.key"
+        );
+        for bad in [
+            "",
+            "usb",
+            "serial:ttyACM0",
+            "wiegand:20",
+            "wiegand:a,b",
+            "osdp:ttyUSB0",
+            "osdp:/dev/ttyUSB0,127",
+        ] {
             assert!(Reader::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(

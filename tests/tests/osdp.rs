@@ -582,3 +582,165 @@ async fn a_door_lets_a_patron_in_by_card_and_pin_on_its_osdp_reader_and_logs_the
         "a card number in the log"
     );
 }
+
+/// The user running the tests (provisioning gives the service's files to it).
+fn me() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").unwrap().uid();
+    std::fs::read_to_string("/etc/passwd")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 3 && f[2] == uid.to_string()).then(|| f[0].to_owned())
+        })
+        .unwrap()
+}
+
+/// `omatoimi-provision door --reader osdp:PORT,1` with a reader fresh from its box: the reader
+/// is paired, its key file written private beside the config, and the door reads cards with it;
+/// provisioning again keeps the key (the reader, no longer in install mode, is not paired twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisioning_pairs_an_osdp_reader_and_the_door_uses_the_key_it_wrote() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(provision) = e2e::workspace_binary("omatoimi-provision") else {
+        println!("SKIPPED: the binaries are not built (run through `cargo test --workspace`)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let line = Line::new();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
+    let (running, publisher, _) = rig::door::start_library(
+        &tmp.path().join("library"),
+        &fixtures,
+        e2e::daemons_now(),
+        72,
+        true,
+    )
+    .await
+    .unwrap();
+    let etc = tmp.path().join("etc");
+    let args: Vec<String> = [
+        "door",
+        "--etc",
+        &etc.to_string_lossy(),
+        "--state",
+        &tmp.path().join("state").to_string_lossy(),
+        "--user",
+        &me(),
+        "--device-id",
+        "lemi-door-1",
+        "--name",
+        "Lemi main door",
+        "--institution",
+        "heili",
+        "--branch",
+        "LEMI",
+        "--sip2",
+        &running.sip2_tls.unwrap().to_string(),
+        "--server-name",
+        "localhost",
+        "--ca",
+        &running.ca_cert.to_string_lossy(),
+        "--sip2-login",
+        "door-lemi",
+        "--sip2-password-stdin",
+        "--list-url",
+        &format!(
+            "https://localhost:{}/allowlist/",
+            running.https.unwrap().port()
+        ),
+        "--list-key",
+        &publisher.public_key,
+        "--card-key",
+        &publisher.card_key.to_string_lossy(),
+        "--gpio",
+        &format!("files:{}", tmp.path().join("gpio").display()),
+        "--reader",
+        &format!("osdp:{},1", line.door.display()),
+        "--no-keypad",
+        "--self-service",
+        "07:00-22:00",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let run = move |args: &[String]| {
+        let mut child = Command::new(&provision)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _ = child.stdin.take().unwrap().write_all(b"door-secret-2\n");
+        let o = child.wait_with_output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (o.status.success(), text)
+    };
+
+    let mut pd = Reader::start(&line, "install").await;
+    let (ok, text) = tokio::task::spawn_blocking({
+        let (run_args, run) = (args.clone(), run.clone());
+        move || run(&run_args)
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("paired    OSDP reader") && text.contains("serial 5EED1234"),
+        "{text}"
+    );
+    let keyset = pd.expect(|v| v["command"] == "keyset", "KEYSET").await;
+    let key_file = etc.join("osdp-door-1.key");
+    let written = std::fs::read_to_string(&key_file).unwrap();
+    assert_eq!(written.trim(), keyset["data"].as_str().unwrap());
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(!text.contains(written.trim()), "the key in the output");
+
+    // The door, as configured, opens the channel with the key written.
+    let settings = door_agent::settings::load(&etc.join("door.toml")).unwrap();
+    let [
+        door_agent::settings::ReaderSettings::Osdp {
+            path,
+            address: 1,
+            key: Some(key),
+            ..
+        },
+    ] = settings.readers.as_slice()
+    else {
+        panic!("{:?}", settings.readers)
+    };
+    assert_eq!(key, &key_file);
+    let mut o = osdp::open(&OsdpSettings {
+        port: PortSettings {
+            path: path.clone(),
+            baud: 9600,
+        },
+        address: 1,
+        key_file: Some(key.clone()),
+        ..line.settings()
+    })
+    .unwrap();
+    found(&mut o).await;
+    pd.expect(|v| v["sc"] == true, "the channel under the new key")
+        .await;
+    card_arrives(&mut o, &mut pd).await;
+    drop(o);
+
+    // Again: the key is kept, the reader left alone.
+    let (ok, text) = tokio::task::spawn_blocking(move || run(&args))
+        .await
+        .unwrap();
+    assert!(ok, "{text}");
+    assert!(!text.contains("paired    OSDP"), "{text}");
+    assert!(
+        text.contains("kept") && text.contains("osdp-door-1.key"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), written);
+}

@@ -89,10 +89,15 @@ pub fn write_key(path: &Path, key: &Scbk) -> Result<(), KeyError> {
         .open(&tmp)
         .map_err(io)?;
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
-    let hex: String = key.0.iter().map(|b| format!("{b:02x}")).collect();
-    f.write_all(format!("{hex}\n").as_bytes()).map_err(io)?;
+    f.write_all(encode(key).as_bytes()).map_err(io)?;
     f.sync_all().map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// The key file's text: 32 hex digits and a line end.
+pub fn encode(key: &Scbk) -> String {
+    let hex: String = key.0.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{hex}\n")
 }
 
 /// A new random key (from the system's CSPRNG).
