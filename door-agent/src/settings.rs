@@ -675,6 +675,21 @@ impl RawDoorFile {
             .enumerate()
             .filter_map(|(i, r)| p.check(r.validate(file, &format!("readers[{i}]"))))
             .collect();
+        // The driver opens its port exclusively: one OSDP reader per line.
+        let mut lines: Vec<(usize, &str)> = vec![];
+        for (i, r) in self.readers.iter().enumerate() {
+            if let ("osdp", Some(path)) = (r.kind.as_str(), r.path.as_deref()) {
+                if let Some((j, _)) = lines.iter().find(|(_, p)| *p == path) {
+                    p.add(bad(
+                        &format!("readers[{i}].path"),
+                        format!(
+                            "`{path}` is readers[{j}]'s line already: one OSDP reader per line"
+                        ),
+                    ));
+                }
+                lines.push((i, path));
+            }
+        }
         let keypad = p.check(self.keypad.as_ref().map(|k| k.validate(file)).transpose());
         let display = p.check(self.display.as_ref().map(|x| x.validate(file)).transpose());
         let metrics = p.check(

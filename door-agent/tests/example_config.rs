@@ -133,3 +133,36 @@ fn every_problem_in_a_door_config_is_named_at_once() -> anyhow::Result<()> {
     assert_eq!(e.lines().count(), 4, "one line a problem:\n{e}");
     Ok(())
 }
+
+#[test]
+fn osdp_readers_share_no_line_and_one_without_a_key_is_warned_of() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = installed(dir.path())?;
+    let example = std::fs::read_to_string(&config)?;
+    let osdp =
+        |path: &str| format!("\n[[readers]]\nkind = \"osdp\"\npath = \"{path}\"\nkey = \"none\"\n");
+    // [[readers]] tables go before the next table of the file: after the example's one reader.
+    let at = example.find("[keypad]").context("the example's [keypad]")?;
+    let with = |readers: &str| format!("{}{readers}\n{}", &example[..at], &example[at..]);
+    std::fs::write(&config, with(&osdp("/dev/ttyUSB1")))?;
+    let s = door_agent::settings::load(&config)?;
+    let w = s.warnings();
+    assert!(
+        w.iter()
+            .any(|w| w.starts_with("readers[1].key") && w.contains("no secure channel")),
+        "{w:?}"
+    );
+    std::fs::write(
+        &config,
+        with(&format!("{}{}", osdp("/dev/ttyUSB1"), osdp("/dev/ttyUSB1"))),
+    )?;
+    let e = door_agent::settings::load(&config)
+        .err()
+        .context("two readers on one line")?
+        .to_string();
+    assert!(
+        e.contains("readers[2].path") && e.contains("one OSDP reader per line"),
+        "{e}"
+    );
+    Ok(())
+}
