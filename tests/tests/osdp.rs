@@ -747,6 +747,55 @@ async fn provisioning_pairs_an_osdp_reader_and_the_door_uses_the_key_it_wrote() 
     card_arrives(&mut o, &mut pd).await;
     drop(o);
 
+    // The technician's selftest says who the reader is, and reads a card through it.
+    if let Some(door) = e2e::workspace_binary("door-agent") {
+        let mut child = Command::new(door)
+            .args([
+                "-c",
+                &etc.join("door.toml").to_string_lossy(),
+                "selftest",
+                "--wait",
+                "4",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (asked_tx, asked) = std_mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { return };
+                if line.contains("Present a library card") {
+                    let _ = asked_tx.send(());
+                }
+            }
+        });
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output());
+        let until = Instant::now() + Duration::from_secs(25);
+        while asked.try_recv().is_err() {
+            assert!(Instant::now() < until, "the selftest asked for no card");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        pd.say(&format!("card 26 {}", wiegand_26()));
+        let table = String::from_utf8_lossy(&out.await.unwrap().unwrap().stdout).into_owned();
+        assert!(
+            table
+                .lines()
+                .any(|l| l.starts_with("ok    OSDP reader") && l.contains("key readable")),
+            "{table}"
+        );
+        assert!(
+            table
+                .lines()
+                .any(|l| l.starts_with("ok    OSDP reader") && l.contains("serial 5EED1234")),
+            "{table}"
+        );
+        assert!(table.contains("ok    card read"), "{table}");
+    }
+
     // Again: the key is kept, the reader left alone.
     let (ok, text) = tokio::task::spawn_blocking(move || run(&args))
         .await
