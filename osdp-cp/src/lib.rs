@@ -29,16 +29,19 @@
 //! crate the tests pit two independent implementations against each other.
 //!
 //! Layout:
+//! - [`config`]: the reader's address, key (plain, its own, or pairing) and timings.
+//! - [`event`]: what the session tells: up, down and why, identity, cards, keys, status.
 //! - [`wire`]: cutting received bytes into this reader's reply frames; noise and bad frames said.
 //! - [`session`]: the reader as a state machine: connect, secure channel, identity, polling,
 //!   outputs, pairing, supervision.
 #![deny(missing_docs)]
 
+pub mod config;
+pub mod event;
 pub mod session;
 pub mod wire;
 
+pub use config::{Config, Random, Scbk, Security};
+pub use event::{CardData, Event, Fault, Identity, KeyBytes, LocalStatus};
 pub use osdp;
-pub use session::{
-    CardData, Config, Event, Fault, Identity, KeyBytes, LocalStatus, Output, Random, Scbk,
-    Security, Session,
-};
+pub use session::{Output, Session};

@@ -5,8 +5,9 @@
 //!
 //! [`open`] starts a reader and gives its parts: the card events ([`OsdpReader`], a
 //! [`CardReader`]: cards, and the reader lost and found), the keys typed on it ([`OsdpKeypad`],
-//! a [`PinPad`]), and its LEDs, buzzer and text ([`OsdpOutputs`], a [`TextDisplay`] and a sink
-//! for the door's [`Feedback`]). [`pair`] gives a reader in install mode a key of its own.
+//! a [`PinPad`]), and its LEDs, buzzer and text ([`OsdpOutputs`], a
+//! [`TextDisplay`](crate::display::TextDisplay) and a sink for the door's
+//! [`Feedback`](access::door::Feedback)). [`pair`] gives a reader in install mode a key of its own.
 //!
 //! Card data reaches the door only from a reader that is up, and with a key configured only
 //! through the secure channel, every reply's MAC checked: a reader with another key (a swapped
@@ -14,6 +15,9 @@
 
 pub mod convert;
 pub mod key;
+mod outputs;
+
+pub use outputs::OsdpOutputs;
 
 use std::future::Future;
 use std::ops::ControlFlow;
@@ -22,12 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use access::door::Feedback;
 use access::pin::Key;
-use osdp_cp::osdp::command::led::LedRecord;
-use osdp_cp::osdp::command::{
-    BuzzerControl, BuzzerTone, LedColor, LedControl, LedPermanent, LedTemporary, Text, TextCommand,
-};
 use osdp_cp::{Config, Event, Fault, Identity, Output, Scbk, Security, Session};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
@@ -36,7 +35,6 @@ use tokio_serial::SerialPortBuilderExt;
 
 use crate::DeviceError;
 use crate::card::{CardEvent, CardReader};
-use crate::display::{DisplayError, TextDisplay};
 use crate::keypad::PinPad;
 use crate::serial::PortSettings;
 use convert::CardFormat;
@@ -78,14 +76,6 @@ impl PinPad for OsdpKeypad {
     async fn next_key(&mut self) -> Result<Option<Key>, DeviceError> {
         Ok(self.rx.recv().await)
     }
-}
-
-/// A reader's LEDs, buzzer and display. Commands go out between polls while the reader is up;
-/// those sent while it is not are dropped.
-#[derive(Debug, Clone)]
-pub struct OsdpOutputs {
-    tx: mpsc::Sender<Output>,
-    size: (usize, usize),
 }
 
 /// What is known of a reader's line.
@@ -476,137 +466,5 @@ impl Sink {
             None if self.cards.is_closed() => ControlFlow::Break(()),
             None => ControlFlow::Continue(()),
         }
-    }
-}
-
-impl OsdpOutputs {
-    fn send(&self, o: Result<Output, osdp_cp::osdp::Error>) {
-        match o {
-            // A full queue drops this one: the reader is slow or down, and the next says more.
-            Ok(o) => {
-                let _ = self.tx.try_send(o);
-            }
-            Err(e) => tracing::error!("OSDP output: {}", osdp_cp::wire::describe(&e)),
-        }
-    }
-
-    /// The reader's LED in `color`: for `time` and then back, or for good when `None`;
-    /// `blink` flashes it.
-    pub fn led(&self, color: LedColor, time: Option<Duration>, blink: bool) {
-        let (on, off) = if blink { (5, 5) } else { (1, 0) };
-        let black = LedColor::Black;
-        let record = match time {
-            Some(t) => LedRecord {
-                reader: 0,
-                led: 0,
-                temporary: LedTemporary {
-                    control: 2,
-                    on_time: on,
-                    off_time: off,
-                    on_color: color,
-                    off_color: black,
-                    timer: u16::try_from(t.as_millis() / 100).unwrap_or(u16::MAX),
-                },
-                permanent: LedPermanent {
-                    control: 0,
-                    on_time: 0,
-                    off_time: 0,
-                    on_color: black,
-                    off_color: black,
-                },
-            },
-            None => LedRecord {
-                reader: 0,
-                led: 0,
-                temporary: LedTemporary {
-                    control: 0,
-                    on_time: 0,
-                    off_time: 0,
-                    on_color: black,
-                    off_color: black,
-                    timer: 0,
-                },
-                permanent: LedPermanent {
-                    control: 1,
-                    on_time: on,
-                    off_time: off,
-                    on_color: color,
-                    off_color: black,
-                },
-            },
-        };
-        self.send(Output::led(&LedControl::new(vec![record])));
-    }
-
-    /// `times` beeps of `on` each.
-    pub fn beep(&self, times: u8, on: Duration) {
-        let tenths = u8::try_from(on.as_millis() / 100).unwrap_or(u8::MAX).max(1);
-        self.send(Output::buzzer(&BuzzerControl {
-            reader: 0,
-            tone: BuzzerTone::Default,
-            on_time: tenths,
-            off_time: tenths,
-            count: times,
-        }));
-    }
-
-    /// `text` on line `row` (from 1) of the reader's display, in ASCII, cut to its width.
-    pub fn text(&self, row: u8, text: &str) {
-        let line = format!(
-            "{:width$}",
-            convert::ascii(text, self.size.0),
-            width = self.size.0
-        );
-        self.send(Output::text(&Text {
-            reader: 0,
-            command: TextCommand::PermanentNoWrap,
-            temp_time_s: 0,
-            row,
-            column: 1,
-            text: line.into_bytes(),
-        }));
-    }
-
-    /// A sink for the door's feedback: a welcome lights the reader green with a beep, a refusal
-    /// red with three short ones, an alarm flashes it red until cleared, a card asks for the PIN
-    /// in amber. (The words go to it as a [`TextDisplay`].) Must be called inside a runtime.
-    pub fn feedback(&self) -> mpsc::Sender<Feedback> {
-        let (tx, mut rx) = mpsc::channel::<Feedback>(16);
-        let out = self.clone();
-        tokio::spawn(async move {
-            while let Some(f) = rx.recv().await {
-                match f {
-                    Feedback::EnterPin => {
-                        out.led(LedColor::Amber, Some(Duration::from_secs(20)), false)
-                    }
-                    Feedback::Welcome { .. } => {
-                        out.led(LedColor::Green, Some(Duration::from_secs(3)), false);
-                        out.beep(1, Duration::from_millis(200));
-                    }
-                    Feedback::Denied { .. } => {
-                        out.led(LedColor::Red, Some(Duration::from_secs(3)), false);
-                        out.beep(3, Duration::from_millis(100));
-                    }
-                    Feedback::Alarm(_) => out.led(LedColor::Red, None, true),
-                    Feedback::AlarmCleared(_) => out.led(LedColor::Black, None, false),
-                    _ => {}
-                }
-            }
-        });
-        tx
-    }
-}
-
-impl TextDisplay for OsdpOutputs {
-    fn size(&self) -> (usize, usize) {
-        self.size
-    }
-
-    fn show(&mut self, lines: &[String]) -> Result<(), DisplayError> {
-        for row in 0..self.size.1 {
-            let text = lines.get(row).map_or("", String::as_str);
-            self.text(u8::try_from(row + 1).unwrap_or(u8::MAX), text);
-        }
-        Ok(())
     }
 }

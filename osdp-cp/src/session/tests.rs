@@ -2,6 +2,7 @@
 //! (the interoperability tests in `drivers` put LibOSDP at the other end).
 
 use super::*;
+use crate::config::Scbk;
 use osdp::secure::session::Disconnected;
 
 const ADDR: u8 = 1;
