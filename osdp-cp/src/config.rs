@@ -37,6 +37,14 @@ pub enum Security {
         /// The key the reader is given.
         new: Scbk,
     },
+    /// A new key for a reader already paired: a secure channel under its `current` key,
+    /// KEYSET with `new`, then the channel again under `new`.
+    Rekey {
+        /// The key the reader holds.
+        current: Scbk,
+        /// The key it is given.
+        new: Scbk,
+    },
 }
 
 /// The session's settings.

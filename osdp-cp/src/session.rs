@@ -330,6 +330,7 @@ impl Session {
             Security::Plain => None,
             Security::Key(k) => Some((k.0, 1)),
             Security::Pair { .. } => Some((SCBK_D, 0)),
+            Security::Rekey { current, .. } => Some((current.0, 1)),
         }
     }
 
@@ -345,7 +346,8 @@ impl Session {
             Stage::Cap => self.send(Sent::Cap, code::CAP, vec![0], now),
             Stage::Lstat => self.send(Sent::Lstat, code::LSTAT, vec![], now),
             Stage::Keyset => {
-                let Security::Pair { new } = &self.config.security else {
+                let (Security::Pair { new } | Security::Rekey { new, .. }) = &self.config.security
+                else {
                     self.stage = Stage::Id;
                     return self.step(now);
                 };
@@ -548,7 +550,8 @@ impl Session {
             (Sent::Id, reply::NAK) => self.stage = Stage::Cap,
             (Sent::Cap, reply::PDCAP | reply::NAK) => self.stage = Stage::Lstat,
             (Sent::Keyset, reply::ACK) => {
-                if let Security::Pair { new } = &self.config.security {
+                if let Security::Pair { new } | Security::Rekey { new, .. } = &self.config.security
+                {
                     self.config.security = Security::Key(new.clone());
                 }
                 self.events.push_back(Event::Paired);
@@ -663,7 +666,7 @@ impl Session {
             Ok(s) => {
                 self.channel = Channel::Secure(s);
                 self.stage = match self.config.security {
-                    Security::Pair { .. } => Stage::Keyset,
+                    Security::Pair { .. } | Security::Rekey { .. } => Stage::Keyset,
                     _ => Stage::Id,
                 };
             }

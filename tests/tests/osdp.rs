@@ -392,6 +392,27 @@ async fn pairing_gives_the_reader_a_new_key_and_the_door_never_falls_back_to_scb
     found(&mut o).await;
     card_arrives(&mut o, &mut pd).await;
     drop(o);
+
+    // A new key for the paired reader, given under the one it holds.
+    let rotated = tempfile::tempdir().unwrap();
+    let id = osdp::rekey(&line.port(), 1, &Scbk(KEY), &Scbk(OTHER))
+        .await
+        .unwrap();
+    assert_eq!(id.serial, 0x5EED_1234);
+    let keyset = pd
+        .expect(|v| v["command"] == "keyset", "the second KEYSET")
+        .await;
+    assert_eq!(keyset["data"], hex(&OTHER), "{keyset}");
+    let mut with_new = settings.clone();
+    with_new.key_file = Some(key_file(rotated.path(), OTHER));
+    let mut o = osdp::open(&with_new).unwrap();
+    found(&mut o).await;
+    card_arrives(&mut o, &mut pd).await;
+    drop(o);
+    // The old key opens no channel any more.
+    let mut o = osdp::open(&settings).unwrap();
+    lost(&mut o, 5, "no secure channel").await;
+    drop(o);
     pd.kill();
 
     // The reader reset to its install key: the door holding the key does not use SCBK-D.

@@ -7,7 +7,8 @@
 //! [`CardReader`]: cards, and the reader lost and found), the keys typed on it ([`OsdpKeypad`],
 //! a [`PinPad`]), and its LEDs, buzzer and text ([`OsdpOutputs`], a
 //! [`TextDisplay`](crate::display::TextDisplay) and a sink for the door's
-//! [`Feedback`](access::door::Feedback)). [`pair`] gives a reader in install mode a key of its own.
+//! [`Feedback`](access::door::Feedback)). [`pair`] gives a reader in install mode a key of its
+//! own; [`rekey`] gives a paired reader a new one.
 //!
 //! Card data reaches the door only from a reader that is up, and with a key configured only
 //! through the secure channel, every reply's MAC checked: a reader with another key (a swapped
@@ -195,16 +196,48 @@ pub async fn pair(
     address: u8,
     new_key: &Scbk,
 ) -> Result<Identity, DeviceError> {
-    let device = name(port, address);
     if new_key.is_default() {
         return Err(DeviceError::Refused {
-            device,
+            device: name(port, address),
             cause: "the new key is the install key SCBK-D".into(),
         });
     }
     let security = Security::Pair {
         new: new_key.clone(),
     };
+    give_key(port, address, security).await
+}
+
+/// Gives the reader at `address` on `port`, paired before and holding `current`, a `new_key`:
+/// a secure channel under `current`, KEYSET, then a channel under `new_key`. The caller keeps
+/// `new_key` for the door (the reader no longer takes `current`).
+pub async fn rekey(
+    port: &PortSettings,
+    address: u8,
+    current: &Scbk,
+    new_key: &Scbk,
+) -> Result<Identity, DeviceError> {
+    if new_key.is_default() || new_key == current {
+        return Err(DeviceError::Refused {
+            device: name(port, address),
+            cause: "the new key is the install key SCBK-D or the key it holds".into(),
+        });
+    }
+    let security = Security::Rekey {
+        current: current.clone(),
+        new: new_key.clone(),
+    };
+    give_key(port, address, security).await
+}
+
+/// KEYSET inside a secure channel as `security` (a pairing or a new key) says, then the channel
+/// under the new key; who the reader is.
+async fn give_key(
+    port: &PortSettings,
+    address: u8,
+    security: Security,
+) -> Result<Identity, DeviceError> {
+    let device = name(port, address);
     let mut session = Session::new(Config::new(address, security), random());
     let (_no_outputs, mut outputs) = mpsc::channel(1);
     let garbled = Arc::new(AtomicU64::new(0));

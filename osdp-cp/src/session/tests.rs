@@ -398,6 +398,64 @@ fn pairing_sets_the_new_key_under_scbk_d_then_opens_the_channel_under_it() {
 }
 
 #[test]
+fn a_new_key_is_given_under_the_key_the_reader_holds() {
+    let mut s = Session::new(
+        Config::new(
+            ADDR,
+            Security::Rekey {
+                current: Scbk(OLD),
+                new: Scbk(KEY),
+            },
+        ),
+        random(),
+    );
+    const OLD: [u8; 16] = [0x42; 16];
+    let mut r = Reader::new(Some(OLD));
+    let mut events = vec![];
+    let mut t = 0;
+    while t <= 300 {
+        s.handle_timeout(ms(t));
+        while let Some(cmd) = s.poll_transmit() {
+            let code = ParsedPacket::parse(&cmd).unwrap().0.code;
+            let reply = r.answer(&cmd, usual(code));
+            if code == code::KEYSET {
+                // The reader takes its new key, and starts its channel again.
+                let data = &r.seen.last().unwrap().2;
+                assert_eq!(data[..2], [1, 16]);
+                r.key = Some(data[2..].try_into().unwrap());
+                r.channel = None;
+            }
+            if let Some(reply) = reply {
+                s.handle_input(&reply, ms(t));
+            }
+        }
+        events.extend(std::iter::from_fn(|| s.poll_event()));
+        t += 10;
+    }
+    assert_eq!(r.key, Some(KEY));
+    assert_eq!(r.key_types, vec![1, 1], "never SCBK-D");
+    let codes: Vec<u8> = r.seen.iter().take(6).map(|c| c.0).collect();
+    assert_eq!(
+        codes,
+        [
+            code::CHLNG,
+            code::SCRYPT,
+            code::KEYSET,
+            code::CHLNG,
+            code::SCRYPT,
+            code::ID
+        ]
+    );
+    assert_eq!(events[0], Event::Paired);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Up { secure: true, .. }))
+    );
+    assert_eq!(s.security(), &Security::Key(Scbk(KEY)));
+}
+
+#[test]
 fn outputs_go_out_between_polls_and_a_refusal_is_said() {
     let mut s = Session::new(Config::new(ADDR, Security::Key(Scbk(KEY))), random());
     let mut r = Reader::new(Some(KEY));
