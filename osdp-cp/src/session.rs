@@ -488,15 +488,18 @@ impl Session {
             Channel::Secure(s) => {
                 let sealed = parsed.scb.is_some_and(|scb| scb.ty.has_mac());
                 if !sealed {
-                    let why = if parsed.code == reply::NAK {
-                        format!(
-                            "the reader left the secure channel (NAK {})",
+                    // A NAK in clear is a reader that lost its channel (it restarted, or took
+                    // our retry for a stale command): nothing of it is read, the channel is
+                    // opened again. Anything else in clear is not to be trusted.
+                    let fault = if parsed.code == reply::NAK {
+                        Fault::Protocol(format!(
+                            "the reader left the secure channel (NAK {}); it is opened again",
                             parsed.data.first().copied().unwrap_or_default()
-                        )
+                        ))
                     } else {
-                        "a reply without a MAC inside the secure channel".into()
+                        Fault::Untrusted("a reply without a MAC inside the secure channel".into())
                     };
-                    return self.fail(Fault::Untrusted(why), now);
+                    return self.fail(fault, now);
                 }
                 match osdp::secure::unseal(s, &parsed, frame) {
                     Ok(d) => d,

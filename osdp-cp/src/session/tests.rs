@@ -505,3 +505,41 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_reply_in_clear_inside_the_channel_is_not_trusted_and_a_clear_nak_restarts_it() {
+    let mut s = Session::new(Config::new(ADDR, Security::Key(Scbk(KEY))), random());
+    let mut r = Reader::new(Some(KEY));
+    run(&mut s, &mut r, 0, 100, &mut usual);
+    assert!(s.is_up() && s.is_secure());
+    // Card data in clear, as a reader without the key (or a forger on the line) would send it.
+    s.handle_timeout(ms(200));
+    let poll = s.poll_transmit().unwrap();
+    let sqn = ParsedPacket::parse(&poll).unwrap().0.ctrl.sqn;
+    s.handle_input(
+        &plain(sqn, reply::RAW, vec![0, 1, 26, 0, 1, 2, 3, 0x40]),
+        ms(200),
+    );
+    let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
+    assert_eq!(
+        events,
+        vec![Event::Down(Fault::Untrusted(
+            "a reply without a MAC inside the secure channel".into()
+        ))]
+    );
+    r.channel = None;
+    run(&mut s, &mut r, 210, 300, &mut usual);
+    assert!(s.is_up());
+    // A reader that restarted answers a NAK in clear: the channel is opened again.
+    s.handle_timeout(ms(400));
+    let poll = s.poll_transmit().unwrap();
+    let sqn = ParsedPacket::parse(&poll).unwrap().0.ctrl.sqn;
+    s.handle_input(&plain(sqn, reply::NAK, vec![4]), ms(400));
+    let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
+    assert!(
+        matches!(&events[..], [Event::Down(Fault::Protocol(w))] if w.contains("left the secure channel (NAK 4)")),
+        "{events:?}"
+    );
+    let chlng = s.poll_transmit().unwrap();
+    assert_eq!(ParsedPacket::parse(&chlng).unwrap().0.code, code::CHLNG);
+}
