@@ -15,7 +15,7 @@
 //! - [`pin`]: PIN entry from a keypad: digits, `*` to clear, `#` to submit, timeouts.
 //! - [`watch`]: the door contact and exit button: relock, held-open and forced-open alarms.
 //! - [`limits`]: wrong-PIN lockouts per card and a bound on attempts overall.
-//! - [`wiegand`]: Wiegand 26/34-bit frames from timed bits, with parity.
+//! - [`wiegand`]: Wiegand 26/34/37-bit frames from timed bits, with parity, and 4/8-bit key bursts.
 #![deny(missing_docs)]
 
 pub mod door;

@@ -85,6 +85,45 @@ impl Zone {
         }
     }
 
+    /// The box's own zone (`$TZ`, else the zone `/etc/localtime` links to), UTC when neither
+    /// names one the database has. This reads
+    /// files, as [`Zone::parse`] does: for a tool's report, not for a door's decisions, which
+    /// use the branch's configured zone.
+    pub fn system() -> Self {
+        let named = std::env::var("TZ")
+            .ok()
+            .map(|tz| tz.trim_start_matches(':').to_owned())
+            .or_else(|| {
+                let target = std::fs::read_link("/etc/localtime").ok()?;
+                let text = target.to_string_lossy().into_owned();
+                text.split_once("zoneinfo/")
+                    .map(|(_, name)| name.to_owned())
+            });
+        named
+            .and_then(|name| Self::parse(&name).ok())
+            .unwrap_or(Self::UTC)
+    }
+
+    /// A Unix time as this zone's wall clock shows it to a person at `now`: "21:43 today",
+    /// "yesterday 21:43", "tomorrow 01:30", "2026-12-01 21:43".
+    pub fn when(&self, unix: i64, now: DateTime<Utc>) -> String {
+        let Some(at) = DateTime::<Utc>::from_timestamp(unix, 0) else {
+            return unix.to_string();
+        };
+        let (local, today) = (self.local(at), self.local(now).date());
+        let day = local.date();
+        let clock = local.format("%H:%M");
+        if day == today {
+            format!("{clock} today")
+        } else if today.pred_opt() == Some(day) {
+            format!("yesterday {clock}")
+        } else if today.succ_opt() == Some(day) {
+            format!("tomorrow {clock}")
+        } else {
+            format!("{} {clock}", day.format("%Y-%m-%d"))
+        }
+    }
+
     /// The zone of this IANA name from the system's database, when it has one; [`Zone::parse`]
     /// tells why not.
     pub fn named(name: &str) -> Option<Self> {
@@ -236,6 +275,34 @@ fn civil(local: NaiveDateTime) -> Option<jiff::civil::DateTime> {
         i32::try_from(local.nanosecond()).ok()?,
     )
     .ok()
+}
+
+/// "just now", "40 s ago", "17 min ago", "2 h 3 min ago", "3 days 4 h ago" (a negative span:
+/// "in …", from a clock ahead of the reader's).
+pub fn ago(secs: i64) -> String {
+    if secs < 0 {
+        return format!("in {}", duration(-secs));
+    }
+    if secs < 5 {
+        return "just now".into();
+    }
+    format!("{} ago", duration(secs))
+}
+
+/// A span in the two largest units a person uses: "40 s", "17 min", "2 h 3 min", "3 days 4 h".
+pub fn duration(secs: i64) -> String {
+    let secs = secs.max(0);
+    let (days, hours, mins) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
+    match (days, hours, mins) {
+        (0, 0, 0) => format!("{secs} s"),
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (1, 0, _) => "1 day".into(),
+        (1, h, _) => format!("1 day {h} h"),
+        (d, 0, _) => format!("{d} days"),
+        (d, h, _) => format!("{d} days {h} h"),
+    }
 }
 
 #[cfg(test)]
@@ -451,5 +518,40 @@ mod tests {
             .and_hms_opt(12, 0, 0)
             .unwrap();
         assert_eq!(z.instant(far), (far - Duration::hours(2)).and_utc());
+    }
+
+    #[test]
+    fn durations_read_in_the_two_largest_units() {
+        assert_eq!(duration(40), "40 s");
+        assert_eq!(duration(17 * 60 + 5), "17 min");
+        assert_eq!(duration(2 * 3600), "2 h");
+        assert_eq!(duration(2 * 3600 + 3 * 60), "2 h 3 min");
+        assert_eq!(duration(86_400 + 59), "1 day");
+        assert_eq!(duration(3 * 86_400 + 4 * 3600 + 59 * 60), "3 days 4 h");
+        assert_eq!(ago(2), "just now");
+        assert_eq!(ago(17 * 60), "17 min ago");
+        assert_eq!(ago(-120), "in 2 min");
+    }
+
+    #[test]
+    fn times_are_the_wall_clock_with_the_day_in_words() {
+        use chrono::TimeZone as _;
+        // 2026-03-03 23:00 in Helsinki (UTC+2 in winter).
+        let now = Utc.with_ymd_and_hms(2026, 3, 3, 21, 0, 0).unwrap();
+        let z = Zone::HELSINKI;
+        // 21:43 Helsinki is 19:43 UTC.
+        let t = Utc
+            .with_ymd_and_hms(2026, 3, 3, 19, 43, 0)
+            .unwrap()
+            .timestamp();
+        assert_eq!(z.when(t, now), "21:43 today");
+        assert_eq!(z.when(t - 86_400, now), "yesterday 21:43");
+        assert_eq!(z.when(t - 5 * 86_400, now), "2026-02-26 21:43");
+        // 23:30 UTC on the 3rd is already the 4th in Helsinki.
+        let t = Utc
+            .with_ymd_and_hms(2026, 3, 3, 23, 30, 0)
+            .unwrap()
+            .timestamp();
+        assert_eq!(z.when(t, now), "tomorrow 01:30");
     }
 }

@@ -8,10 +8,13 @@ use std::time::Duration;
 
 use access::door::Feedback;
 use access::pin::Key;
+use access::wiegand::KeyBursts;
 use drivers::card::{CardEvent, CardReader};
 use drivers::gpio::{DoorIo, Engage, FileBackend, FilePin, GpioDoor, LockRelay};
+use drivers::keyboard::KeyboardScanner;
 use drivers::keypad::{EvdevKeypad, PinPad};
 use drivers::serial::{PortSettings, SerialKeypad, SerialScanner};
+use drivers::wiegand::{WiegandCards, WiegandKeys};
 use tokio::sync::mpsc;
 
 use crate::settings::{DoorSettings, GpioBackend, KeypadSettings, LockSettings, ReaderSettings};
@@ -112,6 +115,21 @@ pub fn forward_cards(mut reader: impl CardReader + 'static, tx: mpsc::Sender<Car
             }
         }
     });
+}
+
+/// Forwards a Wiegand reader's cards, and its keypad's keys when it has one (`keys`): one reader
+/// is then the door's card reader and its PIN pad, beside any `[keypad]`.
+pub fn forward_wiegand(
+    cards: WiegandCards,
+    pad: WiegandKeys,
+    keys: KeyBursts,
+    card_tx: mpsc::Sender<CardEvent>,
+    key_tx: mpsc::Sender<Key>,
+) {
+    forward_cards(cards, card_tx);
+    if keys != KeyBursts::None {
+        forward_keys(pad, key_tx);
+    }
 }
 
 /// Forwards a keypad's keys; a failing keypad is reported once and retried every second.
@@ -227,20 +245,31 @@ pub fn open_inputs(settings: &DoorSettings) -> anyhow::Result<Inputs> {
             ReaderSettings::Pcsc { .. } => {
                 anyhow::bail!("this build has no PC/SC readers (feature `pcsc`)")
             }
-            ReaderSettings::Serial { path, baud } => forward_cards(
-                SerialScanner::open(PortSettings {
-                    path: path.clone(),
-                    baud: *baud,
-                }),
+            ReaderSettings::Serial { path, baud, rule } => forward_cards(
+                SerialScanner::open(
+                    PortSettings {
+                        path: path.clone(),
+                        baud: *baud,
+                    },
+                    rule.clone(),
+                ),
+                card_tx.clone(),
+            ),
+            ReaderSettings::Keyboard { keyboard, rule } => forward_cards(
+                KeyboardScanner::open(keyboard.clone(), rule.clone()),
                 card_tx.clone(),
             ),
             #[cfg(feature = "rppal")]
-            ReaderSettings::Wiegand { d0, d1, format } => {
+            ReaderSettings::Wiegand {
+                d0,
+                d1,
+                format,
+                keys,
+            } => {
                 let backend = drivers::rppal_pins::RppalBackend::new()?;
-                forward_cards(
-                    drivers::rppal_pins::WiegandReader::open(&backend, *d0, *d1, *format)?,
-                    card_tx.clone(),
-                )
+                let (cards, pad) =
+                    drivers::rppal_pins::open_wiegand(&backend, *d0, *d1, *format, *keys)?;
+                forward_wiegand(cards, pad, *keys, card_tx.clone(), key_tx.clone());
             }
             #[cfg(not(feature = "rppal"))]
             ReaderSettings::Wiegand { .. } => {

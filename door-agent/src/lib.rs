@@ -269,7 +269,9 @@ pub async fn run<R: Registry + Clone + 'static>(
                     CardEvent::Card { number, reader } => {
                         let pseudonym = pseudonym(&card_key, &number);
                         tracing::debug!(door = %settings.name, card = %pseudonym, %reader, "card read");
-                        let before_pin = verifier.before_pin(&number, clock());
+                        // Unreachable as the last answer or the minute's probe found it.
+                        let unreachable = metrics.get(daemon::metrics::ONLINE.0) == Some(0.0);
+                        let before_pin = verifier.before_pin(&number, clock(), unreachable);
                         Input::Card { card: number, pseudonym, before_pin }
                     }
                     CardEvent::Unreadable { reader, why } => {

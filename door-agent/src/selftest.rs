@@ -297,6 +297,17 @@ async fn input_checks(s: &DoorSettings, tech: &Technician<'_>, out: &mut Vec<Che
                     ),
                 }
             }
+            ReaderSettings::Keyboard { keyboard, .. } => {
+                let path = &keyboard.path;
+                match std::fs::metadata(path) {
+                    Ok(_) => check("keyboard scanner", true, format!("{path} present")),
+                    Err(e) => check(
+                        "keyboard scanner",
+                        false,
+                        format!("{path}: {e} (plugged in?)"),
+                    ),
+                }
+            }
             // Two pins: only a card read shows them working.
             ReaderSettings::Wiegand { .. } => {
                 found.push(None);
@@ -338,7 +349,7 @@ async fn input_checks(s: &DoorSettings, tech: &Technician<'_>, out: &mut Vec<Che
     if !s.readers.is_empty() {
         out.push(card_read(&found, &mut cards, tech).await);
     }
-    if s.keypad.is_some() {
+    if s.has_keypad() {
         (tech.say)(&format!(
             "Press any key on the keypad within {}.",
             secs(tech.wait)

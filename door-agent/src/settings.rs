@@ -11,7 +11,7 @@ use access::pin::PinRules;
 use access::policy::Rules;
 use access::state::{Announcement, OutputRule};
 use access::watch::WatchRules;
-use access::wiegand::NumberFormat;
+use access::wiegand::{KeyBursts, NumberFormat};
 use access::zone::Zone;
 use chrono::NaiveDate;
 use config::ConfigError;
@@ -19,6 +19,8 @@ use config::allowlist::{AllowlistSettings, RawAllowlist};
 use config::registry::{RawRegistry, RegistrySettings};
 use drivers::card::UidFormat;
 use drivers::gpio::{DoorPins, PinSpec};
+use drivers::keyboard::KeyboardSettings;
+use drivers::scan::ScanRule;
 use serde::Deserialize;
 
 /// The file as written.
@@ -157,7 +159,17 @@ struct RawReader {
     d0: Option<u8>,
     d1: Option<u8>,
     format: Option<String>,
+    /// A Wiegand reader's keypad: `4-bit` or `8-bit` key bursts.
+    keypad: Option<String>,
+    /// A keyboard scanner's layout (`us`, `fi`), terminator (`enter`, `tab`), silence.
+    layout: Option<String>,
+    end: Option<String>,
+    idle_ms: Option<u64>,
+    /// How a barcode reader's scans become card numbers.
+    card: Option<drivers::scan::RawScanRule>,
+    /// An OSDP reader's address on its line.
     address: Option<u8>,
+    /// An OSDP reader's key file, or `none`.
     key: Option<String>,
 }
 
@@ -444,6 +456,15 @@ pub enum ReaderSettings {
         path: String,
         /// Speed.
         baud: u32,
+        /// How its scans become card numbers.
+        rule: ScanRule,
+    },
+    /// A barcode scanner that is a USB keyboard (HID keyboard wedge).
+    Keyboard {
+        /// Its input device and layout.
+        keyboard: KeyboardSettings,
+        /// How its scans become card numbers.
+        rule: ScanRule,
     },
     /// Wiegand on two GPIO pins.
     Wiegand {
@@ -453,6 +474,8 @@ pub enum ReaderSettings {
         d1: u8,
         /// Card number format.
         format: NumberFormat,
+        /// How its keypad sends keys, if it has one: then it is the door's PIN pad too.
+        keys: KeyBursts,
     },
     /// An OSDP v2 reader on an RS-485 line; also the door's keypad, LEDs and words when it has
     /// them.
@@ -466,7 +489,7 @@ pub enum ReaderSettings {
         /// The file of its secure channel key (written when it was paired); `None` for a reader
         /// without a secure channel (`key = "none"`).
         key: Option<PathBuf>,
-        /// Card number format of 26- and 34-bit Wiegand card data.
+        /// Card number format of 26-, 34- and 37-bit Wiegand card data.
         format: NumberFormat,
         /// Card number format of card data in whole bytes (a UID).
         uid: UidFormat,
@@ -574,6 +597,14 @@ impl DoorSettings {
                 .collect(),
             verdict_timeout: self.online_timeout + Duration::from_secs(30),
         }
+    }
+
+    /// Keys are typed at this door: on `[keypad]`, or on a Wiegand reader's own keypad.
+    pub fn has_keypad(&self) -> bool {
+        self.keypad.is_some()
+            || self.readers.iter().any(
+                |r| matches!(r, ReaderSettings::Wiegand { keys, .. } if *keys != KeyBursts::None),
+            )
     }
 
     /// The lock relay's part of the settings.
@@ -1006,60 +1037,124 @@ impl RawGpio {
 impl RawReader {
     /// One `[[readers]]` entry, named `key` in errors.
     fn validate(&self, file: &Path, key: &str) -> Result<ReaderSettings, ConfigError> {
-        let bad = |key: &str, problem: String| ConfigError::invalid(file, key, problem);
-        let r = self;
-        let uid = |r: &Self| match &r.uid {
-            None => Ok(UidFormat::Hex),
-            Some(u) => UidFormat::parse(u).ok_or_else(|| {
-                bad(
-                    &format!("{key}.uid"),
-                    format!("`{u}`: expected hex, hex-reversed, decimal or decimal-reversed"),
-                )
-            }),
+        let bad = |sub: &str, problem: String| {
+            ConfigError::invalid(file, format!("{key}.{sub}"), problem)
         };
-        let format = |r: &Self| match r.format.as_deref().unwrap_or("payload") {
-            "payload" => Ok(NumberFormat::Payload),
-            "card" => Ok(NumberFormat::CardField),
-            "facility-card" => Ok(NumberFormat::FacilityCard),
-            other => Err(bad(
-                &format!("{key}.format"),
-                format!("`{other}`: expected payload, card or facility-card"),
-            )),
+        let r = self;
+        let scanner = matches!(r.kind.as_str(), "serial" | "keyboard");
+        if r.card.is_some() && !scanner {
+            return Err(bad(
+                "card",
+                "only barcode scanners (kind serial or keyboard) read scans by a card rule".into(),
+            ));
+        }
+        if r.keypad.is_some() && r.kind != "wiegand" {
+            return Err(bad(
+                "keypad",
+                "only a Wiegand reader has its keypad on the same wires (a USB or serial keypad is [keypad])".into(),
+            ));
+        }
+        if r.kind != "keyboard" {
+            for (name, given) in [
+                ("layout", r.layout.is_some()),
+                ("end", r.end.is_some()),
+                ("idle_ms", r.idle_ms.is_some()),
+            ] {
+                if given {
+                    return Err(bad(
+                        name,
+                        "only a keyboard scanner (kind = \"keyboard\") has it".into(),
+                    ));
+                }
+            }
+        }
+        let rule = || match &r.card {
+            None => Ok(ScanRule::default()),
+            Some(raw) => raw
+                .validate()
+                .map_err(|p| bad(&format!("card.{}", p.key), p.problem)),
         };
         Ok(match r.kind.as_str() {
             "pcsc" => ReaderSettings::Pcsc {
                 reader: r.reader.clone().unwrap_or_default(),
-                uid: uid(r)?,
+                uid: match &r.uid {
+                    None => UidFormat::Hex,
+                    Some(u) => UidFormat::parse(u).ok_or_else(|| {
+                        bad(
+                            "uid",
+                            format!(
+                                "`{u}`: expected hex, hex-reversed, decimal or decimal-reversed"
+                            ),
+                        )
+                    })?,
+                },
             },
             "serial" => ReaderSettings::Serial {
-                path: r.path.clone().ok_or_else(|| {
-                    bad(
-                        &format!("{key}.path"),
-                        "the serial port, e.g. /dev/ttyACM0".into(),
-                    )
-                })?,
+                path: r
+                    .path
+                    .clone()
+                    .ok_or_else(|| bad("path", "the serial port, e.g. /dev/ttyACM0".into()))?,
                 baud: r.baud.unwrap_or(9600),
+                rule: rule()?,
             },
+            "keyboard" => {
+                let path = r.path.clone().ok_or_else(|| {
+                    bad(
+                        "path",
+                        "the scanner's input device, e.g. /dev/input/by-id/usb-…-event-kbd".into(),
+                    )
+                })?;
+                let keyboard = drivers::keyboard::configured(
+                    &path,
+                    r.layout.as_deref(),
+                    r.end.as_deref(),
+                    r.idle_ms,
+                )
+                .map_err(|p| bad(p.key, p.problem))?;
+                ReaderSettings::Keyboard {
+                    keyboard,
+                    rule: rule()?,
+                }
+            }
             "wiegand" => ReaderSettings::Wiegand {
-                d0: r
-                    .d0
-                    .ok_or_else(|| bad(&format!("{key}.d0"), "the D0 GPIO pin".into()))?,
-                d1: r
-                    .d1
-                    .ok_or_else(|| bad(&format!("{key}.d1"), "the D1 GPIO pin".into()))?,
-                format: format(r)?,
+                d0: r.d0.ok_or_else(|| bad("d0", "the D0 GPIO pin".into()))?,
+                d1: r.d1.ok_or_else(|| bad("d1", "the D1 GPIO pin".into()))?,
+                format: match r.format.as_deref().unwrap_or("payload") {
+                    "payload" => NumberFormat::Payload,
+                    "card" => NumberFormat::CardField,
+                    "facility-card" => NumberFormat::FacilityCard,
+                    other => {
+                        return Err(bad(
+                            "format",
+                            format!("`{other}`: expected payload, card or facility-card"),
+                        ));
+                    }
+                },
+                keys: match r.keypad.as_deref() {
+                    None => KeyBursts::None,
+                    Some("4-bit") => KeyBursts::Four,
+                    Some("8-bit") => KeyBursts::Eight,
+                    Some(other) => {
+                        return Err(bad(
+                            "keypad",
+                            format!(
+                                "`{other}`: expected 4-bit or 8-bit (how the reader's keypad is set to send keys)"
+                            ),
+                        ));
+                    }
+                },
             },
             "osdp" => {
                 let path = r.path.clone().ok_or_else(|| {
                     bad(
-                        &format!("{key}.path"),
+                        "path",
                         "the RS-485 adapter's port, e.g. /dev/serial/by-id/…".into(),
                     )
                 })?;
                 let baud = r.baud.unwrap_or(9600);
                 if ![9600, 19200, 38400, 57600, 115_200, 230_400].contains(&baud) {
                     return Err(bad(
-                        &format!("{key}.baud"),
+                        "baud",
                         format!(
                             "{baud}: expected an OSDP speed: 9600, 19200, 38400, 57600, 115200 or 230400"
                         ),
@@ -1068,21 +1163,21 @@ impl RawReader {
                 let address = r.address.unwrap_or(0);
                 if address > 126 {
                     return Err(bad(
-                        &format!("{key}.address"),
+                        "address",
                         format!("{address}: expected 0 to 126 (127 is the broadcast address)"),
                     ));
                 }
                 let reader_key = match r.key.as_deref() {
                     None => {
                         return Err(bad(
-                            &format!("{key}.key"),
+                            "key",
                             "the reader's key file (written when it was paired), or \"none\" for a reader without a secure channel".into(),
                         ));
                     }
                     Some("none") => None,
                     Some("") => {
                         return Err(bad(
-                            &format!("{key}.key"),
+                            "key",
                             "empty: the reader's key file, or \"none\"".into(),
                         ));
                     }
@@ -1096,14 +1191,34 @@ impl RawReader {
                     baud,
                     address,
                     key: reader_key,
-                    format: format(r)?,
-                    uid: uid(r)?,
+                    format: match r.format.as_deref().unwrap_or("payload") {
+                        "payload" => NumberFormat::Payload,
+                        "card" => NumberFormat::CardField,
+                        "facility-card" => NumberFormat::FacilityCard,
+                        other => {
+                            return Err(bad(
+                                "format",
+                                format!("`{other}`: expected payload, card or facility-card"),
+                            ));
+                        }
+                    },
+                    uid: match &r.uid {
+                        None => UidFormat::Hex,
+                        Some(u) => UidFormat::parse(u).ok_or_else(|| {
+                            bad(
+                                "uid",
+                                format!(
+                                    "`{u}`: expected hex, hex-reversed, decimal or decimal-reversed"
+                                ),
+                            )
+                        })?,
+                    },
                 }
             }
             other => {
                 return Err(bad(
-                    &format!("{key}.kind"),
-                    format!("`{other}`: expected pcsc, serial, wiegand or osdp"),
+                    "kind",
+                    format!("`{other}`: expected pcsc, serial, keyboard, wiegand or osdp"),
                 ));
             }
         })
@@ -1227,6 +1342,7 @@ impl RawHours {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use drivers::keymap::{Layout, Terminator};
 
     const GPIO: &str = "[gpio]\nbackend = \"files\"  # the twin\ndir = \"pins\"\nlock = 17\nlock_active_high = false\nbuzer = 13\n";
 
@@ -1292,6 +1408,108 @@ mod tests {
     }
 
     fn reader_of(text: &str) -> Result<ReaderSettings, ConfigError> {
+        let raw: RawReader = config::parse(Path::new("door.toml"), text).unwrap();
+        raw.validate(Path::new("door.toml"), "readers[0]")
+    }
+
+    #[test]
+    fn barcode_readers_take_a_card_rule_and_keyboard_scanners_a_layout() {
+        // Plain cards as before when no rule is given.
+        assert_eq!(
+            reader_of("kind = \"serial\"\npath = \"/dev/ttyACM0\"").unwrap(),
+            ReaderSettings::Serial {
+                path: "/dev/ttyACM0".into(),
+                baud: 9600,
+                rule: ScanRule::default(),
+            }
+        );
+        let ReaderSettings::Keyboard { keyboard, rule } = reader_of(
+            "kind = \"keyboard\"\npath = \"/dev/input/by-id/usb-scanner-event-kbd\"\nlayout = \"fi\"\nend = \"tab\"\nidle_ms = 150\ncard = { query = \"number\", strip_prefix = [\"LIBRARYCARD:\"], characters = \"digits\", min_length = 14, max_length = 14 }",
+        )
+        .unwrap() else {
+            panic!("not a keyboard scanner");
+        };
+        assert_eq!(
+            (keyboard.layout, keyboard.terminator, keyboard.idle),
+            (Layout::Fi, Terminator::Tab, Duration::from_millis(150))
+        );
+        assert_eq!(
+            rule.card("https://x.example/c?number=24680000000011")
+                .unwrap()
+                .expose(),
+            "24680000000011"
+        );
+        assert_eq!(
+            reader_of("kind = \"wiegand\"\nd0 = 5\nd1 = 6\nkeypad = \"8-bit\"").unwrap(),
+            ReaderSettings::Wiegand {
+                d0: 5,
+                d1: 6,
+                format: NumberFormat::Payload,
+                keys: KeyBursts::Eight,
+            }
+        );
+        for (text, key, words) in [
+            ("kind = \"keyboard\"", "readers[0].path", "event-kbd"),
+            (
+                "kind = \"keyboard\"\npath = \"k\"\nlayout = \"de\"",
+                "readers[0].layout",
+                "us or fi",
+            ),
+            (
+                "kind = \"keyboard\"\npath = \"k\"\nend = \"space\"",
+                "readers[0].end",
+                "enter or tab",
+            ),
+            (
+                "kind = \"keyboard\"\npath = \"k\"\nidle_ms = 5",
+                "readers[0].idle_ms",
+                "20 to 5000",
+            ),
+            (
+                "kind = \"serial\"\npath = \"p\"\nlayout = \"fi\"",
+                "readers[0].layout",
+                "keyboard",
+            ),
+            (
+                "kind = \"serial\"\npath = \"p\"\ncard = { query = \"a b\" }",
+                "readers[0].card.query",
+                "parameter",
+            ),
+            (
+                "kind = \"serial\"\npath = \"p\"\ncard = { min_length = 9, max_length = 8 }",
+                "readers[0].card.min_length",
+                "max_length",
+            ),
+            (
+                "kind = \"pcsc\"\ncard = { query = \"number\" }",
+                "readers[0].card",
+                "barcode",
+            ),
+            (
+                "kind = \"wiegand\"\nd0 = 5\nd1 = 6\nkeypad = \"6-bit\"",
+                "readers[0].keypad",
+                "4-bit or 8-bit",
+            ),
+            (
+                "kind = \"serial\"\npath = \"p\"\nkeypad = \"4-bit\"",
+                "readers[0].keypad",
+                "[keypad]",
+            ),
+            ("kind = \"hid\"", "readers[0].kind", "keyboard"),
+        ] {
+            let e = reader_of(text).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains(words), "{text}: {e}");
+        }
+        let e = config::parse::<RawReader>(
+            Path::new("door.toml"),
+            "kind = \"serial\"\npath = \"p\"\ncard = { prefix = \"x\" }",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("prefix"), "{e}");
+    }
+
+    fn osdp_reader_of(text: &str) -> Result<ReaderSettings, ConfigError> {
         let raw: RawReader = config::parse(Path::new("/etc/omatoimi/door.toml"), text).unwrap();
         raw.validate(Path::new("/etc/omatoimi/door.toml"), "readers[0]")
     }
@@ -1299,7 +1517,8 @@ mod tests {
     #[test]
     fn an_osdp_reader_has_a_port_a_key_or_none_and_the_usual_defaults() {
         assert_eq!(
-            reader_of("kind = \"osdp\"\npath = \"/dev/ttyUSB0\"\nkey = \"osdp/door.key\"").unwrap(),
+            osdp_reader_of("kind = \"osdp\"\npath = \"/dev/ttyUSB0\"\nkey = \"osdp/door.key\"")
+                .unwrap(),
             ReaderSettings::Osdp {
                 path: "/dev/ttyUSB0".into(),
                 baud: 9600,
@@ -1309,7 +1528,7 @@ mod tests {
                 uid: UidFormat::Hex,
             }
         );
-        let plain = reader_of(
+        let plain = osdp_reader_of(
             "kind = \"osdp\"\npath = \"/dev/ttyUSB0\"\nkey = \"none\"\naddress = 1\nbaud = 115200\nformat = \"facility-card\"",
         )
         .unwrap();
@@ -1343,7 +1562,7 @@ mod tests {
             ),
             ("kind = \"osdb\"", "wiegand or osdp"),
         ] {
-            let e = reader_of(text).unwrap_err().to_string();
+            let e = osdp_reader_of(text).unwrap_err().to_string();
             assert!(e.contains(says), "{text}: {e}");
         }
     }

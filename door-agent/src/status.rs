@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use access::zone::Zone;
+use access::zone::{Zone, ago, duration};
 use chrono::{DateTime, Utc};
 
 /// The report for `gauges` (names without the `omatoimi_` prefix, as
@@ -25,7 +25,7 @@ pub fn words(gauges: &[(String, String)], zone: &Zone, now: DateTime<Utc>) -> St
             Some(t) => format!(
                 "up {} (since {})",
                 duration(now.timestamp() - t),
-                when(zone, t, now)
+                zone.when(t, now)
             ),
             None if num("up") == Some(1.0) => "running".into(),
             None => "not saying it runs".into(),
@@ -80,7 +80,7 @@ pub fn words(gauges: &[(String, String)], zone: &Zone, now: DateTime<Utc>) -> St
         line(
             what,
             match time(name) {
-                Some(t) => format!("{} ({})", when(zone, t, now), ago(now.timestamp() - t)),
+                Some(t) => format!("{} ({})", zone.when(t, now), ago(now.timestamp() - t)),
                 None => "none in the last 24 h".into(),
             },
         );
@@ -102,7 +102,7 @@ pub fn words(gauges: &[(String, String)], zone: &Zone, now: DateTime<Utc>) -> St
                 if let Some(t) = time("allowlist_last_sync_timestamp_seconds") {
                     text.push_str(&format!(
                         ", checked {} ({})",
-                        when(zone, t, now),
+                        zone.when(t, now),
                         ago(now.timestamp() - t)
                     ));
                 }
@@ -111,15 +111,11 @@ pub fn words(gauges: &[(String, String)], zone: &Zone, now: DateTime<Utc>) -> St
                     if left > 0 {
                         text.push_str(&format!(
                             ", expires {} (in {})",
-                            when(zone, t, now),
+                            zone.when(t, now),
                             duration(left)
                         ));
                     } else {
-                        text.push_str(&format!(
-                            ", EXPIRED {} ({})",
-                            when(zone, t, now),
-                            ago(-left)
-                        ));
+                        text.push_str(&format!(", EXPIRED {} ({})", zone.when(t, now), ago(-left)));
                     }
                 }
                 text
@@ -132,7 +128,7 @@ pub fn words(gauges: &[(String, String)], zone: &Zone, now: DateTime<Utc>) -> St
             format!(
                 "{} {} ({})",
                 if ok == 1.0 { "passed" } else { "FAILED" },
-                when(zone, t, now),
+                zone.when(t, now),
                 ago(now.timestamp() - t)
             ),
         );
@@ -144,54 +140,6 @@ pub fn words(gauges: &[(String, String)], zone: &Zone, now: DateTime<Utc>) -> St
     let mut text = out.join("\n");
     text.push('\n');
     text
-}
-
-/// A Unix time as the door's wall clock shows it: "21:43 today", "yesterday 21:43",
-/// "2026-12-01 21:43", with the zone's name.
-pub fn when(zone: &Zone, unix: i64, now: DateTime<Utc>) -> String {
-    let Some(at) = DateTime::<Utc>::from_timestamp(unix, 0) else {
-        return unix.to_string();
-    };
-    let (local, today) = (zone.local(at), zone.local(now).date());
-    let day = local.date();
-    let clock = local.format("%H:%M");
-    if day == today {
-        format!("{clock} today")
-    } else if today.pred_opt() == Some(day) {
-        format!("yesterday {clock}")
-    } else if today.succ_opt() == Some(day) {
-        format!("tomorrow {clock}")
-    } else {
-        format!("{} {clock}", day.format("%Y-%m-%d"))
-    }
-}
-
-/// "just now", "40 s ago", "17 min ago", "2 h 3 min ago", "3 days 4 h ago".
-pub fn ago(secs: i64) -> String {
-    if secs < 0 {
-        // The gauge was set by a clock ahead of this one.
-        return format!("in {}", duration(-secs));
-    }
-    if secs < 5 {
-        return "just now".into();
-    }
-    format!("{} ago", duration(secs))
-}
-
-/// A span in the two largest units a person uses: "40 s", "17 min", "2 h 3 min", "3 days 4 h".
-pub fn duration(secs: i64) -> String {
-    let secs = secs.max(0);
-    let (days, hours, mins) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
-    match (days, hours, mins) {
-        (0, 0, 0) => format!("{secs} s"),
-        (0, 0, m) => format!("{m} min"),
-        (0, h, 0) => format!("{h} h"),
-        (0, h, m) => format!("{h} h {m} min"),
-        (1, 0, _) => "1 day".into(),
-        (1, h, _) => format!("1 day {h} h"),
-        (d, 0, _) => format!("{d} days"),
-        (d, h, _) => format!("{d} days {h} h"),
-    }
 }
 
 #[cfg(test)]
@@ -213,38 +161,6 @@ mod tests {
         list.iter()
             .map(|(n, v)| ((*n).to_owned(), v.to_string()))
             .collect()
-    }
-
-    #[test]
-    fn durations_read_in_the_two_largest_units() {
-        assert_eq!(duration(40), "40 s");
-        assert_eq!(duration(17 * 60 + 5), "17 min");
-        assert_eq!(duration(2 * 3600), "2 h");
-        assert_eq!(duration(2 * 3600 + 3 * 60), "2 h 3 min");
-        assert_eq!(duration(86_400 + 59), "1 day");
-        assert_eq!(duration(3 * 86_400 + 4 * 3600 + 59 * 60), "3 days 4 h");
-        assert_eq!(ago(2), "just now");
-        assert_eq!(ago(17 * 60), "17 min ago");
-    }
-
-    #[test]
-    fn times_are_the_doors_wall_clock_with_the_day_in_words() {
-        let now = eleven_pm();
-        let z = helsinki();
-        // 21:43 Helsinki is 19:43 UTC.
-        let t = Utc
-            .with_ymd_and_hms(2026, 3, 3, 19, 43, 0)
-            .unwrap()
-            .timestamp();
-        assert_eq!(when(&z, t, now), "21:43 today");
-        assert_eq!(when(&z, t - 86_400, now), "yesterday 21:43");
-        assert_eq!(when(&z, t - 5 * 86_400, now), "2026-02-26 21:43");
-        // 23:30 UTC on the 3rd is already the 4th in Helsinki.
-        let t = Utc
-            .with_ymd_and_hms(2026, 3, 3, 23, 30, 0)
-            .unwrap()
-            .timestamp();
-        assert_eq!(when(&z, t, now), "tomorrow 01:30");
     }
 
     #[test]

@@ -166,3 +166,60 @@ fn osdp_readers_share_no_line_and_one_without_a_key_is_warned_of() -> anyhow::Re
     );
     Ok(())
 }
+
+#[test]
+fn the_examples_commented_readers_are_valid_too() -> anyhow::Result<()> {
+    use door_agent::settings::ReaderSettings;
+    let dir = tempfile::tempdir()?;
+    let config = installed(dir.path())?;
+    let text = std::fs::read_to_string(&config)?;
+    // Every commented-out line of the readers' part that is a table or a key, as a technician
+    // uncommenting them would.
+    let (head, rest) = text.split_once("[[readers]]").context("no readers")?;
+    let (readers, tail) = rest.split_once("[keypad]").context("no keypad")?;
+    let uncommented: String = readers
+        .lines()
+        .map(|l| match l.strip_prefix("# ") {
+            Some(c)
+                if c.starts_with("[[readers]]")
+                    || c.split_once(" = ").is_some_and(|(k, _)| !k.contains(' ')) =>
+            {
+                c
+            }
+            _ => l,
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(
+        &config,
+        format!("{head}[[readers]]{uncommented}[keypad]{tail}"),
+    )?;
+    let s = door_agent::settings::load(&config)?;
+    let kinds: Vec<&str> = s
+        .readers
+        .iter()
+        .map(|r| match r {
+            ReaderSettings::Pcsc { .. } => "pcsc",
+            ReaderSettings::Serial { rule, .. } => {
+                assert!(rule.query.is_some());
+                "serial"
+            }
+            ReaderSettings::Keyboard { keyboard, .. } => {
+                assert_eq!(keyboard.layout, drivers::keymap::Layout::Fi);
+                "keyboard"
+            }
+            ReaderSettings::Wiegand { keys, .. } => {
+                assert_eq!(*keys, access::wiegand::KeyBursts::Eight);
+                "wiegand"
+            }
+            ReaderSettings::Osdp { key, address, .. } => {
+                assert!(key.as_ref().is_some_and(|k| k.ends_with("osdp-reader.key")));
+                assert_eq!(*address, 0);
+                "osdp"
+            }
+        })
+        .collect();
+    assert_eq!(kinds, ["pcsc", "serial", "keyboard", "wiegand", "osdp"]);
+    assert!(s.has_keypad());
+    Ok(())
+}

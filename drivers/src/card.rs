@@ -1,8 +1,11 @@
-//! Card readers of any kind (PC/SC, barcode, Wiegand, simulated) and what they report.
+//! Card readers of any kind (PC/SC, barcode, Wiegand, simulated) and what they report; how a
+//! scan becomes a card number is [`crate::scan`]'s.
 
 use std::future::Future;
 
 use redact::CardNumber;
+
+pub use crate::scan::{ScanError, ScanRule};
 
 /// What a card reader saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,26 +97,11 @@ impl UidFormat {
     }
 }
 
-/// Checks a scanned code as a card number: 4 to 32 letters, digits and hyphens, after trimming.
-/// The error says what was wrong, never what was read.
+/// Checks a scanned code as a plain card number ([`ScanRule::default`]): 4 to 32 letters,
+/// digits and hyphens, after trimming and dropping an AIM identifier. The error says what was
+/// wrong, never what was read.
 pub fn card_from_scan(text: &str) -> Result<CardNumber, String> {
-    let t = text.trim_matches(|c: char| c.is_whitespace() || c == '\0');
-    if t.is_empty() {
-        return Err("empty scan".into());
-    }
-    if !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(format!(
-            "scan of {} characters is not a card number (unexpected characters)",
-            t.chars().count()
-        ));
-    }
-    if !(4..=32).contains(&t.len()) {
-        return Err(format!(
-            "scan of {} characters is not a card number (4 to 32 expected)",
-            t.len()
-        ));
-    }
-    Ok(CardNumber::new(t))
+    ScanRule::default().card(text).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -29,6 +29,8 @@ pub mod cmd {
     pub const NXP_SET_EAS: u8 = 0xA2;
     /// NXP: reset the EAS bit.
     pub const NXP_RESET_EAS: u8 = 0xA3;
+    /// NXP: EAS alarm. A tag answers it (with its EAS sequence) only while its EAS bit is set.
+    pub const NXP_EAS_ALARM: u8 = 0xA5;
     /// NXP manufacturer code.
     pub const MFR_NXP: u8 = 0x04;
 }

@@ -4,7 +4,7 @@
 //!
 //! Faults a stack of books shows on a real pad can be staged: a tag that does not answer a read
 //! for a while (half a stack read), a tag that takes no AFI write, or one that answers "OK" and
-//! keeps its old AFI (only reading back shows it).
+//! keeps its old AFI or EAS bit (only reading back shows it).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -32,6 +32,8 @@ pub struct SimTag {
     pub refuses_afi: bool,
     /// AFI writes are answered OK but the AFI does not change.
     pub ignores_afi: bool,
+    /// EAS writes are answered OK but the EAS bit does not change.
+    pub ignores_eas: bool,
 }
 
 impl SimTag {
@@ -48,6 +50,7 @@ impl SimTag {
             failing_reads: 0,
             refuses_afi: false,
             ignores_afi: false,
+            ignores_eas: false,
         }
     }
 
@@ -241,10 +244,27 @@ impl SimPad {
                 let found = self.with(|t| {
                     t.iter_mut()
                         .find(|x| x.uid[..] == uid[..])
-                        .map(|tag| tag.eas = on)
+                        .map(|tag| {
+                            if !tag.ignores_eas {
+                                tag.eas = on;
+                            }
+                        })
                         .is_some()
                 });
                 reply(if found { status::OK } else { status::NO_TAG }, &[])
+            }
+            (cmd::ISO_CUSTOM, [cmd::MFR_NXP, cmd::NXP_EAS_ALARM, 0x01, uid @ ..])
+                if uid.len() == 8 =>
+            {
+                self.pause(self.air.command).await;
+                // A set tag answers with its EAS sequence (32 bytes); a clear one stays silent,
+                // which the reader reports as no transponder.
+                let set = self.with(|t| t.iter().any(|x| x.uid[..] == uid[..] && x.eas));
+                if set {
+                    reply(status::OK, &[0xA5; 32])
+                } else {
+                    reply(status::NO_TAG, &[])
+                }
             }
             _ => reply(status::UNKNOWN_COMMAND, &[]),
         }
@@ -329,6 +349,9 @@ mod tests {
         assert_eq!(pad.tag(uid).unwrap().afi, 0xC2);
         reader.set_eas(uid, false).await.unwrap();
         assert!(!pad.tag(uid).unwrap().eas);
+        assert!(!reader.eas(uid).await.unwrap(), "a clear bit reads clear");
+        reader.set_eas(uid, true).await.unwrap();
+        assert!(reader.eas(uid).await.unwrap(), "a set bit reads set");
     }
 
     #[tokio::test]

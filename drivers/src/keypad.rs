@@ -1,5 +1,7 @@
 //! PIN pads: the trait, and a USB numeric keypad read from its Linux input device
 //! (`/dev/input/by-id/…-event-kbd`). Only key presses are read; digits never reach a log.
+//! Also what every input-device reader here shares: opening a device grabbed ([`open_input`])
+//! and the `input_event` record ([`read_event`]).
 
 use std::future::Future;
 use std::time::Duration;
@@ -16,12 +18,85 @@ pub trait PinPad: Send {
 }
 
 /// `struct input_event` on this machine: a `timeval` (two longs), type, code, value.
-const EVENT_SIZE: usize = if cfg!(target_pointer_width = "64") {
+pub const EVENT_SIZE: usize = if cfg!(target_pointer_width = "64") {
     24
 } else {
     16
 };
 const EV_KEY: u16 = 1;
+
+/// An input device opened for reading `input_event`s: the file, and the evdev handle whose
+/// grab (`EVIOCGRAB`) keeps the device's keystrokes from every other reader (the console, a
+/// desktop) for as long as it lives.
+pub(crate) struct OpenedInput {
+    pub(crate) file: tokio::fs::File,
+    pub(crate) _grab: Option<evdev::raw_stream::RawDevice>,
+}
+
+/// Opens `path` grabbed. A character device must be an input device and must be grabbed (else
+/// a scanned card would be typed into whatever has the focus); a FIFO or a file is a recording
+/// of `input_event`s (the tests': this machine has no uinput) and is read as it is.
+pub(crate) async fn open_input(path: &str) -> Result<OpenedInput, DeviceError> {
+    use std::os::unix::fs::FileTypeExt;
+    let open = |cause: String| DeviceError::Open {
+        device: path.to_owned(),
+        cause,
+    };
+    let owned = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::open(&owned).map_err(|e| e.to_string())?;
+        let is_device = file
+            .metadata()
+            .map(|m| m.file_type().is_char_device())
+            .map_err(|e| e.to_string())?;
+        let grab = if is_device {
+            let fd = file.try_clone().map_err(|e| e.to_string())?;
+            let mut dev = evdev::raw_stream::RawDevice::from_fd(fd.into())
+                .map_err(|e| format!("not an input device ({e})"))?;
+            dev.grab().map_err(|e| {
+                format!(
+                    "cannot grab it for this reader alone ({e}): is another program holding it?"
+                )
+            })?;
+            Some(dev)
+        } else {
+            None
+        };
+        Ok(OpenedInput {
+            file: tokio::fs::File::from_std(file),
+            _grab: grab,
+        })
+    })
+    .await
+    .map_err(|e| open(e.to_string()))?
+    .map_err(open)
+}
+
+/// Reads one `input_event`: its type, code and value.
+pub fn read_event(bytes: &[u8]) -> Option<(u16, u16, i32)> {
+    let tail = bytes.get(EVENT_SIZE.checked_sub(8)?..EVENT_SIZE)?;
+    let kind = u16::from_ne_bytes([tail[0], tail[1]]);
+    let code = u16::from_ne_bytes([tail[2], tail[3]]);
+    let value = i32::from_ne_bytes([tail[4], tail[5], tail[6], tail[7]]);
+    Some((kind, code, value))
+}
+
+/// A key event (`EV_KEY`) as an `input_event`, time zero: value 1 a press, 0 a release. For
+/// twins, recordings and tests.
+pub fn encode_key_event(code: u16, value: i32) -> Vec<u8> {
+    let mut e = vec![0u8; EVENT_SIZE - 8];
+    e.extend(EV_KEY.to_ne_bytes());
+    e.extend(code.to_ne_bytes());
+    e.extend(value.to_ne_bytes());
+    e
+}
+
+/// The key code and value of an `EV_KEY` event; nothing for other events (sync, scan codes).
+pub fn key_event(bytes: &[u8]) -> Option<(u16, i32)> {
+    read_event(bytes)
+        .filter(|(kind, _, _)| *kind == EV_KEY)
+        .map(|(_, code, value)| (code, value))
+}
 
 /// The key a Linux key code means on a numeric keypad or the top row.
 pub fn key_of_code(code: u16) -> Option<Key> {
@@ -50,21 +125,25 @@ pub fn key_of_code(code: u16) -> Option<Key> {
 
 /// Decodes one `input_event`: a key when it is a press of a key we know.
 pub fn decode_event(bytes: &[u8]) -> Option<Key> {
-    let tail = bytes.get(EVENT_SIZE - 8..EVENT_SIZE)?;
-    let kind = u16::from_ne_bytes([tail[0], tail[1]]);
-    let code = u16::from_ne_bytes([tail[2], tail[3]]);
-    let value = i32::from_ne_bytes([tail[4], tail[5], tail[6], tail[7]]);
-    (kind == EV_KEY && value == 1)
-        .then(|| key_of_code(code))
-        .flatten()
+    match key_event(bytes)? {
+        (code, 1) => key_of_code(code),
+        _ => None,
+    }
 }
 
-/// A USB keypad read from its event device; reopened when unplugged.
-#[derive(Debug)]
+/// A USB keypad read from its event device, grabbed; reopened when unplugged.
 pub struct EvdevKeypad {
     path: String,
-    file: Option<tokio::fs::File>,
+    file: Option<OpenedInput>,
     buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for EvdevKeypad {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvdevKeypad")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl EvdevKeypad {
@@ -88,17 +167,8 @@ impl PinPad for EvdevKeypad {
                 }
             }
             let file = match &mut self.file {
-                Some(f) => f,
-                None => {
-                    let f =
-                        tokio::fs::File::open(&self.path)
-                            .await
-                            .map_err(|e| DeviceError::Open {
-                                device: self.path.clone(),
-                                cause: e.to_string(),
-                            })?;
-                    self.file.insert(f)
-                }
+                Some(f) => &mut f.file,
+                None => &mut self.file.insert(open_input(&self.path).await?).file,
             };
             let mut chunk = [0u8; EVENT_SIZE * 8];
             match file.read(&mut chunk).await {
@@ -122,11 +192,7 @@ impl PinPad for EvdevKeypad {
 
 /// Encodes a key press as an `input_event` (for simulated keypads and tests).
 pub fn encode_press(code: u16) -> Vec<u8> {
-    let mut e = vec![0u8; EVENT_SIZE - 8];
-    e.extend(EV_KEY.to_ne_bytes());
-    e.extend(code.to_ne_bytes());
-    e.extend(1i32.to_ne_bytes());
-    e
+    encode_key_event(code, 1)
 }
 
 #[cfg(test)]

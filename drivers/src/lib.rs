@@ -8,11 +8,17 @@
 //!   readers unplugged and plugged back without a restart.
 //! - [`vpcd`]: a virtual card for vsmartcard's vpcd reader, answering GET DATA with its UID.
 //! - [`serial`]: a barcode card scanner and a numeric keypad on serial ports (tokio-serial).
-//! - [`keypad`]: the [`PinPad`](keypad::PinPad) trait and a USB keypad read from Linux input events.
+//! - [`keypad`]: the [`PinPad`](keypad::PinPad) trait and a USB keypad read from Linux input events
+//!   (grabbed); the `input_event` record every input reader here shares.
+//! - [`keymap`]: key codes to text by a scanner's keyboard layout (US, Finnish), pure.
+//! - [`keyboard`]: a keyboard-wedge USB barcode scanner, grabbed, as a card reader (and the
+//!   kiosk's scanner).
 //! - [`gpio`]: the [`DoorIo`](gpio::DoorIo) trait: lock relay, door contact, exit button, LEDs,
 //!   buzzer, switched outputs, over any embedded-hal pins from a [`PinBackend`](gpio::PinBackend);
 //!   a file-backed backend for simulation.
-//! - `rppal_pins` (feature `rppal`): the Raspberry Pi backend and Wiegand edge input.
+//! - `rppal_pins` (feature `rppal`): the Raspberry Pi backend and Wiegand edges from its pins.
+//! - [`wiegand`]: a Wiegand reader's edges to cards and keypad keys (the timing is
+//!   `access::wiegand`'s), whichever pins or twin they come from.
 //! - [`feig`]: the FEIG ISC host protocol's frames (pure), for the RFID pad and its twin.
 //! - [`rfid`]: the [`RfidPad`](rfid::RfidPad) trait for ISO 15693 tags and its FEIG reader
 //!   driver over any byte stream (a serial port in the kiosk).
@@ -20,6 +26,8 @@
 //!   or an in-process pipe.
 //! - [`printer`]: the [`ReceiptPrinter`](printer::ReceiptPrinter) trait and ESC/POS printers on
 //!   TCP port 9100, a serial port, or a USB printer device; a TCP printer twin.
+//! - [`scan`]: the [`ScanRule`](scan::ScanRule) mapping a scan (a printed card, a phone card's QR
+//!   payload, AIM identifiers, a library's prefix) to a card number, and its configuration.
 //! - [`osdp`]: an OSDP v2 reader on an RS-485 line, the control panel's side (secure channel,
 //!   supervision, pairing): cards, keys, and its LEDs, buzzer and text.
 //! - [`sim`]: twins driven from channels: cards presented on cue, keys typed, Wiegand frames.
@@ -30,6 +38,8 @@ pub mod display;
 pub mod feig;
 pub mod feig_twin;
 pub mod gpio;
+pub mod keyboard;
+pub mod keymap;
 pub mod keypad;
 pub mod osdp;
 #[cfg(feature = "pcsc")]
@@ -38,9 +48,11 @@ pub mod printer;
 pub mod rfid;
 #[cfg(feature = "rppal")]
 pub mod rppal_pins;
+pub mod scan;
 pub mod serial;
 pub mod sim;
 pub mod vpcd;
+pub mod wiegand;
 
 /// A device failed.
 #[derive(Debug, thiserror::Error)]

@@ -64,6 +64,8 @@ pub trait RfidPad: Send {
         uid: [u8; 8],
         on: bool,
     ) -> impl Future<Output = Result<(), DeviceError>> + Send;
+    /// Reads the EAS bit back (NXP ICODE tags): whether the tag would sound the gate's alarm.
+    fn eas(&mut self, uid: [u8; 8]) -> impl Future<Output = Result<bool, DeviceError>> + Send;
 }
 
 /// Any byte stream a reader can be on (a serial port, a pipe to the twin).
@@ -341,5 +343,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> RfidPad for FeigPad<S> {
         )
         .await
         .map(|_| ())
+    }
+
+    /// NXP's EAS ALARM, addressed: the tag answers it only while its EAS bit is set. Silence
+    /// ("no transponder") is the bit clear only if the tag then answers its system information;
+    /// a tag that answers neither has left the pad, which is an error, not an answer.
+    async fn eas(&mut self, uid: [u8; 8]) -> Result<bool, DeviceError> {
+        let mut data = vec![cmd::MFR_NXP, cmd::NXP_EAS_ALARM, ADDRESSED];
+        data.extend(uid);
+        let (st, body) = self.call(cmd::ISO_CUSTOM, &data).await?;
+        match st {
+            status::OK => Ok(true),
+            status::NO_TAG => self.system_info(uid).await.map(|_| false),
+            other => Err(self.refused("reading EAS", other, body.first().copied())),
+        }
     }
 }

@@ -1,17 +1,14 @@
 //! The Raspberry Pi's GPIO through rppal: the only file that names it, so another GPIO library
 //! (gpio-cdev, linux-embedded-hal) is a change here alone. Also Wiegand D0/D1 edges, timed by
-//! the kernel, fed to the pure decoder.
+//! the kernel, fed to [`crate::wiegand`].
 
-use std::time::Duration;
-
-use access::wiegand::{Decoder, NumberFormat};
-use redact::CardNumber;
+use access::wiegand::{KeyBursts, NumberFormat};
 use rppal::gpio::{Gpio, InputPin, OutputPin, Trigger};
 use tokio::sync::mpsc;
 
 use crate::DeviceError;
-use crate::card::{CardEvent, CardReader};
 use crate::gpio::PinBackend;
+use crate::wiegand::{WiegandCards, WiegandKeys};
 
 /// The Pi's GPIO.
 #[derive(Debug)]
@@ -66,79 +63,31 @@ impl PinBackend for RppalBackend {
     }
 }
 
-/// A Wiegand reader on two GPIO pins (D0 and D1, each pulsed low for a bit).
-#[derive(Debug)]
-pub struct WiegandReader {
-    rx: mpsc::Receiver<CardEvent>,
-    _pins: (InputPin, InputPin),
-}
-
-impl WiegandReader {
-    /// Listens on `d0` and `d1`; frames become card numbers in `format`.
-    pub fn open(
-        backend: &RppalBackend,
-        d0: u8,
-        d1: u8,
-        format: NumberFormat,
-    ) -> Result<Self, DeviceError> {
-        let (bits_tx, mut bits_rx) = mpsc::unbounded_channel::<(bool, Duration)>();
-        let mut pins = Vec::new();
-        for (number, one) in [(d0, false), (d1, true)] {
-            let mut pin = backend.pin(number)?.into_input_pullup();
-            let tx = bits_tx.clone();
-            pin.set_async_interrupt(Trigger::FallingEdge, None, move |ev| {
-                let _ = tx.send((one, ev.timestamp));
-            })
-            .map_err(|e| DeviceError::Gpio {
-                pin: number,
-                cause: e.to_string(),
-            })?;
-            pins.push(pin);
-        }
-        let (tx, rx) = mpsc::channel(16);
-        let reader = format!("wiegand:{d0}/{d1}");
-        tokio::spawn(async move {
-            let mut decoder = Decoder::new();
-            loop {
-                let wait = match decoder.deadline() {
-                    Some(_) => access::wiegand::FRAME_GAP,
-                    None => Duration::from_secs(3600),
-                };
-                let frame = match tokio::time::timeout(wait, bits_rx.recv()).await {
-                    Ok(Some((one, at))) => decoder.bit(one, at),
-                    Ok(None) => return,
-                    // Edge timestamps are since boot; a silence is judged by the last one plus the gap.
-                    Err(_) => decoder.deadline().and_then(|d| decoder.poll(d)),
-                };
-                let ev = match frame {
-                    None => continue,
-                    Some(Ok(f)) => CardEvent::Card {
-                        number: CardNumber::new(f.number(format)),
-                        reader: reader.clone(),
-                    },
-                    Some(Err(e)) => CardEvent::Unreadable {
-                        reader: reader.clone(),
-                        why: e.to_string(),
-                    },
-                };
-                if tx.send(ev).await.is_err() {
-                    return;
-                }
-            }
-        });
-        let mut pins = pins.into_iter();
-        match (pins.next(), pins.next()) {
-            (Some(a), Some(b)) => Ok(Self { rx, _pins: (a, b) }),
-            _ => Err(DeviceError::Gpio {
-                pin: d0,
-                cause: "Wiegand pins not claimed".into(),
-            }),
-        }
+/// A Wiegand reader on two GPIO pins (D0 and D1, each pulsed low for a bit), its keypad's keys
+/// too when it has one: the pins' falling edges, timed by the kernel, go to
+/// [`crate::wiegand::spawn`]. Only the interrupts are the Pi's; the rest runs (and is tested)
+/// anywhere.
+pub fn open_wiegand(
+    backend: &RppalBackend,
+    d0: u8,
+    d1: u8,
+    format: NumberFormat,
+    keys: KeyBursts,
+) -> Result<(WiegandCards, WiegandKeys), DeviceError> {
+    let (edges_tx, edges_rx) = mpsc::unbounded_channel();
+    let mut pins = Vec::new();
+    for (number, one) in [(d0, false), (d1, true)] {
+        let mut pin = backend.pin(number)?.into_input_pullup();
+        let tx = edges_tx.clone();
+        pin.set_async_interrupt(Trigger::FallingEdge, None, move |ev| {
+            let _ = tx.send((one, ev.timestamp));
+        })
+        .map_err(|e| DeviceError::Gpio {
+            pin: number,
+            cause: e.to_string(),
+        })?;
+        pins.push(pin);
     }
-}
-
-impl CardReader for WiegandReader {
-    async fn next(&mut self) -> Option<CardEvent> {
-        self.rx.recv().await
-    }
+    let (cards, keys) = crate::wiegand::spawn(format!("wiegand:{d0}/{d1}"), edges_rx, format, keys);
+    Ok((cards.holding(pins), keys))
 }

@@ -10,11 +10,12 @@ use tokio::sync::mpsc;
 use tokio_serial::SerialPortBuilderExt;
 
 use crate::DeviceError;
-use crate::card::{CardEvent, CardReader, card_from_scan};
+use crate::card::{CardEvent, CardReader};
 use crate::keypad::PinPad;
+use crate::scan::ScanRule;
 
 /// A port and its speed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortSettings {
     /// Device path (`/dev/ttyACM0`, `/dev/serial/by-id/…`).
     pub path: String,
@@ -92,23 +93,26 @@ enum PortEvent {
     Idle,
 }
 
-/// A barcode scanner reading patrons' cards.
+/// A barcode scanner reading patrons' cards (and the kiosk's items, with [`ScanRule::text`]).
 #[derive(Debug)]
 pub struct SerialScanner {
     name: String,
     rx: mpsc::Receiver<PortEvent>,
+    rule: ScanRule,
     line: Vec<u8>,
     overlong: bool,
     pending: std::collections::VecDeque<CardEvent>,
 }
 
 impl SerialScanner {
-    /// Opens (and keeps reopening) the port. Must be called inside a tokio runtime.
-    pub fn open(settings: PortSettings) -> Self {
+    /// Opens (and keeps reopening) the port; scans become card numbers by `rule`. Must be
+    /// called inside a tokio runtime.
+    pub fn open(settings: PortSettings, rule: ScanRule) -> Self {
         let (name, rx) = spawn_port(settings);
         Self {
             name,
             rx,
+            rule,
             line: Vec::new(),
             overlong: false,
             pending: Default::default(),
@@ -126,14 +130,14 @@ impl SerialScanner {
             }
         } else {
             match std::str::from_utf8(&self.line) {
-                Ok(text) => match card_from_scan(text) {
+                Ok(text) => match self.rule.card(text) {
                     Ok(number) => CardEvent::Card {
                         number,
                         reader: self.name.clone(),
                     },
                     Err(why) => CardEvent::Unreadable {
                         reader: self.name.clone(),
-                        why,
+                        why: why.to_string(),
                     },
                 },
                 Err(_) => CardEvent::Unreadable {

@@ -19,6 +19,7 @@
 //! - [`offline_rules`]: offline, the item's tags and the list's facts put to the lending rules
 //!   of [`access::lending`]: may it be lent, for how long, may this patron borrow (pure).
 //! - [`offline_loans`]: "My loans" offline: the loans made here, from the queue (pure).
+//! - [`status`]: `kiosk status` in words (pure).
 //! - `window` (feature `window`): the slint touch screen on the main thread.
 
 #![deny(missing_docs)]
@@ -34,6 +35,7 @@ pub mod settings;
 pub mod sounds;
 pub mod speech;
 pub mod stack;
+pub mod status;
 pub mod tags;
 pub mod titles;
 #[cfg(feature = "window")]

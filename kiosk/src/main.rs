@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use daemon::exit::{Exit, Tagged};
 use drivers::card::{CardEvent, CardReader};
+use drivers::scan::ScanRule;
 use kiosk::queue::{Queue, State};
 use kiosk::settings::{self, PadSettings};
 use kiosk::{Devices, Input};
@@ -40,8 +41,15 @@ enum Command {
     },
     /// Check the configuration file and exit.
     CheckConfig,
-    /// The running kiosk's health (from its loopback endpoint, `[kiosk] metrics`).
-    Status,
+    /// The running kiosk's health (from its loopback endpoint, `[kiosk] metrics`) in words:
+    /// uptime, a patron at it, the library system, offline loans waiting or refused, the
+    /// offline list, the RFID pad and the printer, in the box's local time. Exits 69 when the
+    /// kiosk does not answer.
+    Status {
+        /// The gauges as `name value` lines, for scripts (the names without `omatoimi_`).
+        #[arg(long)]
+        raw: bool,
+    },
     /// Try every configured device and the network path once, and print a pass/fail table
     /// (the kiosk must be stopped). Exits non-zero when something fails.
     Selftest {
@@ -116,7 +124,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let command = cli.command.unwrap_or(Command::Run { headless: false });
-    if !matches!(command, Command::CheckConfig | Command::Status) {
+    if !matches!(command, Command::CheckConfig | Command::Status { .. }) {
         daemon::check_state_owner(&settings.state_dir).exit(Exit::NoPerm)?;
     }
     match command {
@@ -157,7 +165,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Status => {
+        Command::Status { raw } => {
             let Some(addr) = settings.metrics else {
                 return Err(daemon::exit::Coded::new(
                     Exit::Config,
@@ -169,8 +177,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .block_on(daemon::metrics::read(addr))
                 .map_err(|e| format!("{addr}: {e}: is the kiosk running?"))
                 .exit(Exit::Unavailable)?;
-            for (name, value) in gauges {
-                println!("{name:<48} {value}");
+            if raw {
+                for (name, value) in gauges {
+                    println!("{name:<48} {value}");
+                }
+            } else {
+                print!(
+                    "{}",
+                    kiosk::status::words(
+                        &gauges,
+                        &access::zone::Zone::system(),
+                        chrono::Utc::now()
+                    )
+                );
             }
             Ok(())
         }
@@ -313,6 +332,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Hands a scanner's scans to the kiosk as they come; a scan that is no text is logged (without
+/// what was read) and dropped.
+async fn forward_scans(mut scanner: impl CardReader, tx: mpsc::Sender<Input>) {
+    while let Some(ev) = scanner.next().await {
+        match ev {
+            CardEvent::Card { number, .. } => {
+                if tx
+                    .send(Input::Scan(number.expose().to_owned()))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            CardEvent::Unreadable { reader, why } => tracing::warn!("scanner {reader}: {why}"),
+            other => tracing::debug!("scanner: {other:?}"),
+        }
+    }
+}
+
 fn serve(
     settings: settings::KioskSettings,
     runtime: tokio::runtime::Runtime,
@@ -342,27 +381,18 @@ fn serve(
             None => None,
         };
         if let Some(s) = &settings.scanner {
-            let mut scanner = drivers::serial::SerialScanner::open(s.clone());
-            let tx = tx.clone();
-            runtime.spawn(async move {
-                while let Some(ev) = scanner.next().await {
-                    match ev {
-                        CardEvent::Card { number, .. } => {
-                            if tx
-                                .send(Input::Scan(number.expose().to_owned()))
-                                .await
-                                .is_err()
-                            {
-                                return;
-                            }
-                        }
-                        CardEvent::Unreadable { reader, why } => {
-                            tracing::warn!("scanner {reader}: {why}")
-                        }
-                        other => tracing::debug!("scanner: {other:?}"),
-                    }
-                }
-            });
+            // Cards and items alike arrive as their text; the session reads a card by the card
+            // rule at the welcome screen and checks items where they are scanned.
+            match s {
+                settings::ScannerSettings::Serial(port) => runtime.spawn(forward_scans(
+                    drivers::serial::SerialScanner::open(port.clone(), ScanRule::text()),
+                    tx.clone(),
+                )),
+                settings::ScannerSettings::Keyboard(k) => runtime.spawn(forward_scans(
+                    drivers::keyboard::KeyboardScanner::open(k.clone(), ScanRule::text()),
+                    tx.clone(),
+                )),
+            };
         }
         Devices {
             pad,

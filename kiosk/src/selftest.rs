@@ -41,16 +41,16 @@ pub async fn run(settings: &KioskSettings, now: i64, test_page: bool) -> Vec<Che
 
     match &settings.scanner {
         None => out.push(check("barcode scanner", true, "none configured")),
-        Some(s) => out.push(match std::fs::metadata(&s.path) {
+        Some(s) => out.push(match std::fs::metadata(s.path()) {
             Ok(_) => check(
                 "barcode scanner",
                 true,
-                format!("{} present (scan something to see it work)", s.path),
+                format!("{} present (scan something to see it work)", s.path()),
             ),
             Err(e) => check(
                 "barcode scanner",
                 false,
-                format!("{}: {e} (plugged in?)", s.path),
+                format!("{}: {e} (plugged in?)", s.path()),
             ),
         }),
     }

@@ -22,6 +22,7 @@ use access::door::Source;
 use chrono::NaiveDateTime;
 use drivers::printer::ReceiptPrinter;
 use drivers::rfid::RfidPad;
+use drivers::scan::ScanRule;
 use iso28560::ItemTag;
 use offline::{Identity, OfflineList, Refusal, Verifier};
 use receipt::{Receipt, ReceiptKind, ReceiptLine};
@@ -359,14 +360,25 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 if text.is_empty() {
                     return;
                 }
+                // A phone card's link or a library's prefixed code is a card by the card rule;
+                // the error says what was wrong, never what was scanned.
+                let card = self.settings.card_rule.card(&text);
                 match self.view.screen {
-                    Screen::Welcome | Screen::Pin | Screen::Goodbye => {
-                        self.card(CardNumber::new(text)).await
-                    }
+                    Screen::Welcome | Screen::Pin | Screen::Goodbye => match card {
+                        Ok(card) => self.card(card).await,
+                        Err(why) => tracing::warn!("scan at the welcome screen: {why}"),
+                    },
                     // The patron's own card scanned again is not an item (it would go to the
                     // library system, the log and the receipt as one).
-                    Screen::Items if self.is_patrons_card(&text) => {}
-                    Screen::Items => self.item(text, vec![]).await,
+                    Screen::Items
+                        if card
+                            .as_ref()
+                            .is_ok_and(|c| self.is_patrons_card(c.expose())) => {}
+                    // Items are read as plain codes, as the scanner always read them.
+                    Screen::Items => match ScanRule::default().card(&text) {
+                        Ok(item) => self.item(item.expose().to_owned(), vec![]).await,
+                        Err(why) => tracing::warn!("scan of an item: {why}"),
+                    },
                     _ => {}
                 }
             }

@@ -124,8 +124,94 @@ struct RawRfid {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawScanner {
+    /// `serial` (the default) or `keyboard` (a USB scanner as a keyboard).
+    kind: Option<String>,
     path: String,
     baud: Option<u32>,
+    layout: Option<String>,
+    end: Option<String>,
+    idle_ms: Option<u64>,
+    /// How a scan at the welcome screen becomes a card number.
+    card: Option<drivers::scan::RawScanRule>,
+}
+
+/// Where the kiosk's barcode scanner is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScannerSettings {
+    /// On a serial port (or a USB one in a serial mode).
+    Serial(drivers::serial::PortSettings),
+    /// A USB scanner typing as a keyboard (its factory setting).
+    Keyboard(drivers::keyboard::KeyboardSettings),
+}
+
+impl ScannerSettings {
+    /// The device's path.
+    pub fn path(&self) -> &str {
+        match self {
+            Self::Serial(p) => &p.path,
+            Self::Keyboard(k) => &k.path,
+        }
+    }
+}
+
+impl RawScanner {
+    /// `[scanner]`: where it is, and the card rule.
+    fn validate(
+        &self,
+        file: &Path,
+    ) -> Result<(ScannerSettings, drivers::scan::ScanRule), ConfigError> {
+        let bad = |key: &str, problem: String| {
+            ConfigError::invalid(file, format!("scanner.{key}"), problem)
+        };
+        let kind = self.kind.as_deref().unwrap_or("serial");
+        let source = match kind {
+            "serial" => {
+                for (key, given) in [
+                    ("layout", self.layout.is_some()),
+                    ("end", self.end.is_some()),
+                    ("idle_ms", self.idle_ms.is_some()),
+                ] {
+                    if given {
+                        return Err(bad(
+                            key,
+                            "only a keyboard scanner (kind = \"keyboard\") has it".into(),
+                        ));
+                    }
+                }
+                ScannerSettings::Serial(drivers::serial::PortSettings {
+                    path: self.path.clone(),
+                    baud: self.baud.unwrap_or(9600),
+                })
+            }
+            "keyboard" => {
+                if self.baud.is_some() {
+                    return Err(bad("baud", "a keyboard scanner has no baud rate".into()));
+                }
+                ScannerSettings::Keyboard(
+                    drivers::keyboard::configured(
+                        &self.path,
+                        self.layout.as_deref(),
+                        self.end.as_deref(),
+                        self.idle_ms,
+                    )
+                    .map_err(|p| bad(p.key, p.problem))?,
+                )
+            }
+            other => {
+                return Err(bad(
+                    "kind",
+                    format!("`{other}`: expected serial or keyboard"),
+                ));
+            }
+        };
+        let rule = match &self.card {
+            None => drivers::scan::ScanRule::default(),
+            Some(raw) => raw
+                .validate()
+                .map_err(|p| bad(&format!("card.{}", p.key), p.problem))?,
+        };
+        Ok((source, rule))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -231,7 +317,10 @@ pub struct KioskSettings {
     /// How often the pad is asked for tags.
     pub poll: Duration,
     /// Barcode scanner (items, and cards at the welcome screen).
-    pub scanner: Option<drivers::serial::PortSettings>,
+    pub scanner: Option<ScannerSettings>,
+    /// How a scan at the welcome screen becomes a card number (`[scanner] card`; plain cards
+    /// by default).
+    pub card_rule: drivers::scan::ScanRule,
     /// Receipt printer, if any.
     pub printer: Option<PrinterSettings>,
     /// The library system.
@@ -569,6 +658,7 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
     })());
     let registry = problems.check(raw.registry.as_ref().map(|r| r.validate(file)).transpose());
     let allowlist = problems.check(raw.allowlist.as_ref().map(|a| a.validate(file)).transpose());
+    let scanner = problems.check(raw.scanner.as_ref().map(|s| s.validate(file)).transpose());
     problems.finish()?;
     let (
         Some(metrics),
@@ -581,6 +671,7 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
         Some(sound_player),
         Some(registry),
         Some(allowlist),
+        Some(scanner),
     ) = (
         metrics,
         lockout,
@@ -592,6 +683,7 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
         sound_player,
         registry,
         allowlist,
+        scanner,
     )
     else {
         // Every `None` above left its problem behind.
@@ -621,10 +713,11 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
         pad,
         security,
         poll,
-        scanner: raw.scanner.as_ref().map(|s| drivers::serial::PortSettings {
-            path: s.path.clone(),
-            baud: s.baud.unwrap_or(9600),
-        }),
+        card_rule: scanner
+            .as_ref()
+            .map(|(_, rule)| rule.clone())
+            .unwrap_or_default(),
+        scanner: scanner.map(|(source, _)| source),
         printer,
         registry,
         allowlist: allowlist.map(|mut a| {
@@ -721,6 +814,55 @@ mod tests {
             (5, 900)
         );
         assert_eq!(s.state_dir, PathBuf::from("/etc/state"));
+    }
+
+    #[test]
+    fn the_scanner_is_serial_by_default_or_a_keyboard_with_its_card_rule() {
+        let s = check(&format!("{MINIMAL}[scanner]\npath = \"/dev/ttyACM0\"\n")).unwrap();
+        assert_eq!(
+            s.scanner,
+            Some(ScannerSettings::Serial(drivers::serial::PortSettings {
+                path: "/dev/ttyACM0".into(),
+                baud: 9600
+            }))
+        );
+        assert_eq!(s.card_rule, drivers::scan::ScanRule::default());
+        let s = check(&format!(
+            "{MINIMAL}[scanner]\nkind = \"keyboard\"\npath = \"/dev/input/by-id/usb-scanner-event-kbd\"\nlayout = \"fi\"\ncard = {{ query = \"number\", strip_prefix = [\"LIBRARYCARD:\"] }}\n"
+        ))
+        .unwrap();
+        let Some(ScannerSettings::Keyboard(k)) = &s.scanner else {
+            panic!("{:?}", s.scanner);
+        };
+        assert_eq!(k.layout, drivers::keymap::Layout::Fi);
+        assert_eq!(
+            s.card_rule
+                .card("LIBRARYCARD:24680000000011")
+                .unwrap()
+                .expose(),
+            "24680000000011"
+        );
+        for (table, key) in [
+            ("kind = \"hid\"\npath = \"p\"", "scanner.kind"),
+            ("path = \"p\"\nlayout = \"fi\"", "scanner.layout"),
+            (
+                "kind = \"keyboard\"\npath = \"p\"\nbaud = 9600",
+                "scanner.baud",
+            ),
+            (
+                "kind = \"keyboard\"\npath = \"p\"\nlayout = \"sv\"",
+                "scanner.layout",
+            ),
+            (
+                "path = \"p\"\ncard = { characters = \"hex\" }",
+                "scanner.card.characters",
+            ),
+        ] {
+            let e = check(&format!("{MINIMAL}[scanner]\n{table}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{table}: {e}");
+        }
     }
 
     #[test]

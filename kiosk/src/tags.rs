@@ -5,7 +5,7 @@ use iso28560::ItemTag;
 
 use crate::settings::Security;
 
-/// Switches every tag of an item for a loan (`on_loan`) or a return, reading AFI back; when
+/// Switches every tag of an item for a loan (`on_loan`) or a return, reading AFI and EAS back; when
 /// one tag fails twice, those already switched go back, so a set is never half lent.
 pub async fn secure<P: RfidPad>(
     pad: &mut P,
@@ -30,9 +30,16 @@ pub async fn secure<P: RfidPad>(
                     }
                 }
                 if matches!(security, Security::Eas | Security::Both) {
-                    pad.set_eas(uid, !on_loan)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    let eas = !on_loan;
+                    pad.set_eas(uid, eas).await.map_err(|e| e.to_string())?;
+                    let back = pad.eas(uid).await.map_err(|e| e.to_string())?;
+                    if back != eas {
+                        return Err(format!(
+                            "the tag kept its EAS bit {} after it was {}",
+                            if back { "set" } else { "clear" },
+                            if eas { "set" } else { "cleared" }
+                        ));
+                    }
                 }
                 Ok::<(), String>(())
             };
@@ -46,9 +53,12 @@ pub async fn secure<P: RfidPad>(
         }
         if !done {
             tracing::warn!("security bit not set: {last}");
-            // Parts already switched go back, so a set is never half lent.
+            // Parts already switched go back, so a set is never half lent; and so does this
+            // tag, whose one bit may have switched before the other would not (an AFI set for
+            // loan on a tag whose EAS stuck would let an unlent item through AFI gates).
             let undo = iso28560::afi::for_loan(!on_loan);
-            for &done_uid in uids.iter().take_while(|u| **u != uid) {
+            let through = uids.iter().position(|u| *u == uid).map_or(0, |i| i + 1);
+            for &done_uid in &uids[..through] {
                 if matches!(security, Security::Afi | Security::Both) {
                     let _ = pad.write_afi(done_uid, undo).await;
                 }

@@ -286,6 +286,29 @@ impl OfflineList {
             if Entry::decode(&bytes).is_ok_and(|e| e.facts.card_lost))
     }
 
+    /// Does the list in force at `now` know nothing of `card`, neither listed nor learned? Then,
+    /// with the library system unreachable, nothing can let the card in, and no PIN need be asked.
+    /// An expired list (even in its grace period), or none, says nothing: false.
+    pub fn says_unknown(&self, card: &CardNumber, now: i64) -> bool {
+        let Some(current) = self.store.current() else {
+            return false;
+        };
+        if still_in_force(&current.header, &self.settings.anchors, now).is_err() {
+            return false;
+        }
+        let hash = self.settings.card_key.hash(card);
+        if !matches!(self.store.lookup(&hash), Ok(None)) {
+            return false;
+        }
+        let pins = &self.settings.pins;
+        let learned = match pins.learn {
+            LearnPins::Off => None,
+            _ => self.learned.get(&hash, now, pins.learned_for),
+        };
+        // As `check` counts them: a learned unlisted card only while the policy learns any card.
+        !learned.is_some_and(|l| !l.unlisted || pins.learn == LearnPins::Any)
+    }
+
     /// Checks `card` and `pin` at `now` (Unix seconds). Costs one argon2id verification when the
     /// card is on the list and not locked out.
     pub fn check(

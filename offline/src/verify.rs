@@ -208,8 +208,16 @@ impl<R: Registry + Clone> Verifier<R> {
     }
 
     /// What can be said of `card` at `now` before its PIN is typed: locked after wrong PINs
-    /// (until when), or reported lost on the list in force; otherwise ask for the PIN.
-    pub fn before_pin(&self, card: &CardNumber, now: DateTime<Utc>) -> BeforePin {
+    /// (until when), reported lost on the list in force, or, while the library system is known
+    /// to be unreachable (`library_unreachable`, from the last answer or probe), a card the list
+    /// in force does not know (nothing could let it in); otherwise ask for the PIN. Each says
+    /// only what the card's holder learns anyway after a PIN, and nothing of any patron.
+    pub fn before_pin(
+        &self,
+        card: &CardNumber,
+        now: DateTime<Utc>,
+        library_unreachable: bool,
+    ) -> BeforePin {
         if let Some(until) = self.locked(card, now.timestamp()) {
             return BeforePin::LockedUntil(DateTime::from_timestamp(until, 0).unwrap_or(now));
         }
@@ -219,7 +227,16 @@ impl<R: Registry + Clone> Verifier<R> {
             .filter(|_| self.ask_list)
             .is_some_and(|l| l.says_lost(card, now.timestamp()));
         if lost {
-            BeforePin::Refuse(Reason::CardLost)
+            return BeforePin::Refuse(Reason::CardLost);
+        }
+        let unknown = library_unreachable
+            && self
+                .list
+                .as_ref()
+                .filter(|_| self.ask_list)
+                .is_some_and(|l| l.says_unknown(card, now.timestamp()));
+        if unknown {
+            BeforePin::Refuse(Reason::UnknownCard)
         } else {
             BeforePin::Ask
         }

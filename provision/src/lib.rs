@@ -88,7 +88,7 @@ pub struct KioskAnswers {
     pub library: String,
     /// `feig:/dev/ttyUSB0` or `simulated`.
     pub pad: Option<String>,
-    /// A serial barcode scanner.
+    /// A serial barcode scanner's path, or `keyboard:PATH` for a keyboard-wedge one.
     pub scanner: Option<String>,
     /// A receipt printer link (`tcp:HOST:9100`, `device:/dev/usb/lp0`, `serial:PATH`).
     pub printer: Option<String>,

@@ -158,8 +158,9 @@ struct DoorArgs {
     /// The reader's tamper switch pin.
     #[arg(long)]
     tamper_pin: Option<u8>,
-    /// A card reader: pcsc, pcsc:NAME, serial:/dev/ttyACM0, wiegand:D0,D1 or
-    /// osdp:/dev/ttyUSB0[,ADDRESS] (an OSDP reader in install mode, paired now) (repeatable).
+    /// A card reader: pcsc, pcsc:NAME, serial:/dev/ttyACM0, keyboard:/dev/input/by-id/…-event-kbd,
+    /// wiegand:D0,D1 or osdp:/dev/ttyUSB0[,ADDRESS] (an OSDP reader in install mode, paired now)
+    /// (repeatable).
     #[arg(long = "reader")]
     readers: Vec<String>,
     /// The PIN keypad: evdev:/dev/input/by-id/…-event-kbd or serial:/dev/ttyUSB0.
@@ -184,7 +185,8 @@ struct KioskArgs {
     /// The RFID pad: feig:/dev/ttyUSB0.
     #[arg(long)]
     pad: Option<String>,
-    /// A serial barcode scanner's device.
+    /// The barcode scanner: a serial device's path, or keyboard:/dev/input/by-id/…-event-kbd for
+    /// a USB scanner typing as a keyboard.
     #[arg(long)]
     scanner: Option<String>,
     /// The receipt printer: tcp:HOST:9100, device:/dev/usb/lp0 or serial:PATH.
@@ -479,6 +481,7 @@ fn gather(
                 match (kind, s("reader"), s("path"), n("d0"), n("d1")) {
                     ("pcsc", name, _, _, _) => readers.push(Reader::Pcsc(name)),
                     ("serial", _, Some(p), _, _) => readers.push(Reader::Serial(p)),
+                    ("keyboard", _, Some(p), _, _) => readers.push(Reader::Keyboard(p)),
                     ("wiegand", _, _, Some(a), Some(b)) => readers.push(Reader::Wiegand(a, b)),
                     ("osdp", _, Some(path), _, _) => readers.push(Reader::Osdp {
                         path,
@@ -568,7 +571,13 @@ fn gather(
                 .or_else(|| prev.str("kiosk.library"))
                 .unwrap_or_else(|| name.clone()),
             pad: k.pad.or(prev_pad),
-            scanner: k.scanner.or_else(|| prev.str("scanner.path")),
+            scanner: k.scanner.or_else(|| {
+                let path = prev.str("scanner.path")?;
+                Some(match prev.str("scanner.kind").as_deref() {
+                    Some("keyboard") => format!("keyboard:{path}"),
+                    _ => path,
+                })
+            }),
             printer: k.printer.or_else(|| prev.str("printer.link")),
             metrics: c
                 .metrics

@@ -312,6 +312,14 @@ fn door(a: &Answers) -> String {
                 let _ = writeln!(s, "kind = \"serial\"");
                 let _ = writeln!(s, "path = {}", q(path));
             }
+            Reader::Keyboard(path) => {
+                let _ = writeln!(s, "kind = \"keyboard\"");
+                let _ = writeln!(s, "path = {}", q(path));
+                let _ = writeln!(
+                    s,
+                    "layout = \"us\"                        # or \"fi\": as the scanner is set"
+                );
+            }
             Reader::Wiegand(d0, d1) => {
                 let _ = writeln!(s, "kind = \"wiegand\"");
                 let _ = writeln!(s, "d0 = {d0}");
@@ -393,7 +401,16 @@ fn kiosk(a: &Answers) -> String {
     if let Some(p) = &k.scanner {
         let _ = writeln!(s);
         let _ = writeln!(s, "[scanner]");
-        let _ = writeln!(s, "path = {}", q(p));
+        if let Some(device) = p.strip_prefix("keyboard:") {
+            let _ = writeln!(s, "kind = \"keyboard\"");
+            let _ = writeln!(s, "path = {}", q(device));
+            let _ = writeln!(
+                s,
+                "layout = \"us\"                        # or \"fi\": as the scanner is set"
+            );
+        } else {
+            let _ = writeln!(s, "path = {}", q(p));
+        }
     }
     if let Some(p) = &k.printer {
         let _ = writeln!(s);
@@ -404,14 +421,16 @@ fn kiosk(a: &Answers) -> String {
     s
 }
 
-/// A door's card reader, from `pcsc`, `pcsc:NAME`, `serial:PATH`, `wiegand:D0,D1` or
-/// `osdp:PATH[,ADDRESS]`.
+/// A door's card reader, from `pcsc`, `pcsc:NAME`, `serial:PATH`, `keyboard:PATH`,
+/// `wiegand:D0,D1` or `osdp:PATH[,ADDRESS]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reader {
     /// PC/SC, optionally one reader by name.
     Pcsc(Option<String>),
     /// A serial barcode or RFID reader.
     Serial(String),
+    /// A USB barcode scanner typing as a keyboard (its input device).
+    Keyboard(String),
     /// Wiegand on two pins.
     Wiegand(u8, u8),
     /// An OSDP reader on an RS-485 line, paired by provisioning.
@@ -442,7 +461,7 @@ pub fn osdp_key_name(path: &str, address: u8) -> String {
 impl Reader {
     /// Parses a `--reader` value.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let expected = "expected pcsc, pcsc:READER-NAME, serial:/dev/ttyACM0, wiegand:D0,D1 or osdp:/dev/ttyUSB0[,ADDRESS]";
+        let expected = "expected pcsc, pcsc:READER-NAME, serial:/dev/ttyACM0, keyboard:/dev/input/by-id/…-event-kbd, wiegand:D0,D1 or osdp:/dev/ttyUSB0[,ADDRESS]";
         if text == "pcsc" {
             return Ok(Self::Pcsc(None));
         }
@@ -468,6 +487,11 @@ impl Reader {
                 path: path.to_owned(),
                 address,
             });
+        }
+        if let Some(path) = text.strip_prefix("keyboard:")
+            && path.starts_with('/')
+        {
+            return Ok(Self::Keyboard(path.to_owned()));
         }
         if let Some(pins) = text.strip_prefix("wiegand:")
             && let Some((a, b)) = pins.split_once(',')
@@ -528,6 +552,12 @@ mod tests {
         );
         assert_eq!(Reader::parse("wiegand:20,21"), Ok(Reader::Wiegand(20, 21)));
         assert_eq!(
+            Reader::parse("keyboard:/dev/input/by-id/usb-scanner-event-kbd"),
+            Ok(Reader::Keyboard(
+                "/dev/input/by-id/usb-scanner-event-kbd".into()
+            ))
+        );
+        assert_eq!(
             Reader::parse("osdp:/dev/ttyUSB0,3"),
             Ok(Reader::Osdp {
                 path: "/dev/ttyUSB0".into(),
@@ -549,6 +579,7 @@ mod tests {
             "",
             "usb",
             "serial:ttyACM0",
+            "keyboard:event3",
             "wiegand:20",
             "wiegand:a,b",
             "osdp:ttyUSB0",

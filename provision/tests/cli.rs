@@ -402,7 +402,7 @@ fn a_kiosk_is_provisioned_with_its_pad_scanner_and_printer() {
             "--pad",
             "feig:/dev/ttyUSB0",
             "--scanner",
-            "/dev/ttyACM0",
+            "keyboard:/dev/input/by-id/usb-scanner-event-kbd",
             "--printer",
             "tcp:10.0.0.20:9100",
         ]
@@ -426,6 +426,8 @@ fn a_kiosk_is_provisioned_with_its_pad_scanner_and_printer() {
         "path = \"/dev/ttyUSB0\"",
         "link = \"tcp:10.0.0.20:9100\"",
         "credentials = \"kiosk-sip2.secret\"",
+        "kind = \"keyboard\"",
+        "path = \"/dev/input/by-id/usb-scanner-event-kbd\"",
     ] {
         assert!(config.contains(line), "{line:?} missing:\n{config}");
     }

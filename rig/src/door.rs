@@ -407,6 +407,40 @@ impl SimDoor {
 
 /// Starts the door-agent from `settings` on a simulated reader and keypad and the file pins.
 pub fn start_door(settings: DoorSettings, clock: Clock) -> anyhow::Result<SimDoor> {
+    let (reader, cards) = drivers::sim::card_reader("sim-reader");
+    let (pad, keys) = drivers::sim::keypad();
+    start_door_on(settings, clock, cards, keys, |card_tx, key_tx| {
+        door_agent::devices::forward_cards(reader, card_tx);
+        door_agent::devices::forward_keys(pad, key_tx);
+    })
+}
+
+/// Starts the door-agent from `settings` with a Wiegand reader twin as its only reader and,
+/// when `keys` says it has a keypad, its PIN pad: wired as the daemon wires a Pi's Wiegand
+/// reader ([`door_agent::devices::forward_wiegand`]). The door's `cards` and `keys` handles
+/// reach nothing here: the twin's wires do.
+pub fn start_wiegand_door(
+    settings: DoorSettings,
+    clock: Clock,
+    format: access::wiegand::NumberFormat,
+    keys: access::wiegand::KeyBursts,
+) -> anyhow::Result<(SimDoor, drivers::sim::SimWiegand)> {
+    let (wiegand_cards, wiegand_keys, wires) = drivers::sim::wiegand("sim-wiegand", format, keys);
+    let (_, cards) = drivers::sim::card_reader("unused");
+    let (_, key_handle) = drivers::sim::keypad();
+    let door = start_door_on(settings, clock, cards, key_handle, |card_tx, key_tx| {
+        door_agent::devices::forward_wiegand(wiegand_cards, wiegand_keys, keys, card_tx, key_tx);
+    })?;
+    Ok((door, wires))
+}
+
+fn start_door_on(
+    settings: DoorSettings,
+    clock: Clock,
+    cards: SimCards,
+    keys: SimKeys,
+    wire: impl FnOnce(mpsc::Sender<drivers::card::CardEvent>, mpsc::Sender<access::pin::Key>),
+) -> anyhow::Result<SimDoor> {
     let registry = settings
         .registry
         .as_ref()
@@ -415,10 +449,7 @@ pub fn start_door(settings: DoorSettings, clock: Clock) -> anyhow::Result<SimDoo
     let door = door_agent::devices::open_door(&settings)?;
     let (card_tx, card_rx) = mpsc::channel(16);
     let (key_tx, key_rx) = mpsc::channel(64);
-    let (reader, cards) = drivers::sim::card_reader("sim-reader");
-    let (pad, keys) = drivers::sim::keypad();
-    door_agent::devices::forward_cards(reader, card_tx);
-    door_agent::devices::forward_keys(pad, key_tx);
+    wire(card_tx, key_tx);
     let (fb_tx, feedback) = mpsc::channel(256);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let gpio = match &settings.gpio {

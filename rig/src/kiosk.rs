@@ -119,7 +119,8 @@ player = ["sh", "-c", 'cat > "$0/$(date +%s%N)-$$.wav"', "{sounds}"]
 {offline}
 [rfid]
 driver = "simulated"
-security = "afi"
+# Both security bits, each read back after it is written: AFI and NXP's EAS.
+security = "both"
 poll_ms = 100
 
 [printer]

@@ -148,6 +148,16 @@ async fn every_deny_reason_online_then_offline_and_the_door_relocks() {
             "offline {card}"
         );
     }
+    // With the library system unreachable, a card the list in force does not know is refused
+    // before its PIN: nothing could let it in. Online it is asked for the PIN (above): a patron
+    // registered today is not on the list yet, but the library system knows them.
+    match d.first_answer("11112222333344").await {
+        Some(Feedback::Denied {
+            reason: Reason::UnknownCard,
+            ..
+        }) => {}
+        other => panic!("an unknown card asked for a PIN offline: {other:?}"),
+    }
     // Five wrong PINs lock the card; the right PIN then does not open.
     for _ in 0..4 {
         assert_eq!(
@@ -278,6 +288,95 @@ async fn every_deny_reason_online_then_offline_and_the_door_relocks() {
             .collect::<Vec<_>>(),
         vec!["forced-open", "forced-open"]
     );
+}
+
+/// The demo library with one more patron, whose card is a 26-bit Wiegand card: facility 42,
+/// card 4711, read as the whole payload (42 × 65536 + 4711).
+const WIEGAND_PAYLOAD: u64 = (42 << 16) | 4711;
+
+fn fixtures_with_a_wiegand_card(dir: &Path) -> PathBuf {
+    let mut text = std::fs::read_to_string(fixtures()).unwrap();
+    text.push_str(&format!(
+        "\n[[patron]]   # a Wiegand card (facility 42, card 4711)\ncard = \"{WIEGAND_PAYLOAD}\"\npin = \"2580\"\nname = \"Kortti, Wilma\"\nbirth_date = 1990-05-05\ncategory = \"ADULT\"\nhome_branch = \"LEMI\"\ncard_expires = 2029-12-31\nself_service = true\n"
+    ));
+    let path = dir.join("heili-wiegand.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Waits for the door to ask for the PIN (or say no at once).
+async fn pin_asked(d: &mut door::SimDoor) -> Option<Feedback> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline, d.feedback.recv()).await {
+            Ok(Some(f @ (Feedback::EnterPin | Feedback::Denied { .. }))) => return Some(f),
+            Ok(Some(_)) => continue,
+            Ok(None) | Err(_) => return None,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wiegand_reader_with_a_keypad_is_the_doors_card_reader_and_pin_pad() {
+    use access::wiegand::{KeyBursts, NumberFormat};
+    let tmp = tempfile::tempdir().unwrap();
+    let fixtures = fixtures_with_a_wiegand_card(tmp.path());
+    let nine_pm = door::nine_pm_on(e2e::daemons_now());
+    let rig = door::rig(
+        tmp.path(),
+        &fixtures,
+        "pin_first_key_secs = 5\npin_between_keys_secs = 3",
+        nine_pm,
+        72,
+    )
+    .await
+    .unwrap();
+    let mut settings = door_agent::settings::load(&rig.config).unwrap();
+    let metrics = door::with_health_endpoint(&mut settings).unwrap();
+    let (mut d, wires) = door::start_wiegand_door(
+        settings,
+        rig.clock.clock(),
+        NumberFormat::Payload,
+        KeyBursts::Eight,
+    )
+    .unwrap();
+    synced(metrics).await;
+    assert!(!d.unlocked(), "locked at start");
+
+    // The card's burst, then the PIN a key burst at a time, on the same two wires.
+    wires.card(WIEGAND_PAYLOAD, 26);
+    assert_eq!(pin_asked(&mut d).await, Some(Feedback::EnterPin));
+    wires.type_text("2580#");
+    assert_eq!(welcomed(d.outcome(Duration::from_secs(10)).await), "online");
+    assert!(d.released_soon().await, "relay released after card and PIN");
+    d.set_open(true);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(!d.unlocked(), "relocked as the door opened");
+    d.set_open(false);
+
+    // A wrong PIN keeps it locked; `*` clears a mistyped start as on any keypad.
+    wires.card(WIEGAND_PAYLOAD, 26);
+    assert_eq!(pin_asked(&mut d).await, Some(Feedback::EnterPin));
+    wires.type_text("99*1111#");
+    assert_eq!(
+        denied(d.outcome(Duration::from_secs(10)).await),
+        Reason::WrongPin
+    );
+    assert!(!d.unlocked());
+
+    // A key burst broken on the wire is no digit: "258" + a broken "0" + "#" is too short a
+    // PIN or a wrong one, never the right one.
+    wires.card(WIEGAND_PAYLOAD, 26);
+    assert_eq!(pin_asked(&mut d).await, Some(Feedback::EnterPin));
+    wires.type_text("258");
+    wires.burst(0b1110_0000, 8);
+    wires.type_text("#");
+    let f = d.outcome(Duration::from_secs(10)).await;
+    assert!(
+        !matches!(f, Some(Feedback::Welcome { .. })) && !d.unlocked(),
+        "{f:?}"
+    );
+    d.shut_down().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -452,4 +551,102 @@ async fn power_loss_mid_pulse_leaves_the_door_locked_on_restart() {
     );
     assert!(text.contains("unreadable-card"), "{text}");
     assert!(!text.contains("24680000000011"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_door_agent_binary_reads_a_phone_card_from_a_keyboard_scanner_and_a_usb_keypad() {
+    use drivers::keymap::{Layout, Terminator, events_for};
+    use drivers::keypad::encode_key_event;
+    use std::io::Write;
+    let Some(bin) = e2e::workspace_binary("door-agent") else {
+        println!(
+            "SKIPPED: the door-agent binary is not built (run through `cargo test --workspace`)"
+        );
+        return;
+    };
+    // No uinput in this kernel: the scanner's and the keypad's devices are FIFOs carrying the
+    // `input_event`s their key presses make, opened as the devices are (which are grabbed).
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = |name: &str| {
+        let path = tmp.path().join(name);
+        assert!(
+            Command::new("mkfifo")
+                .arg(&path)
+                .status()
+                .unwrap()
+                .success()
+        );
+        path
+    };
+    let (scanner, keypad) = (fifo("scanner-event-kbd"), fifo("keypad-event-kbd"));
+    let rig = door::rig(tmp.path(), &fixtures(), "", e2e::daemons_now(), 72)
+        .await
+        .unwrap();
+    let mut config = std::fs::read_to_string(&rig.config).unwrap();
+    config = config.replace("[gpio]", &format!("[[readers]]\nkind = \"keyboard\"\npath = \"{}\"\nlayout = \"fi\"\ncard = {{ query = \"number\", strip_prefix = [\"LIBRARYCARD:\"] }}\n\n[keypad]\nkind = \"evdev\"\npath = \"{}\"\n\n[gpio]", scanner.display(), keypad.display()));
+    // Open round the clock: this test runs at any hour.
+    config = config
+        .replace("daily = [\"07:00-22:00\"]", "daily = [\"00:00-24:00\"]")
+        .replace("tue = [\"12:00-19:00\"]\nthu = [\"12:00-19:00\"]", "");
+    std::fs::write(&rig.config, config).unwrap();
+    let log = tmp.path().join("agent.log");
+    let _agent = Kill(
+        Command::new(&bin)
+            .arg("--verbose")
+            .arg("-c")
+            .arg(&rig.config)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_for("the door-agent ready", || {
+        read_log().contains("door-agent ready")
+    });
+    let events = |pairs: Vec<(u16, i32)>| -> Vec<u8> {
+        pairs
+            .into_iter()
+            .flat_map(|(code, value)| encode_key_event(code, value))
+            .collect()
+    };
+    let mut scan = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&scanner)
+        .unwrap();
+    let mut keys = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&keypad)
+        .unwrap();
+    // A phone card's QR link, from a scanner set to the Finnish layout.
+    scan.write_all(&events(
+        events_for(
+            Layout::Fi,
+            "https://kirjasto.example.fi/card?number=24680000000011",
+            Terminator::Enter,
+        )
+        .unwrap(),
+    ))
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(FileBackend::level(&rig.gpio, LOCK), Some(false));
+    // 1 2 3 4 on the keypad's number keys, then its Enter.
+    keys.write_all(&events(vec![
+        (79, 1),
+        (79, 0),
+        (80, 1),
+        (80, 0),
+        (81, 1),
+        (81, 0),
+        (75, 1),
+        (75, 0),
+        (96, 1),
+        (96, 0),
+    ]))
+    .unwrap();
+    wait_for("the relay released", || {
+        FileBackend::level(&rig.gpio, LOCK) == Some(true)
+    });
+    let logs = read_log();
+    assert!(!e2e::leaks(&logs, "24680000000011"), "{logs}");
 }

@@ -319,6 +319,42 @@ async fn wrong_pins_strangers_bans_a_stubborn_tag_and_an_empty_printer() {
         "the loan was undone"
     );
 
+    // The same for a tag whose EAS bit does not stick (the rig secures with AFI and EAS):
+    // read back with NXP's EAS alarm, the loan is undone and the tag keeps sounding the gate.
+    let mut stubborn = sim::tag("HE0000009", 1, 1);
+    stubborn.ignores_eas = true;
+    let uid = stubborn.uid;
+    k.pad.place(stubborn);
+    let r = settled(&mut k, "HE0000009").await;
+    assert_eq!(
+        (r.state, r.outcome),
+        (RowState::Failed, Outcome::SecurityFailed)
+    );
+    let tag = k.pad.tag(uid).unwrap();
+    assert!(tag.eas, "the gate still sounds for it");
+    assert_eq!(tag.afi, 0x07, "its AFI was put back to secured");
+    let facts = registry::AnyRegistry::start(
+        kiosk::settings::load(&rig.config)
+            .unwrap()
+            .registry
+            .as_ref()
+            .unwrap(),
+    )
+    .unwrap()
+    .item("HE0000009")
+    .await
+    .unwrap();
+    assert_eq!(
+        facts.status,
+        registry::ItemStatus::Available,
+        "the loan was undone"
+    );
+    // A good tag is lent with both bits switched, each read back.
+    k.pad.place(sim::tag("HE0000003", 1, 1));
+    assert_eq!(settled(&mut k, "HE0000003").await.outcome, Outcome::Lent);
+    let good = k.pad.tag(sim::tag("HE0000003", 1, 1).uid).unwrap();
+    assert_eq!((good.afi, good.eas), (0xC2, false), "lent: both bits off");
+
     // Out of paper: offered no receipt, the session still ends.
     k.pad.place(sim::tag("HE0000006", 1, 1));
     assert_eq!(settled(&mut k, "HE0000006").await.outcome, Outcome::Lent);

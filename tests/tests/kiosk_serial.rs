@@ -1,7 +1,8 @@
 //! The real `kiosk` binary, headless, on real serial ports (socat pseudo-terminals): the FEIG
 //! reader twin at the far end of one, a barcode scanner's line at the other; the simulator as
-//! library system. A card scanned logs the patron in (this kiosk asks no PIN), a tag placed is
-//! lent and unsecured, a barcode scanned is lent, and SIGTERM stops the kiosk cleanly.
+//! library system. A phone card's QR link scanned logs the patron in (this kiosk asks no PIN), a
+//! tag placed is lent and unsecured, a barcode scanned is lent, and SIGTERM stops the kiosk
+//! cleanly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write;
@@ -55,7 +56,7 @@ async fn the_kiosk_binary_lends_over_real_serial_lines_and_stops_on_sigterm() {
     let text = std::fs::read_to_string(&rig.config).unwrap().replace(
         "[rfid]\ndriver = \"simulated\"",
         &format!(
-            "[scanner]\npath = \"{}\"\nbaud = 9600\n\n[rfid]\ndriver = \"feig\"\npath = \"{}\"",
+            "[scanner]\npath = \"{}\"\nbaud = 9600\ncard = {{ query = \"number\", strip_prefix = [\"LIBRARYCARD:\"] }}\n\n[rfid]\ndriver = \"feig\"\npath = \"{}\"",
             scan_dev.display(),
             pad_dev.display()
         ),
@@ -92,7 +93,20 @@ async fn the_kiosk_binary_lends_over_real_serial_lines_and_stops_on_sigterm() {
         .write(true)
         .open(&scan_test)
         .unwrap();
-    scanner.write_all(b"24680000000011\r\n").unwrap();
+    // A phone library card's QR code, from a 2D scanner that sends AIM identifiers: first a link
+    // without the card's parameter (refused, and the log says why without quoting it), then the
+    // card's own.
+    scanner
+        .write_all(b"]Q1https://kirjasto.example.fi/card?id=24680000000011\r\n")
+        .unwrap();
+    until("the refused link", || {
+        read_log().contains("without a `number` parameter")
+    })
+    .await;
+    assert!(!read_log().contains("patron logged in"));
+    scanner
+        .write_all(b"]Q1https://kirjasto.example.fi/card?lang=fi&number=24680000000011\r\n")
+        .unwrap();
     for _ in 0..500 {
         if read_log().contains("patron logged in") {
             break;
@@ -111,7 +125,8 @@ async fn the_kiosk_binary_lends_over_real_serial_lines_and_stops_on_sigterm() {
         pad.tag(uid).is_some_and(|t| t.afi == 0xC2)
     })
     .await;
-    scanner.write_all(b"HE0000003\r\n").unwrap();
+    // A Code 128 item barcode with its AIM identifier: lent as the item it names.
+    scanner.write_all(b"]C0HE0000003\r\n").unwrap();
     let running = &rig.running;
     until("the scanned loan", || {
         running
@@ -129,8 +144,26 @@ async fn the_kiosk_binary_lends_over_real_serial_lines_and_stops_on_sigterm() {
 
     // Health, as a technician's `kiosk status` and a monitoring agent see it.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let status = Command::new(&bin)
+    let words = Command::new(&bin)
         .args(["-c", &rig.config.to_string_lossy(), "status"])
+        .output()
+        .unwrap();
+    let words = String::from_utf8_lossy(&words.stdout).into_owned();
+    for want in [
+        "kiosk            up ",
+        "library system   reachable",
+        "offline loans    none waiting",
+        "offline list     version ",
+        "RFID pad         answering",
+    ] {
+        assert!(
+            words.lines().any(|l| l.starts_with(want)),
+            "status lacks {want:?}:\n{words}"
+        );
+    }
+    assert!(!words.contains("24680000000011"));
+    let status = Command::new(&bin)
+        .args(["-c", &rig.config.to_string_lossy(), "status", "--raw"])
         .output()
         .unwrap();
     let status = String::from_utf8_lossy(&status.stdout).into_owned();
@@ -187,4 +220,91 @@ async fn the_kiosk_binary_lends_over_real_serial_lines_and_stops_on_sigterm() {
             "{secret} in the kiosk's log:\n{logs}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kiosk_binary_reads_a_keyboard_scanner_set_to_finnish() {
+    use drivers::keymap::{Layout, Terminator, events_for};
+    let Some(bin) = e2e::workspace_binary("kiosk") else {
+        println!("SKIPPED: the kiosk binary is not built (run through `cargo test --workspace`)");
+        return;
+    };
+    // No uinput in this kernel: the scanner's device is a FIFO carrying the `input_event`s its
+    // key presses make, which the kiosk opens as it opens a device (a character device it
+    // would grab).
+    let tmp = tempfile::tempdir().unwrap();
+    let device = tmp.path().join("usb-scanner-event-kbd");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&device)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
+    let rig = sim::rig(
+        tmp.path(),
+        &fixtures,
+        e2e::daemons_now(),
+        "pin_required = false",
+    )
+    .await
+    .unwrap();
+    let text = std::fs::read_to_string(&rig.config).unwrap().replace(
+        "[rfid]\ndriver = \"simulated\"",
+        &format!(
+            "[scanner]\nkind = \"keyboard\"\npath = \"{}\"\nlayout = \"fi\"\ncard = {{ query = \"number\" }}\n\n[rfid]\ndriver = \"simulated\"",
+            device.display()
+        ),
+    );
+    assert!(text.contains("kind = \"keyboard\""));
+    std::fs::write(&rig.config, text).unwrap();
+    let log = tmp.path().join("kiosk.log");
+    let child = Command::new(&bin)
+        .args(["-c", &rig.config.to_string_lossy(), "run", "--headless"])
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let _kiosk = Kill(child);
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    until("the offline list", || read_log().contains("offline list")).await;
+
+    let typed = |scan: &str| -> Vec<u8> {
+        events_for(Layout::Fi, scan, Terminator::Enter)
+            .unwrap()
+            .into_iter()
+            .flat_map(|(code, value)| drivers::keypad::encode_key_event(code, value))
+            .collect()
+    };
+    let mut scanner = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&device)
+        .unwrap();
+    // A phone card's link: '/', ':', '?', '=' and '&' are Shift chords of other keys on a
+    // Finnish layout than on a US one.
+    scanner
+        .write_all(&typed(
+            "https://kirjasto.example.fi/card?lang=fi&number=24680000000011",
+        ))
+        .unwrap();
+    until("the patron logged in", || {
+        read_log().contains("patron logged in")
+    })
+    .await;
+    scanner.write_all(&typed("HE0000003")).unwrap();
+    let running = &rig.running;
+    until("the scanned loan", || {
+        running
+            .received()
+            .iter()
+            .any(|r| r.item == "HE0000003" && r.ok)
+    })
+    .await;
+    assert!(
+        !leaks(&read_log(), "24680000000011"),
+        "the card in the kiosk's log:\n{}",
+        read_log()
+    );
 }

@@ -39,7 +39,7 @@ pub mod samples;
 pub mod view;
 
 #[cfg(feature = "screens")]
-pub use generated::{KioskWindow, Palette};
+pub use generated::{Fit, KioskWindow, Palette};
 pub use view::{
     Action, Help, Hold, Loan, Message, Mode, Outcome, Renewal, Row, RowState, Screen, View,
 };

@@ -12,7 +12,8 @@ use crate::card::{UidFormat, card_from_scan};
 /// How a reader's card data becomes a card number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CardFormat {
-    /// 26- and 34-bit Wiegand data (parity checked): the payload, the card field, or both fields.
+    /// 26-, 34- and 37-bit Wiegand data (parity checked): the payload, the card field, or both
+    /// fields.
     pub wiegand: NumberFormat,
     /// Data in whole bytes (a card's UID): hex or decimal, either byte order.
     pub uid: UidFormat,
@@ -29,7 +30,7 @@ pub fn card_number(data: &CardData, format: CardFormat) -> Result<CardNumber, St
             )),
         },
         CardData::Bits { count, bytes, .. } => match *count {
-            count @ (26 | 34) => {
+            count @ (26 | 34 | 37) => {
                 // First-received bit highest, padded with zeros at the end of the last byte.
                 let value = bytes.iter().fold(0u64, |v, b| (v << 8) | u64::from(*b));
                 let bits = value >> (bytes.len() * 8 - usize::from(count));
@@ -43,7 +44,7 @@ pub fn card_number(data: &CardData, format: CardFormat) -> Result<CardNumber, St
                 .map(CardNumber::new)
                 .ok_or_else(|| format!("{} bytes of card data (1 to 16 expected)", bytes.len())),
             count => Err(format!(
-                "{count} bits of card data: neither a 26- or 34-bit Wiegand frame nor whole bytes"
+                "{count} bits of card data: neither a 26-, 34- or 37-bit Wiegand frame nor whole bytes"
             )),
         },
     }
@@ -87,7 +88,7 @@ pub fn ascii(text: &str, width: usize) -> String {
 mod tests {
     use super::*;
 
-    fn bits(payload: u32, count: u8) -> CardData {
+    fn bits(payload: u64, count: u8) -> CardData {
         let frame = wiegand::encode(payload, count).unwrap();
         let n = usize::from(count).div_ceil(8);
         let padded = frame << (n * 8 - usize::from(count));
@@ -118,6 +119,8 @@ mod tests {
                 .expose(),
             "77881"
         );
+        let data = bits(0x1F_FFFF_FFFF >> 2, 37);
+        assert!(card_number(&data, fmt(NumberFormat::Payload)).is_ok());
         let data = bits(0xDEAD_BEEF, 34);
         assert_eq!(
             card_number(&data, fmt(NumberFormat::CardField))
