@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use access::door::Feedback;
 use access::pin::Key;
 use access::wiegand::KeyBursts;
 use drivers::card::{CardEvent, CardReader};
@@ -206,12 +207,29 @@ pub fn open_display(
     }
 }
 
+/// The door's inputs, opened: every reader's card events on one channel, the keys on another,
+/// and what the OSDP readers add (LEDs, buzzer and words; who they are).
+#[allow(missing_debug_implementations)]
+pub struct Inputs {
+    /// Every card reader's events.
+    pub cards: mpsc::Receiver<CardEvent>,
+    /// The keypad's keys, and those typed on OSDP readers.
+    pub keys: mpsc::Receiver<Key>,
+    /// The door's feedback to the OSDP readers' LEDs and buzzers, if there are any.
+    pub feedback: Option<mpsc::Sender<Feedback>>,
+    /// The first OSDP reader's display, for the door's words when no `[display]` is named.
+    pub display: Option<Box<dyn drivers::display::TextDisplay>>,
+    /// The OSDP readers' lines (who each reader is, for the selftest).
+    pub osdp: Vec<drivers::osdp::OsdpLine>,
+}
+
 /// Opens the configured readers and keypad onto new channels.
-pub fn open_inputs(
-    settings: &DoorSettings,
-) -> anyhow::Result<(mpsc::Receiver<CardEvent>, mpsc::Receiver<Key>)> {
+pub fn open_inputs(settings: &DoorSettings) -> anyhow::Result<Inputs> {
     let (card_tx, cards) = mpsc::channel(32);
     let (key_tx, keys) = mpsc::channel(64);
+    let mut feedback = vec![];
+    let mut display: Option<Box<dyn drivers::display::TextDisplay>> = None;
+    let mut osdp = vec![];
     for r in &settings.readers {
         match r {
             #[cfg(feature = "pcsc")]
@@ -257,6 +275,41 @@ pub fn open_inputs(
             ReaderSettings::Wiegand { .. } => {
                 anyhow::bail!("this build has no Raspberry Pi GPIO for Wiegand")
             }
+            ReaderSettings::Osdp {
+                path,
+                baud,
+                address,
+                key,
+                format,
+                uid,
+            } => {
+                let o = drivers::osdp::open(&drivers::osdp::OsdpSettings {
+                    port: PortSettings {
+                        path: path.clone(),
+                        baud: *baud,
+                    },
+                    address: *address,
+                    key_file: key.clone(),
+                    format: drivers::osdp::convert::CardFormat {
+                        wiegand: *format,
+                        uid: *uid,
+                    },
+                    text: OSDP_TEXT,
+                })?;
+                if key.is_none() {
+                    tracing::warn!(
+                        target: "security",
+                        "OSDP reader {path}#{address}: no secure channel (key = \"none\"): its card data travels in clear"
+                    );
+                }
+                forward_cards(o.reader, card_tx.clone());
+                forward_keys(o.keypad, key_tx.clone());
+                feedback.push(o.outputs.feedback());
+                if display.is_none() {
+                    display = Some(Box::new(o.outputs.clone()));
+                }
+                osdp.push(o.line);
+            }
         }
     }
     match &settings.keypad {
@@ -270,5 +323,31 @@ pub fn open_inputs(
         ),
         None => drop(key_tx),
     }
-    Ok((cards, keys))
+    Ok(Inputs {
+        cards,
+        keys,
+        feedback: fan_out(feedback),
+        display,
+        osdp,
+    })
+}
+
+/// The characters and lines of an OSDP reader's display the door writes (a common size; longer
+/// lines are cut by the reader).
+pub const OSDP_TEXT: (usize, usize) = (16, 2);
+
+/// One sender for several sinks of feedback (none: `None`).
+fn fan_out(mut sinks: Vec<mpsc::Sender<Feedback>>) -> Option<mpsc::Sender<Feedback>> {
+    if sinks.len() < 2 {
+        return sinks.pop();
+    }
+    let (tx, mut rx) = mpsc::channel::<Feedback>(16);
+    tokio::spawn(async move {
+        while let Some(f) = rx.recv().await {
+            for s in &sinks {
+                let _ = s.try_send(f.clone());
+            }
+        }
+    });
+    Some(tx)
 }

@@ -417,18 +417,19 @@ async fn real_main(
                 Some(lock) => devices::open_door_with(&s, lock)?,
                 None => devices::open_door(&s)?,
             };
-            let (cards, keys) = devices::open_inputs(&s)?;
+            let inputs = devices::open_inputs(&s)?;
             let display = devices::open_display(&s).unwrap_or_else(|e| {
                 // The door works without it: cards, keys, lock and the LED say the rest.
                 tracing::error!("{e:#}; the door goes on without its display");
                 None
             });
             let devs = Devices {
-                cards,
-                keys,
+                cards: inputs.cards,
+                keys: inputs.keys,
                 door,
-                feedback: None,
-                display,
+                // The OSDP readers' LEDs and buzzers; their display when no other is named.
+                feedback: inputs.feedback,
+                display: display.or(inputs.display),
                 clock: system_clock(),
             };
             door_agent::run(s, registry, devs, stop).await

@@ -240,6 +240,9 @@ async fn door_checks(
     out.push(line);
 }
 
+/// How long an OSDP reader has to say who it is.
+const OSDP_ANSWER: Duration = Duration::from_secs(5);
+
 /// The readers are there, a card is read from one of them, and the keypad gives a key.
 async fn input_checks(s: &DoorSettings, tech: &Technician<'_>, out: &mut Vec<Check>) {
     // Per reader: found (Some(true)), missing (Some(false)), or not to be known before a card
@@ -275,6 +278,25 @@ async fn input_checks(s: &DoorSettings, tech: &Technician<'_>, out: &mut Vec<Che
                 Ok(_) => check("serial reader", true, format!("{path} present")),
                 Err(e) => check("serial reader", false, format!("{path}: {e} (plugged in?)")),
             },
+            ReaderSettings::Osdp { path, key, .. } => {
+                let key_ok = key.as_deref().map(drivers::osdp::key::read_key);
+                match (std::fs::metadata(path), key_ok) {
+                    (Err(e), _) => {
+                        check("OSDP reader", false, format!("{path}: {e} (plugged in?)"))
+                    }
+                    (Ok(_), Some(Err(e))) => check("OSDP reader key", false, e.to_string()),
+                    (Ok(_), Some(Ok(_))) => check(
+                        "OSDP reader",
+                        true,
+                        format!("{path} present, its key readable"),
+                    ),
+                    (Ok(_), None) => check(
+                        "OSDP reader",
+                        true,
+                        format!("{path} present, no secure channel (key = \"none\")"),
+                    ),
+                }
+            }
             ReaderSettings::Keyboard { keyboard, .. } => {
                 let path = &keyboard.path;
                 match std::fs::metadata(path) {
@@ -295,13 +317,35 @@ async fn input_checks(s: &DoorSettings, tech: &Technician<'_>, out: &mut Vec<Che
         found.push(Some(line.ok));
         out.push(line);
     }
-    let (mut cards, mut keys) = match devices::open_inputs(s) {
+    let devices::Inputs {
+        mut cards,
+        mut keys,
+        osdp,
+        ..
+    } = match devices::open_inputs(s) {
         Ok(x) => x,
         Err(e) => {
             out.push(check("readers and keypad", false, format!("{e:#}")));
             return;
         }
     };
+    // Who each OSDP reader is: it answered, through its secure channel when it has a key.
+    for mut line in osdp {
+        let name = line.name().to_owned();
+        out.push(
+            match tokio::time::timeout(OSDP_ANSWER, line.identified()).await {
+                Ok(Some(id)) => check("OSDP reader", true, format!("{name}: {id}")),
+                _ => check(
+                    "OSDP reader",
+                    false,
+                    format!(
+                        "{name}: no answer in {} (wired? its address and key? see the log)",
+                        secs(OSDP_ANSWER)
+                    ),
+                ),
+            },
+        );
+    }
     if !s.readers.is_empty() {
         out.push(card_read(&found, &mut cards, tech).await);
     }

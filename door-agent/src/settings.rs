@@ -167,6 +167,10 @@ struct RawReader {
     idle_ms: Option<u64>,
     /// How a barcode reader's scans become card numbers.
     card: Option<drivers::scan::RawScanRule>,
+    /// An OSDP reader's address on its line.
+    address: Option<u8>,
+    /// An OSDP reader's key file, or `none`.
+    key: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -473,6 +477,23 @@ pub enum ReaderSettings {
         /// How its keypad sends keys, if it has one: then it is the door's PIN pad too.
         keys: KeyBursts,
     },
+    /// An OSDP v2 reader on an RS-485 line; also the door's keypad, LEDs and words when it has
+    /// them.
+    Osdp {
+        /// Port.
+        path: String,
+        /// Speed.
+        baud: u32,
+        /// The reader's address on the line.
+        address: u8,
+        /// The file of its secure channel key (written when it was paired); `None` for a reader
+        /// without a secure channel (`key = "none"`).
+        key: Option<PathBuf>,
+        /// Card number format of 26-, 34- and 37-bit Wiegand card data.
+        format: NumberFormat,
+        /// Card number format of card data in whole bytes (a UID).
+        uid: UidFormat,
+    },
 }
 
 /// A configured keypad.
@@ -623,6 +644,13 @@ impl DoorSettings {
         if self.free_when_staffed && staffed_ever {
             w.push("door.free_when_staffed: the door stands unlocked through staffed hours".into());
         }
+        for (i, r) in self.readers.iter().enumerate() {
+            if let ReaderSettings::Osdp { key: None, .. } = r {
+                w.push(format!(
+                    "readers[{i}].key: \"none\": the OSDP reader has no secure channel; its card data and PINs travel in clear and a swapped reader goes unnoticed"
+                ));
+            }
+        }
         w
     }
 }
@@ -678,6 +706,21 @@ impl RawDoorFile {
             .enumerate()
             .filter_map(|(i, r)| p.check(r.validate(file, &format!("readers[{i}]"))))
             .collect();
+        // The driver opens its port exclusively: one OSDP reader per line.
+        let mut lines: Vec<(usize, &str)> = vec![];
+        for (i, r) in self.readers.iter().enumerate() {
+            if let ("osdp", Some(path)) = (r.kind.as_str(), r.path.as_deref()) {
+                if let Some((j, _)) = lines.iter().find(|(_, p)| *p == path) {
+                    p.add(bad(
+                        &format!("readers[{i}].path"),
+                        format!(
+                            "`{path}` is readers[{j}]'s line already: one OSDP reader per line"
+                        ),
+                    ));
+                }
+                lines.push((i, path));
+            }
+        }
         let keypad = p.check(self.keypad.as_ref().map(|k| k.validate(file)).transpose());
         let display = p.check(self.display.as_ref().map(|x| x.validate(file)).transpose());
         let metrics = p.check(
@@ -1101,10 +1144,81 @@ impl RawReader {
                     }
                 },
             },
+            "osdp" => {
+                let path = r.path.clone().ok_or_else(|| {
+                    bad(
+                        "path",
+                        "the RS-485 adapter's port, e.g. /dev/serial/by-id/…".into(),
+                    )
+                })?;
+                let baud = r.baud.unwrap_or(9600);
+                if ![9600, 19200, 38400, 57600, 115_200, 230_400].contains(&baud) {
+                    return Err(bad(
+                        "baud",
+                        format!(
+                            "{baud}: expected an OSDP speed: 9600, 19200, 38400, 57600, 115200 or 230400"
+                        ),
+                    ));
+                }
+                let address = r.address.unwrap_or(0);
+                if address > 126 {
+                    return Err(bad(
+                        "address",
+                        format!("{address}: expected 0 to 126 (127 is the broadcast address)"),
+                    ));
+                }
+                let reader_key = match r.key.as_deref() {
+                    None => {
+                        return Err(bad(
+                            "key",
+                            "the reader's key file (written when it was paired), or \"none\" for a reader without a secure channel".into(),
+                        ));
+                    }
+                    Some("none") => None,
+                    Some("") => {
+                        return Err(bad(
+                            "key",
+                            "empty: the reader's key file, or \"none\"".into(),
+                        ));
+                    }
+                    Some(k) => Some(resolve(
+                        file.parent().unwrap_or(Path::new(".")),
+                        Path::new(k),
+                    )),
+                };
+                ReaderSettings::Osdp {
+                    path,
+                    baud,
+                    address,
+                    key: reader_key,
+                    format: match r.format.as_deref().unwrap_or("payload") {
+                        "payload" => NumberFormat::Payload,
+                        "card" => NumberFormat::CardField,
+                        "facility-card" => NumberFormat::FacilityCard,
+                        other => {
+                            return Err(bad(
+                                "format",
+                                format!("`{other}`: expected payload, card or facility-card"),
+                            ));
+                        }
+                    },
+                    uid: match &r.uid {
+                        None => UidFormat::Hex,
+                        Some(u) => UidFormat::parse(u).ok_or_else(|| {
+                            bad(
+                                "uid",
+                                format!(
+                                    "`{u}`: expected hex, hex-reversed, decimal or decimal-reversed"
+                                ),
+                            )
+                        })?,
+                    },
+                }
+            }
             other => {
                 return Err(bad(
                     "kind",
-                    format!("`{other}`: expected pcsc, serial, keyboard or wiegand"),
+                    format!("`{other}`: expected pcsc, serial, keyboard, wiegand or osdp"),
                 ));
             }
         })
@@ -1393,6 +1507,64 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("prefix"), "{e}");
+    }
+
+    fn osdp_reader_of(text: &str) -> Result<ReaderSettings, ConfigError> {
+        let raw: RawReader = config::parse(Path::new("/etc/omatoimi/door.toml"), text).unwrap();
+        raw.validate(Path::new("/etc/omatoimi/door.toml"), "readers[0]")
+    }
+
+    #[test]
+    fn an_osdp_reader_has_a_port_a_key_or_none_and_the_usual_defaults() {
+        assert_eq!(
+            osdp_reader_of("kind = \"osdp\"\npath = \"/dev/ttyUSB0\"\nkey = \"osdp/door.key\"")
+                .unwrap(),
+            ReaderSettings::Osdp {
+                path: "/dev/ttyUSB0".into(),
+                baud: 9600,
+                address: 0,
+                key: Some("/etc/omatoimi/osdp/door.key".into()),
+                format: NumberFormat::Payload,
+                uid: UidFormat::Hex,
+            }
+        );
+        let plain = osdp_reader_of(
+            "kind = \"osdp\"\npath = \"/dev/ttyUSB0\"\nkey = \"none\"\naddress = 1\nbaud = 115200\nformat = \"facility-card\"",
+        )
+        .unwrap();
+        assert!(matches!(
+            plain,
+            ReaderSettings::Osdp {
+                key: None,
+                address: 1,
+                baud: 115_200,
+                format: NumberFormat::FacilityCard,
+                ..
+            }
+        ));
+        for (text, says) in [
+            ("kind = \"osdp\"\nkey = \"none\"", "readers[0].path"),
+            (
+                "kind = \"osdp\"\npath = \"/dev/ttyUSB0\"",
+                "\"none\" for a reader without",
+            ),
+            (
+                "kind = \"osdp\"\npath = \"p\"\nkey = \"none\"\naddress = 127",
+                "0 to 126",
+            ),
+            (
+                "kind = \"osdp\"\npath = \"p\"\nkey = \"none\"\nbaud = 4800",
+                "OSDP speed",
+            ),
+            (
+                "kind = \"osdp\"\npath = \"p\"\nkey = \"none\"\nformat = \"hex\"",
+                "readers[0].format",
+            ),
+            ("kind = \"osdb\"", "wiegand or osdp"),
+        ] {
+            let e = osdp_reader_of(text).unwrap_err().to_string();
+            assert!(e.contains(says), "{text}: {e}");
+        }
     }
 
     fn display_of(text: &str) -> Result<DisplaySettings, ConfigError> {

@@ -135,6 +135,39 @@ fn every_problem_in_a_door_config_is_named_at_once() -> anyhow::Result<()> {
 }
 
 #[test]
+fn osdp_readers_share_no_line_and_one_without_a_key_is_warned_of() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = installed(dir.path())?;
+    let example = std::fs::read_to_string(&config)?;
+    let osdp =
+        |path: &str| format!("\n[[readers]]\nkind = \"osdp\"\npath = \"{path}\"\nkey = \"none\"\n");
+    // [[readers]] tables go before the next table of the file: after the example's one reader.
+    let at = example.find("[keypad]").context("the example's [keypad]")?;
+    let with = |readers: &str| format!("{}{readers}\n{}", &example[..at], &example[at..]);
+    std::fs::write(&config, with(&osdp("/dev/ttyUSB1")))?;
+    let s = door_agent::settings::load(&config)?;
+    let w = s.warnings();
+    assert!(
+        w.iter()
+            .any(|w| w.starts_with("readers[1].key") && w.contains("no secure channel")),
+        "{w:?}"
+    );
+    std::fs::write(
+        &config,
+        with(&format!("{}{}", osdp("/dev/ttyUSB1"), osdp("/dev/ttyUSB1"))),
+    )?;
+    let e = door_agent::settings::load(&config)
+        .err()
+        .context("two readers on one line")?
+        .to_string();
+    assert!(
+        e.contains("readers[2].path") && e.contains("one OSDP reader per line"),
+        "{e}"
+    );
+    Ok(())
+}
+
+#[test]
 fn the_examples_commented_readers_are_valid_too() -> anyhow::Result<()> {
     use door_agent::settings::ReaderSettings;
     let dir = tempfile::tempdir()?;
@@ -179,9 +212,14 @@ fn the_examples_commented_readers_are_valid_too() -> anyhow::Result<()> {
                 assert_eq!(*keys, access::wiegand::KeyBursts::Eight);
                 "wiegand"
             }
+            ReaderSettings::Osdp { key, address, .. } => {
+                assert!(key.as_ref().is_some_and(|k| k.ends_with("osdp-reader.key")));
+                assert_eq!(*address, 0);
+                "osdp"
+            }
         })
         .collect();
-    assert_eq!(kinds, ["pcsc", "serial", "keyboard", "wiegand"]);
+    assert_eq!(kinds, ["pcsc", "serial", "keyboard", "wiegand", "osdp"]);
     assert!(s.has_keypad());
     Ok(())
 }

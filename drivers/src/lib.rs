@@ -28,6 +28,8 @@
 //!   TCP port 9100, a serial port, or a USB printer device; a TCP printer twin.
 //! - [`scan`]: the [`ScanRule`](scan::ScanRule) mapping a scan (a printed card, a phone card's QR
 //!   payload, AIM identifiers, a library's prefix) to a card number, and its configuration.
+//! - [`osdp`]: an OSDP v2 reader on an RS-485 line, the control panel's side (secure channel,
+//!   supervision, pairing): cards, keys, and its LEDs, buzzer and text.
 //! - [`sim`]: twins driven from channels: cards presented on cue, keys typed, Wiegand frames.
 #![deny(missing_docs)]
 
@@ -39,6 +41,7 @@ pub mod gpio;
 pub mod keyboard;
 pub mod keymap;
 pub mod keypad;
+pub mod osdp;
 #[cfg(feature = "pcsc")]
 pub mod pcsc;
 pub mod printer;

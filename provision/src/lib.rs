@@ -201,6 +201,8 @@ pub struct Report {
     pub cert: Option<identity::CertInfo>,
     /// The config's warnings (valid but risky settings).
     pub warnings: Vec<String>,
+    /// The OSDP readers paired on this run: who each one is.
+    pub paired: Vec<String>,
 }
 
 fn read_text(path: &Path, what: &str, problems: &mut Vec<String>) -> Option<String> {
@@ -515,6 +517,14 @@ pub enum ProvisionError {
     /// The written config did not pass the daemon's own check (it was not put in place).
     #[error("the config was not put in place: {0}")]
     Config(String),
+    /// An OSDP reader could not be paired (its key file was not put in place).
+    #[error("OSDP reader {reader}: not paired: {cause}")]
+    Pairing {
+        /// The reader's port and address.
+        reader: String,
+        /// Why, and what to check.
+        cause: String,
+    },
 }
 
 /// Provisions the box as `a` says, installing through `installer`; `now` checks the device
@@ -594,6 +604,9 @@ pub fn provision(
         step(path, installer.file(path, bytes, access)?);
     }
     report.cert = inputs.cert.map(|(_, info)| info);
+    if a.role == Role::Door {
+        pair_readers(a, installer, &mut report)?;
+    }
 
     // The config last: written beside its place, checked by the daemon's own loader, then moved.
     // An existing one keeps everything provisioning does not own (hardware, hours, rules, and
@@ -631,6 +644,64 @@ pub fn provision(
             .push((layout.card_key.clone(), Outcome::Removed));
     }
     Ok(report)
+}
+
+/// Pairs each OSDP reader that has no key file yet: a new random key staged beside its place,
+/// given to the reader (which must be in install mode, holding SCBK-D) inside a secure channel,
+/// the channel opened again under it, and only then the file put in place. A reader whose key
+/// file is there and readable was paired on an earlier run and is left alone.
+fn pair_readers(
+    a: &Answers,
+    installer: &Installer,
+    report: &mut Report,
+) -> Result<(), ProvisionError> {
+    for r in &a.door.readers {
+        let Reader::Osdp { path, address } = r else {
+            continue;
+        };
+        let file = a.etc.join(render::osdp_key_name(path, *address));
+        let reader = format!("{path}#{address}");
+        if drivers::osdp::key::read_key(&file).is_ok() {
+            report.steps.push((file, Outcome::Kept));
+            continue;
+        }
+        let failed = |cause: String| ProvisionError::Pairing {
+            reader: reader.clone(),
+            cause,
+        };
+        let key = drivers::osdp::key::new_key().map_err(|e| failed(e.to_string()))?;
+        let staged = installer.stage(
+            &file,
+            drivers::osdp::key::encode(&key).as_bytes(),
+            Access::Secret,
+        )?;
+        let port = drivers::serial::PortSettings {
+            path: path.clone(),
+            baud: 9600,
+        };
+        let paired = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+            .and_then(|rt| {
+                rt.block_on(drivers::osdp::pair(&port, *address, &key))
+                    .map_err(|e| e.to_string())
+            });
+        match paired {
+            Ok(identity) => {
+                let o = installer.commit(&staged, &file)?;
+                report.steps.push((file, o));
+                report.paired.push(format!("{reader}: {identity}"));
+            }
+            Err(cause) => {
+                let _ = std::fs::remove_file(&staged);
+                return Err(failed(format!(
+                    "{cause} (is it wired, at this address, and in install mode? a reader paired before needs its factory reset)"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What the technician does next, as numbered lines.

@@ -158,8 +158,9 @@ struct DoorArgs {
     /// The reader's tamper switch pin.
     #[arg(long)]
     tamper_pin: Option<u8>,
-    /// A card reader: pcsc, pcsc:NAME, serial:/dev/ttyACM0, keyboard:/dev/input/by-id/…-event-kbd
-    /// or wiegand:D0,D1 (repeatable).
+    /// A card reader: pcsc, pcsc:NAME, serial:/dev/ttyACM0, keyboard:/dev/input/by-id/…-event-kbd,
+    /// wiegand:D0,D1 or osdp:/dev/ttyUSB0[,ADDRESS] (an OSDP reader in install mode, paired now)
+    /// (repeatable).
     #[arg(long = "reader")]
     readers: Vec<String>,
     /// The PIN keypad: evdev:/dev/input/by-id/…-event-kbd or serial:/dev/ttyUSB0.
@@ -482,6 +483,10 @@ fn gather(
                     ("serial", _, Some(p), _, _) => readers.push(Reader::Serial(p)),
                     ("keyboard", _, Some(p), _, _) => readers.push(Reader::Keyboard(p)),
                     ("wiegand", _, _, Some(a), Some(b)) => readers.push(Reader::Wiegand(a, b)),
+                    ("osdp", _, Some(path), _, _) => readers.push(Reader::Osdp {
+                        path,
+                        address: n("address").unwrap_or(0),
+                    }),
                     _ => {}
                 }
             }
@@ -680,6 +685,9 @@ fn run(args: Args) -> anyhow::Result<()> {
             "  device certificate: {} (issued by {})",
             c.subject, c.issuer
         );
+    }
+    for p in &report.paired {
+        println!("  paired    OSDP reader {p}");
     }
     for w in &report.warnings {
         println!("warning: {w}");

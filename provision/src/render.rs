@@ -325,6 +325,12 @@ fn door(a: &Answers) -> String {
                 let _ = writeln!(s, "d0 = {d0}");
                 let _ = writeln!(s, "d1 = {d1}");
             }
+            Reader::Osdp { path, address } => {
+                let _ = writeln!(s, "kind = \"osdp\"");
+                let _ = writeln!(s, "path = {}", q(path));
+                let _ = writeln!(s, "address = {address}");
+                let _ = writeln!(s, "key = {}", q(&osdp_key_name(path, *address)));
+            }
         }
     }
     if let Some(k) = &d.keypad {
@@ -415,8 +421,8 @@ fn kiosk(a: &Answers) -> String {
     s
 }
 
-/// A door's card reader, from `pcsc`, `pcsc:NAME`, `serial:PATH`, `keyboard:PATH` or
-/// `wiegand:D0,D1`.
+/// A door's card reader, from `pcsc`, `pcsc:NAME`, `serial:PATH`, `keyboard:PATH`,
+/// `wiegand:D0,D1` or `osdp:PATH[,ADDRESS]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reader {
     /// PC/SC, optionally one reader by name.
@@ -427,12 +433,35 @@ pub enum Reader {
     Keyboard(String),
     /// Wiegand on two pins.
     Wiegand(u8, u8),
+    /// An OSDP reader on an RS-485 line, paired by provisioning.
+    Osdp {
+        /// The line's port.
+        path: String,
+        /// The reader's address (0 unless given).
+        address: u8,
+    },
+}
+
+/// The file of an OSDP reader's key, beside the config: one per port and address.
+pub fn osdp_key_name(path: &str, address: u8) -> String {
+    let port = path.rsplit('/').next().unwrap_or(path);
+    let port: String = port
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("osdp-{port}-{address}.key")
 }
 
 impl Reader {
     /// Parses a `--reader` value.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let expected = "expected pcsc, pcsc:READER-NAME, serial:/dev/ttyACM0, keyboard:/dev/input/by-id/…-event-kbd or wiegand:D0,D1";
+        let expected = "expected pcsc, pcsc:READER-NAME, serial:/dev/ttyACM0, keyboard:/dev/input/by-id/…-event-kbd, wiegand:D0,D1 or osdp:/dev/ttyUSB0[,ADDRESS]";
         if text == "pcsc" {
             return Ok(Self::Pcsc(None));
         }
@@ -443,6 +472,21 @@ impl Reader {
             && path.starts_with('/')
         {
             return Ok(Self::Serial(path.to_owned()));
+        }
+        if let Some(spec) = text.strip_prefix("osdp:")
+            && spec.starts_with('/')
+        {
+            let (path, address) = match spec.rsplit_once(',') {
+                Some((p, a)) => match a.trim().parse::<u8>() {
+                    Ok(a) if a <= 126 => (p, a),
+                    _ => return Err(format!("`{text}`: the OSDP address is 0 to 126")),
+                },
+                None => (spec, 0),
+            };
+            return Ok(Self::Osdp {
+                path: path.to_owned(),
+                address,
+            });
         }
         if let Some(path) = text.strip_prefix("keyboard:")
             && path.starts_with('/')
@@ -513,6 +557,24 @@ mod tests {
                 "/dev/input/by-id/usb-scanner-event-kbd".into()
             ))
         );
+        assert_eq!(
+            Reader::parse("osdp:/dev/ttyUSB0,3"),
+            Ok(Reader::Osdp {
+                path: "/dev/ttyUSB0".into(),
+                address: 3
+            })
+        );
+        assert_eq!(
+            Reader::parse("osdp:/dev/serial/by-id/usb-FTDI-if00"),
+            Ok(Reader::Osdp {
+                path: "/dev/serial/by-id/usb-FTDI-if00".into(),
+                address: 0
+            })
+        );
+        assert_eq!(
+            osdp_key_name("/dev/serial/by-id/usb-FTDI:x-if00", 3),
+            "osdp-usb-FTDI_x-if00-3.key"
+        );
         for bad in [
             "",
             "usb",
@@ -520,6 +582,8 @@ mod tests {
             "keyboard:event3",
             "wiegand:20",
             "wiegand:a,b",
+            "osdp:ttyUSB0",
+            "osdp:/dev/ttyUSB0,127",
         ] {
             assert!(Reader::parse(bad).is_err(), "{bad}");
         }
