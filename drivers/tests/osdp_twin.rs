@@ -150,6 +150,12 @@ async fn pairing_gives_the_twin_the_doors_key_and_the_install_key_is_refused_aft
     let mut o = osdp::start(&settings(&twin), Security::Key(KEY));
     found(&mut o).await;
     drop(o);
+    // A new key under the one it holds (a key rotated), kept in its file.
+    let rotated = Scbk([9; 16]);
+    osdp::rekey(&twin.port(), 1, &KEY, &rotated).await.unwrap();
+    assert_eq!(twin.key(), Some(rotated.clone()));
+    assert_eq!(osdp::key::read_key(&key_file).unwrap(), rotated);
+    osdp::rekey(&twin.port(), 1, &rotated, &KEY).await.unwrap();
     let again = OsdpTwin::on_pty(TwinSettings {
         key_file: Some(key_file),
         ..TwinSettings::fresh(1, WHO)

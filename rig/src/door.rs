@@ -923,10 +923,12 @@ pub const OSDP_READER: osdp_cp::Identity = osdp_cp::Identity {
     firmware: [1, 4, 2],
 };
 
-/// An OSDP reader twin fresh from its box on a pseudo-terminal, paired as provisioning pairs a
-/// reader (a secure channel under the install key SCBK-D, KEYSET with a new random key, the
-/// channel again under that key), the key written beside the door's configuration and the
-/// reader added to it as `[[readers]] kind = "osdp"`, card numbers read as decimal numbers.
+/// An OSDP reader twin fresh from its box on a pseudo-terminal, paired as
+/// `omatoimi-provision --reader osdp:PORT` pairs a reader (a secure channel under the install
+/// key SCBK-D, KEYSET with a new random key, the channel again under that key; the same driver
+/// call), the key written beside the door's configuration under the name provisioning gives it,
+/// and the reader added to it as `[[readers]] kind = "osdp"`, card numbers read as decimal
+/// numbers. (Provisioning itself is not run: it builds its own runtime and a whole device.)
 pub async fn add_osdp_reader(rig: &Rig) -> anyhow::Result<OsdpReader> {
     use drivers::osdp::{self, key};
     let twin = drivers::osdp_twin::OsdpTwin::on_pty(drivers::osdp_twin::TwinSettings::fresh(
@@ -935,20 +937,26 @@ pub async fn add_osdp_reader(rig: &Rig) -> anyhow::Result<OsdpReader> {
     ))?;
     let new_key = key::new_key()?;
     let identity = osdp::pair(&twin.port(), 1, &new_key).await?;
-    let key_file = rig.dir.join("osdp-reader.key");
+    // The name omatoimi-provision gives a reader's key beside the configuration.
+    let key_name = provision::render::osdp_key_name(&twin.port().path, 1);
+    let key_file = rig.dir.join(&key_name);
     key::write_key(&key_file, &new_key)?;
     // Someone else trying the install key again.
     let refused = match osdp::pair(&twin.port(), 1, &key::new_key()?).await {
         Ok(_) => "PAIRED AGAIN: the reader still took the install key".to_owned(),
-        Err(e) => format!(
-            "refused ({})",
-            e.to_string().rsplit(": ").next().unwrap_or("")
-        ),
+        // The driver's words, without the port's name.
+        Err(e) => {
+            let e = e.to_string();
+            format!(
+                "refused: {}",
+                e.split_once(": ").map_or(e.as_str(), |(_, w)| w)
+            )
+        }
     };
     let config = std::fs::read_to_string(&rig.config)?.replace(
         "[gpio]",
         &format!(
-            "[[readers]]\nkind = \"osdp\"\npath = \"{}\"\naddress = 1\nkey = \"osdp-reader.key\"\nuid = \"decimal\"\n\n[gpio]",
+            "[[readers]]\nkind = \"osdp\"\npath = \"{}\"\naddress = 1\nkey = \"{key_name}\"\nuid = \"decimal\"\n\n[gpio]",
             twin.port().path
         ),
     );
