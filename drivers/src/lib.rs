@@ -30,6 +30,8 @@
 //!   payload, AIM identifiers, a library's prefix) to a card number, and its configuration.
 //! - [`osdp`]: an OSDP v2 reader on an RS-485 line, the control panel's side (secure channel,
 //!   supervision, pairing): cards, keys, and its LEDs, buzzer and text.
+//! - [`osdp_twin`]: an OSDP reader in software at the other end of a pty (secure channel,
+//!   install mode and KEYSET): cards presented, keys typed, what it was told to show, faults.
 //! - [`sim`]: twins driven from channels: cards presented on cue, keys typed, Wiegand frames.
 #![deny(missing_docs)]
 
@@ -42,6 +44,7 @@ pub mod keyboard;
 pub mod keymap;
 pub mod keypad;
 pub mod osdp;
+pub mod osdp_twin;
 #[cfg(feature = "pcsc")]
 pub mod pcsc;
 pub mod printer;

@@ -13,8 +13,11 @@
 //! again under the new key), and turns card data, keys and local status (tamper, power) into
 //! events; LED, buzzer and text commands go out between polls.
 //!
-//! What it is not: a multi-drop bus master (one reader per line, as doors are wired), a
-//! peripheral, or a file-transfer or biometrics client.
+//! What it is not: a multi-drop bus master (one reader per line, as doors are wired), or a
+//! file-transfer or biometrics client. It also holds the reader's side ([`peripheral`]), as the
+//! protocol of the reader twin the door's tests and demo run (`drivers::osdp_twin`): pure, like
+//! the session, so that both sides meet in unit tests without a line or a clock, and next to the
+//! session because it is made of the same pieces (the deframer, the key and identity types).
 //!
 //! # Why the `osdp` crate, and not LibOSDP or a codec of our own
 //! The framing (SOM, address, length, control byte with the sequence number, CRC-16), the typed
@@ -34,14 +37,18 @@
 //! - [`wire`]: cutting received bytes into this reader's reply frames; noise and bad frames said.
 //! - [`session`]: the reader as a state machine: connect, secure channel, identity, polling,
 //!   outputs, pairing, supervision.
+//! - [`peripheral`]: the reader's own side, for twins: answers, the secure channel from the
+//!   reader's end, install mode and KEYSET, card data and keys queued for polls.
 #![deny(missing_docs)]
 
 pub mod config;
 pub mod event;
+pub mod peripheral;
 pub mod session;
 pub mod wire;
 
 pub use config::{Config, Random, Scbk, Security};
 pub use event::{CardData, Event, Fault, Identity, KeyBytes, LocalStatus};
 pub use osdp;
+pub use peripheral::{Peripheral, PeripheralConfig, Told};
 pub use session::{Output, Session};

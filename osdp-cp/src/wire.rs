@@ -2,6 +2,8 @@
 //! frame whose length is impossible or whose CRC fails is dropped one byte at a time (the next
 //! SOM may be the real one), and only replies from this reader's address are handed on. Our own
 //! commands echoed back (a two-wire RS-485 adapter hears itself) are skipped without a word.
+//! The reader's side ([`Deframer::for_peripheral`]) is the mirror: commands to its address are
+//! handed on, its own replies echoed back are skipped.
 
 use osdp::packet::ParsedPacket;
 
@@ -36,6 +38,9 @@ impl std::fmt::Display for Rejected {
 #[derive(Debug)]
 pub struct Deframer {
     address: u8,
+    /// The address byte of the frames handed on, and that of our own echoed back.
+    wanted: u8,
+    echo: u8,
     buf: Vec<u8>,
 }
 
@@ -44,6 +49,18 @@ impl Deframer {
     pub fn new(address: u8) -> Self {
         Self {
             address,
+            wanted: address | osdp::REPLY_FLAG,
+            echo: address,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The reader's side: commands to the reader at `address` (0 to 126).
+    pub fn for_peripheral(address: u8) -> Self {
+        Self {
+            address,
+            wanted: address,
+            echo: address | osdp::REPLY_FLAG,
             buf: Vec::new(),
         }
     }
@@ -94,11 +111,11 @@ impl Deframer {
             }
             let frame: Vec<u8> = self.buf.drain(..len).collect();
             let addr = frame[1];
-            if addr == self.address {
-                // Our own command, echoed.
+            if addr == self.echo {
+                // Our own frame, echoed.
                 continue;
             }
-            if addr != self.address | osdp::REPLY_FLAG {
+            if addr != self.wanted {
                 return Some(Err(Rejected::Frame(format!(
                     "a frame for or from address {} (this reader is {})",
                     addr & 0x7f,

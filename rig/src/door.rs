@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use door_agent::settings::DoorSettings;
+use door_agent::settings::{DoorSettings, ReaderSettings};
 use door_agent::{Clock, Devices, Feedback};
+use drivers::display::TextDisplay;
 use drivers::gpio::FileBackend;
 use drivers::sim::{SimCards, SimKeys};
 use sip2::{Charset, Dialect};
@@ -449,8 +450,26 @@ fn start_door_on(
     let door = door_agent::devices::open_door(&settings)?;
     let (card_tx, card_rx) = mpsc::channel(16);
     let (key_tx, key_rx) = mpsc::channel(64);
+    // The OSDP readers the configuration names (on twins at the other end of ptys) beside the
+    // simulated devices, opened as door-agent opens them.
+    let osdp = door_agent::devices::open_inputs(&DoorSettings {
+        readers: settings
+            .readers
+            .iter()
+            .filter(|r| matches!(r, ReaderSettings::Osdp { .. }))
+            .cloned()
+            .collect(),
+        keypad: None,
+        ..settings.clone()
+    })?;
+    forward(osdp.cards, card_tx.clone());
+    forward(osdp.keys, key_tx.clone());
     wire(card_tx, key_tx);
-    let (fb_tx, feedback) = mpsc::channel(256);
+    let (rig_fb, feedback) = mpsc::channel(256);
+    let fb_tx = match osdp.feedback {
+        Some(readers) => both(rig_fb, readers),
+        None => rig_fb,
+    };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let gpio = match &settings.gpio {
         door_agent::settings::GpioBackend::Files(d) => d.clone(),
@@ -461,12 +480,17 @@ fn start_door_on(
     let twin = drivers::display::LcdTwin::new(0x27, lcd);
     let screen =
         drivers::display::Hd44780::start(twin.clone(), drivers::display::NoDelay, 0x27, lcd)?;
+    let display: Box<dyn TextDisplay> = match osdp.display {
+        // The door's words on the OSDP reader's display too.
+        Some(reader) => Box::new(Displays(Box::new(screen), reader)),
+        None => Box::new(screen),
+    };
     let devices = Devices {
         cards: card_rx,
         keys: key_rx,
         door,
         feedback: Some(fb_tx),
-        display: Some(Box::new(screen)),
+        display: Some(display),
         clock,
     };
     let task = tokio::spawn(door_agent::run(settings, registry, devices, async move {
@@ -481,6 +505,45 @@ fn start_door_on(
         gpio,
         display: twin,
     })
+}
+
+/// Forwards what `rx` brings to `tx` until either closes.
+fn forward<T: Send + 'static>(mut rx: mpsc::Receiver<T>, tx: mpsc::Sender<T>) {
+    tokio::spawn(async move {
+        while let Some(v) = rx.recv().await {
+            if tx.send(v).await.is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// One sender of the door's feedback for the rig's channel and the OSDP readers' LEDs.
+fn both(rig: mpsc::Sender<Feedback>, readers: mpsc::Sender<Feedback>) -> mpsc::Sender<Feedback> {
+    let (tx, mut rx) = mpsc::channel::<Feedback>(256);
+    tokio::spawn(async move {
+        while let Some(f) = rx.recv().await {
+            let _ = readers.try_send(f.clone());
+            if rig.send(f).await.is_err() {
+                return;
+            }
+        }
+    });
+    tx
+}
+
+/// The door's words on two displays of one size: the LCD (whose answer counts) and a reader's.
+struct Displays(Box<dyn TextDisplay>, Box<dyn TextDisplay>);
+
+impl TextDisplay for Displays {
+    fn size(&self) -> (usize, usize) {
+        self.0.size()
+    }
+
+    fn show(&mut self, lines: &[String]) -> Result<(), drivers::display::DisplayError> {
+        let _ = self.1.show(lines);
+        self.0.show(lines)
+    }
 }
 
 /// Gives the door a health endpoint on a free loopback port, for [`list_synced`].
@@ -565,6 +628,21 @@ pub async fn demo(
         rig.config.display(),
         rig.gpio.display()
     );
+    let reader = add_osdp_reader(&rig).await?;
+    let line = |who: &str, what: String| println!("  {who:<46} {what}");
+    println!(
+        "\nIts second reader: an OSDP reader twin (the reader's side of OSDP in software) on the\npseudo-terminal {}, fresh from its box, paired as provisioning pairs one:",
+        reader.twin.port().path
+    );
+    line(
+        "secure channel under the install key, KEYSET",
+        format!(
+            "paired: {}; the door's own key in {} (mode 0600)",
+            reader.identity,
+            reader.key_file.display()
+        ),
+    );
+    line("pairing it again with the install key", reader.refused);
     let mut settings = door_agent::settings::load(&rig.config)?;
     // The door reports to the library's console.
     settings.console = Some(console.device("lemi-door-1", "LEMI", &rig.dir.join("state"))?);
@@ -584,7 +662,17 @@ pub async fn demo(
             "engaged (locked)"
         }
     );
-    let line = |who: &str, what: String| println!("  {who:<46} {what}");
+    line(
+        "the OSDP reader",
+        match reader
+            .twin
+            .until(Duration::from_secs(5), |s| s.secure)
+            .await
+        {
+            Some(_) => "in service: the door's secure channel is open under its own key".into(),
+            None => "NOT in service".into(),
+        },
+    );
     let patrons = [
         ("Aino, right PIN", "24680000000011", "1234#"),
         ("Aino, wrong PIN", "24680000000011", "9999#"),
@@ -661,6 +749,8 @@ pub async fn demo(
         "Card shown, no PIN typed (3 s)",
         shown(&door.outcome(Duration::from_secs(10)).await),
     );
+
+    osdp_scene(&mut door, &reader.twin).await;
 
     rig.running.stop();
     println!(
@@ -809,6 +899,201 @@ pub async fn demo(
         events.len()
     );
     Ok(())
+}
+
+/// The demo's OSDP reader, paired and named in the door's configuration.
+#[derive(Debug)]
+pub struct OsdpReader {
+    /// The twin.
+    pub twin: drivers::osdp_twin::OsdpTwin,
+    /// Who it said it is when it was paired.
+    pub identity: osdp_cp::Identity,
+    /// The door's key for it.
+    pub key_file: PathBuf,
+    /// What a second pairing with the install key came to.
+    pub refused: String,
+}
+
+/// Who the demo's OSDP reader says it is.
+pub const OSDP_READER: osdp_cp::Identity = osdp_cp::Identity {
+    vendor: [0x0A, 0x1B, 0x2C],
+    model: 7,
+    version: 2,
+    serial: 0x0012_3456,
+    firmware: [1, 4, 2],
+};
+
+/// An OSDP reader twin fresh from its box on a pseudo-terminal, paired as
+/// `omatoimi-provision --reader osdp:PORT` pairs a reader (a secure channel under the install
+/// key SCBK-D, KEYSET with a new random key, the channel again under that key; the same driver
+/// call), the key written beside the door's configuration under the name provisioning gives it,
+/// and the reader added to it as `[[readers]] kind = "osdp"`, card numbers read as decimal
+/// numbers. (Provisioning itself is not run: it builds its own runtime and a whole device.)
+pub async fn add_osdp_reader(rig: &Rig) -> anyhow::Result<OsdpReader> {
+    use drivers::osdp::{self, key};
+    let twin = drivers::osdp_twin::OsdpTwin::on_pty(drivers::osdp_twin::TwinSettings::fresh(
+        1,
+        OSDP_READER,
+    ))?;
+    let new_key = key::new_key()?;
+    let identity = osdp::pair(&twin.port(), 1, &new_key).await?;
+    // The name omatoimi-provision gives a reader's key beside the configuration.
+    let key_name = provision::render::osdp_key_name(&twin.port().path, 1);
+    let key_file = rig.dir.join(&key_name);
+    key::write_key(&key_file, &new_key)?;
+    // Someone else trying the install key again.
+    let refused = match osdp::pair(&twin.port(), 1, &key::new_key()?).await {
+        Ok(_) => "PAIRED AGAIN: the reader still took the install key".to_owned(),
+        // The driver's words, without the port's name.
+        Err(e) => {
+            let e = e.to_string();
+            format!(
+                "refused: {}",
+                e.split_once(": ").map_or(e.as_str(), |(_, w)| w)
+            )
+        }
+    };
+    let config = std::fs::read_to_string(&rig.config)?.replace(
+        "[gpio]",
+        &format!(
+            "[[readers]]\nkind = \"osdp\"\npath = \"{}\"\naddress = 1\nkey = \"{key_name}\"\nuid = \"decimal\"\n\n[gpio]",
+            twin.port().path
+        ),
+    );
+    std::fs::write(&rig.config, config)?;
+    Ok(OsdpReader {
+        twin,
+        identity,
+        key_file,
+        refused,
+    })
+}
+
+/// A card's number as the bytes an OSDP reader sends for it (big-endian, no leading zeros).
+fn number_bytes(card: &str) -> Vec<u8> {
+    let n: u64 = card.parse().unwrap_or_default();
+    let bytes = n.to_be_bytes();
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(7);
+    bytes[first..].to_vec()
+}
+
+/// What the OSDP reader shows, in a line.
+fn reader_shows(s: &drivers::osdp_twin::Shown) -> String {
+    let led = match (s.led, s.led_blinking) {
+        (None, _) => "off".to_owned(),
+        (Some(c), blink) => format!(
+            "{}{}",
+            format!("{c:?}").to_lowercase(),
+            if blink { ", flashing" } else { "" }
+        ),
+    };
+    format!(
+        "LED {led}, display │{:<16}│{:<16}│",
+        s.lines.first().map_or("", String::as_str),
+        s.lines.get(1).map_or("", String::as_str)
+    )
+}
+
+/// Waits up to `within` for the first thing the reader is told from position `from` of its
+/// log that `f` accepts; its position.
+async fn told_after(
+    twin: &drivers::osdp_twin::OsdpTwin,
+    from: usize,
+    within: Duration,
+    f: impl Fn(&osdp_cp::Told) -> bool,
+) -> Option<usize> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let told = twin.told();
+        if let Some(i) = told.get(from..).and_then(|t| t.iter().position(&f)) {
+            return Some(from + i);
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let n = told.len() as u64;
+        twin.until(left, |s| s.told > n).await?;
+    }
+}
+
+/// Aino at the door's OSDP reader: her card and PIN go through the secure channel, and the
+/// door's answer comes back to the reader's LED, buzzer and display.
+async fn osdp_scene(door: &mut SimDoor, twin: &drivers::osdp_twin::OsdpTwin) {
+    use osdp_cp::Told;
+    use osdp_cp::osdp::command::LedColor;
+    let line = |who: &str, what: String| println!("  {who:<46} {what}");
+    println!(
+        "\nAt the door's OSDP reader (secure channel: card data and keys MACed and encrypted):"
+    );
+    // The door's words for `f`, as the reader's two lines show them.
+    let words = |f: &Feedback| {
+        door_agent::sign::words(f, "en").map(|w| {
+            let mut lines = display::wrap(&w, 16, usize::MAX);
+            lines.truncate(2);
+            lines.resize(2, String::new());
+            lines
+                .iter()
+                .map(|l| drivers::osdp::convert::ascii(l, 16).trim_end().to_owned())
+                .collect::<Vec<_>>()
+        })
+    };
+    let led = |color: LedColor| move |t: &Told| matches!(t, Told::Led(c) if c.records.first().is_some_and(|r| r.temporary.on_color == color));
+    let wait = Duration::from_secs(10);
+    for (who, pin, color) in [
+        ("Aino, right PIN", "1234#", LedColor::Green),
+        ("Aino, wrong PIN", "9999#", LedColor::Red),
+    ] {
+        let started = std::time::Instant::now();
+        // What the reader is told from now on; the door's answers to the scene before may
+        // still be on their way to it.
+        let mark = twin.told().len();
+        twin.present_bytes(&number_bytes("24680000000011"));
+        let asking = words(&Feedback::EnterPin);
+        let amber = told_after(twin, mark, wait, led(LedColor::Amber)).await;
+        let asked = match amber {
+            Some(_) => twin
+                .until(wait, |s| Some(&s.lines) == asking.as_ref())
+                .await
+                .map_or("the PIN asked for, not in words".into(), |s| {
+                    reader_shows(&s)
+                }),
+            None => "the PIN was NOT asked for".into(),
+        };
+        line(&format!("{who}: card on the reader"), asked);
+        twin.type_keys(pin);
+        let f = door.outcome(wait).await;
+        line(
+            &format!("{who}: {pin} on its keypad"),
+            format!("{}  [{} ms]", shown(&f), started.elapsed().as_millis()),
+        );
+        let answered = told_after(twin, amber.unwrap_or(mark), wait, led(color)).await;
+        let beeps = match answered {
+            Some(at) => told_after(twin, at, wait, |t| matches!(t, Told::Buzzer(_)))
+                .await
+                .and_then(|i| match twin.told().get(i) {
+                    Some(Told::Buzzer(b)) => Some(b.count),
+                    _ => None,
+                }),
+            None => None,
+        };
+        let want = f.as_ref().and_then(words);
+        let told = twin
+            .until(wait, |s| Some(&s.lines) == want.as_ref())
+            .await
+            .unwrap_or_else(|| twin.shown());
+        line(
+            "",
+            format!(
+                "the reader was told: {}, {} beep{}",
+                reader_shows(&told),
+                beeps.unwrap_or_default(),
+                if beeps == Some(1) { "" } else { "s" }
+            ),
+        );
+        if matches!(f, Some(Feedback::Welcome { .. })) && door.released_soon().await {
+            door.set_open(true);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            door.set_open(false);
+        }
+    }
 }
 
 /// The door for a person at a terminal: type `card 24680000000011`, then the PIN and `#`

@@ -123,3 +123,57 @@ async fn a_refused_patron_reads_why_on_the_doors_display() {
     door.shut_down().await.unwrap();
     rig.running.stop();
 }
+
+/// The demo's door with its OSDP reader twin, paired at start as provisioning pairs one: a card
+/// and a PIN through the secure channel open the door, and the reader's LED, buzzer and display
+/// show the door's answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patron_at_the_doors_osdp_reader_is_let_in_and_the_reader_shows_it() {
+    use osdp_cp::osdp::command::LedColor;
+    let tmp = tempfile::tempdir().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
+    let rig = rig::door::rig(
+        tmp.path(),
+        &fixtures,
+        "",
+        rig::door::nine_pm_on(e2e::daemons_now()),
+        72,
+    )
+    .await
+    .unwrap();
+    let reader = rig::door::add_osdp_reader(&rig).await.unwrap();
+    assert_eq!(reader.identity, rig::door::OSDP_READER);
+    assert!(reader.refused.starts_with("refused"), "{}", reader.refused);
+    assert_eq!(
+        drivers::osdp::key::read_key(&reader.key_file).ok(),
+        reader.twin.key()
+    );
+    let settings = door_agent::settings::load(&rig.config).unwrap();
+    let mut door = rig::door::start_door(settings, rig.clock.clock()).unwrap();
+    let twin = &reader.twin;
+    let resting = twin
+        .until(Duration::from_secs(5), |s| {
+            s.secure && s.lines == ["Show your card", "to the reader."]
+        })
+        .await;
+    assert!(resting.is_some(), "{:?}", twin.shown());
+
+    // 24680000000011 as 48 bits of card data.
+    twin.present_bytes(&[0x16, 0x72, 0x42, 0xa2, 0x10, 0x0b]);
+    let asked = twin
+        .until(Duration::from_secs(5), |s| s.led == Some(LedColor::Amber))
+        .await;
+    assert!(asked.is_some(), "{:?}", twin.shown());
+    twin.type_keys("1234#");
+    let f = door.outcome(Duration::from_secs(10)).await;
+    assert!(matches!(f, Some(Feedback::Welcome { .. })), "{f:?}");
+    assert!(door.released_soon().await, "the relay was not released");
+    let shown = twin
+        .until(Duration::from_secs(5), |s| {
+            s.led == Some(LedColor::Green)
+                && s.lines.first().is_some_and(|l| l.starts_with("Terve"))
+        })
+        .await;
+    assert!(shown.is_some(), "{:?}", twin.shown());
+    door.shut_down().await.unwrap();
+}

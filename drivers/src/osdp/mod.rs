@@ -341,6 +341,9 @@ async fn drive(
             }
         };
         port_failed = false;
+        // Bytes that came before the port was ours (a reader's reply to the last poll of
+        // whoever had it before) answer nothing of ours.
+        let _ = tokio_serial::SerialPort::clear(&line, tokio_serial::ClearBuffer::Input);
         let mut buf = [0u8; 512];
         loop {
             let mut failed = None;
