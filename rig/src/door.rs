@@ -450,13 +450,18 @@ fn start_door_on(
     let door = door_agent::devices::open_door(&settings)?;
     let (card_tx, card_rx) = mpsc::channel(16);
     let (key_tx, key_rx) = mpsc::channel(64);
-    // The OSDP readers the configuration names (on twins at the other end of ptys) beside the
-    // simulated devices, opened as door-agent opens them.
+    // The OSDP readers and serial scanners the configuration names (on twins at the other end
+    // of ptys) beside the simulated devices, opened as door-agent opens them.
     let osdp = door_agent::devices::open_inputs(&DoorSettings {
         readers: settings
             .readers
             .iter()
-            .filter(|r| matches!(r, ReaderSettings::Osdp { .. }))
+            .filter(|r| {
+                matches!(
+                    r,
+                    ReaderSettings::Osdp { .. } | ReaderSettings::Serial { .. }
+                )
+            })
             .cloned()
             .collect(),
         keypad: None,
@@ -629,6 +634,7 @@ pub async fn demo(
         rig.gpio.display()
     );
     let reader = add_osdp_reader(&rig).await?;
+    let mut phone = add_phone_scanner(&rig)?;
     let line = |who: &str, what: String| println!("  {who:<46} {what}");
     println!(
         "\nIts second reader: an OSDP reader twin (the reader's side of OSDP in software) on the\npseudo-terminal {}, fresh from its box, paired as provisioning pairs one:",
@@ -751,6 +757,7 @@ pub async fn demo(
     );
 
     osdp_scene(&mut door, &reader.twin).await;
+    phone_scene(&mut door, &mut phone).await;
 
     rig.running.stop();
     println!(
@@ -912,6 +919,95 @@ pub struct OsdpReader {
     pub key_file: PathBuf,
     /// What a second pairing with the install key came to.
     pub refused: String,
+}
+
+/// A 2D barcode scanner on a pseudo-terminal, as the door reads it (`[[readers]] kind =
+/// "serial"` with the card rule for the library app's QR link, `card = { query = "number" }`);
+/// what is written here is what the scanner sends.
+#[allow(missing_debug_implementations)]
+pub struct PhoneScanner {
+    /// The scanner's end of the line.
+    pub line: tokio_serial::SerialStream,
+    /// The door's end, held open so that the line stays while the door opens and reads it.
+    _door_end: tokio_serial::SerialStream,
+}
+
+impl PhoneScanner {
+    /// The scanner reads `code` (a phone's screen held to it), with its AIM identifier for a
+    /// QR code and a carriage return, as such scanners send.
+    pub async fn scan(&mut self, code: &str) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.line
+            .write_all(format!("]Q1{code}\r\n").as_bytes())
+            .await?;
+        self.line.flush().await
+    }
+}
+
+/// Adds a 2D scanner on a pseudo-terminal to the rig's door, reading phone library cards: the
+/// card number is the `number` parameter of the app's QR link.
+pub fn add_phone_scanner(rig: &Rig) -> anyhow::Result<PhoneScanner> {
+    use tokio_serial::SerialPort;
+    let (line, door_end) = tokio_serial::SerialStream::pair()?;
+    let path = door_end
+        .name()
+        .ok_or_else(|| anyhow::anyhow!("the scanner's pseudo-terminal has no name"))?;
+    let config = std::fs::read_to_string(&rig.config)?.replace(
+        "[gpio]",
+        &format!(
+            "[[readers]]\nkind = \"serial\"\npath = \"{path}\"\ncard = {{ query = \"number\" }}\n\n[gpio]"
+        ),
+    );
+    std::fs::write(&rig.config, config)?;
+    Ok(PhoneScanner {
+        line,
+        _door_end: door_end,
+    })
+}
+
+/// A patron shows the library app's card on a phone: its QR link opens the door with the PIN;
+/// a QR code that is no library card (a menu's link) is refused without being quoted.
+async fn phone_scene(door: &mut SimDoor, scanner: &mut PhoneScanner) {
+    let line = |who: &str, what: String| println!("  {who:<46} {what}");
+    println!("\nAt the door's 2D scanner (a phone's screen held to it):");
+    let wait = Duration::from_secs(10);
+    let started = std::time::Instant::now();
+    let asked = match scanner
+        .scan("https://heili.finna.fi/MyResearch/LibraryCard?number=24680000000011")
+        .await
+    {
+        Ok(()) => {
+            let deadline = tokio::time::Instant::now() + wait;
+            loop {
+                match tokio::time::timeout_at(deadline, door.feedback.recv()).await {
+                    Ok(Some(Feedback::EnterPin)) => break "asks for the PIN".to_owned(),
+                    Ok(Some(f @ (Feedback::Welcome { .. } | Feedback::Denied { .. }))) => {
+                        break shown(&Some(f));
+                    }
+                    Ok(Some(_)) => continue,
+                    Ok(None) | Err(_) => break "NO ANSWER".to_owned(),
+                }
+            }
+        }
+        Err(e) => format!("the scanner's line failed: {e}"),
+    };
+    line("Aino's phone card (the app's QR link)", asked);
+    door.keys.type_text("1234#").await;
+    let f = door.outcome(wait).await;
+    line(
+        "Aino types 1234#",
+        format!("{}  [{} ms]", shown(&f), started.elapsed().as_millis()),
+    );
+    if matches!(f, Some(Feedback::Welcome { .. })) && door.released_soon().await {
+        door.set_open(true);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        door.set_open(false);
+    }
+    let refused = match scanner.scan("https://kahvila.example/menu?table=7").await {
+        Ok(()) => shown(&door.outcome(wait).await),
+        Err(e) => format!("the scanner's line failed: {e}"),
+    };
+    line("A café menu's QR code", refused);
 }
 
 /// Who the demo's OSDP reader says it is.

@@ -43,8 +43,11 @@ async fn a_refused_patron_reads_why_on_the_doors_display() {
         door.display.lines()
     );
 
-    // A lending ban: refused, and why.
+    // A lending ban: refused, and why. The library system takes 400 ms to answer, so that the
+    // door's "Checking…" is on the display long enough to be seen whatever else the machine does.
+    latency(&rig.running, 400).await;
     let f = door.try_card("24680000000037", "1111#").await;
+    latency(&rig.running, 0).await;
     assert!(
         matches!(
             f,
@@ -176,4 +179,71 @@ async fn a_patron_at_the_doors_osdp_reader_is_let_in_and_the_reader_shows_it() {
         .await;
     assert!(shown.is_some(), "{:?}", twin.shown());
     door.shut_down().await.unwrap();
+}
+
+/// The demo's door with a 2D scanner on a pseudo-terminal: a phone library card's QR link (the
+/// card number in its `number` parameter, after the scanner's AIM identifier) and the PIN open
+/// the door; a QR code that is no card is refused as unreadable, and no scan is quoted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_cards_qr_code_opens_the_door() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
+    let rig = rig::door::rig(
+        tmp.path(),
+        &fixtures,
+        "",
+        rig::door::nine_pm_on(e2e::daemons_now()),
+        72,
+    )
+    .await
+    .unwrap();
+    let mut phone = rig::door::add_phone_scanner(&rig).unwrap();
+    let settings = door_agent::settings::load(&rig.config).unwrap();
+    let mut door = rig::door::start_door(settings, rig.clock.clock()).unwrap();
+    phone
+        .scan("https://heili.finna.fi/MyResearch/LibraryCard?number=24680000000011")
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline, door.feedback.recv()).await {
+            Ok(Some(Feedback::EnterPin)) => break,
+            Ok(Some(Feedback::Denied { reason, .. })) => panic!("refused: {reason:?}"),
+            Ok(Some(_)) => continue,
+            other => panic!("the phone card was not read: {other:?}"),
+        }
+    }
+    door.keys.type_text("1234#").await;
+    let f = door.outcome(Duration::from_secs(10)).await;
+    assert!(matches!(f, Some(Feedback::Welcome { .. })), "{f:?}");
+    assert!(door.released_soon().await, "the relay was not released");
+
+    phone
+        .scan("https://kahvila.example/menu?table=7")
+        .await
+        .unwrap();
+    match door.outcome(Duration::from_secs(10)).await {
+        Some(Feedback::Denied { reason, .. }) => {
+            assert_eq!(reason, access::policy::Reason::UnreadableCard)
+        }
+        other => panic!("{other:?}"),
+    }
+    door.shut_down().await.unwrap();
+}
+
+/// Sets the library system's delay before each answer, through the simulator's control port.
+async fn latency(sim: &library_sim::server::Running, ms: u64) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let Some(control) = sim.control else {
+        panic!("the simulator has no control port");
+    };
+    let mut s = tokio::net::TcpStream::connect(control).await.unwrap();
+    s.write_all(format!("latency {ms}\n").as_bytes())
+        .await
+        .unwrap();
+    let mut line = String::new();
+    tokio::io::BufReader::new(s)
+        .read_line(&mut line)
+        .await
+        .unwrap();
 }
