@@ -28,6 +28,7 @@ pub fn title(rule: Rule) -> &'static str {
         Rule::PinGuessing => "Card locked after wrong PINs",
         Rule::PaperOut => "Printer out of paper",
         Rule::QueueConflict => "Offline loan conflict",
+        Rule::ReaderLost => "Card reader lost",
     }
 }
 

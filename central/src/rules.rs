@@ -30,11 +30,14 @@ pub enum Rule {
     PaperOut,
     /// A loan made offline conflicted with the library system's record.
     QueueConflict,
+    /// A door's card reader stopped answering or could no longer be trusted (an OSDP reader:
+    /// no reply, another key than the door's, a bad MAC, its tamper switch or power).
+    ReaderLost,
 }
 
 impl Rule {
     /// Every rule, in the order pages list them.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::ForcedOpen,
         Self::HeldOpen,
         Self::Tamper,
@@ -43,6 +46,7 @@ impl Rule {
         Self::PinGuessing,
         Self::PaperOut,
         Self::QueueConflict,
+        Self::ReaderLost,
     ];
 
     /// Its name in `central.toml`, the database and messages.
@@ -56,6 +60,7 @@ impl Rule {
             Self::PinGuessing => "pin-guessing",
             Self::PaperOut => "paper-out",
             Self::QueueConflict => "queue-conflict",
+            Self::ReaderLost => "reader-lost",
         }
     }
 
@@ -74,7 +79,7 @@ impl Rule {
     pub fn lasting(self) -> bool {
         matches!(
             self,
-            Self::HeldOpen | Self::ForcedOpen | Self::Silent | Self::PaperOut
+            Self::HeldOpen | Self::ForcedOpen | Self::Silent | Self::PaperOut | Self::ReaderLost
         )
     }
 }
@@ -88,6 +93,7 @@ pub fn raised_by(kind: &str, code: Option<&str>) -> Option<Rule> {
         ("security", Some("list-refused")) => Some(Rule::ListRefused),
         ("denied", Some("pin-locked-out")) => Some(Rule::PinGuessing),
         ("queue-conflict", _) => Some(Rule::QueueConflict),
+        ("device", Some("reader-lost")) => Some(Rule::ReaderLost),
         _ => None,
     }
 }
@@ -98,7 +104,9 @@ pub fn cleared_by(kind: &str, code: Option<&str>) -> &'static [Rule] {
     match (kind, code) {
         ("alarm-cleared", Some("forced-open")) => &[Rule::ForcedOpen],
         ("alarm-cleared", Some("held-open")) => &[Rule::HeldOpen],
-        ("daemon", Some("started")) => &[Rule::ForcedOpen, Rule::HeldOpen],
+        ("device", Some("reader-found")) => &[Rule::ReaderLost],
+        // A door that starts again opens its readers again, and says again which it lost.
+        ("daemon", Some("started")) => &[Rule::ForcedOpen, Rule::HeldOpen, Rule::ReaderLost],
         _ => &[],
     }
 }
@@ -228,6 +236,15 @@ mod tests {
             Some(Rule::PinGuessing)
         );
         assert_eq!(raised_by("queue-conflict", None), Some(Rule::QueueConflict));
+        assert_eq!(
+            raised_by("device", Some("reader-lost")),
+            Some(Rule::ReaderLost)
+        );
+        assert_eq!(
+            cleared_by("device", Some("reader-found")),
+            &[Rule::ReaderLost]
+        );
+        assert_eq!(raised_by("device", Some("reader-found")), None);
         for (kind, code) in [
             ("entry", None),
             ("denied", Some("wrong-pin")),
@@ -243,7 +260,7 @@ mod tests {
         );
         assert_eq!(
             cleared_by("daemon", Some("started")),
-            &[Rule::ForcedOpen, Rule::HeldOpen]
+            &[Rule::ForcedOpen, Rule::HeldOpen, Rule::ReaderLost]
         );
         assert!(cleared_by("alarm", Some("held-open")).is_empty());
     }

@@ -89,6 +89,11 @@ const PHRASES: &[(&str, &str, &str)] = &[
         "Skrivaren har slut på papper",
     ),
     (
+        "Card reader lost",
+        "Kortinlukija kadonnut",
+        "Kortläsaren borta",
+    ),
+    (
         "Offline loan conflict",
         "Varatilan lainan ristiriita",
         "Konflikt i reservlån",

@@ -741,6 +741,50 @@ async fn a_forced_door_reaches_the_console_within_seconds() {
     assert_eq!(alarms().await, vec!["forced-open".to_owned()]);
     assert!(took < Duration::from_secs(10), "{took:?}");
     door.set_open(false);
+
+    // A card reader the door loses (an OSDP reader cut off, say) is an alarm that lasts until
+    // the reader is back.
+    let reader_alarm = || async {
+        use sqlx::Row;
+        sqlx::query("SELECT cleared_at FROM alarms WHERE device_id = $1 AND rule = $2")
+            .bind("lemi-door-1")
+            .bind("reader-lost")
+            .fetch_all(db.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get::<Option<i64>, _>("cleared_at").unwrap().is_some())
+            .collect::<Vec<bool>>()
+    };
+    door.cards
+        .send(drivers::card::CardEvent::ReaderLost {
+            reader: "osdp:/dev/ttyUSB0#1".into(),
+            why: "no reply to POLL in 3 tries of 200 ms".into(),
+        })
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reader_alarm().await != vec![false] {
+        assert!(
+            Instant::now() < deadline,
+            "no open reader-lost alarm: {:?}",
+            reader_alarm().await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    door.cards
+        .send(drivers::card::CardEvent::ReaderFound {
+            reader: "osdp:/dev/ttyUSB0#1".into(),
+        })
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reader_alarm().await != vec![true] {
+        assert!(
+            Instant::now() < deadline,
+            "the reader-lost alarm was not cleared: {:?}",
+            reader_alarm().await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // A status snapshot with the door's gauges.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
