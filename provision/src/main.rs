@@ -159,7 +159,7 @@ struct DoorArgs {
     #[arg(long)]
     tamper_pin: Option<u8>,
     /// A card reader: pcsc, pcsc:NAME, serial:/dev/ttyACM0, keyboard:/dev/input/by-id/…-event-kbd,
-    /// wiegand:D0,D1 or osdp:/dev/ttyUSB0[,ADDRESS] (an OSDP reader in install mode, paired now)
+    /// wiegand:D0,D1 or osdp:/dev/ttyUSB0[,address=N] (an OSDP reader in install mode, paired now)
     /// (repeatable).
     #[arg(long = "reader")]
     readers: Vec<String>,

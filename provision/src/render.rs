@@ -422,7 +422,7 @@ fn kiosk(a: &Answers) -> String {
 }
 
 /// A door's card reader, from `pcsc`, `pcsc:NAME`, `serial:PATH`, `keyboard:PATH`,
-/// `wiegand:D0,D1` or `osdp:PATH[,ADDRESS]`.
+/// `wiegand:D0,D1` or `osdp:PATH[,ADDRESS]` (or `,address=ADDRESS`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reader {
     /// PC/SC, optionally one reader by name.
@@ -477,7 +477,8 @@ impl Reader {
             && spec.starts_with('/')
         {
             let (path, address) = match spec.rsplit_once(',') {
-                Some((p, a)) => match a.trim().parse::<u8>() {
+                // `,3` or `,address=3`.
+                Some((p, a)) => match a.trim().trim_start_matches("address=").parse::<u8>() {
                     Ok(a) if a <= 126 => (p, a),
                     _ => return Err(format!("`{text}`: the OSDP address is 0 to 126")),
                 },
@@ -562,6 +563,13 @@ mod tests {
             Ok(Reader::Osdp {
                 path: "/dev/ttyUSB0".into(),
                 address: 3
+            })
+        );
+        assert_eq!(
+            Reader::parse("osdp:/dev/ttyUSB0,address=1"),
+            Ok(Reader::Osdp {
+                path: "/dev/ttyUSB0".into(),
+                address: 1
             })
         );
         assert_eq!(
