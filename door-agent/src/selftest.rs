@@ -371,9 +371,9 @@ async fn input_checks(s: &DoorSettings, tech: &Technician<'_>, out: &mut Vec<Che
     }
 }
 
-/// A card read by one of the readers (`found`: each one's check above, `None` where it cannot
-/// be known), within the technician's wait. When every reader was found missing no card can
-/// come: the wait is skipped, and the line says so.
+/// A card read by each of the readers (`found`: each one's check above, `None` where it cannot
+/// be known), within the technician's wait: a reader found missing is not waited for, and when
+/// every reader was found missing no card can come: the wait is skipped, and the line says so.
 async fn card_read(
     found: &[Option<bool>],
     cards: &mut tokio::sync::mpsc::Receiver<CardEvent>,
@@ -387,16 +387,39 @@ async fn card_read(
             "skipped: no reader was found (see above)",
         );
     }
-    (tech.say)(&format!(
-        "Present a library card to the reader within {}.",
-        secs(tech.wait)
-    ));
+    // The readers a card can come from: each present, or not to be known before a card.
+    let expected = found.iter().filter(|f| **f != Some(false)).count().max(1);
+    (tech.say)(&if expected == 1 {
+        format!(
+            "Present a library card to the reader within {}.",
+            secs(tech.wait)
+        )
+    } else {
+        format!(
+            "Present a library card to each of the {expected} readers in turn within {}.",
+            secs(tech.wait)
+        )
+    });
     let deadline = tokio::time::Instant::now() + tech.wait;
     let mut trouble = None;
+    let mut read: Vec<String> = Vec::new();
     loop {
         match tokio::time::timeout_at(deadline, cards.recv()).await {
             Ok(Some(CardEvent::Card { reader, .. })) => {
-                break check("card read", true, format!("a card was read by {reader}"));
+                if !read.contains(&reader) {
+                    read.push(reader);
+                }
+                if read.len() >= expected {
+                    break check(
+                        "card read",
+                        true,
+                        format!("a card was read by {}", read.join(", ")),
+                    );
+                }
+                (tech.say)(&format!(
+                    "Read by {}; now the next reader.",
+                    read.last().map_or("", String::as_str)
+                ));
             }
             Ok(Some(CardEvent::Unreadable { reader, why })) => {
                 trouble = Some(format!("{reader}: unreadable: {why}"));
@@ -406,6 +429,19 @@ async fn card_read(
             }
             Ok(Some(_)) => {}
             Ok(None) => break check("card read", false, "every reader stopped"),
+            Err(_) if !read.is_empty() => {
+                break check(
+                    "card read",
+                    false,
+                    format!(
+                        "a card was read by {}, but none by the other {} reader(s) in {}{}",
+                        read.join(", "),
+                        expected - read.len(),
+                        secs(tech.wait),
+                        trouble.map(|t| format!(" (last: {t})")).unwrap_or_default()
+                    ),
+                );
+            }
             Err(_) => {
                 break check(
                     "card read",
@@ -584,6 +620,51 @@ mod tests {
             assert_eq!(line.detail, "no card read in 20.0 s", "{found:?}");
             assert!(told[0].starts_with("Present a library card"), "{told:?}");
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_card_is_asked_for_on_each_reader_there() {
+        let card = |reader: &str| CardEvent::Card {
+            number: redact::CardNumber::new("24680000000011"),
+            reader: reader.into(),
+        };
+        let run = |events: Vec<CardEvent>| async move {
+            let told = std::sync::Mutex::new(Vec::new());
+            let say = |text: &str| told.lock().unwrap().push(text.to_owned());
+            let tech = Technician {
+                wait: Duration::from_secs(20),
+                show: Duration::from_secs(1),
+                say: &say,
+            };
+            let (tx, mut cards) = tokio::sync::mpsc::channel(8);
+            for e in events {
+                tx.send(e).await.unwrap();
+            }
+            let line = card_read(&[Some(true), Some(false), None], &mut cards, &tech).await;
+            drop(tx);
+            (line, told.into_inner().unwrap())
+        };
+        // Two readers can answer (one was found missing): a card on each, the same one twice
+        // counting once.
+        let (line, told) = run(vec![
+            card("osdp:/dev/ttyUSB0#1"),
+            card("osdp:/dev/ttyUSB0#1"),
+            card("wiegand"),
+        ])
+        .await;
+        assert!(line.ok, "{}", line.detail);
+        assert_eq!(
+            line.detail,
+            "a card was read by osdp:/dev/ttyUSB0#1, wiegand"
+        );
+        assert!(told[0].contains("each of the 2 readers"), "{told:?}");
+        // Only one of them reads: the line says which, and how many did not.
+        let (line, _) = run(vec![card("wiegand")]).await;
+        assert!(!line.ok);
+        assert_eq!(
+            line.detail,
+            "a card was read by wiegand, but none by the other 1 reader(s) in 20.0 s"
+        );
     }
 
     #[tokio::test]

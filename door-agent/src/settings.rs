@@ -599,12 +599,14 @@ impl DoorSettings {
         }
     }
 
-    /// Keys are typed at this door: on `[keypad]`, or on a Wiegand reader's own keypad.
+    /// Keys are typed at this door: on `[keypad]`, on a Wiegand reader's own keypad, or on an
+    /// OSDP reader's (the only keypad an OSDP door without `[keypad]` can have).
     pub fn has_keypad(&self) -> bool {
         self.keypad.is_some()
-            || self.readers.iter().any(
-                |r| matches!(r, ReaderSettings::Wiegand { keys, .. } if *keys != KeyBursts::None),
-            )
+            || self.readers.iter().any(|r| {
+                matches!(r, ReaderSettings::Wiegand { keys, .. } if *keys != KeyBursts::None)
+                    || matches!(r, ReaderSettings::Osdp { .. })
+            })
     }
 
     /// The lock relay's part of the settings.

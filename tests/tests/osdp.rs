@@ -799,11 +799,15 @@ async fn provisioning_pairs_an_osdp_reader_and_the_door_uses_the_key_it_wrote() 
             .unwrap();
         let stderr = child.stderr.take().unwrap();
         let (asked_tx, asked) = std_mpsc::channel();
+        let (key_tx, key_asked) = std_mpsc::channel();
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stderr).lines() {
                 let Ok(line) = line else { return };
                 if line.contains("Present a library card") {
                     let _ = asked_tx.send(());
+                }
+                if line.contains("Press any key") {
+                    let _ = key_tx.send(());
                 }
             }
         });
@@ -815,6 +819,14 @@ async fn provisioning_pairs_an_osdp_reader_and_the_door_uses_the_key_it_wrote() 
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
         pd.say(&format!("card 26 {}", wiegand_26()));
+        // The reader's keypad is the door's: a key is asked for on it too.
+        let until = Instant::now() + Duration::from_secs(25);
+        while key_asked.try_recv().is_err() {
+            assert!(Instant::now() < until, "the selftest asked for no key");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        pd.say("keys 5");
         let table = String::from_utf8_lossy(&out.await.unwrap().unwrap().stdout).into_owned();
         assert!(
             table
@@ -829,6 +841,7 @@ async fn provisioning_pairs_an_osdp_reader_and_the_door_uses_the_key_it_wrote() 
             "{table}"
         );
         assert!(table.contains("ok    card read"), "{table}");
+        assert!(table.contains("ok    keypad"), "{table}");
     }
 
     // Again: the key is kept, the reader left alone.
