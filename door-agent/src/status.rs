@@ -97,29 +97,13 @@ pub fn words(gauges: &[(String, String)], zone: &Zone, now: DateTime<Utc>) -> St
         "offline list",
         match num("allowlist_version") {
             None => "NONE applied: without the library system nobody gets in".into(),
-            Some(v) => {
-                let mut text = format!("version {}", v as i64);
-                if let Some(t) = time("allowlist_last_sync_timestamp_seconds") {
-                    text.push_str(&format!(
-                        ", checked {} ({})",
-                        zone.when(t, now),
-                        ago(now.timestamp() - t)
-                    ));
-                }
-                if let Some(t) = time("allowlist_expires_timestamp_seconds") {
-                    let left = t - now.timestamp();
-                    if left > 0 {
-                        text.push_str(&format!(
-                            ", expires {} (in {})",
-                            zone.when(t, now),
-                            duration(left)
-                        ));
-                    } else {
-                        text.push_str(&format!(", EXPIRED {} ({})", zone.when(t, now), ago(-left)));
-                    }
-                }
-                text
-            }
+            Some(v) => offline::status::list_words(
+                v as i64,
+                time("allowlist_last_sync_timestamp_seconds"),
+                time("allowlist_expires_timestamp_seconds"),
+                zone,
+                now,
+            ),
         },
     );
     if let (Some(ok), Some(t)) = (num("selftest_ok"), time("selftest_timestamp_seconds")) {

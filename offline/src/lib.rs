@@ -19,6 +19,7 @@
 //! - [`lookup`]: card + PIN against the list in force, with lockout and the expired-list policy.
 //! - [`sync`]: fetching head, delta or full list over HTTPS with conditional requests.
 //! - [`selftest`]: the network half of both daemons' `selftest` (the table is `daemon::selftest`).
+//! - [`status`]: the list in the words of the door's and the kiosk's `status`.
 #![deny(missing_docs)]
 
 pub mod apply;
@@ -27,6 +28,7 @@ pub mod failures;
 pub mod learned;
 pub mod lookup;
 pub mod selftest;
+pub mod status;
 pub mod store;
 pub mod sync;
 pub mod verify;
