@@ -41,6 +41,7 @@
 //!   reader's end, install mode and KEYSET, card data and keys queued for polls.
 #![deny(missing_docs)]
 
+mod codes;
 pub mod config;
 pub mod event;
 pub mod peripheral;
