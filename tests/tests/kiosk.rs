@@ -57,6 +57,22 @@ async fn started(extra: &str) -> (tempfile::TempDir, sim::Rig, SimKiosk) {
     (tmp, rig, k)
 }
 
+/// What the library system says of `item`'s status now.
+async fn item_status(rig: &sim::Rig, item: &str) -> registry::ItemStatus {
+    registry::AnyRegistry::start(
+        kiosk::settings::load(&rig.config)
+            .unwrap()
+            .registry
+            .as_ref()
+            .unwrap(),
+    )
+    .unwrap()
+    .item(item)
+    .await
+    .unwrap()
+    .status
+}
+
 async fn log_in(k: &mut SimKiosk, card: &str, pin: &str) -> View {
     k.wait_for(WAIT, |v| v.screen == Screen::Welcome)
         .await
@@ -316,19 +332,8 @@ async fn wrong_pins_strangers_bans_a_stubborn_tag_and_an_empty_printer() {
         (r.state, r.outcome),
         (RowState::Failed, Outcome::SecurityFailed)
     );
-    let facts = registry::AnyRegistry::start(
-        kiosk::settings::load(&rig.config)
-            .unwrap()
-            .registry
-            .as_ref()
-            .unwrap(),
-    )
-    .unwrap()
-    .item("HE0000002")
-    .await
-    .unwrap();
     assert_eq!(
-        facts.status,
+        item_status(&rig, "HE0000002").await,
         registry::ItemStatus::Available,
         "the loan was undone"
     );
@@ -347,19 +352,8 @@ async fn wrong_pins_strangers_bans_a_stubborn_tag_and_an_empty_printer() {
     let tag = k.pad.tag(uid).unwrap();
     assert!(tag.eas, "the gate still sounds for it");
     assert_eq!(tag.afi, 0x07, "its AFI was put back to secured");
-    let facts = registry::AnyRegistry::start(
-        kiosk::settings::load(&rig.config)
-            .unwrap()
-            .registry
-            .as_ref()
-            .unwrap(),
-    )
-    .unwrap()
-    .item("HE0000009")
-    .await
-    .unwrap();
     assert_eq!(
-        facts.status,
+        item_status(&rig, "HE0000009").await,
         registry::ItemStatus::Available,
         "the loan was undone"
     );
