@@ -157,10 +157,6 @@ impl Health {
                 }
             }
         }
-        metrics.set(
-            "omatoimi_events",
-            "events held in the log",
-            self.events.len() as f64,
-        );
+        eventlog::gauges(&self.events, metrics, now);
     }
 }

@@ -20,10 +20,12 @@
 //! - [`selftest`]: the technician's check of every part.
 #![deny(missing_docs)]
 
-pub mod control;
 pub mod devices;
 pub mod door;
-pub mod events;
+/// The event log, shared with the kiosk.
+pub use eventlog as events;
+/// Staff questions to the running door.
+pub use eventlog::control;
 pub mod health;
 pub mod patron;
 pub mod selftest;
@@ -38,12 +40,10 @@ use std::time::Duration;
 pub use access::door::Feedback;
 use access::door::{Command, Door, Input, Now};
 use access::pin::Key;
-use allowlist::CardKey;
 use chrono::{DateTime, Utc};
 use drivers::card::CardEvent;
 use drivers::gpio::DoorIo;
 use offline::{OfflineList, Verifier};
-use redact::CardNumber;
 use registry::Registry;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -79,12 +79,7 @@ pub struct Devices {
     pub clock: Clock,
 }
 
-/// The card's pseudonym in the event log: 32 hex digits of the keyed hash the allow-list uses, so
-/// the library (which holds the card key) can resolve it in its own system and nobody else can.
-pub fn pseudonym(key: &CardKey, card: &CardNumber) -> String {
-    let hash = key.hash(card);
-    hash.0.iter().take(16).map(|b| format!("{b:02x}")).collect()
-}
+pub use eventlog::pseudonym;
 
 /// Runs the door until `shutdown` completes; then the lock is engaged and the log flushed.
 pub async fn run<R: Registry + Clone + 'static>(
@@ -667,31 +662,19 @@ fn purge<R: Registry + Clone>(
     settings: &DoorSettings,
     clock: &Clock,
 ) {
-    let cutoff = clock().timestamp_millis()
-        - i64::try_from(settings.retention.as_millis()).unwrap_or(i64::MAX);
-    match events.purge_before(cutoff) {
-        Ok(0) => {}
-        Ok(n) => tracing::info!("event log: {n} events past the retention purged"),
-        Err(e) => tracing::error!("event log purge: {e}"),
-    }
-    let cutoff = clock().timestamp_millis()
-        - i64::try_from(settings.security_retention.as_millis()).unwrap_or(i64::MAX);
-    match events.purge_security_before(cutoff) {
-        Ok(0) => {}
-        Ok(n) => tracing::info!("security log: {n} events past its retention purged"),
-        Err(e) => tracing::error!("security log purge: {e}"),
-    }
+    eventlog::purge(
+        events,
+        clock().timestamp_millis(),
+        settings.retention,
+        settings.security_retention,
+    );
     // The wrong-PIN records of offline checks whose window and lockout are over.
     verifier.purge_logged(clock().timestamp());
 }
 
 /// A security event with no door movement, in both logs and on the `security` log target.
 fn security_event(events: &EventLog, clock: &Clock, code: &str, detail: String) {
-    tracing::warn!(target: "security", code, "{detail}");
-    let mut e = Event::new(Kind::Security, clock().timestamp_millis());
-    e.code = Some(code.into());
-    e.detail = Some(detail);
-    events.keep(e);
+    eventlog::security_event(events, clock().timestamp_millis(), code, None, detail);
 }
 
 /// Syncs the offline list now and every `sync_every`, when it has a URL.

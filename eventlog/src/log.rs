@@ -1,11 +1,13 @@
-//! The door's event log in sled: every decision, exit, alarm and device fault, with reason codes
-//! and the card's keyed hash (never its number), purged after the retention. Keys are the event's
-//! time in Unix milliseconds and a sequence number, big-endian, so a time range is a key range.
+//! The event log in sled: every decision, exit, alarm, device fault and security event, with
+//! reason codes and the card's keyed hash (never its number), purged after the retention. Keys are
+//! the event's time in Unix milliseconds and a sequence number, big-endian, so a time range is a
+//! key range.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-// The records are the pure door's ([`access::door::Event`]): what it commands is what is kept.
+// The records are the pure door's ([`access::door::Event`]): what it commands is what is kept;
+// the kiosk's use the same kinds and codes, so the console reads both alike.
 pub use access::door::{Event, Kind};
 
 /// Why the log failed.
@@ -19,8 +21,8 @@ pub enum EventLogError {
         /// Why.
         cause: String,
     },
-    /// Another process (the running door, or a staff command) has the log open.
-    #[error("event log {path}: in use by another process (the door-agent running?)")]
+    /// Another process (the running daemon, or a staff command) has the log open.
+    #[error("event log {path}: in use by another process (the daemon running?)")]
     InUse {
         /// Where.
         path: String,
@@ -43,7 +45,7 @@ type Journal = Vec<(bool, [u8; 12], Vec<u8>)>;
 ///
 /// Removal (retention, erasure) rewrites the database without the removed events and swaps it
 /// in (see [`daemon::fs`]): sled keeps removed values in its file until a segment is reused,
-/// and a purged event must leave no bytes behind. The door goes on recording while the copy
+/// and a purged event must leave no bytes behind. The daemon goes on recording while the copy
 /// runs; its events are journalled and replayed into the new log.
 #[derive(Debug, Clone)]
 pub struct EventLog {
@@ -55,7 +57,7 @@ pub struct EventLog {
     path: String,
     seq: std::sync::Arc<AtomicU32>,
     _lock: std::sync::Arc<daemon::fs::DirLock>,
-    /// The console's outbox, when the door reports to one: every event kept goes there too.
+    /// The console's outbox, when the device reports to one: every event kept goes there too.
     uplink: std::sync::Arc<std::sync::OnceLock<Uplink>>,
 }
 
@@ -204,7 +206,7 @@ impl EventLog {
     }
 
     /// Records an event and makes it durable, logging (not returning) a failure: the daemon's
-    /// way, since a door must go on deciding when its log cannot be written.
+    /// way, since a door must go on deciding (and a kiosk lending) when its log cannot be written.
     pub fn keep(&self, event: Event) {
         if let Err(e) = self.record(&event).and_then(|()| self.flush()) {
             tracing::error!("{e}");

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
-use crate::events::{Event, EventLog};
+use crate::{Event, EventLog};
 
 /// A question: events in `[from, to)` (Unix ms), only alarms when `alarms`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,7 +26,7 @@ pub struct Query {
 }
 
 /// Answers a query from the log.
-pub fn answer(log: &EventLog, q: &Query) -> Result<Vec<Event>, crate::events::EventLogError> {
+pub fn answer(log: &EventLog, q: &Query) -> Result<Vec<Event>, crate::EventLogError> {
     if q.security {
         return log.security_between(q.from, q.to);
     }

@@ -1,0 +1,80 @@
+//! A device's event log and security log, the door's and the kiosk's alike: every decision,
+//! refusal, alarm, device fault and security event, the card only as its keyed pseudonym; the
+//! security log kept apart and longer, for noticing a breach and reporting it within 72 hours.
+//! Purged after retention, exported and erased with a patron (the bytes rewritten away), asked
+//! over a local socket while the daemon holds it, reported to the library's console.
+//!
+//! - [`EventLog`]: the two logs in sled.
+//! - [`control`]: staff questions to a running daemon.
+//! - [`pseudonym`]: the card's name in every record.
+//! - [`gauges`]: what the health endpoint says of the logs.
+#![deny(missing_docs)]
+
+pub mod control;
+mod log;
+
+pub use log::{Event, EventLog, EventLogError, Kind, Uplink, report_event};
+
+use allowlist::CardKey;
+use redact::CardNumber;
+
+/// The card's pseudonym in the event log: 32 hex digits of the keyed hash the allow-list uses, so
+/// the library (which holds the card key) can resolve it in its own system and nobody else can.
+/// The console's patron orders carry the same ([`report::command::pseudonym`]).
+pub fn pseudonym(key: &CardKey, card: &CardNumber) -> String {
+    let hash = key.hash(card);
+    hash.0.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// A security event's gauges for the health endpoint, from the security log: how many in the 24
+/// hours before `now_ms`, and when the last of them was; and how many events the log holds.
+pub fn gauges(log: &EventLog, metrics: &daemon::Metrics, now_ms: i64) {
+    if let Ok(recent) = log.security_between(now_ms - 86_400_000, now_ms + 1) {
+        metrics.set(
+            "omatoimi_security_events_24h",
+            "security events in the last 24 hours (the security log: PIN guessing, refused lists or commands, tags whose security would not switch, …)",
+            recent.len() as f64,
+        );
+        if let Some(last) = recent.last() {
+            metrics.set(
+                "omatoimi_last_security_event_timestamp_seconds",
+                "the last security event within 24 hours (Unix time)",
+                (last.at / 1000) as f64,
+            );
+        }
+    }
+    metrics.set("omatoimi_events", "events held in the log", log.len() as f64);
+}
+
+/// Purges events past `retention` from the log and past `security_retention` from the security
+/// log, as of `now_ms`, logging what it did (a device goes on when its log fails).
+pub fn purge(
+    log: &EventLog,
+    now_ms: i64,
+    retention: std::time::Duration,
+    security_retention: std::time::Duration,
+) {
+    let cutoff = |d: std::time::Duration| now_ms - i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    match log.purge_before(cutoff(retention)) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("event log: {n} events past the retention purged"),
+        Err(e) => tracing::error!("event log purge: {e}"),
+    }
+    match log.purge_security_before(cutoff(security_retention)) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("security log: {n} events past its retention purged"),
+        Err(e) => tracing::error!("security log purge: {e}"),
+    }
+}
+
+/// A security event with no door movement (`kind` security), recorded in both logs and the
+/// console's outbox, and said on the `security` log target: `detail` must hold no personal data
+/// (the card goes in `card`, as its pseudonym).
+pub fn security_event(log: &EventLog, at_ms: i64, code: &str, card: Option<String>, detail: String) {
+    tracing::warn!(target: "security", code, "{detail}");
+    let mut e = Event::new(Kind::Security, at_ms);
+    e.code = Some(code.into());
+    e.card = card;
+    e.detail = Some(detail);
+    log.keep(e);
+}
