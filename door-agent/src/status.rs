@@ -73,6 +73,15 @@ pub fn words(gauges: &[(String, String)], zone: &Zone, now: DateTime<Utc>) -> St
             (n, None) => format!("{n} RAISED NOW"),
         },
     );
+    if let Some(text) = eventlog::security_words(
+        num("security_events_24h").map(|n| n as i64),
+        time("last_security_event_timestamp_seconds"),
+        zone,
+        now,
+        "door-agent events --security --from … --to …",
+    ) {
+        line("security log", text);
+    }
     for (what, name) in [
         ("last entry", "last_entry_timestamp_seconds"),
         ("last refusal", "last_denial_timestamp_seconds"),

@@ -88,19 +88,39 @@ pub async fn run(
         Some(a) => Some(OfflineList::open(a.clone())?),
         None => None,
     };
+    // The kiosk's own event log and security log (the door's kind; see `eventlog`), asked by
+    // `kiosk events` over the control socket while the kiosk holds it.
+    let events = eventlog::EventLog::open(&settings.state_dir.join("events"))?;
     let mut background = Background(Vec::new());
-    // Wrong-PIN records of offline checks whose window and lockout are over: at start (they
-    // may have passed while it was down), then every ten minutes.
-    if let Some(list) = &list {
-        purge_failures(list, &clock);
-        let (list, clock) = (list.clone(), clock.clone());
+    background.0.push(eventlog::control::serve(
+        &settings.state_dir.join("control.sock"),
+        events.clone(),
+    ));
+    // Events past their retention, and wrong-PIN records of offline checks whose window and
+    // lockout are over: at start (they may have passed while it was down), then every ten
+    // minutes.
+    {
+        let (list, events, clock, settings) =
+            (list.clone(), events.clone(), clock.clone(), settings.clone());
+        let purge = move || {
+            if let Some(list) = &list {
+                purge_failures(list, &clock);
+            }
+            eventlog::purge(
+                &events,
+                clock().timestamp_millis(),
+                settings.retention,
+                settings.security_retention,
+            );
+        };
+        purge();
         background.0.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(600));
             tick.tick().await;
             loop {
                 tick.tick().await;
-                let (list, clock) = (list.clone(), clock.clone());
-                let _ = tokio::task::spawn_blocking(move || purge_failures(&list, &clock)).await;
+                let purge = purge.clone();
+                let _ = tokio::task::spawn_blocking(purge).await;
             }
         }));
     }
@@ -108,14 +128,22 @@ pub async fn run(
         && a.url.is_some()
     {
         let fetcher = offline::Fetcher::new(list)?;
-        let clock = clock.clone();
+        let (clock, refused_clock, events) = (clock.clone(), clock.clone(), events.clone());
         background.0.push(tokio::spawn(offline::sync_forever(
             fetcher,
             list.clone(),
             settings.sync_every,
             move || clock().timestamp(),
-            // `offline` logs a refused list on the security target itself.
-            |_| {},
+            // `offline` has logged the refusal on the security target; it is recorded here.
+            move |r| {
+                let mut e = eventlog::Event::new(
+                    eventlog::Kind::Security,
+                    refused_clock().timestamp_millis(),
+                );
+                e.code = Some("list-refused".into());
+                e.detail = Some(format!("an offline list was refused: {r}"));
+                events.keep(e);
+            },
             {
                 let m = metrics.clone();
                 move |at| {
@@ -127,7 +155,6 @@ pub async fn run(
     }
     // The library's console: loans, returns and queue conflicts as events, the gauges every
     // `status_every`. Without it (or when it cannot be set up) the kiosk works as before.
-    let linked = Arc::new(std::sync::OnceLock::new());
     let link = settings.console.as_ref().and_then(|c| {
         let (clock, m) = (clock.clone(), metrics.clone());
         let commands = remote::command_hook(
@@ -140,8 +167,8 @@ pub async fn run(
                 bound: settings.online_timeout,
                 queue: queue.clone(),
                 clock: clock.clone(),
+                events: events.clone(),
             },
-            linked.clone(),
         );
         uplink::Link::start(
             c,
@@ -162,15 +189,27 @@ pub async fn run(
         .ok()
         .map(Arc::new)
     });
+    // Every event kept goes to the console too; security events wake its sender.
     if let Some(l) = &link {
-        let _ = linked.set(Arc::downgrade(l));
+        events.report_to(eventlog::Uplink {
+            outbox: l.outbox.clone(),
+            wake: l.wake.clone(),
+        });
     }
+    let mut started = eventlog::Event::new(eventlog::Kind::Daemon, clock().timestamp_millis());
+    started.code = Some("started".into());
+    started.detail = Some(settings.name.clone());
+    events.keep(started);
     if let Some(r) = &registry {
         background.0.push(tokio::spawn(deliver_forever(
             queue.clone(),
             r.clone(),
             link.clone(),
             clock.clone(),
+            Conflicts {
+                events: events.clone(),
+                card_key: list.as_ref().map(|l| l.settings().card_key.clone()),
+            },
         )));
     }
     if let Some(addr) = settings.metrics {
@@ -194,10 +233,11 @@ pub async fn run(
         queue,
         devices.pad,
         devices.printer,
-        clock,
+        clock.clone(),
         publish,
     )
-    .with_metrics(metrics);
+    .with_metrics(metrics)
+    .with_events(events.clone());
     let kiosk = match titles {
         Some(t) => kiosk.with_titles(t),
         None => kiosk,
@@ -211,6 +251,9 @@ pub async fn run(
         b.abort();
         let _ = b.await;
     }
+    let mut stopped = eventlog::Event::new(eventlog::Kind::Daemon, clock().timestamp_millis());
+    stopped.code = Some("stopped".into());
+    events.keep(stopped);
     // What the console has not taken stays in the outbox for the next start.
     if let Some(link) = link.and_then(|l| Arc::try_unwrap(l).ok()) {
         link.stop().await;
@@ -233,17 +276,65 @@ impl Drop for Background {
     }
 }
 
+/// Where the library system's refusals of offline loans are recorded: the security log, each
+/// with its patron's pseudonym (so that it goes with the patron's export and erasure).
+#[derive(Debug, Clone)]
+pub struct Conflicts {
+    /// The kiosk's event log.
+    pub events: eventlog::EventLog,
+    /// The offline list's card key, for the pseudonym (none without a list: no card is kept).
+    pub card_key: Option<allowlist::CardKey>,
+}
+
+impl Conflicts {
+    /// Records the conflicts in `after` that were not in `before` (queue record ids).
+    fn record_new(&self, before: &[queue::Deferred], after: &[queue::Deferred], at_ms: i64) {
+        let was = |id| {
+            before
+                .iter()
+                .any(|d| d.id == id && matches!(d.state, queue::State::Conflict(_)))
+        };
+        for d in after {
+            if matches!(d.state, queue::State::Conflict(_)) && !was(d.id) {
+                let (what, card) = match &d.kind {
+                    queue::Kind::Checkout { card } => (
+                        "offline loan",
+                        self.card_key
+                            .as_ref()
+                            .map(|k| eventlog::pseudonym(k, &redact::CardNumber::new(card.clone()))),
+                    ),
+                    queue::Kind::Checkin => ("offline return", None),
+                };
+                eventlog::security_event(
+                    &self.events,
+                    at_ms,
+                    "offline-refused",
+                    card,
+                    format!(
+                        "the library system refused the {what} of item {} (queue record {}): kept for staff (`kiosk queue list`)",
+                        d.item, d.id
+                    ),
+                );
+            }
+        }
+    }
+}
+
 /// Offers the queue to the library system now and every [`DELIVER_EVERY`]; each new conflict is
-/// reported to the console, when there is one.
+/// recorded in the security log and reported to the console, when there is one.
 pub async fn deliver_forever<R: Registry>(
     queue: queue::Queue,
     registry: R,
     console: Option<Arc<uplink::Link>>,
     clock: Clock,
+    conflicts: Conflicts,
 ) {
     loop {
         if queue.waiting() > 0 {
-            match queue.deliver(&registry).await {
+            let before = queue.list();
+            let delivered = queue.deliver(&registry).await;
+            conflicts.record_new(&before, &queue.list(), clock().timestamp_millis());
+            match delivered {
                 Ok(d) => {
                     tracing::info!(
                         delivered = d.delivered,

@@ -5,7 +5,6 @@
 //! failed. A command that does not verify is refused and reported as a security
 //! event, as a door does.
 
-use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use daemon::selftest::{Check, check};
@@ -34,6 +33,8 @@ pub struct Parts {
     pub queue: Queue,
     /// The wall clock.
     pub clock: Clock,
+    /// The kiosk's event log and security log.
+    pub events: eventlog::EventLog,
 }
 
 /// The kiosk's selftest of what needs no person, while it runs.
@@ -97,10 +98,23 @@ fn loans_of(p: &Parts, hashes: &[allowlist::CardHash]) -> Result<Vec<Deferred>, 
     }
 }
 
+/// The pseudonyms the kiosk's event log would carry for these keyed hashes.
+fn pseudonyms(cards: &[String]) -> Vec<&str> {
+    cards
+        .iter()
+        .map(|c| report::command::pseudonym(c))
+        .collect()
+}
+
 /// Everything this kiosk holds about the card, as JSON: its offline loans not yet delivered,
-/// and its PIN records of offline checks.
+/// its refusals and security events, and its PIN records of offline checks.
 pub fn export(p: &Parts, cards: &[String]) -> Result<String, String> {
     let hashes = hashes(cards);
+    let mut events = vec![];
+    for pseudonym in pseudonyms(cards) {
+        events.extend(p.events.for_card(pseudonym).map_err(|e| e.to_string())?);
+    }
+    events.sort_by_key(|e| e.at);
     let loans: Vec<serde_json::Value> = loans_of(p, &hashes)?
         .into_iter()
         .map(|d| {
@@ -131,9 +145,10 @@ pub fn export(p: &Parts, cards: &[String]) -> Result<String, String> {
     }
     serde_json::to_string(&serde_json::json!({
         "device": p.name,
-        "what": "what this kiosk holds about one library card: offline loans until the library system has them, its wrong PINs at offline checks, and whether a PIN verifier was learned for it (the verifier itself is not given); loans and returns made online are the library system's",
+        "what": "what this kiosk holds about one library card: offline loans until the library system has them, its refusals at login and security events (PIN guessing, a tag whose security would not switch, a refused offline loan; the card appears only as its keyed pseudonym), its wrong PINs at offline checks, and whether a PIN verifier was learned for it (the verifier itself is not given); loans and returns made online are the library system's",
         "exported_at": (p.clock)().timestamp(),
         "offline_loans": loans,
+        "events": events,
         "offline_wrong_pins": wrong_pins,
         "learned_pin_confirmed_at": learned,
     }))
@@ -174,6 +189,10 @@ pub async fn erase(p: &Parts, cards: &[String]) -> Result<String, String> {
     // Delivered records are gone from the files after each delivery; this also takes any a
     // version before that left behind.
     p.queue.compact().map_err(|e| e.to_string())?;
+    let events = p
+        .events
+        .erase_cards(&pseudonyms(cards))
+        .map_err(|e| format!("the event log: {e}"))?;
     let mut pin_record = false;
     if let Some(list) = &p.list {
         for h in &hashes {
@@ -183,7 +202,7 @@ pub async fn erase(p: &Parts, cards: &[String]) -> Result<String, String> {
         }
     }
     Ok(format!(
-        "nothing about this card is held on this kiosk any more: {} offline loan(s) delivered and removed; {}",
+        "nothing about this card is held on this kiosk any more: {} offline loan(s) delivered and removed; {events} event(s) removed from the event log; {}",
         held.len(),
         if pin_record {
             "the card's PIN record removed"
@@ -193,16 +212,15 @@ pub async fn erase(p: &Parts, cards: &[String]) -> Result<String, String> {
     ))
 }
 
-/// The hook for the console's link; `link` is set once the link runs (a refused command is
-/// reported through it). Weak: the link owns this hook, and must stop when the kiosk drops it.
+/// The hook for the console's link; a refused command is a security event (reported to the
+/// console with the kiosk's other events).
 pub fn command_hook(
     c: &config::console::ConsoleSettings,
     parts: Parts,
-    link: Arc<OnceLock<Weak<uplink::Link>>>,
 ) -> Option<uplink::CommandHook> {
     let trust = uplink::commands::trust(c)?;
     let now = parts.clock.clone();
-    let refused_clock = parts.clock.clone();
+    let (refused_clock, events) = (parts.clock.clone(), parts.events.clone());
     Some(uplink::CommandHook {
         trust,
         dir: parts.state_dir.join("commands"),
@@ -243,19 +261,13 @@ pub fn command_hook(
             rx
         }),
         refused: Box::new(move |why| {
-            if let Some(l) = link.get().and_then(Weak::upgrade) {
-                l.event(
-                    refused_clock().timestamp_millis(),
-                    report::Event {
-                        kind: "security".into(),
-                        code: Some("command-refused".into()),
-                        card: None,
-                        source: None,
-                        detail: Some(why),
-                    },
-                    true,
-                );
-            }
+            eventlog::security_event(
+                &events,
+                refused_clock().timestamp_millis(),
+                "command-refused",
+                None,
+                why,
+            );
         }),
     })
 }

@@ -124,8 +124,13 @@ pub struct Kiosk<R, P, Pr> {
     metrics: daemon::Metrics,
     started: Instant,
     next_metrics: Instant,
+    /// When the gauges read from the event log are read again.
+    next_log_gauges: Instant,
     /// The library's console, when the kiosk reports to one.
     uplink: Option<Arc<uplink::Link>>,
+    /// The kiosk's event log and security log (refusals at login, PIN guessing, tags whose
+    /// security would not switch, refused lists, commands and offline loans).
+    events: Option<eventlog::EventLog>,
     /// Whether the receipt printer was out of paper at its last print (unknown before one).
     paper_out: Option<bool>,
     /// Who a card and PIN belong to: the library system, else the list, with the one wrong-PIN
@@ -209,7 +214,9 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             metrics: daemon::Metrics::new(),
             started: Instant::now(),
             next_metrics: Instant::now(),
+            next_log_gauges: Instant::now(),
             uplink: None,
+            events: None,
             paper_out: None,
             verifier,
             redactor,
@@ -248,6 +255,53 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
     pub fn with_metrics(mut self, metrics: daemon::Metrics) -> Self {
         self.metrics = metrics;
         self
+    }
+
+    /// Records refusals and security events in `events` (which reports them to the console,
+    /// when it was told to).
+    pub fn with_events(mut self, events: eventlog::EventLog) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    /// The card's pseudonym in the event log, under the offline list's card key (the key the
+    /// console's patron orders are hashed with); none without a list, so nothing of the card
+    /// is kept that its patron's export or erasure could not find.
+    fn pseudonym(&self, card: &CardNumber) -> Option<String> {
+        self.list
+            .as_ref()
+            .map(|l| eventlog::pseudonym(&l.settings().card_key, card))
+    }
+
+    /// A login refused (`reason`'s code): in the event log, and in the security log too when it
+    /// is a sign of guessing (a card locked after wrong PINs).
+    fn denied(&self, reason: access::policy::Reason, card: &CardNumber, source: &str) {
+        if let Some(log) = &self.events {
+            let mut e = eventlog::Event::new(
+                eventlog::Kind::Denied,
+                (self.clock)().timestamp_millis(),
+            );
+            e.code = Some(reason.code().into());
+            e.card = self.pseudonym(card);
+            e.source = Some(source.into());
+            log.keep(e);
+        }
+    }
+
+    /// A security event (`code`), about the patron at the kiosk when there is one; `detail`
+    /// holds no personal data.
+    fn security_event(&self, code: &str, detail: String) {
+        let card = self
+            .session
+            .as_ref()
+            .and_then(|s| s.login.as_ref())
+            .and_then(|l| self.pseudonym(&l.card));
+        match &self.events {
+            Some(log) => {
+                eventlog::security_event(log, (self.clock)().timestamp_millis(), code, card, detail)
+            }
+            None => tracing::warn!(target: "security", code, "{detail}"),
+        }
     }
 
     /// Reports loans and returns to the library's console as well.

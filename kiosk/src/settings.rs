@@ -98,6 +98,8 @@ struct RawKiosk {
     metrics: Option<String>,
     max_pin_failures: Option<u32>,
     lockout_minutes: Option<u32>,
+    retention_days: Option<u32>,
+    security_retention_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -304,6 +306,11 @@ pub struct KioskSettings {
     pub sync_every: Duration,
     /// The loopback address of the health endpoint (`/metrics`), if any.
     pub metrics: Option<std::net::SocketAddr>,
+    /// How long the event log keeps an event (refusals at login; `[kiosk] retention_days`, 30).
+    pub retention: Duration,
+    /// How long the security log keeps one (PIN guessing, tags whose security would not switch,
+    /// refused lists, commands and offline loans; `security_retention_days`, 365).
+    pub security_retention: Duration,
     /// The wrong-PIN lockout (over the library system's answers and the list's alike).
     pub pin_lockout: allowlist::guard::GuardPolicy,
     /// Keys of `[kiosk]` read as the lockout that belongs in `[allowlist]`, for a warning.
@@ -354,6 +361,11 @@ impl KioskSettings {
                     .into(),
             ),
         }
+        w.extend(config::warnings::retention(
+            "kiosk.retention_days",
+            self.retention,
+            90,
+        ));
         match &self.allowlist {
             Some(a) => {
                 w.extend(config::warnings::allowlist(a));
@@ -424,6 +436,22 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
             file,
             "kiosk.idle_logout_secs",
             "expected 10 to 3600 seconds",
+        ));
+    }
+    let retention_days = k.retention_days.unwrap_or(30);
+    if !(1..=3650).contains(&retention_days) {
+        problems.add(ConfigError::invalid(
+            file,
+            "kiosk.retention_days",
+            "expected 1 to 3650 days",
+        ));
+    }
+    let security_retention_days = k.security_retention_days.unwrap_or(365);
+    if !(7..=3650).contains(&security_retention_days) {
+        problems.add(ConfigError::invalid(
+            file,
+            "kiosk.security_retention_days",
+            "expected 7 to 3650 days",
         ));
     }
     let online_ms = k.online_timeout_ms.unwrap_or(3000);
@@ -707,6 +735,8 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
         online_timeout: Duration::from_millis(online_ms),
         sync_every: Duration::from_secs(k.sync_minutes.unwrap_or(5).clamp(1, 24 * 60) * 60),
         metrics,
+        retention: Duration::from_secs(u64::from(retention_days) * 86_400),
+        security_retention: Duration::from_secs(u64::from(security_retention_days) * 86_400),
         pin_lockout,
         moved_keys,
         offline,

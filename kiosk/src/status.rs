@@ -100,6 +100,15 @@ pub fn words(gauges: &[(String, String)], zone: &Zone, now: DateTime<Utc>) -> St
             },
         );
     }
+    if let Some(text) = eventlog::security_words(
+        num("security_events_24h").map(|n| n as i64),
+        time("last_security_event_timestamp_seconds"),
+        zone,
+        now,
+        "kiosk events --security",
+    ) {
+        line("security log", text);
+    }
     if let (Some(ok), Some(t)) = (num("selftest_ok"), time("selftest_timestamp_seconds")) {
         line(
             "last selftest",
@@ -151,6 +160,7 @@ mod tests {
                 ("allowlist_expires_timestamp_seconds", (n + 86_400) as f64),
                 ("rfid_pad_ok", 1.0),
                 ("printer_paper_out", 0.0),
+                ("security_events_24h", 0.0),
             ]),
             &Zone::HELSINKI,
             now,
@@ -163,6 +173,7 @@ mod tests {
             "offline list     version 42, checked 22:50 today (10 min ago), expires tomorrow 23:00 (in 1 day)",
             "RFID pad         answering",
             "printer          had paper at its last receipt",
+            "security log     none in the last 24 h",
             "times in         Europe/Helsinki",
         ] {
             assert!(text.lines().any(|l| l == want), "no {want:?} in:\n{text}");
@@ -187,6 +198,8 @@ mod tests {
                 ("printer_paper_out", 1.0),
                 ("selftest_ok", 0.0),
                 ("selftest_timestamp_seconds", (n - 86_400) as f64),
+                ("security_events_24h", 3.0),
+                ("last_security_event_timestamp_seconds", (n - 300) as f64),
             ]),
             &Zone::HELSINKI,
             now,
@@ -200,6 +213,7 @@ mod tests {
             "RFID pad         NOT answering",
             "printer          OUT OF PAPER",
             "last selftest    FAILED yesterday 23:00 (1 day ago)",
+            "security log     3 IN THE LAST 24 H, the last 22:55 today (5 min ago): kiosk events --security",
         ] {
             assert!(
                 text.lines().any(|l| l.starts_with(want)),

@@ -60,6 +60,13 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 if out { 1.0 } else { 0.0 },
             );
         }
+        // The security log's count of the last day, every 15 s (it is read from disk).
+        if now >= self.next_log_gauges {
+            self.next_log_gauges = now + Duration::from_secs(15);
+            if let Some(log) = &self.events {
+                eventlog::gauges(log, m, (self.clock)().timestamp_millis());
+            }
+        }
         m.set(
             "omatoimi_in_session",
             "1 while a patron is using the kiosk",

@@ -193,11 +193,31 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         self.upsert(row);
     }
 
-    pub(super) async fn secure(&mut self, uids: &[[u8; 8]], on_loan: bool) -> Result<(), String> {
-        match self.pad.as_mut() {
+    /// Switches the security of `item`'s tags (off for a loan, on for a return) and reads it
+    /// back; a tag that will not switch is a security event (the gate and the library system's
+    /// record could disagree), with what was done about it said by the caller.
+    pub(super) async fn secure(
+        &mut self,
+        item: &str,
+        uids: &[[u8; 8]],
+        on_loan: bool,
+    ) -> Result<(), String> {
+        let result = match self.pad.as_mut() {
             Some(pad) => crate::tags::secure(pad, self.settings.security, uids, on_loan).await,
             None => Ok(()),
+        };
+        if let Err(e) = &result {
+            let what = if on_loan {
+                "the loan was not made (or was taken back), the tag still sounds the gate"
+            } else {
+                "the return stands, but the item may pass the gate unnoticed: staff must secure it"
+            };
+            self.security_event(
+                "tag-security-failed",
+                format!("item {item}: its tag's security would not switch ({e}); {what}"),
+            );
         }
+        result
     }
 
     pub(super) async fn borrow(&mut self, item: &str, uids: &[[u8; 8]]) -> Row {
@@ -226,7 +246,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 Ok(Ok(o)) if o.ok => {
                     self.view.offline = false;
                     self.remember_title(item, o.title.as_deref());
-                    if let Err(e) = self.secure(uids, true).await {
+                    if let Err(e) = self.secure(item, uids, true).await {
                         // The item cannot leave unnoticed by the gate, so it is not lent.
                         tracing::warn!(item, "loan undone: {e}");
                         if let Some(r) = &self.registry
@@ -321,7 +341,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 }
             };
         let id = staged.id();
-        if self.secure(uids, true).await.is_err() {
+        if self.secure(item, uids, true).await.is_err() {
             if let Err(e) = staged.undo(self.today_time()) {
                 tracing::error!("offline queue: cannot take back record {id}: {e}");
             }
@@ -367,7 +387,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 Ok(Ok(o)) if o.ok => {
                     self.view.offline = false;
                     self.remember_title(item, o.title.as_deref());
-                    let secured = self.secure(uids, false).await;
+                    let secured = self.secure(item, uids, false).await;
                     self.report("return", "online");
                     if let Some(s) = self.session.as_mut() {
                         s.lines.push(ReceiptLine {
@@ -421,7 +441,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             }
         };
         // A return stands whether or not the tag could be secured again.
-        let secured = self.secure(uids, false).await;
+        let secured = self.secure(item, uids, false).await;
         let id = staged.id();
         if let Err(e) = staged.commit() {
             tracing::error!(item, "offline queue: record {id} not committed: {e}");

@@ -3,6 +3,7 @@
 //! rules of whoever answered.
 
 use super::*;
+use access::policy::Reason;
 
 /// Whole minutes, rounded up, at least one: what the patron is told to wait.
 pub(super) fn minutes(d: Duration) -> u64 {
@@ -50,6 +51,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             return false;
         };
         tracing::info!(card = %self.redactor.card(card), "refused: the card is locked here after wrong PINs");
+        self.denied(Reason::PinLockedOut, card, "kiosk");
         self.locked_out(left_until(until, now));
         true
     }
@@ -72,6 +74,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             .verify(&card, pin, at.with_timezone(&chrono::Utc))
             .await;
         let online = verdict.source == Source::Online;
+        let source = if online { "online" } else { "offline" };
         if online {
             self.view.offline = false;
         }
@@ -90,6 +93,12 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 }
                 if online_refusal(&facts) {
                     tracing::info!(card = ?card, "login refused: the account does not allow loans");
+                    let reason = if facts.card_valid {
+                        Reason::LendingBan
+                    } else {
+                        Reason::CardInvalid
+                    };
+                    self.denied(reason, &card, source);
                     let (m, note) = refusal_message(&facts, &self.view.language);
                     self.message_with(m, note, Screen::Welcome);
                     return;
@@ -100,6 +109,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 let branch = self.settings.branch.clone().unwrap_or_default();
                 if let Some(why) = offline_rules::refusal(&facts, at.date_naive(), &branch) {
                     tracing::info!(card = ?card, "offline login refused: {why}");
+                    self.denied(Reason::LendingBan, &card, source);
                     self.message(Message::PatronBlocked, Screen::Welcome);
                 } else {
                     self.logged_in(login, false);
@@ -107,16 +117,19 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             }
             Err(Refusal::UnknownCard) if online => {
                 tracing::info!("login refused: unknown card");
+                self.denied(Reason::UnknownCard, &card, source);
                 self.message(Message::UnknownCard, Screen::Welcome);
             }
             Err(Refusal::WrongPin { .. }) => {
                 if online {
                     tracing::info!(card = ?card, "login refused: wrong PIN");
                 }
+                self.denied(Reason::WrongPin, &card, source);
                 self.wrong_pin();
             }
             Err(Refusal::LockedOut { until }) => {
                 let left = left_until(until, at.timestamp());
+                self.denied(Reason::PinLockedOut, &card, source);
                 let (card, minutes) = (self.redactor.card(&card), minutes(left));
                 tracing::warn!(target: "security", %card, minutes, "wrong PINs: the card is locked at this kiosk");
                 self.locked_out(left);
