@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use chrono::{NaiveDateTime, TimeZone, Utc};
+use chrono::{NaiveDateTime, Utc};
 use clap::{Parser, Subcommand};
 use daemon::exit::{Coded, Exit, Tagged};
 use door_agent::control::{self, Query};
@@ -337,21 +337,7 @@ async fn real_main(
                 if json {
                     println!("{}", serde_json::to_string(e)?);
                 } else {
-                    let local = Utc
-                        .timestamp_millis_opt(e.at)
-                        .single()
-                        .map(|t| zone.local(t).format("%Y-%m-%d %H:%M:%S").to_string())
-                        .unwrap_or_default();
-                    println!(
-                        "{local}  {:<13} {:<18} {:<32} {}",
-                        serde_json::to_value(e.kind)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                            .unwrap_or_default(),
-                        e.code.as_deref().unwrap_or("-"),
-                        e.card.as_deref().unwrap_or("-"),
-                        e.source.as_deref().or(e.detail.as_deref()).unwrap_or("")
-                    );
+                    println!("{}", eventlog::table_line(e, &zone));
                 }
             }
             if !json {

@@ -43,7 +43,11 @@ pub fn gauges(log: &EventLog, metrics: &daemon::Metrics, now_ms: i64) {
             );
         }
     }
-    metrics.set("omatoimi_events", "events held in the log", log.len() as f64);
+    metrics.set(
+        "omatoimi_events",
+        "events held in the log",
+        log.len() as f64,
+    );
 }
 
 #[cfg(test)]
@@ -98,6 +102,21 @@ mod tests {
         );
         assert_eq!(got["omatoimi_events"], 4.0);
     }
+
+    #[test]
+    fn a_table_line_is_in_local_time() {
+        // 2026-03-03 21:00:05 UTC is 23:00:05 in Helsinki.
+        let mut e = Event::new(Kind::Security, 1_772_571_605_000);
+        e.code = Some("tag-security-failed".into());
+        e.detail = Some("item X".into());
+        assert_eq!(
+            table_line(&e, &Zone::HELSINKI),
+            format!(
+                "2026-03-03 23:00:05  security      tag-security-failed {:<32} item X",
+                "-"
+            )
+        );
+    }
 }
 
 /// The security log's line in a status report (`door-agent status`, `kiosk status`), from the
@@ -119,6 +138,27 @@ pub fn security_words(
         ),
         (n, None) => format!("{n} IN THE LAST 24 H: {ask}"),
     })
+}
+
+/// An event as a line of `events`' table: its local time in `zone`, kind, code, card pseudonym,
+/// and who answered or what happened.
+pub fn table_line(e: &Event, zone: &access::zone::Zone) -> String {
+    use chrono::TimeZone;
+    let local = chrono::Utc
+        .timestamp_millis_opt(e.at)
+        .single()
+        .map(|t| zone.local(t).format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default();
+    format!(
+        "{local}  {:<13} {:<19} {:<32} {}",
+        serde_json::to_value(e.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        e.code.as_deref().unwrap_or("-"),
+        e.card.as_deref().unwrap_or("-"),
+        e.source.as_deref().or(e.detail.as_deref()).unwrap_or("")
+    )
 }
 
 /// Purges events past `retention` from the log and past `security_retention` from the security
@@ -145,7 +185,13 @@ pub fn purge(
 /// A security event with no door movement (`kind` security), recorded in both logs and the
 /// console's outbox, and said on the `security` log target: `detail` must hold no personal data
 /// (the card goes in `card`, as its pseudonym).
-pub fn security_event(log: &EventLog, at_ms: i64, code: &str, card: Option<String>, detail: String) {
+pub fn security_event(
+    log: &EventLog,
+    at_ms: i64,
+    code: &str,
+    card: Option<String>,
+    detail: String,
+) {
     tracing::warn!(target: "security", code, "{detail}");
     let mut e = Event::new(Kind::Security, at_ms);
     e.code = Some(code.into());

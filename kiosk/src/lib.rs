@@ -100,8 +100,12 @@ pub async fn run(
     // lockout are over: at start (they may have passed while it was down), then every ten
     // minutes.
     {
-        let (list, events, clock, settings) =
-            (list.clone(), events.clone(), clock.clone(), settings.clone());
+        let (list, events, clock, settings) = (
+            list.clone(),
+            events.clone(),
+            clock.clone(),
+            settings.clone(),
+        );
         let purge = move || {
             if let Some(list) = &list {
                 purge_failures(list, &clock);
@@ -299,9 +303,9 @@ impl Conflicts {
                 let (what, card) = match &d.kind {
                     queue::Kind::Checkout { card } => (
                         "offline loan",
-                        self.card_key
-                            .as_ref()
-                            .map(|k| eventlog::pseudonym(k, &redact::CardNumber::new(card.clone()))),
+                        self.card_key.as_ref().map(|k| {
+                            eventlog::pseudonym(k, &redact::CardNumber::new(card.clone()))
+                        }),
                     ),
                     queue::Kind::Checkin => ("offline return", None),
                 };

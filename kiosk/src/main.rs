@@ -62,19 +62,69 @@ enum Command {
         #[command(subcommand)]
         what: QueueCommand,
     },
+    /// The kiosk's event log: refusals at login and security events, oldest first, each card
+    /// only as its keyed pseudonym. Asks the running kiosk, or reads the log when it is stopped.
+    Events {
+        /// From (the box's local time, "2026-03-03 21:00"); 7 days ago when left out.
+        #[arg(long)]
+        from: Option<String>,
+        /// To, exclusive; now when left out.
+        #[arg(long)]
+        to: Option<String>,
+        /// The security log: PIN guessing, tags whose security would not switch, refused
+        /// lists, commands and offline loans; kept apart and longer
+        /// (`security_retention_days`, 365), for noticing a breach and reporting it within 72
+        /// hours.
+        #[arg(long)]
+        security: bool,
+        /// JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// A patron's right of access: what this kiosk holds about one card (its offline loans
-    /// waiting for the library system), as JSON. The card number is read from standard input.
-    /// The kiosk must be stopped.
+    /// waiting for the library system, its refusals and security events, its wrong PINs at
+    /// offline checks), as JSON. The card number is read from standard input. The kiosk must be
+    /// stopped.
     Export {
         /// The file to write.
         #[arg(long)]
         out: PathBuf,
     },
     /// A patron's right to erasure: the card's offline loans are delivered to the library system
-    /// first, then nothing of it is left here (the loans, the record of its wrong PINs at
-    /// offline checks). Nothing is removed while a loan cannot be
-    /// delivered. The card number is read from standard input; the kiosk must be stopped.
+    /// first, then nothing of it is left here (the loans, its events in both logs and the
+    /// console's outbox, the record of its wrong PINs at offline checks). Nothing is removed
+    /// while a loan cannot be delivered. The card number is read from standard input; the kiosk
+    /// must be stopped.
     Erase,
+}
+
+/// The event log of a stopped kiosk (none yet on a kiosk that never ran this version).
+fn open_events_stopped(
+    settings: &settings::KioskSettings,
+) -> anyhow::Result<Option<eventlog::EventLog>> {
+    let path = settings.state_dir.join("events");
+    if !daemon::fs::store_exists(&path) {
+        return Ok(None);
+    }
+    Ok(Some(eventlog::EventLog::open(&path).map_err(|e| {
+        match e {
+            eventlog::EventLogError::InUse { .. } => daemon::exit::Coded::new(
+                Exit::TempFail,
+                "the event log is in use: stop the kiosk first (systemctl stop kiosk)",
+            )
+            .into(),
+            e => anyhow::anyhow!(e),
+        }
+    })?))
+}
+
+/// The card's pseudonym in the event log (none without an offline list's card key: then no
+/// event names a card).
+fn pseudonym(settings: &settings::KioskSettings, card: &redact::CardNumber) -> Option<String> {
+    settings
+        .allowlist
+        .as_ref()
+        .map(|a| eventlog::pseudonym(&a.card_key, card))
 }
 
 fn open_queue_stopped(settings: &settings::KioskSettings) -> anyhow::Result<Queue> {
@@ -211,14 +261,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     })
                 })
                 .collect();
+            let p = pseudonym(&settings, &card);
+            let events = match (open_events_stopped(&settings)?, &p) {
+                (Some(log), Some(p)) => log.for_card(p)?,
+                _ => vec![],
+            };
             let doc = serde_json::json!({
                 "device": settings.name,
-                "what": "offline loans this kiosk holds for one library card until the library system has them; nothing else about patrons is kept here",
+                "what": "what this kiosk holds about one library card: offline loans until the library system has them, and its refusals at login and security events (PIN guessing, a tag whose security would not switch, a refused offline loan; the card appears only as its keyed pseudonym); loans and returns made online are the library system's",
+                "card_pseudonym": p,
                 "exported_at": chrono::Local::now().to_rfc3339(),
                 "records": records,
+                "events": events,
             });
             daemon::gdpr::write_private(&out, &serde_json::to_vec_pretty(&doc)?)?;
-            println!("{} record(s) written to {}", records.len(), out.display());
+            println!(
+                "{} offline loan(s) and {} event(s) written to {}",
+                records.len(),
+                events.len(),
+                out.display()
+            );
             Ok(())
         }
         Command::Erase => {
@@ -262,6 +324,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             // Removed records are gone from the files after each delivery; this also takes any
             // a version before that left behind.
             q.compact()?;
+            if let Some(p) = pseudonym(&settings, &card) {
+                if let Some(log) = open_events_stopped(&settings)? {
+                    let n = log.erase_card(&p)?;
+                    println!("{n} event(s) about this card removed from the event log");
+                }
+                // Events waiting for the library's console carry the same pseudonym.
+                if let Some(c) = &settings.console
+                    && daemon::fs::store_exists(&c.outbox)
+                {
+                    let outbox =
+                        uplink::Outbox::open(&c.outbox, c.outbox_max_bytes).map_err(|e| {
+                            anyhow::anyhow!("the console's outbox (is the kiosk running?): {e}")
+                        })?;
+                    let n = outbox.erase_cards(&[&p])?;
+                    println!("{n} record(s) about this card removed from the console's outbox");
+                }
+            }
             // Wrong PINs this kiosk counted at offline checks, kept apart from the list.
             if let Some(a) = &settings.allowlist {
                 let list = offline::OfflineList::open(a.clone()).map_err(|e| {
@@ -280,6 +359,55 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!(
                 "The offline list comes from the library system: erase the patron there, and the next list leaves them out."
             );
+            Ok(())
+        }
+        Command::Events {
+            from,
+            to,
+            security,
+            json,
+        } => {
+            let zone = access::zone::Zone::system();
+            let now = chrono::Utc::now();
+            let at =
+                |text: Option<String>, or: chrono::DateTime<chrono::Utc>| -> anyhow::Result<i64> {
+                    let Some(text) = text else {
+                        return Ok(or.timestamp_millis());
+                    };
+                    let local = chrono::NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M")
+                        .map_err(|_| {
+                            daemon::exit::Coded::new(
+                                Exit::Usage,
+                                format!("`{text}`: expected YYYY-MM-DD HH:MM"),
+                            )
+                        })?;
+                    Ok(zone.instant(local).timestamp_millis())
+                };
+            let q = eventlog::control::Query {
+                from: at(from, now - chrono::Duration::days(7))?,
+                to: at(to, now + chrono::Duration::seconds(1))?,
+                alarms: false,
+                security,
+            };
+            let sock = settings.state_dir.join("control.sock");
+            let events = match runtime.block_on(eventlog::control::ask(&sock, &q)) {
+                Ok(e) => e,
+                // No kiosk running: read the log directly.
+                Err(_) => match open_events_stopped(&settings)? {
+                    Some(log) => eventlog::control::answer(&log, &q)?,
+                    None => vec![],
+                },
+            };
+            for e in &events {
+                if json {
+                    println!("{}", serde_json::to_string(e)?);
+                } else {
+                    println!("{}", eventlog::table_line(e, &zone));
+                }
+            }
+            if !json {
+                println!("{} event(s)", events.len());
+            }
             Ok(())
         }
         Command::Queue { what } => {

@@ -277,10 +277,8 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
     /// is a sign of guessing (a card locked after wrong PINs).
     fn denied(&self, reason: access::policy::Reason, card: &CardNumber, source: &str) {
         if let Some(log) = &self.events {
-            let mut e = eventlog::Event::new(
-                eventlog::Kind::Denied,
-                (self.clock)().timestamp_millis(),
-            );
+            let mut e =
+                eventlog::Event::new(eventlog::Kind::Denied, (self.clock)().timestamp_millis());
             e.code = Some(reason.code().into());
             e.card = self.pseudonym(card);
             e.source = Some(source.into());
