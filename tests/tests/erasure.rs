@@ -683,6 +683,14 @@ async fn an_erasure_asked_once_in_the_console_is_confirmed_by_every_device_and_l
     let wait = Duration::from_secs(10);
     k.send(Input::Scan(AINO.into())).await;
     k.wait_for(wait, |v| v.screen == Screen::Pin).await.unwrap();
+    // A wrong PIN first: the kiosk's event log keeps the refusal under her pseudonym, which
+    // her export shows and her erasure removes.
+    k.type_digits("9999").await;
+    k.wait_for(wait, |v| v.message == Some(ui::Message::WrongPin))
+        .await
+        .unwrap();
+    k.tap(ui::Action::Dismiss).await;
+    k.wait_for(wait, |v| v.screen == Screen::Pin).await.unwrap();
     k.type_digits("1234").await;
     k.wait_for(wait, |v| v.screen == Screen::Items)
         .await
@@ -769,6 +777,10 @@ async fn an_erasure_asked_once_in_the_console_is_confirmed_by_every_device_and_l
     assert!(
         kiosk_part["held"]["learned_pin_confirmed_at"].is_i64(),
         "{kiosk_part}"
+    );
+    assert_eq!(
+        kiosk_part["held"]["events"][0]["code"], "wrong-pin",
+        "the kiosk's refusal of her wrong PIN: {kiosk_part}"
     );
     assert!(doc["console"].as_array().unwrap().len() >= 2, "{doc}");
     assert!(

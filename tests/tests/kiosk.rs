@@ -382,6 +382,42 @@ async fn wrong_pins_strangers_bans_a_stubborn_tag_and_an_empty_printer() {
         .unwrap();
     assert!(rig.printer.receipts().is_empty());
     k.shut_down().await.unwrap();
+
+    // The kiosk's own log: the refusals at login, and in its security log the two tags whose
+    // security would not switch, each with the patron's pseudonym (never her card number).
+    let settings = kiosk::settings::load(&rig.config).unwrap();
+    let key = settings.allowlist.as_ref().unwrap().card_key.clone();
+    let aino = eventlog::pseudonym(&key, &redact::CardNumber::new(AINO));
+    let log = eventlog::EventLog::open(&settings.state_dir.join("events")).unwrap();
+    let all = log.between(0, i64::MAX).unwrap();
+    let codes: Vec<(&str, Option<&str>)> = all
+        .iter()
+        .filter(|e| e.kind == eventlog::Kind::Denied)
+        .map(|e| (e.code.as_deref().unwrap_or(""), e.card.as_deref()))
+        .collect();
+    assert_eq!(
+        codes.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
+        ["wrong-pin", "unknown-card", "lending-ban"],
+        "{all:#?}"
+    );
+    assert_eq!(codes[0].1, Some(aino.as_str()));
+    let security = log.security_between(0, i64::MAX).unwrap();
+    let tags: Vec<&str> = security
+        .iter()
+        .filter(|e| e.code.as_deref() == Some("tag-security-failed"))
+        .filter(|e| e.card.as_deref() == Some(aino.as_str()))
+        .filter_map(|e| e.detail.as_deref())
+        .collect();
+    assert_eq!(tags.len(), 2, "{security:#?}");
+    assert!(
+        tags[0].contains("HE0000002") && tags[1].contains("HE0000009"),
+        "{tags:?}"
+    );
+    let raw = format!("{all:?}");
+    assert!(
+        !raw.contains(AINO) && !raw.contains("24680000000037"),
+        "{raw}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
