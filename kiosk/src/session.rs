@@ -474,13 +474,14 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             lines: vec![],
             any_offline: false,
         });
-        if self.settings.pin_required && !self.still_locked(&card) {
+        if !self.settings.pin_required {
+            self.login(card, Pin::new("")).await;
+        } else if !self.still_locked(&card) {
+            // (A locked card was told so by `still_locked`, once.)
             self.view.screen = Screen::Pin;
             self.view.card_entry = None;
             self.view.pin_length = 0;
             self.show();
-        } else {
-            self.login(card, Pin::new("")).await;
         }
     }
 

@@ -228,7 +228,7 @@ async fn offline_a_reference_copy_stays_a_dvd_gets_a_week_and_my_loans_shows_the
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_wrong_pins_lock_the_card_at_the_kiosk_and_say_for_how_long() {
     let (_today, at) = noon();
-    let (_tmp, _rig, mut k) = started(at).await;
+    let (_tmp, rig, mut k) = started(at).await;
     for n in 1..=4 {
         let v = log_in(&mut k, AINO, "9999").await;
         assert_eq!(
@@ -290,6 +290,32 @@ async fn five_wrong_pins_lock_the_card_at_the_kiosk_and_say_for_how_long() {
     for secret in [AINO, "24680000000029", "9999", AINO_PIN, "Virtanen"] {
         assert!(!leaks(&text, secret), "{secret:?} is in the logs:\n{text}");
     }
+
+    // In the kiosk's security log (which the console and a breach report read): the lockout,
+    // and the locked card shown twice more, under the card's pseudonym; the four wrong PINs
+    // before it only in the ordinary log.
+    let settings = kiosk::settings::load(&rig.config).unwrap();
+    let key = settings.allowlist.as_ref().unwrap().card_key.clone();
+    let aino = eventlog::pseudonym(&key, &redact::CardNumber::new(AINO));
+    let log = eventlog::EventLog::open(&settings.state_dir.join("events")).unwrap();
+    let security: Vec<(String, Option<String>)> = log
+        .security_between(0, i64::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.code.unwrap_or_default(), e.card))
+        .collect();
+    assert_eq!(
+        security,
+        vec![("pin-locked-out".to_owned(), Some(aino.clone())); 3],
+        "the security log"
+    );
+    let wrong = log
+        .between(0, i64::MAX)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.code.as_deref() == Some("wrong-pin"))
+        .count();
+    assert_eq!(wrong, 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

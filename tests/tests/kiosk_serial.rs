@@ -155,6 +155,7 @@ async fn the_kiosk_binary_lends_over_real_serial_lines_and_stops_on_sigterm() {
         "offline loans    none waiting",
         "offline list     version ",
         "RFID pad         answering",
+        "security log     none in the last 24 h",
     ] {
         assert!(
             words.lines().any(|l| l.starts_with(want)),
@@ -162,6 +163,18 @@ async fn the_kiosk_binary_lends_over_real_serial_lines_and_stops_on_sigterm() {
         );
     }
     assert!(!words.contains("24680000000011"));
+    // Its event log, asked of the running kiosk (which holds it) over its control socket.
+    let events = Command::new(&bin)
+        .args(["-c", &rig.config.to_string_lossy(), "events"])
+        .output()
+        .unwrap();
+    let events = String::from_utf8_lossy(&events.stdout).into_owned();
+    assert!(
+        events
+            .lines()
+            .any(|l| l.contains(" daemon ") && l.contains(" started ")),
+        "{events}"
+    );
     let status = Command::new(&bin)
         .args(["-c", &rig.config.to_string_lossy(), "status", "--raw"])
         .output()
