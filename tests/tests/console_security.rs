@@ -436,3 +436,108 @@ async fn an_admin_sees_the_names_of_who_entered_only_when_asked_read_from_the_li
         }
     }
 }
+
+/// The kiosk's own security events, made by the kiosk itself (not written into an outbox by the
+/// test): a patron's tag whose security bit will not switch, and her card locked after wrong
+/// PINs, reach the console's incidents through the kiosk's real sender, under her pseudonym.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosks_own_security_events_become_an_incident_in_the_console() {
+    use kiosk::Input;
+    use ui::{Action, Outcome, Screen};
+    const AINO: &str = "24680000000011";
+    let wait = std::time::Duration::from_secs(10);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let console = rig::console::DemoConsole::start(&tmp.path().join("console"))
+        .await
+        .unwrap();
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
+    let rig = rig::kiosk::rig(&tmp.path().join("k"), &fixtures, e2e::daemons_now(), "")
+        .await
+        .unwrap();
+    let mut settings = kiosk::settings::load(&rig.config).unwrap();
+    let key = settings.allowlist.as_ref().unwrap().card_key.clone();
+    settings.console = Some(
+        console
+            .device("lpr-kiosk-1", "LPR", &settings.state_dir)
+            .unwrap(),
+    );
+    let mut k = rig::kiosk::start_kiosk(
+        settings,
+        drivers::feig_twin::AirTime::default(),
+        kiosk::system_clock(),
+    )
+    .unwrap();
+    let log_in = async |k: &mut rig::kiosk::SimKiosk, pin: &str| {
+        k.wait_for(wait, |v| v.screen == Screen::Welcome)
+            .await
+            .unwrap();
+        k.send(Input::Scan(AINO.into())).await;
+        k.wait_for(wait, |v| v.screen == Screen::Pin).await.unwrap();
+        k.type_digits(pin).await;
+        k.wait_for(wait, |v| v.screen != Screen::Pin && !v.busy)
+            .await
+            .unwrap()
+    };
+    let v = log_in(&mut k, "1234").await;
+    assert_eq!(v.screen, Screen::Items);
+    let mut stubborn = rig::kiosk::tag("HE0000002", 1, 1);
+    stubborn.ignores_afi = true;
+    k.pad.place(stubborn);
+    let v = k
+        .wait_for(wait, |v| {
+            v.items
+                .iter()
+                .any(|r| r.item == "HE0000002" && r.outcome == Outcome::SecurityFailed)
+        })
+        .await;
+    assert!(v.is_some(), "the stubborn tag is refused");
+    k.tap(Action::Cancel).await;
+    for _ in 0..5 {
+        log_in(&mut k, "9999").await;
+        k.tap(Action::Cancel).await;
+    }
+
+    let mut admin = console
+        .staff("tietosuoja", central::staff::Role::Admin)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let page = loop {
+        let page = admin.get("/security?lang=en").await.unwrap();
+        if page.contains("denied:pin-locked-out") && page.contains("tag-security-failed") {
+            break page;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the kiosk's security events never reached the console:\n{page}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let rows: Vec<&str> = page.split("<tr><td>").skip(1).collect();
+    assert_eq!(rows.len(), 1, "one incident at the branch: {page}");
+    for want in [
+        "security:tag-security-failed × 1",
+        "denied:pin-locked-out × 1",
+        "lpr-kiosk-1",
+    ] {
+        assert!(rows[0].contains(want), "{want}: {}", rows[0]);
+    }
+    assert!(!rows[0].contains("wrong-pin"), "{}", rows[0]);
+    // The console holds them under her pseudonym, never her card number.
+    let pseudonym = eventlog::pseudonym(&key, &redact::CardNumber::new(AINO));
+    let held: i64 = {
+        use sqlx::Row as _;
+        sqlx::query("SELECT COUNT(*) AS n FROM events WHERE card = $1")
+            .bind(&pseudonym)
+            .fetch_one(console.console.db.pool())
+            .await
+            .unwrap()
+            .try_get("n")
+            .unwrap()
+    };
+    assert!(held >= 2, "{held}");
+    assert!(!page.contains(AINO));
+    k.shut_down().await.unwrap();
+}
