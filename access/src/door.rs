@@ -288,6 +288,10 @@ pub struct Event {
     /// Words for staff.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub detail: Option<String>,
+    /// The item concerned (a kiosk's tag whose security would not switch): kept on the device
+    /// for its staff, exported and erased with the patron, never reported to the console.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub item: Option<String>,
 }
 
 impl Event {
@@ -300,6 +304,7 @@ impl Event {
             card: None,
             source: None,
             detail: None,
+            item: None,
         }
     }
 

@@ -674,7 +674,7 @@ fn purge<R: Registry + Clone>(
 
 /// A security event with no door movement, in both logs and on the `security` log target.
 fn security_event(events: &EventLog, clock: &Clock, code: &str, detail: String) {
-    eventlog::security_event(events, clock().timestamp_millis(), code, None, detail);
+    eventlog::security_event(events, clock().timestamp_millis(), code, None, None, detail);
 }
 
 /// Syncs the offline list now and every `sync_every`, when it has a URL.

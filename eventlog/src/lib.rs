@@ -157,7 +157,11 @@ pub fn table_line(e: &Event, zone: &access::zone::Zone) -> String {
             .unwrap_or_default(),
         e.code.as_deref().unwrap_or("-"),
         e.card.as_deref().unwrap_or("-"),
-        e.source.as_deref().or(e.detail.as_deref()).unwrap_or("")
+        match (&e.item, e.source.as_deref().or(e.detail.as_deref())) {
+            (Some(item), Some(words)) => format!("item {item}: {words}"),
+            (Some(item), None) => format!("item {item}"),
+            (None, words) => words.unwrap_or("").to_owned(),
+        }
     )
 }
 
@@ -184,18 +188,20 @@ pub fn purge(
 
 /// A security event with no door movement (`kind` security), recorded in both logs and the
 /// console's outbox, and said on the `security` log target: `detail` must hold no personal data
-/// (the card goes in `card`, as its pseudonym).
+/// (the card goes in `card`, as its pseudonym; an item in `item`, which stays on the device).
 pub fn security_event(
     log: &EventLog,
     at_ms: i64,
     code: &str,
     card: Option<String>,
+    item: Option<String>,
     detail: String,
 ) {
     tracing::warn!(target: "security", code, "{detail}");
     let mut e = Event::new(Kind::Security, at_ms);
     e.code = Some(code.into());
     e.card = card;
+    e.item = item;
     e.detail = Some(detail);
     log.keep(e);
 }

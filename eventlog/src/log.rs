@@ -70,7 +70,8 @@ pub struct Uplink {
     pub wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
-/// An event as the console takes it.
+/// An event as the console takes it: an item stays on the device (the console's records carry
+/// no item; see `report`).
 pub fn report_event(e: &Event) -> report::Body {
     let kind = serde_json::to_value(e.kind)
         .ok()

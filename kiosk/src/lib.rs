@@ -314,9 +314,10 @@ impl Conflicts {
                     at_ms,
                     "offline-refused",
                     card,
+                    Some(d.item.clone()),
                     format!(
-                        "the library system refused the {what} of item {} (queue record {}): kept for staff (`kiosk queue list`)",
-                        d.item, d.id
+                        "the library system refused an {what} (queue record {}): kept for staff (`kiosk queue list`)",
+                        d.id
                     ),
                 );
             }

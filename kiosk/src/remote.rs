@@ -266,6 +266,7 @@ pub fn command_hook(
                 refused_clock().timestamp_millis(),
                 "command-refused",
                 None,
+                None,
                 why,
             );
         }),

@@ -286,18 +286,24 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         }
     }
 
-    /// A security event (`code`), about the patron at the kiosk when there is one; `detail`
-    /// holds no personal data.
-    fn security_event(&self, code: &str, detail: String) {
+    /// A security event (`code`), about the patron at the kiosk when there is one, and `item`;
+    /// `detail` holds neither (it goes to the console, the card's pseudonym with it, the item
+    /// not).
+    fn security_event(&self, code: &str, item: Option<&str>, detail: String) {
         let card = self
             .session
             .as_ref()
             .and_then(|s| s.login.as_ref())
             .and_then(|l| self.pseudonym(&l.card));
         match &self.events {
-            Some(log) => {
-                eventlog::security_event(log, (self.clock)().timestamp_millis(), code, card, detail)
-            }
+            Some(log) => eventlog::security_event(
+                log,
+                (self.clock)().timestamp_millis(),
+                code,
+                card,
+                item.map(str::to_owned),
+                detail,
+            ),
             None => tracing::warn!(target: "security", code, "{detail}"),
         }
     }

@@ -214,7 +214,8 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             };
             self.security_event(
                 "tag-security-failed",
-                format!("item {item}: its tag's security would not switch ({e}); {what}"),
+                Some(item),
+                format!("a tag's security would not switch ({e}); {what}"),
             );
         }
         result
