@@ -50,75 +50,6 @@ pub fn gauges(log: &EventLog, metrics: &daemon::Metrics, now_ms: i64) {
     );
 }
 
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-    use access::zone::Zone;
-    use chrono::TimeZone;
-
-    #[test]
-    fn the_security_line_says_how_many_and_when_the_last_was() {
-        // 23:00 in Helsinki.
-        let now = chrono::Utc.with_ymd_and_hms(2026, 3, 3, 21, 0, 0).unwrap();
-        let n = now.timestamp();
-        let z = &Zone::HELSINKI;
-        assert_eq!(security_words(None, None, z, now, "x"), None);
-        assert_eq!(
-            security_words(Some(0), None, z, now, "x").unwrap(),
-            "none in the last 24 h"
-        );
-        assert_eq!(
-            security_words(Some(2), Some(n - 720), z, now, "kiosk events --security").unwrap(),
-            "2 IN THE LAST 24 H, the last 22:48 today (12 min ago): kiosk events --security"
-        );
-    }
-
-    #[test]
-    fn the_gauges_count_the_security_log_of_the_last_day_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = EventLog::open(&dir.path().join("events")).unwrap();
-        let now = 1_800_000_000_000i64;
-        let day = 86_400_000;
-        let mut old = Event::new(Kind::Security, now - day - 1);
-        old.code = Some("list-refused".into());
-        log.record(&old).unwrap();
-        for (kind, code, at) in [
-            (Kind::Denied, "wrong-pin", now - 1000),
-            (Kind::Denied, "pin-locked-out", now - 900),
-            (Kind::Security, "tag-security-failed", now - 500),
-        ] {
-            let mut e = Event::new(kind, at);
-            e.code = Some(code.into());
-            log.record(&e).unwrap();
-        }
-        let m = daemon::Metrics::new();
-        gauges(&log, &m, now);
-        let got: std::collections::BTreeMap<_, _> = m.snapshot().into_iter().collect();
-        assert_eq!(got["omatoimi_security_events_24h"], 2.0);
-        assert_eq!(
-            got["omatoimi_last_security_event_timestamp_seconds"],
-            ((now - 500) / 1000) as f64
-        );
-        assert_eq!(got["omatoimi_events"], 4.0);
-    }
-
-    #[test]
-    fn a_table_line_is_in_local_time() {
-        // 2026-03-03 21:00:05 UTC is 23:00:05 in Helsinki.
-        let mut e = Event::new(Kind::Security, 1_772_571_605_000);
-        e.code = Some("tag-security-failed".into());
-        e.detail = Some("item X".into());
-        assert_eq!(
-            table_line(&e, &Zone::HELSINKI),
-            format!(
-                "2026-03-03 23:00:05  security      tag-security-failed {:<32} item X",
-                "-"
-            )
-        );
-    }
-}
-
 /// The security log's line in a status report (`door-agent status`, `kiosk status`), from the
 /// gauges [`gauges`] sets: `count` in the last 24 hours, the `last` one's time (Unix s), at
 /// `now`; `ask` is the command that lists them. None when the daemon gave no count.
@@ -204,4 +135,73 @@ pub fn security_event(
     e.item = item;
     e.detail = Some(detail);
     log.keep(e);
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use access::zone::Zone;
+    use chrono::TimeZone;
+
+    #[test]
+    fn the_security_line_says_how_many_and_when_the_last_was() {
+        // 23:00 in Helsinki.
+        let now = chrono::Utc.with_ymd_and_hms(2026, 3, 3, 21, 0, 0).unwrap();
+        let n = now.timestamp();
+        let z = &Zone::HELSINKI;
+        assert_eq!(security_words(None, None, z, now, "x"), None);
+        assert_eq!(
+            security_words(Some(0), None, z, now, "x").unwrap(),
+            "none in the last 24 h"
+        );
+        assert_eq!(
+            security_words(Some(2), Some(n - 720), z, now, "kiosk events --security").unwrap(),
+            "2 IN THE LAST 24 H, the last 22:48 today (12 min ago): kiosk events --security"
+        );
+    }
+
+    #[test]
+    fn the_gauges_count_the_security_log_of_the_last_day_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(&dir.path().join("events")).unwrap();
+        let now = 1_800_000_000_000i64;
+        let day = 86_400_000;
+        let mut old = Event::new(Kind::Security, now - day - 1);
+        old.code = Some("list-refused".into());
+        log.record(&old).unwrap();
+        for (kind, code, at) in [
+            (Kind::Denied, "wrong-pin", now - 1000),
+            (Kind::Denied, "pin-locked-out", now - 900),
+            (Kind::Security, "tag-security-failed", now - 500),
+        ] {
+            let mut e = Event::new(kind, at);
+            e.code = Some(code.into());
+            log.record(&e).unwrap();
+        }
+        let m = daemon::Metrics::new();
+        gauges(&log, &m, now);
+        let got: std::collections::BTreeMap<_, _> = m.snapshot().into_iter().collect();
+        assert_eq!(got["omatoimi_security_events_24h"], 2.0);
+        assert_eq!(
+            got["omatoimi_last_security_event_timestamp_seconds"],
+            ((now - 500) / 1000) as f64
+        );
+        assert_eq!(got["omatoimi_events"], 4.0);
+    }
+
+    #[test]
+    fn a_table_line_is_in_local_time() {
+        // 2026-03-03 21:00:05 UTC is 23:00:05 in Helsinki.
+        let mut e = Event::new(Kind::Security, 1_772_571_605_000);
+        e.code = Some("tag-security-failed".into());
+        e.detail = Some("item X".into());
+        assert_eq!(
+            table_line(&e, &Zone::HELSINKI),
+            format!(
+                "2026-03-03 23:00:05  security      tag-security-failed {:<32} item X",
+                "-"
+            )
+        );
+    }
 }
