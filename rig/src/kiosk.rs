@@ -543,6 +543,26 @@ pub async fn demo(
         .await
         .unwrap_or_else(|| k.view());
     print_rows(&v);
+    println!(
+        "  A worn tag whose EAS bit will not switch (the write is acknowledged, the bit stays):"
+    );
+    let mut worn = tag("HE0000009", 1, 1);
+    worn.ignores_eas = true;
+    k.pad.place(worn);
+    let v = k
+        .wait_for(wait, |v| {
+            v.items
+                .iter()
+                .any(|r| r.item == "HE0000009" && r.state != ui::RowState::Working)
+        })
+        .await
+        .unwrap_or_else(|| k.view());
+    if let Some(r) = v.items.iter().find(|r| r.item == "HE0000009") {
+        println!(
+            "    {:<16} {:?}: read back, the loan is undone and the tag still sounds the gate",
+            r.item, r.outcome
+        );
+    }
     let afi = |item: &str, part: u8, parts: u8| {
         k.pad.tag(tag(item, part, parts).uid).map_or(0, |t| t.afi)
     };
@@ -600,6 +620,15 @@ pub async fn demo(
     k.tap(Action::Receipt(false)).await;
     let queue_dir = rig.dir.join("state/queue");
     k.shut_down().await?;
+    // The kiosk's own security log, as `kiosk events --security` shows it (the console has it
+    // too, as an incident).
+    let log = eventlog::EventLog::open(&rig.dir.join("state/events"))?;
+    let zone = access::zone::Zone::system();
+    println!("  The kiosk's security log (kiosk events --security):");
+    for e in log.security_between(0, i64::MAX)? {
+        println!("    {}", eventlog::table_line(&e, &zone));
+    }
+    drop(log);
     let q = kiosk::queue::Queue::open(&queue_dir)?;
     println!("  The offline queue on disk:");
     for d in q.list() {
