@@ -240,7 +240,10 @@ pub async fn deliver_forever(
 ) {
     // A console that was down saw nobody meanwhile: devices are judged silent only once it has
     // been up as long as the setting (each has had its chance to report), not at its start.
-    let started = clock();
+    // Measured on the monotonic clock: how long the console has been up does not change when
+    // its wall clock is stepped (or, in the demo, set to follow the devices' own).
+    let started = tokio::time::Instant::now();
+    let up_long_enough = Duration::from_millis(u64::try_from(cfg.silent_ms).unwrap_or(0));
     let mut sweep = tokio::time::interval(Duration::from_secs(30));
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mailer = match cfg.smtp.as_ref().map(mailer).transpose() {
@@ -261,7 +264,7 @@ pub async fn deliver_forever(
             _ = stopped.changed() => break,
             _ = wake.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = sweep.tick(), if clock() - started >= cfg.silent_ms => {
+            _ = sweep.tick(), if started.elapsed() >= up_long_enough => {
                 match sweep_silent(&db, &cfg, clock()).await {
                     Ok(0) => {}
                     Ok(n) => info!(devices = n, "silent devices raised"),

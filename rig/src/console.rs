@@ -263,7 +263,8 @@ impl DemoConsole {
     /// Prints what the console's alarms page and fleet page show.
     pub async fn show(&self) -> anyhow::Result<()> {
         let db = &self.console.db;
-        let now = central::system_clock()();
+        // The console's own clock (the devices' in the demo), as its pages use.
+        let now = self.clock.now_ms();
         let open = central::alarms::open_by_device(db).await?;
         println!(
             "\nThe console (staff pages at https://localhost:{}/, devices report to :{}):",

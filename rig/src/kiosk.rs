@@ -492,7 +492,10 @@ pub async fn demo(
     now: DateTime<Utc>,
     console: &crate::console::DemoConsole,
 ) -> anyhow::Result<()> {
-    let rig = rig(state_dir, fixtures, now, "").await?;
+    // On the devices' clock (the door's, 21:00 on the day, which the console follows), so that
+    // what the console shows of the kiosk does not depend on the hour the demo runs.
+    let at = DateTime::<Utc>::from_timestamp_millis(console.clock.now_ms()).unwrap_or(now);
+    let rig = rig(state_dir, fixtures, at, "").await?;
     println!(
         "\nThe self-checkout kiosk ({}): the FEIG reader twin with ISO 28560 tags, the ESC/POS\nprinter twin on {}, the simulator as library system.",
         rig.config.display(),
@@ -501,7 +504,7 @@ pub async fn demo(
     let mut settings = kiosk::settings::load(&rig.config)?;
     // The kiosk reports to the library's console too.
     settings.console = Some(console.device("lemi-kiosk-1", "LEMI", &settings.state_dir)?);
-    let mut k = start_kiosk(settings, AirTime::TYPICAL, kiosk::system_clock())?;
+    let mut k = start_kiosk(settings, AirTime::TYPICAL, clock_from(at))?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let wait = Duration::from_secs(10);
     k.send(Input::Scan("24680000000011".into())).await;
