@@ -314,7 +314,7 @@ async fn the_kiosk_delivers_a_cards_offline_loans_before_erasing_and_refuses_whi
         ],
         AINO,
     );
-    assert!(text(&o).contains("1 record(s)"), "{}", text(&o));
+    assert!(text(&o).contains("1 offline loan(s)"), "{}", text(&o));
 
     // Back: delivered, then nothing left.
     rig.running = library_sim::server::start(library_sim::server::Settings {
@@ -350,5 +350,9 @@ async fn the_kiosk_delivers_a_cards_offline_loans_before_erasing_and_refuses_whi
         ],
         AINO,
     );
-    assert!(text(&o).contains("0 record(s)"), "{}", text(&o));
+    assert!(
+        text(&o).contains("0 offline loan(s) and 0 event(s)"),
+        "{}",
+        text(&o)
+    );
 }
