@@ -78,6 +78,15 @@ pub struct Deferred {
     pub state: State,
     /// Send attempts so far.
     pub attempts: u32,
+    /// The UIDs of the item's tags on the pad (empty for a scanned item): what the kiosk
+    /// reads to settle a record it found staged after a crash.
+    #[serde(default)]
+    pub tags: Vec<[u8; 8]>,
+    /// Found staged when the queue opened (the kiosk died between staging it and committing
+    /// it), with whether it was staged in doubt; cleared once the kiosk has settled it against
+    /// the item's tags ([`crate::settle`]).
+    #[serde(default)]
+    pub recovered: Option<bool>,
 }
 
 /// The queue failed.
@@ -170,9 +179,10 @@ impl Queue {
             delivering: std::sync::Arc::default(),
         };
         for mut d in q.list() {
-            if matches!(d.state, State::Staged { .. }) {
+            if let State::Staged { in_doubt } = d.state {
                 tracing::warn!(id = d.id, item = %d.item, "offline queue: a record staged before a crash is kept, in doubt");
                 d.state = State::InFlight;
+                d.recovered = Some(in_doubt);
                 q.put(&d)?;
             }
         }
@@ -239,6 +249,7 @@ impl Queue {
         Ok(stored(before.as_deref()).max(floor))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn add(
         &self,
         kind: Kind,
@@ -246,6 +257,7 @@ impl Queue {
         at: NaiveDateTime,
         due: Option<NaiveDateTime>,
         in_doubt: bool,
+        tags: &[[u8; 8]],
     ) -> Result<u64, QueueError> {
         let id = self.with(|s| self.next_id(s))?;
         self.put(&Deferred {
@@ -256,8 +268,31 @@ impl Queue {
             due,
             state: State::Staged { in_doubt },
             attempts: 0,
+            tags: tags.to_vec(),
+            recovered: None,
         })?;
         Ok(id)
+    }
+
+    /// Marks a record recovered after a crash as settled against its tags.
+    pub fn settled(&self, id: u64) -> Result<(), QueueError> {
+        if let Some(mut d) = self.get(id)?
+            && d.recovered.is_some()
+        {
+            d.recovered = None;
+            self.put(&d)?;
+        }
+        Ok(())
+    }
+
+    /// Sets the due date of a record (a loan staged before its online request, lent offline
+    /// when the request went unanswered).
+    fn set_due(&self, id: u64, due: NaiveDateTime) -> Result<(), QueueError> {
+        if let Some(mut d) = self.get(id)? {
+            d.due = Some(due);
+            self.put(&d)?;
+        }
+        Ok(())
     }
 
     /// Rewrites the queue with the records it holds and swaps it in, so nothing of a removed
@@ -316,6 +351,7 @@ impl Queue {
             at,
             Some(due),
             in_doubt,
+            &[],
         )
     }
 
@@ -327,7 +363,7 @@ impl Queue {
         at: NaiveDateTime,
         in_doubt: bool,
     ) -> Result<u64, QueueError> {
-        self.add(Kind::Checkin, item, at, None, in_doubt)
+        self.add(Kind::Checkin, item, at, None, in_doubt, &[])
     }
 
     /// Commits a staged record: it is delivered from now on.
