@@ -96,6 +96,19 @@ struct Bench {
     journal: Vec<Received>,
     /// Until the trial's first request, how far the journal went.
     mark: usize,
+    /// Each start runs under strace, its trace in `trace-N.txt` under `tmp`.
+    strace: bool,
+}
+
+impl Drop for Bench {
+    /// A failed test leaves no kiosk behind.
+    fn drop(&mut self) {
+        if let Some(mut c) = self.kiosk.take() {
+            kill(self.pid.load(Ordering::SeqCst));
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }
 
 fn kill(pid: i32) {
@@ -127,7 +140,12 @@ async fn until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
 
 impl Bench {
     async fn new() -> Option<Self> {
-        let bin = e2e::workspace_binary("kiosk")?;
+        // OMATOIMI_KIOSK_BIN: another build of the kiosk (a long run on a copy while the
+        // workspace's is rebuilt).
+        let bin = match std::env::var_os("OMATOIMI_KIOSK_BIN") {
+            Some(b) => PathBuf::from(b),
+            None => e2e::workspace_binary("kiosk")?,
+        };
         let tmp = tempfile::tempdir().unwrap();
         let (pad_line, pad_dev, pad_test) = e2e::socat_pair(tmp.path(), "pad")?;
         let (scan_line, scan_dev, scanner) = e2e::socat_pair(tmp.path(), "scanner")?;
@@ -171,6 +189,7 @@ impl Bench {
             trigger: Arc::default(),
             journal: vec![],
             mark: 0,
+            strace: false,
         };
         let (trigger, pid) = (b.trigger.clone(), b.pid.clone());
         b.pad.watch_writes(Some(Arc::new(move |w, at| {
@@ -215,6 +234,22 @@ impl Bench {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// What the last few starts of the kiosk said (its own lines, no debug), for a failure.
+    fn trail(&self) -> String {
+        let mut out = String::new();
+        for n in self.starts.saturating_sub(3)..=self.starts {
+            let log = self.tmp.path().join(format!("kiosk-{n}.log"));
+            out.push_str(&format!("--- start {n}\n"));
+            for l in std::fs::read_to_string(log).unwrap_or_default().lines() {
+                if l.contains(" kiosk") && !l.contains("DEBUG") {
+                    out.push_str(l);
+                    out.push('\n');
+                }
+            }
+        }
+        out
+    }
+
     /// Starts the kiosk and waits until it says it is ready (its flows run: anything left by a
     /// crash is settled and delivery has started).
     async fn start(&mut self) {
@@ -238,7 +273,17 @@ impl Bench {
         let notify_path = self.tmp.path().join(format!("notify-{}.sock", self.starts));
         let notify = UnixDatagram::bind(&notify_path).unwrap();
         notify.set_nonblocking(true).unwrap();
-        let child = Command::new(&self.bin)
+        let mut command = if self.strace {
+            let mut c = Command::new("strace");
+            c.args(["-f", "-yy", "-qq", "-e", TRACED, "-o"])
+                .arg(self.tmp.path().join(format!("trace-{}.txt", self.starts)))
+                .arg("--")
+                .arg(&self.bin);
+            c
+        } else {
+            Command::new(&self.bin)
+        };
+        let child = command
             .args([
                 "-c",
                 &self.rig.config.to_string_lossy(),
@@ -253,8 +298,27 @@ impl Bench {
             .stderr(std::fs::File::create(&self.log).unwrap())
             .spawn()
             .unwrap();
-        self.pid
-            .store(i32::try_from(child.id()).unwrap(), Ordering::SeqCst);
+        let mut pid = i32::try_from(child.id()).unwrap();
+        if self.strace {
+            // The kiosk is strace's child.
+            let children = format!("/proc/{pid}/task/{pid}/children");
+            let end = Instant::now() + Duration::from_secs(10);
+            // (strace forks a child of its own to test ptrace first: the kiosk is the child
+            // running the kiosk's binary.)
+            let bin = std::fs::canonicalize(&self.bin).unwrap();
+            pid = loop {
+                let listed = std::fs::read_to_string(&children).unwrap_or_default();
+                let kiosk = listed
+                    .split_whitespace()
+                    .find(|p| std::fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|e| e == bin));
+                if let Some(p) = kiosk {
+                    break p.parse().unwrap();
+                }
+                assert!(Instant::now() < end, "strace started no kiosk");
+                std::thread::sleep(Duration::from_millis(5));
+            };
+        }
+        self.pid.store(pid, Ordering::SeqCst);
         self.kiosk = Some(child);
         notify
     }
@@ -269,14 +333,25 @@ impl Bench {
 
     /// Stops the kiosk with SIGTERM, as systemd does.
     async fn stop(&mut self) {
-        if let Some(mut c) = self.kiosk.take() {
-            kill_term(c.id());
-            let end = Instant::now() + Duration::from_secs(10);
-            while c.try_wait().unwrap().is_none() {
-                assert!(Instant::now() < end, "the kiosk did not stop on SIGTERM");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
+        if self.kiosk.is_none() {
+            return;
         }
+        kill_term(u32::try_from(self.pid.load(Ordering::SeqCst)).unwrap());
+        let end = Instant::now() + Duration::from_secs(10);
+        while self
+            .kiosk
+            .as_mut()
+            .is_some_and(|c| c.try_wait().unwrap().is_none())
+        {
+            assert!(
+                Instant::now() < end,
+                "the kiosk (start {}) did not stop on SIGTERM:\n{}",
+                self.starts,
+                self.trail()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.kiosk = None;
     }
 
     async fn touch(&self, word: &str) {
@@ -455,10 +530,11 @@ impl Bench {
         assert_eq!(
             (tag.afi, tag.eas),
             (afi, eas),
-            "{what}: the library has the item {end:?} but its tag reads AFI {:#04X} EAS {}\n{}",
+            "{what}: the library has the item {end:?} but its tag reads AFI {:#04X} EAS {}\n{}\nthe library received {:?}",
             tag.afi,
             tag.eas,
-            self.log_text()
+            self.trail(),
+            &self.received()[self.mark..]
         );
         let trial: Vec<Received> = self.received().split_off(self.mark);
         let checkouts: Vec<&Received> = trial
@@ -823,4 +899,184 @@ async fn the_kiosk_killed_at_random_times_over_loans_and_returns_settles_every_t
     for (k, n) in ends {
         println!("  {k}: {n}");
     }
+}
+
+/// The system calls strace shows: writes to files, sockets and the pad's line, and syncs.
+const TRACED: &str =
+    "trace=write,writev,pwrite64,pwritev,sendto,sendmsg,fsync,fdatasync,sync_file_range";
+
+/// What a trace showed.
+#[derive(Debug, Default)]
+struct Syncs {
+    /// Writes to the queue's log file.
+    queue_writes: usize,
+    /// fsync/fdatasync of it.
+    queue_syncs: usize,
+    /// sync_file_range of it (sled's flush).
+    ranges: usize,
+    /// Requests to the library system (writes to its SIP2 socket).
+    requests: usize,
+    /// Writes to the pad's line.
+    pad_writes: usize,
+    /// Requests or pad writes made while a write to the queue was not yet synced.
+    unsynced: Vec<String>,
+}
+
+/// Reads strace's `-f -yy` output: each queue write must be fsynced (or fdatasynced) before the
+/// kiosk sends anything to the library system (`sip2_port`) or the pad (`pad`, a pts path).
+fn judge_trace(trace: &str, sip2_port: u16, pad: &str, into: &mut Syncs) {
+    use std::collections::HashMap;
+    // A call split by another thread's: its name and first argument, by thread.
+    let mut pending: HashMap<&str, (String, String)> = HashMap::new();
+    // The last write to the queue's log not yet synced (the test runs one thing at a time:
+    // no flow while the queue is delivered).
+    let mut dirty: Option<String> = None;
+    let socket = format!("->127.0.0.1:{sip2_port}]");
+    // `-yy` shows a pty as `/dev/pts/N<char 136:N>`.
+    let on_pad = |arg: &str| arg == pad || arg.starts_with(&format!("{pad}<"));
+    for line in trace.lines() {
+        let Some((pid, rest)) = line.split_once(' ') else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        let (name, arg, done, ok) = if let Some(r) = rest.strip_prefix("<... ") {
+            let Some((name, tail)) = r.split_once(" resumed>") else {
+                continue;
+            };
+            let Some((n, a)) = pending.remove(pid) else {
+                continue;
+            };
+            debug_assert_eq!(n, name);
+            (n, a, true, tail.trim_end().ends_with("= 0"))
+        } else {
+            let Some((name, args)) = rest.split_once('(') else {
+                continue;
+            };
+            // The first argument's path (`N</path>`, `N<TCP:[a->b]>`, `N</dev/pts/0<char 136:0>>`),
+            // up to what follows it: another argument, the call's end, or strace's break.
+            let arg = args.split_once('<').map_or(String::new(), |(_, a)| {
+                [">,", ">)", "> <unfinished"]
+                    .iter()
+                    .filter_map(|end| a.find(end))
+                    .min()
+                    .map_or(String::new(), |i| a[..i].to_owned())
+            });
+            let unfinished = rest.ends_with("<unfinished ...>");
+            if unfinished {
+                pending.insert(pid, (name.to_owned(), arg.clone()));
+            }
+            (
+                name.to_owned(),
+                arg,
+                !unfinished,
+                rest.trim_end().ends_with("= 0"),
+            )
+        };
+        let queue_log = arg.ends_with("/state/queue/db");
+        match name.as_str() {
+            "write" | "writev" | "pwrite64" | "pwritev" if queue_log => {
+                into.queue_writes += 1;
+                dirty = Some(line.to_owned());
+            }
+            "fsync" | "fdatasync" if queue_log && done && ok => {
+                into.queue_syncs += 1;
+                dirty = None;
+            }
+            "sync_file_range" if queue_log && done => into.ranges += 1,
+            "write" | "writev" | "sendto" | "sendmsg"
+                if !rest.starts_with("<...") && (arg.contains(&socket) || on_pad(&arg)) =>
+            {
+                if on_pad(&arg) {
+                    into.pad_writes += 1;
+                } else {
+                    into.requests += 1;
+                }
+                if let Some(w) = &dirty {
+                    into.unsynced.push(format!("{line}\n  after {w}"));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_record_is_on_the_disk_before_the_kiosk_acts_on_it() {
+    let traced = Command::new("strace")
+        .args(["-f", "-qq", "-o", "/dev/null", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !traced {
+        println!(
+            "SKIPPED: strace is not installed or may not trace here (scripts/test installs it)"
+        );
+        return;
+    }
+    let Some(mut b) = Bench::new().await else {
+        println!("SKIPPED: the kiosk binary is not built, or socat is missing");
+        return;
+    };
+    let pad = std::fs::canonicalize(b.tmp.path().join("pad-device"))
+        .unwrap()
+        .display()
+        .to_string();
+    b.strace = true;
+    let uid = Bench::uid();
+    let mut queued = false;
+    // Online: a loan and a return; offline (the library system down), a loan and a return,
+    // each delivered at the next start, marked in flight before it is sent. A start each.
+    for (lend, library) in [
+        (true, Library::Up),
+        (false, Library::Up),
+        (true, Library::Down),
+        (false, Library::Down),
+    ] {
+        b.start().await;
+        if queued {
+            // What the last flow queued is delivered first, alone.
+            until("the delivery", 30, || {
+                b.log_text().contains("offline queue delivery")
+            })
+            .await;
+        }
+        queued = library == Library::Down;
+        b.begin(lend, library).await;
+        until("the flow's tag", 30, || {
+            b.pad.tag(uid).is_some_and(|t| t.eas != lend)
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        b.stop().await;
+        if library == Library::Down {
+            b.library_up().await;
+        }
+    }
+    b.start().await;
+    until("the delivery", 30, || {
+        b.log_text().contains("offline queue delivery")
+    })
+    .await;
+    b.stop().await;
+    b.strace = false;
+    assert!(b.queue_list().trim().is_empty(), "{}", b.queue_list());
+    let sip2 = b.rig.running.sip2_tls.unwrap().port();
+    let mut syncs = Syncs::default();
+    for n in 1..=b.starts {
+        let trace = std::fs::read_to_string(b.tmp.path().join(format!("trace-{n}.txt")))
+            .unwrap_or_default();
+        judge_trace(&trace, sip2, &pad, &mut syncs);
+    }
+    println!("{syncs:?}");
+    assert!(
+        syncs.unsynced.is_empty(),
+        "{} request(s) or pad write(s) left while a queue write was not synced (sled's flushes made {} sync_file_range calls):\n{}",
+        syncs.unsynced.len(),
+        syncs.ranges,
+        syncs.unsynced.join("\n")
+    );
+    // The trace saw what it judges: the staged records, the requests, the pad's writes.
+    assert!(syncs.queue_writes >= 8, "{syncs:?}");
+    assert!(syncs.queue_syncs >= 8, "{syncs:?}");
+    assert!(syncs.requests >= 4, "{syncs:?}");
+    assert!(syncs.pad_writes >= 8, "{syncs:?}");
 }
