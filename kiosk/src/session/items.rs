@@ -319,7 +319,9 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             self.view.offline = true;
         }
         if !self.settings.offline.lending {
-            take_back(intent, item, self.today_time());
+            // Not lent: nothing is queued (as before the record was staged online). A request
+            // the library system did take in stays there: staff see it.
+            finish(intent, item);
             return failed(item, Outcome::OfflineNotAllowed);
         }
         // What the item is, from its tags on the pad: a reference copy stays, a DVD gets the
@@ -330,14 +332,14 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             Offline::Lend { days, .. } => days,
             not => {
                 tracing::info!(item, "not lent offline: {not:?} (from its tags)");
-                take_back(intent, item, self.today_time());
+                finish(intent, item);
                 return failed(item, not_lent_offline(&not));
             }
         };
         // This loan's own staged record does not count against the limit.
         let before = self.queue.loans_of(&login.card) - usize::from(intent.is_some());
         if before >= self.settings.offline.max_loans {
-            take_back(intent, item, self.today_time());
+            finish(intent, item);
             return failed(item, Outcome::OfflineLimit);
         }
         let due = offline_rules::due(self.today_time().date(), days);
