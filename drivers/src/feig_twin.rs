@@ -82,11 +82,52 @@ impl AirTime {
     };
 }
 
+/// A security write the twin received: what a test's watcher sees ([`SimPad::watch_writes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    /// The tag's AFI written.
+    Afi {
+        /// The tag.
+        uid: [u8; 8],
+        /// The AFI written.
+        afi: u8,
+    },
+    /// The tag's NXP EAS bit set (`true`) or reset.
+    Eas {
+        /// The tag.
+        uid: [u8; 8],
+        /// Set or reset.
+        on: bool,
+    },
+}
+
+/// When a write is shown to a watcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMoment {
+    /// Received over the line, before the tag changes.
+    Received,
+    /// Done on the tag, before the reply goes back.
+    Done,
+}
+
+/// A test's watcher of security writes, called on the reader's task, which waits for it.
+pub type WriteWatcher = Arc<dyn Fn(Write, WriteMoment) + Send + Sync>;
+
 /// The twin's pad, shared between the code placing tags and the reader serving the line.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct SimPad {
     tags: Arc<Mutex<Vec<SimTag>>>,
     air: AirTime,
+    watcher: Arc<Mutex<Option<WriteWatcher>>>,
+}
+
+impl std::fmt::Debug for SimPad {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimPad")
+            .field("tags", &self.tags)
+            .field("air", &self.air)
+            .finish_non_exhaustive()
+    }
 }
 
 const MAX_PER_REPLY: usize = 8;
@@ -102,6 +143,25 @@ impl SimPad {
         Self {
             tags: Arc::default(),
             air,
+            watcher: Arc::default(),
+        }
+    }
+
+    /// Shows every AFI and EAS write to `watcher` when it is received and when it is done on the
+    /// tag (`None`: to nobody): a test can act at those moments, e.g. kill the host, and the
+    /// reader then finishes the command as a real one would.
+    pub fn watch_writes(&self, watcher: Option<WriteWatcher>) {
+        *self.watcher.lock().unwrap_or_else(PoisonError::into_inner) = watcher;
+    }
+
+    fn watch(&self, w: Write, at: WriteMoment) {
+        let watcher = self
+            .watcher
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(f) = watcher {
+            f(w, at);
         }
     }
 
@@ -222,12 +282,22 @@ impl SimPad {
                 let mut uid = [0u8; 8];
                 uid.copy_from_slice(&rest[..8]);
                 let args = &rest[8..];
+                let write = match (*sub, args) {
+                    (cmd::WRITE_AFI, [afi]) => Some(Write::Afi { uid, afi: *afi }),
+                    _ => None,
+                };
+                if let Some(w) = write {
+                    self.watch(w, WriteMoment::Received);
+                }
                 let (st, data) = self.with(|t| {
                     let Some(tag) = t.iter_mut().find(|x| x.uid == uid) else {
                         return (status::NO_TAG, vec![]);
                     };
                     addressed(tag, *sub, args)
                 });
+                if let Some(w) = write {
+                    self.watch(w, WriteMoment::Done);
+                }
                 reply(st, &data)
             }
             (
@@ -241,6 +311,10 @@ impl SimPad {
             ) if uid.len() == 8 => {
                 self.pause(self.air.command).await;
                 let on = *sub == cmd::NXP_SET_EAS;
+                let mut tag_uid = [0u8; 8];
+                tag_uid.copy_from_slice(uid);
+                let write = Write::Eas { uid: tag_uid, on };
+                self.watch(write, WriteMoment::Received);
                 let found = self.with(|t| {
                     t.iter_mut()
                         .find(|x| x.uid[..] == uid[..])
@@ -251,6 +325,7 @@ impl SimPad {
                         })
                         .is_some()
                 });
+                self.watch(write, WriteMoment::Done);
                 reply(if found { status::OK } else { status::NO_TAG }, &[])
             }
             (cmd::ISO_CUSTOM, [cmd::MFR_NXP, cmd::NXP_EAS_ALARM, 0x01, uid @ ..])
@@ -373,6 +448,22 @@ mod tests {
         let e = reader.system_info(uid).await.unwrap_err().to_string();
         assert!(e.contains("moved off the pad"), "{e}");
         assert!(reader.inventory().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_late_reply_left_by_a_host_that_died_is_not_the_next_hosts_answer() {
+        use tokio::io::AsyncWriteExt;
+        let pad = SimPad::new();
+        pad.place(SimTag::new(SimTag::uid_from(1), 0x3E, vec![0; 32]));
+        let (ours, mut theirs) = tokio::io::duplex(4096);
+        // The reader's "OK" to an AFI write, sent after the host that asked was killed.
+        theirs
+            .write_all(&feig::reply(0x00, cmd::ISO_HOST, status::OK, &[]))
+            .await
+            .unwrap();
+        tokio::spawn(pad.clone().serve(theirs));
+        let mut reader = crate::rfid::FeigPad::new(ours, "pad");
+        assert_eq!(reader.inventory().await.unwrap().len(), 1);
     }
 
     #[tokio::test]

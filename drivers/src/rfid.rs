@@ -110,13 +110,16 @@ pub fn open_serial(path: &str, baud: u32) -> Result<AnyFeigPad, DeviceError> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> FeigPad<S> {
-    /// A reader on `io`, named `name` in errors.
+    /// A reader on `io`, named `name` in errors. The line is drained before the first request:
+    /// a host that died mid-command (killed, a power cut) leaves the reader's late reply on it,
+    /// which would otherwise be read as the answer to the next process's first request (an
+    /// AFI write's "OK" taken for an inventory of an empty pad).
     pub fn new(io: S, name: &str) -> Self {
         Self {
             io,
             name: name.into(),
             buf: Vec::new(),
-            stale: false,
+            stale: true,
         }
     }
 

@@ -18,6 +18,7 @@
 //! - [`queue`]: the offline queue in sled, delivered with the no-block flag, exactly once.
 //! - [`offline_rules`]: offline, the item's tags and the list's facts put to the lending rules
 //!   of [`access::lending`]: may it be lent, for how long, may this patron borrow (pure).
+//! - [`settle`]: at start, the loans and returns a crash cut short, settled against their tags.
 //! - [`offline_loans`]: "My loans" offline: the loans made here, from the queue (pure).
 //! - [`status`]: `kiosk status` in words (pure).
 //! - `window` (feature `window`): the slint touch screen on the main thread.
@@ -32,6 +33,7 @@ pub mod remote;
 pub mod selftest;
 pub mod session;
 pub mod settings;
+pub mod settle;
 pub mod sounds;
 pub mod speech;
 pub mod stack;
@@ -75,7 +77,7 @@ pub fn system_clock() -> Clock {
 pub async fn run(
     settings: KioskSettings,
     registry: Option<AnyRegistry>,
-    devices: Devices,
+    mut devices: Devices,
     inputs: mpsc::Receiver<Input>,
     publish: Publish,
     clock: Clock,
@@ -204,6 +206,17 @@ pub async fn run(
     started.code = Some("started".into());
     started.detail = Some(settings.name.clone());
     events.keep(started);
+    // What a crash cut short, settled against the tags on the pad before anything is delivered.
+    if let Some(pad) = devices.pad.as_mut() {
+        let now = clock().naive_local();
+        match settle::recovered(&queue, pad, settings.security, now).await {
+            Ok(s) if s != settle::Settled::default() => {
+                tracing::warn!(?s, "records left by a crash settled");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!("{e}"),
+        }
+    }
     if let Some(r) = &registry {
         background.0.push(tokio::spawn(deliver_forever(
             queue.clone(),

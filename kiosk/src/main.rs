@@ -38,6 +38,11 @@ enum Command {
         /// No window: the flows run and log, for a kiosk whose screen is driven elsewhere.
         #[arg(long)]
         headless: bool,
+        /// With --headless: touches from this file or FIFO, one a line (`borrow`, `return`,
+        /// `finish`, `receipt`, `no-receipt`, `dismiss`, `cancel`), for a screen driven
+        /// elsewhere (and the tests that drive the real binary).
+        #[arg(long, requires = "headless", value_name = "PATH")]
+        touches: Option<PathBuf>,
     },
     /// Check the configuration file and exit.
     CheckConfig,
@@ -173,7 +178,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let command = cli.command.unwrap_or(Command::Run { headless: false });
+    let command = cli.command.unwrap_or(Command::Run {
+        headless: false,
+        touches: None,
+    });
     if !matches!(command, Command::CheckConfig | Command::Status { .. }) {
         daemon::check_state_owner(&settings.state_dir).exit(Exit::NoPerm)?;
     }
@@ -456,7 +464,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Run { headless } => serve(settings, runtime, headless),
+        Command::Run { headless, touches } => serve(settings, runtime, headless, touches),
     }
 }
 
@@ -480,12 +488,65 @@ async fn forward_scans(mut scanner: impl CardReader, tx: mpsc::Sender<Input>) {
     }
 }
 
+/// A touch named in a `--touches` line.
+fn touch(line: &str) -> Option<ui::Action> {
+    use ui::{Action, Mode};
+    Some(match line.trim() {
+        "borrow" => Action::Start(Mode::Borrow),
+        "return" => Action::Start(Mode::Checkin),
+        "finish" => Action::Finish,
+        "receipt" => Action::Receipt(true),
+        "no-receipt" => Action::Receipt(false),
+        "dismiss" => Action::Dismiss,
+        "cancel" => Action::Cancel,
+        _ => return None,
+    })
+}
+
+/// Forwards the touches named in `path`, a line each, until it ends, on a thread of its own (a
+/// FIFO is opened for reading and writing, which neither waits for a writer nor ends when one
+/// goes, and a thread blocked on it does not hold up the kiosk's stop).
+fn forward_touches(path: PathBuf, tx: mpsc::Sender<Input>) {
+    use std::io::BufRead;
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .write(path.metadata().is_ok_and(|m| {
+            use std::os::unix::fs::FileTypeExt;
+            m.file_type().is_fifo()
+        }))
+        .open(&path);
+    let file = match opened {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!("touches {}: {e}", path.display());
+            return;
+        }
+    };
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(file).lines() {
+            let Ok(line) = line else { return };
+            match touch(&line) {
+                Some(a) => {
+                    if tx.blocking_send(Input::Ui(a)).is_err() {
+                        return;
+                    }
+                }
+                None => tracing::warn!("touches: an unknown touch ignored"),
+            }
+        }
+    });
+}
+
 fn serve(
     settings: settings::KioskSettings,
     runtime: tokio::runtime::Runtime,
     headless: bool,
+    touches: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let (tx, rx) = mpsc::channel(64);
+    if let Some(path) = touches {
+        forward_touches(path, tx.clone());
+    }
     let registry = {
         let _guard = runtime.enter();
         settings

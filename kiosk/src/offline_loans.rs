@@ -60,6 +60,8 @@ mod tests {
             due: Some(at),
             state: State::Pending,
             attempts: 0,
+            tags: vec![],
+            recovered: None,
         }
     }
 

@@ -78,6 +78,15 @@ pub struct Deferred {
     pub state: State,
     /// Send attempts so far.
     pub attempts: u32,
+    /// The UIDs of the item's tags on the pad (empty for a scanned item): what the kiosk
+    /// reads to settle a record it found staged after a crash.
+    #[serde(default)]
+    pub tags: Vec<[u8; 8]>,
+    /// Found staged when the queue opened (the kiosk died between staging it and committing
+    /// it), with whether it was staged in doubt; cleared once the kiosk has settled it against
+    /// the item's tags ([`crate::settle`]).
+    #[serde(default)]
+    pub recovered: Option<bool>,
 }
 
 /// The queue failed.
@@ -112,6 +121,8 @@ struct Store {
     db: sled::Db,
     tree: sled::Tree,
     meta: sled::Tree,
+    /// sled's log file, for the fsync its flush does not do (see [`Queue::put`]).
+    log: std::fs::File,
 }
 
 /// The next record number: kept by the queue, since sled's own counter starts again in a
@@ -122,7 +133,24 @@ fn open_store(dir: &Path) -> Result<Store, sled::Error> {
     let db = daemon::fs::open_sled(&sled::Config::new().path(dir).cache_capacity(1 << 20))?;
     let tree = db.open_tree("deferred")?;
     let meta = db.open_tree("meta")?;
-    Ok(Store { db, tree, meta })
+    let log = std::fs::File::open(dir.join("db"))?;
+    Ok(Store {
+        db,
+        tree,
+        meta,
+        log,
+    })
+}
+
+/// Makes what was written to `s` durable, also against a power cut: sled's flush writes its
+/// buffers and asks Linux with `sync_file_range(2)` to write those pages out, which commits
+/// none of the file's metadata (a log grown by the write may come back shorter) and flushes
+/// no disk cache; it leaves the fsync to a background thread up to half a second later. A
+/// record the kiosk acts on (a request sent, a tag switched) must already be on the disk, so
+/// the file is synced here too (`fdatasync(2)`).
+fn durable(s: &Store) -> Result<(), std::io::Error> {
+    s.tree.flush().map_err(std::io::Error::other)?;
+    s.log.sync_data()
 }
 
 /// The queue.
@@ -170,9 +198,10 @@ impl Queue {
             delivering: std::sync::Arc::default(),
         };
         for mut d in q.list() {
-            if matches!(d.state, State::Staged { .. }) {
+            if let State::Staged { in_doubt } = d.state {
                 tracing::warn!(id = d.id, item = %d.item, "offline queue: a record staged before a crash is kept, in doubt");
                 d.state = State::InFlight;
+                d.recovered = Some(in_doubt);
                 q.put(&d)?;
             }
         }
@@ -207,8 +236,7 @@ impl Queue {
             s.tree
                 .insert(d.id.to_be_bytes(), bytes)
                 .map_err(|e| self.fail(e))?;
-            s.tree.flush().map_err(|e| self.fail(e))?;
-            Ok(())
+            durable(s).map_err(|e| self.fail(e))
         })
     }
 
@@ -239,6 +267,7 @@ impl Queue {
         Ok(stored(before.as_deref()).max(floor))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn add(
         &self,
         kind: Kind,
@@ -246,6 +275,7 @@ impl Queue {
         at: NaiveDateTime,
         due: Option<NaiveDateTime>,
         in_doubt: bool,
+        tags: &[[u8; 8]],
     ) -> Result<u64, QueueError> {
         let id = self.with(|s| self.next_id(s))?;
         self.put(&Deferred {
@@ -256,8 +286,31 @@ impl Queue {
             due,
             state: State::Staged { in_doubt },
             attempts: 0,
+            tags: tags.to_vec(),
+            recovered: None,
         })?;
         Ok(id)
+    }
+
+    /// Marks a record recovered after a crash as settled against its tags.
+    pub fn settled(&self, id: u64) -> Result<(), QueueError> {
+        if let Some(mut d) = self.get(id)?
+            && d.recovered.is_some()
+        {
+            d.recovered = None;
+            self.put(&d)?;
+        }
+        Ok(())
+    }
+
+    /// Sets the due date of a record (a loan staged before its online request, lent offline
+    /// when the request went unanswered).
+    fn set_due(&self, id: u64, due: NaiveDateTime) -> Result<(), QueueError> {
+        if let Some(mut d) = self.get(id)? {
+            d.due = Some(due);
+            self.put(&d)?;
+        }
+        Ok(())
     }
 
     /// Rewrites the queue with the records it holds and swaps it in, so nothing of a removed
@@ -316,6 +369,7 @@ impl Queue {
             at,
             Some(due),
             in_doubt,
+            &[],
         )
     }
 
@@ -327,7 +381,7 @@ impl Queue {
         at: NaiveDateTime,
         in_doubt: bool,
     ) -> Result<u64, QueueError> {
-        self.add(Kind::Checkin, item, at, None, in_doubt)
+        self.add(Kind::Checkin, item, at, None, in_doubt, &[])
     }
 
     /// Commits a staged record: it is delivered from now on.
@@ -374,8 +428,7 @@ impl Queue {
     fn remove(&self, id: u64) -> Result<(), QueueError> {
         self.with(|s| {
             s.tree.remove(id.to_be_bytes()).map_err(|e| self.fail(e))?;
-            s.tree.flush().map_err(|e| self.fail(e))?;
-            Ok(())
+            durable(s).map_err(|e| self.fail(e))
         })
     }
 

@@ -100,7 +100,33 @@ pub struct Simulator {
     connections: std::sync::Mutex<Connections>,
     journal: std::sync::Mutex<Vec<Received>>,
     pub(crate) clock: Clock,
+    /// A test's watcher of circulation requests ([`Running::watch_circulation`]).
+    watcher: Watching,
 }
+
+/// The watcher's place (a closure has no `Debug`).
+#[derive(Default)]
+struct Watching(std::sync::Mutex<Option<Watcher>>);
+
+impl std::fmt::Debug for Watching {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let on = self.0.lock().is_ok_and(|w| w.is_some());
+        f.debug_tuple("Watching").field(&on).finish()
+    }
+}
+
+/// When a circulation request is shown to a watcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moment {
+    /// Read and decoded, before the library acts on it.
+    Received,
+    /// Acted on and its answer written to the device's connection.
+    Answered,
+}
+
+/// A test's watcher of circulation requests: called with the request (its `ok` false at
+/// [`Moment::Received`]) at each moment, on the connection's task, which waits for it.
+pub type Watcher = Arc<dyn Fn(&Received, Moment) + Send + Sync>;
 
 /// A circulation request as the simulator received it (for tests that count deliveries).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,6 +229,15 @@ impl Running {
             .unwrap_or_default()
     }
 
+    /// Shows every checkout and checkin to `watcher` when it is received and when it has been
+    /// answered (`None`: to nobody): a test can act at those moments, e.g. kill the device that
+    /// sent it, and the simulator then goes on as a library system would.
+    pub fn watch_circulation(&self, watcher: Option<Watcher>) {
+        if let Ok(mut w) = self.sim.watcher.0.lock() {
+            *w = watcher;
+        }
+    }
+
     /// Stops accepting connections: when this returns, a new connection is refused (the
     /// listening sockets are shut down here, not when their tasks next run).
     pub fn abort(&self) {
@@ -276,6 +311,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         connections: std::sync::Mutex::default(),
         journal: std::sync::Mutex::default(),
         clock: settings.clock.clone(),
+        watcher: Watching::default(),
     });
     let files: TlsFiles = tls::ensure_identity(&settings.state_dir, &settings.hostnames)?;
     let mut running = Running {
@@ -582,6 +618,10 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             }
             continue;
         }
+        let watched = sim.circulation(&decoded.message);
+        if let Some(r) = &watched {
+            sim.watch(r, Moment::Received);
+        }
         let reply = match handle(&sim, &mut device, &decoded, peer).await {
             Action::Reply(m) => m,
             Action::Ignore => continue,
@@ -644,6 +684,14 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         if stream.write_all(&bytes).await.is_err() || stream.flush().await.is_err() {
             break;
         }
+        if let Some(mut r) = watched {
+            r.ok = match &*reply {
+                Message::CheckoutResponse(c) => c.ok,
+                Message::CheckinResponse(c) => c.ok,
+                _ => false,
+            };
+            sim.watch(&r, Moment::Answered);
+        }
     }
     let _ = stream.shutdown().await;
     debug!(%peer, "disconnected");
@@ -688,6 +736,40 @@ impl Simulator {
             id,
             sim: self.clone(),
         })
+    }
+
+    /// The circulation request `m` is, for a watcher (`ok` still false).
+    fn circulation(&self, m: &Message) -> Option<Received> {
+        let watching = self.watcher.0.lock().is_ok_and(|w| w.is_some());
+        let (kind, item, no_block, date) = match m {
+            Message::Checkout(r) if watching => (
+                "checkout",
+                &r.item_identifier,
+                r.no_block,
+                &r.transaction_date,
+            ),
+            Message::Checkin(r) if watching => (
+                "checkin",
+                &r.item_identifier,
+                r.no_block,
+                &r.transaction_date,
+            ),
+            _ => return None,
+        };
+        Some(Received {
+            kind,
+            item: item.clone(),
+            no_block,
+            transaction_date: date.to_string(),
+            ok: false,
+        })
+    }
+
+    fn watch(&self, r: &Received, at: Moment) {
+        let watcher = self.watcher.0.lock().ok().and_then(|w| w.clone());
+        if let Some(w) = watcher {
+            w(r, at);
+        }
     }
 
     pub(crate) fn record(&self, r: Received) {

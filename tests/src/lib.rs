@@ -300,6 +300,28 @@ pub fn socat_pair(dir: &Path, name: &str) -> Option<(Kill, PathBuf, PathBuf)> {
     None
 }
 
+/// Puts a kiosk rig's configuration on real serial lines: a barcode scanner at `scanner` (phone
+/// cards' QR links read by their `number` parameter) and a FEIG pad at `pad`, in place of the
+/// simulated pad.
+pub fn kiosk_on_serial_lines(config: &Path, scanner: &Path, pad: &Path) -> std::io::Result<()> {
+    let text = std::fs::read_to_string(config)?;
+    let from = "[rfid]\ndriver = \"simulated\"";
+    if !text.contains(from) {
+        return Err(std::io::Error::other(
+            "the rig's configuration has no simulated pad",
+        ));
+    }
+    let text = text.replace(
+        from,
+        &format!(
+            "[scanner]\npath = \"{}\"\nbaud = 9600\ncard = {{ query = \"number\", strip_prefix = [\"LIBRARYCARD:\"] }}\n\n[rfid]\ndriver = \"feig\"\npath = \"{}\"",
+            scanner.display(),
+            pad.display()
+        ),
+    );
+    std::fs::write(config, text)
+}
+
 /// A binary of the workspace built beside this test (by `cargo test --workspace`), if it is.
 pub fn workspace_binary(name: &str) -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;

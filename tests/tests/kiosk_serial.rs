@@ -53,16 +53,12 @@ async fn the_kiosk_binary_lends_over_real_serial_lines_and_stops_on_sigterm() {
     )
     .await
     .unwrap();
-    let text = std::fs::read_to_string(&rig.config).unwrap().replace(
-        "[rfid]\ndriver = \"simulated\"",
-        &format!(
-            "[scanner]\npath = \"{}\"\nbaud = 9600\ncard = {{ query = \"number\", strip_prefix = [\"LIBRARYCARD:\"] }}\n\n[rfid]\ndriver = \"feig\"\npath = \"{}\"",
-            scan_dev.display(),
-            pad_dev.display()
-        ),
+    e2e::kiosk_on_serial_lines(&rig.config, &scan_dev, &pad_dev).unwrap();
+    assert!(
+        std::fs::read_to_string(&rig.config)
+            .unwrap()
+            .contains("driver = \"feig\"")
     );
-    assert!(text.contains("driver = \"feig\""));
-    std::fs::write(&rig.config, text).unwrap();
 
     // The reader twin on the far end of the pad's line.
     let pad = SimPad::new();

@@ -4,13 +4,20 @@
 //! request got no answer) cannot simply delete it: the loan is kept and a return queued behind
 //! it, so the library system ends with the item returned whichever way the lost request went.
 //!
+//! An online loan or return is staged too, in doubt, before its request leaves, and removed
+//! ([`StagedLoan::done`], [`StagedReturn::done`]) once the library system has answered and the
+//! tag is switched: so a kiosk that dies anywhere between the request and the tag leaves a
+//! record behind, which it settles when it starts again (see [`crate::settle`]).
+//!
 //! A staged record that is neither committed nor taken back (the kiosk died meanwhile) is
-//! committed as in doubt when the queue next opens: the patron may have left with the item.
+//! committed as in doubt when the queue next opens, marked recovered with the UIDs of its tags:
+//! the kiosk then settles it against those tags if they are still on the pad, and otherwise
+//! keeps it (the patron may have left with the item).
 
 use chrono::NaiveDateTime;
 use redact::CardNumber;
 
-use super::{Queue, QueueError};
+use super::{Kind, Queue, QueueError};
 
 /// A loan recorded and not yet delivered from: [`StagedLoan::commit`] once its tag is switched,
 /// else [`StagedLoan::undo`].
@@ -52,8 +59,18 @@ impl Queue {
         at: NaiveDateTime,
         due: NaiveDateTime,
         in_doubt: bool,
+        tags: &[[u8; 8]],
     ) -> Result<StagedLoan, QueueError> {
-        let id = self.checkout(card, item, at, due, in_doubt)?;
+        let id = self.add(
+            Kind::Checkout {
+                card: card.expose().to_owned(),
+            },
+            item,
+            at,
+            Some(due),
+            in_doubt,
+            tags,
+        )?;
         Ok(StagedLoan {
             queue: self.clone(),
             id,
@@ -69,11 +86,39 @@ impl Queue {
         item: &str,
         at: NaiveDateTime,
         in_doubt: bool,
+        tags: &[[u8; 8]],
     ) -> Result<StagedReturn, QueueError> {
-        let id = self.checkin(item, at, in_doubt)?;
+        let id = self.add(Kind::Checkin, item, at, None, in_doubt, tags)?;
         Ok(StagedReturn {
             queue: self.clone(),
             id,
+        })
+    }
+
+    /// Stages an online loan before its request leaves: in doubt, with no due date yet (the
+    /// library system gives one; [`StagedLoan::lend_offline`] sets the offline one).
+    pub fn stage_online_loan(
+        &self,
+        card: &CardNumber,
+        item: &str,
+        at: NaiveDateTime,
+        tags: &[[u8; 8]],
+    ) -> Result<StagedLoan, QueueError> {
+        let id = self.add(
+            Kind::Checkout {
+                card: card.expose().to_owned(),
+            },
+            item,
+            at,
+            None,
+            true,
+            tags,
+        )?;
+        Ok(StagedLoan {
+            queue: self.clone(),
+            id,
+            item: item.to_owned(),
+            in_doubt: true,
         })
     }
 }
@@ -87,6 +132,17 @@ impl StagedLoan {
     /// The tag is switched: the loan stands and is delivered from now on.
     pub fn commit(self) -> Result<(), QueueError> {
         self.queue.commit(self.id)
+    }
+
+    /// The online request went unanswered and the item is lent offline instead, due `due`.
+    pub fn lend_offline(&self, due: NaiveDateTime) -> Result<(), QueueError> {
+        self.queue.set_due(self.id, due)
+    }
+
+    /// The library system answered (and its tag is switched, or it refused): nothing is left to
+    /// deliver, and nothing of the record (its card number) is left in the files.
+    pub fn done(self) -> Result<(), QueueError> {
+        self.queue.cancel(self.id)
     }
 
     /// The tag could not be switched, so the item may not leave: the loan is taken back, a
@@ -112,6 +168,12 @@ impl StagedReturn {
     /// The return is delivered from now on.
     pub fn commit(self) -> Result<(), QueueError> {
         self.queue.commit(self.id)
+    }
+
+    /// The library system answered: nothing is left to deliver (a return holds no card
+    /// number, so the record goes without a rewrite of the files).
+    pub fn done(self) -> Result<(), QueueError> {
+        self.queue.remove(self.id)
     }
 }
 
@@ -149,7 +211,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let q = Queue::open(dir.path()).unwrap();
         let staged = q
-            .stage_loan(&aino(), "HE0000001", at(20), at(23), false)
+            .stage_loan(&aino(), "HE0000001", at(20), at(23), false, &[])
             .unwrap();
         assert_eq!(states(&q), [(loan(), State::Staged { in_doubt: false })]);
         // It counts already: the item has a transaction queued, the patron a loan.
@@ -163,7 +225,7 @@ mod tests {
     fn a_loan_in_doubt_is_committed_in_doubt() {
         let dir = tempfile::tempdir().unwrap();
         let q = Queue::open(dir.path()).unwrap();
-        q.stage_loan(&aino(), "HE0000001", at(20), at(23), true)
+        q.stage_loan(&aino(), "HE0000001", at(20), at(23), true, &[])
             .unwrap()
             .commit()
             .unwrap();
@@ -175,7 +237,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let q = Queue::open(dir.path()).unwrap();
         let staged = q
-            .stage_loan(&aino(), "HE0000001", at(20), at(23), false)
+            .stage_loan(&aino(), "HE0000001", at(20), at(23), false, &[])
             .unwrap();
         assert!(in_files(dir.path(), AINO.as_bytes()));
         assert_eq!(staged.undo(at(20)).unwrap(), Undone::Removed);
@@ -189,7 +251,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let q = Queue::open(dir.path()).unwrap();
         let staged = q
-            .stage_loan(&aino(), "HE0000001", at(20), at(23), true)
+            .stage_loan(&aino(), "HE0000001", at(20), at(23), true, &[])
             .unwrap();
         let loan_id = staged.id();
         let Undone::ReturnQueued(back) = staged.undo(at(21)).unwrap() else {
@@ -215,8 +277,8 @@ mod tests {
     fn a_return_is_committed_pending_or_in_doubt() {
         let dir = tempfile::tempdir().unwrap();
         let q = Queue::open(dir.path()).unwrap();
-        let sure = q.stage_return("HE0000001", at(20), false).unwrap();
-        let unsure = q.stage_return("HE0000002", at(20), true).unwrap();
+        let sure = q.stage_return("HE0000001", at(20), false, &[]).unwrap();
+        let unsure = q.stage_return("HE0000002", at(20), true, &[]).unwrap();
         assert!(unsure.id() > sure.id());
         assert_eq!(q.list()[1].state, State::Staged { in_doubt: true });
         sure.commit().unwrap();
@@ -236,7 +298,7 @@ mod tests {
         {
             let q = Queue::open(dir.path()).unwrap();
             let staged = q
-                .stage_loan(&aino(), "HE0000001", at(20), at(23), false)
+                .stage_loan(&aino(), "HE0000001", at(20), at(23), false, &[])
                 .unwrap();
             // Neither committed nor undone: the process ends here.
             drop(staged);
@@ -250,10 +312,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let q = Queue::open(dir.path()).unwrap();
         let first = q
-            .stage_loan(&aino(), "HE0000001", at(20), at(23), false)
+            .stage_loan(&aino(), "HE0000001", at(20), at(23), false, &[])
             .unwrap();
         let second = q
-            .stage_loan(&aino(), "HE0000002", at(20), at(23), false)
+            .stage_loan(&aino(), "HE0000002", at(20), at(23), false, &[])
             .unwrap();
         // Undoing one rewrites the store; the other still commits.
         first.undo(at(20)).unwrap();

@@ -2,6 +2,7 @@
 //! queue, with its security bit switched and read back; the rows the patron sees.
 
 use super::*;
+use crate::queue::{StagedLoan, StagedReturn};
 
 pub(super) fn date(t: NaiveDateTime) -> String {
     t.format("%-d.%-m.%Y").to_string()
@@ -237,7 +238,23 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         let mut in_doubt = false;
         // A loan of an item with transactions still queued queues behind them, in order.
         let queued_before = self.queue.has_waiting(item);
+        // The online loan, staged in doubt before its request leaves: a kiosk killed anywhere
+        // between the request and the tag finds it at its next start (`crate::settle`).
+        let mut intent = None;
         if let (Some(registry), false) = (&self.registry, queued_before) {
+            let staged = self
+                .queue
+                .stage_online_loan(&login.card, item, self.today_time(), uids);
+            intent = match staged {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::error!(
+                        item,
+                        "loan not recorded before its request, so not made: {e}"
+                    );
+                    return failed(item, Outcome::NoAnswer);
+                }
+            };
             match tokio::time::timeout(
                 self.settings.online_timeout,
                 registry.checkout(&login, item),
@@ -250,13 +267,20 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                     if let Err(e) = self.secure(item, uids, true).await {
                         // The item cannot leave unnoticed by the gate, so it is not lent.
                         tracing::warn!(item, "loan undone: {e}");
-                        if let Some(r) = &self.registry
-                            && let Err(e) = r.checkin(item).await
-                        {
-                            tracing::error!(
-                                item,
-                                "undoing the loan failed; staff must check the item in: {e}"
-                            );
+                        let undone = match &self.registry {
+                            Some(r) => r.checkin(item).await.map(|o| o.ok),
+                            None => Ok(false),
+                        };
+                        match undone {
+                            Ok(true) => finish(intent, item),
+                            // The library system keeps the loan for now: the return is queued.
+                            _ => {
+                                tracing::error!(
+                                    item,
+                                    "undoing the loan failed; a return is queued"
+                                );
+                                take_back(intent, item, self.today_time());
+                            }
                         }
                         return row(
                             RowState::Failed,
@@ -266,6 +290,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                             o.title,
                         );
                     }
+                    finish(intent, item);
                     let due = o.due.map(date).unwrap_or_default();
                     self.report("loan", "online");
                     if let Some(s) = self.session.as_mut() {
@@ -284,6 +309,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                     return row(RowState::Ok, outcome, due, String::new(), o.title);
                 }
                 Ok(Ok(o)) => {
+                    finish(intent, item);
                     self.view.offline = false;
                     self.remember_title(item, o.title.as_deref());
                     return row(
@@ -296,6 +322,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                 }
                 Ok(Err(e)) if !e.is_offline() => {
                     tracing::error!(item, "checkout: {e}");
+                    finish(intent, item);
                     return failed(item, Outcome::NoAnswer);
                 }
                 Ok(Err(e)) => {
@@ -313,6 +340,9 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             self.view.offline = true;
         }
         if !self.settings.offline.lending {
+            // Not lent: nothing is queued (as before the record was staged online). A request
+            // the library system did take in stays there: staff see it.
+            finish(intent, item);
             return failed(item, Outcome::OfflineNotAllowed);
         }
         // What the item is, from its tags on the pad: a reference copy stays, a DVD gets the
@@ -323,24 +353,41 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             Offline::Lend { days, .. } => days,
             not => {
                 tracing::info!(item, "not lent offline: {not:?} (from its tags)");
+                finish(intent, item);
                 return failed(item, not_lent_offline(&not));
             }
         };
-        if self.queue.loans_of(&login.card) >= self.settings.offline.max_loans {
+        // This loan's own staged record does not count against the limit.
+        let before = self.queue.loans_of(&login.card) - usize::from(intent.is_some());
+        if before >= self.settings.offline.max_loans {
+            finish(intent, item);
             return failed(item, Outcome::OfflineLimit);
         }
         let due = offline_rules::due(self.today_time().date(), days);
-        let staged =
-            match self
-                .queue
-                .stage_loan(&login.card, item, self.today_time(), due, in_doubt)
-            {
+        let staged = match intent {
+            Some(staged) => match staged.lend_offline(due) {
+                Ok(()) => staged,
+                Err(e) => {
+                    tracing::error!(item, "offline loan not recorded, so not made: {e}");
+                    take_back(Some(staged), item, self.today_time());
+                    return failed(item, Outcome::NoAnswer);
+                }
+            },
+            None => match self.queue.stage_loan(
+                &login.card,
+                item,
+                self.today_time(),
+                due,
+                in_doubt,
+                uids,
+            ) {
                 Ok(staged) => staged,
                 Err(e) => {
                     tracing::error!(item, "offline loan not recorded, so not made: {e}");
                     return failed(item, Outcome::NoAnswer);
                 }
-            };
+            },
+        };
         let id = staged.id();
         if self.secure(item, uids, true).await.is_err() {
             if let Err(e) = staged.undo(self.today_time()) {
@@ -383,12 +430,25 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         };
         let mut in_doubt = false;
         let queued_before = self.queue.has_waiting(item);
+        // The online return, staged in doubt before its request leaves (see `borrow`).
+        let mut intent = None;
         if let (Some(registry), false) = (&self.registry, queued_before) {
+            intent = match self.queue.stage_return(item, self.today_time(), true, uids) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::error!(
+                        item,
+                        "return not recorded before its request, so not made: {e}"
+                    );
+                    return failed(item, Outcome::NoAnswer);
+                }
+            };
             match tokio::time::timeout(self.settings.online_timeout, registry.checkin(item)).await {
                 Ok(Ok(o)) if o.ok => {
                     self.view.offline = false;
                     self.remember_title(item, o.title.as_deref());
                     let secured = self.secure(item, uids, false).await;
+                    finish_return(intent, item);
                     self.report("return", "online");
                     if let Some(s) = self.session.as_mut() {
                         s.lines.push(ReceiptLine {
@@ -410,12 +470,14 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
                     return row(state, outcome, String::new(), o.title);
                 }
                 Ok(Ok(o)) => {
+                    finish_return(intent, item);
                     self.view.offline = false;
                     let words = o.message.unwrap_or_default();
                     return row(RowState::Failed, Outcome::NotReturned, words, o.title);
                 }
                 Ok(Err(e)) if !e.is_offline() => {
                     tracing::error!(item, "checkin: {e}");
+                    finish_return(intent, item);
                     return failed(item, Outcome::NoAnswer);
                 }
                 Ok(Err(e)) => {
@@ -432,14 +494,21 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             self.view.offline = true;
         }
         if !self.settings.offline.returns {
+            finish_return(intent, item);
             return failed(item, Outcome::NoAnswer);
         }
-        let staged = match self.queue.stage_return(item, self.today_time(), in_doubt) {
-            Ok(staged) => staged,
-            Err(e) => {
-                tracing::error!(item, "offline return not recorded: {e}");
-                return failed(item, Outcome::NoAnswer);
-            }
+        let staged = match intent {
+            Some(staged) => staged,
+            None => match self
+                .queue
+                .stage_return(item, self.today_time(), in_doubt, uids)
+            {
+                Ok(staged) => staged,
+                Err(e) => {
+                    tracing::error!(item, "offline return not recorded: {e}");
+                    return failed(item, Outcome::NoAnswer);
+                }
+            },
         };
         // A return stands whether or not the tag could be secured again.
         let secured = self.secure(item, uids, false).await;
@@ -472,5 +541,38 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             String::new(),
             title,
         )
+    }
+}
+
+/// The library system answered an online loan: its staged record goes.
+fn finish(intent: Option<StagedLoan>, item: &str) {
+    if let Some(i) = intent
+        && let Err(e) = i.done()
+    {
+        tracing::error!(
+            item,
+            "offline queue: an answered loan's record not removed: {e}"
+        );
+    }
+}
+
+/// An online loan that may have reached the library system is not made: taken back.
+fn take_back(intent: Option<StagedLoan>, item: &str, at: NaiveDateTime) {
+    if let Some(i) = intent
+        && let Err(e) = i.undo(at)
+    {
+        tracing::error!(item, "offline queue: a loan in doubt not taken back: {e}");
+    }
+}
+
+/// The library system answered an online return: its staged record goes.
+fn finish_return(intent: Option<StagedReturn>, item: &str) {
+    if let Some(i) = intent
+        && let Err(e) = i.done()
+    {
+        tracing::error!(
+            item,
+            "offline queue: an answered return's record not removed: {e}"
+        );
     }
 }
