@@ -546,6 +546,14 @@ impl Bench {
             "{what}: the loan reached the library {} times: {trial:?}",
             checkouts.len()
         );
+        // A loan taken back never reaches the library afterwards: its history keeps no loan
+        // the patron never had (only a checkout made online before the kill, then a return).
+        if end == End::OnShelf {
+            assert!(
+                !checkouts.iter().any(|c| c.no_block),
+                "{what}: taken back, yet delivered afterwards as a loan: {trial:?}"
+            );
+        }
         if let (Some(loan), Some(c)) = (loan, checkouts.first())
             && c.no_block
         {
