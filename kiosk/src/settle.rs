@@ -10,9 +10,9 @@
 //!   it stands, in doubt (delivery asks the library system before it sends it).
 //! - A loan whose tags are on the pad and not (all) switched: the patron left without it. The
 //!   loan is taken back and the tags secured again: a record the library system cannot have
-//!   goes; one it may have (online, or offline after an unanswered request) stays in doubt
-//!   with a return queued behind it, so the library system ends with the item on the shelf
-//!   whichever way the request went.
+//!   goes; one it may have (online, or offline after an unanswered request) becomes a return
+//!   in doubt, sent only if the item shows on loan: the library system ends with the item on
+//!   the shelf whichever way the request went, and a loan it never got never reaches it.
 //! - A return: it stands (the item is back), and its tags are secured if they are not.
 //! - Tags not on the pad (or a pad that does not answer): the patron may have left with the
 //!   item; the record stays as it is, in doubt, as it did before this settlement existed.
