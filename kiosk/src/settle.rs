@@ -36,26 +36,6 @@ pub struct Settled {
     pub not_on_pad: usize,
 }
 
-/// Whether every tag in `uids` reads switched `on_loan`; `None` when one cannot be read.
-async fn reads_switched<P: RfidPad>(
-    pad: &mut P,
-    security: Security,
-    uids: &[[u8; 8]],
-    on_loan: bool,
-) -> Option<bool> {
-    let mut all = true;
-    for &uid in uids {
-        if matches!(security, Security::Afi | Security::Both) {
-            let afi = pad.system_info(uid).await.ok()?.afi;
-            all &= afi == iso28560::afi::for_loan(on_loan);
-        }
-        if matches!(security, Security::Eas | Security::Both) {
-            all &= pad.eas(uid).await.ok()? != on_loan;
-        }
-    }
-    Some(all)
-}
-
 /// Settles every recovered record of `queue` against the tags on `pad`; `now` dates a return
 /// queued to take a loan back.
 pub async fn recovered<P: RfidPad>(
@@ -85,7 +65,7 @@ pub async fn recovered<P: RfidPad>(
         let present = !d.tags.is_empty() && d.tags.iter().all(|u| on_pad.contains(u));
         let loan = matches!(d.kind, Kind::Checkout { .. });
         let switched = if present {
-            reads_switched(pad, security, &d.tags, loan).await
+            crate::tags::reads_switched(pad, security, &d.tags, loan).await
         } else {
             None
         };
@@ -105,25 +85,8 @@ pub async fn recovered<P: RfidPad>(
                 if let Err(e) = crate::tags::secure(pad, security, &d.tags, false).await {
                     tracing::error!(id = d.id, item = %d.item, "a loan left by a crash: its tags could not be secured again: {e}");
                 }
-                if in_doubt {
-                    // The library system may or may not have the loan: the loan goes, and a
-                    // return in doubt takes its place, which delivery sends only if the item
-                    // shows on loan (a loan the library never got leaves no trace in its
-                    // history). Once: a kiosk killed again after it queued the return finds it
-                    // there.
-                    let queued = queue.list().iter().any(|r| {
-                        r.id > d.id && r.item == d.item && matches!(r.kind, Kind::Checkin)
-                    });
-                    if !queued {
-                        let back = queue.checkin(&d.item, now, true)?;
-                        queue.commit(back)?;
-                    }
-                    queue.cancel(d.id)?;
-                    tracing::warn!(id = d.id, item = %d.item, "a loan left by a crash: its tags were left on the pad unswitched; taken back by a return sent if the library system has the loan");
-                } else {
-                    queue.cancel(d.id)?;
-                    tracing::warn!(id = d.id, item = %d.item, "a loan left by a crash: its tags were left on the pad unswitched; taken back");
-                }
+                queue.take_back(d.id, &d.item, in_doubt, now)?;
+                tracing::warn!(id = d.id, item = %d.item, in_doubt, "a loan left by a crash: its tags were left on the pad unswitched; taken back (by a return sent if the library system has the loan, when it may)");
                 done.loans_taken_back += 1;
             }
             (false, Some(secured)) => {

@@ -1,8 +1,10 @@
 //! A transaction between its record and its tag. The kiosk stages the record (durable) before it
 //! switches the tag's security, then commits it, or — for a loan whose tag would not switch —
 //! takes it back. Taking back a loan the library system may already have (in doubt: the online
-//! request got no answer) cannot simply delete it: the loan is kept and a return queued behind
-//! it, so the library system ends with the item returned whichever way the lost request went.
+//! request got no answer) cannot simply delete it: a return in doubt takes its place
+//! ([`Queue::take_back`]), sent only if the item shows on loan, so the library system ends with
+//! the item returned whichever way the lost request went, and a loan it never got never
+//! reaches it.
 //!
 //! An online loan or return is staged too, in doubt, before its request leaves, and removed
 //! ([`StagedLoan::done`], [`StagedReturn::done`]) once the library system has answered and the
@@ -44,7 +46,7 @@ pub struct StagedReturn {
 pub enum Undone {
     /// The library system cannot have it: the record is gone, from the files too.
     Removed,
-    /// The library system may have it: the loan is kept, and this return queued behind it.
+    /// The library system may have it: this return, in doubt, took its place.
     ReturnQueued(u64),
 }
 
@@ -61,22 +63,7 @@ impl Queue {
         in_doubt: bool,
         tags: &[[u8; 8]],
     ) -> Result<StagedLoan, QueueError> {
-        let id = self.add(
-            Kind::Checkout {
-                card: card.expose().to_owned(),
-            },
-            item,
-            at,
-            Some(due),
-            in_doubt,
-            tags,
-        )?;
-        Ok(StagedLoan {
-            queue: self.clone(),
-            id,
-            item: item.to_owned(),
-            in_doubt,
-        })
+        self.staged_loan(card, item, at, Some(due), in_doubt, tags)
     }
 
     /// Stages a return made offline; durable when this returns. `in_doubt` as for
@@ -104,21 +91,33 @@ impl Queue {
         at: NaiveDateTime,
         tags: &[[u8; 8]],
     ) -> Result<StagedLoan, QueueError> {
+        self.staged_loan(card, item, at, None, true, tags)
+    }
+
+    fn staged_loan(
+        &self,
+        card: &CardNumber,
+        item: &str,
+        at: NaiveDateTime,
+        due: Option<NaiveDateTime>,
+        in_doubt: bool,
+        tags: &[[u8; 8]],
+    ) -> Result<StagedLoan, QueueError> {
         let id = self.add(
             Kind::Checkout {
                 card: card.expose().to_owned(),
             },
             item,
             at,
-            None,
-            true,
+            due,
+            in_doubt,
             tags,
         )?;
         Ok(StagedLoan {
             queue: self.clone(),
             id,
             item: item.to_owned(),
-            in_doubt: true,
+            in_doubt,
         })
     }
 }
@@ -145,16 +144,43 @@ impl StagedLoan {
         self.queue.cancel(self.id)
     }
 
-    /// The tag could not be switched, so the item may not leave: the loan is taken back, a
-    /// return dated `at` queued behind it when it is in doubt (see the module documentation).
+    /// The tag could not be switched, so the item may not leave: the loan is taken back, by a
+    /// return in doubt dated `at` when it is in doubt (see the module documentation).
     pub fn undo(self, at: NaiveDateTime) -> Result<Undone, QueueError> {
-        if !self.in_doubt {
-            self.queue.cancel(self.id)?;
+        self.queue.take_back(self.id, &self.item, self.in_doubt, at)
+    }
+}
+
+impl Queue {
+    /// Takes back the loan `id` of `item`: a loan the library system cannot have goes (from the
+    /// files too); one it may have (`in_doubt`) is replaced by a return in doubt dated `at`,
+    /// which delivery sends only if the item shows on loan. The return is queued before the
+    /// loan goes, and once: a kiosk killed between the two finds it and only removes the loan.
+    pub fn take_back(
+        &self,
+        id: u64,
+        item: &str,
+        in_doubt: bool,
+        at: NaiveDateTime,
+    ) -> Result<Undone, QueueError> {
+        if !in_doubt {
+            self.cancel(id)?;
             return Ok(Undone::Removed);
         }
-        self.queue.commit(self.id)?;
-        let back = self.queue.checkin(&self.item, at, false)?;
-        self.queue.commit(back)?;
+        let queued = self
+            .list()
+            .into_iter()
+            .find(|r| r.id > id && r.item == item && matches!(r.kind, Kind::Checkin))
+            .map(|r| r.id);
+        let back = match queued {
+            Some(back) => back,
+            None => {
+                let back = self.checkin(item, at, true)?;
+                self.commit(back)?;
+                back
+            }
+        };
+        self.cancel(id)?;
         Ok(Undone::ReturnQueued(back))
     }
 }
@@ -247,7 +273,7 @@ mod tests {
     }
 
     #[test]
-    fn a_loan_in_doubt_is_undone_by_a_return_queued_behind_it() {
+    fn a_loan_in_doubt_is_undone_by_a_return_in_doubt_in_its_place() {
         let dir = tempfile::tempdir().unwrap();
         let q = Queue::open(dir.path()).unwrap();
         let staged = q
@@ -255,20 +281,20 @@ mod tests {
             .unwrap();
         let loan_id = staged.id();
         let Undone::ReturnQueued(back) = staged.undo(at(21)).unwrap() else {
-            panic!("a loan in doubt must not be removed");
+            panic!("a loan in doubt must be taken back by a return");
         };
         assert!(back > loan_id);
+        // The loan goes (its card number with it); the return waits in doubt, sent only if the
+        // library system shows the item on loan.
         let all = q.list();
         assert_eq!(
             all.iter()
                 .map(|d| (d.id, d.kind.clone(), d.state.clone()))
                 .collect::<Vec<_>>(),
-            [
-                (loan_id, loan(), State::InFlight),
-                (back, Kind::Checkin, State::Pending)
-            ]
+            [(back, Kind::Checkin, State::InFlight)]
         );
-        assert_eq!((all[1].item.as_str(), all[1].at), ("HE0000001", at(21)));
+        assert_eq!((all[0].item.as_str(), all[0].at), ("HE0000001", at(21)));
+        assert!(!in_files(dir.path(), AINO.as_bytes()));
         // "My loans" offline no longer shows it.
         assert!(crate::offline_loans::made_here(&all, &aino()).is_empty());
     }
