@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use chrono::{NaiveDateTime, Utc};
+use chrono::Utc;
 use clap::{Parser, Subcommand};
 use daemon::exit::{Coded, Exit, Tagged};
 use door_agent::control::{self, Query};
@@ -313,11 +313,7 @@ async fn real_main(
             json,
         } => {
             let zone = s.schedule.zone;
-            let at = |text: &str| -> anyhow::Result<i64> {
-                let local = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M")
-                    .with_context(|| format!("`{text}`: expected YYYY-MM-DD HH:MM"))?;
-                Ok(zone.instant(local).timestamp_millis())
-            };
+            let at = |text: &str| eventlog::local_ms(text, &zone).map_err(anyhow::Error::msg);
             let q = Query {
                 from: at(&from)?,
                 to: at(&to)?,
@@ -333,16 +329,7 @@ async fn real_main(
                     control::answer(&EventLog::open(&s.state_dir.join("events"))?, &q)?
                 }
             };
-            for e in &events {
-                if json {
-                    println!("{}", serde_json::to_string(e)?);
-                } else {
-                    println!("{}", eventlog::table_line(e, &zone));
-                }
-            }
-            if !json {
-                println!("{} event(s)", events.len());
-            }
+            print!("{}", eventlog::listing(&events, &zone, json));
             Ok(())
         }
         Command::Selftest { wait } => {

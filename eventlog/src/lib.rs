@@ -96,6 +96,32 @@ pub fn table_line(e: &Event, zone: &access::zone::Zone) -> String {
     )
 }
 
+/// A staff member's "2026-03-03 21:00" in `zone`, as Unix ms (the `events` commands' `--from`
+/// and `--to`); the error says what was expected.
+pub fn local_ms(text: &str, zone: &access::zone::Zone) -> Result<i64, String> {
+    let local = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M")
+        .map_err(|_| format!("`{text}`: expected YYYY-MM-DD HH:MM"))?;
+    Ok(zone.instant(local).timestamp_millis())
+}
+
+/// What the `events` commands print: a table line each and their count, or JSON lines.
+pub fn listing(events: &[Event], zone: &access::zone::Zone, json: bool) -> String {
+    let mut out = String::new();
+    for e in events {
+        let line = if json {
+            serde_json::to_string(e).unwrap_or_default()
+        } else {
+            table_line(e, zone)
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    if !json {
+        out.push_str(&format!("{} event(s)\n", events.len()));
+    }
+    out
+}
+
 /// Purges events past `retention` from the log and past `security_retention` from the security
 /// log, as of `now_ms`, logging what it did (a device goes on when its log fails).
 pub fn purge(

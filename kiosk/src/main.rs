@@ -379,17 +379,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let now = chrono::Utc::now();
             let at =
                 |text: Option<String>, or: chrono::DateTime<chrono::Utc>| -> anyhow::Result<i64> {
-                    let Some(text) = text else {
-                        return Ok(or.timestamp_millis());
-                    };
-                    let local = chrono::NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M")
-                        .map_err(|_| {
-                            daemon::exit::Coded::new(
-                                Exit::Usage,
-                                format!("`{text}`: expected YYYY-MM-DD HH:MM"),
-                            )
-                        })?;
-                    Ok(zone.instant(local).timestamp_millis())
+                    match text {
+                        Some(text) => Ok(eventlog::local_ms(&text, &zone)
+                            .map_err(|why| daemon::exit::Coded::new(Exit::Usage, why))?),
+                        None => Ok(or.timestamp_millis()),
+                    }
                 };
             let q = eventlog::control::Query {
                 from: at(from, now - chrono::Duration::days(7))?,
@@ -406,16 +400,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     None => vec![],
                 },
             };
-            for e in &events {
-                if json {
-                    println!("{}", serde_json::to_string(e)?);
-                } else {
-                    println!("{}", eventlog::table_line(e, &zone));
-                }
-            }
-            if !json {
-                println!("{} event(s)", events.len());
-            }
+            print!("{}", eventlog::listing(&events, &zone, json));
             Ok(())
         }
         Command::Queue { what } => {

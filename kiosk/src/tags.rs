@@ -72,6 +72,26 @@ pub async fn secure<P: RfidPad>(
     Ok(())
 }
 
+/// Whether every tag in `uids` reads switched `on_loan`; `None` when one cannot be read.
+pub async fn reads_switched<P: RfidPad>(
+    pad: &mut P,
+    security: Security,
+    uids: &[[u8; 8]],
+    on_loan: bool,
+) -> Option<bool> {
+    let mut all = true;
+    for &uid in uids {
+        if matches!(security, Security::Afi | Security::Both) {
+            let afi = pad.system_info(uid).await.ok()?.afi;
+            all &= afi == iso28560::afi::for_loan(on_loan);
+        }
+        if matches!(security, Security::Eas | Security::Both) {
+            all &= pad.eas(uid).await.ok()? != on_loan;
+        }
+    }
+    Some(all)
+}
+
 /// Reads one tag's data: its system information, then its user memory (up to 128 bytes).
 pub async fn read<P: RfidPad>(pad: &mut P, uid: [u8; 8]) -> Result<ItemTag, String> {
     let info = pad.system_info(uid).await.map_err(|e| e.to_string())?;

@@ -85,6 +85,11 @@ pub fn daemons_now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
 }
 
+/// [`daemons_now`] on the box's local wall clock, as the kiosk binary records its loans.
+pub fn daemons_local_now() -> chrono::NaiveDateTime {
+    daemons_now().with_timezone(&chrono::Local).naive_local()
+}
+
 /// [`daemons_now`] as a local date.
 pub fn daemons_today() -> chrono::NaiveDate {
     daemons_now().with_timezone(&chrono::Local).date_naive()

@@ -453,7 +453,8 @@ async fn a_kiosks_own_security_events_become_an_incident_in_the_console() {
         .unwrap();
     let fixtures =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
-    let rig = rig::kiosk::rig(&tmp.path().join("k"), &fixtures, e2e::daemons_now(), "")
+    let now = e2e::daemons_now();
+    let rig = rig::kiosk::rig(&tmp.path().join("k"), &fixtures, now, "")
         .await
         .unwrap();
     let mut settings = kiosk::settings::load(&rig.config).unwrap();
@@ -466,7 +467,7 @@ async fn a_kiosks_own_security_events_become_an_incident_in_the_console() {
     let mut k = rig::kiosk::start_kiosk(
         settings,
         drivers::feig_twin::AirTime::default(),
-        kiosk::system_clock(),
+        rig::kiosk::clock_from(now),
     )
     .unwrap();
     let log_in = async |k: &mut rig::kiosk::SimKiosk, pin: &str| {

@@ -468,7 +468,7 @@ impl Bench {
             Library::Down => self.library_down().await,
         }
         self.mark = self.received().len();
-        let at = chrono::Local::now().naive_local();
+        let at = e2e::daemons_local_now();
         self.pad.place(tag);
         (Instant::now(), at)
     }
@@ -592,7 +592,7 @@ impl Bench {
         tokio::time::sleep(Duration::from_millis(200)).await;
         self.stop().await;
         self.settle(Library::Up).await;
-        let now = chrono::Local::now().naive_local();
+        let now = e2e::daemons_local_now();
         let end = self.judge("a clean flow", placed, now).await;
         assert_eq!(end == End::Lent, lent);
     }
@@ -608,7 +608,7 @@ impl Bench {
             self.trigger.lock().unwrap().fired.is_some()
         })
         .await;
-        let killed = chrono::Local::now().naive_local();
+        let killed = e2e::daemons_local_now();
         self.reap();
         let starts = self.settle(library).await;
         let what = format!(
@@ -643,7 +643,7 @@ impl Bench {
             self.trigger.lock().unwrap().fired.is_some()
         })
         .await;
-        let killed = chrono::Local::now().naive_local();
+        let killed = e2e::daemons_local_now();
         self.reap();
         let starts = self.settle(Library::Up).await;
         let what = format!(
@@ -820,7 +820,7 @@ impl Bench {
         tokio::time::sleep(Duration::from_millis(200)).await;
         self.stop().await;
         self.settle(library).await;
-        let now = chrono::Local::now().naive_local();
+        let now = e2e::daemons_local_now();
         let end = self.judge("a measured flow", placed, now).await;
         assert_eq!(end == End::Lent, lend);
         took
@@ -836,11 +836,7 @@ async fn the_kiosk_killed_at_random_times_over_loans_and_returns_settles_every_t
     let seed: u64 = std::env::var("OMATOIMI_KILL_SEED")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        });
+        .unwrap_or_else(|| fastrand::u64(..));
     println!("kill trials: {trials}, seed {seed} (OMATOIMI_KILL_SEED={seed} replays them)");
     let Some(mut b) = Bench::new().await else {
         println!("SKIPPED: the kiosk binary is not built, or socat is missing");
@@ -878,7 +874,7 @@ async fn the_kiosk_killed_at_random_times_over_loans_and_returns_settles_every_t
         let (t0, placed) = b.begin(lend, library).await;
         tokio::time::sleep_until((t0 + delay).into()).await;
         kill(b.pid.load(Ordering::SeqCst));
-        let killed = chrono::Local::now().naive_local();
+        let killed = e2e::daemons_local_now();
         b.reap();
         let starts = b.settle(library).await;
         extra_starts += starts - 1;
