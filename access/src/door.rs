@@ -169,6 +169,11 @@ pub enum Input {
         /// Which.
         reader: String,
     },
+    /// A reader's own tamper switch tripped (it still reads cards).
+    ReaderTampered {
+        /// Which.
+        reader: String,
+    },
     /// A key on the keypad.
     Key(Key),
     /// The answer to [`Command::Verify`] with this ticket.
@@ -534,6 +539,14 @@ impl Door {
             Input::ReaderFound { reader } => {
                 let mut e = self.event(Kind::Device, now);
                 e.code = Some("reader-found".into());
+                e.detail = Some(reader);
+                self.out.push_back(Command::Record(e));
+            }
+            // The same tampering as the door's own switch: the security log, and at the console
+            // an alarm told at once; the detail names the reader.
+            Input::ReaderTampered { reader } => {
+                let mut e = self.event(Kind::Tamper, now);
+                e.code = Some("tamper".into());
                 e.detail = Some(reader);
                 self.out.push_back(Command::Record(e));
             }

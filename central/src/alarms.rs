@@ -43,14 +43,17 @@ pub struct About<'a> {
 
 /// Raises `rule` for a device, caused by `cause` (an event id, or what else makes the alarm
 /// one of its own), inside the caller's transaction; queues a delivery to each recipient told of
-/// it. Whether an alarm was raised (not when a lasting one is open already, or the cause was
-/// seen before).
+/// it. `detail`, what the device said of it, is kept only for the rules that tell it
+/// ([`rules::tells_detail`]). Whether an alarm was raised (not when a lasting one is open
+/// already, or the cause was seen before).
+#[allow(clippy::too_many_arguments)]
 pub async fn raise(
     conn: &mut AnyConnection,
     cfg: &Alarms,
     about: &About<'_>,
     rule: Rule,
     cause: &str,
+    detail: Option<&str>,
     at_ms: i64,
     now_ms: i64,
 ) -> Result<bool, sqlx::Error> {
@@ -74,13 +77,18 @@ pub async fn raise(
     }
     let alarm_id = rules::alarm_id(about.device_id, rule, cause);
     let inserted = sqlx::query(
-        "INSERT INTO alarms (alarm_id, device_id, rule, raised_at, summary) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (alarm_id) DO NOTHING",
+        "INSERT INTO alarms (alarm_id, device_id, rule, raised_at, summary, detail) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (alarm_id) DO NOTHING",
     )
     .bind(&alarm_id)
     .bind(about.device_id)
     .bind(rule.code())
     .bind(at_ms)
     .bind(title(rule))
+    .bind(
+        detail
+            .filter(|d| rules::tells_detail(rule) && !d.is_empty())
+            .map(|d| truncate(d, 200)),
+    )
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -204,6 +212,7 @@ async fn sweep_one(
         &about,
         Rule::Silent,
         &format!("silent-since-{last_seen}"),
+        None,
         now_ms,
         now_ms,
     )
@@ -228,6 +237,7 @@ struct Due {
     device_name: Option<String>,
     branch: String,
     last_seen: i64,
+    detail: Option<String>,
 }
 
 /// Sends what is due, until stopped; woken early by `wake` (a new alarm).
@@ -334,7 +344,7 @@ async fn deliver_due(
 ) -> Result<usize, DbError> {
     let now = clock();
     let rows = sqlx::query(
-        "SELECT d.delivery_id, d.recipient, d.channel, d.target, d.attempts, a.rule, a.raised_at, a.cleared_at, a.acked_at, a.device_id, v.name, v.branch, v.last_seen \
+        "SELECT d.delivery_id, d.recipient, d.channel, d.target, d.attempts, a.rule, a.raised_at, a.cleared_at, a.acked_at, a.device_id, v.name, v.branch, v.last_seen, a.detail \
          FROM deliveries d JOIN alarms a ON a.alarm_id = d.alarm_id JOIN devices v ON v.device_id = a.device_id \
          WHERE d.state = 'pending' AND d.next_at <= $1 \
          ORDER BY CASE WHEN a.rule IN ('forced-open', 'held-open', 'tamper') THEN 0 ELSE 1 END, d.next_at LIMIT 50",
@@ -358,6 +368,7 @@ async fn deliver_due(
             device_name: r.try_get("name")?,
             branch: r.try_get("branch")?,
             last_seen: r.try_get("last_seen")?,
+            detail: r.try_get("detail")?,
         });
     }
     let n = due.len();
@@ -486,6 +497,9 @@ impl Message {
             tr(lang, "Time"),
             local(d.raised_at),
         );
+        if let Some(detail) = &d.detail {
+            text.push_str(&format!("{}: {detail}\n", tr(lang, "Detail")));
+        }
         if rule == Some(Rule::Silent) {
             text.push_str(&format!(
                 "{} {}\n",
@@ -573,6 +587,8 @@ pub struct AlarmRow {
     pub acked_by: Option<String>,
     /// What they wrote.
     pub note: Option<String>,
+    /// What the device said of it (a tampered or lost reader's name and why).
+    pub detail: Option<String>,
     /// Deliveries: (recipient, channel, state, attempts).
     pub told: Vec<(String, String, String, i64)>,
 }
@@ -580,7 +596,7 @@ pub struct AlarmRow {
 /// Alarms, newest first: the open (unacknowledged) ones, then the last `recent` of the rest;
 /// only `device_id`'s when given.
 pub async fn list(db: &Db, device_id: Option<&str>, recent: i64) -> Result<Vec<AlarmRow>, DbError> {
-    let base = "SELECT a.alarm_id, a.device_id, v.branch, a.rule, a.raised_at, a.cleared_at, a.acked_at, a.acked_by, a.note FROM alarms a JOIN devices v ON v.device_id = a.device_id";
+    let base = "SELECT a.alarm_id, a.device_id, v.branch, a.rule, a.raised_at, a.cleared_at, a.acked_at, a.acked_by, a.note, a.detail FROM alarms a JOIN devices v ON v.device_id = a.device_id";
     let filter = if device_id.is_some() {
         " AND a.device_id = $2"
     } else {
@@ -609,6 +625,7 @@ pub async fn list(db: &Db, device_id: Option<&str>, recent: i64) -> Result<Vec<A
                 acked_at: r.try_get("acked_at")?,
                 acked_by: r.try_get("acked_by")?,
                 note: r.try_get("note")?,
+                detail: r.try_get("detail")?,
                 told: vec![],
             });
         }
@@ -665,4 +682,59 @@ pub async fn open_by_device(db: &Db) -> Result<std::collections::HashMap<String,
         out.insert(r.try_get("device_id")?, r.try_get("n")?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn due(rule: Rule, detail: Option<&str>) -> Due {
+        Due {
+            delivery_id: "d".into(),
+            recipient: "Night duty".into(),
+            channel: "email".into(),
+            target: "duty@heili.example".into(),
+            attempts: 0,
+            rule: rule.code().into(),
+            // 2026-01-01 02:00 in Helsinki.
+            raised_at: 1_767_225_600_000,
+            over: false,
+            device_id: "lemi-door-1".into(),
+            device_name: Some("Lemi door".into()),
+            branch: "LEMI".into(),
+            last_seen: 1_767_225_600_000,
+            detail: detail.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_tampered_readers_message_names_the_reader_in_each_language() {
+        let cfg = Alarms::default();
+        let d = due(Rule::Tamper, Some("osdp:/dev/ttyUSB0#1"));
+        let en = Message::new(&cfg, &d, Lang::En);
+        assert_eq!(
+            en.subject,
+            "[omatoimi] Tampering: Lemi door (LEMI) at 1.1.2026 02:00"
+        );
+        assert!(
+            en.text.contains("\nDetail: osdp:/dev/ttyUSB0#1\n"),
+            "{}",
+            en.text
+        );
+        let fi = Message::new(&cfg, &d, Lang::Fi);
+        assert!(
+            fi.text.contains("\nTarkemmin: osdp:/dev/ttyUSB0#1\n"),
+            "{}",
+            fi.text
+        );
+        let sv = Message::new(&cfg, &d, Lang::Sv);
+        assert!(
+            sv.text.contains("\nNärmare: osdp:/dev/ttyUSB0#1\n"),
+            "{}",
+            sv.text
+        );
+        // The box's own switch says no more than before.
+        let plain = Message::new(&cfg, &due(Rule::Tamper, None), Lang::En);
+        assert!(!plain.text.contains("Detail"), "{}", plain.text);
+    }
 }

@@ -286,7 +286,7 @@ impl Db {
                         match rules::paper_out(gauges) {
                             Some(true) => {
                                 let up = crate::alarms::raise(
-                                    &mut tx, alarms, &about, Rule::PaperOut, &r.id, r.at, now_ms,
+                                    &mut tx, alarms, &about, Rule::PaperOut, &r.id, None, r.at, now_ms,
                                 )
                                 .await?;
                                 raised += usize::from(up);
@@ -318,8 +318,11 @@ impl Db {
                 // Only a newly stored event raises: a replayed one raised its alarm before.
                 let code = event.code.as_deref();
                 if let Some(rule) = rules::raised_by(&event.kind, code) {
-                    if crate::alarms::raise(&mut tx, alarms, &about, rule, &r.id, r.at, now_ms)
-                        .await?
+                    let detail = event.detail.as_deref();
+                    if crate::alarms::raise(
+                        &mut tx, alarms, &about, rule, &r.id, detail, r.at, now_ms,
+                    )
+                    .await?
                     {
                         raised += 1;
                     }

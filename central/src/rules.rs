@@ -18,7 +18,7 @@ pub enum Rule {
     ForcedOpen,
     /// The door stood open too long.
     HeldOpen,
-    /// The tamper switch tripped.
+    /// A tamper switch tripped: the door's own or a card reader's.
     Tamper,
     /// The device has not reported for the configured minutes.
     Silent,
@@ -31,7 +31,8 @@ pub enum Rule {
     /// A loan made offline conflicted with the library system's record.
     QueueConflict,
     /// A door's card reader stopped answering or could no longer be trusted (an OSDP reader:
-    /// no reply, another key than the door's, a bad MAC, its tamper switch or power).
+    /// no reply, another key than the door's, a bad MAC, a power failure). A reader's tamper
+    /// switch is [`Rule::Tamper`].
     ReaderLost,
 }
 
@@ -82,6 +83,14 @@ impl Rule {
             Self::HeldOpen | Self::ForcedOpen | Self::Silent | Self::PaperOut | Self::ReaderLost
         )
     }
+}
+
+/// Whether an alarm of this rule carries its event's detail to the console's page and the
+/// messages: only where the detail is the device's own words about a part of itself (which card
+/// reader was tampered with or lost, and why). The other rules' events may say more than a
+/// message to a phone should.
+pub fn tells_detail(rule: Rule) -> bool {
+    matches!(rule, Rule::Tamper | Rule::ReaderLost)
 }
 
 /// The rule an event raises, if any.

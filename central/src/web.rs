@@ -1114,6 +1114,9 @@ fn alarm_card(app: &App, ctx: &Ctx, body: &mut String, a: &AlarmRow) {
         esc(&a.branch),
         esc(&local(app, a.raised_at)),
     );
+    if let Some(d) = &a.detail {
+        let _ = write!(body, "<div>{}: {}</div>", esc(tr(lang, "Detail")), esc(d));
+    }
     if let Some(c) = a.cleared_at {
         let _ = write!(
             body,

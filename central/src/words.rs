@@ -178,6 +178,7 @@ const PHRASES: &[(&str, &str, &str)] = &[
     ("by", "kuittaaja", "av"),
     ("No alarms.", "Ei hälytyksiä.", "Inga larm."),
     ("Told", "Ilmoitettu", "Meddelat"),
+    ("Detail", "Tarkemmin", "Närmare"),
     ("waiting", "odottaa", "väntar"),
     ("sent", "lähetetty", "skickat"),
     ("failed", "epäonnistui", "misslyckades"),

@@ -139,9 +139,15 @@ impl Hands {
                 tracing::warn!(target: "security", door = %door, alarm = code, "door alarm")
             }
             Kind::AlarmCleared => tracing::info!(door = %door, alarm = code, "door alarm cleared"),
-            Kind::Tamper => {
-                tracing::warn!(target: "security", door = %door, "tamper switch tripped")
-            }
+            Kind::Tamper => match e.detail.as_deref() {
+                Some(reader) => tracing::warn!(
+                    target: "security",
+                    door = %door,
+                    %reader,
+                    "card reader's tamper switch tripped"
+                ),
+                None => tracing::warn!(target: "security", door = %door, "tamper switch tripped"),
+            },
             Kind::State => {
                 let to = LibraryState::parse(code);
                 if let (Some(before), Some(to)) = (self.state, to) {

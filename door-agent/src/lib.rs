@@ -282,6 +282,7 @@ pub async fn run<R: Registry + Clone + 'static>(
                         readers_lost.remove(&reader);
                         Input::ReaderFound { reader }
                     }
+                    CardEvent::Tampered { reader } => Input::ReaderTampered { reader },
                 };
                 door.handle(input, now());
             }

@@ -427,6 +427,9 @@ async fn card_read(
             Ok(Some(CardEvent::ReaderLost { reader, why })) => {
                 trouble = Some(format!("{reader}: {why}"));
             }
+            Ok(Some(CardEvent::Tampered { reader })) => {
+                trouble = Some(format!("{reader}: its tamper switch is tripped"));
+            }
             Ok(Some(_)) => {}
             Ok(None) => break check("card read", false, "every reader stopped"),
             Err(_) if !read.is_empty() => {

@@ -41,6 +41,12 @@ pub enum CardEvent {
         /// Which reader.
         reader: String,
     },
+    /// A reader's own tamper switch tripped: its housing opened or taken off the wall (an OSDP
+    /// reader says so in its status). Told once as it trips; the reader still reads cards.
+    Tampered {
+        /// Which reader.
+        reader: String,
+    },
 }
 
 /// A source of card events. `None` means the reader has stopped for good.

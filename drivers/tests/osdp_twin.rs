@@ -105,11 +105,21 @@ async fn the_door_reads_cards_and_keys_through_the_secure_channel_and_sees_tampe
     }
     assert_eq!(keys, [Key::Digit(1), Key::Digit(2), Key::Submit]);
 
+    // Its tamper switch is told once, and the reader goes on reading.
     twin.set_status(LocalStatus {
         tamper: true,
         power_failure: false,
     });
-    assert!(lost(&mut o).await.contains("tamper"));
+    assert!(matches!(next(&mut o, 5).await, CardEvent::Tampered { .. }));
+    assert!(twin.present_wiegand((1 << 16) | 777, 26));
+    assert_eq!(card(&mut o).await, "100777");
+    twin.set_status(LocalStatus::default());
+    // A power failure is a reader out of service until it is over.
+    twin.set_status(LocalStatus {
+        tamper: false,
+        power_failure: true,
+    });
+    assert!(lost(&mut o).await.contains("power"));
     twin.set_status(LocalStatus::default());
     found(&mut o).await;
     // One secure channel all along.

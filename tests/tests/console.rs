@@ -785,6 +785,35 @@ async fn a_forced_door_reaches_the_console_within_seconds() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // An OSDP reader whose housing is opened: tampering, the alarm told at once, naming the
+    // reader; the reader is not lost (no second reader-lost alarm).
+    door.cards
+        .send(drivers::card::CardEvent::Tampered {
+            reader: "osdp:/dev/ttyUSB0#1".into(),
+        })
+        .await;
+    let tamper_alarm = || async {
+        use sqlx::Row;
+        sqlx::query("SELECT detail FROM alarms WHERE device_id = $1 AND rule = $2")
+            .bind("lemi-door-1")
+            .bind("tamper")
+            .fetch_all(db.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get::<Option<String>, _>("detail").unwrap())
+            .collect::<Vec<_>>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tamper_alarm().await.is_empty() {
+        assert!(Instant::now() < deadline, "no tamper alarm");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        tamper_alarm().await,
+        vec![Some("osdp:/dev/ttyUSB0#1".to_owned())]
+    );
+    assert_eq!(reader_alarm().await, vec![true], "the reader counted lost");
     // A status snapshot with the door's gauges.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

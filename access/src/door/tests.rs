@@ -837,6 +837,25 @@ fn reader_changes_are_recorded() {
 }
 
 #[test]
+fn a_readers_tamper_switch_is_tampering_in_the_security_log_and_nothing_else() {
+    let mut rig = Rig::at("2026-11-23 20:00");
+    let out = rig.feed(Input::ReaderTampered {
+        reader: "osdp:/dev/ttyUSB0#1".into(),
+    });
+    let r = records(&out);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].kind, Kind::Tamper);
+    assert_eq!(r[0].code.as_deref(), Some("tamper"));
+    assert_eq!(r[0].detail.as_deref(), Some("osdp:/dev/ttyUSB0#1"));
+    assert!(r[0].kind.is_alarm() && r[0].is_security());
+    // Nothing else changes at the door: no lock, no alarm sound, no reader taken out.
+    assert!(!out.iter().any(|c| matches!(
+        c,
+        Command::ReleaseLock | Command::EngageLock | Command::Signal(..)
+    )));
+}
+
+#[test]
 fn events_serialise_as_the_log_has_always_stored_them() {
     let mut e = Event::new(Kind::AlarmCleared, 1_000);
     e.code = Some("held-open".into());

@@ -163,7 +163,8 @@ pub fn start(settings: &OsdpSettings, security: Security) -> Osdp {
             keys: key_tx,
             identity: id_tx,
             format,
-            faulty: None,
+            power_failure: false,
+            tampered: false,
             up: false,
         };
         let mut session = session;
@@ -422,14 +423,17 @@ struct Sink {
     keys: mpsc::Sender<Key>,
     identity: watch::Sender<Option<Identity>>,
     format: CardFormat,
-    /// The tamper or power fault the reader reports, if any.
-    faulty: Option<&'static str>,
+    /// The reader reports a power failure: out of service until it is over.
+    power_failure: bool,
+    /// Its tamper switch is tripped (told once, as it trips).
+    tampered: bool,
     up: bool,
 }
 
 impl Sink {
     fn take(&mut self, ev: Event) -> ControlFlow<()> {
         let reader = self.name.clone();
+        let mut tampered = None;
         let card = match ev {
             Event::Up { identity, secure } => {
                 self.up = true;
@@ -440,7 +444,7 @@ impl Sink {
                     secure,
                     "OSDP reader in service"
                 );
-                (self.faulty.is_none()).then_some(CardEvent::ReaderFound { reader })
+                (!self.power_failure).then_some(CardEvent::ReaderFound { reader })
             }
             Event::Down(fault) => {
                 self.up = false;
@@ -464,23 +468,27 @@ impl Sink {
                 None
             }
             Event::Status(s) => {
-                let now = if s.tamper {
-                    Some("the reader's tamper switch is tripped")
-                } else if s.power_failure {
-                    Some("the reader reports a power failure")
-                } else {
-                    None
-                };
-                let before = std::mem::replace(&mut self.faulty, now);
-                match (before, now) {
-                    (_, Some(why)) if before != now => {
-                        tracing::warn!(target: "security", %reader, "OSDP reader: {why}");
+                // Tampering is its own alarm (urgent at the console, in the security log), and
+                // the reader keeps reading: its cards still come through the secure channel.
+                if s.tamper && !self.tampered {
+                    tracing::warn!(target: "security", %reader, "OSDP reader: its tamper switch is tripped");
+                    tampered = Some(CardEvent::Tampered {
+                        reader: reader.clone(),
+                    });
+                } else if !s.tamper && self.tampered {
+                    tracing::info!(%reader, "OSDP reader: its tamper switch is back");
+                }
+                self.tampered = s.tamper;
+                let before = std::mem::replace(&mut self.power_failure, s.power_failure);
+                match (before, s.power_failure) {
+                    (false, true) => {
+                        tracing::warn!(%reader, "OSDP reader: it reports a power failure");
                         Some(CardEvent::ReaderLost {
                             reader,
-                            why: why.into(),
+                            why: "the reader reports a power failure".into(),
                         })
                     }
-                    (Some(_), None) if self.up => Some(CardEvent::ReaderFound { reader }),
+                    (true, false) if self.up => Some(CardEvent::ReaderFound { reader }),
                     _ => None,
                 }
             }
@@ -494,13 +502,15 @@ impl Sink {
             }
             Event::Garbled(_) => None,
         };
-        match card {
-            Some(c) => match self.cards.try_send(c) {
-                Err(mpsc::error::TrySendError::Closed(_)) => ControlFlow::Break(()),
-                _ => ControlFlow::Continue(()),
-            },
-            None if self.cards.is_closed() => ControlFlow::Break(()),
-            None => ControlFlow::Continue(()),
+        for c in tampered.into_iter().chain(card) {
+            if let Err(mpsc::error::TrySendError::Closed(_)) = self.cards.try_send(c) {
+                return ControlFlow::Break(());
+            }
+        }
+        if self.cards.is_closed() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
         }
     }
 }
