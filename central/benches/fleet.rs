@@ -397,11 +397,15 @@ fn cpu_secs(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// SIGTERM by the system call, not the `kill` program (whose Debian bookworm build signals every
+/// process for a negative id written as `-KILL -PGID`).
 fn terminate(pid: u32) {
-    let _ = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status();
+    if let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+    }
 }
 
 fn client(console_ca: &str, cert: &str, key: &str) -> reqwest::Client {

@@ -482,9 +482,7 @@ keys = ["{public_key}"]
             outcome,
         })
     })();
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
+    let _ = e2e::signal(pid, rustix::process::Signal::TERM);
     let _ = child.wait();
     result
 }

@@ -334,6 +334,28 @@ pub fn workspace_binary(name: &str) -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
+/// Sends `signal` to the process `pid`, by the system call. Never through the `kill` program:
+/// Debian bookworm's (procps-ng 4.0.2) turns `kill -KILL -PGID` into `kill(-1, SIGKILL)`, every
+/// process the caller may signal — as root the whole machine, a CI runner with it (strace with
+/// the call injected shows it; `kill -s KILL -- -PGID` is right).
+pub fn signal(pid: u32, signal: rustix::process::Signal) -> std::io::Result<()> {
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .ok_or_else(|| std::io::Error::other(format!("no such process id: {pid}")))?;
+    Ok(rustix::process::kill_process(pid, signal)?)
+}
+
+/// Sends `signal` to every process in the group `pgid` (a child started with
+/// `process_group(0)` leads its own), by the system call; see [`signal`].
+pub fn signal_group(pgid: u32, signal: rustix::process::Signal) -> std::io::Result<()> {
+    let pid = i32::try_from(pgid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .ok_or_else(|| std::io::Error::other(format!("no such process group: {pgid}")))?;
+    Ok(rustix::process::kill_process_group(pid, signal)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::leaks;

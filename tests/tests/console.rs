@@ -1027,9 +1027,7 @@ impl Postgres {
 
     /// A fast shutdown (SIGINT), waited for.
     fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
+        let _ = e2e::signal(self.child.id(), rustix::process::Signal::INT);
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -1044,9 +1042,7 @@ impl Postgres {
 impl Drop for Postgres {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
-            let _ = Command::new("kill")
-                .args(["-INT", &self.child.id().to_string()])
-                .status();
+            let _ = e2e::signal(self.child.id(), rustix::process::Signal::INT);
             let _ = self.child.wait();
         }
     }

@@ -36,10 +36,7 @@ impl Drop for Driver {
     fn drop(&mut self) {
         // chromedriver and the chromium it started are one process group: all of it goes, also
         // when the test failed half-way.
-        let _ = Command::new("kill")
-            .arg("-KILL")
-            .arg(format!("-{}", self.child.id()))
-            .status();
+        let _ = e2e::signal_group(self.child.id(), rustix::process::Signal::KILL);
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -516,11 +516,7 @@ async fn power_loss_mid_pulse_leaves_the_door_locked_on_restart() {
     wait_for("the relay released again", || {
         FileBackend::level(&rig.gpio, LOCK) == Some(true)
     });
-    Command::new("kill")
-        .arg("-TERM")
-        .arg(agent.0.id().to_string())
-        .status()
-        .unwrap();
+    e2e::signal(agent.0.id(), rustix::process::Signal::TERM).unwrap();
     let status = agent.0.wait().unwrap();
     assert!(status.success(), "{status}");
     assert_eq!(

@@ -364,10 +364,7 @@ async fn the_doors_retention_purge_leaves_no_bytes_of_the_purged_events() {
     while t.elapsed() < Duration::from_secs(20) && !found(&state, ERIK, &key).is_empty() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Command::new("kill")
-        .args(["-TERM", &daemon.0.id().to_string()])
-        .status()
-        .unwrap();
+    e2e::signal(daemon.0.id(), rustix::process::Signal::TERM).unwrap();
     let t = std::time::Instant::now();
     while t.elapsed() < Duration::from_secs(10) && daemon.0.try_wait().unwrap().is_none() {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -517,10 +514,7 @@ async fn the_daemons_files_are_their_users_only_under_umask_022() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(state.join("control.sock").exists(), "the door started");
-    Command::new("kill")
-        .args(["-TERM", &daemon.0.id().to_string()])
-        .status()
-        .unwrap();
+    e2e::signal(daemon.0.id(), rustix::process::Signal::TERM).unwrap();
     let t = std::time::Instant::now();
     while t.elapsed() < Duration::from_secs(10) && daemon.0.try_wait().unwrap().is_none() {
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -204,19 +204,14 @@ async fn an_unreachable_library_system_still_starts_a_locked_door() {
     let stderr = || std::fs::read_to_string(&log).unwrap();
     assert!(agent.0.try_wait().unwrap().is_none(), "{}", stderr());
     assert_eq!(lock_level(&rig), Some(!RELEASED), "{}", stderr());
-    signal(&agent, "TERM");
+    signal(&agent, rustix::process::Signal::TERM);
     let status = exit_of(&mut agent, Duration::from_secs(15)).await;
     assert!(status.success(), "{status}: {}", stderr());
     assert_eq!(lock_level(&rig), Some(!RELEASED));
 }
 
-fn signal(agent: &Kill, signal: &str) {
-    let ok = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(agent.0.id().to_string())
-        .status()
-        .unwrap();
-    assert!(ok.success());
+fn signal(agent: &Kill, signal: rustix::process::Signal) {
+    e2e::signal(agent.0.id(), signal).unwrap();
 }
 
 /// The door running (its control socket answers), the exit button let go.
@@ -448,7 +443,7 @@ async fn a_selftest_whose_terminal_hangs_up_with_the_lock_released_ends_locked()
     .await;
     assert_eq!(lock_level(&rig), Some(RELEASED), "{}", stderr());
     // The technician's SSH session drops.
-    signal(&agent, "HUP");
+    signal(&agent, rustix::process::Signal::HUP);
     let status = exit_of(&mut agent, Duration::from_secs(15)).await;
     assert!(!status.success(), "{}", stderr());
     assert!(stderr().contains("selftest interrupted"), "{}", stderr());
@@ -475,7 +470,7 @@ async fn sigterm_stops_a_door_whose_usb_keypad_is_waiting_for_a_key() {
     let mut agent = running(&bin, &rig, &[], &log).await;
     let stderr = || std::fs::read_to_string(&log).unwrap();
     assert!(agent.0.try_wait().unwrap().is_none(), "{}", stderr());
-    signal(&agent, "TERM");
+    signal(&agent, rustix::process::Signal::TERM);
     // Well within the unit's TimeoutStopSec (10 s), after which systemd would SIGKILL it.
     let status = exit_of(&mut agent, Duration::from_secs(5)).await;
     assert!(status.success(), "{status}: {}", stderr());

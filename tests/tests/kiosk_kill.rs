@@ -570,9 +570,7 @@ impl Bench {
 }
 
 fn kill_term(pid: u32) {
-    if let Some(pid) = rustix::process::Pid::from_raw(i32::try_from(pid).unwrap()) {
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-    }
+    let _ = e2e::signal(pid, rustix::process::Signal::TERM);
 }
 
 impl Bench {

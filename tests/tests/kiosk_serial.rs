@@ -193,8 +193,7 @@ async fn the_kiosk_binary_lends_over_real_serial_lines_and_stops_on_sigterm() {
     );
     assert!(!status.contains("24680000000011"));
 
-    let pid = kiosk.0.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    e2e::signal(kiosk.0.id(), rustix::process::Signal::TERM).unwrap();
     let mut status = None;
     for _ in 0..250 {
         if let Some(s) = kiosk.0.try_wait().unwrap() {

@@ -316,8 +316,7 @@ impl Nginx {
 
     /// Stops it as a service manager would (SIGQUIT: a graceful stop), and waits.
     fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-QUIT", &pid]).status();
+        let _ = e2e::signal(self.child.id(), rustix::process::Signal::QUIT);
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(10) {
             if let Ok(Some(status)) = self.child.try_wait() {

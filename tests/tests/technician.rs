@@ -369,8 +369,7 @@ async fn a_technician_provisions_checks_and_starts_a_door() {
             .any(|l| l.starts_with("online ") && l.trim_end().ends_with(" 1")),
         "the door knows it is online before any patron:\n{seen}"
     );
-    let pid = daemon.0.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    e2e::signal(daemon.0.id(), rustix::process::Signal::TERM).unwrap();
     let t = Instant::now();
     let mut stopped = None;
     while t.elapsed() < Duration::from_secs(10) {
