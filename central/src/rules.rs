@@ -101,7 +101,9 @@ pub fn raised_by(kind: &str, code: Option<&str>) -> Option<Rule> {
         ("tamper", _) => Some(Rule::Tamper),
         ("security", Some("list-refused")) => Some(Rule::ListRefused),
         ("denied", Some("pin-locked-out")) => Some(Rule::PinGuessing),
-        ("queue-conflict", _) => Some(Rule::QueueConflict),
+        // A kiosk's security event for a loan or return the library system refused; kiosks
+        // before it reported a `queue-conflict` event of its own.
+        ("security", Some("offline-refused")) | ("queue-conflict", _) => Some(Rule::QueueConflict),
         ("device", Some("reader-lost")) => Some(Rule::ReaderLost),
         _ => None,
     }
@@ -245,6 +247,10 @@ mod tests {
             Some(Rule::PinGuessing)
         );
         assert_eq!(raised_by("queue-conflict", None), Some(Rule::QueueConflict));
+        assert_eq!(
+            raised_by("security", Some("offline-refused")),
+            Some(Rule::QueueConflict)
+        );
         assert_eq!(
             raised_by("device", Some("reader-lost")),
             Some(Rule::ReaderLost)

@@ -221,7 +221,6 @@ pub async fn run(
         background.0.push(tokio::spawn(deliver_forever(
             queue.clone(),
             r.clone(),
-            link.clone(),
             clock.clone(),
             Conflicts {
                 events: events.clone(),
@@ -339,11 +338,11 @@ impl Conflicts {
 }
 
 /// Offers the queue to the library system now and every [`DELIVER_EVERY`]; each new conflict is
-/// recorded in the security log and reported to the console, when there is one.
+/// recorded in the security log, whose events reach the console (once: its `offline-refused`
+/// raises the console's queue-conflict alarm).
 pub async fn deliver_forever<R: Registry>(
     queue: queue::Queue,
     registry: R,
-    console: Option<Arc<uplink::Link>>,
     clock: Clock,
     conflicts: Conflicts,
 ) {
@@ -361,21 +360,6 @@ pub async fn deliver_forever<R: Registry>(
                         waiting = d.waiting,
                         "offline queue delivery"
                     );
-                    if let Some(c) = &console {
-                        for _ in 0..d.conflicts {
-                            c.event(
-                                clock().timestamp_millis(),
-                                report::Event {
-                                    kind: "queue-conflict".into(),
-                                    code: None,
-                                    card: None,
-                                    source: None,
-                                    detail: None,
-                                },
-                                true,
-                            );
-                        }
-                    }
                 }
                 Err(e) => tracing::error!("offline queue: {e}"),
             }

@@ -542,3 +542,109 @@ async fn a_kiosks_own_security_events_become_an_incident_in_the_console() {
     assert!(!page.contains(AINO));
     k.shut_down().await.unwrap();
 }
+
+/// An offline loan the library system refuses when it is delivered (an item it does not know)
+/// reaches the console once: the kiosk's security event `offline-refused`, under the patron's
+/// pseudonym, raising one queue-conflict alarm (kiosks before sent a second event of their own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_loan_the_library_refuses_is_one_event_and_one_alarm_at_the_console() {
+    const AINO: &str = "24680000000011";
+    let tmp = tempfile::tempdir().unwrap();
+    let console = rig::console::DemoConsole::start(&tmp.path().join("console"))
+        .await
+        .unwrap();
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
+    let now = e2e::daemons_now();
+    let rig = rig::kiosk::rig(&tmp.path().join("k"), &fixtures, now, "")
+        .await
+        .unwrap();
+    let mut settings = kiosk::settings::load(&rig.config).unwrap();
+    let key = settings.allowlist.as_ref().unwrap().card_key.clone();
+    // Lent while the library system was away, and waiting in the kiosk's queue.
+    {
+        let q = kiosk::queue::Queue::open(&settings.state_dir.join("queue")).unwrap();
+        let at = e2e::daemons_local_now() - chrono::Duration::hours(1);
+        let id = q
+            .checkout(
+                &redact::CardNumber::new(AINO),
+                "XX0000404",
+                at,
+                at + chrono::Duration::days(28),
+                false,
+            )
+            .unwrap();
+        q.commit(id).unwrap();
+    }
+    settings.console = Some(
+        console
+            .device("lpr-kiosk-1", "LPR", &settings.state_dir)
+            .unwrap(),
+    );
+    let k = rig::kiosk::start_kiosk(
+        settings,
+        drivers::feig_twin::AirTime::default(),
+        rig::kiosk::clock_from(now),
+    )
+    .unwrap();
+    let db = console.console.db.clone();
+    let count = async |sql: &str| -> i64 {
+        use sqlx::Row as _;
+        sqlx::query(sql)
+            .bind("lpr-kiosk-1")
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            .try_get("n")
+            .unwrap()
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while count("SELECT COUNT(*) AS n FROM alarms WHERE device_id = $1 AND rule = 'queue-conflict'")
+        .await
+        == 0
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no queue-conflict alarm at the console"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // The kiosk said it once: nothing more arrives while its outbox sends (it sends each batch
+    // as it is written; the second event of older kiosks followed within milliseconds).
+    let mut last = -1;
+    loop {
+        let n = count("SELECT COUNT(*) AS n FROM events WHERE device_id = $1").await;
+        if n == last {
+            break;
+        }
+        last = n;
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    }
+    let pseudonym = eventlog::pseudonym(&key, &redact::CardNumber::new(AINO));
+    let refused: Vec<(String, Option<String>, Option<String>)> = {
+        use sqlx::Row as _;
+        sqlx::query(
+            "SELECT kind, code, card FROM events WHERE device_id = $1 AND kind IN ('security', 'queue-conflict')",
+        )
+        .bind("lpr-kiosk-1")
+        .fetch_all(db.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get("kind"), r.get("code"), r.get("card")))
+        .collect()
+    };
+    assert_eq!(
+        refused,
+        [(
+            "security".to_owned(),
+            Some("offline-refused".to_owned()),
+            Some(pseudonym)
+        )]
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) AS n FROM alarms WHERE device_id = $1").await,
+        1
+    );
+    k.shut_down().await.unwrap();
+}
