@@ -231,6 +231,9 @@ impl EventLog {
     /// first.
     fn range_in(&self, security: bool, from: i64, to: i64) -> Result<Vec<Event>, EventLogError> {
         let mut out = vec![];
+        // Keys are the time's big-endian bytes, in which a negative time sorts after every
+        // positive one: no record is before 1970, so a range from before then starts there.
+        let from = from.max(0);
         if to <= from {
             return Ok(out);
         }
@@ -618,6 +621,10 @@ mod tests {
         log.record(&Event::new(Kind::Exit, 2_000)).unwrap();
         assert_eq!(log.between(2_000, 4_000).unwrap().len(), 3);
         assert_eq!(log.between(0, i64::MAX).unwrap().len(), 5);
+        // From before 1970 (a negative time, whose key bytes sort last) is from the start.
+        assert_eq!(log.between(i64::MIN, i64::MAX).unwrap().len(), 5);
+        assert_eq!(log.between(-5_000, 2_500).unwrap().len(), 3);
+        assert_eq!(log.security_between(i64::MIN, i64::MAX).unwrap().len(), 1);
         assert_eq!(log.purge_before(3_000).unwrap(), 3);
         let left = log.between(0, i64::MAX).unwrap();
         assert_eq!(

@@ -136,6 +136,9 @@ pub struct Kiosk<R, P, Pr> {
     /// Who a card and PIN belong to: the library system, else the list, with the one wrong-PIN
     /// lockout.
     verifier: Verifier<R>,
+    /// Logins tried in the last minute, all cards together: many cards guessed at one kiosk
+    /// are slowed down as at a door (times since `started`).
+    attempts: access::limits::Flood,
     /// Pseudonyms for log lines, under a key made at start.
     redactor: Redactor,
     /// Titles seen online, for items handled offline.
@@ -184,6 +187,8 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             verifier = verifier.without_offline_answers();
         }
         let settings_sound = settings.sound_player.clone();
+        let attempts =
+            access::limits::Flood::new(settings.max_attempts_per_minute, Duration::from_secs(60));
         let view = View {
             language: settings.language.clone(),
             library: match &settings.branch {
@@ -218,6 +223,7 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
             uplink: None,
             events: None,
             paper_out: None,
+            attempts,
             verifier,
             redactor,
             titles: None,

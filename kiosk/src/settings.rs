@@ -100,6 +100,7 @@ struct RawKiosk {
     lockout_minutes: Option<u32>,
     retention_days: Option<u32>,
     security_retention_days: Option<u32>,
+    max_attempts_per_minute: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -313,6 +314,9 @@ pub struct KioskSettings {
     pub security_retention: Duration,
     /// The wrong-PIN lockout (over the library system's answers and the list's alike).
     pub pin_lockout: allowlist::guard::GuardPolicy,
+    /// Logins tried at this kiosk in any minute, all cards together (`[kiosk]
+    /// max_attempts_per_minute`, 20, as a door's): one more is refused before it is checked.
+    pub max_attempts_per_minute: u32,
     /// Keys of `[kiosk]` read as the lockout that belongs in `[allowlist]`, for a warning.
     pub moved_keys: Vec<String>,
     /// Offline policy.
@@ -452,6 +456,14 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
             file,
             "kiosk.security_retention_days",
             "expected 7 to 3650 days",
+        ));
+    }
+    let max_attempts_per_minute = k.max_attempts_per_minute.unwrap_or(20);
+    if !(1..=600).contains(&max_attempts_per_minute) {
+        problems.add(ConfigError::invalid(
+            file,
+            "kiosk.max_attempts_per_minute",
+            "expected 1 to 600 logins a minute",
         ));
     }
     let online_ms = k.online_timeout_ms.unwrap_or(3000);
@@ -738,6 +750,7 @@ fn validate(raw: &RawFile, file: &Path) -> Result<KioskSettings, ConfigError> {
         retention: Duration::from_secs(u64::from(retention_days) * 86_400),
         security_retention: Duration::from_secs(u64::from(security_retention_days) * 86_400),
         pin_lockout,
+        max_attempts_per_minute,
         moved_keys,
         offline,
         pad,

@@ -418,3 +418,64 @@ async fn my_loans_renews_one_loan_says_why_another_is_not_and_shows_a_hold_ready
     assert_eq!(heard.last(), Some(&Cue::Notice.wav()));
     assert!(back.title.starts_with("Tuntematon sotilas"), "{back:?}");
 }
+
+/// Many cards tried in turn at one kiosk (a found wallet, a list of numbers) are slowed as at a
+/// door: past `max_attempts_per_minute`, a login is refused before anyone is asked, whoever's it
+/// is, and the security log says so under the card's pseudonym.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_past_the_kiosks_minute_limit_are_refused_unchecked() {
+    let (_today, at) = noon();
+    logs();
+    let tmp = tempfile::tempdir().unwrap();
+    let rig = sim::rig(
+        tmp.path(),
+        &fixtures(),
+        at - chrono::Duration::hours(1),
+        "max_attempts_per_minute = 4",
+    )
+    .await
+    .unwrap();
+    let settings = kiosk::settings::load(&rig.config).unwrap();
+    assert_eq!(settings.max_attempts_per_minute, 4);
+    let mut k = sim::start_kiosk(settings, AirTime::default(), sim::clock_from(at)).unwrap();
+    let strangers = [
+        "24689990000001",
+        "24689990000002",
+        "24689990000003",
+        "24689990000004",
+    ];
+    for card in strangers {
+        let v = log_in(&mut k, card, "1111").await;
+        assert_eq!(v.message, Some(Message::UnknownCard), "{card}");
+        k.tap(Action::Dismiss).await;
+    }
+    // The fifth within the minute, though it is Aino with her right PIN: not logged in.
+    let v = log_in(&mut k, AINO, AINO_PIN).await;
+    assert_eq!(
+        (v.screen, v.message),
+        (Screen::Message, Some(Message::TooManyAttempts))
+    );
+    k.shut_down().await.unwrap();
+
+    let settings = kiosk::settings::load(&rig.config).unwrap();
+    let key = settings.allowlist.as_ref().unwrap().card_key.clone();
+    let aino = eventlog::pseudonym(&key, &redact::CardNumber::new(AINO));
+    let log = eventlog::EventLog::open(&settings.state_dir.join("events")).unwrap();
+    let security: Vec<(Option<String>, Option<String>)> = log
+        .security_between(0, i64::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.code, e.card))
+        .collect();
+    assert_eq!(
+        security,
+        [(Some("too-many-attempts".to_owned()), Some(aino))],
+        "{security:?}"
+    );
+    let text = logs().text();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("security") && l.contains("too many login attempts")),
+        "{text}"
+    );
+}

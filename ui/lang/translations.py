@@ -105,6 +105,9 @@ T = {
     "Your library card is no longer valid. Renew it at the library.":
         ("Kirjastokorttisi ei ole enää voimassa. Uusi se kirjastossa.",
          "Ditt bibliotekskort är inte längre giltigt. Förnya det i biblioteket."),
+    "Too many attempts at this kiosk. Please wait a minute and try again.":
+        ("Liikaa yrityksiä tällä laitteella. Odota hetki ja yritä uudelleen.",
+         "För många försök vid den här automaten. Vänta en minut och försök igen."),
     "Pay online at {} or at the library.":
         ("Maksa verkossa osoitteessa {} tai kirjastossa.",
          "Betala på nätet på {} eller i biblioteket."),

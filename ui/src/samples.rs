@@ -300,6 +300,14 @@ pub fn screens(language: &str) -> Vec<(&'static str, View)> {
             },
         ),
         (
+            "message-too-many-attempts",
+            View {
+                screen: Screen::Message,
+                message: Some(Message::TooManyAttempts),
+                ..base(language)
+            },
+        ),
+        (
             "message-help",
             View {
                 screen: Screen::Message,

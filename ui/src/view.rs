@@ -130,6 +130,8 @@ pub enum Message {
     FinesOwed = 11,
     /// The card is no longer valid (expired or withdrawn).
     CardExpired = 12,
+    /// Too many logins at this kiosk in a minute, all cards together: wait.
+    TooManyAttempts = 13,
 }
 
 /// One item handled in this session.

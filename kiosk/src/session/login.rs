@@ -62,6 +62,12 @@ impl<R: Registry + Clone, P: RfidPad, Pr: ReceiptPrinter> Kiosk<R, P, Pr> {
         if self.still_locked(&card) {
             return;
         }
+        if self.attempts.attempt(self.started.elapsed()).is_err() {
+            tracing::warn!(target: "security", card = %self.redactor.card(&card), "too many login attempts at this kiosk: refused unchecked");
+            self.denied(Reason::TooManyAttempts, &card, "kiosk");
+            self.message(Message::TooManyAttempts, Screen::Welcome);
+            return;
+        }
         self.view.busy = true;
         self.show();
         let login = PatronLogin {
