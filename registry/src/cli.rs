@@ -10,7 +10,13 @@ pub fn read_pin() -> std::io::Result<redact::Pin> {
         rpassword::prompt_password("PIN: ")?
     } else {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
+        if std::io::stdin().lock().read_line(&mut line)? == 0 {
+            // Nothing at all (an empty file, /dev/null), which is not an empty PIN line.
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "standard input ended before a PIN line",
+            ));
+        }
         line
     };
     Ok(redact::Pin::new(pin.trim_end_matches(['\r', '\n'])))

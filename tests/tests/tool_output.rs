@@ -207,6 +207,33 @@ fn every_tool_exits_64_on_a_bad_flag_and_78_on_a_bad_configuration_file() {
     }
 }
 
+/// A PIN the tool cannot read (standard input empty, as from /dev/null) is no input (66), not a
+/// bad configuration, and is not taken for an empty PIN; the library system is not asked.
+#[test]
+fn a_pin_that_cannot_be_read_exits_66() {
+    use std::os::unix::fs::PermissionsExt;
+    let bins = fresh_binaries(&[("registry", "registry")]);
+    let tmp = tempfile::tempdir().unwrap();
+    let secret = tmp.path().join("registry.secret");
+    std::fs::write(&secret, "login = \"door-lemi\"\npassword = \"x\"\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // A port nobody listens on: asking the library system would fail otherwise (69).
+    let config = tmp.path().join("registry.toml");
+    std::fs::write(
+        &config,
+        "[registry]\nbackend = \"sip2\"\ncredentials = \"registry.secret\"\n\
+         [registry.sip2]\naddress = \"127.0.0.1:9\"\ninstitution = \"heili\"\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    for command in ["verify", "loans"] {
+        let (code, text) = exit_of(&bins[0], &["-c", config, command, "24680000000011"]);
+        assert_eq!(code, Some(66), "registry {command}: {text}");
+        assert!(text.contains("cannot read the PIN"), "{text}");
+        assert!(!text.contains("24680000000011"), "{text}");
+    }
+}
+
 #[test]
 fn the_packaged_binaries_make_man_pages_in_valid_roff_naming_each_subcommand() {
     let bins = fresh_binaries(&[

@@ -112,17 +112,30 @@ fn main() -> ExitCode {
         match run(&registry, args.command).await {
             Ok(true) => Exit::Ok.into(),
             Ok(false) => Exit::No.into(),
-            Err(e) => {
+            Err(Failure::Registry(e)) => {
                 eprintln!("error: {e}");
                 exit_of(&e).into()
+            }
+            Err(e @ Failure::Pin(_)) => {
+                eprintln!("error: {e}");
+                Exit::NoInput.into()
             }
         }
     })
 }
 
-fn login(card: String) -> Result<PatronLogin, RegistryError> {
-    let pin =
-        cli::read_pin().map_err(|e| RegistryError::Setup(format!("cannot read the PIN: {e}")))?;
+/// Why a command failed: the library system's answer, or the PIN it could not read.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// Standard input (or the terminal) gave no PIN: EX_NOINPUT, as for a missing input file.
+    #[error("cannot read the PIN: {0}")]
+    Pin(std::io::Error),
+}
+
+fn login(card: String) -> Result<PatronLogin, Failure> {
+    let pin = cli::read_pin().map_err(Failure::Pin)?;
     Ok(PatronLogin {
         card: redact::CardNumber::new(card),
         pin,
@@ -134,7 +147,7 @@ fn date(d: Option<chrono::NaiveDateTime>) -> String {
 }
 
 /// Runs one command; `Ok(false)` is the library's "no".
-async fn run(r: &AnyRegistry, command: Command) -> Result<bool, RegistryError> {
+async fn run(r: &AnyRegistry, command: Command) -> Result<bool, Failure> {
     match command {
         Command::Verify { card } => {
             let login = login(card)?;
