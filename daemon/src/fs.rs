@@ -55,8 +55,14 @@ pub struct DirLock {
     _file: File,
 }
 
-/// Takes the store at `dir` for this process, or fails at once with [`io::ErrorKind::WouldBlock`]
-/// when another process has it.
+/// How long [`lock`] waits for a hold that may be ending.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Takes the store at `dir` for this process, or fails with [`io::ErrorKind::WouldBlock`] when
+/// another process has it. A hold this process has just let go of can outlive its close for a
+/// moment: a child forked by another thread in that moment shares the lock file until its exec
+/// closes it (found as a test reopening a queue while other tests started processes), so a hold
+/// is waited out for up to half a second before it is taken for another process's.
 pub fn lock(dir: &Path) -> io::Result<DirLock> {
     let path = sibling(dir, ".lock");
     let file = std::fs::OpenOptions::new()
@@ -67,13 +73,21 @@ pub fn lock(dir: &Path) -> io::Result<DirLock> {
         .mode(0o600)
         .open(&path)
         .map_err(|e| named(&path, "cannot open", e))?;
-    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(DirLock { _file: file }),
-        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(io::Error::new(
-            io::ErrorKind::WouldBlock,
-            format!("{} is in use by another process", dir.display()),
-        )),
-        Err(e) => Err(named(&path, "cannot lock", e.into())),
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(DirLock { _file: file }),
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WouldBlock,
+                        format!("{} is in use by another process", dir.display()),
+                    ));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(e) => return Err(named(&path, "cannot lock", e.into())),
+        }
     }
 }
 
@@ -305,6 +319,22 @@ mod tests {
         assert!(e.to_string().contains("in use"), "{e}");
         drop(held);
         lock(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_hold_let_go_of_while_waiting_is_taken() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("store");
+        let held = lock(&dir).unwrap();
+        // Let go of 50 ms from now, as a forked child's copy of the file goes at its exec.
+        let letting_go = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            drop(held);
+        });
+        let t = std::time::Instant::now();
+        lock(&dir).unwrap();
+        assert!(t.elapsed() < LOCK_WAIT, "{:?}", t.elapsed());
+        letting_go.join().unwrap();
     }
 
     #[test]
