@@ -516,8 +516,23 @@ impl Queue {
     /// Was an in-doubt record already taken in by the library system?
     async fn already_there<R: Registry>(registry: &R, d: &Deferred) -> Result<bool, RegistryError> {
         let facts = registry.item(&d.item).await?;
-        Ok(match d.kind {
-            Kind::Checkout { .. } => facts.status == ItemStatus::OnLoan,
+        Ok(match &d.kind {
+            // On loan, but to whom: the library may still have it lent to its previous borrower
+            // (returned through a book drop not yet checked in), and this loan never arrived.
+            // Then it is sent, and the library system takes it or refuses it for staff.
+            Kind::Checkout { card } if facts.status == ItemStatus::OnLoan => {
+                match registry
+                    .lent_to(&CardNumber::new(card.clone()), &d.item)
+                    .await?
+                {
+                    Some(ours) => ours,
+                    None => {
+                        tracing::warn!(id = d.id, item = %d.item, "offline queue: an item in doubt is on loan, and the library system does not say to whom: taken as this loan");
+                        true
+                    }
+                }
+            }
+            Kind::Checkout { .. } => false,
             Kind::Checkin => matches!(
                 facts.status,
                 ItemStatus::Available | ItemStatus::OnHoldOrInTransit

@@ -89,6 +89,19 @@ pub trait Registry: Send + Sync {
         due: Option<NaiveDateTime>,
     ) -> impl Future<Output = Result<LoanOutcome, RegistryError>> + Send;
 
+    /// Whether `item` is on loan to the patron with this card, asked with the device's own
+    /// rights (no PIN): `Ok(None)` when the library system does not say. For a loan left in
+    /// doubt whose item shows on loan: the library may have it, or still have the item lent to
+    /// its previous borrower.
+    fn lent_to(
+        &self,
+        card: &CardNumber,
+        item: &str,
+    ) -> impl Future<Output = Result<Option<bool>, RegistryError>> + Send {
+        let _ = (card, item);
+        async { Ok(None) }
+    }
+
     /// Delivers a return made while the system was offline, at `at`.
     fn checkin_deferred(
         &self,
@@ -172,6 +185,9 @@ impl Registry for AnyRegistry {
         at: NaiveDateTime,
     ) -> Result<ReturnOutcome, RegistryError> {
         dispatch!(self, r => r.checkin_deferred(item, at))
+    }
+    async fn lent_to(&self, card: &CardNumber, item: &str) -> Result<Option<bool>, RegistryError> {
+        dispatch!(self, r => r.lent_to(card, item))
     }
     async fn renew(&self, login: &PatronLogin, item: &str) -> Result<LoanOutcome, RegistryError> {
         dispatch!(self, r => r.renew(login, item))

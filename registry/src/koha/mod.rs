@@ -854,6 +854,39 @@ impl Registry for KohaRegistry {
         })
     }
 
+    /// The item's open checkout (`GET /checkouts?item_id=`) against the patron found by card
+    /// number, with the API client's own rights.
+    async fn lent_to(
+        &self,
+        card: &redact::CardNumber,
+        item: &str,
+    ) -> Result<Option<bool>, RegistryError> {
+        self.bounded(async {
+            let i = &self.inner;
+            let card_only = PatronLogin {
+                card: card.clone(),
+                pin: redact::Pin::default(),
+            };
+            let Ok(known) = i.by_card(&card_only).await? else {
+                return Ok(Some(false));
+            };
+            let Some(found) = i.item_by_barcode(item).await? else {
+                return Ok(Some(false));
+            };
+            let checkouts = i.checkouts("item_id", found.item_id).await?;
+            if checkouts.iter().any(|c| c.patron_id.is_none()) {
+                // A Koha that leaves the patron out of a checkout does not say.
+                return Ok(None);
+            }
+            Ok(Some(
+                checkouts
+                    .iter()
+                    .any(|c| c.patron_id == Some(known.patron_id)),
+            ))
+        })
+        .await
+    }
+
     async fn checkin_deferred(
         &self,
         item: &str,

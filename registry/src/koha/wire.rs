@@ -69,6 +69,8 @@ pub(crate) struct Checkout {
     #[serde(default)]
     pub item_id: Option<i64>,
     #[serde(default)]
+    pub patron_id: Option<i64>,
+    #[serde(default)]
     pub due_date: Option<String>,
 }
 

@@ -193,6 +193,24 @@ impl<'a> PatronReply<'a> {
     }
 }
 
+/// Whether a Patron Information reply asked for the card alone (the PIN empty) with its charged
+/// items says `item` is among them. Listed: yes. Not listed: no only when the list is evidently
+/// whole: as long as its count, and given at all; a server that judged the empty PIN wrong (CQ N)
+/// may keep the list back, counts and all (Koha's SIP server lists the items even then; others,
+/// and the simulator, do not), so an empty list after CQ N does not say (`None`), nor does a page
+/// shorter than the count.
+pub fn lent_to(r: &PatronInformationResponse, item: &str) -> Option<bool> {
+    if r.valid_patron == Some(false) {
+        return Some(false);
+    }
+    if r.charged_items.iter().any(|i| i == item) {
+        return Some(true);
+    }
+    let whole = usize::from(r.charged_items_count) <= r.charged_items.len();
+    let given = r.valid_patron_password != Some(false) || !r.charged_items.is_empty();
+    (whole && given).then_some(false)
+}
+
 /// The PIN to send: none at all for a card-only login (a kiosk configured without PINs), so the
 /// library system checks no password instead of refusing an empty one.
 pub fn pin_of(login: &PatronLogin) -> Option<Pin> {
@@ -560,6 +578,49 @@ impl Requests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A 64 reply as a server sends it: `charged` items counted, `fields` after AO, AA and AE.
+    fn information(charged: u16, fields: &str) -> PatronInformationResponse {
+        let frame = format!(
+            "64              00020261203    20000000000000{charged:04}000000000000AOheili|AA24680000000011|AEAino|{fields}"
+        );
+        let plain = Dialect {
+            error_detection: false,
+            ..Dialect::standard()
+        };
+        match Message::decode(frame.as_bytes(), &plain).unwrap().message {
+            Message::PatronInformationResponse(r) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn whose_loan_an_item_is_is_said_only_when_the_reply_can_say_it() {
+        // Koha answers a card alone with the list, and no CQ (no PIN was given to judge).
+        let listed = information(2, "BLY|AUHE0000001|AUHE0000002|");
+        assert_eq!(lent_to(&listed, "HE0000002"), Some(true));
+        assert_eq!(lent_to(&listed, "HE0000003"), Some(false));
+        // No loans at all.
+        assert_eq!(lent_to(&information(0, "BLY|"), "HE0000003"), Some(false));
+        // Not a patron: not theirs.
+        assert_eq!(lent_to(&information(0, "BLN|"), "HE0000003"), Some(false));
+        // The empty PIN judged wrong: an empty list may have been kept back, counts and all...
+        assert_eq!(lent_to(&information(2, "BLY|CQN|"), "HE0000003"), None);
+        assert_eq!(lent_to(&information(0, "BLY|CQN|"), "HE0000003"), None);
+        // ...but a list given in full all the same (Koha's way) says.
+        let koha = information(2, "BLY|CQN|AUHE0000001|AUHE0000002|");
+        assert_eq!(lent_to(&koha, "HE0000002"), Some(true));
+        assert_eq!(lent_to(&koha, "HE0000003"), Some(false));
+        // A list shorter than its count (a page): the item may be on the next one.
+        assert_eq!(
+            lent_to(&information(3, "BLY|AUHE0000001|"), "HE0000003"),
+            None
+        );
+        assert_eq!(
+            lent_to(&information(3, "BLY|AUHE0000001|"), "HE0000001"),
+            Some(true)
+        );
+    }
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()

@@ -191,6 +191,30 @@ impl Registry for Sip2Registry {
         }
     }
 
+    /// Patron Information (63) for the card alone (AD sent empty, as the dialects do), its
+    /// charged items asked for: see [`mapping::lent_to`] for when the reply says.
+    async fn lent_to(
+        &self,
+        card: &redact::CardNumber,
+        item: &str,
+    ) -> Result<Option<bool>, RegistryError> {
+        let card_only = PatronLogin {
+            card: card.clone(),
+            pin: redact::Pin::default(),
+        };
+        match self
+            .session
+            .call(
+                self.requests
+                    .patron_information(&card_only, Some(Summary::CHARGED_ITEMS), now()),
+            )
+            .await?
+        {
+            Message::PatronInformationResponse(r) => Ok(mapping::lent_to(&r, item)),
+            other => Err(Self::unexpected("patron information", &other)),
+        }
+    }
+
     async fn checkin_deferred(
         &self,
         item: &str,
