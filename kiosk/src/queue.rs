@@ -628,12 +628,13 @@ impl Queue {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use chrono::NaiveDate;
 
-    fn at(h: u32) -> NaiveDateTime {
+    /// 24 November 2026 at `h` o'clock (the queue's and the settlement's tests).
+    pub(crate) fn at(h: u32) -> NaiveDateTime {
         NaiveDate::from_ymd_opt(2026, 11, 24)
             .unwrap()
             .and_hms_opt(h, 0, 0)

@@ -108,16 +108,9 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use crate::queue::State;
-    use chrono::NaiveDate;
+    use crate::queue::tests::at;
     use drivers::feig_twin::{SimPad, SimTag};
     use redact::CardNumber;
-
-    fn at(h: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(2026, 11, 24)
-            .unwrap()
-            .and_hms_opt(h, 0, 0)
-            .unwrap()
-    }
 
     const UID: [u8; 8] = [0xE0, 0x04, 0x01, 0x00, 0, 0, 0, 1];
 

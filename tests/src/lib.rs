@@ -334,26 +334,40 @@ pub fn workspace_binary(name: &str) -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
+/// One line to the simulator's fault-control port (`latency 300`, `drop 1`, `clear`, …); its
+/// answer, trimmed (`ok …` or `error …`).
+pub async fn control(sim: &Running, command: &str) -> String {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let addr = sim.control.expect("the simulator's control port");
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("{command}\n").as_bytes())
+        .await
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).await.unwrap();
+    line.trim_end().to_owned()
+}
+
 /// Sends `signal` to the process `pid`, by the system call. Never through the `kill` program:
 /// Debian bookworm's (procps-ng 4.0.2) turns `kill -KILL -PGID` into `kill(-1, SIGKILL)`, every
 /// process the caller may signal — as root the whole machine, a CI runner with it (strace with
 /// the call injected shows it; `kill -s KILL -- -PGID` is right).
 pub fn signal(pid: u32, signal: rustix::process::Signal) -> std::io::Result<()> {
-    let pid = i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-        .ok_or_else(|| std::io::Error::other(format!("no such process id: {pid}")))?;
-    Ok(rustix::process::kill_process(pid, signal)?)
+    Ok(rustix::process::kill_process(pid_of(pid)?, signal)?)
 }
 
 /// Sends `signal` to every process in the group `pgid` (a child started with
 /// `process_group(0)` leads its own), by the system call; see [`signal`].
 pub fn signal_group(pgid: u32, signal: rustix::process::Signal) -> std::io::Result<()> {
-    let pid = i32::try_from(pgid)
+    Ok(rustix::process::kill_process_group(pid_of(pgid)?, signal)?)
+}
+
+/// A process (or group) id as the system call takes it; 0 and ids past `i32` are none.
+fn pid_of(id: u32) -> std::io::Result<rustix::process::Pid> {
+    i32::try_from(id)
         .ok()
         .and_then(rustix::process::Pid::from_raw)
-        .ok_or_else(|| std::io::Error::other(format!("no such process group: {pgid}")))?;
-    Ok(rustix::process::kill_process_group(pid, signal)?)
+        .ok_or_else(|| std::io::Error::other(format!("no such process id: {id}")))
 }
 
 #[cfg(test)]

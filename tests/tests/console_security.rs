@@ -437,6 +437,44 @@ async fn an_admin_sees_the_names_of_who_entered_only_when_asked_read_from_the_li
     }
 }
 
+/// A demo console and the simulator rig's kiosk `lpr-kiosk-1` of LPR reporting to it, on the
+/// devices' clock; `before_start` sees the kiosk's settings first (to fill its queue, say).
+/// Also the offline list's card key, for the patron's pseudonym.
+async fn kiosk_reporting_to_a_console(
+    tmp: &std::path::Path,
+    before_start: impl FnOnce(&kiosk::settings::KioskSettings),
+) -> (
+    rig::console::DemoConsole,
+    rig::kiosk::Rig,
+    rig::kiosk::SimKiosk,
+    allowlist::CardKey,
+) {
+    let console = rig::console::DemoConsole::start(&tmp.join("console"))
+        .await
+        .unwrap();
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
+    let now = e2e::daemons_now();
+    let rig = rig::kiosk::rig(&tmp.join("k"), &fixtures, now, "")
+        .await
+        .unwrap();
+    let mut settings = kiosk::settings::load(&rig.config).unwrap();
+    let key = settings.allowlist.as_ref().unwrap().card_key.clone();
+    before_start(&settings);
+    settings.console = Some(
+        console
+            .device("lpr-kiosk-1", "LPR", &settings.state_dir)
+            .unwrap(),
+    );
+    let k = rig::kiosk::start_kiosk(
+        settings,
+        drivers::feig_twin::AirTime::default(),
+        rig::kiosk::clock_from(now),
+    )
+    .unwrap();
+    (console, rig, k, key)
+}
+
 /// The kiosk's own security events, made by the kiosk itself (not written into an outbox by the
 /// test): a patron's tag whose security bit will not switch, and her card locked after wrong
 /// PINs, reach the console's incidents through the kiosk's real sender, under her pseudonym.
@@ -448,28 +486,7 @@ async fn a_kiosks_own_security_events_become_an_incident_in_the_console() {
     let wait = std::time::Duration::from_secs(10);
 
     let tmp = tempfile::tempdir().unwrap();
-    let console = rig::console::DemoConsole::start(&tmp.path().join("console"))
-        .await
-        .unwrap();
-    let fixtures =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
-    let now = e2e::daemons_now();
-    let rig = rig::kiosk::rig(&tmp.path().join("k"), &fixtures, now, "")
-        .await
-        .unwrap();
-    let mut settings = kiosk::settings::load(&rig.config).unwrap();
-    let key = settings.allowlist.as_ref().unwrap().card_key.clone();
-    settings.console = Some(
-        console
-            .device("lpr-kiosk-1", "LPR", &settings.state_dir)
-            .unwrap(),
-    );
-    let mut k = rig::kiosk::start_kiosk(
-        settings,
-        drivers::feig_twin::AirTime::default(),
-        rig::kiosk::clock_from(now),
-    )
-    .unwrap();
+    let (console, _rig, mut k, key) = kiosk_reporting_to_a_console(tmp.path(), |_| {}).await;
     let log_in = async |k: &mut rig::kiosk::SimKiosk, pin: &str| {
         k.wait_for(wait, |v| v.screen == Screen::Welcome)
             .await
@@ -550,19 +567,8 @@ async fn a_kiosks_own_security_events_become_an_incident_in_the_console() {
 async fn an_offline_loan_the_library_refuses_is_one_event_and_one_alarm_at_the_console() {
     const AINO: &str = "24680000000011";
     let tmp = tempfile::tempdir().unwrap();
-    let console = rig::console::DemoConsole::start(&tmp.path().join("console"))
-        .await
-        .unwrap();
-    let fixtures =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml");
-    let now = e2e::daemons_now();
-    let rig = rig::kiosk::rig(&tmp.path().join("k"), &fixtures, now, "")
-        .await
-        .unwrap();
-    let mut settings = kiosk::settings::load(&rig.config).unwrap();
-    let key = settings.allowlist.as_ref().unwrap().card_key.clone();
     // Lent while the library system was away, and waiting in the kiosk's queue.
-    {
+    let (console, _rig, k, key) = kiosk_reporting_to_a_console(tmp.path(), |settings| {
         let q = kiosk::queue::Queue::open(&settings.state_dir.join("queue")).unwrap();
         let at = e2e::daemons_local_now() - chrono::Duration::hours(1);
         let id = q
@@ -575,18 +581,8 @@ async fn an_offline_loan_the_library_refuses_is_one_event_and_one_alarm_at_the_c
             )
             .unwrap();
         q.commit(id).unwrap();
-    }
-    settings.console = Some(
-        console
-            .device("lpr-kiosk-1", "LPR", &settings.state_dir)
-            .unwrap(),
-    );
-    let k = rig::kiosk::start_kiosk(
-        settings,
-        drivers::feig_twin::AirTime::default(),
-        rig::kiosk::clock_from(now),
-    )
-    .unwrap();
+    })
+    .await;
     let db = console.console.db.clone();
     let count = async |sql: &str| -> i64 {
         use sqlx::Row as _;

@@ -233,16 +233,5 @@ async fn a_phone_cards_qr_code_opens_the_door() {
 
 /// Sets the library system's delay before each answer, through the simulator's control port.
 async fn latency(sim: &library_sim::server::Running, ms: u64) {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(sim.control.unwrap())
-        .await
-        .unwrap();
-    s.write_all(format!("latency {ms}\n").as_bytes())
-        .await
-        .unwrap();
-    let mut line = String::new();
-    tokio::io::BufReader::new(s)
-        .read_line(&mut line)
-        .await
-        .unwrap();
+    e2e::control(sim, &format!("latency {ms}")).await;
 }

@@ -6,18 +6,6 @@ use std::time::{Duration, Instant};
 use e2e::*;
 use library_sim::client::ClientError;
 use sip2::*;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
-
-async fn control(sim: &library_sim::server::Running, command: &str) -> String {
-    let mut s = TcpStream::connect(sim.control.unwrap()).await.unwrap();
-    s.write_all(format!("{command}\n").as_bytes())
-        .await
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(s).read_line(&mut line).await.unwrap();
-    line.trim_end().to_owned()
-}
 
 #[tokio::test]
 async fn each_fault_is_switched_on_and_off_through_the_control_port() {

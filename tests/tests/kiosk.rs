@@ -15,7 +15,6 @@ use kiosk::queue::{Queue, State};
 use receipt::render::Paper;
 use registry::Registry;
 use rig::kiosk::{self as sim, SimKiosk};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use ui::{Action, Message, Mode, Outcome, RowState, Screen, View};
 
 const AINO: &str = "24680000000011";
@@ -24,18 +23,6 @@ const WAIT: Duration = Duration::from_secs(10);
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../library-sim/fixtures/heili.toml")
-}
-
-async fn control(sim: &library_sim::server::Running, command: &str) -> String {
-    let mut s = tokio::net::TcpStream::connect(sim.control.unwrap())
-        .await
-        .unwrap();
-    s.write_all(format!("{command}\n").as_bytes())
-        .await
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(s).read_line(&mut line).await.unwrap();
-    line
 }
 
 async fn started(extra: &str) -> (tempfile::TempDir, sim::Rig, SimKiosk) {
@@ -435,7 +422,7 @@ async fn offline_loans_are_queued_survive_a_crash_and_reach_the_library_once() {
 
     // The library system slows past the kiosk's patience: the loan is made offline, but the
     // request may have reached the library system, so the record is in doubt.
-    control(&rig.running, "latency 3000").await;
+    e2e::control(&rig.running, "latency 3000").await;
     k.pad.place(sim::tag("HE0000003", 1, 1));
     let r = settled(&mut k, "HE0000003").await;
     assert_eq!(

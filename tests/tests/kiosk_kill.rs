@@ -112,8 +112,8 @@ impl Drop for Bench {
 }
 
 fn kill(pid: i32) {
-    if let Some(pid) = rustix::process::Pid::from_raw(pid) {
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    if let Ok(pid) = u32::try_from(pid) {
+        let _ = e2e::signal(pid, rustix::process::Signal::KILL);
     }
 }
 
@@ -398,17 +398,7 @@ impl Bench {
     }
 
     async fn control(&self, command: &str) {
-        use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-        let addr = self.rig.running.control.unwrap();
-        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        s.write_all(format!("{command}\n").as_bytes())
-            .await
-            .unwrap();
-        let mut line = String::new();
-        tokio::io::BufReader::new(s)
-            .read_line(&mut line)
-            .await
-            .unwrap();
+        let line = e2e::control(&self.rig.running, command).await;
         assert!(line.starts_with("ok"), "{line}");
     }
 

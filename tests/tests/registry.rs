@@ -19,18 +19,6 @@ fn login(card: &str, pin: &str) -> PatronLogin {
     PatronLogin::new(card, pin)
 }
 
-async fn control(sim: &server::Running, command: &str) {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let mut s = tokio::net::TcpStream::connect(sim.control.unwrap())
-        .await
-        .unwrap();
-    s.write_all(format!("{command}\n").as_bytes())
-        .await
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(s).read_line(&mut line).await.unwrap();
-}
-
 /// Both backends, each with its own device directory.
 fn both(sim: &server::Running) -> Vec<(tempfile::TempDir, AnyRegistry)> {
     [DeviceSetup::sip2(), DeviceSetup::koha()]

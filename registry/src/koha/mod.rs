@@ -326,12 +326,12 @@ impl Inner {
                 }
                 match v.patron_id {
                     Some(patron_id) => Ok(Ok(Known { patron_id })),
-                    None => self.by_card(login).await,
+                    None => self.by_card(&login.card).await,
                 }
             }
             // Koha before 23.05 answers 204 without a body.
-            204 => self.by_card(login).await,
-            400 => match self.by_card(login).await? {
+            204 => self.by_card(&login.card).await,
+            400 => match self.by_card(&login.card).await? {
                 Ok(_) => Ok(Err(Verification::WrongPin { message: None })),
                 Err(no) => Ok(Err(no)),
             },
@@ -346,9 +346,9 @@ impl Inner {
     /// header, not the URL, so that it stays out of web-server access logs.
     async fn by_card(
         &self,
-        login: &PatronLogin,
+        card: &redact::CardNumber,
     ) -> Result<Result<Known, Verification>, RegistryError> {
-        let query = serde_json::json!({ "cardnumber": login.card.expose() }).to_string();
+        let query = serde_json::json!({ "cardnumber": card.expose() }).to_string();
         let (status, bytes) = self
             .send(Method::GET, "/patrons", &[], None, None, Some(&query))
             .await?;
@@ -361,7 +361,7 @@ impl Inner {
         Ok(
             match list
                 .into_iter()
-                .find(|p| p.cardnumber.as_deref() == Some(login.card.expose()))
+                .find(|p| p.cardnumber.as_deref() == Some(card.expose()))
             {
                 Some(p) => Ok(Known {
                     patron_id: p.patron_id,
@@ -863,11 +863,7 @@ impl Registry for KohaRegistry {
     ) -> Result<Option<bool>, RegistryError> {
         self.bounded(async {
             let i = &self.inner;
-            let card_only = PatronLogin {
-                card: card.clone(),
-                pin: redact::Pin::default(),
-            };
-            let Ok(known) = i.by_card(&card_only).await? else {
+            let Ok(known) = i.by_card(card).await? else {
                 return Ok(Some(false));
             };
             let Some(found) = i.item_by_barcode(item).await? else {
